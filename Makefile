@@ -1,0 +1,50 @@
+# Everything installs into .venv from PyPI at the versions pinned in pyproject.toml.
+#
+#   make test   the whole suite: ruff, pytest on CPython, the same tests on the MicroPython unix
+#               port, the manifest check, and mpy-cross for armv6m / armv7m / armv7emsp
+#   make run    the firmware endpoint on the unix port, enumerated by a bus owner (issue 6)
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+
+.PHONY: all setup test lint test-cpython test-micropython check-manifest compile run clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check "pip==25.3"
+	$(BIN)/pip install --quiet --group dev
+	$(BIN)/pip install --quiet --no-deps "micropython-stubber==1.29.1"
+	touch $@
+
+setup: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+# pytest exits non-zero when any test fails and with 5 when it collected none.
+test-cpython: $(STAMP)
+	$(BIN)/python -m pytest
+
+# mprun.py prints "micropython: N passed, N failed" and exits 1 on a failure or on no test.
+test-micropython: $(STAMP)
+	$(BIN)/micropython host_tests/mprun.py
+
+check-manifest: $(STAMP)
+	$(BIN)/python tools/check_package.py manifest
+
+compile: $(STAMP)
+	$(BIN)/python tools/check_package.py compile
+
+test: lint test-cpython test-micropython check-manifest compile
+
+run: $(STAMP)
+	@echo "make run: the firmware endpoint arrives with issue 6; nothing to run yet."
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

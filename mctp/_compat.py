@@ -1,0 +1,37 @@
+# The few differences between MicroPython and CPython, in one place.
+#
+# Every other module imports `const` and the ticks functions from here, so the same files run
+# unchanged on a board and on a laptop.
+
+try:
+    from micropython import const
+
+    IS_MICROPYTHON = True
+except ImportError:
+
+    def const(value):
+        return value
+
+    IS_MICROPYTHON = False
+
+try:
+    from time import ticks_add, ticks_diff, ticks_ms
+
+    # The period is 2**30 on 32-bit boards and 2**62 on the 64-bit unix port.
+    TICKS_MAX = ticks_add(0, -1)
+except ImportError:
+    import time as _time
+
+    # MicroPython's ticks wrap at 2**30 on boards; wrapping the same way on CPython makes a
+    # wraparound bug show up on the host too.
+    TICKS_MAX = const((1 << 30) - 1)
+    _TICKS_HALF = const(1 << 29)
+
+    def ticks_ms():
+        return int(_time.monotonic() * 1000) & TICKS_MAX
+
+    def ticks_add(ticks, delta):
+        return (ticks + delta) & TICKS_MAX
+
+    def ticks_diff(end, start):
+        return ((end - start + _TICKS_HALF) & TICKS_MAX) - _TICKS_HALF

@@ -1,0 +1,159 @@
+# The application contract: the types and the four interfaces of openprot-mctp-api.
+#
+# Applications code against MctpListener, MctpReqChannel and MctpRespChannel; a Stack (see
+# stack.py) hands those out on top of any MctpClient. The MctpClient can be the in-process server
+# or a client that speaks the wire codec to a server elsewhere: application code does not change.
+
+
+class Handle:
+    """An opaque u32 naming a listener or request slot in the server."""
+
+    def __init__(self, value):
+        if not isinstance(value, int) or value < 0 or value >> 32:
+            raise ValueError("handle must be a u32")
+        self.value = value
+
+    def __eq__(self, other):
+        return isinstance(other, Handle) and other.value == self.value
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __hash__(self):
+        return hash(self.value)
+
+    def __repr__(self):
+        return "Handle(" + str(self.value) + ")"
+
+
+class RecvMetadata:
+    """What a receive tells about the message it delivered.
+
+    Create one and pass it to every `recv_into`: it is refilled in place, so receiving allocates
+    nothing.
+    """
+
+    __hash__ = None  # mutable, so not hashable
+
+    def __init__(self, msg_type=0, msg_ic=False, msg_tag=0, remote_eid=0, payload_size=0):
+        self.msg_type = msg_type  # 7-bit MCTP message type
+        self.msg_ic = msg_ic  # the IC bit of the message type byte
+        self.msg_tag = msg_tag  # 3-bit tag; the TO bit is not reported
+        self.remote_eid = remote_eid  # the peer's EID (0 for a peer without one)
+        self.payload_size = payload_size  # message bytes after the type byte
+
+    def set(self, msg_type, msg_ic, msg_tag, remote_eid, payload_size):
+        self.msg_type = msg_type
+        self.msg_ic = msg_ic
+        self.msg_tag = msg_tag
+        self.remote_eid = remote_eid
+        self.payload_size = payload_size
+        return self
+
+    def __eq__(self, other):
+        return (
+            isinstance(other, RecvMetadata)
+            and self.msg_type == other.msg_type
+            and self.msg_ic == other.msg_ic
+            and self.msg_tag == other.msg_tag
+            and self.remote_eid == other.remote_eid
+            and self.payload_size == other.payload_size
+        )
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __repr__(self):
+        return (
+            "RecvMetadata(msg_type=%d, msg_ic=%s, msg_tag=%d, remote_eid=%d, payload_size=%d)"
+            % (
+                self.msg_type,
+                self.msg_ic,
+                self.msg_tag,
+                self.remote_eid,
+                self.payload_size,
+            )
+        )
+
+
+class MctpClient:
+    """A connection to an MCTP server. Every method raises MctpError on failure."""
+
+    def req(self, eid):
+        """Allocate a request handle bound to remote `eid`. NO_SPACE when all are in use."""
+        raise NotImplementedError
+
+    def listener(self, msg_type):
+        """Register for requests of `msg_type`. ADDR_IN_USE if the type is taken; NO_SPACE."""
+        raise NotImplementedError
+
+    def get_eid(self):
+        """The local endpoint ID (0 while none is assigned)."""
+        raise NotImplementedError
+
+    def set_eid(self, eid):
+        """Set the local endpoint ID. BAD_ARGUMENT for 0..7 and 255."""
+        raise NotImplementedError
+
+    def recv(self, handle, timeout_ms, buf, meta):
+        """Receive the next message for `handle` into `buf`, filling and returning `meta`.
+
+        `timeout_ms` 0 waits forever; otherwise TIMED_OUT once `timeout_ms` have passed. A
+        message larger than `buf` raises NO_SPACE with `size` set and stays queued.
+        """
+        raise NotImplementedError
+
+    def send(self, handle, msg_type, eid, tag, ic, buf):
+        """Send a message and return its tag.
+
+        With a request handle (eid and tag None) this sends a request with a tag the stack
+        allocates. With handle None, `eid` and `tag` it sends the response to that request.
+        """
+        raise NotImplementedError
+
+    def drop_handle(self, handle):
+        """Release `handle`. Unknown or already released handles are ignored."""
+        raise NotImplementedError
+
+
+class MctpListener:
+    """Receives requests of one message type. Close it (or use `with`) to release it."""
+
+    def recv(self, buf=None):
+        """Wait for a request: returns (RecvMetadata, payload, MctpRespChannel)."""
+        raise NotImplementedError
+
+    def recv_into(self, buf, meta, resp=None):
+        """Allocation-free receive: fills `meta`, rebinds `resp` if given, returns the size."""
+        raise NotImplementedError
+
+    def set_timeout(self, timeout_ms):
+        raise NotImplementedError
+
+    def close(self):
+        raise NotImplementedError
+
+
+class MctpReqChannel:
+    """Sends requests to one remote EID (attribute `remote_eid`) and receives the responses."""
+
+    def send(self, msg_type, buf, ic=False):
+        raise NotImplementedError
+
+    def recv(self, buf=None):
+        """Wait for the response to the request sent: returns (RecvMetadata, payload)."""
+        raise NotImplementedError
+
+    def recv_into(self, buf, meta):
+        """Allocation-free receive: fills `meta` and returns the payload size."""
+        raise NotImplementedError
+
+    def close(self):
+        raise NotImplementedError
+
+
+class MctpRespChannel:
+    """Answers one received request (attribute `remote_eid`): same type, same tag, TO=0."""
+
+    def send(self, buf, ic=False):
+        raise NotImplementedError

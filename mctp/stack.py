@@ -1,0 +1,171 @@
+# The facade applications use: Stack wraps any MctpClient and hands out typed channels.
+#
+#     stack = Stack(client)
+#     with stack.req(9, 1000) as ch:            # request channel to EID 9, 1 s receive timeout
+#         ch.send(MSG_TYPE_PLDM, b"\x80\x00\x02")
+#         meta, payload = ch.recv()             # REPL form: allocates, returns bytes
+#
+#     meta = RecvMetadata()                     # firmware form: reuse one buffer and one meta
+#     buf = bytearray(MAX_PAYLOAD_SIZE)
+#     n = ch.recv_into(buf, meta)               # nothing allocated here
+#
+# Request and listener channels own a server handle and release it on close(), at the end of a
+# `with` block, or (best effort, CPython only) when garbage collected.
+
+from .api import MctpListener, MctpReqChannel, MctpRespChannel, RecvMetadata
+from .constants import MAX_PAYLOAD_SIZE, TAG_MAX, is_valid_remote_eid
+from .errors import MctpError, ResponseCode
+
+
+def _check_timeout(timeout_ms):
+    if timeout_ms < 0 or timeout_ms >> 32:
+        raise ValueError("timeout_ms must be 0 (forever) or a positive u32")
+
+
+def _recv_simple(receive_into, buf, meta):
+    # The REPL form shared by both channel kinds: a view of the caller's buffer, or bytes when
+    # the caller gave no buffer.
+    if buf is None:
+        scratch = bytearray(MAX_PAYLOAD_SIZE)
+        size = receive_into(scratch, meta)
+        return bytes(scratch[:size])
+    size = receive_into(buf, meta)
+    return memoryview(buf)[:size]
+
+
+class Stack:
+    def __init__(self, client):
+        self.client = client
+
+    def get_eid(self):
+        return self.client.get_eid()
+
+    def set_eid(self, eid):
+        self.client.set_eid(eid)
+
+    def req(self, eid, timeout_ms=0):
+        """A request channel to `eid`; its receives time out after `timeout_ms` (0: never)."""
+        _check_timeout(timeout_ms)
+        return ReqChannel(self.client, self.client.req(eid), eid, timeout_ms)
+
+    def listener(self, msg_type, timeout_ms=0):
+        """A listener for requests of `msg_type`; receives time out after `timeout_ms`."""
+        _check_timeout(timeout_ms)
+        return Listener(self.client, self.client.listener(msg_type), timeout_ms)
+
+
+class _Channel:
+    # What request channels and listeners share: a handle, a timeout, and its release.
+
+    def __init__(self, client, handle, timeout_ms):
+        self._client = client
+        self._handle = handle
+        self._timeout_ms = timeout_ms
+
+    def set_timeout(self, timeout_ms):
+        _check_timeout(timeout_ms)
+        self._timeout_ms = timeout_ms
+
+    @property
+    def closed(self):
+        return self._handle is None
+
+    def _live_handle(self):
+        handle = self._handle
+        if handle is None:
+            raise MctpError(ResponseCode.BAD_ARGUMENT)
+        return handle
+
+    def close(self):
+        handle = self._handle
+        if handle is not None:
+            self._handle = None
+            self._client.drop_handle(handle)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+
+    def __del__(self):
+        # Best effort only: MicroPython does not finalise user objects, and CPython may run
+        # this during interpreter shutdown when the client is already gone.
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class ReqChannel(_Channel, MctpReqChannel):
+    """One request in flight at a time to `remote_eid`."""
+
+    def __init__(self, client, handle, remote_eid, timeout_ms):
+        super().__init__(client, handle, timeout_ms)
+        self.remote_eid = remote_eid
+        self._sent_tag = None
+
+    def send(self, msg_type, buf, ic=False):
+        handle = self._live_handle()
+        if self._sent_tag is not None:
+            # The response to the previous request has not been received yet.
+            raise MctpError(ResponseCode.BAD_ARGUMENT)
+        self._sent_tag = self._client.send(handle, msg_type, None, None, ic, buf)
+
+    def recv_into(self, buf, meta):
+        handle = self._live_handle()
+        tag = self._sent_tag
+        if tag is None:
+            raise MctpError(ResponseCode.BAD_ARGUMENT)
+        self._client.recv(handle, self._timeout_ms, buf, meta)
+        if meta.remote_eid != self.remote_eid or meta.msg_tag != tag:
+            # A response must come from the EID asked, with the tag of our request; anything
+            # else is a client fault, not a message for us.
+            raise MctpError(ResponseCode.INTERNAL_ERROR)
+        self._sent_tag = None
+        return meta.payload_size
+
+    def recv(self, buf=None):
+        meta = RecvMetadata()
+        return meta, _recv_simple(self.recv_into, buf, meta)
+
+
+class Listener(_Channel, MctpListener):
+    def recv_into(self, buf, meta, resp=None):
+        self._client.recv(self._live_handle(), self._timeout_ms, buf, meta)
+        if resp is not None:
+            resp.bind(meta)
+        return meta.payload_size
+
+    def recv(self, buf=None):
+        meta = RecvMetadata()
+        payload = _recv_simple(self.recv_into, buf, meta)
+        return (
+            meta,
+            payload,
+            RespChannel(self._client, meta.remote_eid, meta.msg_type, meta.msg_tag),
+        )
+
+    def resp_channel(self):
+        """An unbound response channel to pass to recv_into again and again."""
+        return RespChannel(self._client, 0, 0, 0)
+
+
+class RespChannel(MctpRespChannel):
+    """Answers one request: to `remote_eid`, same message type, same tag, TO=0."""
+
+    def __init__(self, client, remote_eid, msg_type, tag):
+        self._client = client
+        self.remote_eid = remote_eid
+        self.msg_type = msg_type
+        self.tag = tag
+
+    def bind(self, meta):
+        self.remote_eid = meta.remote_eid
+        self.msg_type = meta.msg_type
+        self.tag = meta.msg_tag
+
+    def send(self, buf, ic=False):
+        if not 0 <= self.tag <= TAG_MAX or not is_valid_remote_eid(self.remote_eid):
+            raise MctpError(ResponseCode.BAD_ARGUMENT)
+        self._client.send(None, self.msg_type, self.remote_eid, self.tag, ic, buf)

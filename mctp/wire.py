@@ -1,0 +1,362 @@
+# The IPC wire codec between an MctpClient and the server, byte-compatible with the seed's
+# `openprot_mctp_api::wire`.
+#
+# Request header (12 bytes):  op | flags | msg_type | eid | handle u32 LE | tag | 0 0 0
+# Response header (12 bytes): code | flags | msg_type | eid | handle u32 LE | payload_len u16 LE |
+#                             tag | 0
+# A RECV request carries a u32 LE timeout after the header; a SEND request and a RECV response
+# carry the MCTP payload.
+#
+# Encoders write into the caller's buffer and return the length; decoders fill caller-owned
+# header objects. On success neither allocates, so the server and DirectClient can run them with
+# the heap locked.
+
+from ._compat import const
+from .constants import MAX_PAYLOAD_SIZE
+from .errors import ResponseCode
+
+HEADER_SIZE = const(12)
+RECV_TRAILER_SIZE = const(4)
+MAX_REQUEST_SIZE = const(1035)  # HEADER_SIZE + MAX_PAYLOAD_SIZE
+MAX_RESPONSE_SIZE = const(1035)
+
+# "No handle" in a SEND request. Above 2**30, so a heap int on a 32-bit board: it is created
+# once here and handed out by reference, never computed per call.
+NO_HANDLE = 0xFFFFFFFF
+
+OP_SET_EID = const(0)
+OP_GET_EID = const(1)
+OP_LISTENER = const(2)
+OP_REQ = const(3)
+OP_RECV = const(4)
+OP_SEND = const(5)
+OP_UNBIND = const(6)
+
+# Request flags; bit 0 of a response's flags is the received message's IC bit.
+FLAG_IC = const(0x01)
+FLAG_HAS_HANDLE = const(0x02)
+FLAG_HAS_EID = const(0x04)
+FLAG_HAS_TAG = const(0x08)
+
+
+class WireError(ValueError):
+    """An IPC message could not be encoded or decoded; `kind` says why, `detail` the number."""
+
+    BUFFER_TOO_SMALL = 1  # detail: bytes needed
+    PAYLOAD_TOO_LARGE = 2  # detail: payload length
+    INVALID_OPCODE = 3  # detail: the op byte
+    TRUNCATED = 4  # detail: bytes available
+
+    def __init__(self, kind, detail):
+        super().__init__(kind, detail)
+        self.kind = kind
+        self.detail = detail
+
+    def __str__(self):
+        kind = self.kind
+        if kind == WireError.BUFFER_TOO_SMALL:
+            return "buffer too small: %d bytes needed" % self.detail
+        if kind == WireError.PAYLOAD_TOO_LARGE:
+            return "payload too large: %d bytes (max %d)" % (self.detail, MAX_PAYLOAD_SIZE)
+        if kind == WireError.INVALID_OPCODE:
+            return "unknown op 0x%02x" % self.detail
+        return "truncated message: %d bytes" % self.detail
+
+
+def _check_u8(value, what):
+    # MicroPython would silently store value & 0xFF into a bytearray; refuse instead.
+    if not 0 <= value <= 0xFF:
+        raise ValueError(what + " must be 0..255, got " + str(value))
+
+
+def _check_u32(value, what):
+    if value < 0 or value >> 32:
+        raise ValueError(what + " must be a u32, got " + str(value))
+
+
+def _check_room(buf, need):
+    if len(buf) < need:
+        raise WireError(WireError.BUFFER_TOO_SMALL, need)
+
+
+def _check_payload(length):
+    if length > MAX_PAYLOAD_SIZE:
+        raise WireError(WireError.PAYLOAD_TOO_LARGE, length)
+
+
+def _put_u32(buf, offset, value):
+    if value is NO_HANDLE:
+        buf[offset] = buf[offset + 1] = buf[offset + 2] = buf[offset + 3] = 0xFF
+        return
+    buf[offset] = value & 0xFF
+    buf[offset + 1] = (value >> 8) & 0xFF
+    buf[offset + 2] = (value >> 16) & 0xFF
+    buf[offset + 3] = value >> 24
+
+
+def _get_u32(buf, offset):
+    b3 = buf[offset + 3]
+    if b3 == 0xFF and buf[offset + 2] == 0xFF and buf[offset + 1] == 0xFF and buf[offset] == 0xFF:
+        # Hand out the preallocated object rather than build a heap int on a board.
+        return NO_HANDLE
+    return buf[offset] | buf[offset + 1] << 8 | buf[offset + 2] << 16 | b3 << 24
+
+
+def _request(buf, need, op, flags, msg_type, eid, handle, tag):
+    _check_room(buf, need)
+    buf[0] = op
+    buf[1] = flags
+    buf[2] = msg_type
+    buf[3] = eid
+    _put_u32(buf, 4, handle)
+    buf[8] = tag
+    buf[9] = buf[10] = buf[11] = 0
+    return HEADER_SIZE
+
+
+def _response(buf, need, code, flags, msg_type, eid, handle, payload_len, tag):
+    _check_room(buf, need)
+    buf[0] = code
+    buf[1] = flags
+    buf[2] = msg_type
+    buf[3] = eid
+    _put_u32(buf, 4, handle)
+    buf[8] = payload_len & 0xFF
+    buf[9] = payload_len >> 8
+    buf[10] = tag
+    buf[11] = 0
+    return HEADER_SIZE
+
+
+# Requests (client side)
+
+
+def encode_set_eid(buf, eid):
+    _check_u8(eid, "eid")
+    return _request(buf, HEADER_SIZE, OP_SET_EID, 0, 0, eid, 0, 0)
+
+
+def encode_get_eid(buf):
+    return _request(buf, HEADER_SIZE, OP_GET_EID, 0, 0, 0, 0, 0)
+
+
+def encode_listener(buf, msg_type):
+    _check_u8(msg_type, "msg_type")
+    return _request(buf, HEADER_SIZE, OP_LISTENER, 0, msg_type, 0, 0, 0)
+
+
+def encode_req(buf, eid):
+    _check_u8(eid, "eid")
+    return _request(buf, HEADER_SIZE, OP_REQ, 0, 0, eid, 0, 0)
+
+
+def encode_recv(buf, handle, timeout_ms):
+    _check_u32(handle, "handle")
+    _check_u32(timeout_ms, "timeout_ms")
+    need = HEADER_SIZE + RECV_TRAILER_SIZE
+    _request(buf, need, OP_RECV, FLAG_HAS_HANDLE, 0, 0, handle, 0)
+    _put_u32(buf, HEADER_SIZE, timeout_ms)
+    return need
+
+
+def encode_send(buf, handle, msg_type, eid, tag, ic, payload):
+    """A SEND request; `handle`, `eid` and `tag` may each be None (absent)."""
+    length = len(payload)
+    _check_payload(length)
+    _check_u8(msg_type, "msg_type")
+    flags = FLAG_IC if ic else 0
+    if handle is None:
+        handle = NO_HANDLE
+    else:
+        _check_u32(handle, "handle")
+        flags |= FLAG_HAS_HANDLE
+    if eid is None:
+        eid = 0
+    else:
+        _check_u8(eid, "eid")
+        flags |= FLAG_HAS_EID
+    if tag is None:
+        tag = 0
+    else:
+        _check_u8(tag, "tag")
+        flags |= FLAG_HAS_TAG
+    end = HEADER_SIZE + length
+    _request(buf, end, OP_SEND, flags, msg_type, eid, handle, tag)
+    buf[HEADER_SIZE:end] = payload
+    return end
+
+
+def encode_unbind(buf, handle):
+    _check_u32(handle, "handle")
+    return _request(buf, HEADER_SIZE, OP_UNBIND, FLAG_HAS_HANDLE, 0, 0, handle, 0)
+
+
+# Responses (server side)
+
+
+def encode_success_response(buf):
+    return _response(buf, HEADER_SIZE, ResponseCode.SUCCESS, 0, 0, 0, 0, 0, 0)
+
+
+def encode_error_response(buf, code):
+    if ResponseCode.from_u8(code) is None:
+        raise ValueError("unknown response code " + str(code))
+    return _response(buf, HEADER_SIZE, code, 0, 0, 0, 0, 0, 0)
+
+
+def encode_get_eid_response(buf, eid):
+    _check_u8(eid, "eid")
+    return _response(buf, HEADER_SIZE, ResponseCode.SUCCESS, 0, 0, eid, 0, 0, 0)
+
+
+def encode_handle_response(buf, handle):
+    _check_u32(handle, "handle")
+    return _response(buf, HEADER_SIZE, ResponseCode.SUCCESS, 0, 0, 0, handle, 0, 0)
+
+
+def encode_send_response(buf, tag):
+    _check_u8(tag, "tag")
+    return _response(buf, HEADER_SIZE, ResponseCode.SUCCESS, 0, 0, 0, 0, 0, tag)
+
+
+def encode_recv_response(buf, msg_type, ic, eid, tag, payload):
+    length = len(payload)
+    _check_payload(length)
+    _check_u8(msg_type, "msg_type")
+    _check_u8(eid, "eid")
+    _check_u8(tag, "tag")
+    end = HEADER_SIZE + length
+    flags = FLAG_IC if ic else 0
+    _response(buf, end, ResponseCode.SUCCESS, flags, msg_type, eid, 0, length, tag)
+    buf[HEADER_SIZE:end] = payload
+    return end
+
+
+# Decoders. `length` is the number of valid bytes in `buf` (default: all of it), so one
+# preallocated buffer serves messages of any size.
+
+
+class RequestHeader:
+    def __init__(self):
+        self.op = 0
+        self.flags = 0
+        self.msg_type = 0
+        self.eid = 0
+        self.handle = 0
+        self.tag = 0
+
+    def has_handle(self):
+        return bool(self.flags & FLAG_HAS_HANDLE)
+
+    def has_eid(self):
+        return bool(self.flags & FLAG_HAS_EID)
+
+    def has_tag(self):
+        return bool(self.flags & FLAG_HAS_TAG)
+
+    def ic(self):
+        return bool(self.flags & FLAG_IC)
+
+
+class ResponseHeader:
+    def __init__(self):
+        self.code = 0
+        self.flags = 0
+        self.msg_type = 0
+        self.eid = 0
+        self.handle = 0
+        self.payload_len = 0
+        self.tag = 0
+
+    def msg_ic(self):
+        return bool(self.flags & FLAG_IC)
+
+    def is_success(self):
+        return self.code == ResponseCode.SUCCESS
+
+    def response_code(self):
+        """The code as a ResponseCode; an unknown value reads as INTERNAL_ERROR."""
+        return ResponseCode.from_wire(self.code)
+
+
+def _header_length(buf, length):
+    if length is None:
+        length = len(buf)
+    if length < HEADER_SIZE:
+        raise WireError(WireError.TRUNCATED, length)
+    return length
+
+
+def decode_request_header(buf, length=None, hdr=None):
+    """Fill `hdr` (a new RequestHeader if None) from a request and return it.
+
+    TRUNCATED for fewer than 12 bytes, INVALID_OPCODE for an op this codec does not know.
+    """
+    _header_length(buf, length)
+    op = buf[0]
+    if op > OP_UNBIND:
+        raise WireError(WireError.INVALID_OPCODE, op)
+    if hdr is None:
+        hdr = RequestHeader()
+    hdr.op = op
+    hdr.flags = buf[1]
+    hdr.msg_type = buf[2]
+    hdr.eid = buf[3]
+    hdr.handle = _get_u32(buf, 4)
+    hdr.tag = buf[8]
+    return hdr
+
+
+def request_payload_len(buf, length=None):
+    """The payload length of a SEND request; PAYLOAD_TOO_LARGE over MAX_PAYLOAD_SIZE."""
+    payload_len = _header_length(buf, length) - HEADER_SIZE
+    _check_payload(payload_len)
+    return payload_len
+
+
+def request_payload(buf, length=None):
+    """A view of a SEND request's payload (empty when there is none)."""
+    payload_len = request_payload_len(buf, length)
+    return memoryview(buf)[HEADER_SIZE : HEADER_SIZE + payload_len]
+
+
+def decode_recv_timeout(buf, length=None):
+    """The timeout of a RECV request; a request without the trailer means 0 (wait forever)."""
+    length = _header_length(buf, length)
+    if length == HEADER_SIZE:
+        return 0
+    if length < HEADER_SIZE + RECV_TRAILER_SIZE:
+        raise WireError(WireError.TRUNCATED, length)
+    return _get_u32(buf, HEADER_SIZE)
+
+
+def decode_response_header(buf, length=None, hdr=None):
+    """Fill `hdr` (a new ResponseHeader if None) from a response and return it."""
+    _header_length(buf, length)
+    if hdr is None:
+        hdr = ResponseHeader()
+    hdr.code = buf[0]
+    hdr.flags = buf[1]
+    hdr.msg_type = buf[2]
+    hdr.eid = buf[3]
+    hdr.handle = _get_u32(buf, 4)
+    hdr.payload_len = buf[8] | buf[9] << 8
+    hdr.tag = buf[10]
+    return hdr
+
+
+def response_payload_len(hdr, length):
+    """Check that the `length` bytes received hold all of `hdr`'s payload; return its length."""
+    payload_len = hdr.payload_len
+    _check_payload(payload_len)
+    if length < HEADER_SIZE + payload_len:
+        raise WireError(WireError.TRUNCATED, length)
+    return payload_len
+
+
+def response_payload(buf, hdr, length=None):
+    """A view of a response's payload, checked against the bytes received."""
+    if length is None:
+        length = len(buf)
+    payload_len = response_payload_len(hdr, length)
+    return memoryview(buf)[HEADER_SIZE : HEADER_SIZE + payload_len]
