@@ -15,7 +15,7 @@ except ImportError:
     IS_MICROPYTHON = False
 
 try:
-    from time import ticks_add, ticks_diff, ticks_ms
+    from time import sleep_ms, ticks_add, ticks_diff, ticks_ms
 
     # The period is 2**30 on 32-bit boards and 2**62 on the 64-bit unix port.
     TICKS_MAX = ticks_add(0, -1)
@@ -29,6 +29,9 @@ except ImportError:
 
     def ticks_ms():
         return int(_time.monotonic() * 1000) & TICKS_MAX
+
+    def sleep_ms(ms):
+        _time.sleep(ms / 1000)
 
     def ticks_add(ticks, delta):
         return (ticks + delta) & TICKS_MAX

@@ -7,11 +7,18 @@
 # A RECV request carries a u32 LE timeout after the header; a SEND request and a RECV response
 # carry the MCTP payload.
 #
+# Two extensions, invisible to the seed's clients and servers (they send and ignore zeros):
+# a RECV request may carry in its reserved bytes 9..10 (u16 LE) the largest payload the
+# caller's buffer takes, and a NO_SPACE response to it carries in payload_len the size of the
+# message that did not fit (no payload follows). The message stays queued, so the caller can
+# retry with a larger buffer instead of losing it.
+#
 # Encoders write into the caller's buffer and return the length; decoders fill caller-owned
 # header objects. On success neither allocates, so the server and DirectClient can run them with
 # the heap locked.
 
 from ._compat import const
+from .bufcopy import copy_into
 from .constants import MAX_PAYLOAD_SIZE
 from .errors import ResponseCode
 
@@ -67,6 +74,11 @@ def _check_u8(value, what):
     # MicroPython would silently store value & 0xFF into a bytearray; refuse instead.
     if not 0 <= value <= 0xFF:
         raise ValueError(what + " must be 0..255, got " + str(value))
+
+
+def _check_u16(value, what):
+    if not 0 <= value <= 0xFFFF:
+        raise ValueError(what + " must be 0..65535, got " + str(value))
 
 
 def _check_u32(value, what):
@@ -150,18 +162,31 @@ def encode_req(buf, eid):
     return _request(buf, HEADER_SIZE, OP_REQ, 0, 0, eid, 0, 0)
 
 
-def encode_recv(buf, handle, timeout_ms):
+def encode_recv(buf, handle, timeout_ms, capacity=0):
+    """A RECV request; `capacity` (0: not given) is the largest payload the caller takes."""
     _check_u32(handle, "handle")
     _check_u32(timeout_ms, "timeout_ms")
+    _check_u16(capacity, "capacity")
     need = HEADER_SIZE + RECV_TRAILER_SIZE
     _request(buf, need, OP_RECV, FLAG_HAS_HANDLE, 0, 0, handle, 0)
+    buf[9] = capacity & 0xFF
+    buf[10] = capacity >> 8
     _put_u32(buf, HEADER_SIZE, timeout_ms)
     return need
 
 
-def encode_send(buf, handle, msg_type, eid, tag, ic, payload):
-    """A SEND request; `handle`, `eid` and `tag` may each be None (absent)."""
-    length = len(payload)
+def _payload_length(payload, length):
+    if length is None:
+        return len(payload)
+    if not 0 <= length <= len(payload):
+        raise ValueError("length must be 0..len(payload)")
+    return length
+
+
+def encode_send(buf, handle, msg_type, eid, tag, ic, payload, length=None):
+    """A SEND request; `handle`, `eid` and `tag` may each be None (absent). The payload is
+    `payload`, or its first `length` bytes."""
+    length = _payload_length(payload, length)
     _check_payload(length)
     _check_u8(msg_type, "msg_type")
     flags = FLAG_IC if ic else 0
@@ -182,7 +207,7 @@ def encode_send(buf, handle, msg_type, eid, tag, ic, payload):
         flags |= FLAG_HAS_TAG
     end = HEADER_SIZE + length
     _request(buf, end, OP_SEND, flags, msg_type, eid, handle, tag)
-    buf[HEADER_SIZE:end] = payload
+    copy_into(buf, HEADER_SIZE, payload, 0, length)
     return end
 
 
@@ -198,10 +223,12 @@ def encode_success_response(buf):
     return _response(buf, HEADER_SIZE, ResponseCode.SUCCESS, 0, 0, 0, 0, 0, 0)
 
 
-def encode_error_response(buf, code):
+def encode_error_response(buf, code, size=0):
+    """An error response; `size` is the message size that did not fit (NO_SPACE on RECV)."""
     if ResponseCode.from_u8(code) is None:
         raise ValueError("unknown response code " + str(code))
-    return _response(buf, HEADER_SIZE, code, 0, 0, 0, 0, 0, 0)
+    _check_u16(size, "size")
+    return _response(buf, HEADER_SIZE, code, 0, 0, 0, 0, size, 0)
 
 
 def encode_get_eid_response(buf, eid):
@@ -219,8 +246,8 @@ def encode_send_response(buf, tag):
     return _response(buf, HEADER_SIZE, ResponseCode.SUCCESS, 0, 0, 0, 0, 0, tag)
 
 
-def encode_recv_response(buf, msg_type, ic, eid, tag, payload):
-    length = len(payload)
+def encode_recv_response(buf, msg_type, ic, eid, tag, payload, length=None):
+    length = _payload_length(payload, length)
     _check_payload(length)
     _check_u8(msg_type, "msg_type")
     _check_u8(eid, "eid")
@@ -228,7 +255,7 @@ def encode_recv_response(buf, msg_type, ic, eid, tag, payload):
     end = HEADER_SIZE + length
     flags = FLAG_IC if ic else 0
     _response(buf, end, ResponseCode.SUCCESS, flags, msg_type, eid, 0, length, tag)
-    buf[HEADER_SIZE:end] = payload
+    copy_into(buf, HEADER_SIZE, payload, 0, length)
     return end
 
 
@@ -328,6 +355,12 @@ def decode_recv_timeout(buf, length=None):
     if length < HEADER_SIZE + RECV_TRAILER_SIZE:
         raise WireError(WireError.TRUNCATED, length)
     return _get_u32(buf, HEADER_SIZE)
+
+
+def decode_recv_capacity(buf, length=None):
+    """The payload capacity a RECV request announces; 0 when it gives none."""
+    _header_length(buf, length)
+    return buf[9] | buf[10] << 8
 
 
 def decode_response_header(buf, length=None, hdr=None):

@@ -1,0 +1,373 @@
+# The stack core (DSP0236): packetization, reassembly, message tags and routing. No I/O of its
+# own: links (bindings) hand it packets and send the packets it builds.
+#
+# Receive: link.poll(core) -> core.receive(link, buf, off, length, phys) -> header checks ->
+#   a request (TO=1) goes to the owner the sink names for its type, a response (TO=0) to the
+#   owner of the live flow it answers -> reassembly slot -> sink.deliver(slot) when complete.
+#   The sink (the server) copies the message out and calls core.release(slot).
+# Send: core.send(dest, tag_flags, type_byte, buf, off, length) -> route -> fragments at the
+#   link's MTU, written straight into the link's transmit buffer.
+#
+# Nothing here allocates per packet. Per-packet context lives in attributes rather than in
+# arguments and locals: MicroPython allocates the frame of a bytecode function whose locals
+# plus stack exceed 11 words (see tools/frames.py), so packet-path functions stay small.
+
+from ._compat import ticks_diff, ticks_ms
+from .bufcopy import copy_into
+from .config import Config
+from .constants import (
+    EID_BROADCAST,
+    EID_NULL,
+    EID_RESERVED_MAX,
+    EID_RESERVED_MIN,
+    MSG_TYPE_CONTROL,
+    MSG_TYPE_MAX,
+    TAG_MAX,
+)
+from .counters import Counters
+from .flows import FlowTable
+from .packet import (
+    FLAG_EOM,
+    FLAG_SOM,
+    FLAG_TO,
+    HEADER_SIZE,
+    HEADER_VERSION,
+    SEQ_MASK,
+    SEQ_SHIFT,
+    TAG_MASK,
+    VERSION_MASK,
+)
+from .reassembly import ASSEMBLING, COMPLETE, ReassemblyPool
+from .routes import RouteTable
+
+# Why a received packet was dropped; each has a counter of the same name.
+DROPS = (
+    "short",  # no payload after the header
+    "bad_version",  # header version is not 1
+    "not_for_us",  # destination is neither our EID nor 0 (nor broadcast for control)
+    "bad_src",  # reserved (1..7) or broadcast source EID
+    "no_listener",  # a request of a type nobody listens for
+    "unsolicited",  # a response matching no request we sent (or not from its EID)
+    "queue_full",  # the owner already holds Config.queue_limit messages
+    "no_slot",  # every reassembly slot is busy
+    "no_som",  # a middle or last packet of no message being assembled
+    "bad_seq",  # packet sequence gap: the message is dropped
+    "bad_length",  # a middle packet of another size than the first
+    "too_large",  # the message outgrows Config.max_payload
+    "reassembly_timeout",  # incomplete after Config.reassembly_timeout_ms
+    "internal_error",  # a fault in the stack itself while handling the packet
+)
+# What happened otherwise.
+EVENTS = (
+    "rx_packets",
+    "rx_messages",
+    "som_restart",  # a new first packet restarted a message being assembled
+    "tx_packets",
+    "tx_messages",
+    "tx_failed",  # the link refused a packet; the message was abandoned
+    "no_route",  # a send to an EID no route covers
+    "tag_expired",  # a request's response did not come within Config.tag_expiry_ms
+)
+
+# What send() returns.
+SEND_OK = 0
+SEND_NO_ROUTE = 1  # no route covers the destination EID
+SEND_LINK_FAILED = 2  # the link refused a packet; the rest of the message was not sent
+
+
+class Core:
+    def __init__(self, config=None, eid=EID_NULL, clock=ticks_ms):
+        if config is None:
+            config = Config()
+        self.config = config
+        self.clock = clock
+        self.eid = EID_NULL
+        self.set_eid(eid)
+        self.links = []
+        self.routes = RouteTable(config.routes)
+        self.pool = ReassemblyPool(config.reassembly_slots, config.max_payload)
+        self.flows = FlowTable(config.flows, config.tag_expiry_ms)
+        self.counters = Counters(DROPS + EVENTS)
+        self.sink = None  # the layer above: accept_request(msg_type) and deliver(slot)
+        # The packet being received.
+        self._rx_link = None
+        self._rx_buf = None
+        self._rx_off = 0
+        self._rx_len = 0
+        self._rx_phys = None
+        # The message being sent.
+        self._tx_link = None
+        self._tx_phys = None
+        self._tx_dest = 0
+        self._tx_flags = 0
+        self._tx_type = 0
+        self._tx_buf = None
+        self._tx_off = 0
+        self._tx_left = 0
+        self._tx_seq = 0
+
+    def set_eid(self, eid):
+        if eid != EID_NULL and not (EID_RESERVED_MAX < eid < EID_BROADCAST):
+            raise ValueError("EID must be 0 or 8..254")
+        self.eid = eid
+
+    def add_link(self, link):
+        self.links.append(link)
+        return link
+
+    def add_route(self, first, last, link, phys=None):
+        self.routes.add(first, last, link, phys)
+
+    # Time.
+
+    def poll(self):
+        """Take in what every link received, then expire stale reassemblies and tags."""
+        links = self.links
+        i = 0
+        while i < len(links):
+            links[i].poll(self)
+            i += 1
+        self.expire(self.clock())
+
+    def expire(self, now):
+        slots = self.pool.slots
+        timeout = self.config.reassembly_timeout_ms
+        i = 0
+        while i < len(slots):
+            slot = slots[i]
+            if slot.state == ASSEMBLING and ticks_diff(now, slot.started) >= timeout:
+                self.pool.release(slot)
+                self.counters.reassembly_timeout += 1
+            i += 1
+        self.counters.tag_expired += self.flows.expire(now)
+
+    # Receive.
+
+    def receive(self, link, buf, off, length, phys):
+        """Handle one packet (buf[off:off + length]) that `link` received from `phys`.
+
+        Never raises: a packet that cannot be taken is dropped and counted.
+        """
+        self._rx_link = link
+        self._rx_buf = buf
+        self._rx_off = off
+        self._rx_len = length
+        self._rx_phys = phys
+        self.counters.rx_packets += 1
+        self._receive_guarded()
+        self._rx_buf = None
+
+    def _receive_guarded(self):
+        try:
+            self._receive()
+        except Exception:
+            self.counters.internal_error += 1
+
+    def _receive(self):
+        buf = self._rx_buf
+        off = self._rx_off
+        if self._rx_len <= HEADER_SIZE:
+            self.counters.short += 1
+        elif buf[off] & VERSION_MASK != HEADER_VERSION:
+            self.counters.bad_version += 1
+        elif not self._for_us(buf[off + 1]):
+            self.counters.not_for_us += 1
+        elif not self._valid_src(buf[off + 2]):
+            self.counters.bad_src += 1
+        elif buf[off + 3] & FLAG_SOM:
+            self._start()
+        else:
+            self._continue()
+
+    def _for_us(self, dest):
+        return dest == self.eid or dest == EID_NULL or dest == EID_BROADCAST
+
+    def _valid_src(self, src):
+        return src != EID_BROADCAST and not (EID_RESERVED_MIN <= src <= EID_RESERVED_MAX)
+
+    def _owner(self, src, flags, msg_type):
+        # Who takes this message, or -1 (counted) when nobody does.
+        if flags & FLAG_TO:
+            owner = self.sink.accept_request(msg_type)
+            if owner < 0:
+                self.counters.no_listener += 1
+            return owner
+        flow = self.flows.match(src, flags & TAG_MASK)
+        if flow is None:
+            self.counters.unsolicited += 1
+            return -1
+        return flow.owner
+
+    def _start(self):
+        buf = self._rx_buf
+        off = self._rx_off
+        src = buf[off + 2]
+        flags = buf[off + 3]
+        if buf[off + 1] == EID_BROADCAST and buf[off + HEADER_SIZE] & MSG_TYPE_MAX:
+            self.counters.not_for_us += 1  # only control messages may be broadcast
+            return
+        owner = self._owner(src, flags, buf[off + HEADER_SIZE] & MSG_TYPE_MAX)
+        if owner < 0:
+            return
+        slot = self.pool.find(src, flags & TAG_MASK, flags & FLAG_TO)
+        if slot is not None:
+            self.counters.som_restart += 1
+        elif self.pool.owned(owner) >= self.config.queue_limit:
+            self.counters.queue_full += 1
+            return
+        else:
+            slot = self.pool.alloc()
+            if slot is None:
+                self.counters.no_slot += 1
+                return
+        self._fill(slot, owner)
+
+    def _fill(self, slot, owner):
+        buf = self._rx_buf
+        off = self._rx_off
+        count = self._rx_len - HEADER_SIZE - 1  # payload after the type byte
+        if count > len(slot.buf):
+            self.pool.release(slot)
+            self.counters.too_large += 1
+            return
+        flags = buf[off + 3]
+        slot.state = ASSEMBLING
+        slot.src = buf[off + 2]
+        slot.tag = flags & TAG_MASK
+        slot.to = flags & FLAG_TO
+        slot.owner = owner
+        slot.msg_type = buf[off + HEADER_SIZE] & MSG_TYPE_MAX
+        slot.ic = bool(buf[off + HEADER_SIZE] & 0x80)
+        slot.link = self._rx_link
+        slot.phys = self._rx_phys
+        slot.next_seq = (((flags >> SEQ_SHIFT) & SEQ_MASK) + 1) & SEQ_MASK
+        slot.packet_len = count + 1
+        slot.started = self.clock()
+        copy_into(slot.buf, 0, buf, off + HEADER_SIZE + 1, count)
+        slot.length = count
+        if flags & FLAG_EOM:
+            self._complete(slot)
+
+    def _continue(self):
+        buf = self._rx_buf
+        off = self._rx_off
+        flags = buf[off + 3]
+        slot = self.pool.find(buf[off + 2], flags & TAG_MASK, flags & FLAG_TO)
+        if slot is None:
+            self.counters.no_som += 1
+        elif (flags >> SEQ_SHIFT) & SEQ_MASK != slot.next_seq:
+            self.pool.release(slot)
+            self.counters.bad_seq += 1
+        else:
+            self._append(slot, flags)
+
+    def _append(self, slot, flags):
+        count = self._rx_len - HEADER_SIZE
+        if count > slot.packet_len or (count != slot.packet_len and not flags & FLAG_EOM):
+            # Every packet but the last has the size of the first; the last is no larger.
+            self.pool.release(slot)
+            self.counters.bad_length += 1
+            return
+        if slot.length + count > len(slot.buf):
+            self.pool.release(slot)
+            self.counters.too_large += 1
+            return
+        copy_into(slot.buf, slot.length, self._rx_buf, self._rx_off + HEADER_SIZE, count)
+        slot.length += count
+        slot.next_seq = (slot.next_seq + 1) & SEQ_MASK
+        if flags & FLAG_EOM:
+            self._complete(slot)
+
+    def _complete(self, slot):
+        slot.state = COMPLETE
+        self.counters.rx_messages += 1
+        if not slot.to:
+            flow = self.flows.match(slot.src, slot.tag)
+            if flow is not None and not flow.persistent:
+                self.flows.close(flow)
+        self.sink.deliver(slot)
+
+    def release(self, slot):
+        """The sink has taken the message in `slot`; the slot is free again."""
+        self.pool.release(slot)
+
+    def release_owner(self, owner):
+        """Forget `owner`: its flows end and the messages it holds are discarded."""
+        self.flows.close_owner(owner)
+        slots = self.pool.slots
+        i = 0
+        while i < len(slots):
+            if slots[i].state != 0 and slots[i].owner == owner:
+                self.pool.release(slots[i])
+            i += 1
+
+    # Send.
+
+    def open_flow(self, peer, owner, persistent=False):
+        """Own a tag for a request to `peer`; the Flow (its `tag`), or None when none is free."""
+        return self.flows.open(peer, owner, persistent, self.clock())
+
+    def send(self, dest, tag_flags, type_byte, buf, off, length):
+        """Send buf[off:off + length] as one message; SEND_OK or why not (counted).
+
+        `tag_flags` is the TO bit and the tag; `type_byte` the message type with the IC bit.
+        """
+        route = self.routes.lookup(dest)
+        if route is None:
+            self.counters.no_route += 1
+            return SEND_NO_ROUTE
+        self._tx_link = route.link
+        self._tx_phys = route.phys
+        self._tx_dest = dest
+        self._tx_flags = tag_flags & (FLAG_TO | TAG_MAX)
+        self._tx_type = type_byte
+        self._tx_buf = buf
+        self._tx_off = off
+        self._tx_left = length
+        sent = self._fragment()
+        self._tx_buf = None
+        if sent:
+            self.counters.tx_messages += 1
+            return SEND_OK
+        self.counters.tx_failed += 1
+        return SEND_LINK_FAILED
+
+    def _fragment(self):
+        # The first packet carries the type byte, so it has one byte less for the payload.
+        self._tx_seq = 0
+        flags = FLAG_SOM
+        room = self._tx_link.mtu - 1
+        while True:
+            if self._tx_left <= room:
+                flags |= FLAG_EOM
+            if not self._packet(flags, room):
+                return False
+            if flags & FLAG_EOM:
+                return True
+            flags = 0
+            room = self._tx_link.mtu
+            self._tx_seq = (self._tx_seq + 1) & SEQ_MASK
+
+    def _packet(self, flags, room):
+        # One packet into the link's transmit buffer: header, [type byte], payload chunk.
+        link = self._tx_link
+        out = link.tx_buf
+        o = link.tx_off
+        out[o] = HEADER_VERSION
+        out[o + 1] = self._tx_dest
+        out[o + 2] = self.eid
+        out[o + 3] = flags | self._tx_seq << SEQ_SHIFT | self._tx_flags
+        if flags & FLAG_SOM:
+            out[o + HEADER_SIZE] = self._tx_type
+            return self._chunk(link, o + HEADER_SIZE + 1, room)
+        return self._chunk(link, o + HEADER_SIZE, room)
+
+    def _chunk(self, link, o, room):
+        count = self._tx_left if self._tx_left < room else room
+        copy_into(link.tx_buf, o, self._tx_buf, self._tx_off, count)
+        self._tx_off += count
+        self._tx_left -= count
+        if not link.transmit(o + count - link.tx_off, self._tx_phys):
+            return False
+        self.counters.tx_packets += 1
+        return True

@@ -1,0 +1,86 @@
+# Owned tags: one flow per request we sent and whose response we await (DSP0236 message tags).
+#
+# A (peer, tag) pair is never reused while its flow is live. Tags rotate so a late response to
+# an expired request is unlikely to match the next request to that peer. Flows expire after
+# the tag expiry time (6 s, like Linux, libmctp and mctp-estack), or end when their response
+# completes, unless created persistent (for protocols that answer more than once).
+
+from ._compat import ticks_diff
+from .constants import TAG_MAX
+
+
+class Flow:
+    def __init__(self):
+        self.used = False
+        self.peer = 0
+        self.tag = 0
+        self.owner = -1
+        self.persistent = False
+        self.started = 0
+
+
+class FlowTable:
+    def __init__(self, count, expiry_ms):
+        self.flows = [Flow() for _ in range(count)]
+        self.expiry_ms = expiry_ms
+        self._next_tag = 0
+
+    def _tag_free(self, peer, tag):
+        for flow in self.flows:
+            if flow.used and flow.peer == peer and flow.tag == tag:
+                return False
+        return True
+
+    def open(self, peer, owner, persistent, now):
+        """Allocate a tag for a request to `peer`; the Flow, or None when none is free."""
+        free = None
+        for flow in self.flows:
+            if not flow.used:
+                free = flow
+                break
+        if free is None:
+            return None
+        for step in range(TAG_MAX + 1):
+            tag = (self._next_tag + step) & TAG_MAX
+            if self._tag_free(peer, tag):
+                self._next_tag = (tag + 1) & TAG_MAX
+                free.used = True
+                free.peer = peer
+                free.tag = tag
+                free.owner = owner
+                free.persistent = persistent
+                free.started = now
+                return free
+        return None
+
+    def match(self, peer, tag):
+        for flow in self.flows:
+            if flow.used and flow.peer == peer and flow.tag == tag:
+                return flow
+        return None
+
+    def close(self, flow):
+        flow.used = False
+        flow.owner = -1
+
+    def close_owner(self, owner):
+        """End every flow of `owner` (its handle was dropped): late responses are then dropped."""
+        for flow in self.flows:
+            if flow.used and flow.owner == owner:
+                self.close(flow)
+
+    def expire(self, now):
+        """End flows older than the expiry time; return how many."""
+        count = 0
+        for flow in self.flows:
+            if flow.used and ticks_diff(now, flow.started) >= self.expiry_ms:
+                self.close(flow)
+                count += 1
+        return count
+
+    def in_use(self):
+        count = 0
+        for flow in self.flows:
+            if flow.used:
+                count += 1
+        return count

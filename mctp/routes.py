@@ -1,0 +1,54 @@
+# The routing table: which link, and which physical address on it, reaches a destination EID.
+# An entry covers a range of EIDs (first..last), like a Linux MCTP route; phys None lets the
+# link resolve the address itself (its neighbour table).
+
+
+class Route:
+    def __init__(self):
+        self.used = False
+        self.first = 0
+        self.last = 0
+        self.link = None
+        self.phys = None
+
+
+class RouteTable:
+    def __init__(self, count):
+        self.routes = [Route() for _ in range(count)]
+
+    def add(self, first, last, link, phys=None):
+        if not 0 <= first <= last <= 0xFE:
+            raise ValueError("route EIDs must satisfy 0 <= first <= last <= 254")
+        free = None
+        for route in self.routes:
+            if route.used and route.first == first and route.last == last:
+                free = route  # replace the route for the same range
+                break
+            if free is None and not route.used:
+                free = route
+        if free is None:
+            raise ValueError("routing table full")
+        free.used = True
+        free.first = first
+        free.last = last
+        free.link = link
+        free.phys = phys
+
+    def remove(self, first, last=None):
+        if last is None:
+            last = first
+        for route in self.routes:
+            if route.used and route.first == first and route.last == last:
+                route.used = False
+                route.link = None
+                return True
+        return False
+
+    def lookup(self, eid):
+        """The narrowest route covering `eid`, or None."""
+        best = None
+        for route in self.routes:
+            if route.used and route.first <= eid <= route.last:
+                if best is None or route.last - route.first < best.last - best.first:
+                    best = route
+        return best

@@ -1,0 +1,97 @@
+"""Which functions get a heap-allocated frame on MicroPython.
+
+    python tools/frames.py [module ...]     # default: every module of the mctp package
+
+The VM keeps a bytecode function's state on the C stack when N_STATE + 3 * N_EXC_STACK <= 11
+words (VM_MAX_STATE_ON_STACK in py/objfun.c; measured on the unix port with mem_total), and
+allocates it on the heap on every call otherwise. N_STATE counts arguments, locals and the
+deepest value stack; a `for` loop takes 4 slots, a `try` 3 more. Packet-path functions must
+stay within the limit, or a message costs garbage even though heap_lock tests pass (under the
+lock the VM falls back to the C stack).
+
+The numbers come from the MicroPython unix port itself (`micropython -v -v` prints them for
+every function it compiles).
+"""
+
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STACK_WORDS = 11
+EXC_WORDS = 3
+_BLOCK = re.compile(r"^File (.+), code block '([^']+)'")
+_STATE = re.compile(r"^\(N_STATE (\d+)\)")
+_EXC = re.compile(r"^\(N_EXC_STACK (\d+)\)")
+
+
+def micropython_command():
+    beside_python = os.path.join(os.path.dirname(sys.executable), "micropython")
+    return beside_python if os.path.exists(beside_python) else "micropython"
+
+
+def package_modules():
+    names = []
+    for name in sorted(os.listdir(os.path.join(ROOT, "mctp"))):
+        if name.endswith(".py") and name != "__init__.py":
+            names.append("mctp." + name[:-3])
+    return names
+
+
+def frames(modules):
+    """(file, name, n_state, n_exc) for every function the modules define."""
+    code = "import sys\nsys.path.insert(0, %r)\n" % ROOT
+    code += "".join("import %s\n" % m for m in modules)
+    out = subprocess.run(
+        [micropython_command(), "-v", "-v", "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    found = []
+    current = None
+    for line in out.splitlines():
+        match = _BLOCK.match(line)
+        if match:
+            if current:
+                found.append(tuple(current))
+            path = (
+                os.path.relpath(match.group(1), ROOT)
+                if match.group(1)[0] == "/"
+                else match.group(1)
+            )
+            current = [path.replace("\\", "/"), match.group(2), 0, 0]
+            continue
+        if current is None:
+            continue
+        match = _STATE.match(line)
+        if match:
+            current[2] = int(match.group(1))
+        match = _EXC.match(line)
+        if match:
+            current[3] = int(match.group(1))
+    if current:
+        found.append(tuple(current))
+    return [f for f in found if f[0].startswith("mctp/") and f[1] != "<module>"]
+
+
+def on_heap(n_state, n_exc):
+    return n_state + EXC_WORDS * n_exc > STACK_WORDS
+
+
+def main(argv):
+    heap = 0
+    for path, name, n_state, n_exc in frames(argv or package_modules()):
+        flag = on_heap(n_state, n_exc)
+        heap += flag
+        print(
+            "%-22s %-28s state %2d exc %d %s"
+            % (path, name, n_state, n_exc, "HEAP" if flag else "")
+        )
+    print("functions with heap frames: %d" % heap)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
