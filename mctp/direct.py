@@ -79,6 +79,8 @@ class DirectClient(MctpClient):
         return meta.set(hdr.msg_type, hdr.msg_ic(), hdr.tag, hdr.eid, size)
 
     def send(self, handle, msg_type, eid, tag, ic, buf, length=None):
+        if (len(buf) if length is None else length) > MAX_PAYLOAD_SIZE:
+            raise MctpError(ResponseCode.NO_SPACE)  # the contract's code for the one limit
         value = None if handle is None else handle.value
         return self._call(encode_send(self._req, value, msg_type, eid, tag, ic, buf, length)).tag
 
