@@ -56,11 +56,10 @@ class FakeClient(MctpClient):
         buf[: len(payload)] = payload
         return meta.set(msg_type, ic, tag, remote_eid, len(payload))
 
-    def send(self, handle, msg_type, eid, tag, ic, buf):
+    def send(self, handle, msg_type, eid, tag, ic, buf, length=None):
         self._check()
-        self.sent.append(
-            (None if handle is None else handle.value, msg_type, eid, tag, ic, bytes(buf))
-        )
+        data = bytes(buf) if length is None else bytes(buf[:length])
+        self.sent.append((None if handle is None else handle.value, msg_type, eid, tag, ic, data))
         return self.send_tag if tag is None else tag
 
     def drop_handle(self, handle):

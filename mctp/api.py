@@ -103,11 +103,12 @@ class MctpClient:
         """
         raise NotImplementedError
 
-    def send(self, handle, msg_type, eid, tag, ic, buf):
-        """Send a message and return its tag.
+    def send(self, handle, msg_type, eid, tag, ic, buf, length=None):
+        """Send `buf` (or its first `length` bytes) as a message and return its tag.
 
         With a request handle (eid and tag None) this sends a request with a tag the stack
         allocates. With handle None, `eid` and `tag` it sends the response to that request.
+        NO_SPACE when the payload is larger than the stack's limit.
         """
         raise NotImplementedError
 
@@ -137,7 +138,7 @@ class MctpListener:
 class MctpReqChannel:
     """Sends requests to one remote EID (attribute `remote_eid`) and receives the responses."""
 
-    def send(self, msg_type, buf, ic=False):
+    def send(self, msg_type, buf, ic=False, length=None):
         raise NotImplementedError
 
     def recv(self, buf=None):
@@ -155,5 +156,5 @@ class MctpReqChannel:
 class MctpRespChannel:
     """Answers one received request (attribute `remote_eid`): same type, same tag, TO=0."""
 
-    def send(self, buf, ic=False):
+    def send(self, buf, ic=False, length=None):
         raise NotImplementedError

@@ -95,6 +95,9 @@ class Core:
         self._rx_off = 0
         self._rx_len = 0
         self._rx_phys = None
+        self._rx_dest = 0
+        self._rx_src = 0
+        self._rx_flags = 0
         # The message being sent.
         self._tx_link = None
         self._tx_phys = None
@@ -168,13 +171,17 @@ class Core:
         off = self._rx_off
         if self._rx_len <= HEADER_SIZE:
             self.counters.short += 1
-        elif buf[off] & VERSION_MASK != HEADER_VERSION:
+            return
+        self._rx_dest = buf[off + 1]
+        self._rx_src = buf[off + 2]
+        self._rx_flags = buf[off + 3]
+        if buf[off] & VERSION_MASK != HEADER_VERSION:
             self.counters.bad_version += 1
-        elif not self._for_us(buf[off + 1]):
+        elif not self._for_us(self._rx_dest):
             self.counters.not_for_us += 1
-        elif not self._valid_src(buf[off + 2]):
+        elif not self._valid_src(self._rx_src):
             self.counters.bad_src += 1
-        elif buf[off + 3] & FLAG_SOM:
+        elif self._rx_flags & FLAG_SOM:
             self._start()
         else:
             self._continue()
@@ -185,31 +192,34 @@ class Core:
     def _valid_src(self, src):
         return src != EID_BROADCAST and not (EID_RESERVED_MIN <= src <= EID_RESERVED_MAX)
 
-    def _owner(self, src, flags, msg_type):
-        # Who takes this message, or -1 (counted) when nobody does.
-        if flags & FLAG_TO:
-            owner = self.sink.accept_request(msg_type)
+    def _rx_type(self):
+        return self._rx_buf[self._rx_off + HEADER_SIZE] & MSG_TYPE_MAX
+
+    def _owner(self):
+        # Who takes the message starting here, or -1 (counted) when nobody does.
+        if self._rx_flags & FLAG_TO:
+            owner = self.sink.accept_request(self._rx_type())
             if owner < 0:
                 self.counters.no_listener += 1
             return owner
-        flow = self.flows.match(src, flags & TAG_MASK)
+        flow = self.flows.match(self._rx_src, self._rx_flags & TAG_MASK)
         if flow is None:
             self.counters.unsolicited += 1
             return -1
         return flow.owner
 
+    def _find_slot(self):
+        flags = self._rx_flags
+        return self.pool.find(self._rx_src, flags & TAG_MASK, flags & FLAG_TO)
+
     def _start(self):
-        buf = self._rx_buf
-        off = self._rx_off
-        src = buf[off + 2]
-        flags = buf[off + 3]
-        if buf[off + 1] == EID_BROADCAST and buf[off + HEADER_SIZE] & MSG_TYPE_MAX:
+        if self._rx_dest == EID_BROADCAST and self._rx_type() != MSG_TYPE_CONTROL:
             self.counters.not_for_us += 1  # only control messages may be broadcast
             return
-        owner = self._owner(src, flags, buf[off + HEADER_SIZE] & MSG_TYPE_MAX)
+        owner = self._owner()
         if owner < 0:
             return
-        slot = self.pool.find(src, flags & TAG_MASK, flags & FLAG_TO)
+        slot = self._find_slot()
         if slot is not None:
             self.counters.som_restart += 1
         elif self.pool.owned(owner) >= self.config.queue_limit:
@@ -223,43 +233,42 @@ class Core:
         self._fill(slot, owner)
 
     def _fill(self, slot, owner):
-        buf = self._rx_buf
-        off = self._rx_off
         count = self._rx_len - HEADER_SIZE - 1  # payload after the type byte
         if count > len(slot.buf):
             self.pool.release(slot)
             self.counters.too_large += 1
             return
-        flags = buf[off + 3]
+        flags = self._rx_flags
         slot.state = ASSEMBLING
-        slot.src = buf[off + 2]
+        slot.src = self._rx_src
         slot.tag = flags & TAG_MASK
         slot.to = flags & FLAG_TO
         slot.owner = owner
-        slot.msg_type = buf[off + HEADER_SIZE] & MSG_TYPE_MAX
-        slot.ic = bool(buf[off + HEADER_SIZE] & 0x80)
+        slot.msg_type = self._rx_type()
+        slot.ic = self._rx_buf[self._rx_off + HEADER_SIZE] > MSG_TYPE_MAX
         slot.link = self._rx_link
         slot.phys = self._rx_phys
         slot.next_seq = (((flags >> SEQ_SHIFT) & SEQ_MASK) + 1) & SEQ_MASK
         slot.packet_len = count + 1
         slot.started = self.clock()
-        copy_into(slot.buf, 0, buf, off + HEADER_SIZE + 1, count)
         slot.length = count
+        self._copy_in(slot, 0, HEADER_SIZE + 1, count)
         if flags & FLAG_EOM:
             self._complete(slot)
 
+    def _copy_in(self, slot, at, skip, count):
+        # Payload bytes of the packet (after `skip` bytes) into the slot at `at`.
+        copy_into(slot.buf, at, self._rx_buf, self._rx_off + skip, count)
+
     def _continue(self):
-        buf = self._rx_buf
-        off = self._rx_off
-        flags = buf[off + 3]
-        slot = self.pool.find(buf[off + 2], flags & TAG_MASK, flags & FLAG_TO)
+        slot = self._find_slot()
         if slot is None:
             self.counters.no_som += 1
-        elif (flags >> SEQ_SHIFT) & SEQ_MASK != slot.next_seq:
+        elif (self._rx_flags >> SEQ_SHIFT) & SEQ_MASK != slot.next_seq:
             self.pool.release(slot)
             self.counters.bad_seq += 1
         else:
-            self._append(slot, flags)
+            self._append(slot, self._rx_flags)
 
     def _append(self, slot, flags):
         count = self._rx_len - HEADER_SIZE
@@ -272,7 +281,7 @@ class Core:
             self.pool.release(slot)
             self.counters.too_large += 1
             return
-        copy_into(slot.buf, slot.length, self._rx_buf, self._rx_off + HEADER_SIZE, count)
+        self._copy_in(slot, slot.length, HEADER_SIZE, count)
         slot.length += count
         slot.next_seq = (slot.next_seq + 1) & SEQ_MASK
         if flags & FLAG_EOM:
@@ -290,6 +299,14 @@ class Core:
     def release(self, slot):
         """The sink has taken the message in `slot`; the slot is free again."""
         self.pool.release(slot)
+
+    def release_all(self):
+        """Forget every owner: all flows end, all messages go. For a new layer above (a
+        restarted server), whose owner numbers mean something else."""
+        for flow in self.flows.flows:
+            self.flows.close(flow)
+        for slot in self.pool.slots:
+            self.pool.release(slot)
 
     def release_owner(self, owner):
         """Forget `owner`: its flows end and the messages it holds are discarded."""
@@ -324,9 +341,12 @@ class Core:
         self._tx_buf = buf
         self._tx_off = off
         self._tx_left = length
-        sent = self._fragment()
+        return self._transmit()
+
+    def _transmit(self):
+        complete = self._fragment()
         self._tx_buf = None
-        if sent:
+        if complete:
             self.counters.tx_messages += 1
             return SEND_OK
         self.counters.tx_failed += 1

@@ -38,6 +38,13 @@ class DirectClient(MctpClient):
         self._req = bytearray(MAX_REQUEST_SIZE)
         self._hdr = ResponseHeader()
         self._idle = _sleep_1ms if idle is None else idle
+        self._out_handle = None  # the arguments of the call being encoded
+        self._out_type = 0
+        self._out_eid = None
+        self._out_tag = None
+        self._out_ic = False
+        self._out_buf = None
+        self._out_len = None
 
     def _call(self, length):
         # Serve the request in self._req; wait for its response; raise its error.
@@ -71,18 +78,50 @@ class DirectClient(MctpClient):
         self._call(encode_set_eid(self._req, eid))
 
     def recv(self, handle, timeout_ms, buf, meta):
-        capacity = len(buf) if len(buf) < MAX_PAYLOAD_SIZE else MAX_PAYLOAD_SIZE
-        hdr = self._call(encode_recv(self._req, handle.value, timeout_ms, capacity))
-        resp = self._conn.resp
-        size = response_payload_len(hdr, self._conn.resp_len)
-        copy_into(buf, 0, resp, HEADER_SIZE, size)
+        self._out_len = len(buf)
+        self._call(self._encode_recv(handle, timeout_ms))
+        return self._fill(meta, self._copy_payload(buf))
+
+    def _encode_recv(self, handle, timeout_ms):
+        capacity = self._out_len if self._out_len < MAX_PAYLOAD_SIZE else MAX_PAYLOAD_SIZE
+        return encode_recv(self._req, handle.value, timeout_ms, capacity)
+
+    def _copy_payload(self, buf):
+        size = response_payload_len(self._hdr, self._conn.resp_len)
+        copy_into(buf, 0, self._conn.resp, HEADER_SIZE, size)
+        return size
+
+    def _fill(self, meta, size):
+        hdr = self._hdr
         return meta.set(hdr.msg_type, hdr.msg_ic(), hdr.tag, hdr.eid, size)
 
     def send(self, handle, msg_type, eid, tag, ic, buf, length=None):
         if (len(buf) if length is None else length) > MAX_PAYLOAD_SIZE:
             raise MctpError(ResponseCode.NO_SPACE)  # the contract's code for the one limit
-        value = None if handle is None else handle.value
-        return self._call(encode_send(self._req, value, msg_type, eid, tag, ic, buf, length)).tag
+        # Staged in attributes: with eight parameters here, the eight-argument encode call
+        # must be made from a frame with a single local to stay off MicroPython's heap.
+        self._out_handle = None if handle is None else handle.value
+        self._out_type = msg_type
+        self._out_eid = eid
+        self._out_tag = tag
+        self._out_ic = ic
+        self._out_buf = buf
+        self._out_len = length
+        return self._send_staged().tag
+
+    def _send_staged(self):
+        length = encode_send(
+            self._req,
+            self._out_handle,
+            self._out_type,
+            self._out_eid,
+            self._out_tag,
+            self._out_ic,
+            self._out_buf,
+            self._out_len,
+        )
+        self._out_buf = None
+        return self._call(length)
 
     def drop_handle(self, handle):
         self._call(encode_unbind(self._req, handle.value))

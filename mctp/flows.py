@@ -26,32 +26,49 @@ class FlowTable:
         self._next_tag = 0
 
     def _tag_free(self, peer, tag):
-        for flow in self.flows:
-            if flow.used and flow.peer == peer and flow.tag == tag:
+        flows = self.flows
+        i = 0
+        while i < len(flows):
+            if flows[i].used and flows[i].peer == peer and flows[i].tag == tag:
                 return False
+            i += 1
         return True
 
-    def open(self, peer, owner, persistent, now):
-        """Allocate a tag for a request to `peer`; the Flow, or None when none is free."""
-        free = None
-        for flow in self.flows:
-            if not flow.used:
-                free = flow
-                break
-        if free is None:
-            return None
-        for step in range(TAG_MAX + 1):
+    def _unused(self):
+        flows = self.flows
+        i = 0
+        while i < len(flows):
+            if not flows[i].used:
+                return flows[i]
+            i += 1
+        return None
+
+    def _next_free_tag(self, peer):
+        # Rotate: start after the tag handed out last, so a tag is not reused at once.
+        step = 0
+        while step <= TAG_MAX:
             tag = (self._next_tag + step) & TAG_MAX
             if self._tag_free(peer, tag):
                 self._next_tag = (tag + 1) & TAG_MAX
-                free.used = True
-                free.peer = peer
-                free.tag = tag
-                free.owner = owner
-                free.persistent = persistent
-                free.started = now
-                return free
-        return None
+                return tag
+            step += 1
+        return -1
+
+    def open(self, peer, owner, persistent, now):
+        """Allocate a tag for a request to `peer`; the Flow, or None when none is free."""
+        flow = self._unused()
+        if flow is None:
+            return None
+        tag = self._next_free_tag(peer)
+        if tag < 0:
+            return None
+        flow.used = True
+        flow.peer = peer
+        flow.tag = tag
+        flow.owner = owner
+        flow.persistent = persistent
+        flow.started = now
+        return flow
 
     def match(self, peer, tag):
         for flow in self.flows:

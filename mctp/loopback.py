@@ -61,11 +61,10 @@ class LoopbackLink(Link):
         return dest._enqueue(self.tx_buf, length, self.phys)
 
     def _enqueue(self, buf, length, src_phys):
-        depth = len(self._ring)
-        if self._count == depth:
+        if self._count == len(self._ring):
             self.overflows += 1
             return False
-        i = (self._head + self._count) % depth
+        i = (self._head + self._count) % len(self._ring)
         copy_into(self._ring[i], 0, buf, 0, length)
         self._lengths[i] = length
         self._sources[i] = src_phys

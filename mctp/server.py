@@ -42,7 +42,6 @@ from .wire import (
     OP_SET_EID,
     OP_UNBIND,
     RequestHeader,
-    WireError,
     decode_recv_capacity,
     decode_recv_timeout,
     decode_request_header,
@@ -52,6 +51,8 @@ from .wire import (
     encode_recv_response,
     encode_send_response,
     encode_success_response,
+    recv_trailer_ok,
+    request_problem,
 )
 
 try:
@@ -101,6 +102,7 @@ class Server:
     def __init__(self, core, epoch=None):
         config = core.config
         self.core = core
+        core.release_all()  # what a previous server left (tags, messages) belongs to nobody now
         core.sink = self
         if epoch is None:
             epoch = _random_epoch()
@@ -115,6 +117,11 @@ class Server:
         self.pending = [_Pending() for _ in range(config.pending_receives)]
         self._hdr = RequestHeader()
         self._error = ResponseCode.SUCCESS
+        self._out_dest = 0  # the message being sent (staged: see _core_send)
+        self._out_flags = 0
+        self._out_type = 0
+        self._out_buf = None
+        self._out_len = 0
 
     def connect(self):
         return Connection()
@@ -161,9 +168,9 @@ class Server:
         """Serve one wire request from `conn`. True when conn.resp holds the response; False
         when a receive is now pending (it completes during a later poll)."""
         conn.ready = False
-        if not self._decode(req, length):
+        if request_problem(req, length):
             return self._answer(conn, ResponseCode.BAD_ARGUMENT)
-        op = self._hdr.op
+        op = decode_request_header(req, length, self._hdr).op
         if op == OP_SEND:
             return self._send(conn, req, length)
         if op == OP_RECV:
@@ -179,13 +186,6 @@ class Server:
         if op == OP_REQ:
             return self._req(conn)
         return self._unbind(conn)  # OP_UNBIND: the decoder refused every other op
-
-    def _decode(self, req, length):
-        try:
-            decode_request_header(req, length, self._hdr)
-        except WireError:
-            return False
-        return True
 
     def _answer(self, conn, code):
         if code == ResponseCode.SUCCESS:
@@ -285,10 +285,9 @@ class Server:
     # RECV
 
     def _recv(self, conn, req, length):
-        hdr = self._hdr
-        if not hdr.has_handle():
+        if not self._hdr.has_handle() or not recv_trailer_ok(length):
             return self._answer(conn, ResponseCode.BAD_ARGUMENT)
-        h = self._lookup(hdr.handle)
+        h = self._lookup(self._hdr.handle)
         if h is None:
             return self._answer(conn, self._error)
         if h.pending is not None:
@@ -296,8 +295,17 @@ class Server:
         p = self._free_pending()
         if p is None:
             return self._answer(conn, ResponseCode.NO_SPACE)
-        if not self._recv_params(p, req, length):
-            return self._answer(conn, ResponseCode.BAD_ARGUMENT)
+        p.timeout_ms = decode_recv_timeout(req, length)
+        p.capacity = self._capacity(decode_recv_capacity(req, length))
+        return self._wait(p, h, conn)
+
+    def _capacity(self, announced):
+        # A client that announces no capacity takes any message up to the limit.
+        if not announced or announced > self.max_payload:
+            return self.max_payload
+        return announced
+
+    def _wait(self, p, h, conn):
         p.handle = h
         p.conn = conn
         p.started = self.core.clock()
@@ -305,16 +313,6 @@ class Server:
         if h.count:
             self._fulfil(p)
         return conn.ready
-
-    def _recv_params(self, p, req, length):
-        try:
-            p.timeout_ms = decode_recv_timeout(req, length)
-            p.capacity = decode_recv_capacity(req, length)
-        except WireError:
-            return False
-        if not p.capacity or p.capacity > self.max_payload:
-            p.capacity = self.max_payload
-        return True
 
     def _free_pending(self):
         pending = self.pending
@@ -333,16 +331,18 @@ class Server:
             # Too large for the caller's buffer: say how large, and keep the message.
             self._finish(p, ResponseCode.NO_SPACE, slot.length)
             return
-        conn = p.conn
-        conn.resp_len = encode_recv_response(
-            conn.resp, slot.msg_type, slot.ic, slot.src, slot.tag, slot.buf, slot.length
-        )
+        self._encode_message(p.conn, slot)
         h.queue[h.head] = None
         h.head = (h.head + 1) % len(h.queue)
         h.count -= 1
         self.core.release(slot)
+        p.conn.ready = True
         self._close_pending(p)
-        conn.ready = True
+
+    def _encode_message(self, conn, slot):
+        conn.resp_len = encode_recv_response(
+            conn.resp, slot.msg_type, slot.ic, slot.src, slot.tag, slot.buf, slot.length
+        )
 
     def _finish(self, p, code, size):
         conn = p.conn
@@ -359,16 +359,18 @@ class Server:
 
     def _send(self, conn, req, length):
         hdr = self._hdr
-        size = length - HEADER_SIZE
         if hdr.msg_type > MSG_TYPE_MAX:
             return self._answer(conn, ResponseCode.BAD_ARGUMENT)
-        if size > self.max_payload:
+        if length - HEADER_SIZE > self.max_payload:
             return self._answer(conn, ResponseCode.NO_SPACE)
+        self._out_buf = req
+        self._out_len = length - HEADER_SIZE
+        self._out_type = _type_byte(hdr)
         if hdr.has_handle():
-            return self._send_request(conn, req, size)
-        return self._send_response(conn, req, size)
+            return self._send_request(conn)
+        return self._send_response(conn)
 
-    def _send_request(self, conn, req, size):
+    def _send_request(self, conn):
         hdr = self._hdr
         h = self._lookup(hdr.handle)
         if h is None:
@@ -379,24 +381,42 @@ class Server:
         flow = self.core.open_flow(h.eid, h.index, h.persistent)
         if flow is None:
             return self._answer(conn, ResponseCode.NO_SPACE)
-        status = self.core.send(h.eid, FLAG_TO | flow.tag, _type_byte(hdr), req, HEADER_SIZE, size)
+        self._out_dest = h.eid
+        self._out_flags = FLAG_TO | flow.tag
+        status = self._core_send()
         if status != SEND_OK:
             self.core.flows.close(flow)
             return self._answer(conn, _send_error(status))
-        conn.resp_len = encode_send_response(conn.resp, flow.tag)
-        conn.ready = True
-        return True
+        return self._tag_answer(conn, flow.tag)
 
-    def _send_response(self, conn, req, size):
+    def _send_response(self, conn):
         hdr = self._hdr
         if hdr.flags & (FLAG_HAS_EID | FLAG_HAS_TAG) != FLAG_HAS_EID | FLAG_HAS_TAG:
             return self._answer(conn, ResponseCode.BAD_ARGUMENT)
         if hdr.tag > TAG_MAX or not is_valid_remote_eid(hdr.eid):
             return self._answer(conn, ResponseCode.BAD_ARGUMENT)
-        status = self.core.send(hdr.eid, hdr.tag, _type_byte(hdr), req, HEADER_SIZE, size)
+        self._out_dest = hdr.eid
+        self._out_flags = hdr.tag
+        status = self._core_send()
         if status != SEND_OK:
             return self._answer(conn, _send_error(status))
-        conn.resp_len = encode_send_response(conn.resp, hdr.tag)
+        return self._tag_answer(conn, hdr.tag)
+
+    def _core_send(self):
+        # The message staged in _out_*: the payload follows the wire header in the request.
+        status = self.core.send(
+            self._out_dest,
+            self._out_flags,
+            self._out_type,
+            self._out_buf,
+            HEADER_SIZE,
+            self._out_len,
+        )
+        self._out_buf = None
+        return status
+
+    def _tag_answer(self, conn, tag):
+        conn.resp_len = encode_send_response(conn.resp, tag)
         conn.ready = True
         return True
 

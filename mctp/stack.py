@@ -104,13 +104,31 @@ class ReqChannel(_Channel, MctpReqChannel):
         super().__init__(client, handle, timeout_ms)
         self.remote_eid = remote_eid
         self._sent_tag = None
+        self._out_type = 0
+        self._out_ic = False
+        self._out_buf = None
+        self._out_len = None
 
-    def send(self, msg_type, buf, ic=False):
-        handle = self._live_handle()
+    def send(self, msg_type, buf, ic=False, length=None):
+        """Send a request: `buf`, or its first `length` bytes."""
+        self._live_handle()
         if self._sent_tag is not None:
             # The response to the previous request has not been received yet.
             raise MctpError(ResponseCode.BAD_ARGUMENT)
-        self._sent_tag = self._client.send(handle, msg_type, None, None, ic, buf)
+        self._out_type = msg_type
+        self._out_ic = ic
+        self._out_buf = buf
+        self._out_len = length
+        self._sent_tag = self._send_out()
+
+    def _send_out(self):
+        # Arguments come from attributes: a seven-argument call from a frame with more than
+        # one local would put that frame on MicroPython's heap.
+        tag = self._client.send(
+            self._handle, self._out_type, None, None, self._out_ic, self._out_buf, self._out_len
+        )
+        self._out_buf = None
+        return tag
 
     def recv_into(self, buf, meta):
         handle = self._live_handle()
@@ -159,13 +177,32 @@ class RespChannel(MctpRespChannel):
         self.remote_eid = remote_eid
         self.msg_type = msg_type
         self.tag = tag
+        self._out_ic = False
+        self._out_buf = None
+        self._out_len = None
 
     def bind(self, meta):
         self.remote_eid = meta.remote_eid
         self.msg_type = meta.msg_type
         self.tag = meta.msg_tag
 
-    def send(self, buf, ic=False):
+    def send(self, buf, ic=False, length=None):
+        """Send the response: `buf`, or its first `length` bytes."""
         if not 0 <= self.tag <= TAG_MAX or not is_valid_remote_eid(self.remote_eid):
             raise MctpError(ResponseCode.BAD_ARGUMENT)
-        self._client.send(None, self.msg_type, self.remote_eid, self.tag, ic, buf)
+        self._out_ic = ic
+        self._out_buf = buf
+        self._out_len = length
+        self._send_out()
+
+    def _send_out(self):
+        self._client.send(
+            None,
+            self.msg_type,
+            self.remote_eid,
+            self.tag,
+            self._out_ic,
+            self._out_buf,
+            self._out_len,
+        )
+        self._out_buf = None

@@ -70,10 +70,21 @@ class WireError(ValueError):
         return "truncated message: %d bytes" % self.detail
 
 
+# The encoders are written in steps of small calls. MicroPython allocates a function's frame on
+# the heap when its parameters, locals and deepest stack exceed 11 words (tools/frames.py), and
+# encode_send has eight parameters: a call with more than two arguments from there, or a local,
+# would cost an allocation on every message.
+
+
 def _check_u8(value, what):
     # MicroPython would silently store value & 0xFF into a bytearray; refuse instead.
     if not 0 <= value <= 0xFF:
         raise ValueError(what + " must be 0..255, got " + str(value))
+
+
+def _check_opt_u8(value, what):
+    if value is not None:
+        _check_u8(value, what)
 
 
 def _check_u16(value, what):
@@ -86,14 +97,23 @@ def _check_u32(value, what):
         raise ValueError(what + " must be a u32, got " + str(value))
 
 
-def _check_room(buf, need):
-    if len(buf) < need:
-        raise WireError(WireError.BUFFER_TOO_SMALL, need)
+def _check_handle(handle):
+    if handle is not None:
+        _check_u32(handle, "handle")
 
 
 def _check_payload(length):
     if length > MAX_PAYLOAD_SIZE:
         raise WireError(WireError.PAYLOAD_TOO_LARGE, length)
+
+
+def _payload_length(payload, length):
+    # The payload is `payload`, or its first `length` bytes.
+    if length is None:
+        return len(payload)
+    if not 0 <= length <= len(payload):
+        raise ValueError("length must be 0..len(payload)")
+    return length
 
 
 def _put_u32(buf, offset, value):
@@ -114,30 +134,34 @@ def _get_u32(buf, offset):
     return buf[offset] | buf[offset + 1] << 8 | buf[offset + 2] << 16 | b3 << 24
 
 
-def _request(buf, need, op, flags, msg_type, eid, handle, tag):
-    _check_room(buf, need)
-    buf[0] = op
-    buf[1] = flags
-    buf[2] = msg_type
-    buf[3] = eid
-    _put_u32(buf, 4, handle)
-    buf[8] = tag
-    buf[9] = buf[10] = buf[11] = 0
-    return HEADER_SIZE
+def _start(buf, need, first):
+    # Check the room for the whole message, then write byte 0 and zero the rest of the header.
+    if len(buf) < need:
+        raise WireError(WireError.BUFFER_TOO_SMALL, need)
+    buf[0] = first
+    i = 1
+    while i < HEADER_SIZE:
+        buf[i] = 0
+        i += 1
 
 
-def _response(buf, need, code, flags, msg_type, eid, handle, payload_len, tag):
-    _check_room(buf, need)
-    buf[0] = code
-    buf[1] = flags
-    buf[2] = msg_type
-    buf[3] = eid
-    _put_u32(buf, 4, handle)
-    buf[8] = payload_len & 0xFF
-    buf[9] = payload_len >> 8
-    buf[10] = tag
-    buf[11] = 0
-    return HEADER_SIZE
+def _start_payload(buf, length):
+    # The header of a message carrying `length` payload bytes; the length is kept in bytes
+    # 8..9 (a response's payload_len) until _put_payload has copied the payload.
+    _check_payload(length)
+    _start(buf, HEADER_SIZE + length, 0)
+    buf[8] = length & 0xFF
+    buf[9] = length >> 8
+
+
+def _put_payload(buf, payload):
+    length = buf[8] | buf[9] << 8
+    copy_into(buf, HEADER_SIZE, payload, 0, length)
+    return HEADER_SIZE + length
+
+
+def _put_handle(buf, handle):
+    _put_u32(buf, 4, NO_HANDLE if handle is None else handle)
 
 
 # Requests (client side)
@@ -145,21 +169,28 @@ def _response(buf, need, code, flags, msg_type, eid, handle, payload_len, tag):
 
 def encode_set_eid(buf, eid):
     _check_u8(eid, "eid")
-    return _request(buf, HEADER_SIZE, OP_SET_EID, 0, 0, eid, 0, 0)
+    _start(buf, HEADER_SIZE, OP_SET_EID)
+    buf[3] = eid
+    return HEADER_SIZE
 
 
 def encode_get_eid(buf):
-    return _request(buf, HEADER_SIZE, OP_GET_EID, 0, 0, 0, 0, 0)
+    _start(buf, HEADER_SIZE, OP_GET_EID)
+    return HEADER_SIZE
 
 
 def encode_listener(buf, msg_type):
     _check_u8(msg_type, "msg_type")
-    return _request(buf, HEADER_SIZE, OP_LISTENER, 0, msg_type, 0, 0, 0)
+    _start(buf, HEADER_SIZE, OP_LISTENER)
+    buf[2] = msg_type
+    return HEADER_SIZE
 
 
 def encode_req(buf, eid):
     _check_u8(eid, "eid")
-    return _request(buf, HEADER_SIZE, OP_REQ, 0, 0, eid, 0, 0)
+    _start(buf, HEADER_SIZE, OP_REQ)
+    buf[3] = eid
+    return HEADER_SIZE
 
 
 def encode_recv(buf, handle, timeout_ms, capacity=0):
@@ -167,60 +198,57 @@ def encode_recv(buf, handle, timeout_ms, capacity=0):
     _check_u32(handle, "handle")
     _check_u32(timeout_ms, "timeout_ms")
     _check_u16(capacity, "capacity")
-    need = HEADER_SIZE + RECV_TRAILER_SIZE
-    _request(buf, need, OP_RECV, FLAG_HAS_HANDLE, 0, 0, handle, 0)
+    _start(buf, HEADER_SIZE + RECV_TRAILER_SIZE, OP_RECV)
+    buf[1] = FLAG_HAS_HANDLE
+    _put_u32(buf, 4, handle)
     buf[9] = capacity & 0xFF
     buf[10] = capacity >> 8
     _put_u32(buf, HEADER_SIZE, timeout_ms)
-    return need
-
-
-def _payload_length(payload, length):
-    if length is None:
-        return len(payload)
-    if not 0 <= length <= len(payload):
-        raise ValueError("length must be 0..len(payload)")
-    return length
+    return HEADER_SIZE + RECV_TRAILER_SIZE
 
 
 def encode_send(buf, handle, msg_type, eid, tag, ic, payload, length=None):
     """A SEND request; `handle`, `eid` and `tag` may each be None (absent). The payload is
     `payload`, or its first `length` bytes."""
-    length = _payload_length(payload, length)
-    _check_payload(length)
     _check_u8(msg_type, "msg_type")
-    flags = FLAG_IC if ic else 0
-    if handle is None:
-        handle = NO_HANDLE
-    else:
-        _check_u32(handle, "handle")
-        flags |= FLAG_HAS_HANDLE
-    if eid is None:
-        eid = 0
-    else:
-        _check_u8(eid, "eid")
-        flags |= FLAG_HAS_EID
-    if tag is None:
-        tag = 0
-    else:
-        _check_u8(tag, "tag")
-        flags |= FLAG_HAS_TAG
-    end = HEADER_SIZE + length
-    _request(buf, end, OP_SEND, flags, msg_type, eid, handle, tag)
-    copy_into(buf, HEADER_SIZE, payload, 0, length)
-    return end
+    _check_handle(handle)
+    _check_opt_u8(eid, "eid")
+    _check_opt_u8(tag, "tag")
+    length = _payload_length(payload, length)
+    _start_payload(buf, length)
+    buf[0] = OP_SEND
+    buf[1] = (
+        (FLAG_IC if ic else 0)
+        | (0 if handle is None else FLAG_HAS_HANDLE)
+        | (0 if eid is None else FLAG_HAS_EID)
+        | (0 if tag is None else FLAG_HAS_TAG)
+    )
+    buf[2] = msg_type
+    if eid is not None:
+        buf[3] = eid
+    length = _put_payload(buf, payload)
+    # Bytes 8..11 are the tag and reserved zeros in a request; the handle comes last because
+    # NO_HANDLE marks an absent one.
+    buf[8] = 0 if tag is None else tag
+    buf[9] = 0
+    _put_handle(buf, handle)
+    return length
 
 
 def encode_unbind(buf, handle):
     _check_u32(handle, "handle")
-    return _request(buf, HEADER_SIZE, OP_UNBIND, FLAG_HAS_HANDLE, 0, 0, handle, 0)
+    _start(buf, HEADER_SIZE, OP_UNBIND)
+    buf[1] = FLAG_HAS_HANDLE
+    _put_u32(buf, 4, handle)
+    return HEADER_SIZE
 
 
 # Responses (server side)
 
 
 def encode_success_response(buf):
-    return _response(buf, HEADER_SIZE, ResponseCode.SUCCESS, 0, 0, 0, 0, 0, 0)
+    _start(buf, HEADER_SIZE, ResponseCode.SUCCESS)
+    return HEADER_SIZE
 
 
 def encode_error_response(buf, code, size=0):
@@ -228,35 +256,45 @@ def encode_error_response(buf, code, size=0):
     if ResponseCode.from_u8(code) is None:
         raise ValueError("unknown response code " + str(code))
     _check_u16(size, "size")
-    return _response(buf, HEADER_SIZE, code, 0, 0, 0, 0, size, 0)
+    _start(buf, HEADER_SIZE, code)
+    buf[8] = size & 0xFF
+    buf[9] = size >> 8
+    return HEADER_SIZE
 
 
 def encode_get_eid_response(buf, eid):
     _check_u8(eid, "eid")
-    return _response(buf, HEADER_SIZE, ResponseCode.SUCCESS, 0, 0, eid, 0, 0, 0)
+    _start(buf, HEADER_SIZE, ResponseCode.SUCCESS)
+    buf[3] = eid
+    return HEADER_SIZE
 
 
 def encode_handle_response(buf, handle):
     _check_u32(handle, "handle")
-    return _response(buf, HEADER_SIZE, ResponseCode.SUCCESS, 0, 0, 0, handle, 0, 0)
+    _start(buf, HEADER_SIZE, ResponseCode.SUCCESS)
+    _put_u32(buf, 4, handle)
+    return HEADER_SIZE
 
 
 def encode_send_response(buf, tag):
     _check_u8(tag, "tag")
-    return _response(buf, HEADER_SIZE, ResponseCode.SUCCESS, 0, 0, 0, 0, 0, tag)
+    _start(buf, HEADER_SIZE, ResponseCode.SUCCESS)
+    buf[10] = tag
+    return HEADER_SIZE
 
 
 def encode_recv_response(buf, msg_type, ic, eid, tag, payload, length=None):
-    length = _payload_length(payload, length)
-    _check_payload(length)
+    """A RECV response carrying `payload`, or its first `length` bytes."""
     _check_u8(msg_type, "msg_type")
     _check_u8(eid, "eid")
     _check_u8(tag, "tag")
-    end = HEADER_SIZE + length
-    flags = FLAG_IC if ic else 0
-    _response(buf, end, ResponseCode.SUCCESS, flags, msg_type, eid, 0, length, tag)
-    copy_into(buf, HEADER_SIZE, payload, 0, length)
-    return end
+    length = _payload_length(payload, length)
+    _start_payload(buf, length)
+    buf[1] = FLAG_IC if ic else 0
+    buf[2] = msg_type
+    buf[3] = eid
+    buf[10] = tag
+    return _put_payload(buf, payload)
 
 
 # Decoders. `length` is the number of valid bytes in `buf` (default: all of it), so one
@@ -314,15 +352,27 @@ def _header_length(buf, length):
     return length
 
 
+def request_problem(buf, length):
+    """0 when the `length` bytes of `buf` start a request this codec decodes, else the
+    WireError kind (TRUNCATED, INVALID_OPCODE): a check that raises nothing, for servers."""
+    if length < HEADER_SIZE:
+        return WireError.TRUNCATED
+    if buf[0] > OP_UNBIND:
+        return WireError.INVALID_OPCODE
+    return 0
+
+
 def decode_request_header(buf, length=None, hdr=None):
     """Fill `hdr` (a new RequestHeader if None) from a request and return it.
 
     TRUNCATED for fewer than 12 bytes, INVALID_OPCODE for an op this codec does not know.
     """
-    _header_length(buf, length)
+    if length is None:
+        length = len(buf)
+    problem = request_problem(buf, length)
+    if problem:
+        raise WireError(problem, length if problem == WireError.TRUNCATED else buf[0])
     op = buf[0]
-    if op > OP_UNBIND:
-        raise WireError(WireError.INVALID_OPCODE, op)
     if hdr is None:
         hdr = RequestHeader()
     hdr.op = op
@@ -347,13 +397,18 @@ def request_payload(buf, length=None):
     return memoryview(buf)[HEADER_SIZE : HEADER_SIZE + payload_len]
 
 
+def recv_trailer_ok(length):
+    """Whether a RECV request of `length` bytes has a whole timeout trailer or none at all."""
+    return length == HEADER_SIZE or length >= HEADER_SIZE + RECV_TRAILER_SIZE
+
+
 def decode_recv_timeout(buf, length=None):
     """The timeout of a RECV request; a request without the trailer means 0 (wait forever)."""
     length = _header_length(buf, length)
+    if not recv_trailer_ok(length):
+        raise WireError(WireError.TRUNCATED, length)
     if length == HEADER_SIZE:
         return 0
-    if length < HEADER_SIZE + RECV_TRAILER_SIZE:
-        raise WireError(WireError.TRUNCATED, length)
     return _get_u32(buf, HEADER_SIZE)
 
 

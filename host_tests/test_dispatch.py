@@ -1,0 +1,367 @@
+# Server.dispatch as a client sees it: wire requests in, wire responses out. The seed's ten
+# dispatch tests (tests/dispatch.rs), then the argument checks of SEND and what DirectClient
+# makes of a response code it does not know. Time is a FakeClock moved by the test.
+
+from endpoints import FakeClock, network
+from testing import raises
+
+from mctp import Handle, RecvMetadata, wire
+from mctp.config import Config
+from mctp.core import Core
+from mctp.direct import DirectClient
+from mctp.errors import MctpError, ResponseCode
+from mctp.server import Connection, Server
+
+H = wire.HEADER_SIZE
+SOM_EOM = 0xC0  # transport header flags: a single-packet message
+TO = 0x08  # tag owner: a request
+
+
+class Wire:
+    """A client of `server` speaking the wire codec: one connection, one request buffer."""
+
+    def __init__(self, server):
+        self.server = server
+        self.conn = server.connect()
+        self.buf = bytearray(wire.MAX_REQUEST_SIZE)
+
+    def dispatch(self, length):
+        """Serve buf[:length]: True when the response is ready, False when a recv waits."""
+        return self.server.dispatch(self.conn, self.buf, length)
+
+    def call(self, length):
+        assert self.dispatch(length)
+        return self.response()
+
+    def response(self):
+        assert self.conn.ready
+        return wire.decode_response_header(self.conn.resp, self.conn.resp_len)
+
+    def raw(self):
+        return bytes(self.conn.resp[: self.conn.resp_len])
+
+    def code(self, length):
+        return self.call(length).code
+
+    def payload(self):
+        hdr = self.response()
+        return bytes(wire.response_payload(self.conn.resp, hdr, self.conn.resp_len))
+
+    def ok(self, length):
+        hdr = self.call(length)
+        assert hdr.code == ResponseCode.SUCCESS, hdr.code
+        return hdr
+
+    def listener(self, msg_type):
+        return self.ok(wire.encode_listener(self.buf, msg_type)).handle
+
+    def req(self, eid):
+        return self.ok(wire.encode_req(self.buf, eid)).handle
+
+    def recv(self, handle, timeout_ms=0, capacity=0):
+        return self.dispatch(wire.encode_recv(self.buf, handle, timeout_ms, capacity))
+
+    def send(self, handle, msg_type, eid, tag, payload):
+        """A SEND request; its response code (the tag is in response().tag)."""
+        return self.code(wire.encode_send(self.buf, handle, msg_type, eid, tag, False, payload))
+
+
+def lone_server(eid=8, config=None):
+    """A server over a core with no link: packets come in through inject()."""
+    clock = FakeClock(1000)
+    return Server(Core(config or Config(), eid, clock)), clock
+
+
+def inject(core, src, flags, body):
+    """Hand `core` one packet from EID `src`: header flags, then the type byte and payload."""
+    pkt = bytes([0x01, core.eid, src, flags]) + body
+    core.receive(None, pkt, 0, len(pkt), 0x20)
+
+
+def error_response(code):
+    return bytes([code]) + bytes(H - 1)
+
+
+# The seed's ten dispatch tests.
+
+
+def test_set_eid_and_get_eid_over_the_wire():
+    server, _ = lone_server(eid=0)
+    conn = server.connect()
+    set_eid = bytearray(bytes.fromhex("00 00 00 2A 00 00 00 00 00 00 00 00"))
+    assert server.dispatch(conn, set_eid, len(set_eid))
+    assert bytes(conn.resp[: conn.resp_len]) == bytes(H)  # success: an all-zero header
+    get_eid = bytearray(H)
+    get_eid[0] = wire.OP_GET_EID
+    assert server.dispatch(conn, get_eid, H)
+    assert bytes(conn.resp[: conn.resp_len]) == bytes.fromhex(
+        "00 00 00 2A 00 00 00 00 00 00 00 00"
+    )
+
+
+def test_echo_round_trip_over_the_wire():
+    a, b = network(2)
+    wa = Wire(a.server)
+    wb = Wire(b.server)
+    listener = wa.listener(1)
+    handle = wb.req(8)
+    payload = b"dispatch echo!"
+    assert wb.send(handle, 1, None, None, payload) == ResponseCode.SUCCESS
+    tag = wb.response().tag
+    a.server.poll()
+    # A receives the request...
+    assert wa.recv(listener, 0)
+    hdr = wa.response()
+    assert hdr.code == ResponseCode.SUCCESS
+    assert (hdr.msg_type, hdr.eid, hdr.tag, hdr.handle) == (1, 9, tag, 0)
+    assert wa.payload() == payload
+    # ...and echoes it: no handle, the requester's EID and tag.
+    assert wa.send(None, hdr.msg_type, hdr.eid, hdr.tag, payload) == ResponseCode.SUCCESS
+    assert wa.response().tag == tag
+    b.server.poll()
+    assert wb.recv(handle, 0)
+    hdr = wb.response()
+    assert hdr.code == ResponseCode.SUCCESS
+    assert (hdr.msg_type, hdr.eid, hdr.tag) == (1, 8, tag)
+    assert wb.payload() == payload
+    for ep in (a, b):
+        assert ep.core.pool.in_use() == 0
+        assert ep.core.flows.in_use() == 0
+        assert ep.server.pending_in_use() == 0
+
+
+def test_two_byte_request_is_bad_argument():
+    server, _ = lone_server()
+    conn = server.connect()
+    assert server.dispatch(conn, bytearray(2), 2)
+    assert bytes(conn.resp[: conn.resp_len]) == error_response(ResponseCode.BAD_ARGUMENT)
+    # Eleven bytes are still one short of a header.
+    assert server.dispatch(conn, bytearray(11), 11)
+    assert conn.resp[0] == ResponseCode.BAD_ARGUMENT
+
+
+def test_unknown_op_is_bad_argument():
+    server, _ = lone_server()
+    conn = server.connect()
+    for op in (0xFF, wire.OP_UNBIND + 1):
+        req = bytearray(H)
+        req[0] = op
+        assert server.dispatch(conn, req, H)
+        assert bytes(conn.resp[: conn.resp_len]) == error_response(ResponseCode.BAD_ARGUMENT)
+    assert server.handles_in_use() == 0
+
+
+def test_recv_with_nothing_waiting_is_pending_then_timed_out():
+    server, clock = lone_server()
+    w = Wire(server)
+    listener = w.listener(1)
+    assert not w.recv(listener, 500)
+    assert not w.conn.ready
+    assert server.pending_in_use() == 1
+    clock.advance(499)
+    server.poll()
+    assert not w.conn.ready
+    clock.advance(1)
+    server.poll()
+    assert w.response().code == ResponseCode.TIMED_OUT
+    assert server.pending_in_use() == 0
+
+
+def test_unbind_valid_handle():
+    server, _ = lone_server()
+    w = Wire(server)
+    listener = w.listener(1)
+    assert w.ok(wire.encode_unbind(w.buf, listener))
+    assert w.raw() == bytes(H)
+    assert server.handles_in_use() == 0
+
+
+def test_unbind_of_a_pending_handle_ends_its_receive():
+    server, _ = lone_server()
+    waiting = Wire(server)
+    w = Wire(server)
+    listener = w.listener(1)
+    assert not waiting.recv(listener, 0)
+    w.ok(wire.encode_unbind(w.buf, listener))
+    assert waiting.response().code == ResponseCode.BAD_ARGUMENT
+    assert server.pending_in_use() == 0
+    assert server.handles_in_use() == 0
+
+
+def test_unbind_unknown_handle_is_a_no_op_success():
+    server, _ = lone_server()
+    w = Wire(server)
+    listener = w.listener(1)
+    gen = (listener >> 8) & 0x0F
+    stale = server.epoch << 12 | ((gen + 1) & 0x0F) << 8 | (listener & 0xFF)  # next generation
+    for unknown in (0xDEADBEEF, stale, server.epoch << 12 | 0xFF):
+        w.ok(wire.encode_unbind(w.buf, unknown))
+        assert w.raw() == bytes(H)
+    # None of them released the live listener.
+    assert server.handles_in_use() == 1
+    assert w.code(wire.encode_listener(w.buf, 1)) == ResponseCode.ADDR_IN_USE
+
+
+def test_pending_recv_delivered_after_inbound():
+    a, b = network(2)
+    wa = Wire(a.server)
+    listener = wa.listener(7)
+    assert not wa.recv(listener, 1000)
+    b.client.send(b.client.req(8), 7, None, None, False, b"hello pending")
+    a.server.poll()
+    assert wa.conn.ready
+    hdr = wa.response()
+    assert hdr.code == ResponseCode.SUCCESS
+    assert (hdr.msg_type, hdr.eid) == (7, 9)
+    assert wa.payload() == b"hello pending"
+    assert a.server.pending_in_use() == 0
+    assert a.core.pool.in_use() == 0
+
+
+def test_pending_recv_timed_out():
+    server, clock = lone_server()
+    w = Wire(server)
+    listener = w.listener(1)
+    assert not w.recv(listener, 100)
+    clock.advance(200)
+    server.poll()
+    assert w.raw() == error_response(ResponseCode.TIMED_OUT)
+    assert server.pending_in_use() == 0
+
+
+def test_recv_immediate_when_a_message_waits():
+    a, b = network(2)
+    wa = Wire(a.server)
+    listener = wa.listener(3)
+    b.client.send(b.client.req(8), 3, None, None, False, b"early")
+    a.server.poll()
+    assert wa.recv(listener, 1000)  # answered at once, nothing registered
+    assert a.server.pending_in_use() == 0
+    hdr = wa.response()
+    assert hdr.code == ResponseCode.SUCCESS
+    assert (hdr.msg_type, hdr.eid) == (3, 9)
+    assert wa.payload() == b"early"
+    assert a.core.pool.in_use() == 0
+
+
+# Gaps: argument checks of SEND and RECV.
+
+
+def test_request_send_with_an_explicit_tag_is_bad_argument():
+    a, _ = network(2)
+    w = Wire(a.server)
+    handle = w.req(9)
+    for tag in (0, 3):
+        assert w.send(handle, 1, None, tag, b"x") == ResponseCode.BAD_ARGUMENT
+    assert a.core.flows.in_use() == 0
+    assert a.core.counters.tx_messages == 0
+    # Without the tag the same request goes.
+    assert w.send(handle, 1, None, None, b"x") == ResponseCode.SUCCESS
+
+
+def test_request_send_to_another_eid_than_the_handles_is_bad_argument():
+    a = network(3)[0]
+    w = Wire(a.server)
+    handle = w.req(9)
+    assert w.send(handle, 1, 10, None, b"x") == ResponseCode.BAD_ARGUMENT
+    assert a.core.counters.tx_messages == 0
+    assert w.send(handle, 1, 9, None, b"x") == ResponseCode.SUCCESS
+
+
+def test_response_send_without_eid_or_tag_is_bad_argument():
+    a, _ = network(2)
+    w = Wire(a.server)
+    assert w.send(None, 1, None, 3, b"r") == ResponseCode.BAD_ARGUMENT
+    assert w.raw() == error_response(ResponseCode.BAD_ARGUMENT)
+    assert w.send(None, 1, 9, None, b"r") == ResponseCode.BAD_ARGUMENT
+    assert w.send(None, 1, None, None, b"r") == ResponseCode.BAD_ARGUMENT
+    assert w.send(None, 1, 9, 8, b"r") == ResponseCode.BAD_ARGUMENT  # not a 3-bit tag
+    assert a.core.counters.tx_messages == 0
+    assert w.send(None, 1, 9, 3, b"r") == ResponseCode.SUCCESS
+    assert w.response().tag == 3
+
+
+def test_request_send_through_a_listener_handle_is_bad_argument():
+    a, _ = network(2)
+    w = Wire(a.server)
+    listener = w.listener(1)
+    assert w.send(listener, 1, None, None, b"x") == ResponseCode.BAD_ARGUMENT
+    assert w.send(listener, 1, 9, None, b"x") == ResponseCode.BAD_ARGUMENT
+    assert a.core.flows.in_use() == 0
+    assert a.core.counters.tx_messages == 0
+
+
+def test_send_through_a_released_handle_is_bad_argument():
+    a, _ = network(2)
+    w = Wire(a.server)
+    handle = w.req(9)
+    w.ok(wire.encode_unbind(w.buf, handle))
+    assert w.send(handle, 1, None, None, b"x") == ResponseCode.BAD_ARGUMENT
+    assert a.core.counters.tx_messages == 0
+
+
+def test_recv_without_a_handle_is_bad_argument():
+    server, _ = lone_server()
+    w = Wire(server)
+    listener = w.listener(1)
+    n = wire.encode_recv(w.buf, listener, 100)
+    w.buf[1] = 0  # no HAS_HANDLE flag
+    assert w.code(n) == ResponseCode.BAD_ARGUMENT
+    assert server.pending_in_use() == 0
+
+
+# Gaps: a response code DirectClient does not know.
+
+
+class OddServer:
+    """Answers every request with response code 9, which the contract does not define. A RECV
+    is answered later, from poll(), the way a pending receive is."""
+
+    def __init__(self):
+        self.waiting = None
+
+    def connect(self):
+        return Connection()
+
+    def dispatch(self, conn, req, length):
+        conn.ready = False
+        if req[0] == wire.OP_RECV:
+            self.waiting = conn
+            return False
+        self._answer(conn)
+        return True
+
+    def poll(self):
+        if self.waiting is not None:
+            self._answer(self.waiting)
+            self.waiting = None
+
+    def _answer(self, conn):
+        resp = conn.resp
+        for i in range(H):
+            resp[i] = 0
+        resp[0] = 9
+        conn.resp_len = H
+        conn.ready = True
+
+
+def _no_wait():
+    pass
+
+
+def test_direct_client_reports_an_unknown_response_code_as_internal_error():
+    client = DirectClient(OddServer(), idle=_no_wait)
+    calls = (
+        client.get_eid,
+        lambda: client.set_eid(9),
+        lambda: client.req(9),
+        lambda: client.listener(1),
+        lambda: client.send(Handle(1), 1, None, None, False, b"x"),
+        lambda: client.drop_handle(Handle(1)),
+        lambda: client.recv(Handle(1), 100, bytearray(8), RecvMetadata()),
+    )
+    for call in calls:
+        with raises(MctpError) as caught:
+            call()
+        assert caught.value.code == ResponseCode.INTERNAL_ERROR
+        assert str(caught.value) == "MCTP error: internal error"
