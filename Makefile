@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: all setup test lint test-cpython test-micropython check-manifest compile run clean
+.PHONY: all setup test lint test-cpython test-micropython check-manifest compile bench frames run clean
 
 all: test
 
@@ -42,6 +42,15 @@ compile: $(STAMP)
 	$(BIN)/python tools/check_package.py compile
 
 test: lint test-cpython test-micropython check-manifest compile
+
+# Figures for docs/performance.md, on both interpreters.
+bench: $(STAMP)
+	$(BIN)/python tools/bench.py
+	$(BIN)/micropython tools/bench.py
+
+# Which functions get a heap-allocated frame on MicroPython (test_alloc.py enforces it).
+frames: $(STAMP)
+	$(BIN)/python tools/frames.py
 
 run: $(STAMP)
 	@echo "make run: the firmware endpoint arrives with issue 6; nothing to run yet."

@@ -1,0 +1,154 @@
+# Allocation discipline on the packet paths, proven on the MicroPython unix port: the paths run
+# with the heap locked (any allocation raises MemoryError), after one warm-up. On CPython the
+# same tests check what the paths compute, and one more checks the frame sizes MicroPython
+# reports, because a heap-allocated frame does not show under heap_lock (the VM then falls back
+# to the C stack) yet costs an allocation on every call when the heap is unlocked.
+
+import os
+import sys
+
+from endpoints import FakeClock, network, pattern
+from testing import IS_MICROPYTHON, heap_locked, skip
+
+from mctp import RecvMetadata
+from mctp.config import Config
+from mctp.core import Core
+from mctp.loopback import LoopbackBus
+from mctp.wire import MAX_PAYLOAD_SIZE
+
+
+def _echo(req, listener, resp, meta, buf, request):
+    # A plain function with the whole exchange: request out (16 packets), reassembled into
+    # the listener's buffer, the response back (16 packets), reassembled into the same buffer.
+    req.send(1, request)
+    listener.recv_into(buf, meta, resp)
+    resp.send(buf, False, meta.payload_size)
+    return req.recv_into(buf, meta)
+
+
+def test_1k_echo_with_the_heap_locked():
+    a, b = network(mtu=64)
+    listener = a.stack.listener(1)
+    req = b.stack.req(8)
+    resp = listener.resp_channel()
+    meta = RecvMetadata()
+    buf = bytearray(MAX_PAYLOAD_SIZE)
+    request = pattern(MAX_PAYLOAD_SIZE, 3)
+    _echo(req, listener, resp, meta, buf, request)  # warm up
+    packets_before = a.core.counters.rx_packets + b.core.counters.rx_packets
+    buf[:] = bytes(MAX_PAYLOAD_SIZE)
+    with heap_locked():
+        size = _echo(req, listener, resp, meta, buf, request)
+    assert size == MAX_PAYLOAD_SIZE
+    assert bytes(buf) == request
+    assert meta.remote_eid == 8
+    assert a.core.counters.rx_packets + b.core.counters.rx_packets - packets_before == 32
+    assert a.core.counters.internal_error == b.core.counters.internal_error == 0
+
+
+def _inject_all(core, link, packets, buf):
+    i = 0
+    while i < len(packets):
+        length = len(packets[i])
+        buf[: len(packets[i])] = packets[i]
+        core.receive(link, buf, 0, length, 0x1D)
+        i += 1
+
+
+class _Sink:
+    def __init__(self, core):
+        self.core = core
+        self.delivered = 0
+        core.sink = self
+
+    def accept_request(self, msg_type):
+        return 1 if msg_type == 1 else -1
+
+    def deliver(self, slot):
+        self.delivered += 1
+        self.core.release(slot)
+
+
+def test_every_drop_path_with_the_heap_locked():
+    clock = FakeClock(0)
+    core = Core(Config(), 8, clock)
+    link = core.add_link(LoopbackBus().attach(0x10))
+    sink = _Sink(core)
+    packets = [
+        b"\x01\x08",  # short
+        b"\x02\x08\x09\xc8\x01",  # bad version
+        b"\x01\x0a\x09\xc8\x01",  # not for us
+        b"\x01\x08\x03\xc8\x01",  # reserved source
+        b"\x01\x08\x09\xc8\x02",  # no listener
+        b"\x01\x08\x09\xc0\x01",  # unsolicited response
+        b"\x01\x08\x09\x58\x01",  # continuation without a start
+        b"\x01\x08\x09\x88\x01" + bytes(63),  # a start ...
+        b"\x01\x08\x09\x28" + bytes(64),  # ... then a sequence gap
+        b"\x01\x08\x09\xc8\x01" + bytes(20),  # and one good message
+    ]
+    buf = bytearray(80)
+    _inject_all(core, link, packets, buf)  # warm up
+    core.counters.reset()
+    with heap_locked():
+        _inject_all(core, link, packets, buf)
+        clock.advance(7000)
+        core.poll()
+    counters = core.counters
+    assert (counters.short, counters.bad_version, counters.not_for_us, counters.bad_src) == (
+        1,
+        1,
+        1,
+        1,
+    )
+    assert (counters.no_listener, counters.unsolicited, counters.no_som, counters.bad_seq) == (
+        1,
+        1,
+        1,
+        1,
+    )
+    assert sink.delivered == 2
+    assert counters.internal_error == 0
+    assert core.pool.in_use() == 0
+
+
+def test_timeouts_with_the_heap_locked():
+    a, b = network()
+    listener = a.stack.listener(1)
+    req = b.stack.req(8, 50)
+    meta = RecvMetadata()
+    buf = bytearray(64)
+    req.send(1, b"first")
+    listener.recv_into(buf, meta)
+    b.core.open_flow(8, owner=9)  # a flow that will expire
+    with heap_locked():
+        b.clock.advance(6000)
+        b.server.poll()
+    assert b.core.counters.tag_expired == 2
+
+
+# Frame sizes (CPython runs the MicroPython unix port to read them).
+
+# Functions allowed a heap frame, none on a packet path: set-up, REPL helpers and tools.
+ALLOWED = {
+    ("mctp/config.py", "__init__"),  # once per stack
+    ("mctp/counters.py", "<genexpr>"),  # Counters.__repr__, for the REPL
+    ("mctp/packet.py", "describe"),  # traces and tools
+    ("mctp/routes.py", "add"),  # configuration
+}
+
+
+def test_no_packet_path_function_has_a_heap_frame():
+    if IS_MICROPYTHON:
+        skip("reads frame sizes by running the unix port from CPython")
+    tools = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
+    sys.path.insert(0, tools)
+    try:
+        import frames  # noqa: PLC0415 (tools/ is on the path only here)
+    finally:
+        sys.path.remove(tools)
+    found = frames.frames(frames.package_modules())
+    assert len(found) > 100  # the unix port reported the package's functions
+    on_heap = {
+        (path, name) for path, name, n_state, n_exc in found if frames.on_heap(n_state, n_exc)
+    }
+    assert on_heap - ALLOWED == set()
