@@ -1,12 +1,13 @@
 # Building blocks for tests that run whole stacks: an injectable clock and endpoints (core,
 # server, DirectClient, Stack) attached to a loopback bus.
 
-from mctp import Stack
+from mctp import Stack, wire
 from mctp._compat import ticks_add
 from mctp.config import Config
 from mctp.core import Core
 from mctp.direct import DirectClient
 from mctp.loopback import LoopbackBus
+from mctp.errors import ResponseCode
 from mctp.server import Server
 
 
@@ -65,3 +66,78 @@ def network(count=2, mtu=64, config=None, clock=None, depth=32):
 
 def pattern(length, seed=0):
     return bytes((i * 7 + seed) & 0xFF for i in range(length))
+
+
+class Wire:
+    """A client of `server` speaking the wire codec: one connection, one request buffer (one
+    byte larger than any valid request, so oversized ones can be built)."""
+
+    def __init__(self, server):
+        self.server = server
+        self.conn = server.connect()
+        self.buf = bytearray(wire.MAX_REQUEST_SIZE + 1)
+
+    def dispatch(self, length):
+        """Serve buf[:length]: True when the response is ready, False when a recv waits."""
+        return self.server.dispatch(self.conn, self.buf, length)
+
+    def call(self, length):
+        assert self.dispatch(length)
+        return self.response()
+
+    def response(self):
+        assert self.conn.ready
+        return wire.decode_response_header(self.conn.resp, self.conn.resp_len)
+
+    def raw(self):
+        return bytes(self.conn.resp[: self.conn.resp_len])
+
+    def code(self, length):
+        return self.call(length).code
+
+    def payload(self):
+        hdr = self.response()
+        return bytes(wire.response_payload(self.conn.resp, hdr, self.conn.resp_len))
+
+    def ok(self, length):
+        hdr = self.call(length)
+        assert hdr.code == ResponseCode.SUCCESS, hdr.code
+        return hdr
+
+    def listener(self, msg_type):
+        return self.ok(wire.encode_listener(self.buf, msg_type)).handle
+
+    def req(self, eid):
+        return self.ok(wire.encode_req(self.buf, eid)).handle
+
+    def send(self, handle, msg_type, eid, tag, payload):
+        """A SEND request; its response code (the tag is in response().tag)."""
+        return self.code(wire.encode_send(self.buf, handle, msg_type, eid, tag, False, payload))
+
+    def request(self, handle, msg_type, payload):
+        """Send a request through request handle `handle`; the tag the stack gave it."""
+        n = wire.encode_send(self.buf, handle, msg_type, None, None, False, payload)
+        return self.ok(n).tag
+
+    def respond(self, eid, tag, msg_type, payload):
+        self.ok(wire.encode_send(self.buf, None, msg_type, eid, tag, False, payload))
+
+    def recv(self, handle, timeout_ms=0, capacity=0):
+        return self.dispatch(wire.encode_recv(self.buf, handle, timeout_ms, capacity))
+
+    def unbind(self, handle):
+        self.ok(wire.encode_unbind(self.buf, handle))
+
+
+def lone_server(eid=8, config=None, epoch=None):
+    """A server over a core with no link: packets come in through inject()."""
+    clock = FakeClock(1000)
+    core = Core(config or Config(), eid, clock)
+    return Server(core, epoch), clock
+
+
+def inject(core, src, flags, body):
+    """Hand `core` one packet from EID `src`: header flags, then the body (a SOM packet's body
+    starts with the type byte)."""
+    pkt = bytes([0x01, core.eid, src, flags]) + body
+    core.receive(None, pkt, 0, len(pkt), 0x20)

@@ -2,7 +2,7 @@
 # dispatch tests (tests/dispatch.rs), then the argument checks of SEND and what DirectClient
 # makes of a response code it does not know. Time is a FakeClock moved by the test.
 
-from endpoints import FakeClock, network
+from endpoints import FakeClock, Wire, inject, lone_server, network
 from testing import raises
 
 from mctp import Handle, RecvMetadata, wire
@@ -15,67 +15,6 @@ from mctp.server import Connection, Server
 H = wire.HEADER_SIZE
 SOM_EOM = 0xC0  # transport header flags: a single-packet message
 TO = 0x08  # tag owner: a request
-
-
-class Wire:
-    """A client of `server` speaking the wire codec: one connection, one request buffer."""
-
-    def __init__(self, server):
-        self.server = server
-        self.conn = server.connect()
-        self.buf = bytearray(wire.MAX_REQUEST_SIZE)
-
-    def dispatch(self, length):
-        """Serve buf[:length]: True when the response is ready, False when a recv waits."""
-        return self.server.dispatch(self.conn, self.buf, length)
-
-    def call(self, length):
-        assert self.dispatch(length)
-        return self.response()
-
-    def response(self):
-        assert self.conn.ready
-        return wire.decode_response_header(self.conn.resp, self.conn.resp_len)
-
-    def raw(self):
-        return bytes(self.conn.resp[: self.conn.resp_len])
-
-    def code(self, length):
-        return self.call(length).code
-
-    def payload(self):
-        hdr = self.response()
-        return bytes(wire.response_payload(self.conn.resp, hdr, self.conn.resp_len))
-
-    def ok(self, length):
-        hdr = self.call(length)
-        assert hdr.code == ResponseCode.SUCCESS, hdr.code
-        return hdr
-
-    def listener(self, msg_type):
-        return self.ok(wire.encode_listener(self.buf, msg_type)).handle
-
-    def req(self, eid):
-        return self.ok(wire.encode_req(self.buf, eid)).handle
-
-    def recv(self, handle, timeout_ms=0, capacity=0):
-        return self.dispatch(wire.encode_recv(self.buf, handle, timeout_ms, capacity))
-
-    def send(self, handle, msg_type, eid, tag, payload):
-        """A SEND request; its response code (the tag is in response().tag)."""
-        return self.code(wire.encode_send(self.buf, handle, msg_type, eid, tag, False, payload))
-
-
-def lone_server(eid=8, config=None):
-    """A server over a core with no link: packets come in through inject()."""
-    clock = FakeClock(1000)
-    return Server(Core(config or Config(), eid, clock)), clock
-
-
-def inject(core, src, flags, body):
-    """Hand `core` one packet from EID `src`: header flags, then the type byte and payload."""
-    pkt = bytes([0x01, core.eid, src, flags]) + body
-    core.receive(None, pkt, 0, len(pkt), 0x20)
 
 
 def error_response(code):

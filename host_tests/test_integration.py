@@ -1,10 +1,11 @@
 # Whole stacks over the loopback bus: the seed's integration and echo tests, done for real (the
 # Rust test used MTU 255 and never fragmented; here a 64-byte MTU splits every large message).
 
-from endpoints import network, pattern
+from endpoints import FakeClock, network, pattern
 from testing import raises
 
 from mctp import MctpError, RecvMetadata, ResponseCode
+from mctp._compat import TICKS_MAX, ticks_diff
 from mctp.core import SEND_OK
 from mctp.packet import FLAG_TO
 from mctp.wire import MAX_PAYLOAD_SIZE
@@ -220,3 +221,37 @@ def test_three_stacks_on_one_bus():
         resp.send(payload + b" back to %d" % meta.remote_eid)
     assert from_b.recv()[1] == b"from b back to 9"
     assert from_c.recv()[1] == b"from c back to 10"
+
+
+def test_timeouts_across_the_tick_wraparound():
+    # The clock starts 50 ms before the ticks wrap (2**30 on boards and on CPython's shim).
+    clock = FakeClock(TICKS_MAX - 49)
+    a, b = network(clock=clock)
+    req = b.stack.req(8, 100)
+    listener = a.stack.listener(1)  # holds the request unread
+    req.send(1, bytes(100))
+    flow_tag = b.core.flows.flows[0].tag
+    start = clock.now
+    with raises(MctpError) as caught:
+        req.recv()
+    assert caught.value.is_timeout()
+    assert ticks_diff(clock.now, start) == 100  # the wrap did not cut the wait short
+    assert clock.now < start  # the clock did wrap
+    # Tag expiry and reassembly timeout across the wrap: a first packet that never completes.
+    a.core.receive(a.link, bytes((1, 8, 9, 0x88 | flow_tag, 1)) + bytes(63), 0, 68, 0x11)
+    assert a.core.pool.in_use() == 2  # the unread request, and the first packet
+    clock.advance(5899)  # the request's tag is now 5999 ms old, the packet 5899 ms
+    a.server.poll()
+    b.server.poll()
+    assert b.core.flows.in_use() == 1
+    clock.advance(1)
+    b.server.poll()
+    assert b.core.flows.in_use() == 0 and b.core.counters.tag_expired == 1
+    clock.advance(99)
+    a.server.poll()
+    assert a.core.pool.in_use() == 2
+    clock.advance(1)
+    a.server.poll()
+    assert a.core.pool.in_use() == 1 and a.core.counters.reassembly_timeout == 1
+    listener.close()
+    assert a.core.pool.in_use() == 0
