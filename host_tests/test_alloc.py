@@ -134,6 +134,7 @@ ALLOWED = {
     ("mctp/counters.py", "<genexpr>"),  # Counters.__repr__, for the REPL
     ("mctp/packet.py", "describe"),  # traces and tools
     ("mctp/routes.py", "add"),  # configuration
+    ("mctp/neighbours.py", "<listcomp>"),  # Neighbours.entries, for the REPL
 }
 
 

@@ -16,6 +16,9 @@ class Config:
     flows = 16
     tag_expiry_ms = 6000
     routes = 8
+    # Where recent requests came from (link and physical address), so their responses go back
+    # the same way, also to a requester that has no EID yet (EID 0).
+    reply_routes = 8
     listeners = 8
     requests = 8
     pending_receives = 16

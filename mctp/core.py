@@ -38,7 +38,7 @@ from .packet import (
     VERSION_MASK,
 )
 from .reassembly import ASSEMBLING, COMPLETE, ReassemblyPool
-from .routes import RouteTable
+from .routes import ReplyRoutes, RouteTable
 
 # Why a received packet was dropped; each has a counter of the same name.
 DROPS = (
@@ -85,6 +85,7 @@ class Core:
         self.set_eid(eid)
         self.links = []
         self.routes = RouteTable(config.routes)
+        self.reply_routes = ReplyRoutes(config.reply_routes)
         self.pool = ReassemblyPool(config.reassembly_slots, config.max_payload)
         self.flows = FlowTable(config.flows, config.tag_expiry_ms)
         self.counters = Counters(DROPS + EVENTS)
@@ -290,7 +291,9 @@ class Core:
     def _complete(self, slot):
         slot.state = COMPLETE
         self.counters.rx_messages += 1
-        if not slot.to:
+        if slot.to:
+            self.reply_routes.remember(slot.src, slot.tag, slot.link, slot.phys)
+        else:
             flow = self.flows.match(slot.src, slot.tag)
             if flow is not None and not flow.persistent:
                 self.flows.close(flow)
@@ -303,6 +306,8 @@ class Core:
     def release_all(self):
         """Forget every owner: all flows end, all messages go. For a new layer above (a
         restarted server), whose owner numbers mean something else."""
+        for route in self.reply_routes.routes:
+            route.used = False
         for flow in self.flows.flows:
             self.flows.close(flow)
         for slot in self.pool.slots:
@@ -327,21 +332,29 @@ class Core:
     def send(self, dest, tag_flags, type_byte, buf, off, length):
         """Send buf[off:off + length] as one message; SEND_OK or why not (counted).
 
-        `tag_flags` is the TO bit and the tag; `type_byte` the message type with the IC bit.
+        `tag_flags` is the TO bit and the tag; `type_byte` the message type with the IC bit. A
+        response goes back the way its request came; anything else by the routing table.
         """
-        route = self.routes.lookup(dest)
+        self._tx_dest = dest
+        self._tx_flags = tag_flags & (FLAG_TO | TAG_MAX)
+        route = self._route()
         if route is None:
             self.counters.no_route += 1
             return SEND_NO_ROUTE
         self._tx_link = route.link
         self._tx_phys = route.phys
-        self._tx_dest = dest
-        self._tx_flags = tag_flags & (FLAG_TO | TAG_MAX)
         self._tx_type = type_byte
         self._tx_buf = buf
         self._tx_off = off
         self._tx_left = length
         return self._transmit()
+
+    def _route(self):
+        if not self._tx_flags & FLAG_TO:
+            route = self.reply_routes.take(self._tx_dest, self._tx_flags & TAG_MAX)
+            if route is not None:
+                return route
+        return self.routes.lookup(self._tx_dest)
 
     def _transmit(self):
         complete = self._fragment()

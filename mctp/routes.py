@@ -1,6 +1,10 @@
 # The routing table: which link, and which physical address on it, reaches a destination EID.
 # An entry covers a range of EIDs (first..last), like a Linux MCTP route; phys None lets the
 # link resolve the address itself (its neighbour table).
+#
+# Reply routes remember where each recent request came from, so the response goes back the
+# same way: the only way to reach a requester that has no EID yet (EID 0, physical
+# addressing), and the right way to answer any requester.
 
 
 class Route:
@@ -52,3 +56,40 @@ class RouteTable:
                 if best is None or route.last - route.first < best.last - best.first:
                     best = route
         return best
+
+
+class ReplyRoutes:
+    """(requester EID, tag) -> (link, phys) of recent requests; the oldest is replaced."""
+
+    def __init__(self, count):
+        self.routes = [Route() for _ in range(count)]
+        self._next = 0
+
+    def remember(self, eid, tag, link, phys):
+        routes = self.routes
+        i = 0
+        while i < len(routes):
+            if routes[i].used and routes[i].first == eid and routes[i].last == tag:
+                break  # a newer request with the same tag replaces the old one
+            i += 1
+        if i == len(routes):
+            i = self._next
+            self._next = (i + 1) % len(routes)
+        route = routes[i]
+        route.used = True
+        route.first = eid  # first/last hold the EID and tag here
+        route.last = tag
+        route.link = link
+        route.phys = phys
+
+    def take(self, eid, tag):
+        """The route the request (eid, tag) came by, forgotten once answered; or None."""
+        routes = self.routes
+        i = 0
+        while i < len(routes):
+            route = routes[i]
+            if route.used and route.first == eid and route.last == tag:
+                route.used = False
+                return route
+            i += 1
+        return None

@@ -43,12 +43,16 @@ def frames(modules):
     """(file, name, n_state, n_exc) for every function the modules define."""
     code = "import sys\nsys.path.insert(0, %r)\n" % ROOT
     code += "".join("import %s\n" % m for m in modules)
-    out = subprocess.run(
+    result = subprocess.run(
         [micropython_command(), "-v", "-v", "-c", code],
         capture_output=True,
         text=True,
-        check=True,
-    ).stdout
+        check=False,
+    )
+    if result.returncode:
+        # The interpreter's own complaint (a module MicroPython cannot import) is the last line.
+        raise RuntimeError("micropython could not import the modules: " + result.stdout[-300:])
+    out = result.stdout
     found = []
     current = None
     for line in out.splitlines():
