@@ -6,6 +6,9 @@ from mctp._compat import ticks_add
 from mctp.config import Config
 from mctp.core import Core
 from mctp.direct import DirectClient
+from mctp.i2c import I2CLink
+from mctp.i2c_sim import SimBus
+from mctp.i2c_udp import UdpI2C, UdpI2CTarget
 from mctp.loopback import LoopbackBus
 from mctp.errors import ResponseCode
 from mctp.server import Server
@@ -25,13 +28,14 @@ class FakeClock:
 
 
 class Endpoint:
-    """One stack on a bus: core, server, a DirectClient and the Stack facade over it."""
+    """One stack on a bus: core, server, a DirectClient and the Stack facade over it. `link` is
+    this endpoint's link to the bus, where its physical address is `phys`."""
 
-    def __init__(self, bus, phys, eid, clock, config=None, epoch=None):
+    def __init__(self, bus, link, phys, eid, clock, config=None, epoch=None):
         self.bus = bus
         self.phys = phys
         self.core = Core(config or Config(), eid, clock)
-        self.link = self.core.add_link(bus.attach(phys))
+        self.link = self.core.add_link(link)
         self.server = Server(self.core, epoch)
         self.others = []  # endpoints polled while this one waits
         self.client = DirectClient(self.server, idle=self.idle)
@@ -55,7 +59,37 @@ def network(count=2, mtu=64, config=None, clock=None, depth=32):
     routing to every other and polling the others while it waits."""
     bus = LoopbackBus(mtu, depth)
     clock = clock or FakeClock(1000)
-    eps = [Endpoint(bus, 0x10 + i, 8 + i, clock, config) for i in range(count)]
+    eps = [
+        Endpoint(bus, bus.attach(0x10 + i), 0x10 + i, 8 + i, clock, config) for i in range(count)
+    ]
+    return _connect(eps)
+
+
+def i2c_network(count=2, mtu=64, config=None, clock=None, fifo=16, ring=None):
+    """Like network(), on the simulated I2C bus: an I2CLink (controller and target) each."""
+    bus = SimBus()
+    clock = clock or FakeClock(1000)
+    eps = []
+    for i in range(count):
+        addr = 0x10 + i
+        link = I2CLink(bus.controller(), bus.target(addr, fifo), addr, mtu, ring=ring)
+        eps.append(Endpoint(bus, link, addr, 8 + i, clock, config))
+    return _connect(eps)
+
+
+def udp_pair(port_a, port_b, mtu=64, config=None, clock=None):
+    """Two endpoints (EID 8 at 0x10, EID 9 at 0x11) on the UDP I2C bus: A listens on port_a
+    and sends to port_b, B the other way round."""
+    clock = clock or FakeClock(1000)
+    links = (
+        I2CLink(UdpI2C(port_b), UdpI2CTarget(0x10, port_a), 0x10, mtu),
+        I2CLink(UdpI2C(port_a), UdpI2CTarget(0x11, port_b), 0x11, mtu),
+    )
+    eps = [Endpoint(None, links[i], 0x10 + i, 8 + i, clock, config) for i in range(2)]
+    return _connect(eps)
+
+
+def _connect(eps):
     for ep in eps:
         for other in eps:
             if other is not ep:

@@ -1,0 +1,253 @@
+# The SMBus/I2C binding (DSP0237) over MicroPython's machine.I2C (controller, to send) and
+# machine.I2CTarget (target, to receive; firmware 1.26 or later). Every endpoint is both: wire
+# a controller and a target peripheral to the same bus (rp2: I2C(0) + I2CTarget(1); stm32:
+# I2C1 + I2C2).
+#
+# Send: the core writes the packet into tx_buf[4:], transmit() adds addresses, command, count
+#   and PEC around it and writes frame[1:] with I2C.writeto (the controller sends the address
+#   byte itself), retrying a bounded number of times on NACK or lost arbitration (OSError).
+#   A message's packets go out one after another from one call, so they are never interleaved
+#   with another message to the same peer.
+# Receive: a hard IRQ handler moves bytes into a preallocated ring of frame buffers and, at the
+#   end of each write, checks the frame (count, command, source bit, PEC, header version) and
+#   queues it or counts why not. poll() hands queued packets to the core outside the IRQ.
+#
+# Nothing here allocates per packet, and no exception leaves the IRQ handler (MicroPython
+# disables a handler for good after one).
+
+from ._compat import const
+from .bufcopy import copy_into
+from .counters import Counters
+from .link import Link
+from .neighbours import Neighbours
+from .packet import BASELINE_MTU, HEADER_SIZE, MAX_MTU
+from .smbus import (
+    CMD_MCTP,
+    DROP_NAMES,
+    RING_FULL,
+    TOO_LONG,
+    check_address,
+    check_frame,
+    pec_init,
+    seal_frame,
+)
+
+# machine.I2CTarget's IRQ flags.
+IRQ_ADDR_MATCH_READ = const(1)
+IRQ_ADDR_MATCH_WRITE = const(2)
+IRQ_READ_REQ = const(4)
+IRQ_WRITE_REQ = const(8)
+IRQ_END_READ = const(16)
+IRQ_END_WRITE = const(32)
+_TRIGGERS = const(2 | 4 | 8 | 32)
+
+_EVENTS = (
+    "rx_frames",
+    "tx_frames",
+    "tx_retries",  # a write failed (NACK, lost arbitration, bus error) and was tried again
+    "tx_failed",  # a frame was given up after every retry
+    "no_neighbour",  # no address known for the destination EID
+    "read_requests",  # a controller tried to read from us (MCTP only writes)
+    "irq_errors",  # a fault inside the IRQ handler (the frame in progress is dropped)
+)
+
+
+class I2CLink(Link):
+    """An MCTP link over an I2C bus.
+
+    `i2c` sends (machine.I2C or anything with its writeto); `target` receives (machine.I2CTarget
+    or a host simulation of it); `addr` is our 7-bit address. `mtu` is the payload per packet
+    we send (64, the baseline, unless every peer takes more; at most 250); `rx_mtu` the largest
+    we accept (default: the same). `ring` frames can wait between two polls: an I2C target
+    cannot refuse a frame for want of room, and a peer sends a whole message in one burst, so
+    the default holds a largest message (1024 bytes) plus four frames. `wake`, when given, has
+    its set() called from the IRQ when a frame is queued (an asyncio.ThreadSafeFlag, say).
+    """
+
+    def __init__(
+        self, i2c, target, addr, mtu=BASELINE_MTU, rx_mtu=None, ring=None, retries=3, wake=None
+    ):
+        check_address(addr)
+        if not 1 <= mtu <= MAX_MTU:
+            raise ValueError("mtu must be 1..250")
+        rx_mtu = mtu if rx_mtu is None else rx_mtu
+        if ring is None:
+            ring = (1024 + rx_mtu - 1) // rx_mtu + 4
+        if not 1 <= rx_mtu <= MAX_MTU or ring < 2:
+            raise ValueError("rx_mtu must be 1..250 and ring at least 2")
+        self.addr = addr
+        self.mtu = mtu
+        self.retries = retries
+        self.neighbours = Neighbours(8)
+        self.counters = Counters(DROP_NAMES + _EVENTS)
+        self._i2c = i2c
+        self._target = target
+        self._wake = wake
+        # Send: the whole frame, byte 0 (the destination address) included, and one view per
+        # packet length of what writeto sends (frame[1:]), so that no send makes a view.
+        self.tx_buf = bytearray(4 + HEADER_SIZE + mtu + 1)
+        self.tx_off = 4
+        whole = memoryview(self.tx_buf)
+        self._views = [whole[1 : 5 + n] for n in range(HEADER_SIZE + mtu + 1)]
+        self._dest = 0
+        self._view = None
+        # Receive: frames as the target sees them (command code first, no address byte).
+        frame_size = 3 + HEADER_SIZE + rx_mtu + 1
+        self._ring = [bytearray(frame_size) for _ in range(ring)]
+        self._lengths = [0] * ring
+        self._w = 0  # written by the IRQ only
+        self._r = 0  # written by poll only
+        self._pos = 0
+        self._overflow = False
+        self._scratch = bytearray(16)
+        self._ff = b"\xff"
+        self._pec_init = pec_init(addr)
+        # Simulated targets without interrupts are serviced from poll().
+        self._service = getattr(target, "service", None)
+        self._irq_handler = self._irq  # bind once: a bound method allocates
+        self._attach(target)
+
+    def _attach(self, target):
+        target.irq(self._irq_handler, _TRIGGERS, hard=True)
+
+    # Send.
+
+    def transmit(self, length, phys):
+        addr = phys if phys is not None else self.neighbours.lookup(self.tx_buf[5])
+        if addr < 0:
+            self.counters.no_neighbour += 1
+            return False
+        seal_frame(self.tx_buf, addr, self.addr, length)
+        self._dest = addr
+        self._view = self._views[length]
+        return self._write()
+
+    def _write(self):
+        tries = 0
+        while tries <= self.retries:
+            if self._write_once():
+                self.counters.tx_frames += 1
+                return True
+            tries += 1
+            if tries <= self.retries:
+                self.counters.tx_retries += 1
+        self.counters.tx_failed += 1
+        return False
+
+    def _write_once(self):
+        try:
+            # writeto returns how many bytes the target acknowledged.
+            return self._i2c.writeto(self._dest, self._view) == len(self._view)
+        except OSError:
+            return False
+
+    # Receive: the IRQ side.
+
+    def _irq(self, target):
+        # Kept to one call inside the try: a try block makes a frame three words larger.
+        try:
+            self._event(target, target.irq().flags())
+        except Exception:
+            self.counters.irq_errors += 1
+
+    def _event(self, target, flags):
+        if flags & IRQ_ADDR_MATCH_WRITE:
+            self._pos = 0
+            self._overflow = False
+        if flags & IRQ_WRITE_REQ:
+            self._take_bytes(target)
+        if flags & IRQ_END_WRITE:
+            self._end_write()
+        if flags & IRQ_READ_REQ:
+            self.counters.read_requests += 1
+            target.write(self._ff)
+
+    def _take_bytes(self, target):
+        count = target.readinto(self._scratch)
+        frame = self._ring[self._w]
+        if self._pos + count > len(frame):
+            self._overflow = True  # keep draining the target, drop the frame at its end
+        else:
+            copy_into(frame, self._pos, self._scratch, 0, count)
+            self._pos += count
+
+    def _end_write(self):
+        n = self._pos
+        self._pos = 0
+        reason = (
+            TOO_LONG if self._overflow else check_frame(self._ring[self._w], n, self._pec_init)
+        )
+        if not reason and (self._w + 1) % len(self._ring) == self._r:
+            reason = RING_FULL
+        if reason:
+            self._drop(reason)
+            return
+        self._lengths[self._w] = n
+        self._w = (self._w + 1) % len(self._ring)
+        if self._wake is not None:
+            self._wake.set()
+
+    def _drop(self, reason):
+        counters = self.counters
+        name = DROP_NAMES[reason - 1]
+        setattr(counters, name, getattr(counters, name) + 1)
+
+    # Receive: the stack side.
+
+    def pending(self):
+        return (self._w - self._r) % len(self._ring)
+
+    def poll(self, core):
+        if self._service is not None:
+            self._service()
+        while self._r != self._w:
+            frame = self._ring[self._r]
+            self._learn(frame)
+            self.counters.rx_frames += 1
+            core.receive(self, frame, 3, self._lengths[self._r] - 4, frame[2] >> 1)
+            self._r = (self._r + 1) % len(self._ring)
+
+    def _learn(self, frame):
+        # The packet's source EID was sent from this address (EID 0 says nothing).
+        src = frame[3 + 2]
+        if src:
+            self.neighbours.learn(src, frame[2] >> 1)
+
+
+# Where a frame lands in a memory-mode target: command 0x0F is the register address, so the
+# byte count is at mem[15], the source address, packet and PEC follow.
+MEM_SIZE = const(272)  # 16 + the largest count (255) + PEC
+
+
+class I2CMemLink(I2CLink):
+    """I2CLink for ports whose I2CTarget only works as a memory device (esp32-S2/S3/C3).
+
+    Create the target with mem=bytearray(MEM_SIZE) and mem_addrsize=8 and pass the same `mem`
+    here. Memory mode has only soft END_WRITE events, and the next write reuses `mem`, so each
+    frame is copied into the ring as soon as it ends.
+    """
+
+    def __init__(self, i2c, target, mem, addr, **options):
+        if len(mem) < MEM_SIZE:
+            raise ValueError("mem must hold at least %d bytes" % MEM_SIZE)
+        self._mem = mem
+        super().__init__(i2c, target, addr, **options)
+
+    def _attach(self, target):
+        target.irq(self._irq_handler, IRQ_END_WRITE, hard=False)
+
+    def _event(self, target, flags):
+        if flags & IRQ_END_WRITE:
+            self._mem_frame()
+
+    def _mem_frame(self):
+        mem = self._mem
+        mem[14] = CMD_MCTP  # the register address, as a frame's first byte
+        n = mem[15] + 3  # command, count, counted bytes, PEC
+        frame = self._ring[self._w]
+        self._overflow = n > len(frame)
+        if not self._overflow:
+            copy_into(frame, 0, mem, 14, n)
+        self._pos = n
+        mem[15] = 0  # a write elsewhere must not pass for this frame again
+        self._end_write()

@@ -1,0 +1,178 @@
+# An in-memory I2C bus for host tests and benchmarks: SimI2C and SimI2CTarget have the method
+# names and the IRQ event order of machine.I2C and machine.I2CTarget, so I2CLink runs on them
+# unchanged. A write to an address fires that target's IRQ handler during the write, as the
+# hardware does: ADDR_MATCH_WRITE, then WRITE_REQ until the bytes are read, then END_WRITE.
+#
+# Faults for tests: addresses that do not answer (NACK: OSError ENODEV), lost arbitration
+# (OSError EIO), corrupted bytes and truncated frames. Without faults nothing allocates.
+
+from .bufcopy import copy_into
+from .i2c import (
+    IRQ_ADDR_MATCH_READ,
+    IRQ_ADDR_MATCH_WRITE,
+    IRQ_END_READ,
+    IRQ_END_WRITE,
+    IRQ_READ_REQ,
+    IRQ_WRITE_REQ,
+)
+
+ENODEV = 19
+EIO = 5
+
+
+class _Irq:
+    # What I2CTarget.irq() returns: flags() tells which events the handler runs for.
+    def __init__(self):
+        self._flags = 0
+
+    def flags(self):
+        return self._flags
+
+
+class TargetSim:
+    """The part of machine.I2CTarget that MCTP uses, fed by a simulated bus."""
+
+    IRQ_ADDR_MATCH_READ = IRQ_ADDR_MATCH_READ
+    IRQ_ADDR_MATCH_WRITE = IRQ_ADDR_MATCH_WRITE
+    IRQ_READ_REQ = IRQ_READ_REQ
+    IRQ_WRITE_REQ = IRQ_WRITE_REQ
+    IRQ_END_READ = IRQ_END_READ
+    IRQ_END_WRITE = IRQ_END_WRITE
+
+    def __init__(self, addr, fifo=16, mem=None):
+        self.addr = addr
+        self.fifo = fifo  # bytes one readinto may return: 16 like rp2, 1 like stm32
+        self.mem = mem  # memory mode (esp32): writes land in mem at the register address
+        self._irq = _Irq()
+        self._handler = None
+        self._trigger = 0
+        self._data = None
+        self._length = 0
+        self._pos = 0
+
+    def irq(self, handler=None, trigger=IRQ_END_READ | IRQ_END_WRITE, hard=False):
+        if handler is not None:
+            self._handler = handler
+            self._trigger = trigger
+        return self._irq
+
+    def readinto(self, buf):
+        count = self._length - self._pos
+        count = min(count, len(buf))
+        count = min(count, self.fifo)
+        copy_into(buf, 0, self._data, self._pos, count)
+        self._pos += count
+        return count
+
+    def write(self, buf):
+        return len(buf)  # a controller reading from us gets these bytes; MCTP never reads
+
+    def deinit(self):
+        self._handler = None
+
+    def _fire(self, event):
+        if self._handler is not None and self._trigger & event:
+            self._irq._flags = event
+            self._handler(self)
+
+    def _written(self, data, length):
+        # A controller wrote data[:length] (the bytes after the address byte) to us.
+        if self.mem is not None:
+            self._written_to_mem(data, length)
+            return
+        self._data = data
+        self._length = length
+        self._pos = 0
+        self._fire(IRQ_ADDR_MATCH_WRITE)
+        rounds = 0
+        while self._pos < length and rounds <= length:
+            self._fire(IRQ_WRITE_REQ)
+            rounds += 1
+        self._fire(IRQ_END_WRITE)
+        self._data = None
+
+    def _written_to_mem(self, data, length):
+        # The first byte is the register address; the rest is stored from there on.
+        if length:
+            at = data[0]
+            count = length - 1
+            if at + count > len(self.mem):
+                count = len(self.mem) - at
+            copy_into(self.mem, at, data, 1, count)
+        self._fire(IRQ_END_WRITE)
+
+
+class SimI2CTarget(TargetSim):
+    def __init__(self, bus, addr, fifo=16, mem=None):
+        super().__init__(addr, fifo, mem)
+        bus.targets.append(self)
+
+
+class SimI2C:
+    """The controller side: writeto(addr, buf) like machine.I2C."""
+
+    def __init__(self, bus):
+        self.bus = bus
+
+    def writeto(self, addr, buf, stop=True):
+        return self.bus._write(addr, buf)
+
+
+class SimBus:
+    def __init__(self):
+        self.targets = []
+        self.absent = []  # addresses that NACK as if nobody were there
+        self.arbitration_losses = 0  # the next writes that lose arbitration
+        self.corrupt_frames = 0  # the next frames get byte `corrupt_at` xor 0x01
+        self.corrupt_at = 5
+        self.truncate_frames = 0  # the next frames stop after `truncate_to` bytes
+        self.truncate_to = 6
+        self.frames = 0  # frames delivered
+        # tap(addr, buf, length) sees every frame delivered (for tests; it may allocate)
+        self.tap = None
+        self._scratch = bytearray(300)
+
+    def controller(self):
+        return SimI2C(self)
+
+    def target(self, addr, fifo=16, mem=None):
+        return SimI2CTarget(self, addr, fifo, mem)
+
+    def find(self, addr):
+        targets = self.targets
+        i = 0
+        while i < len(targets):
+            if targets[i].addr == addr:
+                return targets[i]
+            i += 1
+        return None
+
+    def _write(self, addr, buf):
+        if self.arbitration_losses:
+            self.arbitration_losses -= 1
+            raise OSError(EIO)
+        target = self.find(addr)
+        if target is None or addr in self.absent:
+            raise OSError(ENODEV)
+        length = len(buf)
+        if self.corrupt_frames or self.truncate_frames:
+            return self._write_faulty(target, buf, length)
+        self.frames += 1
+        if self.tap is not None:
+            self.tap(addr, buf, length)
+        target._written(buf, length)
+        return length
+
+    def _write_faulty(self, target, buf, length):
+        data = self._scratch
+        copy_into(data, 0, buf, 0, length)
+        if self.corrupt_frames:
+            self.corrupt_frames -= 1
+            if self.corrupt_at < length:
+                data[self.corrupt_at] ^= 0x01
+        elif self.truncate_frames:
+            self.truncate_frames -= 1
+            length = min(length, self.truncate_to)
+        self.frames += 1
+        target._written(data, length)
+        return len(buf)  # the sender cannot tell: every byte it sent was acknowledged

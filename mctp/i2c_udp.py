@@ -1,0 +1,66 @@
+# The I2C bus over UDP on loopback, in the format of pymctp's QEMU I2C exerciser: one datagram
+# is one complete SMBus frame, destination address byte first and PEC last. Any tool that
+# speaks it can talk to a stack on the host, with I2CLink unchanged on top.
+#
+#     i2c = UdpI2C(peer_port)            # frames we send go to 127.0.0.1:peer_port
+#     target = UdpI2CTarget(0x1D, port)  # frames for address 0x1D arriving on port
+#     link = I2CLink(i2c, target, 0x1D)
+#
+# A host simulation: it allocates per datagram, unlike the binding itself.
+
+import socket
+
+from .bufcopy import copy_into
+from .i2c_sim import TargetSim
+
+_MAX_DATAGRAM = 300
+
+
+def _address(host, port):
+    return socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0][-1]
+
+
+class UdpI2C:
+    """The controller side: writeto(addr, buf) sends [addr << 1] + buf as one datagram."""
+
+    def __init__(self, peer_port, host="127.0.0.1"):
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._peer = _address(host, peer_port)
+        self._out = bytearray(_MAX_DATAGRAM)
+
+    def writeto(self, addr, buf, stop=True):
+        length = len(buf)
+        self._out[0] = addr << 1
+        copy_into(self._out, 1, buf, 0, length)
+        self._sock.sendto(memoryview(self._out)[: length + 1], self._peer)
+        return length
+
+    def close(self):
+        self._sock.close()
+
+
+class UdpI2CTarget(TargetSim):
+    """The target side: frames arriving on `port` for `addr` reach the IRQ handler, in the
+    event order of machine.I2CTarget, when the link polls (service())."""
+
+    def __init__(self, addr, port, host="127.0.0.1", fifo=16):
+        super().__init__(addr, fifo)
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(_address(host, port))
+        self._sock.setblocking(False)
+        self.ignored = 0  # datagrams addressed to someone else
+
+    def service(self):
+        while True:
+            try:
+                datagram = self._sock.recv(_MAX_DATAGRAM)
+            except OSError:
+                return  # nothing (more) waiting
+            if not datagram or datagram[0] != self.addr << 1:
+                self.ignored += 1
+                continue
+            self._written(memoryview(datagram)[1:], len(datagram) - 1)
+
+    def close(self):
+        self._sock.close()
