@@ -208,6 +208,19 @@ def test_recv_may_be_retried_after_a_timeout():
     assert len(client.sent) == 2
 
 
+def test_a_send_after_a_failed_recv_abandons_the_old_request():
+    stack, client = stack_with(send_tag=3)
+    ch = stack.req(42, 50)
+    ch.send(1, b"lost")
+    with raises(MctpError):
+        ch.recv(bytearray(32))
+    ch.send(1, b"retry")  # allowed: the first request was given up
+    assert error_code(lambda: ch.send(1, b"third")) == ResponseCode.BAD_ARGUMENT
+    client.inbound.append(PING)
+    assert ch.recv()[1] == b"hello"
+    assert [s[5] for s in client.sent] == [b"lost", b"retry"]
+
+
 # Receive forms.
 
 

@@ -104,17 +104,22 @@ class ReqChannel(_Channel, MctpReqChannel):
         super().__init__(client, handle, timeout_ms)
         self.remote_eid = remote_eid
         self._sent_tag = None
+        self._waited = False  # a receive for the request in flight was tried and failed
         self._out_type = 0
         self._out_ic = False
         self._out_buf = None
         self._out_len = None
 
     def send(self, msg_type, buf, ic=False, length=None):
-        """Send a request: `buf`, or its first `length` bytes."""
+        """Send a request: `buf`, or its first `length` bytes.
+
+        One request is in flight at a time: a second send before its response is BAD_ARGUMENT,
+        unless a receive for it has failed (timed out), which abandons it.
+        """
         self._live_handle()
-        if self._sent_tag is not None:
-            # The response to the previous request has not been received yet.
+        if self._sent_tag is not None and not self._waited:
             raise MctpError(ResponseCode.BAD_ARGUMENT)
+        self._waited = False
         self._out_type = msg_type
         self._out_ic = ic
         self._out_buf = buf
@@ -135,12 +140,14 @@ class ReqChannel(_Channel, MctpReqChannel):
         tag = self._sent_tag
         if tag is None:
             raise MctpError(ResponseCode.BAD_ARGUMENT)
+        self._waited = True  # stays set if the receive raises
         self._client.recv(handle, self._timeout_ms, buf, meta)
         if meta.remote_eid != self.remote_eid or meta.msg_tag != tag:
             # A response must come from the EID asked, with the tag of our request; anything
             # else is a client fault, not a message for us.
             raise MctpError(ResponseCode.INTERNAL_ERROR)
         self._sent_tag = None
+        self._waited = False
         return meta.payload_size
 
     def recv(self, buf=None):

@@ -1,0 +1,433 @@
+# The SMBus/I2C binding on the simulated bus (same code as on a board): golden frames from the
+# real transmit path, strict receive checks with a counter per reason, the IRQ event order of
+# rp2 and stm32 targets, memory-mode targets, retries, faults, neighbours, replies to EID 0,
+# the UDP bus, and the packet path with the heap locked.
+
+from endpoints import FakeClock, i2c_network, pattern, udp_pair
+from testing import heap_locked, raises
+
+from mctp import MctpError, RecvMetadata, ResponseCode
+from mctp.config import Config
+from mctp.core import SEND_LINK_FAILED, SEND_OK, Core
+from mctp.i2c import MEM_SIZE, I2CLink, I2CMemLink
+from mctp.i2c_sim import SimBus
+from mctp.packet import FLAG_TO
+from mctp.smbus import encode_frame
+from mctp.wire import MAX_PAYLOAD_SIZE
+
+GET_EID_REQUEST = "3A 0F 08 21 01 00 08 C8 00 80 02 56"
+GET_EID_RESPONSE = "20 0F 0C 3B 01 08 00 C0 00 00 02 00 00 01 00 17"
+SET_EID_REQUEST = "3A 0F 0A 21 01 00 08 C9 00 81 01 00 0A F8"
+SET_EID_RESPONSE = "20 0F 0C 3B 01 08 0A C1 00 01 01 00 00 0A 00 2F"
+
+
+class Sink:
+    def __init__(self, core, types=(0, 1)):
+        self.core = core
+        self.types = types
+        self.messages = []
+        core.sink = self
+
+    def accept_request(self, msg_type):
+        return msg_type if msg_type in self.types else -1
+
+    def deliver(self, slot):
+        self.messages.append((slot.src, slot.tag, slot.msg_type, bytes(slot.buf[: slot.length])))
+        self.core.release(slot)
+
+
+def bus_owner_and_endpoint(fifo=16, mem=False):
+    """The bus owner (EID 8 at 0x10) as a bare core on the simulated bus, and a second target
+    at 0x1D whose received frames a test can read or feed (the endpoint side)."""
+    bus = SimBus()
+    clock = FakeClock(0)
+    core = Core(Config(), 8, clock)
+    link = core.add_link(I2CLink(bus.controller(), bus.target(0x10, fifo), 0x10))
+    sink = Sink(core)
+    frames = []
+    bus.tap = lambda addr, buf, length: frames.append(bytes((addr << 1,)) + bytes(buf[:length]))
+    bus.target(0x1D)  # someone at 0x1D acknowledges
+    return bus, core, link, sink, frames, clock
+
+
+def deliver_frame(bus, frame_hex_or_bytes, to_addr=0x10):
+    """Put a whole frame (address byte first) on the bus, as a controller at another address
+    would write it."""
+    frame = frame_hex_or_bytes
+    if isinstance(frame, str):
+        frame = bytes.fromhex(frame)
+    bus.controller().writeto(to_addr, frame[1:])
+
+
+def test_golden_get_eid_request_from_the_transmit_path():
+    _bus, core, link, _, frames, _ = bus_owner_and_endpoint()
+    core.add_route(0, 0, link, 0x1D)  # the endpoint has no EID yet: reach it by its address
+    core.open_flow(0, owner=1)  # tag 0
+    assert core.send(0, FLAG_TO | 0, 0x00, b"\x80\x02", 0, 2) == SEND_OK
+    assert frames == [bytes.fromhex(GET_EID_REQUEST)]
+
+
+def test_golden_set_eid_request_from_the_transmit_path():
+    _bus, core, link, _, frames, _ = bus_owner_and_endpoint()
+    core.add_route(0, 0, link, 0x1D)
+    assert core.send(0, FLAG_TO | 1, 0x00, b"\x81\x01\x00\x0a", 0, 4) == SEND_OK
+    assert frames == [bytes.fromhex(SET_EID_REQUEST)]
+
+
+def test_golden_70_byte_pldm_message():
+    _bus, core, link, _, frames, _ = bus_owner_and_endpoint()
+    core.add_route(9, 9, link, 0x1D)
+    message = bytes(range(1, 0x46))
+    assert core.send(9, FLAG_TO | 3, 0x01, message, 0, len(message)) == SEND_OK
+    assert frames[0] == bytes.fromhex("3A 0F 45 21 01 09 08 8B 01") + bytes(range(1, 64)) + b"\x4d"
+    assert frames[1] == bytes.fromhex("3A 0F 0B 21 01 09 08 5B") + bytes(range(64, 70)) + b"\x01"
+
+
+def test_golden_responses_are_received():
+    # The endpoint's Get EID response (from EID 0) and its Set EID response (from the new EID)
+    # reach the bus owner's flows.
+    bus, core, link, sink, _, _ = bus_owner_and_endpoint()
+    core.open_flow(0, owner=0)  # Get EID went to EID 0 with tag 0
+    deliver_frame(bus, GET_EID_RESPONSE)
+    core.open_flow(10, owner=0)
+    core.flows.flows[1].tag = 1  # Set EID went with tag 1 and is answered by EID 10
+    deliver_frame(bus, SET_EID_RESPONSE)
+    core.poll()
+    assert sink.messages == [
+        (0, 0, 0, bytes.fromhex("00 02 00 00 01 00")),
+        (10, 1, 0, bytes.fromhex("01 01 00 00 0a 00")),
+    ]
+    assert link.counters.rx_frames == 2
+    assert link.neighbours.lookup(10) == 0x1D  # learned; EID 0 taught nothing
+
+
+def malformed_frames():
+    good = bytearray(bytes.fromhex(GET_EID_REQUEST.replace("3A", "20", 1)))  # to 0x10
+    good[-1] = 0
+    good[-1] = good_pec(good)
+
+    def variant(index, value):
+        frame = bytearray(good)
+        frame[index] = value
+        frame[-1] = good_pec(frame)
+        return bytes(frame)
+
+    return {
+        "too_short": bytes(good[:5]) + bytes((good_pec(good[:5]),)),
+        "too_long": good[:3] + bytes(200),
+        "bad_command": variant(1, 0x0E),
+        "bad_count": variant(2, 0x09),
+        "bad_src_bit": variant(3, 0x20),
+        "bad_pec": bytes(good[:-1]) + bytes((good[-1] ^ 0xFF,)),
+        "bad_version": variant(4, 0x02),
+    }
+
+
+def good_pec(frame):
+    from mctp.pec import pec  # noqa: PLC0415 (only this helper needs it)
+
+    return pec(frame, 0, len(frame) - 1, 0)
+
+
+def test_every_malformed_frame_class_is_dropped_and_counted():
+    bus, core, link, sink, _, _ = bus_owner_and_endpoint()
+    cases = malformed_frames()
+    for name in cases:
+        deliver_frame(bus, cases[name])
+        core.poll()
+        assert getattr(link.counters, name) == 1, name
+    assert sink.messages == []
+    assert link.counters.rx_frames == 0
+    assert link.counters.irq_errors == 0
+    # The link still works afterwards.
+    good = bytearray(bytes.fromhex(GET_EID_REQUEST))
+    good[0] = 0x20
+    good[-1] = good_pec(good)
+    deliver_frame(bus, bytes(good))
+    core.poll()
+    assert len(sink.messages) == 1
+
+
+def test_full_ring_drops_and_counts():
+    bus, core, link, sink, _, _ = bus_owner_and_endpoint()
+    good = bytearray(bytes.fromhex(GET_EID_REQUEST))
+    good[0] = 0x20
+    good[-1] = good_pec(good)
+    capacity = len(link._ring) - 1
+    for _ in range(capacity + 3):
+        deliver_frame(bus, bytes(good))
+    assert link.pending() == capacity
+    assert link.counters.ring_full == 3
+    core.poll()
+    assert len(sink.messages) == capacity  # every queued frame, none of the refused ones
+    assert link.pending() == 0
+
+
+def test_stm32_style_target_one_byte_per_read():
+    a, b = i2c_network(fifo=1)
+    listener = a.stack.listener(1)
+    req = b.stack.req(8)
+    req.send(1, pattern(300))
+    _, payload, resp = listener.recv()
+    resp.send(payload)
+    assert req.recv()[1] == pattern(300)
+
+
+def test_a_read_from_us_is_answered_and_counted():
+    bus, _core, link, _, _, _ = bus_owner_and_endpoint()
+    target = bus.find(0x10)
+    target._fire(target.IRQ_READ_REQ)
+    assert link.counters.read_requests == 1
+    assert link.counters.irq_errors == 0
+
+
+def test_a_fault_in_the_irq_handler_is_counted_not_raised():
+    bus, _core, link, _, _, _ = bus_owner_and_endpoint()
+    link._ring = None  # make the handler fail
+    good = bytes.fromhex(GET_EID_REQUEST)
+    deliver_frame(bus, good)
+    assert link.counters.irq_errors >= 1
+
+
+def mem_pair():
+    bus = SimBus()
+    clock = FakeClock(0)
+    cores = []
+    for addr, eid in ((0x10, 8), (0x11, 9)):
+        core = Core(Config(), eid, clock)
+        mem = bytearray(MEM_SIZE)
+        core.add_link(I2CMemLink(bus.controller(), bus.target(addr, mem=mem), mem, addr))
+        cores.append(core)
+    return bus, cores
+
+
+def test_memory_mode_target_receives_frames():
+    _bus, (a, b) = mem_pair()
+    sink = Sink(a)
+    b.add_route(8, 8, b.links[0], 0x10)
+    message = pattern(200)
+    assert b.send(8, FLAG_TO | 2, 0x01, message, 0, 200) == SEND_OK
+    a.poll()
+    assert sink.messages == [(9, 2, 1, message)]
+    assert a.links[0].counters.rx_frames == 4
+
+
+def test_memory_mode_drops_a_bad_frame():
+    bus, (a, _b) = mem_pair()
+    sink = Sink(a)
+    frame = bytearray(bytes.fromhex(GET_EID_REQUEST))
+    frame[0] = 0x20
+    frame[-1] ^= 0x55
+    deliver_frame(bus, bytes(frame))
+    a.poll()
+    assert a.links[0].counters.bad_pec == 1
+    assert sink.messages == []
+
+
+def test_lost_arbitration_is_retried():
+    bus, core, link, _, frames, _ = bus_owner_and_endpoint()
+    core.add_route(9, 9, link, 0x1D)
+    bus.arbitration_losses = 2
+    assert core.send(9, FLAG_TO, 1, b"x", 0, 1) == SEND_OK
+    assert (link.counters.tx_retries, link.counters.tx_frames, len(frames)) == (2, 1, 1)
+
+
+def test_an_absent_address_fails_the_send_after_the_retries():
+    bus, core, link, _, frames, _ = bus_owner_and_endpoint()
+    core.add_route(9, 9, link, 0x1D)
+    bus.absent.append(0x1D)
+    assert core.send(9, FLAG_TO, 1, bytes(200), 0, 200) == SEND_LINK_FAILED
+    assert (link.counters.tx_retries, link.counters.tx_failed) == (3, 1)
+    assert frames == []
+
+
+def test_send_failure_reaches_the_application():
+    _a, b = i2c_network()
+    req = b.stack.req(8)
+    b.bus.absent.append(0x10)
+    with raises(MctpError) as caught:
+        req.send(1, b"anyone there?")
+    assert caught.value.code == ResponseCode.INTERNAL_ERROR
+    assert b.core.flows.in_use() == 0
+
+
+def test_a_corrupted_or_truncated_packet_loses_the_message_never_corrupts_it():
+    a, b = i2c_network()
+    listener = a.stack.listener(1, 100)
+    req = b.stack.req(8, 100)
+    for fault in ("corrupt", "truncate"):
+        if fault == "corrupt":
+            b.bus.corrupt_frames = 1
+            b.bus.corrupt_at = 20
+        else:
+            b.bus.truncate_frames = 1
+            b.bus.truncate_to = 40  # inside the packet: the byte count no longer matches
+        req.send(1, pattern(MAX_PAYLOAD_SIZE, 7))
+        with raises(MctpError) as caught:
+            listener.recv()
+        assert caught.value.is_timeout()  # the message is reported lost
+        with raises(MctpError):
+            req.recv()
+    assert a.link.counters.bad_pec == 1
+    assert a.link.counters.bad_count == 1
+    # The incomplete reassemblies expire; the stacks then work as before.
+    a.clock.advance(6000)
+    a.server.poll()
+    assert a.core.pool.in_use() == 0
+    req.send(1, pattern(MAX_PAYLOAD_SIZE, 8))
+    _, payload, _resp = listener.recv()
+    assert payload == pattern(MAX_PAYLOAD_SIZE, 8)
+
+
+def test_echo_under_random_faults_is_whole_or_reported_lost():
+    a, b = i2c_network()
+    listener = a.stack.listener(1, 200)
+    state = 7
+    whole = lost = 0
+    for round_ in range(40):
+        state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+        fault = state % 5
+        if fault == 1:
+            b.bus.corrupt_frames = 1
+            b.bus.corrupt_at = 3 + state % 60
+        elif fault == 2:
+            b.bus.truncate_frames = 1
+            b.bus.truncate_to = state % 40
+        elif fault == 3:
+            b.bus.arbitration_losses = state % 5  # 4 losses exhaust the 3 retries
+        request = pattern(1 + state % MAX_PAYLOAD_SIZE, round_)
+        with b.stack.req(8, 200) as req:
+            try:
+                req.send(1, request)
+                _, payload, resp = listener.recv()
+                assert payload == request  # never a corrupted message
+                resp.send(payload)
+                assert req.recv()[1] == request
+                whole += 1
+            except MctpError as error:
+                assert error.code in (ResponseCode.TIMED_OUT, ResponseCode.INTERNAL_ERROR)
+                lost += 1
+        a.clock.advance(6000)
+        a.server.poll()
+        b.server.poll()
+    assert whole > 10 and lost > 5
+    for ep in (a, b):
+        assert ep.core.pool.in_use() == 0
+        assert ep.core.flows.in_use() == 0
+        assert ep.server.pending_in_use() == 0
+
+
+def test_neighbours_learned_configured_and_used_for_routes_without_an_address():
+    a, b, c = i2c_network(3)
+    listener = a.stack.listener(1)
+    b.core.routes.remove(8)
+    b.core.add_route(8, 254, b.link)  # no address: the link's neighbour table resolves it
+    req = b.stack.req(8)
+    with raises(MctpError):
+        req.send(1, b"who is 8?")  # nothing learned or configured yet
+    assert b.link.counters.no_neighbour == 1
+    b.link.neighbours.set(8, 0x10)
+    req.send(1, b"hello 8")
+    _, _, resp = listener.recv()
+    resp.send(b"hi")
+    req.recv()
+    assert a.link.neighbours.lookup(9) == 0x11  # a learned b from its frames
+    c.stack.req(8).send(1, b"from c")
+    a.server.poll()
+    assert a.link.neighbours.lookup(10) == 0x12
+    b.link.neighbours.learn(8, 0x55)
+    assert b.link.neighbours.lookup(8) == 0x10  # configured entries are not overwritten
+
+
+def test_neighbour_table_replaces_the_oldest_learned_entry():
+    from mctp.neighbours import Neighbours  # noqa: PLC0415 (this test only)
+
+    table = Neighbours(3)
+    table.set(8, 0x10)
+    table.learn(9, 0x11)
+    table.learn(10, 0x12)
+    table.learn(11, 0x13)  # full: replaces the oldest learned (9)
+    assert [table.lookup(e) for e in (8, 9, 10, 11)] == [0x10, -1, 0x12, 0x13]
+    table.forget(10)
+    assert table.lookup(10) == -1
+    assert sorted(table.entries()) == [(8, 0x10, True), (11, 0x13, False)]
+
+
+def test_a_requester_without_an_eid_is_answered_at_its_address():
+    a, _b = i2c_network()
+    listener = a.stack.listener(1)
+    # A requester at 0x30 with EID 0 (no route to EID 0 exists anywhere).
+    frame = bytearray(64)
+    n = encode_frame(frame, 0x10, 0x30, bytes.fromhex("01 08 00 CA 01") + b"hi")
+    replies = []
+    a.bus.target(0x30)
+    deliver_frame(a.bus, bytes(frame[:n]))
+    a.bus.tap = lambda addr, buf, length: replies.append((addr, bytes(buf[:length])))
+    meta, payload, resp = listener.recv()
+    assert (meta.remote_eid, payload) == (0, b"hi")
+    resp.send(b"hello, whoever you are")
+    assert replies[0][0] == 0x30
+    assert replies[0][1][3:7] == bytes.fromhex("01 00 08 C2")  # to EID 0, tag 2, TO=0
+
+
+def test_1k_messages_at_mtu_64_and_250():
+    for mtu, packets in ((64, 16), (250, 5)):
+        a, b = i2c_network(mtu=mtu)
+        listener = a.stack.listener(1)
+        req = b.stack.req(8)
+        req.send(1, pattern(MAX_PAYLOAD_SIZE, mtu))
+        _, payload, resp = listener.recv()
+        resp.send(payload)
+        assert req.recv()[1] == pattern(MAX_PAYLOAD_SIZE, mtu)
+        assert a.link.counters.rx_frames == packets
+        assert b.link.counters.rx_frames == packets
+
+
+def test_udp_bus_1k_echo():
+    a, b = udp_pair(47301, 47302)
+    try:
+        listener = a.stack.listener(1, 2000)
+        req = b.stack.req(8, 2000)
+        for mtu_payload in (1, 100, MAX_PAYLOAD_SIZE):
+            req.send(1, pattern(mtu_payload, 1))
+            _, payload, resp = listener.recv()
+            resp.send(payload)
+            assert req.recv()[1] == pattern(mtu_payload, 1)
+    finally:
+        for ep in (a, b):
+            ep.link._i2c.close()
+            ep.link._target.close()
+
+
+def test_invalid_link_settings_are_refused():
+    bus = SimBus()
+    for addr, mtu in ((0x07, 64), (0x78, 64), (0x10, 0), (0x10, 251)):
+        with raises(ValueError):
+            I2CLink(bus.controller(), bus.target(0x10), addr, mtu)
+    with raises(ValueError):
+        I2CMemLink(bus.controller(), bus.target(0x10), bytearray(100), 0x10)
+
+
+def _echo(req, listener, resp, meta, buf, request):
+    req.send(1, request)
+    listener.recv_into(buf, meta, resp)
+    resp.send(buf, False, meta.payload_size)
+    return req.recv_into(buf, meta)
+
+
+def test_i2c_packet_path_with_the_heap_locked():
+    for fifo in (16, 1):
+        a, b = i2c_network(fifo=fifo)
+        listener = a.stack.listener(1)
+        req = b.stack.req(8)
+        resp = listener.resp_channel()
+        meta = RecvMetadata()
+        buf = bytearray(MAX_PAYLOAD_SIZE)
+        request = pattern(MAX_PAYLOAD_SIZE, 5)
+        _echo(req, listener, resp, meta, buf, request)  # warm up
+        with heap_locked():
+            size = _echo(req, listener, resp, meta, buf, request)
+        assert size == MAX_PAYLOAD_SIZE and bytes(buf) == request
+        for ep in (a, b):
+            assert ep.link.counters.irq_errors == 0
+            assert ep.core.counters.internal_error == 0

@@ -1,0 +1,69 @@
+# The SMBus PEC: the check value, the table against the polynomial, the viper version against
+# the pure-Python one, range checks, and no allocation.
+
+from testing import IS_MICROPYTHON, heap_locked, raises
+
+from mctp import pec as pec_module
+from mctp._pec_table import TABLE
+from mctp.pec import pec, pec_py
+
+
+def bitwise_crc8(data, crc=0):
+    # The definition: CRC-8, polynomial x^8 + x^2 + x + 1, MSB first, init 0, no final xor.
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+    return crc
+
+
+def test_check_value():
+    assert pec(b"123456789", 0, 9, 0) == 0xF4
+    assert pec_py(b"123456789", 0, 9, 0) == 0xF4
+
+
+def test_table_matches_the_polynomial():
+    assert len(TABLE) == 256
+    for i in range(256):
+        assert TABLE[i] == bitwise_crc8(bytes((i,)))
+
+
+def test_the_board_version_is_selected_where_viper_exists():
+    if IS_MICROPYTHON:
+        assert pec_module.pec is not pec_module.pec_py
+    else:
+        assert pec_module.pec is pec_module.pec_py
+
+
+def test_both_versions_agree_with_the_definition_at_any_offset_and_start():
+    state = 99
+    data = bytearray(300)
+    for i in range(len(data)):
+        state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+        data[i] = state >> 16 & 0xFF
+    for off, n, crc in ((0, 0, 0), (0, 1, 0), (3, 72, 0), (10, 254, 0x3A), (299, 1, 0xFF)):
+        expected = bitwise_crc8(data[off : off + n], crc)
+        assert pec(data, off, n, crc) == expected
+        assert pec_py(data, off, n, crc) == expected
+        assert pec(memoryview(data), off, n, crc) == expected
+
+
+def test_continuing_over_the_address_byte():
+    frame = bytes.fromhex("3A 0F 08 21 01 00 08 C8 00 80 02")
+    assert pec(frame, 1, len(frame) - 1, TABLE[0x3A]) == 0x56 == pec(frame, 0, len(frame), 0)
+
+
+def test_out_of_range_is_refused_by_both():
+    for implementation in (pec, pec_py):
+        for off, n in ((0, 10), (-1, 2), (5, -1), (8, 2)):
+            with raises(ValueError):
+                implementation(b"123456789", off, n, 0)
+
+
+def test_pec_allocates_nothing():
+    frame = bytearray(range(72))
+    results = [0]
+    results[0] = pec(frame, 0, 72, 0)
+    with heap_locked():
+        results[0] = pec(frame, 0, 72, 0)
+    assert results[0] == bitwise_crc8(frame)
