@@ -162,6 +162,7 @@ class Core:
         self._rx_buf = None
 
     def _receive_guarded(self):
+        # Apart from receive(): a try block there would put its frame on the heap.
         try:
             self._receive()
         except Exception:
@@ -178,20 +179,18 @@ class Core:
         self._rx_flags = buf[off + 3]
         if buf[off] & VERSION_MASK != HEADER_VERSION:
             self.counters.bad_version += 1
-        elif not self._for_us(self._rx_dest):
+        elif not (
+            self._rx_dest == self.eid
+            or self._rx_dest == EID_NULL
+            or self._rx_dest == EID_BROADCAST
+        ):
             self.counters.not_for_us += 1
-        elif not self._valid_src(self._rx_src):
+        elif self._rx_src == EID_BROADCAST or EID_RESERVED_MIN <= self._rx_src <= EID_RESERVED_MAX:
             self.counters.bad_src += 1
         elif self._rx_flags & FLAG_SOM:
             self._start()
         else:
             self._continue()
-
-    def _for_us(self, dest):
-        return dest == self.eid or dest == EID_NULL or dest == EID_BROADCAST
-
-    def _valid_src(self, src):
-        return src != EID_BROADCAST and not (EID_RESERVED_MIN <= src <= EID_RESERVED_MAX)
 
     def _rx_type(self):
         return self._rx_buf[self._rx_off + HEADER_SIZE] & MSG_TYPE_MAX

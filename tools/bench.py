@@ -9,6 +9,18 @@ Figures:
                            through the Stack facade, DirectClient, wire codec, server and core
   echo_64b_msgs_per_s      the same with 64-byte messages (one packet each way)
   packet_rx_us             one 64-byte packet into the core (header checks, reassembly copy)
+  i2c_tx_packet_us         one 64-byte-payload packet out through the I2C binding: the core's
+                           fragmenter, the SMBus frame and its PEC, the write (to a controller
+                           that only acknowledges), per packet of a 16-packet message
+  i2c_rx_packet_us         one 64-byte-payload frame in: the target IRQ handler's byte reads
+                           (16-byte FIFO), the frame and PEC check at END_WRITE, the ring, then
+                           the core (header checks, reassembly copy), per packet; the simulated
+                           target's own cost is measured apart and taken off
+  i2c_rx_sim_overhead_us   what the simulated target costs per frame (with a handler that only
+                           drains its bytes): host-only, a board's I2CTarget does this in C
+  pec_72_bytes_us          the PEC of a 72-byte frame
+  vs_pymctp_frame_codec_ratio  CPython: our SMBus frame build + parse rate over pymctp's, same
+                           frames (pymctp 0.4.0 installed in the dev environment)
   alloc_bytes_per_1k_echo  MicroPython: bytes allocated per 1 KiB echo after warm-up
                            (micropython.mem_total); CPython has no such counter
   stack_ram_bytes          heap taken by one default-configured stack: core, server and a
@@ -33,6 +45,10 @@ from mctp import RecvMetadata, Stack  # noqa: E402
 from mctp._compat import ticks_diff, ticks_ms  # noqa: E402
 from mctp.core import Core  # noqa: E402
 from mctp.direct import DirectClient  # noqa: E402
+from mctp.i2c import I2CLink  # noqa: E402
+from mctp.i2c_sim import SimBus  # noqa: E402
+from mctp.pec import pec  # noqa: E402
+from mctp.smbus import check_frame, encode_frame, pec_init  # noqa: E402
 from mctp.loopback import LoopbackBus  # noqa: E402
 from mctp.server import Server  # noqa: E402
 from mctp.wire import MAX_PAYLOAD_SIZE  # noqa: E402
@@ -124,6 +140,135 @@ def packet_rx_us(repeats):
     return ticks_diff(ticks_ms(), start) * 1000 / repeats
 
 
+class _Sink:
+    def __init__(self, core):
+        self.core = core
+        core.sink = self
+
+    def accept_request(self, msg_type):
+        return 0
+
+    def deliver(self, slot):
+        self.core.release(slot)
+
+
+class _AckingI2C:
+    # A controller whose every write is acknowledged, so only our side of a send is timed.
+    def writeto(self, addr, buf, stop=True):
+        return len(buf)
+
+
+def per_packet_us(run, packets, repeats):
+    run()
+    start = ticks_ms()
+    i = 0
+    while i < repeats:
+        run()
+        i += 1
+    return ticks_diff(ticks_ms(), start) * 1000 / (repeats * packets)
+
+
+def i2c_tx_packet_us(repeats):
+    core = Core(eid=8)
+    bus = SimBus()
+    link = core.add_link(I2CLink(_AckingI2C(), bus.target(0x10), 0x10))
+    core.add_route(9, 9, link, 0x11)
+    message = bytes(1023)  # 1024 message bytes: 16 packets of 64
+
+    def run():
+        core.send(9, 0x08, 1, message, 0, 1023)
+
+    return per_packet_us(run, 16, repeats)
+
+
+def _rx_setup():
+    # 16 frames of a 1024-byte message from EID 9 (0x11), as the bus would write them.
+    core = Core(eid=8)
+    bus = SimBus()
+    target = bus.target(0x10)
+    link = core.add_link(I2CLink(bus.controller(), target, 0x10))
+    _Sink(core)
+    frames = []
+    for seq in range(16):
+        flags = 0x08 | (seq & 3) << 4 | (0x80 if seq == 0 else 0) | (0x40 if seq == 15 else 0)
+        body = (b"\x01" + bytes(63)) if seq == 0 else bytes(64)
+        frame = bytearray(80)
+        n = encode_frame(frame, 0x10, 0x11, bytes((1, 8, 9, flags)) + body)
+        frames.append(memoryview(frame)[1:n])
+    return core, target, link, frames
+
+
+def i2c_rx_sim_overhead_us(repeats):
+    _, target, _, frames = _rx_setup()
+    scratch = bytearray(16)
+
+    def drain(t):
+        if t.irq().flags() & t.IRQ_WRITE_REQ:
+            t.readinto(scratch)
+
+    target.irq(drain, target.IRQ_WRITE_REQ | target.IRQ_END_WRITE)
+
+    def run():
+        for frame in frames:
+            target._written(frame, len(frame))
+
+    return per_packet_us(run, 16, repeats)
+
+
+def i2c_rx_packet_us(repeats, overhead):
+    core, target, link, frames = _rx_setup()
+
+    def run():
+        for frame in frames:
+            target._written(frame, len(frame))
+            link.poll(core)
+
+    return per_packet_us(run, 16, repeats) - overhead
+
+
+def pec_72_bytes_us(repeats):
+    frame = bytearray(range(72))
+    start = ticks_ms()
+    i = 0
+    while i < repeats:
+        pec(frame, 0, 72, 0)
+        i += 1
+    return ticks_diff(ticks_ms(), start) * 1000 / repeats
+
+
+def vs_pymctp_frame_codec_ratio(repeats):
+    # Build then parse the same 64-byte-payload frame: ours, then pymctp's (CPython only).
+    from pymctp.layers.mctp import (  # noqa: PLC0415 (a CPython-only dev dependency)
+        Smbus7bitAddress,
+        SmbusTransport,
+        TransportHdrPacket,
+    )
+
+    packet = bytes((1, 9, 8, 0x88, 1)) + bytes(63)
+    buf = bytearray(80)
+    init = pec_init(0x1D)
+
+    def ours():
+        n = encode_frame(buf, 0x1D, 0x10, packet)
+        received = buf[1:n]
+        assert check_frame(received, n - 1, init) == 0
+        return received[5], received[6] >> 7, bytes(received[8 : n - 2])
+
+    def theirs():
+        frame = bytes(
+            SmbusTransport(
+                dst_addr=Smbus7bitAddress(0x1D),
+                src_addr=Smbus7bitAddress(0x10),
+                load=TransportHdrPacket(packet),
+            )
+        )
+        parsed = SmbusTransport(frame)
+        return parsed.load.src, parsed.load.som, bytes(parsed.load)[5:]
+
+    assert ours()[2] == theirs()[2]
+    return rate(theirs, 500) and rate(ours, 500) / rate(theirs, 500)
+
+
 def stack_ram_bytes():
     if micropython is not None:
         gc.collect()
@@ -145,6 +290,13 @@ def main():
     print("echo_1k_msgs_per_s: %.0f msg/s" % rate(echo_1k.run, 2000))
     print("echo_64b_msgs_per_s: %.0f msg/s" % rate(Echo(63).run, 1000))
     print("packet_rx_us: %.1f us" % packet_rx_us(20000))
+    print("i2c_tx_packet_us: %.1f us" % i2c_tx_packet_us(1000))
+    overhead = i2c_rx_sim_overhead_us(1000)
+    print("i2c_rx_packet_us: %.1f us" % i2c_rx_packet_us(1000, overhead))
+    print("i2c_rx_sim_overhead_us: %.1f us" % overhead)
+    print("pec_72_bytes_us: %.2f us" % pec_72_bytes_us(20000))
+    if micropython is None:
+        print("vs_pymctp_frame_codec_ratio: %.0f x" % vs_pymctp_frame_codec_ratio(500))
     if micropython is not None:
         print("alloc_bytes_per_1k_echo: %d bytes" % alloc_per_run(echo_1k.run, 20))
     print("stack_ram_bytes: %d bytes" % stack_ram_bytes())
