@@ -12,7 +12,7 @@
 # arguments and locals: MicroPython allocates the frame of a bytecode function whose locals
 # plus stack exceed 11 words (see tools/frames.py), so packet-path functions stay small.
 
-from ._compat import ticks_diff, ticks_ms
+from ._compat import const, ticks_diff, ticks_ms
 from .bufcopy import copy_into
 from .config import Config
 from .constants import (
@@ -69,6 +69,10 @@ EVENTS = (
     "tag_expired",  # a request's response did not come within Config.tag_expiry_ms
 )
 
+# The owner number of control requests, which go to the control responder (server handles
+# are 0..255).
+CONTROL_OWNER = const(0x100)
+
 # What send() returns.
 SEND_OK = 0
 SEND_NO_ROUTE = 1  # no route covers the destination EID
@@ -90,6 +94,8 @@ class Core:
         self.flows = FlowTable(config.flows, config.tag_expiry_ms)
         self.counters = Counters(DROPS + EVENTS)
         self.sink = None  # the layer above: accept_request(msg_type) and deliver(slot)
+        # The control responder (message type 0 requests), when one is attached: handle(slot).
+        self.control = None
         # The packet being received.
         self._rx_link = None
         self._rx_buf = None
@@ -198,6 +204,8 @@ class Core:
     def _owner(self):
         # Who takes the message starting here, or -1 (counted) when nobody does.
         if self._rx_flags & FLAG_TO:
+            if self.control is not None and self._rx_type() == MSG_TYPE_CONTROL:
+                return CONTROL_OWNER
             owner = self.sink.accept_request(self._rx_type())
             if owner < 0:
                 self.counters.no_listener += 1
@@ -296,7 +304,10 @@ class Core:
             flow = self.flows.match(slot.src, slot.tag)
             if flow is not None and not flow.persistent:
                 self.flows.close(flow)
-        self.sink.deliver(slot)
+        if slot.owner == CONTROL_OWNER:
+            self.control.handle(slot)
+        else:
+            self.sink.deliver(slot)
 
     def release(self, slot):
         """The sink has taken the message in `slot`; the slot is free again."""

@@ -6,7 +6,7 @@
 # completes, unless created persistent (for protocols that answer more than once).
 
 from ._compat import ticks_diff
-from .constants import TAG_MAX
+from .constants import EID_NULL, TAG_MAX
 
 
 class Flow:
@@ -71,6 +71,15 @@ class FlowTable:
         return flow
 
     def match(self, peer, tag):
+        """The live flow a response from `peer` with `tag` answers, or None. A request sent to
+        EID 0 (an endpoint reached by its physical address) is answered from whatever EID the
+        endpoint has, or is given by that very request (Set Endpoint ID)."""
+        flow = self._find(peer, tag)
+        if flow is None and peer != EID_NULL:
+            flow = self._find(EID_NULL, tag)
+        return flow
+
+    def _find(self, peer, tag):
         for flow in self.flows:
             if flow.used and flow.peer == peer and flow.tag == tag:
                 return flow

@@ -21,6 +21,7 @@ from .constants import (
     EID_RESERVED_MAX,
     MAX_PAYLOAD_SIZE,
     MSG_IC_BIT,
+    MSG_TYPE_CONTROL,
     MSG_TYPE_MAX,
     TAG_MAX,
     is_valid_remote_eid,
@@ -206,7 +207,10 @@ class Server:
         msg_type = self._hdr.msg_type
         if msg_type > MSG_TYPE_MAX:
             return self._answer(conn, ResponseCode.BAD_ARGUMENT)
-        if self.accept_request(msg_type) >= 0:
+        if self.accept_request(msg_type) >= 0 or (
+            msg_type == MSG_TYPE_CONTROL and self.core.control is not None
+        ):
+            # Taken by another listener, or control requests, which the stack answers.
             return self._answer(conn, ResponseCode.ADDR_IN_USE)
         h = self._alloc(0, self._first_request, _LISTENER)
         if h is None:
@@ -378,6 +382,8 @@ class Server:
         if h.kind != _REQUEST or hdr.has_tag() or (hdr.has_eid() and hdr.eid != h.eid):
             # The stack owns request tags, and a request handle is bound to its EID.
             return self._answer(conn, ResponseCode.BAD_ARGUMENT)
+        if not h.persistent and h.pending is None:
+            self._abandon(h)
         flow = self.core.open_flow(h.eid, h.index, h.persistent)
         if flow is None:
             return self._answer(conn, ResponseCode.NO_SPACE)
@@ -388,6 +394,13 @@ class Server:
             self.core.flows.close(flow)
             return self._answer(conn, _send_error(status))
         return self._tag_answer(conn, flow.tag)
+
+    def _abandon(self, h):
+        # A new request abandons the handle's earlier one (its receive failed or was never
+        # made): the old tag ends and an answer already queued goes, so a late response is
+        # dropped as unsolicited instead of passing for the new request's.
+        self.core.release_owner(h.index)
+        h.count = 0
 
     def _send_response(self, conn):
         hdr = self._hdr

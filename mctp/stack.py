@@ -120,6 +120,7 @@ class ReqChannel(_Channel, MctpReqChannel):
         if self._sent_tag is not None and not self._waited:
             raise MctpError(ResponseCode.BAD_ARGUMENT)
         self._waited = False
+        self._sent_tag = None  # stays None if this send fails: nothing is in flight then
         self._out_type = msg_type
         self._out_ic = ic
         self._out_buf = buf
@@ -142,9 +143,10 @@ class ReqChannel(_Channel, MctpReqChannel):
             raise MctpError(ResponseCode.BAD_ARGUMENT)
         self._waited = True  # stays set if the receive raises
         self._client.recv(handle, self._timeout_ms, buf, meta)
-        if meta.remote_eid != self.remote_eid or meta.msg_tag != tag:
-            # A response must come from the EID asked, with the tag of our request; anything
-            # else is a client fault, not a message for us.
+        if meta.msg_tag != tag or (self.remote_eid and meta.remote_eid != self.remote_eid):
+            # A response must come from the EID asked (any, when we asked EID 0: the endpoint
+            # at a physical address), with the tag of our request; anything else is a client
+            # fault, not a message for us.
             raise MctpError(ResponseCode.INTERNAL_ERROR)
         self._sent_tag = None
         self._waited = False

@@ -1,0 +1,417 @@
+# The control protocol on the simulated I2C bus: the endpoint's responder (every command, every
+# malformed request, the Rq/D/IID rules, EID 0 and physical addressing), the requester (IID
+# tracking, answer checks, timeouts and retries with an injected clock) and the bus owner's
+# mctpd-style set-up, byte for byte.
+
+from endpoints import Endpoint, FakeClock
+from testing import heap_locked, raises
+
+from mctp import MctpError, ResponseCode
+from mctp.bus_owner import BusOwner
+from mctp.control import (
+    ControlError,
+    format_uuid,
+    parse_version_entry,
+    uuid_from_unique_id,
+    vdm_iana,
+    vdm_pci,
+    version_entry,
+)
+from mctp.control_requester import ControlRequester
+from mctp.control_responder import ControlResponder
+from mctp.i2c import I2CLink
+from mctp.i2c_sim import SimBus
+from mctp.smbus import encode_frame
+
+UUID = bytes(range(0x10, 0x20))
+OWNER, EP = 0x10, 0x1D  # 7-bit addresses
+
+
+class Rig:
+    """A bus owner (EID 8 at 0x10) and an endpoint with a control responder at 0x1D on one
+    simulated bus; every frame on the bus is recorded."""
+
+    def __init__(self, eid=0, **options):
+        self.bus = SimBus()
+        clock = FakeClock(1000)
+        bus = self.bus
+        self.owner = Endpoint(
+            bus, I2CLink(bus.controller(), bus.target(OWNER), OWNER), OWNER, 8, clock
+        )
+        self.ep = Endpoint(bus, I2CLink(bus.controller(), bus.target(EP), EP), EP, eid, clock)
+        self.responder = ControlResponder(self.ep.core, options.pop("uuid", UUID), **options)
+        self.owner.others.append(self.ep)
+        self.ep.others.append(self.owner)
+        self.frames = []
+        bus.tap = self._tap
+        self._frame = bytearray(300)
+
+    def _tap(self, addr, buf, length):
+        self.frames.append(bytes((addr << 1,)) + bytes(buf[:length]))
+
+    def ask(self, body, dest=0, src=8, tag=0, flags=0xC8, type_byte=0x00, from_addr=OWNER):
+        """Put one control request packet on the bus from `from_addr`; the endpoint's answer
+        (its MCTP header and its message bytes after the type byte), or None."""
+        packet = bytes((1, dest, src, flags | tag, type_byte)) + bytes(body)
+        n = encode_frame(self._frame, EP, from_addr, packet)
+        self.bus.controller().writeto(EP, self._frame[1:n])
+        sent = len(self.frames)
+        self.ep.server.poll()
+        answers = self.frames[sent:]
+        if not answers:
+            return None
+        assert len(answers) == 1
+        frame = answers[0]
+        assert frame[0] == from_addr << 1  # back to the requester's physical address
+        assert frame[8] == 0x00  # a control message
+        return frame[4:8], frame[9:-1]
+
+
+def test_get_eid_before_and_after_set_eid():
+    rig = Rig()
+    hdr, body = rig.ask(b"\x80\x02")
+    assert hdr == bytes((1, 8, 0, 0xC0))  # from EID 0, tag 0, TO=0
+    assert body == bytes((0x00, 0x02, 0x00, 0x00, 0x00, 0x00))  # cc 0, EID 0, simple, dynamic
+    hdr, body = rig.ask(b"\x81\x01\x00\x0a", tag=1)
+    assert hdr == bytes((1, 8, 0x0A, 0xC1))  # the answer already comes from the new EID
+    assert body == bytes((0x01, 0x01, 0x00, 0x00, 0x0A, 0x00))  # accepted, no pool, EID 10
+    assert rig.ep.core.eid == 0x0A
+    hdr, body = rig.ask(b"\x82\x02", dest=0x0A)
+    assert hdr[2] == 0x0A and body == bytes((0x02, 0x02, 0x00, 0x0A, 0x00, 0x00))
+    assert rig.responder.counters.eid_changes == 1
+
+
+def test_golden_get_eid_and_set_eid_responses():
+    rig = Rig(static_eid=0x0A)
+    rig.ep.core.set_eid(0)  # has a static EID, none at present
+    rig.ask(b"\x80\x02")
+    assert rig.frames[-1] == bytes.fromhex("20 0F 0C 3B 01 08 00 C0 00 00 02 00 00 01 00 17")
+    rig.ask(b"\x81\x01\x00\x0a", tag=1)
+    assert rig.frames[-1] == bytes.fromhex("20 0F 0C 3B 01 08 0A C1 00 01 01 00 00 0A 00 2F")
+
+
+def test_eid_types_and_endpoint_type():
+    rig = Rig(eid=0x0A, static_eid=0x0A, endpoint_type=1)
+    assert rig.ask(b"\x80\x02")[1][3:5] == bytes((0x0A, 0x12))  # bus owner, static = present
+    rig.ask(b"\x80\x01\x00\x20")
+    assert rig.ask(b"\x80\x02")[1][3:5] == bytes((0x20, 0x13))  # static differs from present
+    assert rig.ask(b"\x80\x01\x02\x00")[1] == bytes((0, 1, 0, 0, 0x0A, 0))  # reset to static
+    assert rig.ep.core.eid == 0x0A
+
+
+def test_set_eid_operations_and_invalid_eids():
+    rig = Rig(eid=9)
+    for eid in (0, 1, 7, 0xFF):
+        for op in (0, 1):
+            assert rig.ask(bytes((0x80, 0x01, op, eid)))[1] == b"\x00\x01\x02"  # INVALID_DATA
+    assert rig.ep.core.eid == 9
+    assert rig.ask(b"\x80\x01\x01\x30")[1] == bytes((0, 1, 0, 0, 0x30, 0))  # force
+    assert rig.ask(b"\x80\x01\x02\x00")[1] == b"\x00\x01\x02"  # reset: no static EID
+    assert rig.ask(b"\x80\x01\x03\x00")[1] == bytes((0, 1, 0, 0, 0x30, 0))  # discovered
+    assert rig.responder.discovered
+    assert rig.ask(b"\x80\x01\xfc\x31")[1] == bytes((0, 1, 0, 0, 0x31, 0))  # reserved bits
+
+
+def test_uuid_version_and_message_types():
+    rig = Rig(eid=9, versions={1: version_entry(1, 2, 0) + version_entry(1, 1, 0)})
+    assert rig.ask(b"\x83\x03")[1] == b"\x03\x03\x00" + UUID
+    assert rig.ask(b"\x84\x04\xff")[1] == bytes.fromhex("04 04 00 01 F1 F3 F1 00")
+    assert rig.ask(b"\x84\x04\x00")[1] == bytes.fromhex("04 04 00 01 F1 F3 F1 00")
+    assert rig.ask(b"\x84\x04\x01")[1] == bytes.fromhex("04 04 00 02 F1 F2 F0 00 F1 F1 F0 00")
+    assert rig.ask(b"\x84\x04\x05")[1] == b"\x04\x04\x80"  # a type we do not support
+    assert rig.ask(b"\x85\x05")[1] == b"\x05\x05\x00\x01\x00"  # control only
+    listeners = [rig.ep.stack.listener(0x05), rig.ep.stack.listener(0x01)]
+    assert rig.ask(b"\x85\x05")[1] == b"\x05\x05\x00\x03\x00\x01\x05"
+    listeners[0].close()
+    assert rig.ask(b"\x85\x05")[1] == b"\x05\x05\x00\x02\x00\x01"
+
+
+def test_vendor_defined_message_support():
+    rig = Rig(eid=9, vdm=(vdm_pci(0x1234, 0x0001), vdm_iana(0x0000ABCD, 0x0203)))
+    assert rig.ask(b"\x86\x06\x00")[1] == bytes.fromhex("06 06 00 01 00 12 34 00 01")
+    assert rig.ask(b"\x86\x06\x01")[1] == bytes.fromhex("06 06 00 FF 01 00 00 AB CD 02 03")
+    assert rig.ask(b"\x86\x06\x02")[1] == b"\x06\x06\x02"  # no such selector: INVALID_DATA
+    assert Rig(eid=9).ask(b"\x86\x06\x00")[1] == b"\x06\x06\x02"  # none configured
+
+
+def test_unsupported_commands():
+    rig = Rig(eid=9)
+    for command in (0x00, 0x07, 0x08, 0x0B, 0x14, 0x15, 0xF0, 0xFF):
+        assert rig.ask(bytes((0x85, command)))[1] == bytes((0x05, command, 0x05))
+    assert rig.responder.counters.unsupported == 8
+
+
+def test_wrong_lengths_get_invalid_length():
+    rig = Rig(eid=9)
+    for body in (
+        b"\x80\x01\x00",
+        b"\x80\x01\x00\x0a\x00",
+        b"\x80\x02\x00",
+        b"\x80\x03\x00",
+        b"\x80\x04",
+        b"\x80\x04\xff\x00",
+        b"\x80\x05\x00",
+        b"\x80\x06",
+    ):
+        assert rig.ask(body)[1] == bytes((0x00, body[1], 0x03)), body
+    assert rig.ep.core.eid == 9
+
+
+def test_requests_that_are_not_answered():
+    rig = Rig(eid=9)
+    assert rig.ask(b"\xc0\x02") is None  # a datagram
+    assert rig.ask(b"\x00\x02\x00") is None  # Rq clear: not a request
+    assert rig.ask(b"\x80") is None  # no command
+    assert rig.ask(b"\x80\x02", type_byte=0x80) is None  # IC set on a control message
+    assert rig.ask(b"\x80\x02", flags=0xC0) is None  # TO=0: a response nobody asked for
+    counters = rig.responder.counters
+    assert (counters.datagrams, counters.dropped, counters.responses) == (1, 3, 0)
+    assert rig.ep.core.counters.unsolicited == 1
+    assert rig.ep.core.pool.in_use() == 0
+
+
+def test_a_retry_with_the_same_iid_is_answered_again():
+    rig = Rig()
+    first = rig.ask(b"\x87\x01\x00\x0a", tag=3)
+    again = rig.ask(b"\x87\x01\x00\x0a", tag=3)  # its answer was lost: the same request again
+    assert first == again == (bytes((1, 8, 0x0A, 0xC3)), bytes((0x07, 1, 0, 0, 0x0A, 0)))
+
+
+def test_physical_addressing_and_requesters_without_an_eid():
+    rig = Rig(eid=9)
+    rig.bus.target(0x12)
+    # A requester at 0x12 with no EID yet asks EID 0: the answer goes to 0x12, to EID 0.
+    hdr, body = rig.ask(b"\x80\x02", src=0, from_addr=0x12)
+    assert hdr == bytes((1, 0, 9, 0xC0)) and body[3] == 9
+    # Our own EID and broadcast reach the responder too.
+    assert rig.ask(b"\x80\x02", dest=9)[1][3] == 9
+    assert rig.ask(b"\x80\x02", dest=0xFF)[1][3] == 9
+
+
+def test_answers_leave_within_the_same_poll():
+    rig = Rig(eid=9)
+    before = rig.owner.clock()
+    assert rig.ask(b"\x80\x02") is not None  # one ep.server.poll(), no time passed
+    assert rig.owner.clock() == before
+
+
+def test_an_application_cannot_listen_for_control_requests():
+    rig = Rig(eid=9)
+    with raises(MctpError) as caught:
+        rig.ep.stack.listener(0)
+    assert caught.value.code == ResponseCode.ADDR_IN_USE
+    assert rig.ep.server.handles_in_use() == 0
+    rig.ep.stack.listener(0x7E)  # other types are the application's
+
+
+def test_responder_with_the_heap_locked():
+    rig = Rig(eid=9, vdm=(vdm_pci(0x1234, 1),))
+    requests = (b"\x80\x02", b"\x80\x01\x00\x0b", b"\x80\x03", b"\x80\x04\xff", b"\x80\x05")
+    requests += (b"\x80\x06\x00", b"\x80\x07", b"\x80\x02\x00", b"\xc0\x02")
+    frames = []
+    for body in requests:
+        packet = bytes((1, 0, 8, 0xC8, 0)) + body
+        frame = bytearray(40)
+        n = encode_frame(frame, EP, OWNER, packet)
+        frames.append(memoryview(frame)[1:n])
+    rig.bus.tap = None
+    controller = rig.bus.controller()
+    ep_server = rig.ep.server
+    owner_link = rig.owner.link
+    for _ in range(2):  # warm up, then with the heap locked
+        with heap_locked():
+            for frame in frames:
+                controller.writeto(EP, frame)
+                ep_server.poll()
+                owner_link._r = owner_link._w  # drop the answer at the owner
+    assert rig.responder.counters.responses == 16
+    assert rig.responder.counters.internal_error == 0
+
+
+def test_uuid_from_a_unique_id():
+    rp2 = uuid_from_unique_id(bytes.fromhex("e660583883632b2c"))
+    assert rp2 == bytes.fromhex("4d4354500000 80 e6 80 60583883632b2c".replace(" ", ""))
+    stm32 = uuid_from_unique_id(bytes(range(1, 13)))
+    assert stm32 == bytes.fromhex("4d43010203048005800607 08090a0b0c".replace(" ", ""))
+    assert format_uuid(rp2) == "4d435450-0000-80e6-8060-583883632b2c"
+    with raises(ValueError):
+        uuid_from_unique_id(bytes(15))
+
+
+def test_version_entries():
+    assert version_entry(1, 3, 1) == bytes.fromhex("F1 F3 F1 00")
+    assert version_entry(1, 0) == bytes.fromhex("F1 F0 FF 00")
+    assert parse_version_entry(bytes.fromhex("F1 F3 F1 00")) == (1, 3, 1, 0)
+    assert parse_version_entry(bytes.fromhex("F1 F0 FF 00")) == (1, 0, None, 0)
+    with raises(ValueError):
+        parse_version_entry(bytes.fromhex("00 F1 F3 F1"))  # pymctp's byte-swapped entry
+
+
+# The requester.
+
+
+def requester_rig(**options):
+    rig = Rig(**options)
+    rig.owner.core.add_route(0, 0, rig.owner.link, EP)
+    return rig, ControlRequester(rig.owner.stack)
+
+
+def test_requester_commands_against_our_responder():
+    rig, ctl = requester_rig(versions={1: version_entry(1, 2, 0)}, vdm=(vdm_pci(0x8086, 7),))
+    info = ctl.get_eid(0)
+    assert (info.eid, info.endpoint_type, info.eid_type) == (0, 0, 0)
+    assignment = ctl.set_eid(0, 0x0A)
+    assert assignment.accepted and assignment.eid == 0x0A and assignment.pool_size == 0
+    rig.owner.core.add_route(0x0A, 0x0A, rig.owner.link, EP)
+    assert ctl.get_uuid(0x0A) == UUID
+    assert ctl.get_version(0x0A) == [(1, 3, 1, 0)]
+    assert ctl.get_version(0x0A, 1) == [(1, 2, 0, 0)]
+    assert ctl.get_version(0x0A, 0x7E) is None
+    assert ctl.get_msg_types(0x0A) == b"\x00"
+    (entry,) = ctl.get_vdm_support(0x0A)
+    assert (entry.id_format, entry.vendor_id, entry.command_set) == (0, 0x8086, 7)
+    with raises(ValueError):
+        ctl.set_eid(0x0A, 0xFF)
+    # Instance IDs count up per request, and each request took a fresh tag.
+    iids = [frame[9] & 0x1F for frame in rig.frames if frame[0] == EP << 1]
+    assert iids == list(range(len(iids)))
+
+
+def test_requester_times_out_after_its_tries():
+    rig, ctl = requester_rig()
+    rig.bus.absent = [EP]  # nobody acknowledges at 0x1D
+    started = rig.owner.clock()
+    with raises(ControlError) as caught:
+        ctl.get_eid(0)
+    assert "no answer after 4 tries" in str(caught.value)
+    assert caught.value.completion_code is None
+    assert rig.owner.link.counters.tx_failed == 4
+    rig.bus.absent = []
+    assert rig.owner.clock() - started < 20  # send failures are not waited for
+    # A silent endpoint: 4 tries of 250 ms each.
+    rig.owner.others = []  # the endpoint never runs: its answers never come
+    started = rig.owner.clock()
+    with raises(ControlError):
+        ctl.get_eid(0)
+    assert 1000 <= rig.owner.clock() - started <= 1010
+
+
+def test_a_lost_answer_is_retried_with_the_same_iid():
+    rig, ctl = requester_rig(eid=9)
+    rig.bus.corrupt_frames = 1  # the first request arrives with a bad PEC
+    rig.bus.corrupt_at = 6
+    assert ctl.get_eid(0).eid == 9
+    assert rig.ep.link.counters.bad_pec == 1
+    assert rig.owner.link.counters.tx_frames == 2
+    (retry,) = [frame for frame in rig.frames if frame[0] == EP << 1]  # the tap sees good ones
+    assert retry[9] == 0x80  # the same instance ID, 0
+    assert retry[7] & 7 == 1  # with a new tag
+
+
+class Scripted:
+    """A responder on message type 0 that answers with given bytes (no control responder)."""
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    def install(self, rig):
+        rig.ep.core.control = None
+        self.listener = rig.ep.stack.listener(0, 1)
+        rig.owner.others = [self]
+        self.rig = rig
+
+    @property
+    def server(self):
+        return self
+
+    def poll(self):
+        self.rig.ep.server.poll()
+        try:
+            _meta, request, resp = self.listener.recv()
+        except MctpError:
+            return
+        resp.send(self.answer(request))
+
+
+def test_requester_checks_every_answer():
+    cases = (
+        (lambda r: b"\x00\x02", "too short"),
+        (lambda r: bytes((0x80 | r[0], 2, 0, 9, 0, 0)), "Rq or D bit"),
+        (lambda r: bytes(((r[0] + 1) & 0x1F, 2, 0, 9, 0, 0)), "instance ID"),
+        (lambda r: bytes((r[0] & 0x1F, 3, 0, 9, 0, 0)), "command 0x03"),
+        (lambda r: bytes((r[0] & 0x1F, 2, 0x01)), "completion code ERROR"),
+        (lambda r: bytes((r[0] & 0x1F, 2, 0, 9, 0)), "2 bytes, expected 3"),
+    )
+    for answer, text in cases:
+        rig, ctl = requester_rig(eid=9)
+        Scripted(answer).install(rig)
+        with raises(ControlError) as caught:
+            ctl.get_eid(0)
+        assert text in str(caught.value), (text, str(caught.value))
+        assert "Get Endpoint ID" in str(caught.value)
+        assert rig.owner.server.handles_in_use() == 0
+
+
+# The bus owner.
+
+
+def test_bus_owner_sets_up_an_endpoint_mctpd_style_byte_for_byte():
+    rig = Rig(vdm=(vdm_pci(0x1AB4, 0x0001),))
+    vendor = rig.ep.stack.listener(0x7E)
+    owner = BusOwner(rig.owner.core, rig.owner.stack, rig.owner.link)
+    peer = owner.enumerate(EP)
+    assert (peer.eid, peer.addr, peer.assigned) == (10, EP, True)
+    assert peer.msg_types == b"\x00\x7e" and peer.uuid == UUID
+    assert (peer.vdm[0].vendor_id, peer.vdm[0].command_set) == (0x1AB4, 1)
+    assert rig.owner.core.routes.lookup(10).phys == EP
+    assert rig.owner.core.routes.lookup(0) is None  # the set-up route is gone
+    vendor.close()
+    # Checked against pymctp's dissection and the crc8 package (test_pymctp_control.py).
+    expected = [
+        "3A 0F 08 21 01 00 08 C8 00 80 02 56",  # Get EID to EID 0, tag 0, IID 0
+        "20 0F 0C 3B 01 08 00 C0 00 00 02 00 00 00 00 02",  # EID 0, simple, dynamic
+        "3A 0F 0A 21 01 00 08 C9 00 81 01 00 0A F8",  # Set EID 10
+        "20 0F 0C 3B 01 08 0A C1 00 01 01 00 00 0A 00 2F",  # accepted, from EID 10
+        "3A 0F 08 21 01 0A 08 CA 00 82 05 58",  # Get Message Type Support
+        "20 0F 0C 3B 01 08 0A C2 00 02 05 00 02 00 7E C7",  # control and 0x7E
+        "3A 0F 09 21 01 0A 08 CB 00 83 06 00 D1",  # Get VDM Support, selector 0
+        "20 0F 0F 3B 01 08 0A C3 00 03 06 00 FF 00 1A B4 00 01 78",  # PCI 0x1AB4, set 1, last
+        "3A 0F 08 21 01 0A 08 CC 00 84 03 40",  # Get Endpoint UUID
+        "20 0F 19 3B 01 08 0A C4 00 04 03 00 " + UUID.hex() + " 49",
+    ]
+    assert [frame.hex() for frame in rig.frames] == [
+        bytes.fromhex(frame).hex() for frame in expected
+    ]
+
+
+def test_bus_owner_keeps_a_usable_eid_and_replaces_a_taken_one():
+    rig = Rig(eid=0x20)
+    owner = BusOwner(rig.owner.core, rig.owner.stack, rig.owner.link)
+    peer = owner.enumerate(EP)
+    assert (peer.eid, peer.assigned) == (0x20, False)  # its own EID, no Set EID
+    assert peer.vdm == []  # no 0x7E/0x7F: no VDM request
+    # A second endpoint at 0x1E claims the same EID: it gets one from the pool.
+    second = Endpoint(
+        rig.bus,
+        I2CLink(rig.bus.controller(), rig.bus.target(0x1E), 0x1E),
+        0x1E,
+        0x20,
+        rig.owner.clock,
+    )
+    ControlResponder(second.core, bytes(16))
+    rig.owner.others.append(second)
+    peer2 = owner.enumerate(0x1E)
+    assert (peer2.eid, peer2.assigned) == (10, True)
+    assert second.core.eid == 10
+    assert sorted(owner.peers) == [10, 0x20]
+
+
+def test_bus_owner_undoes_the_route_when_message_types_fail():
+    rig = Rig(eid=0x20)
+    owner = BusOwner(rig.owner.core, rig.owner.stack, rig.owner.link, tries=1)
+    rig.responder.msg_types = None  # the endpoint faults on Get Message Type Support
+    with raises(ControlError):
+        owner.enumerate(EP)
+    assert rig.owner.core.routes.lookup(0x20) is None
+    assert owner.peers == {}
+    assert rig.responder.counters.internal_error == 1

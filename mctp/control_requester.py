@@ -1,0 +1,209 @@
+# Control-protocol requests (DSP0236 message type 0) through the Stack facade, for the REPL and
+# for bus-owner tools:
+#
+#     ctl = ControlRequester(stack)           # 250 ms x 4 tries, like Linux mctpd
+#     ctl.get_eid(0)                          # the endpoint at the physical address routed as EID 0
+#     ctl.set_eid(0, 10)                      # assign it EID 10
+#     ctl.get_msg_types(10), ctl.get_uuid(10), ctl.get_version(10), ctl.get_vdm_support(10)
+#
+# Each request gets the next instance ID, a retry reuses it, and every answer is checked
+# (Rq clear, instance ID, command, completion code, length) before it is decoded; a failure is
+# a ControlError that says which. Not a packet path: it allocates.
+
+from .constants import EID_BROADCAST, EID_RESERVED_MAX, MSG_TYPE_CONTROL
+from .control import (
+    DATAGRAM,
+    GET_ENDPOINT_ID,
+    GET_ENDPOINT_UUID,
+    GET_MESSAGE_TYPE_SUPPORT,
+    GET_VDM_SUPPORT,
+    GET_VERSION_SUPPORT,
+    IID_MASK,
+    RQ,
+    SET_EID,
+    SET_ENDPOINT_ID,
+    SUCCESS,
+    VDM_IANA,
+    VDM_LAST,
+    VDM_PCI,
+    VERSION_BASE,
+    VERSION_TYPE_NOT_SUPPORTED,
+    ControlError,
+    format_uuid,
+    parse_version_entry,
+)
+from .errors import MctpError
+
+
+class EndpointId:
+    """A Get Endpoint ID answer."""
+
+    def __init__(self, eid, endpoint_type, eid_type, medium_specific):
+        self.eid = eid
+        self.endpoint_type = endpoint_type  # 0 simple endpoint, 1 bus owner or bridge
+        self.eid_type = eid_type  # 0 dynamic, 1 static supported, 2 static current, 3 other
+        self.medium_specific = medium_specific
+
+    def __repr__(self):
+        return "EndpointId(eid=%d, endpoint_type=%d, eid_type=%d)" % (
+            self.eid,
+            self.endpoint_type,
+            self.eid_type,
+        )
+
+
+class EidAssignment:
+    """A Set Endpoint ID answer: whether the EID was accepted, and the endpoint's EID now."""
+
+    def __init__(self, accepted, eid, pool_status, pool_size):
+        self.accepted = accepted
+        self.eid = eid
+        self.pool_status = pool_status
+        self.pool_size = pool_size
+
+    def __repr__(self):
+        return "EidAssignment(accepted=%s, eid=%d, pool_size=%d)" % (
+            self.accepted,
+            self.eid,
+            self.pool_size,
+        )
+
+
+class VendorSupport:
+    """One Get VDM Support entry: a PCI vendor ID or an IANA enterprise number, and the
+    vendor's command set."""
+
+    def __init__(self, id_format, vendor_id, command_set):
+        self.id_format = id_format  # control.VDM_PCI or control.VDM_IANA
+        self.vendor_id = vendor_id
+        self.command_set = command_set
+
+    def __repr__(self):
+        kind = "pci" if self.id_format == VDM_PCI else "iana"
+        return "VendorSupport(%s=0x%x, command_set=0x%04x)" % (
+            kind,
+            self.vendor_id,
+            self.command_set,
+        )
+
+
+class ControlRequester:
+    """Control requests over `stack`; `timeout_ms` per try, `tries` tries per request."""
+
+    def __init__(self, stack, timeout_ms=250, tries=4):
+        if tries < 1:
+            raise ValueError("tries must be at least 1")
+        self.stack = stack
+        self.timeout_ms = timeout_ms
+        self.tries = tries
+        self._iid = 0
+
+    def request(self, eid, command, data=b""):
+        """Send one control request to `eid`; the answer's bytes after the completion code.
+        Raises ControlError when no valid answer comes or its completion code is not SUCCESS."""
+        iid = self._iid
+        self._iid = (iid + 1) & IID_MASK
+        message = bytes((RQ | iid, command)) + bytes(data)
+        answer = self._exchange(eid, command, message)
+        if len(answer) < 3:
+            raise ControlError(command, "answer of %d bytes, too short" % len(answer))
+        if answer[0] & (RQ | DATAGRAM):
+            raise ControlError(command, "answer has the Rq or D bit set")
+        if answer[0] & IID_MASK != iid:
+            raise ControlError(
+                command, "answer for instance ID %d, not %d" % (answer[0] & IID_MASK, iid)
+            )
+        if answer[1] != command:
+            raise ControlError(command, "answer is for command 0x%02x" % answer[1])
+        if answer[2] != SUCCESS:
+            raise ControlError(command, "refused", answer[2])
+        return answer[3:]
+
+    def _exchange(self, eid, command, message):
+        # Up to `tries` sends of the same message (same instance ID); a new send abandons the
+        # previous try's tag, so a late answer to it cannot pass for this one's.
+        last = None
+        with self.stack.req(eid, self.timeout_ms) as channel:
+            for _ in range(self.tries):
+                try:
+                    channel.send(MSG_TYPE_CONTROL, message)
+                    meta, answer = channel.recv()
+                except MctpError as error:
+                    last = error
+                    continue
+                if meta.msg_type != MSG_TYPE_CONTROL or meta.msg_ic:
+                    raise ControlError(command, "answer is not a control message")
+                return answer
+        raise ControlError(command, "no answer after %d tries (%s)" % (self.tries, last))
+
+    @staticmethod
+    def _length(command, data, expected):
+        if len(data) != expected:
+            raise ControlError(
+                command, "answer data is %d bytes, expected %d" % (len(data), expected)
+            )
+
+    def get_eid(self, eid):
+        data = self.request(eid, GET_ENDPOINT_ID)
+        self._length(GET_ENDPOINT_ID, data, 3)
+        return EndpointId(data[0], data[1] >> 4 & 3, data[1] & 3, data[2])
+
+    def set_eid(self, eid, new_eid, operation=SET_EID):
+        """Set Endpoint ID: give the endpoint reached as `eid` the EID `new_eid`."""
+        if not EID_RESERVED_MAX < new_eid < EID_BROADCAST:
+            raise ValueError("an EID to assign is 8..254")
+        data = self.request(eid, SET_ENDPOINT_ID, bytes((operation & 3, new_eid)))
+        self._length(SET_ENDPOINT_ID, data, 3)
+        return EidAssignment(not data[0] & 0x30, data[1], data[0] & 3, data[2])
+
+    def get_uuid(self, eid):
+        data = self.request(eid, GET_ENDPOINT_UUID)
+        self._length(GET_ENDPOINT_UUID, data, 16)
+        return bytes(data)
+
+    def get_uuid_text(self, eid):
+        return format_uuid(self.get_uuid(eid))
+
+    def get_version(self, eid, msg_type=VERSION_BASE):
+        """The versions supported for `msg_type` (0xFF: the base specification) as (major,
+        minor, update or None, alpha) tuples; None when the endpoint does not support it."""
+        try:
+            data = self.request(eid, GET_VERSION_SUPPORT, bytes((msg_type,)))
+        except ControlError as error:
+            if error.completion_code == VERSION_TYPE_NOT_SUPPORTED:
+                return None
+            raise
+        if not data or len(data) != 1 + 4 * data[0]:
+            raise ControlError(GET_VERSION_SUPPORT, "entry count and length disagree")
+        try:
+            return [parse_version_entry(data[i : i + 4]) for i in range(1, len(data), 4)]
+        except ValueError as error:
+            raise ControlError(GET_VERSION_SUPPORT, str(error)) from None
+
+    def get_msg_types(self, eid):
+        data = self.request(eid, GET_MESSAGE_TYPE_SUPPORT)
+        if not data or len(data) != 1 + data[0]:
+            raise ControlError(GET_MESSAGE_TYPE_SUPPORT, "type count and length disagree")
+        return bytes(data[1:])
+
+    def get_vdm_support(self, eid):
+        """Every Get VDM Support entry, selector 0 onwards until the endpoint says 0xFF."""
+        entries = []
+        selector = 0
+        while True:
+            data = self.request(eid, GET_VDM_SUPPORT, bytes((selector,)))
+            entries.append(_vendor_entry(data))
+            if data[0] == VDM_LAST:
+                return entries
+            if data[0] <= selector:
+                raise ControlError(GET_VDM_SUPPORT, "next selector does not move on")
+            selector = data[0]
+
+
+def _vendor_entry(data):
+    if len(data) == 6 and data[1] == VDM_PCI:
+        return VendorSupport(VDM_PCI, data[2] << 8 | data[3], data[4] << 8 | data[5])
+    if len(data) == 8 and data[1] == VDM_IANA:
+        enterprise = data[2] << 24 | data[3] << 16 | data[4] << 8 | data[5]
+        return VendorSupport(VDM_IANA, enterprise, data[6] << 8 | data[7])
+    raise ControlError(GET_VDM_SUPPORT, "vendor entry of unknown format or length")

@@ -1,0 +1,262 @@
+# The endpoint's control-protocol responder (DSP0236 message type 0), inside the stack: the core
+# hands it every complete control request, and it answers at once from the receive path, so an
+# answer leaves within the same poll (well inside the 100 ms DSP0236 allows), and a Set Endpoint
+# ID response leaves from the new EID before anything else happens.
+#
+# Answered: Set Endpoint ID (all four operations), Get Endpoint ID, Get Endpoint UUID, Get MCTP
+# Version Support, Get Message Type Support, Get Vendor Defined Message Support; every other
+# command gets ERROR_UNSUPPORTED_CMD. Datagrams (D=1) are never answered. A request with the
+# IC bit, without a command byte, or with Rq=0 is dropped and counted. It keeps no state per
+# request, so a retry with the same instance ID is answered again.
+#
+# Nothing here allocates per request: the response is built in a buffer made at construction.
+
+from ._compat import const
+from .bufcopy import copy_into
+from .constants import EID_BROADCAST, EID_NULL, EID_RESERVED_MAX, MSG_TYPE_CONTROL, MSG_TYPE_MAX
+from .control import (
+    BASE_VERSION,
+    DATAGRAM,
+    EID_DYNAMIC,
+    EID_STATIC_CURRENT,
+    EID_STATIC_OTHER,
+    EID_STATIC_SUPPORTED,
+    ENDPOINT_BUS_OWNER,
+    ENDPOINT_SIMPLE,
+    ERROR_INVALID_DATA,
+    ERROR_INVALID_LENGTH,
+    ERROR_UNSUPPORTED_CMD,
+    FORCE_EID,
+    GET_ENDPOINT_ID,
+    GET_ENDPOINT_UUID,
+    GET_MESSAGE_TYPE_SUPPORT,
+    GET_VDM_SUPPORT,
+    GET_VERSION_SUPPORT,
+    IID_MASK,
+    REQUEST_LENGTHS,
+    RESET_EID,
+    RQ,
+    SET_EID,
+    SET_ENDPOINT_ID,
+    SUCCESS,
+    VDM_LAST,
+    VERSION_BASE,
+    VERSION_TYPE_NOT_SUPPORTED,
+)
+from .counters import Counters
+
+_MAX_VERSIONS = const(8)  # version entries per message type
+_RSP_SIZE = const(3 + 1 + 128)  # the longest answer: every message type
+
+_COUNTERS = (
+    "requests",  # complete control requests taken
+    "responses",  # answers sent
+    "datagrams",  # D=1 requests: never answered
+    "unsupported",  # answered ERROR_UNSUPPORTED_CMD
+    "errors",  # answered with another error completion code
+    "dropped",  # IC set, no command byte, or Rq=0: not answered
+    "send_failed",  # an answer the core could not send
+    "eid_changes",  # Set Endpoint ID changed our EID
+    "internal_error",  # a fault while answering (the request is dropped)
+)
+
+
+class ControlResponder:
+    """Answers control requests for `core`.
+
+    `uuid` is 16 bytes (mctp.control.uuid_from_unique_id makes one from a board's unique ID).
+    `static_eid` is the endpoint's static EID, if it has one (Set EID "reset" goes back to it).
+    `versions` maps other message types to their version entries (4 bytes each, see
+    mctp.control.version_entry); the base spec (0xFF) and control (0x00) answer 1.3.1.
+    `vdm` lists Get VDM Support entries (mctp.control.vdm_pci / vdm_iana). Message types with
+    a listener, plus `msg_types`, are reported by Get Message Type Support.
+    """
+
+    def __init__(
+        self,
+        core,
+        uuid,
+        static_eid=None,
+        endpoint_type=ENDPOINT_SIMPLE,
+        versions=None,
+        vdm=(),
+        msg_types=(),
+    ):
+        if len(uuid) != 16:
+            raise ValueError("uuid must be 16 bytes")
+        if static_eid is not None and not EID_RESERVED_MAX < static_eid < EID_BROADCAST:
+            raise ValueError("static EID must be 8..254")
+        if endpoint_type not in (ENDPOINT_SIMPLE, ENDPOINT_BUS_OWNER):
+            raise ValueError("endpoint type must be 0 (simple) or 1 (bus owner or bridge)")
+        self.core = core
+        self.uuid = bytes(uuid)
+        self.static_eid = static_eid or EID_NULL
+        self.endpoint_type = endpoint_type
+        self.versions = {VERSION_BASE: BASE_VERSION, MSG_TYPE_CONTROL: BASE_VERSION}
+        for msg_type, entries in (versions or {}).items():
+            if not 0 < msg_type <= MSG_TYPE_MAX or not entries or len(entries) % 4:
+                raise ValueError("versions: a message type 1..127 to 4-byte entries")
+            if len(entries) > 4 * _MAX_VERSIONS:
+                raise ValueError("at most %d versions per message type" % _MAX_VERSIONS)
+            self.versions[msg_type] = bytes(entries)
+        for entry in vdm:
+            if len(entry) not in (5, 7):
+                raise ValueError("a VDM entry is 5 (PCI) or 7 (IANA) bytes")
+        if len(vdm) >= VDM_LAST:
+            raise ValueError("too many VDM entries")
+        self.vdm = tuple(bytes(entry) for entry in vdm)
+        self.msg_types = bytearray(MSG_TYPE_MAX + 1)  # 1 where a type is always reported
+        for msg_type in msg_types:
+            self.msg_types[msg_type & MSG_TYPE_MAX] = 1
+        self.discovered = False
+        self.counters = Counters(_COUNTERS)
+        self._rsp = bytearray(_RSP_SIZE)
+        self._len = 0  # of the answer in _rsp
+        self._slot = None  # the request being answered
+        if not core.eid and self.static_eid:
+            core.set_eid(self.static_eid)
+        core.control = self
+
+    def handle(self, slot):
+        """Answer the complete control request in `slot`, then free the slot. Never raises."""
+        self._slot = slot
+        self.counters.requests += 1
+        self._guarded()
+        self._slot = None
+        self.core.release(slot)
+
+    def _guarded(self):
+        try:
+            self._answer()
+        except Exception:
+            self.counters.internal_error += 1
+
+    def _answer(self):
+        slot = self._slot
+        if slot.ic or slot.length < 2 or not slot.buf[0] & RQ:
+            self.counters.dropped += 1
+            return
+        if slot.buf[0] & DATAGRAM:
+            self.counters.datagrams += 1
+            return
+        rsp = self._rsp
+        rsp[0] = slot.buf[0] & IID_MASK  # Rq and D clear, the request's instance ID
+        rsp[1] = slot.buf[1]
+        self._len = 3
+        code = self._command(slot.buf[1])
+        rsp[2] = code
+        if code == ERROR_UNSUPPORTED_CMD:
+            self.counters.unsupported += 1
+        elif code != SUCCESS:
+            self.counters.errors += 1
+        if code != SUCCESS:
+            self._len = 3  # an error answer carries the completion code only
+        self._send()
+
+    def _send(self):
+        slot = self._slot
+        core = self.core
+        if core.send(slot.src, slot.tag, MSG_TYPE_CONTROL, self._rsp, 0, self._len):
+            self.counters.send_failed += 1
+        else:
+            self.counters.responses += 1
+
+    def _command(self, command):
+        expected = REQUEST_LENGTHS.get(command, -1)
+        if expected < 0:
+            return ERROR_UNSUPPORTED_CMD
+        if self._slot.length != expected:
+            return ERROR_INVALID_LENGTH
+        if command == SET_ENDPOINT_ID:
+            return self._set_eid(self._slot.buf[2] & 3, self._slot.buf[3])
+        if command == GET_ENDPOINT_ID:
+            return self._get_eid()
+        if command == GET_ENDPOINT_UUID:
+            return self._put(self.uuid)
+        if command == GET_VERSION_SUPPORT:
+            return self._get_version(self._slot.buf[2])
+        if command == GET_MESSAGE_TYPE_SUPPORT:
+            return self._get_msg_types()
+        return self._get_vdm(self._slot.buf[2])  # GET_VDM_SUPPORT, the last with a length
+
+    def _set_eid(self, operation, eid):
+        if operation == SET_EID or operation == FORCE_EID:
+            if not EID_RESERVED_MAX < eid < EID_BROADCAST:
+                return ERROR_INVALID_DATA
+        elif operation == RESET_EID:
+            if not self.static_eid:
+                return ERROR_INVALID_DATA
+            eid = self.static_eid
+        else:  # SET_DISCOVERED
+            self.discovered = True
+            eid = self.core.eid
+        if eid != self.core.eid:
+            self.core.set_eid(eid)  # before the answer, which leaves from the new EID
+            self.counters.eid_changes += 1
+        rsp = self._rsp
+        rsp[3] = 0  # accepted; this endpoint uses no EID pool
+        rsp[4] = eid
+        rsp[5] = 0  # pool size
+        self._len = 6
+        return SUCCESS
+
+    def _eid_type(self):
+        if not self.static_eid:
+            return EID_DYNAMIC
+        if self.core.eid == self.static_eid:
+            return EID_STATIC_CURRENT
+        if self.core.eid == EID_NULL:
+            return EID_STATIC_SUPPORTED
+        return EID_STATIC_OTHER
+
+    def _get_eid(self):
+        rsp = self._rsp
+        rsp[3] = self.core.eid
+        rsp[4] = self.endpoint_type << 4 | self._eid_type()
+        rsp[5] = 0  # medium-specific
+        self._len = 6
+        return SUCCESS
+
+    def _put(self, data):
+        # The answer's data after the completion code.
+        copy_into(self._rsp, 3, data, 0, len(data))
+        self._len = 3 + len(data)
+        return SUCCESS
+
+    def _get_version(self, msg_type):
+        if msg_type not in self.versions:
+            return VERSION_TYPE_NOT_SUPPORTED
+        entries = self.versions[msg_type]
+        self._rsp[3] = len(entries) >> 2
+        copy_into(self._rsp, 4, entries, 0, len(entries))
+        self._len = 4 + len(entries)
+        return SUCCESS
+
+    def _get_msg_types(self):
+        rsp = self._rsp
+        count = 1
+        rsp[4] = MSG_TYPE_CONTROL
+        msg_type = 1
+        while msg_type <= MSG_TYPE_MAX:
+            if self._supported(msg_type):
+                rsp[4 + count] = msg_type
+                count += 1
+            msg_type += 1
+        rsp[3] = count
+        self._len = 4 + count
+        return SUCCESS
+
+    def _supported(self, msg_type):
+        sink = self.core.sink
+        if self.msg_types[msg_type]:
+            return True
+        return sink is not None and sink.accept_request(msg_type) >= 0
+
+    def _get_vdm(self, selector):
+        if selector >= len(self.vdm):
+            return ERROR_INVALID_DATA
+        self._rsp[3] = selector + 1 if selector + 1 < len(self.vdm) else VDM_LAST
+        entry = self.vdm[selector]
+        copy_into(self._rsp, 4, entry, 0, len(entry))
+        self._len = 4 + len(entry)
+        return SUCCESS
