@@ -355,6 +355,22 @@ def test_requester_checks_every_answer():
 # The bus owner.
 
 
+# Checked against pymctp's dissection and the crc8 package (test_pymctp_control.py).
+# The bus owner's set-up of an endpoint with a 0x7E listener and one PCI VDM entry.
+BUS_OWNER_SEQUENCE = [
+    "3A 0F 08 21 01 00 08 C8 00 80 02 56",  # Get EID to EID 0, tag 0, IID 0
+    "20 0F 0C 3B 01 08 00 C0 00 00 02 00 00 00 00 02",  # EID 0, simple, dynamic
+    "3A 0F 0A 21 01 00 08 C9 00 81 01 00 0A F8",  # Set EID 10
+    "20 0F 0C 3B 01 08 0A C1 00 01 01 00 00 0A 00 2F",  # accepted, from EID 10
+    "3A 0F 08 21 01 0A 08 CA 00 82 05 58",  # Get Message Type Support
+    "20 0F 0C 3B 01 08 0A C2 00 02 05 00 02 00 7E C7",  # control and 0x7E
+    "3A 0F 09 21 01 0A 08 CB 00 83 06 00 D1",  # Get VDM Support, selector 0
+    "20 0F 0F 3B 01 08 0A C3 00 03 06 00 FF 00 1A B4 00 01 78",  # PCI 0x1AB4, set 1, last
+    "3A 0F 08 21 01 0A 08 CC 00 84 03 40",  # Get Endpoint UUID
+    "20 0F 19 3B 01 08 0A C4 00 04 03 00 " + UUID.hex() + " 49",
+]
+
+
 def test_bus_owner_sets_up_an_endpoint_mctpd_style_byte_for_byte():
     rig = Rig(vdm=(vdm_pci(0x1AB4, 0x0001),))
     vendor = rig.ep.stack.listener(0x7E)
@@ -366,21 +382,8 @@ def test_bus_owner_sets_up_an_endpoint_mctpd_style_byte_for_byte():
     assert rig.owner.core.routes.lookup(10).phys == EP
     assert rig.owner.core.routes.lookup(0) is None  # the set-up route is gone
     vendor.close()
-    # Checked against pymctp's dissection and the crc8 package (test_pymctp_control.py).
-    expected = [
-        "3A 0F 08 21 01 00 08 C8 00 80 02 56",  # Get EID to EID 0, tag 0, IID 0
-        "20 0F 0C 3B 01 08 00 C0 00 00 02 00 00 00 00 02",  # EID 0, simple, dynamic
-        "3A 0F 0A 21 01 00 08 C9 00 81 01 00 0A F8",  # Set EID 10
-        "20 0F 0C 3B 01 08 0A C1 00 01 01 00 00 0A 00 2F",  # accepted, from EID 10
-        "3A 0F 08 21 01 0A 08 CA 00 82 05 58",  # Get Message Type Support
-        "20 0F 0C 3B 01 08 0A C2 00 02 05 00 02 00 7E C7",  # control and 0x7E
-        "3A 0F 09 21 01 0A 08 CB 00 83 06 00 D1",  # Get VDM Support, selector 0
-        "20 0F 0F 3B 01 08 0A C3 00 03 06 00 FF 00 1A B4 00 01 78",  # PCI 0x1AB4, set 1, last
-        "3A 0F 08 21 01 0A 08 CC 00 84 03 40",  # Get Endpoint UUID
-        "20 0F 19 3B 01 08 0A C4 00 04 03 00 " + UUID.hex() + " 49",
-    ]
     assert [frame.hex() for frame in rig.frames] == [
-        bytes.fromhex(frame).hex() for frame in expected
+        bytes.fromhex(frame).hex() for frame in BUS_OWNER_SEQUENCE
     ]
 
 

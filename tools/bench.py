@@ -19,6 +19,9 @@ Figures:
   i2c_rx_sim_overhead_us   what the simulated target costs per frame (with a handler that only
                            drains its bytes): host-only, a board's I2CTarget does this in C
   pec_72_bytes_us          the PEC of a 72-byte frame
+  control_answer_us        a Get Endpoint ID request frame in and its answer out through the I2C
+                           link: the IRQ handler, the core, the control responder, the answer's
+                           frame and PEC (the simulated target's cost included)
   vs_pymctp_frame_codec_ratio  CPython: our SMBus frame build + parse rate over pymctp's, same
                            frames (pymctp 0.4.0 installed in the dev environment)
   alloc_bytes_per_1k_echo  MicroPython: bytes allocated per 1 KiB echo after warm-up
@@ -43,6 +46,7 @@ sys.path.insert(0, __file__.rpartition("/")[0] + "/..")
 
 from mctp import RecvMetadata, Stack  # noqa: E402
 from mctp._compat import ticks_diff, ticks_ms  # noqa: E402
+from mctp.control_responder import ControlResponder  # noqa: E402
 from mctp.core import Core  # noqa: E402
 from mctp.direct import DirectClient  # noqa: E402
 from mctp.i2c import I2CLink  # noqa: E402
@@ -226,6 +230,28 @@ def i2c_rx_packet_us(repeats, overhead):
     return per_packet_us(run, 16, repeats) - overhead
 
 
+def control_answer_us(repeats):
+    # A Get Endpoint ID request frame into an endpoint at 0x1D, answered through the I2C link
+    # to a controller that only acknowledges: receive, responder, transmit with PEC.
+    core = Core(eid=9)
+    bus = SimBus()
+    target = bus.target(0x1D)
+    link = core.add_link(I2CLink(_AckingI2C(), target, 0x1D))
+    Server(core)
+    responder = ControlResponder(core, bytes(16))
+    request = bytearray(16)
+    n = encode_frame(request, 0x1D, 0x10, b"\x01\x00\x08\xc8\x00\x80\x02")
+    frame = memoryview(request)[1:n]
+
+    def run():
+        target._written(frame, n - 1)
+        link.poll(core)
+
+    us = per_packet_us(run, 1, repeats)
+    assert responder.counters.responses == repeats + 1  # every request was answered
+    return us
+
+
 def pec_72_bytes_us(repeats):
     frame = bytearray(range(72))
     start = ticks_ms()
@@ -295,6 +321,7 @@ def main():
     print("i2c_rx_packet_us: %.1f us" % i2c_rx_packet_us(1000, overhead))
     print("i2c_rx_sim_overhead_us: %.1f us" % overhead)
     print("pec_72_bytes_us: %.2f us" % pec_72_bytes_us(20000))
+    print("control_answer_us: %.1f us" % control_answer_us(5000))
     if micropython is None:
         print("vs_pymctp_frame_codec_ratio: %.0f x" % vs_pymctp_frame_codec_ratio(500))
     if micropython is not None:

@@ -1,0 +1,163 @@
+# Third-party and out-of-process peers for the interoperability tests (CPython only): our
+# endpoint firmware running under the MicroPython unix port on the UDP I2C bus, pymctp's
+# SimpleEndpointAM responder in a thread, and shims for two pymctp 0.4.0 bugs.
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid as uuid_module
+
+from pymctp.automaton import SimpleEndpointAM
+from pymctp.automaton.sessions import EndpointSession
+from pymctp.layers.mctp import EndpointContext, MsgTypes, Smbus7bitAddress
+from pymctp.layers.mctp.control import (
+    GetMctpVersionSupportResponsePacket,
+    GetMessageTypeSupportResponsePacket,
+)
+from pymctp_exerciser_qemu import QemuI2CNetDevSocket
+from scapy.config import conf
+
+conf.verb = 0  # scapy's "Begin emission ..." on every request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# pymctp 0.4.0 bug 1: pymctp/compliance/mctp_base.py reads `msg_types` and `version_count`,
+# fields its layers call `msg_type_list` and `version_number_entry_count`.
+if not hasattr(GetMessageTypeSupportResponsePacket, "msg_types"):
+    GetMessageTypeSupportResponsePacket.msg_types = property(lambda p: p.msg_type_list)
+if not hasattr(GetMctpVersionSupportResponsePacket, "version_count"):
+    GetMctpVersionSupportResponsePacket.version_count = property(
+        lambda p: p.version_number_entry_count
+    )
+
+
+class SmbusSession(EndpointSession):
+    """pymctp 0.4.0 bug 2: EndpointSession sends on SMBus only when given the destination's
+    physical address, which the compliance tests never pass; this one always has it."""
+
+    def __init__(self, *args, dst_phy_addr=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.default_dst_phy_addr = dst_phy_addr
+
+    def sndrcv_mctp_msg(self, pkt, dst_eid, *, dst_phy_addr=None, **kwargs):
+        return super().sndrcv_mctp_msg(
+            pkt, dst_eid, dst_phy_addr=dst_phy_addr or self.default_dst_phy_addr, **kwargs
+        )
+
+
+def pymctp_session(own_addr, own_eid, target_addr, in_port, out_port):
+    """A pymctp session at `own_addr` (EID `own_eid`) that talks to the target at
+    `target_addr` over the UDP I2C bus; close its `.socket` when done."""
+    sock = QemuI2CNetDevSocket(
+        iface="127.0.0.1",
+        in_port=in_port,
+        out_port=out_port,
+        iface_out="127.0.0.1",
+        dump_hex=False,
+    )
+    context = EndpointContext(
+        physical_address=Smbus7bitAddress(own_addr),
+        assigned_eid=own_eid,
+        supported_msg_types=[MsgTypes.CTRL],
+    )
+    return SmbusSession(context=context, socket=sock, dst_phy_addr=Smbus7bitAddress(target_addr))
+
+
+class MicroPythonEndpoint:
+    """tools/run_endpoint.py under the MicroPython unix port, on the UDP I2C bus: it listens on
+    `listen` and sends to `peer`. Use as a context manager; `ready` is its first line, `output`
+    everything it printed once stopped (its counters)."""
+
+    def __init__(self, listen, peer, addr=0x1D, eid=None, start_timeout=10.0):
+        command = [_micropython(), os.path.join(ROOT, "tools", "run_endpoint.py")]
+        command += ["--i2c-udp", "%d:%d" % (listen, peer), "--i2c-addr", hex(addr)]
+        if eid is not None:
+            command += ["--eid", str(eid)]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        self.output = ""
+        self.ready = self._first_line(start_timeout)
+
+    def _first_line(self, timeout):
+        readable, _, _ = select.select([self.process.stdout], [], [], timeout)
+        if not readable:
+            self.stop()
+            raise AssertionError("the endpoint did not start: " + self.output)
+        line = self.process.stdout.readline()
+        if not line.startswith("ready:"):
+            self.stop()
+            raise AssertionError("the endpoint failed to start: " + line + self.output)
+        return line
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # KeyboardInterrupt: counters, then exit
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.output += self.process.stdout.read()
+        self.process.stdout.close()
+        return self.process.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def _micropython():
+    beside_python = os.path.join(os.path.dirname(sys.executable), "micropython")
+    return beside_python if os.path.exists(beside_python) else "micropython"
+
+
+class SimpleEndpoint:
+    """pymctp's SimpleEndpointAM at 7-bit `addr` on the UDP I2C bus, in a thread: it listens on
+    `listen` and sends every reply to `peer`. Use as a context manager.
+
+    Its quirks (pymctp 0.4.0): it answers after a random 100-250 ms; it gives its reply the
+    request's packet sequence number plus one; its version entries are byte-swapped; it answers
+    command 0xFF with SUCCESS and stays silent on undefined ones."""
+
+    def __init__(self, addr, listen, peer, uuid, msg_types=(MsgTypes.CTRL,)):
+        self.socket = QemuI2CNetDevSocket(
+            iface="127.0.0.1", in_port=listen, out_port=peer, iface_out="127.0.0.1", dump_hex=False
+        )
+        context = EndpointContext(
+            physical_address=Smbus7bitAddress(addr),
+            endpoint_uuid=uuid_module.UUID(bytes=bytes(uuid)),
+            supported_msg_types=list(msg_types),
+        )
+        # parse_options keeps the last AM's session in a class-level dict: start clean.
+        SimpleEndpointAM.sniff_options.pop("session", None)
+        self.am = SimpleEndpointAM(socket=self.socket, context=context, verbose=False)
+        self.thread = threading.Thread(target=self.am, daemon=True)
+        self.thread.start()  # am.bg() cannot work: it always passes a timeout to AsyncSniffer
+        deadline = time.monotonic() + 5
+        # A stop() before the sniff loop has set `continue_sniff` is lost: wait for it.
+        while not getattr(self.am.sniffer, "continue_sniff", False):
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                self.socket.close()
+                raise AssertionError("SimpleEndpointAM did not start")
+            time.sleep(0.001)
+
+    @property
+    def context(self):
+        return self.am.context
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.am.sniffer.running:
+            self.am.sniffer.stop(join=False)
+        self.thread.join(5)
+        self.socket.close()
+        assert not self.thread.is_alive(), "SimpleEndpointAM did not stop"

@@ -1,0 +1,100 @@
+"""Run the endpoint firmware on the host, on the UDP I2C bus (one datagram per SMBus frame on
+127.0.0.1, the format of pymctp's QEMU I2C exerciser).
+
+    micropython tools/run_endpoint.py --i2c-udp 47220:47221 --i2c-addr 0x1D [--eid 9]
+    python3 tools/run_endpoint.py ...
+
+Options:
+  --i2c-udp LISTEN:PEER  receive frames on UDP port LISTEN, send them to 127.0.0.1:PEER
+  --i2c-addr ADDR        our 7-bit I2C address (default 0x1D)
+  --eid N                a static EID (default: none, wait for the bus owner's Set EID)
+  --uuid HEX             the endpoint UUID, 32 hex digits (default: made from address and port)
+  --mtu N                payload bytes per packet we send (default 64)
+
+It prints one "ready" line when it listens, and its counters when it stops (Ctrl-C, SIGTERM).
+"""
+
+import sys
+
+_ROOT = __file__.rpartition("/")[0].rpartition("/")[0] or "."
+sys.path.insert(0, _ROOT if _ROOT != "tools" else ".")
+
+from firmware.endpoint import EndpointApp  # noqa: E402
+from mctp.control import format_uuid, uuid_from_unique_id  # noqa: E402
+from mctp.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: E402
+
+_USAGE = "usage: run_endpoint.py --i2c-udp LISTEN:PEER [--i2c-addr A] [--eid N] [--uuid HEX]"
+
+
+def parse(argv):
+    options = {"--i2c-addr": "0x1D", "--mtu": "64"}
+    i = 0
+    while i < len(argv):
+        name = argv[i]
+        if name in ("-h", "--help"):
+            print(__doc__)
+            sys.exit(0)
+        if name not in ("--i2c-udp", "--i2c-addr", "--eid", "--uuid", "--mtu") or i + 1 >= len(
+            argv
+        ):
+            raise SystemExit(_USAGE + "\nunknown or incomplete option: " + name)
+        options[name] = argv[i + 1]
+        i += 2
+    if "--i2c-udp" not in options:
+        raise SystemExit(_USAGE + "\n--i2c-udp is required")
+    listen, _, peer = options["--i2c-udp"].partition(":")
+    settings = {
+        "listen": int(listen),
+        "peer": int(peer),
+        "addr": int(options["--i2c-addr"], 0),
+        "eid": int(options["--eid"], 0) if "--eid" in options else None,
+        "mtu": int(options["--mtu"]),
+        "uuid": None,
+    }
+    if "--uuid" in options:
+        settings["uuid"] = bytes.fromhex(options["--uuid"].replace("-", ""))
+    else:
+        settings["uuid"] = uuid_from_unique_id(
+            b"udp" + bytes((settings["addr"], settings["listen"] >> 8, settings["listen"] & 255))
+        )
+    return settings
+
+
+def _stop_on_sigterm():
+    # CPython: SIGTERM stops the loop like Ctrl-C. The MicroPython unix port has no signal
+    # module; SIGTERM ends it at once there, which loses nothing but the closing counters.
+    try:
+        import signal  # noqa: PLC0415
+
+        def interrupt(_signum, _frame):
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, interrupt)
+    except ImportError:
+        pass
+
+
+def main(argv):
+    s = parse(argv)
+    i2c = UdpI2C(s["peer"])
+    target = UdpI2CTarget(s["addr"], s["listen"])
+    app = EndpointApp(i2c, target, s["addr"], s["uuid"], s["eid"], s["mtu"])
+    _stop_on_sigterm()
+    print(
+        "ready: I2C address 0x%02x, EID %d, UUID %s, UDP %d -> %d"
+        % (s["addr"], app.core.eid, format_uuid(s["uuid"]), s["listen"], s["peer"])
+    )
+    try:
+        app.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        target.close()
+        i2c.close()
+    for layer, counters in app.counters().items():
+        print(layer, counters)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
