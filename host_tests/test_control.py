@@ -418,3 +418,18 @@ def test_bus_owner_undoes_the_route_when_message_types_fail():
     assert rig.owner.core.routes.lookup(0x20) is None
     assert owner.peers == {}
     assert rig.responder.counters.internal_error == 1
+
+
+def test_the_uuid_defaults_to_one_made_from_the_board_id():
+    import mctp.control_responder as module  # noqa: PLC0415 (its machine.unique_id stand-in)
+
+    saved = module.unique_id
+    try:
+        module.unique_id = lambda: bytes.fromhex("e660583883632b2c")
+        rig = Rig(eid=9, uuid=None)
+        assert rig.responder.uuid == uuid_from_unique_id(bytes.fromhex("e660583883632b2c"))
+        module.unique_id = lambda: None  # a port without machine.unique_id()
+        with raises(ValueError):
+            ControlResponder(rig.ep.core)
+    finally:
+        module.unique_id = saved

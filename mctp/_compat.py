@@ -38,3 +38,14 @@ except ImportError:
 
     def ticks_diff(end, start):
         return ((end - start + _TICKS_HALF) & TICKS_MAX) - _TICKS_HALF
+
+
+def unique_id():
+    """The board's unique ID (machine.unique_id()), or None where there is none (CPython, the
+    unix port)."""
+    try:
+        import machine  # noqa: PLC0415 (only boards have it)
+
+        return machine.unique_id()
+    except (ImportError, AttributeError):
+        return None

@@ -11,7 +11,7 @@
 #
 # Nothing here allocates per request: the response is built in a buffer made at construction.
 
-from ._compat import const
+from ._compat import const, unique_id
 from .bufcopy import copy_into
 from .constants import EID_BROADCAST, EID_NULL, EID_RESERVED_MAX, MSG_TYPE_CONTROL, MSG_TYPE_MAX
 from .control import (
@@ -42,6 +42,7 @@ from .control import (
     VDM_LAST,
     VERSION_BASE,
     VERSION_TYPE_NOT_SUPPORTED,
+    uuid_from_unique_id,
 )
 from .counters import Counters
 
@@ -64,7 +65,7 @@ _COUNTERS = (
 class ControlResponder:
     """Answers control requests for `core`.
 
-    `uuid` is 16 bytes (mctp.control.uuid_from_unique_id makes one from a board's unique ID).
+    `uuid` is 16 bytes; None makes one from the board's unique ID (machine.unique_id()).
     `static_eid` is the endpoint's static EID, if it has one (Set EID "reset" goes back to it).
     `versions` maps other message types to their version entries (4 bytes each, see
     mctp.control.version_entry); the base spec (0xFF) and control (0x00) answer 1.3.1.
@@ -75,13 +76,18 @@ class ControlResponder:
     def __init__(
         self,
         core,
-        uuid,
+        uuid=None,
         static_eid=None,
         endpoint_type=ENDPOINT_SIMPLE,
         versions=None,
         vdm=(),
         msg_types=(),
     ):
+        if uuid is None:
+            board_id = unique_id()
+            if board_id is None:
+                raise ValueError("no uuid given, and this port has no machine.unique_id()")
+            uuid = uuid_from_unique_id(board_id)
         if len(uuid) != 16:
             raise ValueError("uuid must be 16 bytes")
         if static_eid is not None and not EID_RESERVED_MAX < static_eid < EID_BROADCAST:
