@@ -1,43 +1,89 @@
-# The endpoint application: a stack with one I2C link, its server and the control responder,
-# polled in a loop. The same code runs on a board (machine.I2C + machine.I2CTarget) and on the
-# host (the UDP I2C bus, tools/run_endpoint.py).
+# The endpoint application: a stack with one I2C link, its server, the control responder, and
+# two services: an echo on the PCI vendor-defined type (0x7E) and a PLDM base responder (type
+# 0x01). The same code runs on a board (machine.I2C + machine.I2CTarget, firmware/board.py) and
+# on the host (the UDP I2C bus, tools/run_endpoint.py).
 
 from mctp import Stack
 from mctp._compat import sleep_ms, ticks_ms
 from mctp.config import Config
+from mctp.control import vdm_pci, version_entry
 from mctp.control_responder import ControlResponder
 from mctp.core import Core
 from mctp.direct import DirectClient
 from mctp.i2c import I2CLink
 from mctp.server import Server
 
+from .echo import VendorEcho
+from .pldm import PldmResponder
+
+# Get MCTP Version Support for PLDM answers the PLDM-over-MCTP binding's version (DSP0241 1.0.0).
+PLDM_OVER_MCTP_VERSION = version_entry(1, 0, 0)
+
 
 class EndpointApp:
     """An MCTP endpoint at 7-bit address `addr` on the bus of `i2c` and `target`.
 
-    `eid` is a static EID (None: wait for the bus owner's Set Endpoint ID); `uuid` 16 bytes.
+    `eid` is a static EID (None: wait for the bus owner's Set Endpoint ID); `uuid` 16 bytes
+    (None: made from machine.unique_id()); `led` anything with toggle(), or None.
     """
 
-    def __init__(self, i2c, target, addr, uuid, eid=None, mtu=64, config=None, clock=ticks_ms):
+    def __init__(
+        self,
+        i2c,
+        target,
+        addr,
+        uuid=None,
+        eid=None,
+        mtu=64,
+        vendor_id=0xFFFF,
+        echo_command_set=1,
+        tid=1,
+        led=None,
+        config=None,
+        clock=ticks_ms,
+    ):
         self.core = Core(config or Config(), 0, clock)
         self.link = self.core.add_link(I2CLink(i2c, target, addr, mtu))
         self.server = Server(self.core)
-        self.control = ControlResponder(self.core, uuid, static_eid=eid)
         self.stack = Stack(DirectClient(self.server))
+        self.echo = VendorEcho(self.stack, self.server, vendor_id)
+        self.pldm = PldmResponder(self.stack, self.server, tid)
+        self.control = ControlResponder(
+            self.core,
+            uuid,
+            static_eid=eid,
+            versions={0x01: PLDM_OVER_MCTP_VERSION},
+            vdm=(vdm_pci(vendor_id, echo_command_set),),
+        )
+        self.led = led
 
     def poll(self):
+        """Take in what arrived, answer control requests, serve the services; how many
+        service messages were served."""
         self.server.poll()
+        served = self.echo.poll() + self.pldm.poll()
+        if served and self.led is not None:
+            self.led.toggle()
+        return served
 
-    def run(self, running=lambda: True, idle_ms=1):
-        """Poll until running() says False."""
-        while running():
-            self.poll()
-            sleep_ms(idle_ms)
+    def run(self, running=None, idle_ms=1):
+        """Poll until running() says False (forever without it)."""
+        while running is None or running():
+            if not self.poll():
+                sleep_ms(idle_ms)
 
     def counters(self):
-        """Every counter of the stack, by layer, for the REPL and for traces."""
+        """Every counter of the endpoint, by layer, for the REPL and for traces."""
         return {
             "core": self.core.counters,
             "link": self.link.counters,
             "control": self.control.counters,
+            "echo": self.echo.counters,
+            "pldm": self.pldm.counters,
         }
+
+    def show(self):
+        """Print the EID and every counter (for the mpremote REPL)."""
+        print("EID", self.core.eid)
+        for layer, counters in self.counters().items():
+            print(layer, counters)

@@ -65,7 +65,8 @@ def test_our_bus_owner_enumerates_our_micropython_endpoint():
         owner, bus_owner = udp_bus_owner(47243, 47242)
         try:
             peer = bus_owner.enumerate(EP)
-            assert (peer.eid, peer.assigned, peer.msg_types) == (10, True, b"\x00")
+            assert (peer.eid, peer.assigned, peer.msg_types) == (10, True, b"\x00\x01\x7e")
+            assert peer.vdm[0].vendor_id == 0xFFFF  # the echo service's
             assert bus_owner.control.get_version(10) == [(1, 3, 1, 0)]
             assert bus_owner.control.get_eid(10).eid == 10
         finally:

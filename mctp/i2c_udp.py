@@ -27,13 +27,20 @@ class UdpI2C:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._peer = _address(host, peer_port)
         self._out = bytearray(_MAX_DATAGRAM)
+        self.tap = None  # tap(frame) sees every frame sent, address byte first (for traces)
 
     def writeto(self, addr, buf, stop=True):
         length = len(buf)
         self._out[0] = addr << 1
         copy_into(self._out, 1, buf, 0, length)
-        self._sock.sendto(memoryview(self._out)[: length + 1], self._peer)
+        self._send(length + 1)
         return length
+
+    def _send(self, length):
+        frame = memoryview(self._out)[:length]
+        self._sock.sendto(frame, self._peer)
+        if self.tap is not None:
+            self.tap(bytes(frame))
 
     def close(self):
         self._sock.close()
@@ -50,6 +57,7 @@ class UdpI2CTarget(TargetSim):
         self._sock.bind(_address(host, port))
         self._sock.setblocking(False)
         self.ignored = 0  # datagrams addressed to someone else
+        self.tap = None  # tap(frame) sees every frame for us, address byte first (for traces)
 
     def service(self):
         while True:
@@ -60,6 +68,8 @@ class UdpI2CTarget(TargetSim):
             if not datagram or datagram[0] != self.addr << 1:
                 self.ignored += 1
                 continue
+            if self.tap is not None:
+                self.tap(datagram)
             self._written(memoryview(datagram)[1:], len(datagram) - 1)
 
     def close(self):

@@ -278,6 +278,12 @@ class Server:
         h.count = 0
         h.kind = _FREE
 
+    def queued(self, handle_value):
+        """How many complete messages wait for the handle (0 for a stale one): a firmware
+        loop can serve a listener only when it has something, without a blocking receive."""
+        h = self._lookup(handle_value)
+        return 0 if h is None else h.count
+
     def keep_tags(self, handle_value, persistent=True):
         """Let the requests of a request handle keep their tag after the first response, for
         protocols that answer more than once (the tag then lives until it expires)."""

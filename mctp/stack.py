@@ -70,6 +70,11 @@ class _Channel:
     def closed(self):
         return self._handle is None
 
+    @property
+    def handle(self):
+        """The channel's Handle (None once closed)."""
+        return self._handle
+
     def _live_handle(self):
         handle = self._handle
         if handle is None:

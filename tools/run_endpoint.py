@@ -10,6 +10,8 @@ Options:
   --eid N                a static EID (default: none, wait for the bus owner's Set EID)
   --uuid HEX             the endpoint UUID, 32 hex digits (default: made from address and port)
   --mtu N                payload bytes per packet we send (default 64)
+  --vendor-id ID         the PCI vendor ID of the echo service on type 0x7E (default 0xFFFF)
+  --tid N                the PLDM terminus ID (default 1)
 
 It prints one "ready" line when it listens, and its counters when it stops (Ctrl-C, SIGTERM).
 """
@@ -23,20 +25,19 @@ from firmware.endpoint import EndpointApp  # noqa: E402
 from mctp.control import format_uuid, uuid_from_unique_id  # noqa: E402
 from mctp.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: E402
 
+_WITHOUT_DEFAULT = ("--i2c-udp", "--eid", "--uuid")
 _USAGE = "usage: run_endpoint.py --i2c-udp LISTEN:PEER [--i2c-addr A] [--eid N] [--uuid HEX]"
 
 
 def parse(argv):
-    options = {"--i2c-addr": "0x1D", "--mtu": "64"}
+    options = {"--i2c-addr": "0x1D", "--mtu": "64", "--vendor-id": "0xFFFF", "--tid": "1"}
     i = 0
     while i < len(argv):
         name = argv[i]
         if name in ("-h", "--help"):
             print(__doc__)
             sys.exit(0)
-        if name not in ("--i2c-udp", "--i2c-addr", "--eid", "--uuid", "--mtu") or i + 1 >= len(
-            argv
-        ):
+        if (name not in options and name not in _WITHOUT_DEFAULT) or i + 1 >= len(argv):
             raise SystemExit(_USAGE + "\nunknown or incomplete option: " + name)
         options[name] = argv[i + 1]
         i += 2
@@ -49,6 +50,8 @@ def parse(argv):
         "addr": int(options["--i2c-addr"], 0),
         "eid": int(options["--eid"], 0) if "--eid" in options else None,
         "mtu": int(options["--mtu"]),
+        "vendor_id": int(options["--vendor-id"], 0),
+        "tid": int(options["--tid"], 0),
         "uuid": None,
     }
     if "--uuid" in options:
@@ -78,7 +81,16 @@ def main(argv):
     s = parse(argv)
     i2c = UdpI2C(s["peer"])
     target = UdpI2CTarget(s["addr"], s["listen"])
-    app = EndpointApp(i2c, target, s["addr"], s["uuid"], s["eid"], s["mtu"])
+    app = EndpointApp(
+        i2c,
+        target,
+        s["addr"],
+        uuid=s["uuid"],
+        eid=s["eid"],
+        mtu=s["mtu"],
+        vendor_id=s["vendor_id"],
+        tid=s["tid"],
+    )
     _stop_on_sigterm()
     print(
         "ready: I2C address 0x%02x, EID %d, UUID %s, UDP %d -> %d"
@@ -91,8 +103,7 @@ def main(argv):
     finally:
         target.close()
         i2c.close()
-    for layer, counters in app.counters().items():
-        print(layer, counters)
+    app.show()
     return 0
 
 

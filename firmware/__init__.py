@@ -1,0 +1,1 @@
+# The MCTP endpoint firmware: an application of the mctp package. See firmware/endpoint.py.

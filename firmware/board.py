@@ -1,0 +1,68 @@
+# The endpoint on a board: machine.I2C and machine.I2CTarget built from the board's
+# configuration module, then the endpoint's loop. A frozen main.py calls main().
+#
+#     >>> import firmware.board
+#     >>> app = firmware.board.build()     # at the REPL: poll by hand, read counters
+#     >>> app.poll(); app.show()
+
+import sys
+
+from .endpoint import EndpointApp
+
+
+def load_config():
+    """The board's `board_config` module, or the firmware's defaults."""
+    try:
+        import board_config  # noqa: PLC0415 (a board's own, frozen or on its filesystem)
+    except ImportError:
+        from . import board_config  # noqa: PLC0415
+
+    return board_config
+
+
+def check_firmware(machine):
+    if not hasattr(machine, "I2CTarget"):
+        raise RuntimeError(
+            "the MCTP endpoint needs MicroPython 1.26 or later (machine.I2CTarget); this is "
+            + sys.version
+        )
+
+
+def build(config=None):
+    import machine  # noqa: PLC0415 (boards only)
+
+    check_firmware(machine)
+    c = config or load_config()
+    i2c = machine.I2C(
+        c.CONTROLLER_ID, freq=c.I2C_FREQ, **_pins(machine, c.CONTROLLER_SDA, c.CONTROLLER_SCL)
+    )
+    target = machine.I2CTarget(
+        c.TARGET_ID, c.I2C_ADDR, **_pins(machine, c.TARGET_SDA, c.TARGET_SCL)
+    )
+    led = None if c.LED is None else machine.Pin(c.LED, machine.Pin.OUT)
+    return EndpointApp(
+        i2c,
+        target,
+        c.I2C_ADDR,
+        uuid=c.UUID,
+        eid=c.EID,
+        mtu=c.MTU,
+        vendor_id=c.VENDOR_ID,
+        echo_command_set=c.ECHO_COMMAND_SET,
+        tid=c.PLDM_TID,
+        led=led,
+    )
+
+
+def _pins(machine, sda, scl):
+    # Pins to pass, or none where the port fixes them for the peripheral (stm32: the board's
+    # MICROPY_HW_I2Cn_SDA/SCL).
+    if sda is None:
+        return {}
+    return {"sda": machine.Pin(sda), "scl": machine.Pin(scl)}
+
+
+def main():
+    app = build()
+    print("MCTP endpoint at I2C address 0x%02x, EID %d" % (app.link.addr, app.core.eid))
+    app.run()

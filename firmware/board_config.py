@@ -1,0 +1,27 @@
+# The endpoint's configuration: the one module a board changes. Each board definition in boards/
+# freezes its own `board_config` module; copy it to the board's filesystem to change a setting
+# without rebuilding. firmware.board reads the top-level `board_config` module when there is
+# one, and these defaults otherwise.
+
+I2C_ADDR = 0x1D  # our 7-bit address on the MCTP bus
+EID = None  # a static EID (8..254), or None to wait for the bus owner's Set Endpoint ID
+UUID = None  # 16 bytes, or None for one made from machine.unique_id()
+MTU = 64  # payload bytes per packet we send: the DSP0237 baseline; at most 250
+I2C_FREQ = 100_000  # Hz, for the controller
+
+# The controller (sends) and the target (receives) are two peripherals wired to the same SDA
+# and SCL: machine.I2C(CONTROLLER_ID, sda=Pin(sda), scl=Pin(scl)) and
+# machine.I2CTarget(TARGET_ID, addr=I2C_ADDR, sda=Pin(sda), scl=Pin(scl)). Pins None: the
+# port's fixed pins for that peripheral (stm32).
+CONTROLLER_ID = 0
+CONTROLLER_SDA = 4
+CONTROLLER_SCL = 5
+TARGET_ID = 1
+TARGET_SDA = 6
+TARGET_SCL = 7
+
+LED = "LED"  # a Pin name or number that blinks once per message served, or None
+
+VENDOR_ID = 0xFFFF  # the PCI vendor ID of the echo service (message type 0x7E); set your own
+ECHO_COMMAND_SET = 0x0001  # its command set, reported by Get VDM Support
+PLDM_TID = 1  # the PLDM terminus ID until a SetTID

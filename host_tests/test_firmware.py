@@ -1,0 +1,146 @@
+# The endpoint firmware as a board runs it: firmware.board.build() with a stand-in `machine`
+# module whose I2C, I2CTarget and Pin sit on the simulated bus, then a bus owner on the same bus
+# sets it up and uses its services. Runs on both interpreters (the CI check that the firmware
+# imports and starts under the unix port).
+
+import sys
+
+from endpoints import Endpoint, FakeClock, pattern
+from testing import heap_locked, raises
+
+from mctp import RecvMetadata
+
+from mctp.bus_owner import BusOwner
+from mctp.control import uuid_from_unique_id
+from mctp.i2c import I2CLink
+from mctp.i2c_sim import SimBus
+
+BOARD_ID = bytes.fromhex("e660583883632b2c")
+
+
+class Pin:
+    OUT = 1
+    made = []
+
+    def __init__(self, name, mode=None):
+        self.name = name
+        self.mode = mode
+        self.toggles = 0
+        Pin.made.append(self)
+
+    def toggle(self):
+        self.toggles += 1
+
+
+class FakeMachine:
+    """What firmware.board uses of `machine`, on a SimBus (I2CTarget only when `target`)."""
+
+    Pin = Pin
+
+    def __init__(self, bus, target=True):
+        self.bus = bus
+        self.made = []
+        if target:
+            self.I2CTarget = self._target
+
+    def I2C(self, bus_id, freq=400_000, sda=None, scl=None):
+        self.made.append(("I2C", bus_id, freq, sda.name, scl.name))
+        return self.bus.controller()
+
+    def _target(self, bus_id, addr, sda=None, scl=None):
+        self.made.append(("I2CTarget", bus_id, addr, sda.name, scl.name))
+        return self.bus.target(addr)
+
+    def unique_id(self):
+        return BOARD_ID
+
+
+class machine_module:
+    """`with machine_module(fake):` makes `import machine` give `fake`."""
+
+    def __init__(self, fake):
+        self.fake = fake
+
+    def __enter__(self):
+        self.saved = sys.modules.get("machine")
+        sys.modules["machine"] = self.fake
+
+    def __exit__(self, *exc):
+        if self.saved is None:
+            del sys.modules["machine"]
+        else:
+            sys.modules["machine"] = self.saved
+
+
+class Polled:
+    """Lets a waiting bus owner run the firmware's loop (Endpoint.idle polls `.server`)."""
+
+    def __init__(self, app):
+        self.server = self
+        self.app = app
+
+    def poll(self):
+        self.app.poll()
+
+
+def test_the_firmware_refuses_micropython_without_i2c_target():
+    import firmware.board  # noqa: PLC0415
+
+    with machine_module(FakeMachine(SimBus(), target=False)):
+        with raises(RuntimeError) as caught:
+            firmware.board.build()
+    assert "MicroPython 1.26 or later" in str(caught.value)
+
+
+def test_the_firmware_starts_and_serves_a_bus_owner():
+    import firmware.board  # noqa: PLC0415
+    from firmware import board_config  # noqa: PLC0415
+
+    bus = SimBus()
+    fake = FakeMachine(bus)
+    Pin.made = []
+    with machine_module(fake):
+        app = firmware.board.build()
+    assert fake.made == [("I2C", 0, 100_000, 4, 5), ("I2CTarget", 1, 0x1D, 6, 7)]
+    assert app.core.eid == 0  # no static EID configured: it waits for Set Endpoint ID
+    assert app.control.uuid == uuid_from_unique_id(BOARD_ID)
+
+    link = I2CLink(bus.controller(), bus.target(0x10), 0x10)
+    owner = Endpoint(bus, link, 0x10, 8, FakeClock(1000))
+    owner.others.append(Polled(app))
+    peer = BusOwner(owner.core, owner.stack, owner.link).enumerate(0x1D)
+    assert (peer.eid, peer.msg_types, peer.uuid) == (10, b"\x00\x01\x7e", app.control.uuid)
+    assert peer.vdm[0].vendor_id == board_config.VENDOR_ID
+
+    with owner.stack.req(10, 100) as channel:
+        request = b"\xff\xff" + pattern(1000)
+        channel.send(0x7E, request)
+        assert channel.recv()[1] == request  # 16 packets each way
+        channel.send(0x01, b"\x80\x00\x02")  # PLDM GetTID
+        assert channel.recv()[1] == b"\x00\x00\x02\x00\x01"
+    assert app.echo.counters.echoed == 1
+    (led,) = [pin for pin in Pin.made if pin.name == "LED"]
+    assert led.mode == Pin.OUT and led.toggles == 2  # once per message served
+    assert app.link.counters.rx_frames == 16 + 1 + 5  # echo, PLDM, the five control requests
+
+
+def test_the_echo_service_with_the_heap_locked():
+    import firmware.board  # noqa: PLC0415
+
+    bus = SimBus()
+    with machine_module(FakeMachine(bus)):
+        app = firmware.board.build()
+    app.core.set_eid(9)
+    owner = Endpoint(bus, I2CLink(bus.controller(), bus.target(0x10), 0x10), 0x10, 8, FakeClock())
+    owner.core.add_route(9, 9, owner.link, 0x1D)
+    owner.others.append(Polled(app))
+    request = b"\xff\xff" + pattern(1000)
+    buf = bytearray(1023)
+    meta = RecvMetadata()
+    channel = owner.stack.req(9, 100)
+    for _ in range(2):  # warm up, then with the heap locked
+        with heap_locked():
+            channel.send(0x7E, request)
+            n = channel.recv_into(buf, meta)
+    assert n == len(request) and bytes(buf[:n]) == request
+    assert app.echo.counters.echoed == 2

@@ -1,0 +1,76 @@
+"""Read SMBus/I2C MCTP frames (address byte first, PEC last) as one line of text each.
+
+    python3 tools/mctp_trace.py 3a0f08210100 08c8008002 56 ...   # hex frames (spaces allowed)
+
+describe_frame() is what `make run` prints for every frame on the bus. Allocates freely: a host
+tool, also usable from the MicroPython REPL.
+"""
+
+import sys
+
+sys.path.insert(0, __file__.rpartition("/")[0] + "/..")
+
+from mctp.control import COMMAND_NAMES, COMPLETION_NAMES  # noqa: E402
+from mctp.packet import FLAG_SOM, describe  # noqa: E402
+from mctp.smbus import decode_frame  # noqa: E402
+
+PLDM_BASE_COMMANDS = {
+    0x01: "SetTID",
+    0x02: "GetTID",
+    0x03: "GetPLDMVersion",
+    0x04: "GetPLDMTypes",
+    0x05: "GetPLDMCommands",
+}
+_SHOWN = 16  # message bytes shown before "..."
+
+
+def describe_frame(frame):
+    frame = bytes(frame)
+    try:
+        dest, src, packet = decode_frame(frame)
+    except ValueError as error:
+        return "%s (%d bytes: %s)" % (error, len(frame), _hex(frame))
+    text = "0x%02x -> 0x%02x  %s" % (src, dest, describe(packet, 0, len(packet)))
+    if packet[3] & FLAG_SOM and len(packet) > 4:
+        text += "  " + describe_message(packet[4] & 0x7F, packet[5:])
+    return text
+
+
+def describe_message(msg_type, body):
+    """The start of a message: its type byte's type and the bytes after the type byte."""
+    if msg_type == 0x00 and len(body) >= 2:
+        return "control " + _header(body, COMMAND_NAMES, COMPLETION_NAMES)
+    if msg_type == 0x01 and len(body) >= 3:
+        if body[1] & 0x3F != 0:
+            return "PLDM type %d command 0x%02x" % (body[1] & 0x3F, body[2])
+        return "PLDM base " + _header(body[0:1] + body[2:], PLDM_BASE_COMMANDS, {0: "SUCCESS"})
+    if msg_type == 0x7E and len(body) >= 2:
+        return "vendor PCI 0x%04x: %s" % (body[0] << 8 | body[1], _hex(body[2:]))
+    return "type 0x%02x: %s" % (msg_type, _hex(body))
+
+
+def _header(body, commands, codes):
+    # body: [Rq/D/IID, command, (completion code,) data...]
+    command = commands.get(body[1], "command 0x%02x" % body[1])
+    iid = body[0] & 0x1F
+    if body[0] & 0x80:
+        kind = "datagram" if body[0] & 0x40 else "request"
+        return ("%s %s iid %d %s" % (command, kind, iid, _hex(body[2:]))).rstrip()
+    if len(body) < 3:
+        return "%s response iid %d without a completion code" % (command, iid)
+    code = codes.get(body[2], "0x%02x" % body[2])
+    return ("%s response iid %d %s %s" % (command, iid, code, _hex(body[3:]))).rstrip()
+
+
+def _hex(data):
+    shown = " ".join("%02x" % b for b in data[:_SHOWN])
+    return shown + (" ... (%d bytes)" % len(data) if len(data) > _SHOWN else "")
+
+
+def main(argv):
+    for text in argv:
+        print(describe_frame(bytes.fromhex(text.replace(" ", ""))))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

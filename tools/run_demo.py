@@ -1,0 +1,175 @@
+"""`make run`: the endpoint firmware on the MicroPython unix port, on the UDP I2C bus, set up and
+used by a bus owner (our stack on CPython), with every frame on the bus printed as it passes.
+
+    python3 tools/run_demo.py [--micropython PATH] [--ports 47300:47301]
+
+The bus owner (EID 8 at 0x10) enumerates the endpoint at 0x1D the way Linux mctpd does (Get
+Endpoint ID, Set Endpoint ID, Get Message Type Support, Get VDM Support, Get Endpoint UUID),
+exchanges a 1 KiB echo (16 packets each way) on the vendor-defined type and the PLDM base
+commands, then stops the endpoint and prints its counters. Exit status 0 when every answer was
+right.
+"""
+
+import os
+import select
+import signal
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+from mctp import Stack  # noqa: E402
+from mctp.bus_owner import BusOwner  # noqa: E402
+from mctp.config import Config  # noqa: E402
+from mctp.core import Core  # noqa: E402
+from mctp.direct import DirectClient  # noqa: E402
+from mctp.i2c import I2CLink  # noqa: E402
+from mctp.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: E402
+from mctp.server import Server  # noqa: E402
+from mctp_trace import describe_frame  # noqa: E402
+
+OWNER_ADDR, OWNER_EID, ENDPOINT_ADDR = 0x10, 8, 0x1D
+MSG_TYPE_PLDM, MSG_TYPE_VENDOR_PCI = 0x01, 0x7E
+
+
+class Demo:
+    def __init__(self, listen, peer):
+        self.i2c = UdpI2C(peer)
+        self.target = UdpI2CTarget(OWNER_ADDR, listen)
+        self.i2c.tap = self.target.tap = self._trace
+        self.core = Core(Config(), OWNER_EID)
+        self.link = self.core.add_link(I2CLink(self.i2c, self.target, OWNER_ADDR))
+        self.stack = Stack(DirectClient(Server(self.core)))
+        self.owner = BusOwner(self.core, self.stack, self.link)
+        self.failures = []
+
+    def _trace(self, frame):
+        print("    " + describe_frame(frame))
+
+    def step(self, title):
+        print("\n== " + title)
+
+    def check(self, what, ok):
+        print("   %s: %s" % ("ok" if ok else "FAILED", what))
+        if not ok:
+            self.failures.append(what)
+
+    def enumerate(self):
+        self.step("Enumerate the endpoint at 0x%02x (as mctpd does)" % ENDPOINT_ADDR)
+        peer = self.owner.enumerate(ENDPOINT_ADDR)
+        print("   " + repr(peer))
+        self.check("EID assigned from the pool", peer.assigned and peer.eid == 10)
+        self.check(
+            "control, PLDM and vendor-defined types advertised",
+            peer.msg_types == bytes((0, MSG_TYPE_PLDM, MSG_TYPE_VENDOR_PCI)),
+        )
+        self.check("a PCI vendor ID advertised for the echo", len(peer.vdm) == 1)
+        return peer
+
+    def echo(self, peer):
+        vendor = peer.vdm[0].vendor_id
+        self.step("Echo 1 KiB on type 0x7E, vendor 0x%04x (16 packets each way)" % vendor)
+        request = bytes((vendor >> 8, vendor & 0xFF)) + bytes(i * 7 & 0xFF for i in range(1021))
+        with self.stack.req(peer.eid, 1000) as channel:
+            channel.send(MSG_TYPE_VENDOR_PCI, request)
+            meta, answer = channel.recv()
+        self.check(
+            "1023 bytes echoed unchanged", answer == request and meta.remote_eid == peer.eid
+        )
+
+    def pldm(self, peer):
+        get_version = b"\x00\x00\x00\x00\x01\x00"  # handle 0, GetFirstPart, type 0 (base)
+        answers = {}
+        for iid, (name, command, data) in enumerate(
+            (
+                ("GetTID", 0x02, b""),
+                ("GetPLDMTypes", 0x04, b""),
+                ("GetPLDMVersion", 0x03, get_version),
+            )
+        ):
+            answers[name] = self._pldm(peer, iid, name, command, data)
+        version = answers["GetPLDMVersion"][5:9]
+        answers["GetPLDMCommands"] = self._pldm(
+            peer, 3, "GetPLDMCommands", 0x05, b"\x00" + version
+        )
+        self.check("terminus ID 1", answers["GetTID"] == b"\x01")
+        self.check("PLDM type 0 (base) supported", answers["GetPLDMTypes"][0] & 1 == 1)
+        commands = answers["GetPLDMCommands"]
+        self.check(
+            "GetTID, GetPLDMVersion, GetPLDMTypes and GetPLDMCommands listed",
+            len(commands) == 32 and commands[0] & 0x3C == 0x3C,
+        )
+
+    def _pldm(self, peer, iid, name, command, data):
+        self.step("PLDM " + name)
+        with self.stack.req(peer.eid, 1000) as channel:
+            channel.send(MSG_TYPE_PLDM, bytes((0x80 | iid, 0x00, command)) + data)
+            _meta, answer = channel.recv()
+        self.check("completion code SUCCESS", answer[:4] == bytes((iid, 0x00, command, 0x00)))
+        return answer[4:]
+
+    def close(self):
+        self.i2c.close()
+        self.target.close()
+
+
+def start_endpoint(micropython, listen, peer):
+    command = [micropython, os.path.join(ROOT, "tools", "run_endpoint.py")]
+    command += ["--i2c-udp", "%d:%d" % (listen, peer), "--i2c-addr", hex(ENDPOINT_ADDR)]
+    print("$ " + " ".join(command))
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    if not select.select([process.stdout], [], [], 10)[0]:
+        process.kill()
+        raise SystemExit("the endpoint did not start")
+    line = process.stdout.readline()
+    print("  " + line.rstrip())
+    if not line.startswith("ready:"):
+        process.kill()
+        raise SystemExit("the endpoint failed: " + line + process.stdout.read())
+    return process
+
+
+def stop_endpoint(process):
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    print("\n== The endpoint's counters")
+    for line in process.stdout.read().splitlines():
+        print("   " + line)
+
+
+def main(argv):
+    micropython = os.path.join(ROOT, ".venv", "bin", "micropython")
+    ports = "47300:47301"
+    i = 0
+    while i < len(argv) - 1:
+        if argv[i] == "--micropython":
+            micropython = argv[i + 1]
+        elif argv[i] == "--ports":
+            ports = argv[i + 1]
+        i += 2
+    endpoint_port, owner_port = (int(p) for p in ports.split(":"))
+    process = start_endpoint(micropython, endpoint_port, owner_port)
+    demo = Demo(owner_port, endpoint_port)
+    try:
+        peer = demo.enumerate()
+        demo.echo(peer)
+        demo.pldm(peer)
+    finally:
+        demo.close()
+        stop_endpoint(process)
+    if demo.failures:
+        print("\nFAILED: " + "; ".join(demo.failures))
+        return 1
+    print("\nAll exchanges answered correctly.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
