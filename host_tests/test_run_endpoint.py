@@ -16,7 +16,8 @@ if not IS_MICROPYTHON:
 
 
 def run(interpreter, *options):
-    command = [interpreter, os.path.join(ROOT, "tools", "run_endpoint.py"), *options]
+    command = [interpreter, os.path.join(ROOT, "tools", "run_endpoint.py")]
+    command.extend(options)  # not [..., *options]: MicroPython must still compile this file
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
