@@ -98,6 +98,22 @@ def _connect(eps):
     return eps
 
 
+def echo_into(req, listener, resp, meta, buf, request):
+    """One echo with reused objects, allocation-free: the request out, reassembled into the
+    listener's buffer, the response back into the same buffer; the response's length."""
+    req.send(1, request)
+    listener.recv_into(buf, meta, resp)
+    resp.send(buf, False, meta.payload_size)
+    return req.recv_into(buf, meta)
+
+
+def assert_nothing_held(ep):
+    """No reassembly slot, flow or pending receive left in use at endpoint `ep`."""
+    assert ep.core.pool.in_use() == 0
+    assert ep.core.flows.in_use() == 0
+    assert ep.server.pending_in_use() == 0
+
+
 def pattern(length, seed=0):
     return bytes((i * 7 + seed) & 0xFF for i in range(length))
 

@@ -7,7 +7,7 @@
 import os
 import sys
 
-from endpoints import FakeClock, network, pattern
+from endpoints import FakeClock, echo_into, network, pattern
 from testing import IS_MICROPYTHON, heap_locked, skip
 
 from mctp import RecvMetadata
@@ -15,15 +15,6 @@ from mctp.config import Config
 from mctp.core import Core
 from mctp.loopback import LoopbackBus
 from mctp.wire import MAX_PAYLOAD_SIZE
-
-
-def _echo(req, listener, resp, meta, buf, request):
-    # A plain function with the whole exchange: request out (16 packets), reassembled into
-    # the listener's buffer, the response back (16 packets), reassembled into the same buffer.
-    req.send(1, request)
-    listener.recv_into(buf, meta, resp)
-    resp.send(buf, False, meta.payload_size)
-    return req.recv_into(buf, meta)
 
 
 def test_1k_echo_with_the_heap_locked():
@@ -34,11 +25,11 @@ def test_1k_echo_with_the_heap_locked():
     meta = RecvMetadata()
     buf = bytearray(MAX_PAYLOAD_SIZE)
     request = pattern(MAX_PAYLOAD_SIZE, 3)
-    _echo(req, listener, resp, meta, buf, request)  # warm up
+    echo_into(req, listener, resp, meta, buf, request)  # warm up
     packets_before = a.core.counters.rx_packets + b.core.counters.rx_packets
     buf[:] = bytes(MAX_PAYLOAD_SIZE)
     with heap_locked():
-        size = _echo(req, listener, resp, meta, buf, request)
+        size = echo_into(req, listener, resp, meta, buf, request)
     assert size == MAX_PAYLOAD_SIZE
     assert bytes(buf) == request
     assert meta.remote_eid == 8

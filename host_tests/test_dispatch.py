@@ -2,7 +2,7 @@
 # dispatch tests (tests/dispatch.rs), then the argument checks of SEND and what DirectClient
 # makes of a response code it does not know. Time is a FakeClock moved by the test.
 
-from endpoints import FakeClock, Wire, inject, lone_server, network
+from endpoints import FakeClock, Wire, assert_nothing_held, inject, lone_server, network
 from testing import raises
 
 from mctp import Handle, RecvMetadata, wire
@@ -64,9 +64,7 @@ def test_echo_round_trip_over_the_wire():
     assert (hdr.msg_type, hdr.eid, hdr.tag) == (1, 8, tag)
     assert wb.payload() == payload
     for ep in (a, b):
-        assert ep.core.pool.in_use() == 0
-        assert ep.core.flows.in_use() == 0
-        assert ep.server.pending_in_use() == 0
+        assert_nothing_held(ep)
 
 
 def test_two_byte_request_is_bad_argument():

@@ -3,7 +3,7 @@
 # rp2 and stm32 targets, memory-mode targets, retries, faults, neighbours, replies to EID 0,
 # the UDP bus, and the packet path with the heap locked.
 
-from endpoints import FakeClock, i2c_network, pattern, udp_pair
+from endpoints import FakeClock, assert_nothing_held, echo_into, i2c_network, pattern, udp_pair
 from testing import heap_locked, raises
 
 from mctp import MctpError, RecvMetadata, ResponseCode
@@ -312,9 +312,7 @@ def test_echo_under_random_faults_is_whole_or_reported_lost():
         b.server.poll()
     assert whole > 10 and lost > 5
     for ep in (a, b):
-        assert ep.core.pool.in_use() == 0
-        assert ep.core.flows.in_use() == 0
-        assert ep.server.pending_in_use() == 0
+        assert_nothing_held(ep)
 
 
 def test_neighbours_learned_configured_and_used_for_routes_without_an_address():
@@ -383,7 +381,7 @@ def test_1k_messages_at_mtu_64_and_250():
         assert b.link.counters.rx_frames == packets
 
 
-def test_udp_bus_1k_echo():
+def test_udp_bus_1kecho_into():
     a, b = udp_pair(47301, 47302)
     try:
         listener = a.stack.listener(1, 2000)
@@ -408,13 +406,6 @@ def test_invalid_link_settings_are_refused():
         I2CMemLink(bus.controller(), bus.target(0x10), bytearray(100), 0x10)
 
 
-def _echo(req, listener, resp, meta, buf, request):
-    req.send(1, request)
-    listener.recv_into(buf, meta, resp)
-    resp.send(buf, False, meta.payload_size)
-    return req.recv_into(buf, meta)
-
-
 def test_i2c_packet_path_with_the_heap_locked():
     for fifo in (16, 1):
         a, b = i2c_network(fifo=fifo)
@@ -424,9 +415,9 @@ def test_i2c_packet_path_with_the_heap_locked():
         meta = RecvMetadata()
         buf = bytearray(MAX_PAYLOAD_SIZE)
         request = pattern(MAX_PAYLOAD_SIZE, 5)
-        _echo(req, listener, resp, meta, buf, request)  # warm up
+        echo_into(req, listener, resp, meta, buf, request)  # warm up
         with heap_locked():
-            size = _echo(req, listener, resp, meta, buf, request)
+            size = echo_into(req, listener, resp, meta, buf, request)
         assert size == MAX_PAYLOAD_SIZE and bytes(buf) == request
         for ep in (a, b):
             assert ep.link.counters.irq_errors == 0

@@ -1,7 +1,7 @@
 # Whole stacks over the loopback bus: the seed's integration and echo tests, done for real (the
 # Rust test used MTU 255 and never fragmented; here a 64-byte MTU splits every large message).
 
-from endpoints import FakeClock, network, pattern
+from endpoints import FakeClock, assert_nothing_held, network, pattern
 from testing import raises
 
 from mctp import MctpError, RecvMetadata, ResponseCode
@@ -203,9 +203,7 @@ def test_resources_return_to_baseline():
             req.recv()
     for ep in (a, b):
         assert ep.server.handles_in_use() == 0
-        assert ep.server.pending_in_use() == 0
-        assert ep.core.pool.in_use() == 0
-        assert ep.core.flows.in_use() == 0
+        assert_nothing_held(ep)
         assert ep.link.pending() == 0
 
 
