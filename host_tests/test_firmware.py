@@ -8,7 +8,7 @@ import sys
 from endpoints import Endpoint, FakeClock, pattern
 from testing import heap_locked, raises
 
-from mctp import RecvMetadata
+from mctp import MctpError, RecvMetadata
 
 from mctp.bus_owner import BusOwner
 from mctp.control import uuid_from_unique_id
@@ -144,3 +144,24 @@ def test_the_echo_service_with_the_heap_locked():
             n = channel.recv_into(buf, meta)
     assert n == len(request) and bytes(buf[:n]) == request
     assert app.echo.counters.echoed == 2
+
+
+def test_the_echo_drops_other_vendors_and_short_requests():
+    import firmware.board  # noqa: PLC0415
+
+    bus = SimBus()
+    with machine_module(FakeMachine(bus)):
+        app = firmware.board.build()
+    app.core.set_eid(9)
+    owner = Endpoint(bus, I2CLink(bus.controller(), bus.target(0x10), 0x10), 0x10, 8, FakeClock())
+    owner.core.add_route(9, 9, owner.link, 0x1D)
+    owner.others.append(Polled(app))
+    with owner.stack.req(9, 20) as channel:
+        for request in (b"\x12\x34hello", b"\xff"):
+            channel.send(0x7E, request)
+            with raises(MctpError) as caught:
+                channel.recv()
+            assert caught.value.is_timeout()  # not answered
+    counters = app.echo.counters
+    assert (counters.other_vendor, counters.too_short, counters.echoed) == (1, 1, 0)
+    assert app.core.pool.in_use() == 0
