@@ -124,7 +124,9 @@ def test_the_firmware_starts_and_serves_a_bus_owner():
     assert app.link.counters.rx_frames == 16 + 1 + 5  # echo, PLDM, the five control requests
 
 
-def test_the_echo_service_with_the_heap_locked():
+def firmware_at_eid_9():
+    """The firmware, built as a board builds it, with EID 9, and a bus owner (EID 8 at 0x10)
+    that routes to it and runs its loop while waiting."""
     import firmware.board  # noqa: PLC0415
 
     bus = SimBus()
@@ -134,6 +136,11 @@ def test_the_echo_service_with_the_heap_locked():
     owner = Endpoint(bus, I2CLink(bus.controller(), bus.target(0x10), 0x10), 0x10, 8, FakeClock())
     owner.core.add_route(9, 9, owner.link, 0x1D)
     owner.others.append(Polled(app))
+    return app, owner
+
+
+def test_the_echo_service_with_the_heap_locked():
+    app, owner = firmware_at_eid_9()
     request = b"\xff\xff" + pattern(1000)
     buf = bytearray(1023)
     meta = RecvMetadata()
@@ -147,15 +154,7 @@ def test_the_echo_service_with_the_heap_locked():
 
 
 def test_the_echo_drops_other_vendors_and_short_requests():
-    import firmware.board  # noqa: PLC0415
-
-    bus = SimBus()
-    with machine_module(FakeMachine(bus)):
-        app = firmware.board.build()
-    app.core.set_eid(9)
-    owner = Endpoint(bus, I2CLink(bus.controller(), bus.target(0x10), 0x10), 0x10, 8, FakeClock())
-    owner.core.add_route(9, 9, owner.link, 0x1D)
-    owner.others.append(Polled(app))
+    app, owner = firmware_at_eid_9()
     with owner.stack.req(9, 20) as channel:
         for request in (b"\x12\x34hello", b"\xff"):
             channel.send(0x7E, request)
