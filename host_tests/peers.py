@@ -3,9 +3,6 @@
 # SimpleEndpointAM responder in a thread, and shims for two pymctp 0.4.0 bugs.
 
 import os
-import select
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -23,7 +20,10 @@ from scapy.config import conf
 
 conf.verb = 0  # scapy's "Begin emission ..." on every request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(
+    0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
+)
+from endpoint_process import EndpointProcess, micropython_command  # noqa: E402
 
 # pymctp 0.4.0 bug 1: pymctp/compliance/mctp_base.py reads `msg_types` and `version_count`,
 # fields its layers call `msg_type_list` and `version_number_entry_count`.
@@ -67,55 +67,14 @@ def pymctp_session(own_addr, own_eid, target_addr, in_port, out_port):
     return SmbusSession(context=context, socket=sock, dst_phy_addr=Smbus7bitAddress(target_addr))
 
 
-class MicroPythonEndpoint:
-    """tools/run_endpoint.py under the MicroPython unix port, on the UDP I2C bus: it listens on
-    `listen` and sends to `peer`. Use as a context manager; `ready` is its first line, `output`
-    everything it printed once stopped (its counters)."""
-
-    def __init__(self, listen, peer, addr=0x1D, eid=None, start_timeout=10.0):
-        command = [_micropython(), os.path.join(ROOT, "tools", "run_endpoint.py")]
-        command += ["--i2c-udp", "%d:%d" % (listen, peer), "--i2c-addr", hex(addr)]
-        if eid is not None:
-            command += ["--eid", str(eid)]
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        self.output = ""
-        self.ready = self._first_line(start_timeout)
-
-    def _first_line(self, timeout):
-        readable, _, _ = select.select([self.process.stdout], [], [], timeout)
-        if not readable:
-            self.stop()
-            raise AssertionError("the endpoint did not start: " + self.output)
-        line = self.process.stdout.readline()
-        if not line.startswith("ready:"):
-            self.stop()
-            raise AssertionError("the endpoint failed to start: " + line + self.output)
-        return line
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)  # KeyboardInterrupt: counters, then exit
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.output += self.process.stdout.read()
-        self.process.stdout.close()
-        return self.process.returncode
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-
-
-def _micropython():
-    beside_python = os.path.join(os.path.dirname(sys.executable), "micropython")
-    return beside_python if os.path.exists(beside_python) else "micropython"
+def micropython_endpoint(listen, peer, addr=0x1D, eid=None):
+    """tools/run_endpoint.py under the MicroPython unix port on the UDP I2C bus, listening on
+    `listen` and sending to `peer`: an EndpointProcess (a context manager; `ready` is its first
+    line, `output` what it printed once stopped, its counters)."""
+    options = ["--i2c-udp", "%d:%d" % (listen, peer), "--i2c-addr", hex(addr)]
+    if eid is not None:
+        options += ["--eid", str(eid)]
+    return EndpointProcess(micropython_command(), options)
 
 
 class SimpleEndpoint:

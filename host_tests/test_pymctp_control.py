@@ -14,7 +14,7 @@ from mctp.i2c_udp import UdpI2C, UdpI2CTarget
 
 if not IS_MICROPYTHON:
     import crc8
-    from peers import MicroPythonEndpoint, SimpleEndpoint, pymctp_session
+    from peers import SimpleEndpoint, micropython_endpoint, pymctp_session
     from pymctp.compliance import ComplianceResult, ComplianceTestSuite, get_tests_for_suite
     from pymctp.layers.mctp import SmbusTransport
     from pymctp.layers.mctp.control import ControlHdrPacket
@@ -44,7 +44,7 @@ def close(owner):
 
 def test_pymctp_base_compliance_passes_against_our_micropython_endpoint():
     cpython_only()
-    with MicroPythonEndpoint(47240, 47241, EP, eid=9) as endpoint:
+    with micropython_endpoint(47240, 47241, EP, eid=9) as endpoint:
         session = pymctp_session(OWNER, 8, EP, 47241, 47240)
         try:
             suite = ComplianceTestSuite(session, 9, timeout_s=2)
@@ -61,7 +61,7 @@ def test_pymctp_base_compliance_passes_against_our_micropython_endpoint():
 
 def test_our_bus_owner_enumerates_our_micropython_endpoint():
     cpython_only()
-    with MicroPythonEndpoint(47242, 47243, EP) as endpoint:
+    with micropython_endpoint(47242, 47243, EP) as endpoint:
         owner, bus_owner = udp_bus_owner(47243, 47242)
         try:
             peer = bus_owner.enumerate(EP)

@@ -11,9 +11,6 @@ right.
 """
 
 import os
-import select
-import signal
-import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,6 +25,7 @@ from mctp.direct import DirectClient  # noqa: E402
 from mctp.i2c import I2CLink  # noqa: E402
 from mctp.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: E402
 from mctp.server import Server  # noqa: E402
+from endpoint_process import EndpointFailed, EndpointProcess  # noqa: E402
 from mctp_trace import describe_frame  # noqa: E402
 
 OWNER_ADDR, OWNER_EID, ENDPOINT_ADDR = 0x10, 8, 0x1D
@@ -116,31 +114,20 @@ class Demo:
 
 
 def start_endpoint(micropython, listen, peer):
-    command = [micropython, os.path.join(ROOT, "tools", "run_endpoint.py")]
-    command += ["--i2c-udp", "%d:%d" % (listen, peer), "--i2c-addr", hex(ENDPOINT_ADDR)]
-    print("$ " + " ".join(command))
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    if not select.select([process.stdout], [], [], 10)[0]:
-        process.kill()
-        raise SystemExit("the endpoint did not start")
-    line = process.stdout.readline()
-    print("  " + line.rstrip())
-    if not line.startswith("ready:"):
-        process.kill()
-        raise SystemExit("the endpoint failed: " + line + process.stdout.read())
-    return process
-
-
-def stop_endpoint(process):
-    process.send_signal(signal.SIGINT)
+    options = ["--i2c-udp", "%d:%d" % (listen, peer), "--i2c-addr", hex(ENDPOINT_ADDR)]
     try:
-        process.wait(5)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        endpoint = EndpointProcess(micropython, options)
+    except EndpointFailed as error:
+        raise SystemExit(str(error)) from None
+    print("$ " + " ".join(endpoint.command))
+    print("  " + endpoint.ready)
+    return endpoint
+
+
+def stop_endpoint(endpoint):
+    endpoint.stop()
     print("\n== The endpoint's counters")
-    for line in process.stdout.read().splitlines():
+    for line in endpoint.output.splitlines():
         print("   " + line)
 
 
@@ -155,7 +142,7 @@ def main(argv):
             ports = argv[i + 1]
         i += 2
     endpoint_port, owner_port = (int(p) for p in ports.split(":"))
-    process = start_endpoint(micropython, endpoint_port, owner_port)
+    endpoint = start_endpoint(micropython, endpoint_port, owner_port)
     demo = Demo(owner_port, endpoint_port)
     try:
         peer = demo.enumerate()
@@ -163,7 +150,7 @@ def main(argv):
         demo.pldm(peer)
     finally:
         demo.close()
-        stop_endpoint(process)
+        stop_endpoint(endpoint)
     if demo.failures:
         print("\nFAILED: " + "; ".join(demo.failures))
         return 1
