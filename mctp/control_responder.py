@@ -148,15 +148,13 @@ class ControlResponder:
         rsp = self._rsp
         rsp[0] = slot.buf[0] & IID_MASK  # Rq and D clear, the request's instance ID
         rsp[1] = slot.buf[1]
-        self._len = 3
+        self._len = 3  # the completion code only, unless a command succeeds and adds its data
         code = self._command(slot.buf[1])
         rsp[2] = code
         if code == ERROR_UNSUPPORTED_CMD:
             self.counters.unsupported += 1
         elif code != SUCCESS:
             self.counters.errors += 1
-        if code != SUCCESS:
-            self._len = 3  # an error answer carries the completion code only
         self._send()
 
     def _send(self):
