@@ -12,7 +12,8 @@
 #
 # Every answer that does not depend on the request (the version data with its CRC-32, the type
 # and command bitfields) is built at construction; serving a request allocates nothing: one
-# receive buffer, one response buffer, one metadata object and one response channel, reused.
+# receive buffer, one response buffer, one metadata object and one response channel, reused
+# (firmware/service.py), and an answer the stack cannot send is counted, not raised.
 # The serve path is split into small methods that keep their state in attributes, so no frame
 # outgrows MicroPython's 11-word stack frame (a larger one is heap-allocated on every call).
 #
@@ -20,12 +21,12 @@
 # (bits 4:0); byte 1 = header version (bits 7:6) | PLDM type (bits 5:0); byte 2 = the command.
 # A response has Rq and D clear, bytes 1 and 2 copied, byte 3 = the completion code, then data.
 
-from mctp import MctpError, RecvMetadata
 from mctp._compat import const
 from mctp.bufcopy import copy_into
-from mctp.constants import MAX_PAYLOAD_SIZE, MSG_TYPE_PLDM
+from mctp.constants import MSG_TYPE_PLDM
 from mctp.control import version_entry
-from mctp.counters import Counters
+
+from .service import Service
 
 # PLDM header, byte 0 and byte 1.
 RQ = const(0x80)
@@ -86,7 +87,6 @@ _COUNTERS = (
     "bad_header_version",  # header version not 0: dropped
     "too_short",  # fewer than 3 bytes: dropped
     "ic_set",  # the MCTP IC bit set, which PLDM over MCTP does not use: dropped
-    "send_failed",  # an answer the stack refused to send
 )
 
 
@@ -139,21 +139,16 @@ def version_data(versions):
     return bytes(versions) + bytes((crc & 0xFF, crc >> 8 & 0xFF, crc >> 16 & 0xFF, crc >> 24))
 
 
-class PldmResponder:
+class PldmResponder(Service):
     """Answers PLDM base requests that reach `stack` through `server`, as terminus `tid`."""
 
     def __init__(self, stack, server, tid=1):
         if not TID_UNASSIGNED < tid < TID_RESERVED:
             raise ValueError("a TID is 1..254")
+        super().__init__(stack, server, MSG_TYPE_PLDM, _COUNTERS)
         self.tid = tid
-        self.server = server
-        self.listener = stack.listener(MSG_TYPE_PLDM)
-        self.counters = Counters(_COUNTERS)
-        self._buf = bytearray(MAX_PAYLOAD_SIZE)
-        self._meta = RecvMetadata()
-        self._resp = self.listener.resp_channel()
         self._rsp = bytearray(_RSP_SIZE)
-        self._len = 0  # of the request in _buf
+        self._len = 0  # of the request in buf
         self._rsp_len = 0  # of the answer in _rsp
         self._version = BASE_VERSION
         # GetPLDMVersion's answer data: NextDataTransferHandle 0 and StartAndEnd (all of it in
@@ -163,19 +158,11 @@ class PldmResponder:
         self._types = bitfield((PLDM_TYPE_BASE,), 8)
         self._commands = bitfield(COMMANDS, 32)
 
-    def poll(self):
-        """Serve every request waiting, without blocking; how many."""
-        served = 0
-        while self.server.queued(self.listener.handle.value):
-            self._len = self.listener.recv_into(self._buf, self._meta, self._resp)
-            self._serve()
-            served += 1
-        return served
-
-    def _serve(self):
-        buf = self._buf
+    def serve(self, length):
+        self._len = length
+        buf = self.buf
         counters = self.counters
-        if self._meta.msg_ic:
+        if self.meta.msg_ic:
             counters.ic_set += 1
         elif self._len < HEADER_SIZE:
             counters.too_short += 1
@@ -191,7 +178,7 @@ class PldmResponder:
             self._answer()
 
     def _answer(self):
-        buf = self._buf
+        buf = self.buf
         rsp = self._rsp
         rsp[0] = buf[0] & IID_MASK  # Rq and D clear, the request's instance ID
         rsp[1] = buf[1]
@@ -214,11 +201,8 @@ class PldmResponder:
             self.counters.errors += 1
 
     def _send(self):
-        try:
-            self._resp.send(self._rsp, False, self._rsp_len)
-            self.counters.responses += 1
-        except MctpError:
-            self.counters.send_failed += 1
+        self.answer(self._rsp, self._rsp_len)
+        self.counters.responses += 1
 
     def _command(self, command):
         if command == 0 or command > GET_PLDM_COMMANDS:
@@ -226,7 +210,7 @@ class PldmResponder:
         if self._len - HEADER_SIZE != _REQUEST_LENGTHS[command]:
             return ERROR_INVALID_LENGTH
         if command == SET_TID:
-            return self._set_tid(self._buf[3])
+            return self._set_tid(self.buf[3])
         if command == GET_TID:
             self._rsp[4] = self.tid
             self._rsp_len = HEADER_SIZE + 2
@@ -249,7 +233,7 @@ class PldmResponder:
         # PLDMType (8). The whole answer goes in one part, so GetFirstPart (whose handle the
         # responder ignores) is the only valid request; a GetNextPart names a handle we never
         # gave out (ours is 0 with StartAndEnd: nothing follows).
-        buf = self._buf
+        buf = self.buf
         if buf[7] == GET_NEXT_PART:
             return INVALID_DATA_TRANSFER_HANDLE
         if buf[7] != GET_FIRST_PART:
@@ -261,14 +245,14 @@ class PldmResponder:
     def _get_commands(self):
         # Request data: PLDMType (byte 3), Version (ver32, bytes 4..7), which must be one that
         # GetPLDMVersion reports for that type.
-        if self._buf[3] != PLDM_TYPE_BASE:
+        if self.buf[3] != PLDM_TYPE_BASE:
             return INVALID_PLDM_TYPE_IN_REQUEST_DATA
         if not self._version_matches():
             return INVALID_PLDM_VERSION_IN_REQUEST_DATA
         return self._put(self._commands)
 
     def _version_matches(self):
-        buf = self._buf
+        buf = self.buf
         version = self._version
         return (
             buf[4] == version[0]

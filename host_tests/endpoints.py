@@ -6,12 +6,13 @@ from mctp._compat import ticks_add
 from mctp.config import Config
 from mctp.core import Core
 from mctp.direct import DirectClient
-from mctp.i2c import I2CLink
+from mctp.i2c import IRQ_END_WRITE, IRQ_WRITE_REQ, I2CLink
 from mctp.i2c_sim import SimBus
 from mctp.i2c_udp import UdpI2C, UdpI2CTarget
 from mctp.loopback import LoopbackBus
 from mctp.errors import ResponseCode
 from mctp.server import Server
+from mctp.smbus import decode_frame, encode_frame
 
 
 class FakeClock:
@@ -172,7 +173,7 @@ class Wire:
     def respond(self, eid, tag, msg_type, payload):
         self.ok(wire.encode_send(self.buf, None, msg_type, eid, tag, False, payload))
 
-    def recv(self, handle, timeout_ms=0, capacity=0):
+    def recv(self, handle, timeout_ms=0, capacity=None):
         return self.dispatch(wire.encode_recv(self.buf, handle, timeout_ms, capacity))
 
     def unbind(self, handle):
@@ -191,3 +192,91 @@ def inject(core, src, flags, body):
     starts with the type byte)."""
     pkt = bytes([0x01, core.eid, src, flags]) + body
     core.receive(None, pkt, 0, len(pkt), 0x20)
+
+
+def packets_of(src, dest, tag_flags, type_byte, payload, mtu=64, first_seq=0):
+    """The packets of one message as a sender builds them: `tag_flags` is TO | tag, the first
+    packet's body starts with `type_byte` (the type with the IC bit)."""
+    body = bytes((type_byte,)) + bytes(payload)
+    packets = []
+    seq = first_seq
+    at = 0
+    while True:
+        chunk = body[at : at + mtu]
+        flags = (0x80 if at == 0 else 0) | seq << 4 | tag_flags
+        at += mtu
+        if at >= len(body):
+            flags |= 0x40
+        packets.append(bytes((1, dest, src, flags)) + chunk)
+        if flags & 0x40:
+            return packets
+        seq = (seq + 1) & 3
+
+
+class RawPeer:
+    """A hand-driven peer on the simulated I2C bus at `addr`: it sends packets built by the
+    test (any EID, tag, flags; a bad PEC on request) and keeps every packet written to it."""
+
+    def __init__(self, bus, addr):
+        self.addr = addr
+        self.i2c = bus.controller()
+        self.packets = []  # (source address, packet bytes)
+        self._frame = bytearray()
+        self._scratch = bytearray(16)
+        self._out = bytearray(300)
+        bus.target(addr).irq(self._irq, IRQ_WRITE_REQ | IRQ_END_WRITE, hard=True)
+
+    def _irq(self, target):
+        flags = target.irq().flags()
+        if flags & IRQ_WRITE_REQ:
+            n = target.readinto(self._scratch)
+            self._frame.extend(self._scratch[:n])
+        if flags & IRQ_END_WRITE:
+            frame = bytes((self.addr << 1,)) + bytes(self._frame)
+            self._frame = bytearray()
+            _dest, src, packet = decode_frame(frame)
+            self.packets.append((src, packet))
+
+    def send(self, dest_addr, packet, good_pec=True):
+        """One frame carrying `packet` to `dest_addr`; True when every byte was acknowledged."""
+        n = encode_frame(self._out, dest_addr, self.addr, packet)
+        if not good_pec:
+            self._out[n - 1] ^= 0xFF
+        try:
+            return self.i2c.writeto(dest_addr, memoryview(self._out)[1:n]) == n - 1
+        except OSError:
+            return False
+
+    def send_all(self, dest_addr, packets):
+        for packet in packets:
+            self.send(dest_addr, packet)
+
+    def messages(self):
+        """The messages received so far: (source EID, tag, TO, type byte, payload bytes)."""
+        found = []
+        parts = {}
+        for _addr, packet in self.packets:
+            key = (packet[2], packet[3] & 0x0F)
+            if packet[3] & 0x80:
+                parts[key] = bytearray(packet[4:])
+            elif key in parts:
+                parts[key].extend(packet[4:])
+            if packet[3] & 0x40 and key in parts:
+                body = parts.pop(key)
+                found.append((packet[2], packet[3] & 7, packet[3] & 8, body[0], bytes(body[1:])))
+        return found
+
+
+def firmware_app(bus, clock, eid=9, addr=0x1D, **options):
+    """The endpoint firmware (EndpointApp) on the simulated bus, with a fixed UUID."""
+    from firmware.endpoint import EndpointApp  # noqa: PLC0415 (the firmware is not the package)
+
+    return EndpointApp(
+        bus.controller(),
+        bus.target(addr),
+        addr,
+        uuid=bytes(range(16)),
+        eid=eid,
+        clock=clock,
+        **options,
+    )

@@ -38,6 +38,7 @@ class Sink:
             )
         )
         self.core.release(slot)
+        return True
 
 
 class RecordingLink(Link):
@@ -234,14 +235,22 @@ def test_interleaved_messages_from_two_sources():
     assert [(m[1], m[5]) for m in sink.messages] == [(9, b"A" * 63 + b"a"), (10, b"B" * 63 + b"b")]
 
 
-def test_no_free_slot_and_queue_limit():
-    core, sink, link, _ = make_core(reassembly_slots=2, queue_limit=1)
+def test_complete_messages_refuse_new_ones_unfinished_ones_make_room():
+    core, sink, link, clock = make_core(reassembly_slots=2, queue_limit=1)
     sink.types = (1, 2, 3)
-    for msg_type, src in ((1, 9), (1, 10), (2, 11), (3, 12)):
-        inject(core, link, packet(SOM | TO, bytes((msg_type,)) + b"x" * 63, src=src))
-    # type 1 holds its one message; type 2 takes the second slot; type 3 finds none.
+    sink.deliver = lambda slot: True  # complete messages stay queued, unread
+    for msg_type, src in ((1, 9), (2, 10)):  # one complete message for types 1 and 2
+        inject(core, link, packet(SOM | EOM | TO, bytes((msg_type,)) + b"x", src=src))
+    inject(core, link, packet(SOM | EOM | TO, b"\x01y", src=11))  # type 1 holds its one
+    inject(core, link, packet(SOM | EOM | TO, b"\x03z", src=12))  # no slot is free
     assert drops(core) == {"queue_full": 1, "no_slot": 1}
-    assert core.pool.in_use() == 2
+    core.release_all()
+    for msg_type, src in ((1, 9), (2, 10), (1, 11), (3, 12)):  # only first packets
+        inject(core, link, packet(SOM | TO, bytes((msg_type,)) + b"x" * 63, src=src))
+        clock.advance(1)
+    # Type 1's second message takes the place of its first; type 3 that of the oldest.
+    assert core.counters.evicted == 2
+    assert sorted((s.src, s.msg_type) for s in core.pool.slots) == [(11, 1), (12, 3)]
 
 
 def test_response_accepted_only_from_the_requested_eid_with_its_tag():
@@ -308,7 +317,7 @@ def test_flow_table_full():
 
 def test_release_owner_ends_flows_and_frees_messages():
     core, sink, link, _ = make_core()
-    sink.deliver = lambda slot: None  # keep complete messages queued
+    sink.deliver = lambda slot: True  # keep complete messages queued
     flow = core.open_flow(9, owner=101)
     inject(core, link, packet(SOM | EOM | TO, b"\x01queued"))
     inject(core, link, packet(SOM | TO | 4, b"\x01" + b"p" * 63))

@@ -260,6 +260,9 @@ class OddServer:
     def connect(self):
         return Connection()
 
+    def explain(self, conn):
+        return None
+
     def dispatch(self, conn, req, length):
         conn.ready = False
         if req[0] == wire.OP_RECV:

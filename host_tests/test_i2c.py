@@ -34,6 +34,7 @@ class Sink:
     def deliver(self, slot):
         self.messages.append((slot.src, slot.tag, slot.msg_type, bytes(slot.buf[: slot.length])))
         self.core.release(slot)
+        return True
 
 
 def bus_owner_and_endpoint(fifo=16, mem=False):

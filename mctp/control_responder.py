@@ -1,7 +1,9 @@
 # The endpoint's control-protocol responder (DSP0236 message type 0), inside the stack: the core
 # hands it every complete control request, and it answers at once from the receive path, so an
 # answer leaves within the same poll (well inside the 100 ms DSP0236 allows), and a Set Endpoint
-# ID response leaves from the new EID before anything else happens.
+# ID response leaves from the new EID before anything else happens. The answer goes back on the
+# link and to the physical address the request came from, so it needs no route and takes no
+# reply-route entry (a requester without an EID is answered too).
 #
 # Answered: Set Endpoint ID (all four operations), Get Endpoint ID, Get Endpoint UUID, Get MCTP
 # Version Support, Get Message Type Support, Get Vendor Defined Message Support; every other
@@ -158,9 +160,7 @@ class ControlResponder:
         self._send()
 
     def _send(self):
-        slot = self._slot
-        core = self.core
-        if core.send(slot.src, slot.tag, MSG_TYPE_CONTROL, self._rsp, 0, self._len):
+        if self.core.respond(self._slot, MSG_TYPE_CONTROL, self._rsp, self._len):
             self.counters.send_failed += 1
         else:
             self.counters.responses += 1

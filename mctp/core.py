@@ -37,7 +37,7 @@ from .packet import (
     TAG_MASK,
     VERSION_MASK,
 )
-from .reassembly import ASSEMBLING, COMPLETE, ReassemblyPool
+from .reassembly import ASSEMBLING, COMPLETE, FREE, ReassemblyPool
 from .routes import ReplyRoutes, RouteTable
 
 # Why a received packet was dropped; each has a counter of the same name.
@@ -48,13 +48,15 @@ DROPS = (
     "bad_src",  # reserved (1..7) or broadcast source EID
     "no_listener",  # a request of a type nobody listens for
     "unsolicited",  # a response matching no request we sent (or not from its EID)
-    "queue_full",  # the owner already holds Config.queue_limit messages
-    "no_slot",  # every reassembly slot is busy
+    "queue_full",  # the owner already holds Config.queue_limit complete messages
+    "no_slot",  # every reassembly slot holds a complete message
     "no_som",  # a middle or last packet of no message being assembled
     "bad_seq",  # packet sequence gap: the message is dropped
     "bad_length",  # a middle packet of another size than the first
     "too_large",  # the message outgrows Config.max_payload
     "reassembly_timeout",  # incomplete after Config.reassembly_timeout_ms
+    "evicted",  # an unfinished message made room for a new one (the oldest goes)
+    "aborted",  # unfinished when its link lost frames: what follows could be spliced
     "internal_error",  # a fault in the stack itself while handling the packet
 )
 # What happened otherwise.
@@ -67,6 +69,9 @@ EVENTS = (
     "tx_failed",  # the link refused a packet; the message was abandoned
     "no_route",  # a send to an EID no route covers
     "tag_expired",  # a request's response did not come within Config.tag_expiry_ms
+    "reply_expired",  # a request not answered within Config.tag_expiry_ms: its route goes
+    "reply_evicted",  # a waiting request's route made room for a newer request's
+    "link_errors",  # a fault inside a link's poll (counted, the other links go on)
 )
 
 # The owner number of control requests, which go to the control responder (server handles
@@ -89,7 +94,7 @@ class Core:
         self.set_eid(eid)
         self.links = []
         self.routes = RouteTable(config.routes)
-        self.reply_routes = ReplyRoutes(config.reply_routes)
+        self.reply_routes = ReplyRoutes(config.reply_routes, config.tag_expiry_ms)
         self.pool = ReassemblyPool(config.reassembly_slots, config.max_payload)
         self.flows = FlowTable(config.flows, config.tag_expiry_ms)
         self.counters = Counters(DROPS + EVENTS)
@@ -105,6 +110,7 @@ class Core:
         self._rx_dest = 0
         self._rx_src = 0
         self._rx_flags = 0
+        self._rx_taken = False  # the packet went into a message
         # The message being sent.
         self._tx_link = None
         self._tx_phys = None
@@ -115,6 +121,7 @@ class Core:
         self._tx_off = 0
         self._tx_left = 0
         self._tx_seq = 0
+        self.tx_failed_link = None  # the link that refused the last message that failed
 
     def set_eid(self, eid):
         if eid != EID_NULL and not (EID_RESERVED_MAX < eid < EID_BROADCAST):
@@ -135,9 +142,17 @@ class Core:
         links = self.links
         i = 0
         while i < len(links):
-            links[i].poll(self)
+            self._poll_link(links[i])
             i += 1
         self.expire(self.clock())
+
+    def _poll_link(self, link):
+        # A fault in one link (a host socket error, a bug) must not stop the others or the
+        # loop above: it is counted and the next poll tries again.
+        try:
+            link.poll(self)
+        except Exception:
+            self.counters.link_errors += 1
 
     def expire(self, now):
         slots = self.pool.slots
@@ -150,14 +165,17 @@ class Core:
                 self.counters.reassembly_timeout += 1
             i += 1
         self.counters.tag_expired += self.flows.expire(now)
+        self.counters.reply_expired += self.reply_routes.expire(now)
 
     # Receive.
 
     def receive(self, link, buf, off, length, phys):
         """Handle one packet (buf[off:off + length]) that `link` received from `phys`.
 
-        Never raises: a packet that cannot be taken is dropped and counted.
+        Never raises: a packet that cannot be taken is dropped and counted. True when the
+        packet went into a message (a binding learns its sender's address only then).
         """
+        self._rx_taken = False
         self._rx_link = link
         self._rx_buf = buf
         self._rx_off = off
@@ -166,6 +184,7 @@ class Core:
         self.counters.rx_packets += 1
         self._receive_guarded()
         self._rx_buf = None
+        return self._rx_taken
 
     def _receive_guarded(self):
         # Apart from receive(): a try block there would put its frame on the heap.
@@ -224,21 +243,48 @@ class Core:
         if self._rx_dest == EID_BROADCAST and self._rx_type() != MSG_TYPE_CONTROL:
             self.counters.not_for_us += 1  # only control messages may be broadcast
             return
-        owner = self._owner()
-        if owner < 0:
-            return
-        slot = self._find_slot()
-        if slot is not None:
+        old = self._find_slot()
+        if old is not None:
+            # A new first packet ends the message being assembled with the same source, tag
+            # and TO (as in libmctp and mctp-rs); the new one is admitted like any other.
+            self.pool.release(old)
             self.counters.som_restart += 1
-        elif self.pool.owned(owner) >= self.config.queue_limit:
-            self.counters.queue_full += 1
-            return
-        else:
-            slot = self.pool.alloc()
-            if slot is None:
-                self.counters.no_slot += 1
-                return
-        self._fill(slot, owner)
+        owner = self._owner()
+        if owner >= 0:
+            slot = self._admit(owner)
+            if slot is not None:
+                self._fill(slot, owner)
+
+    def _admit(self, owner):
+        # A slot for a new message of `owner`, or None (counted). A single-packet control
+        # request takes the control slot. Otherwise an owner holding its quota, or a full
+        # pool, gives up its oldest unfinished message; only complete messages, which wait
+        # for their reader, refuse a new one.
+        pool = self.pool
+        if owner == CONTROL_OWNER and self._fits_control_slot():
+            return pool.control_slot
+        if pool.owned(owner) >= self.config.queue_limit:
+            return self._evict(owner, "queue_full")
+        slot = pool.alloc()
+        if slot is None:
+            return self._evict(-1, "no_slot")
+        return slot
+
+    def _fits_control_slot(self):
+        return (
+            self._rx_flags & FLAG_EOM
+            and self.pool.control_slot.state == FREE
+            and self._rx_len - HEADER_SIZE - 1 <= len(self.pool.control_slot.buf)
+        )
+
+    def _evict(self, owner, refusal):
+        slot = self.pool.oldest_assembling(owner)
+        if slot is None:
+            setattr(self.counters, refusal, getattr(self.counters, refusal) + 1)
+            return None
+        self.pool.release(slot)
+        self.counters.evicted += 1
+        return slot
 
     def _fill(self, slot, owner):
         count = self._rx_len - HEADER_SIZE - 1  # payload after the type byte
@@ -261,6 +307,7 @@ class Core:
         slot.started = self.clock()
         slot.length = count
         self._copy_in(slot, 0, HEADER_SIZE + 1, count)
+        self._rx_taken = True
         if flags & FLAG_EOM:
             self._complete(slot)
 
@@ -292,22 +339,34 @@ class Core:
         self._copy_in(slot, slot.length, HEADER_SIZE, count)
         slot.length += count
         slot.next_seq = (slot.next_seq + 1) & SEQ_MASK
+        self._rx_taken = True
         if flags & FLAG_EOM:
             self._complete(slot)
 
     def _complete(self, slot):
         slot.state = COMPLETE
         self.counters.rx_messages += 1
+        if slot.owner == CONTROL_OWNER:
+            # Answered now, from the slot's own link and address: no reply route needed.
+            self.control.handle(slot)
+            return
         if slot.to:
-            self.reply_routes.remember(slot.src, slot.tag, slot.link, slot.phys)
+            if self.reply_routes.remember(slot.src, slot.tag, slot.link, slot.phys, self.clock()):
+                self.counters.reply_evicted += 1
         else:
             flow = self.flows.match(slot.src, slot.tag)
             if flow is not None and not flow.persistent:
                 self.flows.close(flow)
-        if slot.owner == CONTROL_OWNER:
-            self.control.handle(slot)
-        else:
-            self.sink.deliver(slot)
+        if not self.sink.deliver(slot):
+            # The owner went away or its queue is full: drop the message, not the stack.
+            self._discard(slot)
+            self.counters.queue_full += 1
+
+    def _discard(self, slot):
+        # A complete message nobody will read: its request (if it is one) is not answered.
+        if slot.to:
+            self.reply_routes.forget(slot.src, slot.tag)
+        self.pool.release(slot)
 
     def release(self, slot):
         """The sink has taken the message in `slot`; the slot is free again."""
@@ -316,12 +375,12 @@ class Core:
     def release_all(self):
         """Forget every owner: all flows end, all messages go. For a new layer above (a
         restarted server), whose owner numbers mean something else."""
-        for route in self.reply_routes.routes:
-            route.used = False
+        self.reply_routes.clear()
         for flow in self.flows.flows:
             self.flows.close(flow)
         for slot in self.pool.slots:
             self.pool.release(slot)
+        self.pool.release(self.pool.control_slot)
 
     def release_owner(self, owner):
         """Forget `owner`: its flows end and the messages it holds are discarded."""
@@ -329,8 +388,19 @@ class Core:
         slots = self.pool.slots
         i = 0
         while i < len(slots):
-            if slots[i].state != 0 and slots[i].owner == owner:
+            if slots[i].state != FREE and slots[i].owner == owner:
+                self._discard(slots[i])
+            i += 1
+
+    def abort_link(self, link):
+        """`link` lost frames (a full ring, a bad PEC): its unfinished messages may miss a
+        multiple of four packets, which the 2-bit sequence number cannot show, so they go."""
+        slots = self.pool.slots
+        i = 0
+        while i < len(slots):
+            if slots[i].state == ASSEMBLING and slots[i].link is link:
                 self.pool.release(slots[i])
+                self.counters.aborted += 1
             i += 1
 
     # Send.
@@ -347,15 +417,33 @@ class Core:
         """
         self._tx_dest = dest
         self._tx_flags = tag_flags & (FLAG_TO | TAG_MAX)
+        self._tx_type = type_byte
+        self._tx_buf = buf
+        self._tx_off = off
+        self._tx_left = length
+        return self._send_routed()
+
+    def _send_routed(self):
         route = self._route()
         if route is None:
+            self._tx_buf = None
             self.counters.no_route += 1
             return SEND_NO_ROUTE
         self._tx_link = route.link
         self._tx_phys = route.phys
+        return self._transmit()
+
+    def respond(self, slot, type_byte, buf, length):
+        """Answer the request in `slot` with buf[:length], back to the link and physical
+        address it came from (for the control responder, which answers from the receive
+        path). SEND_OK or SEND_LINK_FAILED."""
+        self._tx_dest = slot.src
+        self._tx_flags = slot.tag
+        self._tx_link = slot.link
+        self._tx_phys = slot.phys
         self._tx_type = type_byte
         self._tx_buf = buf
-        self._tx_off = off
+        self._tx_off = 0
         self._tx_left = length
         return self._transmit()
 
@@ -373,6 +461,7 @@ class Core:
             self.counters.tx_messages += 1
             return SEND_OK
         self.counters.tx_failed += 1
+        self.tx_failed_link = self._tx_link
         return SEND_LINK_FAILED
 
     def _fragment(self):

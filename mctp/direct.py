@@ -38,6 +38,10 @@ class DirectClient(MctpClient):
         self._req = bytearray(MAX_REQUEST_SIZE)
         self._hdr = ResponseHeader()
         self._idle = _sleep_1ms if idle is None else idle
+        self._waiting = False  # inside _wait: the idle hook runs
+        # The MctpError the last failed call raised: for callers that catch it without
+        # binding it (`except MctpError as e` costs a heap frame per call on MicroPython).
+        self.last_error = None
         self._out_handle = None  # the arguments of the call being encoded
         self._out_type = 0
         self._out_eid = None
@@ -48,15 +52,34 @@ class DirectClient(MctpClient):
 
     def _call(self, length):
         # Serve the request in self._req; wait for its response; raise its error.
+        if self._waiting:
+            self._refuse_reentry()
         conn = self._conn
         if not self.server.dispatch(conn, self._req, length):
             self._wait()
         hdr = decode_response_header(conn.resp, conn.resp_len, self._hdr)
         if hdr.code != ResponseCode.SUCCESS:
-            raise MctpError(ResponseCode.from_wire(hdr.code), hdr.payload_len)
+            self._raise(hdr)
         return hdr
 
+    def _raise(self, hdr):
+        detail = self.server.explain(self._conn)
+        self.last_error = MctpError(ResponseCode.from_wire(hdr.code), hdr.payload_len, detail)
+        raise self.last_error
+
     def _wait(self):
+        # A receive is pending. Whatever ends the wait early (Ctrl-C at the REPL, a fault in
+        # the idle hook) withdraws it, so the connection is not left busy for good.
+        self._waiting = True
+        try:
+            self._poll_until_ready()
+        except BaseException:
+            self._waiting = False
+            self.server.cancel(self._conn)
+            raise
+        self._waiting = False
+
+    def _poll_until_ready(self):
         conn = self._conn
         server = self.server
         while True:
@@ -64,6 +87,16 @@ class DirectClient(MctpClient):
             if conn.ready:
                 return
             self._idle()
+
+    @staticmethod
+    def _refuse_reentry():
+        # A call from this client's own idle hook would land in the connection whose receive
+        # is pending, and the wait would take its answer for the receive's.
+        raise MctpError(
+            ResponseCode.ADDR_IN_USE,
+            0,
+            "this client is waiting for a receive; use another client from its idle hook",
+        )
 
     def req(self, eid):
         return Handle(self._call(encode_req(self._req, eid)).handle)

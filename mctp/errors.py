@@ -55,14 +55,16 @@ class MctpError(Exception):
 
     For NO_SPACE on a receive, `size` is the payload size the caller's buffer must hold (the
     message stays queued, so a retry with a large enough buffer gets it); otherwise 0.
+    `detail`, when the stack knows it, says what happened in words ("no route to EID 9").
     """
 
-    def __init__(self, code, size=0):
+    def __init__(self, code, size=0, detail=None):
         if ResponseCode.from_u8(code) is None:
             raise ValueError("unknown response code " + str(code))
         super().__init__(code)
         self.code = code
         self.size = size
+        self.detail = detail
 
     @staticmethod
     def from_code(code):
@@ -72,4 +74,6 @@ class MctpError(Exception):
         return self.code == ResponseCode.TIMED_OUT
 
     def __str__(self):
+        if self.detail:
+            return "MCTP error: " + _TEXT[self.code] + ": " + self.detail
         return "MCTP error: " + _TEXT[self.code]

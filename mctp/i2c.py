@@ -43,6 +43,10 @@ IRQ_END_WRITE = const(32)
 # than at its address match, which saves one handler call per frame.
 _TRIGGERS = const(4 | 8 | 32)
 
+# Frames the receive ring holds by default: a 1024-byte message in 64-byte packets, and four
+# more frames.
+DEFAULT_RING = const(20)
+
 _EVENTS = (
     "rx_frames",
     "tx_frames",
@@ -51,6 +55,7 @@ _EVENTS = (
     "no_neighbour",  # no address known for the destination EID
     "read_requests",  # a controller tried to read from us (MCTP only writes)
     "irq_errors",  # a fault inside the IRQ handler (the frame in progress is dropped)
+    "interrupted",  # a write cut short by a read (repeated start): its bytes are dropped
 )
 
 
@@ -61,9 +66,11 @@ class I2CLink(Link):
     or a host simulation of it); `addr` is our 7-bit address. `mtu` is the payload per packet
     we send (64, the baseline, unless every peer takes more; at most 250); `rx_mtu` the largest
     we accept (default: the same). `ring` frames can wait between two polls: an I2C target
-    cannot refuse a frame for want of room, and a peer sends a whole message in one burst, so
-    the default holds a largest message (1024 bytes) plus four frames. `wake`, when given, has
-    its set() called from the IRQ when a frame is queued (an asyncio.ThreadSafeFlag, say).
+    cannot refuse a frame for want of room, and a peer sends a whole message in one burst at
+    the MTU of its choice, which DSP0237 lets be the baseline whatever ours is, so the default
+    holds a largest message (1024 bytes) in baseline packets plus four frames (20). `wake`,
+    when given, has its set() called from the IRQ when a frame is queued (an
+    asyncio.ThreadSafeFlag, say).
     """
 
     def __init__(
@@ -74,7 +81,7 @@ class I2CLink(Link):
             raise ValueError("mtu must be 1..250")
         rx_mtu = mtu if rx_mtu is None else rx_mtu
         if ring is None:
-            ring = (1024 + rx_mtu - 1) // rx_mtu + 4
+            ring = DEFAULT_RING
         if not 1 <= rx_mtu <= MAX_MTU or ring < 2:
             raise ValueError("rx_mtu must be 1..250 and ring at least 2")
         self.addr = addr
@@ -97,6 +104,10 @@ class I2CLink(Link):
         frame_size = 3 + HEADER_SIZE + rx_mtu + 1
         self._ring = [bytearray(frame_size) for _ in range(ring)]
         self._lengths = [0] * ring
+        # 1 where frames were dropped just before this one: the unfinished messages it might
+        # continue have lost packets (poll aborts them).
+        self._gaps = bytearray(ring)
+        self._gap = False  # a frame was dropped since the last one queued
         self._w = 0  # written by the IRQ only
         self._r = 0  # written by poll only
         self._pos = 0
@@ -106,7 +117,8 @@ class I2CLink(Link):
         self._pec_init = pec_init(addr)
         self._last_src = 0  # the EID and address byte learned last
         self._last_src_addr = 0
-        # Simulated targets without interrupts are serviced from poll().
+        # Simulated targets without interrupts are serviced from poll(), with room for as many
+        # frames as the ring has free, so that the rest wait on the simulated bus.
         self._service = getattr(target, "service", None)
         self._irq_handler = self._irq  # bind once: a bound method allocates
         self._attach(target)
@@ -145,6 +157,14 @@ class I2CLink(Link):
         except OSError:
             return False
 
+    def describe_failure(self):
+        # A NACK and lost arbitration both raise OSError, with port-specific codes (rp2 EIO,
+        # stm32 ENODEV); on a shared bus the first is by far the likelier.
+        return "I2C address 0x%02x did not acknowledge after %d tries" % (
+            self._dest,
+            self.retries + 1,
+        )
+
     # Receive: the IRQ side.
 
     def _irq(self, target):
@@ -160,8 +180,19 @@ class I2CLink(Link):
         if flags & IRQ_END_WRITE:
             self._end_write()
         if flags & IRQ_READ_REQ:
-            self.counters.read_requests += 1
-            target.write(self._ff)
+            self._read_request(target)
+
+    def _read_request(self, target):
+        # MCTP only writes. A read ends any write in progress: rp2 and stm32 report END_WRITE
+        # at the repeated start before it, but should that ever be missed, the write's bytes
+        # must not be glued to the next frame.
+        if self._pos:
+            self._pos = 0
+            self._overflow = False
+            self.counters.interrupted += 1
+            self._gap = True
+        self.counters.read_requests += 1
+        target.write(self._ff)
 
     def _take_bytes(self, target):
         count = target.readinto(self._scratch)
@@ -185,11 +216,14 @@ class I2CLink(Link):
             self._drop(reason)
             return
         self._lengths[self._w] = n
+        self._gaps[self._w] = self._gap
+        self._gap = False
         self._w = (self._w + 1) % len(self._ring)
         if self._wake is not None:
             self._wake.set()
 
     def _drop(self, reason):
+        self._gap = True
         counters = self.counters
         name = DROP_NAMES[reason - 1]
         setattr(counters, name, getattr(counters, name) + 1)
@@ -201,17 +235,22 @@ class I2CLink(Link):
 
     def poll(self, core):
         if self._service is not None:
-            self._service()
+            self._service(len(self._ring) - 1 - self.pending())
         while self._r != self._w:
-            frame = self._ring[self._r]
-            self._learn(frame)
-            self.counters.rx_frames += 1
-            core.receive(self, frame, 3, self._lengths[self._r] - 4, frame[2] >> 1)
+            self._receive(core, self._ring[self._r])
             self._r = (self._r + 1) % len(self._ring)
 
+    def _receive(self, core, frame):
+        self.counters.rx_frames += 1
+        if self._gaps[self._r]:
+            core.abort_link(self)
+        if core.receive(self, frame, 3, self._lengths[self._r] - 4, frame[2] >> 1):
+            self._learn(frame)
+
     def _learn(self, frame):
-        # The packet's source EID was sent from this address (EID 0 says nothing). Most
-        # packets come from the sender of the packet before: skip the table then.
+        # The stack took the packet, so its source EID is real and was sent from this address
+        # (EID 0 says nothing). Most packets come from the sender of the packet before: skip
+        # the table then.
         src = frame[3 + 2]
         if src and (src != self._last_src or frame[2] != self._last_src_addr):
             self._last_src = src

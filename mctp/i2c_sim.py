@@ -3,8 +3,13 @@
 # unchanged. A write to an address fires that target's IRQ handler during the write, as the
 # hardware does: ADDR_MATCH_WRITE, then WRITE_REQ until the bytes are read, then END_WRITE.
 #
+# A read (readfrom_into), or a write then a read with a repeated start between them
+# (readfrom_mem_into), fires what rp2 and stm32 fire: ADDR_MATCH_WRITE, WRITE_REQ..., END_WRITE
+# (at the repeated start), ADDR_MATCH_READ, READ_REQ per byte, END_READ (at the stop).
+#
 # Faults for tests: addresses that do not answer (NACK: OSError ENODEV), lost arbitration
-# (OSError EIO), corrupted bytes and truncated frames. Without faults nothing allocates.
+# (OSError EIO), corrupted bytes, truncated frames, and writes whose END_WRITE never comes.
+# Without faults nothing allocates.
 
 from .bufcopy import copy_into
 from .i2c import (
@@ -75,8 +80,9 @@ class TargetSim:
             self._irq._flags = event
             self._handler(self)
 
-    def _written(self, data, length):
-        # A controller wrote data[:length] (the bytes after the address byte) to us.
+    def _written(self, data, length, end=True):
+        # A controller wrote data[:length] (the bytes after the address byte) to us; `end`
+        # False loses the END_WRITE (a fault).
         if self.mem is not None:
             self._written_to_mem(data, length)
             return
@@ -88,8 +94,16 @@ class TargetSim:
         while self._pos < length and rounds <= length:
             self._fire(IRQ_WRITE_REQ)
             rounds += 1
-        self._fire(IRQ_END_WRITE)
+        if end:
+            self._fire(IRQ_END_WRITE)
         self._data = None
+
+    def _read(self, length):
+        # A controller reads `length` bytes from us.
+        self._fire(IRQ_ADDR_MATCH_READ)
+        for _ in range(length):
+            self._fire(IRQ_READ_REQ)
+        self._fire(IRQ_END_READ)
 
     def _written_to_mem(self, data, length):
         # The first byte is the register address; the rest is stored from there on.
@@ -117,6 +131,16 @@ class SimI2C:
     def writeto(self, addr, buf, stop=True):
         return self.bus._write(addr, buf)
 
+    def readfrom_into(self, addr, buf, stop=True):
+        self.bus._target_at(addr)._read(len(buf))
+        for i in range(len(buf)):
+            buf[i] = 0xFF  # what an MCTP target answers a read with
+
+    def readfrom_mem_into(self, addr, memaddr, buf, addrsize=8):
+        # Write the register address, repeated start, read.
+        self.bus._write(addr, bytes((memaddr,)))
+        self.readfrom_into(addr, buf)
+
 
 class SimBus:
     def __init__(self):
@@ -127,6 +151,7 @@ class SimBus:
         self.corrupt_at = 5
         self.truncate_frames = 0  # the next frames stop after `truncate_to` bytes
         self.truncate_to = 6
+        self.lose_end_writes = 0  # the next frames' END_WRITE never reaches the target
         self.frames = 0  # frames delivered
         # tap(addr, buf, length) sees every frame delivered (for tests; it may allocate)
         self.tap = None
@@ -147,15 +172,19 @@ class SimBus:
             i += 1
         return None
 
-    def _write(self, addr, buf):
+    def _target_at(self, addr):
         if self.arbitration_losses:
             self.arbitration_losses -= 1
             raise OSError(EIO)
         target = self.find(addr)
         if target is None or addr in self.absent:
             raise OSError(ENODEV)
+        return target
+
+    def _write(self, addr, buf):
+        target = self._target_at(addr)
         length = len(buf)
-        if self.corrupt_frames or self.truncate_frames:
+        if self.corrupt_frames or self.truncate_frames or self.lose_end_writes:
             return self._write_faulty(target, buf, length)
         self.frames += 1
         if self.tap is not None:
@@ -174,5 +203,12 @@ class SimBus:
             self.truncate_frames -= 1
             length = min(length, self.truncate_to)
         self.frames += 1
-        target._written(data, length)
+        target._written(data, length, self._end_write())
         return len(buf)  # the sender cannot tell: every byte it sent was acknowledged
+
+    def _end_write(self):
+        # Whether this frame's END_WRITE reaches the target.
+        if self.lose_end_writes:
+            self.lose_end_writes -= 1
+            return False
+        return True

@@ -2,22 +2,49 @@
 # is one complete SMBus frame, destination address byte first and PEC last. Any tool that
 # speaks it can talk to a stack on the host, with I2CLink unchanged on top.
 #
+#     target = UdpI2CTarget(0x1D, 0)     # frames for address 0x1D, on a free port: target.port
 #     i2c = UdpI2C(peer_port)            # frames we send go to 127.0.0.1:peer_port
-#     target = UdpI2CTarget(0x1D, port)  # frames for address 0x1D arriving on port
 #     link = I2CLink(i2c, target, 0x1D)
+#
+# The target models a bus whose targets stretch the clock: datagrams stay queued in the socket
+# while the link's receive ring is full, so a burst from a fast peer is taken in as the link
+# polls instead of being lost. A port already in use is refused (no SO_REUSEADDR), so two
+# stacks never share one by accident.
 #
 # A host simulation: it allocates per datagram, unlike the binding itself.
 
+import os
 import socket
 
 from .bufcopy import copy_into
 from .i2c_sim import TargetSim
 
 _MAX_DATAGRAM = 300
+_DYNAMIC_PORTS = 49152  # the IANA dynamic range, 49152..65535
+_PORT_TRIES = 200
 
 
 def _address(host, port):
     return socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0][-1]
+
+
+def bind(sock, host, port):
+    """Bind `sock` to `port` on `host` (0: a free port) and return the port bound. OSError
+    (EADDRINUSE) when the port is taken."""
+    if port or hasattr(sock, "getsockname"):
+        sock.bind(_address(host, port))
+        return port or sock.getsockname()[1]
+    # MicroPython's sockets cannot say which port the system chose: try ports of the dynamic
+    # range at random until a bind succeeds (the bind itself is the test that it is free).
+    for _ in range(_PORT_TRIES):
+        raw = os.urandom(2)
+        candidate = _DYNAMIC_PORTS + (raw[0] << 8 | raw[1]) % (65536 - _DYNAMIC_PORTS)
+        try:
+            sock.bind(_address(host, candidate))
+            return candidate
+        except OSError:
+            pass
+    raise OSError("no free UDP port found")
 
 
 class UdpI2C:
@@ -47,20 +74,24 @@ class UdpI2C:
 
 
 class UdpI2CTarget(TargetSim):
-    """The target side: frames arriving on `port` for `addr` reach the IRQ handler, in the
-    event order of machine.I2CTarget, when the link polls (service())."""
+    """The target side: frames arriving on `port` (0: a free one, then read `.port`) for
+    `addr` reach the IRQ handler, in the event order of machine.I2CTarget, when the link polls
+    (service(room)): at most `room` frames each time, the rest wait in the socket."""
 
-    def __init__(self, addr, port, host="127.0.0.1", fifo=16):
+    def __init__(self, addr, port=0, host="127.0.0.1", fifo=16):
         super().__init__(addr, fifo)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(_address(host, port))
+        try:
+            self.port = bind(self._sock, host, port)
+        except OSError:
+            self._sock.close()
+            raise
         self._sock.setblocking(False)
         self.ignored = 0  # datagrams addressed to someone else
         self.tap = None  # tap(frame) sees every frame for us, address byte first (for traces)
 
-    def service(self):
-        while True:
+    def service(self, room):
+        while room > 0:
             try:
                 datagram = self._sock.recv(_MAX_DATAGRAM)
             except OSError:
@@ -71,6 +102,7 @@ class UdpI2CTarget(TargetSim):
             if self.tap is not None:
                 self.tap(datagram)
             self._written(memoryview(datagram)[1:], len(datagram) - 1)
+            room -= 1
 
     def close(self):
         self._sock.close()

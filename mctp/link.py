@@ -7,7 +7,8 @@ class Link:
 
     Send: the core writes a packet (4-byte header and payload) into `tx_buf` at `tx_off`, where
     the binding leaves room for its own framing, then calls `transmit(length, phys)`, which
-    frames and sends it, and returns False (never raises) when the medium refused it.
+    frames and sends it, and returns False (never raises) when the medium refused it;
+    `describe_failure()` then says why in words.
 
     Receive: `poll(core)` hands every packet received since the last poll to
     `core.receive(link, buf, off, length, phys)`, where `phys` is the sender's physical address.
@@ -19,6 +20,10 @@ class Link:
 
     def transmit(self, length, phys):
         raise NotImplementedError
+
+    def describe_failure(self):
+        """Why the last transmit failed, in words (for error messages; it may allocate)."""
+        return "the link refused the packet"
 
     def poll(self, core):
         raise NotImplementedError

@@ -26,8 +26,9 @@ from .constants import (
     TAG_MAX,
     is_valid_remote_eid,
 )
-from .core import SEND_NO_ROUTE, SEND_OK
+from .core import CONTROL_OWNER, SEND_NO_ROUTE, SEND_OK
 from .errors import ResponseCode
+from .reassembly import ASSEMBLING, COMPLETE, FREE
 from .packet import FLAG_TO
 from .wire import (
     FLAG_HAS_EID,
@@ -61,10 +62,62 @@ try:
 except ImportError:  # a port without a random source
     urandom = None
 
-_FREE = const(0)
-_LISTENER = const(1)
-_REQUEST = const(2)
+KIND_FREE = const(0)
+KIND_LISTENER = const(1)
+KIND_REQUEST = const(2)
 _GEN_MASK = const(0x0F)
+
+# Why a request failed, kept per connection so that an in-process client can say it in words
+# (Server.explain); the wire carries only the code.
+_WHY_NONE = const(0)
+_WHY_NO_ROUTE = const(1)  # argument: the EID
+_WHY_LINK_FAILED = const(2)  # argument: the link, which describes its failure
+_WHY_NO_REQUEST_HANDLE = const(3)  # argument: handles in use
+_WHY_NO_LISTENER_HANDLE = const(4)
+_WHY_NO_TAG = const(5)  # argument: the EID
+_WHY_LISTENER_TAKEN = const(6)  # argument: the message type
+_WHY_CONTROL_TAKEN = const(7)
+_WHY_HANDLE_BUSY = const(8)
+_WHY_CONNECTION_BUSY = const(9)
+_WHY_NO_PENDING = const(10)  # argument: receives pending
+_WHY_TOO_LARGE = const(11)  # argument: the payload size
+_WHY_STALE = const(12)  # argument: the handle value
+_WHY_RESTARTED = const(13)  # argument: the handle value
+_WHY_BAD_EID = const(14)  # argument: the EID
+_WHY_TIMED_OUT = const(15)  # argument: the timeout
+_WHY_TOO_SMALL = const(16)  # argument: the message size
+_WHY_RELEASED = const(17)
+_WHY_NOT_REQUEST = const(18)
+_WHY_BAD_REQUEST = const(19)
+_WHY_BAD_RESPONSE = const(20)
+_WHY_BAD_TYPE = const(21)  # argument: the message type
+_WHY_MALFORMED = const(22)
+
+_EXPLAIN = (
+    None,
+    "no route to EID %d",
+    None,
+    "no free request handle (%d in use)",
+    "no free listener handle (%d in use)",
+    "no free tag for EID %d (every tag to it awaits an answer, or the flow table is full)",
+    "message type %d already has a listener",
+    "message type 0 (control) is answered by the stack",
+    "a receive is already pending on this handle",
+    "a receive is already pending on this connection",
+    "no free pending-receive slot (%d in use)",
+    "a payload of %d bytes is more than the stack's limit",
+    "handle 0x%x is stale (released, or reused since)",
+    "handle 0x%x is from before the server restarted",
+    "EID %d is reserved or broadcast",
+    "no message within %d ms",
+    "the message needs a buffer of %d bytes; it stays queued",
+    "the handle was released while its receive waited",
+    "a request handle sends to its own EID with a tag the stack picks",
+    "not a live request handle",
+    "a response needs an EID and a tag (0..7)",
+    "message type %d is more than 7 bits",
+    "malformed request",
+)
 
 
 class Connection:
@@ -74,12 +127,15 @@ class Connection:
         self.resp = bytearray(MAX_RESPONSE_SIZE)
         self.resp_len = 0
         self.ready = False
+        self.pending = None  # the _Pending receive this connection waits for
+        self.why = _WHY_NONE  # why its last request failed (Server.explain)
+        self.why_arg = 0
 
 
 class _Handle:
     def __init__(self, index, queue_limit):
         self.index = index
-        self.kind = _FREE
+        self.kind = KIND_FREE
         self.gen = 0  # bumped on every allocation, so a stale handle value is refused
         self.msg_type = 0  # a listener's type
         self.eid = 0  # a request handle's remote EID
@@ -117,7 +173,9 @@ class Server:
         self._first_request = config.listeners
         self.pending = [_Pending() for _ in range(config.pending_receives)]
         self._hdr = RequestHeader()
-        self._error = ResponseCode.SUCCESS
+        self._error = ResponseCode.SUCCESS  # why the last _lookup failed
+        self._why = _WHY_NONE
+        self._why_arg = 0
         self._out_dest = 0  # the message being sent (staged: see _core_send)
         self._out_flags = 0
         self._out_type = 0
@@ -130,8 +188,15 @@ class Server:
     # Time.
 
     def poll(self):
-        """Run the stack: take in received packets, then expire receives, tags, reassemblies."""
-        self.core.poll()
+        """Run the stack: take in received packets, then expire receives, tags, reassemblies.
+        Never raises (a fault is counted in core.counters.internal_error)."""
+        try:
+            self.core.poll()
+            self._expire_receives()
+        except Exception:
+            self.core.counters.internal_error += 1
+
+    def _expire_receives(self):
         now = self.core.clock()
         pending = self.pending
         i = 0
@@ -142,6 +207,8 @@ class Server:
                 and p.timeout_ms
                 and ticks_diff(now, p.started) >= p.timeout_ms
             ):
+                p.conn.why = _WHY_TIMED_OUT
+                p.conn.why_arg = p.timeout_ms
                 self._finish(p, ResponseCode.TIMED_OUT, 0)
             i += 1
 
@@ -151,17 +218,24 @@ class Server:
         handles = self.handles
         i = 0
         while i < self._first_request:
-            if handles[i].kind == _LISTENER and handles[i].msg_type == msg_type:
+            if handles[i].kind == KIND_LISTENER and handles[i].msg_type == msg_type:
                 return i
             i += 1
         return -1
 
     def deliver(self, slot):
+        """Queue a complete message for its owner; False (the core drops it) when the owner
+        is gone or already holds as many messages as its queue takes."""
+        if slot.owner >= len(self.handles):
+            return False
         h = self.handles[slot.owner]
+        if h.kind == KIND_FREE or h.count >= len(h.queue):
+            return False
         h.queue[(h.head + h.count) % len(h.queue)] = slot
         h.count += 1
         if h.pending is not None:
             self._fulfil(h.pending)
+        return True
 
     # Dispatch.
 
@@ -169,8 +243,12 @@ class Server:
         """Serve one wire request from `conn`. True when conn.resp holds the response; False
         when a receive is now pending (it completes during a later poll)."""
         conn.ready = False
+        conn.why = _WHY_NONE
+        if conn.pending is not None:
+            # Its receive's answer will land in conn.resp: nothing else may go on meanwhile.
+            return self._refuse(conn, ResponseCode.ADDR_IN_USE, _WHY_CONNECTION_BUSY)
         if request_problem(req, length):
-            return self._answer(conn, ResponseCode.BAD_ARGUMENT)
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_MALFORMED)
         op = decode_request_header(req, length, self._hdr).op
         if op == OP_SEND:
             return self._send(conn, req, length)
@@ -188,6 +266,23 @@ class Server:
             return self._req(conn)
         return self._unbind(conn)  # OP_UNBIND: the decoder refused every other op
 
+    def _refuse(self, conn, code, why):
+        # An error answer; `why` (and self._why_arg, staged by the caller where the words
+        # need a number) for explain().
+        conn.why = why
+        conn.why_arg = self._why_arg
+        return self._answer(conn, code)
+
+    def explain(self, conn):
+        """Why the last request on `conn` failed, in words, or None (allocates: error path)."""
+        why = conn.why
+        if why == _WHY_LINK_FAILED:
+            return conn.why_arg.describe_failure()
+        if why == _WHY_NONE or why >= len(_EXPLAIN):
+            return None
+        text = _EXPLAIN[why]
+        return text % conn.why_arg if "%" in text else text
+
     def _answer(self, conn, code):
         if code == ResponseCode.SUCCESS:
             conn.resp_len = encode_success_response(conn.resp)
@@ -199,32 +294,37 @@ class Server:
     def _set_eid(self, conn):
         eid = self._hdr.eid
         if eid <= EID_RESERVED_MAX or eid == EID_BROADCAST:
-            return self._answer(conn, ResponseCode.BAD_ARGUMENT)
+            self._why_arg = eid
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_EID)
         self.core.set_eid(eid)
         return self._answer(conn, ResponseCode.SUCCESS)
 
     def _listener(self, conn):
         msg_type = self._hdr.msg_type
         if msg_type > MSG_TYPE_MAX:
-            return self._answer(conn, ResponseCode.BAD_ARGUMENT)
-        if self.accept_request(msg_type) >= 0 or (
-            msg_type == MSG_TYPE_CONTROL and self.core.control is not None
-        ):
-            # Taken by another listener, or control requests, which the stack answers.
-            return self._answer(conn, ResponseCode.ADDR_IN_USE)
-        h = self._alloc(0, self._first_request, _LISTENER)
+            self._why_arg = msg_type
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_TYPE)
+        if self.accept_request(msg_type) >= 0:
+            self._why_arg = msg_type
+            return self._refuse(conn, ResponseCode.ADDR_IN_USE, _WHY_LISTENER_TAKEN)
+        if msg_type == MSG_TYPE_CONTROL and self.core.control is not None:
+            return self._refuse(conn, ResponseCode.ADDR_IN_USE, _WHY_CONTROL_TAKEN)
+        h = self._alloc(0, self._first_request, KIND_LISTENER)
         if h is None:
-            return self._answer(conn, ResponseCode.NO_SPACE)
+            self._why_arg = self._first_request  # in use
+            return self._refuse(conn, ResponseCode.NO_SPACE, _WHY_NO_LISTENER_HANDLE)
         h.msg_type = msg_type
         return self._handle_answer(conn, h)
 
     def _req(self, conn):
         eid = self._hdr.eid
         if not is_valid_remote_eid(eid):
-            return self._answer(conn, ResponseCode.BAD_ARGUMENT)
-        h = self._alloc(self._first_request, len(self.handles), _REQUEST)
+            self._why_arg = eid
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_EID)
+        h = self._alloc(self._first_request, len(self.handles), KIND_REQUEST)
         if h is None:
-            return self._answer(conn, ResponseCode.NO_SPACE)
+            self._why_arg = len(self.handles) - self._first_request  # in use
+            return self._refuse(conn, ResponseCode.NO_SPACE, _WHY_NO_REQUEST_HANDLE)
         h.eid = eid
         return self._handle_answer(conn, h)
 
@@ -233,7 +333,7 @@ class Server:
         i = first
         while i < end:
             h = handles[i]
-            if h.kind == _FREE:
+            if h.kind == KIND_FREE:
                 h.kind = kind
                 h.gen = (h.gen + 1) & _GEN_MASK
                 h.persistent = False
@@ -250,17 +350,25 @@ class Server:
         return self.epoch << 12 | h.gen << 8 | h.index
 
     def _lookup(self, value):
-        # The live _Handle named by `value`, or None with self._error saying why.
+        # The live _Handle named by `value`, or None with self._error and _why saying why.
+        self._why_arg = value
         if value >> 12 != self.epoch:
             self._error = ResponseCode.SERVER_RESTARTED
+            self._why = _WHY_RESTARTED
             return None
         index = value & 0xFF
         if index < len(self.handles):
             h = self.handles[index]
-            if h.kind != _FREE and h.gen == (value >> 8) & _GEN_MASK:
+            if h.kind != KIND_FREE and h.gen == (value >> 8) & _GEN_MASK:
                 return h
         self._error = ResponseCode.BAD_ARGUMENT
+        self._why = _WHY_STALE
         return None
+
+    def _refuse_handle(self, conn):
+        # The _lookup that just failed, as the answer.
+        self._why_arg = self._why_arg
+        return self._refuse(conn, self._error, self._why)
 
     def _unbind(self, conn):
         if self._hdr.has_handle():
@@ -273,10 +381,11 @@ class Server:
     def release(self, h):
         """Free a handle: its flows end, its queued messages go, its pending receive fails."""
         if h.pending is not None:
+            h.pending.conn.why = _WHY_RELEASED
             self._finish(h.pending, ResponseCode.BAD_ARGUMENT, 0)
         self.core.release_owner(h.index)
         h.count = 0
-        h.kind = _FREE
+        h.kind = KIND_FREE
 
     def queued(self, handle_value):
         """How many complete messages wait for the handle (0 for a stale one): a firmware
@@ -288,30 +397,31 @@ class Server:
         """Let the requests of a request handle keep their tag after the first response, for
         protocols that answer more than once (the tag then lives until it expires)."""
         h = self._lookup(handle_value)
-        if h is None or h.kind != _REQUEST:
-            raise ValueError("not a live request handle")
+        if h is None or h.kind != KIND_REQUEST:
+            raise ValueError(_EXPLAIN[_WHY_NOT_REQUEST])
         h.persistent = persistent
 
     # RECV
 
     def _recv(self, conn, req, length):
         if not self._hdr.has_handle() or not recv_trailer_ok(length):
-            return self._answer(conn, ResponseCode.BAD_ARGUMENT)
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_MALFORMED)
         h = self._lookup(self._hdr.handle)
         if h is None:
-            return self._answer(conn, self._error)
+            return self._refuse_handle(conn)
         if h.pending is not None:
-            return self._answer(conn, ResponseCode.ADDR_IN_USE)
+            return self._refuse(conn, ResponseCode.ADDR_IN_USE, _WHY_HANDLE_BUSY)
         p = self._free_pending()
         if p is None:
-            return self._answer(conn, ResponseCode.NO_SPACE)
+            self._why_arg = len(self.pending)  # in use
+            return self._refuse(conn, ResponseCode.NO_SPACE, _WHY_NO_PENDING)
         p.timeout_ms = decode_recv_timeout(req, length)
         p.capacity = self._capacity(decode_recv_capacity(req, length))
         return self._wait(p, h, conn)
 
     def _capacity(self, announced):
-        # A client that announces no capacity takes any message up to the limit.
-        if not announced or announced > self.max_payload:
+        # A client that announces no capacity (-1) takes any message up to the limit.
+        if announced < 0 or announced > self.max_payload:
             return self.max_payload
         return announced
 
@@ -320,6 +430,7 @@ class Server:
         p.conn = conn
         p.started = self.core.clock()
         h.pending = p
+        conn.pending = p
         if h.count:
             self._fulfil(p)
         return conn.ready
@@ -339,6 +450,8 @@ class Server:
         slot = h.queue[h.head]
         if slot.length > p.capacity:
             # Too large for the caller's buffer: say how large, and keep the message.
+            p.conn.why = _WHY_TOO_SMALL
+            p.conn.why_arg = slot.length
             self._finish(p, ResponseCode.NO_SPACE, slot.length)
             return
         self._encode_message(p.conn, slot)
@@ -360,7 +473,14 @@ class Server:
         self._close_pending(p)
         conn.ready = True
 
+    def cancel(self, conn):
+        """Withdraw the receive `conn` waits for, if any (its client stopped waiting); a
+        message that arrives later stays queued for the next receive."""
+        if conn.pending is not None:
+            self._close_pending(conn.pending)
+
     def _close_pending(self, p):
+        p.conn.pending = None
         p.handle.pending = None
         p.handle = None
         p.conn = None
@@ -370,9 +490,11 @@ class Server:
     def _send(self, conn, req, length):
         hdr = self._hdr
         if hdr.msg_type > MSG_TYPE_MAX:
-            return self._answer(conn, ResponseCode.BAD_ARGUMENT)
+            self._why_arg = hdr.msg_type
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_TYPE)
         if length - HEADER_SIZE > self.max_payload:
-            return self._answer(conn, ResponseCode.NO_SPACE)
+            self._why_arg = length - HEADER_SIZE
+            return self._refuse(conn, ResponseCode.NO_SPACE, _WHY_TOO_LARGE)
         self._out_buf = req
         self._out_len = length - HEADER_SIZE
         self._out_type = _type_byte(hdr)
@@ -384,21 +506,22 @@ class Server:
         hdr = self._hdr
         h = self._lookup(hdr.handle)
         if h is None:
-            return self._answer(conn, self._error)
-        if h.kind != _REQUEST or hdr.has_tag() or (hdr.has_eid() and hdr.eid != h.eid):
+            return self._refuse_handle(conn)
+        if h.kind != KIND_REQUEST or hdr.has_tag() or (hdr.has_eid() and hdr.eid != h.eid):
             # The stack owns request tags, and a request handle is bound to its EID.
-            return self._answer(conn, ResponseCode.BAD_ARGUMENT)
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_REQUEST)
         if not h.persistent and h.pending is None:
             self._abandon(h)
         flow = self.core.open_flow(h.eid, h.index, h.persistent)
         if flow is None:
-            return self._answer(conn, ResponseCode.NO_SPACE)
+            self._why_arg = h.eid
+            return self._refuse(conn, ResponseCode.NO_SPACE, _WHY_NO_TAG)
         self._out_dest = h.eid
         self._out_flags = FLAG_TO | flow.tag
         status = self._core_send()
         if status != SEND_OK:
             self.core.flows.close(flow)
-            return self._answer(conn, _send_error(status))
+            return self._send_failed(conn, status)
         return self._tag_answer(conn, flow.tag)
 
     def _abandon(self, h):
@@ -411,15 +534,24 @@ class Server:
     def _send_response(self, conn):
         hdr = self._hdr
         if hdr.flags & (FLAG_HAS_EID | FLAG_HAS_TAG) != FLAG_HAS_EID | FLAG_HAS_TAG:
-            return self._answer(conn, ResponseCode.BAD_ARGUMENT)
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_RESPONSE)
         if hdr.tag > TAG_MAX or not is_valid_remote_eid(hdr.eid):
-            return self._answer(conn, ResponseCode.BAD_ARGUMENT)
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_RESPONSE)
         self._out_dest = hdr.eid
         self._out_flags = hdr.tag
         status = self._core_send()
         if status != SEND_OK:
-            return self._answer(conn, _send_error(status))
+            return self._send_failed(conn, status)
         return self._tag_answer(conn, hdr.tag)
+
+    def _send_failed(self, conn, status):
+        # No route is the caller's mistake (BAD_ARGUMENT); a link that refused the packets
+        # is not (INTERNAL_ERROR).
+        if status == SEND_NO_ROUTE:
+            self._why_arg = self._out_dest
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_NO_ROUTE)
+        self._why_arg = self.core.tx_failed_link
+        return self._refuse(conn, ResponseCode.INTERNAL_ERROR, _WHY_LINK_FAILED)
 
     def _core_send(self):
         # The message staged in _out_*: the payload follows the wire header in the request.
@@ -444,7 +576,7 @@ class Server:
     def handles_in_use(self):
         count = 0
         for h in self.handles:
-            if h.kind != _FREE:
+            if h.kind != KIND_FREE:
                 count += 1
         return count
 
@@ -455,16 +587,16 @@ class Server:
                 count += 1
         return count
 
+    def check(self):
+        """What is wrong with the state of the server and its core, as sentences; [] when
+        all is well (mctp.audit says what is checked). For tests, the fuzzer and the REPL."""
+        from .audit import problems  # noqa: PLC0415 (only diagnostics need it)
+
+        return problems(self)
+
 
 def _type_byte(hdr):
     return hdr.msg_type | MSG_IC_BIT if hdr.flags & FLAG_IC else hdr.msg_type
-
-
-def _send_error(status):
-    # No route is the caller's mistake; a link that refused the packets is not.
-    if status == SEND_NO_ROUTE:
-        return ResponseCode.BAD_ARGUMENT
-    return ResponseCode.INTERNAL_ERROR
 
 
 def _random_epoch():

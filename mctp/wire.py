@@ -9,7 +9,8 @@
 #
 # Two extensions, invisible to the seed's clients and servers (they send and ignore zeros):
 # a RECV request may carry in its reserved bytes 9..10 (u16 LE) the largest payload the
-# caller's buffer takes, and a NO_SPACE response to it carries in payload_len the size of the
+# caller's buffer takes, as CAPACITY_GIVEN | capacity (so zeros still mean "any size", and a
+# zero-byte buffer can be announced), and a NO_SPACE response to it carries in payload_len the size of the
 # message that did not fit (no payload follows). The message stays queued, so the caller can
 # retry with a larger buffer instead of losing it.
 #
@@ -44,6 +45,9 @@ FLAG_IC = const(0x01)
 FLAG_HAS_HANDLE = const(0x02)
 FLAG_HAS_EID = const(0x04)
 FLAG_HAS_TAG = const(0x08)
+
+# Bit 15 of a RECV request's capacity field: a capacity is given (bits 14..0).
+CAPACITY_GIVEN = const(0x8000)
 
 
 class WireError(ValueError):
@@ -193,16 +197,21 @@ def encode_req(buf, eid):
     return HEADER_SIZE
 
 
-def encode_recv(buf, handle, timeout_ms, capacity=0):
-    """A RECV request; `capacity` (0: not given) is the largest payload the caller takes."""
+def encode_recv(buf, handle, timeout_ms, capacity=None):
+    """A RECV request; `capacity` (None: not given) is the largest payload the caller takes,
+    0..32767."""
     _check_u32(handle, "handle")
     _check_u32(timeout_ms, "timeout_ms")
-    _check_u16(capacity, "capacity")
+    field = 0
+    if capacity is not None:
+        if not 0 <= capacity < CAPACITY_GIVEN:
+            raise ValueError("capacity must be 0..32767")
+        field = CAPACITY_GIVEN | capacity
     _start(buf, HEADER_SIZE + RECV_TRAILER_SIZE, OP_RECV)
     buf[1] = FLAG_HAS_HANDLE
     _put_u32(buf, 4, handle)
-    buf[9] = capacity & 0xFF
-    buf[10] = capacity >> 8
+    buf[9] = field & 0xFF
+    buf[10] = field >> 8
     _put_u32(buf, HEADER_SIZE, timeout_ms)
     return HEADER_SIZE + RECV_TRAILER_SIZE
 
@@ -413,9 +422,12 @@ def decode_recv_timeout(buf, length=None):
 
 
 def decode_recv_capacity(buf, length=None):
-    """The payload capacity a RECV request announces; 0 when it gives none."""
+    """The payload capacity a RECV request announces; -1 when it gives none."""
     _header_length(buf, length)
-    return buf[9] | buf[10] << 8
+    field = buf[9] | buf[10] << 8
+    if field & CAPACITY_GIVEN:
+        return field & ~CAPACITY_GIVEN
+    return -1
 
 
 def decode_response_header(buf, length=None, hdr=None):

@@ -40,7 +40,8 @@ def package_modules():
 
 
 def frames(modules):
-    """(file, name, n_state, n_exc) for every function the modules define."""
+    """(file, name, n_state, n_exc) for every function the modules (of mctp/ or firmware/)
+    define."""
     code = "import sys\nsys.path.insert(0, %r)\n" % ROOT
     code += "".join("import %s\n" % m for m in modules)
     result = subprocess.run(
@@ -77,7 +78,8 @@ def frames(modules):
             current[3] = int(match.group(1))
     if current:
         found.append(tuple(current))
-    return [f for f in found if f[0].startswith("mctp/") and f[1] != "<module>"]
+    ours = ("mctp/", "firmware/")
+    return [f for f in found if f[0].startswith(ours) and f[1] != "<module>"]
 
 
 def on_heap(n_state, n_exc):

@@ -1,0 +1,66 @@
+# What the endpoint's services share: a listener served without blocking and without allocation
+# (one buffer, one metadata object and one response channel, reused), and answers whose failure
+# is counted by reason, never raised. A requester that left the bus, or sent two requests with
+# one tag, must not take the endpoint's loop down with it.
+
+from mctp import MctpError, RecvMetadata
+from mctp.constants import MAX_PAYLOAD_SIZE
+from mctp.counters import Counters
+from mctp.errors import ResponseCode
+
+# Why a message was not served to the end; each is a counter of every service.
+FAILURES = (
+    "answer_no_route",  # no way back to the requester (no reply route, no route to its EID)
+    "answer_link_failed",  # the link gave up (a NACK or lost arbitration on every try)
+    "answer_failed",  # any other refusal by the stack, receive included
+)
+
+
+class Service:
+    """Serves the requests of `msg_type` that reach `stack` (over a DirectClient) through
+    `server`: a subclass implements serve(length), with the request in self.buf[:length] and
+    its metadata in self.meta, and answers with self.answer(buf, length)."""
+
+    def __init__(self, stack, server, msg_type, counter_names):
+        self.server = server
+        self._client = stack.client
+        self.listener = stack.listener(msg_type)
+        self.counters = Counters(counter_names + FAILURES)
+        self.buf = bytearray(MAX_PAYLOAD_SIZE)
+        self.meta = RecvMetadata()
+        self._resp = self.listener.resp_channel()
+
+    def poll(self):
+        """Serve every request waiting, without blocking; how many."""
+        served = 0
+        while self.server.queued(self.listener.handle.value):
+            self._serve_next()
+            served += 1
+        return served
+
+    def _serve_next(self):
+        # The only try in the serve path. `except MctpError as error` would put this frame on
+        # MicroPython's heap on every call (tools/frames.py): the client keeps the error.
+        try:
+            self._receive_and_serve()
+        except MctpError:
+            self._count_failure(self._client.last_error.code)
+
+    def _receive_and_serve(self):
+        self.serve(self.listener.recv_into(self.buf, self.meta, self._resp))
+
+    def _count_failure(self, code):
+        if code == ResponseCode.BAD_ARGUMENT:
+            self.counters.answer_no_route += 1
+        elif code == ResponseCode.INTERNAL_ERROR:
+            self.counters.answer_link_failed += 1
+        else:
+            self.counters.answer_failed += 1
+
+    def serve(self, length):
+        raise NotImplementedError
+
+    def answer(self, buf, length):
+        """Send buf[:length] as the answer to the request being served (MctpError, counted by
+        poll, when the stack cannot)."""
+        self._resp.send(buf, False, length)

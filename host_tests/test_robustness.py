@@ -1,0 +1,235 @@
+# Hostile and unlucky sequences of well-formed frames against the endpoint firmware and the
+# stack: each test is one class of defect that once took the endpoint off the bus, locked it up,
+# starved it or lost a message. After every step the stack's invariant holds (Server.check):
+# each reassembly slot is free, assembling, or queued on exactly one handle.
+
+from endpoints import (
+    FakeClock,
+    RawPeer,
+    firmware_app,
+    lone_server,
+    packets_of,
+    pattern,
+    Wire,
+    inject,
+)
+from testing import raises
+
+from mctp import MctpError, RecvMetadata, Stack
+from mctp.config import Config
+from mctp.direct import DirectClient
+from mctp.errors import ResponseCode
+from mctp.i2c_sim import SimBus
+from mctp.wire import encode_get_eid
+
+TO = 0x08
+ECHO = 0x7E
+VENDOR = b"\xff\xff"  # the firmware's default PCI vendor ID, first in every echo request
+GET_EID = b"\x00\x80\x02"  # type 0, Rq, instance 0, Get Endpoint ID
+
+
+def firmware_on_bus(**options):
+    bus = SimBus()
+    clock = FakeClock(1000)
+    app = firmware_app(bus, clock, **options)
+    return bus, clock, app
+
+
+def poll(app):
+    app.poll()
+    assert app.server.check() == []
+
+
+def test_two_requests_with_one_source_and_tag_are_both_answered():
+    bus, _clock, app = firmware_on_bus()
+    peer = RawPeer(bus, 0x10)
+    for text in (b"one", b"two"):
+        peer.send_all(0x1D, packets_of(8, 9, TO | 3, ECHO, VENDOR + text))
+    poll(app)  # both arrive before the firmware serves either
+    answers = [m[4] for m in peer.messages()]
+    assert answers == [VENDOR + b"one", VENDOR + b"two"]
+    assert app.echo.counters.echoed == 2
+
+
+def test_an_answer_nobody_acknowledges_is_counted_and_the_loop_goes_on():
+    bus, _clock, app = firmware_on_bus()
+    peer = RawPeer(bus, 0x10)
+    peer.send_all(0x1D, packets_of(8, 9, TO | 1, ECHO, VENDOR + b"hello"))
+    bus.absent.append(0x10)  # the requester left the bus
+    poll(app)
+    assert app.echo.counters.answer_link_failed == 1
+    assert app.link.counters.tx_failed == 1 and app.link.counters.tx_retries == 3
+    bus.absent.remove(0x10)
+    peer.send_all(0x1D, packets_of(8, 9, TO | 2, ECHO, VENDOR + b"again"))
+    poll(app)
+    assert [m[4] for m in peer.messages()] == [VENDOR + b"again"]
+
+
+def test_datagrams_never_answered_do_not_take_the_route_of_an_echo():
+    bus, _clock, app = firmware_on_bus()
+    peer = RawPeer(bus, 0x10)
+    peer.send_all(0x1D, packets_of(8, 9, TO | 1, ECHO, VENDOR + b"wait for me"))
+    for i in range(8):  # Get Endpoint ID datagrams (D=1) from 8 other endpoints
+        other = RawPeer(bus, 0x30 + i)
+        other.send(0x1D, packets_of(20 + i, 9, TO | 0, 0x00, b"\xc0\x02")[0])
+    poll(app)
+    assert [m[4] for m in peer.messages()] == [VENDOR + b"wait for me"]
+    assert app.control.counters.datagrams == 8
+    assert app.core.reply_routes.in_use() == 0
+
+
+def test_a_first_packet_of_another_type_cannot_overfill_a_queue():
+    bus, _clock, app = firmware_on_bus()
+    peer = RawPeer(bus, 0x10)
+    # A PLDM message from (EID 8, tag 1) starts and stays unfinished ...
+    peer.send(0x1D, packets_of(8, 9, TO | 1, 0x01, b"\x80\x00" + bytes(100))[0])
+    # ... two echo requests fill the echo queue (its limit is 2) ...
+    peer.send_all(0x1D, packets_of(8, 9, TO | 2, ECHO, VENDOR + b"a"))
+    peer.send_all(0x1D, packets_of(8, 9, TO | 3, ECHO, VENDOR + b"b"))
+    # ... and a new first packet from (8, 1) turns the PLDM slot into a third echo request.
+    peer.send_all(0x1D, packets_of(8, 9, TO | 1, ECHO, VENDOR + b"c"))
+    poll(app)
+    assert [m[4] for m in peer.messages()] == [VENDOR + b"a", VENDOR + b"b"]
+    assert app.core.counters.som_restart == 1 and app.core.counters.queue_full == 1
+    for _ in range(3):  # and the endpoint goes on serving
+        peer.send_all(0x1D, packets_of(8, 9, TO | 4, ECHO, VENDOR + b"d"))
+        poll(app)
+    assert app.echo.counters.echoed == 5
+    assert app.core.pool.in_use() == 0
+
+
+def start_unfinished(bus, clock, count):
+    """`count` multi-packet messages from as many endpoints, alternately echo and PLDM
+    requests, whose first packet is all that ever comes; 10 ms apart."""
+    for i in range(count):
+        msg_type = ECHO if i % 2 == 0 else 0x01
+        RawPeer(bus, 0x30 + i).send(
+            0x1D, packets_of(20 + i, 9, TO | 0, msg_type, VENDOR + bytes(200))[0]
+        )
+        clock.advance(10)
+
+
+def test_unfinished_messages_cannot_keep_a_control_request_waiting():
+    bus, clock, app = firmware_on_bus()
+    start_unfinished(bus, clock, 4)
+    owner = RawPeer(bus, 0x10)
+    poll(app)
+    assert app.core.pool.in_use() == 4
+    owner.send(0x1D, packets_of(8, 9, TO | 5, 0x00, b"\x80\x02")[0])
+    poll(app)  # answered in this poll, not after the 6 s reassembly timeout
+    ((src, tag, to, msg_type, answer),) = owner.messages()
+    assert (src, tag, to, msg_type, answer) == (9, 5, 0, 0, b"\x00\x02\x00\x09\x02\x00")
+    assert app.core.pool.in_use() == 4  # control requests have a slot of their own
+
+
+def test_a_new_request_evicts_its_listeners_oldest_unfinished_message():
+    bus, clock, app = firmware_on_bus()
+    start_unfinished(bus, clock, 4)  # the echo listener's quota (2) is full of unfinished ones
+    peer = RawPeer(bus, 0x10)
+    peer.send_all(0x1D, packets_of(8, 9, TO | 1, ECHO, VENDOR + b"now"))
+    poll(app)
+    assert [m[4] for m in peer.messages()] == [VENDOR + b"now"]
+    assert app.core.counters.evicted == 1 and app.core.counters.queue_full == 0
+    assert app.core.pool.in_use() == 3  # the newer echo and both PLDM messages
+
+
+def test_a_new_request_evicts_the_oldest_unfinished_message_of_a_full_pool():
+    server, clock = lone_server()
+    stack = Stack(DirectClient(server))
+    listeners = [stack.listener(t) for t in (1, 2, 3)]
+    for i in range(4):  # types 1, 2, 1, 2: the pool of 4 is full, no quota is
+        inject(server.core, 20 + i, 0x80 | TO, bytes((1 + i % 2,)) + bytes(64))
+        clock.advance(10)
+    inject(server.core, 30, 0xC0 | TO, b"\x03new")
+    meta, payload, _resp = listeners[2].recv()
+    assert (meta.remote_eid, bytes(payload)) == (30, b"new")
+    assert server.core.counters.evicted == 1
+    survivors = sorted(slot.src for slot in server.core.pool.slots if slot.state)
+    assert survivors == [21, 22, 23]  # the oldest, from EID 20, made room
+    assert server.check() == []
+
+
+def test_recv_into_an_empty_buffer_keeps_the_message():
+    server, _clock = lone_server()
+    stack = Stack(DirectClient(server))
+    listener = stack.listener(1)
+    inject(server.core, 9, 0xC0 | TO | 2, b"\x01hello")
+    meta = RecvMetadata()
+    with raises(MctpError) as caught:
+        listener.recv_into(bytearray(0), meta)
+    assert caught.value.code == ResponseCode.NO_SPACE and caught.value.size == 5
+    buf = bytearray(5)
+    assert listener.recv_into(buf, meta) == 5 and buf == b"hello"
+    assert server.check() == []
+
+
+def test_an_empty_message_fits_an_empty_buffer():
+    server, _clock = lone_server()
+    listener = Stack(DirectClient(server)).listener(1)
+    inject(server.core, 9, 0xC0 | TO | 2, b"\x01")
+    assert listener.recv_into(bytearray(0), RecvMetadata()) == 0
+
+
+def test_a_receive_at_the_baseline_mtu_fits_a_link_with_a_larger_mtu():
+    bus, _clock, app = firmware_on_bus(mtu=250)
+    peer = RawPeer(bus, 0x10)
+    request = VENDOR + pattern(1021)
+    peer.send_all(0x1D, packets_of(8, 9, TO | 1, ECHO, request, mtu=64))  # 16 frames, no poll
+    poll(app)
+    assert app.link.counters.ring_full == 0
+    assert [m[4] for m in peer.messages()] == [request]
+
+
+def test_lost_frames_abort_the_message_instead_of_splicing_it():
+    bus, _clock, app = firmware_on_bus()
+    peer = RawPeer(bus, 0x10)
+    request = VENDOR + pattern(1021)
+    packets = packets_of(8, 9, TO | 1, ECHO, request)
+    for i, packet in enumerate(packets):
+        peer.send(0x1D, packet, good_pec=not 4 <= i < 8)  # 4 middle frames lost: seq wraps
+    poll(app)
+    assert peer.messages() == []  # not a 12-packet message passed off as whole
+    assert app.link.counters.bad_pec == 4
+    assert app.core.counters.aborted == 1
+    peer.send_all(0x1D, packets)
+    poll(app)
+    assert [m[4] for m in peer.messages()] == [request]
+
+
+def test_a_second_request_on_a_connection_with_a_pending_receive_is_refused():
+    server, _clock = lone_server()
+    w = Wire(server)
+    listener = w.listener(1)
+    assert not w.recv(listener, 0)  # pending
+    assert w.dispatch(encode_get_eid(w.buf))  # the same connection asks again: refused at once
+    assert w.response().code == ResponseCode.ADDR_IN_USE
+    inject(server.core, 9, 0xC0 | TO | 2, b"\x01late")
+    server.poll()
+    assert w.response().code == ResponseCode.SUCCESS and w.payload() == b"late"
+    assert server.check() == []
+
+
+def test_neighbours_are_learned_only_from_packets_the_stack_takes():
+    bus, _clock, app = firmware_on_bus()
+    peer = RawPeer(bus, 0x10)
+    peer.send(0x1D, bytes((1, 9, 5, 0xC8)) + b"\x7e\xff\xffx")  # reserved source EID 5
+    peer.send(0x1D, bytes((1, 9, 0xFF, 0xC8)) + b"\x7e\xff\xffx")  # broadcast source
+    peer.send(0x1D, bytes((1, 77, 30, 0xC8)) + b"\x7e\xff\xffx")  # for another EID
+    poll(app)
+    assert app.link.neighbours.entries() == []
+    peer.send_all(0x1D, packets_of(8, 9, TO | 1, ECHO, VENDOR))
+    poll(app)
+    assert app.link.neighbours.entries() == [(8, 0x10, False)]
+
+
+def test_table_exhaustion_recovers_and_the_invariant_holds_after_every_step():
+    bus, clock, app = firmware_on_bus(config=Config(reply_routes=2))
+    peers = [RawPeer(bus, 0x30 + i) for i in range(6)]
+    for round_ in range(3):
+        for i, peer in enumerate(peers):
+            peer.send(0x1D, packets_of(20 + i, 9, TO | round_, 0x01, b"\xc0\x00\x02")[0])
+            poll(app)
+        clock.advance(7000)
+        poll(app)
+    assert app.core.pool.in_use() == 0 and app.core.reply_routes.in_use() == 0
+    assert app.pldm.counters.datagrams == 18

@@ -1,0 +1,77 @@
+# The invariants of a running stack, checked from the outside: Server.check() calls problems().
+# The tests and the fuzzer call it after every step; at the REPL, `server.check()` says whether
+# anything is held that should not be. Not a packet path: it allocates.
+#
+#   - each reassembly slot is FREE, ASSEMBLING for a live owner (never queued), or COMPLETE and
+#     queued on exactly one live handle, which is its owner;
+#   - no owner holds more slots than Config.queue_limit, and the control slot is free between
+#     packets (control requests are answered as they complete);
+#   - handles, pending receives and connections point at each other consistently;
+#   - every live flow (owned tag) belongs to a live request handle.
+
+from .core import CONTROL_OWNER
+from .reassembly import ASSEMBLING, COMPLETE, FREE
+from .server import KIND_FREE, KIND_LISTENER, KIND_REQUEST
+
+
+def problems(server):
+    """Every broken invariant of `server` and its core, in words; [] when all is well."""
+    found = []
+    queued = _check_handles(server, found)
+    _check_slots(server, queued, found)
+    core = server.core
+    if core.pool.control_slot.state != FREE:
+        found.append("the control slot is still held")
+    for p in server.pending:
+        if p.handle is not None and (p.handle.pending is not p or p.conn.pending is not p):
+            found.append("a pending receive and its handle or connection disagree")
+    for flow in core.flows.flows:
+        if flow.used and not _live(server, flow.owner, KIND_REQUEST):
+            found.append("the flow of tag %d to EID %d has no owner" % (flow.tag, flow.peer))
+    return found
+
+
+def _live(server, owner, kind):
+    return 0 <= owner < len(server.handles) and server.handles[owner].kind == kind
+
+
+def _check_handles(server, found):
+    queued = {}  # slot index -> the handle whose queue holds it
+    for h in server.handles:
+        if h.kind == KIND_FREE:
+            if h.count or h.pending is not None:
+                found.append("free handle %d holds messages or a receive" % h.index)
+            continue
+        if not 0 <= h.count <= len(h.queue):
+            found.append("handle %d counts %d queued messages" % (h.index, h.count))
+            continue
+        if h.pending is not None and h.pending.handle is not h:
+            found.append("handle %d points at another handle's receive" % h.index)
+        for k in range(h.count):
+            slot = h.queue[(h.head + k) % len(h.queue)]
+            if slot is None or slot.state != COMPLETE or slot.owner != h.index:
+                found.append("handle %d queues a slot that is not its message" % h.index)
+            elif slot.index in queued:
+                found.append("slot %d is queued twice" % slot.index)
+            else:
+                queued[slot.index] = h.index
+    return queued
+
+
+def _check_slots(server, queued, found):
+    pool = server.core.pool
+    limit = server.core.config.queue_limit
+    for slot in pool.slots:
+        if slot.state == ASSEMBLING:
+            kind = KIND_LISTENER if slot.to else KIND_REQUEST
+            if slot.owner != CONTROL_OWNER and not _live(server, slot.owner, kind):
+                found.append("slot %d assembles for an owner that is gone" % slot.index)
+            if slot.index in queued:
+                found.append("slot %d is queued while still assembling" % slot.index)
+        elif slot.state == COMPLETE:
+            if slot.index not in queued:
+                found.append("slot %d is complete but queued on no handle" % slot.index)
+        elif slot.state != FREE:
+            found.append("slot %d is in unknown state %d" % (slot.index, slot.state))
+        if slot.state != FREE and pool.owned(slot.owner) > limit:
+            found.append("owner %d holds more than its %d messages" % (slot.owner, limit))
