@@ -4,7 +4,7 @@
 # on the host (the UDP I2C bus, tools/run_endpoint.py).
 
 from mctp import Stack
-from mctp._compat import sleep_ms, ticks_ms
+from mctp._compat import format_exception, sleep_ms, ticks_ms
 from mctp.config import Config
 from mctp.control import vdm_pci, version_entry
 from mctp.control_responder import ControlResponder
@@ -56,21 +56,42 @@ class EndpointApp:
             vdm=(vdm_pci(vendor_id, echo_command_set),),
         )
         self.led = led
+        # What each poll serves after the stack: anything with poll() returning how many
+        # messages it served. Add your own.
+        self.services = [self.echo.poll, self.pldm.poll]
+        self.faults = 0  # exceptions that escaped a poll (run() caught them and went on)
+        self.first_fault = None  # the first one's traceback, as text
 
     def poll(self):
         """Take in what arrived, answer control requests, serve the services; how many
         service messages were served."""
         self.server.poll()
-        served = self.echo.poll() + self.pldm.poll()
+        served = 0
+        for service in self.services:
+            served += service()
         if served and self.led is not None:
             self.led.toggle()
         return served
 
-    def run(self, running=None, idle_ms=1):
-        """Poll until running() says False (forever without it)."""
+    def run(self, running=None, idle_ms=1, watchdog=None):
+        """Poll until running() says False (forever without it), feeding `watchdog` (a
+        machine.WDT, say) every round. Nothing but KeyboardInterrupt ends the loop: a poll
+        that raises is counted in `faults` (the first traceback kept for show()) and the loop
+        goes on, so the endpoint stays on the bus."""
         while running is None or running():
-            if not self.poll():
+            if watchdog is not None:
+                watchdog.feed()
+            if not self._poll_guarded():
                 sleep_ms(idle_ms)
+
+    def _poll_guarded(self):
+        try:
+            return self.poll()
+        except Exception as error:
+            self.faults += 1
+            if self.first_fault is None:
+                self.first_fault = format_exception(error)
+            return 0
 
     def counters(self):
         """Every counter of the endpoint, by layer, for the REPL and for traces."""
@@ -83,7 +104,10 @@ class EndpointApp:
         }
 
     def show(self):
-        """Print the EID and every counter (for the mpremote REPL)."""
+        """Print the EID and every counter (for the mpremote REPL), and the first fault."""
         print("EID", self.core.eid)
         for layer, counters in self.counters().items():
             print(layer, counters)
+        print("faults", self.faults)
+        if self.first_fault:
+            print(self.first_fault)

@@ -214,17 +214,23 @@ def packets_of(src, dest, tag_flags, type_byte, payload, mtu=64, first_seq=0):
 
 
 class RawPeer:
-    """A hand-driven peer on the simulated I2C bus at `addr`: it sends packets built by the
-    test (any EID, tag, flags; a bad PEC on request) and keeps every packet written to it."""
+    """A hand-driven peer at `addr` on the simulated I2C bus (or, with `i2c` and `target`
+    given, on any bus): it sends packets built by the test (any EID, tag, flags; a bad PEC on
+    request) and keeps every packet written to it."""
 
-    def __init__(self, bus, addr):
+    def __init__(self, bus, addr, i2c=None, target=None):
         self.addr = addr
-        self.i2c = bus.controller()
+        self.i2c = i2c or bus.controller()
+        self.target = target or bus.target(addr)
         self.packets = []  # (source address, packet bytes)
         self._frame = bytearray()
         self._scratch = bytearray(16)
         self._out = bytearray(300)
-        bus.target(addr).irq(self._irq, IRQ_WRITE_REQ | IRQ_END_WRITE, hard=True)
+        self.target.irq(self._irq, IRQ_WRITE_REQ | IRQ_END_WRITE, hard=True)
+
+    def take(self):
+        """Take in the frames waiting (a target that needs servicing: the UDP bus)."""
+        self.target.service(1000)
 
     def _irq(self, target):
         flags = target.irq().flags()

@@ -127,6 +127,7 @@ ALLOWED_NAMES = ("__init__", "<listcomp>", "<genexpr>")
 ALLOWED = {
     ("mctp/packet.py", "describe"),  # traces and tools
     ("mctp/routes.py", "add"),  # configuration
+    ("mctp/_compat.py", "format_exception"),  # a fault's traceback, once
 }
 # Modules that run no packet path: control requests from the REPL and bus-owner set-up.
 # mctp/audit.py checks invariants for tests and the REPL; mctp/i2c_udp.py is a host simulation

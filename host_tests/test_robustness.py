@@ -88,6 +88,8 @@ def test_a_first_packet_of_another_type_cannot_overfill_a_queue():
     peer.send_all(0x1D, packets_of(8, 9, TO | 3, ECHO, VENDOR + b"b"))
     # ... and a new first packet from (8, 1) turns the PLDM slot into a third echo request.
     peer.send_all(0x1D, packets_of(8, 9, TO | 1, ECHO, VENDOR + b"c"))
+    app.server.poll()  # the link stops when the echo queue is full ...
+    app.server.poll()  # ... and goes on before the echo service has read
     poll(app)
     assert [m[4] for m in peer.messages()] == [VENDOR + b"a", VENDOR + b"b"]
     assert app.core.counters.som_restart == 1 and app.core.counters.queue_full == 1
@@ -233,3 +235,183 @@ def test_table_exhaustion_recovers_and_the_invariant_holds_after_every_step():
         poll(app)
     assert app.core.pool.in_use() == 0 and app.core.reply_routes.in_use() == 0
     assert app.pldm.counters.datagrams == 18
+
+
+def test_a_read_between_writes_leaves_the_next_frame_whole():
+    bus, _clock, app = firmware_on_bus()
+    peer = RawPeer(bus, 0x10)
+    # A controller reads a register the SMBus way (write 0x0F, repeated start, read 4 bytes):
+    # rp2 and stm32 report END_WRITE at the repeated start, so the 1-byte write is too short.
+    buf = bytearray(4)
+    peer.i2c.readfrom_mem_into(0x1D, 0x0F, buf)
+    assert buf == b"\xff\xff\xff\xff"
+    peer.send_all(0x1D, packets_of(8, 9, TO | 1, ECHO, VENDOR + b"after a read"))
+    poll(app)
+    counters = app.link.counters
+    assert (counters.too_short, counters.read_requests, counters.bad_count) == (1, 4, 0)
+    assert [m[4] for m in peer.messages()] == [VENDOR + b"after a read"]
+
+
+def test_a_write_whose_end_never_comes_is_dropped_at_the_next_read():
+    bus, _clock, app = firmware_on_bus()
+    peer = RawPeer(bus, 0x10)
+    first = packets_of(8, 9, TO | 1, ECHO, VENDOR + pattern(100))
+    bus.lose_end_writes = 1  # the first frame's END_WRITE is lost ...
+    peer.send(0x1D, first[0])
+    peer.i2c.readfrom_into(0x1D, bytearray(1))  # ... and a read comes before the next write
+    peer.send_all(0x1D, packets_of(8, 9, TO | 2, ECHO, VENDOR + b"whole"))
+    poll(app)
+    assert app.link.counters.interrupted == 1 and app.link.counters.bad_count == 0
+    assert [m[4] for m in peer.messages()] == [VENDOR + b"whole"]
+
+
+def test_a_service_that_fails_is_counted_and_the_loop_goes_on():
+    bus, _clock, app = firmware_on_bus()
+    peer = RawPeer(bus, 0x10)
+    calls = []
+
+    def broken():
+        calls.append(1)
+        raise ValueError("a bug in a service")
+
+    app.services.append(broken)
+    peer.send_all(0x1D, packets_of(8, 9, TO | 1, ECHO, VENDOR + b"one"))
+    app.run(lambda: len(calls) < 3, idle_ms=0)  # three polls, each with the fault
+    assert app.faults == 3 and "a bug in a service" in app.first_fault
+    assert [m[4] for m in peer.messages()] == [VENDOR + b"one"]
+    app.services.remove(broken)
+    peer.send_all(0x1D, packets_of(8, 9, TO | 2, ECHO, VENDOR + b"two"))
+    poll(app)
+    assert [m[4] for m in peer.messages()][-1] == VENDOR + b"two"
+
+
+class Watchdog:
+    def __init__(self):
+        self.feeds = 0
+
+    def feed(self):
+        self.feeds += 1
+
+
+def test_the_loop_feeds_a_watchdog_each_round():
+    _bus, _clock, app = firmware_on_bus()
+    dog = Watchdog()
+    rounds = []
+    app.run(lambda: rounds.append(1) or len(rounds) <= 5, idle_ms=0, watchdog=dog)
+    assert dog.feeds == 5
+
+
+def test_errors_say_what_happened():
+    server, _clock = lone_server()
+    stack = Stack(DirectClient(server))
+    with stack.req(9, 100) as channel:
+        with raises(MctpError) as caught:
+            channel.send(1, b"x")
+    assert caught.value.code == ResponseCode.BAD_ARGUMENT
+    assert str(caught.value) == "MCTP error: bad argument: no route to EID 9"
+    channels = [stack.req(20 + i) for i in range(8)]
+    with raises(MctpError) as caught:
+        stack.req(30)
+    assert str(caught.value) == "MCTP error: no space: no free request handle (8 in use)"
+    for channel in channels:
+        channel.close()
+    listener = stack.listener(1)
+    with raises(MctpError) as caught:
+        stack.listener(1)
+    assert caught.value.detail == "message type 1 already has a listener"
+    listener.close()
+
+
+def test_a_control_request_without_a_route_fails_at_once():
+    from mctp.control import ControlError  # noqa: PLC0415
+    from mctp.control_requester import ControlRequester  # noqa: PLC0415
+
+    server, clock = lone_server()
+    ctl = ControlRequester(Stack(DirectClient(server)))
+    started = clock()
+    with raises(ControlError) as caught:
+        ctl.get_eid(9)
+    assert str(caught.value) == "Get Endpoint ID: MCTP error: bad argument: no route to EID 9"
+    assert clock() == started and server.core.counters.no_route == 1  # one try, no wait
+
+
+def test_a_send_nobody_acknowledges_says_so():
+    _bus, _clock, app = firmware_on_bus()
+    app.core.add_route(8, 8, app.link, 0x10)  # nobody at 0x10
+    with app.stack.req(8, 100) as channel:
+        with raises(MctpError) as caught:
+            channel.send(1, b"x")
+    error = caught.value
+    assert error.code == ResponseCode.INTERNAL_ERROR
+    assert error.detail == "I2C address 0x10 did not acknowledge after 4 tries"
+
+
+def test_an_interrupted_wait_withdraws_its_receive():
+    server, _clock = lone_server()
+    stop = []
+
+    def idle():
+        stop.append(1)
+        raise KeyboardInterrupt  # Ctrl-C at the REPL during a blocking receive
+
+    stack = Stack(DirectClient(server, idle=idle))
+    listener = stack.listener(1)
+    with raises(KeyboardInterrupt):
+        listener.recv()
+    assert server.pending_in_use() == 0 and server.check() == []
+    inject(server.core, 9, 0xC0 | TO | 2, b"\x01later")
+    _meta, payload, _resp = listener.recv()  # the client works on
+    assert bytes(payload) == b"later"
+
+
+def test_a_duplicate_request_beyond_the_reply_routes_is_answered_by_the_routing_table():
+    bus, _clock, app = firmware_on_bus(config=Config(reply_routes=1))
+    peer = RawPeer(bus, 0x10)
+    for text in (b"one", b"two"):  # the second request's route replaces the first's
+        peer.send_all(0x1D, packets_of(8, 9, TO | 3, ECHO, VENDOR + text))
+    poll(app)
+    assert app.core.counters.reply_evicted == 1
+    assert [m[4] for m in peer.messages()] == [VENDOR + b"one"]  # then EID 8 has no route
+    assert app.echo.counters.answer_no_route == 1
+    app.core.add_route(8, 8, app.link, 0x10)
+    for text in (b"three", b"four"):
+        peer.send_all(0x1D, packets_of(8, 9, TO | 3, ECHO, VENDOR + text))
+    poll(app)
+    assert [m[4] for m in peer.messages()][-2:] == [VENDOR + b"three", VENDOR + b"four"]
+
+
+def test_reply_routes_of_unanswered_requests_expire():
+    bus, clock, app = firmware_on_bus()
+    peer = RawPeer(bus, 0x10)
+    app.echo.vendor_id = 0x1234  # takes requests, answers none: other vendor
+    app.echo._hi, app.echo._lo = 0x12, 0x34
+    for tag in range(4):
+        peer.send_all(0x1D, packets_of(8, 9, TO | tag, ECHO, VENDOR + b"x"))
+        poll(app)
+    assert app.core.reply_routes.in_use() == 4
+    clock.advance(6000)
+    poll(app)
+    assert app.core.reply_routes.in_use() == 0 and app.core.counters.reply_expired == 4
+
+
+def test_eight_back_to_back_1k_requests_over_udp_are_all_answered():
+    from firmware.endpoint import EndpointApp  # noqa: PLC0415
+    from mctp.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415
+
+    app_target = UdpI2CTarget(0x1D, 0)
+    peer_target = UdpI2CTarget(0x10, 0)
+    peer = RawPeer(None, 0x10, UdpI2C(app_target.port), peer_target)
+    app_i2c = UdpI2C(peer_target.port)
+    app = EndpointApp(app_i2c, app_target, 0x1D, uuid=bytes(16), eid=9, clock=FakeClock(1000))
+    try:
+        requests = [VENDOR + pattern(1021, tag) for tag in range(8)]
+        for tag, request in enumerate(requests):  # 128 frames, as libmctp sends them
+            peer.send_all(0x1D, packets_of(8, 9, TO | tag, ECHO, request))
+        for _ in range(40):
+            poll(app)
+        peer.take()
+    finally:
+        for sock in (app_target, peer_target, app_i2c, peer.i2c):
+            sock.close()
+    assert [m[4] for m in peer.messages()] == requests
+    assert app.link.counters.ring_full == 0 and app.core.counters.queue_full == 0

@@ -49,3 +49,18 @@ def unique_id():
         return machine.unique_id()
     except (ImportError, AttributeError):
         return None
+
+
+def format_exception(error):
+    """An exception's traceback as text, as both interpreters print it."""
+    try:
+        from io import StringIO  # noqa: PLC0415
+        from sys import print_exception  # noqa: PLC0415 (MicroPython)
+
+        out = StringIO()
+        print_exception(error, out)
+        return out.getvalue()
+    except ImportError:
+        import traceback  # noqa: PLC0415 (CPython)
+
+        return "".join(traceback.format_exception(type(error), error, error.__traceback__))

@@ -32,7 +32,10 @@ from .control import (
     format_uuid,
     parse_version_entry,
 )
-from .errors import MctpError
+from .errors import MctpError, ResponseCode
+
+# What another try may cure.
+_RETRIED = (ResponseCode.TIMED_OUT, ResponseCode.INTERNAL_ERROR)
 
 
 class EndpointId:
@@ -121,7 +124,9 @@ class ControlRequester:
 
     def _exchange(self, eid, command, message):
         # Up to `tries` sends of the same message (same instance ID); a new send abandons the
-        # previous try's tag, so a late answer to it cannot pass for this one's.
+        # previous try's tag, so a late answer to it cannot pass for this one's. Only a lost
+        # answer or a link that gave up is worth another try: anything else (no route to
+        # the EID, no free handle or tag) fails the same way again, so it is reported at once.
         last = None
         with self.stack.req(eid, self.timeout_ms) as channel:
             for _ in range(self.tries):
@@ -129,6 +134,8 @@ class ControlRequester:
                     channel.send(MSG_TYPE_CONTROL, message)
                     meta, answer = channel.recv()
                 except MctpError as error:
+                    if error.code not in _RETRIED:
+                        raise ControlError(command, str(error)) from None
                     last = error
                     continue
                 if meta.msg_type != MSG_TYPE_CONTROL or meta.msg_ic:

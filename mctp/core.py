@@ -26,6 +26,7 @@ from .constants import (
 )
 from .counters import Counters
 from .flows import FlowTable
+from .link import RX_FULL, RX_DROPPED, RX_TAKEN
 from .packet import (
     FLAG_EOM,
     FLAG_SOM,
@@ -110,7 +111,7 @@ class Core:
         self._rx_dest = 0
         self._rx_src = 0
         self._rx_flags = 0
-        self._rx_taken = False  # the packet went into a message
+        self._rx_result = RX_DROPPED  # what receive() returns
         # The message being sent.
         self._tx_link = None
         self._tx_phys = None
@@ -172,10 +173,12 @@ class Core:
     def receive(self, link, buf, off, length, phys):
         """Handle one packet (buf[off:off + length]) that `link` received from `phys`.
 
-        Never raises: a packet that cannot be taken is dropped and counted. True when the
-        packet went into a message (a binding learns its sender's address only then).
+        Never raises: a packet that cannot be taken is dropped and counted. Returns RX_DROPPED,
+        RX_TAKEN (the packet went into a message: a binding learns its sender's address only
+        then) or RX_FULL (taken, and the message it completed filled its owner's queue: a
+        link polls no further this time, so the application reads before more come in).
         """
-        self._rx_taken = False
+        self._rx_result = RX_DROPPED
         self._rx_link = link
         self._rx_buf = buf
         self._rx_off = off
@@ -184,7 +187,7 @@ class Core:
         self.counters.rx_packets += 1
         self._receive_guarded()
         self._rx_buf = None
-        return self._rx_taken
+        return self._rx_result
 
     def _receive_guarded(self):
         # Apart from receive(): a try block there would put its frame on the heap.
@@ -307,7 +310,7 @@ class Core:
         slot.started = self.clock()
         slot.length = count
         self._copy_in(slot, 0, HEADER_SIZE + 1, count)
-        self._rx_taken = True
+        self._rx_result = RX_TAKEN
         if flags & FLAG_EOM:
             self._complete(slot)
 
@@ -339,7 +342,7 @@ class Core:
         self._copy_in(slot, slot.length, HEADER_SIZE, count)
         slot.length += count
         slot.next_seq = (slot.next_seq + 1) & SEQ_MASK
-        self._rx_taken = True
+        self._rx_result = RX_TAKEN
         if flags & FLAG_EOM:
             self._complete(slot)
 
@@ -357,10 +360,16 @@ class Core:
             flow = self.flows.match(slot.src, slot.tag)
             if flow is not None and not flow.persistent:
                 self.flows.close(flow)
+        self._deliver(slot)
+
+    def _deliver(self, slot):
+        owner = slot.owner  # the sink may take the message at once and free the slot
         if not self.sink.deliver(slot):
             # The owner went away or its queue is full: drop the message, not the stack.
             self._discard(slot)
             self.counters.queue_full += 1
+        elif self.pool.owned(owner) >= self.config.queue_limit:
+            self._rx_result = RX_FULL
 
     def _discard(self, slot):
         # A complete message nobody will read: its request (if it is one) is not answered.

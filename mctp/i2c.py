@@ -18,7 +18,7 @@
 from ._compat import const
 from .bufcopy import copy_into
 from .counters import Counters
-from .link import Link
+from .link import RX_FULL, Link
 from .neighbours import Neighbours
 from .packet import BASELINE_MTU, HEADER_SIZE, MAX_MTU
 from .smbus import (
@@ -108,6 +108,7 @@ class I2CLink(Link):
         # continue have lost packets (poll aborts them).
         self._gaps = bytearray(ring)
         self._gap = False  # a frame was dropped since the last one queued
+        self._result = 0  # what the core said of the packet being handed over
         self._w = 0  # written by the IRQ only
         self._r = 0  # written by poll only
         self._pos = 0
@@ -237,15 +238,20 @@ class I2CLink(Link):
         if self._service is not None:
             self._service(len(self._ring) - 1 - self.pending())
         while self._r != self._w:
-            self._receive(core, self._ring[self._r])
+            result = self._receive(core, self._ring[self._r])
             self._r = (self._r + 1) % len(self._ring)
+            if result == RX_FULL:
+                return
 
     def _receive(self, core, frame):
         self.counters.rx_frames += 1
         if self._gaps[self._r]:
             core.abort_link(self)
-        if core.receive(self, frame, 3, self._lengths[self._r] - 4, frame[2] >> 1):
+        # In an attribute, not a local: one more word would put this frame on the heap.
+        self._result = core.receive(self, frame, 3, self._lengths[self._r] - 4, frame[2] >> 1)
+        if self._result:
             self._learn(frame)
+        return self._result
 
     def _learn(self, frame):
         # The stack took the packet, so its source EID is real and was sent from this address

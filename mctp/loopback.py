@@ -4,7 +4,7 @@
 # is delivered re-entrantly from inside a send.
 
 from .bufcopy import copy_into
-from .link import Link
+from .link import RX_FULL, Link
 from .packet import BASELINE_MTU, HEADER_SIZE
 
 
@@ -77,6 +77,9 @@ class LoopbackLink(Link):
     def poll(self, core):
         while self._count:
             i = self._head
-            core.receive(self, self._ring[i], 0, self._lengths[i], self._sources[i])
             self._head = (i + 1) % len(self._ring)
             self._count -= 1
+            if core.receive(self, self._ring[i], 0, self._lengths[i], self._sources[i]) == (
+                RX_FULL
+            ):
+                return  # the rest wait for the next poll
