@@ -62,7 +62,23 @@ def _pins(machine, sda, scl):
     return {"sda": machine.Pin(sda), "scl": machine.Pin(scl)}
 
 
+def watchdog(config):
+    """A machine.WDT with the configured timeout, or None when there is to be none. Once
+    started it cannot be stopped: main() starts it, the REPL recipes do not."""
+    timeout = getattr(config, "WATCHDOG_MS", None)  # an older board_config may not say
+    if not timeout:
+        return None
+    import machine  # noqa: PLC0415 (boards only)
+
+    return machine.WDT(timeout=timeout)
+
+
 def main():
-    app = build()
-    print("MCTP endpoint at I2C address 0x%02x, EID %d" % (app.link.addr, app.core.eid))
-    app.run()
+    config = load_config()
+    app = build(config)
+    dog = watchdog(config)
+    print(
+        "MCTP endpoint at I2C address 0x%02x, EID %d%s"
+        % (app.link.addr, app.core.eid, ", watchdog on" if dog else "")
+    )
+    app.run(watchdog=dog)

@@ -25,3 +25,7 @@ LED = "LED"  # a Pin name or number that blinks once per message served, or None
 VENDOR_ID = 0xFFFF  # the PCI vendor ID of the echo service (message type 0x7E); set your own
 ECHO_COMMAND_SET = 0x0001  # its command set, reported by Get VDM Support
 PLDM_TID = 1  # the PLDM terminus ID until a SetTID
+
+# machine.WDT: reset the board when its loop has not come round for this long (ms), or None for
+# no watchdog. Off here, so a REPL session is never reset under you; on in the board images.
+WATCHDOG_MS = None

@@ -54,6 +54,14 @@ class FakeMachine:
     def unique_id(self):
         return BOARD_ID
 
+    class WDT:
+        def __init__(self, timeout):
+            self.timeout = timeout
+            self.feeds = 0
+
+        def feed(self):
+            self.feeds += 1
+
 
 class machine_module:
     """`with machine_module(fake):` makes `import machine` give `fake`."""
@@ -164,3 +172,20 @@ def test_the_echo_drops_other_vendors_and_short_requests():
     counters = app.echo.counters
     assert (counters.other_vendor, counters.too_short, counters.echoed) == (1, 1, 0)
     assert app.core.pool.in_use() == 0
+
+
+def test_the_board_images_start_a_watchdog_the_defaults_do_not():
+    import firmware.board  # noqa: PLC0415
+    from firmware import board_config  # noqa: PLC0415
+
+    class BoardConfig:
+        WATCHDOG_MS = 5000
+
+    with machine_module(FakeMachine(SimBus())):
+        assert firmware.board.watchdog(board_config) is None  # off by default (REPL use)
+        dog = firmware.board.watchdog(BoardConfig)
+        app = firmware.board.build()
+    assert dog.timeout == 5000
+    rounds = []
+    app.run(lambda: rounds.append(1) or len(rounds) <= 3, idle_ms=0, watchdog=dog)
+    assert dog.feeds == 3

@@ -23,3 +23,5 @@ LED = "LED"  # the on-board LED (GP25), toggled once per message served
 VENDOR_ID = 0xFFFF  # the PCI vendor ID of the echo service (message type 0x7E); set your own
 ECHO_COMMAND_SET = 0x0001  # its command set, reported by Get VDM Support
 PLDM_TID = 1  # the PLDM terminus ID until a SetTID
+
+WATCHDOG_MS = 5000  # machine.WDT: reset the board if the endpoint's loop stalls for 5 s
