@@ -78,13 +78,13 @@ def i2c_network(count=2, mtu=64, config=None, clock=None, fifo=16, ring=None):
     return _connect(eps)
 
 
-def udp_pair(port_a, port_b, mtu=64, config=None, clock=None):
-    """Two endpoints (EID 8 at 0x10, EID 9 at 0x11) on the UDP I2C bus: A listens on port_a
-    and sends to port_b, B the other way round."""
+def udp_pair(mtu=64, config=None, clock=None):
+    """Two endpoints (EID 8 at 0x10, EID 9 at 0x11) on the UDP I2C bus, each on a free port."""
     clock = clock or FakeClock(1000)
+    targets = (UdpI2CTarget(0x10, 0), UdpI2CTarget(0x11, 0))
     links = (
-        I2CLink(UdpI2C(port_b), UdpI2CTarget(0x10, port_a), 0x10, mtu),
-        I2CLink(UdpI2C(port_a), UdpI2CTarget(0x11, port_b), 0x11, mtu),
+        I2CLink(UdpI2C(targets[1].port), targets[0], 0x10, mtu),
+        I2CLink(UdpI2C(targets[0].port), targets[1], 0x11, mtu),
     )
     eps = [Endpoint(None, links[i], 0x10 + i, 8 + i, clock, config) for i in range(2)]
     return _connect(eps)

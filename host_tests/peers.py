@@ -49,16 +49,23 @@ class SmbusSession(EndpointSession):
         )
 
 
-def pymctp_session(own_addr, own_eid, target_addr, in_port, out_port):
+def exerciser_socket(out_port=None):
+    """pymctp's QEMU I2C exerciser socket on a free port (`port(sock)` tells which), sending
+    to `out_port` (or to the port set later as its `out_port`)."""
+    sock = QemuI2CNetDevSocket(iface="127.0.0.1", in_port=0, dump_hex=False)
+    sock.iface_out = "127.0.0.1"  # it sets these only when given an out_port
+    sock.out_port = out_port
+    return sock
+
+
+def port(sock):
+    """The port an exerciser socket listens on."""
+    return sock.ins.getsockname()[1]
+
+
+def pymctp_session(own_addr, own_eid, target_addr, sock):
     """A pymctp session at `own_addr` (EID `own_eid`) that talks to the target at
-    `target_addr` over the UDP I2C bus; close its `.socket` when done."""
-    sock = QemuI2CNetDevSocket(
-        iface="127.0.0.1",
-        in_port=in_port,
-        out_port=out_port,
-        iface_out="127.0.0.1",
-        dump_hex=False,
-    )
+    `target_addr` over the UDP I2C bus through `sock`; close its `.socket` when done."""
     context = EndpointContext(
         physical_address=Smbus7bitAddress(own_addr),
         assigned_eid=own_eid,
@@ -67,11 +74,11 @@ def pymctp_session(own_addr, own_eid, target_addr, in_port, out_port):
     return SmbusSession(context=context, socket=sock, dst_phy_addr=Smbus7bitAddress(target_addr))
 
 
-def micropython_endpoint(listen, peer, addr=0x1D, eid=None):
+def micropython_endpoint(peer, addr=0x1D, eid=None):
     """tools/run_endpoint.py under the MicroPython unix port on the UDP I2C bus, listening on
-    `listen` and sending to `peer`: an EndpointProcess (a context manager; `ready` is its first
-    line, `output` what it printed once stopped, its counters)."""
-    options = ["--i2c-udp", "%d:%d" % (listen, peer), "--i2c-addr", hex(addr)]
+    a free port (its `port`) and sending to `peer`: an EndpointProcess (a context manager;
+    `ready` is its first line, `output` what it printed once stopped, its counters)."""
+    options = ["--i2c-udp", "0:%d" % peer, "--i2c-addr", hex(addr)]
     if eid is not None:
         options += ["--eid", str(eid)]
     return EndpointProcess(micropython_command(), options)
@@ -79,16 +86,15 @@ def micropython_endpoint(listen, peer, addr=0x1D, eid=None):
 
 class SimpleEndpoint:
     """pymctp's SimpleEndpointAM at 7-bit `addr` on the UDP I2C bus, in a thread: it listens on
-    `listen` and sends every reply to `peer`. Use as a context manager.
+    a free port (`port`) and sends every reply to `peer`. Use as a context manager.
 
     Its quirks (pymctp 0.4.0): it answers after a random 100-250 ms; it gives its reply the
     request's packet sequence number plus one; its version entries are byte-swapped; it answers
     command 0xFF with SUCCESS and stays silent on undefined ones."""
 
-    def __init__(self, addr, listen, peer, uuid, msg_types=(MsgTypes.CTRL,)):
-        self.socket = QemuI2CNetDevSocket(
-            iface="127.0.0.1", in_port=listen, out_port=peer, iface_out="127.0.0.1", dump_hex=False
-        )
+    def __init__(self, addr, peer, uuid, msg_types=(MsgTypes.CTRL,)):
+        self.socket = exerciser_socket(peer)
+        self.port = port(self.socket)
         context = EndpointContext(
             physical_address=Smbus7bitAddress(addr),
             endpoint_uuid=uuid_module.UUID(bytes=bytes(uuid)),

@@ -383,7 +383,7 @@ def test_1k_messages_at_mtu_64_and_250():
 
 
 def test_udp_bus_1kecho_into():
-    a, b = udp_pair(47301, 47302)
+    a, b = udp_pair()
     try:
         listener = a.stack.listener(1, 2000)
         req = b.stack.req(8, 2000)

@@ -14,7 +14,13 @@ from mctp.i2c_udp import UdpI2C, UdpI2CTarget
 
 if not IS_MICROPYTHON:
     import crc8
-    from peers import SimpleEndpoint, micropython_endpoint, pymctp_session
+    from peers import (
+        SimpleEndpoint,
+        exerciser_socket,
+        micropython_endpoint,
+        port,
+        pymctp_session,
+    )
     from pymctp.compliance import ComplianceResult, ComplianceTestSuite, get_tests_for_suite
     from pymctp.layers.mctp import SmbusTransport
     from pymctp.layers.mctp.control import ControlHdrPacket
@@ -30,9 +36,10 @@ def cpython_only():
         skip("pymctp runs on CPython only")
 
 
-def udp_bus_owner(listen, peer):
-    """Our bus owner (EID 8 at 0x10) on the UDP I2C bus, on the real clock."""
-    link = I2CLink(UdpI2C(peer), UdpI2CTarget(OWNER, listen), OWNER)
+def udp_bus_owner():
+    """Our bus owner (EID 8 at 0x10) on the UDP I2C bus, on a free port, on the real clock;
+    connect() its controller to the peer's port once the peer runs."""
+    link = I2CLink(UdpI2C(), UdpI2CTarget(OWNER, 0), OWNER)
     owner = Endpoint(None, link, OWNER, 8, ticks_ms)
     return owner, BusOwner(owner.core, owner.stack, owner.link)
 
@@ -44,14 +51,15 @@ def close(owner):
 
 def test_pymctp_base_compliance_passes_against_our_micropython_endpoint():
     cpython_only()
-    with micropython_endpoint(47240, 47241, EP, eid=9) as endpoint:
-        session = pymctp_session(OWNER, 8, EP, 47241, 47240)
-        try:
-            suite = ComplianceTestSuite(session, 9, timeout_s=2)
+    sock = exerciser_socket()
+    try:
+        with micropython_endpoint(port(sock), EP, eid=9) as endpoint:
+            sock.out_port = endpoint.port
+            suite = ComplianceTestSuite(pymctp_session(OWNER, 8, EP, sock), 9, timeout_s=2)
             suite.add_tests(get_tests_for_suite("mctp-base"))
             results = suite.run_all()
-        finally:
-            session.socket.close()
+    finally:
+        sock.close()
     report = suite.report()
     assert len(results) == 6, report
     assert [r.result for r in results] == [ComplianceResult.PASS] * 6, report
@@ -61,16 +69,17 @@ def test_pymctp_base_compliance_passes_against_our_micropython_endpoint():
 
 def test_our_bus_owner_enumerates_our_micropython_endpoint():
     cpython_only()
-    with micropython_endpoint(47242, 47243, EP) as endpoint:
-        owner, bus_owner = udp_bus_owner(47243, 47242)
-        try:
+    owner, bus_owner = udp_bus_owner()
+    try:
+        with micropython_endpoint(owner.link._target.port, EP) as endpoint:
+            owner.link._i2c.connect(endpoint.port)
             peer = bus_owner.enumerate(EP)
             assert (peer.eid, peer.assigned, peer.msg_types) == (10, True, b"\x00\x01\x7e")
             assert peer.vdm[0].vendor_id == 0xFFFF  # the echo service's
             assert bus_owner.control.get_version(10) == [(1, 3, 1, 0)]
             assert bus_owner.control.get_eid(10).eid == 10
-        finally:
-            close(owner)
+    finally:
+        close(owner)
     uuid_text = endpoint.ready.split("UUID ")[1].split(",")[0]
     assert bus_owner.control is not None and peer.uuid.hex() == uuid_text.replace("-", "")
     assert "eid_changes=1" in endpoint.output
@@ -79,22 +88,23 @@ def test_our_bus_owner_enumerates_our_micropython_endpoint():
 def test_our_bus_owner_enumerates_pymctp_simple_endpoint():
     cpython_only()
     uuid = bytes(range(0xA0, 0xB0))
-    with SimpleEndpoint(EP, 47244, 47245, uuid, msg_types=(0, 1)) as simple:
-        owner, bus_owner = udp_bus_owner(47245, 47244)
-        try:
+    owner, bus_owner = udp_bus_owner()
+    try:
+        with SimpleEndpoint(EP, owner.link._target.port, uuid, msg_types=(0, 1)) as simple:
+            owner.link._i2c.connect(simple.port)
             # It answers after up to 250 ms: a try that times out is retried (same IID), and
             # the late answer to it, under the abandoned tag, is dropped.
             peer = bus_owner.enumerate(EP)
-        finally:
-            close(owner)
-        assert (peer.eid, peer.assigned, peer.msg_types, peer.uuid) == (
-            10,
-            True,
-            b"\x00\x01",
-            uuid,
-        )
-        assert simple.context.assigned_eid == 10
-        assert owner.core.routes.lookup(10).phys == EP
+    finally:
+        close(owner)
+    assert (peer.eid, peer.assigned, peer.msg_types, peer.uuid) == (
+        10,
+        True,
+        b"\x00\x01",
+        uuid,
+    )
+    assert simple.context.assigned_eid == 10
+    assert owner.core.routes.lookup(10).phys == EP
 
 
 def test_pymctp_reads_the_bus_owner_sequence():

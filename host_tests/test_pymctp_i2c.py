@@ -177,21 +177,20 @@ class TestPymctpOverUdp:
     """Our endpoint (EID 8 at 0x1D) on the UDP I2C bus; pymctp's exerciser socket is the peer
     at 0x10 with EID 9."""
 
-    PORT_OURS, PORT_PYMCTP = 47210, 47211
-
     def setup_method(self, _method):
         if IS_MICROPYTHON:
             skip("pymctp runs on CPython only")
-        link = I2CLink(UdpI2C(self.PORT_PYMCTP), UdpI2CTarget(0x1D, self.PORT_OURS), 0x1D)
-        self.ep = Endpoint(None, link, 0x1D, 8, FakeClock(1000))
-        self.ep.core.add_route(9, 9, self.ep.link, 0x10)
+        target = UdpI2CTarget(0x1D, 0)  # both sides on free ports
         self.qs = QemuI2CNetDevSocket(
             iface="127.0.0.1",
-            in_port=self.PORT_PYMCTP,
-            out_port=self.PORT_OURS,
+            in_port=0,
+            out_port=target.port,
             iface_out="127.0.0.1",
             dump_hex=False,
         )
+        link = I2CLink(UdpI2C(self.qs.ins.getsockname()[1]), target, 0x1D)
+        self.ep = Endpoint(None, link, 0x1D, 8, FakeClock(1000))
+        self.ep.core.add_route(9, 9, self.ep.link, 0x10)
 
     def teardown_method(self, _method):
         if IS_MICROPYTHON:

@@ -1,12 +1,14 @@
 # tools/run_endpoint.py as a user starts it: under the MicroPython unix port and under CPython,
 # with its options, a ready line, and a clean exit with its counters on SIGINT (and SIGTERM on
-# CPython). Starting processes needs CPython's subprocess: skipped on MicroPython.
+# CPython). Starting processes needs CPython's subprocess: skipped on MicroPython. Ports are
+# free ones (port 0), so two runs of the suite on one machine do not collide.
 
 from testing import IS_MICROPYTHON, raises, skip
 
 if not IS_MICROPYTHON:
     import os
     import signal
+    import socket
     import sys
 
     sys.path.insert(
@@ -15,15 +17,28 @@ if not IS_MICROPYTHON:
     from endpoint_process import EndpointFailed, EndpointProcess, micropython_command
 
 
+class Peer:
+    """A UDP socket on a free port, standing for the endpoint's peer."""
+
+    def __enter__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
+
+
 def test_micropython_endpoint_starts_with_its_options_and_stops_on_sigint():
     if IS_MICROPYTHON:
         skip("starts processes")
-    options = ["--i2c-udp", "47250:47251", "--i2c-addr", "0x20", "--eid", "12"]
-    endpoint = EndpointProcess(micropython_command(), options)
+    with Peer() as peer:
+        options = ["--i2c-udp", "0:%d" % peer.port, "--i2c-addr", "0x20", "--eid", "12"]
+        endpoint = EndpointProcess(micropython_command(), options)
     line = endpoint.ready
-    assert (
-        line.startswith("ready: I2C address 0x20, EID 12, UUID ") and "UDP 47250 -> 47251" in line
-    )
+    assert line.startswith("ready: I2C address 0x20, EID 12, UUID ")
+    assert "UDP %d -> %d" % (endpoint.port, peer.port) in line and endpoint.port
     assert endpoint.stop(signal.SIGINT) == 0, endpoint.output
     output = endpoint.output
     assert "EID 12" in output and "control requests=0" in output and "Traceback" not in output
@@ -33,8 +48,9 @@ def test_cpython_endpoint_stops_cleanly_on_sigterm_and_takes_a_uuid():
     if IS_MICROPYTHON:
         skip("starts processes")
     uuid = "00112233-4455-6677-8899-aabbccddeeff"
-    options = ["--i2c-udp", "47252:47253", "--uuid", uuid, "--mtu", "250"]
-    endpoint = EndpointProcess(sys.executable, options)
+    with Peer() as peer:
+        options = ["--i2c-udp", "0:%d" % peer.port, "--uuid", uuid, "--mtu", "250"]
+        endpoint = EndpointProcess(sys.executable, options)
     assert "EID 0, UUID " + uuid in endpoint.ready
     assert endpoint.stop(signal.SIGTERM) == 0, endpoint.output
     output = endpoint.output
@@ -49,3 +65,34 @@ def test_bad_options_are_refused_with_the_usage():
             EndpointProcess(micropython_command(), options)
         failure = caught.value
         assert failure.returncode != 0 and "usage: run_endpoint.py" in failure.output, failure
+
+
+def test_a_port_in_use_is_refused_with_one_line():
+    if IS_MICROPYTHON:
+        skip("starts processes")
+    with Peer() as taken:
+        for interpreter in (micropython_command(), sys.executable):
+            with raises(EndpointFailed) as caught:
+                EndpointProcess(interpreter, ["--i2c-udp", "%d:9" % taken.port])
+            failure = caught.value
+            assert failure.returncode == 1
+            lines = failure.output.strip().splitlines()
+            assert lines == ["run_endpoint.py: UDP port %d is already in use" % taken.port]
+
+
+def test_the_console_answers_audit_and_quit():
+    if IS_MICROPYTHON:
+        skip("starts processes")
+    with Peer() as peer:
+        endpoint = EndpointProcess(
+            micropython_command(), ["--i2c-udp", "0:%d" % peer.port, "--console"]
+        )
+        try:
+            line = endpoint.ask("audit")
+            assert line.startswith("audit: heap=") and "slots=0" in line and "problems=0" in line
+            endpoint.process.stdin.write("quit\n")
+            endpoint.process.stdin.flush()
+            assert endpoint.process.wait(5) == 0
+        finally:
+            endpoint.stop()
+    assert "EID 0" in endpoint.output

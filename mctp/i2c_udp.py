@@ -48,13 +48,21 @@ def bind(sock, host, port):
 
 
 class UdpI2C:
-    """The controller side: writeto(addr, buf) sends [addr << 1] + buf as one datagram."""
+    """The controller side: writeto(addr, buf) sends [addr << 1] + buf as one datagram to
+    `peer_port` (or, when that is None, to the port given to connect() later)."""
 
-    def __init__(self, peer_port, host="127.0.0.1"):
+    def __init__(self, peer_port=None, host="127.0.0.1"):
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._peer = _address(host, peer_port)
+        self._host = host
+        self._peer = None
+        if peer_port is not None:
+            self.connect(peer_port)
         self._out = bytearray(_MAX_DATAGRAM)
         self.tap = None  # tap(frame) sees every frame sent, address byte first (for traces)
+
+    def connect(self, peer_port):
+        """Send to `peer_port` from now on (a peer whose port is known only once it runs)."""
+        self._peer = _address(self._host, peer_port)
 
     def writeto(self, addr, buf, stop=True):
         length = len(buf)

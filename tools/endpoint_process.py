@@ -1,11 +1,15 @@
-"""tools/run_endpoint.py in a child process, for make run's demo and the tests (CPython only).
+"""tools/run_endpoint.py in a child process, for make run's demo, the fuzzer and the tests
+(CPython only).
 
-with EndpointProcess(micropython_command(), ["--i2c-udp", "47300:47301"]) as endpoint:
+with EndpointProcess(micropython_command(), ["--i2c-udp", "0:%d" % my_port]) as endpoint:
     print(endpoint.ready)      # its "ready: ..." line
+    endpoint.port              # the UDP port it listens on (0 asks it to pick a free one)
+    endpoint.ask("audit")      # with --console: a command, and the line it answers
 print(endpoint.output)         # what it printed when stopped: EID and counters
 """
 
 import os
+import re
 import select
 import signal
 import subprocess
@@ -28,10 +32,37 @@ class EndpointProcess:
     def __init__(self, interpreter, options, start_timeout=10.0):
         self.command = [interpreter, RUN_ENDPOINT, *options]
         self.process = subprocess.Popen(
-            self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            self.command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         self.output = ""
         self.ready = self._ready_line(start_timeout)
+        self.port = int(re.search(r"UDP (\d+) ->", self.ready).group(1))
+
+    def alive(self):
+        return self.process.poll() is None
+
+    def ask(self, text, timeout=10.0):
+        """Send one console command (the endpoint runs with --console); the first line it
+        prints back. EndpointFailed when it has died or says nothing in time."""
+        try:
+            self.process.stdin.write(text + "\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            raise EndpointFailed("the endpoint is gone", self.process.poll(), "") from None
+        if not select.select([self.process.stdout], [], [], timeout)[0]:
+            raise EndpointFailed("the endpoint did not answer " + text, None, "")
+        line = self.process.stdout.readline()
+        if not line:
+            raise EndpointFailed("the endpoint is gone", self.process.poll(), self.stop_output())
+        return line.rstrip()
+
+    def stop_output(self):
+        self.stop()
+        return self.output
 
     def _ready_line(self, timeout):
         if select.select([self.process.stdout], [], [], timeout)[0]:
@@ -39,6 +70,10 @@ class EndpointProcess:
             if line.startswith("ready:"):
                 return line.rstrip()
             self.output = line
+            try:
+                self.process.wait(5)  # it is on its way out (a usage error, a port in use)
+            except subprocess.TimeoutExpired:
+                pass
         code = self.stop()
         raise EndpointFailed("the endpoint did not start", code, self.output)
 
@@ -51,6 +86,8 @@ class EndpointProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if not self.process.stdin.closed:
+            self.process.stdin.close()
         if not self.process.stdout.closed:
             self.output += self.process.stdout.read()
             self.process.stdout.close()

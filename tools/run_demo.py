@@ -1,13 +1,13 @@
 """`make run`: the endpoint firmware on the MicroPython unix port, on the UDP I2C bus, set up and
 used by a bus owner (our stack on CPython), with every frame on the bus printed as it passes.
 
-    python3 tools/run_demo.py [--micropython PATH] [--ports 47300:47301]
+    python3 tools/run_demo.py [--micropython PATH]
 
 The bus owner (EID 8 at 0x10) enumerates the endpoint at 0x1D the way Linux mctpd does (Get
 Endpoint ID, Set Endpoint ID, Get Message Type Support, Get VDM Support, Get Endpoint UUID),
 exchanges a 1 KiB echo (16 packets each way) on the vendor-defined type and the PLDM base
 commands, then stops the endpoint and prints its counters. Exit status 0 when every answer was
-right.
+right. Both sides take free UDP ports, so any number of demos can run at once.
 """
 
 import os
@@ -33,9 +33,9 @@ MSG_TYPE_PLDM, MSG_TYPE_VENDOR_PCI = 0x01, 0x7E
 
 
 class Demo:
-    def __init__(self, listen, peer):
-        self.i2c = UdpI2C(peer)
-        self.target = UdpI2CTarget(OWNER_ADDR, listen)
+    def __init__(self):
+        self.target = UdpI2CTarget(OWNER_ADDR, 0)  # a free port; the endpoint's is known later
+        self.i2c = UdpI2C()
         self.i2c.tap = self.target.tap = self._trace
         self.core = Core(Config(), OWNER_EID)
         self.link = self.core.add_link(I2CLink(self.i2c, self.target, OWNER_ADDR))
@@ -113,8 +113,8 @@ class Demo:
         self.target.close()
 
 
-def start_endpoint(micropython, listen, peer):
-    options = ["--i2c-udp", "%d:%d" % (listen, peer), "--i2c-addr", hex(ENDPOINT_ADDR)]
+def start_endpoint(micropython, peer):
+    options = ["--i2c-udp", "0:%d" % peer, "--i2c-addr", hex(ENDPOINT_ADDR)]
     try:
         endpoint = EndpointProcess(micropython, options)
     except EndpointFailed as error:
@@ -133,17 +133,17 @@ def stop_endpoint(endpoint):
 
 def main(argv):
     micropython = os.path.join(ROOT, ".venv", "bin", "micropython")
-    ports = "47300:47301"
-    i = 0
-    while i < len(argv) - 1:
-        if argv[i] == "--micropython":
-            micropython = argv[i + 1]
-        elif argv[i] == "--ports":
-            ports = argv[i + 1]
-        i += 2
-    endpoint_port, owner_port = (int(p) for p in ports.split(":"))
-    endpoint = start_endpoint(micropython, endpoint_port, owner_port)
-    demo = Demo(owner_port, endpoint_port)
+    if argv[:1] == ["--micropython"] and len(argv) == 2:
+        micropython = argv[1]
+    elif argv:
+        raise SystemExit("usage: run_demo.py [--micropython PATH]")
+    demo = Demo()
+    try:
+        endpoint = start_endpoint(micropython, demo.target.port)
+    except SystemExit:
+        demo.close()
+        raise
+    demo.i2c.connect(endpoint.port)
     try:
         peer = demo.enumerate()
         demo.echo(peer)

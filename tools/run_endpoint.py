@@ -5,17 +5,23 @@
     python3 tools/run_endpoint.py ...
 
 Options:
-  --i2c-udp LISTEN:PEER  receive frames on UDP port LISTEN, send them to 127.0.0.1:PEER
+  --i2c-udp LISTEN:PEER  receive frames on UDP port LISTEN (0: a free port, shown in the
+                         ready line), send them to 127.0.0.1:PEER
   --i2c-addr ADDR        our 7-bit I2C address (default 0x1D)
   --eid N                a static EID (default: none, wait for the bus owner's Set EID)
   --uuid HEX             the endpoint UUID, 32 hex digits (default: made from address and port)
   --mtu N                payload bytes per packet we send (default 64)
   --vendor-id ID         the PCI vendor ID of the echo service on type 0x7E (default 0xFFFF)
   --tid N                the PLDM terminus ID (default 1)
+  --console              take commands on stdin, one per line: "show" prints the counters,
+                         "audit" one line of figures (heap, tables, faults, broken
+                         invariants) for test harnesses, "quit" stops
 
-It prints one "ready" line when it listens, and its counters when it stops (Ctrl-C, SIGTERM).
+It prints one "ready" line when it listens, and its counters when it stops (Ctrl-C, SIGTERM,
+"quit"). A UDP port already in use is refused.
 """
 
+import gc
 import sys
 
 _ROOT = __file__.rpartition("/")[0].rpartition("/")[0] or "."
@@ -26,7 +32,11 @@ from mctp.control import format_uuid, uuid_from_unique_id  # noqa: E402
 from mctp.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: E402
 
 _WITHOUT_DEFAULT = ("--i2c-udp", "--eid", "--uuid")
-_USAGE = "usage: run_endpoint.py --i2c-udp LISTEN:PEER [--i2c-addr A] [--eid N] [--uuid HEX]"
+_FLAGS = ("--console",)
+_USAGE = (
+    "usage: run_endpoint.py --i2c-udp LISTEN:PEER [--i2c-addr A] [--eid N] [--uuid HEX] "
+    "[--console]"
+)
 
 
 def parse(argv):
@@ -37,6 +47,10 @@ def parse(argv):
         if name in ("-h", "--help"):
             print(__doc__)
             sys.exit(0)
+        if name in _FLAGS:
+            options[name] = True
+            i += 1
+            continue
         if (name not in options and name not in _WITHOUT_DEFAULT) or i + 1 >= len(argv):
             raise SystemExit(_USAGE + "\nunknown or incomplete option: " + name)
         options[name] = argv[i + 1]
@@ -53,14 +67,15 @@ def parse(argv):
         "vendor_id": int(options["--vendor-id"], 0),
         "tid": int(options["--tid"], 0),
         "uuid": None,
+        "console": "--console" in options,
     }
     if "--uuid" in options:
         settings["uuid"] = bytes.fromhex(options["--uuid"].replace("-", ""))
-    else:
-        settings["uuid"] = uuid_from_unique_id(
-            b"udp" + bytes((settings["addr"], settings["listen"] >> 8, settings["listen"] & 255))
-        )
     return settings
+
+
+def default_uuid(addr, port):
+    return uuid_from_unique_id(b"udp" + bytes((addr, port >> 8, port & 255)))
 
 
 def _stop_on_sigterm():
@@ -77,27 +92,89 @@ def _stop_on_sigterm():
         pass
 
 
+class Console:
+    """Commands on stdin, checked between polls without blocking (select.poll)."""
+
+    def __init__(self, app):
+        import select  # noqa: PLC0415
+
+        self.app = app
+        self.baseline = None
+        self._poller = select.poll()
+        self._poller.register(sys.stdin, select.POLLIN)
+
+    def running(self):
+        if not self._poller.poll(0):
+            return True
+        line = sys.stdin.readline()
+        command = line.strip()
+        if not line or command == "quit":
+            return False  # stdin closed, or asked to stop
+        if command == "show":
+            self.app.show()
+        elif command == "audit":
+            print(audit_line(self.app))
+        elif command:
+            print("unknown command: %s (show, audit, quit)" % command)
+        return True
+
+
+def heap_in_use():
+    """Bytes of heap in use after a collection (MicroPython), or blocks (CPython)."""
+    gc.collect()
+    if hasattr(gc, "mem_alloc"):
+        return gc.mem_alloc()
+    return sys.getallocatedblocks()
+
+
+def audit_line(app):
+    core = app.core
+    figures = (
+        ("heap", heap_in_use()),
+        ("slots", core.pool.in_use()),
+        ("flows", core.flows.in_use()),
+        ("reply_routes", core.reply_routes.in_use()),
+        ("pending", app.server.pending_in_use()),
+        ("handles", app.server.handles_in_use()),
+        ("ring", app.link.pending()),
+        ("faults", app.faults),
+        ("problems", len(app.server.check())),
+    )
+    return "audit: " + " ".join("%s=%d" % pair for pair in figures)
+
+
+def open_bus(s):
+    """The controller and the target on the UDP bus, or SystemExit when the port is taken."""
+    try:
+        target = UdpI2CTarget(s["addr"], s["listen"])
+    except OSError:
+        raise SystemExit("run_endpoint.py: UDP port %d is already in use" % s["listen"]) from None
+    return UdpI2C(s["peer"]), target
+
+
 def main(argv):
     s = parse(argv)
-    i2c = UdpI2C(s["peer"])
-    target = UdpI2CTarget(s["addr"], s["listen"])
+    i2c, target = open_bus(s)
+    uuid = s["uuid"] or default_uuid(s["addr"], target.port)
     app = EndpointApp(
         i2c,
         target,
         s["addr"],
-        uuid=s["uuid"],
+        uuid=uuid,
         eid=s["eid"],
         mtu=s["mtu"],
         vendor_id=s["vendor_id"],
         tid=s["tid"],
     )
     _stop_on_sigterm()
-    print(
-        "ready: I2C address 0x%02x, EID %d, UUID %s, UDP %d -> %d"
-        % (s["addr"], app.core.eid, format_uuid(s["uuid"]), s["listen"], s["peer"])
-    )
+    running = Console(app).running if s["console"] else None
     try:
-        app.run()
+        # The ready line inside the try: a Ctrl-C sent as soon as it is read stops us cleanly.
+        print(
+            "ready: I2C address 0x%02x, EID %d, UUID %s, UDP %d -> %d"
+            % (s["addr"], app.core.eid, format_uuid(uuid), target.port, s["peer"])
+        )
+        app.run(running)
     except KeyboardInterrupt:
         pass
     finally:
