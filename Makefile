@@ -5,13 +5,15 @@
 #               board definitions in boards/ (their manifests, frozen modules and board_config)
 #   make run    the firmware endpoint on the unix port, set up and used by a bus owner on
 #               CPython over the UDP I2C bus, with every frame decoded (tools/run_demo.py)
+#   make fuzz   100,000 fuzzed frames per interpreter into the endpoint (over UDP and in
+#               process), IPC requests and decoder inputs (tools/fuzz.py); SEED=n to vary
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: all setup test lint test-cpython test-micropython check-manifest compile check-boards bench frames run clean
+.PHONY: all setup test lint test-cpython test-micropython check-manifest compile check-boards bench frames run fuzz clean
 
 all: test
 
@@ -58,6 +60,15 @@ bench: $(STAMP)
 # Which functions get a heap-allocated frame on MicroPython (test_alloc.py enforces it).
 frames: $(STAMP)
 	$(BIN)/python tools/frames.py
+
+SEED ?= 1
+FUZZ_FRAMES ?= 100000
+
+# In process and over UDP (the endpoint under both interpreters) from CPython, then in process
+# under MicroPython. Each prints name: value unit lines and fails on any failure.
+fuzz: $(STAMP)
+	$(BIN)/python tools/fuzz.py --frames $(FUZZ_FRAMES) --seed $(SEED)
+	$(BIN)/micropython tools/fuzz.py --mode inproc --frames $(FUZZ_FRAMES) --seed $(SEED)
 
 run: $(STAMP)
 	$(BIN)/python tools/run_demo.py --micropython $(BIN)/micropython

@@ -194,25 +194,6 @@ def inject(core, src, flags, body):
     core.receive(None, pkt, 0, len(pkt), 0x20)
 
 
-def packets_of(src, dest, tag_flags, type_byte, payload, mtu=64, first_seq=0):
-    """The packets of one message as a sender builds them: `tag_flags` is TO | tag, the first
-    packet's body starts with `type_byte` (the type with the IC bit)."""
-    body = bytes((type_byte,)) + bytes(payload)
-    packets = []
-    seq = first_seq
-    at = 0
-    while True:
-        chunk = body[at : at + mtu]
-        flags = (0x80 if at == 0 else 0) | seq << 4 | tag_flags
-        at += mtu
-        if at >= len(body):
-            flags |= 0x40
-        packets.append(bytes((1, dest, src, flags)) + chunk)
-        if flags & 0x40:
-            return packets
-        seq = (seq + 1) & 3
-
-
 class RawPeer:
     """A hand-driven peer at `addr` on the simulated I2C bus (or, with `i2c` and `target`
     given, on any bus): it sends packets built by the test (any EID, tag, flags; a bad PEC on

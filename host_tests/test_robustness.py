@@ -8,7 +8,6 @@ from endpoints import (
     RawPeer,
     firmware_app,
     lone_server,
-    packets_of,
     pattern,
     Wire,
     inject,
@@ -20,6 +19,7 @@ from mctp.config import Config
 from mctp.direct import DirectClient
 from mctp.errors import ResponseCode
 from mctp.i2c_sim import SimBus
+from mctp.packet import build_packets
 from mctp.wire import encode_get_eid
 
 TO = 0x08
@@ -44,7 +44,7 @@ def test_two_requests_with_one_source_and_tag_are_both_answered():
     bus, _clock, app = firmware_on_bus()
     peer = RawPeer(bus, 0x10)
     for text in (b"one", b"two"):
-        peer.send_all(0x1D, packets_of(8, 9, TO | 3, ECHO, VENDOR + text))
+        peer.send_all(0x1D, build_packets(8, 9, TO | 3, ECHO, VENDOR + text))
     poll(app)  # both arrive before the firmware serves either
     answers = [m[4] for m in peer.messages()]
     assert answers == [VENDOR + b"one", VENDOR + b"two"]
@@ -54,13 +54,13 @@ def test_two_requests_with_one_source_and_tag_are_both_answered():
 def test_an_answer_nobody_acknowledges_is_counted_and_the_loop_goes_on():
     bus, _clock, app = firmware_on_bus()
     peer = RawPeer(bus, 0x10)
-    peer.send_all(0x1D, packets_of(8, 9, TO | 1, ECHO, VENDOR + b"hello"))
+    peer.send_all(0x1D, build_packets(8, 9, TO | 1, ECHO, VENDOR + b"hello"))
     bus.absent.append(0x10)  # the requester left the bus
     poll(app)
     assert app.echo.counters.answer_link_failed == 1
     assert app.link.counters.tx_failed == 1 and app.link.counters.tx_retries == 3
     bus.absent.remove(0x10)
-    peer.send_all(0x1D, packets_of(8, 9, TO | 2, ECHO, VENDOR + b"again"))
+    peer.send_all(0x1D, build_packets(8, 9, TO | 2, ECHO, VENDOR + b"again"))
     poll(app)
     assert [m[4] for m in peer.messages()] == [VENDOR + b"again"]
 
@@ -68,10 +68,10 @@ def test_an_answer_nobody_acknowledges_is_counted_and_the_loop_goes_on():
 def test_datagrams_never_answered_do_not_take_the_route_of_an_echo():
     bus, _clock, app = firmware_on_bus()
     peer = RawPeer(bus, 0x10)
-    peer.send_all(0x1D, packets_of(8, 9, TO | 1, ECHO, VENDOR + b"wait for me"))
+    peer.send_all(0x1D, build_packets(8, 9, TO | 1, ECHO, VENDOR + b"wait for me"))
     for i in range(8):  # Get Endpoint ID datagrams (D=1) from 8 other endpoints
         other = RawPeer(bus, 0x30 + i)
-        other.send(0x1D, packets_of(20 + i, 9, TO | 0, 0x00, b"\xc0\x02")[0])
+        other.send(0x1D, build_packets(20 + i, 9, TO | 0, 0x00, b"\xc0\x02")[0])
     poll(app)
     assert [m[4] for m in peer.messages()] == [VENDOR + b"wait for me"]
     assert app.control.counters.datagrams == 8
@@ -82,19 +82,19 @@ def test_a_first_packet_of_another_type_cannot_overfill_a_queue():
     bus, _clock, app = firmware_on_bus()
     peer = RawPeer(bus, 0x10)
     # A PLDM message from (EID 8, tag 1) starts and stays unfinished ...
-    peer.send(0x1D, packets_of(8, 9, TO | 1, 0x01, b"\x80\x00" + bytes(100))[0])
+    peer.send(0x1D, build_packets(8, 9, TO | 1, 0x01, b"\x80\x00" + bytes(100))[0])
     # ... two echo requests fill the echo queue (its limit is 2) ...
-    peer.send_all(0x1D, packets_of(8, 9, TO | 2, ECHO, VENDOR + b"a"))
-    peer.send_all(0x1D, packets_of(8, 9, TO | 3, ECHO, VENDOR + b"b"))
+    peer.send_all(0x1D, build_packets(8, 9, TO | 2, ECHO, VENDOR + b"a"))
+    peer.send_all(0x1D, build_packets(8, 9, TO | 3, ECHO, VENDOR + b"b"))
     # ... and a new first packet from (8, 1) turns the PLDM slot into a third echo request.
-    peer.send_all(0x1D, packets_of(8, 9, TO | 1, ECHO, VENDOR + b"c"))
+    peer.send_all(0x1D, build_packets(8, 9, TO | 1, ECHO, VENDOR + b"c"))
     app.server.poll()  # the link stops when the echo queue is full ...
     app.server.poll()  # ... and goes on before the echo service has read
     poll(app)
     assert [m[4] for m in peer.messages()] == [VENDOR + b"a", VENDOR + b"b"]
     assert app.core.counters.som_restart == 1 and app.core.counters.queue_full == 1
     for _ in range(3):  # and the endpoint goes on serving
-        peer.send_all(0x1D, packets_of(8, 9, TO | 4, ECHO, VENDOR + b"d"))
+        peer.send_all(0x1D, build_packets(8, 9, TO | 4, ECHO, VENDOR + b"d"))
         poll(app)
     assert app.echo.counters.echoed == 5
     assert app.core.pool.in_use() == 0
@@ -106,7 +106,7 @@ def start_unfinished(bus, clock, count):
     for i in range(count):
         msg_type = ECHO if i % 2 == 0 else 0x01
         RawPeer(bus, 0x30 + i).send(
-            0x1D, packets_of(20 + i, 9, TO | 0, msg_type, VENDOR + bytes(200))[0]
+            0x1D, build_packets(20 + i, 9, TO | 0, msg_type, VENDOR + bytes(200))[0]
         )
         clock.advance(10)
 
@@ -117,7 +117,7 @@ def test_unfinished_messages_cannot_keep_a_control_request_waiting():
     owner = RawPeer(bus, 0x10)
     poll(app)
     assert app.core.pool.in_use() == 4
-    owner.send(0x1D, packets_of(8, 9, TO | 5, 0x00, b"\x80\x02")[0])
+    owner.send(0x1D, build_packets(8, 9, TO | 5, 0x00, b"\x80\x02")[0])
     poll(app)  # answered in this poll, not after the 6 s reassembly timeout
     ((src, tag, to, msg_type, answer),) = owner.messages()
     assert (src, tag, to, msg_type, answer) == (9, 5, 0, 0, b"\x00\x02\x00\x09\x02\x00")
@@ -128,7 +128,7 @@ def test_a_new_request_evicts_its_listeners_oldest_unfinished_message():
     bus, clock, app = firmware_on_bus()
     start_unfinished(bus, clock, 4)  # the echo listener's quota (2) is full of unfinished ones
     peer = RawPeer(bus, 0x10)
-    peer.send_all(0x1D, packets_of(8, 9, TO | 1, ECHO, VENDOR + b"now"))
+    peer.send_all(0x1D, build_packets(8, 9, TO | 1, ECHO, VENDOR + b"now"))
     poll(app)
     assert [m[4] for m in peer.messages()] == [VENDOR + b"now"]
     assert app.core.counters.evicted == 1 and app.core.counters.queue_full == 0
@@ -176,7 +176,7 @@ def test_a_receive_at_the_baseline_mtu_fits_a_link_with_a_larger_mtu():
     bus, _clock, app = firmware_on_bus(mtu=250)
     peer = RawPeer(bus, 0x10)
     request = VENDOR + pattern(1021)
-    peer.send_all(0x1D, packets_of(8, 9, TO | 1, ECHO, request, mtu=64))  # 16 frames, no poll
+    peer.send_all(0x1D, build_packets(8, 9, TO | 1, ECHO, request, mtu=64))  # 16 frames, no poll
     poll(app)
     assert app.link.counters.ring_full == 0
     assert [m[4] for m in peer.messages()] == [request]
@@ -186,7 +186,7 @@ def test_lost_frames_abort_the_message_instead_of_splicing_it():
     bus, _clock, app = firmware_on_bus()
     peer = RawPeer(bus, 0x10)
     request = VENDOR + pattern(1021)
-    packets = packets_of(8, 9, TO | 1, ECHO, request)
+    packets = build_packets(8, 9, TO | 1, ECHO, request)
     for i, packet in enumerate(packets):
         peer.send(0x1D, packet, good_pec=not 4 <= i < 8)  # 4 middle frames lost: seq wraps
     poll(app)
@@ -219,7 +219,7 @@ def test_neighbours_are_learned_only_from_packets_the_stack_takes():
     peer.send(0x1D, bytes((1, 77, 30, 0xC8)) + b"\x7e\xff\xffx")  # for another EID
     poll(app)
     assert app.link.neighbours.entries() == []
-    peer.send_all(0x1D, packets_of(8, 9, TO | 1, ECHO, VENDOR))
+    peer.send_all(0x1D, build_packets(8, 9, TO | 1, ECHO, VENDOR))
     poll(app)
     assert app.link.neighbours.entries() == [(8, 0x10, False)]
 
@@ -229,7 +229,7 @@ def test_table_exhaustion_recovers_and_the_invariant_holds_after_every_step():
     peers = [RawPeer(bus, 0x30 + i) for i in range(6)]
     for round_ in range(3):
         for i, peer in enumerate(peers):
-            peer.send(0x1D, packets_of(20 + i, 9, TO | round_, 0x01, b"\xc0\x00\x02")[0])
+            peer.send(0x1D, build_packets(20 + i, 9, TO | round_, 0x01, b"\xc0\x00\x02")[0])
             poll(app)
         clock.advance(7000)
         poll(app)
@@ -245,7 +245,7 @@ def test_a_read_between_writes_leaves_the_next_frame_whole():
     buf = bytearray(4)
     peer.i2c.readfrom_mem_into(0x1D, 0x0F, buf)
     assert buf == b"\xff\xff\xff\xff"
-    peer.send_all(0x1D, packets_of(8, 9, TO | 1, ECHO, VENDOR + b"after a read"))
+    peer.send_all(0x1D, build_packets(8, 9, TO | 1, ECHO, VENDOR + b"after a read"))
     poll(app)
     counters = app.link.counters
     assert (counters.too_short, counters.read_requests, counters.bad_count) == (1, 4, 0)
@@ -255,11 +255,11 @@ def test_a_read_between_writes_leaves_the_next_frame_whole():
 def test_a_write_whose_end_never_comes_is_dropped_at_the_next_read():
     bus, _clock, app = firmware_on_bus()
     peer = RawPeer(bus, 0x10)
-    first = packets_of(8, 9, TO | 1, ECHO, VENDOR + pattern(100))
+    first = build_packets(8, 9, TO | 1, ECHO, VENDOR + pattern(100))
     bus.lose_end_writes = 1  # the first frame's END_WRITE is lost ...
     peer.send(0x1D, first[0])
     peer.i2c.readfrom_into(0x1D, bytearray(1))  # ... and a read comes before the next write
-    peer.send_all(0x1D, packets_of(8, 9, TO | 2, ECHO, VENDOR + b"whole"))
+    peer.send_all(0x1D, build_packets(8, 9, TO | 2, ECHO, VENDOR + b"whole"))
     poll(app)
     assert app.link.counters.interrupted == 1 and app.link.counters.bad_count == 0
     assert [m[4] for m in peer.messages()] == [VENDOR + b"whole"]
@@ -275,12 +275,12 @@ def test_a_service_that_fails_is_counted_and_the_loop_goes_on():
         raise ValueError("a bug in a service")
 
     app.services.append(broken)
-    peer.send_all(0x1D, packets_of(8, 9, TO | 1, ECHO, VENDOR + b"one"))
+    peer.send_all(0x1D, build_packets(8, 9, TO | 1, ECHO, VENDOR + b"one"))
     app.run(lambda: len(calls) < 3, idle_ms=0)  # three polls, each with the fault
     assert app.faults == 3 and "a bug in a service" in app.first_fault
     assert [m[4] for m in peer.messages()] == [VENDOR + b"one"]
     app.services.remove(broken)
-    peer.send_all(0x1D, packets_of(8, 9, TO | 2, ECHO, VENDOR + b"two"))
+    peer.send_all(0x1D, build_packets(8, 9, TO | 2, ECHO, VENDOR + b"two"))
     poll(app)
     assert [m[4] for m in peer.messages()][-1] == VENDOR + b"two"
 
@@ -368,14 +368,14 @@ def test_a_duplicate_request_beyond_the_reply_routes_is_answered_by_the_routing_
     bus, _clock, app = firmware_on_bus(config=Config(reply_routes=1))
     peer = RawPeer(bus, 0x10)
     for text in (b"one", b"two"):  # the second request's route replaces the first's
-        peer.send_all(0x1D, packets_of(8, 9, TO | 3, ECHO, VENDOR + text))
+        peer.send_all(0x1D, build_packets(8, 9, TO | 3, ECHO, VENDOR + text))
     poll(app)
     assert app.core.counters.reply_evicted == 1
     assert [m[4] for m in peer.messages()] == [VENDOR + b"one"]  # then EID 8 has no route
     assert app.echo.counters.answer_no_route == 1
     app.core.add_route(8, 8, app.link, 0x10)
     for text in (b"three", b"four"):
-        peer.send_all(0x1D, packets_of(8, 9, TO | 3, ECHO, VENDOR + text))
+        peer.send_all(0x1D, build_packets(8, 9, TO | 3, ECHO, VENDOR + text))
     poll(app)
     assert [m[4] for m in peer.messages()][-2:] == [VENDOR + b"three", VENDOR + b"four"]
 
@@ -386,7 +386,7 @@ def test_reply_routes_of_unanswered_requests_expire():
     app.echo.vendor_id = 0x1234  # takes requests, answers none: other vendor
     app.echo._hi, app.echo._lo = 0x12, 0x34
     for tag in range(4):
-        peer.send_all(0x1D, packets_of(8, 9, TO | tag, ECHO, VENDOR + b"x"))
+        peer.send_all(0x1D, build_packets(8, 9, TO | tag, ECHO, VENDOR + b"x"))
         poll(app)
     assert app.core.reply_routes.in_use() == 4
     clock.advance(6000)
@@ -406,7 +406,7 @@ def test_eight_back_to_back_1k_requests_over_udp_are_all_answered():
     try:
         requests = [VENDOR + pattern(1021, tag) for tag in range(8)]
         for tag, request in enumerate(requests):  # 128 frames, as libmctp sends them
-            peer.send_all(0x1D, packets_of(8, 9, TO | tag, ECHO, request))
+            peer.send_all(0x1D, build_packets(8, 9, TO | tag, ECHO, request))
         for _ in range(40):
             poll(app)
         peer.take()

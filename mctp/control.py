@@ -97,7 +97,9 @@ def version_entry(major, minor, update=None, alpha=0):
 
 def parse_version_entry(entry):
     """(major, minor, update or None, alpha) of a 4-byte entry; a nibble pair that is not
-    F + digit raises ValueError."""
+    F + digit, or an entry of another length, raises ValueError."""
+    if len(entry) != 4:
+        raise ValueError("a version entry is 4 bytes, not %d" % len(entry))
     digits = []
     for byte in entry[:3]:
         if byte == 0xFF and len(digits) == 2:

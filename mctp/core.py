@@ -354,8 +354,7 @@ class Core:
             self.control.handle(slot)
             return
         if slot.to:
-            if self.reply_routes.remember(slot.src, slot.tag, slot.link, slot.phys, self.clock()):
-                self.counters.reply_evicted += 1
+            self._remember_reply(slot)
         else:
             flow = self.flows.match(slot.src, slot.tag)
             if flow is not None and not flow.persistent:
@@ -371,14 +370,24 @@ class Core:
         elif self.pool.owned(owner) >= self.config.queue_limit:
             self._rx_result = RX_FULL
 
+    def _remember_reply(self, slot):
+        # Where the request came from, for its answer; the slot names the entry.
+        route = self.reply_routes.remember(slot.src, slot.tag, slot.link, slot.phys, self.clock())
+        slot.reply = route
+        slot.reply_serial = route.serial
+        if self.reply_routes.replaced:
+            self.counters.reply_evicted += 1
+
     def _discard(self, slot):
         # A complete message nobody will read: its request (if it is one) is not answered.
-        if slot.to:
-            self.reply_routes.forget(slot.src, slot.tag)
+        if slot.reply is not None:
+            self.reply_routes.forget(slot.reply, slot.reply_serial)
         self.pool.release(slot)
 
     def release(self, slot):
         """The sink has taken the message in `slot`; the slot is free again."""
+        if slot.reply is not None:
+            self.reply_routes.mark_taken(slot.reply, slot.reply_serial)
         self.pool.release(slot)
 
     def release_all(self):

@@ -46,3 +46,23 @@ def describe(buf, off, n):
         type_byte = buf[off + HEADER_SIZE]
         text += ", type 0x%02x%s" % (type_byte & 0x7F, " IC" if type_byte & 0x80 else "")
     return text
+
+
+def build_packets(src, dest, tag_flags, type_byte, payload, mtu=BASELINE_MTU, first_seq=0):
+    """The packets (bytes) of one message as a sender builds them, for tools and tests (the
+    stack builds its own in place, allocation-free). `tag_flags` is TO | tag; the first
+    packet's payload starts with `type_byte` (the type with the IC bit)."""
+    body = bytes((type_byte,)) + bytes(payload)
+    packets = []
+    seq = first_seq & SEQ_MASK
+    at = 0
+    while True:
+        flags = (FLAG_SOM if at == 0 else 0) | seq << SEQ_SHIFT | tag_flags
+        chunk = body[at : at + mtu]
+        at += mtu
+        if at >= len(body):
+            flags |= FLAG_EOM
+        packets.append(bytes((HEADER_VERSION, dest, src, flags)) + chunk)
+        if flags & FLAG_EOM:
+            return packets
+        seq = (seq + 1) & SEQ_MASK

@@ -38,6 +38,8 @@ class Slot:
         self.next_seq = 0
         self.packet_len = 0  # payload size of every packet but the last
         self.started = 0  # ticks at the first packet
+        self.reply = None  # a request's reply-route entry, and that entry's serial
+        self.reply_serial = 0
 
 
 class ReassemblyPool:
@@ -85,6 +87,7 @@ class ReassemblyPool:
         slot.owner = -1
         slot.link = None
         slot.phys = None
+        slot.reply = None
 
     def in_use(self):
         count = 0

@@ -69,6 +69,7 @@ class ReplyRoute:
         self.phys = None
         self.since = 0  # ticks when the request arrived
         self.serial = 0  # arrival order
+        self.taken = -1  # when the application took the request (a serial), or -1
 
 
 _SERIAL_MASK = const(0x3FFFFFFF)  # a small int on every port
@@ -78,35 +79,43 @@ class ReplyRoutes:
     """Where each request that waits for its answer came from: (requester EID, tag) ->
     (link, phys).
 
-    One entry per request, so two requests with the same EID and tag (a retry, or two
-    requesters without an EID) are answered in the order they came, each the way it came. An
-    entry goes when its request is answered, when the message is discarded unread, or after
-    `expiry_ms` (the requester has given up by then). When every entry is taken, the oldest
-    is replaced (the core counts it), and its answer goes by the routing table instead.
+    One entry per request. Two requests with the same EID and tag (a retry, a requester that
+    gave up on the first, or two requesters without an EID) each have their own: an answer
+    takes the entry of the request the application took last, which is the one it answers
+    when it answers as it reads, else the newest. An entry goes when its request is answered,
+    when the message is discarded unread, or after `expiry_ms` (the requester has given up by
+    then). When every entry is in use, the oldest makes room (the core counts it), and its
+    answer goes by the routing table instead.
     """
 
     def __init__(self, count, expiry_ms):
         self.routes = [ReplyRoute() for _ in range(count)]
         self.expiry_ms = expiry_ms
+        self.replaced = False  # the last remember() made a live entry room
         self._serial = 0
-        self._found = None  # what _find has found so far
+        self._found = None  # what take() has found so far
 
-    def _age(self, route):
-        return (self._serial - route.serial) & _SERIAL_MASK
+    def _age(self, serial):
+        return (self._serial - serial) & _SERIAL_MASK
+
+    def _next_serial(self):
+        self._serial = (self._serial + 1) & _SERIAL_MASK
+        return self._serial
 
     def remember(self, eid, tag, link, phys, now):
-        """Note where request (eid, tag) came from; True when a live entry had to make room."""
+        """Note where request (eid, tag) came from; the entry (its serial names it: the
+        entry may be reused once it is gone)."""
         route = self._free_or_oldest()
-        evicted = route.used
-        self._serial = (self._serial + 1) & _SERIAL_MASK
+        self.replaced = route.used
         route.used = True
         route.eid = eid
         route.tag = tag
         route.link = link
         route.phys = phys
         route.since = now
-        route.serial = self._serial
-        return evicted
+        route.serial = self._next_serial()
+        route.taken = -1
+        return route
 
     def _free_or_oldest(self):
         routes = self.routes
@@ -115,41 +124,50 @@ class ReplyRoutes:
         while i < len(routes):
             if not routes[i].used:
                 return routes[i]
-            if self._age(routes[i]) > self._age(oldest):
+            if self._age(routes[i].serial) > self._age(oldest.serial):
                 oldest = routes[i]
             i += 1
         return oldest
 
-    def take(self, eid, tag):
-        """The route of the oldest request (eid, tag) still waiting, forgotten now that it is
-        answered; or None. The caller reads its link and phys at once."""
-        route = self._find(eid, tag, True)
-        if route is not None:
-            route.used = False
-        return route
+    def mark_taken(self, route, serial):
+        """The application took the request of entry `route` (if it is still the entry of
+        `serial`)."""
+        if route.used and route.serial == serial:
+            route.taken = self._next_serial()
 
-    def _find(self, eid, tag, oldest):
-        # The oldest (or the newest) entry for (eid, tag), or None.
+    def forget(self, route, serial):
+        """The request of entry `route` (if it is still the entry of `serial`) was discarded
+        unread: it will not be answered."""
+        if route.used and route.serial == serial:
+            route.used = False
+            route.link = None
+
+    def take(self, eid, tag):
+        """The route an answer to (eid, tag) goes back by, forgotten now; or None. The caller
+        reads its link and phys at once."""
         self._found = None
         routes = self.routes
         i = 0
         while i < len(routes):
             if routes[i].used and routes[i].eid == eid and routes[i].tag == tag:
-                self._pick(routes[i], oldest)
+                self._consider(routes[i])
             i += 1
-        return self._found
-
-    def _pick(self, route, oldest):
-        found = self._found
-        if found is None or (self._age(route) > self._age(found)) == oldest:
-            self._found = route
-
-    def forget(self, eid, tag):
-        """A request (eid, tag) was discarded unanswered: drop the newest entry for it."""
-        route = self._find(eid, tag, False)
+        route = self._found
         if route is not None:
             route.used = False
-            route.link = None
+            self._found = None
+        return route
+
+    def _consider(self, route):
+        # Taken last beats taken earlier beats never taken; among those never taken, newest.
+        found = self._found
+        if found is None:
+            self._found = route
+        elif route.taken >= 0:
+            if found.taken < 0 or self._age(route.taken) < self._age(found.taken):
+                self._found = route
+        elif found.taken < 0 and self._age(route.serial) < self._age(found.serial):
+            self._found = route
 
     def expire(self, now):
         """Forget entries older than the expiry time; how many."""

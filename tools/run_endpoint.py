@@ -13,6 +13,7 @@ Options:
   --mtu N                payload bytes per packet we send (default 64)
   --vendor-id ID         the PCI vendor ID of the echo service on type 0x7E (default 0xFFFF)
   --tid N                the PLDM terminus ID (default 1)
+  --config NAME=VALUE    a stack limit (mctp.config.Config), e.g. tag_expiry_ms=100; repeatable
   --console              take commands on stdin, one per line: "show" prints the counters,
                          "audit" one line of figures (heap, tables, faults, broken
                          invariants) for test harnesses, "quit" stops
@@ -28,6 +29,7 @@ _ROOT = __file__.rpartition("/")[0].rpartition("/")[0] or "."
 sys.path.insert(0, _ROOT if _ROOT != "tools" else ".")
 
 from firmware.endpoint import EndpointApp  # noqa: E402
+from mctp.config import Config  # noqa: E402
 from mctp.control import format_uuid, uuid_from_unique_id  # noqa: E402
 from mctp.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: E402
 
@@ -35,12 +37,13 @@ _WITHOUT_DEFAULT = ("--i2c-udp", "--eid", "--uuid")
 _FLAGS = ("--console",)
 _USAGE = (
     "usage: run_endpoint.py --i2c-udp LISTEN:PEER [--i2c-addr A] [--eid N] [--uuid HEX] "
-    "[--console]"
+    "[--config NAME=VALUE] [--console]"
 )
 
 
 def parse(argv):
     options = {"--i2c-addr": "0x1D", "--mtu": "64", "--vendor-id": "0xFFFF", "--tid": "1"}
+    overrides = {}
     i = 0
     while i < len(argv):
         name = argv[i]
@@ -50,6 +53,11 @@ def parse(argv):
         if name in _FLAGS:
             options[name] = True
             i += 1
+            continue
+        if name == "--config" and i + 1 < len(argv):
+            setting, _, value = argv[i + 1].partition("=")
+            overrides[setting] = int(value, 0)
+            i += 2
             continue
         if (name not in options and name not in _WITHOUT_DEFAULT) or i + 1 >= len(argv):
             raise SystemExit(_USAGE + "\nunknown or incomplete option: " + name)
@@ -68,10 +76,18 @@ def parse(argv):
         "tid": int(options["--tid"], 0),
         "uuid": None,
         "console": "--console" in options,
+        "config": _config(overrides),
     }
     if "--uuid" in options:
         settings["uuid"] = bytes.fromhex(options["--uuid"].replace("-", ""))
     return settings
+
+
+def _config(overrides):
+    try:
+        return Config(**overrides)
+    except (TypeError, ValueError) as error:
+        raise SystemExit(_USAGE + "\n--config: " + str(error)) from None
 
 
 def default_uuid(addr, port):
@@ -165,6 +181,7 @@ def main(argv):
         mtu=s["mtu"],
         vendor_id=s["vendor_id"],
         tid=s["tid"],
+        config=s["config"],
     )
     _stop_on_sigterm()
     running = Console(app).running if s["console"] else None
