@@ -415,3 +415,22 @@ def test_eight_back_to_back_1k_requests_over_udp_are_all_answered():
             sock.close()
     assert [m[4] for m in peer.messages()] == requests
     assert app.link.counters.ring_full == 0 and app.core.counters.queue_full == 0
+
+
+def test_the_audit_names_what_is_out_of_place():
+    server, _clock = lone_server()
+    stack = Stack(DirectClient(server))
+    listener = stack.listener(1)
+    assert server.check() == []
+    slot = server.core.pool.alloc()  # a complete message nobody queued: leaked
+    slot.state, slot.owner, slot.to = 2, 0, 8
+    assert server.check() == ["slot 0 is complete but queued on no handle"]
+    slot.state = 1  # assembling for the listener: fine
+    assert server.check() == []
+    listener.close()  # which frees the slot with the listener
+    assert slot.state == 0 and server.check() == []
+    slot.state, slot.owner = 1, 0  # had it not, it would assemble for nobody
+    assert server.check() == ["slot 0 assembles for an owner that is gone"]
+    server.core.pool.release(slot)
+    server.core.flows.open(9, 5, False, 0)  # a tag whose owner is no request handle
+    assert server.check() == ["the flow of tag 0 to EID 9 has no owner"]

@@ -124,6 +124,7 @@ def packet_rx_us(repeats):
 
         def deliver(self, slot):
             core.release(slot)
+            return True
 
     core.sink = Sink()
     first = bytearray(b"\x01\x08\x09\x88\x01" + bytes(63))  # SOM, 64 payload bytes
@@ -154,6 +155,7 @@ class _Sink:
 
     def deliver(self, slot):
         self.core.release(slot)
+        return True
 
 
 class _AckingI2C:

@@ -23,7 +23,6 @@ It prints one `name: value unit` line per figure, and exits 1 on any failure, na
 and the batch that reproduce it (the same seed gives the same frames on both interpreters).
 """
 
-import gc
 import sys
 
 _ROOT = __file__.rpartition("/")[0].rpartition("/")[0] or "."
@@ -45,6 +44,7 @@ from mctp.packet import build_packets, describe  # noqa: E402
 from mctp.pec import pec  # noqa: E402
 from mctp.server import Server  # noqa: E402
 from mctp.smbus import check_frame, decode_frame, encode_frame  # noqa: E402
+from run_endpoint import audit_figures, heap_in_use  # noqa: E402
 
 OWNER_ADDR, OWNER_EID = 0x10, 8
 ENDPOINT_ADDR, ENDPOINT_EID = 0x1D, 9
@@ -319,13 +319,6 @@ def check_heap(figures, baseline, now, enforced):
     return baseline
 
 
-def heap_in_use():
-    gc.collect()
-    if hasattr(gc, "mem_alloc"):
-        return gc.mem_alloc()
-    return sys.getallocatedblocks()
-
-
 # Health checks, the same over both buses: Get Endpoint ID at EID 0 (its EID may have been
 # changed by a fuzzed Set Endpoint ID), back to EID 9, and a 1 KiB echo.
 
@@ -359,17 +352,7 @@ def table_problems(figures, baseline):
 
 
 def app_figures(app):
-    core = app.core
-    return {
-        "slots": core.pool.in_use(),
-        "flows": core.flows.in_use(),
-        "reply_routes": core.reply_routes.in_use(),
-        "pending": app.server.pending_in_use(),
-        "handles": app.server.handles_in_use(),
-        "ring": app.link.pending(),
-        "faults": app.faults,
-        "problems": len(app.server.check()),
-    }
+    return dict(audit_figures(app))
 
 
 # In process: the endpoint on the simulated bus, with a fake clock.

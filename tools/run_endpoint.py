@@ -143,9 +143,11 @@ def heap_in_use():
     return sys.getallocatedblocks()
 
 
-def audit_line(app):
+def audit_figures(app):
+    """(name, value) of what should be back at its baseline whenever the endpoint is idle:
+    the heap, the tables in use, faults and broken invariants."""
     core = app.core
-    figures = (
+    return (
         ("heap", heap_in_use()),
         ("slots", core.pool.in_use()),
         ("flows", core.flows.in_use()),
@@ -156,7 +158,10 @@ def audit_line(app):
         ("faults", app.faults),
         ("problems", len(app.server.check())),
     )
-    return "audit: " + " ".join("%s=%d" % pair for pair in figures)
+
+
+def audit_line(app):
+    return "audit: " + " ".join("%s=%d" % pair for pair in audit_figures(app))
 
 
 def open_bus(s):
