@@ -78,20 +78,27 @@ class EndpointApp:
         machine.WDT, say) every round. Nothing but KeyboardInterrupt ends the loop: a poll
         that raises is counted in `faults` (the first traceback kept for show()) and the loop
         goes on, so the endpoint stays on the bus."""
+        while True:
+            # The try is around the whole loop, not each round: a function with a try and an
+            # `as` gets a heap-allocated frame on MicroPython, once per call (tools/frames.py).
+            try:
+                self._loop(running, idle_ms, watchdog)
+                return
+            except Exception as error:
+                self._fault(error)
+
+    def _loop(self, running, idle_ms, watchdog):
         while running is None or running():
             if watchdog is not None:
                 watchdog.feed()
-            if not self._poll_guarded():
+            if not self.poll():
                 sleep_ms(idle_ms)
 
-    def _poll_guarded(self):
-        try:
-            return self.poll()
-        except Exception as error:
-            self.faults += 1
-            if self.first_fault is None:
-                self.first_fault = format_exception(error)
-            return 0
+    def _fault(self, error):
+        self.faults += 1
+        if self.first_fault is None:
+            self.first_fault = format_exception(error)
+        return 0
 
     def counters(self):
         """Every counter of the endpoint, by layer, for the REPL and for traces."""

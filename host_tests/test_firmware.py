@@ -6,7 +6,7 @@
 import sys
 
 from endpoints import Endpoint, FakeClock, pattern
-from testing import heap_locked, raises
+from testing import IS_MICROPYTHON, heap_locked, raises, skip
 
 from mctp import MctpError, RecvMetadata
 
@@ -189,3 +189,45 @@ def test_the_board_images_start_a_watchdog_the_defaults_do_not():
     rounds = []
     app.run(lambda: rounds.append(1) or len(rounds) <= 3, idle_ms=0, watchdog=dog)
     assert dog.feeds == 3
+
+
+# The loop and the serve path: the endpoint's loop, the service base, the echo and the PLDM
+# responder, every function but the constructors, the REPL's and the module-level builders
+# that run once.
+SERVE_PATH = {
+    ("firmware/endpoint.py", "_loop"),
+    ("firmware/endpoint.py", "poll"),
+    ("firmware/service.py", "poll"),
+    ("firmware/service.py", "_serve_next"),
+    ("firmware/service.py", "_receive_and_serve"),
+    ("firmware/service.py", "_count_failure"),
+    ("firmware/service.py", "answer"),
+    ("firmware/pldm.py", "serve"),
+    ("firmware/pldm.py", "_answer"),
+    ("firmware/pldm.py", "_count"),
+    ("firmware/pldm.py", "_send"),
+    ("firmware/pldm.py", "_command"),
+    ("firmware/pldm.py", "_set_tid"),
+    ("firmware/pldm.py", "_get_version"),
+    ("firmware/pldm.py", "_get_commands"),
+    ("firmware/pldm.py", "_version_matches"),
+    ("firmware/pldm.py", "_put"),
+    ("firmware/echo.py", "serve"),
+}
+
+
+def test_no_serve_path_function_has_a_heap_frame():
+    if IS_MICROPYTHON:
+        skip("reads frame sizes by running the unix port from CPython")
+    import os  # noqa: PLC0415
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, os.path.join(root, "tools"))
+    try:
+        import frames  # noqa: PLC0415 (tools/ is on the path only here)
+    finally:
+        sys.path.pop(0)
+    found = frames.frames(["firmware.endpoint"])
+    sizes = {(path, name): (n_state, n_exc) for path, name, n_state, n_exc in found}
+    assert SERVE_PATH <= set(sizes), sorted(sizes)
+    assert [f for f in sorted(SERVE_PATH) if frames.on_heap(*sizes[f])] == []
