@@ -26,7 +26,7 @@ from .constants import (
 )
 from .counters import Counters
 from .flows import FlowTable
-from .link import RX_FULL, RX_DROPPED, RX_TAKEN
+from .link import RX_DROPPED, RX_FULL, RX_TAKEN
 from .packet import (
     FLAG_EOM,
     FLAG_SOM,

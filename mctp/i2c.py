@@ -238,20 +238,17 @@ class I2CLink(Link):
         if self._service is not None:
             self._service(len(self._ring) - 1 - self.pending())
         while self._r != self._w:
-            result = self._receive(core, self._ring[self._r])
+            frame = self._ring[self._r]
+            self.counters.rx_frames += 1
+            if self._gaps[self._r]:
+                core.abort_link(self)  # frames were lost just before this one
+            # In an attribute, not a local: one more word would put this frame on the heap.
+            self._result = core.receive(self, frame, 3, self._lengths[self._r] - 4, frame[2] >> 1)
+            if self._result:
+                self._learn(frame)
             self._r = (self._r + 1) % len(self._ring)
-            if result == RX_FULL:
+            if self._result == RX_FULL:
                 return
-
-    def _receive(self, core, frame):
-        self.counters.rx_frames += 1
-        if self._gaps[self._r]:
-            core.abort_link(self)
-        # In an attribute, not a local: one more word would put this frame on the heap.
-        self._result = core.receive(self, frame, 3, self._lengths[self._r] - 4, frame[2] >> 1)
-        if self._result:
-            self._learn(frame)
-        return self._result
 
     def _learn(self, frame):
         # The stack took the packet, so its source EID is real and was sent from this address

@@ -73,6 +73,7 @@ class ReplyRoute:
 
 
 _SERIAL_MASK = const(0x3FFFFFFF)  # a small int on every port
+_SERIAL_HALF = const(0x20000000)
 
 
 class ReplyRoutes:
@@ -118,14 +119,16 @@ class ReplyRoutes:
         return route
 
     def _free_or_oldest(self):
+        # The ages inline, not through _age(): this runs for every request once the table is
+        # full of unanswered ones, and a call costs more than the arithmetic.
         routes = self.routes
         oldest = routes[0]
         i = 0
         while i < len(routes):
             if not routes[i].used:
                 return routes[i]
-            if self._age(routes[i].serial) > self._age(oldest.serial):
-                oldest = routes[i]
+            if (oldest.serial - routes[i].serial) & _SERIAL_MASK < _SERIAL_HALF:
+                oldest = routes[i]  # no newer than the oldest so far
             i += 1
         return oldest
 
