@@ -434,3 +434,19 @@ def test_the_audit_names_what_is_out_of_place():
     server.core.pool.release(slot)
     server.core.flows.open(9, 5, False, 0)  # a tag whose owner is no request handle
     assert server.check() == ["the flow of tag 0 to EID 9 has no owner"]
+
+
+def test_a_bus_scan_in_the_middle_of_a_message_loses_nothing():
+    bus, _clock, app = firmware_on_bus()
+    peer = RawPeer(bus, 0x10)
+    request = VENDOR + pattern(300)
+    packets = build_packets(8, 9, TO | 1, ECHO, request)
+    peer.send(0x1D, packets[0])
+    peer.i2c.writeto(0x1D, b"")  # i2cdetect's probe: an address-only write
+    peer.i2c.readfrom_into(0x1D, bytearray(1))  # or a one-byte read
+    peer.send_all(0x1D, packets[1:])
+    poll(app)
+    assert [m[4] for m in peer.messages()] == [request]
+    counters = app.link.counters
+    assert (counters.probes, counters.read_requests, counters.too_short) == (1, 1, 0)
+    assert app.core.counters.aborted == 0

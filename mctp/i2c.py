@@ -56,6 +56,7 @@ _EVENTS = (
     "read_requests",  # a controller tried to read from us (MCTP only writes)
     "irq_errors",  # a fault inside the IRQ handler (the frame in progress is dropped)
     "interrupted",  # a write cut short by a read (repeated start): its bytes are dropped
+    "probes",  # address-only writes (bus scans): not frames, not counted as drops
 )
 
 
@@ -205,6 +206,11 @@ class I2CLink(Link):
             self._pos += count
 
     def _end_write(self):
+        if not self._pos and not self._overflow:
+            # An address-only write (an SMBus quick command, a bus scan): no frame, and
+            # nothing lost, so no gap.
+            self.counters.probes += 1
+            return
         n = self._pos
         self._pos = 0
         reason = (
