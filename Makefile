@@ -74,4 +74,4 @@ run: $(STAMP)
 	$(BIN)/python tools/run_demo.py --micropython $(BIN)/micropython
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
