@@ -98,7 +98,6 @@ class EndpointApp:
         self.faults += 1
         if self.first_fault is None:
             self.first_fault = format_exception(error)
-        return 0
 
     def counters(self):
         """Every counter of the endpoint, by layer, for the REPL and for traces."""

@@ -285,22 +285,6 @@ def test_a_service_that_fails_is_counted_and_the_loop_goes_on():
     assert [m[4] for m in peer.messages()][-1] == VENDOR + b"two"
 
 
-class Watchdog:
-    def __init__(self):
-        self.feeds = 0
-
-    def feed(self):
-        self.feeds += 1
-
-
-def test_the_loop_feeds_a_watchdog_each_round():
-    _bus, _clock, app = firmware_on_bus()
-    dog = Watchdog()
-    rounds = []
-    app.run(lambda: rounds.append(1) or len(rounds) <= 5, idle_ms=0, watchdog=dog)
-    assert dog.feeds == 5
-
-
 def test_errors_say_what_happened():
     server, _clock = lone_server()
     stack = Stack(DirectClient(server))

@@ -26,9 +26,8 @@ from .constants import (
     TAG_MAX,
     is_valid_remote_eid,
 )
-from .core import CONTROL_OWNER, SEND_NO_ROUTE, SEND_OK
+from .core import SEND_NO_ROUTE, SEND_OK
 from .errors import ResponseCode
-from .reassembly import ASSEMBLING, COMPLETE, FREE
 from .packet import FLAG_TO
 from .wire import (
     FLAG_HAS_EID,
@@ -366,8 +365,7 @@ class Server:
         return None
 
     def _refuse_handle(self, conn):
-        # The _lookup that just failed, as the answer.
-        self._why_arg = self._why_arg
+        # The _lookup that just failed (it staged _why_arg), as the answer.
         return self._refuse(conn, self._error, self._why)
 
     def _unbind(self, conn):

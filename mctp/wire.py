@@ -10,9 +10,9 @@
 # Two extensions, invisible to the seed's clients and servers (they send and ignore zeros):
 # a RECV request may carry in its reserved bytes 9..10 (u16 LE) the largest payload the
 # caller's buffer takes, as CAPACITY_GIVEN | capacity (so zeros still mean "any size", and a
-# zero-byte buffer can be announced), and a NO_SPACE response to it carries in payload_len the size of the
-# message that did not fit (no payload follows). The message stays queued, so the caller can
-# retry with a larger buffer instead of losing it.
+# zero-byte buffer can be announced), and a NO_SPACE response to it carries in payload_len the
+# size of the message that did not fit (no payload follows). The message stays queued, so the
+# caller can retry with a larger buffer instead of losing it.
 #
 # Encoders write into the caller's buffer and return the length; decoders fill caller-owned
 # header objects. On success neither allocates, so the server and DirectClient can run them with

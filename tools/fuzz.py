@@ -319,25 +319,38 @@ def check_heap(figures, baseline, now, enforced):
     return baseline
 
 
-# Health checks, the same over both buses: Get Endpoint ID at EID 0 (its EID may have been
-# changed by a fuzzed Set Endpoint ID), back to EID 9, and a 1 KiB echo.
+class Owner:
+    """The bus owner that checks the endpoint's health, on either bus: our stack at 0x10
+    (EID 8), with routes for EID 0 (the endpoint at its address) and EID 9."""
 
+    def __init__(self, i2c, target, clock, idle=None):
+        self.core = Core(Config(), OWNER_EID, clock)
+        self.link = self.core.add_link(I2CLink(i2c, target, OWNER_ADDR))
+        self.core.add_route(0, 0, self.link, ENDPOINT_ADDR)
+        self.core.add_route(ENDPOINT_EID, ENDPOINT_EID, self.link, ENDPOINT_ADDR)
+        self.server = Server(self.core)
+        self.stack = Stack(DirectClient(self.server, idle=idle))
+        self.control = ControlRequester(self.stack)
 
-def check_health(stack, control, rng):
-    """None when the endpoint answered right, else what went wrong."""
-    try:
-        answer = control.get_eid(0)
-        if answer.eid != ENDPOINT_EID:
-            control.set_eid(0, ENDPOINT_EID)
+    def check_health(self, rng):
+        """None when the endpoint answered right, else what went wrong: Get Endpoint ID at
+        EID 0 (a fuzzed Set Endpoint ID may have changed its EID), back to EID 9, and a 1 KiB
+        echo."""
+        try:
+            return self._check_health(rng)
+        except (ControlError, MctpError) as error:
+            return "no answer: %s" % error
+
+    def _check_health(self, rng):
+        if self.control.get_eid(0).eid != ENDPOINT_EID:
+            self.control.set_eid(0, ENDPOINT_EID)
         request = VENDOR + rng.bytes(1021)
-        with stack.req(ENDPOINT_EID, 2000) as channel:
+        with self.stack.req(ENDPOINT_EID, 2000) as channel:
             channel.send(0x7E, request)
             meta, echoed = channel.recv()
-    except (ControlError, MctpError) as error:
-        return "no answer: %s" % error
-    if bytes(echoed) != request or meta.remote_eid != ENDPOINT_EID:
-        return "the 1 KiB echo came back changed"
-    return None
+        if bytes(echoed) != request or meta.remote_eid != ENDPOINT_EID:
+            return "the 1 KiB echo came back changed"
+        return None
 
 
 def table_problems(figures, baseline):
@@ -385,15 +398,9 @@ class SimRig:
             config=config,
             clock=self.clock,
         )
-        core = Core(Config(), OWNER_EID, self.clock)
-        link = core.add_link(
-            I2CLink(self.bus.controller(), self.bus.target(OWNER_ADDR), OWNER_ADDR)
+        self.owner = Owner(
+            self.bus.controller(), self.bus.target(OWNER_ADDR), self.clock, self._idle
         )
-        core.add_route(0, 0, link, ENDPOINT_ADDR)
-        core.add_route(ENDPOINT_EID, ENDPOINT_EID, link, ENDPOINT_ADDR)
-        self.owner = Server(core)
-        self.stack = Stack(DirectClient(self.owner, idle=self._idle))
-        self.control = ControlRequester(self.stack)
         self.i2c = self.bus.controller()
         self.read_buf = bytearray(2)
 
@@ -418,21 +425,21 @@ class SimRig:
         the answers, with no time passing: what a batch left unfinished is still there."""
         while self.app.poll() or self.app.link.pending():
             pass
-        self.owner.poll()
+        self.owner.server.poll()
 
     def settle(self):
         """Let everything a batch left unfinished expire."""
         for _ in range(3):
             self.clock.advance(TIMEOUT_MS + 1)
             self.app.poll()
-            self.owner.poll()
+            self.owner.server.poll()
 
 
 def fuzz_inprocess(seed, frames, batch_size, figures):
     rng = Rng(seed)
     rig = SimRig()
     source = FrameSource(rng, with_bus_events=True)
-    problem = check_health(rig.stack, rig.control, rng)
+    problem = rig.owner.check_health(rng)
     if problem:
         figures.fail(seed, 0, "before fuzzing: " + problem)
         return
@@ -453,7 +460,7 @@ def fuzz_inprocess(seed, frames, batch_size, figures):
             sent += 1
         figures.add("batches", 1, "")
         rig.drain()
-        problem = check_health(rig.stack, rig.control, rng)
+        problem = rig.owner.check_health(rng)
         rig.settle()
         problem = problem or "; ".join(table_problems(app_figures(rig.app), baseline))
         if problem:
@@ -587,12 +594,9 @@ def fuzz_udp(name, interpreter, seed, frames, batch_size, figures):
     source = FrameSource(rng)
     target = UdpI2CTarget(OWNER_ADDR, 0)
     i2c = UdpI2C()
-    core = Core(Config(), OWNER_EID, ticks_ms)
-    link = core.add_link(I2CLink(i2c, target, OWNER_ADDR))
-    core.add_route(0, 0, link, ENDPOINT_ADDR)
-    core.add_route(ENDPOINT_EID, ENDPOINT_EID, link, ENDPOINT_ADDR)
-    stack = Stack(DirectClient(Server(core)))
-    control = ControlRequester(stack)
+    owner = Owner(i2c, target, ticks_ms)
+    core = owner.core
+    link = owner.link
     raw = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     options = ["--i2c-udp", "0:%d" % target.port, "--eid", str(ENDPOINT_EID), "--console"]
     for setting in ("reassembly_timeout_ms", "tag_expiry_ms"):
@@ -622,7 +626,7 @@ def fuzz_udp(name, interpreter, seed, frames, batch_size, figures):
         drain()
 
     try:
-        problem = check_health(stack, control, rng)
+        problem = owner.check_health(rng)
         settle()
         baseline = audit()
         heap = -1
@@ -641,7 +645,7 @@ def fuzz_udp(name, interpreter, seed, frames, batch_size, figures):
             if not endpoint.alive():
                 problem = "the endpoint died: " + endpoint.stop_output()[-2000:]
                 break
-            problem = check_health(stack, control, rng)
+            problem = owner.check_health(rng)
             settle()
             figures_now = audit()
             problem = problem or "; ".join(table_problems(figures_now, baseline))

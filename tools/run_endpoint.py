@@ -115,7 +115,6 @@ class Console:
         import select  # noqa: PLC0415
 
         self.app = app
-        self.baseline = None
         self._poller = select.poll()
         self._poller.register(sys.stdin, select.POLLIN)
 
@@ -168,7 +167,9 @@ def open_bus(s):
     """The controller and the target on the UDP bus, or SystemExit when the port is taken."""
     try:
         target = UdpI2CTarget(s["addr"], s["listen"])
-    except OSError:
+    except OSError as error:
+        if not s["listen"]:
+            raise SystemExit("run_endpoint.py: no free UDP port: %s" % error) from None
         raise SystemExit("run_endpoint.py: UDP port %d is already in use" % s["listen"]) from None
     return UdpI2C(s["peer"]), target
 
