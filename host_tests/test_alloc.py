@@ -7,13 +7,16 @@
 import os
 import sys
 
-from endpoints import FakeClock, echo_into, network, pattern
+from endpoints import FakeClock, echo_into, firmware_app, network, pattern
 from testing import IS_MICROPYTHON, heap_locked, skip
 
 from mctp import RecvMetadata
 from mctp.config import Config
 from mctp.core import Core
+from mctp.i2c_sim import SimBus
 from mctp.loopback import LoopbackBus
+from mctp.packet import build_packets
+from mctp.smbus import encode_frame
 from mctp.wire import MAX_PAYLOAD_SIZE
 
 
@@ -160,3 +163,84 @@ def test_no_packet_path_function_has_a_heap_frame():
         and path not in ALLOWED_MODULES
     }
     assert on_heap - ALLOWED == set()
+
+
+class _Drain:
+    """A target that takes whatever is written to it into one scratch buffer: the endpoint's
+    answers land here without allocating."""
+
+    def __init__(self, target):
+        self.frames = 0
+        self._scratch = bytearray(16)
+        self._handler = self._irq  # bind once
+        target.irq(self._handler, 8 | 32, hard=True)
+
+    def _irq(self, target):
+        if target.irq().flags() & 8:
+            target.readinto(self._scratch)
+        else:
+            self.frames += 1
+
+
+def _frames(packets, bad_pec_at=-1):
+    # Whole frames from 0x10 to 0x1D, as views of what writeto sends, made before the lock.
+    frames = []
+    for i, packet in enumerate(packets):
+        buf = bytearray(len(packet) + 5)
+        n = encode_frame(buf, 0x1D, 0x10, packet)
+        if i == bad_pec_at:
+            buf[n - 1] ^= 0xFF
+        frames.append(memoryview(buf)[1:n])
+    return frames
+
+
+def _hostile_sequence(i2c, app, clock, frames, read_buf):
+    for frame in frames:
+        if frame is None:  # a bus scan: an address-only write, then a one-byte read
+            i2c.writeto(0x1D, b"")
+            i2c.readfrom_into(0x1D, read_buf)
+        else:
+            i2c.writeto(0x1D, frame)
+        app.poll()
+    clock.advance(7000)  # what was left unfinished, and unanswered routes, expire
+    app.poll()
+
+
+def test_the_defences_allocate_nothing():
+    # Eviction, the control slot, aborts after a lost frame, duplicate (source, tag) answers,
+    # reply-route expiry, probes and interrupted writes, with the heap locked.
+    bus = SimBus()
+    clock = FakeClock(1000)
+    app = firmware_app(bus, clock)
+    drain = _Drain(bus.target(0x10))
+    echo = b"\xff\xff" + pattern(300)
+    packets = []
+    for i in range(4):  # unfinished messages fill the pool
+        packets.append(build_packets(20 + i, 9, 8, 0x7E if i % 2 else 0x01, echo)[0])
+    packets += build_packets(8, 9, 8 | 5, 0x00, b"\x80\x02")  # Get EID: the control slot
+    packets += build_packets(8, 9, 8 | 1, 0x7E, echo)  # evicts the oldest
+    frames = _frames(packets)
+    frames += _frames(build_packets(8, 9, 8 | 2, 0x7E, echo, mtu=32), bad_pec_at=3)  # aborted
+    frames.append(None)  # a bus scan
+    for _ in range(2):  # one (source, tag) twice
+        frames += _frames(build_packets(8, 9, 8 | 3, 0x7E, echo))
+    frames += _frames(build_packets(8, 9, 8 | 4, 0x7E, b"\x12\x34"))  # never answered
+    read_buf = bytearray(1)
+    i2c = bus.controller()
+    _hostile_sequence(i2c, app, clock, frames, read_buf)  # warm up
+    for counters in app.counters().values():
+        counters.reset()
+    before = drain.frames
+    with heap_locked():
+        _hostile_sequence(i2c, app, clock, frames, read_buf)
+    core = app.core.counters
+    assert core.internal_error == 0 and app.link.counters.irq_errors == 0 and app.faults == 0
+    # The fourth unfinished message is evicted; the lost frame aborts the other three and the
+    # message it was part of; the request never answered has its route expire.
+    assert (core.evicted, core.aborted, core.reply_expired) == (1, 4, 1)
+    link = app.link.counters
+    assert (link.bad_pec, link.probes, link.read_requests) == (1, 1, 1)
+    assert app.control.counters.responses == 1
+    assert (app.echo.counters.echoed, app.echo.counters.other_vendor) == (3, 1)
+    assert drain.frames - before == 1 + 3 * 5  # Get EID, three 5-packet echoes
+    assert app.server.check() == []
