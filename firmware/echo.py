@@ -25,5 +25,5 @@ class VendorEcho(Service):
         elif buf[0] != self._hi or buf[1] != self._lo:
             self.counters.other_vendor += 1
         else:
-            self.answer(buf, length)
+            self.answer(buf, False, length)
             self.counters.echoed += 1

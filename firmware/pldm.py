@@ -175,9 +175,13 @@ class PldmResponder(Service):
             counters.datagrams += 1
         else:
             counters.requests += 1
-            self._answer()
+            # Built by a call that returns first, then sent from here: the answer's path down
+            # the stack starts no deeper than it must (C stack, firmware/service.py).
+            self._build_answer()
+            self.answer(self._rsp, False, self._rsp_len)
+            counters.responses += 1
 
-    def _answer(self):
+    def _build_answer(self):
         buf = self.buf
         rsp = self._rsp
         rsp[0] = buf[0] & IID_MASK  # Rq and D clear, the request's instance ID
@@ -192,17 +196,12 @@ class PldmResponder(Service):
             self._count(rsp[3])
         if rsp[3] != SUCCESS:
             self._rsp_len = HEADER_SIZE + 1  # an error answer carries the completion code only
-        self._send()
 
     def _count(self, code):
         if code == ERROR_UNSUPPORTED_PLDM_CMD:
             self.counters.unsupported += 1
         elif code != SUCCESS:
             self.counters.errors += 1
-
-    def _send(self):
-        self.answer(self._rsp, self._rsp_len)
-        self.counters.responses += 1
 
     def _command(self, command):
         if command == 0 or command > GET_PLDM_COMMANDS:

@@ -19,7 +19,8 @@ FAILURES = (
 class Service:
     """Serves the requests of `msg_type` that reach `stack` (over a DirectClient) through
     `server`: a subclass implements serve(length), with the request in self.buf[:length] and
-    its metadata in self.meta, and answers with self.answer(buf, length)."""
+    its metadata in self.meta, and answers with self.answer(buf, False, length): the response
+    channel's send(buf, ic, length). A failed answer raises MctpError, which poll() counts."""
 
     def __init__(self, stack, server, msg_type, counter_names):
         self.server = server
@@ -29,6 +30,9 @@ class Service:
         self.buf = bytearray(MAX_PAYLOAD_SIZE)
         self.meta = RecvMetadata()
         self._resp = self.listener.resp_channel()
+        # The channel's own send, bound once: a method here that called it would be one more
+        # frame of C stack on every answer's path.
+        self.answer = self._resp.send
 
     def poll(self):
         """Serve every request waiting, without blocking; how many."""
@@ -42,12 +46,9 @@ class Service:
         # The only try in the serve path. `except MctpError as error` would put this frame on
         # MicroPython's heap on every call (tools/frames.py): the client keeps the error.
         try:
-            self._receive_and_serve()
+            self.serve(self.listener.recv_into(self.buf, self.meta, self._resp))
         except MctpError:
             self._count_failure(self._client.last_error.code)
-
-    def _receive_and_serve(self):
-        self.serve(self.listener.recv_into(self.buf, self.meta, self._resp))
 
     def _count_failure(self, code):
         if code == ResponseCode.BAD_ARGUMENT:
@@ -59,8 +60,3 @@ class Service:
 
     def serve(self, length):
         raise NotImplementedError
-
-    def answer(self, buf, length):
-        """Send buf[:length] as the answer to the request being served (MctpError, counted by
-        poll, when the stack cannot)."""
-        self._resp.send(buf, False, length)

@@ -107,7 +107,29 @@ class ControlRequester:
         iid = self._iid
         self._iid = (iid + 1) & IID_MASK
         message = bytes((RQ | iid, command)) + bytes(data)
-        answer = self._exchange(eid, command, message)
+        # Up to `tries` sends of the same message (same instance ID); a new send abandons the
+        # previous try's tag, so a late answer to it cannot pass for this one's. Only a lost
+        # answer or a link that gave up is worth another try: anything else (no route to the
+        # EID, no free handle or tag) fails the same way again, so it is reported at once.
+        # (In this method rather than one of its own: a frame less of C stack under the wait,
+        # which runs the whole stack.)
+        last = None
+        answer = None
+        with self.stack.req(eid, self.timeout_ms) as channel:
+            for _ in range(self.tries):
+                try:
+                    channel.send(MSG_TYPE_CONTROL, message)
+                    meta, answer = channel.recv()
+                except MctpError as error:
+                    if error.code not in _RETRIED:
+                        raise ControlError(command, str(error)) from None
+                    last = error
+                    continue
+                if meta.msg_type != MSG_TYPE_CONTROL or meta.msg_ic:
+                    raise ControlError(command, "answer is not a control message")
+                break
+        if answer is None:
+            raise ControlError(command, "no answer after %d tries (%s)" % (self.tries, last))
         if len(answer) < 3:
             raise ControlError(command, "answer of %d bytes, too short" % len(answer))
         if answer[0] & (RQ | DATAGRAM):
@@ -121,27 +143,6 @@ class ControlRequester:
         if answer[2] != SUCCESS:
             raise ControlError(command, "refused", answer[2])
         return answer[3:]
-
-    def _exchange(self, eid, command, message):
-        # Up to `tries` sends of the same message (same instance ID); a new send abandons the
-        # previous try's tag, so a late answer to it cannot pass for this one's. Only a lost
-        # answer or a link that gave up is worth another try: anything else (no route to
-        # the EID, no free handle or tag) fails the same way again, so it is reported at once.
-        last = None
-        with self.stack.req(eid, self.timeout_ms) as channel:
-            for _ in range(self.tries):
-                try:
-                    channel.send(MSG_TYPE_CONTROL, message)
-                    meta, answer = channel.recv()
-                except MctpError as error:
-                    if error.code not in _RETRIED:
-                        raise ControlError(command, str(error)) from None
-                    last = error
-                    continue
-                if meta.msg_type != MSG_TYPE_CONTROL or meta.msg_ic:
-                    raise ControlError(command, "answer is not a control message")
-                return answer
-        raise ControlError(command, "no answer after %d tries (%s)" % (self.tries, last))
 
     @staticmethod
     def _length(command, data, expected):

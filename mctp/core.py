@@ -112,6 +112,7 @@ class Core:
         self._rx_src = 0
         self._rx_flags = 0
         self._rx_result = RX_DROPPED  # what receive() returns
+        self._rx_done = None  # the slot the packet completed, if it did
         # The message being sent.
         self._tx_link = None
         self._tx_phys = None
@@ -140,20 +141,17 @@ class Core:
 
     def poll(self):
         """Take in what every link received, then expire stale reassemblies and tags."""
-        links = self.links
         i = 0
-        while i < len(links):
-            self._poll_link(links[i])
+        while i < len(self.links):
+            # A fault in one link (a host socket error, a bug) must not stop the others or
+            # the loop above: it is counted and the next poll tries again. The try is here,
+            # not in a method of its own, to keep the receive path a frame shallower.
+            try:
+                self.links[i].poll(self)
+            except Exception:
+                self.counters.link_errors += 1
             i += 1
         self.expire(self.clock())
-
-    def _poll_link(self, link):
-        # A fault in one link (a host socket error, a bug) must not stop the others or the
-        # loop above: it is counted and the next poll tries again.
-        try:
-            link.poll(self)
-        except Exception:
-            self.counters.link_errors += 1
 
     def expire(self, now):
         slots = self.pool.slots
@@ -187,12 +185,21 @@ class Core:
         self.counters.rx_packets += 1
         self._receive_guarded()
         self._rx_buf = None
+        self._rx_done = None
         return self._rx_result
 
     def _receive_guarded(self):
-        # Apart from receive(): a try block there would put its frame on the heap.
+        # Apart from receive(): a try block there would put its frame on the heap. A message
+        # the packet completed is handed on from here, not from deep in _receive: a control
+        # request is answered from this frame, so the answer's path down to the link starts
+        # four frames higher on the C stack.
         try:
             self._receive()
+            if self._rx_done is not None:
+                self._complete(self._rx_done)
+                if self._rx_done.owner == CONTROL_OWNER:
+                    # Answered now, from the slot's own link and address: no reply route.
+                    self.control.handle(self._rx_done)
         except Exception:
             self.counters.internal_error += 1
 
@@ -312,7 +319,7 @@ class Core:
         self._copy_in(slot, 0, HEADER_SIZE + 1, count)
         self._rx_result = RX_TAKEN
         if flags & FLAG_EOM:
-            self._complete(slot)
+            self._rx_done = slot
 
     def _copy_in(self, slot, at, skip, count):
         # Payload bytes of the packet (after `skip` bytes) into the slot at `at`.
@@ -344,15 +351,13 @@ class Core:
         slot.next_seq = (slot.next_seq + 1) & SEQ_MASK
         self._rx_result = RX_TAKEN
         if flags & FLAG_EOM:
-            self._complete(slot)
+            self._rx_done = slot
 
     def _complete(self, slot):
         slot.state = COMPLETE
         self.counters.rx_messages += 1
         if slot.owner == CONTROL_OWNER:
-            # Answered now, from the slot's own link and address: no reply route needed.
-            self.control.handle(slot)
-            return
+            return  # _receive_guarded has it answered
         if slot.to:
             self._remember_reply(slot)
         else:
@@ -439,9 +444,6 @@ class Core:
         self._tx_buf = buf
         self._tx_off = off
         self._tx_left = length
-        return self._send_routed()
-
-    def _send_routed(self):
         route = self._route()
         if route is None:
             self._tx_buf = None
@@ -472,52 +474,51 @@ class Core:
                 return route
         return self.routes.lookup(self._tx_dest)
 
+    # The send path is kept to two frames above the link's (send or respond, then _transmit):
+    # MicroPython's bytecode frames live on the C stack, about 250 bytes each on a Cortex-M0,
+    # and a Pico has 8 KiB of it. Work that returns before the next call down (_fill_packet)
+    # costs no depth.
+
     def _transmit(self):
-        complete = self._fragment()
+        # Fragment: the first packet carries the type byte, so it has one byte less for the
+        # payload.
+        self._tx_seq = 0
+        flags = FLAG_SOM
+        room = self._tx_link.mtu - 1
+        while self._tx_link.transmit(
+            self._fill_packet(flags | FLAG_EOM if self._tx_left <= room else flags, room),
+            self._tx_phys,
+        ):
+            self.counters.tx_packets += 1
+            if not self._tx_left:
+                self._tx_buf = None
+                self.counters.tx_messages += 1
+                return SEND_OK
+            flags = 0
+            room = self._tx_link.mtu
+            self._tx_seq = (self._tx_seq + 1) & SEQ_MASK
         self._tx_buf = None
-        if complete:
-            self.counters.tx_messages += 1
-            return SEND_OK
         self.counters.tx_failed += 1
         self.tx_failed_link = self._tx_link
         return SEND_LINK_FAILED
 
-    def _fragment(self):
-        # The first packet carries the type byte, so it has one byte less for the payload.
-        self._tx_seq = 0
-        flags = FLAG_SOM
-        room = self._tx_link.mtu - 1
-        while True:
-            if self._tx_left <= room:
-                flags |= FLAG_EOM
-            if not self._packet(flags, room):
-                return False
-            if flags & FLAG_EOM:
-                return True
-            flags = 0
-            room = self._tx_link.mtu
-            self._tx_seq = (self._tx_seq + 1) & SEQ_MASK
-
-    def _packet(self, flags, room):
-        # One packet into the link's transmit buffer: header, [type byte], payload chunk.
-        link = self._tx_link
-        out = link.tx_buf
-        o = link.tx_off
+    def _fill_packet(self, flags, room):
+        # Header, [type byte], payload chunk: the packet's length.
+        out = self._tx_link.tx_buf
+        o = self._tx_link.tx_off
         out[o] = HEADER_VERSION
         out[o + 1] = self._tx_dest
         out[o + 2] = self.eid
         out[o + 3] = flags | self._tx_seq << SEQ_SHIFT | self._tx_flags
         if flags & FLAG_SOM:
             out[o + HEADER_SIZE] = self._tx_type
-            return self._chunk(link, o + HEADER_SIZE + 1, room)
-        return self._chunk(link, o + HEADER_SIZE, room)
+            return self._chunk(out, o + HEADER_SIZE + 1, room) - o
+        return self._chunk(out, o + HEADER_SIZE, room) - o
 
-    def _chunk(self, link, o, room):
+    def _chunk(self, out, o, room):
+        # The next payload bytes at out[o:]; where they end.
         count = self._tx_left if self._tx_left < room else room
-        copy_into(link.tx_buf, o, self._tx_buf, self._tx_off, count)
+        copy_into(out, o, self._tx_buf, self._tx_off, count)
         self._tx_off += count
         self._tx_left -= count
-        if not link.transmit(o + count - link.tx_off, self._tx_phys):
-            return False
-        self.counters.tx_packets += 1
-        return True
+        return o + count

@@ -138,19 +138,15 @@ class I2CLink(Link):
         seal_frame(self.tx_buf, addr, self.addr, length)
         self._dest = addr
         self._view = self._views[length]
-        return self._write()
-
-    def _write(self):
         tries = 0
-        while tries <= self.retries:
-            if self._write_once():
-                self.counters.tx_frames += 1
-                return True
+        while not self._write_once():
             tries += 1
-            if tries <= self.retries:
-                self.counters.tx_retries += 1
-        self.counters.tx_failed += 1
-        return False
+            if tries > self.retries:
+                self.counters.tx_failed += 1
+                return False
+            self.counters.tx_retries += 1
+        self.counters.tx_frames += 1
+        return True
 
     def _write_once(self):
         try:

@@ -22,15 +22,17 @@ def _check_timeout(timeout_ms):
         raise ValueError("timeout_ms must be 0 (forever) or a positive u32")
 
 
-def _recv_simple(receive_into, buf, meta):
-    # The REPL form shared by both channel kinds: a view of the caller's buffer, or bytes when
-    # the caller gave no buffer.
-    if buf is None:
-        scratch = bytearray(MAX_PAYLOAD_SIZE)
-        size = receive_into(scratch, meta)
-        return bytes(scratch[:size])
-    size = receive_into(buf, meta)
-    return memoryview(buf)[:size]
+# The REPL form of recv, shared by both channel kinds: into the caller's buffer (a view of it
+# comes back), or into a new one (bytes come back). The receive is called from recv itself,
+# not from a helper: a frame less of C stack under a wait, which runs the whole stack.
+
+
+def _recv_buffer(buf):
+    return bytearray(MAX_PAYLOAD_SIZE) if buf is None else buf
+
+
+def _received(into, size, buf):
+    return bytes(into[:size]) if buf is None else memoryview(buf)[:size]
 
 
 class Stack:
@@ -159,7 +161,8 @@ class ReqChannel(_Channel, MctpReqChannel):
 
     def recv(self, buf=None):
         meta = RecvMetadata()
-        return meta, _recv_simple(self.recv_into, buf, meta)
+        into = _recv_buffer(buf)
+        return meta, _received(into, self.recv_into(into, meta), buf)
 
 
 class Listener(_Channel, MctpListener):
@@ -171,12 +174,12 @@ class Listener(_Channel, MctpListener):
 
     def recv(self, buf=None):
         meta = RecvMetadata()
-        payload = _recv_simple(self.recv_into, buf, meta)
-        return (
-            meta,
-            payload,
-            RespChannel(self._client, meta.remote_eid, meta.msg_type, meta.msg_tag),
-        )
+        into = _recv_buffer(buf)
+        payload = _received(into, self.recv_into(into, meta), buf)
+        return meta, payload, self._resp_for(meta)
+
+    def _resp_for(self, meta):
+        return RespChannel(self._client, meta.remote_eid, meta.msg_type, meta.msg_tag)
 
     def resp_channel(self):
         """An unbound response channel to pass to recv_into again and again."""
