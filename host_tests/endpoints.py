@@ -8,7 +8,6 @@ from mctp.core import Core
 from mctp.direct import DirectClient
 from mctp.i2c import IRQ_END_WRITE, IRQ_WRITE_REQ, I2CLink
 from mctp.i2c_sim import SimBus
-from mctp.i2c_udp import UdpI2C, UdpI2CTarget
 from mctp.loopback import LoopbackBus
 from mctp.errors import ResponseCode
 from mctp.server import Server
@@ -38,7 +37,10 @@ class Endpoint:
         self.core = Core(config or Config(), eid, clock)
         self.link = self.core.add_link(link)
         self.server = Server(self.core, epoch)
-        self.others = []  # endpoints polled while this one waits
+        # What runs while this endpoint waits: the other endpoints' server.poll (or anything
+        # that runs one, such as EndpointApp.poll). Called from here directly, with no frame
+        # in between: another stack's whole answer runs on top of this one's wait.
+        self.others = []
         self.client = DirectClient(self.server, idle=self.idle)
         self.stack = Stack(self.client)
         self.clock = clock
@@ -46,8 +48,8 @@ class Endpoint:
     def idle(self):
         # While this endpoint waits, the others on the bus run; time moves on by 1 ms, so
         # timeouts happen in a test without real waiting.
-        for other in self.others:
-            other.server.poll()
+        for poll in self.others:
+            poll()
         if isinstance(self.clock, FakeClock):
             self.clock.advance(1)
 
@@ -80,6 +82,8 @@ def i2c_network(count=2, mtu=64, config=None, clock=None, fifo=16, ring=None):
 
 def udp_pair(mtu=64, config=None, clock=None):
     """Two endpoints (EID 8 at 0x10, EID 9 at 0x11) on the UDP I2C bus, each on a free port."""
+    from mctp.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415 (imports socket)
+
     clock = clock or FakeClock(1000)
     targets = (UdpI2CTarget(0x10, 0), UdpI2CTarget(0x11, 0))
     links = (
@@ -95,7 +99,7 @@ def _connect(eps):
         for other in eps:
             if other is not ep:
                 ep.route_to(other)
-                ep.others.append(other)
+                ep.others.append(other.server.poll)
     return eps
 
 
@@ -240,6 +244,7 @@ class RawPeer:
 
     def messages(self):
         """The messages received so far: (source EID, tag, TO, type byte, payload bytes)."""
+        self.take()
         found = []
         parts = {}
         for _addr, packet in self.packets:
@@ -254,13 +259,36 @@ class RawPeer:
         return found
 
 
-def firmware_app(bus, clock, eid=9, addr=0x1D, **options):
-    """The endpoint firmware (EndpointApp) on the simulated bus, with a fixed UUID."""
+class Drain:
+    """Takes whatever is written to `target` into one scratch buffer and counts the frames:
+    an endpoint's answers land here without allocating. take() fires the target's IRQs for
+    what waits on the simulated bus."""
+
+    def __init__(self, target):
+        self.frames = 0
+        self.target = target
+        self._scratch = bytearray(16)
+        self._handler = self._irq  # bind once
+        target.irq(self._handler, IRQ_WRITE_REQ | IRQ_END_WRITE, hard=True)
+
+    def take(self):
+        self.target.service()
+
+    def _irq(self, target):
+        if target.irq().flags() & IRQ_WRITE_REQ:
+            target.readinto(self._scratch)
+        else:
+            self.frames += 1
+
+
+def firmware_app(bus, clock, eid=9, addr=0x1D, i2c=None, target=None, **options):
+    """The endpoint firmware (EndpointApp) on the simulated bus, with a fixed UUID; `i2c` and
+    `target` replace the bus's controller and target at `addr`."""
     from firmware.endpoint import EndpointApp  # noqa: PLC0415 (the firmware is not the package)
 
     return EndpointApp(
-        bus.controller(),
-        bus.target(addr),
+        i2c or bus.controller(),
+        target or bus.target(addr),
         addr,
         uuid=bytes(range(16)),
         eid=eid,

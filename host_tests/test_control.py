@@ -40,8 +40,8 @@ class Rig:
         )
         self.ep = Endpoint(bus, I2CLink(bus.controller(), bus.target(EP), EP), EP, eid, clock)
         self.responder = ControlResponder(self.ep.core, options.pop("uuid", UUID), **options)
-        self.owner.others.append(self.ep)
-        self.ep.others.append(self.owner)
+        self.owner.others.append(self.ep.server.poll)
+        self.ep.others.append(self.owner.server.poll)
         self.frames = []
         bus.tap = self._tap
         self._frame = bytearray(300)
@@ -317,12 +317,8 @@ class Scripted:
     def install(self, rig):
         rig.ep.core.control = None
         self.listener = rig.ep.stack.listener(0, 1)
-        rig.owner.others = [self]
+        rig.owner.others = [self.poll]
         self.rig = rig
-
-    @property
-    def server(self):
-        return self
 
     def poll(self):
         self.rig.ep.server.poll()
@@ -402,7 +398,7 @@ def test_bus_owner_keeps_a_usable_eid_and_replaces_a_taken_one():
         rig.owner.clock,
     )
     ControlResponder(second.core, bytes(16))
-    rig.owner.others.append(second)
+    rig.owner.others.append(second.server.poll)
     peer2 = owner.enumerate(0x1E)
     assert (peer2.eid, peer2.assigned) == (10, True)
     assert second.core.eid == 10

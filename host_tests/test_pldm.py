@@ -29,14 +29,13 @@ GET_COMMANDS = bytes.fromhex("80 00 05 00 00F0F1F1")  # PLDM type 0, version 1.1
 
 class Rig:
     """Endpoint A (EID 8) with a PLDM responder; endpoint B (EID 9) asks it through a request
-    channel. While B waits for an answer it polls its `others`, each one's `server.poll()`:
-    this rig stands in as A there, so A takes in its packets and then serves PLDM."""
+    channel. While B waits for an answer it runs its `others`: this rig's poll, so A takes in
+    its packets and then serves PLDM."""
 
     def __init__(self, tid=1, config=None):
         self.a, self.b = network(config=config)
         self.responder = PldmResponder(self.a.stack, self.a.server, tid)
-        self.server = self
-        self.b.others = [self]
+        self.b.others = [self.poll]
         self.req = self.b.stack.req(8, 20)  # 20 ms on the fake clock: no answer comes
         self.buf = bytearray(64)
         self.meta = RecvMetadata()

@@ -10,7 +10,6 @@ from testing import IS_MICROPYTHON, skip
 
 from mctp.bus_owner import BusOwner
 from mctp.i2c import I2CLink
-from mctp.i2c_udp import UdpI2C, UdpI2CTarget
 
 if not IS_MICROPYTHON:
     import crc8
@@ -39,6 +38,8 @@ def cpython_only():
 def udp_bus_owner():
     """Our bus owner (EID 8 at 0x10) on the UDP I2C bus, on a free port, on the real clock;
     connect() its controller to the peer's port once the peer runs."""
+    from mctp.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415 (imports socket)
+
     link = I2CLink(UdpI2C(), UdpI2CTarget(OWNER, 0), OWNER)
     owner = Endpoint(None, link, OWNER, 8, ticks_ms)
     return owner, BusOwner(owner.core, owner.stack, owner.link)

@@ -15,7 +15,6 @@ from testing import IS_MICROPYTHON, raises, skip
 from mctp import MctpError
 
 from mctp.i2c import I2CLink
-from mctp.i2c_udp import UdpI2C, UdpI2CTarget
 from mctp.wire import MAX_PAYLOAD_SIZE
 
 if not IS_MICROPYTHON:
@@ -180,6 +179,8 @@ class TestPymctpOverUdp:
     def setup_method(self, _method):
         if IS_MICROPYTHON:
             skip("pymctp runs on CPython only")
+        from mctp.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415 (imports socket)
+
         target = UdpI2CTarget(0x1D, 0)  # both sides on free ports
         self.qs = QemuI2CNetDevSocket(
             iface="127.0.0.1",

@@ -18,6 +18,14 @@ except ImportError:
         raise SkipTest(reason)
 
 
+def needs_socket():
+    """Skip the calling test on a port without sockets (bare metal): it needs the host."""
+    try:
+        import socket  # noqa: F401, PLC0415
+    except ImportError:
+        skip("no socket module on this port")
+
+
 class raises:
     """`with raises(MctpError) as caught:` ... then inspect `caught.value`."""
 

@@ -1,16 +1,25 @@
 # An in-memory I2C bus for host tests and benchmarks: SimI2C and SimI2CTarget have the method
 # names and the IRQ event order of machine.I2C and machine.I2CTarget, so I2CLink runs on them
-# unchanged. A write to an address fires that target's IRQ handler during the write, as the
-# hardware does: ADDR_MATCH_WRITE, then WRITE_REQ until the bytes are read, then END_WRITE.
+# unchanged. A write to an address fires that target's IRQ handler with ADDR_MATCH_WRITE, then
+# WRITE_REQ until the bytes are read, then END_WRITE.
 #
 # A read (readfrom_into), or a write then a read with a repeated start between them
 # (readfrom_mem_into), fires what rp2 and stm32 fire: ADDR_MATCH_WRITE, WRITE_REQ..., END_WRITE
 # (at the repeated start), ADDR_MATCH_READ, READ_REQ per byte, END_READ (at the stop).
 #
+# On hardware each device has its own CPU: a write's IRQs run on the target's device, not
+# inside the controller's call. Here both share one CPU and one C stack, so a write is queued
+# at its target (in order, with the reads) and its IRQs fire when the target's link polls
+# (service()), just before the link reads its receive ring. The ring then holds what it would
+# hold had the IRQs fired at once, since only poll() empties it; and one stack's receive never
+# runs inside another's send, which would need a C stack no microcontroller has. A queue that
+# fills up is delivered at once, as the hardware would.
+#
 # Faults for tests: addresses that do not answer (NACK: OSError ENODEV), lost arbitration
 # (OSError EIO), corrupted bytes, truncated frames, and writes whose END_WRITE never comes.
 # Without faults nothing allocates.
 
+from ._compat import const
 from .bufcopy import copy_into
 from .i2c import (
     IRQ_ADDR_MATCH_READ,
@@ -23,6 +32,15 @@ from .i2c import (
 
 ENODEV = 19
 EIO = 5
+
+# What a target's queue holds, each as a 3-byte record (kind, length low, length high),
+# followed for a write by the bytes written.
+_WRITE = const(1)
+_WRITE_NO_END = const(2)  # a write whose END_WRITE is lost (a fault)
+_READ = const(3)
+_RECORD = const(3)
+QUEUE_BYTES = const(2048)  # per target: a 1 KiB message at any MTU
+_MAX_WRITE = const(300)  # longer writes (hostile ones) are delivered at once
 
 
 class _Irq:
@@ -117,9 +135,57 @@ class TargetSim:
 
 
 class SimI2CTarget(TargetSim):
-    def __init__(self, bus, addr, fifo=16, mem=None):
+    """A target on a SimBus: what controllers do to it waits in a queue of `queue` bytes until
+    service() fires the IRQs for it (I2CLink.poll calls it), all of it whatever `room`."""
+
+    def __init__(self, bus, addr, fifo=16, mem=None, queue=QUEUE_BYTES):
         super().__init__(addr, fifo, mem)
+        # Records one after another from the start; service() delivers them all and starts
+        # the queue again from the start.
+        self._queue = bytearray(queue)
+        self._head = 0  # the next record to deliver
+        self._tail = 0  # where the next record goes
+        self._frame = bytearray(_MAX_WRITE)
         bus.targets.append(self)
+
+    def queued(self):
+        """Bytes waiting for service(), records included."""
+        return self._tail - self._head
+
+    def service(self, room=0):
+        # `room` is for targets that hold frames back while the ring is full (UdpI2CTarget);
+        # a hardware target does not wait, so neither does this one.
+        queue = self._queue
+        while self._head < self._tail:
+            kind = queue[self._head]
+            length = queue[self._head + 1] | queue[self._head + 2] << 8
+            self._head += _RECORD
+            if kind == _READ:
+                self._read(length)
+            else:
+                copy_into(self._frame, 0, queue, self._head, length)
+                self._head += length
+                self._written(self._frame, length, kind == _WRITE)
+        self._head = self._tail = 0
+
+    def _enqueue(self, kind, data, length):
+        if self._tail + _RECORD + length > len(self._queue):
+            self.service()  # full: the IRQs fire now, as they would have on hardware
+        if kind == _READ:
+            self._put_record(kind, length)
+        elif length > len(self._frame):
+            self._written(data, length, kind == _WRITE)  # longer than any frame: at once
+        else:
+            self._put_record(kind, length)
+            copy_into(self._queue, self._tail, data, 0, length)
+            self._tail += length
+
+    def _put_record(self, kind, length):
+        queue = self._queue
+        queue[self._tail] = kind
+        queue[self._tail + 1] = length & 0xFF
+        queue[self._tail + 2] = length >> 8
+        self._tail += _RECORD
 
 
 class SimI2C:
@@ -127,12 +193,12 @@ class SimI2C:
 
     def __init__(self, bus):
         self.bus = bus
-
-    def writeto(self, addr, buf, stop=True):
-        return self.bus._write(addr, buf)
+        # The bus's own method: machine.I2C.writeto is C, so a send's depth on the C stack
+        # here should not have a frame more than on a board.
+        self.writeto = bus._write
 
     def readfrom_into(self, addr, buf, stop=True):
-        self.bus._target_at(addr)._read(len(buf))
+        self.bus._target_at(addr)._enqueue(_READ, None, len(buf))
         for i in range(len(buf)):
             buf[i] = 0xFF  # what an MCTP target answers a read with
 
@@ -181,15 +247,21 @@ class SimBus:
             raise OSError(ENODEV)
         return target
 
-    def _write(self, addr, buf):
-        target = self._target_at(addr)
+    def _write(self, addr, buf, stop=True):
+        # _target_at's work, here: one frame less under every send (see SimI2C).
+        if self.arbitration_losses:
+            self.arbitration_losses -= 1
+            raise OSError(EIO)
+        target = self.find(addr)
+        if target is None or addr in self.absent:
+            raise OSError(ENODEV)
         length = len(buf)
         if self.corrupt_frames or self.truncate_frames or self.lose_end_writes:
             return self._write_faulty(target, buf, length)
         self.frames += 1
         if self.tap is not None:
             self.tap(addr, buf, length)
-        target._written(buf, length)
+        target._enqueue(_WRITE, buf, length)
         return length
 
     def _write_faulty(self, target, buf, length):
@@ -203,7 +275,7 @@ class SimBus:
             self.truncate_frames -= 1
             length = min(length, self.truncate_to)
         self.frames += 1
-        target._written(data, length, self._end_write())
+        target._enqueue(_WRITE if self._end_write() else _WRITE_NO_END, data, length)
         return len(buf)  # the sender cannot tell: every byte it sent was acknowledged
 
     def _end_write(self):

@@ -31,7 +31,6 @@ sys.path.insert(0, _ROOT if _ROOT != "tools" else ".")
 from firmware.endpoint import EndpointApp  # noqa: E402
 from mctp.config import Config  # noqa: E402
 from mctp.control import format_uuid, uuid_from_unique_id  # noqa: E402
-from mctp.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: E402
 
 _WITHOUT_DEFAULT = ("--i2c-udp", "--eid", "--uuid")
 _FLAGS = ("--console",)
@@ -165,6 +164,8 @@ def audit_line(app):
 
 def open_bus(s):
     """The controller and the target on the UDP bus, or SystemExit when the port is taken."""
+    from mctp.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415 (imports socket)
+
     try:
         target = UdpI2CTarget(s["addr"], s["listen"])
     except OSError as error:
