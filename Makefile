@@ -7,13 +7,22 @@
 #               CPython over the UDP I2C bus, with every frame decoded (tools/run_demo.py)
 #   make fuzz   100,000 fuzzed frames per interpreter into the endpoint (over UDP and in
 #               process), IPC requests and decoder inputs (tools/fuzz.py); SEED=n to vary
+#   make bench-m0  the instruction-count bench on the emulated Cortex-M0 (tools/baremetal.py)
+#
+# make test also runs the suite on two emulated boards (MicroPython's qemu port under QEMU: a
+# Cortex-M0 and a Cortex-M3) when gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm
+# and a MicroPython tree (MICROPY_DIR) are there; it says so when they are not, and with CI
+# set that fails the run.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: all setup test lint test-cpython test-micropython check-manifest compile check-boards bench frames run fuzz clean
+MICROPY_DIR ?= ../shared/micropython
+BAREMETAL := $(BIN)/python tools/baremetal.py --micropython-dir $(MICROPY_DIR)
+
+.PHONY: all setup test lint test-cpython test-micropython check-manifest compile check-boards test-baremetal bench bench-m0 frames run fuzz clean
 
 all: test
 
@@ -50,12 +59,22 @@ compile: $(STAMP)
 check-boards: $(STAMP)
 	$(BIN)/python tools/check_package.py boards
 
-test: lint test-cpython test-micropython check-manifest compile check-boards
+# Builds (cached outside the clone) and boots each image under QEMU, runs every test module
+# there, prints one closing line per board; then the Cortex-M0 bench against its baseline
+# (tools/qemu/bench_baseline.txt: a figure 3% off fails; `make bench-m0 UPDATE=1` rewrites it).
+test-baremetal: $(STAMP)
+	$(BAREMETAL) test
+	$(BAREMETAL) bench --check
+
+test: lint test-cpython test-micropython check-manifest compile check-boards test-baremetal
 
 # Figures for docs/performance.md, on both interpreters.
 bench: $(STAMP)
 	$(BIN)/python tools/bench.py
 	$(BIN)/micropython tools/bench.py
+
+bench-m0: $(STAMP)
+	$(BAREMETAL) bench $(if $(UPDATE),--update)
 
 # Which functions get a heap-allocated frame on MicroPython (test_alloc.py enforces it).
 frames: $(STAMP)
@@ -74,4 +93,4 @@ run: $(STAMP)
 	$(BIN)/python tools/run_demo.py --micropython $(BIN)/micropython
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build

@@ -1,0 +1,214 @@
+# The instruction bench, run on the emulated Cortex-M0 by tools/baremetal.py (`make bench-m0`),
+# frozen into the image. QEMU runs with -icount shift=0, so a guest instruction is a nanosecond
+# of virtual time and time.ticks_us() counts instructions at a fixed rate; calibrate() measures
+# that rate with a loop of known length, so no factor is assumed. Each figure is printed as
+# `name: value unit`.
+
+import gc
+
+import micropython
+from machine import mem32
+from time import ticks_diff, ticks_us
+
+import bench
+import firmware.endpoint  # noqa: F401 (imported before m0_stack_ram_bytes measures the heap)
+from endpoints import Drain, FakeClock, firmware_app
+from mctp.i2c import IRQ_END_WRITE, IRQ_WRITE_REQ
+from mctp.i2c_sim import SimBus
+from mctp.packet import build_packets
+from mctp.smbus import encode_frame
+from mctp.wire import MAX_PAYLOAD_SIZE
+
+_SPIN = 1_000_000  # iterations of the calibration loop: two instructions each
+
+
+@micropython.asm_thumb
+def _spin(r0):
+    # subs + bne: two instructions per iteration.
+    label(loop)  # noqa: F821 (the inline assembler's names)
+    sub(r0, 1)  # noqa: F821
+    bne(loop)  # noqa: F821
+
+
+def calibrate():
+    """Instructions per ticks_us() tick."""
+    _spin(1000)
+    start = ticks_us()
+    _spin(_SPIN)
+    return 2 * _SPIN / ticks_diff(ticks_us(), start)
+
+
+def instructions(run, repeats, per_tick):
+    """Instructions per call of run(), after one warm-up call."""
+    run()
+    gc.collect()
+    start = ticks_us()
+    i = 0
+    while i < repeats:
+        run()
+        i += 1
+    return ticks_diff(ticks_us(), start) * per_tick / repeats
+
+
+def rx_packet(per_tick):
+    # The 16 frames of a 1 KiB message, each through the IRQ handler (16-byte FIFO reads,
+    # the frame check at END_WRITE), poll and the core, into the reassembly slot; less the
+    # simulated target's own share, which a board's I2CTarget does in C.
+    whole = instructions(bench.i2c_rx_run(), 20, per_tick)
+    return (whole - instructions(bench.i2c_rx_sim_run(), 20, per_tick)) / 16
+
+
+# The C stack.
+
+_PAINT = 0x2A5A5A5A
+_GUARD = 512  # bytes below the painter's own frame left alone
+_DEPTH = 12 * 1024  # how far below the top of the stack to paint
+
+
+def _stack_top():
+    return mem32[0]  # the vector table's first word: the initial stack pointer
+
+
+def paint():
+    top = _stack_top()
+    addr = (top - micropython.stack_use() - _GUARD) & ~3
+    low = top - _DEPTH
+    while addr >= low:
+        mem32[addr] = _PAINT
+        addr -= 4
+
+
+def deepest():
+    # The lowest word no longer painted, as bytes below the top of the stack.
+    top = _stack_top()
+    addr = top - _DEPTH
+    while addr < top and mem32[addr] == _PAINT:
+        addr += 4
+    return top - addr
+
+
+class _IrqAtEveryWrite:
+    """The endpoint's controller: each write goes to the bus, and while it is on the wire a
+    frame arrives at the endpoint's own target, whose hard IRQ runs on top of the write with
+    the whole frame in one FIFO read and its END_WRITE: the handler's deepest path (the frame
+    check and PEC). The frame is for another EID, so the stack drops it unanswered."""
+
+    def __init__(self, bus, target, frame):
+        self._bus = bus
+        self._target = target
+        self._frame = frame
+        self.irqs = 0
+
+    def writeto(self, addr, buf, stop=True):
+        n = self._bus._write(addr, buf)
+        target = self._target
+        target._data = self._frame
+        target._length = len(self._frame)
+        target._pos = 0
+        target.fifo = len(self._frame)
+        target._irq._flags = IRQ_WRITE_REQ | IRQ_END_WRITE
+        target._handler(target)  # this Python frame stands for the C write and IRQ entry
+        target.fifo = 16
+        self.irqs += 1
+        return n
+
+
+def _frames(packets, src_addr=0x10):
+    frames = []
+    for packet in packets:
+        buf = bytearray(len(packet) + 5)
+        n = encode_frame(buf, 0x1D, src_addr, packet)
+        frames.append(memoryview(buf)[1:n])
+    return frames
+
+
+ROUNDS = 4
+
+
+class StackRig:
+    """The endpoint firmware on the simulated bus, answering control, PLDM and 1 KiB echo
+    requests, with a frame arriving during every write, for m0_c_stack_bytes. A board's
+    main.py calls firmware.board.main(), which calls EndpointApp.run; the host drives this
+    the same way, from the REPL's top level, with serve() for firmware.board.main():
+
+        rig = StackRig(); rig.serve()    # once to warm up
+        paint(); rig.serve_rounds(); depth = deepest(); rig.check()
+
+    The state the stack is left in alternates from one round to the next (which handle queue
+    position, which tag), and so does the deepest path: serve_rounds() serves four rounds.
+    """
+
+    def __init__(self):
+        bus = SimBus()
+        target = bus.target(0x1D)
+        self.drain = Drain(bus.target(0x10))
+        (stray,) = _frames(build_packets(0x33, 0x44, 8, 0x00, b"\x80\x02"), 0x12)
+        self.controller = _IrqAtEveryWrite(bus, target, stray)
+        self.app = firmware_app(bus, FakeClock(1000), i2c=self.controller, target=target)
+        requests = _frames(build_packets(8, 9, 8 | 1, 0x00, b"\x80\x02"))  # Get EID
+        requests += _frames(build_packets(8, 9, 8 | 2, 0x01, b"\x80\x00\x02"))  # GetTID
+        echo = b"\xff\xff" + bytes(MAX_PAYLOAD_SIZE - 2)
+        requests += _frames(build_packets(8, 9, 8 | 3, 0x7E, echo))
+        self.requests = requests
+        self.i2c = bus.controller()
+        self.target = target
+        self.round = 0
+        self.running = self._running  # bound once, before the painting
+
+    def serve(self):
+        self.app.run(self.running, 0)
+
+    def serve_rounds(self):
+        for _ in range(ROUNDS):
+            self.round = 0
+            self.app.run(self.running, 0)
+
+    def _running(self):
+        # Between two rounds of the loop the next request frame arrives, its IRQs firing
+        # here: left for the link's poll to deliver, the simulated target's own frames
+        # (which a board's I2CTarget does in C) would be the deepest the stack goes.
+        if self.round < len(self.requests):
+            self.i2c.writeto(0x1D, self.requests[self.round])
+            self.target.service()
+        self.round += 1
+        return self.round <= len(self.requests) + 2
+
+    def check(self):
+        """Raise unless every request was answered and every write had its IRQ, twice."""
+        self.drain.take()
+        # Each round: the Get EID and GetTID answers (a frame each) and the echo's 16 frames.
+        if self.app.faults or self.drain.frames != (1 + ROUNDS) * (1 + 1 + 16):
+            self.app.show()
+            raise AssertionError("the endpoint did not answer everything: C stack overflow?")
+        assert self.controller.irqs == self.drain.frames
+
+
+def stack_ram_bytes():
+    """The heap a default endpoint (EndpointApp: core, server, I2C link, control, echo and
+    PLDM) takes, not counting its simulated bus."""
+    bus = SimBus()
+    controller = bus.controller()
+    target = bus.target(0x1D)
+    gc.collect()
+    before = gc.mem_alloc()
+    app = firmware_app(bus, FakeClock(1000), i2c=controller, target=target)
+    gc.collect()
+    used = gc.mem_alloc() - before
+    del app
+    return used
+
+
+def main():
+    per_tick = calibrate()
+    print("m0_instructions_per_tick: %.1f instr" % per_tick)
+    print("m0_i2c_rx_packet_instr: %d instr" % rx_packet(per_tick))
+    print(
+        "m0_i2c_tx_packet_instr: %d instr" % (instructions(bench.i2c_tx_run(), 20, per_tick) / 16)
+    )
+    run, answered = bench.control_answer_run()
+    print("m0_control_answer_instr: %d instr" % instructions(run, 20, per_tick))
+    assert answered() == 21
+    echo = bench.Echo(MAX_PAYLOAD_SIZE)
+    print("m0_echo_1k_instr: %d instr" % instructions(echo.run, 5, per_tick))
+    print("m0_pec_72_bytes_instr: %d instr" % instructions(bench.pec_72_run(), 200, per_tick))
+    print("m0_stack_ram_bytes: %d bytes" % stack_ram_bytes())
