@@ -32,6 +32,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check "pip==25.3"
 	$(BIN)/pip install --quiet --group dev
 	$(BIN)/pip install --quiet --no-deps "micropython-stubber==1.29.1"
+	# Only its copy of MicroPython's manifestfile module is used; without its dependencies its
+	# own commands cannot run, so their launchers go rather than fail when tried.
+	rm -f $(BIN)/stubber $(BIN)/mpflash
 	touch $@
 
 setup: $(STAMP)

@@ -1,7 +1,12 @@
+# The mctp library for boards: the core stack, the I2C binding, the control responder, the
+# requester and bus owner. Each is a part of its own (parts/*/manifest.py); the endpoint
+# application is parts/mctp-endpoint, the host buses parts/mctp-host (never for a board).
 metadata(
     description="MCTP (DMTF DSP0236) stack: application API, server, core, control and bindings.",
     version="0.1.0",
     license="MIT",
 )
 
-package("mctp")
+add_library("mctp-parts", "parts")
+for part in ("mctp-core", "mctp-i2c", "mctp-control", "mctp-bus-owner"):
+    require(part, library="mctp-parts")

@@ -7,9 +7,9 @@ from mctp import Stack
 from mctp._compat import format_exception, sleep_ms, ticks_ms
 from mctp.config import Config
 from mctp.control import vdm_pci, version_entry
-from mctp.control_responder import ControlResponder
+from mctp.control.responder import ControlResponder
 from mctp.core import Core
-from mctp.direct import DirectClient
+from mctp.server import DirectClient
 from mctp.i2c import I2CLink
 from mctp.server import Server
 

@@ -5,13 +5,13 @@ from mctp import Stack, wire
 from mctp._compat import ticks_add
 from mctp.config import Config
 from mctp.core import Core
-from mctp.direct import DirectClient
+from mctp.server import DirectClient
 from mctp.i2c import IRQ_END_WRITE, IRQ_WRITE_REQ, I2CLink
-from mctp.i2c_sim import SimBus
-from mctp.loopback import LoopbackBus
+from mctp.host.i2c_sim import SimBus
+from mctp.host.loopback import LoopbackBus
 from mctp.errors import ResponseCode
 from mctp.server import Server
-from mctp.smbus import decode_frame, encode_frame
+from mctp.i2c.smbus import decode_frame, encode_frame
 
 
 class FakeClock:
@@ -82,7 +82,7 @@ def i2c_network(count=2, mtu=64, config=None, clock=None, fifo=16, ring=None):
 
 def udp_pair(mtu=64, config=None, clock=None):
     """Two endpoints (EID 8 at 0x10, EID 9 at 0x11) on the UDP I2C bus, each on a free port."""
-    from mctp.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415 (imports socket)
+    from mctp.host.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415 (imports socket)
 
     clock = clock or FakeClock(1000)
     targets = (UdpI2CTarget(0x10, 0), UdpI2CTarget(0x11, 0))

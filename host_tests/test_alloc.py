@@ -13,10 +13,10 @@ from testing import IS_MICROPYTHON, heap_locked, skip
 from mctp import RecvMetadata
 from mctp.config import Config
 from mctp.core import Core
-from mctp.i2c_sim import SimBus
-from mctp.loopback import LoopbackBus
-from mctp.packet import build_packets
-from mctp.smbus import encode_frame
+from mctp.host.i2c_sim import SimBus
+from mctp.host.loopback import LoopbackBus
+from mctp.core.packet import build_packets
+from mctp.i2c.smbus import encode_frame
 from mctp.wire import MAX_PAYLOAD_SIZE
 
 
@@ -128,19 +128,19 @@ def test_timeouts_with_the_heap_locked():
 # these set-up, REPL and tool functions.
 ALLOWED_NAMES = ("__init__", "<listcomp>", "<genexpr>")
 ALLOWED = {
-    ("mctp/packet.py", "describe"),  # traces and tools
-    ("mctp/packet.py", "build_packets"),  # tools and tests
-    ("mctp/routes.py", "add"),  # configuration
+    ("mctp/core/packet.py", "describe"),  # traces and tools
+    ("mctp/core/packet.py", "build_packets"),  # tools and tests
+    ("mctp/core/routes.py", "add"),  # configuration
     ("mctp/_compat.py", "format_exception"),  # a fault's traceback, once
 }
 # Modules that run no packet path: control requests from the REPL and bus-owner set-up.
-# mctp/audit.py checks invariants for tests and the REPL; mctp/i2c_udp.py is a host simulation
-# that allocates per datagram anyway.
+# mctp/server/audit.py checks invariants for tests and the REPL; mctp/host/i2c_udp.py is a host
+# simulation that allocates per datagram anyway.
 ALLOWED_MODULES = (
-    "mctp/control_requester.py",
-    "mctp/bus_owner.py",
-    "mctp/audit.py",
-    "mctp/i2c_udp.py",
+    "mctp/control/requester.py",
+    "mctp/control/bus_owner.py",
+    "mctp/server/audit.py",
+    "mctp/host/i2c_udp.py",
 )
 
 

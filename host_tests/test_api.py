@@ -1,6 +1,6 @@
 # Handle and RecvMetadata, the value types of the contract.
 
-from testing import raises
+from testing import IS_MICROPYTHON, raises, skip
 
 from mctp.api import Handle, MctpClient, RecvMetadata
 
@@ -53,3 +53,28 @@ def test_client_interface_methods_are_abstract():
     ):
         with raises(NotImplementedError):
             call()
+
+
+def test_the_type_stubs_name_what_the_package_exports():
+    if IS_MICROPYTHON:
+        skip("reads mctp/__init__.pyi with CPython's ast")
+    import ast  # noqa: PLC0415
+    import os  # noqa: PLC0415
+
+    import mctp  # noqa: PLC0415
+
+    path = os.path.join(os.path.dirname(mctp.__file__), "__init__.pyi")
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    stubbed = set()
+    for node in tree.body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+            stubbed.add(node.name)
+        elif isinstance(node, ast.AnnAssign):
+            stubbed.add(node.target.id)
+    exported = {
+        name
+        for name in dir(mctp)
+        if not name.startswith("_") and not isinstance(getattr(mctp, name), type(mctp))
+    }
+    assert {name for name in stubbed if not name.startswith("_")} == exported

@@ -7,7 +7,7 @@ from endpoints import Endpoint, FakeClock
 from testing import heap_locked, raises
 
 from mctp import MctpError, ResponseCode
-from mctp.bus_owner import BusOwner
+from mctp.control.bus_owner import BusOwner
 from mctp.control import (
     ControlError,
     format_uuid,
@@ -17,11 +17,11 @@ from mctp.control import (
     vdm_pci,
     version_entry,
 )
-from mctp.control_requester import ControlRequester
-from mctp.control_responder import ControlResponder
+from mctp.control.requester import ControlRequester
+from mctp.control.responder import ControlResponder
 from mctp.i2c import I2CLink
-from mctp.i2c_sim import SimBus
-from mctp.smbus import encode_frame
+from mctp.host.i2c_sim import SimBus
+from mctp.i2c.smbus import encode_frame
 
 UUID = bytes(range(0x10, 0x20))
 OWNER, EP = 0x10, 0x1D  # 7-bit addresses
@@ -417,7 +417,7 @@ def test_bus_owner_undoes_the_route_when_message_types_fail():
 
 
 def test_the_uuid_defaults_to_one_made_from_the_board_id():
-    import mctp.control_responder as module  # noqa: PLC0415 (its machine.unique_id stand-in)
+    import mctp.control.responder as module  # noqa: PLC0415 (its machine.unique_id stand-in)
 
     saved = module.unique_id
     try:

@@ -5,9 +5,9 @@ from endpoints import FakeClock
 from testing import raises
 
 from mctp.config import Config
-from mctp.core import DROPS, SEND_LINK_FAILED, SEND_NO_ROUTE, SEND_OK, Core
-from mctp.link import Link
-from mctp.routes import RouteTable
+from mctp.core.core import DROPS, SEND_LINK_FAILED, SEND_NO_ROUTE, SEND_OK, Core
+from mctp.core.link import Link
+from mctp.core.routes import RouteTable
 
 SOM = 0x80
 EOM = 0x40

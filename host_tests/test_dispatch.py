@@ -8,9 +8,9 @@ from testing import raises
 from mctp import Handle, RecvMetadata, wire
 from mctp.config import Config
 from mctp.core import Core
-from mctp.direct import DirectClient
+from mctp.server import DirectClient
 from mctp.errors import MctpError, ResponseCode
-from mctp.server import Connection, Server
+from mctp.server.server import Connection, Server
 
 H = wire.HEADER_SIZE
 SOM_EOM = 0xC0  # transport header flags: a single-packet message

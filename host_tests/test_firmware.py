@@ -10,10 +10,10 @@ from testing import IS_MICROPYTHON, heap_locked, raises, skip
 
 from mctp import MctpError, RecvMetadata
 
-from mctp.bus_owner import BusOwner
+from mctp.control.bus_owner import BusOwner
 from mctp.control import uuid_from_unique_id
 from mctp.i2c import I2CLink
-from mctp.i2c_sim import SimBus
+from mctp.host.i2c_sim import SimBus
 
 BOARD_ID = bytes.fromhex("e660583883632b2c")
 

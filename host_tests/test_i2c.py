@@ -8,11 +8,11 @@ from testing import heap_locked, needs_socket, raises
 
 from mctp import MctpError, RecvMetadata, ResponseCode
 from mctp.config import Config
-from mctp.core import SEND_LINK_FAILED, SEND_OK, Core
+from mctp.core.core import SEND_LINK_FAILED, SEND_OK, Core
 from mctp.i2c import MEM_SIZE, I2CLink, I2CMemLink
-from mctp.i2c_sim import SimBus
-from mctp.packet import FLAG_TO
-from mctp.smbus import encode_frame
+from mctp.host.i2c_sim import SimBus
+from mctp.core.packet import FLAG_TO
+from mctp.i2c.smbus import encode_frame
 from mctp.wire import MAX_PAYLOAD_SIZE
 
 GET_EID_REQUEST = "3A 0F 08 21 01 00 08 C8 00 80 02 56"
@@ -126,7 +126,7 @@ def malformed_frames():
 
 
 def good_pec(frame):
-    from mctp.pec import pec  # noqa: PLC0415 (only this helper needs it)
+    from mctp.i2c.pec import pec  # noqa: PLC0415 (only this helper needs it)
 
     return pec(frame, 0, len(frame) - 1, 0)
 
@@ -340,7 +340,7 @@ def test_neighbours_learned_configured_and_used_for_routes_without_an_address():
 
 
 def test_neighbour_table_replaces_the_oldest_learned_entry():
-    from mctp.neighbours import Neighbours  # noqa: PLC0415 (this test only)
+    from mctp.i2c.neighbours import Neighbours  # noqa: PLC0415 (this test only)
 
     table = Neighbours(3)
     table.set(8, 0x10)

@@ -6,8 +6,8 @@ from testing import raises
 
 from mctp import MctpError, RecvMetadata, ResponseCode
 from mctp._compat import TICKS_MAX, ticks_diff
-from mctp.core import SEND_OK
-from mctp.packet import FLAG_TO
+from mctp.core.core import SEND_OK
+from mctp.core.packet import FLAG_TO
 from mctp.wire import MAX_PAYLOAD_SIZE
 
 

@@ -3,9 +3,9 @@
 
 from testing import IS_MICROPYTHON, heap_locked, raises
 
-from mctp import pec as pec_module
-from mctp._pec_table import TABLE
-from mctp.pec import pec, pec_py
+from mctp.i2c import pec as pec_module
+from mctp.i2c._pec_table import TABLE
+from mctp.i2c.pec import pec, pec_py
 
 
 def bitwise_crc8(data, crc=0):

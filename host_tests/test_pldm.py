@@ -15,7 +15,7 @@ from mctp import MctpError, RecvMetadata
 from mctp.bufcopy import copy_into
 from mctp.config import Config
 from mctp.constants import MSG_TYPE_PLDM
-from mctp.packet import FLAG_TO
+from mctp.core.packet import FLAG_TO
 
 # The answer of GetPLDMVersion for the base type: NextDataTransferHandle 0, StartAndEnd, 1.1.0
 # as libpldm sends it (the uint32 0xF1F1F000, little-endian), then the CRC-32 of those four

@@ -15,7 +15,7 @@ from testing import IS_MICROPYTHON, skip
 
 from mctp.config import Config
 from mctp.core import Core
-from mctp.link import Link
+from mctp.core.link import Link
 
 if not IS_MICROPYTHON:
     from hypothesis import example, given, settings

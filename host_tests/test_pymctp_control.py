@@ -8,7 +8,7 @@
 from endpoints import Endpoint
 from testing import IS_MICROPYTHON, skip
 
-from mctp.bus_owner import BusOwner
+from mctp.control.bus_owner import BusOwner
 from mctp.i2c import I2CLink
 
 if not IS_MICROPYTHON:
@@ -38,7 +38,7 @@ def cpython_only():
 def udp_bus_owner():
     """Our bus owner (EID 8 at 0x10) on the UDP I2C bus, on a free port, on the real clock;
     connect() its controller to the peer's port once the peer runs."""
-    from mctp.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415 (imports socket)
+    from mctp.host.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415 (imports socket)
 
     link = I2CLink(UdpI2C(), UdpI2CTarget(OWNER, 0), OWNER)
     owner = Endpoint(None, link, OWNER, 8, ticks_ms)

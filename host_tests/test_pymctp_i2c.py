@@ -179,7 +179,7 @@ class TestPymctpOverUdp:
     def setup_method(self, _method):
         if IS_MICROPYTHON:
             skip("pymctp runs on CPython only")
-        from mctp.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415 (imports socket)
+        from mctp.host.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415 (imports socket)
 
         target = UdpI2CTarget(0x1D, 0)  # both sides on free ports
         self.qs = QemuI2CNetDevSocket(

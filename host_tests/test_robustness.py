@@ -16,10 +16,10 @@ from testing import needs_socket, raises
 
 from mctp import MctpError, RecvMetadata, Stack
 from mctp.config import Config
-from mctp.direct import DirectClient
+from mctp.server import DirectClient
 from mctp.errors import ResponseCode
-from mctp.i2c_sim import SimBus
-from mctp.packet import build_packets
+from mctp.host.i2c_sim import SimBus
+from mctp.core.packet import build_packets
 from mctp.wire import encode_get_eid
 
 TO = 0x08
@@ -308,7 +308,7 @@ def test_errors_say_what_happened():
 
 def test_a_control_request_without_a_route_fails_at_once():
     from mctp.control import ControlError  # noqa: PLC0415
-    from mctp.control_requester import ControlRequester  # noqa: PLC0415
+    from mctp.control.requester import ControlRequester  # noqa: PLC0415
 
     server, clock = lone_server()
     ctl = ControlRequester(Stack(DirectClient(server)))
@@ -381,7 +381,7 @@ def test_reply_routes_of_unanswered_requests_expire():
 def test_eight_back_to_back_1k_requests_over_udp_are_all_answered():
     needs_socket()
     from firmware.endpoint import EndpointApp  # noqa: PLC0415
-    from mctp.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415
+    from mctp.host.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415
 
     app_target = UdpI2CTarget(0x1D, 0)
     peer_target = UdpI2CTarget(0x10, 0)

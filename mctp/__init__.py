@@ -6,6 +6,6 @@
 
 from .api import Handle, MctpClient, MctpListener, MctpReqChannel, MctpRespChannel, RecvMetadata
 from .errors import MctpError, ResponseCode
-from .stack import Stack
+from .stack import Stack, StackListener, StackReqChannel, StackRespChannel
 
 __version__ = "0.1.0"

@@ -48,12 +48,12 @@ class Stack:
     def req(self, eid, timeout_ms=0):
         """A request channel to `eid`; its receives time out after `timeout_ms` (0: never)."""
         _check_timeout(timeout_ms)
-        return ReqChannel(self.client, self.client.req(eid), eid, timeout_ms)
+        return StackReqChannel(self.client, self.client.req(eid), eid, timeout_ms)
 
     def listener(self, msg_type, timeout_ms=0):
         """A listener for requests of `msg_type`; receives time out after `timeout_ms`."""
         _check_timeout(timeout_ms)
-        return Listener(self.client, self.client.listener(msg_type), timeout_ms)
+        return StackListener(self.client, self.client.listener(msg_type), timeout_ms)
 
 
 class _Channel:
@@ -104,7 +104,7 @@ class _Channel:
             pass
 
 
-class ReqChannel(_Channel, MctpReqChannel):
+class StackReqChannel(_Channel, MctpReqChannel):
     """One request in flight at a time to `remote_eid`."""
 
     def __init__(self, client, handle, remote_eid, timeout_ms):
@@ -165,7 +165,7 @@ class ReqChannel(_Channel, MctpReqChannel):
         return meta, _received(into, self.recv_into(into, meta), buf)
 
 
-class Listener(_Channel, MctpListener):
+class StackListener(_Channel, MctpListener):
     def recv_into(self, buf, meta, resp=None):
         self._client.recv(self._live_handle(), self._timeout_ms, buf, meta)
         if resp is not None:
@@ -179,14 +179,14 @@ class Listener(_Channel, MctpListener):
         return meta, payload, self._resp_for(meta)
 
     def _resp_for(self, meta):
-        return RespChannel(self._client, meta.remote_eid, meta.msg_type, meta.msg_tag)
+        return StackRespChannel(self._client, meta.remote_eid, meta.msg_type, meta.msg_tag)
 
     def resp_channel(self):
         """An unbound response channel to pass to recv_into again and again."""
-        return RespChannel(self._client, 0, 0, 0)
+        return StackRespChannel(self._client, 0, 0, 0)
 
 
-class RespChannel(MctpRespChannel):
+class StackRespChannel(MctpRespChannel):
     """Answers one request: to `remote_eid`, same message type, same tag, TO=0."""
 
     def __init__(self, client, remote_eid, msg_type, tag):

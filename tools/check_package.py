@@ -1,9 +1,19 @@
 """Check what the project ships, without a MicroPython source tree.
 
-    python tools/check_package.py manifest   # manifest.py valid; it, package.json and mctp/ agree
+    python tools/check_package.py manifest   # the manifests valid; they, the .json files for mip
+                                             # and the sources agree
     python tools/check_package.py compile    # every shipped module compiles with mpy-cross
-    python tools/check_package.py fix        # rewrite package.json from manifest.py
+    python tools/check_package.py fix        # rewrite the .json files from the manifests
     python tools/check_package.py boards     # every boards/*/ definition freezes and compiles
+
+What ships is in parts (parts/*/manifest.py), each a manifest that requires the parts it needs:
+mctp-core, mctp-i2c, mctp-control, mctp-bus-owner, mctp-endpoint (the firmware) and mctp-host
+(host buses, never for a board). The root manifest.py is the library for boards (every part
+but the endpoint and the host buses). For mip each has a .json at the root (package.json for
+the library, <part>.json for a part) that lists every file it needs, its parts' included: mip
+resolves a dependency relative to the directory it runs in, not to the .json, so a .json with
+dependencies would install from a checkout only when run from its root, and from GitHub only
+under a repository name fixed in advance.
 
 The manifests are executed by MicroPython's own manifestfile module (shipped in
 micropython-stubber), exactly as a firmware build or `mpremote mip` would read them. A board's
@@ -18,36 +28,65 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 
 from stubber.tools import manifestfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MANIFEST = os.path.join(ROOT, "manifest.py")
-PACKAGE_JSON = os.path.join(ROOT, "package.json")
+PARTS_DIR = os.path.join(ROOT, "parts")
 PACKAGE_DIR = "mctp"
-# RP2040 and STM32F0/G0/L0 (Cortex-M0+), STM32F4 frozen default, STM32F4 with the FPU.
+# RP2040 and STM32F0/G0/L0 (Cortex-M0+), STM32F4 and RP2350 (what their ports compile frozen
+# code for), Cortex-M4F/M33 with the FPU.
 ARCHS = ("armv6m", "armv7m", "armv7emsp")
 BOARDS_DIR = os.path.join(ROOT, "boards")
 DEFAULT_CONFIG = os.path.join(ROOT, "firmware", "board_config.py")
-# Each board definition: its MicroPython port and the -march its frozen code is compiled for.
-# RP2350 (Cortex-M33 with a single-precision FPU): the rp2 port compiles frozen code for
-# armv7m, and armv7emsp is what the core supports, so both.
+# Each board definition: its MicroPython port and the -march its frozen code is compiled for:
+# what the port's own build passes mpy-cross (rp2's CMakeLists.txt; stm32.mk gives every F4
+# armv7m). RP2350 (Cortex-M33 with a single-precision FPU): armv7m as built, and armv7emsp,
+# which the core supports, too.
 BOARDS = {
     "RPI_PICO": ("rp2", ("armv6m",)),
     "RPI_PICO2": ("rp2", ("armv7m", "armv7emsp")),
-    "NUCLEO_F429ZI": ("stm32", ("armv7emsp",)),
+    "NUCLEO_F429ZI": ("stm32", ("armv7m",)),
 }
-# What a board manifest freezes besides the packages: the board's own modules.
+# What a board manifest freezes: the endpoint part, and the board's own modules.
+BOARD_PART = "mctp-endpoint"
 BOARD_MODULES = ("board_config.py", "main.py")
-BOARD_PACKAGES = ("mctp", "firmware")
+# Parts that only run on a host: no board may freeze their files.
+HOST_PARTS = ("mctp-host",)
+# Modules a board image must not freeze: a board has no such module (a frozen module that
+# imports one fails to import there).
+HOST_ONLY_MODULES = ("socket", "usocket", "subprocess", "signal")
 
 
-def read_manifest(path):
-    manifest = manifestfile.ManifestFile(manifestfile.MODE_COMPILE, {"MPY_DIR": ROOT})
+def read_manifest(path, variables=None):
+    manifest = manifestfile.ManifestFile(manifestfile.MODE_COMPILE, variables or {"MPY_DIR": ROOT})
     manifest.execute(path)
     return manifest.metadata(), sorted(
         (f.target_path, os.path.relpath(f.full_path, ROOT)) for f in manifest.files()
     )
+
+
+def part_names():
+    return sorted(
+        name
+        for name in os.listdir(PARTS_DIR)
+        if os.path.isfile(os.path.join(PARTS_DIR, name, "manifest.py"))
+    )
+
+
+def installables():
+    """(name, manifest path, .json path) of the library and of every part."""
+    found = [("mctp", os.path.join(ROOT, "manifest.py"), os.path.join(ROOT, "package.json"))]
+    for name in part_names():
+        found.append(
+            (
+                name,
+                os.path.join(PARTS_DIR, name, "manifest.py"),
+                os.path.join(ROOT, name + ".json"),
+            )
+        )
+    return found
 
 
 def package_sources(package=PACKAGE_DIR):
@@ -77,38 +116,76 @@ def expected_package_json(metadata, files):
 
 
 def check_manifest():
-    metadata, files = read_manifest(MANIFEST)
     problems = []
-    shipped = sorted(source for _, source in files)
-    if shipped != package_sources():
-        problems.append("manifest.py does not ship exactly the .py files under mctp/")
-    if metadata.version != package_version():
+    version = package_version()
+    sources = set(package_sources() + package_sources("firmware"))
+    in_parts = set()
+    host_files = set()
+    for name, manifest, json_path in installables():
+        metadata, files = read_manifest(manifest)
+        shipped = {source for _, source in files}
+        if metadata.version != version:
+            problems.append(
+                "version mismatch: %s %s, mctp.__version__ %s"
+                % (os.path.relpath(manifest, ROOT), metadata.version, version)
+            )
+        for source in sorted(shipped - sources):
+            problems.append("%s ships %s, which is not a module of ours" % (name, source))
+        if name == "mctp":
+            library = shipped
+        else:
+            in_parts |= shipped
+        if name in HOST_PARTS:
+            host_files |= shipped
+        try:
+            with open(json_path) as f:
+                package = json.load(f)
+        except OSError:
+            package = None
+        if package != expected_package_json(metadata, files):
+            problems.append(
+                "%s is out of date: run `python tools/check_package.py fix`"
+                % os.path.relpath(json_path, ROOT)
+            )
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        pip_version = tomllib.load(f)["project"]["version"]
+    if pip_version != version:
         problems.append(
-            "version mismatch: manifest.py %s, mctp.__version__ %s"
-            % (metadata.version, package_version())
+            "pyproject.toml's version %s, mctp.__version__ %s" % (pip_version, version)
         )
-    with open(PACKAGE_JSON) as f:
-        package = json.load(f)
-    if package != expected_package_json(metadata, files):
-        problems.append("package.json is out of date: run `python tools/check_package.py fix`")
+    for source in sorted(sources - in_parts):
+        problems.append("%s is in no part" % source)
+    host_only = {s for s in host_files if s.startswith("mctp/host/")}
+    for source in sorted(library & host_only):
+        problems.append("the library (manifest.py) ships the host module %s" % source)
     for problem in problems:
         print("error:", problem)
     if not problems:
         print(
-            "manifest: %d files, version %s, package.json in step" % (len(files), metadata.version)
+            "manifests: the library (%d files) and %d parts, version %s, every module in a part,"
+            " the .json files in step" % (len(library), len(part_names()), version)
         )
     return not problems
 
 
 def fix_package_json():
-    metadata, files = read_manifest(MANIFEST)
-    package = expected_package_json(metadata, files)
-    urls = ",\n".join("    " + json.dumps(pair) for pair in package["urls"])
-    with open(PACKAGE_JSON, "w") as f:
-        f.write('{\n  "urls": [\n%s\n  ],\n' % urls)
-        f.write('  "deps": [],\n  "version": %s\n}\n' % json.dumps(package["version"]))
-    print("wrote", os.path.relpath(PACKAGE_JSON, ROOT))
+    for _, manifest, json_path in installables():
+        metadata, files = read_manifest(manifest)
+        package = expected_package_json(metadata, files)
+        urls = ",\n".join("    " + json.dumps(pair) for pair in package["urls"])
+        with open(json_path, "w") as f:
+            f.write('{\n  "urls": [\n%s\n  ],\n' % urls)
+            f.write('  "deps": [],\n  "version": %s\n}\n' % json.dumps(package["version"]))
+        print("wrote", os.path.relpath(json_path, ROOT))
     return True
+
+
+def shipped_files():
+    """Every (target, source) that any part ships, once."""
+    found = set()
+    for _, manifest, _ in installables():
+        found.update(read_manifest(manifest)[1])
+    return sorted(found)
 
 
 def mpy_cross_command():
@@ -138,7 +215,7 @@ def compile_all():
     if command is None:
         print("error: mpy-cross not found")
         return False
-    _, files = read_manifest(MANIFEST)
+    files = shipped_files()
     with tempfile.TemporaryDirectory() as out:
         errors = mpy_cross_errors(command, files, ARCHS, out)
     for error in errors:
@@ -151,20 +228,26 @@ def compile_all():
     return bool(files) and not failures
 
 
-def read_board_manifest(board, port, stub_root):
-    """The (target, full path) pairs a board's manifest freezes, with $(MPY_DIR) and
-    $(PORT_DIR) pointing into a stub tree whose port manifest freezes nothing."""
-    board_dir = os.path.join(BOARDS_DIR, board)
+def read_board_manifest(board, port, stub_root, board_dir=None):
+    """The (target, full path) pairs a board's manifest freezes, with $(MPY_DIR), $(PORT_DIR)
+    and $(MPY_LIB_DIR) pointing into a stub tree whose manifests freeze nothing. `board_dir`
+    is $(BOARD_DIR): the board's own folder, or a stock board's when the manifest is used
+    through FROZEN_MANIFEST."""
     manifest = manifestfile.ManifestFile(
         manifestfile.MODE_FREEZE,
         {
             "MPY_DIR": stub_root,
+            "MPY_LIB_DIR": os.path.join(stub_root, "lib", "micropython-lib"),
             "PORT_DIR": os.path.join(stub_root, "ports", port),
-            "BOARD_DIR": board_dir,
+            "BOARD_DIR": board_dir or os.path.join(BOARDS_DIR, board),
         },
     )
-    manifest.execute(os.path.join(board_dir, "manifest.py"))
+    manifest.execute(os.path.join(BOARDS_DIR, board, "manifest.py"))
     return sorted((f.target_path, f.full_path) for f in manifest.files())
+
+
+# micropython-lib packages the board manifests require, as stubs.
+STUB_LIBRARIES = ("micropython/bundles/bundle-networking",)
 
 
 def make_stub_tree(root):
@@ -173,6 +256,28 @@ def make_stub_tree(root):
         os.makedirs(path)
         with open(os.path.join(path, "manifest.py"), "w") as f:
             f.write("# Stub of the %s port's default manifest: freezes nothing.\n" % port)
+        os.makedirs(os.path.join(root, "ports", port, "boards", "STOCK"))
+    for library in STUB_LIBRARIES:
+        path = os.path.join(root, "lib", "micropython-lib", library)
+        os.makedirs(path)
+        with open(os.path.join(path, "manifest.py"), "w") as f:
+            f.write("# Stub of micropython-lib's %s: freezes nothing.\n" % library)
+
+
+def host_only_imports(path):
+    """The host-only modules (HOST_ONLY_MODULES) the module at `path` imports, anywhere in it."""
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module]
+        else:
+            continue
+        found.update(n for n in names if n.split(".")[0] in HOST_ONLY_MODULES)
+    return sorted(found)
 
 
 def module_name(target):
@@ -273,8 +378,26 @@ def check_board(board, port, archs, stub_root, mpy_cross, out):
         return ["manifest.py: %s" % e], "%s (%s): manifest.py fails, not compiled" % (board, port)
     frozen = {target for target, _ in files}
     expected = set(BOARD_MODULES)
-    for package in BOARD_PACKAGES:
-        expected.update(source.replace(os.sep, "/") for source in package_sources(package))
+    expected.update(
+        t for t, _ in read_manifest(os.path.join(PARTS_DIR, BOARD_PART, "manifest.py"))[1]
+    )
+    try:
+        stock = read_board_manifest(
+            board, port, stub_root, os.path.join(stub_root, "ports", port, "boards", "STOCK")
+        )
+    except manifestfile.ManifestFileError as e:
+        stock = "fails: %s" % e
+    if stock != files:
+        problems.append(
+            "through FROZEN_MANIFEST on a stock board it freezes something else (its paths must"
+            " be relative to itself, not to $(BOARD_DIR)): %s" % str(stock)[:200]
+        )
+    for target, full_path in files:
+        if target.startswith("mctp/host/"):
+            problems.append("manifest.py freezes %s, a host bus" % target)
+        elif os.path.isfile(full_path):
+            for module in host_only_imports(full_path):
+                problems.append("%s imports %s, which a board does not have" % (target, module))
     for target in sorted(expected - frozen):
         problems.append("manifest.py does not freeze %s" % target)
     for target in sorted(frozen - expected):
@@ -298,17 +421,20 @@ def check_board(board, port, archs, stub_root, mpy_cross, out):
         os.path.join(board_dir, "board_config.py"), required
     )
     problems.extend(config_problems)
-    summary = "%s (%s): %d frozen modules, mpy-cross %s: %d failed; board_config: %d names%s" % (
-        board,
-        port,
-        len(files),
-        "/".join(archs),
-        failures,
-        len(config),
-        ", controller I2C%s, target I2C%s, address 0x%02x"
-        % (config["CONTROLLER_ID"], config["TARGET_ID"], config["I2C_ADDR"])
-        if not config_problems
-        else "",
+    summary = (
+        "%s (%s): %d frozen modules (none host-only), mpy-cross %s: %d failed; board_config: %d names%s"
+        % (
+            board,
+            port,
+            len(files),
+            "/".join(archs),
+            failures,
+            len(config),
+            ", controller I2C%s, target I2C%s, address 0x%02x"
+            % (config["CONTROLLER_ID"], config["TARGET_ID"], config["I2C_ADDR"])
+            if not config_problems
+            else "",
+        )
     )
     return problems, summary
 

@@ -32,10 +32,15 @@ def micropython_command():
 
 
 def package_modules():
+    """Every module of the mctp package, its subpackages' included (not the __init__ files,
+    which only import)."""
     names = []
-    for name in sorted(os.listdir(os.path.join(ROOT, "mctp"))):
-        if name.endswith(".py") and name != "__init__.py":
-            names.append("mctp." + name[:-3])
+    for dirpath, dirnames, files in os.walk(os.path.join(ROOT, "mctp")):
+        dirnames.sort()
+        package = os.path.relpath(dirpath, ROOT).replace(os.sep, ".")
+        for name in sorted(files):
+            if name.endswith(".py") and name != "__init__.py":
+                names.append(package + "." + name[:-3])
     return names
 
 

@@ -35,16 +35,16 @@ from mctp import Stack, wire  # noqa: E402
 from mctp._compat import IS_MICROPYTHON, ticks_add  # noqa: E402
 from mctp.config import Config  # noqa: E402
 from mctp.control import ControlError, parse_version_entry  # noqa: E402
-from mctp.control_requester import ControlRequester  # noqa: E402
-from mctp.core import Core  # noqa: E402
-from mctp.direct import DirectClient  # noqa: E402
+from mctp.control.requester import ControlRequester  # noqa: E402
+from mctp.core.core import Core  # noqa: E402
+from mctp.server.direct import DirectClient  # noqa: E402
 from mctp.errors import MctpError  # noqa: E402
 from mctp.i2c import I2CLink  # noqa: E402
-from mctp.i2c_sim import SimBus  # noqa: E402
-from mctp.packet import build_packets, describe  # noqa: E402
-from mctp.pec import pec  # noqa: E402
-from mctp.server import Server  # noqa: E402
-from mctp.smbus import check_frame, decode_frame, encode_frame  # noqa: E402
+from mctp.host.i2c_sim import SimBus  # noqa: E402
+from mctp.core.packet import build_packets, describe  # noqa: E402
+from mctp.i2c.pec import pec  # noqa: E402
+from mctp.server.server import Server  # noqa: E402
+from mctp.i2c.smbus import check_frame, decode_frame, encode_frame  # noqa: E402
 from run_endpoint import audit_figures, heap_in_use  # noqa: E402
 
 OWNER_ADDR, OWNER_EID = 0x10, 8
@@ -598,7 +598,7 @@ def fuzz_udp(name, interpreter, seed, frames, batch_size, figures):
     from endpoint_process import EndpointFailed, EndpointProcess  # noqa: PLC0415
 
     from mctp._compat import ticks_ms  # noqa: PLC0415
-    from mctp.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415
+    from mctp.host.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415
 
     rng = Rng(seed)
     source = FrameSource(rng)

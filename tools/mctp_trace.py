@@ -11,8 +11,8 @@ import sys
 sys.path.insert(0, __file__.rpartition("/")[0] + "/..")
 
 from mctp.control import COMMAND_NAMES, COMPLETION_NAMES  # noqa: E402
-from mctp.packet import FLAG_SOM, describe  # noqa: E402
-from mctp.smbus import decode_frame  # noqa: E402
+from mctp.core.packet import FLAG_SOM, describe  # noqa: E402
+from mctp.i2c.smbus import decode_frame  # noqa: E402
 
 PLDM_BASE_COMMANDS = {
     0x01: "SetTID",

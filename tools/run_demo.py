@@ -18,13 +18,13 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 from mctp import Stack  # noqa: E402
-from mctp.bus_owner import BusOwner  # noqa: E402
+from mctp.control.bus_owner import BusOwner  # noqa: E402
 from mctp.config import Config  # noqa: E402
-from mctp.core import Core  # noqa: E402
-from mctp.direct import DirectClient  # noqa: E402
+from mctp.core.core import Core  # noqa: E402
+from mctp.server.direct import DirectClient  # noqa: E402
 from mctp.i2c import I2CLink  # noqa: E402
-from mctp.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: E402
-from mctp.server import Server  # noqa: E402
+from mctp.host.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: E402
+from mctp.server.server import Server  # noqa: E402
 from endpoint_process import EndpointFailed, EndpointProcess  # noqa: E402
 from mctp_trace import describe_frame  # noqa: E402
 

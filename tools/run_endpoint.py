@@ -164,7 +164,7 @@ def audit_line(app):
 
 def open_bus(s):
     """The controller and the target on the UDP bus, or SystemExit when the port is taken."""
-    from mctp.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415 (imports socket)
+    from mctp.host.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415 (imports socket)
 
     try:
         target = UdpI2CTarget(s["addr"], s["listen"])

@@ -1,9 +1,11 @@
-# The MCTP endpoint image: the port's default frozen modules, then the mctp package and the
-# endpoint firmware from the repository root, then this board's configuration and main.py.
+# The MCTP endpoint image: the port's default frozen modules, the endpoint application with the
+# parts of the mctp stack it needs (parts/mctp-endpoint; no host bus), then this board's
+# configuration and main.py. Paths are relative to this file, so it works as the board's own
+# manifest (make BOARD_DIR=...) and through FROZEN_MANIFEST on a stock board definition.
 include("$(PORT_DIR)/boards/manifest.py")
 
-package("mctp", base_path="$(BOARD_DIR)/../..")
-package("firmware", base_path="$(BOARD_DIR)/../..")
+add_library("mctp-parts", "../../parts")
+require("mctp-endpoint", library="mctp-parts")
 
-module("board_config.py", base_path="$(BOARD_DIR)")
-module("main.py", base_path="$(BOARD_DIR)")
+module("board_config.py")
+module("main.py")

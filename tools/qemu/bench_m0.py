@@ -14,9 +14,9 @@ import bench
 import firmware.endpoint  # noqa: F401 (imported before m0_stack_ram_bytes measures the heap)
 from endpoints import Drain, FakeClock, firmware_app
 from mctp.i2c import IRQ_END_WRITE, IRQ_WRITE_REQ
-from mctp.i2c_sim import SimBus
-from mctp.packet import build_packets
-from mctp.smbus import encode_frame
+from mctp.host.i2c_sim import SimBus
+from mctp.core.packet import build_packets
+from mctp.i2c.smbus import encode_frame
 from mctp.wire import MAX_PAYLOAD_SIZE
 
 _SPIN = 1_000_000  # iterations of the calibration loop: two instructions each

@@ -19,9 +19,9 @@
 # (OSError EIO), corrupted bytes, truncated frames, and writes whose END_WRITE never comes.
 # Without faults nothing allocates.
 
-from ._compat import const
-from .bufcopy import copy_into
-from .i2c import (
+from .._compat import const
+from ..bufcopy import copy_into
+from ..i2c.link import (
     IRQ_ADDR_MATCH_READ,
     IRQ_ADDR_MATCH_WRITE,
     IRQ_END_READ,

@@ -1,7 +1,7 @@
 # What a binding (I2C, serial, loopback) offers the stack core: one small interface, so the core
 # knows no medium and a binding knows nothing above the core.
 
-from ._compat import const
+from .._compat import const
 
 # What core.receive() tells a link about a packet.
 RX_DROPPED = const(0)  # dropped (and counted by the core)

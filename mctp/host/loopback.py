@@ -3,9 +3,9 @@
 # that link's receive ring (preallocated) and handed to its core on the next poll, so nothing
 # is delivered re-entrantly from inside a send.
 
-from .bufcopy import copy_into
-from .link import RX_FULL, Link
-from .packet import BASELINE_MTU, HEADER_SIZE
+from ..bufcopy import copy_into
+from ..core.link import RX_FULL, Link
+from ..core.packet import BASELINE_MTU, HEADER_SIZE
 
 
 class LoopbackBus:

@@ -10,8 +10,8 @@
 # (Rq clear, instance ID, command, completion code, length) before it is decoded; a failure is
 # a ControlError that says which. Not a packet path: it allocates.
 
-from .constants import EID_BROADCAST, EID_RESERVED_MAX, MSG_TYPE_CONTROL
-from .control import (
+from ..constants import EID_BROADCAST, EID_RESERVED_MAX, MSG_TYPE_CONTROL
+from .messages import (
     DATAGRAM,
     GET_ENDPOINT_ID,
     GET_ENDPOINT_UUID,
@@ -32,7 +32,7 @@ from .control import (
     format_uuid,
     parse_version_entry,
 )
-from .errors import MctpError, ResponseCode
+from ..errors import MctpError, ResponseCode
 
 # What another try may cure.
 _RETRIED = (ResponseCode.TIMED_OUT, ResponseCode.INTERNAL_ERROR)

@@ -6,7 +6,7 @@
 # same way: the only way to reach a requester that has no EID yet (EID 0, physical
 # addressing), and the right way to answer any requester.
 
-from ._compat import const, ticks_diff
+from .._compat import const, ticks_diff
 
 
 class Route:

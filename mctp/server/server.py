@@ -15,8 +15,8 @@
 # ends its flows; handles carry the server's epoch (SERVER_RESTARTED); responses are accepted
 # only from the EID the request went to.
 
-from ._compat import const, ticks_diff, ticks_ms
-from .constants import (
+from .._compat import const, ticks_diff, ticks_ms
+from ..constants import (
     EID_BROADCAST,
     EID_RESERVED_MAX,
     MAX_PAYLOAD_SIZE,
@@ -26,10 +26,10 @@ from .constants import (
     TAG_MAX,
     is_valid_remote_eid,
 )
-from .core import SEND_NO_ROUTE, SEND_OK
-from .errors import ResponseCode
-from .packet import FLAG_TO
-from .wire import (
+from ..core.core import SEND_NO_ROUTE, SEND_OK
+from ..errors import ResponseCode
+from ..core.packet import FLAG_TO
+from ..wire import (
     FLAG_HAS_EID,
     FLAG_HAS_TAG,
     FLAG_IC,

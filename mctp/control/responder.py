@@ -13,10 +13,10 @@
 #
 # Nothing here allocates per request: the response is built in a buffer made at construction.
 
-from ._compat import const, unique_id
-from .bufcopy import copy_into
-from .constants import EID_BROADCAST, EID_NULL, EID_RESERVED_MAX, MSG_TYPE_CONTROL, MSG_TYPE_MAX
-from .control import (
+from .._compat import const, unique_id
+from ..bufcopy import copy_into
+from ..constants import EID_BROADCAST, EID_NULL, EID_RESERVED_MAX, MSG_TYPE_CONTROL, MSG_TYPE_MAX
+from .messages import (
     BASE_VERSION,
     DATAGRAM,
     EID_DYNAMIC,
@@ -46,7 +46,7 @@ from .control import (
     VERSION_TYPE_NOT_SUPPORTED,
     uuid_from_unique_id,
 )
-from .counters import Counters
+from ..counters import Counters
 
 _MAX_VERSIONS = const(8)  # version entries per message type
 _RSP_SIZE = const(3 + 1 + 128)  # the longest answer: every message type

@@ -12,10 +12,10 @@
 # arguments and locals: MicroPython allocates the frame of a bytecode function whose locals
 # plus stack exceed 11 words (see tools/frames.py), so packet-path functions stay small.
 
-from ._compat import const, ticks_diff, ticks_ms
-from .bufcopy import copy_into
-from .config import Config
-from .constants import (
+from .._compat import const, ticks_diff, ticks_ms
+from ..bufcopy import copy_into
+from ..config import Config
+from ..constants import (
     EID_BROADCAST,
     EID_NULL,
     EID_RESERVED_MAX,
@@ -24,7 +24,7 @@ from .constants import (
     MSG_TYPE_MAX,
     TAG_MAX,
 )
-from .counters import Counters
+from ..counters import Counters
 from .flows import FlowTable
 from .link import RX_DROPPED, RX_FULL, RX_TAKEN
 from .packet import (

@@ -12,9 +12,9 @@
 #     owner = BusOwner(core, stack, link)
 #     peer = owner.enumerate(0x1D)   # -> Peer(eid=10, addr=0x1d, msg_types=..., uuid=...)
 
-from .constants import EID_NULL, MSG_TYPE_VENDOR_IANA, MSG_TYPE_VENDOR_PCI, is_unicast_eid
-from .control import SET_ENDPOINT_ID, ControlError, format_uuid
-from .control_requester import ControlRequester
+from ..constants import EID_NULL, MSG_TYPE_VENDOR_IANA, MSG_TYPE_VENDOR_PCI, is_unicast_eid
+from .messages import SET_ENDPOINT_ID, ControlError, format_uuid
+from .requester import ControlRequester
 
 
 class Peer:

@@ -5,7 +5,7 @@
 # After the type byte: byte 0 = Rq (bit 7) | D (bit 6) | instance ID (bits 4:0), byte 1 = the
 # command; a response adds byte 2 = the completion code, then the command's data.
 
-from ._compat import const
+from .._compat import const
 
 # Control header.
 RQ = const(0x80)

@@ -6,11 +6,11 @@
 # and calls `idle()` between polls until the message or the deadline arrives. Pass an idle
 # function to do other work meanwhile, for example to run other stacks in the same process.
 
-from ._compat import sleep_ms
-from .api import Handle, MctpClient
-from .bufcopy import copy_into
-from .errors import MctpError, ResponseCode
-from .wire import (
+from .._compat import sleep_ms
+from ..api import Handle, MctpClient
+from ..bufcopy import copy_into
+from ..errors import MctpError, ResponseCode
+from ..wire import (
     HEADER_SIZE,
     MAX_PAYLOAD_SIZE,
     MAX_REQUEST_SIZE,

@@ -9,8 +9,8 @@
 #   - handles, pending receives and connections point at each other consistently;
 #   - every live flow (owned tag) belongs to a live request handle.
 
-from .core import CONTROL_OWNER
-from .reassembly import ASSEMBLING, COMPLETE, FREE
+from ..core.core import CONTROL_OWNER
+from ..core.reassembly import ASSEMBLING, COMPLETE, FREE
 from .server import KIND_FREE, KIND_LISTENER, KIND_REQUEST
 
 

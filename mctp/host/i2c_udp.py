@@ -16,7 +16,7 @@
 import os
 import socket
 
-from .bufcopy import copy_into
+from ..bufcopy import copy_into
 from .i2c_sim import TargetSim
 
 _MAX_DATAGRAM = 300

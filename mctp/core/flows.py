@@ -5,8 +5,8 @@
 # the tag expiry time (6 s, like Linux, libmctp and mctp-estack), or end when their response
 # completes, unless created persistent (for protocols that answer more than once).
 
-from ._compat import ticks_diff
-from .constants import EID_NULL, TAG_MAX
+from .._compat import ticks_diff
+from ..constants import EID_NULL, TAG_MAX
 
 
 class Flow:

@@ -11,8 +11,8 @@
 # and the PEC check starts from the CRC of its own address byte (pec_init).
 # Nothing here allocates; a bad frame is a reason code, never an exception.
 
-from ._compat import const
-from .packet import HEADER_VERSION, VERSION_MASK
+from .._compat import const
+from ..core.packet import HEADER_VERSION, VERSION_MASK
 from .pec import TABLE, pec
 
 CMD_MCTP = const(0x0F)

@@ -1,4 +1,4 @@
-# The viper PEC used on MicroPython (see mctp.pec, which imports this under try/except).
+# The viper PEC used on MicroPython (see mctp.i2c.pec, which imports this under try/except).
 
 import micropython
 

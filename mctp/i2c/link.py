@@ -15,12 +15,12 @@
 # Nothing here allocates per packet, and no exception leaves the IRQ handler (MicroPython
 # disables a handler for good after one).
 
-from ._compat import const
-from .bufcopy import copy_into
-from .counters import Counters
-from .link import RX_FULL, Link
+from .._compat import const
+from ..bufcopy import copy_into
+from ..counters import Counters
+from ..core.link import RX_FULL, Link
 from .neighbours import Neighbours
-from .packet import BASELINE_MTU, HEADER_SIZE, MAX_MTU
+from ..core.packet import BASELINE_MTU, HEADER_SIZE, MAX_MTU
 from .smbus import (
     CMD_MCTP,
     DROP_NAMES,

@@ -10,7 +10,7 @@
 # other messages never leaves the endpoint deaf to its bus owner (Get Endpoint ID and the
 # like are answered at once and the slot is free again before the next packet).
 
-from ._compat import const, ticks_diff
+from .._compat import const, ticks_diff
 
 FREE = const(0)
 ASSEMBLING = const(1)

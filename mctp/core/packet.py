@@ -7,7 +7,7 @@
 #
 # The first payload byte of a SOM packet is the message type, bit 7 the IC flag.
 
-from ._compat import const
+from .._compat import const
 
 HEADER_SIZE = const(4)
 HEADER_VERSION = const(0x01)

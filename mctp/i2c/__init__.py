@@ -1,0 +1,18 @@
+# The SMBus/I2C binding (DSP0237): link (I2CLink over machine.I2C + machine.I2CTarget, and
+# I2CMemLink for memory-mode targets), smbus (the frame codec), pec (its CRC-8, viper on
+# MicroPython) and neighbours (EID to address, learned).
+
+# The leaves first, as in mctp.core.
+from . import neighbours, pec, smbus  # noqa: F401
+from .link import (
+    DEFAULT_RING,
+    IRQ_ADDR_MATCH_READ,
+    IRQ_ADDR_MATCH_WRITE,
+    IRQ_END_READ,
+    IRQ_END_WRITE,
+    IRQ_READ_REQ,
+    IRQ_WRITE_REQ,
+    MEM_SIZE,
+    I2CLink,
+    I2CMemLink,
+)

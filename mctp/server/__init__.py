@@ -1,0 +1,6 @@
+# The server that owns a stack and serves its clients through the IPC wire codec (server:
+# handles, pending receives, dispatch), the in-process client (direct: DirectClient) and the
+# server's invariants (audit, for tests and the REPL).
+
+from .direct import DirectClient
+from .server import Server

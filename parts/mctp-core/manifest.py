@@ -1,0 +1,14 @@
+# The core stack: the application API and facade (mctp), the IPC codec (mctp.wire), the server
+# and the in-process client (mctp.server), and the core (mctp.core). Every other part needs it.
+import os
+
+metadata(description="MCTP core stack: API, facade, IPC codec, server, core.", version="0.1.0")
+
+# The modules directly in mctp/ (a manifest runs with its own folder as the working directory).
+package(
+    "mctp",
+    files=sorted(name for name in os.listdir("../../mctp") if name.endswith(".py")),
+    base_path="../..",
+)
+package("mctp/server", base_path="../..")
+package("mctp/core", base_path="../..")
