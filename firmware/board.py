@@ -21,11 +21,20 @@ def load_config():
 
 
 def check_firmware(machine):
-    if not hasattr(machine, "I2CTarget"):
+    if hasattr(machine, "I2CTarget"):
+        return
+    version = sys.implementation.version
+    if sys.platform in ("linux", "darwin", "win32") or version >= (1, 26):
+        # The unix port (or a board whose port has no I2C target driver).
         raise RuntimeError(
-            "the MCTP endpoint needs MicroPython 1.26 or later (machine.I2CTarget); this is "
-            + sys.version
+            "this port (%s) has no machine.I2CTarget, which the endpoint receives with; on a"
+            " host, run it on the UDP I2C bus instead: micropython tools/run_endpoint.py"
+            " --i2c-udp 0:PEER" % sys.platform
         )
+    raise RuntimeError(
+        "the MCTP endpoint needs MicroPython 1.26 or later (machine.I2CTarget); this is %d.%d.%d"
+        % version[:3]
+    )
 
 
 def build(config=None):

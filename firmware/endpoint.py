@@ -110,10 +110,13 @@ class EndpointApp:
         }
 
     def show(self):
-        """Print the EID and every counter (for the mpremote REPL), and the first fault."""
+        """Print the EID, every counter and the open handles (for the mpremote REPL), and
+        the first fault."""
         print("EID", self.core.eid)
         for layer, counters in self.counters().items():
             print(layer, counters)
         print("faults", self.faults)
+        for line in self.server.open_handles():
+            print(line)
         if self.first_fault:
             print(self.first_fault)

@@ -267,7 +267,7 @@ def test_requester_commands_against_our_responder():
     assert ctl.get_version(0x0A) == [(1, 3, 1, 0)]
     assert ctl.get_version(0x0A, 1) == [(1, 2, 0, 0)]
     assert ctl.get_version(0x0A, 0x7E) is None
-    assert ctl.get_msg_types(0x0A) == b"\x00"
+    assert ctl.get_msg_types(0x0A) == [0]
     (entry,) = ctl.get_vdm_support(0x0A)
     assert (entry.id_format, entry.vendor_id, entry.command_set) == (0, 0x8086, 7)
     with raises(ValueError):
@@ -373,7 +373,7 @@ def test_bus_owner_sets_up_an_endpoint_mctpd_style_byte_for_byte():
     owner = BusOwner(rig.owner.core, rig.owner.stack, rig.owner.link)
     peer = owner.enumerate(EP)
     assert (peer.eid, peer.addr, peer.assigned) == (10, EP, True)
-    assert peer.msg_types == b"\x00\x7e" and peer.uuid == UUID
+    assert peer.msg_types == [0, 0x7E] and peer.uuid == UUID
     assert (peer.vdm[0].vendor_id, peer.vdm[0].command_set) == (0x1AB4, 1)
     assert rig.owner.core.routes.lookup(10).phys == EP
     assert rig.owner.core.routes.lookup(0) is None  # the set-up route is gone

@@ -86,7 +86,9 @@ def test_the_firmware_refuses_micropython_without_i2c_target():
     with machine_module(FakeMachine(SimBus(), target=False)):
         with raises(RuntimeError) as caught:
             firmware.board.build()
-    assert "MicroPython 1.26 or later" in str(caught.value)
+    # The unix port and CPython run these tests: both are hosts, pointed to the UDP bus.
+    assert "has no machine.I2CTarget" in str(caught.value)
+    assert "tools/run_endpoint.py --i2c-udp" in str(caught.value)
 
 
 def test_the_firmware_starts_and_serves_a_bus_owner():
@@ -106,7 +108,7 @@ def test_the_firmware_starts_and_serves_a_bus_owner():
     owner = Endpoint(bus, link, 0x10, 8, FakeClock(1000))
     owner.others.append(app.poll)
     peer = BusOwner(owner.core, owner.stack, owner.link).enumerate(0x1D)
-    assert (peer.eid, peer.msg_types, peer.uuid) == (10, b"\x00\x01\x7e", app.control.uuid)
+    assert (peer.eid, peer.msg_types, peer.uuid) == (10, [0, 1, 0x7E], app.control.uuid)
     assert peer.vdm[0].vendor_id == board_config.VENDOR_ID
 
     with owner.stack.req(10, 100) as channel:

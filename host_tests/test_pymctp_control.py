@@ -75,7 +75,7 @@ def test_our_bus_owner_enumerates_our_micropython_endpoint():
         with micropython_endpoint(owner.link._target.port, EP) as endpoint:
             owner.link._i2c.connect(endpoint.port)
             peer = bus_owner.enumerate(EP)
-            assert (peer.eid, peer.assigned, peer.msg_types) == (10, True, b"\x00\x01\x7e")
+            assert (peer.eid, peer.assigned, peer.msg_types) == (10, True, [0, 1, 0x7E])
             assert peer.vdm[0].vendor_id == 0xFFFF  # the echo service's
             assert bus_owner.control.get_version(10) == [(1, 3, 1, 0)]
             assert bus_owner.control.get_eid(10).eid == 10
@@ -101,7 +101,7 @@ def test_our_bus_owner_enumerates_pymctp_simple_endpoint():
     assert (peer.eid, peer.assigned, peer.msg_types, peer.uuid) == (
         10,
         True,
-        b"\x00\x01",
+        [0, 1],
         uuid,
     )
     assert simple.context.assigned_eid == 10

@@ -9,6 +9,7 @@ if not IS_MICROPYTHON:
     import os
     import signal
     import socket
+    import subprocess
     import sys
 
     sys.path.insert(
@@ -57,14 +58,50 @@ def test_cpython_endpoint_stops_cleanly_on_sigterm_and_takes_a_uuid():
     assert "link too_short=0" in output and "Traceback" not in output
 
 
-def test_bad_options_are_refused_with_the_usage():
+BAD_COMMAND_LINES = (
+    ((), "--i2c-udp LISTEN:PEER is required"),
+    (("--i2c-udp", "1:2", "--colour", "red"), "unknown option --colour"),
+    (("--i2c-udp",), "--i2c-udp needs a value"),
+    (("--i2c-udp", "5000"), "--i2c-udp: give LISTEN:PEER"),
+    (("--i2c-udp", "0:1", "--eid", "300"), "--eid: 300 is not within 8..254"),
+    (("--i2c-udp", "0:1", "--i2c-addr", "0x80"), "--i2c-addr: 0x80 is not within 8..119"),
+    (("--i2c-udp", "0:1", "--mtu", "big"), "--mtu: 'big' is not a number"),
+    (("--i2c-udp", "0:1", "--uuid", "abc"), "--uuid: 'abc' is not 32 hex digits"),
+    (("--i2c-udp", "0:1", "--config", "flows"), "--config: give NAME=VALUE"),
+    (("--i2c-udp", "0:1", "--config", "colour=3"), "--config: unknown config setting: colour"),
+)
+
+
+def test_bad_options_are_one_usage_error_with_status_2_on_both_interpreters():
     if IS_MICROPYTHON:
         skip("starts processes")
-    for options in ((), ("--i2c-udp", "1:2", "--colour", "red"), ("--i2c-udp",)):
-        with raises(EndpointFailed) as caught:
-            EndpointProcess(micropython_command(), options)
-        failure = caught.value
-        assert failure.returncode != 0 and "usage: run_endpoint.py" in failure.output, failure
+    for interpreter in (micropython_command(), sys.executable):
+        for options, error in BAD_COMMAND_LINES:
+            with raises(EndpointFailed) as caught:
+                EndpointProcess(interpreter, options)
+            failure = caught.value
+            lines = failure.output.strip().splitlines()
+            assert failure.returncode == 2, failure
+            assert lines[0].startswith("usage: run_endpoint.py"), failure
+            assert lines[1].startswith("error: " + error), failure
+            assert len(lines) == 2, failure  # no traceback
+
+
+def test_help_prints_the_usage_on_both_interpreters():
+    if IS_MICROPYTHON:
+        skip("starts processes")
+    tool = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
+    for interpreter in (micropython_command(), sys.executable):
+        result = subprocess.run(
+            [interpreter, os.path.join(tool, "run_endpoint.py"), "--help"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("usage: run_endpoint.py --i2c-udp LISTEN:PEER")
+        assert "--console" in result.stdout
 
 
 def test_a_port_in_use_is_refused_with_one_line():

@@ -5,11 +5,11 @@
 from endpoints import FakeClock, Wire, inject, lone_server, network
 from testing import raises
 
-from mctp import RecvMetadata, wire
+from mctp import RecvMetadata, Stack, wire
 from mctp.config import Config
 from mctp.core import Core
 from mctp.errors import MctpError, ResponseCode
-from mctp.server import Server
+from mctp.server import DirectClient, Server
 
 H = wire.HEADER_SIZE
 SOM_EOM = 0xC0  # transport header flags: a single-packet message
@@ -552,3 +552,22 @@ def test_restart_does_not_leave_old_messages_in_the_way():
     assert w.conn.ready
     assert w.payload() == b"new"
     assert server.core.pool.in_use() == 0
+
+
+def test_a_full_handle_table_names_the_likely_cause_and_lists_the_open_handles():
+    # On MicroPython no finaliser closes a channel that was neither closed nor used in `with`.
+    server, _clock = lone_server(config=Config(requests=2))
+    stack = Stack(DirectClient(server))
+    kept = [stack.req(9), stack.req(10)]
+    with raises(MctpError) as caught:
+        stack.req(11)
+    assert caught.value.code == ResponseCode.NO_SPACE
+    assert "no free request handle (2 in use: a channel not closed?" in str(caught.value)
+    lines = server.open_handles()
+    assert len(lines) == 2 and "request channel to EID 9, 0 queued" in lines[0]
+    assert "request channel to EID 10" in lines[1]
+    kept[0].close()
+    with stack.req(11):
+        assert len(server.open_handles()) == 2
+    kept[1].close()
+    assert server.open_handles() == []

@@ -47,14 +47,14 @@ sys.path.insert(0, __file__.rpartition("/")[0] + "/..")
 from mctp import RecvMetadata, Stack  # noqa: E402
 from mctp._compat import ticks_diff, ticks_ms  # noqa: E402
 from mctp.control.responder import ControlResponder  # noqa: E402
-from mctp.core.core import Core  # noqa: E402
-from mctp.server.direct import DirectClient  # noqa: E402
+from mctp.core import Core  # noqa: E402
+from mctp.server import DirectClient  # noqa: E402
 from mctp.i2c import I2CLink  # noqa: E402
 from mctp.host.i2c_sim import SimBus  # noqa: E402
 from mctp.i2c.pec import pec  # noqa: E402
 from mctp.i2c.smbus import check_frame, encode_frame, pec_init  # noqa: E402
 from mctp.host.loopback import LoopbackBus  # noqa: E402
-from mctp.server.server import Server  # noqa: E402
+from mctp.server import Server  # noqa: E402
 from mctp.wire import MAX_PAYLOAD_SIZE  # noqa: E402
 
 

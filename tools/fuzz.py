@@ -1,4 +1,33 @@
-"""Seeded, bounded fuzzing of the endpoint, the server's IPC dispatch and every decoder.
+# Seeded, bounded fuzzing; `--help` prints USAGE.
+
+import gc
+import sys
+
+_ROOT = __file__.rpartition("/")[0].rpartition("/")[0] or "."
+sys.path.insert(0, _ROOT if _ROOT != "tools" else ".")
+sys.path.insert(0, (_ROOT if _ROOT != "tools" else ".") + "/tools")
+
+from firmware.endpoint import EndpointApp  # noqa: E402
+from mctp import Stack, wire  # noqa: E402
+from mctp._compat import IS_MICROPYTHON, ticks_add  # noqa: E402
+from mctp.config import Config  # noqa: E402
+from mctp.control import ControlError, parse_version_entry  # noqa: E402
+from mctp.control.requester import ControlRequester  # noqa: E402
+from mctp.core import Core  # noqa: E402
+from mctp.server import DirectClient  # noqa: E402
+from mctp.errors import MctpError  # noqa: E402
+from mctp.i2c import I2CLink  # noqa: E402
+from mctp.host.i2c_sim import SimBus  # noqa: E402
+from mctp.core.packet import build_packets, describe  # noqa: E402
+from mctp.i2c.pec import pec  # noqa: E402
+from mctp.server import Server  # noqa: E402
+from mctp.i2c.smbus import check_frame, decode_frame, encode_frame  # noqa: E402
+from run_endpoint import audit_figures, heap_in_use  # noqa: E402
+from cli import CommandLine  # noqa: E402
+
+USAGE = """usage: fuzz.py [--frames N] [--seed S] [--batch N] [--mode MODE] [--interpreter I]
+
+Seeded, bounded fuzzing of the endpoint, the server's IPC dispatch and every decoder.
 
     python3 tools/fuzz.py [--frames N] [--seed S] [--batch N] [--mode MODE] [--interpreter I]
     micropython tools/fuzz.py --mode inproc [--frames N] [--seed S] [--batch N]
@@ -22,30 +51,6 @@ broken invariant; in-process, the invariants are checked after every frame too.
 It prints one `name: value unit` line per figure, and exits 1 on any failure, naming the seed
 and the batch that reproduce it (the same seed gives the same frames on both interpreters).
 """
-
-import gc
-import sys
-
-_ROOT = __file__.rpartition("/")[0].rpartition("/")[0] or "."
-sys.path.insert(0, _ROOT if _ROOT != "tools" else ".")
-sys.path.insert(0, (_ROOT if _ROOT != "tools" else ".") + "/tools")
-
-from firmware.endpoint import EndpointApp  # noqa: E402
-from mctp import Stack, wire  # noqa: E402
-from mctp._compat import IS_MICROPYTHON, ticks_add  # noqa: E402
-from mctp.config import Config  # noqa: E402
-from mctp.control import ControlError, parse_version_entry  # noqa: E402
-from mctp.control.requester import ControlRequester  # noqa: E402
-from mctp.core.core import Core  # noqa: E402
-from mctp.server.direct import DirectClient  # noqa: E402
-from mctp.errors import MctpError  # noqa: E402
-from mctp.i2c import I2CLink  # noqa: E402
-from mctp.host.i2c_sim import SimBus  # noqa: E402
-from mctp.core.packet import build_packets, describe  # noqa: E402
-from mctp.i2c.pec import pec  # noqa: E402
-from mctp.server.server import Server  # noqa: E402
-from mctp.i2c.smbus import check_frame, decode_frame, encode_frame  # noqa: E402
-from run_endpoint import audit_figures, heap_in_use  # noqa: E402
 
 OWNER_ADDR, OWNER_EID = 0x10, 8
 ENDPOINT_ADDR, ENDPOINT_EID = 0x1D, 9
@@ -708,20 +713,27 @@ def run(mode, seed, frames, batch_size, interpreter="both"):
 
 
 def main(argv):
-    options = {"--frames": "5000", "--seed": "1", "--batch": "250", "--mode": "all"}
-    options["--interpreter"] = "both"
-    i = 0
-    while i + 1 < len(argv) and argv[i] in options:
-        options[argv[i]] = argv[i + 1]
-        i += 2
-    if i != len(argv) or options["--mode"] not in ("udp", "inproc", "all"):
-        raise SystemExit(__doc__)
+    cli = CommandLine(
+        USAGE,
+        valued={
+            "--frames": "5000",
+            "--seed": "1",
+            "--batch": "250",
+            "--mode": "all",
+            "--interpreter": "both",
+        },
+    )
+    options, _ = cli.parse(argv)
+    if options["mode"] not in ("udp", "inproc", "all"):
+        cli.fail("--mode: udp, inproc or all, not %r" % options["mode"])
+    if options["interpreter"] not in ("micropython", "python", "both"):
+        cli.fail("--interpreter: micropython, python or both, not %r" % options["interpreter"])
     failures = run(
-        options["--mode"],
-        int(options["--seed"]),
-        int(options["--frames"]),
-        int(options["--batch"]),
-        options["--interpreter"],
+        options["mode"],
+        cli.number("--seed", options["seed"], 0, (1 << 30) - 1),
+        cli.number("--frames", options["frames"], 1, 1 << 30),
+        cli.number("--batch", options["batch"], 1, 1 << 20),
+        options["interpreter"],
     )
     return 1 if failures else 0
 

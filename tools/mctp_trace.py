@@ -1,10 +1,6 @@
-"""Read SMBus/I2C MCTP frames (address byte first, PEC last) as one line of text each.
-
-    python3 tools/mctp_trace.py 3a0f08210100 08c8008002 56 ...   # hex frames (spaces allowed)
-
-describe_frame() is what `make run` prints for every frame on the bus. Allocates freely: a host
-tool, also usable from the MicroPython REPL.
-"""
+# Decodes SMBus/I2C MCTP frames; `--help` prints USAGE. describe_frame() is what `make run`
+# prints for every frame on the bus. Allocates freely: a host tool, also usable from the
+# MicroPython REPL.
 
 import sys
 
@@ -13,6 +9,20 @@ sys.path.insert(0, __file__.rpartition("/")[0] + "/..")
 from mctp.control import COMMAND_NAMES, COMPLETION_NAMES  # noqa: E402
 from mctp.core.packet import FLAG_SOM, describe  # noqa: E402
 from mctp.i2c.smbus import decode_frame  # noqa: E402
+
+sys.path.insert(0, __file__.rpartition("/")[0] or ".")
+from cli import CommandLine  # noqa: E402
+
+USAGE = """usage: mctp_trace.py [FRAME ...]
+
+Print one line for each SMBus/I2C MCTP frame given in hex (address byte first, PEC last):
+the addresses, PEC, transport header and the control, PLDM or vendor message. Each argument is
+one frame (quote one written with spaces); with none, standard input gives one frame per line.
+
+    python3 tools/mctp_trace.py 3a0f0821010008c800800256
+    python3 tools/mctp_trace.py "3A 0F 08 21 01 00 08 C8 00 80 02 56" "20 0F 0C 3B ..."
+    some-capture-tool | python3 tools/mctp_trace.py
+"""
 
 PLDM_BASE_COMMANDS = {
     0x01: "SetTID",
@@ -68,8 +78,16 @@ def _hex(data):
 
 
 def main(argv):
-    for text in argv:
-        print(describe_frame(bytes.fromhex(text.replace(" ", ""))))
+    cli = CommandLine(USAGE, positional=True)
+    _, frames = cli.parse(argv)
+    if not frames:
+        frames = [line for line in sys.stdin.read().splitlines() if line.strip()]
+    for text in frames:
+        try:
+            frame = bytes.fromhex(text.replace(" ", ""))
+        except ValueError:
+            cli.fail("not a frame in hex: %r" % text)
+        print(describe_frame(frame))
 
 
 if __name__ == "__main__":

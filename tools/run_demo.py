@@ -20,12 +20,13 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 from mctp import Stack  # noqa: E402
 from mctp.control.bus_owner import BusOwner  # noqa: E402
 from mctp.config import Config  # noqa: E402
-from mctp.core.core import Core  # noqa: E402
-from mctp.server.direct import DirectClient  # noqa: E402
+from mctp.core import Core  # noqa: E402
+from mctp.server import DirectClient  # noqa: E402
 from mctp.i2c import I2CLink  # noqa: E402
 from mctp.host.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: E402
-from mctp.server.server import Server  # noqa: E402
+from mctp.server import Server  # noqa: E402
 from endpoint_process import EndpointFailed, EndpointProcess  # noqa: E402
+from cli import CommandLine  # noqa: E402
 from mctp_trace import describe_frame  # noqa: E402
 
 OWNER_ADDR, OWNER_EID, ENDPOINT_ADDR = 0x10, 8, 0x1D
@@ -61,7 +62,7 @@ class Demo:
         self.check("EID assigned from the pool", peer.assigned and peer.eid == 10)
         self.check(
             "control, PLDM and vendor-defined types advertised",
-            peer.msg_types == bytes((0, MSG_TYPE_PLDM, MSG_TYPE_VENDOR_PCI)),
+            peer.msg_types == [0, MSG_TYPE_PLDM, MSG_TYPE_VENDOR_PCI],
         )
         self.check("a PCI vendor ID advertised for the echo", len(peer.vdm) == 1)
         return peer
@@ -131,12 +132,14 @@ def stop_endpoint(endpoint):
         print("   " + line)
 
 
+USAGE = "usage: run_demo.py [--micropython PATH]\n" + __doc__.split("\n\n", 1)[1]
+
+
 def main(argv):
-    micropython = os.path.join(ROOT, ".venv", "bin", "micropython")
-    if argv[:1] == ["--micropython"] and len(argv) == 2:
-        micropython = argv[1]
-    elif argv:
-        raise SystemExit("usage: run_demo.py [--micropython PATH]")
+    options, _ = CommandLine(
+        USAGE, valued={"--micropython": os.path.join(ROOT, ".venv", "bin", "micropython")}
+    ).parse(argv)
+    micropython = options["micropython"]
     demo = Demo()
     try:
         endpoint = start_endpoint(micropython, demo.target.port)

@@ -1,4 +1,21 @@
-"""Run the endpoint firmware on the host, on the UDP I2C bus (one datagram per SMBus frame on
+# The endpoint firmware on the host: `--help` prints USAGE.
+
+import gc
+import sys
+
+_ROOT = __file__.rpartition("/")[0].rpartition("/")[0] or "."
+sys.path.insert(0, _ROOT if _ROOT != "tools" else ".")
+
+from firmware.endpoint import EndpointApp  # noqa: E402
+from mctp.config import Config  # noqa: E402
+from mctp.control import format_uuid, uuid_from_unique_id  # noqa: E402
+
+sys.path.insert(0, _ROOT + "/tools")
+from cli import CommandLine  # noqa: E402
+
+USAGE = """usage: run_endpoint.py --i2c-udp LISTEN:PEER [options]
+
+Run the endpoint firmware on the host, on the UDP I2C bus (one datagram per SMBus frame on
 127.0.0.1, the format of pymctp's QEMU I2C exerciser).
 
     micropython tools/run_endpoint.py --i2c-udp 47220:47221 --i2c-addr 0x1D [--eid 9]
@@ -22,71 +39,71 @@ It prints one "ready" line when it listens, and its counters when it stops (Ctrl
 "quit"). A UDP port already in use is refused.
 """
 
-import gc
-import sys
-
-_ROOT = __file__.rpartition("/")[0].rpartition("/")[0] or "."
-sys.path.insert(0, _ROOT if _ROOT != "tools" else ".")
-
-from firmware.endpoint import EndpointApp  # noqa: E402
-from mctp.config import Config  # noqa: E402
-from mctp.control import format_uuid, uuid_from_unique_id  # noqa: E402
-
-_WITHOUT_DEFAULT = ("--i2c-udp", "--eid", "--uuid")
-_FLAGS = ("--console",)
-_USAGE = (
-    "usage: run_endpoint.py --i2c-udp LISTEN:PEER [--i2c-addr A] [--eid N] [--uuid HEX] "
-    "[--config NAME=VALUE] [--console]"
+COMMAND_LINE = CommandLine(
+    USAGE,
+    valued={
+        "--i2c-udp": None,
+        "--i2c-addr": "0x1D",
+        "--eid": None,
+        "--uuid": None,
+        "--mtu": "64",
+        "--vendor-id": "0xFFFF",
+        "--tid": "1",
+    },
+    flags=("--console",),
+    repeated=("--config",),
 )
 
 
 def parse(argv):
-    options = {"--i2c-addr": "0x1D", "--mtu": "64", "--vendor-id": "0xFFFF", "--tid": "1"}
-    overrides = {}
-    i = 0
-    while i < len(argv):
-        name = argv[i]
-        if name in ("-h", "--help"):
-            print(__doc__)
-            sys.exit(0)
-        if name in _FLAGS:
-            options[name] = True
-            i += 1
-            continue
-        if name == "--config" and i + 1 < len(argv):
-            setting, _, value = argv[i + 1].partition("=")
-            overrides[setting] = int(value, 0)
-            i += 2
-            continue
-        if (name not in options and name not in _WITHOUT_DEFAULT) or i + 1 >= len(argv):
-            raise SystemExit(_USAGE + "\nunknown or incomplete option: " + name)
-        options[name] = argv[i + 1]
-        i += 2
-    if "--i2c-udp" not in options:
-        raise SystemExit(_USAGE + "\n--i2c-udp is required")
-    listen, _, peer = options["--i2c-udp"].partition(":")
+    """The settings from the command line; a usage error (exit status 2) for a bad one."""
+    cli = COMMAND_LINE
+    options, _ = cli.parse(argv)
+    if options["i2c_udp"] is None:
+        cli.fail("--i2c-udp LISTEN:PEER is required")
+    listen, colon, peer = options["i2c_udp"].partition(":")
+    if not colon:
+        cli.fail("--i2c-udp: give LISTEN:PEER, two UDP ports (LISTEN 0: a free one)")
     settings = {
-        "listen": int(listen),
-        "peer": int(peer),
-        "addr": int(options["--i2c-addr"], 0),
-        "eid": int(options["--eid"], 0) if "--eid" in options else None,
-        "mtu": int(options["--mtu"]),
-        "vendor_id": int(options["--vendor-id"], 0),
-        "tid": int(options["--tid"], 0),
+        "listen": cli.number("--i2c-udp LISTEN", listen, 0, 65535),
+        "peer": cli.number("--i2c-udp PEER", peer, 1, 65535),
+        "addr": cli.number("--i2c-addr", options["i2c_addr"], 0x08, 0x77),
+        "eid": None,
+        "mtu": cli.number("--mtu", options["mtu"], 1, 250),
+        "vendor_id": cli.number("--vendor-id", options["vendor_id"], 0, 0xFFFF),
+        "tid": cli.number("--tid", options["tid"], 1, 254),
         "uuid": None,
-        "console": "--console" in options,
-        "config": _config(overrides),
+        "console": options["console"],
+        "config": _config(cli, options["config"]),
     }
-    if "--uuid" in options:
-        settings["uuid"] = bytes.fromhex(options["--uuid"].replace("-", ""))
+    if options["eid"] is not None:
+        settings["eid"] = cli.number("--eid", options["eid"], 8, 254)
+    if options["uuid"] is not None:
+        settings["uuid"] = _uuid(cli, options["uuid"])
     return settings
 
 
-def _config(overrides):
+def _uuid(cli, text):
+    try:
+        uuid = bytes.fromhex(text.replace("-", ""))
+    except ValueError:
+        uuid = b""
+    if len(uuid) != 16:
+        cli.fail("--uuid: %r is not 32 hex digits" % text)
+    return uuid
+
+
+def _config(cli, settings):
+    overrides = {}
+    for setting in settings:
+        name, equals, value = setting.partition("=")
+        if not equals:
+            cli.fail("--config: give NAME=VALUE, not %r" % setting)
+        overrides[name] = cli.number("--config " + name, value, 1, 1 << 30)
     try:
         return Config(**overrides)
     except (TypeError, ValueError) as error:
-        raise SystemExit(_USAGE + "\n--config: " + str(error)) from None
+        cli.fail("--config: " + str(error))
 
 
 def default_uuid(addr, port):

@@ -26,7 +26,7 @@ class Peer:
         self.endpoint_type = 0
         self.eid_type = 0
         self.assigned = False  # we gave it its EID (Set Endpoint ID)
-        self.msg_types = b""
+        self.msg_types = []  # type numbers
         self.vdm = []
         self.uuid = None
 
@@ -34,7 +34,7 @@ class Peer:
         return "Peer(eid=%d, addr=0x%02x, msg_types=%s, vdm=%r, uuid=%s)" % (
             self.eid,
             self.addr,
-            list(self.msg_types),
+            self.msg_types,
             self.vdm,
             format_uuid(self.uuid) if self.uuid else None,
         )

@@ -189,10 +189,12 @@ class ControlRequester:
             raise ControlError(GET_VERSION_SUPPORT, str(error)) from None
 
     def get_msg_types(self, eid):
+        """The message types the endpoint supports, as a list of numbers (0 for control,
+        0x01 for PLDM, ...)."""
         data = self.request(eid, GET_MESSAGE_TYPE_SUPPORT)
         if not data or len(data) != 1 + data[0]:
             raise ControlError(GET_MESSAGE_TYPE_SUPPORT, "type count and length disagree")
-        return bytes(data[1:])
+        return list(data[1:])
 
     def get_vdm_support(self, eid):
         """Every Get VDM Support entry, selector 0 onwards until the endpoint says 0xFF."""

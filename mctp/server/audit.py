@@ -75,3 +75,21 @@ def _check_slots(server, queued, found):
             found.append("slot %d is in unknown state %d" % (slot.index, slot.state))
         if slot.state != FREE and pool.owned(slot.owner) > limit:
             found.append("owner %d holds more than its %d messages" % (slot.owner, limit))
+
+
+def open_handles(server):
+    """Server.open_handles(): one line per handle in use."""
+    lines = []
+    for h in server.handles:
+        if h.kind == KIND_FREE:
+            continue
+        what = (
+            "listener for type %d" % h.msg_type
+            if h.kind == KIND_LISTENER
+            else "request channel to EID %d" % h.eid
+        )
+        waiting = ", a receive waiting" if h.pending is not None else ""
+        lines.append(
+            "handle 0x%x: %s, %d queued%s" % (server.handle_value(h), what, h.count, waiting)
+        )
+    return lines

@@ -96,8 +96,14 @@ _EXPLAIN = (
     None,
     "no route to EID %d",
     None,
-    "no free request handle (%d in use)",
-    "no free listener handle (%d in use)",
+    (
+        "no free request handle (%d in use: a channel not closed? On MicroPython nothing closes"
+        " one for you: use `with` or close(); Server.open_handles() lists them)"
+    ),
+    (
+        "no free listener handle (%d in use: a listener not closed? On MicroPython nothing"
+        " closes one for you: use `with` or close(); Server.open_handles() lists them)"
+    ),
     "no free tag for EID %d (every tag to it awaits an answer, or the flow table is full)",
     "message type %d already has a listener",
     "message type 0 (control) is answered by the stack",
@@ -589,6 +595,13 @@ class Server:
             if h.kind != KIND_FREE:
                 count += 1
         return count
+
+    def open_handles(self):
+        """One line per handle in use: what it is and what it holds (for show() and the REPL;
+        mctp.server.audit writes them)."""
+        from .audit import open_handles  # noqa: PLC0415 (only diagnostics need it)
+
+        return open_handles(self)
 
     def pending_in_use(self):
         count = 0
