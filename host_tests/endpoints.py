@@ -152,7 +152,7 @@ class Wire:
 
     def payload(self):
         hdr = self.response()
-        return bytes(wire.response_payload(self.conn.resp, hdr, self.conn.resp_len))
+        return bytes(wire.get_response_payload(self.conn.resp, hdr, self.conn.resp_len))
 
     def ok(self, length):
         hdr = self.call(length)

@@ -2,7 +2,7 @@
 # several messages and to record what was sent. It implements the MctpClient contract the way
 # the server will: NO_SPACE keeps a message that does not fit, TIMED_OUT when nothing waits.
 
-from mctp.api import Handle, MctpClient
+from mctp.api import Handle, MctpClient, RecvMetadata
 from mctp.errors import MctpError, ResponseCode
 
 
@@ -43,7 +43,7 @@ class FakeClient(MctpClient):
         self._check()
         self.eid = eid
 
-    def recv(self, handle, timeout_ms, buf, meta):
+    def recv(self, handle, timeout_ms, buf, meta=None):
         self._check()
         self.last_recv_handle = handle.value
         self.last_recv_timeout = timeout_ms
@@ -54,7 +54,7 @@ class FakeClient(MctpClient):
             raise MctpError(ResponseCode.NO_SPACE, len(payload))
         self.inbound.pop(0)
         buf[: len(payload)] = payload
-        return meta.set(msg_type, ic, tag, remote_eid, len(payload))
+        return (meta or RecvMetadata()).set(msg_type, ic, tag, remote_eid, len(payload))
 
     def send(self, handle, msg_type, eid, tag, ic, buf, length=None):
         self._check()

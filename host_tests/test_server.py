@@ -571,3 +571,15 @@ def test_a_full_handle_table_names_the_likely_cause_and_lists_the_open_handles()
         assert len(server.open_handles()) == 2
     kept[1].close()
     assert server.open_handles() == []
+
+
+def test_the_seeds_three_argument_recv_returns_new_metadata():
+    # recv(handle, timeout, buf) as in openprot-mctp-api; passing a RecvMetadata allocates none.
+    server, _clock = lone_server()
+    client = DirectClient(server)
+    handle = client.listener(1)
+    inject(server.core, 9, 0xC0 | 0x08 | 2, b"\x01hi")
+    buf = bytearray(8)
+    meta = client.recv(handle, 0, buf)
+    assert (meta.msg_type, meta.remote_eid, meta.msg_tag, meta.payload_size) == (1, 9, 2, 2)
+    assert buf[:2] == b"hi"

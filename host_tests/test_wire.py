@@ -81,7 +81,7 @@ def test_response_header_round_trip():
 
 def test_decoders_refill_a_caller_owned_header():
     buf = bytearray(16)
-    hdr = wire.RequestHeader()
+    hdr = wire.MctpRequestHeader()
     wire.encode_req(buf, 9)
     assert wire.decode_request_header(buf, None, hdr) is hdr
     assert (hdr.op, hdr.eid) == (wire.OP_REQ, 9)
@@ -124,7 +124,7 @@ def test_encode_send_round_trip():
     n = wire.encode_send(buf, 5, 1, 8, 3, True, b"hello")
     hdr = wire.decode_request_header(buf, n)
     assert (hdr.op, hdr.msg_type, hdr.eid, hdr.handle, hdr.tag) == (wire.OP_SEND, 1, 8, 5, 3)
-    assert bytes(wire.request_payload(buf, n)) == b"hello"
+    assert bytes(wire.get_request_payload(buf, n)) == b"hello"
 
 
 def test_encode_send_absent_fields_decode_as_no_handle():
@@ -213,7 +213,7 @@ def test_recv_response_with_payload():
     hdr = wire.decode_response_header(buf, n)
     assert hdr.is_success()
     assert (hdr.msg_type, hdr.eid, hdr.tag, hdr.payload_len) == (1, 42, 5, 9)
-    assert bytes(wire.response_payload(buf, hdr, n)) == b"echo data"
+    assert bytes(wire.get_response_payload(buf, hdr, n)) == b"echo data"
     assert wire.response_payload_len(hdr, n) == 9
 
 
@@ -222,12 +222,12 @@ def test_max_payload_round_trips():
     req = bytearray(wire.MAX_REQUEST_SIZE)
     n = wire.encode_send(req, 1, 1, None, None, False, payload)
     assert n == wire.MAX_REQUEST_SIZE
-    assert bytes(wire.request_payload(req, n)) == payload
+    assert bytes(wire.get_request_payload(req, n)) == payload
     resp = bytearray(wire.MAX_RESPONSE_SIZE)
     n = wire.encode_recv_response(resp, 1, False, 9, 0, payload)
     assert n == wire.MAX_RESPONSE_SIZE
     hdr = wire.decode_response_header(resp, n)
-    assert bytes(wire.response_payload(resp, hdr, n)) == payload
+    assert bytes(wire.get_response_payload(resp, hdr, n)) == payload
 
 
 # Limits and errors.
@@ -303,10 +303,10 @@ def test_truncated_response_header():
 def test_request_payload_empty_and_non_empty():
     buf = bytearray(64)
     n = wire.encode_get_eid(buf)
-    assert len(wire.request_payload(buf, n)) == 0
+    assert len(wire.get_request_payload(buf, n)) == 0
     assert wire.request_payload_len(buf, n) == 0
     n = wire.encode_send(buf, 1, 1, None, None, False, b"abc")
-    assert bytes(wire.request_payload(buf, n)) == b"abc"
+    assert bytes(wire.get_request_payload(buf, n)) == b"abc"
     assert wire.request_payload_len(buf, n) == 3
 
 
@@ -321,9 +321,9 @@ def test_response_payload_truncated():
     buf = bytearray(64)
     n = wire.encode_recv_response(buf, 1, False, 42, 5, b"echo data")
     hdr = wire.decode_response_header(buf, n)
-    kind = wire_error_kind(lambda: wire.response_payload(buf, hdr, n - 1))
+    kind = wire_error_kind(lambda: wire.get_response_payload(buf, hdr, n - 1))
     assert kind == WireError.TRUNCATED
-    kind = wire_error_kind(lambda: wire.response_payload(bytes(buf[: n - 1]), hdr))
+    kind = wire_error_kind(lambda: wire.get_response_payload(bytes(buf[: n - 1]), hdr))
     assert kind == WireError.TRUNCATED
 
 
@@ -332,7 +332,7 @@ def test_response_payload_length_over_the_limit_is_refused():
     buf[8] = 0x00
     buf[9] = 0x04  # payload_len 1024
     hdr = wire.decode_response_header(buf)
-    kind = wire_error_kind(lambda: wire.response_payload(buf, hdr))
+    kind = wire_error_kind(lambda: wire.get_response_payload(buf, hdr))
     assert kind == WireError.PAYLOAD_TOO_LARGE
 
 
@@ -418,11 +418,37 @@ def test_encode_and_decode_allocate_nothing():
     req = bytearray(wire.MAX_REQUEST_SIZE)
     resp = bytearray(wire.MAX_RESPONSE_SIZE)
     payload = bytearray(b"\x01" * 64)
-    rq = wire.RequestHeader()
-    rs = wire.ResponseHeader()
+    rq = wire.MctpRequestHeader()
+    rs = wire.MctpResponseHeader()
     results = [0] * 12
     _codec_round(req, resp, payload, rq, rs, results)  # warm up
     results[:] = [0] * 12
     with heap_locked():
         _codec_round(req, resp, payload, rq, rs, results)
     assert results == [76, 64, 76, True, 16, 5000, 76, 64, 12, 12, 12, 24]
+
+
+def test_the_seeds_names_are_there():
+    # A user porting from openprot-mctp-api finds the Rust names (docs/seed-names.md).
+    assert (wire.MctpOp.SET_EID, wire.MctpOp.GET_EID, wire.MctpOp.LISTENER) == (0, 1, 2)
+    assert (wire.MctpOp.REQ, wire.MctpOp.RECV, wire.MctpOp.SEND, wire.MctpOp.UNBIND) == (
+        3,
+        4,
+        5,
+        6,
+    )
+    assert (wire.flags.IC, wire.flags.HAS_HANDLE, wire.flags.HAS_EID, wire.flags.HAS_TAG) == (
+        1,
+        2,
+        4,
+        8,
+    )
+    buf = bytearray(64)
+    n = wire.encode_send(buf, 5, 1, 8, 3, True, b"hello")
+    hdr = wire.decode_request_header(buf, n)
+    assert isinstance(hdr, wire.MctpRequestHeader) and hdr.op == wire.MctpOp.SEND
+    assert bytes(wire.get_request_payload(buf, n)) == b"hello"
+    n = wire.encode_recv_response(buf, 1, False, 42, 5, b"echo data")
+    rhdr = wire.decode_response_header(buf, n)
+    assert isinstance(rhdr, wire.MctpResponseHeader)
+    assert bytes(wire.get_response_payload(buf, rhdr, n)) == b"echo data"

@@ -95,8 +95,10 @@ class MctpClient:
         """Set the local endpoint ID. BAD_ARGUMENT for 0..7 and 255."""
         raise NotImplementedError
 
-    def recv(self, handle, timeout_ms, buf, meta):
-        """Receive the next message for `handle` into `buf`, filling and returning `meta`.
+    def recv(self, handle, timeout_ms, buf, meta=None):
+        """Receive the next message for `handle` into `buf`, filling and returning `meta` (a
+        new RecvMetadata when none is given, as the seed's recv(handle, timeout, buf) does;
+        pass one to allocate nothing).
 
         `timeout_ms` 0 waits forever; otherwise TIMED_OUT once `timeout_ms` have passed. A
         message larger than `buf` raises NO_SPACE with `size` set and stays queued.

@@ -46,6 +46,29 @@ FLAG_HAS_HANDLE = const(0x02)
 FLAG_HAS_EID = const(0x04)
 FLAG_HAS_TAG = const(0x08)
 
+
+class MctpOp:
+    """The operations of the wire, under the seed's name (OP_* are the same numbers as
+    constants, which MicroPython folds into the code that dispatches on them)."""
+
+    SET_EID = OP_SET_EID
+    GET_EID = OP_GET_EID
+    LISTENER = OP_LISTENER
+    REQ = OP_REQ
+    RECV = OP_RECV
+    SEND = OP_SEND
+    UNBIND = OP_UNBIND
+
+
+class flags:  # noqa: N801 (the seed's module name for these constants)
+    """The request header's flags, under the seed's names (FLAG_* as constants)."""
+
+    IC = FLAG_IC
+    HAS_HANDLE = FLAG_HAS_HANDLE
+    HAS_EID = FLAG_HAS_EID
+    HAS_TAG = FLAG_HAS_TAG
+
+
 # Bit 15 of a RECV request's capacity field: a capacity is given (bits 14..0).
 CAPACITY_GIVEN = const(0x8000)
 
@@ -310,7 +333,7 @@ def encode_recv_response(buf, msg_type, ic, eid, tag, payload, length=None):
 # preallocated buffer serves messages of any size.
 
 
-class RequestHeader:
+class MctpRequestHeader:
     def __init__(self):
         self.op = 0
         self.flags = 0
@@ -332,7 +355,7 @@ class RequestHeader:
         return bool(self.flags & FLAG_IC)
 
 
-class ResponseHeader:
+class MctpResponseHeader:
     def __init__(self):
         self.code = 0
         self.flags = 0
@@ -372,7 +395,7 @@ def request_problem(buf, length):
 
 
 def decode_request_header(buf, length=None, hdr=None):
-    """Fill `hdr` (a new RequestHeader if None) from a request and return it.
+    """Fill `hdr` (a new MctpRequestHeader if None) from a request and return it.
 
     TRUNCATED for fewer than 12 bytes, INVALID_OPCODE for an op this codec does not know.
     """
@@ -383,7 +406,7 @@ def decode_request_header(buf, length=None, hdr=None):
         raise WireError(problem, length if problem == WireError.TRUNCATED else buf[0])
     op = buf[0]
     if hdr is None:
-        hdr = RequestHeader()
+        hdr = MctpRequestHeader()
     hdr.op = op
     hdr.flags = buf[1]
     hdr.msg_type = buf[2]
@@ -400,7 +423,7 @@ def request_payload_len(buf, length=None):
     return payload_len
 
 
-def request_payload(buf, length=None):
+def get_request_payload(buf, length=None):
     """A view of a SEND request's payload (empty when there is none)."""
     payload_len = request_payload_len(buf, length)
     return memoryview(buf)[HEADER_SIZE : HEADER_SIZE + payload_len]
@@ -431,10 +454,10 @@ def decode_recv_capacity(buf, length=None):
 
 
 def decode_response_header(buf, length=None, hdr=None):
-    """Fill `hdr` (a new ResponseHeader if None) from a response and return it."""
+    """Fill `hdr` (a new MctpResponseHeader if None) from a response and return it."""
     _header_length(buf, length)
     if hdr is None:
-        hdr = ResponseHeader()
+        hdr = MctpResponseHeader()
     hdr.code = buf[0]
     hdr.flags = buf[1]
     hdr.msg_type = buf[2]
@@ -454,7 +477,7 @@ def response_payload_len(hdr, length):
     return payload_len
 
 
-def response_payload(buf, hdr, length=None):
+def get_response_payload(buf, hdr, length=None):
     """A view of a response's payload, checked against the bytes received."""
     if length is None:
         length = len(buf)

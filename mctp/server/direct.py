@@ -7,14 +7,14 @@
 # function to do other work meanwhile, for example to run other stacks in the same process.
 
 from .._compat import sleep_ms
-from ..api import Handle, MctpClient
+from ..api import Handle, MctpClient, RecvMetadata
 from ..bufcopy import copy_into
 from ..errors import MctpError, ResponseCode
 from ..wire import (
     HEADER_SIZE,
     MAX_PAYLOAD_SIZE,
     MAX_REQUEST_SIZE,
-    ResponseHeader,
+    MctpResponseHeader,
     decode_response_header,
     encode_get_eid,
     encode_listener,
@@ -36,7 +36,7 @@ class DirectClient(MctpClient):
         self.server = server
         self._conn = server.connect()
         self._req = bytearray(MAX_REQUEST_SIZE)
-        self._hdr = ResponseHeader()
+        self._hdr = MctpResponseHeader()
         self._idle = _sleep_1ms if idle is None else idle
         self._waiting = False  # inside _wait: the idle hook runs
         # The MctpError the last failed call raised: for callers that catch it without
@@ -113,7 +113,9 @@ class DirectClient(MctpClient):
     def set_eid(self, eid):
         self._call(encode_set_eid(self._req, eid))
 
-    def recv(self, handle, timeout_ms, buf, meta):
+    def recv(self, handle, timeout_ms, buf, meta=None):
+        if meta is None:
+            meta = RecvMetadata()  # the seed's three-argument form (allocates)
         self._out_len = len(buf)
         # _call's steps, taken here: the wait runs the whole stack (and, in tests, the other
         # stacks), so it starts one frame higher on the C stack.

@@ -42,7 +42,7 @@ from ..wire import (
     OP_SEND,
     OP_SET_EID,
     OP_UNBIND,
-    RequestHeader,
+    MctpRequestHeader,
     decode_recv_capacity,
     decode_recv_timeout,
     decode_request_header,
@@ -177,7 +177,7 @@ class Server:
         ]
         self._first_request = config.listeners
         self.pending = [_Pending() for _ in range(config.pending_receives)]
-        self._hdr = RequestHeader()
+        self._hdr = MctpRequestHeader()
         self._error = ResponseCode.SUCCESS  # why the last _lookup failed
         self._why = _WHY_NONE
         self._why_arg = 0
