@@ -23,18 +23,15 @@
 
 from mctp._compat import const
 from mctp.bufcopy import copy_into
-from mctp.constants import MSG_TYPE_PLDM
+from mctp.constants import DATAGRAM, IID_MASK, MSG_TYPE_PLDM, RQ
 from mctp.control import version_entry
 
 from .service import Service
 
-# PLDM header, byte 0 and byte 1.
-RQ = const(0x80)
-DATAGRAM = const(0x40)
-IID_MASK = const(0x1F)
+# PLDM header, byte 1 (byte 0 is Rq, D and the instance ID: mctp.constants).
 HEADER_VERSION_MASK = const(0xC0)
 PLDM_TYPE_MASK = const(0x3F)
-HEADER_SIZE = const(3)
+PLDM_HEADER_SIZE = const(3)
 
 PLDM_TYPE_BASE = const(0x00)
 
@@ -44,6 +41,13 @@ GET_TID = const(0x02)
 GET_PLDM_VERSION = const(0x03)
 GET_PLDM_TYPES = const(0x04)
 GET_PLDM_COMMANDS = const(0x05)
+COMMAND_NAMES = {
+    SET_TID: "SetTID",
+    GET_TID: "GetTID",
+    GET_PLDM_VERSION: "GetPLDMVersion",
+    GET_PLDM_TYPES: "GetPLDMTypes",
+    GET_PLDM_COMMANDS: "GetPLDMCommands",
+}
 
 # Generic completion codes (DSP0240 "PLDM_BASE_CODES"; libpldm enum pldm_completion_codes).
 SUCCESS = const(0x00)
@@ -73,7 +77,7 @@ TID_RESERVED = const(0xFF)
 
 # Request data length of each command, indexed by the command code.
 _REQUEST_LENGTHS = b"\x00\x01\x00\x06\x00\x05"
-_RSP_SIZE = const(HEADER_SIZE + 1 + 32)  # the longest answer: GetPLDMCommands
+_RSP_SIZE = const(PLDM_HEADER_SIZE + 1 + 32)  # the longest answer: GetPLDMCommands
 
 _COUNTERS = (
     "requests",  # well-formed requests taken (answered, or dropped as a datagram)
@@ -164,7 +168,7 @@ class PldmResponder(Service):
         counters = self.counters
         if self.meta.msg_ic:
             counters.ic_set += 1
-        elif self._len < HEADER_SIZE:
+        elif self._len < PLDM_HEADER_SIZE:
             counters.too_short += 1
         elif not buf[0] & RQ:
             counters.not_request += 1
@@ -187,7 +191,7 @@ class PldmResponder(Service):
         rsp[0] = buf[0] & IID_MASK  # Rq and D clear, the request's instance ID
         rsp[1] = buf[1]
         rsp[2] = buf[2]
-        self._rsp_len = HEADER_SIZE + 1
+        self._rsp_len = PLDM_HEADER_SIZE + 1
         if buf[1] & PLDM_TYPE_MASK != PLDM_TYPE_BASE:
             rsp[3] = ERROR_INVALID_PLDM_TYPE
             self.counters.other_type += 1
@@ -195,7 +199,9 @@ class PldmResponder(Service):
             rsp[3] = self._command(buf[2])
             self._count(rsp[3])
         if rsp[3] != SUCCESS:
-            self._rsp_len = HEADER_SIZE + 1  # an error answer carries the completion code only
+            self._rsp_len = (
+                PLDM_HEADER_SIZE + 1
+            )  # an error answer carries the completion code only
 
     def _count(self, code):
         if code == ERROR_UNSUPPORTED_PLDM_CMD:
@@ -206,13 +212,13 @@ class PldmResponder(Service):
     def _command(self, command):
         if command == 0 or command > GET_PLDM_COMMANDS:
             return ERROR_UNSUPPORTED_PLDM_CMD
-        if self._len - HEADER_SIZE != _REQUEST_LENGTHS[command]:
+        if self._len - PLDM_HEADER_SIZE != _REQUEST_LENGTHS[command]:
             return ERROR_INVALID_LENGTH
         if command == SET_TID:
             return self._set_tid(self.buf[3])
         if command == GET_TID:
             self._rsp[4] = self.tid
-            self._rsp_len = HEADER_SIZE + 2
+            self._rsp_len = PLDM_HEADER_SIZE + 2
             return SUCCESS
         if command == GET_PLDM_VERSION:
             return self._get_version()
@@ -262,6 +268,6 @@ class PldmResponder(Service):
 
     def _put(self, data):
         # The answer's data, after the completion code.
-        copy_into(self._rsp, HEADER_SIZE + 1, data, 0, len(data))
-        self._rsp_len = HEADER_SIZE + 1 + len(data)
+        copy_into(self._rsp, PLDM_HEADER_SIZE + 1, data, 0, len(data))
+        self._rsp_len = PLDM_HEADER_SIZE + 1 + len(data)
         return SUCCESS

@@ -2,7 +2,7 @@
 # fragmentation, with raw packets injected and an injected clock.
 
 from endpoints import FakeClock
-from testing import raises
+from testing import IS_MICROPYTHON, raises, skip
 
 from mctp.config import Config
 from mctp.core.core import DROPS, SEND_LINK_FAILED, SEND_NO_ROUTE, SEND_OK, Core
@@ -423,3 +423,20 @@ def test_config_refuses_unknown_and_bad_settings():
         Config(listeners=0)
     assert Config(flows=4).flows == 4
     assert Config().flows == 16
+
+
+def test_the_header_offsets_copied_for_speed_agree_with_their_definitions():
+    # core and the I2C link keep private copies of packet's and smbus's offsets (MicroPython
+    # folds only a module's own consts); MicroPython drops private consts from the module, so
+    # CPython reads them.
+    if IS_MICROPYTHON:
+        skip("MicroPython keeps no private const in the module")
+    from mctp.core import core, packet  # noqa: PLC0415
+    from mctp.i2c import link, smbus  # noqa: PLC0415
+
+    for name in ("VERSION_AT", "DEST_EID_AT", "SRC_EID_AT", "FLAGS_AT"):
+        assert getattr(core, "_" + name) == getattr(packet, name), name
+    for name in ("PACKET_AT", "RX_PACKET_AT", "RX_SOURCE_AT", "RX_FRAMING"):
+        assert getattr(link, "_" + name) == getattr(smbus, name), name
+    for name in ("DEST_EID_AT", "SRC_EID_AT"):
+        assert getattr(link, "_" + name) == getattr(packet, name), name

@@ -12,7 +12,7 @@ from mctp.server import DirectClient
 from mctp.errors import MctpError, ResponseCode
 from mctp.server.server import Connection, Server
 
-H = wire.HEADER_SIZE
+H = wire.WIRE_HEADER_SIZE
 SOM_EOM = 0xC0  # transport header flags: a single-packet message
 TO = 0x08  # tag owner: a request
 

@@ -11,7 +11,7 @@ from mctp.core import Core
 from mctp.errors import MctpError, ResponseCode
 from mctp.server import DirectClient, Server
 
-H = wire.HEADER_SIZE
+H = wire.WIRE_HEADER_SIZE
 SOM_EOM = 0xC0  # transport header flags: a single-packet message
 SOM = 0x80
 EOM = 0x40

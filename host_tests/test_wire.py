@@ -7,7 +7,7 @@ from mctp import wire
 from mctp.errors import ResponseCode
 from mctp.wire import WireError
 
-H = wire.HEADER_SIZE
+H = wire.WIRE_HEADER_SIZE
 
 
 def hexbytes(text):

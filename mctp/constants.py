@@ -16,6 +16,12 @@ MSG_TYPE_CXL_CCI = const(0x08)
 MSG_TYPE_VENDOR_PCI = const(0x7E)
 MSG_TYPE_VENDOR_IANA = const(0x7F)
 MSG_TYPE_MAX = const(0x7F)
+
+# Byte 0 of a control message (DSP0236) and of a PLDM message (DSP0240) alike: Rq (a request),
+# D (a datagram: no answer wanted) and the instance ID that pairs an answer with its request.
+RQ = const(0x80)
+DATAGRAM = const(0x40)
+IID_MASK = const(0x1F)
 MSG_IC_BIT = const(0x80)
 
 # Endpoint IDs.

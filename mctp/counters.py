@@ -7,6 +7,10 @@ class Counters:
         for name in names:
             setattr(self, name, 0)
 
+    def bump(self, name):
+        """Add one to the counter called `name` (for a name chosen at run time)."""
+        setattr(self, name, getattr(self, name) + 1)
+
     def as_dict(self):
         return {name: getattr(self, name) for name in self._names}
 

@@ -23,9 +23,9 @@ from .bufcopy import copy_into
 from .constants import MAX_PAYLOAD_SIZE
 from .errors import ResponseCode
 
-HEADER_SIZE = const(12)
+WIRE_HEADER_SIZE = const(12)
 RECV_TRAILER_SIZE = const(4)
-MAX_REQUEST_SIZE = const(1035)  # HEADER_SIZE + MAX_PAYLOAD_SIZE
+MAX_REQUEST_SIZE = const(1035)  # WIRE_HEADER_SIZE + MAX_PAYLOAD_SIZE
 MAX_RESPONSE_SIZE = const(1035)
 
 # "No handle" in a SEND request. Above 2**30, so a heap int on a 32-bit board: it is created
@@ -167,7 +167,7 @@ def _start(buf, need, first):
         raise WireError(WireError.BUFFER_TOO_SMALL, need)
     buf[0] = first
     i = 1
-    while i < HEADER_SIZE:
+    while i < WIRE_HEADER_SIZE:
         buf[i] = 0
         i += 1
 
@@ -176,15 +176,15 @@ def _start_payload(buf, length):
     # The header of a message carrying `length` payload bytes; the length is kept in bytes
     # 8..9 (a response's payload_len) until _put_payload has copied the payload.
     _check_payload(length)
-    _start(buf, HEADER_SIZE + length, 0)
+    _start(buf, WIRE_HEADER_SIZE + length, 0)
     buf[8] = length & 0xFF
     buf[9] = length >> 8
 
 
 def _put_payload(buf, payload):
     length = buf[8] | buf[9] << 8
-    copy_into(buf, HEADER_SIZE, payload, 0, length)
-    return HEADER_SIZE + length
+    copy_into(buf, WIRE_HEADER_SIZE, payload, 0, length)
+    return WIRE_HEADER_SIZE + length
 
 
 def _put_handle(buf, handle):
@@ -196,28 +196,28 @@ def _put_handle(buf, handle):
 
 def encode_set_eid(buf, eid):
     _check_u8(eid, "eid")
-    _start(buf, HEADER_SIZE, OP_SET_EID)
+    _start(buf, WIRE_HEADER_SIZE, OP_SET_EID)
     buf[3] = eid
-    return HEADER_SIZE
+    return WIRE_HEADER_SIZE
 
 
 def encode_get_eid(buf):
-    _start(buf, HEADER_SIZE, OP_GET_EID)
-    return HEADER_SIZE
+    _start(buf, WIRE_HEADER_SIZE, OP_GET_EID)
+    return WIRE_HEADER_SIZE
 
 
 def encode_listener(buf, msg_type):
     _check_u8(msg_type, "msg_type")
-    _start(buf, HEADER_SIZE, OP_LISTENER)
+    _start(buf, WIRE_HEADER_SIZE, OP_LISTENER)
     buf[2] = msg_type
-    return HEADER_SIZE
+    return WIRE_HEADER_SIZE
 
 
 def encode_req(buf, eid):
     _check_u8(eid, "eid")
-    _start(buf, HEADER_SIZE, OP_REQ)
+    _start(buf, WIRE_HEADER_SIZE, OP_REQ)
     buf[3] = eid
-    return HEADER_SIZE
+    return WIRE_HEADER_SIZE
 
 
 def encode_recv(buf, handle, timeout_ms, capacity=None):
@@ -230,13 +230,13 @@ def encode_recv(buf, handle, timeout_ms, capacity=None):
         if not 0 <= capacity < CAPACITY_GIVEN:
             raise ValueError("capacity must be 0..32767")
         field = CAPACITY_GIVEN | capacity
-    _start(buf, HEADER_SIZE + RECV_TRAILER_SIZE, OP_RECV)
+    _start(buf, WIRE_HEADER_SIZE + RECV_TRAILER_SIZE, OP_RECV)
     buf[1] = FLAG_HAS_HANDLE
     _put_u32(buf, 4, handle)
     buf[9] = field & 0xFF
     buf[10] = field >> 8
-    _put_u32(buf, HEADER_SIZE, timeout_ms)
-    return HEADER_SIZE + RECV_TRAILER_SIZE
+    _put_u32(buf, WIRE_HEADER_SIZE, timeout_ms)
+    return WIRE_HEADER_SIZE + RECV_TRAILER_SIZE
 
 
 def encode_send(buf, handle, msg_type, eid, tag, ic, payload, length=None):
@@ -269,18 +269,18 @@ def encode_send(buf, handle, msg_type, eid, tag, ic, payload, length=None):
 
 def encode_unbind(buf, handle):
     _check_u32(handle, "handle")
-    _start(buf, HEADER_SIZE, OP_UNBIND)
+    _start(buf, WIRE_HEADER_SIZE, OP_UNBIND)
     buf[1] = FLAG_HAS_HANDLE
     _put_u32(buf, 4, handle)
-    return HEADER_SIZE
+    return WIRE_HEADER_SIZE
 
 
 # Responses (server side)
 
 
 def encode_success_response(buf):
-    _start(buf, HEADER_SIZE, ResponseCode.SUCCESS)
-    return HEADER_SIZE
+    _start(buf, WIRE_HEADER_SIZE, ResponseCode.SUCCESS)
+    return WIRE_HEADER_SIZE
 
 
 def encode_error_response(buf, code, size=0):
@@ -288,31 +288,31 @@ def encode_error_response(buf, code, size=0):
     if ResponseCode.from_u8(code) is None:
         raise ValueError("unknown response code " + str(code))
     _check_u16(size, "size")
-    _start(buf, HEADER_SIZE, code)
+    _start(buf, WIRE_HEADER_SIZE, code)
     buf[8] = size & 0xFF
     buf[9] = size >> 8
-    return HEADER_SIZE
+    return WIRE_HEADER_SIZE
 
 
 def encode_get_eid_response(buf, eid):
     _check_u8(eid, "eid")
-    _start(buf, HEADER_SIZE, ResponseCode.SUCCESS)
+    _start(buf, WIRE_HEADER_SIZE, ResponseCode.SUCCESS)
     buf[3] = eid
-    return HEADER_SIZE
+    return WIRE_HEADER_SIZE
 
 
 def encode_handle_response(buf, handle):
     _check_u32(handle, "handle")
-    _start(buf, HEADER_SIZE, ResponseCode.SUCCESS)
+    _start(buf, WIRE_HEADER_SIZE, ResponseCode.SUCCESS)
     _put_u32(buf, 4, handle)
-    return HEADER_SIZE
+    return WIRE_HEADER_SIZE
 
 
 def encode_send_response(buf, tag):
     _check_u8(tag, "tag")
-    _start(buf, HEADER_SIZE, ResponseCode.SUCCESS)
+    _start(buf, WIRE_HEADER_SIZE, ResponseCode.SUCCESS)
     buf[10] = tag
-    return HEADER_SIZE
+    return WIRE_HEADER_SIZE
 
 
 def encode_recv_response(buf, msg_type, ic, eid, tag, payload, length=None):
@@ -379,7 +379,7 @@ class MctpResponseHeader:
 def _header_length(buf, length):
     if length is None:
         length = len(buf)
-    if length < HEADER_SIZE:
+    if length < WIRE_HEADER_SIZE:
         raise WireError(WireError.TRUNCATED, length)
     return length
 
@@ -387,7 +387,7 @@ def _header_length(buf, length):
 def request_problem(buf, length):
     """0 when the `length` bytes of `buf` start a request this codec decodes, else the
     WireError kind (TRUNCATED, INVALID_OPCODE): a check that raises nothing, for servers."""
-    if length < HEADER_SIZE:
+    if length < WIRE_HEADER_SIZE:
         return WireError.TRUNCATED
     if buf[0] > OP_UNBIND:
         return WireError.INVALID_OPCODE
@@ -418,7 +418,7 @@ def decode_request_header(buf, length=None, hdr=None):
 
 def request_payload_len(buf, length=None):
     """The payload length of a SEND request; PAYLOAD_TOO_LARGE over MAX_PAYLOAD_SIZE."""
-    payload_len = _header_length(buf, length) - HEADER_SIZE
+    payload_len = _header_length(buf, length) - WIRE_HEADER_SIZE
     _check_payload(payload_len)
     return payload_len
 
@@ -426,12 +426,12 @@ def request_payload_len(buf, length=None):
 def get_request_payload(buf, length=None):
     """A view of a SEND request's payload (empty when there is none)."""
     payload_len = request_payload_len(buf, length)
-    return memoryview(buf)[HEADER_SIZE : HEADER_SIZE + payload_len]
+    return memoryview(buf)[WIRE_HEADER_SIZE : WIRE_HEADER_SIZE + payload_len]
 
 
 def recv_trailer_ok(length):
     """Whether a RECV request of `length` bytes has a whole timeout trailer or none at all."""
-    return length == HEADER_SIZE or length >= HEADER_SIZE + RECV_TRAILER_SIZE
+    return length == WIRE_HEADER_SIZE or length >= WIRE_HEADER_SIZE + RECV_TRAILER_SIZE
 
 
 def decode_recv_timeout(buf, length=None):
@@ -439,9 +439,9 @@ def decode_recv_timeout(buf, length=None):
     length = _header_length(buf, length)
     if not recv_trailer_ok(length):
         raise WireError(WireError.TRUNCATED, length)
-    if length == HEADER_SIZE:
+    if length == WIRE_HEADER_SIZE:
         return 0
-    return _get_u32(buf, HEADER_SIZE)
+    return _get_u32(buf, WIRE_HEADER_SIZE)
 
 
 def decode_recv_capacity(buf, length=None):
@@ -472,7 +472,7 @@ def response_payload_len(hdr, length):
     """Check that the `length` bytes received hold all of `hdr`'s payload; return its length."""
     payload_len = hdr.payload_len
     _check_payload(payload_len)
-    if length < HEADER_SIZE + payload_len:
+    if length < WIRE_HEADER_SIZE + payload_len:
         raise WireError(WireError.TRUNCATED, length)
     return payload_len
 
@@ -482,4 +482,4 @@ def get_response_payload(buf, hdr, length=None):
     if length is None:
         length = len(buf)
     payload_len = response_payload_len(hdr, length)
-    return memoryview(buf)[HEADER_SIZE : HEADER_SIZE + payload_len]
+    return memoryview(buf)[WIRE_HEADER_SIZE : WIRE_HEADER_SIZE + payload_len]

@@ -524,7 +524,7 @@ def random_request(rng, buf, handles):
         n = wire.encode_send(buf, handle, 1, None, None, False, rng.bytes(rng.below(1024)))
         n += rng.below(20) if rng.chance(30) else 0
     for _ in range(rng.below(3)):  # and a few bytes changed
-        buf[rng.below(wire.HEADER_SIZE)] = rng.below(256)
+        buf[rng.below(wire.WIRE_HEADER_SIZE)] = rng.below(256)
     return n if rng.chance(90) else rng.below(n + 1)
 
 

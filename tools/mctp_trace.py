@@ -10,6 +10,8 @@ from mctp.control import COMMAND_NAMES, COMPLETION_NAMES  # noqa: E402
 from mctp.core.packet import FLAG_SOM, describe  # noqa: E402
 from mctp.i2c.smbus import decode_frame  # noqa: E402
 
+from firmware.pldm import COMMAND_NAMES as PLDM_BASE_COMMANDS  # noqa: E402
+
 sys.path.insert(0, __file__.rpartition("/")[0] or ".")
 from cli import CommandLine  # noqa: E402
 
@@ -24,13 +26,6 @@ one frame (quote one written with spaces); with none, standard input gives one f
     some-capture-tool | python3 tools/mctp_trace.py
 """
 
-PLDM_BASE_COMMANDS = {
-    0x01: "SetTID",
-    0x02: "GetTID",
-    0x03: "GetPLDMVersion",
-    0x04: "GetPLDMTypes",
-    0x05: "GetPLDMCommands",
-}
 _SHOWN = 16  # message bytes shown before "..."
 
 

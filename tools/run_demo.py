@@ -27,6 +27,13 @@ from mctp.host.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: E402
 from mctp.server import Server  # noqa: E402
 from endpoint_process import EndpointFailed, EndpointProcess  # noqa: E402
 from cli import CommandLine  # noqa: E402
+from firmware.pldm import COMMAND_NAMES as PLDM_COMMANDS  # noqa: E402
+from firmware.pldm import (  # noqa: E402
+    GET_PLDM_COMMANDS,
+    GET_PLDM_TYPES,
+    GET_PLDM_VERSION,
+    GET_TID,
+)
 from mctp_trace import describe_frame  # noqa: E402
 
 OWNER_ADDR, OWNER_EID, ENDPOINT_ADDR = 0x10, 8, 0x1D
@@ -81,17 +88,14 @@ class Demo:
     def pldm(self, peer):
         get_version = b"\x00\x00\x00\x00\x01\x00"  # handle 0, GetFirstPart, type 0 (base)
         answers = {}
-        for iid, (name, command, data) in enumerate(
-            (
-                ("GetTID", 0x02, b""),
-                ("GetPLDMTypes", 0x04, b""),
-                ("GetPLDMVersion", 0x03, get_version),
-            )
+        for iid, (command, data) in enumerate(
+            ((GET_TID, b""), (GET_PLDM_TYPES, b""), (GET_PLDM_VERSION, get_version))
         ):
+            name = PLDM_COMMANDS[command]
             answers[name] = self._pldm(peer, iid, name, command, data)
         version = answers["GetPLDMVersion"][5:9]
         answers["GetPLDMCommands"] = self._pldm(
-            peer, 3, "GetPLDMCommands", 0x05, b"\x00" + version
+            peer, 3, "GetPLDMCommands", GET_PLDM_COMMANDS, b"\x00" + version
         )
         self.check("terminus ID 1", answers["GetTID"] == b"\x01")
         self.check("PLDM type 0 (base) supported", answers["GetPLDMTypes"][0] & 1 == 1)

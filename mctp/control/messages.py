@@ -6,11 +6,7 @@
 # command; a response adds byte 2 = the completion code, then the command's data.
 
 from .._compat import const
-
-# Control header.
-RQ = const(0x80)
-DATAGRAM = const(0x40)
-IID_MASK = const(0x1F)
+from ..constants import DATAGRAM, IID_MASK, RQ  # noqa: F401 (the control header's, exported)
 
 # Commands.
 SET_ENDPOINT_ID = const(0x01)

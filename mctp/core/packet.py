@@ -9,7 +9,12 @@
 
 from .._compat import const
 
-HEADER_SIZE = const(4)
+TRANSPORT_HEADER_SIZE = const(4)
+# Where each field of the transport header is, from the packet's first byte.
+VERSION_AT = const(0)
+DEST_EID_AT = const(1)
+SRC_EID_AT = const(2)
+FLAGS_AT = const(3)
 HEADER_VERSION = const(0x01)
 VERSION_MASK = const(0x0F)
 
@@ -28,7 +33,7 @@ MAX_MTU = const(250)
 
 def describe(buf, off, n):
     """A one-line reading of a packet, for traces and tools (allocates; not for packet paths)."""
-    if n < HEADER_SIZE:
+    if n < TRANSPORT_HEADER_SIZE:
         return "short packet (%d bytes)" % n
     flags = buf[off + 3]
     text = "ver %d %d->%d %s%sseq %d %s tag %d, %d payload bytes" % (
@@ -40,10 +45,10 @@ def describe(buf, off, n):
         (flags >> SEQ_SHIFT) & SEQ_MASK,
         "TO=1" if flags & FLAG_TO else "TO=0",
         flags & TAG_MASK,
-        n - HEADER_SIZE,
+        n - TRANSPORT_HEADER_SIZE,
     )
-    if flags & FLAG_SOM and n > HEADER_SIZE:
-        type_byte = buf[off + HEADER_SIZE]
+    if flags & FLAG_SOM and n > TRANSPORT_HEADER_SIZE:
+        type_byte = buf[off + TRANSPORT_HEADER_SIZE]
         text += ", type 0x%02x%s" % (type_byte & 0x7F, " IC" if type_byte & 0x80 else "")
     return text
 

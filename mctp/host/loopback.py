@@ -5,7 +5,7 @@
 
 from ..bufcopy import copy_into
 from ..core.link import RX_FULL, Link
-from ..core.packet import BASELINE_MTU, HEADER_SIZE
+from ..core.packet import BASELINE_MTU, TRANSPORT_HEADER_SIZE
 
 
 class LoopbackBus:
@@ -40,9 +40,9 @@ class LoopbackLink(Link):
         self.bus = bus
         self.phys = phys
         self.mtu = bus.mtu
-        self.tx_buf = bytearray(HEADER_SIZE + bus.mtu)
+        self.tx_buf = bytearray(TRANSPORT_HEADER_SIZE + bus.mtu)
         self.tx_off = 0
-        self._ring = [bytearray(HEADER_SIZE + bus.mtu) for _ in range(bus.depth)]
+        self._ring = [bytearray(TRANSPORT_HEADER_SIZE + bus.mtu) for _ in range(bus.depth)]
         self._lengths = [0] * bus.depth
         self._sources = [0] * bus.depth
         self._head = 0

@@ -20,7 +20,7 @@ from ..bufcopy import copy_into
 from ..counters import Counters
 from ..core.link import RX_FULL, Link
 from .neighbours import Neighbours
-from ..core.packet import BASELINE_MTU, HEADER_SIZE, MAX_MTU
+from ..core.packet import BASELINE_MTU, MAX_MTU, TRANSPORT_HEADER_SIZE
 from .smbus import (
     CMD_MCTP,
     DROP_NAMES,
@@ -42,6 +42,16 @@ IRQ_END_WRITE = const(32)
 # A frame's bytes, its end, and reads. The write position is reset at each frame's end rather
 # than at its address match, which saves one handler call per frame.
 _TRIGGERS = const(4 | 8 | 32)
+
+# smbus.PACKET_AT, RX_PACKET_AT, RX_SOURCE_AT and RX_FRAMING, and packet.DEST_EID_AT and
+# SRC_EID_AT, again here: MicroPython folds a const into the code only in the module that
+# defines it (an imported one is a lookup per use; test_i2c checks that they agree).
+_PACKET_AT = const(4)
+_RX_PACKET_AT = const(3)
+_RX_SOURCE_AT = const(2)
+_RX_FRAMING = const(4)
+_DEST_EID_AT = const(1)
+_SRC_EID_AT = const(2)
 
 # Frames the receive ring holds by default: a 1024-byte message in 64-byte packets, and four
 # more frames.
@@ -95,14 +105,14 @@ class I2CLink(Link):
         self._wake = wake
         # Send: the whole frame, byte 0 (the destination address) included, and one view per
         # packet length of what writeto sends (frame[1:]), so that no send makes a view.
-        self.tx_buf = bytearray(4 + HEADER_SIZE + mtu + 1)
-        self.tx_off = 4
+        self.tx_buf = bytearray(_PACKET_AT + TRANSPORT_HEADER_SIZE + mtu + 1)
+        self.tx_off = _PACKET_AT
         whole = memoryview(self.tx_buf)
-        self._views = [whole[1 : 5 + n] for n in range(HEADER_SIZE + mtu + 1)]
+        self._views = [whole[1 : 5 + n] for n in range(TRANSPORT_HEADER_SIZE + mtu + 1)]
         self._dest = 0
         self._view = None
         # Receive: frames as the target sees them (command code first, no address byte).
-        frame_size = 3 + HEADER_SIZE + rx_mtu + 1
+        frame_size = _RX_FRAMING + TRANSPORT_HEADER_SIZE + rx_mtu
         self._ring = [bytearray(frame_size) for _ in range(ring)]
         self._lengths = [0] * ring
         # 1 where frames were dropped just before this one: the unfinished messages it might
@@ -131,7 +141,9 @@ class I2CLink(Link):
     # Send.
 
     def transmit(self, length, phys):
-        addr = phys if phys is not None else self.neighbours.lookup(self.tx_buf[5])
+        addr = phys
+        if addr is None:
+            addr = self.neighbours.lookup(self.tx_buf[_PACKET_AT + _DEST_EID_AT])
         if addr < 0:
             self.counters.no_neighbour += 1
             return False
@@ -227,9 +239,7 @@ class I2CLink(Link):
 
     def _drop(self, reason):
         self._gap = True
-        counters = self.counters
-        name = DROP_NAMES[reason - 1]
-        setattr(counters, name, getattr(counters, name) + 1)
+        self.counters.bump(DROP_NAMES[reason - 1])
 
     # Receive: the stack side.
 
@@ -245,7 +255,13 @@ class I2CLink(Link):
             if self._gaps[self._r]:
                 core.abort_link(self)  # frames were lost just before this one
             # In an attribute, not a local: one more word would put this frame on the heap.
-            self._result = core.receive(self, frame, 3, self._lengths[self._r] - 4, frame[2] >> 1)
+            self._result = core.receive(
+                self,
+                frame,
+                _RX_PACKET_AT,
+                self._lengths[self._r] - _RX_FRAMING,
+                frame[_RX_SOURCE_AT] >> 1,
+            )
             if self._result:
                 self._learn(frame)
             self._r = (self._r + 1) % len(self._ring)
@@ -256,11 +272,11 @@ class I2CLink(Link):
         # The stack took the packet, so its source EID is real and was sent from this address
         # (EID 0 says nothing). Most packets come from the sender of the packet before: skip
         # the table then.
-        src = frame[3 + 2]
-        if src and (src != self._last_src or frame[2] != self._last_src_addr):
+        src = frame[_RX_PACKET_AT + _SRC_EID_AT]
+        if src and (src != self._last_src or frame[_RX_SOURCE_AT] != self._last_src_addr):
             self._last_src = src
-            self._last_src_addr = frame[2]
-            self.neighbours.learn(src, frame[2] >> 1)
+            self._last_src_addr = frame[_RX_SOURCE_AT]
+            self.neighbours.learn(src, frame[_RX_SOURCE_AT] >> 1)
 
 
 # Where a frame lands in a memory-mode target: command 0x0F is the register address, so the

@@ -15,6 +15,20 @@ from .._compat import const
 from ..core.packet import HEADER_VERSION, VERSION_MASK
 from .pec import TABLE, pec
 
+# Where each field is: in a whole frame (as sent: the destination address first) and in a frame
+# as a target receives it (from the command code on, one byte less).
+DEST_AT = const(0)
+COMMAND_AT = const(1)
+COUNT_AT = const(2)
+SOURCE_AT = const(3)
+PACKET_AT = const(4)
+RX_COMMAND_AT = const(COMMAND_AT - 1)
+RX_COUNT_AT = const(COUNT_AT - 1)
+RX_SOURCE_AT = const(SOURCE_AT - 1)
+RX_PACKET_AT = const(PACKET_AT - 1)
+# The bytes of a received frame that are not the packet: command, count, source and PEC.
+RX_FRAMING = const(4)
+
 CMD_MCTP = const(0x0F)
 MAX_PACKET = const(254)  # the byte count is one byte and counts the source address too
 MIN_RX_FRAME = const(9)  # command, count, source, 4-byte header, 1 payload byte, PEC
@@ -59,28 +73,28 @@ def check_frame(frame, n, init):
     else the reason (TOO_SHORT, BAD_COMMAND, BAD_COUNT, BAD_SRC_BIT, BAD_PEC, BAD_VERSION)."""
     if n < MIN_RX_FRAME:
         return TOO_SHORT
-    if frame[0] != CMD_MCTP:
+    if frame[RX_COMMAND_AT] != CMD_MCTP:
         return BAD_COMMAND
-    if frame[1] != n - 3:
+    if frame[RX_COUNT_AT] != n - 3:  # the count covers the source and packet, not the PEC
         return BAD_COUNT
-    if not frame[2] & 1:
+    if not frame[RX_SOURCE_AT] & 1:
         return BAD_SRC_BIT
     if pec(frame, 0, n - 1, init) != frame[n - 1]:
         return BAD_PEC
-    if frame[3] & VERSION_MASK != HEADER_VERSION:
+    if frame[RX_PACKET_AT] & VERSION_MASK != HEADER_VERSION:
         return BAD_VERSION
     return 0
 
 
 def seal_frame(frame, dest, src, length):
-    """Complete the frame around the `length`-byte packet at frame[4:]: address bytes, command,
-    count and PEC. Returns the frame's length, byte 0 included."""
-    frame[0] = dest << 1
-    frame[1] = CMD_MCTP
-    frame[2] = length + 1
-    frame[3] = src << 1 | 1
-    frame[4 + length] = pec(frame, 0, 4 + length, 0)
-    return 5 + length
+    """Complete the frame around the `length`-byte packet at frame[PACKET_AT:]: address bytes,
+    command, count and PEC. Returns the frame's length, byte 0 included."""
+    frame[DEST_AT] = dest << 1
+    frame[COMMAND_AT] = CMD_MCTP
+    frame[COUNT_AT] = length + 1
+    frame[SOURCE_AT] = src << 1 | 1
+    frame[PACKET_AT + length] = pec(frame, 0, PACKET_AT + length, 0)
+    return PACKET_AT + length + 1
 
 
 def encode_frame(buf, dest, src, packet):
@@ -88,7 +102,7 @@ def encode_frame(buf, dest, src, packet):
     length = len(packet)
     if length > MAX_PACKET:
         raise ValueError("packet longer than 254 bytes")
-    buf[4 : 4 + length] = packet
+    buf[PACKET_AT : PACKET_AT + length] = packet
     return seal_frame(buf, dest, src, length)
 
 
@@ -100,4 +114,4 @@ def decode_frame(frame):
     reason = check_frame(frame[1:], len(frame) - 1, TABLE[frame[0]])
     if reason:
         raise ValueError("bad frame: " + DROP_NAMES[reason - 1])
-    return frame[0] >> 1, frame[3] >> 1, bytes(frame[4:-1])
+    return frame[DEST_AT] >> 1, frame[SOURCE_AT] >> 1, bytes(frame[PACKET_AT:-1])

@@ -11,7 +11,7 @@ from ..api import Handle, MctpClient, RecvMetadata
 from ..bufcopy import copy_into
 from ..errors import MctpError, ResponseCode
 from ..wire import (
-    HEADER_SIZE,
+    WIRE_HEADER_SIZE,
     MAX_PAYLOAD_SIZE,
     MAX_REQUEST_SIZE,
     MctpResponseHeader,
@@ -130,7 +130,7 @@ class DirectClient(MctpClient):
 
     def _copy_payload(self, buf):
         size = response_payload_len(self._hdr, self._conn.resp_len)
-        copy_into(buf, 0, self._conn.resp, HEADER_SIZE, size)
+        copy_into(buf, 0, self._conn.resp, WIRE_HEADER_SIZE, size)
         return size
 
     def _fill(self, meta, size):

@@ -33,7 +33,7 @@ from ..wire import (
     FLAG_HAS_EID,
     FLAG_HAS_TAG,
     FLAG_IC,
-    HEADER_SIZE,
+    WIRE_HEADER_SIZE,
     MAX_RESPONSE_SIZE,
     OP_GET_EID,
     OP_LISTENER,
@@ -503,11 +503,11 @@ class Server:
         if hdr.msg_type > MSG_TYPE_MAX:
             self._why_arg = hdr.msg_type
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_TYPE)
-        if length - HEADER_SIZE > self.max_payload:
-            self._why_arg = length - HEADER_SIZE
+        if length - WIRE_HEADER_SIZE > self.max_payload:
+            self._why_arg = length - WIRE_HEADER_SIZE
             return self._refuse(conn, ResponseCode.NO_SPACE, _WHY_TOO_LARGE)
         self._out_buf = req
-        self._out_len = length - HEADER_SIZE
+        self._out_len = length - WIRE_HEADER_SIZE
         self._out_type = _type_byte(hdr)
         return False
 
@@ -547,7 +547,12 @@ class Server:
         # The core called from here, not through _core_send: one frame less of C stack on
         # the path every service's answer takes.
         status = self.core.send(
-            self._hdr.eid, self._hdr.tag, self._out_type, self._out_buf, HEADER_SIZE, self._out_len
+            self._hdr.eid,
+            self._hdr.tag,
+            self._out_type,
+            self._out_buf,
+            WIRE_HEADER_SIZE,
+            self._out_len,
         )
         self._out_buf = None
         if status != SEND_OK:
@@ -576,7 +581,7 @@ class Server:
             self._out_flags,
             self._out_type,
             self._out_buf,
-            HEADER_SIZE,
+            WIRE_HEADER_SIZE,
             self._out_len,
         )
         self._out_buf = None
