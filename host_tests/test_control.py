@@ -333,7 +333,7 @@ def test_requester_checks_every_answer():
     cases = (
         (lambda r: b"\x00\x02", "too short"),
         (lambda r: bytes((0x80 | r[0], 2, 0, 9, 0, 0)), "Rq or D bit"),
-        (lambda r: bytes(((r[0] + 1) & 0x1F, 2, 0, 9, 0, 0)), "instance ID"),
+        (lambda r: bytes(((r[0] + 1) & 0x1F, 2, 0, 9, 0, 0)), "no answer after 4 tries"),
         (lambda r: bytes((r[0] & 0x1F, 3, 0, 9, 0, 0)), "command 0x03"),
         (lambda r: bytes((r[0] & 0x1F, 2, 0x01)), "completion code ERROR"),
         (lambda r: bytes((r[0] & 0x1F, 2, 0, 9, 0)), "2 bytes, expected 3"),
@@ -346,6 +346,23 @@ def test_requester_checks_every_answer():
         assert text in str(caught.value), (text, str(caught.value))
         assert "Get Endpoint ID" in str(caught.value)
         assert rig.owner.server.handles_in_use() == 0
+
+
+def test_a_stale_answer_is_discarded_and_counted_and_the_request_asked_again():
+    answers = []
+
+    def stale_then_right(request):
+        # The first answer is for another instance ID (a late answer to an earlier request).
+        iid = request[0] & 0x1F
+        answers.append(iid)
+        wrong = (iid + 1) & 0x1F if len(answers) == 1 else iid
+        return bytes((wrong, 2, 0, 9, 0, 0))
+
+    rig, ctl = requester_rig(eid=9)
+    Scripted(stale_then_right).install(rig)
+    assert ctl.get_eid(0).eid == 9
+    assert ctl.stale_answers == 1 and answers == [0, 0]  # asked again, same instance ID
+    assert rig.owner.server.handles_in_use() == 0
 
 
 # The bus owner.

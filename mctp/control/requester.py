@@ -100,6 +100,9 @@ class ControlRequester:
         self.timeout_ms = timeout_ms
         self.tries = tries
         self._iid = 0
+        # Answers to an earlier request (another instance ID) that came under the current
+        # request's tag, discarded.
+        self.stale_answers = 0
 
     def request(self, eid, command, data=b""):
         """Send one control request to `eid`; the answer's bytes after the completion code.
@@ -127,6 +130,13 @@ class ControlRequester:
                     continue
                 if meta.msg_type != MSG_TYPE_CONTROL or meta.msg_ic:
                     raise ControlError(command, "answer is not a control message")
+                if answer and not answer[0] & RQ and answer[0] & IID_MASK != iid:
+                    # A late answer to an earlier request, under a tag used again: not ours.
+                    # Its arrival ended the tag's flow, so ours could no longer come under it:
+                    # the next try asks again (same instance ID, a new tag).
+                    self.stale_answers += 1
+                    answer = None
+                    continue
                 break
         if answer is None:
             raise ControlError(command, "no answer after %d tries (%s)" % (self.tries, last))
@@ -134,10 +144,6 @@ class ControlRequester:
             raise ControlError(command, "answer of %d bytes, too short" % len(answer))
         if answer[0] & (RQ | DATAGRAM):
             raise ControlError(command, "answer has the Rq or D bit set")
-        if answer[0] & IID_MASK != iid:
-            raise ControlError(
-                command, "answer for instance ID %d, not %d" % (answer[0] & IID_MASK, iid)
-            )
         if answer[1] != command:
             raise ControlError(command, "answer is for command 0x%02x" % answer[1])
         if answer[2] != SUCCESS:
