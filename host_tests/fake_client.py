@@ -56,10 +56,11 @@ class FakeClient(MctpClient):
         buf[: len(payload)] = payload
         return (meta or RecvMetadata()).set(msg_type, ic, tag, remote_eid, len(payload))
 
-    def send(self, handle, msg_type, eid, tag, ic, buf, length=None):
+    def send(self, handle, msg_type, eid, tag, integrity_check, buf, length=None):
         self._check()
         data = bytes(buf) if length is None else bytes(buf[:length])
-        self.sent.append((None if handle is None else handle.value, msg_type, eid, tag, ic, data))
+        handle_value = None if handle is None else handle.value
+        self.sent.append((handle_value, msg_type, eid, tag, integrity_check, data))
         return self.send_tag if tag is None else tag
 
     def drop_handle(self, handle):

@@ -120,7 +120,7 @@ def test_request_channel_round_trip_and_reuse():
     a, b = network()
     listener = a.stack.listener(1)
     with b.stack.req(8, 100) as req:
-        assert req.remote_eid == 8
+        assert req.remote_eid() == 8
         for round_ in range(3):
             req.send(1, b"stack req %d" % round_)
             _, payload, resp = listener.recv()

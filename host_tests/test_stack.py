@@ -41,7 +41,7 @@ def test_set_eid_error_propagates():
 def test_req_channel_send_then_recv():
     stack, client = stack_with(PING)
     ch = stack.req(42, 0)
-    assert ch.remote_eid == 42
+    assert ch.remote_eid() == 42
     ch.send(1, b"ping")
     assert client.sent == [(1, 1, None, None, False, b"ping")]
     buf = bytearray(32)
@@ -85,7 +85,7 @@ def test_listener_recv_gives_payload_and_response_channel():
     assert meta.msg_type == 1
     assert meta.remote_eid == 42
     assert payload == b"hello"
-    assert resp.remote_eid == 42
+    assert resp.remote_eid() == 42
 
 
 def test_response_channel_send():
@@ -261,7 +261,7 @@ def test_recv_into_reuses_metadata_and_response_channel():
     buf = bytearray(64)
     assert listener.recv_into(buf, meta, resp) == 5
     assert meta == RecvMetadata(1, False, 3, 42, 5)
-    assert (resp.remote_eid, resp.msg_type, resp.tag) == (42, 1, 3)
+    assert (resp.remote_eid(), resp.msg_type, resp.tag) == (42, 1, 3)
     resp.send(b"r1")
     assert listener.recv_into(buf, meta, resp) == 6
     assert meta == RecvMetadata(1, True, 6, 77, 6)

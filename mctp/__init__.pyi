@@ -73,7 +73,7 @@ class MctpClient:
         msg_type: int,
         eid: Optional[int],
         tag: Optional[int],
-        ic: bool,
+        integrity_check: bool,
         buf: _Buffer,
         length: Optional[int] = ...,
     ) -> int: ...
@@ -81,6 +81,7 @@ class MctpClient:
 
 class MctpRespChannel:
     def send(self, buf: _Buffer, ic: bool = ..., length: Optional[int] = ...) -> None: ...
+    def remote_eid(self) -> int: ...
 
 class MctpReqChannel:
     def send(
@@ -88,6 +89,7 @@ class MctpReqChannel:
     ) -> None: ...
     def recv(self, buf: Optional[bytearray] = ...) -> Tuple[RecvMetadata, _Buffer]: ...
     def recv_into(self, buf: bytearray, meta: RecvMetadata) -> int: ...
+    def remote_eid(self) -> int: ...
     def close(self) -> None: ...
 
 class MctpListener:
@@ -109,12 +111,12 @@ class _Channel:
     def close(self) -> None: ...
 
 class StackReqChannel(_Channel, MctpReqChannel):
-    remote_eid: int
+    eid: int
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...
 
 class StackRespChannel(MctpRespChannel):
-    remote_eid: int
+    eid: int
     msg_type: int
     tag: int
     def bind(self, meta: RecvMetadata) -> None: ...

@@ -105,7 +105,7 @@ class MctpClient:
         """
         raise NotImplementedError
 
-    def send(self, handle, msg_type, eid, tag, ic, buf, length=None):
+    def send(self, handle, msg_type, eid, tag, integrity_check, buf, length=None):
         """Send `buf` (or its first `length` bytes) as a message and return its tag.
 
         With a request handle (eid and tag None) this sends a request with a tag the stack
@@ -138,7 +138,11 @@ class MctpListener:
 
 
 class MctpReqChannel:
-    """Sends requests to one remote EID (attribute `remote_eid`) and receives the responses."""
+    """Sends requests to one remote EID (remote_eid()) and receives the responses."""
+
+    def remote_eid(self):
+        """The EID the requests go to."""
+        raise NotImplementedError
 
     def send(self, msg_type, buf, ic=False, length=None):
         raise NotImplementedError
@@ -156,7 +160,11 @@ class MctpReqChannel:
 
 
 class MctpRespChannel:
-    """Answers one received request (attribute `remote_eid`): same type, same tag, TO=0."""
+    """Answers one received request (from remote_eid()): same type, same tag, TO=0."""
+
+    def remote_eid(self):
+        """The EID the answer goes to: the requester's."""
+        raise NotImplementedError
 
     def send(self, buf, ic=False, length=None):
         raise NotImplementedError

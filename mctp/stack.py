@@ -105,17 +105,20 @@ class _Channel:
 
 
 class StackReqChannel(_Channel, MctpReqChannel):
-    """One request in flight at a time to `remote_eid`."""
+    """One request in flight at a time to remote_eid()."""
 
     def __init__(self, client, handle, remote_eid, timeout_ms):
         super().__init__(client, handle, timeout_ms)
-        self.remote_eid = remote_eid
+        self.eid = remote_eid
         self._sent_tag = None
         self._waited = False  # a receive for the request in flight was tried and failed
         self._out_type = 0
         self._out_ic = False
         self._out_buf = None
         self._out_len = None
+
+    def remote_eid(self):
+        return self.eid
 
     def send(self, msg_type, buf, ic=False, length=None):
         """Send a request: `buf`, or its first `length` bytes.
@@ -150,7 +153,7 @@ class StackReqChannel(_Channel, MctpReqChannel):
             raise MctpError(ResponseCode.BAD_ARGUMENT)
         self._waited = True  # stays set if the receive raises
         self._client.recv(handle, self._timeout_ms, buf, meta)
-        if meta.msg_tag != tag or (self.remote_eid and meta.remote_eid != self.remote_eid):
+        if meta.msg_tag != tag or (self.eid and meta.remote_eid != self.eid):
             # A response must come from the EID asked (any, when we asked EID 0: the endpoint
             # at a physical address), with the tag of our request; anything else is a client
             # fault, not a message for us.
@@ -187,25 +190,28 @@ class StackListener(_Channel, MctpListener):
 
 
 class StackRespChannel(MctpRespChannel):
-    """Answers one request: to `remote_eid`, same message type, same tag, TO=0."""
+    """Answers one request: to remote_eid(), same message type, same tag, TO=0."""
 
     def __init__(self, client, remote_eid, msg_type, tag):
         self._client = client
-        self.remote_eid = remote_eid
+        self.eid = remote_eid
         self.msg_type = msg_type
         self.tag = tag
         self._out_ic = False
         self._out_buf = None
         self._out_len = None
 
+    def remote_eid(self):
+        return self.eid
+
     def bind(self, meta):
-        self.remote_eid = meta.remote_eid
+        self.eid = meta.remote_eid
         self.msg_type = meta.msg_type
         self.tag = meta.msg_tag
 
     def send(self, buf, ic=False, length=None):
         """Send the response: `buf`, or its first `length` bytes."""
-        if not 0 <= self.tag <= TAG_MAX or not is_valid_remote_eid(self.remote_eid):
+        if not 0 <= self.tag <= TAG_MAX or not is_valid_remote_eid(self.eid):
             raise MctpError(ResponseCode.BAD_ARGUMENT)
         self._out_ic = ic
         self._out_buf = buf
@@ -216,7 +222,7 @@ class StackRespChannel(MctpRespChannel):
         self._client.send(
             None,
             self.msg_type,
-            self.remote_eid,
+            self.eid,
             self.tag,
             self._out_ic,
             self._out_buf,

@@ -137,7 +137,7 @@ class DirectClient(MctpClient):
         hdr = self._hdr
         return meta.set(hdr.msg_type, hdr.msg_ic(), hdr.tag, hdr.eid, size)
 
-    def send(self, handle, msg_type, eid, tag, ic, buf, length=None):
+    def send(self, handle, msg_type, eid, tag, integrity_check, buf, length=None):
         if (len(buf) if length is None else length) > MAX_PAYLOAD_SIZE:
             raise MctpError(ResponseCode.NO_SPACE)  # the contract's code for the one limit
         # Staged in attributes: with eight parameters here, the eight-argument encode call
@@ -146,7 +146,7 @@ class DirectClient(MctpClient):
         self._out_type = msg_type
         self._out_eid = eid
         self._out_tag = tag
-        self._out_ic = ic
+        self._out_ic = integrity_check
         self._out_buf = buf
         self._out_len = length
         return self._send_staged().tag
