@@ -1,0 +1,84 @@
+# The board check of tools/check_package.py (make check-boards) catches what must never reach a
+# board: a host bus, a module that imports socket, a manifest that freezes something else
+# through FROZEN_MANIFEST on a stock board. Each is planted in a board of its own in a temporary
+# folder. CPython only (MicroPython's manifestfile comes from micropython-stubber).
+
+from testing import IS_MICROPYTHON, skip
+
+if not IS_MICROPYTHON:
+    import os
+    import shutil
+    import sys
+    import tempfile
+
+    ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+
+def _board_problems(extra_manifest_lines, extra_files=()):
+    """The check's problems for a copy of RPI_PICO whose manifest has the extra lines (its
+    parts found by absolute path, which both routes resolve alike)."""
+    import check_package  # noqa: PLC0415
+
+    boards = tempfile.mkdtemp(prefix="mctp-boards-")
+    try:
+        board = os.path.join(boards, "RPI_PICO")
+        shutil.copytree(os.path.join(ROOT, "boards", "RPI_PICO"), board)
+        lines = [
+            'include("$(PORT_DIR)/boards/manifest.py")',
+            'add_library("mctp-parts", %r)' % os.path.join(ROOT, "parts"),
+            'require("mctp-endpoint", library="mctp-parts")',
+            'module("board_config.py")',
+            'module("main.py")',
+        ]
+        with open(os.path.join(board, "manifest.py"), "w") as f:
+            f.write("\n".join(lines + list(extra_manifest_lines)) + "\n")
+        for name, text in extra_files:
+            with open(os.path.join(board, name), "w") as f:
+                f.write(text)
+        saved = check_package.BOARDS_DIR
+        check_package.BOARDS_DIR = boards
+        stub_root = tempfile.mkdtemp(prefix="mctp-stub-")
+        out = tempfile.mkdtemp(prefix="mctp-out-")
+        try:
+            check_package.make_stub_tree(stub_root)
+            problems, _ = check_package.check_board(
+                "RPI_PICO", "rp2", ("armv6m",), stub_root, check_package.mpy_cross_command(), out
+            )
+        finally:
+            check_package.BOARDS_DIR = saved
+            shutil.rmtree(stub_root, ignore_errors=True)
+            shutil.rmtree(out, ignore_errors=True)
+        return problems
+    finally:
+        shutil.rmtree(boards, ignore_errors=True)
+
+
+def _cpython_only():
+    if IS_MICROPYTHON:
+        skip("runs MicroPython's manifestfile and mpy-cross from CPython")
+
+
+def test_the_board_as_it_is_passes():
+    _cpython_only()
+    assert _board_problems(()) == []
+
+
+def test_a_board_that_freezes_a_host_bus_is_refused():
+    _cpython_only()
+    problems = _board_problems(['package("mctp/host", base_path=%r)' % ROOT])
+    assert "manifest.py freezes mctp/host/i2c_udp.py, a host bus" in problems
+
+
+def test_a_frozen_module_that_imports_socket_is_refused():
+    _cpython_only()
+    problems = _board_problems(
+        ['module("helper.py")'], [("helper.py", "def peer():\n    import socket\n")]
+    )
+    assert "helper.py imports socket, which a board does not have" in problems
+
+
+def test_a_manifest_that_only_works_from_its_board_dir_is_refused():
+    _cpython_only()
+    problems = _board_problems(['module("main.py", base_path="$(BOARD_DIR)")'])
+    assert any("through FROZEN_MANIFEST on a stock board" in p for p in problems), problems

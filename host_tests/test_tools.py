@@ -1,0 +1,65 @@
+# The command lines of the host tools (tools/cli.py): --help, frames from standard input, and
+# one usage error with exit status 2 for anything wrong, never a traceback. Starting processes
+# needs CPython; the tools themselves run under the interpreter named.
+
+from testing import IS_MICROPYTHON, skip
+
+if not IS_MICROPYTHON:
+    import os
+    import subprocess
+    import sys
+
+    TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
+    MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
+
+GET_EID = "3A 0F 08 21 01 00 08 C8 00 80 02 56"
+
+
+def _cpython_only():
+    if IS_MICROPYTHON:
+        skip("starts processes")
+
+
+def _run(interpreter, tool, *args, stdin=""):
+    return subprocess.run(
+        [interpreter, os.path.join(TOOLS, tool)] + list(args),  # noqa: RUF005 (MicroPython)
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_mctp_trace_reads_arguments_or_standard_input_on_both_interpreters():
+    _cpython_only()
+    for interpreter in (sys.executable, MICROPYTHON):
+        by_argument = _run(interpreter, "mctp_trace.py", GET_EID)
+        by_stdin = _run(interpreter, "mctp_trace.py", stdin=GET_EID.replace(" ", "") + "\n\n")
+        assert by_argument.returncode == 0 and by_stdin.returncode == 0, by_argument.stderr
+        assert "control Get Endpoint ID request iid 0" in by_argument.stdout
+        assert by_stdin.stdout == by_argument.stdout
+
+
+def test_bad_command_lines_are_one_usage_error_with_status_2():
+    cases = (
+        ("mctp_trace.py", ("zz",), "error: not a frame in hex: 'zz'"),
+        ("mctp_trace.py", ("--colour",), "error: unknown option --colour"),
+        ("fuzz.py", ("--mode", "x"), "error: --mode: udp, inproc or all, not 'x'"),
+        ("fuzz.py", ("--frames", "-3"), "error: --frames: -3 is not within 1.."),
+        ("run_demo.py", ("--bogus",), "error: unknown option --bogus"),
+    )
+    _cpython_only()
+    for tool, args, error in cases:
+        result = _run(sys.executable, tool, *args)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2, (tool, args, result.stderr)
+        assert lines[0].startswith("usage: " + tool), lines
+        assert lines[1].startswith(error) and len(lines) == 2, lines
+
+
+def test_help_works_for_every_tool_that_runs_on_micropython():
+    _cpython_only()
+    for tool in ("run_endpoint.py", "fuzz.py", "mctp_trace.py"):
+        result = _run(MICROPYTHON, tool, "--help")
+        assert result.returncode == 0 and result.stdout.startswith("usage: " + tool), result
