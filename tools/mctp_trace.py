@@ -7,10 +7,18 @@ import sys
 sys.path.insert(0, __file__.rpartition("/")[0] + "/..")
 
 from mctp.control import COMMAND_NAMES, COMPLETION_NAMES  # noqa: E402
-from mctp.core.packet import FLAG_SOM, describe  # noqa: E402
+from mctp.constants import (  # noqa: E402
+    IID_MASK,
+    MSG_TYPE_CONTROL,
+    MSG_TYPE_MAX,
+    MSG_TYPE_PLDM,
+    MSG_TYPE_VENDOR_PCI,
+)
+from mctp.core.packet import FLAG_SOM, FLAGS_AT, TRANSPORT_HEADER_SIZE, describe  # noqa: E402
 from mctp.i2c.smbus import decode_frame  # noqa: E402
 
 from firmware.pldm import COMMAND_NAMES as PLDM_BASE_COMMANDS  # noqa: E402
+from firmware.pldm import PLDM_TYPE_BASE, PLDM_TYPE_MASK  # noqa: E402
 
 sys.path.insert(0, __file__.rpartition("/")[0] or ".")
 from cli import CommandLine  # noqa: E402
@@ -36,20 +44,23 @@ def describe_frame(frame):
     except ValueError as error:
         return "%s (%d bytes: %s)" % (error, len(frame), _hex(frame))
     text = "0x%02x -> 0x%02x  %s" % (src, dest, describe(packet, 0, len(packet)))
-    if packet[3] & FLAG_SOM and len(packet) > 4:
-        text += "  " + describe_message(packet[4] & 0x7F, packet[5:])
+    if packet[FLAGS_AT] & FLAG_SOM and len(packet) > TRANSPORT_HEADER_SIZE:
+        type_byte = packet[TRANSPORT_HEADER_SIZE]
+        text += "  " + describe_message(
+            type_byte & MSG_TYPE_MAX, packet[TRANSPORT_HEADER_SIZE + 1 :]
+        )
     return text
 
 
 def describe_message(msg_type, body):
     """The start of a message: its type byte's type and the bytes after the type byte."""
-    if msg_type == 0x00 and len(body) >= 2:
+    if msg_type == MSG_TYPE_CONTROL and len(body) >= 2:
         return "control " + _header(body, COMMAND_NAMES, COMPLETION_NAMES)
-    if msg_type == 0x01 and len(body) >= 3:
-        if body[1] & 0x3F != 0:
-            return "PLDM type %d command 0x%02x" % (body[1] & 0x3F, body[2])
+    if msg_type == MSG_TYPE_PLDM and len(body) >= 3:
+        if body[1] & PLDM_TYPE_MASK != PLDM_TYPE_BASE:
+            return "PLDM type %d command 0x%02x" % (body[1] & PLDM_TYPE_MASK, body[2])
         return "PLDM base " + _header(body[0:1] + body[2:], PLDM_BASE_COMMANDS, {0: "SUCCESS"})
-    if msg_type == 0x7E and len(body) >= 2:
+    if msg_type == MSG_TYPE_VENDOR_PCI and len(body) >= 2:
         return "vendor PCI 0x%04x: %s" % (body[0] << 8 | body[1], _hex(body[2:]))
     return "type 0x%02x: %s" % (msg_type, _hex(body))
 
@@ -57,7 +68,7 @@ def describe_message(msg_type, body):
 def _header(body, commands, codes):
     # body: [Rq/D/IID, command, (completion code,) data...]
     command = commands.get(body[1], "command 0x%02x" % body[1])
-    iid = body[0] & 0x1F
+    iid = body[0] & IID_MASK
     if body[0] & 0x80:
         kind = "datagram" if body[0] & 0x40 else "request"
         return ("%s %s iid %d %s" % (command, kind, iid, _hex(body[2:]))).rstrip()

@@ -18,6 +18,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 from mctp import Stack  # noqa: E402
+from mctp.constants import MSG_TYPE_PLDM, MSG_TYPE_VENDOR_PCI, RQ  # noqa: E402
 from mctp.control.bus_owner import BusOwner  # noqa: E402
 from mctp.config import Config  # noqa: E402
 from mctp.core import Core  # noqa: E402
@@ -29,6 +30,7 @@ from endpoint_process import EndpointFailed, EndpointProcess  # noqa: E402
 from cli import CommandLine  # noqa: E402
 from firmware.pldm import COMMAND_NAMES as PLDM_COMMANDS  # noqa: E402
 from firmware.pldm import (  # noqa: E402
+    PLDM_TYPE_BASE,
     GET_PLDM_COMMANDS,
     GET_PLDM_TYPES,
     GET_PLDM_VERSION,
@@ -37,7 +39,6 @@ from firmware.pldm import (  # noqa: E402
 from mctp_trace import describe_frame  # noqa: E402
 
 OWNER_ADDR, OWNER_EID, ENDPOINT_ADDR = 0x10, 8, 0x1D
-MSG_TYPE_PLDM, MSG_TYPE_VENDOR_PCI = 0x01, 0x7E
 
 
 class Demo:
@@ -108,7 +109,7 @@ class Demo:
     def _pldm(self, peer, iid, name, command, data):
         self.step("PLDM " + name)
         with self.stack.req(peer.eid, 1000) as channel:
-            channel.send(MSG_TYPE_PLDM, bytes((0x80 | iid, 0x00, command)) + data)
+            channel.send(MSG_TYPE_PLDM, bytes((RQ | iid, PLDM_TYPE_BASE, command)) + data)
             _meta, answer = channel.recv()
         self.check("completion code SUCCESS", answer[:4] == bytes((iid, 0x00, command, 0x00)))
         return answer[4:]
