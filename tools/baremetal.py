@@ -194,7 +194,15 @@ def prepared_tree(source):
         raise Unavailable("ports/qemu/main.c no longer sets its C stack with " + _STACK_LINE)
     with open(main_c, "w") as f:
         f.write(text.replace(_STACK_LINE, "mp_cstack_init_with_sp_here(%d);" % C_STACK_BYTES))
-    subprocess.run(["make", "-C", os.path.join(tree, "mpy-cross"), "-j2", "-s"], check=True)
+    result = subprocess.run(
+        ["make", "-C", os.path.join(tree, "mpy-cross"), "-j2", "-s"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode:
+        sys.stderr.write(result.stdout + result.stderr)
+        raise SystemExit("bare metal: building mpy-cross in %s failed" % tree)
     with open(os.path.join(tree, ".prepared"), "w") as f:
         f.write("ok\n")
     return tree
