@@ -33,7 +33,11 @@ def _run(block):
 
 def test_the_readme_examples_run_as_written():
     blocks = _readme_blocks()
-    assert len(blocks) == 2
-    endpoint, two_stacks = blocks
+    assert len(blocks) == 3
+    endpoint, two_stacks, control = blocks
     assert _run(endpoint)[0].startswith("short=0 ")  # the core's counters
     assert _run(two_stacks) == [str(b"\xff\xffhello")]
+    peer, base, pldm, counters = _run(control)
+    assert peer.startswith("Peer(eid=10, addr=0x1d, msg_types=[0], vdm=[], uuid=")
+    assert (base, pldm) == ("[(1, 3, 1, 0)]", "[(1, 2, 0, 0)]")
+    assert counters.startswith("requests=6 responses=6 ")
