@@ -120,6 +120,7 @@ class I2CLink(Link):
         self._gaps = bytearray(ring)
         self._gap = False  # a frame was dropped since the last one queued
         self._result = 0  # what the core said of the packet being handed over
+        self._flags = 0  # the events of the IRQ being handled
         self._w = 0  # written by the IRQ only
         self._r = 0  # written by poll only
         self._pos = 0
@@ -178,19 +179,19 @@ class I2CLink(Link):
     # Receive: the IRQ side.
 
     def _irq(self, target):
-        # Kept to one call inside the try: a try block makes a frame three words larger.
+        # The events handled from this frame, under its try (which makes it three words
+        # larger, still within what MicroPython keeps off the heap): a hard IRQ lands on top
+        # of whatever the stack is doing, so each frame it adds is C stack a Pico may not have.
         try:
-            self._event(target, target.irq().flags())
+            self._flags = target.irq().flags()  # an attribute: a local would be one word too many
+            if self._flags & IRQ_WRITE_REQ:
+                self._take_bytes(target)
+            if self._flags & IRQ_END_WRITE:
+                self._end_write()
+            if self._flags & IRQ_READ_REQ:
+                self._read_request(target)
         except Exception:
             self.counters.irq_errors += 1
-
-    def _event(self, target, flags):
-        if flags & IRQ_WRITE_REQ:
-            self._take_bytes(target)
-        if flags & IRQ_END_WRITE:
-            self._end_write()
-        if flags & IRQ_READ_REQ:
-            self._read_request(target)
 
     def _read_request(self, target):
         # MCTP only writes. A read ends any write in progress: rp2 and stm32 report END_WRITE
@@ -301,9 +302,13 @@ class I2CMemLink(I2CLink):
     def _attach(self, target):
         target.irq(self._irq_handler, IRQ_END_WRITE, hard=False)
 
-    def _event(self, target, flags):
-        if flags & IRQ_END_WRITE:
-            self._mem_frame()
+    def _irq(self, target):
+        # Memory mode has only END_WRITE.
+        try:
+            if target.irq().flags() & IRQ_END_WRITE:
+                self._mem_frame()
+        except Exception:
+            self.counters.irq_errors += 1
 
     def _mem_frame(self):
         mem = self._mem

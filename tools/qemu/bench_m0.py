@@ -166,7 +166,10 @@ class StackRig:
     def _running(self):
         # Between two rounds of the loop the next request frame arrives, its IRQs firing
         # here: left for the link's poll to deliver, the simulated target's own frames
-        # (which a board's I2CTarget does in C) would be the deepest the stack goes.
+        # (which a board's I2CTarget does in C) would be the deepest the stack goes. The
+        # answers are taken off the bus here too: a full queue at the bus owner's target is
+        # delivered from inside the endpoint's write, which no board does.
+        self.drain.take()
         if self.round < len(self.requests):
             self.i2c.writeto(0x1D, self.requests[self.round])
             self.target.service()
