@@ -63,3 +63,12 @@ def test_help_works_for_every_tool_that_runs_on_micropython():
     for tool in ("run_endpoint.py", "fuzz.py", "mctp_trace.py"):
         result = _run(MICROPYTHON, tool, "--help")
         assert result.returncode == 0 and result.stdout.startswith("usage: " + tool), result
+
+
+def test_make_run_sets_up_and_uses_the_firmware_endpoint():
+    # The README's first command, `make run`: tools/run_demo.py with the unix port.
+    _cpython_only()
+    result = _run(sys.executable, "run_demo.py", "--micropython", MICROPYTHON)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    assert result.stdout.rstrip().endswith("All exchanges answered correctly.")
+    assert "Set Endpoint ID request" in result.stdout  # every frame on the bus is shown
