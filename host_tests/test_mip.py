@@ -1,6 +1,7 @@
-# The parts as a user installs them: `mpremote mip install` of a part's .json into the
-# MicroPython unix port, reached through a pty as mpremote reaches a board's USB serial port
-# (socat joins the two ends), then the part imported there. CPython drives it; socat comes from
+# What a user does with mpremote, against the MicroPython unix port reached through a pty as
+# mpremote reaches a board's USB serial port (socat joins the two ends): `mpremote mip install`
+# of a part's .json, then the part imported there; and the README's REPL recipe, line for line,
+# on a stand-in machine module whose I2C is the UDP bus. CPython drives it; socat comes from
 # Debian (.ci/run installs it).
 
 from testing import IS_MICROPYTHON, skip
@@ -88,4 +89,86 @@ def test_mip_installs_exactly_what_the_endpoint_part_lists_and_it_imports():
         result = port.mpremote("exec", code % lib)
         assert result.stdout.strip() == "ok", result.stdout + result.stderr
     finally:
+        port.close()
+
+
+# A machine module for the unix port, as the REPL recipe's board would have it: the I2C
+# controller and target on the UDP I2C bus (the controller connected to the peer later).
+STAND_IN_MACHINE = """
+import sys
+sys.path.insert(0, %r)
+from mctp.host.i2c_udp import UdpI2C, UdpI2CTarget
+
+
+class Pin:
+    OUT = 1
+
+    def __init__(self, name, mode=None):
+        self.name = name
+
+    def toggle(self):
+        pass
+
+
+class StandIn:
+    Pin = Pin
+
+    def I2C(self, bus_id, freq=400_000, sda=None, scl=None):
+        self.i2c = UdpI2C()
+        return self.i2c
+
+    def I2CTarget(self, bus_id, addr, sda=None, scl=None):
+        self.target = UdpI2CTarget(addr, 0)
+        return self.target
+
+    def unique_id(self):
+        return bytes(range(8))
+
+
+stand_in = StandIn()
+sys.modules["machine"] = stand_in
+"""
+
+
+def _repl_recipe():
+    # The README's REPL recipe as code, split after the endpoint is built.
+    with open(os.path.join(ROOT, "README.md")) as f:
+        text = f.read()
+    block = text.split("REPL recipes (mpremote)")[1].split("```python\n")[1].split("```")[0]
+    lines = [line[4:] for line in block.splitlines() if line[:4] in (">>> ", "... ")]
+    built = next(i for i, line in enumerate(lines) if "firmware.board.build()" in line) + 1
+    return "\n".join(lines[:built]), "\n".join(lines[built:])
+
+
+def test_the_readme_repl_recipe_in_a_real_mpremote_session():
+    # The endpoint at 0x1D is built by firmware.board.build() on a stand-in machine module on
+    # the UDP bus, and asks another endpoint (the firmware, EID 0x20 at 0x30, in its own
+    # process) through the recipe's requests.
+    needs_socat()
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    try:
+        from endpoint_process import EndpointProcess  # noqa: PLC0415
+    finally:
+        sys.path.pop(0)
+    build, rest = _repl_recipe()
+    port = UnixPortOnPty()
+    peer = None
+    try:
+        result = port.mpremote("exec", STAND_IN_MACHINE % ROOT + build)
+        assert result.returncode == 0, result.stdout + result.stderr
+        ours = int(port.mpremote("exec", "print(stand_in.target.port)").stdout)
+        micropython = os.path.join(os.path.dirname(sys.executable), "micropython")
+        options = ["--i2c-udp", "0:%d" % ours, "--i2c-addr", "0x30", "--eid", "0x20"]
+        peer = EndpointProcess(micropython, options)
+        port.mpremote("exec", "stand_in.i2c.connect(%d)" % peer.port)
+        result = port.mpremote("exec", rest)
+        assert result.returncode == 0, result.stdout + result.stderr
+        out = result.stdout
+        assert "EID 0" in out and "faults 0" in out  # app.show()
+        assert "handle 0x" in out  # the services' listeners, among the open handles
+        # The peer's GetTID answer: Rq clear, type 0, GetTID, SUCCESS, TID 1.
+        assert "b'\\x00\\x00\\x02\\x00\\x01'" in out, out
+    finally:
+        if peer is not None:
+            peer.stop()
         port.close()
