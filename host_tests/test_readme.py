@@ -33,10 +33,12 @@ def _run(block):
 
 def test_the_readme_examples_run_as_written():
     blocks = _readme_blocks()
-    assert len(blocks) == 3
-    endpoint, two_stacks, control = blocks
+    assert len(blocks) == 4
+    endpoint, two_stacks, udp, control = blocks
     assert _run(endpoint)[0].startswith("short=0 ")  # the core's counters
     assert _run(two_stacks) == [str(b"\xff\xffhello")]
+    (line,) = _run(udp)
+    assert line.startswith("listening on UDP port ") and int(line.split()[-1]) > 0
     peer, base, pldm, counters = _run(control)
     assert peer.startswith("Peer(eid=10, addr=0x1d, msg_types=[0], vdm=[], uuid=")
     assert (base, pldm) == ("[(1, 3, 1, 0)]", "[(1, 2, 0, 0)]")
