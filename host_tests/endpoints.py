@@ -259,6 +259,20 @@ class RawPeer:
         return found
 
 
+def frame_writes(packets, src_addr=0x10, dest_addr=0x1D, bad_pec_at=-1):
+    """The frames carrying `packets` from `src_addr` to `dest_addr`, as views of what writeto
+    sends (the address byte left out), made ahead of a heap-locked or measured run; the
+    packet at index `bad_pec_at` gets a bad PEC."""
+    writes = []
+    for i, packet in enumerate(packets):
+        buf = bytearray(len(packet) + 5)
+        n = encode_frame(buf, dest_addr, src_addr, packet)
+        if i == bad_pec_at:
+            buf[n - 1] ^= 0xFF
+        writes.append(memoryview(buf)[1:n])
+    return writes
+
+
 class Drain:
     """Takes whatever is written to `target` into one scratch buffer and counts the frames:
     an endpoint's answers land here without allocating. take() fires the target's IRQs for

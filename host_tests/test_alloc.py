@@ -7,7 +7,7 @@
 import os
 import sys
 
-from endpoints import Drain, FakeClock, echo_into, firmware_app, network, pattern
+from endpoints import Drain, FakeClock, echo_into, firmware_app, frame_writes, network, pattern
 from testing import IS_MICROPYTHON, heap_locked, skip
 
 from mctp import RecvMetadata
@@ -16,7 +16,6 @@ from mctp.core import Core
 from mctp.host.i2c_sim import SimBus
 from mctp.host.loopback import LoopbackBus
 from mctp.core.packet import build_packets
-from mctp.i2c.smbus import encode_frame
 from mctp.wire import MAX_PAYLOAD_SIZE
 
 
@@ -165,18 +164,6 @@ def test_no_packet_path_function_has_a_heap_frame():
     assert on_heap - ALLOWED == set()
 
 
-def _frames(packets, bad_pec_at=-1):
-    # Whole frames from 0x10 to 0x1D, as views of what writeto sends, made before the lock.
-    frames = []
-    for i, packet in enumerate(packets):
-        buf = bytearray(len(packet) + 5)
-        n = encode_frame(buf, 0x1D, 0x10, packet)
-        if i == bad_pec_at:
-            buf[n - 1] ^= 0xFF
-        frames.append(memoryview(buf)[1:n])
-    return frames
-
-
 def _hostile_sequence(i2c, app, drain, clock, frames, read_buf):
     for frame in frames:
         if frame is None:  # a bus scan: an address-only write, then a one-byte read
@@ -204,12 +191,12 @@ def test_the_defences_allocate_nothing():
         packets.append(build_packets(20 + i, 9, 8, 0x7E if i % 2 else 0x01, echo)[0])
     packets += build_packets(8, 9, 8 | 5, 0x00, b"\x80\x02")  # Get EID: the control slot
     packets += build_packets(8, 9, 8 | 1, 0x7E, echo)  # evicts the oldest
-    frames = _frames(packets)
-    frames += _frames(build_packets(8, 9, 8 | 2, 0x7E, echo, mtu=32), bad_pec_at=3)  # aborted
+    frames = frame_writes(packets)
+    frames += frame_writes(build_packets(8, 9, 8 | 2, 0x7E, echo, mtu=32), bad_pec_at=3)  # aborted
     frames.append(None)  # a bus scan
     for _ in range(2):  # one (source, tag) twice
-        frames += _frames(build_packets(8, 9, 8 | 3, 0x7E, echo))
-    frames += _frames(build_packets(8, 9, 8 | 4, 0x7E, b"\x12\x34"))  # never answered
+        frames += frame_writes(build_packets(8, 9, 8 | 3, 0x7E, echo))
+    frames += frame_writes(build_packets(8, 9, 8 | 4, 0x7E, b"\x12\x34"))  # never answered
     read_buf = bytearray(1)
     i2c = bus.controller()
     _hostile_sequence(i2c, app, drain, clock, frames, read_buf)  # warm up

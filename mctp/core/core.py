@@ -204,11 +204,10 @@ class Core:
         # four frames higher on the C stack.
         try:
             self._receive()
-            if self._rx_done is not None:
-                self._complete(self._rx_done)
-                if self._rx_done.owner == CONTROL_OWNER:
-                    # Answered now, from the slot's own link and address: no reply route.
-                    self.control.handle(self._rx_done)
+            if self._rx_done is not None and self._complete(self._rx_done):
+                # A control request, answered now, from the slot's own link and address:
+                # no reply route.
+                self.control.handle(self._rx_done)
         except Exception:
             self.counters.internal_error += 1
 
@@ -363,10 +362,11 @@ class Core:
             self._rx_done = slot
 
     def _complete(self, slot):
+        # True for a control request, which the caller has answered; else delivered here.
         slot.state = COMPLETE
         self.counters.rx_messages += 1
         if slot.owner == CONTROL_OWNER:
-            return  # _receive_guarded has it answered
+            return True
         if slot.to:
             self._remember_reply(slot)
         else:
@@ -374,6 +374,7 @@ class Core:
             if flow is not None and not flow.persistent:
                 self.flows.close(flow)
         self._deliver(slot)
+        return False
 
     def _deliver(self, slot):
         owner = slot.owner  # the sink may take the message at once and free the slot

@@ -148,10 +148,6 @@ class SimI2CTarget(TargetSim):
         self._frame = bytearray(_MAX_WRITE)
         bus.targets.append(self)
 
-    def queued(self):
-        """Bytes waiting for service(), records included."""
-        return self._tail - self._head
-
     def service(self, room=0):
         # `room` is for targets that hold frames back while the ring is full (UdpI2CTarget);
         # a hardware target does not wait, so neither does this one.
@@ -248,13 +244,7 @@ class SimBus:
         return target
 
     def _write(self, addr, buf, stop=True):
-        # _target_at's work, here: one frame less under every send (see SimI2C).
-        if self.arbitration_losses:
-            self.arbitration_losses -= 1
-            raise OSError(EIO)
-        target = self.find(addr)
-        if target is None or addr in self.absent:
-            raise OSError(ENODEV)
+        target = self._target_at(addr)
         length = len(buf)
         if self.corrupt_frames or self.truncate_frames or self.lose_end_writes:
             return self._write_faulty(target, buf, length)

@@ -12,11 +12,10 @@ from time import ticks_diff, ticks_us
 
 import bench
 import firmware.endpoint  # noqa: F401 (imported before m0_stack_ram_bytes measures the heap)
-from endpoints import Drain, FakeClock, firmware_app
+from endpoints import Drain, FakeClock, firmware_app, frame_writes
 from mctp.i2c import IRQ_END_WRITE, IRQ_WRITE_REQ
 from mctp.host.i2c_sim import SimBus
 from mctp.core.packet import build_packets
-from mctp.i2c.smbus import encode_frame
 from mctp.wire import MAX_PAYLOAD_SIZE
 
 _SPIN = 1_000_000  # iterations of the calibration loop: two instructions each
@@ -113,15 +112,6 @@ class _IrqAtEveryWrite:
         return n
 
 
-def _frames(packets, src_addr=0x10):
-    frames = []
-    for packet in packets:
-        buf = bytearray(len(packet) + 5)
-        n = encode_frame(buf, 0x1D, src_addr, packet)
-        frames.append(memoryview(buf)[1:n])
-    return frames
-
-
 ROUNDS = 4
 
 
@@ -142,13 +132,13 @@ class StackRig:
         bus = SimBus()
         target = bus.target(0x1D)
         self.drain = Drain(bus.target(0x10))
-        (stray,) = _frames(build_packets(0x33, 0x44, 8, 0x00, b"\x80\x02"), 0x12)
+        (stray,) = frame_writes(build_packets(0x33, 0x44, 8, 0x00, b"\x80\x02"), 0x12)
         self.controller = _IrqAtEveryWrite(bus, target, stray)
         self.app = firmware_app(bus, FakeClock(1000), i2c=self.controller, target=target)
-        requests = _frames(build_packets(8, 9, 8 | 1, 0x00, b"\x80\x02"))  # Get EID
-        requests += _frames(build_packets(8, 9, 8 | 2, 0x01, b"\x80\x00\x02"))  # GetTID
+        requests = frame_writes(build_packets(8, 9, 8 | 1, 0x00, b"\x80\x02"))  # Get EID
+        requests += frame_writes(build_packets(8, 9, 8 | 2, 0x01, b"\x80\x00\x02"))  # GetTID
         echo = b"\xff\xff" + bytes(MAX_PAYLOAD_SIZE - 2)
-        requests += _frames(build_packets(8, 9, 8 | 3, 0x7E, echo))
+        requests += frame_writes(build_packets(8, 9, 8 | 3, 0x7E, echo))
         self.requests = requests
         self.i2c = bus.controller()
         self.target = target
