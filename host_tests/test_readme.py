@@ -2,44 +2,103 @@
 # Python block after a "run by host_tests/test_readme.py" marker is executed, and what it
 # prints is checked against the comments on its print lines.
 
-from testing import skip
+from testing import IS_MICROPYTHON, needs_socket, skip
 
-MARKER = "<!-- run by host_tests/test_readme.py -->"
+MARKER = "<!-- run by host_tests/test_readme.py"
+ROOT = (__file__.rpartition("/")[0] or ".") + "/.."  # (a board has no README: the tests skip)
 
 
-def _readme_blocks():
-    path = (__file__.rpartition("/")[0] or ".") + "/../README.md"
+def _readme_blocks(language="python"):
+    """The marked blocks of `language`, in README order."""
     try:
-        with open(path) as f:
+        with open(ROOT + "/README.md") as f:
             text = f.read()
     except OSError:
         skip("no README.md beside the tests (a board)")
+    fence = "```" + language + "\n"
     blocks = []
     for part in text.split(MARKER)[1:]:
-        start = part.index("```python\n") + len("```python\n")
-        blocks.append(part[start : part.index("```", start)])
+        start = part.index("```")
+        if part.startswith(fence, start):
+            start += len(fence)
+            blocks.append(part[start : part.index("```", start)])
     return blocks
 
 
-def _run(block):
+def _run(block, names=None):
+    """Run `block` in `names` (a fresh namespace, or one shared with the blocks it continues);
+    the lines it printed."""
     printed = []
 
     def capture(*args):
         printed.append(" ".join(str(a) for a in args))
 
-    exec(block, {"print": capture, "__name__": "readme"})
+    names = {"__name__": "readme"} if names is None else names
+    names["print"] = capture
+    exec(block, names)
     return printed
 
 
 def test_the_readme_examples_run_as_written():
     blocks = _readme_blocks()
-    assert len(blocks) == 4
-    endpoint, two_stacks, udp, control = blocks
+    assert len(blocks) == 6
+    endpoint, two_stacks, api, i2c, udp, control = blocks
     assert _run(endpoint)[0].startswith("short=0 ")  # the core's counters
-    assert _run(two_stacks) == [str(b"\xff\xffhello")]
+    names = {"__name__": "readme"}
+    assert _run(two_stacks, names) == [str(b"\xff\xffhello")]
+    tid = str(b"\x00\x02\x02\x00\x01")
+    assert _run(api, names) == ["9 " + tid, "True"]
+    assert "rx_frames=0 " in i2c_on_a_stand_in_board(i2c)[0]
     (line,) = _run(udp)
     assert line.startswith("listening on UDP port ") and int(line.split()[-1]) > 0
     peer, base, pldm, counters = _run(control)
     assert peer.startswith("Peer(eid=10, addr=0x1d, msg_types=[0], vdm=[], uuid=")
     assert (base, pldm) == ("[(1, 3, 1, 0)]", "[(1, 2, 0, 0)]")
     assert counters.startswith("requests=6 responses=6 ")
+
+
+def i2c_on_a_stand_in_board(block):
+    """What the board block prints, run with a stand-in `machine` on a simulated bus."""
+    from mctp.host.i2c_sim import SimBus  # noqa: PLC0415
+    from test_firmware import FakeMachine, machine_module  # noqa: PLC0415
+
+    with machine_module(FakeMachine(SimBus())):
+        return _run(block)
+
+
+def test_the_readme_shell_recipes_run_as_written():
+    """The run_endpoint lines start, print their ready line and stop cleanly on SIGINT; the
+    make lines name targets the Makefile has."""
+    if IS_MICROPYTHON:
+        skip("starts processes (CPython drives them)")
+    needs_socket()
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    sys.path.insert(0, ROOT + "/tools")
+    try:
+        from endpoint_process import EndpointProcess  # noqa: PLC0415
+    finally:
+        sys.path.pop(0)
+
+    (run_endpoint, tests) = _readme_blocks("sh")
+    for line in run_endpoint.splitlines():
+        words = line.partition("#")[0].split()
+        assert words[1] == "tools/run_endpoint.py"
+        with EndpointProcess(ROOT + "/" + words[0], words[2:]) as endpoint:
+            assert endpoint.port > 0
+        assert endpoint.process.returncode == 0, endpoint.output
+        assert "rx_frames=" in endpoint.output
+    for line in tests.splitlines():
+        command, _, comment = line.partition("#")
+        make = command.split()
+        assert make[0] == "make"
+        # The make targets exist (make test runs them all: this test is part of it).
+        done = subprocess.run(["make", "-n", "-C", ROOT] + make[1:], capture_output=True)  # noqa: RUF005
+        assert done.returncode == 0, done.stderr
+        if comment.strip().startswith("or: .venv/bin/"):  # and the one-module forms run
+            alternative = comment.strip()[len("or: ") :].split()
+            if "baremetal.py" not in alternative[1]:  # (its images are built by make test)
+                done = subprocess.run(alternative, cwd=ROOT, capture_output=True, text=True)
+                assert done.returncode == 0, done.stdout + done.stderr
+                assert " passed" in done.stdout
