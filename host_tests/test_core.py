@@ -440,3 +440,33 @@ def test_the_header_offsets_copied_for_speed_agree_with_their_definitions():
         assert getattr(link, "_" + name) == getattr(smbus, name), name
     for name in ("DEST_EID_AT", "SRC_EID_AT"):
         assert getattr(link, "_" + name) == getattr(packet, name), name
+
+
+def _viper_consts(path):
+    # The `_NAME = const(value)` lines of a viper module (CPython cannot import it).
+    import re  # noqa: PLC0415
+
+    with open(path) as f:
+        found = re.findall(r"^_(\w+) = const\((.+)\)", f.read(), re.M)
+    return {name: eval(value) for name, value in found}  # noqa: S307 (our own source)
+
+
+def test_the_constants_copied_into_viper_leaves_agree_with_their_definitions():
+    if IS_MICROPYTHON:
+        skip("reads the sources with CPython's re")
+    import os  # noqa: PLC0415
+
+    from mctp.core import packet  # noqa: PLC0415
+    from mctp.i2c import fifo, smbus  # noqa: PLC0415
+
+    folder = os.path.join(os.path.dirname(smbus.__file__))
+    checks = _viper_consts(os.path.join(folder, "_smbus_viper.py"))
+    assert len(checks) == 14
+    for name, value in checks.items():
+        assert getattr(smbus, name, getattr(packet, name, None)) == value, name
+    irq = _viper_consts(os.path.join(folder, "_fifo_viper.py"))
+    assert irq == {
+        "IRQ_WRITE_REQ": fifo.IRQ_WRITE_REQ,
+        "IRQ_LEFT": fifo.IRQ_END_WRITE | fifo.IRQ_READ_REQ,
+        "SCRATCH": fifo.SCRATCH,
+    }

@@ -94,11 +94,14 @@ def test_the_readme_shell_recipes_run_as_written():
         make = command.split()
         assert make[0] == "make"
         # The make targets exist (make test runs them all: this test is part of it).
-        done = subprocess.run(["make", "-n", "-C", ROOT] + make[1:], capture_output=True)  # noqa: RUF005
+        dry_run = ["make", "-n", "-C", ROOT] + make[1:]  # noqa: RUF005 (MicroPython compiles it)
+        done = subprocess.run(dry_run, capture_output=True, check=False)
         assert done.returncode == 0, done.stderr
         if comment.strip().startswith("or: .venv/bin/"):  # and the one-module forms run
             alternative = comment.strip()[len("or: ") :].split()
             if "baremetal.py" not in alternative[1]:  # (its images are built by make test)
-                done = subprocess.run(alternative, cwd=ROOT, capture_output=True, text=True)
+                done = subprocess.run(
+                    alternative, cwd=ROOT, capture_output=True, text=True, check=False
+                )
                 assert done.returncode == 0, done.stdout + done.stderr
                 assert " passed" in done.stdout

@@ -1,18 +1,16 @@
 # The SMBus/I2C binding (DSP0237): link (I2CLink over machine.I2C + machine.I2CTarget, and
-# I2CMemLink for memory-mode targets), smbus (the frame codec), pec (its CRC-8, viper on
-# MicroPython) and neighbours (EID to address, learned).
+# I2CMemLink for memory-mode targets), fifo (the IRQ's byte work), smbus (the frame codec), pec
+# (its CRC-8) and neighbours (EID to address, learned); fifo, pec and the frame check have
+# viper versions for MicroPython.
 
 # The leaves first, as in mctp.core.
 from . import neighbours, pec, smbus  # noqa: F401
-from .link import (
-    DEFAULT_RING,
+from .fifo import (
     IRQ_ADDR_MATCH_READ,
     IRQ_ADDR_MATCH_WRITE,
     IRQ_END_READ,
     IRQ_END_WRITE,
     IRQ_READ_REQ,
     IRQ_WRITE_REQ,
-    MEM_SIZE,
-    I2CLink,
-    I2CMemLink,
 )
+from .link import DEFAULT_RING, MEM_SIZE, I2CLink, I2CMemLink

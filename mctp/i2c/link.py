@@ -19,6 +19,7 @@ from .._compat import const
 from ..bufcopy import copy_into
 from ..counters import Counters
 from ..core.link import RX_FULL, Link
+from .fifo import IRQ_END_WRITE, IRQ_READ_REQ, SCRATCH, take
 from .neighbours import Neighbours
 from ..core.packet import BASELINE_MTU, MAX_MTU, TRANSPORT_HEADER_SIZE
 from .smbus import (
@@ -32,13 +33,6 @@ from .smbus import (
     seal_frame,
 )
 
-# machine.I2CTarget's IRQ flags.
-IRQ_ADDR_MATCH_READ = const(1)
-IRQ_ADDR_MATCH_WRITE = const(2)
-IRQ_READ_REQ = const(4)
-IRQ_WRITE_REQ = const(8)
-IRQ_END_READ = const(16)
-IRQ_END_WRITE = const(32)
 # A frame's bytes, its end, and reads. The write position is reset at each frame's end rather
 # than at its address match, which saves one handler call per frame.
 _TRIGGERS = const(4 | 8 | 32)
@@ -123,9 +117,9 @@ class I2CLink(Link):
         self._flags = 0  # the events of the IRQ being handled
         self._w = 0  # written by the IRQ only
         self._r = 0  # written by poll only
-        self._pos = 0
-        self._overflow = False
-        self._scratch = bytearray(16)
+        self._frame = self._ring[0]  # the frame being written: ring[w]
+        self._pos = 0  # its length so far; -1 when it outgrew the frame (dropped at its end)
+        self._scratch = bytearray(SCRATCH)
         self._ff = b"\xff"
         self._pec_init = pec_init(addr)
         self._last_src = 0  # the EID and address byte learned last
@@ -179,19 +173,27 @@ class I2CLink(Link):
     # Receive: the IRQ side.
 
     def _irq(self, target):
-        # The events handled from this frame, under its try (which makes it three words
-        # larger, still within what MicroPython keeps off the heap): a hard IRQ lands on top
-        # of whatever the stack is doing, so each frame it adds is C stack a Pico may not have.
+        # A hard IRQ lands on top of whatever the stack is doing, so each frame it adds is C
+        # stack a Pico may not have. The bytes of a frame are taken in one call (fifo.take);
+        # a frame's end and a read, once per transfer, are handled a frame deeper.
         try:
-            self._flags = target.irq().flags()  # an attribute: a local would be one word too many
-            if self._flags & IRQ_WRITE_REQ:
-                self._take_bytes(target)
-            if self._flags & IRQ_END_WRITE:
-                self._end_write()
-            if self._flags & IRQ_READ_REQ:
-                self._read_request(target)
+            if self._take(target):
+                self._transfer_event(target)
         except Exception:
-            self.counters.irq_errors += 1
+            self._irq_error()
+
+    _take = take  # fifo.take(link, target), as a method
+
+    def _irq_error(self):
+        # Apart from _irq: the count's two words of stack would put its frame on the heap.
+        self.counters.irq_errors += 1
+
+    def _transfer_event(self, target):
+        flags = target.irq().flags()  # the same flags again: they belong to the IRQ
+        if flags & IRQ_END_WRITE:
+            self._end_write()
+        if flags & IRQ_READ_REQ:
+            self._read_request(target)
 
     def _read_request(self, target):
         # MCTP only writes. A read ends any write in progress: rp2 and stm32 report END_WRITE
@@ -199,34 +201,24 @@ class I2CLink(Link):
         # must not be glued to the next frame.
         if self._pos:
             self._pos = 0
-            self._overflow = False
             self.counters.interrupted += 1
             self._gap = True
         self.counters.read_requests += 1
         target.write(self._ff)
 
-    def _take_bytes(self, target):
-        count = target.readinto(self._scratch)
-        frame = self._ring[self._w]
-        if self._pos + count > len(frame):
-            self._overflow = True  # keep draining the target, drop the frame at its end
-        else:
-            copy_into(frame, self._pos, self._scratch, 0, count)
-            self._pos += count
-
     def _end_write(self):
-        if not self._pos and not self._overflow:
+        n = self._pos
+        self._pos = 0
+        if not n:
             # An address-only write (an SMBus quick command, a bus scan): no frame, and
             # nothing lost, so no gap.
             self.counters.probes += 1
             return
-        n = self._pos
-        self._pos = 0
-        reason = (
-            TOO_LONG if self._overflow else check_frame(self._ring[self._w], n, self._pec_init)
-        )
-        self._overflow = False
-        if not reason and (self._w + 1) % len(self._ring) == self._r:
+        reason = TOO_LONG if n < 0 else check_frame(self._frame, n, self._pec_init)
+        w = self._w + 1
+        if w == len(self._ring):
+            w = 0
+        if not reason and w == self._r:
             reason = RING_FULL
         if reason:
             self._drop(reason)
@@ -234,7 +226,8 @@ class I2CLink(Link):
         self._lengths[self._w] = n
         self._gaps[self._w] = self._gap
         self._gap = False
-        self._w = (self._w + 1) % len(self._ring)
+        self._w = w
+        self._frame = self._ring[w]
         if self._wake is not None:
             self._wake.set()
 
@@ -314,10 +307,10 @@ class I2CMemLink(I2CLink):
         mem = self._mem
         mem[14] = CMD_MCTP  # the register address, as a frame's first byte
         n = mem[15] + 3  # command, count, counted bytes, PEC
-        frame = self._ring[self._w]
-        self._overflow = n > len(frame)
-        if not self._overflow:
-            copy_into(frame, 0, mem, 14, n)
+        if n > len(self._frame):
+            n = -1
+        else:
+            copy_into(self._frame, 0, mem, 14, n)
         self._pos = n
         mem[15] = 0  # a write elsewhere must not pass for this frame again
         self._end_write()

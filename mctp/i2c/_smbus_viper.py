@@ -1,0 +1,51 @@
+# The viper check_frame() used on MicroPython (see mctp.i2c.smbus, which imports this under
+# try/except): the same checks, in the same order, with the PEC computed inline.
+
+import micropython
+
+from .._compat import const
+from ._pec_table import TABLE
+
+# smbus's offsets, codes and limits, and packet's version fields (test_i2c checks them).
+_RX_COMMAND_AT = const(0)
+_RX_COUNT_AT = const(1)
+_RX_SOURCE_AT = const(2)
+_RX_PACKET_AT = const(3)
+_CMD_MCTP = const(0x0F)
+_MIN_RX_FRAME = const(9)
+_TOO_SHORT = const(1)
+_BAD_COMMAND = const(3)
+_BAD_COUNT = const(4)
+_BAD_SRC_BIT = const(5)
+_BAD_PEC = const(6)
+_BAD_VERSION = const(7)
+_VERSION_MASK = const(0x0F)
+_HEADER_VERSION = const(1)
+_len = len  # a global: cheaper to find than the builtin (see mctp._copy_viper)
+
+
+@micropython.viper
+def check_frame(frame, n: int, init: int) -> int:
+    if n < _MIN_RX_FRAME:
+        return _TOO_SHORT
+    if n > int(_len(frame)):
+        raise ValueError("frame length out of the buffer")
+    f = ptr8(frame)
+    if f[_RX_COMMAND_AT] != _CMD_MCTP:
+        return _BAD_COMMAND
+    if f[_RX_COUNT_AT] != n - 3:  # the count covers the source and packet, not the PEC
+        return _BAD_COUNT
+    if not f[_RX_SOURCE_AT] & 1:
+        return _BAD_SRC_BIT
+    table = ptr8(TABLE)
+    crc = init
+    i = 0
+    end = n - 1
+    while i < end:
+        crc = table[crc ^ f[i]]
+        i += 1
+    if crc != f[end]:
+        return _BAD_PEC
+    if f[_RX_PACKET_AT] & _VERSION_MASK != _HEADER_VERSION:
+        return _BAD_VERSION
+    return 0
