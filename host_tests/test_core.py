@@ -464,9 +464,84 @@ def test_the_constants_copied_into_viper_leaves_agree_with_their_definitions():
     assert len(checks) == 14
     for name, value in checks.items():
         assert getattr(smbus, name, getattr(packet, name, None)) == value, name
+    from mctp.core import reassembly  # noqa: PLC0415
+
+    fast = _viper_consts(os.path.join(os.path.dirname(packet.__file__), "_fastpath_viper.py"))
+    assert len(fast) == 19
+    for name, value in fast.items():
+        assert getattr(packet, name, getattr(reassembly, name, None)) == value, name
     irq = _viper_consts(os.path.join(folder, "_fifo_viper.py"))
     assert irq == {
         "IRQ_WRITE_REQ": fifo.IRQ_WRITE_REQ,
         "IRQ_LEFT": fifo.IRQ_END_WRITE | fifo.IRQ_READ_REQ,
         "SCRATCH": fifo.SCRATCH,
     }
+
+
+def _fastpath_cases():
+    # (packet, what append_middle does with it) after a first packet of 8 bytes of payload,
+    # type byte included, from EID 9 with tag 1 and TO, into core 8.
+    def header(dest=8, src=9, flags=0x19, version=1):
+        return bytes((version, dest, src, flags))
+
+    middle = bytes(range(8))
+    return [
+        (header() + middle, True),  # seq 1, same size: taken
+        (header(flags=0x29) + middle, True),  # seq 2
+        (header(flags=0x29) + middle, False),  # seq 2 again: out of sequence
+        (header(flags=0x39) + middle[:7], False),  # a middle packet of another size
+        (header(flags=0x79) + middle, False),  # EOM: the full path's
+        (header(flags=0xB9) + middle, False),  # SOM: the full path's
+        (header(flags=0x3A) + middle, False),  # another tag
+        (header(flags=0x31) + middle, False),  # TO clear
+        (header(dest=7) + middle, False),  # not for us
+        (header(dest=0, flags=0x39) + middle, True),  # EID 0: ours too
+        (header(src=10, flags=0x09) + middle, False),  # no message from EID 10
+        (header(src=3) + middle, False),  # a reserved source
+        (header(version=2, flags=0x09) + middle, False),
+        (header(flags=0x09)[:4], False),  # no payload
+    ]
+
+
+def test_the_fast_path_takes_exactly_the_middle_packets_and_both_versions_agree():
+    from mctp.core import fastpath  # noqa: PLC0415
+
+    versions = [fastpath.append_middle_py]
+    if fastpath.append_middle is not fastpath.append_middle_py:
+        versions.append(fastpath.append_middle)  # the viper one
+    results = []
+    for append_middle in versions:
+        core, _sink, link, _clock = make_core()
+        inject(core, link, bytes((1, 8, 9, 0x88 | 1, 1)) + bytes(7))  # SOM, seq 0
+        slot = core.pool.find(9, 0x09)
+        taken = []
+        for packet, expected in _fastpath_cases():
+            buf = bytearray(b"\xee\xee" + packet)
+            taken.append(append_middle(core, buf, 2, len(packet)))
+            assert taken[-1] == expected, packet
+        assert slot.assembled() == 7 + 3 * 8 and slot.meta[4] == 0  # next seq 3 + 1 = 0
+        assert bytes(slot.buf[: slot.assembled()]) == bytes(7) + bytes(range(8)) * 3
+        assert core.counters.total() == core.counters.rx_packets == 1  # nothing counted
+        results.append((taken, bytes(slot.buf), bytes(core.pool.meta)))
+    assert all(r == results[0] for r in results)
+    # A packet past the end of its buffer, or an offset before it, is never read.
+    for append_middle in versions:
+        core = make_core()[0]
+        assert not append_middle(core, bytearray(8), 4, 5)
+        assert not append_middle(core, bytearray(8), -1, 5)
+
+
+def test_a_message_through_the_fast_path_is_delivered_whole_and_counted_as_before():
+    core, sink, link, _clock = make_core()
+    payload = bytes(range(200))
+    first, rest = payload[:63], payload[63:]
+    inject(core, link, bytes((1, 8, 9, 0x88 | 2, 1)) + first)
+    seq = 1
+    while rest:
+        chunk, rest = rest[:64], rest[64:]
+        eom = 0x40 if not rest else 0
+        inject(core, link, bytes((1, 8, 9, eom | seq << 4 | 0x08 | 2)) + chunk)
+        seq = (seq + 1) & 3
+    assert sink.messages == [(101, 9, 2, 1, False, payload)]
+    assert core.counters.rx_packets == 4 and core.counters.rx_messages == 1
+    assert core.counters.total() == 5 and core.pool.in_use() == 0

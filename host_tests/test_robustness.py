@@ -20,6 +20,7 @@ from mctp.server import DirectClient
 from mctp.errors import ResponseCode
 from mctp.host.i2c_sim import SimBus
 from mctp.core.packet import build_packets
+from mctp.core.reassembly import ASSEMBLING, FREE, STATE_AT
 from mctp.wire import encode_get_eid
 
 TO = 0x08
@@ -146,7 +147,7 @@ def test_a_new_request_evicts_the_oldest_unfinished_message_of_a_full_pool():
     meta, payload, _resp = listeners[2].recv()
     assert (meta.remote_eid, bytes(payload)) == (30, b"new")
     assert server.core.counters.evicted == 1
-    survivors = sorted(slot.src for slot in server.core.pool.slots if slot.state)
+    survivors = sorted(slot.src for slot in server.core.pool.slots if slot.meta[STATE_AT])
     assert survivors == [21, 22, 23]  # the oldest, from EID 20, made room
     assert server.check() == []
 
@@ -409,16 +410,22 @@ def test_the_audit_names_what_is_out_of_place():
     stack = Stack(DirectClient(server))
     listener = stack.listener(1)
     assert server.check() == []
-    slot = server.core.pool.alloc()  # a complete message nobody queued: leaked
-    slot.state, slot.owner, slot.to = 2, 0, 8
+    pool = server.core.pool
+    slot = pool.alloc()  # a complete message nobody queued: leaked
+    pool.start(slot, 9, TO, 1)
+    pool.complete(slot)
+    slot.owner = 0
     assert server.check() == ["slot 0 is complete but queued on no handle"]
-    slot.state = 1  # assembling for the listener: fine
+    slot.meta[STATE_AT] = ASSEMBLING  # assembling for the listener: fine
     assert server.check() == []
+    slot.tag = 3  # a field out of step with the bytes the fast path matches
+    assert server.check() == ["slot 0's source, tag or TO differ from its meta bytes"]
+    slot.tag = 0
     listener.close()  # which frees the slot with the listener
-    assert slot.state == 0 and server.check() == []
-    slot.state, slot.owner = 1, 0  # had it not, it would assemble for nobody
+    assert slot.meta[STATE_AT] == FREE and server.check() == []
+    slot.meta[STATE_AT], slot.owner = ASSEMBLING, 0  # had it not, it would assemble for nobody
     assert server.check() == ["slot 0 assembles for an owner that is gone"]
-    server.core.pool.release(slot)
+    pool.release(slot)
     server.core.flows.open(9, 5, False, 0)  # a tag whose owner is no request handle
     assert server.check() == ["the flow of tag 0 to EID 9 has no owner"]
 

@@ -25,6 +25,7 @@ from ..constants import (
     TAG_MAX,
 )
 from ..counters import Counters
+from .fastpath import append_middle
 from .flows import FlowTable
 from .link import RX_DROPPED, RX_FULL, RX_TAKEN
 from .packet import (
@@ -38,7 +39,17 @@ from .packet import (
     TAG_MASK,
     VERSION_MASK,
 )
-from .reassembly import ASSEMBLING, COMPLETE, FREE, ReassemblyPool
+from .reassembly import (
+    ASSEMBLING,
+    FREE,
+    LENGTH_AT,
+    NEXT_SEQ_AT,
+    PACKET_LEN_AT,
+    SLOT_META,
+    SLOT_SHIFT,
+    STATE_AT,
+    ReassemblyPool,
+)
 from .routes import ReplyRoutes, RouteTable
 
 # packet.VERSION_AT, DEST_EID_AT, SRC_EID_AT and FLAGS_AT, again here: MicroPython folds a const
@@ -106,6 +117,8 @@ class Core:
         self.routes = RouteTable(config.routes)
         self.reply_routes = ReplyRoutes(config.reply_routes, config.tag_expiry_ms)
         self.pool = ReassemblyPool(config.reassembly_slots, config.max_payload)
+        self._meta = self.pool.meta  # for the fast path (mctp.core.fastpath)
+        self._bufs = self.pool.bufs
         self.flows = FlowTable(config.flows, config.tag_expiry_ms)
         self.counters = Counters(DROPS + EVENTS)
         self.sink = None  # the layer above: accept_request(msg_type) and deliver(slot)
@@ -163,17 +176,20 @@ class Core:
         self.expire(self.clock())
 
     def expire(self, now):
-        slots = self.pool.slots
-        timeout = self.config.reassembly_timeout_ms
-        i = 0
-        while i < len(slots):
-            slot = slots[i]
-            if slot.state == ASSEMBLING and ticks_diff(now, slot.started) >= timeout:
-                self.pool.release(slot)
-                self.counters.reassembly_timeout += 1
-            i += 1
+        meta = self._meta
+        end = self.pool.meta_end  # (the control slot never waits for packets)
+        at = 0
+        while at < end:
+            if meta[at + STATE_AT] == ASSEMBLING:
+                self._expire_slot(self.pool.slots[at >> SLOT_SHIFT], now)
+            at += SLOT_META
         self.counters.tag_expired += self.flows.expire(now)
         self.counters.reply_expired += self.reply_routes.expire(now)
+
+    def _expire_slot(self, slot, now):
+        if ticks_diff(now, slot.started) >= self.config.reassembly_timeout_ms:
+            self.pool.release(slot)
+            self.counters.reassembly_timeout += 1
 
     # Receive.
 
@@ -185,17 +201,21 @@ class Core:
         then) or RX_FULL (taken, and the message it completed filled its owner's queue: a
         link polls no further this time, so the application reads before more come in).
         """
+        self.counters.rx_packets += 1
+        if self._append_middle(buf, off, length):
+            return RX_TAKEN  # a message's middle packet, taken by the fast path
         self._rx_result = RX_DROPPED
         self._rx_link = link
         self._rx_buf = buf
         self._rx_off = off
         self._rx_len = length
         self._rx_phys = phys
-        self.counters.rx_packets += 1
         self._receive_guarded()
         self._rx_buf = None
         self._rx_done = None
         return self._rx_result
+
+    _append_middle = append_middle  # fastpath.append_middle(core, buf, off, length), as a method
 
     def _receive_guarded(self):
         # Apart from receive(): a try block there would put its frame on the heap. A message
@@ -254,8 +274,7 @@ class Core:
         return flow.owner
 
     def _find_slot(self):
-        flags = self._rx_flags
-        return self.pool.find(self._rx_src, flags & TAG_MASK, flags & FLAG_TO)
+        return self.pool.find(self._rx_src, self._rx_flags)
 
     def _start(self):
         if self._rx_dest == EID_BROADCAST and self._rx_type() != MSG_TYPE_CONTROL:
@@ -291,7 +310,7 @@ class Core:
     def _fits_control_slot(self):
         return (
             self._rx_flags & FLAG_EOM
-            and self.pool.control_slot.state == FREE
+            and self.pool.control_slot.meta[STATE_AT] == FREE
             and self._rx_len - TRANSPORT_HEADER_SIZE - 1 <= len(self.pool.control_slot.buf)
         )
 
@@ -311,19 +330,13 @@ class Core:
             self.counters.too_large += 1
             return
         flags = self._rx_flags
-        slot.state = ASSEMBLING
-        slot.src = self._rx_src
-        slot.tag = flags & TAG_MASK
-        slot.to = flags & FLAG_TO
+        self.pool.start(slot, self._rx_src, flags, count)
         slot.owner = owner
         slot.msg_type = self._rx_type()
         slot.ic = self._rx_buf[self._rx_off + TRANSPORT_HEADER_SIZE] > MSG_TYPE_MAX
         slot.link = self._rx_link
         slot.phys = self._rx_phys
-        slot.next_seq = (((flags >> SEQ_SHIFT) & SEQ_MASK) + 1) & SEQ_MASK
-        slot.packet_len = count + 1
         slot.started = self.clock()
-        slot.length = count
         self._copy_in(slot, 0, TRANSPORT_HEADER_SIZE + 1, count)
         self._rx_result = RX_TAKEN
         if flags & FLAG_EOM:
@@ -337,33 +350,34 @@ class Core:
         slot = self._find_slot()
         if slot is None:
             self.counters.no_som += 1
-        elif (self._rx_flags >> SEQ_SHIFT) & SEQ_MASK != slot.next_seq:
+        elif (self._rx_flags >> SEQ_SHIFT) & SEQ_MASK != slot.meta[NEXT_SEQ_AT]:
             self.pool.release(slot)
             self.counters.bad_seq += 1
         else:
             self._append(slot, self._rx_flags)
 
     def _append(self, slot, flags):
+        # A packet the fast path passed by: the last, or one it drops.
         count = self._rx_len - TRANSPORT_HEADER_SIZE
-        if count > slot.packet_len or (count != slot.packet_len and not flags & FLAG_EOM):
+        packet_len = slot.packet_len()
+        if count > packet_len or (count != packet_len and not flags & FLAG_EOM):
             # Every packet but the last has the size of the first; the last is no larger.
             self.pool.release(slot)
             self.counters.bad_length += 1
             return
-        if slot.length + count > len(slot.buf):
+        if slot.assembled() + count > len(slot.buf):
             self.pool.release(slot)
             self.counters.too_large += 1
             return
-        self._copy_in(slot, slot.length, TRANSPORT_HEADER_SIZE, count)
-        slot.length += count
-        slot.next_seq = (slot.next_seq + 1) & SEQ_MASK
+        self._copy_in(slot, slot.assembled(), TRANSPORT_HEADER_SIZE, count)
+        slot.advance(count)
         self._rx_result = RX_TAKEN
         if flags & FLAG_EOM:
             self._rx_done = slot
 
     def _complete(self, slot):
         # True for a control request, which the caller has answered; else delivered here.
-        slot.state = COMPLETE
+        self.pool.complete(slot)
         self.counters.rx_messages += 1
         if slot.owner == CONTROL_OWNER:
             return True
@@ -418,23 +432,17 @@ class Core:
     def release_owner(self, owner):
         """Forget `owner`: its flows end and the messages it holds are discarded."""
         self.flows.close_owner(owner)
-        slots = self.pool.slots
-        i = 0
-        while i < len(slots):
-            if slots[i].state != FREE and slots[i].owner == owner:
-                self._discard(slots[i])
-            i += 1
+        for slot in self.pool.slots:
+            if slot.owner == owner and slot.meta[STATE_AT] != FREE:
+                self._discard(slot)
 
     def abort_link(self, link):
         """`link` lost frames (a full ring, a bad PEC): its unfinished messages may miss a
         multiple of four packets, which the 2-bit sequence number cannot show, so they go."""
-        slots = self.pool.slots
-        i = 0
-        while i < len(slots):
-            if slots[i].state == ASSEMBLING and slots[i].link is link:
-                self.pool.release(slots[i])
+        for slot in self.pool.slots:
+            if slot.link is link and slot.meta[STATE_AT] == ASSEMBLING:
+                self.pool.release(slot)
                 self.counters.aborted += 1
-            i += 1
 
     # Send.
 

@@ -9,8 +9,17 @@
 # One more slot, outside the pool, takes single-packet control requests, so a pool full of
 # other messages never leaves the endpoint deaf to its bus owner (Get Endpoint ID and the
 # like are answered at once and the slot is free again before the next packet).
+#
+# The receive path's per-packet work is one viper call for most packets (mctp.core.fastpath),
+# so what it reads and writes lives in bytes, not in objects' fields, whose every read costs
+# hundreds of instructions on a Cortex-M0: one bytearray, `meta`, has SLOT_META bytes per slot
+# (the control slot last). A slot's state is only there (slot.meta[STATE_AT]); so are, while it
+# assembles, the next sequence number, the packet size and the length so far, which start()
+# writes and complete() turns into slot.length. The source, tag and TO are written once, by
+# start(), both there (for matching) and as the slot's fields.
 
 from .._compat import const, ticks_diff
+from .packet import FLAG_TO, SEQ_MASK, SEQ_SHIFT, TAG_MASK
 
 FREE = const(0)
 ASSEMBLING = const(1)
@@ -20,13 +29,24 @@ COMPLETE = const(2)
 # carries at most 250 payload bytes per packet.
 CONTROL_SLOT_SIZE = const(249)
 
+# A slot's bytes in `meta`, from slot.index << SLOT_SHIFT.
+SLOT_SHIFT = const(4)
+SLOT_META = const(16)
+STATE_AT = const(0)
+SRC_AT = const(1)
+TAG_AT = const(2)
+TO_AT = const(3)  # FLAG_TO or 0
+NEXT_SEQ_AT = const(4)
+PACKET_LEN_AT = const(6)  # 2 bytes, little-endian: the payload of every packet but the last
+LENGTH_AT = const(8)  # 2 bytes, little-endian: the message's bytes so far, after the type byte
+
 
 class Slot:
-    def __init__(self, index, max_payload):
+    def __init__(self, meta, index, max_payload):
         self.index = index
+        self.meta = memoryview(meta)[index << SLOT_SHIFT : (index + 1) << SLOT_SHIFT]
         self.buf = bytearray(max_payload)  # the payload, after the type byte
-        self.state = FREE
-        self.length = 0
+        self.length = 0  # of a complete message (while assembling: in meta)
         self.src = 0  # source EID, tag and TO identify the message
         self.tag = 0
         self.to = 0
@@ -35,37 +55,79 @@ class Slot:
         self.ic = False
         self.link = None  # where it came from
         self.phys = None
-        self.next_seq = 0
-        self.packet_len = 0  # payload size of every packet but the last
         self.started = 0  # ticks at the first packet
         self.reply = None  # a request's reply-route entry, and that entry's serial
         self.reply_serial = 0
 
+    def assembled(self):
+        """The payload bytes the message has so far, while it assembles."""
+        return self.meta[LENGTH_AT] | self.meta[LENGTH_AT + 1] << 8
+
+    def packet_len(self):
+        """The payload of every packet but the last (its first's), while it assembles."""
+        return self.meta[PACKET_LEN_AT] | self.meta[PACKET_LEN_AT + 1] << 8
+
+    def advance(self, count):
+        """A packet of `count` payload bytes, next in sequence, was appended to the buffer."""
+        meta = self.meta
+        count += meta[LENGTH_AT] | meta[LENGTH_AT + 1] << 8
+        meta[LENGTH_AT] = count & 0xFF
+        meta[LENGTH_AT + 1] = count >> 8
+        meta[NEXT_SEQ_AT] = (meta[NEXT_SEQ_AT] + 1) & SEQ_MASK
+
+    def __repr__(self):
+        return "Slot(%d, state=%d, src=%d, tag=%d, to=%d, owner=%d, length=%d)" % (
+            self.index,
+            self.meta[STATE_AT],
+            self.src,
+            self.tag,
+            self.to,
+            self.owner,
+            self.length,
+        )
+
 
 class ReassemblyPool:
     def __init__(self, count, max_payload):
-        self.slots = [Slot(i, max_payload) for i in range(count)]
-        self.control_slot = Slot(count, min(max_payload, CONTROL_SLOT_SIZE))
+        self.meta = bytearray((count + 1) << SLOT_SHIFT)
+        self.meta_end = count << SLOT_SHIFT  # the pool's bytes end; the control slot's follow
+        self.slots = [Slot(self.meta, i, max_payload) for i in range(count)]
+        self.control_slot = Slot(self.meta, count, min(max_payload, CONTROL_SLOT_SIZE))
+        self.bufs = [slot.buf for slot in self.slots]  # for the fast path, by index
         self.max_payload = max_payload
 
-    def find(self, src, tag, to):
-        """The slot assembling the message (src, tag, TO), or None."""
-        for slot in self.slots:
-            if slot.state == ASSEMBLING and slot.src == src and slot.tag == tag and slot.to == to:
-                return slot
+    def find(self, src, flags):
+        """The slot assembling the message from `src` whose packet header has `flags` (its
+        tag and TO), or None."""
+        meta = self.meta
+        end = self.meta_end  # (the control slot takes single packets only)
+        at = 0
+        while at < end:
+            if (
+                meta[at + STATE_AT] == ASSEMBLING
+                and meta[at + SRC_AT] == src
+                and meta[at + TAG_AT] == flags & TAG_MASK
+                and meta[at + TO_AT] == flags & FLAG_TO
+            ):
+                return self.slots[at >> SLOT_SHIFT]
+            at += SLOT_META
         return None
 
     def alloc(self):
-        for slot in self.slots:
-            if slot.state == FREE:
-                return slot
+        meta = self.meta
+        end = self.meta_end
+        at = 0
+        while at < end:
+            if meta[at + STATE_AT] == FREE:
+                return self.slots[at >> SLOT_SHIFT]
+            at += SLOT_META
         return None
 
     def owned(self, owner):
         """How many slots (assembling or complete) hold messages for `owner`."""
         count = 0
         for slot in self.slots:
-            if slot.state != FREE and slot.owner == owner:
+            if slot.owner == owner and slot.meta[STATE_AT] != FREE:
                 count += 1
         return count
 
@@ -73,17 +135,36 @@ class ReassemblyPool:
         """The unfinished message that started first: of `owner`, or of anyone when `owner`
         is negative; None when there is none."""
         oldest = None
-        slots = self.slots
-        i = 0
-        while i < len(slots):
-            if slots[i].state == ASSEMBLING and (owner < 0 or slots[i].owner == owner):
-                if oldest is None or ticks_diff(slots[i].started, oldest.started) < 0:
-                    oldest = slots[i]
-            i += 1
+        for slot in self.slots:
+            if slot.meta[STATE_AT] == ASSEMBLING and (owner < 0 or slot.owner == owner):
+                if oldest is None or ticks_diff(slot.started, oldest.started) < 0:
+                    oldest = slot
         return oldest
 
+    def start(self, slot, src, flags, count):
+        """`slot` assembles the message whose first packet (header `flags`) came from `src`
+        with `count` payload bytes after the type byte."""
+        slot.src = src
+        slot.tag = flags & TAG_MASK
+        slot.to = flags & FLAG_TO
+        meta = slot.meta
+        meta[STATE_AT] = ASSEMBLING
+        meta[SRC_AT] = src
+        meta[TAG_AT] = flags & TAG_MASK
+        meta[TO_AT] = flags & FLAG_TO
+        meta[NEXT_SEQ_AT] = (((flags >> SEQ_SHIFT) & SEQ_MASK) + 1) & SEQ_MASK
+        meta[PACKET_LEN_AT] = (count + 1) & 0xFF  # the first packet's payload, type byte in
+        meta[PACKET_LEN_AT + 1] = (count + 1) >> 8
+        meta[LENGTH_AT] = count & 0xFF
+        meta[LENGTH_AT + 1] = count >> 8
+
+    def complete(self, slot):
+        """The message in `slot` has all its packets."""
+        slot.meta[STATE_AT] = COMPLETE
+        slot.length = slot.assembled()
+
     def release(self, slot):
-        slot.state = FREE
+        slot.meta[STATE_AT] = FREE
         slot.owner = -1
         slot.link = None
         slot.phys = None
@@ -92,6 +173,6 @@ class ReassemblyPool:
     def in_use(self):
         count = 0
         for slot in self.slots:
-            if slot.state != FREE:
+            if slot.meta[STATE_AT] != FREE:
                 count += 1
         return count

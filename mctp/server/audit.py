@@ -10,7 +10,7 @@
 #   - every live flow (owned tag) belongs to a live request handle.
 
 from ..core.core import CONTROL_OWNER
-from ..core.reassembly import ASSEMBLING, COMPLETE, FREE
+from ..core.reassembly import ASSEMBLING, COMPLETE, FREE, SRC_AT, STATE_AT, TAG_AT, TO_AT
 from .server import KIND_FREE, KIND_LISTENER, KIND_REQUEST
 
 
@@ -20,7 +20,7 @@ def problems(server):
     queued = _check_handles(server, found)
     _check_slots(server, queued, found)
     core = server.core
-    if core.pool.control_slot.state != FREE:
+    if core.pool.control_slot.meta[STATE_AT] != FREE:
         found.append("the control slot is still held")
     for p in server.pending:
         if p.handle is not None and (p.handle.pending is not p or p.conn.pending is not p):
@@ -49,7 +49,7 @@ def _check_handles(server, found):
             found.append("handle %d points at another handle's receive" % h.index)
         for k in range(h.count):
             slot = h.queue[(h.head + k) % len(h.queue)]
-            if slot is None or slot.state != COMPLETE or slot.owner != h.index:
+            if slot is None or slot.meta[STATE_AT] != COMPLETE or slot.owner != h.index:
                 found.append("handle %d queues a slot that is not its message" % h.index)
             elif slot.index in queued:
                 found.append("slot %d is queued twice" % slot.index)
@@ -62,19 +62,26 @@ def _check_slots(server, queued, found):
     pool = server.core.pool
     limit = server.core.config.queue_limit
     for slot in pool.slots:
-        if slot.state == ASSEMBLING:
+        state = slot.meta[STATE_AT]
+        if state == ASSEMBLING:
             kind = KIND_LISTENER if slot.to else KIND_REQUEST
             if slot.owner != CONTROL_OWNER and not _live(server, slot.owner, kind):
                 found.append("slot %d assembles for an owner that is gone" % slot.index)
             if slot.index in queued:
                 found.append("slot %d is queued while still assembling" % slot.index)
-        elif slot.state == COMPLETE:
+        elif state == COMPLETE:
             if slot.index not in queued:
                 found.append("slot %d is complete but queued on no handle" % slot.index)
-        elif slot.state != FREE:
-            found.append("slot %d is in unknown state %d" % (slot.index, slot.state))
-        if slot.state != FREE and pool.owned(slot.owner) > limit:
+        elif state != FREE:
+            found.append("slot %d is in unknown state %d" % (slot.index, state))
+        if state != FREE and pool.owned(slot.owner) > limit:
             found.append("owner %d holds more than its %d messages" % (slot.owner, limit))
+        if state != FREE and (slot.src, slot.tag, slot.to) != (
+            slot.meta[SRC_AT],
+            slot.meta[TAG_AT],
+            slot.meta[TO_AT],
+        ):
+            found.append("slot %d's source, tag or TO differ from its meta bytes" % slot.index)
 
 
 def open_handles(server):

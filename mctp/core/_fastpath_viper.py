@@ -1,0 +1,77 @@
+# The viper append_middle() used on MicroPython (see mctp.core.fastpath, which imports this
+# under try/except and says what it does).
+
+import micropython
+
+from .._compat import const
+
+# packet's and reassembly's constants (test_core checks that they agree).
+_TRANSPORT_HEADER_SIZE = const(4)
+_VERSION_MASK = const(0x0F)
+_HEADER_VERSION = const(1)
+_FLAG_SOM = const(0x80)
+_FLAG_EOM = const(0x40)
+_FLAG_TO = const(0x08)
+_TAG_MASK = const(0x07)
+_SEQ_SHIFT = const(4)
+_SEQ_MASK = const(0x03)
+_ASSEMBLING = const(1)
+_SLOT_SHIFT = const(4)
+_SLOT_META = const(16)
+_STATE_AT = const(0)
+_SRC_AT = const(1)
+_TAG_AT = const(2)
+_TO_AT = const(3)
+_NEXT_SEQ_AT = const(4)
+_PACKET_LEN_AT = const(6)
+_LENGTH_AT = const(8)
+_len = len  # a global: cheaper to find than the builtin (see mctp._copy_viper)
+
+
+@micropython.viper
+def append_middle(core, buf, off: int, length: int) -> bool:
+    if length <= _TRANSPORT_HEADER_SIZE or off < 0 or off + length > int(_len(buf)):
+        return False
+    p = ptr8(buf)
+    dest = p[off + 1]
+    src = p[off + 2]
+    flags = p[off + 3]
+    if p[off] & _VERSION_MASK != _HEADER_VERSION or flags & (_FLAG_SOM | _FLAG_EOM):
+        return False
+    if src == 0xFF or (src >= 1 and src <= 7):
+        return False
+    if dest != 0 and dest != int(core.eid):
+        return False
+    tag = flags & _TAG_MASK
+    to = flags & _FLAG_TO
+    meta = core._meta
+    m = ptr8(meta)
+    end = int(_len(meta)) - _SLOT_META  # the last slot, the control slot, takes single packets
+    at = 0
+    while at < end:
+        if m[at + _STATE_AT] == _ASSEMBLING and m[at + _SRC_AT] == src:
+            if m[at + _TAG_AT] == tag and m[at + _TO_AT] == to:
+                break
+        at += _SLOT_META
+    if at >= end:
+        return False
+    count = length - _TRANSPORT_HEADER_SIZE
+    have = m[at + _LENGTH_AT] | m[at + _LENGTH_AT + 1] << 8
+    if m[at + _NEXT_SEQ_AT] != (flags >> _SEQ_SHIFT) & _SEQ_MASK:
+        return False
+    if count != m[at + _PACKET_LEN_AT] | m[at + _PACKET_LEN_AT + 1] << 8:
+        return False
+    slot_buf = core._bufs[at >> _SLOT_SHIFT]
+    if have + count > int(_len(slot_buf)):
+        return False
+    d = ptr8(slot_buf)
+    s = off + _TRANSPORT_HEADER_SIZE
+    i = 0
+    while i < count:
+        d[have + i] = p[s + i]
+        i += 1
+    have += count
+    m[at + _LENGTH_AT] = have & 0xFF
+    m[at + _LENGTH_AT + 1] = have >> 8
+    m[at + _NEXT_SEQ_AT] = (m[at + _NEXT_SEQ_AT] + 1) & _SEQ_MASK
+    return True
