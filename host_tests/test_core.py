@@ -461,7 +461,7 @@ def test_the_constants_copied_into_viper_leaves_agree_with_their_definitions():
 
     folder = os.path.join(os.path.dirname(smbus.__file__))
     checks = _viper_consts(os.path.join(folder, "_smbus_viper.py"))
-    assert len(checks) == 14
+    assert len(checks) == 19
     for name, value in checks.items():
         assert getattr(smbus, name, getattr(packet, name, None)) == value, name
     from mctp.core import reassembly  # noqa: PLC0415
@@ -545,3 +545,61 @@ def test_a_message_through_the_fast_path_is_delivered_whole_and_counted_as_befor
     assert sink.messages == [(101, 9, 2, 1, False, payload)]
     assert core.counters.rx_packets == 4 and core.counters.rx_messages == 1
     assert core.counters.total() == 5 and core.pool.in_use() == 0
+
+
+def test_both_versions_of_fill_packet_write_the_same_packets():
+    from mctp.core import fastpath  # noqa: PLC0415
+
+    versions = [fastpath.fill_packet_py]
+    if fastpath.fill_packet is not fastpath.fill_packet_py:
+        versions.append(fastpath.fill_packet)
+    message = bytes(range(150))
+    results = []
+    for fill_packet in versions:
+        core, _sink, link, _clock = make_core()
+        core._tx_link, core._tx_dest, core._tx_flags, core._tx_type = link, 9, 0x0B, 0x81
+        core._tx_buf, core._tx_off, core._tx_left, core._tx_seq = message, 0, 150, 0
+        packets = []
+        flags, room = 0x80, 63
+        while core._tx_left:
+            n = fill_packet(core, flags, room)
+            packets.append(bytes(link.tx_buf[link.tx_off : link.tx_off + n]))
+            flags, room, core._tx_seq = 0, 64, (core._tx_seq + 1) & 3
+        results.append(packets)
+        assert [len(p) for p in packets] == [68, 68, 27]
+        assert packets[0][:5] == bytes((1, 9, 8, 0x8B, 0x81))
+        assert packets[1][:4] == bytes((1, 9, 8, 0x1B)) and packets[2][3] == 0x2B
+        assert b"".join(p[4:] for p in packets)[1:] == message
+        core._tx_left = 80  # more than the buffer holds from _tx_off 150
+        with raises(ValueError):
+            fill_packet(core, 0, 64)
+    assert all(r == results[0] for r in results)
+
+
+def test_both_versions_of_the_fifo_take_agree():
+    from mctp.i2c import fifo  # noqa: PLC0415
+    from mctp.host.i2c_sim import TargetSim  # noqa: PLC0415
+
+    class Link:
+        def __init__(self, size):
+            self._scratch = bytearray(fifo.SCRATCH)
+            self._frame = bytearray(size)
+            self._pos = 0
+
+    versions = [fifo.take_py]
+    if fifo.take is not fifo.take_py:
+        versions.append(fifo.take)
+    for take in versions:
+        target = TargetSim(0x10)
+        link = Link(40)
+        data = bytes(range(50))
+        target._data, target._length, target._pos = data, 36, 0
+        target._irq._flags = fifo.IRQ_WRITE_REQ
+        assert [take(link, target) for _ in range(3)] == [0, 0, 0]  # 16 + 16 + 4 bytes
+        assert link._pos == 36 and link._frame[:36] == data[:36]
+        target._length = 50  # 14 more: 50 > 40, the frame is too long from here on
+        target._irq._flags = fifo.IRQ_WRITE_REQ | fifo.IRQ_END_WRITE
+        assert take(link, target) == fifo.IRQ_END_WRITE
+        assert link._pos == -1 and target._pos == 50  # drained all the same
+        target._irq._flags = fifo.IRQ_READ_REQ
+        assert take(link, target) == fifo.IRQ_READ_REQ and link._pos == -1

@@ -25,7 +25,7 @@ from ..constants import (
     TAG_MAX,
 )
 from ..counters import Counters
-from .fastpath import append_middle
+from .fastpath import append_middle, fill_packet
 from .flows import FlowTable
 from .link import RX_DROPPED, RX_FULL, RX_TAKEN
 from .packet import (
@@ -215,7 +215,9 @@ class Core:
         self._rx_done = None
         return self._rx_result
 
-    _append_middle = append_middle  # fastpath.append_middle(core, buf, off, length), as a method
+    # The fast paths (mctp.core.fastpath), as methods.
+    _append_middle = append_middle  # (buf, off, length): a middle packet in
+    _fill_packet = fill_packet  # (flags, room): the next packet out, into the link's buffer
 
     def _receive_guarded(self):
         # Apart from receive(): a try block there would put its frame on the heap. A message
@@ -519,24 +521,3 @@ class Core:
         self.counters.tx_failed += 1
         self.tx_failed_link = self._tx_link
         return SEND_LINK_FAILED
-
-    def _fill_packet(self, flags, room):
-        # Header, [type byte], payload chunk: the packet's length.
-        out = self._tx_link.tx_buf
-        o = self._tx_link.tx_off
-        out[o + _VERSION_AT] = HEADER_VERSION
-        out[o + _DEST_EID_AT] = self._tx_dest
-        out[o + _SRC_EID_AT] = self.eid
-        out[o + _FLAGS_AT] = flags | self._tx_seq << SEQ_SHIFT | self._tx_flags
-        if flags & FLAG_SOM:
-            out[o + TRANSPORT_HEADER_SIZE] = self._tx_type
-            return self._chunk(out, o + TRANSPORT_HEADER_SIZE + 1, room) - o
-        return self._chunk(out, o + TRANSPORT_HEADER_SIZE, room) - o
-
-    def _chunk(self, out, o, room):
-        # The next payload bytes at out[o:]; where they end.
-        count = self._tx_left if self._tx_left < room else room
-        copy_into(out, o, self._tx_buf, self._tx_off, count)
-        self._tx_off += count
-        self._tx_left -= count
-        return o + count

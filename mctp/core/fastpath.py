@@ -1,4 +1,7 @@
-# The receive fast path: a middle packet of a message (neither its first nor its last packet),
+# The packet paths' fast paths: the per-packet work of receiving and of sending, each one call
+# into viper code on boards, with a pure-Python version that gives the same results.
+#
+# Receive: a middle packet of a message (neither its first nor its last packet),
 # which is most packets of a long message, taken with one call. append_middle(core, buf, off,
 # length) checks the packet buf[off:off + length] as Core.receive would (header version, our
 # EID or EID 0 as destination, a valid source, SOM and EOM clear), finds the slot assembling
@@ -8,13 +11,21 @@
 # changed nothing, and Core.receive's full path decides and counts, so every rule stays in
 # one place there and this is only a shortcut past it.
 #
-# Boards use the viper version, which scans the pool's `meta` bytes: a middle packet then costs
-# about one call and three attribute reads instead of some fifty attribute reads and eight
-# calls. The pure-Python version gives the same results.
+# The viper version scans the pool's `meta` bytes: a middle packet then costs about one call
+# and three attribute reads instead of some fifty attribute reads and eight calls.
+#
+# Send: fill_packet(core, flags, room) writes the next packet of the message Core.send or
+# Core.respond is sending (core._tx_*) into its link's transmit buffer at tx_off: the header
+# with `flags` (SOM, EOM) and the sequence number, the type byte in the first packet, and up to
+# `room` payload bytes; it moves core._tx_off and _tx_left on and returns the packet's length.
 
 from ..bufcopy import copy_into
 from .reassembly import NEXT_SEQ_AT
 from .packet import (
+    DEST_EID_AT,
+    FLAGS_AT,
+    SRC_EID_AT,
+    VERSION_AT,
     FLAG_EOM,
     FLAG_SOM,
     FLAG_TO,
@@ -60,7 +71,30 @@ def _append(slot, buf, off, count):
     return True
 
 
+def fill_packet_py(core, flags, room):
+    out = core._tx_link.tx_buf
+    o = core._tx_link.tx_off
+    out[o + VERSION_AT] = HEADER_VERSION
+    out[o + DEST_EID_AT] = core._tx_dest
+    out[o + SRC_EID_AT] = core.eid
+    out[o + FLAGS_AT] = flags | core._tx_seq << SEQ_SHIFT | core._tx_flags
+    if flags & FLAG_SOM:
+        out[o + TRANSPORT_HEADER_SIZE] = core._tx_type
+        return _chunk(core, out, o + TRANSPORT_HEADER_SIZE + 1, room) - o
+    return _chunk(core, out, o + TRANSPORT_HEADER_SIZE, room) - o
+
+
+def _chunk(core, out, o, room):
+    # The next payload bytes at out[o:]; where they end.
+    count = core._tx_left if core._tx_left < room else room
+    copy_into(out, o, core._tx_buf, core._tx_off, count)
+    core._tx_off += count
+    core._tx_left -= count
+    return o + count
+
+
 try:
-    from ._fastpath_viper import append_middle
+    from ._fastpath_viper import append_middle, fill_packet
 except (ImportError, SyntaxError):
     append_middle = append_middle_py
+    fill_packet = fill_packet_py

@@ -88,22 +88,28 @@ def check_frame_py(frame, n, init):
     return 0
 
 
-try:
-    # One viper call, the PEC loop inline: the receive path's deepest point, in the IRQ.
-    from ._smbus_viper import check_frame
-except (ImportError, SyntaxError):
-    check_frame = check_frame_py
-
-
-def seal_frame(frame, dest, src, length):
+def seal_frame_py(frame, dest, src, length):
     """Complete the frame around the `length`-byte packet at frame[PACKET_AT:]: address bytes,
     command, count and PEC. Returns the frame's length, byte 0 included."""
+    if length < 0 or PACKET_AT + length >= len(frame):
+        raise ValueError("packet out of the frame")
+    if not (0 <= dest <= 0x7F and 0 <= src <= 0x7F):
+        raise ValueError("not a 7-bit address")
     frame[DEST_AT] = dest << 1
     frame[COMMAND_AT] = CMD_MCTP
     frame[COUNT_AT] = length + 1
     frame[SOURCE_AT] = src << 1 | 1
     frame[PACKET_AT + length] = pec(frame, 0, PACKET_AT + length, 0)
     return PACKET_AT + length + 1
+
+
+try:
+    # One viper call each, the PEC loop inline: the frame check is the receive path's deepest
+    # point, in the IRQ, and both run for every packet.
+    from ._smbus_viper import check_frame, seal_frame
+except (ImportError, SyntaxError):
+    check_frame = check_frame_py
+    seal_frame = seal_frame_py
 
 
 def encode_frame(buf, dest, src, packet):
