@@ -251,21 +251,21 @@ def test_recv_without_a_handle_is_bad_argument():
 
 
 class OddServer:
-    """Answers every request with response code 9, which the contract does not define. A RECV
+    """Answers every call with response code 9, which the contract does not define. A RECV
     is answered later, from poll(), the way a pending receive is."""
 
     def __init__(self):
         self.waiting = None
 
-    def connect(self):
-        return Connection()
+    def connect(self, wire=True):
+        return Connection(wire)
 
     def explain(self, conn):
         return None
 
-    def dispatch(self, conn, req, length):
+    def serve(self, conn, call):
         conn.ready = False
-        if req[0] == wire.OP_RECV:
+        if call.op == wire.OP_RECV:
             self.waiting = conn
             return False
         self._answer(conn)
@@ -277,11 +277,8 @@ class OddServer:
             self.waiting = None
 
     def _answer(self, conn):
-        resp = conn.resp
-        for i in range(H):
-            resp[i] = 0
-        resp[0] = 9
-        conn.resp_len = H
+        conn.code = 9
+        conn.size = 0
         conn.ready = True
 
 

@@ -76,6 +76,38 @@ class RecvMetadata:
         )
 
 
+class Call:
+    """The arguments of one call, in fields: how they travel inside this package.
+
+    MicroPython gives a bytecode function its frame from the heap when its parameters, locals
+    and deepest stack together exceed 11 words (tools/frames.py lists the functions), and the
+    seed's send has seven arguments: calling it costs nine words of stack, so a caller with more
+    than two locals would allocate on every message. So each channel and client keeps one Call,
+    fills its fields, and passes the Call: the Stack facade to its client (send_call, below), an
+    in-process client to the server (Server.serve), the server to the core (the send fields). A
+    method with the seed's parameters copies them into its Call and goes on with that; nothing
+    else in the package stages arguments.
+    """
+
+    def __init__(self):
+        self.op = 0  # the server operation (mctp.wire's OP_*), set by the client
+        self.handle = None  # a Handle, or None (absent)
+        self.msg_type = 0  # without the IC bit
+        self.eid = None  # None: absent
+        self.tag = None  # None: absent
+        self.ic = False
+        self.buf = None  # send: the payload is buf[off:off + length]; recv: it goes there
+        self.off = 0
+        self.length = None  # send: None for all of buf from off
+        self.timeout_ms = 0  # recv: 0 waits forever
+        self.capacity = -1  # recv: the largest payload buf takes (-1: any)
+        self.meta = None  # recv: the RecvMetadata to fill
+        # Filled by the server on its way down to the core.
+        self.type_byte = 0  # msg_type with the IC bit
+        self.dest = 0  # the EID the message goes to
+        self.tag_flags = 0  # TO and the tag
+
+
 class MctpClient:
     """A connection to an MCTP server. Every method raises MctpError on failure."""
 
@@ -117,6 +149,13 @@ class MctpClient:
     def drop_handle(self, handle):
         """Release `handle`. Unknown or already released handles are ignored."""
         raise NotImplementedError
+
+    def send_call(self, call):
+        """send() with its arguments in a Call (handle, msg_type, eid, tag, ic, buf, length):
+        how the Stack facade sends (see Call). A client may serve it without unpacking."""
+        return self.send(
+            call.handle, call.msg_type, call.eid, call.tag, call.ic, call.buf, call.length
+        )
 
 
 class MctpListener:

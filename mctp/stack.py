@@ -12,7 +12,7 @@
 # Request and listener channels own a server handle and release it on close(), at the end of a
 # `with` block, or (best effort, CPython only) when garbage collected.
 
-from .api import MctpListener, MctpReqChannel, MctpRespChannel, RecvMetadata
+from .api import Call, MctpListener, MctpReqChannel, MctpRespChannel, RecvMetadata
 from .constants import MAX_PAYLOAD_SIZE, TAG_MAX, is_valid_remote_eid
 from .errors import MctpError, ResponseCode
 
@@ -112,10 +112,8 @@ class StackReqChannel(_Channel, MctpReqChannel):
         self.eid = remote_eid
         self._sent_tag = None
         self._waited = False  # a receive for the request in flight was tried and failed
-        self._out_type = 0
-        self._out_ic = False
-        self._out_buf = None
-        self._out_len = None
+        self._call = Call()  # the arguments of each send (see mctp.api.Call)
+        self._call.handle = handle
 
     def remote_eid(self):
         return self.eid
@@ -131,20 +129,13 @@ class StackReqChannel(_Channel, MctpReqChannel):
             raise MctpError(ResponseCode.BAD_ARGUMENT)
         self._waited = False
         self._sent_tag = None  # stays None if this send fails: nothing is in flight then
-        self._out_type = msg_type
-        self._out_ic = ic
-        self._out_buf = buf
-        self._out_len = length
-        self._sent_tag = self._send_out()
-
-    def _send_out(self):
-        # Arguments come from attributes: a seven-argument call from a frame with more than
-        # one local would put that frame on MicroPython's heap.
-        tag = self._client.send(
-            self._handle, self._out_type, None, None, self._out_ic, self._out_buf, self._out_len
-        )
-        self._out_buf = None
-        return tag
+        call = self._call
+        call.msg_type = msg_type
+        call.ic = ic
+        call.buf = buf
+        call.length = length
+        self._sent_tag = self._client.send_call(call)
+        call.buf = None
 
     def recv_into(self, buf, meta):
         handle = self._live_handle()
@@ -197,9 +188,7 @@ class StackRespChannel(MctpRespChannel):
         self.eid = remote_eid
         self.msg_type = msg_type
         self.tag = tag
-        self._out_ic = False
-        self._out_buf = None
-        self._out_len = None
+        self._call = Call()  # the arguments of each send (see mctp.api.Call)
 
     def remote_eid(self):
         return self.eid
@@ -213,19 +202,12 @@ class StackRespChannel(MctpRespChannel):
         """Send the response: `buf`, or its first `length` bytes."""
         if not 0 <= self.tag <= TAG_MAX or not is_valid_remote_eid(self.eid):
             raise MctpError(ResponseCode.BAD_ARGUMENT)
-        self._out_ic = ic
-        self._out_buf = buf
-        self._out_len = length
-        self._send_out()
-
-    def _send_out(self):
-        self._client.send(
-            None,
-            self.msg_type,
-            self.eid,
-            self.tag,
-            self._out_ic,
-            self._out_buf,
-            self._out_len,
-        )
-        self._out_buf = None
+        call = self._call
+        call.msg_type = self.msg_type
+        call.eid = self.eid
+        call.tag = self.tag
+        call.ic = ic
+        call.buf = buf
+        call.length = length
+        self._client.send_call(call)
+        call.buf = None

@@ -103,15 +103,15 @@ class WireError(ValueError):
 # would cost an allocation on every message.
 
 
-def _check_u8(value, what):
+def check_u8(value, what):
     # MicroPython would silently store value & 0xFF into a bytearray; refuse instead.
     if not 0 <= value <= 0xFF:
         raise ValueError(what + " must be 0..255, got " + str(value))
 
 
-def _check_opt_u8(value, what):
+def check_opt_u8(value, what):
     if value is not None:
-        _check_u8(value, what)
+        check_u8(value, what)
 
 
 def _check_u16(value, what):
@@ -119,14 +119,14 @@ def _check_u16(value, what):
         raise ValueError(what + " must be 0..65535, got " + str(value))
 
 
-def _check_u32(value, what):
+def check_u32(value, what):
     if value < 0 or value >> 32:
         raise ValueError(what + " must be a u32, got " + str(value))
 
 
 def _check_handle(handle):
     if handle is not None:
-        _check_u32(handle, "handle")
+        check_u32(handle, "handle")
 
 
 def _check_payload(length):
@@ -134,7 +134,7 @@ def _check_payload(length):
         raise WireError(WireError.PAYLOAD_TOO_LARGE, length)
 
 
-def _payload_length(payload, length):
+def payload_length(payload, length):
     # The payload is `payload`, or its first `length` bytes.
     if length is None:
         return len(payload)
@@ -195,7 +195,7 @@ def _put_handle(buf, handle):
 
 
 def encode_set_eid(buf, eid):
-    _check_u8(eid, "eid")
+    check_u8(eid, "eid")
     _start(buf, WIRE_HEADER_SIZE, OP_SET_EID)
     buf[3] = eid
     return WIRE_HEADER_SIZE
@@ -207,14 +207,14 @@ def encode_get_eid(buf):
 
 
 def encode_listener(buf, msg_type):
-    _check_u8(msg_type, "msg_type")
+    check_u8(msg_type, "msg_type")
     _start(buf, WIRE_HEADER_SIZE, OP_LISTENER)
     buf[2] = msg_type
     return WIRE_HEADER_SIZE
 
 
 def encode_req(buf, eid):
-    _check_u8(eid, "eid")
+    check_u8(eid, "eid")
     _start(buf, WIRE_HEADER_SIZE, OP_REQ)
     buf[3] = eid
     return WIRE_HEADER_SIZE
@@ -223,8 +223,8 @@ def encode_req(buf, eid):
 def encode_recv(buf, handle, timeout_ms, capacity=None):
     """A RECV request; `capacity` (None: not given) is the largest payload the caller takes,
     0..32767."""
-    _check_u32(handle, "handle")
-    _check_u32(timeout_ms, "timeout_ms")
+    check_u32(handle, "handle")
+    check_u32(timeout_ms, "timeout_ms")
     field = 0
     if capacity is not None:
         if not 0 <= capacity < CAPACITY_GIVEN:
@@ -242,11 +242,11 @@ def encode_recv(buf, handle, timeout_ms, capacity=None):
 def encode_send(buf, handle, msg_type, eid, tag, ic, payload, length=None):
     """A SEND request; `handle`, `eid` and `tag` may each be None (absent). The payload is
     `payload`, or its first `length` bytes."""
-    _check_u8(msg_type, "msg_type")
+    check_u8(msg_type, "msg_type")
     _check_handle(handle)
-    _check_opt_u8(eid, "eid")
-    _check_opt_u8(tag, "tag")
-    length = _payload_length(payload, length)
+    check_opt_u8(eid, "eid")
+    check_opt_u8(tag, "tag")
+    length = payload_length(payload, length)
     _start_payload(buf, length)
     buf[0] = OP_SEND
     buf[1] = (
@@ -268,7 +268,7 @@ def encode_send(buf, handle, msg_type, eid, tag, ic, payload, length=None):
 
 
 def encode_unbind(buf, handle):
-    _check_u32(handle, "handle")
+    check_u32(handle, "handle")
     _start(buf, WIRE_HEADER_SIZE, OP_UNBIND)
     buf[1] = FLAG_HAS_HANDLE
     _put_u32(buf, 4, handle)
@@ -295,21 +295,21 @@ def encode_error_response(buf, code, size=0):
 
 
 def encode_get_eid_response(buf, eid):
-    _check_u8(eid, "eid")
+    check_u8(eid, "eid")
     _start(buf, WIRE_HEADER_SIZE, ResponseCode.SUCCESS)
     buf[3] = eid
     return WIRE_HEADER_SIZE
 
 
 def encode_handle_response(buf, handle):
-    _check_u32(handle, "handle")
+    check_u32(handle, "handle")
     _start(buf, WIRE_HEADER_SIZE, ResponseCode.SUCCESS)
     _put_u32(buf, 4, handle)
     return WIRE_HEADER_SIZE
 
 
 def encode_send_response(buf, tag):
-    _check_u8(tag, "tag")
+    check_u8(tag, "tag")
     _start(buf, WIRE_HEADER_SIZE, ResponseCode.SUCCESS)
     buf[10] = tag
     return WIRE_HEADER_SIZE
@@ -317,16 +317,38 @@ def encode_send_response(buf, tag):
 
 def encode_recv_response(buf, msg_type, ic, eid, tag, payload, length=None):
     """A RECV response carrying `payload`, or its first `length` bytes."""
-    _check_u8(msg_type, "msg_type")
-    _check_u8(eid, "eid")
-    _check_u8(tag, "tag")
-    length = _payload_length(payload, length)
+    length = payload_length(payload, length)
+    _check_recv(msg_type, eid, tag)
     _start_payload(buf, length)
+    _put_recv_type(buf, msg_type, ic)
+    _put_recv_peer(buf, eid, tag)
+    return _put_payload(buf, payload)
+
+
+def encode_recv_header(buf, msg_type, ic, eid, tag, length):
+    """The header of a RECV response whose `length` payload bytes are already in place after
+    it (a server that received straight into its response buffer); the response's length."""
+    _check_recv(msg_type, eid, tag)
+    _start_payload(buf, length)
+    _put_recv_type(buf, msg_type, ic)
+    _put_recv_peer(buf, eid, tag)
+    return WIRE_HEADER_SIZE + length
+
+
+def _check_recv(msg_type, eid, tag):
+    check_u8(msg_type, "msg_type")
+    check_u8(eid, "eid")
+    check_u8(tag, "tag")
+
+
+def _put_recv_type(buf, msg_type, ic):
     buf[1] = FLAG_IC if ic else 0
     buf[2] = msg_type
+
+
+def _put_recv_peer(buf, eid, tag):
     buf[3] = eid
     buf[10] = tag
-    return _put_payload(buf, payload)
 
 
 # Decoders. `length` is the number of valid bytes in `buf` (default: all of it), so one

@@ -1,29 +1,30 @@
 # DirectClient: an MctpClient for a server in the same process (single-image firmware, tests,
-# host tools). Every call is encoded with the wire codec and served by Server.dispatch, exactly
-# as a client in another task or process would be, so the codec is exercised end to end.
+# host tools). It skips the wire codec: each call fills a Call (mctp.api) and the server serves
+# it (Server.serve), the same operations a wire request reaches through Server.dispatch; the
+# answer comes back in the connection's fields, and a received message is copied once, from
+# its reassembly slot into the caller's buffer. The codec stays for clients elsewhere (and its
+# own tests and the fuzzer exercise it).
 #
 # A receive that must wait drives the stack itself: it polls the server (which polls the links)
 # and calls `idle()` between polls until the message or the deadline arrives. Pass an idle
 # function to do other work meanwhile, for example to run other stacks in the same process.
 
 from .._compat import sleep_ms
-from ..api import Handle, MctpClient, RecvMetadata
-from ..bufcopy import copy_into
+from ..api import Call, Handle, MctpClient, RecvMetadata
 from ..errors import MctpError, ResponseCode
 from ..wire import (
-    WIRE_HEADER_SIZE,
     MAX_PAYLOAD_SIZE,
-    MAX_REQUEST_SIZE,
-    MctpResponseHeader,
-    decode_response_header,
-    encode_get_eid,
-    encode_listener,
-    encode_recv,
-    encode_req,
-    encode_send,
-    encode_set_eid,
-    encode_unbind,
-    response_payload_len,
+    OP_GET_EID,
+    OP_LISTENER,
+    OP_RECV,
+    OP_REQ,
+    OP_SEND,
+    OP_SET_EID,
+    OP_UNBIND,
+    check_opt_u8,
+    check_u8,
+    check_u32,
+    payload_length,
 )
 
 
@@ -34,44 +35,29 @@ def _sleep_1ms():
 class DirectClient(MctpClient):
     def __init__(self, server, idle=None):
         self.server = server
-        self._conn = server.connect()
-        self._req = bytearray(MAX_REQUEST_SIZE)
-        self._hdr = MctpResponseHeader()
+        self._conn = server.connect(wire=False)
+        self._call = Call()  # the calls made here; the facade's channels bring their own
         self._idle = _sleep_1ms if idle is None else idle
         self._waiting = False  # inside _wait: the idle hook runs
         # The MctpError the last failed call raised: for callers that catch it without
         # binding it (`except MctpError as e` costs a heap frame per call on MicroPython).
         self.last_error = None
-        self._out_handle = None  # the arguments of the call being encoded
-        self._out_type = 0
-        self._out_eid = None
-        self._out_tag = None
-        self._out_ic = False
-        self._out_buf = None
-        self._out_len = None
 
-    def _call(self, length):
-        # Serve the request in self._req; wait for its response; raise its error.
-        if not self._dispatch(length):
-            self._wait()
-        return self._result()
-
-    def _dispatch(self, length):
-        # Serve the request in self._req: True when its response is ready.
+    def _serve(self, op, call):
+        # Serve `call` as `op`; wait while a receive is pending; raise its error.
         if self._waiting:
             self._refuse_reentry()
-        return self.server.dispatch(self._conn, self._req, length)
+        call.op = op
+        if not self.server.serve(self._conn, call):
+            self._wait()
+        if self._conn.code != ResponseCode.SUCCESS:
+            self._raise()
+        return self._conn.value
 
-    def _result(self):
-        # The response header of the call just served; MctpError when it failed.
-        hdr = decode_response_header(self._conn.resp, self._conn.resp_len, self._hdr)
-        if hdr.code != ResponseCode.SUCCESS:
-            self._raise(hdr)
-        return hdr
-
-    def _raise(self, hdr):
-        detail = self.server.explain(self._conn)
-        self.last_error = MctpError(ResponseCode.from_wire(hdr.code), hdr.payload_len, detail)
+    def _raise(self):
+        conn = self._conn
+        detail = self.server.explain(conn)
+        self.last_error = MctpError(ResponseCode.from_wire(conn.code), conn.size, detail)
         raise self.last_error
 
     def _wait(self):
@@ -102,73 +88,77 @@ class DirectClient(MctpClient):
         )
 
     def req(self, eid):
-        return Handle(self._call(encode_req(self._req, eid)).handle)
+        check_u8(eid, "eid")
+        self._call.eid = eid
+        return Handle(self._serve(OP_REQ, self._call))
 
     def listener(self, msg_type):
-        return Handle(self._call(encode_listener(self._req, msg_type)).handle)
+        check_u8(msg_type, "msg_type")
+        self._call.msg_type = msg_type
+        return Handle(self._serve(OP_LISTENER, self._call))
 
     def get_eid(self):
-        return self._call(encode_get_eid(self._req)).eid
+        return self._serve(OP_GET_EID, self._call)
 
     def set_eid(self, eid):
-        self._call(encode_set_eid(self._req, eid))
+        check_u8(eid, "eid")
+        self._call.eid = eid
+        self._serve(OP_SET_EID, self._call)
 
     def recv(self, handle, timeout_ms, buf, meta=None):
         if meta is None:
             meta = RecvMetadata()  # the seed's three-argument form (allocates)
-        self._out_len = len(buf)
-        # _call's steps, taken here: the wait runs the whole stack (and, in tests, the other
+        check_u32(timeout_ms, "timeout_ms")
+        call = self._call
+        call.handle = handle
+        call.timeout_ms = timeout_ms
+        call.buf = buf
+        call.off = 0
+        call.capacity = len(buf)
+        # _serve's steps, taken here: the wait runs the whole stack (and, in tests, the other
         # stacks), so it starts one frame higher on the C stack.
-        if not self._dispatch(self._encode_recv(handle, timeout_ms)):
+        if self._waiting:
+            self._refuse_reentry()
+        call.op = OP_RECV
+        if not self.server.serve(self._conn, call):
             self._wait()
-        self._result()
-        return self._fill(meta, self._copy_payload(buf))
+        call.buf = None
+        if self._conn.code != ResponseCode.SUCCESS:
+            self._raise()
+        return self._received(meta)
 
-    def _encode_recv(self, handle, timeout_ms):
-        capacity = self._out_len if self._out_len < MAX_PAYLOAD_SIZE else MAX_PAYLOAD_SIZE
-        return encode_recv(self._req, handle.value, timeout_ms, capacity)
-
-    def _copy_payload(self, buf):
-        size = response_payload_len(self._hdr, self._conn.resp_len)
-        copy_into(buf, 0, self._conn.resp, WIRE_HEADER_SIZE, size)
-        return size
-
-    def _fill(self, meta, size):
-        hdr = self._hdr
-        return meta.set(hdr.msg_type, hdr.msg_ic(), hdr.tag, hdr.eid, size)
+    def _received(self, meta):
+        conn = self._conn
+        return meta.set(conn.msg_type, conn.ic, conn.tag, conn.eid, conn.size)
 
     def send(self, handle, msg_type, eid, tag, integrity_check, buf, length=None):
-        if (len(buf) if length is None else length) > MAX_PAYLOAD_SIZE:
-            raise MctpError(ResponseCode.NO_SPACE)  # the contract's code for the one limit
-        # Staged in attributes: with eight parameters here, the eight-argument encode call
-        # must be made from a frame with a single local to stay off MicroPython's heap.
-        self._out_handle = None if handle is None else handle.value
-        self._out_type = msg_type
-        self._out_eid = eid
-        self._out_tag = tag
-        self._out_ic = integrity_check
-        self._out_buf = buf
-        self._out_len = length
-        return self._send_staged().tag
+        # The seed's seven arguments go into a Call (see mctp.api.Call).
+        self._call.handle = handle
+        self._call.msg_type = msg_type
+        self._call.eid = eid
+        self._call.tag = tag
+        self._call.ic = integrity_check
+        self._call.buf = buf
+        self._call.length = length
+        return self.send_call(self._call)
 
-    def _send_staged(self):
-        length = encode_send(
-            self._req,
-            self._out_handle,
-            self._out_type,
-            self._out_eid,
-            self._out_tag,
-            self._out_ic,
-            self._out_buf,
-            self._out_len,
-        )
-        self._out_buf = None
-        # _call's work, done here: a send is answered at once, and calling the server from
+    def send_call(self, call):
+        if payload_length(call.buf, call.length) > MAX_PAYLOAD_SIZE:
+            raise MctpError(ResponseCode.NO_SPACE)  # the contract's code for the one limit
+        check_u8(call.msg_type, "msg_type")
+        check_opt_u8(call.eid, "eid")
+        check_opt_u8(call.tag, "tag")
+        call.off = 0
+        # _serve's work, done here: a send is answered at once, and calling the server from
         # this frame saves one frame of C stack on the path of every answer a service sends.
         if self._waiting:
             self._refuse_reentry()
-        self.server.dispatch(self._conn, self._req, length)
-        return self._result()
+        call.op = OP_SEND
+        self.server.serve(self._conn, call)
+        if self._conn.code != ResponseCode.SUCCESS:
+            self._raise()
+        return self._conn.value
 
     def drop_handle(self, handle):
-        self._call(encode_unbind(self._req, handle.value))
+        self._call.handle = handle
+        self._serve(OP_UNBIND, self._call)

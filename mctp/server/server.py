@@ -1,12 +1,19 @@
-# The server: owns a stack core and serves MctpClients through the wire codec. It holds the
-# listener and request handle tables, each handle's queue of complete messages, and the pending
-# receives with their deadlines.
+# The server: owns a stack core and serves MctpClients. It holds the listener and request
+# handle tables, each handle's queue of complete messages, and the pending receives with their
+# deadlines.
 #
 #     server = Server(core)
 #     conn = server.connect()             # one per client
 #     if not server.dispatch(conn, req, n):
 #         ...                             # a receive is pending: keep calling server.poll()
 #     # conn.resp[:conn.resp_len] is the wire response once conn.ready is True
+#
+# dispatch() serves the seed's wire codec (a client in another task or process). An in-process
+# client (DirectClient) skips the codec: it fills a Call (mctp.api) and calls serve(), which
+# dispatch() also ends in, so both reach the same operations; the answer is in the
+# connection's fields (code, value, size and a received message's metadata), which dispatch()
+# encodes into conn.resp for a wire client, and a received payload is copied once, from its
+# reassembly slot into the caller's buffer (or, for a wire client, into conn.resp).
 #
 # Where the seed's Rust server was wrong, this one differs (see seed-api.md): a receive buffer
 # that is too small gets NO_SPACE with the size and the message stays queued; one payload
@@ -26,13 +33,12 @@ from ..constants import (
     TAG_MAX,
     is_valid_remote_eid,
 )
+from ..api import Call, Handle
+from ..bufcopy import copy_into
 from ..core.core import SEND_NO_ROUTE, SEND_OK
 from ..errors import ResponseCode
 from ..core.packet import FLAG_TO
 from ..wire import (
-    FLAG_HAS_EID,
-    FLAG_HAS_TAG,
-    FLAG_IC,
     WIRE_HEADER_SIZE,
     MAX_RESPONSE_SIZE,
     OP_GET_EID,
@@ -49,7 +55,7 @@ from ..wire import (
     encode_error_response,
     encode_get_eid_response,
     encode_handle_response,
-    encode_recv_response,
+    encode_recv_header,
     encode_send_response,
     encode_success_response,
     recv_trailer_ok,
@@ -126,15 +132,24 @@ _EXPLAIN = (
 
 
 class Connection:
-    """One client's side of the server: where its responses are written."""
+    """One client's side of the server: the answer to its last request, in fields, and for a
+    wire client (wire=True) the encoded response too."""
 
-    def __init__(self):
-        self.resp = bytearray(MAX_RESPONSE_SIZE)
+    def __init__(self, wire=True):
+        self.resp = bytearray(MAX_RESPONSE_SIZE) if wire else None
         self.resp_len = 0
         self.ready = False
         self.pending = None  # the _Pending receive this connection waits for
         self.why = _WHY_NONE  # why its last request failed (Server.explain)
         self.why_arg = 0
+        self.op = 0  # the request being answered
+        self.code = ResponseCode.SUCCESS
+        self.value = 0  # what a success answers: a handle value, a tag, the EID
+        self.size = 0  # NO_SPACE: the size needed; a received message: its payload size
+        self.msg_type = 0  # a received message's type, IC bit, source EID and tag
+        self.ic = False
+        self.eid = 0
+        self.tag = 0
 
 
 class _Handle:
@@ -158,6 +173,8 @@ class _Pending:
         self.started = 0
         self.timeout_ms = 0  # 0: wait forever
         self.capacity = 0
+        self.buf = None  # where the message goes: buf[off:off + capacity]
+        self.off = 0
 
 
 class Server:
@@ -177,18 +194,17 @@ class Server:
         ]
         self._first_request = config.listeners
         self.pending = [_Pending() for _ in range(config.pending_receives)]
-        self._hdr = MctpRequestHeader()
+        self._hdr = MctpRequestHeader()  # a wire request, decoded
+        self._wire_call = Call()  # and as a call (dispatch)
+        self._wire_handle = Handle(0)  # its handle, when it has one
         self._error = ResponseCode.SUCCESS  # why the last _lookup failed
         self._why = _WHY_NONE
         self._why_arg = 0
-        self._out_dest = 0  # the message being sent (staged: see _core_send)
-        self._out_flags = 0
-        self._out_type = 0
-        self._out_buf = None
-        self._out_len = 0
 
-    def connect(self):
-        return Connection()
+    def connect(self, wire=True):
+        """A connection for one client: a wire client's (dispatch), or with wire=False an
+        in-process client's (serve), which needs no response buffer."""
+        return Connection(wire)
 
     # Time.
 
@@ -247,41 +263,86 @@ class Server:
     def dispatch(self, conn, req, length):
         """Serve one wire request from `conn`. True when conn.resp holds the response; False
         when a receive is now pending (it completes during a later poll)."""
+        call = self._wire_call
+        if request_problem(req, length) or (req[0] == OP_RECV and not recv_trailer_ok(length)):
+            if conn.pending is None:
+                return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_MALFORMED)
+            call.op = 0  # (serve refuses it: the connection is busy)
+            return self.serve(conn, call)
+        call = self._decoded(conn, req, length)
+        return self.serve(conn, call)
+
+    def _decoded(self, conn, req, length):
+        # The wire request as a Call.
+        hdr = decode_request_header(req, length, self._hdr)
+        call = self._wire_call
+        call.op = hdr.op
+        call.msg_type = hdr.msg_type
+        call.ic = hdr.ic()
+        # REQ and SET_EID carry their EID without the flag; a send's is optional.
+        call.eid = hdr.eid if hdr.has_eid() or call.op != OP_SEND else None
+        call.tag = hdr.tag if hdr.has_tag() else None
+        call.handle = None
+        if hdr.has_handle():
+            call.handle = self._wire_handle
+            call.handle.value = hdr.handle
+        if call.op == OP_SEND:
+            call.buf = req
+            call.off = WIRE_HEADER_SIZE
+            call.length = length - WIRE_HEADER_SIZE
+        elif call.op == OP_RECV:
+            call.timeout_ms = decode_recv_timeout(req, length)
+            call.capacity = decode_recv_capacity(req, length)
+            call.buf = conn.resp  # the payload lands after the response header
+            call.off = WIRE_HEADER_SIZE
+        return call
+
+    def serve(self, conn, call):
+        """Serve `call` (mctp.api.Call: call.op and its arguments) from `conn`: True when the
+        answer is in conn's fields; False when a receive is now pending (it completes during a
+        later poll). A send's payload is call.buf[call.off:call.off + call.length]; a
+        receive's goes to call.buf from call.off, call.capacity bytes at most."""
         conn.ready = False
         conn.why = _WHY_NONE
         if conn.pending is not None:
-            # Its receive's answer will land in conn.resp: nothing else may go on meanwhile.
+            # Its receive's answer will land in conn: nothing else may go on meanwhile (and
+            # conn.op stays the receive's, for that answer).
             return self._refuse(conn, ResponseCode.ADDR_IN_USE, _WHY_CONNECTION_BUSY)
-        if request_problem(req, length):
-            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_MALFORMED)
-        op = decode_request_header(req, length, self._hdr).op
+        conn.op = call.op
+        op = call.op
         if op == OP_SEND:
             # The send's checks return before the send goes down the stack from this frame,
             # one frame higher on the C stack than from a _send method.
-            if self._refused_send(conn, req, length):
+            if self._refused_send(conn, call):
                 return True
-            if self._hdr.has_handle():
-                return self._send_request(conn)
-            return self._send_response(conn)
+            if call.handle is not None:
+                return self._send_request(conn, call)
+            if self._bad_response(call):
+                return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_RESPONSE)
+            call.dest = call.eid
+            call.tag_flags = call.tag
+            return self._sent(conn, call, self._core_send(call))
         if op == OP_RECV:
-            return self._recv(conn, req, length)
+            return self._recv(conn, call)
         if op == OP_GET_EID:
-            conn.resp_len = encode_get_eid_response(conn.resp, self.core.eid)
-            conn.ready = True
-            return True
+            conn.value = self.core.eid
+            return self._answer(conn, ResponseCode.SUCCESS)
         if op == OP_SET_EID:
-            return self._set_eid(conn)
+            return self._set_eid(conn, call.eid)
         if op == OP_LISTENER:
-            return self._listener(conn)
+            return self._listener(conn, call.msg_type)
         if op == OP_REQ:
-            return self._req(conn)
-        return self._unbind(conn)  # OP_UNBIND: the decoder refused every other op
+            return self._req(conn, call.eid)
+        if op == OP_UNBIND:
+            return self._unbind(conn, call.handle)
+        return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_MALFORMED)
 
     def _refuse(self, conn, code, why):
         # An error answer; `why` (and self._why_arg, staged by the caller where the words
         # need a number) for explain().
         conn.why = why
         conn.why_arg = self._why_arg
+        conn.size = 0
         return self._answer(conn, code)
 
     def explain(self, conn):
@@ -295,23 +356,38 @@ class Server:
         return text % conn.why_arg if "%" in text else text
 
     def _answer(self, conn, code):
-        if code == ResponseCode.SUCCESS:
-            conn.resp_len = encode_success_response(conn.resp)
-        else:
-            conn.resp_len = encode_error_response(conn.resp, code)
+        conn.code = code
         conn.ready = True
+        if conn.resp is not None:
+            self._encode(conn)
         return True
 
-    def _set_eid(self, conn):
-        eid = self._hdr.eid
-        if eid <= EID_RESERVED_MAX or eid == EID_BROADCAST:
+    def _encode(self, conn):
+        # The wire response to conn's request, from its answer's fields.
+        op = conn.op
+        if conn.code != ResponseCode.SUCCESS:
+            conn.resp_len = encode_error_response(conn.resp, conn.code, conn.size)
+        elif op == OP_LISTENER or op == OP_REQ:
+            conn.resp_len = encode_handle_response(conn.resp, conn.value)
+        elif op == OP_SEND:
+            conn.resp_len = encode_send_response(conn.resp, conn.value)
+        elif op == OP_GET_EID:
+            conn.resp_len = encode_get_eid_response(conn.resp, conn.value)
+        elif op == OP_RECV:
+            conn.resp_len = encode_recv_header(
+                conn.resp, conn.msg_type, conn.ic, conn.eid, conn.tag, conn.size
+            )
+        else:
+            conn.resp_len = encode_success_response(conn.resp)
+
+    def _set_eid(self, conn, eid):
+        if eid is None or eid <= EID_RESERVED_MAX or eid == EID_BROADCAST:
             self._why_arg = eid
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_EID)
         self.core.set_eid(eid)
         return self._answer(conn, ResponseCode.SUCCESS)
 
-    def _listener(self, conn):
-        msg_type = self._hdr.msg_type
+    def _listener(self, conn, msg_type):
         if msg_type > MSG_TYPE_MAX:
             self._why_arg = msg_type
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_TYPE)
@@ -327,9 +403,8 @@ class Server:
         h.msg_type = msg_type
         return self._handle_answer(conn, h)
 
-    def _req(self, conn):
-        eid = self._hdr.eid
-        if not is_valid_remote_eid(eid):
+    def _req(self, conn, eid):
+        if eid is None or not is_valid_remote_eid(eid):
             self._why_arg = eid
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_EID)
         h = self._alloc(self._first_request, len(self.handles), KIND_REQUEST)
@@ -353,9 +428,8 @@ class Server:
         return None
 
     def _handle_answer(self, conn, h):
-        conn.resp_len = encode_handle_response(conn.resp, self.handle_value(h))
-        conn.ready = True
-        return True
+        conn.value = self.handle_value(h)
+        return self._answer(conn, ResponseCode.SUCCESS)
 
     def handle_value(self, h):
         return self.epoch << 12 | h.gen << 8 | h.index
@@ -380,9 +454,9 @@ class Server:
         # The _lookup that just failed (it staged _why_arg), as the answer.
         return self._refuse(conn, self._error, self._why)
 
-    def _unbind(self, conn):
-        if self._hdr.has_handle():
-            h = self._lookup(self._hdr.handle)
+    def _unbind(self, conn, handle):
+        if handle is not None:
+            h = self._lookup(handle.value)
             if h is not None:
                 self.release(h)
         # Releasing an unknown or stale handle is a no-op, like the seed's.
@@ -413,10 +487,10 @@ class Server:
 
     # RECV
 
-    def _recv(self, conn, req, length):
-        if not self._hdr.has_handle() or not recv_trailer_ok(length):
+    def _recv(self, conn, call):
+        if call.handle is None:
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_MALFORMED)
-        h = self._lookup(self._hdr.handle)
+        h = self._lookup(call.handle.value)
         if h is None:
             return self._refuse_handle(conn)
         if h.pending is not None:
@@ -425,8 +499,10 @@ class Server:
         if p is None:
             self._why_arg = len(self.pending)  # in use
             return self._refuse(conn, ResponseCode.NO_SPACE, _WHY_NO_PENDING)
-        p.timeout_ms = decode_recv_timeout(req, length)
-        p.capacity = self._capacity(decode_recv_capacity(req, length))
+        p.timeout_ms = call.timeout_ms
+        p.capacity = self._capacity(call.capacity)
+        p.buf = call.buf
+        p.off = call.off
         return self._wait(p, h, conn)
 
     def _capacity(self, announced):
@@ -464,24 +540,27 @@ class Server:
             p.conn.why_arg = slot.length
             self._finish(p, ResponseCode.NO_SPACE, slot.length)
             return
-        self._encode_message(p.conn, slot)
+        copy_into(p.buf, p.off, slot.buf, 0, slot.length)
+        self._describe(p.conn, slot)
         h.queue[h.head] = None
         h.head = (h.head + 1) % len(h.queue)
         h.count -= 1
         self.core.release(slot)
-        p.conn.ready = True
-        self._close_pending(p)
+        self._finish(p, ResponseCode.SUCCESS, p.conn.size)
 
-    def _encode_message(self, conn, slot):
-        conn.resp_len = encode_recv_response(
-            conn.resp, slot.msg_type, slot.ic, slot.src, slot.tag, slot.buf, slot.length
-        )
+    def _describe(self, conn, slot):
+        # The received message's metadata, for the answer.
+        conn.msg_type = slot.msg_type
+        conn.ic = slot.ic
+        conn.eid = slot.src
+        conn.tag = slot.tag
+        conn.size = slot.length
 
     def _finish(self, p, code, size):
         conn = p.conn
-        conn.resp_len = encode_error_response(conn.resp, code, size)
+        conn.size = size
         self._close_pending(p)
-        conn.ready = True
+        self._answer(conn, code)
 
     def cancel(self, conn):
         """Withdraw the receive `conn` waits for, if any (its client stopped waiting); a
@@ -494,29 +573,33 @@ class Server:
         p.handle.pending = None
         p.handle = None
         p.conn = None
+        p.buf = None
 
     # SEND
 
-    def _refused_send(self, conn, req, length):
-        # True when the send is refused (the answer is ready); else it is staged in _out_*.
-        hdr = self._hdr
-        if hdr.msg_type > MSG_TYPE_MAX:
-            self._why_arg = hdr.msg_type
+    def _refused_send(self, conn, call):
+        # True when the send is refused (the answer is ready); else the call's type byte and
+        # length are set for the core.
+        if call.msg_type > MSG_TYPE_MAX:
+            self._why_arg = call.msg_type
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_TYPE)
-        if length - WIRE_HEADER_SIZE > self.max_payload:
-            self._why_arg = length - WIRE_HEADER_SIZE
+        if call.length is None:
+            call.length = len(call.buf) - call.off
+        if call.length > self.max_payload:
+            self._why_arg = call.length
             return self._refuse(conn, ResponseCode.NO_SPACE, _WHY_TOO_LARGE)
-        self._out_buf = req
-        self._out_len = length - WIRE_HEADER_SIZE
-        self._out_type = _type_byte(hdr)
+        call.type_byte = call.msg_type | MSG_IC_BIT if call.ic else call.msg_type
         return False
 
-    def _send_request(self, conn):
-        hdr = self._hdr
-        h = self._lookup(hdr.handle)
+    def _send_request(self, conn, call):
+        h = self._lookup(call.handle.value)
         if h is None:
             return self._refuse_handle(conn)
-        if h.kind != KIND_REQUEST or hdr.has_tag() or (hdr.has_eid() and hdr.eid != h.eid):
+        if (
+            h.kind != KIND_REQUEST
+            or call.tag is not None
+            or (call.eid is not None and call.eid != h.eid)
+        ):
             # The stack owns request tags, and a request handle is bound to its EID.
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_REQUEST)
         if not h.persistent and h.pending is None:
@@ -525,13 +608,12 @@ class Server:
         if flow is None:
             self._why_arg = h.eid
             return self._refuse(conn, ResponseCode.NO_SPACE, _WHY_NO_TAG)
-        self._out_dest = h.eid
-        self._out_flags = FLAG_TO | flow.tag
-        status = self._core_send()
+        call.dest = h.eid
+        call.tag_flags = FLAG_TO | flow.tag
+        status = self._core_send(call)
         if status != SEND_OK:
             self.core.flows.close(flow)
-            return self._send_failed(conn, status)
-        return self._tag_answer(conn, flow.tag)
+        return self._sent(conn, call, status)
 
     def _abandon(self, h):
         # A new request abandons the handle's earlier one (its receive failed or was never
@@ -540,57 +622,28 @@ class Server:
         self.core.release_owner(h.index)
         h.count = 0
 
-    def _send_response(self, conn):
-        if self._bad_response():
-            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_RESPONSE)
-        self._out_dest = self._hdr.eid
-        # The core called from here, not through _core_send: one frame less of C stack on
-        # the path every service's answer takes.
-        status = self.core.send(
-            self._hdr.eid,
-            self._hdr.tag,
-            self._out_type,
-            self._out_buf,
-            WIRE_HEADER_SIZE,
-            self._out_len,
-        )
-        self._out_buf = None
-        if status != SEND_OK:
-            return self._send_failed(conn, status)
-        return self._tag_answer(conn, self._hdr.tag)
-
-    def _bad_response(self):
-        hdr = self._hdr
-        if hdr.flags & (FLAG_HAS_EID | FLAG_HAS_TAG) != FLAG_HAS_EID | FLAG_HAS_TAG:
+    def _bad_response(self, call):
+        if call.eid is None or call.tag is None:
             return True
-        return hdr.tag > TAG_MAX or not is_valid_remote_eid(hdr.eid)
+        return call.tag > TAG_MAX or not is_valid_remote_eid(call.eid)
 
-    def _send_failed(self, conn, status):
-        # No route is the caller's mistake (BAD_ARGUMENT); a link that refused the packets
-        # is not (INTERNAL_ERROR).
+    def _core_send(self, call):
+        # The message in `call`, down to the core.
+        return self.core.send(
+            call.dest, call.tag_flags, call.type_byte, call.buf, call.off, call.length
+        )
+
+    def _sent(self, conn, call, status):
+        # The answer to a send the core took (its tag) or refused. No route is the caller's
+        # mistake (BAD_ARGUMENT); a link that refused the packets is not (INTERNAL_ERROR).
+        if status == SEND_OK:
+            conn.value = call.tag_flags & TAG_MAX
+            return self._answer(conn, ResponseCode.SUCCESS)
         if status == SEND_NO_ROUTE:
-            self._why_arg = self._out_dest
+            self._why_arg = call.dest
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_NO_ROUTE)
         self._why_arg = self.core.tx_failed_link
         return self._refuse(conn, ResponseCode.INTERNAL_ERROR, _WHY_LINK_FAILED)
-
-    def _core_send(self):
-        # The message staged in _out_*: the payload follows the wire header in the request.
-        status = self.core.send(
-            self._out_dest,
-            self._out_flags,
-            self._out_type,
-            self._out_buf,
-            WIRE_HEADER_SIZE,
-            self._out_len,
-        )
-        self._out_buf = None
-        return status
-
-    def _tag_answer(self, conn, tag):
-        conn.resp_len = encode_send_response(conn.resp, tag)
-        conn.ready = True
-        return True
 
     # For the REPL and tests.
 
@@ -621,10 +674,6 @@ class Server:
         from .audit import problems  # noqa: PLC0415 (only diagnostics need it)
 
         return problems(self)
-
-
-def _type_byte(hdr):
-    return hdr.msg_type | MSG_IC_BIT if hdr.flags & FLAG_IC else hdr.msg_type
 
 
 def _random_epoch():
