@@ -79,20 +79,19 @@ class EndpointApp:
         that raises is counted in `faults` (the first traceback kept for show()) and the loop
         goes on, so the endpoint stays on the bus."""
         while True:
-            # The try is around the whole loop, not each round: a function with a try and an
-            # `as` gets a heap-allocated frame on MicroPython, once per call (tools/frames.py).
+            # The try is around the whole loop, not each round: with a try and an `as`, this
+            # frame is on MicroPython's heap, allocated once per run() (tools/frames.py). The
+            # loop is here, not in a method of its own: every frame under it is C stack, and
+            # the deepest answer's path starts from here.
             try:
-                self._loop(running, idle_ms, watchdog)
+                while running is None or running():
+                    if watchdog is not None:
+                        watchdog.feed()
+                    if not self.poll():
+                        sleep_ms(idle_ms)
                 return
             except Exception as error:
                 self._fault(error)
-
-    def _loop(self, running, idle_ms, watchdog):
-        while running is None or running():
-            if watchdog is not None:
-                watchdog.feed()
-            if not self.poll():
-                sleep_ms(idle_ms)
 
     def _fault(self, error):
         self.faults += 1

@@ -182,11 +182,10 @@ def test_the_board_images_start_a_watchdog_the_defaults_do_not():
     assert dog.feeds == 3
 
 
-# The loop and the serve path: the endpoint's loop, the service base, the echo and the PLDM
-# responder, every function but the constructors, the REPL's and the module-level builders
-# that run once.
+# The serve path: the endpoint's poll, the service base, the echo and the PLDM responder,
+# every function but the constructors, the REPL's and the module-level builders that run once,
+# and EndpointApp.run, whose frame (a try with an `as`) is allocated once per run().
 SERVE_PATH = {
-    ("firmware/endpoint.py", "_loop"),
     ("firmware/endpoint.py", "poll"),
     ("firmware/service.py", "poll"),
     ("firmware/service.py", "_serve_next"),

@@ -106,6 +106,7 @@ class Call:
         self.type_byte = 0  # msg_type with the IC bit
         self.dest = 0  # the EID the message goes to
         self.tag_flags = 0  # TO and the tag
+        self.status = 0  # what the core said of the send (mctp.core.core's SEND_*)
 
 
 class MctpClient:

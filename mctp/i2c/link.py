@@ -105,6 +105,7 @@ class I2CLink(Link):
         self._views = [whole[1 : 5 + n] for n in range(TRANSPORT_HEADER_SIZE + mtu + 1)]
         self._dest = 0
         self._view = None
+        self._view_len = 0  # len(self._view): what a write that reached the target returns
         # Receive: frames as the target sees them (command code first, no address byte).
         frame_size = _RX_FRAMING + TRANSPORT_HEADER_SIZE + rx_mtu
         self._ring = [bytearray(frame_size) for _ in range(ring)]
@@ -136,17 +137,20 @@ class I2CLink(Link):
     # Send.
 
     def transmit(self, length, phys):
-        addr = phys
-        if addr is None:
-            addr = self.neighbours.lookup(self.tx_buf[_PACKET_AT + _DEST_EID_AT])
-        if addr < 0:
-            self.counters.no_neighbour += 1
-            return False
-        seal_frame(self.tx_buf, addr, self.addr, length)
-        self._dest = addr
-        self._view = self._views[length]
+        return self._sealed(length, phys) and self._write()
+
+    def _write(self):
+        # The write, tried again on a NACK or lost arbitration. The retry loop has a method
+        # of its own: a try block with an exception type takes six words of stack, which
+        # leaves room for two locals in a frame that stays off MicroPython's heap.
         tries = 0
-        while not self._write_once():
+        while True:
+            try:
+                # writeto returns how many bytes the target acknowledged.
+                if self._i2c.writeto(self._dest, self._view) == self._view_len:
+                    break
+            except OSError:
+                pass
             tries += 1
             if tries > self.retries:
                 self.counters.tx_failed += 1
@@ -155,12 +159,19 @@ class I2CLink(Link):
         self.counters.tx_frames += 1
         return True
 
-    def _write_once(self):
-        try:
-            # writeto returns how many bytes the target acknowledged.
-            return self._i2c.writeto(self._dest, self._view) == len(self._view)
-        except OSError:
+    def _sealed(self, length, phys):
+        # The frame around the packet, for address `phys` (None: the destination EID's
+        # neighbour); False when no address is known (counted).
+        addr = phys
+        if addr is None:
+            addr = self.neighbours.lookup(self.tx_buf[_PACKET_AT + _DEST_EID_AT])
+        if addr < 0:
+            self.counters.no_neighbour += 1
             return False
+        self._view_len = seal_frame(self.tx_buf, addr, self.addr, length) - 1
+        self._dest = addr
+        self._view = self._views[length]
+        return True
 
     def describe_failure(self):
         # A NACK and lost arbitration both raise OSError, with port-specific codes (rp2 EIO,
@@ -189,9 +200,32 @@ class I2CLink(Link):
         self.counters.irq_errors += 1
 
     def _transfer_event(self, target):
+        # A frame's end (checked, and queued or counted), then a read. The end is handled
+        # here, not in a method of its own: this is the IRQ's deepest path.
         flags = target.irq().flags()  # the same flags again: they belong to the IRQ
-        if flags & IRQ_END_WRITE:
-            self._end_write()
+        if flags & IRQ_END_WRITE and self._pos:
+            n = self._pos
+            self._pos = 0
+            reason = TOO_LONG if n < 0 else check_frame(self._frame, n, self._pec_init)
+            w = self._w + 1
+            if w == len(self._ring):
+                w = 0
+            if not reason and w == self._r:
+                reason = RING_FULL
+            if reason:
+                self._drop(reason)
+            else:
+                self._lengths[self._w] = n
+                self._gaps[self._w] = self._gap
+                self._gap = False
+                self._w = w
+                self._frame = self._ring[w]
+                if self._wake is not None:
+                    self._wake.set()
+        elif flags & IRQ_END_WRITE:
+            # An address-only write (an SMBus quick command, a bus scan): no frame, and
+            # nothing lost, so no gap.
+            self.counters.probes += 1
         if flags & IRQ_READ_REQ:
             self._read_request(target)
 
@@ -205,31 +239,6 @@ class I2CLink(Link):
             self._gap = True
         self.counters.read_requests += 1
         target.write(self._ff)
-
-    def _end_write(self):
-        n = self._pos
-        self._pos = 0
-        if not n:
-            # An address-only write (an SMBus quick command, a bus scan): no frame, and
-            # nothing lost, so no gap.
-            self.counters.probes += 1
-            return
-        reason = TOO_LONG if n < 0 else check_frame(self._frame, n, self._pec_init)
-        w = self._w + 1
-        if w == len(self._ring):
-            w = 0
-        if not reason and w == self._r:
-            reason = RING_FULL
-        if reason:
-            self._drop(reason)
-            return
-        self._lengths[self._w] = n
-        self._gaps[self._w] = self._gap
-        self._gap = False
-        self._w = w
-        self._frame = self._ring[w]
-        if self._wake is not None:
-            self._wake.set()
 
     def _drop(self, reason):
         self._gap = True
@@ -299,11 +308,11 @@ class I2CMemLink(I2CLink):
         # Memory mode has only END_WRITE.
         try:
             if target.irq().flags() & IRQ_END_WRITE:
-                self._mem_frame()
+                self._mem_frame(target)
         except Exception:
             self.counters.irq_errors += 1
 
-    def _mem_frame(self):
+    def _mem_frame(self, target):
         mem = self._mem
         mem[14] = CMD_MCTP  # the register address, as a frame's first byte
         n = mem[15] + 3  # command, count, counted bytes, PEC
@@ -313,4 +322,4 @@ class I2CMemLink(I2CLink):
             copy_into(self._frame, 0, mem, 14, n)
         self._pos = n
         mem[15] = 0  # a write elsewhere must not pass for this frame again
-        self._end_write()
+        self._transfer_event(target)  # the frame's end

@@ -309,10 +309,9 @@ class Server:
             # conn.op stays the receive's, for that answer).
             return self._refuse(conn, ResponseCode.ADDR_IN_USE, _WHY_CONNECTION_BUSY)
         conn.op = call.op
-        op = call.op
-        if op == OP_SEND:
+        if conn.op == OP_SEND:
             # The send's checks return before the send goes down the stack from this frame,
-            # one frame higher on the C stack than from a _send method.
+            # and a response goes down from here: each frame between is C stack.
             if self._refused_send(conn, call):
                 return True
             if call.handle is not None:
@@ -321,7 +320,14 @@ class Server:
                 return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_RESPONSE)
             call.dest = call.eid
             call.tag_flags = call.tag
-            return self._sent(conn, call, self._core_send(call))
+            call.status = self.core.send(
+                call.dest, call.tag_flags, call.type_byte, call.buf, call.off, call.length
+            )
+            return self._sent(conn, call)
+        return self._serve_other(conn, call)
+
+    def _serve_other(self, conn, call):
+        op = call.op
         if op == OP_RECV:
             return self._recv(conn, call)
         if op == OP_GET_EID:
@@ -592,6 +598,18 @@ class Server:
         return False
 
     def _send_request(self, conn, call):
+        if self._refused_request(conn, call):
+            return True
+        call.status = self.core.send(
+            call.dest, call.tag_flags, call.type_byte, call.buf, call.off, call.length
+        )
+        if call.status != SEND_OK:  # the tag opened for it ends with it
+            self.core.flows.close(self.core.flows.match(call.dest, call.tag_flags & TAG_MAX))
+        return self._sent(conn, call)
+
+    def _refused_request(self, conn, call):
+        # True when the request is refused (the answer is ready); else a tag is open for it
+        # and the call's destination and tag are set.
         h = self._lookup(call.handle.value)
         if h is None:
             return self._refuse_handle(conn)
@@ -610,10 +628,7 @@ class Server:
             return self._refuse(conn, ResponseCode.NO_SPACE, _WHY_NO_TAG)
         call.dest = h.eid
         call.tag_flags = FLAG_TO | flow.tag
-        status = self._core_send(call)
-        if status != SEND_OK:
-            self.core.flows.close(flow)
-        return self._sent(conn, call, status)
+        return False
 
     def _abandon(self, h):
         # A new request abandons the handle's earlier one (its receive failed or was never
@@ -627,19 +642,13 @@ class Server:
             return True
         return call.tag > TAG_MAX or not is_valid_remote_eid(call.eid)
 
-    def _core_send(self, call):
-        # The message in `call`, down to the core.
-        return self.core.send(
-            call.dest, call.tag_flags, call.type_byte, call.buf, call.off, call.length
-        )
-
-    def _sent(self, conn, call, status):
+    def _sent(self, conn, call):
         # The answer to a send the core took (its tag) or refused. No route is the caller's
         # mistake (BAD_ARGUMENT); a link that refused the packets is not (INTERNAL_ERROR).
-        if status == SEND_OK:
+        if call.status == SEND_OK:
             conn.value = call.tag_flags & TAG_MAX
             return self._answer(conn, ResponseCode.SUCCESS)
-        if status == SEND_NO_ROUTE:
+        if call.status == SEND_NO_ROUTE:
             self._why_arg = call.dest
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_NO_ROUTE)
         self._why_arg = self.core.tx_failed_link
