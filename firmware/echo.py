@@ -8,11 +8,11 @@ from .service import Service
 
 
 class VendorEcho(Service):
-    def __init__(self, stack, server, vendor_id):
+    def __init__(self, stack, server, vendor_id, buf=None):
         if not 0 <= vendor_id <= 0xFFFF:
             raise ValueError("a PCI vendor ID is 16 bits")
         super().__init__(
-            stack, server, MSG_TYPE_VENDOR_PCI, ("echoed", "other_vendor", "too_short")
+            stack, server, MSG_TYPE_VENDOR_PCI, ("echoed", "other_vendor", "too_short"), buf
         )
         self.vendor_id = vendor_id
         self._hi = vendor_id >> 8

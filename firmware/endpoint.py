@@ -6,6 +6,7 @@
 from mctp import Stack
 from mctp._compat import format_exception, sleep_ms, ticks_ms
 from mctp.config import Config
+from mctp.constants import MAX_PAYLOAD_SIZE
 from mctp.control import vdm_pci, version_entry
 from mctp.control.responder import ControlResponder
 from mctp.core import Core
@@ -18,6 +19,14 @@ from .pldm import PldmResponder
 
 # Get MCTP Version Support for PLDM answers the PLDM-over-MCTP binding's version (DSP0241 1.0.0).
 PLDM_OVER_MCTP_VERSION = version_entry(1, 0, 0)
+
+# The stack's limits for an endpoint, where Config's defaults are for hosts and bus owners.
+# Every handle, pending receive and tag is an object of a few hundred bytes, allocated up
+# front: the two services take two listeners of the four, a service's requests (none by
+# default) their request handles and tags, and one DirectClient waits for one receive at a
+# time. On a Cortex-M0 this halves the endpoint's heap (docs/performance.md). Pass
+# config=Config(...) for more.
+ENDPOINT_LIMITS = {"listeners": 4, "requests": 4, "pending_receives": 4, "flows": 8}
 
 
 class EndpointApp:
@@ -42,12 +51,15 @@ class EndpointApp:
         config=None,
         clock=ticks_ms,
     ):
-        self.core = Core(config or Config(), 0, clock)
+        self.core = Core(config or Config(**ENDPOINT_LIMITS), 0, clock)
         self.link = self.core.add_link(I2CLink(i2c, target, addr, mtu))
         self.server = Server(self.core)
         self.stack = Stack(DirectClient(self.server))
-        self.echo = VendorEcho(self.stack, self.server, vendor_id)
-        self.pldm = PldmResponder(self.stack, self.server, tid)
+        # The services take turns from one loop, each done with a request when its serve
+        # returns: they share one receive buffer.
+        self.buf = bytearray(MAX_PAYLOAD_SIZE)
+        self.echo = VendorEcho(self.stack, self.server, vendor_id, self.buf)
+        self.pldm = PldmResponder(self.stack, self.server, tid, self.buf)
         self.control = ControlResponder(
             self.core,
             uuid,

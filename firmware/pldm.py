@@ -146,10 +146,10 @@ def version_data(versions):
 class PldmResponder(Service):
     """Answers PLDM base requests that reach `stack` through `server`, as terminus `tid`."""
 
-    def __init__(self, stack, server, tid=1):
+    def __init__(self, stack, server, tid=1, buf=None):
         if not TID_UNASSIGNED < tid < TID_RESERVED:
             raise ValueError("a TID is 1..254")
-        super().__init__(stack, server, MSG_TYPE_PLDM, _COUNTERS)
+        super().__init__(stack, server, MSG_TYPE_PLDM, _COUNTERS, buf)
         self.tid = tid
         self._rsp = bytearray(_RSP_SIZE)
         self._len = 0  # of the request in buf

@@ -22,12 +22,14 @@ class Service:
     its metadata in self.meta, and answers with self.answer(buf, False, length): the response
     channel's send(buf, ic, length). A failed answer raises MctpError, which poll() counts."""
 
-    def __init__(self, stack, server, msg_type, counter_names):
+    def __init__(self, stack, server, msg_type, counter_names, buf=None):
         self.server = server
         self._client = stack.client
         self.listener = stack.listener(msg_type)
         self.counters = Counters(counter_names + FAILURES)
-        self.buf = bytearray(MAX_PAYLOAD_SIZE)
+        # The receive buffer (MAX_PAYLOAD_SIZE bytes): services served from one loop may share
+        # one, since each is done with its request when serve() returns.
+        self.buf = bytearray(MAX_PAYLOAD_SIZE) if buf is None else buf
         self.meta = RecvMetadata()
         self._resp = self.listener.resp_channel()
         # The channel's own send, bound once: a method here that called it would be one more
