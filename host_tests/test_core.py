@@ -471,11 +471,9 @@ def test_the_constants_copied_into_viper_leaves_agree_with_their_definitions():
     for name, value in fast.items():
         assert getattr(packet, name, getattr(reassembly, name, None)) == value, name
     irq = _viper_consts(os.path.join(folder, "_fifo_viper.py"))
-    assert irq == {
-        "IRQ_WRITE_REQ": fifo.IRQ_WRITE_REQ,
-        "IRQ_LEFT": fifo.IRQ_END_WRITE | fifo.IRQ_READ_REQ,
-        "SCRATCH": fifo.SCRATCH,
-    }
+    assert len(irq) == 8
+    for name, value in irq.items():
+        assert getattr(fifo, name, getattr(smbus, name, None)) == value, name
 
 
 def _fastpath_cases():
@@ -577,29 +575,43 @@ def test_both_versions_of_fill_packet_write_the_same_packets():
 
 
 def test_both_versions_of_the_fifo_take_agree():
-    from mctp.i2c import fifo  # noqa: PLC0415
-    from mctp.host.i2c_sim import TargetSim  # noqa: PLC0415
+    # The same IRQs into two links, one with each version: good frames, a bad PEC, a frame too
+    # long, a probe, a read, and a full ring.
+    from mctp.i2c import I2CLink, fifo  # noqa: PLC0415
+    from mctp.host.i2c_sim import SimBus, TargetSim  # noqa: PLC0415
+    from mctp.i2c.smbus import encode_frame  # noqa: PLC0415
 
-    class Link:
-        def __init__(self, size):
-            self._scratch = bytearray(fifo.SCRATCH)
-            self._frame = bytearray(size)
-            self._pos = 0
-
+    frames = []
+    for seq in range(4):
+        frame = bytearray(80)
+        n = encode_frame(frame, 0x10, 0x11, bytes((1, 8, 9, 0xC8 | seq << 4)) + bytes(60))
+        frames.append(bytes(frame[1:n]))
+    bad = bytearray(frames[0])
+    bad[-1] ^= 1
+    long_frame = frames[0] + bytes(20)
+    results = []
     versions = [fifo.take_py]
     if fifo.take is not fifo.take_py:
         versions.append(fifo.take)
     for take in versions:
         target = TargetSim(0x10)
-        link = Link(40)
-        data = bytes(range(50))
-        target._data, target._length, target._pos = data, 36, 0
-        target._irq._flags = fifo.IRQ_WRITE_REQ
-        assert [take(link, target) for _ in range(3)] == [0, 0, 0]  # 16 + 16 + 4 bytes
-        assert link._pos == 36 and link._frame[:36] == data[:36]
-        target._length = 50  # 14 more: 50 > 40, the frame is too long from here on
-        target._irq._flags = fifo.IRQ_WRITE_REQ | fifo.IRQ_END_WRITE
-        assert take(link, target) == fifo.IRQ_END_WRITE
-        assert link._pos == -1 and target._pos == 50  # drained all the same
-        target._irq._flags = fifo.IRQ_READ_REQ
-        assert take(link, target) == fifo.IRQ_READ_REQ and link._pos == -1
+        link = I2CLink(SimBus().controller(), target, 0x10, ring=3)
+        link._take = lambda t, link=link, take=take: take(link, t)  # noqa: B023
+        target._written(frames[0], len(frames[0]))
+        target._written(bad, len(bad))
+        target._written(long_frame, len(long_frame))
+        target._written(b"", 0)  # a probe
+        target._read(1)
+        target._written(frames[1], len(frames[1]))
+        target._written(frames[2], len(frames[2]))  # the ring (3: two frames) is full
+        counters = link.counters.as_dict()
+        assert link.pending() == 2 and link._gaps[1] == 1
+        assert {k: v for k, v in counters.items() if v} == {
+            "bad_pec": 1,
+            "too_long": 1,
+            "ring_full": 1,
+            "probes": 1,
+            "read_requests": 1,
+        }
+        results.append((counters, bytes(link._ring[0]), bytes(link._ring[1]), list(link._lengths)))
+    assert all(r == results[0] for r in results)

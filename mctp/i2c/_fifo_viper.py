@@ -1,13 +1,21 @@
-# The viper take() used on MicroPython (see mctp.i2c.fifo, which imports this under try/except).
+# The viper take() used on MicroPython (see mctp.i2c.fifo, which imports this under try/except
+# and says what it does).
 
 import micropython
 
 from .._compat import const
+from .smbus import check_frame
 
-# fifo.IRQ_WRITE_REQ, IRQ_END_WRITE | IRQ_READ_REQ and SCRATCH (test_i2c checks them).
+# fifo's IRQ flags, SCRATCH and events, and smbus's TOO_LONG and RING_FULL (test_core checks
+# that they agree).
+_IRQ_READ_REQ = const(4)
 _IRQ_WRITE_REQ = const(8)
-_IRQ_LEFT = const(32 | 4)
+_IRQ_END_WRITE = const(32)
 _SCRATCH = const(16)
+_EVENT_PROBE = const(0x10)
+_EVENT_READ = const(0x20)
+_TOO_LONG = const(2)
+_RING_FULL = const(8)
 _len = len  # a global: cheaper to find than the builtin (see mctp._copy_viper)
 
 
@@ -31,4 +39,36 @@ def take(link, target) -> int:
                 d[pos + i] = s[i]
                 i += 1
             link._pos = pos + count
-    return flags & _IRQ_LEFT
+    event = 0
+    if flags & _IRQ_END_WRITE:
+        # The frame's end, inline: this is the IRQ's deepest path.
+        n = int(link._pos)
+        link._pos = 0
+        event = _TOO_LONG
+        if n == 0:
+            event = _EVENT_PROBE
+        elif n > 0:
+            event = int(check_frame(link._frame, n, link._pec_init))
+        ring = link._ring
+        at = int(link._w)
+        w = at + 1
+        if w == int(_len(ring)):
+            w = 0
+        if event == 0 and w == int(link._r):
+            event = _RING_FULL
+        if event == 0:
+            lengths = ptr16(link._lengths)
+            lengths[at] = n
+            gaps = ptr8(link._gaps)
+            gaps[at] = int(link._gap)
+            link._gap = 0
+            link._w = w
+            link._frame = ring[w]
+            wake = link._wake
+            if wake:  # (None or an object with set(): viper has no `is not None` on objects)
+                wake.set()
+    if flags & _IRQ_READ_REQ:
+        event |= _EVENT_READ
+    if event:
+        link._event = event
+    return event

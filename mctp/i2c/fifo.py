@@ -1,9 +1,15 @@
-# The I2C target's hard IRQ, the part that runs for every FIFO load: take(link, target) reads
-# the IRQ's events, appends the bytes the target's FIFO holds (target.readinto(link._scratch),
-# at most SCRATCH of them) to link._frame at link._pos, which moves on, and returns the events
-# left for the link to handle (a frame's end, a read). link._pos becomes -1 once the frame has
-# outgrown link._frame: the FIFO is still drained, so the target does not stall, and -1 stays
-# -1 until the frame's end.
+# The I2C target's hard IRQ, the part that runs for every FIFO load and every frame's end:
+# take(link, target) reads the IRQ's events and
+#   - on WRITE_REQ appends the bytes the target's FIFO holds (target.readinto(link._scratch), at
+#     most SCRATCH of them) to link._frame at link._pos, which moves on; link._pos becomes -1
+#     once the frame has outgrown link._frame (the FIFO is still drained, so the target does
+#     not stall, and -1 stays -1 until the frame's end);
+#   - on END_WRITE checks the frame (smbus.check_frame) and, when it is good and the ring has
+#     room, queues it: its length and gap mark at ring position link._w, which moves on, and
+#     link._frame becomes the next ring frame; link._wake.set() when there is a wake.
+# It returns 0, or a truthy value with link._event saying what is left for the link to do in
+# Python: count a drop (the reason, 1..15), count a probe (EVENT_PROBE: an address-only write)
+# or answer a read (EVENT_READ).
 #
 # One call per IRQ, which takes the link rather than its fields: on a Cortex-M0 each call and
 # attribute read costs hundreds of instructions, an IRQ comes every few bytes, and the
@@ -12,6 +18,7 @@
 
 from .._compat import const
 from ..bufcopy import copy_into
+from .smbus import RING_FULL, TOO_LONG, check_frame
 
 # machine.I2CTarget's IRQ flags.
 IRQ_ADDR_MATCH_READ = const(1)
@@ -23,18 +30,54 @@ IRQ_END_WRITE = const(32)
 
 SCRATCH = const(16)  # bytes one readinto takes: the depth of the rp2's and stm32's FIFOs, or more
 
+# link._event: a drop reason in the low four bits, and these.
+EVENT_REASON = const(0x0F)
+EVENT_PROBE = const(0x10)
+EVENT_READ = const(0x20)
+
 
 def take_py(link, target):
     flags = target.irq().flags()
     if flags & IRQ_WRITE_REQ:
-        count = min(target.readinto(link._scratch), SCRATCH)
-        pos = link._pos
-        if pos < 0 or pos + count > len(link._frame):
-            link._pos = -1
-        else:
-            copy_into(link._frame, pos, link._scratch, 0, count)
-            link._pos = pos + count
-    return flags & (IRQ_END_WRITE | IRQ_READ_REQ)
+        _append(link, target)
+    event = _end_write(link) if flags & IRQ_END_WRITE else 0
+    if flags & IRQ_READ_REQ:
+        event |= EVENT_READ
+    link._event = event
+    return event
+
+
+def _append(link, target):
+    count = min(target.readinto(link._scratch), SCRATCH)
+    pos = link._pos
+    if pos < 0 or pos + count > len(link._frame):
+        link._pos = -1
+    else:
+        copy_into(link._frame, pos, link._scratch, 0, count)
+        link._pos = pos + count
+
+
+def _end_write(link):
+    n = link._pos
+    link._pos = 0
+    if not n:
+        return EVENT_PROBE
+    reason = TOO_LONG if n < 0 else check_frame(link._frame, n, link._pec_init)
+    w = link._w + 1
+    if w == len(link._ring):
+        w = 0
+    if not reason and w == link._r:
+        reason = RING_FULL
+    if reason:
+        return reason
+    link._lengths[link._w] = n
+    link._gaps[link._w] = link._gap
+    link._gap = 0
+    link._w = w
+    link._frame = link._ring[w]
+    if link._wake is not None:
+        link._wake.set()
+    return 0
 
 
 try:

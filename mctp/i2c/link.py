@@ -15,11 +15,13 @@
 # Nothing here allocates per packet, and no exception leaves the IRQ handler (MicroPython
 # disables a handler for good after one).
 
+from array import array
+
 from .._compat import const
 from ..bufcopy import copy_into
 from ..counters import Counters
 from ..core.link import RX_FULL, Link
-from .fifo import IRQ_END_WRITE, IRQ_READ_REQ, SCRATCH, take
+from .fifo import EVENT_PROBE, EVENT_READ, EVENT_REASON, IRQ_END_WRITE, SCRATCH, take
 from .neighbours import Neighbours
 from ..core.packet import BASELINE_MTU, MAX_MTU, TRANSPORT_HEADER_SIZE
 from .smbus import (
@@ -109,11 +111,12 @@ class I2CLink(Link):
         # Receive: frames as the target sees them (command code first, no address byte).
         frame_size = _RX_FRAMING + TRANSPORT_HEADER_SIZE + rx_mtu
         self._ring = [bytearray(frame_size) for _ in range(ring)]
-        self._lengths = [0] * ring
+        self._lengths = array("H", bytes(2 * ring))
         # 1 where frames were dropped just before this one: the unfinished messages it might
         # continue have lost packets (poll aborts them).
         self._gaps = bytearray(ring)
-        self._gap = False  # a frame was dropped since the last one queued
+        self._gap = 0  # 1: a frame was dropped since the last one queued
+        self._event = 0  # what the IRQ left for Python (fifo.take)
         self._result = 0  # what the core said of the packet being handed over
         self._flags = 0  # the events of the IRQ being handled
         self._w = 0  # written by the IRQ only
@@ -185,11 +188,11 @@ class I2CLink(Link):
 
     def _irq(self, target):
         # A hard IRQ lands on top of whatever the stack is doing, so each frame it adds is C
-        # stack a Pico may not have. The bytes of a frame are taken in one call (fifo.take);
-        # a frame's end and a read, once per transfer, are handled a frame deeper.
+        # stack a Pico may not have. The bytes of a frame, and its check and queueing at its
+        # end, are one call (fifo.take); what it leaves (a count, a read) is rare.
         try:
             if self._take(target):
-                self._transfer_event(target)
+                self._irq_event(target)
         except Exception:
             self._irq_error()
 
@@ -199,34 +202,16 @@ class I2CLink(Link):
         # Apart from _irq: the count's two words of stack would put its frame on the heap.
         self.counters.irq_errors += 1
 
-    def _transfer_event(self, target):
-        # A frame's end (checked, and queued or counted), then a read. The end is handled
-        # here, not in a method of its own: this is the IRQ's deepest path.
-        flags = target.irq().flags()  # the same flags again: they belong to the IRQ
-        if flags & IRQ_END_WRITE and self._pos:
-            n = self._pos
-            self._pos = 0
-            reason = TOO_LONG if n < 0 else check_frame(self._frame, n, self._pec_init)
-            w = self._w + 1
-            if w == len(self._ring):
-                w = 0
-            if not reason and w == self._r:
-                reason = RING_FULL
-            if reason:
-                self._drop(reason)
-            else:
-                self._lengths[self._w] = n
-                self._gaps[self._w] = self._gap
-                self._gap = False
-                self._w = w
-                self._frame = self._ring[w]
-                if self._wake is not None:
-                    self._wake.set()
-        elif flags & IRQ_END_WRITE:
+    def _irq_event(self, target):
+        # What fifo.take left: a dropped frame or a probe to count, a read to answer.
+        event = self._event
+        if event & EVENT_REASON:
+            self._drop(event & EVENT_REASON)
+        elif event & EVENT_PROBE:
             # An address-only write (an SMBus quick command, a bus scan): no frame, and
             # nothing lost, so no gap.
             self.counters.probes += 1
-        if flags & IRQ_READ_REQ:
+        if event & EVENT_READ:
             self._read_request(target)
 
     def _read_request(self, target):
@@ -236,12 +221,12 @@ class I2CLink(Link):
         if self._pos:
             self._pos = 0
             self.counters.interrupted += 1
-            self._gap = True
+            self._gap = 1
         self.counters.read_requests += 1
         target.write(self._ff)
 
     def _drop(self, reason):
-        self._gap = True
+        self._gap = 1
         self.counters.bump(DROP_NAMES[reason - 1])
 
     # Receive: the stack side.
@@ -322,4 +307,5 @@ class I2CMemLink(I2CLink):
             copy_into(self._frame, 0, mem, 14, n)
         self._pos = n
         mem[15] = 0  # a write elsewhere must not pass for this frame again
-        self._transfer_event(target)  # the frame's end
+        if self._take(target):  # the frame's end (the IRQ's flags say END_WRITE only)
+            self._irq_event(target)
