@@ -457,7 +457,7 @@ def test_the_constants_copied_into_viper_leaves_agree_with_their_definitions():
     import os  # noqa: PLC0415
 
     from mctp.core import packet  # noqa: PLC0415
-    from mctp.i2c import fifo, smbus  # noqa: PLC0415
+    from mctp.i2c import ring, smbus  # noqa: PLC0415
 
     folder = os.path.join(os.path.dirname(smbus.__file__))
     checks = _viper_consts(os.path.join(folder, "_smbus_viper.py"))
@@ -470,10 +470,11 @@ def test_the_constants_copied_into_viper_leaves_agree_with_their_definitions():
     assert len(fast) == 19
     for name, value in fast.items():
         assert getattr(packet, name, getattr(reassembly, name, None)) == value, name
-    irq = _viper_consts(os.path.join(folder, "_fifo_viper.py"))
-    assert len(irq) == 8
+    irq = _viper_consts(os.path.join(folder, "_ring_viper.py"))
+    assert len(irq) == 14
+    assert irq.pop("FLAG_SOM_EOM") == packet.FLAG_SOM | packet.FLAG_EOM
     for name, value in irq.items():
-        assert getattr(fifo, name, getattr(smbus, name, None)) == value, name
+        assert getattr(ring, name, getattr(smbus, name, getattr(packet, name, None))) == value
 
 
 def _fastpath_cases():
@@ -519,7 +520,8 @@ def test_the_fast_path_takes_exactly_the_middle_packets_and_both_versions_agree(
             assert taken[-1] == expected, packet
         assert slot.assembled() == 7 + 3 * 8 and slot.meta[4] == 0  # next seq 3 + 1 = 0
         assert bytes(slot.buf[: slot.assembled()]) == bytes(7) + bytes(range(8)) * 3
-        assert core.counters.total() == core.counters.rx_packets == 1  # nothing counted
+        # Each packet taken is counted, as receive() counts it; nothing else is.
+        assert core.counters.total() == core.counters.rx_packets == 1 + taken.count(True)
         results.append((taken, bytes(slot.buf), bytes(core.pool.meta)))
     assert all(r == results[0] for r in results)
     # A packet past the end of its buffer, or an offset before it, is never read.
@@ -574,10 +576,10 @@ def test_both_versions_of_fill_packet_write_the_same_packets():
     assert all(r == results[0] for r in results)
 
 
-def test_both_versions_of_the_fifo_take_agree():
+def test_both_versions_of_the_ring_take_agree():
     # The same IRQs into two links, one with each version: good frames, a bad PEC, a frame too
     # long, a probe, a read, and a full ring.
-    from mctp.i2c import I2CLink, fifo  # noqa: PLC0415
+    from mctp.i2c import I2CLink, ring  # noqa: PLC0415
     from mctp.host.i2c_sim import SimBus, TargetSim  # noqa: PLC0415
     from mctp.i2c.smbus import encode_frame  # noqa: PLC0415
 
@@ -590,9 +592,9 @@ def test_both_versions_of_the_fifo_take_agree():
     bad[-1] ^= 1
     long_frame = frames[0] + bytes(20)
     results = []
-    versions = [fifo.take_py]
-    if fifo.take is not fifo.take_py:
-        versions.append(fifo.take)
+    versions = [ring.take_py]
+    if ring.take is not ring.take_py:
+        versions.append(ring.take)
     for take in versions:
         target = TargetSim(0x10)
         link = I2CLink(SimBus().controller(), target, 0x10, ring=3)
@@ -614,4 +616,46 @@ def test_both_versions_of_the_fifo_take_agree():
             "read_requests": 1,
         }
         results.append((counters, bytes(link._ring[0]), bytes(link._ring[1]), list(link._lengths)))
+    assert all(r == results[0] for r in results)
+
+
+def test_both_versions_of_the_ring_drain_agree():
+    # A 5-packet message from EID 9 at 0x11 into two links, drained with each version: the
+    # drain takes the three middle packets, learns the sender once and leaves the first and
+    # last packets to poll's full path; a frame after a gap is left to it too.
+    from mctp.i2c import I2CLink, ring  # noqa: PLC0415
+    from mctp.host.i2c_sim import SimBus, TargetSim  # noqa: PLC0415
+    from mctp.i2c.smbus import encode_frame  # noqa: PLC0415
+
+    frames = []
+    for seq in range(5):
+        som_eom = (0x80 if seq == 0 else 0) | (0x40 if seq == 4 else 0)
+        body = (b"\x01" + bytes(range(63))) if seq == 0 else bytes(range(64))
+        frame = bytearray(80)
+        n = encode_frame(frame, 0x10, 0x11, bytes((1, 8, 9, som_eom | (seq & 3) << 4 | 8)) + body)
+        frames.append(bytes(frame[1:n]))
+    versions = [ring.drain_py]
+    if ring.drain is not ring.drain_py:
+        versions.append(ring.drain)
+    results = []
+    for drain in versions:
+        core, sink, _link, _clock = make_core()
+        target = TargetSim(0x10)
+        link = core.add_link(I2CLink(SimBus().controller(), target, 0x10))
+        link._drain = lambda core, link=link, drain=drain: drain(link, core)  # noqa: B023
+        for frame in frames:
+            target._written(frame, len(frame))
+        assert drain(link, core) == 0  # the first packet is the full path's
+        link.poll(core)  # which drains the middle ones with this version
+        assert link.counters.rx_frames == 5 and link._r == link._w == 5
+        assert (
+            core.counters.rx_packets == 5
+            and sink.messages[0][5] == bytes(range(63)) + bytes(range(64)) * 4
+        )
+        assert link.neighbours.lookup(9) == 0x11
+        # A middle packet after a lost frame: left for poll, which aborts what it continues.
+        target._written(frames[1], len(frames[1]))
+        link._gaps[link._r] = 1
+        assert drain(link, core) == 0
+        results.append((link.counters.as_dict(), core.counters.as_dict(), link._r))
     assert all(r == results[0] for r in results)

@@ -26,6 +26,7 @@ _NEXT_SEQ_AT = const(4)
 _PACKET_LEN_AT = const(6)
 _LENGTH_AT = const(8)
 _len = len  # a global: cheaper to find than the builtin (see mctp._copy_viper)
+_ONE = 1  # an object, for arithmetic on objects
 
 
 @micropython.viper
@@ -74,6 +75,8 @@ def append_middle(core, buf, off: int, length: int) -> bool:
     m[at + _LENGTH_AT] = have & 0xFF
     m[at + _LENGTH_AT + 1] = have >> 8
     m[at + _NEXT_SEQ_AT] = (m[at + _NEXT_SEQ_AT] + 1) & _SEQ_MASK
+    counters = core.counters
+    counters.rx_packets = counters.rx_packets + _ONE  # (objects: a count may outgrow 32 bits)
     return True
 
 

@@ -201,9 +201,9 @@ class Core:
         then) or RX_FULL (taken, and the message it completed filled its owner's queue: a
         link polls no further this time, so the application reads before more come in).
         """
-        self.counters.rx_packets += 1
-        if self._append_middle(buf, off, length):
+        if self.receive_middle(buf, off, length):
             return RX_TAKEN  # a message's middle packet, taken by the fast path
+        self.counters.rx_packets += 1
         self._rx_result = RX_DROPPED
         self._rx_link = link
         self._rx_buf = buf
@@ -215,8 +215,10 @@ class Core:
         self._rx_done = None
         return self._rx_result
 
-    # The fast paths (mctp.core.fastpath), as methods.
-    _append_middle = append_middle  # (buf, off, length): a middle packet in
+    # The fast paths (mctp.core.fastpath), as methods. receive_middle(buf, off, length) takes
+    # a packet that continues a message, as receive() would, and counts it: True when it did,
+    # False when the packet needs receive() (a link may call it first, see mctp.i2c.ring).
+    receive_middle = append_middle
     _fill_packet = fill_packet  # (flags, room): the next packet out, into the link's buffer
 
     def _receive_guarded(self):

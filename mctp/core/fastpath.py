@@ -3,12 +3,13 @@
 #
 # Receive: a middle packet of a message (neither its first nor its last packet),
 # which is most packets of a long message, taken with one call. append_middle(core, buf, off,
-# length) checks the packet buf[off:off + length] as Core.receive would (header version, our
+# length), Core.receive_middle, checks the packet buf[off:off + length] as Core.receive would (header version, our
 # EID or EID 0 as destination, a valid source, SOM and EOM clear), finds the slot assembling
 # its message in the pool's `meta` bytes, checks its sequence number and its size (that of the
 # first packet), appends its payload and moves the slot on. It returns True when it took the
 # packet. Anything else (a first or last packet, a drop of any kind) returns False having
-# changed nothing, and Core.receive's full path decides and counts, so every rule stays in
+# changed nothing (a packet taken is counted in rx_packets), and Core.receive's full path
+# decides and counts, so every rule stays in
 # one place there and this is only a shortcut past it.
 #
 # The viper version scans the pool's `meta` bytes: a middle packet then costs about one call
@@ -42,7 +43,10 @@ def append_middle_py(core, buf, off, length):
     if not _is_middle(core, buf, off, length):
         return False
     slot = core.pool.find(buf[off + 2], buf[off + 3])
-    return slot is not None and _append(slot, buf, off, length - TRANSPORT_HEADER_SIZE)
+    if slot is None or not _append(slot, buf, off, length - TRANSPORT_HEADER_SIZE):
+        return False
+    core.counters.rx_packets += 1
+    return True
 
 
 def _is_middle(core, buf, off, length):

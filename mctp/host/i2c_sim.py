@@ -21,7 +21,7 @@
 
 from .._compat import const
 from ..bufcopy import copy_into
-from ..i2c.fifo import (
+from ..i2c.ring import (
     IRQ_ADDR_MATCH_READ,
     IRQ_ADDR_MATCH_WRITE,
     IRQ_END_READ,

@@ -1,11 +1,11 @@
 # The SMBus/I2C binding (DSP0237): link (I2CLink over machine.I2C + machine.I2CTarget, and
-# I2CMemLink for memory-mode targets), fifo (the IRQ's byte work), smbus (the frame codec), pec
-# (its CRC-8) and neighbours (EID to address, learned); fifo, pec and the frame check have
-# viper versions for MicroPython.
+# I2CMemLink for memory-mode targets), ring (the receive ring's per-frame work, both ends),
+# smbus (the frame codec), pec (its CRC-8) and neighbours (EID to address, learned); ring, pec
+# and the frame codec have viper versions for MicroPython.
 
 # The leaves first, as in mctp.core.
-from . import neighbours, pec, smbus  # noqa: F401
-from .fifo import (
+from . import neighbours, pec, ring, smbus  # noqa: F401
+from .ring import (
     IRQ_ADDR_MATCH_READ,
     IRQ_ADDR_MATCH_WRITE,
     IRQ_END_READ,

@@ -21,7 +21,7 @@ from .._compat import const
 from ..bufcopy import copy_into
 from ..counters import Counters
 from ..core.link import RX_FULL, Link
-from .fifo import EVENT_PROBE, EVENT_READ, EVENT_REASON, IRQ_END_WRITE, SCRATCH, take
+from .ring import EVENT_PROBE, EVENT_READ, EVENT_REASON, IRQ_END_WRITE, SCRATCH, drain, take
 from .neighbours import Neighbours
 from ..core.packet import BASELINE_MTU, MAX_MTU, TRANSPORT_HEADER_SIZE
 from .smbus import (
@@ -116,7 +116,7 @@ class I2CLink(Link):
         # continue have lost packets (poll aborts them).
         self._gaps = bytearray(ring)
         self._gap = 0  # 1: a frame was dropped since the last one queued
-        self._event = 0  # what the IRQ left for Python (fifo.take)
+        self._event = 0  # what the IRQ left for Python (ring.take)
         self._result = 0  # what the core said of the packet being handed over
         self._flags = 0  # the events of the IRQ being handled
         self._w = 0  # written by the IRQ only
@@ -189,21 +189,23 @@ class I2CLink(Link):
     def _irq(self, target):
         # A hard IRQ lands on top of whatever the stack is doing, so each frame it adds is C
         # stack a Pico may not have. The bytes of a frame, and its check and queueing at its
-        # end, are one call (fifo.take); what it leaves (a count, a read) is rare.
+        # end, are one call (ring.take); what it leaves (a count, a read) is rare.
         try:
             if self._take(target):
                 self._irq_event(target)
         except Exception:
             self._irq_error()
 
-    _take = take  # fifo.take(link, target), as a method
+    # The ring's fast paths (mctp.i2c.ring), as methods.
+    _take = take  # (target): the IRQ's work
+    _drain = drain  # (core): middle packets into the core
 
     def _irq_error(self):
         # Apart from _irq: the count's two words of stack would put its frame on the heap.
         self.counters.irq_errors += 1
 
     def _irq_event(self, target):
-        # What fifo.take left: a dropped frame or a probe to count, a read to answer.
+        # What ring.take left: a dropped frame or a probe to count, a read to answer.
         event = self._event
         if event & EVENT_REASON:
             self._drop(event & EVENT_REASON)
@@ -238,6 +240,10 @@ class I2CLink(Link):
         if self._service is not None:
             self._service(len(self._ring) - 1 - self.pending())
         while self._r != self._w:
+            # Middle packets straight into the core's fast path, as many as come in a row.
+            self.counters.rx_frames += self._drain(core)
+            if self._r == self._w:
+                return
             frame = self._ring[self._r]
             self.counters.rx_frames += 1
             if self._gaps[self._r]:

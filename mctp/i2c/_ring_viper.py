@@ -1,12 +1,12 @@
-# The viper take() used on MicroPython (see mctp.i2c.fifo, which imports this under try/except
-# and says what it does).
+# The viper take() and drain() used on MicroPython (see mctp.i2c.ring, which imports them under
+# try/except and says what they do).
 
 import micropython
 
 from .._compat import const
 from .smbus import check_frame
 
-# fifo's IRQ flags, SCRATCH and events, and smbus's TOO_LONG and RING_FULL (test_core checks
+# ring's IRQ flags, SCRATCH and events, and smbus's TOO_LONG and RING_FULL (test_core checks
 # that they agree).
 _IRQ_READ_REQ = const(4)
 _IRQ_WRITE_REQ = const(8)
@@ -16,6 +16,13 @@ _EVENT_PROBE = const(0x10)
 _EVENT_READ = const(0x20)
 _TOO_LONG = const(2)
 _RING_FULL = const(8)
+# smbus's receive offsets and packet's header fields.
+_RX_PACKET_AT = const(3)
+_RX_SOURCE_AT = const(2)
+_RX_FRAMING = const(4)
+_FLAGS_AT = const(3)
+_SRC_EID_AT = const(2)
+_FLAG_SOM_EOM = const(0xC0)
 _len = len  # a global: cheaper to find than the builtin (see mctp._copy_viper)
 
 
@@ -72,3 +79,30 @@ def take(link, target) -> int:
     if event:
         link._event = event
     return event
+
+
+@micropython.viper
+def drain(link, core) -> int:
+    ring = link._ring
+    size = int(_len(ring))
+    r = int(link._r)
+    taken = 0
+    while r != int(link._w):
+        frame = ring[r]
+        f = ptr8(frame)
+        if f[_RX_PACKET_AT + _FLAGS_AT] & _FLAG_SOM_EOM:
+            break
+        if ptr8(link._gaps)[r]:
+            break
+        length = int(ptr16(link._lengths)[r]) - _RX_FRAMING
+        if not core.receive_middle(frame, _RX_PACKET_AT, length):
+            break
+        src = f[_RX_PACKET_AT + _SRC_EID_AT]
+        if src != int(link._last_src) or f[_RX_SOURCE_AT] != int(link._last_src_addr):
+            link._learn(frame)
+        r += 1
+        if r == size:
+            r = 0
+        link._r = r  # at once: the IRQ reads it to tell a full ring
+        taken += 1
+    return taken

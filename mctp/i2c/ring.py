@@ -1,5 +1,7 @@
-# The I2C target's hard IRQ, the part that runs for every FIFO load and every frame's end:
-# take(link, target) reads the IRQ's events and
+# The receive ring's per-frame work at both of its ends, each one call.
+#
+# The I2C target's hard IRQ, for every FIFO load and every frame's end: take(link, target) reads
+# the IRQ's events and
 #   - on WRITE_REQ appends the bytes the target's FIFO holds (target.readinto(link._scratch), at
 #     most SCRATCH of them) to link._frame at link._pos, which moves on; link._pos becomes -1
 #     once the frame has outgrown link._frame (the FIFO is still drained, so the target does
@@ -13,12 +15,21 @@
 #
 # One call per IRQ, which takes the link rather than its fields: on a Cortex-M0 each call and
 # attribute read costs hundreds of instructions, an IRQ comes every few bytes, and the
-# handler's frame, under its try, has no room for another local. Boards use the viper version;
-# the pure-Python one gives the same results.
+# handler's frame, under its try, has no room for another local.
+#
+# The link's poll: drain(link, core) hands the frames at the ring's read end to
+# core.receive_middle (the core's fast path) for as long as they are middle packets of a
+# message (neither SOM nor EOM), the core takes them and no frame was lost just before; it
+# learns each one's sender as poll would, moves link._r on and returns how many it took. The
+# first frame it leaves goes through poll's full path (core.receive). Most packets of a long
+# message are middle packets: each then costs one call into the core and no bytecode.
+#
+# Boards use the viper versions; the pure-Python ones give the same results.
 
 from .._compat import const
 from ..bufcopy import copy_into
-from .smbus import RING_FULL, TOO_LONG, check_frame
+from ..core.packet import FLAG_EOM, FLAG_SOM, FLAGS_AT, SRC_EID_AT
+from .smbus import RING_FULL, RX_FRAMING, RX_PACKET_AT, RX_SOURCE_AT, TOO_LONG, check_frame
 
 # machine.I2CTarget's IRQ flags.
 IRQ_ADDR_MATCH_READ = const(1)
@@ -80,7 +91,32 @@ def _end_write(link):
     return 0
 
 
+def drain_py(link, core):
+    taken = 0
+    while link._r != link._w and _middle(link, core, link._ring[link._r]):
+        taken += 1
+    return taken
+
+
+def _middle(link, core, frame):
+    # True when the core took `frame`, at link._r, as a middle packet (link._r moved on).
+    r = link._r
+    if frame[RX_PACKET_AT + FLAGS_AT] & (FLAG_SOM | FLAG_EOM) or link._gaps[r]:
+        return False
+    if not core.receive_middle(frame, RX_PACKET_AT, link._lengths[r] - RX_FRAMING):
+        return False
+    if (
+        frame[RX_PACKET_AT + SRC_EID_AT] != link._last_src
+        or frame[RX_SOURCE_AT] != link._last_src_addr
+    ):
+        link._learn(frame)
+    r += 1
+    link._r = 0 if r == len(link._ring) else r
+    return True
+
+
 try:
-    from ._fifo_viper import take
+    from ._ring_viper import drain, take
 except (ImportError, SyntaxError):
+    drain = drain_py
     take = take_py
