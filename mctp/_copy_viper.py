@@ -1,4 +1,4 @@
-# The viper (machine code) byte copy used on MicroPython boards and the unix port. Imported by
+# The viper (machine code) buffer copy used on MicroPython boards and the unix port. Imported by
 # mctp.bufcopy under try/except: CPython, and MicroPython builds without the viper emitter, use
 # the pure-Python copy there, which gives the same bytes.
 
@@ -17,10 +17,33 @@ def copy_into(dst, dst_off: int, src, src_off: int, n: int):
         raise ValueError("negative offset or length")
     if dst_off + n > int(_len(dst)) or src_off + n > int(_len(src)):
         raise ValueError("copy out of range")
-    d = ptr8(dst)
-    s = ptr8(src)
-    end = dst_off + n
-    while dst_off < end:
-        d[dst_off] = s[src_off]
-        dst_off += 1
-        src_off += 1
+    # A Cortex-M0 cannot load a word from an unaligned address: words only where both ends
+    # share their alignment (a message delivered from its slot, say), bytes four to a round
+    # otherwise (about 8 and 21 instructions a byte, against 28 for a plain byte loop).
+    da = uint(ptr8(dst)) + uint(dst_off)
+    sa = uint(ptr8(src)) + uint(src_off)
+    d = ptr8(da)
+    s = ptr8(sa)
+    i = 0
+    if (da ^ sa) & uint(3) == uint(0):
+        while i < n and (da + uint(i)) & uint(3) != uint(0):
+            d[i] = s[i]
+            i += 1
+        d32 = ptr32(da + uint(i))
+        s32 = ptr32(sa + uint(i))
+        words = (n - i) >> 2
+        k = 0
+        while k < words:
+            d32[k] = s32[k]
+            k += 1
+        i += words << 2
+    else:
+        while i + 3 < n:
+            d[i] = s[i]
+            d[i + 1] = s[i + 1]
+            d[i + 2] = s[i + 2]
+            d[i + 3] = s[i + 3]
+            i += 4
+    while i < n:
+        d[i] = s[i]
+        i += 1
