@@ -8,6 +8,7 @@
 #   make fuzz   100,000 fuzzed frames per interpreter into the endpoint (over UDP and in
 #               process), IPC requests and decoder inputs (tools/fuzz.py); SEED=n to vary
 #   make bench-m0  the instruction-count bench on the emulated Cortex-M0 (tools/baremetal.py)
+#   make cost-m0   where those instructions go: unit costs and the paths' parts
 #
 # make test also runs the suite on two emulated boards (MicroPython's qemu port under QEMU: a
 # Cortex-M0 and a Cortex-M3) when gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm
@@ -22,7 +23,7 @@ STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 MICROPY_DIR ?= ../shared/micropython
 BAREMETAL := $(BIN)/python tools/baremetal.py --micropython-dir $(MICROPY_DIR)
 
-.PHONY: all setup test lint test-cpython test-micropython check-manifest compile check-boards test-baremetal bench bench-m0 frames run fuzz clean
+.PHONY: all setup test lint test-cpython test-micropython check-manifest compile check-boards test-baremetal bench bench-m0 cost-m0 frames run fuzz clean
 
 all: test
 
@@ -64,10 +65,12 @@ check-boards: $(STAMP)
 
 # Builds (cached outside the clone) and boots each image under QEMU, runs every test module
 # there, prints one closing line per board; then the Cortex-M0 bench against its baseline
-# (tools/qemu/bench_baseline.txt: a figure 3% off fails; `make bench-m0 UPDATE=1` rewrites it).
+# (tools/qemu/bench_baseline.txt: a figure 3% off fails; `make bench-m0 UPDATE=1` rewrites it)
+# and the cost breakdown (make cost-m0), which must run.
 test-baremetal: $(STAMP)
 	$(BAREMETAL) test
 	$(BAREMETAL) bench --check
+	$(BAREMETAL) run MICROBIT tools/qemu/cost_m0.py
 
 test: lint test-cpython test-micropython check-manifest compile check-boards test-baremetal
 
@@ -78,6 +81,11 @@ bench: $(STAMP)
 
 bench-m0: $(STAMP)
 	$(BAREMETAL) bench $(if $(UPDATE),--update)
+
+# The unit costs (a call, an attribute read, a copied byte) and the parts of the bench's paths
+# on the emulated Cortex-M0, behind the breakdown in docs/performance.md.
+cost-m0: $(STAMP)
+	$(BAREMETAL) run MICROBIT tools/qemu/cost_m0.py
 
 # Which functions get a heap-allocated frame on MicroPython (test_alloc.py enforces it).
 frames: $(STAMP)

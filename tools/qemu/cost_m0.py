@@ -1,0 +1,175 @@
+# Where the emulated Cortex-M0's instructions go: the unit costs of MicroPython's bytecode and
+# viper on this core, and the parts of the bench's paths (tools/qemu/bench_m0.py), each as a
+# `name: value unit` line. It backs the breakdown in docs/performance.md and is the place to
+# measure the next step. Run it on the board image (`make cost-m0`, or
+# `python3 tools/baremetal.py run MICROBIT tools/qemu/cost_m0.py`). Each figure is the
+# instructions of one run of a small function, less those of calling an empty one.
+
+from time import ticks_diff, ticks_us
+
+import micropython
+
+import bench
+from bench_m0 import calibrate, instructions
+from mctp.bufcopy import copy_into
+from mctp.core.packet import FLAG_SOM
+from mctp.counters import Counters
+from mctp.core.core import DROPS, EVENTS
+from mctp.i2c.smbus import check_frame, pec_init, seal_frame
+
+_len = len
+
+
+class _Object:
+    # An object with as many fields as the stack's busiest ones (the core, a link).
+    def __init__(self):
+        for i in range(30):
+            setattr(self, "field%d" % i, i)
+        self.x = 1
+        self.counters = Counters(DROPS + EVENTS)
+
+    def method(self):
+        pass
+
+
+def _nothing():
+    pass
+
+
+@micropython.viper
+def _viper_nothing():
+    pass
+
+
+def unit_costs(per_tick):
+    obj = _Object()
+    buf = bytearray(80)
+    src = bytearray(1100)
+    dst = bytearray(1100)
+    base = instructions(_nothing, 200, per_tick)
+
+    def figure(name, run, repeats=100):
+        print("%s: %d instr" % (name, instructions(run, repeats, per_tick) - base))
+
+    def call():
+        _nothing()
+
+    def call_method():
+        obj.method()
+
+    def call_viper():
+        _viper_nothing()
+
+    figure("m0_call_instr", call)
+    figure("m0_method_call_instr", call_method)
+    figure("m0_viper_call_instr", call_viper)
+
+    def read_attribute():
+        return obj.x
+
+    def write_attribute():
+        obj.x = 1
+
+    def count():
+        obj.counters.rx_packets += 1
+
+    def read_global():
+        return FLAG_SOM
+
+    def call_len():
+        return len(buf)
+
+    def call_len_global():
+        return _len(buf)
+
+    def subscript():
+        return buf[3]
+
+    figure("m0_attribute_read_instr", read_attribute)
+    figure("m0_attribute_write_instr", write_attribute)
+    figure("m0_counter_increment_instr", count)
+    figure("m0_global_read_instr", read_global)
+    figure("m0_builtin_len_instr", call_len)
+    figure("m0_len_from_globals_instr", call_len_global)
+    figure("m0_bytearray_subscript_instr", subscript)
+
+    def copy_none():
+        copy_into(dst, 0, src, 0, 0)
+
+    def copy_aligned():
+        copy_into(dst, 0, src, 0, 1024)
+
+    def copy_unaligned():
+        copy_into(dst, 1, src, 2, 1024)
+
+    figure("m0_copy_call_instr", copy_none)
+    start = instructions(copy_none, 20, per_tick)
+    aligned = (instructions(copy_aligned, 20, per_tick) - start) / 1024
+    unaligned = (instructions(copy_unaligned, 20, per_tick) - start) / 1024
+    print("m0_copy_aligned_per_byte_instr: %.1f instr" % aligned)
+    print("m0_copy_unaligned_per_byte_instr: %.1f instr" % unaligned)
+
+
+def path_costs(per_tick):
+    base = instructions(_nothing, 200, per_tick)
+    # Receive: the IRQ's share of one frame, then poll's per frame kind.
+    core, target, link, frames = bench._rx_setup()
+    middle = frames[1]
+
+    def irq_only():
+        target._written(middle, len(middle))
+        link._r = link._w  # (the frame is dropped before poll: only the IRQs are timed)
+
+    _, sim_target, _, _ = bench._rx_setup()
+    scratch = bytearray(16)
+
+    def drain(t):
+        if t.irq().flags() & t.IRQ_WRITE_REQ:
+            t.readinto(scratch)
+
+    sim_target.irq(drain, sim_target.IRQ_WRITE_REQ | sim_target.IRQ_END_WRITE)
+
+    def sim_only():
+        sim_target._written(middle, len(middle))
+
+    irq = instructions(irq_only, 50, per_tick) - instructions(sim_only, 50, per_tick)
+    print("m0_rx_irq_per_frame_instr: %d instr" % irq)
+
+    frame = bytearray(middle)
+    init = pec_init(0x10)
+
+    def check():
+        check_frame(frame, len(middle), init)
+
+    print("m0_rx_frame_check_instr: %d instr" % (instructions(check, 100, per_tick) - base))
+
+    # poll, per frame kind: the 16 frames of a message, each polled alone, 10 times over.
+    polls = [0] * 16
+    for _ in range(10):
+        for i in range(16):
+            target._written(frames[i], len(frames[i]))
+            start = ticks_us()
+            link.poll(core)
+            polls[i] += ticks_diff(ticks_us(), start)
+    first, last = polls[0] * per_tick / 10, polls[15] * per_tick / 10
+    middle_polls = sum(polls[1:15]) * per_tick / 140
+    print("m0_rx_poll_first_packet_instr: %d instr" % first)
+    print("m0_rx_poll_middle_packet_instr: %d instr" % middle_polls)
+    print("m0_rx_poll_last_packet_instr: %d instr" % last)
+
+    # Send: one packet's share of a 16-packet message; the frame seal alone.
+    tx = bytearray(80)
+
+    def seal():
+        seal_frame(tx, 0x11, 0x10, 68)
+
+    print("m0_tx_seal_frame_instr: %d instr" % (instructions(seal, 100, per_tick) - base))
+
+
+def main():
+    per_tick = calibrate()
+    unit_costs(per_tick)
+    path_costs(per_tick)
+
+
+main()
