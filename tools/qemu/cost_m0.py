@@ -120,14 +120,7 @@ def path_costs(per_tick):
         target._written(middle, len(middle))
         link._r = link._w  # (the frame is dropped before poll: only the IRQs are timed)
 
-    _, sim_target, _, _ = bench._rx_setup()
-    scratch = bytearray(16)
-
-    def drain(t):
-        if t.irq().flags() & t.IRQ_WRITE_REQ:
-            t.readinto(scratch)
-
-    sim_target.irq(drain, sim_target.IRQ_WRITE_REQ | sim_target.IRQ_END_WRITE)
+    sim_target, _ = bench.draining_target()
 
     def sim_only():
         sim_target._written(middle, len(middle))
