@@ -9,6 +9,7 @@ from testing import IS_MICROPYTHON, skip
 if not IS_MICROPYTHON:
     import json
     import os
+    import shlex
     import shutil
     import subprocess
     import sys
@@ -25,6 +26,7 @@ class UnixPortOnPty:
         self.folder = tempfile.mkdtemp(prefix="mctp-mip-")
         self.path = os.path.join(self.folder, "pty")
         micropython = os.path.join(os.path.dirname(sys.executable), "micropython")
+        # HOME is the folder too: mip's default target, $HOME/.micropython/lib, is then in it.
         self.socat = subprocess.Popen(
             [
                 "socat",
@@ -32,6 +34,7 @@ class UnixPortOnPty:
                 "EXEC:%s -i,pty,raw,echo=0" % micropython,
             ],
             cwd=self.folder,
+            env=dict(os.environ, HOME=self.folder),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -90,6 +93,50 @@ def test_mip_installs_exactly_what_the_endpoint_part_lists_and_it_imports():
         assert result.stdout.strip() == "ok", result.stdout + result.stderr
     finally:
         port.close()
+
+
+def test_the_readme_mip_recipe_runs_as_written_up_to_the_missing_i2c_target():
+    # The README's three commands for stock firmware, each through mpremote to the unix port:
+    # the part installs where mip puts libraries, the board configuration is copied, and the
+    # firmware starts and stops where a board would begin: the unix port has no I2CTarget.
+    needs_socat()
+    with open(os.path.join(ROOT, "README.md")) as f:
+        text = f.read()
+    block = text.split("<!-- run by host_tests/test_mip.py -->")[1]
+    block = block[block.index("```sh\n") + len("```sh\n") : block.index("```", 10)]
+    commands = [line.partition("#")[0].strip() for line in block.strip().splitlines()]
+    assert [c.split()[:2] for c in commands] == [
+        ["mpremote", "mip"],
+        ["mpremote", "cp"],
+        ["mpremote", "exec"],
+    ]
+    port = UnixPortOnPty()
+    try:
+        results = []
+        for command in commands:
+            args = shlex.split(command)[1:]  # mpremote's own arguments
+            results.append(subprocess_in_root(port, args))
+        installed, copied, started = results
+        assert installed.returncode == 0, installed.stdout + installed.stderr
+        lib = os.path.join(port.folder, ".micropython", "lib")
+        assert os.path.exists(os.path.join(lib, "firmware", "board.py"))
+        assert copied.returncode == 0 and os.path.exists(
+            os.path.join(port.folder, "board_config.py")
+        )
+        out = started.stdout + started.stderr
+        assert "has no machine.I2CTarget" in out, out
+    finally:
+        port.close()
+
+
+def subprocess_in_root(port, args):
+    # mpremote with the README's relative paths, as a user runs it from a checkout.
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        return port.mpremote(*args)
+    finally:
+        os.chdir(cwd)
 
 
 # A machine module for the unix port, as the REPL recipe's board would have it: the I2C
