@@ -138,13 +138,20 @@ class StackReqChannel(_Channel, MctpReqChannel):
         call.buf = None
 
     def recv_into(self, buf, meta):
+        self._client.recv(self._awaited(), self._timeout_ms, buf, meta)
+        return self._response(meta)
+
+    def _awaited(self):
+        # Before a receive: the handle, when a request is in flight.
         handle = self._live_handle()
-        tag = self._sent_tag
-        if tag is None:
+        if self._sent_tag is None:
             raise MctpError(ResponseCode.BAD_ARGUMENT)
         self._waited = True  # stays set if the receive raises
-        self._client.recv(handle, self._timeout_ms, buf, meta)
-        if meta.msg_tag != tag or (self.eid and meta.remote_eid != self.eid):
+        return handle
+
+    def _response(self, meta):
+        # After it: the response's size, once it is known to answer the request.
+        if meta.msg_tag != self._sent_tag or (self.eid and meta.remote_eid != self.eid):
             # A response must come from the EID asked (any, when we asked EID 0: the endpoint
             # at a physical address), with the tag of our request; anything else is a client
             # fault, not a message for us.

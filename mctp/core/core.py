@@ -51,6 +51,7 @@ from .reassembly import (
     ReassemblyPool,
 )
 from .routes import ReplyRoutes, RouteTable
+from .timers import due_in, sooner
 
 # packet.VERSION_AT, DEST_EID_AT, SRC_EID_AT and FLAGS_AT, again here: MicroPython folds a const
 # into the code only in the module that defines it, and an imported one is a dictionary lookup
@@ -185,6 +186,21 @@ class Core:
             at += SLOT_META
         self.counters.tag_expired += self.flows.expire(now)
         self.counters.reply_expired += self.reply_routes.expire(now)
+
+    def until_timer(self, now):
+        """Milliseconds until poll() next has a timer to run (0: one is due), or -1 when none
+        runs: for a task that sleeps until there is work (mctp.aio)."""
+        wait = sooner(self.flows.until_expiry(now), self.reply_routes.until_expiry(now))
+        slots = self.pool.slots
+        i = 0
+        while i < len(slots):
+            if slots[i].meta[STATE_AT] == ASSEMBLING:
+                wait = sooner(wait, self._reassembly_due(slots[i], now))
+            i += 1
+        return wait
+
+    def _reassembly_due(self, slot, now):
+        return due_in(self.config.reassembly_timeout_ms, ticks_diff(now, slot.started))
 
     def _expire_slot(self, slot, now):
         if ticks_diff(now, slot.started) >= self.config.reassembly_timeout_ms:

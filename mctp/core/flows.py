@@ -7,6 +7,7 @@
 
 from .._compat import ticks_diff
 from ..constants import EID_NULL, TAG_MAX
+from .timers import due_in, sooner
 
 
 class Flow:
@@ -103,6 +104,19 @@ class FlowTable:
                 self.close(flow)
                 count += 1
         return count
+
+    def until_expiry(self, now):
+        """Milliseconds until the next flow expires (0: overdue), or -1 when none is open."""
+        soonest = -1
+        i = 0
+        while i < len(self.flows):
+            if self.flows[i].used:
+                soonest = sooner(soonest, self._due(self.flows[i], now))
+            i += 1
+        return soonest
+
+    def _due(self, flow, now):
+        return due_in(self.expiry_ms, ticks_diff(now, flow.started))
 
     def in_use(self):
         count = 0

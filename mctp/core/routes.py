@@ -7,6 +7,7 @@
 # addressing), and the right way to answer any requester.
 
 from .._compat import const, ticks_diff
+from .timers import due_in, sooner
 
 
 class Route:
@@ -181,6 +182,19 @@ class ReplyRoutes:
                 route.link = None
                 count += 1
         return count
+
+    def until_expiry(self, now):
+        """Milliseconds until the next entry expires (0: overdue), or -1 when none is held."""
+        soonest = -1
+        i = 0
+        while i < len(self.routes):
+            if self.routes[i].used:
+                soonest = sooner(soonest, self._due(self.routes[i], now))
+            i += 1
+        return soonest
+
+    def _due(self, route, now):
+        return due_in(self.expiry_ms, ticks_diff(now, route.since))
 
     def clear(self):
         for route in self.routes:

@@ -17,11 +17,13 @@ class LoopbackBus:
         # change the bytes in place, and returning False drops the packet. For tests.
         self.tap = None
 
-    def attach(self, phys):
+    def attach(self, phys, wake=None):
+        """A link at `phys`; `wake`, when given, has its set() called whenever a packet is
+        queued for it (the stack task's flag, as an I2C link's IRQ sets it)."""
         for link in self.links:
             if link.phys == phys:
                 raise ValueError("physical address already on the bus")
-        link = LoopbackLink(self, phys)
+        link = LoopbackLink(self, phys, wake)
         self.links.append(link)
         return link
 
@@ -36,9 +38,10 @@ class LoopbackBus:
 
 
 class LoopbackLink(Link):
-    def __init__(self, bus, phys):
+    def __init__(self, bus, phys, wake=None):
         self.bus = bus
         self.phys = phys
+        self.wake = wake
         self.mtu = bus.mtu
         self.tx_buf = bytearray(TRANSPORT_HEADER_SIZE + bus.mtu)
         self.tx_off = 0
@@ -69,6 +72,8 @@ class LoopbackLink(Link):
         self._lengths[i] = length
         self._sources[i] = src_phys
         self._count += 1
+        if self.wake is not None:
+            self.wake.set()
         return True
 
     def pending(self):

@@ -108,27 +108,32 @@ class DirectClient(MctpClient):
     def recv(self, handle, timeout_ms, buf, meta=None):
         if meta is None:
             meta = RecvMetadata()  # the seed's three-argument form (allocates)
+        # The wait is called from here: it runs the whole stack (and, in tests, the other
+        # stacks), so it starts one frame higher on the C stack.
+        if not self._start_recv(handle, timeout_ms, buf):
+            self._wait()
+        return self._received(meta)
+
+    def _start_recv(self, handle, timeout_ms, buf):
+        # The receive, served: True when it is answered, False when it waits (pending).
         check_u32(timeout_ms, "timeout_ms")
+        if self._waiting:
+            self._refuse_reentry()
         call = self._call
+        call.op = OP_RECV
         call.handle = handle
         call.timeout_ms = timeout_ms
         call.buf = buf
         call.off = 0
         call.capacity = len(buf)
-        # _serve's steps, taken here: the wait runs the whole stack (and, in tests, the other
-        # stacks), so it starts one frame higher on the C stack.
-        if self._waiting:
-            self._refuse_reentry()
-        call.op = OP_RECV
-        if not self.server.serve(self._conn, call):
-            self._wait()
-        call.buf = None
-        if self._conn.code != ResponseCode.SUCCESS:
-            self._raise()
-        return self._received(meta)
+        return self.server.serve(self._conn, call)
 
     def _received(self, meta):
+        # The answer to the receive: `meta` filled, or its error raised.
+        self._call.buf = None
         conn = self._conn
+        if conn.code != ResponseCode.SUCCESS:
+            self._raise()
         return meta.set(conn.msg_type, conn.ic, conn.tag, conn.eid, conn.size)
 
     def send(self, handle, msg_type, eid, tag, integrity_check, buf, length=None):

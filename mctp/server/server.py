@@ -36,6 +36,7 @@ from ..constants import (
 from ..api import Call, Handle
 from ..bufcopy import copy_into
 from ..core.core import SEND_NO_ROUTE, SEND_OK
+from ..core.timers import due_in, sooner
 from ..errors import ResponseCode
 from ..core.packet import FLAG_TO
 from ..wire import (
@@ -150,6 +151,9 @@ class Connection:
         self.ic = False
         self.eid = 0
         self.tag = 0
+        # When given: an object with set(), called when an answer is ready (an async
+        # client's flag, set from the stack task's poll when a pending receive completes).
+        self.wake = None
 
 
 class _Handle:
@@ -216,6 +220,19 @@ class Server:
             self._expire_receives()
         except Exception:
             self.core.counters.internal_error += 1
+
+    def until_timer(self):
+        """Milliseconds until poll() next has a timer to run (0: one is due; -1: none): a
+        pending receive's timeout or one of the core's."""
+        now = self.core.clock()
+        wait = self.core.until_timer(now)
+        pending = self.pending
+        i = 0
+        while i < len(pending):
+            if pending[i].handle is not None and pending[i].timeout_ms:
+                wait = sooner(wait, _receive_due(pending[i], now))
+            i += 1
+        return wait
 
     def _expire_receives(self):
         now = self.core.clock()
@@ -366,6 +383,8 @@ class Server:
         conn.ready = True
         if conn.resp is not None:
             self._encode(conn)
+        if conn.wake is not None:
+            conn.wake.set()
         return True
 
     def _encode(self, conn):
@@ -683,6 +702,10 @@ class Server:
         from .audit import problems  # noqa: PLC0415 (only diagnostics need it)
 
         return problems(self)
+
+
+def _receive_due(p, now):
+    return due_in(p.timeout_ms, ticks_diff(now, p.started))
 
 
 def _random_epoch():
