@@ -180,11 +180,11 @@ class StackListener(_Channel, MctpListener):
         return meta, payload, self._resp_for(meta)
 
     def _resp_for(self, meta):
-        return StackRespChannel(self._client, meta.remote_eid, meta.msg_type, meta.msg_tag)
+        return self.resp_type(self._client, meta.remote_eid, meta.msg_type, meta.msg_tag)
 
     def resp_channel(self):
         """An unbound response channel to pass to recv_into again and again."""
-        return StackRespChannel(self._client, 0, 0, 0)
+        return self.resp_type(self._client, 0, 0, 0)
 
 
 class StackRespChannel(MctpRespChannel):
@@ -218,3 +218,6 @@ class StackRespChannel(MctpRespChannel):
         call.length = length
         self._client.send_call(call)
         call.buf = None
+
+
+StackListener.resp_type = StackRespChannel  # what its receives hand out

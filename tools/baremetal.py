@@ -159,6 +159,17 @@ def toolchain_version():
     return out.stdout.splitlines()[0]
 
 
+# Changes to the port's sources, each (file, text, replacement, why), made in the cached copy.
+PATCHES = (
+    (
+        "ports/qemu/mpconfigport.h",
+        "#define MICROPY_PY_ASYNCIO          (0)",
+        "#define MICROPY_PY_ASYNCIO          (1)",
+        "the asyncio layer's tests run on the boards, as rp2 and stm32 have asyncio",
+    ),
+)
+
+
 def cache_root():
     base = os.environ.get("MCTP_BAREMETAL_CACHE")
     if not base:
@@ -173,7 +184,7 @@ def prepared_tree(source):
     key = hashlib.sha256()
     key.update(tree_digest(source).encode())
     key.update(toolchain_version().encode())
-    key.update(("%d %d %s" % (C_STACK_BYTES, C_STACK_MARGIN, _STACK_LINE)).encode())
+    key.update(("%d %d %s %r" % (C_STACK_BYTES, C_STACK_MARGIN, _STACK_LINE, PATCHES)).encode())
     for board in sorted(BOARDS):
         key.update(" ".join(BOARDS[board].make_args()).encode())
     tree = os.path.join(cache_root(), key.hexdigest()[:16], "micropython")
@@ -194,6 +205,14 @@ def prepared_tree(source):
         raise Unavailable("ports/qemu/main.c no longer sets its C stack with " + _STACK_LINE)
     with open(main_c, "w") as f:
         f.write(text.replace(_STACK_LINE, "mp_cstack_init_with_sp_here(%d);" % C_STACK_BYTES))
+    for name, text_before, text_after, why in PATCHES:
+        path = os.path.join(tree, name)
+        with open(path) as f:
+            text = f.read()
+        if text_before not in text:
+            raise Unavailable("%s no longer has %r (needed: %s)" % (name, text_before, why))
+        with open(path, "w") as f:
+            f.write(text.replace(text_before, text_after))
     result = subprocess.run(
         ["make", "-C", os.path.join(tree, "mpy-cross"), "-j2", "-s"],
         capture_output=True,

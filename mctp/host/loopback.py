@@ -17,13 +17,14 @@ class LoopbackBus:
         # change the bytes in place, and returning False drops the packet. For tests.
         self.tap = None
 
-    def attach(self, phys, wake=None):
+    def attach(self, phys, wake=None, depth=None):
         """A link at `phys`; `wake`, when given, has its set() called whenever a packet is
-        queued for it (the stack task's flag, as an I2C link's IRQ sets it)."""
+        queued for it (the stack task's flag, as an I2C link's IRQ sets it); `depth`, the
+        packets it holds between polls (default: the bus's)."""
         for link in self.links:
             if link.phys == phys:
                 raise ValueError("physical address already on the bus")
-        link = LoopbackLink(self, phys, wake)
+        link = LoopbackLink(self, phys, wake, depth or self.depth)
         self.links.append(link)
         return link
 
@@ -38,16 +39,17 @@ class LoopbackBus:
 
 
 class LoopbackLink(Link):
-    def __init__(self, bus, phys, wake=None):
+    def __init__(self, bus, phys, wake=None, depth=None):
+        depth = depth or bus.depth
         self.bus = bus
         self.phys = phys
         self.wake = wake
         self.mtu = bus.mtu
         self.tx_buf = bytearray(TRANSPORT_HEADER_SIZE + bus.mtu)
         self.tx_off = 0
-        self._ring = [bytearray(TRANSPORT_HEADER_SIZE + bus.mtu) for _ in range(bus.depth)]
-        self._lengths = [0] * bus.depth
-        self._sources = [0] * bus.depth
+        self._ring = [bytearray(TRANSPORT_HEADER_SIZE + bus.mtu) for _ in range(depth)]
+        self._lengths = [0] * depth
+        self._sources = [0] * depth
         self._head = 0
         self._count = 0
         self.overflows = 0  # packets refused because this link's ring was full

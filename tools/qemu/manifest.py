@@ -4,6 +4,7 @@
 # folder as the working directory.)
 import os
 
+include("$(MPY_DIR)/extmod/asyncio")  # the port's C part is enabled by baremetal.py's PATCHES
 package("mctp", base_path="../..")
 package("firmware", base_path="../..")
 

@@ -1,0 +1,212 @@
+# The asyncio layer (mctp.aio) on both interpreters: awaitable channels over stacks run by their
+# StackTasks on a loopback bus whose links wake those tasks, as an I2C link's IRQ would; errors
+# and timeouts as in the blocking API, cancellation that leaves nothing held, many tasks at
+# once, and a task that sleeps while there is nothing to do.
+
+import asyncio
+
+from testing import IS_MICROPYTHON, raises
+
+from mctp import MctpError, RecvMetadata, ResponseCode
+from mctp.aio import AsyncStack, StackTask
+from mctp.config import Config
+from mctp.core import Core
+from mctp.host.loopback import LoopbackBus
+from mctp.server import Server
+
+ECHO = 0x7E
+
+
+class Rig:
+    """Stacks on one loopback bus, EID e at address e, each run by its own StackTask; the
+    first stack talks to each of the others. The first has `config` and a link `depth` packets deep,
+    the others `peer_config` and `peer_depth` (by default the same)."""
+
+    def __init__(self, eids, config=None, depth=32, peer_config=None, peer_depth=None):
+        self.bus = LoopbackBus(mtu=64)
+        self.stacks = {}
+        self.servers = {}
+        self.tasks = {}
+        links = {}
+        for eid in eids:
+            first = eid == eids[0]
+            core = Core((config if first else peer_config or config) or Config(), eid=eid)
+            server = Server(core)
+            task = StackTask(server)
+            deep = depth if first else peer_depth or depth
+            links[eid] = core.add_link(self.bus.attach(eid, task.wake, deep))
+            self.servers[eid] = server
+            self.tasks[eid] = task
+            self.stacks[eid] = AsyncStack(task)
+        first = eids[0]
+        for eid in eids[1:]:  # the first stack and each other one route each other's EID
+            self.servers[first].core.add_route(eid, eid, links[first], eid)
+            self.servers[eid].core.add_route(first, first, links[eid], first)
+        self.running = []
+
+    def start(self):
+        self.running = [asyncio.create_task(t.run()) for t in self.tasks.values()]
+
+    async def stop(self):
+        for running in self.running:
+            running.cancel()
+        for running in self.running:
+            try:
+                await running
+            except asyncio.CancelledError:
+                pass
+
+    def held(self):
+        """Handles, pending receives and messages still held, over all stacks."""
+        return sum(
+            s.handles_in_use() + s.pending_in_use() + s.core.pool.in_use()
+            for s in self.servers.values()
+        )
+
+
+def run(rig, scenario):
+    """Run `scenario(rig)` with the rig's stack tasks, on a fresh event loop; its result."""
+
+    async def main():
+        rig.start()
+        try:
+            return await scenario(rig)
+        finally:
+            await rig.stop()
+
+    try:
+        return asyncio.run(main())
+    finally:
+        if IS_MICROPYTHON:
+            # MicroPython keeps one loop across asyncio.run calls, and with it the last run's
+            # tasks and all they reference (a board's heap holds one rig, not two).
+            asyncio.new_event_loop()
+
+
+async def echo_server(listener, count):
+    # Answers `count` echo requests on `listener` (made before the requests are sent, so
+    # that they find it), with the allocation-free receive; then closes it.
+    with listener:
+        buf = bytearray(1024)
+        meta = RecvMetadata()
+        resp = listener.resp_channel()
+        for _ in range(count):
+            n = await listener.recv_into(buf, meta, resp)
+            await resp.send(buf, False, n)
+
+
+def test_a_request_and_its_answer_between_two_tasks():
+    async def scenario(rig):
+        server = asyncio.create_task(echo_server(rig.stacks[9].listener(ECHO), 2))
+        async with rig.stacks[8].req(9, 1000) as ch:
+            await ch.send(ECHO, b"\xff\xffhello")
+            meta, payload = await ch.recv()
+            assert (meta.remote_eid, meta.msg_type, bytes(payload)) == (9, ECHO, b"\xff\xffhello")
+            big = bytes(range(256)) * 4
+            await ch.send(ECHO, big[:1023])
+            meta, payload = await ch.recv()
+            assert payload == big[:1023]  # 16 packets each way
+        await server
+        return rig.held()
+
+    assert run(Rig((8, 9)), scenario) == 0
+
+
+def test_a_listener_and_its_response_channel_as_the_seed_has_them():
+    async def scenario(rig):
+        listener = rig.stacks[9].listener(1)
+
+        async def requester():
+            async with rig.stacks[8].req(9, 1000) as ch:
+                await ch.send(1, b"\x80\x02\x02\x00")
+                return await ch.recv()
+
+        asked = asyncio.create_task(requester())
+        meta, payload, resp = await listener.recv()
+        assert (meta.remote_eid, bytes(payload), resp.remote_eid()) == (8, b"\x80\x02\x02\x00", 8)
+        await resp.send(b"\x00\x02\x02\x00\x01")
+        meta, payload = await asked
+        listener.close()
+        return bytes(payload), rig.held()
+
+    assert run(Rig((8, 9)), scenario) == (b"\x00\x02\x02\x00\x01", 0)
+
+
+def test_a_receive_times_out_with_timed_out_and_the_stack_lets_it_go():
+    async def scenario(rig):
+        async with rig.stacks[8].req(9, 50) as ch:  # nobody listens at EID 9
+            await ch.send(ECHO, b"\xff\xff")
+            with raises(MctpError) as caught:
+                await ch.recv()
+            assert caught.value.code == ResponseCode.TIMED_OUT
+        return rig.held()
+
+    assert run(Rig((8, 9)), scenario) == 0
+
+
+def test_a_cancelled_receive_is_withdrawn_and_a_cancelled_task_releases_its_channel():
+    async def scenario(rig):
+        listener = rig.stacks[9].listener(ECHO)
+        with raises(asyncio.TimeoutError):
+            await asyncio.wait_for(listener.recv(), 0.05)  # cancelled: withdrawn
+        assert rig.servers[9].pending_in_use() == 0
+        listener.close()
+
+        async def waits_in_with():
+            async with rig.stacks[8].req(9) as ch:  # no timeout of its own
+                await ch.send(ECHO, b"\xff\xff")
+                await ch.recv()
+
+        task = asyncio.create_task(waits_in_with())
+        await asyncio.sleep(0.02)
+        assert rig.servers[8].handles_in_use() == 1 and rig.servers[8].pending_in_use() == 1
+        task.cancel()
+        with raises(asyncio.CancelledError):
+            await task
+        return rig.held(), rig.servers[8].check(), rig.servers[9].check()
+
+    assert run(Rig((8, 9)), scenario) == (0, [], [])
+
+
+def test_eight_requesters_to_eight_eids_at_once_each_get_their_own_answer():
+    peers = tuple(range(10, 18))
+
+    async def requester(stack, eid):
+        async with stack.req(eid, 2000) as ch:
+            await ch.send(ECHO, b"\xff\xff" + bytes((eid,)) * 100)
+            meta, payload = await ch.recv()
+            return meta.remote_eid, payload[2], len(payload)
+
+    async def scenario(rig):
+        listeners = [rig.stacks[e].listener(ECHO) for e in peers]
+        servers = [asyncio.create_task(echo_server(listener, 1)) for listener in listeners]
+        answers = await asyncio.gather(*[requester(rig.stacks[8], e) for e in peers])
+        for server in servers:
+            await server
+        return answers, rig.held()
+
+    # Nine stacks sized for short messages and what each does, so that they fit a board's
+    # heap too: the requester holds eight requests and their answers at once, with room on
+    # its link for all their packets; each peer answers one.
+    asking = Config(max_payload=128, reassembly_slots=8, listeners=1, requests=8)
+    asking.pending_receives = asking.flows = asking.routes = 8
+    answering = Config(max_payload=128, reassembly_slots=1, listeners=1, requests=1)
+    answering.pending_receives = answering.flows = answering.routes = 1
+    answering.reply_routes = answering.queue_limit = 1
+    rig = Rig((8,) + peers, asking, 16, answering, 2)  # noqa: RUF005 (MicroPython compiles it)
+    answers, held = run(rig, scenario)
+    assert answers == [(e, e, 102) for e in peers] and held == 0
+
+
+def test_an_idle_stack_task_does_not_poll_until_there_is_work():
+    async def scenario(rig):
+        await asyncio.sleep(0.1)  # no traffic, no timers: each task polled once, then slept
+        idle = [t.polls for t in rig.tasks.values()]
+        async with rig.stacks[8].req(9, 200) as ch:
+            await ch.send(ECHO, b"\xff\xff")  # a packet for 9: it wakes 9's task
+            with raises(MctpError):
+                await ch.recv()  # nobody listens: 8's task wakes for the deadline
+        return idle, rig.tasks[9].polls > 1, rig.tasks[8].polls
+
+    idle, woken, polls = run(Rig((8, 9)), scenario)
+    assert idle == [1, 1] and woken and 2 <= polls <= 6

@@ -1,0 +1,35 @@
+# AsyncClient: DirectClient with an awaitable receive. Everything else a client does is answered
+# at once (a send goes down to the links before it returns), so only the receive awaits: it
+# registers the pending receive, wakes the stack task (the receive's deadline may be the
+# nearest), and sleeps on its connection's flag, which the server sets when the answer is
+# ready. A cancelled receive is withdrawn from the server.
+
+from ..api import RecvMetadata
+from ..server.direct import DirectClient
+from .flag import ThreadSafeFlag
+
+
+class AsyncClient(DirectClient):
+    """An in-process MctpClient for asyncio tasks, over `task`'s server (a StackTask). One
+    receive waits at a time per client: AsyncStack gives each channel its own."""
+
+    def __init__(self, task):
+        super().__init__(task.server)
+        self._task = task
+        self._answered = ThreadSafeFlag()
+        self._conn.wake = self._answered
+
+    async def recv(self, handle, timeout_ms, buf, meta=None):
+        if meta is None:
+            meta = RecvMetadata()  # the seed's three-argument form (allocates)
+        if not self._start_recv(handle, timeout_ms, buf):
+            self._answered.clear()
+            self._task.wake.set()
+            try:
+                while not self._conn.ready:
+                    await self._answered.wait()
+            except BaseException:  # cancelled (or a timeout around it): withdraw it
+                self.server.cancel(self._conn)
+                self._call.buf = None
+                raise
+        return self._received(meta)

@@ -1,0 +1,96 @@
+# The Stack facade for asyncio tasks, name for name with the blocking one (mctp.stack):
+#
+#     async with stack.req(9, 1000) as ch:        # TIMED_OUT after 1000 ms, as in the seed
+#         await ch.send(MSG_TYPE_PLDM, request)
+#         meta, payload = await ch.recv()
+#     meta, payload, resp = await listener.recv()
+#     await resp.send(answer)
+#     n = await listener.recv_into(buf, meta, resp)   # allocation-free, as the blocking form
+#
+# Each channel has a client of its own, so any number of tasks wait on their channels at once;
+# the checks are the blocking channels', which these extend. asyncio.wait_for around a receive
+# works too: cancelled, the receive is withdrawn, and a channel left by a cancelled task in
+# `async with` releases its handle.
+
+from ..api import RecvMetadata
+from ..stack import (
+    StackListener,
+    StackReqChannel,
+    StackRespChannel,
+    _check_timeout,
+    _received,
+    _recv_buffer,
+)
+from .client import AsyncClient
+
+
+class AsyncStack:
+    """The facade over `task`'s server (a StackTask, which must be running)."""
+
+    def __init__(self, task):
+        self.task = task
+        self.client = AsyncClient(task)  # for the EID; each channel makes its own
+
+    def get_eid(self):
+        return self.client.get_eid()
+
+    def set_eid(self, eid):
+        self.client.set_eid(eid)
+
+    def req(self, eid, timeout_ms=0):
+        """A request channel to `eid`; its receives time out after `timeout_ms` (0: never)."""
+        _check_timeout(timeout_ms)
+        client = AsyncClient(self.task)
+        return AsyncReqChannel(client, client.req(eid), eid, timeout_ms)
+
+    def listener(self, msg_type, timeout_ms=0):
+        """A listener for requests of `msg_type`; receives time out after `timeout_ms`."""
+        _check_timeout(timeout_ms)
+        client = AsyncClient(self.task)
+        return AsyncListener(client, client.listener(msg_type), timeout_ms)
+
+
+class _AsyncWith:
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        self.close()
+
+
+class AsyncReqChannel(_AsyncWith, StackReqChannel):
+    async def send(self, msg_type, buf, ic=False, length=None):
+        """Send a request (see StackReqChannel.send); it has left when this returns."""
+        StackReqChannel.send(self, msg_type, buf, ic, length)
+
+    async def recv_into(self, buf, meta):
+        await self._client.recv(self._awaited(), self._timeout_ms, buf, meta)
+        return self._response(meta)
+
+    async def recv(self, buf=None):
+        meta = RecvMetadata()
+        into = _recv_buffer(buf)
+        return meta, _received(into, await self.recv_into(into, meta), buf)
+
+
+class AsyncListener(_AsyncWith, StackListener):
+    async def recv_into(self, buf, meta, resp=None):
+        await self._client.recv(self._live_handle(), self._timeout_ms, buf, meta)
+        if resp is not None:
+            resp.bind(meta)
+        return meta.payload_size
+
+    async def recv(self, buf=None):
+        meta = RecvMetadata()
+        into = _recv_buffer(buf)
+        payload = _received(into, await self.recv_into(into, meta), buf)
+        return meta, payload, self._resp_for(meta)
+
+
+class AsyncRespChannel(StackRespChannel):
+    async def send(self, buf, ic=False, length=None):
+        """Send the response (see StackRespChannel.send)."""
+        StackRespChannel.send(self, buf, ic, length)
+
+
+AsyncListener.resp_type = AsyncRespChannel

@@ -1,0 +1,31 @@
+# The stack task: polls a server's stack (its links, timers and control answers) when there is
+# work, and sleeps otherwise. Work is a link's `wake` flag set (an I2C link's IRQ when it has
+# queued a frame, a host bus when it has queued a packet), an async channel's receive starting
+# (its deadline may be the nearest), or the nearest timer falling due (Server.until_timer):
+# never a fixed tick, so an idle endpoint does nothing between its timers.
+
+import asyncio
+
+from .flag import ThreadSafeFlag, wait_ms
+
+
+class StackTask:
+    """`server`'s stack, run from `await task.run()`. `wake` (a ThreadSafeFlag by default) is
+    the flag to give the links: I2CLink(..., wake=task.wake), LoopbackBus.attach(phys, wake)."""
+
+    def __init__(self, server, wake=None):
+        self.server = server
+        self.wake = ThreadSafeFlag() if wake is None else wake
+        self.polls = 0  # how often it has run the stack (an idle endpoint's stays still)
+
+    async def run(self):
+        while True:
+            self.server.poll()  # never raises: a fault is counted, the loop goes on
+            self.polls += 1
+            wait = self.server.until_timer()
+            if wait < 0:
+                await self.wake.wait()
+            elif wait:
+                await wait_ms(self.wake, wait)
+            else:
+                await asyncio.sleep(0)  # a timer is due: poll again, letting others run first
