@@ -8,7 +8,7 @@ import asyncio
 from testing import IS_MICROPYTHON, raises
 
 from mctp import MctpError, RecvMetadata, ResponseCode
-from mctp.aio import AsyncStack, StackTask
+from mctp.aio import AsyncStack, Flag, StackTask, ThreadSafeFlag
 from mctp.config import Config
 from mctp.core import Core
 from mctp.host.loopback import LoopbackBus
@@ -20,9 +20,13 @@ ECHO = 0x7E
 class Rig:
     """Stacks on one loopback bus, EID e at address e, each run by its own StackTask; the
     first stack talks to each of the others. The first has `config` and a link `depth` packets deep,
-    the others `peer_config` and `peer_depth` (by default the same)."""
+    the others `peer_config` and `peer_depth` (by default the same). The tasks wake on a
+    `wake_type` flag: an asyncio.Event (Flag), since only tasks set it here, or the
+    ThreadSafeFlag an I2C link's IRQ sets."""
 
-    def __init__(self, eids, config=None, depth=32, peer_config=None, peer_depth=None):
+    def __init__(
+        self, eids, config=None, depth=32, peer_config=None, peer_depth=None, wake_type=Flag
+    ):
         self.bus = LoopbackBus(mtu=64)
         self.stacks = {}
         self.servers = {}
@@ -32,7 +36,7 @@ class Rig:
             first = eid == eids[0]
             core = Core((config if first else peer_config or config) or Config(), eid=eid)
             server = Server(core)
-            task = StackTask(server)
+            task = StackTask(server, wake_type())
             deep = depth if first else peer_depth or depth
             links[eid] = core.add_link(self.bus.attach(eid, task.wake, deep))
             self.servers[eid] = server
@@ -110,6 +114,7 @@ def test_a_request_and_its_answer_between_two_tasks():
         return rig.held()
 
     assert run(Rig((8, 9)), scenario) == 0
+    assert run(Rig((8, 9), wake_type=ThreadSafeFlag), scenario) == 0  # the IRQ-safe flag
 
 
 def test_a_listener_and_its_response_channel_as_the_seed_has_them():

@@ -6,7 +6,7 @@
 Figures:
   echo_1k_msgs_per_s       1024-byte request + 1024-byte response exchanges per second between
                            two stacks on the loopback bus at a 64-byte MTU (16 packets each way),
-                           through the Stack facade, DirectClient, wire codec, server and core
+                           through the Stack facade, DirectClient, server and core
   echo_64b_msgs_per_s      the same with 64-byte messages (one packet each way)
   packet_rx_us             one 64-byte packet into the core (header checks, reassembly copy)
   i2c_tx_packet_us         one 64-byte-payload packet out through the I2C binding: the core's
@@ -26,6 +26,10 @@ Figures:
                            frames (pymctp 0.4.0 installed in the dev environment)
   alloc_bytes_per_1k_echo  MicroPython: bytes allocated per 1 KiB echo after warm-up
                            (micropython.mem_total); CPython has no such counter
+  async_echo_1k_msgs_per_s the 1 KiB echo through the asyncio layer (mctp.aio): each stack run
+                           by its StackTask, a requester task and an echoing listener task
+  alloc_bytes_per_async_1k_echo  MicroPython: bytes allocated per awaited 1 KiB echo, warm
+  async_idle_polls_10s     how often an idle endpoint's StackTask polls in 10 seconds
   stack_ram_bytes          heap taken by one default-configured stack: core, server and a
                            loopback link (MicroPython: gc.mem_alloc; CPython: tracemalloc)
 """
@@ -58,9 +62,9 @@ from mctp.server import Server  # noqa: E402
 from mctp.wire import MAX_PAYLOAD_SIZE  # noqa: E402
 
 
-def endpoint(bus, phys, eid):
+def endpoint(bus, phys, eid, wake=None):
     core = Core(eid=eid)
-    core.add_link(bus.attach(phys))
+    core.add_link(bus.attach(phys, wake))
     return core, Server(core)
 
 
@@ -91,6 +95,64 @@ class Echo:
         self.listener.recv_into(self.buf, self.meta, self.resp)
         self.resp.send(self.buf, False, self.meta.payload_size)
         self.req.recv_into(self.buf, self.meta)
+
+
+class AsyncEcho:
+    """Echo's exchange through the asyncio layer: two stacks, each run by its StackTask, on a
+    loopback bus that wakes them; a requester task and an echoing listener task. run(count)
+    makes `count` exchanges in one asyncio.run; with `allocated`, the bytes MicroPython
+    allocated during them, after one exchange to warm up, are kept in self.allocated."""
+
+    def __init__(self, size):
+        from mctp.aio import AsyncStack, Flag, StackTask  # noqa: PLC0415 (async figures only)
+
+        bus = LoopbackBus(64)
+        self.tasks = []
+        stacks = []
+        for phys, eid, peer in ((0x10, 8, 9), (0x11, 9, 8)):
+            task = StackTask(None, Flag())  # set by tasks only (a host bus): no IRQ here
+            core, task.server = endpoint(bus, phys, eid, task.wake)
+            core.add_route(peer, peer, core.links[0], 0x21 - phys)
+            self.tasks.append(task)
+            stacks.append(AsyncStack(task))
+        self.listener = stacks[0].listener(1)
+        self.req = stacks[1].req(8)
+        self.resp = self.listener.resp_channel()
+        self.meta = RecvMetadata()
+        self.buf = bytearray(size)
+        self.answer = bytearray(size)
+        self.request = bytes(range(256)) * (size // 256) + bytes(size % 256)
+        self.allocated = 0
+
+    def run(self, count, allocated=False):
+        import asyncio  # noqa: PLC0415
+
+        asyncio.run(self._exchanges(count, allocated))
+
+    async def _exchanges(self, count, allocated):
+        import asyncio  # noqa: PLC0415
+
+        running = [asyncio.create_task(task.run()) for task in self.tasks]
+        serving = asyncio.create_task(self._serve(count + allocated))
+        if allocated:
+            await self._exchange()
+            before = micropython.mem_total()
+        for _ in range(count):
+            await self._exchange()
+        if allocated:
+            self.allocated = micropython.mem_total() - before
+        await serving
+        for task in running:
+            task.cancel()
+
+    async def _exchange(self):
+        await self.req.send(1, self.request)
+        await self.req.recv_into(self.answer, self.meta)
+
+    async def _serve(self, count):
+        for _ in range(count):
+            n = await self.listener.recv_into(self.buf, self.meta, self.resp)
+            await self.resp.send(self.buf, False, n)
 
 
 def rate(run, seconds_ms):
@@ -337,7 +399,33 @@ def main():
         print("vs_pymctp_frame_codec_ratio: %.0f x" % vs_pymctp_frame_codec_ratio(500))
     if micropython is not None:
         print("alloc_bytes_per_1k_echo: %d bytes" % alloc_per_run(echo_1k.run, 20))
+    async_echo = AsyncEcho(MAX_PAYLOAD_SIZE)
+    async_echo.run(10)
+    start = ticks_ms()
+    async_echo.run(500)
+    print("async_echo_1k_msgs_per_s: %.0f msg/s" % (500 * 1000 / ticks_diff(ticks_ms(), start)))
+    if micropython is not None:
+        async_echo.run(20, allocated=True)
+        print("alloc_bytes_per_async_1k_echo: %d bytes" % (async_echo.allocated // 20))
+    print("async_idle_polls_10s: %d polls" % idle_polls(10_000))
     print("stack_ram_bytes: %d bytes" % stack_ram_bytes())
+
+
+def idle_polls(ms):
+    """How often an endpoint's StackTask polls its stack over `ms` with nothing to do."""
+    import asyncio  # noqa: PLC0415
+
+    from mctp.aio import StackTask  # noqa: PLC0415
+
+    task = StackTask(endpoint(LoopbackBus(64), 0x10, 8)[1])
+
+    async def idle():
+        running = asyncio.create_task(task.run())
+        await asyncio.sleep(ms / 1000)
+        running.cancel()
+
+    asyncio.run(idle())
+    return task.polls
 
 
 if __name__ == "__main__":

@@ -2,8 +2,16 @@
 # that runs a stack and sleeps until there is work (StackTask), over the same server, core and
 # links as the blocking API, on MicroPython's asyncio and CPython's alike.
 
-from .flag import ThreadSafeFlag  # noqa: F401 (the leaves first, as in mctp.core)
+from .flag import Flag, ThreadSafeFlag  # (the leaves first, as in mctp.core)
 from .task import StackTask
 from .stack import AsyncListener, AsyncReqChannel, AsyncRespChannel, AsyncStack
 
-__all__ = ["AsyncListener", "AsyncReqChannel", "AsyncRespChannel", "AsyncStack", "StackTask"]
+__all__ = [
+    "AsyncListener",
+    "AsyncReqChannel",
+    "AsyncRespChannel",
+    "AsyncStack",
+    "Flag",
+    "StackTask",
+    "ThreadSafeFlag",
+]

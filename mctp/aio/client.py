@@ -6,7 +6,7 @@
 
 from ..api import RecvMetadata
 from ..server.direct import DirectClient
-from .flag import ThreadSafeFlag
+from .flag import Flag
 
 
 class AsyncClient(DirectClient):
@@ -16,7 +16,7 @@ class AsyncClient(DirectClient):
     def __init__(self, task):
         super().__init__(task.server)
         self._task = task
-        self._answered = ThreadSafeFlag()
+        self._answered = Flag()  # set by the stack task's poll, a task like this one
         self._conn.wake = self._answered
 
     async def recv(self, handle, timeout_ms, buf, meta=None):

@@ -1,31 +1,48 @@
-# What the asyncio layer needs of asyncio that the two interpreters spell differently: a flag an
-# interrupt handler may set (MicroPython's asyncio.ThreadSafeFlag; on CPython, where the host
-# buses set it from the event loop's own thread, an Event that clears when a waiter wakes), and
-# a wait on it bounded in milliseconds.
+# What the asyncio layer needs of asyncio that the two interpreters spell differently:
+#   - ThreadSafeFlag, a flag an interrupt handler may set: MicroPython's (the I2C target's IRQ
+#     sets the stack task's); on CPython, where the host buses set it from the event loop's own
+#     thread, a flag bound to no loop that clears when its waiter wakes;
+#   - Flag, for one task to wake another: MicroPython's asyncio.Event (a ThreadSafeFlag wakes
+#     through the I/O poller, about a millisecond a wake on the unix port), CPython's the same
+#     as its ThreadSafeFlag;
+#   - wait_ms, a wait on a flag bounded in milliseconds.
 
 import asyncio
 
 try:
-    from asyncio import ThreadSafeFlag
+    from asyncio import ThreadSafeFlag  # MicroPython
+
+    Flag = asyncio.Event
 except ImportError:
 
     class ThreadSafeFlag:
         """MicroPython's asyncio.ThreadSafeFlag for CPython: set() wakes the task waiting in
-        wait(), which clears the flag as it returns."""
+        wait(), which clears the flag as it returns. Bound to no event loop (each wait uses
+        the running one), so one flag serves successive asyncio.run calls."""
 
         def __init__(self):
-            self._event = asyncio.Event()
+            self._set = False
+            self._waiter = None
 
         def set(self):
-            self._event.set()
+            self._set = True
+            if self._waiter is not None and not self._waiter.done():
+                self._waiter.set_result(None)
 
         def clear(self):
-            self._event.clear()
+            self._set = False
 
         async def wait(self):
-            await self._event.wait()
-            self._event.clear()
+            if not self._set:
+                self._waiter = asyncio.get_running_loop().create_future()
+                try:
+                    await self._waiter
+                finally:
+                    self._waiter = None
+            self._set = False
 
+
+    Flag = ThreadSafeFlag
 
 try:
     _wait_for_ms = asyncio.wait_for_ms  # MicroPython

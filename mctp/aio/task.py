@@ -10,8 +10,10 @@ from .flag import ThreadSafeFlag, wait_ms
 
 
 class StackTask:
-    """`server`'s stack, run from `await task.run()`. `wake` (a ThreadSafeFlag by default) is
-    the flag to give the links: I2CLink(..., wake=task.wake), LoopbackBus.attach(phys, wake)."""
+    """`server`'s stack, run from `await task.run()`. `wake` is the flag to give the links:
+    I2CLink(..., wake=task.wake), LoopbackBus.attach(phys, wake). It is a ThreadSafeFlag by
+    default, which an IRQ may set; where only tasks set it (a host bus), an asyncio.Event
+    wakes the task sooner on MicroPython's unix port."""
 
     def __init__(self, server, wake=None):
         self.server = server
@@ -29,3 +31,4 @@ class StackTask:
                 await wait_ms(self.wake, wait)
             else:
                 await asyncio.sleep(0)  # a timer is due: poll again, letting others run first
+            self.wake.clear()  # (a ThreadSafeFlag clears itself; an Event, given as wake, not)

@@ -203,5 +203,12 @@ def main():
     assert answered() == 21
     echo = bench.Echo(MAX_PAYLOAD_SIZE)
     print("m0_echo_1k_instr: %d instr" % instructions(echo.run, 5, per_tick))
+    async_echo = bench.AsyncEcho(MAX_PAYLOAD_SIZE)
+
+    def five_async_echoes():
+        async_echo.run(5)
+
+    five = instructions(five_async_echoes, 3, per_tick)
+    print("m0_async_echo_1k_instr: %d instr" % (five / 5))
     print("m0_pec_72_bytes_instr: %d instr" % instructions(bench.pec_72_run(), 200, per_tick))
     print("m0_stack_ram_bytes: %d bytes" % stack_ram_bytes())
