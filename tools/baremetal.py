@@ -589,6 +589,7 @@ CHECKED = (
     "m0_i2c_tx_packet_instr",
     "m0_control_answer_instr",
     "m0_echo_1k_instr",
+    "m0_async_echo_1k_instr",
     "m0_pec_72_bytes_instr",
     "m0_c_stack_bytes",
     "m0_stack_ram_bytes",

@@ -128,6 +128,8 @@ class AsyncEcho:
         import asyncio  # noqa: PLC0415
 
         asyncio.run(self._exchanges(count, allocated))
+        if micropython is not None:
+            asyncio.new_event_loop()  # MicroPython's loop keeps the run's tasks until then
 
     async def _exchanges(self, count, allocated):
         import asyncio  # noqa: PLC0415
