@@ -41,13 +41,18 @@ def _run(block, names=None):
 
 def test_the_readme_examples_run_as_written():
     blocks = _readme_blocks()
-    assert len(blocks) == 6
-    endpoint, two_stacks, api, i2c, udp, control = blocks
+    assert len(blocks) == 7
+    endpoint, two_stacks, api, aio, i2c, udp, control = blocks
     assert _run(endpoint)[0].startswith("short=0 ")  # the core's counters
     names = {"__name__": "readme"}
     assert _run(two_stacks, names) == [str(b"\xff\xffhello")]
     tid = str(b"\x00\x02\x02\x00\x01")
     assert _run(api, names) == ["9 " + tid, "True"]
+    assert _run(aio) == [str(b"\xff\xffhello")]
+    if IS_MICROPYTHON:
+        import asyncio  # noqa: PLC0415
+
+        asyncio.new_event_loop()  # (MicroPython's loop keeps the example's tasks until then)
     assert "rx_frames=0 " in i2c_on_a_stand_in_board(i2c)[0]
     (line,) = _run(udp)
     assert line.startswith("listening on UDP port ") and int(line.split()[-1]) > 0

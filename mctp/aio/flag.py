@@ -41,7 +41,6 @@ except ImportError:
                     self._waiter = None
             self._set = False
 
-
     Flag = ThreadSafeFlag
 
 try:
