@@ -48,12 +48,18 @@ class Stack:
     def req(self, eid, timeout_ms=0):
         """A request channel to `eid`; its receives time out after `timeout_ms` (0: never)."""
         _check_timeout(timeout_ms)
-        return StackReqChannel(self.client, self.client.req(eid), eid, timeout_ms)
+        client = self._channel_client()
+        return self.req_type(client, client.req(eid), eid, timeout_ms)
 
     def listener(self, msg_type, timeout_ms=0):
         """A listener for requests of `msg_type`; receives time out after `timeout_ms`."""
         _check_timeout(timeout_ms)
-        return StackListener(self.client, self.client.listener(msg_type), timeout_ms)
+        client = self._channel_client()
+        return self.listener_type(client, client.listener(msg_type), timeout_ms)
+
+    def _channel_client(self):
+        # The client a new channel uses: this stack's (mctp.aio gives each its own).
+        return self.client
 
 
 class _Channel:
@@ -220,4 +226,7 @@ class StackRespChannel(MctpRespChannel):
         call.buf = None
 
 
-StackListener.resp_type = StackRespChannel  # what its receives hand out
+# What the facade hands out (mctp.aio's facade, the awaitable forms).
+Stack.req_type = StackReqChannel
+Stack.listener_type = StackListener
+StackListener.resp_type = StackRespChannel

@@ -14,40 +14,25 @@
 
 from ..api import RecvMetadata
 from ..stack import (
+    Stack,
     StackListener,
     StackReqChannel,
     StackRespChannel,
-    _check_timeout,
     _received,
     _recv_buffer,
 )
 from .client import AsyncClient
 
 
-class AsyncStack:
+class AsyncStack(Stack):
     """The facade over `task`'s server (a StackTask, which must be running)."""
 
     def __init__(self, task):
+        super().__init__(AsyncClient(task))  # for the EID; each channel has its own
         self.task = task
-        self.client = AsyncClient(task)  # for the EID; each channel makes its own
 
-    def get_eid(self):
-        return self.client.get_eid()
-
-    def set_eid(self, eid):
-        self.client.set_eid(eid)
-
-    def req(self, eid, timeout_ms=0):
-        """A request channel to `eid`; its receives time out after `timeout_ms` (0: never)."""
-        _check_timeout(timeout_ms)
-        client = AsyncClient(self.task)
-        return AsyncReqChannel(client, client.req(eid), eid, timeout_ms)
-
-    def listener(self, msg_type, timeout_ms=0):
-        """A listener for requests of `msg_type`; receives time out after `timeout_ms`."""
-        _check_timeout(timeout_ms)
-        client = AsyncClient(self.task)
-        return AsyncListener(client, client.listener(msg_type), timeout_ms)
+    def _channel_client(self):
+        return AsyncClient(self.task)
 
 
 class _AsyncWith:
@@ -94,3 +79,5 @@ class AsyncRespChannel(StackRespChannel):
 
 
 AsyncListener.resp_type = AsyncRespChannel
+AsyncStack.req_type = AsyncReqChannel
+AsyncStack.listener_type = AsyncListener
