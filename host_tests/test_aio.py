@@ -5,7 +5,7 @@
 
 import asyncio
 
-from testing import IS_MICROPYTHON, raises
+from testing import IS_MICROPYTHON, heap_locked, raises
 
 from mctp import MctpError, RecvMetadata, ResponseCode
 from mctp.aio import AsyncStack, Flag, StackTask, ThreadSafeFlag
@@ -173,34 +173,40 @@ def test_a_cancelled_receive_is_withdrawn_and_a_cancelled_task_releases_its_chan
     assert run(Rig((8, 9)), scenario) == (0, [], [])
 
 
-def test_eight_requesters_to_eight_eids_at_once_each_get_their_own_answer():
+def test_eight_requesters_and_two_listeners_at_once_each_get_their_own_answer():
+    # On the stack at EID 8: eight tasks ask eight EIDs, while two listeners (types 1 and 2)
+    # answer requests from two of those EIDs, all at once.
     peers = tuple(range(10, 18))
 
-    async def requester(stack, eid):
+    async def requester(stack, eid, msg_type):
         async with stack.req(eid, 2000) as ch:
-            await ch.send(ECHO, b"\xff\xff" + bytes((eid,)) * 100)
+            await ch.send(msg_type, b"\xff\xff" + bytes((eid,)) * 100)
             meta, payload = await ch.recv()
-            return meta.remote_eid, payload[2], len(payload)
+            return meta.remote_eid, meta.msg_type, payload[2], len(payload)
 
     async def scenario(rig):
         listeners = [rig.stacks[e].listener(ECHO) for e in peers]
+        listeners += [rig.stacks[8].listener(1), rig.stacks[8].listener(2)]
         servers = [asyncio.create_task(echo_server(listener, 1)) for listener in listeners]
-        answers = await asyncio.gather(*[requester(rig.stacks[8], e) for e in peers])
+        asked = [requester(rig.stacks[8], e, ECHO) for e in peers]
+        asked += [requester(rig.stacks[10], 8, 1), requester(rig.stacks[11], 8, 2)]
+        answers = await asyncio.gather(*asked)
         for server in servers:
             await server
         return answers, rig.held()
 
     # Nine stacks sized for short messages and what each does, so that they fit a board's
-    # heap too: the requester holds eight requests and their answers at once, with room on
-    # its link for all their packets; each peer answers one.
-    asking = Config(max_payload=128, reassembly_slots=8, listeners=1, requests=8)
-    asking.pending_receives = asking.flows = asking.routes = 8
-    answering = Config(max_payload=128, reassembly_slots=1, listeners=1, requests=1)
-    answering.pending_receives = answering.flows = answering.routes = 1
-    answering.reply_routes = answering.queue_limit = 1
-    rig = Rig((8,) + peers, asking, 16, answering, 2)  # noqa: RUF005 (MicroPython compiles it)
+    # heap too: EID 8 holds eight requests and their answers, and two requests, at once, with
+    # room on its link for all their packets; each peer answers one and asks one.
+    asking = Config(max_payload=128, reassembly_slots=10, listeners=2, requests=8)
+    asking.pending_receives = asking.flows = asking.routes = 10
+    answering = Config(max_payload=128, reassembly_slots=2, listeners=1, requests=1)
+    answering.pending_receives = 2
+    answering.flows = answering.routes = answering.reply_routes = answering.queue_limit = 1
+    rig = Rig((8,) + peers, asking, 20, answering, 4)  # noqa: RUF005 (MicroPython compiles it)
     answers, held = run(rig, scenario)
-    assert answers == [(e, e, 102) for e in peers] and held == 0
+    assert answers == [(e, ECHO, e, 102) for e in peers] + [(8, 1, 8, 102), (8, 2, 8, 102)]
+    assert held == 0
 
 
 def test_an_idle_stack_task_does_not_poll_until_there_is_work():
@@ -215,3 +221,36 @@ def test_an_idle_stack_task_does_not_poll_until_there_is_work():
 
     idle, woken, polls = run(Rig((8, 9)), scenario)
     assert idle == [1, 1] and woken and 2 <= polls <= 6
+
+
+def test_from_the_irq_to_the_waiting_task_nothing_is_allocated():
+    # The I2C target's IRQ queues each frame of a 1 KiB message and sets the stack task's
+    # ThreadSafeFlag; the task's poll completes the message into the receive an async
+    # listener has pending and sets its connection's flag. All of it with the heap locked
+    # (the coroutines' own objects aside, which exist before and after).
+    from endpoints import frame_writes  # noqa: PLC0415
+    from mctp.aio.client import AsyncClient  # noqa: PLC0415
+    from mctp.core.packet import build_packets  # noqa: PLC0415
+    from mctp.host.i2c_sim import SimBus  # noqa: PLC0415
+    from mctp.i2c import I2CLink  # noqa: PLC0415
+
+    bus = SimBus()
+    core = Core(Config(), eid=9)
+    task = StackTask(Server(core))  # its wake: a ThreadSafeFlag, as a board's
+    target = bus.target(0x1D)
+    core.add_link(I2CLink(bus.controller(), target, 0x1D, wake=task.wake))
+    client = AsyncClient(task)
+    handle = client.listener(ECHO)
+    buf = bytearray(1024)
+    meta = RecvMetadata()
+    assert not client._start_recv(handle, 0, buf)  # pending, as an awaiting listener's
+    message = b"\xff\xff" + bytes(range(200)) * 5
+    controller = bus.controller()
+    for frame in frame_writes(build_packets(8, 9, 0x08, ECHO, message)):
+        controller.writeto(0x1D, frame)  # queued on the simulated bus
+    with heap_locked():
+        task.server.poll()  # the IRQs fire, the frames are taken, the receive answered
+    assert client._conn.ready and client._received(meta) is meta
+    assert (meta.payload_size, bytes(buf[: meta.payload_size])) == (len(message), message)
+    client.drop_handle(handle)
+    assert task.server.check() == [] and task.server.handles_in_use() == 0
