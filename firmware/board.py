@@ -1,5 +1,5 @@
 # The endpoint on a board: machine.I2C and machine.I2CTarget built from the board's
-# configuration module, then the endpoint's loop. A frozen main.py calls main().
+# configuration module, then the endpoint's tasks (asyncio). A frozen main.py calls main().
 #
 #     >>> import firmware.board
 #     >>> app = firmware.board.build()     # at the REPL: poll by hand, read counters
@@ -37,7 +37,7 @@ def check_firmware(machine):
     )
 
 
-def build(config=None):
+def build(config=None, wake=None):
     import machine  # noqa: PLC0415 (boards only)
 
     check_firmware(machine)
@@ -60,6 +60,7 @@ def build(config=None):
         echo_command_set=c.ECHO_COMMAND_SET,
         tid=c.PLDM_TID,
         led=led,
+        wake=wake,
     )
 
 
@@ -83,11 +84,17 @@ def watchdog(config):
 
 
 def main():
+    """The endpoint as an asyncio program (EndpointApp.main): a stack task woken by the I2C
+    target's IRQ, the LED blinking from its own task, the watchdog fed from another."""
+    import asyncio  # noqa: PLC0415
+
+    from mctp.aio import ThreadSafeFlag  # noqa: PLC0415
+
     config = load_config()
-    app = build(config)
+    app = build(config, ThreadSafeFlag())
     dog = watchdog(config)
     print(
         "MCTP endpoint at I2C address 0x%02x, EID %d%s"
         % (app.link.addr, app.core.eid, ", watchdog on" if dog else "")
     )
-    app.run(watchdog=dog)
+    asyncio.run(app.main(dog))

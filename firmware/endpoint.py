@@ -33,7 +33,9 @@ class EndpointApp:
     """An MCTP endpoint at 7-bit address `addr` on the bus of `i2c` and `target`.
 
     `eid` is a static EID (None: wait for the bus owner's Set Endpoint ID); `uuid` 16 bytes
-    (None: made from machine.unique_id()); `led` anything with toggle(), or None.
+    (None: made from machine.unique_id()); `led` anything with toggle(), or None; `wake` the
+    flag the I2C link's IRQ sets when a frame is queued (an asyncio.ThreadSafeFlag), which
+    main() needs: run() (blocking, for the REPL) polls instead.
     """
 
     def __init__(
@@ -50,9 +52,11 @@ class EndpointApp:
         led=None,
         config=None,
         clock=ticks_ms,
+        wake=None,
     ):
         self.core = Core(config or Config(**ENDPOINT_LIMITS), 0, clock)
-        self.link = self.core.add_link(I2CLink(i2c, target, addr, mtu))
+        self.wake = wake
+        self.link = self.core.add_link(I2CLink(i2c, target, addr, mtu, wake=wake))
         self.server = Server(self.core)
         self.stack = Stack(DirectClient(self.server))
         # The services take turns from one loop, each done with a request when its serve
@@ -78,12 +82,44 @@ class EndpointApp:
         """Take in what arrived, answer control requests, serve the services; how many
         service messages were served."""
         self.server.poll()
-        served = 0
-        for service in self.services:
-            served += service()
+        return self._served(self.serve())
+
+    def _served(self, served):
+        # The LED toggles for each round that served something (blocking loop only: under
+        # asyncio it blinks from its own task).
         if served and self.led is not None:
             self.led.toggle()
         return served
+
+    def serve(self):
+        """Serve what the stack has delivered to the services; how many messages."""
+        served = 0
+        for service in self.services:
+            served += service()
+        return served
+
+    async def main(self, watchdog=None, blink_ms=500):
+        """The endpoint as asyncio tasks: the stack task, which sleeps until the I2C link's
+        IRQ or a timer wakes it and then polls the stack and serves the services; the LED
+        blinking every `blink_ms` from a task of its own; the watchdog fed from another.
+        Start your own tasks before awaiting this (firmware/README.md). Faults in a service
+        are counted in `faults` as run() counts them, and the tasks go on."""
+        import asyncio  # noqa: PLC0415 (the blocking endpoint does without it)
+
+        from mctp.aio import StackTask  # noqa: PLC0415
+
+        if self.wake is None:
+            raise ValueError("build the endpoint with wake=ThreadSafeFlag() for main()")
+        helpers = []
+        if self.led is not None:
+            helpers.append(asyncio.create_task(_blink(self.led, blink_ms)))
+        if watchdog is not None:
+            helpers.append(asyncio.create_task(_feed(watchdog)))
+        try:
+            await StackTask(self.server, self.wake, self.serve, self._fault).run()
+        finally:  # cancelled (or stopped with Ctrl-C): the helpers go with it
+            for helper in helpers:
+                helper.cancel()
 
     def run(self, running=None, idle_ms=1, watchdog=None):
         """Poll until running() says False (forever without it), feeding `watchdog` (a
@@ -99,7 +135,9 @@ class EndpointApp:
                 while running is None or running():
                     if watchdog is not None:
                         watchdog.feed()
-                    if not self.poll():
+                    # poll()'s two steps, from here: a frame less under every answer.
+                    self.server.poll()
+                    if not self._served(self.serve()):
                         sleep_ms(idle_ms)
                 return
             except Exception as error:
@@ -131,3 +169,22 @@ class EndpointApp:
             print(line)
         if self.first_fault:
             print(self.first_fault)
+
+
+async def _blink(led, period_ms):
+    # The LED, from its own task: a board's other work runs beside the endpoint.
+    import asyncio  # noqa: PLC0415
+
+    while True:
+        led.toggle()
+        await asyncio.sleep(period_ms / 1000)
+
+
+async def _feed(watchdog):
+    # The stack task sleeps while there is nothing to do, so the watchdog is fed from here;
+    # a board's watchdog timeouts are seconds.
+    import asyncio  # noqa: PLC0415
+
+    while True:
+        watchdog.feed()
+        await asyncio.sleep(0.5)

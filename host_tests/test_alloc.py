@@ -134,9 +134,10 @@ ALLOWED = {
 }
 # Modules that run no packet path: control requests from the REPL and bus-owner set-up.
 # mctp/server/audit.py checks invariants for tests and the REPL; mctp/host/i2c_udp.py is a host
-# simulation that allocates per datagram anyway. The asyncio layer's channels are coroutines,
-# whose state MicroPython keeps in a generator allocated at each call whatever its size; the
-# packet path under them is the blocking API's, checked here.
+# simulation that allocates per datagram anyway. The asyncio layer's channels and its stack
+# task are coroutines, whose state MicroPython keeps in a generator allocated at each call
+# (the stack task's once) whatever its size; the packet path under them is the blocking API's,
+# checked here, and test_aio runs the IRQ-to-task path with the heap locked.
 ALLOWED_MODULES = (
     "mctp/control/requester.py",
     "mctp/control/bus_owner.py",
@@ -144,6 +145,7 @@ ALLOWED_MODULES = (
     "mctp/host/i2c_udp.py",
     "mctp/aio/stack.py",
     "mctp/aio/client.py",
+    "mctp/aio/task.py",
 )
 
 

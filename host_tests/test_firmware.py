@@ -5,7 +5,7 @@
 
 import sys
 
-from endpoints import Endpoint, FakeClock, pattern
+from endpoints import Endpoint, FakeClock, frame_writes, pattern
 from testing import IS_MICROPYTHON, heap_locked, raises, skip
 
 from mctp import MctpError, RecvMetadata
@@ -218,3 +218,71 @@ def test_no_serve_path_function_has_a_heap_frame():
     sizes = {(path, name): (n_state, n_exc) for path, name, n_state, n_exc in found}
     assert SERVE_PATH <= set(sizes), sorted(sizes)
     assert [f for f in sorted(SERVE_PATH) if frames.on_heap(*sizes[f])] == []
+
+
+def test_the_firmware_as_asyncio_tasks_answers_blinks_and_feeds_its_watchdog():
+    # firmware.board's way: built with the IRQ's ThreadSafeFlag, then EndpointApp.main(): the
+    # stack task sleeps until a frame is queued, polls, answers (a control request) and
+    # serves (a PLDM request); the LED blinks from its own task, a user's task runs beside.
+    import asyncio  # noqa: PLC0415
+
+    import firmware.board  # noqa: PLC0415
+    from mctp.aio import ThreadSafeFlag  # noqa: PLC0415
+    from mctp.core.packet import build_packets  # noqa: PLC0415
+    from mctp.i2c.smbus import decode_frame  # noqa: PLC0415
+
+    bus = SimBus()
+    Pin.made = []
+    with machine_module(FakeMachine(bus)):
+        app = firmware.board.build(wake=ThreadSafeFlag())
+    app.core.set_eid(9)
+    answers = []
+
+    def tap(addr, buf, n):  # the frames to the requester, whole (the address byte first)
+        if addr == 0x10:
+            answers.append(decode_frame(bytes((addr << 1,)) + bytes(buf[:n])))
+
+    bus.tap = tap
+    bus.find(0x1D).wake = app.wake  # the simulated target's stand-in for its IRQ
+    bus.target(0x10)  # the requester's target, which acknowledges the answers
+    controller = bus.controller()
+    dog = FakeMachine.WDT(5000)
+    ticks = []
+
+    async def user_task():
+        while True:
+            ticks.append(1)
+            await asyncio.sleep(0.01)
+
+    async def scenario():
+        endpoint = asyncio.create_task(app.main(dog, blink_ms=20))
+        mine = asyncio.create_task(user_task())
+        await asyncio.sleep(0.05)
+        polls_idle = app.link.counters.rx_frames
+        for packet in (
+            build_packets(8, 9, 0x08 | 1, 0x00, b"\x80\x02"),  # Get Endpoint ID
+            build_packets(8, 9, 0x08 | 2, 0x01, b"\x80\x00\x02"),  # PLDM GetTID
+        ):
+            (frame,) = frame_writes(packet)
+            controller.writeto(0x1D, frame)
+            await asyncio.sleep(0.02)
+        endpoint.cancel()
+        mine.cancel()
+        for task in (endpoint, mine):
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        return polls_idle
+
+    polls_idle = asyncio.run(scenario())
+    if IS_MICROPYTHON:
+        asyncio.new_event_loop()
+    assert polls_idle == 0
+    assert [(dest, src, packet[4], packet[5:]) for dest, src, packet in answers] == [
+        (0x10, 0x1D, 0x00, b"\x00\x02\x00\x09\x00\x00"),  # EID 9, dynamic, simple endpoint
+        (0x10, 0x1D, 0x01, b"\x00\x00\x02\x00\x01"),  # TID 1
+    ]
+    (led,) = [pin for pin in Pin.made if pin.name == "LED"]
+    assert led.toggles >= 3 and dog.feeds >= 1 and len(ticks) >= 5
+    assert app.faults == 0 and app.server.check() == []

@@ -15,15 +15,27 @@ class StackTask:
     default, which an IRQ may set; where only tasks set it (a host bus), an asyncio.Event
     wakes the task sooner on MicroPython's unix port."""
 
-    def __init__(self, server, wake=None):
+    def __init__(self, server, wake=None, work=None, fault=None):
         self.server = server
         self.wake = ThreadSafeFlag() if wake is None else wake
+        # Called after each poll (an endpoint's services, which serve what it delivered),
+        # and with what work() raised, which does not stop the task.
+        self.work = work
+        self.fault = fault
         self.polls = 0  # how often it has run the stack (an idle endpoint's stays still)
+        self.faults = 0
 
     async def run(self):
         while True:
             self.server.poll()  # never raises: a fault is counted, the loop goes on
             self.polls += 1
+            if self.work is not None:
+                try:
+                    self.work()
+                except Exception as error:  # a service's fault must not stop the stack
+                    self.faults += 1
+                    if self.fault is not None:
+                        self.fault(error)
             wait = self.server.until_timer()
             if wait < 0:
                 await self.wake.wait()

@@ -145,6 +145,10 @@ class SimI2CTarget(TargetSim):
         self._queue = bytearray(queue)
         self._head = 0  # the next record to deliver
         self._tail = 0  # where the next record goes
+        # When given, set() whenever something is queued: a board's IRQ runs at once and sets
+        # its link's wake flag; here the IRQs wait for the link's poll, so the stack task
+        # that polls it is told directly (mctp.aio).
+        self.wake = None
         self._frame = bytearray(_MAX_WRITE)
         bus.targets.append(self)
 
@@ -175,6 +179,8 @@ class SimI2CTarget(TargetSim):
             self._put_record(kind, length)
             copy_into(self._queue, self._tail, data, 0, length)
             self._tail += length
+        if self.wake is not None:
+            self.wake.set()
 
     def _put_record(self, kind, length):
         queue = self._queue

@@ -6,5 +6,6 @@ add_library("mctp-parts", "..")
 require("mctp-core", library="mctp-parts")
 require("mctp-i2c", library="mctp-parts")
 require("mctp-control", library="mctp-parts")
+require("mctp-aio", library="mctp-parts")
 
 package("firmware", base_path="../..")
