@@ -51,7 +51,7 @@ from .reassembly import (
     ReassemblyPool,
 )
 from .routes import ReplyRoutes, RouteTable
-from .timers import due_in, sooner
+from .timers import entry_due, sooner
 
 # packet.VERSION_AT, DEST_EID_AT, SRC_EID_AT and FLAGS_AT, again here: MicroPython folds a const
 # into the code only in the module that defines it, and an imported one is a dictionary lookup
@@ -195,12 +195,9 @@ class Core:
         i = 0
         while i < len(slots):
             if slots[i].meta[STATE_AT] == ASSEMBLING:
-                wait = sooner(wait, self._reassembly_due(slots[i], now))
+                wait = sooner(wait, entry_due(slots[i], self.config.reassembly_timeout_ms, now))
             i += 1
         return wait
-
-    def _reassembly_due(self, slot, now):
-        return due_in(self.config.reassembly_timeout_ms, ticks_diff(now, slot.started))
 
     def _expire_slot(self, slot, now):
         if ticks_diff(now, slot.started) >= self.config.reassembly_timeout_ms:

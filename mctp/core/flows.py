@@ -7,7 +7,7 @@
 
 from .._compat import ticks_diff
 from ..constants import EID_NULL, TAG_MAX
-from .timers import due_in, sooner
+from .timers import until_expiry
 
 
 class Flow:
@@ -107,16 +107,7 @@ class FlowTable:
 
     def until_expiry(self, now):
         """Milliseconds until the next flow expires (0: overdue), or -1 when none is open."""
-        soonest = -1
-        i = 0
-        while i < len(self.flows):
-            if self.flows[i].used:
-                soonest = sooner(soonest, self._due(self.flows[i], now))
-            i += 1
-        return soonest
-
-    def _due(self, flow, now):
-        return due_in(self.expiry_ms, ticks_diff(now, flow.started))
+        return until_expiry(self.flows, self.expiry_ms, now)
 
     def in_use(self):
         count = 0

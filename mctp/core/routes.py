@@ -7,7 +7,7 @@
 # addressing), and the right way to answer any requester.
 
 from .._compat import const, ticks_diff
-from .timers import due_in, sooner
+from .timers import until_expiry
 
 
 class Route:
@@ -68,7 +68,7 @@ class ReplyRoute:
         self.tag = 0
         self.link = None
         self.phys = None
-        self.since = 0  # ticks when the request arrived
+        self.started = 0  # ticks when the request arrived
         self.serial = 0  # arrival order
         self.taken = -1  # when the application took the request (a serial), or -1
 
@@ -114,7 +114,7 @@ class ReplyRoutes:
         route.tag = tag
         route.link = link
         route.phys = phys
-        route.since = now
+        route.started = now
         route.serial = self._next_serial()
         route.taken = -1
         return route
@@ -177,7 +177,7 @@ class ReplyRoutes:
         """Forget entries older than the expiry time; how many."""
         count = 0
         for route in self.routes:
-            if route.used and ticks_diff(now, route.since) >= self.expiry_ms:
+            if route.used and ticks_diff(now, route.started) >= self.expiry_ms:
                 route.used = False
                 route.link = None
                 count += 1
@@ -185,16 +185,7 @@ class ReplyRoutes:
 
     def until_expiry(self, now):
         """Milliseconds until the next entry expires (0: overdue), or -1 when none is held."""
-        soonest = -1
-        i = 0
-        while i < len(self.routes):
-            if self.routes[i].used:
-                soonest = sooner(soonest, self._due(self.routes[i], now))
-            i += 1
-        return soonest
-
-    def _due(self, route, now):
-        return due_in(self.expiry_ms, ticks_diff(now, route.since))
+        return until_expiry(self.routes, self.expiry_ms, now)
 
     def clear(self):
         for route in self.routes:

@@ -2,6 +2,8 @@
 # polled; a task that sleeps between polls asks each table how long until its next one is due.
 # A wait is milliseconds, 0 when overdue, and -1 when nothing waits.
 
+from .._compat import ticks_diff
+
 
 def due_in(period_ms, elapsed_ms):
     """The wait until a timer of `period_ms` started `elapsed_ms` ago is due (0: overdue)."""
@@ -16,3 +18,21 @@ def sooner(wait, other):
     if wait < 0 or other < wait:
         wait = other
     return wait if wait > 0 else 0
+
+
+def until_expiry(entries, expiry_ms, now):
+    """The wait until the first of `entries` in use (each with `used` and `started`, in
+    ticks) is `expiry_ms` old (0: overdue), or -1 when none is in use: a flow table's or a
+    reply-route table's next expiry."""
+    soonest = -1
+    i = 0
+    while i < len(entries):
+        if entries[i].used:
+            soonest = sooner(soonest, entry_due(entries[i], expiry_ms, now))
+        i += 1
+    return soonest
+
+
+def entry_due(entry, period_ms, now):
+    """The wait until `entry`, `started` at some ticks, is `period_ms` old (0: overdue)."""
+    return due_in(period_ms, ticks_diff(now, entry.started))

@@ -36,7 +36,7 @@ from ..constants import (
 from ..api import Call, Handle
 from ..bufcopy import copy_into
 from ..core.core import SEND_NO_ROUTE, SEND_OK
-from ..core.timers import due_in, sooner
+from ..core.timers import entry_due, sooner
 from ..errors import ResponseCode
 from ..core.packet import FLAG_TO
 from ..wire import (
@@ -230,7 +230,7 @@ class Server:
         i = 0
         while i < len(pending):
             if pending[i].handle is not None and pending[i].timeout_ms:
-                wait = sooner(wait, _receive_due(pending[i], now))
+                wait = sooner(wait, entry_due(pending[i], pending[i].timeout_ms, now))
             i += 1
         return wait
 
@@ -702,10 +702,6 @@ class Server:
         from .audit import problems  # noqa: PLC0415 (only diagnostics need it)
 
         return problems(self)
-
-
-def _receive_due(p, now):
-    return due_in(p.timeout_ms, ticks_diff(now, p.started))
 
 
 def _random_epoch():
