@@ -50,15 +50,16 @@ class DirectClient(MctpClient):
         call.op = op
         if not self.server.serve(self._conn, call):
             self._wait()
-        if self._conn.code != ResponseCode.SUCCESS:
-            self._raise()
-        return self._conn.value
+        return self._answer()
 
-    def _raise(self):
+    def _answer(self):
+        # The answer to the call just served: its value, or its error raised.
         conn = self._conn
-        detail = self.server.explain(conn)
-        self.last_error = MctpError(ResponseCode.from_wire(conn.code), conn.size, detail)
-        raise self.last_error
+        if conn.code != ResponseCode.SUCCESS:
+            detail = self.server.explain(conn)
+            self.last_error = MctpError(ResponseCode.from_wire(conn.code), conn.size, detail)
+            raise self.last_error
+        return conn.value
 
     def _wait(self):
         # A receive is pending: poll until it is answered. Whatever ends the wait early
@@ -131,9 +132,8 @@ class DirectClient(MctpClient):
     def _received(self, meta):
         # The answer to the receive: `meta` filled, or its error raised.
         self._call.buf = None
+        self._answer()
         conn = self._conn
-        if conn.code != ResponseCode.SUCCESS:
-            self._raise()
         return meta.set(conn.msg_type, conn.ic, conn.tag, conn.eid, conn.size)
 
     def send(self, handle, msg_type, eid, tag, integrity_check, buf, length=None):
@@ -160,9 +160,7 @@ class DirectClient(MctpClient):
             self._refuse_reentry()
         call.op = OP_SEND
         self.server.serve(self._conn, call)
-        if self._conn.code != ResponseCode.SUCCESS:
-            self._raise()
-        return self._conn.value
+        return self._answer()
 
     def drop_handle(self, handle):
         self._call.handle = handle
