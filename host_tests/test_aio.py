@@ -254,3 +254,19 @@ def test_from_the_irq_to_the_waiting_task_nothing_is_allocated():
     assert (meta.payload_size, bytes(buf[: meta.payload_size])) == (len(message), message)
     client.drop_handle(handle)
     assert task.server.check() == [] and task.server.handles_in_use() == 0
+
+
+def test_a_fault_in_the_stack_tasks_work_is_counted_and_the_task_goes_on():
+    async def scenario(rig):
+        task = rig.tasks[9]
+        seen = []
+        task.work = lambda: 1 / 0  # a service with a bug, run after every poll
+        task.fault = seen.append
+        server = asyncio.create_task(echo_server(rig.stacks[9].listener(ECHO), 1))
+        async with rig.stacks[8].req(9, 1000) as ch:
+            await ch.send(ECHO, b"\xff\xffstill here")
+            _meta, payload = await ch.recv()  # answered all the same
+        await server
+        return bytes(payload), task.faults > 0, len(seen) == task.faults, rig.held()
+
+    assert run(Rig((8, 9)), scenario) == (b"\xff\xffstill here", True, True, 0)

@@ -29,14 +29,15 @@ class StackTask:
         while True:
             self.server.poll()  # never raises: a fault is counted, the loop goes on
             self.polls += 1
-            if self.work is not None:
-                try:
+            wait = 1  # (should what follows fail: poll again soon)
+            try:
+                if self.work is not None:
                     self.work()
-                except Exception as error:  # a service's fault must not stop the stack
-                    self.faults += 1
-                    if self.fault is not None:
-                        self.fault(error)
-            wait = self.server.until_timer()
+                wait = self.server.until_timer()
+            except Exception as error:  # a fault here must not stop the stack
+                self.faults += 1
+                if self.fault is not None:
+                    self.fault(error)
             if wait < 0:
                 await self.wake.wait()
             elif wait:
