@@ -44,24 +44,30 @@ class BusOwner:
     """Sets up endpoints on `link` of `core`, giving EIDs from first_eid..last_eid; requests
     go through `stack` (a Stack over the same core) with `timeout_ms` x `tries`."""
 
+    requester_type = ControlRequester  # (AsyncBusOwner's awaits)
+
     def __init__(self, core, stack, link, first_eid=10, last_eid=254, timeout_ms=250, tries=4):
         if not is_unicast_eid(first_eid) or not first_eid <= last_eid <= 254:
             raise ValueError("the EID pool must lie within 8..254")
         self.core = core
         self.link = link
-        self.control = ControlRequester(stack, timeout_ms, tries)
+        self.control = self.requester_type(stack, timeout_ms, tries)
         self.first_eid = first_eid
         self.last_eid = last_eid
         self.peers = {}  # EID -> Peer
 
     def enumerate(self, addr):
         """Set up the endpoint at physical address `addr`; its Peer. Raises ControlError when
-        a mandatory step fails (nothing is left routed then)."""
-        peer = self._assign(addr)
+        a mandatory step fails (nothing is left routed then). With an AsyncControlRequester
+        (AsyncBusOwner), an awaitable."""
+        return self.control.run(self.enumerate_steps(addr))
+
+    def enumerate_steps(self, addr):
+        peer = yield from self._assign(addr)
         self.core.add_route(peer.eid, peer.eid, self.link, addr)
         try:
-            self._describe(peer)
-        except ControlError:
+            yield from self._describe(peer)
+        except BaseException:  # a step failed, or the set-up was cancelled
             self.core.routes.remove(peer.eid)
             raise
         self.peers[peer.eid] = peer
@@ -69,14 +75,16 @@ class BusOwner:
 
     def _assign(self, addr):
         # EID 0 stands for "the endpoint at addr" while it is asked for its EID and given one.
+        control = self.control
         self.core.add_route(EID_NULL, EID_NULL, self.link, addr)
         try:
-            info = self.control.get_eid(EID_NULL)
+            info = yield from control.get_eid_steps(EID_NULL)
             peer = Peer(addr, info.eid)
             peer.endpoint_type = info.endpoint_type
             peer.eid_type = info.eid_type
             if not self._usable(info.eid, addr):
-                peer.eid = self.control.set_eid(EID_NULL, self._free_eid()).eid
+                assignment = yield from control.set_eid_steps(EID_NULL, self._free_eid())
+                peer.eid = assignment.eid
                 peer.assigned = True
                 if not self._usable(peer.eid, addr):
                     raise ControlError(SET_ENDPOINT_ID, "endpoint reports EID %d" % peer.eid)
@@ -99,10 +107,11 @@ class BusOwner:
         )
 
     def _describe(self, peer):
-        peer.msg_types = self.control.get_msg_types(peer.eid)
+        control = self.control
+        peer.msg_types = yield from control.get_msg_types_steps(peer.eid)
         if MSG_TYPE_VENDOR_PCI in peer.msg_types or MSG_TYPE_VENDOR_IANA in peer.msg_types:
-            peer.vdm = self.control.get_vdm_support(peer.eid)
+            peer.vdm = yield from control.get_vdm_support_steps(peer.eid)
         try:
-            peer.uuid = self.control.get_uuid(peer.eid)
+            peer.uuid = yield from control.get_uuid_steps(peer.eid)
         except ControlError:
             peer.uuid = None  # optional, as in mctpd

@@ -91,7 +91,14 @@ class VendorSupport:
 
 
 class ControlRequester:
-    """Control requests over `stack`; `timeout_ms` per try, `tries` tries per request."""
+    """Control requests over `stack`; `timeout_ms` per try, `tries` tries per request.
+
+    Each request is written once, as steps: a generator that yields each try, (EID, message),
+    and is sent the answer, (meta, payload), or has the try's MctpError thrown into it. The
+    driver (run) does the tries: this class's blocks on a Stack's channels, the asyncio
+    form's (mctp.aio.AsyncControlRequester) awaits an AsyncStack's, so every method below
+    returns an awaitable there. A try has its own channel, so an abandoned try's tag is not
+    the next one's."""
 
     def __init__(self, stack, timeout_ms=250, tries=4):
         if tries < 1:
@@ -104,85 +111,113 @@ class ControlRequester:
         # request's tag, discarded.
         self.stale_answers = 0
 
+    # The driver: one request's tries, or a whole set-up's (BusOwner), over the stack.
+
+    def run(self, steps):
+        """Drive `steps` (a *_steps method's, or a generator made of them) to their result."""
+        step = _advance(steps, None)
+        while not isinstance(step, _Finished):
+            step = _advance(steps, self._try(steps, step[0], step[1]))
+        return step.value
+
+    def _try(self, steps, eid, message):
+        # One try: the answer as (meta, payload), or the MctpError that ended it.
+        try:
+            with self.stack.req(eid, self.timeout_ms) as channel:
+                channel.send(MSG_TYPE_CONTROL, message)
+                return channel.recv()
+        except MctpError as error:
+            return error
+        except BaseException:  # interrupted: the steps undo what they did (a route)
+            steps.close()
+            raise
+
+    # What users call.
+
     def request(self, eid, command, data=b""):
         """Send one control request to `eid`; the answer's bytes after the completion code.
         Raises ControlError when no valid answer comes or its completion code is not SUCCESS."""
-        iid = self._iid
-        self._iid = (iid + 1) & IID_MASK
-        message = bytes((RQ | iid, command)) + bytes(data)
-        # Up to `tries` sends of the same message (same instance ID); a new send abandons the
-        # previous try's tag, so a late answer to it cannot pass for this one's. Only a lost
-        # answer or a link that gave up is worth another try: anything else (no route to the
-        # EID, no free handle or tag) fails the same way again, so it is reported at once.
-        # (In this method rather than one of its own: a frame less of C stack under the wait,
-        # which runs the whole stack.)
-        last = None
-        answer = None
-        with self.stack.req(eid, self.timeout_ms) as channel:
-            for _ in range(self.tries):
-                try:
-                    channel.send(MSG_TYPE_CONTROL, message)
-                    meta, answer = channel.recv()
-                except MctpError as error:
-                    if error.code not in _RETRIED:
-                        raise ControlError(command, str(error)) from None
-                    last = error
-                    continue
-                if meta.msg_type != MSG_TYPE_CONTROL or meta.msg_ic:
-                    raise ControlError(command, "answer is not a control message")
-                if answer and not answer[0] & RQ and answer[0] & IID_MASK != iid:
-                    # A late answer to an earlier request, under a tag used again: not ours.
-                    # Its arrival ended the tag's flow, so ours could no longer come under it:
-                    # the next try asks again (same instance ID, a new tag).
-                    self.stale_answers += 1
-                    answer = None
-                    continue
-                break
-        if answer is None:
-            raise ControlError(command, "no answer after %d tries (%s)" % (self.tries, last))
-        if len(answer) < 3:
-            raise ControlError(command, "answer of %d bytes, too short" % len(answer))
-        if answer[0] & (RQ | DATAGRAM):
-            raise ControlError(command, "answer has the Rq or D bit set")
-        if answer[1] != command:
-            raise ControlError(command, "answer is for command 0x%02x" % answer[1])
-        if answer[2] != SUCCESS:
-            raise ControlError(command, "refused", answer[2])
-        return answer[3:]
-
-    @staticmethod
-    def _length(command, data, expected):
-        if len(data) != expected:
-            raise ControlError(
-                command, "answer data is %d bytes, expected %d" % (len(data), expected)
-            )
+        return self.run(self.request_steps(eid, command, data))
 
     def get_eid(self, eid):
-        data = self.request(eid, GET_ENDPOINT_ID)
-        self._length(GET_ENDPOINT_ID, data, 3)
-        return EndpointId(data[0], data[1] >> 4 & 3, data[1] & 3, data[2])
+        return self.run(self.get_eid_steps(eid))
 
     def set_eid(self, eid, new_eid, operation=SET_EID):
         """Set Endpoint ID: give the endpoint reached as `eid` the EID `new_eid`."""
-        if not EID_RESERVED_MAX < new_eid < EID_BROADCAST:
-            raise ValueError("an EID to assign is 8..254")
-        data = self.request(eid, SET_ENDPOINT_ID, bytes((operation & 3, new_eid)))
-        self._length(SET_ENDPOINT_ID, data, 3)
-        return EidAssignment(not data[0] & 0x30, data[1], data[0] & 3, data[2])
+        return self.run(self.set_eid_steps(eid, new_eid, operation))
 
     def get_uuid(self, eid):
-        data = self.request(eid, GET_ENDPOINT_UUID)
-        self._length(GET_ENDPOINT_UUID, data, 16)
-        return bytes(data)
+        return self.run(self.get_uuid_steps(eid))
 
     def get_uuid_text(self, eid):
-        return format_uuid(self.get_uuid(eid))
+        return self.run(self.get_uuid_text_steps(eid))
 
     def get_version(self, eid, msg_type=VERSION_BASE):
         """The versions supported for `msg_type` (0xFF: the base specification) as (major,
         minor, update or None, alpha) tuples; None when the endpoint does not support it."""
+        return self.run(self.get_version_steps(eid, msg_type))
+
+    def get_msg_types(self, eid):
+        """The message types the endpoint supports, as a list of numbers (0 for control,
+        0x01 for PLDM, ...)."""
+        return self.run(self.get_msg_types_steps(eid))
+
+    def get_vdm_support(self, eid):
+        """Every Get VDM Support entry, selector 0 onwards until the endpoint says 0xFF."""
+        return self.run(self.get_vdm_support_steps(eid))
+
+    # The steps, for composing (BusOwner's set-up is steps made of these).
+
+    def request_steps(self, eid, command, data=b""):
+        iid = self._iid
+        self._iid = (iid + 1) & IID_MASK
+        message = bytes((RQ | iid, command)) + bytes(data)
+        # Up to `tries` sends of the same message (same instance ID). Only a lost answer or a
+        # link that gave up is worth another try: anything else (no route to the EID, no free
+        # handle or tag) fails the same way again, so it is reported at once.
+        last = None
+        for _ in range(self.tries):
+            try:
+                meta, answer = yield eid, message
+            except MctpError as error:
+                if error.code not in _RETRIED:
+                    raise ControlError(command, str(error)) from None
+                last = error
+                continue
+            if meta.msg_type != MSG_TYPE_CONTROL or meta.msg_ic:
+                raise ControlError(command, "answer is not a control message")
+            if answer and not answer[0] & RQ and answer[0] & IID_MASK != iid:
+                # A late answer to an earlier request, under a tag used again: not ours.
+                # Its arrival ended the tag's flow, so ours could no longer come under it:
+                # the next try asks again (same instance ID, a new tag).
+                self.stale_answers += 1
+                continue
+            return _checked(command, answer)
+        raise ControlError(command, "no answer after %d tries (%s)" % (self.tries, last))
+
+    def get_eid_steps(self, eid):
+        data = yield from self.request_steps(eid, GET_ENDPOINT_ID)
+        _check_length(GET_ENDPOINT_ID, data, 3)
+        return EndpointId(data[0], data[1] >> 4 & 3, data[1] & 3, data[2])
+
+    def set_eid_steps(self, eid, new_eid, operation=SET_EID):
+        if not EID_RESERVED_MAX < new_eid < EID_BROADCAST:
+            raise ValueError("an EID to assign is 8..254")
+        data = yield from self.request_steps(eid, SET_ENDPOINT_ID, bytes((operation & 3, new_eid)))
+        _check_length(SET_ENDPOINT_ID, data, 3)
+        return EidAssignment(not data[0] & 0x30, data[1], data[0] & 3, data[2])
+
+    def get_uuid_steps(self, eid):
+        data = yield from self.request_steps(eid, GET_ENDPOINT_UUID)
+        _check_length(GET_ENDPOINT_UUID, data, 16)
+        return bytes(data)
+
+    def get_uuid_text_steps(self, eid):
+        return format_uuid((yield from self.get_uuid_steps(eid)))
+
+    def get_version_steps(self, eid, msg_type=VERSION_BASE):
         try:
-            data = self.request(eid, GET_VERSION_SUPPORT, bytes((msg_type,)))
+            data = yield from self.request_steps(eid, GET_VERSION_SUPPORT, bytes((msg_type,)))
         except ControlError as error:
             if error.completion_code == VERSION_TYPE_NOT_SUPPORTED:
                 return None
@@ -194,26 +229,57 @@ class ControlRequester:
         except ValueError as error:
             raise ControlError(GET_VERSION_SUPPORT, str(error)) from None
 
-    def get_msg_types(self, eid):
-        """The message types the endpoint supports, as a list of numbers (0 for control,
-        0x01 for PLDM, ...)."""
-        data = self.request(eid, GET_MESSAGE_TYPE_SUPPORT)
+    def get_msg_types_steps(self, eid):
+        data = yield from self.request_steps(eid, GET_MESSAGE_TYPE_SUPPORT)
         if not data or len(data) != 1 + data[0]:
             raise ControlError(GET_MESSAGE_TYPE_SUPPORT, "type count and length disagree")
         return list(data[1:])
 
-    def get_vdm_support(self, eid):
-        """Every Get VDM Support entry, selector 0 onwards until the endpoint says 0xFF."""
+    def get_vdm_support_steps(self, eid):
         entries = []
         selector = 0
         while True:
-            data = self.request(eid, GET_VDM_SUPPORT, bytes((selector,)))
+            data = yield from self.request_steps(eid, GET_VDM_SUPPORT, bytes((selector,)))
             entries.append(_vendor_entry(data))
             if data[0] == VDM_LAST:
                 return entries
             if data[0] <= selector:
                 raise ControlError(GET_VDM_SUPPORT, "next selector does not move on")
             selector = data[0]
+
+
+class _Finished:
+    # What _advance returns when the steps are done: their result.
+    def __init__(self, value):
+        self.value = value
+
+
+def _advance(steps, reply):
+    # The steps' next try, given the last one's reply (an MctpError is thrown into them).
+    try:
+        if isinstance(reply, MctpError):
+            return steps.throw(reply)
+        return steps.send(reply)
+    except StopIteration as done:
+        return _Finished(done.value)
+
+
+def _checked(command, answer):
+    # The data of a control answer that is ours, after the checks every command shares.
+    if len(answer) < 3:
+        raise ControlError(command, "answer of %d bytes, too short" % len(answer))
+    if answer[0] & (RQ | DATAGRAM):
+        raise ControlError(command, "answer has the Rq or D bit set")
+    if answer[1] != command:
+        raise ControlError(command, "answer is for command 0x%02x" % answer[1])
+    if answer[2] != SUCCESS:
+        raise ControlError(command, "refused", answer[2])
+    return answer[3:]
+
+
+def _check_length(command, data, expected):
+    if len(data) != expected:
+        raise ControlError(command, "answer data is %d bytes, expected %d" % (len(data), expected))
 
 
 def _vendor_entry(data):

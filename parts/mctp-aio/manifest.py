@@ -5,4 +5,8 @@ metadata(description="MCTP asyncio layer: awaitable channels, the stack task.", 
 add_library("mctp-parts", "..")
 require("mctp-core", library="mctp-parts")
 
-package("mctp/aio", base_path="../..")
+package(
+    "mctp/aio",
+    files=("__init__.py", "flag.py", "task.py", "client.py", "stack.py"),
+    base_path="../..",
+)
