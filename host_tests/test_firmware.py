@@ -6,7 +6,7 @@
 import sys
 
 from endpoints import Endpoint, FakeClock, frame_writes, pattern
-from testing import IS_MICROPYTHON, heap_locked, raises, skip
+from testing import IS_MICROPYTHON, heap_locked, needs_socket, raises, skip
 
 from mctp import MctpError, RecvMetadata
 
@@ -286,3 +286,59 @@ def test_the_firmware_as_asyncio_tasks_answers_blinks_and_feeds_its_watchdog():
     (led,) = [pin for pin in Pin.made if pin.name == "LED"]
     assert led.toggles >= 3 and dog.feeds >= 1 and len(ticks) >= 5
     assert app.faults == 0 and app.server.check() == []
+
+
+def test_an_async_bus_owner_sets_up_the_async_firmware_over_the_udp_bus():
+    # What `make run` shows, in one process: the endpoint firmware as asyncio tasks on the UDP
+    # I2C bus, and a bus owner whose requests are awaited; each side's stack task is woken by
+    # a watcher on its socket (a board's I2C target IRQ does that).
+    needs_socket()
+    import asyncio  # noqa: PLC0415
+
+    from firmware.endpoint import EndpointApp  # noqa: PLC0415
+    from mctp.aio import Flag, StackTask, watch  # noqa: PLC0415
+    from mctp.aio.control import AsyncBusOwner  # noqa: PLC0415
+    from mctp.aio.stack import AsyncStack  # noqa: PLC0415
+    from mctp.config import Config  # noqa: PLC0415
+    from mctp.core import Core  # noqa: PLC0415
+    from mctp.host.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415
+    from mctp.server import Server  # noqa: PLC0415
+
+    owner_target = UdpI2CTarget(0x10)
+    endpoint_target = UdpI2CTarget(0x1D)
+    owner_i2c = UdpI2C(endpoint_target.port)
+    endpoint_i2c = UdpI2C(owner_target.port)
+    app = EndpointApp(endpoint_i2c, endpoint_target, 0x1D, uuid=bytes(16), wake=Flag())
+    core = Core(Config(), 8)
+    link = core.add_link(I2CLink(owner_i2c, owner_target, 0x10))
+    task = StackTask(Server(core), Flag())
+    stack = AsyncStack(task)
+
+    async def scenario():
+        tasks = [
+            asyncio.create_task(app.main()),
+            asyncio.create_task(watch(endpoint_target.sock, app.wake)),
+            asyncio.create_task(task.run()),
+            asyncio.create_task(watch(owner_target.sock, task.wake)),
+        ]
+        try:
+            peer = await AsyncBusOwner(core, stack, link).enumerate(0x1D)
+            async with stack.req(peer.eid, 1000) as channel:
+                request = b"\xff\xff" + pattern(1000)
+                await channel.send(0x7E, request)
+                _meta, answer = await channel.recv()  # 16 packets each way
+            return peer, answer == request
+        finally:
+            for running in tasks:
+                running.cancel()
+
+    try:
+        peer, echoed = asyncio.run(scenario())
+    finally:
+        for closing in (owner_target, endpoint_target, owner_i2c, endpoint_i2c):
+            closing.close()
+        if IS_MICROPYTHON:
+            asyncio.new_event_loop()
+    assert (peer.eid, peer.assigned, peer.msg_types) == (10, True, [0, 1, 0x7E])
+    assert echoed and app.core.eid == 10 and app.faults == 0
+    assert app.server.check() == [] and app.core.pool.in_use() == 0

@@ -1,5 +1,7 @@
 """`make run`: the endpoint firmware on the MicroPython unix port, on the UDP I2C bus, set up and
 used by a bus owner (our stack on CPython), with every frame on the bus printed as it passes.
+Both run under asyncio, as a board does: the endpoint's tasks are its main.py's, and the bus
+owner's requests are awaited (mctp.aio) while its stack task serves the bus.
 
     python3 tools/run_demo.py [--micropython PATH]
 
@@ -17,12 +19,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
-from mctp import Stack  # noqa: E402
+import asyncio  # noqa: E402
+
+from mctp.aio import Flag, StackTask, watch  # noqa: E402
+from mctp.aio.control import AsyncBusOwner  # noqa: E402
+from mctp.aio.stack import AsyncStack  # noqa: E402
 from mctp.constants import MSG_TYPE_PLDM, MSG_TYPE_VENDOR_PCI, RQ  # noqa: E402
-from mctp.control.bus_owner import BusOwner  # noqa: E402
 from mctp.config import Config  # noqa: E402
 from mctp.core import Core  # noqa: E402
-from mctp.server import DirectClient  # noqa: E402
 from mctp.i2c import I2CLink  # noqa: E402
 from mctp.host.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: E402
 from mctp.server import Server  # noqa: E402
@@ -48,8 +52,9 @@ class Demo:
         self.i2c.tap = self.target.tap = self._trace
         self.core = Core(Config(), OWNER_EID)
         self.link = self.core.add_link(I2CLink(self.i2c, self.target, OWNER_ADDR))
-        self.stack = Stack(DirectClient(Server(self.core)))
-        self.owner = BusOwner(self.core, self.stack, self.link)
+        self.task = StackTask(Server(self.core), Flag())
+        self.stack = AsyncStack(self.task)
+        self.owner = AsyncBusOwner(self.core, self.stack, self.link)
         self.failures = []
 
     def _trace(self, frame):
@@ -63,9 +68,23 @@ class Demo:
         if not ok:
             self.failures.append(what)
 
-    def enumerate(self):
+    async def exchanges(self):
+        """The bus owner's part, with its stack task and the task that wakes it for frames."""
+        tasks = [
+            asyncio.create_task(self.task.run()),
+            asyncio.create_task(watch(self.target.sock, self.task.wake)),
+        ]
+        try:
+            peer = await self.enumerate()
+            await self.echo(peer)
+            await self.pldm(peer)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def enumerate(self):
         self.step("Enumerate the endpoint at 0x%02x (as mctpd does)" % ENDPOINT_ADDR)
-        peer = self.owner.enumerate(ENDPOINT_ADDR)
+        peer = await self.owner.enumerate(ENDPOINT_ADDR)
         print("   " + repr(peer))
         self.check("EID assigned from the pool", peer.assigned and peer.eid == 10)
         self.check(
@@ -75,27 +94,27 @@ class Demo:
         self.check("a PCI vendor ID advertised for the echo", len(peer.vdm) == 1)
         return peer
 
-    def echo(self, peer):
+    async def echo(self, peer):
         vendor = peer.vdm[0].vendor_id
         self.step("Echo 1 KiB on type 0x7E, vendor 0x%04x (16 packets each way)" % vendor)
         request = bytes((vendor >> 8, vendor & 0xFF)) + bytes(i * 7 & 0xFF for i in range(1021))
-        with self.stack.req(peer.eid, 1000) as channel:
-            channel.send(MSG_TYPE_VENDOR_PCI, request)
-            meta, answer = channel.recv()
+        async with self.stack.req(peer.eid, 1000) as channel:
+            await channel.send(MSG_TYPE_VENDOR_PCI, request)
+            meta, answer = await channel.recv()
         self.check(
             "1023 bytes echoed unchanged", answer == request and meta.remote_eid == peer.eid
         )
 
-    def pldm(self, peer):
+    async def pldm(self, peer):
         get_version = b"\x00\x00\x00\x00\x01\x00"  # handle 0, GetFirstPart, type 0 (base)
         answers = {}
         for iid, (command, data) in enumerate(
             ((GET_TID, b""), (GET_PLDM_TYPES, b""), (GET_PLDM_VERSION, get_version))
         ):
             name = PLDM_COMMANDS[command]
-            answers[name] = self._pldm(peer, iid, name, command, data)
+            answers[name] = await self._pldm(peer, iid, name, command, data)
         version = answers["GetPLDMVersion"][5:9]
-        answers["GetPLDMCommands"] = self._pldm(
+        answers["GetPLDMCommands"] = await self._pldm(
             peer, 3, "GetPLDMCommands", GET_PLDM_COMMANDS, b"\x00" + version
         )
         self.check("terminus ID 1", answers["GetTID"] == b"\x01")
@@ -106,11 +125,11 @@ class Demo:
             len(commands) == 32 and commands[0] & 0x3C == 0x3C,
         )
 
-    def _pldm(self, peer, iid, name, command, data):
+    async def _pldm(self, peer, iid, name, command, data):
         self.step("PLDM " + name)
-        with self.stack.req(peer.eid, 1000) as channel:
-            channel.send(MSG_TYPE_PLDM, bytes((RQ | iid, PLDM_TYPE_BASE, command)) + data)
-            _meta, answer = channel.recv()
+        async with self.stack.req(peer.eid, 1000) as channel:
+            await channel.send(MSG_TYPE_PLDM, bytes((RQ | iid, PLDM_TYPE_BASE, command)) + data)
+            _meta, answer = await channel.recv()
         self.check("completion code SUCCESS", answer[:4] == bytes((iid, 0x00, command, 0x00)))
         return answer[4:]
 
@@ -153,9 +172,7 @@ def main(argv):
         raise
     demo.i2c.connect(endpoint.port)
     try:
-        peer = demo.enumerate()
-        demo.echo(peer)
-        demo.pldm(peer)
+        asyncio.run(demo.exchanges())
     finally:
         demo.close()
         stop_endpoint(endpoint)

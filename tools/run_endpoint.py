@@ -34,6 +34,8 @@ Options:
   --console              take commands on stdin, one per line: "show" prints the counters,
                          "audit" one line of figures (heap, tables, faults, broken
                          invariants) for test harnesses, "quit" stops
+  --blocking             run the blocking loop (EndpointApp.run, as at the REPL) instead of
+                         the asyncio tasks of a board's main.py (EndpointApp.main)
 
 It prints one "ready" line when it listens, and its counters when it stops (Ctrl-C, SIGTERM,
 "quit"). A UDP port already in use is refused.
@@ -50,7 +52,7 @@ COMMAND_LINE = CommandLine(
         "--vendor-id": "0xFFFF",
         "--tid": "1",
     },
-    flags=("--console",),
+    flags=("--console", "--blocking"),
     repeated=("--config",),
 )
 
@@ -74,6 +76,7 @@ def parse(argv):
         "tid": cli.number("--tid", options["tid"], 1, 254),
         "uuid": None,
         "console": options["console"],
+        "blocking": options["blocking"],
         "config": _config(cli, options["config"]),
     }
     if options["eid"] is not None:
@@ -125,22 +128,36 @@ def _stop_on_sigterm():
 
 
 class Console:
-    """Commands on stdin, checked between polls without blocking (select.poll)."""
+    """Commands on stdin, one per line: checked between polls without blocking (select.poll)
+    by the blocking loop, awaited by a task of their own under asyncio."""
 
     def __init__(self, app):
-        import select  # noqa: PLC0415
-
         self.app = app
-        self._poller = select.poll()
-        self._poller.register(sys.stdin, select.POLLIN)
+        self._poller = None
 
     def running(self):
-        if not self._poller.poll(0):
-            return True
-        line = sys.stdin.readline()
+        """For EndpointApp.run: False once asked to stop."""
+        if self._poller is None:
+            import select  # noqa: PLC0415
+
+            self._poller = select.poll()
+            self._poller.register(sys.stdin, select.POLLIN)
+        return not self._poller.poll(0) or self.command(sys.stdin.readline())
+
+    async def serve(self):
+        """Under asyncio: answer commands until asked to stop."""
+        from mctp.aio import readable  # noqa: PLC0415
+
+        while True:
+            await readable(sys.stdin)
+            if not self.command(sys.stdin.readline()):
+                return
+
+    def command(self, line):
+        """Carry out one line; False when it asks to stop (or stdin is closed)."""
         command = line.strip()
         if not line or command == "quit":
-            return False  # stdin closed, or asked to stop
+            return False
         if command == "show":
             self.app.show()
         elif command == "audit":
@@ -196,6 +213,11 @@ def main(argv):
     s = parse(argv)
     i2c, target = open_bus(s)
     uuid = s["uuid"] or default_uuid(s["addr"], target.port)
+    wake = None
+    if not s["blocking"]:
+        from mctp.aio import Flag  # noqa: PLC0415 (the blocking loop does without asyncio)
+
+        wake = Flag()  # set by a task (the bus watcher), not an IRQ: see mctp.aio.flag
     app = EndpointApp(
         i2c,
         target,
@@ -206,16 +228,27 @@ def main(argv):
         vendor_id=s["vendor_id"],
         tid=s["tid"],
         config=s["config"],
+        wake=wake,
     )
     _stop_on_sigterm()
-    running = Console(app).running if s["console"] else None
+    console = Console(app) if s["console"] else None
     try:
         # The ready line inside the try: a Ctrl-C sent as soon as it is read stops us cleanly.
         print(
-            "ready: I2C address 0x%02x, EID %d, UUID %s, UDP %d -> %d"
-            % (s["addr"], app.core.eid, format_uuid(uuid), target.port, s["peer"])
+            "ready: I2C address 0x%02x, EID %d, UUID %s, UDP %d -> %d, %s"
+            % (
+                s["addr"],
+                app.core.eid,
+                format_uuid(uuid),
+                target.port,
+                s["peer"],
+                "blocking loop" if s["blocking"] else "asyncio tasks",
+            )
         )
-        app.run(running)
+        if s["blocking"]:
+            app.run(console.running if console else None)
+        else:
+            serve(app, target, console)
     except KeyboardInterrupt:
         pass
     finally:
@@ -223,6 +256,29 @@ def main(argv):
         i2c.close()
     app.show()
     return 0
+
+
+def serve(app, target, console):
+    """The endpoint's asyncio tasks, as a board's main.py runs them, with a task that wakes
+    the stack task when a frame comes on the UDP bus (a board's I2C target IRQ does that);
+    until the console says quit, or forever."""
+    import asyncio  # noqa: PLC0415
+
+    from mctp.aio import watch  # noqa: PLC0415
+
+    async def tasks():
+        watcher = asyncio.create_task(watch(target.sock, app.wake))
+        endpoint = asyncio.create_task(app.main())
+        try:
+            if console is None:
+                await endpoint
+            else:
+                await console.serve()
+        finally:
+            watcher.cancel()
+            endpoint.cancel()
+
+    asyncio.run(tasks())
 
 
 if __name__ == "__main__":

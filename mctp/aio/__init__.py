@@ -4,6 +4,7 @@
 
 from .flag import Flag, ThreadSafeFlag  # (the leaves first, as in mctp.core)
 from .task import StackTask
+from .watch import readable, watch
 from .stack import AsyncListener, AsyncReqChannel, AsyncRespChannel, AsyncStack
 
 __all__ = [
@@ -14,4 +15,6 @@ __all__ = [
     "Flag",
     "StackTask",
     "ThreadSafeFlag",
+    "readable",
+    "watch",
 ]

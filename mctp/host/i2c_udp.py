@@ -6,6 +6,8 @@
 #     i2c = UdpI2C(peer_port)            # frames we send go to 127.0.0.1:peer_port
 #     link = I2CLink(i2c, target, 0x1D)
 #
+# Under asyncio, mctp.aio.watch(target.sock, task.wake) wakes the stack task when a frame comes.
+#
 # The target models a bus whose targets stretch the clock: datagrams stay queued in the socket
 # while the link's receive ring is full, so a burst from a fast peer is taken in as the link
 # polls instead of being lost. A port already in use is refused (no SO_REUSEADDR), so two
@@ -88,20 +90,20 @@ class UdpI2CTarget(TargetSim):
 
     def __init__(self, addr, port=0, host="127.0.0.1", fifo=16):
         super().__init__(addr, fifo)
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            self.port = bind(self._sock, host, port)
+            self.port = bind(self.sock, host, port)
         except OSError:
-            self._sock.close()
+            self.sock.close()
             raise
-        self._sock.setblocking(False)
+        self.sock.setblocking(False)  # (under asyncio: watch(target.sock, wake), mctp.aio)
         self.ignored = 0  # datagrams addressed to someone else
         self.tap = None  # tap(frame) sees every frame for us, address byte first (for traces)
 
     def service(self, room):
         while room > 0:
             try:
-                datagram = self._sock.recv(_MAX_DATAGRAM)
+                datagram = self.sock.recv(_MAX_DATAGRAM)
             except OSError:
                 return  # nothing (more) waiting
             if not datagram or datagram[0] != self.addr << 1:
@@ -113,4 +115,4 @@ class UdpI2CTarget(TargetSim):
             room -= 1
 
     def close(self):
-        self._sock.close()
+        self.sock.close()

@@ -7,6 +7,6 @@ require("mctp-core", library="mctp-parts")
 
 package(
     "mctp/aio",
-    files=("__init__.py", "flag.py", "task.py", "client.py", "stack.py"),
+    files=("__init__.py", "flag.py", "task.py", "client.py", "stack.py", "watch.py"),
     base_path="../..",
 )

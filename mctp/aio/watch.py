@@ -1,0 +1,44 @@
+# Waking the stack task for a stream that has no interrupt of its own: a host bus's socket, a
+# pty, standard input, or a board's UART where the port can poll it. Readiness is asked of
+# asyncio's own poller, so a task waiting here costs nothing until bytes come.
+#
+#     asyncio.create_task(watch(target.sock, task.wake))   # the UDP I2C bus under asyncio
+
+import asyncio
+
+try:
+    from asyncio import core as _core  # MicroPython: its I/O queue, as its own streams use it
+
+    def readable(stream):
+        """Wait until `stream` has bytes to read (or is closed)."""
+        # A generator, which MicroPython's asyncio runs as a coroutine: what asyncio.Stream's
+        # own reads do (there is no public call that waits without reading).
+        yield _core._io_queue.queue_read(stream)
+
+except ImportError:
+
+    async def readable(stream):
+        """Wait until `stream` has bytes to read (or is closed)."""
+        loop = asyncio.get_running_loop()
+        ready = loop.create_future()
+        loop.add_reader(stream, _settle, ready)
+        try:
+            await ready
+        finally:
+            loop.remove_reader(stream)
+
+    def _settle(future):
+        # The reader's callback may run again before the waiting task does.
+        if not future.done():
+            future.set_result(None)
+
+
+async def watch(stream, wake):
+    """Set `wake` (the stack task's flag) whenever `stream` has bytes to read, until
+    cancelled. After each wake it lets the stack task run before it looks again: the task's
+    poll takes what its link has room for, and what stays unread (a link that holds packets
+    back until its owner reads) wakes it again on the next round."""
+    while True:
+        await readable(stream)
+        wake.set()
+        await asyncio.sleep(0)
