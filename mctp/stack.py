@@ -142,6 +142,7 @@ class StackReqChannel(_Channel, MctpReqChannel):
         call.length = length
         self._sent_tag = self._client.send_call(call)
         call.buf = None
+        return self.sent
 
     def recv_into(self, buf, meta):
         self._client.recv(self._awaited(), self._timeout_ms, buf, meta)
@@ -224,7 +225,12 @@ class StackRespChannel(MctpRespChannel):
         call.length = length
         self._client.send_call(call)
         call.buf = None
+        return self.sent
 
+
+# What a send returns: None here; an awaitable that is complete already in mctp.aio, whose
+# channels are these with awaitable receives.
+StackReqChannel.sent = StackRespChannel.sent = None
 
 # What the facade hands out (mctp.aio's facade, the awaitable forms).
 Stack.req_type = StackReqChannel

@@ -538,6 +538,10 @@ depth = deepest()
 rig.check()
 print("m0_c_stack_bytes: %d bytes" % depth)
 """
+# m0_async_c_stack_bytes: the same, served by the asyncio tasks of a board's main.py.
+_ASYNC_C_STACK_RUN = _C_STACK_RUN.replace("StackRig", "AsyncStackRig").replace(
+    "m0_c_stack", "m0_async_c_stack"
+)
 
 
 def run_bench(board, image, source):
@@ -549,8 +553,12 @@ def run_bench(board, image, source):
         out, err = guest.execute("import bench_m0\nbench_m0.main()", 1800)
         if not err:
             guest.soft_reset()
-            more, err = guest.execute(_C_STACK_RUN, 600)
-            out += more
+            for run in (_C_STACK_RUN, _ASYNC_C_STACK_RUN):
+                more, err = guest.execute(run, 600)
+                out += more
+                if err:
+                    break
+                guest.soft_reset()
     finally:
         guest.close()
     if err:
@@ -592,6 +600,7 @@ CHECKED = (
     "m0_async_echo_1k_instr",
     "m0_pec_72_bytes_instr",
     "m0_c_stack_bytes",
+    "m0_async_c_stack_bytes",
     "m0_stack_ram_bytes",
     "m0_frozen_flash_bytes",
 )

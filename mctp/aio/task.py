@@ -4,16 +4,14 @@
 # (its deadline may be the nearest), or the nearest timer falling due (Server.until_timer):
 # never a fixed tick, so an idle endpoint does nothing between its timers.
 
-import asyncio
-
-from .flag import ThreadSafeFlag, wait_ms
+from .flag import ThreadSafeFlag, run_others, wait_ms
 
 
 class StackTask:
     """`server`'s stack, run from `await task.run()`. `wake` is the flag to give the links:
     I2CLink(..., wake=task.wake), LoopbackBus.attach(phys, wake). It is a ThreadSafeFlag by
-    default, which an IRQ may set; where only tasks set it (a host bus), an asyncio.Event
-    wakes the task sooner on MicroPython's unix port."""
+    default, which an IRQ may set; where only tasks set it (a host bus), a Flag (mctp.aio)
+    wakes the task sooner on MicroPython's unix port and allocates nothing."""
 
     def __init__(self, server, wake=None, work=None, fault=None):
         self.server = server
@@ -43,5 +41,5 @@ class StackTask:
             elif wait:
                 await wait_ms(self.wake, wait)
             else:
-                await asyncio.sleep(0)  # a timer is due: poll again, letting others run first
-            self.wake.clear()  # (a ThreadSafeFlag clears itself; an Event, given as wake, not)
+                await run_others()  # a timer is due: poll again, letting others run first
+            self.wake.clear()  # (a woken flag clears itself; an asyncio.Event given as wake not)

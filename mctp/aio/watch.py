@@ -6,6 +6,8 @@
 
 import asyncio
 
+from .flag import run_others
+
 try:
     from asyncio import core as _core  # MicroPython: its I/O queue, as its own streams use it
 
@@ -41,4 +43,4 @@ async def watch(stream, wake):
     while True:
         await readable(stream)
         wake.set()
-        await asyncio.sleep(0)
+        await run_others()

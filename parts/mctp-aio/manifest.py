@@ -7,6 +7,14 @@ require("mctp-core", library="mctp-parts")
 
 package(
     "mctp/aio",
-    files=("__init__.py", "flag.py", "task.py", "client.py", "stack.py", "watch.py"),
+    files=(
+        "__init__.py",
+        "_task_flag.py",
+        "flag.py",
+        "task.py",
+        "client.py",
+        "stack.py",
+        "watch.py",
+    ),
     base_path="../..",
 )

@@ -128,13 +128,15 @@ class StackRig:
     position, which tag), and so does the deepest path: serve_rounds() serves four rounds.
     """
 
-    def __init__(self):
+    def __init__(self, wake=None):
         bus = SimBus()
         target = bus.target(0x1D)
         self.drain = Drain(bus.target(0x10))
         (stray,) = frame_writes(build_packets(0x33, 0x44, 8, 0x00, b"\x80\x02"), 0x12)
         self.controller = _IrqAtEveryWrite(bus, target, stray)
-        self.app = firmware_app(bus, FakeClock(1000), i2c=self.controller, target=target)
+        self.app = firmware_app(
+            bus, FakeClock(1000), i2c=self.controller, target=target, wake=wake
+        )
         requests = frame_writes(build_packets(8, 9, 8 | 1, 0x00, b"\x80\x02"))  # Get EID
         requests += frame_writes(build_packets(8, 9, 8 | 2, 0x01, b"\x80\x00\x02"))  # GetTID
         echo = b"\xff\xff" + bytes(MAX_PAYLOAD_SIZE - 2)
@@ -174,6 +176,36 @@ class StackRig:
             self.app.show()
             raise AssertionError("the endpoint did not answer everything: C stack overflow?")
         assert self.controller.irqs == self.drain.frames
+
+
+class AsyncStackRig(StackRig):
+    """StackRig's rounds served as a board's main.py serves them now, by the asyncio tasks of
+    EndpointApp.main(): the stack task wakes on the IRQ's ThreadSafeFlag, polls and answers,
+    under asyncio's scheduler; for m0_async_c_stack_bytes."""
+
+    def __init__(self):
+        import asyncio  # noqa: PLC0415
+
+        super().__init__(asyncio.ThreadSafeFlag())
+
+    def serve(self):
+        import asyncio  # noqa: PLC0415
+
+        asyncio.run(self._serve())
+        asyncio.new_event_loop()  # (the run's tasks go)
+
+    def serve_rounds(self):
+        for _ in range(ROUNDS):
+            self.round = 0
+            self.serve()
+
+    async def _serve(self):
+        import asyncio  # noqa: PLC0415
+
+        endpoint = asyncio.create_task(self.app.main())
+        while self.running():  # a frame arrives, its IRQ sets the flag: the stack task runs
+            await asyncio.sleep_ms(1)
+        endpoint.cancel()
 
 
 def async_echo_instructions(per_tick):
