@@ -7,8 +7,9 @@
 # task is on no queue (a wait for ever, its `data` this flag, so that Task.cancel() takes it
 # off with remove()) or on the task queue until its deadline (a timed wait); set() moves it to
 # the front. The flag is its own awaitable (wait() and wait_ms() return it), as sleep_ms's
-# SingletonGenerator is, so an await makes no generator; its result comes in a StopIteration
-# made once. One task waits on a flag at a time. Not for IRQs: a ThreadSafeFlag is.
+# SingletonGenerator is, so an await makes no generator (and a task may run it as a
+# coroutine); its result comes in a StopIteration made once. One task waits on a flag at a
+# time. Not for IRQs: a ThreadSafeFlag is.
 
 from asyncio import core
 from time import ticks_add, ticks_ms
@@ -80,6 +81,10 @@ class Flag:
         self.state = False
         done.__traceback__ = None
         raise done
+
+    def send(self, _value):
+        # As a coroutine's: asyncio.create_task and wait_for_ms take the flag's wait as one.
+        return self.__next__()
 
     def throw(self, error):
         # Cancelled while asleep (Task.cancel() has put it back on the task queue).
