@@ -182,7 +182,9 @@ def test_eight_requesters_and_two_listeners_at_once_each_get_their_own_answer():
     async def requester(stack, eid, msg_type):
         async with stack.req(eid, 2000) as ch:
             await ch.send(msg_type, b"\xff\xff" + bytes((eid,)) * 100)
-            meta, payload = await ch.recv()
+            # Into a buffer of the stacks' size: ten at once of the seed form's 1 KiB each
+            # would take a board's heap.
+            meta, payload = await ch.recv(bytearray(128))
             return meta.remote_eid, meta.msg_type, payload[2], len(payload)
 
     async def scenario(rig):

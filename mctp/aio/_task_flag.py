@@ -8,13 +8,17 @@
 # off with remove()) or on the task queue until its deadline (a timed wait); set() moves it to
 # the front. The flag is its own awaitable (wait() and wait_ms() return it), as sleep_ms's
 # SingletonGenerator is, so an await makes no generator (and a task may run it as a
-# coroutine); its result comes in a StopIteration made once. One task waits on a flag at a
-# time. Not for IRQs: a ThreadSafeFlag is.
+# coroutine); its result comes in a StopIteration made once for all flags. One task waits on a
+# flag at a time. Not for IRQs: a ThreadSafeFlag is.
 
 from asyncio import core
 from time import ticks_add, ticks_ms
 
 _FOR_EVER = -1
+# What a finished wait raises, made once for every flag (a board's heap holds many flags):
+# raised and caught within one step of one task, they are never in use twice at once.
+_SET = StopIteration(True)
+_TIMED_OUT = StopIteration(False)
 
 
 class Flag:
@@ -23,8 +27,6 @@ class Flag:
         self._waiter = None  # the task waiting, until set() or its deadline
         self._deadline = _FOR_EVER
         self._armed = False  # the waiting task has been put to sleep (its await yielded)
-        self._set = StopIteration(True)
-        self._timed_out = StopIteration(False)
 
     def set(self):
         self.state = True
@@ -77,7 +79,7 @@ class Flag:
             return None
         self._armed = False
         self._waiter = None
-        done = self._set if self.state else self._timed_out
+        done = _SET if self.state else _TIMED_OUT
         self.state = False
         done.__traceback__ = None
         raise done
