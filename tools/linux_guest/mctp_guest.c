@@ -1,0 +1,571 @@
+/*
+ * mctp_guest: the Linux side of the serial-binding interop test. Run by /init in a small
+ * QEMU guest whose ttyS1 is wired to the host, it puts the kernel's MCTP serial transport
+ * (DSP0253, drivers/net/mctp/mctp-serial.c) on that port and exchanges messages with the
+ * host's stack through AF_MCTP sockets, so what the host talks to is the kernel's own
+ * framing, packetization, reassembly and tag handling, nothing written by this project.
+ *
+ * Parameters come from the kernel command line (/proc/cmdline), each optional:
+ *   mctp.local=8          our EID
+ *   mctp.peer=9           the host's EID
+ *   mctp.vendor=0xffff    PCI vendor ID at the start of the echo request (type 0x7E)
+ *   mctp.echolen=1023     echo request payload bytes after the type byte (1023: a 1024-byte
+ *                         message with the type, 16 packets at the kernel's 64-byte payload)
+ *   mctp.timeout=5000     ms to wait for an answer to each of our requests
+ *   mctp.listen_timeout=30000  ms the listener waits for the host's request
+ *   mctp.run=geteid,echo,listen  the exchanges, in order (also: stats)
+ *   mctp.tty=/dev/ttyS1
+ *
+ * Every result is one console line starting "MCTP-GUEST " (see README.md for the grammar):
+ * the host's test parses them, so their form is a contract.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/if.h>
+#include <linux/mctp.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/tty.h>
+
+#ifndef AF_MCTP
+#define AF_MCTP 45 /* include/linux/socket.h; older libc headers lack it */
+#endif
+#ifndef N_MCTP
+#define N_MCTP 28 /* include/uapi/linux/tty.h */
+#endif
+
+#define MSG_TYPE_CONTROL 0x00
+#define MSG_TYPE_VENDOR_PCI 0x7E
+#define MAX_MESSAGE 4096 /* larger than any request the host may send, to see truncation */
+
+struct options {
+	int local_eid;
+	int peer_eid;
+	int vendor_id;
+	int echo_len;
+	int timeout_ms;
+	int listen_timeout_ms;
+	char run[256];
+	char tty[64];
+};
+
+static struct options opts = {
+	.local_eid = 8,
+	.peer_eid = 9,
+	.vendor_id = 0xFFFF,
+	.echo_len = 1023,
+	.timeout_ms = 5000,
+	.listen_timeout_ms = 30000,
+	.run = "geteid,echo,listen",
+	.tty = "/dev/ttyS1",
+};
+
+static char netdev_name[IFNAMSIZ];
+static int netdev_index;
+
+/* One console line, in a single write() rather than stdio's pieces, so that it reaches the
+ * tty whole (kernel messages, rare with "quiet", go to the UART by another path and may
+ * still come between its bytes). Long enough for a 4 KiB message in hex. */
+static void report(const char *name, const char *status, const char *fmt, ...)
+{
+	static char line[16384];
+	int n = snprintf(line, sizeof(line), "MCTP-GUEST %s %s", name, status);
+	if (fmt && *fmt) {
+		va_list ap;
+		line[n++] = ' ';
+		va_start(ap, fmt);
+		n += vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+		va_end(ap);
+	}
+	if (n > (int)sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	if (write(STDOUT_FILENO, line, n) < 0)
+		exit(3); /* no console: nobody would see anything */
+}
+
+/* Lower-case hex of buf into out (2 * len + 1 bytes). */
+static char *hex(const uint8_t *buf, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[buf[i] >> 4];
+		out[2 * i + 1] = digits[buf[i] & 15];
+	}
+	out[2 * len] = 0;
+	return out;
+}
+
+static long elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/* The mctp.* words of the kernel command line. */
+static void read_options(void)
+{
+	static char cmdline[4096];
+	FILE *f = fopen("/proc/cmdline", "r");
+	if (!f) {
+		report("start", "FAIL", "reason=\"/proc/cmdline: %s\"", strerror(errno));
+		return;
+	}
+	size_t n = fread(cmdline, 1, sizeof(cmdline) - 1, f);
+	fclose(f);
+	cmdline[n] = 0;
+	for (char *word = strtok(cmdline, " \n"); word; word = strtok(NULL, " \n")) {
+		char *value = strchr(word, '=');
+		if (strncmp(word, "mctp.", 5) != 0 || !value)
+			continue;
+		*value++ = 0;
+		const char *key = word + 5;
+		if (!strcmp(key, "local"))
+			opts.local_eid = strtol(value, NULL, 0);
+		else if (!strcmp(key, "peer"))
+			opts.peer_eid = strtol(value, NULL, 0);
+		else if (!strcmp(key, "vendor"))
+			opts.vendor_id = strtol(value, NULL, 0);
+		else if (!strcmp(key, "echolen"))
+			opts.echo_len = strtol(value, NULL, 0);
+		else if (!strcmp(key, "timeout"))
+			opts.timeout_ms = strtol(value, NULL, 0);
+		else if (!strcmp(key, "listen_timeout"))
+			opts.listen_timeout_ms = strtol(value, NULL, 0);
+		else if (!strcmp(key, "run"))
+			snprintf(opts.run, sizeof(opts.run), "%s", value);
+		else if (!strcmp(key, "tty"))
+			snprintf(opts.tty, sizeof(opts.tty), "%s", value);
+		else
+			report("start", "info", "ignored=mctp.%s", key);
+	}
+	if (opts.echo_len < 2)
+		opts.echo_len = 2; /* the vendor ID always goes first */
+	if (opts.echo_len > MAX_MESSAGE)
+		opts.echo_len = MAX_MESSAGE;
+}
+
+/* ---- rtnetlink: the kernel's MCTP configuration interface (what mctpd and `mctp` use). */
+
+struct nl_request {
+	struct nlmsghdr header;
+	union {
+		struct ifinfomsg link;
+		struct ifaddrmsg addr;
+		struct rtmsg route;
+	};
+	char attributes[64];
+};
+
+static void add_attribute(struct nl_request *req, int type, const void *data, int len)
+{
+	struct rtattr *rta = (struct rtattr *)((char *)req + NLMSG_ALIGN(req->header.nlmsg_len));
+	rta->rta_type = type;
+	rta->rta_len = RTA_LENGTH(len);
+	memcpy(RTA_DATA(rta), data, len);
+	req->header.nlmsg_len = NLMSG_ALIGN(req->header.nlmsg_len) + RTA_ALIGN(rta->rta_len);
+}
+
+/* Send one request with NLM_F_ACK and return the kernel's answer: 0 or a negative errno. */
+static int netlink_call(struct nl_request *req)
+{
+	static unsigned int seq;
+	char answer[512];
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	req->header.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	req->header.nlmsg_seq = ++seq;
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+	int rc = 0;
+	if (sendto(fd, req, req->header.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+		rc = -errno;
+	while (!rc) {
+		ssize_t n = recv(fd, answer, sizeof(answer), 0);
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		struct nlmsghdr *h = (struct nlmsghdr *)answer;
+		for (; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_seq == seq && h->nlmsg_type == NLMSG_ERROR) {
+				rc = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+				close(fd);
+				return rc;
+			}
+		}
+	}
+	close(fd);
+	return rc;
+}
+
+static int set_link_up(void)
+{
+	struct nl_request req = {0};
+	req.header.nlmsg_len = NLMSG_LENGTH(sizeof(req.link));
+	req.header.nlmsg_type = RTM_NEWLINK;
+	req.link.ifi_family = AF_UNSPEC;
+	req.link.ifi_index = netdev_index;
+	req.link.ifi_flags = IFF_UP;
+	req.link.ifi_change = IFF_UP;
+	return netlink_call(&req);
+}
+
+/* net/mctp/device.c mctp_rtm_newaddr: family AF_MCTP, ifa_index, the EID as a u8 IFA_LOCAL. */
+static int add_local_eid(uint8_t eid)
+{
+	struct nl_request req = {0};
+	req.header.nlmsg_len = NLMSG_LENGTH(sizeof(req.addr));
+	req.header.nlmsg_type = RTM_NEWADDR;
+	req.header.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	req.addr.ifa_family = AF_MCTP;
+	req.addr.ifa_index = netdev_index;
+	add_attribute(&req, IFA_LOCAL, &eid, 1);
+	return netlink_call(&req);
+}
+
+/* net/mctp/route.c mctp_newroute: family AF_MCTP, type RTN_UNICAST, RTA_DST (u8, the first
+ * EID; rtm_dst_len is the range's size less one) and RTA_OIF. No RTAX_MTU: the device's 68. */
+static int add_route(uint8_t eid)
+{
+	struct nl_request req = {0};
+	uint32_t oif = netdev_index;
+	req.header.nlmsg_len = NLMSG_LENGTH(sizeof(req.route));
+	req.header.nlmsg_type = RTM_NEWROUTE;
+	req.header.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	req.route.rtm_family = AF_MCTP;
+	req.route.rtm_dst_len = 0;
+	req.route.rtm_table = RT_TABLE_DEFAULT;
+	req.route.rtm_protocol = RTPROT_STATIC;
+	req.route.rtm_scope = RT_SCOPE_LINK;
+	req.route.rtm_type = RTN_UNICAST;
+	add_attribute(&req, RTA_DST, &eid, 1);
+	add_attribute(&req, RTA_OIF, &oif, 4);
+	return netlink_call(&req);
+}
+
+/* The netdev the line discipline created: mctpserial<N>, N from an IDA, so look it up. */
+static int find_netdev(void)
+{
+	DIR *dir = opendir("/sys/class/net");
+	struct dirent *entry;
+	if (!dir)
+		return -errno;
+	while ((entry = readdir(dir))) {
+		if (!strncmp(entry->d_name, "mctpserial", 10)) {
+			snprintf(netdev_name, sizeof(netdev_name), "%.*s", IFNAMSIZ - 1,
+				 entry->d_name);
+			break;
+		}
+	}
+	closedir(dir);
+	if (!netdev_name[0])
+		return -ENODEV;
+	char path[128];
+	snprintf(path, sizeof(path), "/sys/class/net/%s/ifindex", netdev_name);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	int found = fscanf(f, "%d", &netdev_index);
+	fclose(f);
+	return found == 1 ? 0 : -ENODEV;
+}
+
+/* The serial port in raw mode with the N_MCTP line discipline, which creates the netdev. The
+ * descriptor stays open for the whole run: closing the tty would remove the netdev. */
+static int setup(void)
+{
+	int fd = open(opts.tty, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		report("setup", "FAIL", "reason=\"open %s: %s\"", opts.tty, strerror(errno));
+		return -1;
+	}
+	/* mctp-serial writes through tty->ops->write, past any output processing, but the
+	 * UART's own settings (8 bits, no parity) still apply to what it receives. */
+	struct termios tio;
+	if (tcgetattr(fd, &tio) == 0) {
+		cfmakeraw(&tio);
+		cfsetspeed(&tio, B115200);
+		tcsetattr(fd, TCSANOW, &tio);
+	}
+	int ldisc = N_MCTP;
+	if (ioctl(fd, TIOCSETD, &ldisc) < 0) {
+		report("setup", "FAIL", "reason=\"TIOCSETD N_MCTP: %s\"", strerror(errno));
+		return -1;
+	}
+	int rc = find_netdev();
+	const char *step = "find netdev";
+	if (!rc) {
+		step = "link up";
+		rc = set_link_up();
+	}
+	if (!rc) {
+		step = "RTM_NEWADDR";
+		rc = add_local_eid(opts.local_eid);
+	}
+	if (!rc) {
+		step = "RTM_NEWROUTE";
+		rc = add_route(opts.peer_eid);
+	}
+	if (rc) {
+		report("setup", "FAIL", "reason=\"%s: %s\"", step, strerror(-rc));
+		return -1;
+	}
+	report("setup", "ok", "dev=%s ifindex=%d local=%d peer=%d", netdev_name, netdev_index,
+	       opts.local_eid, opts.peer_eid);
+	return 0;
+}
+
+/* ---- the exchanges: each prints exactly one "ok" or "FAIL" line and returns 0 or -1. */
+
+static int mctp_socket(int timeout_ms)
+{
+	int sd = socket(AF_MCTP, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sd < 0)
+		return -1;
+	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+	if (setsockopt(sd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		close(sd);
+		return -1;
+	}
+	return sd;
+}
+
+static const char *recv_error(int err)
+{
+	/* SO_RCVTIMEO expiry reads as EAGAIN, whose text does not say what happened. */
+	return err == EAGAIN ? "no answer before the timeout" : strerror(err);
+}
+
+/* Send a request (the kernel allocates an owned tag: TO set, tag chosen by it) and wait for
+ * the answer on the same socket, which the kernel matches to the request by that tag. */
+static ssize_t request(const char *name, uint8_t type, const uint8_t *msg, size_t len,
+		       uint8_t *answer, struct sockaddr_mctp *from)
+{
+	int sd = mctp_socket(opts.timeout_ms);
+	if (sd < 0) {
+		report(name, "FAIL", "reason=\"socket(AF_MCTP): %s\"", strerror(errno));
+		return -1;
+	}
+	struct sockaddr_mctp to = {
+		.smctp_family = AF_MCTP,
+		.smctp_network = MCTP_NET_ANY,
+		.smctp_addr.s_addr = opts.peer_eid,
+		.smctp_type = type,
+		.smctp_tag = MCTP_TAG_OWNER,
+	};
+	if (sendto(sd, msg, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
+		report(name, "FAIL", "reason=\"sendto: %s\"", strerror(errno));
+		close(sd);
+		return -1;
+	}
+	socklen_t from_len = sizeof(*from);
+	ssize_t n = recvfrom(sd, answer, MAX_MESSAGE, MSG_TRUNC, (struct sockaddr *)from, &from_len);
+	int err = errno;
+	close(sd);
+	if (n < 0) {
+		report(name, "FAIL", "reason=\"recvfrom: %s\"", recv_error(err));
+		return -1;
+	}
+	if (n > MAX_MESSAGE) {
+		report(name, "FAIL", "reason=\"answer of %zd bytes, more than %d\"", n, MAX_MESSAGE);
+		return -1;
+	}
+	if (from->smctp_addr.s_addr != opts.peer_eid || from->smctp_type != type) {
+		report(name, "FAIL", "reason=\"answer from EID %d type 0x%02x\"",
+		       from->smctp_addr.s_addr, from->smctp_type);
+		return -1;
+	}
+	return n;
+}
+
+/* Control Get Endpoint ID (DSP0236 12.4): Rq=1, instance 0, command 0x02, no data. */
+static int run_geteid(void)
+{
+	static uint8_t answer[MAX_MESSAGE];
+	static char text[2 * MAX_MESSAGE + 1];
+	static const uint8_t get_eid[] = {0x80, 0x02};
+	struct sockaddr_mctp from;
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	ssize_t n = request("geteid", MSG_TYPE_CONTROL, get_eid, sizeof(get_eid), answer, &from);
+	if (n < 0)
+		return -1;
+	hex(answer, n, text);
+	/* A response copies the instance ID and command and clears Rq; byte 2 is its completion
+	 * code, byte 3 the EID when that is SUCCESS. */
+	if (n < 3 || answer[0] != 0x00 || answer[1] != 0x02) {
+		report("geteid", "FAIL", "reason=\"not a Get Endpoint ID response\" data=%s", text);
+		return -1;
+	}
+	report("geteid", "ok", "len=%zd cc=%d eid=%d tag=%d ms=%ld data=%s", n, answer[2],
+	       n > 3 ? answer[3] : -1, from.smctp_tag & MCTP_TAG_MASK, elapsed_ms(&start), text);
+	return 0;
+}
+
+/* Byte i of the echo request: the PCI vendor ID big-endian, then the pattern that
+ * tools/run_demo.py sends, (i * 7) & 0xFF counted from the byte after the vendor ID. */
+static void fill_echo_request(uint8_t *msg, int len)
+{
+	msg[0] = opts.vendor_id >> 8;
+	msg[1] = opts.vendor_id & 0xFF;
+	for (int i = 2; i < len; i++)
+		msg[i] = ((i - 2) * 7) & 0xFF;
+}
+
+static int run_echo(void)
+{
+	static uint8_t msg[MAX_MESSAGE], answer[MAX_MESSAGE];
+	struct sockaddr_mctp from;
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	fill_echo_request(msg, opts.echo_len);
+	ssize_t n = request("echo", MSG_TYPE_VENDOR_PCI, msg, opts.echo_len, answer, &from);
+	if (n < 0)
+		return -1;
+	if (n != opts.echo_len) {
+		report("echo", "FAIL", "reason=\"answer of %zd bytes, sent %d\"", n, opts.echo_len);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		if (answer[i] != msg[i]) {
+			report("echo", "FAIL", "reason=\"byte %d is 0x%02x, sent 0x%02x\"", i,
+			       answer[i], msg[i]);
+			return -1;
+		}
+	}
+	report("echo", "ok", "len=%zd tag=%d ms=%ld", n, from.smctp_tag & MCTP_TAG_MASK,
+	       elapsed_ms(&start));
+	return 0;
+}
+
+/* Take one request on type 0x7E from anyone and answer it with the same bytes. */
+static int run_listen(void)
+{
+	static uint8_t msg[MAX_MESSAGE];
+	static char text[2 * MAX_MESSAGE + 1];
+	int sd = mctp_socket(opts.listen_timeout_ms);
+	if (sd < 0) {
+		report("listen", "FAIL", "reason=\"socket(AF_MCTP): %s\"", strerror(errno));
+		return -1;
+	}
+	struct sockaddr_mctp local = {
+		.smctp_family = AF_MCTP,
+		.smctp_network = MCTP_NET_ANY,
+		.smctp_addr.s_addr = MCTP_ADDR_ANY,
+		.smctp_type = MSG_TYPE_VENDOR_PCI,
+	};
+	if (bind(sd, (struct sockaddr *)&local, sizeof(local)) < 0) {
+		report("listen", "FAIL", "reason=\"bind: %s\"", strerror(errno));
+		close(sd);
+		return -1;
+	}
+	/* Only now is a request delivered rather than dropped: the host waits for this line. */
+	report("listen", "ready", "type=0x%02x eid=%d", MSG_TYPE_VENDOR_PCI, opts.local_eid);
+	struct sockaddr_mctp from;
+	socklen_t from_len = sizeof(from);
+	ssize_t n = recvfrom(sd, msg, sizeof(msg), MSG_TRUNC, (struct sockaddr *)&from, &from_len);
+	if (n < 0) {
+		report("listen", "FAIL", "reason=\"recvfrom: %s\"", recv_error(errno));
+		close(sd);
+		return -1;
+	}
+	if (n > (ssize_t)sizeof(msg)) {
+		report("listen", "FAIL", "reason=\"request of %zd bytes, more than %zu\"", n,
+		       sizeof(msg));
+		close(sd);
+		return -1;
+	}
+	/* The request's tag arrives with TO set; the response carries the same tag, TO clear. */
+	int request_tag = from.smctp_tag;
+	from.smctp_tag &= ~MCTP_TAG_OWNER;
+	if (sendto(sd, msg, n, 0, (struct sockaddr *)&from, sizeof(from)) < 0) {
+		report("listen", "FAIL", "reason=\"sendto: %s\"", strerror(errno));
+		close(sd);
+		return -1;
+	}
+	close(sd);
+	report("listen", "ok", "len=%zd from=%d tag=%d to=%d data=%s", n, from.smctp_addr.s_addr,
+	       request_tag & MCTP_TAG_MASK, !!(request_tag & MCTP_TAG_OWNER), hex(msg, n, text));
+	return 0;
+}
+
+/* The netdev's counters (drivers/net/mctp/mctp-serial.c keeps rx/tx packets and bytes, and
+ * counts a bad FCS as rx_crc_errors and rx_dropped). */
+static int run_stats(void)
+{
+	static const char *names[] = {"rx_packets", "tx_packets",    "rx_bytes",  "tx_bytes",
+				      "rx_dropped", "rx_crc_errors", "tx_dropped", "rx_errors"};
+	char line[512];
+	int n = snprintf(line, sizeof(line), "dev=%s", netdev_name);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char path[128];
+		long long value = -1;
+		snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", netdev_name, names[i]);
+		FILE *f = fopen(path, "r");
+		if (f) {
+			if (fscanf(f, "%lld", &value) != 1)
+				value = -1;
+			fclose(f);
+		}
+		n += snprintf(line + n, sizeof(line) - n, " %s=%lld", names[i], value);
+	}
+	report("stats", "info", "%s", line);
+	return 0;
+}
+
+int main(void)
+{
+	/* The console is stdout; unbuffered writes keep our lines in order with the kernel's. */
+	setvbuf(stdout, NULL, _IONBF, 0);
+	read_options();
+	report("start", "info", "local=%d peer=%d vendor=0x%04x echolen=%d timeout=%d run=%s",
+	       opts.local_eid, opts.peer_eid, opts.vendor_id, opts.echo_len, opts.timeout_ms,
+	       opts.run);
+	int ok = 0, failed = 0;
+	if (setup() < 0) {
+		report("done", "FAIL", "ok=0 failed=1");
+		return 1;
+	}
+	char run[sizeof(opts.run)];
+	int stats_last = 0; /* the run ended with a stats line: no second one below */
+	snprintf(run, sizeof(run), "%s", opts.run);
+	for (char *name = strtok(run, ","); name; name = strtok(NULL, ",")) {
+		int rc;
+		stats_last = !strcmp(name, "stats");
+		if (!strcmp(name, "geteid"))
+			rc = run_geteid();
+		else if (!strcmp(name, "echo"))
+			rc = run_echo();
+		else if (!strcmp(name, "listen"))
+			rc = run_listen();
+		else if (!strcmp(name, "stats"))
+			rc = run_stats();
+		else {
+			report(name, "FAIL", "reason=\"unknown exchange\"");
+			rc = -1;
+		}
+		if (rc)
+			failed++;
+		else
+			ok++;
+	}
+	if (!stats_last)
+		run_stats();
+	report("done", failed ? "FAIL" : "ok", "ok=%d failed=%d", ok, failed);
+	return failed ? 1 : 0;
+}
