@@ -7,8 +7,11 @@
 # the binding that lost it (a full ring, a bad PEC), which aborts the link's unfinished messages
 # (I2CLink does; here the harness calls Core.abort_link in its place). A duplicate arrives
 # right after its original (a frame sent again), and a reordered packet lands fewer than four
-# places away. MCTP's 2-bit sequence number cannot see a silent loss, an insertion or a shift
-# of a multiple of four packets: docs/reliability.md says so, and these tests do not claim it.
+# places away, never ahead of its message's first packet: there it is dropped (no_som) before
+# there is a message to abort, a loss nobody reports, after which a packet four places on can
+# carry the sequence number the receiver waits for. MCTP's 2-bit sequence number cannot see a
+# silent loss, an insertion or a shift of a multiple of four packets: docs/reliability.md says
+# so, and these tests do not claim it.
 
 from endpoints import FakeClock
 from testing import IS_MICROPYTHON, skip
@@ -84,10 +87,10 @@ def fragments(mtu, payload, tag_flags):
 
 def perturb(packets, fates, swaps):
     """The packets as they arrive: each packet's fate (0 delivered, 1 lost, 2 delivered twice),
-    then swaps of non-overlapping pairs fewer than four apart. A lost packet leaves a GAP,
-    where the binding that lost it tells the core."""
+    then swaps of non-overlapping pairs fewer than four apart, the first packet staying first.
+    A lost packet leaves a GAP, where the binding that lost it tells the core."""
     order = list(range(len(packets)))
-    taken = set()
+    taken = {0}
     for at, distance in swaps:
         if at + distance < len(order) and not {at, at + distance} & taken:
             order[at], order[at + distance] = order[at + distance], order[at]
@@ -152,6 +155,9 @@ def test_a_request_arrives_whole_or_not_at_all(mtu, size, fates, swaps):
 
 @PROPERTY
 @given(mtu=MTUS, size=SIZES, fates=FATES, swaps=SWAPS)
+# Found by hypothesis, before the first packet stayed first: the first two packets swapped,
+# and the third with the sixth (seq 1, as the second's).
+@example(mtu=5, size=25, fates=[], swaps=[(0, 1), (2, 3)])
 def test_a_response_arrives_whole_at_most_once(mtu, size, fates, swaps):
     payload = bytes((i * 5 + 1) & 0xFF for i in range(size))
     tag = Core(Config(), RECEIVER, FakeClock()).open_flow(SENDER, owner=7).tag

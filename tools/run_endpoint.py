@@ -232,23 +232,22 @@ def main(argv):
     )
     _stop_on_sigterm()
     console = Console(app) if s["console"] else None
+    ready = "ready: I2C address 0x%02x, EID %d, UUID %s, UDP %d -> %d, %s" % (
+        s["addr"],
+        app.core.eid,
+        format_uuid(uuid),
+        target.port,
+        s["peer"],
+        "blocking loop" if s["blocking"] else "asyncio tasks",
+    )
     try:
-        # The ready line inside the try: a Ctrl-C sent as soon as it is read stops us cleanly.
-        print(
-            "ready: I2C address 0x%02x, EID %d, UUID %s, UDP %d -> %d, %s"
-            % (
-                s["addr"],
-                app.core.eid,
-                format_uuid(uuid),
-                target.port,
-                s["peer"],
-                "blocking loop" if s["blocking"] else "asyncio tasks",
-            )
-        )
+        # The ready line inside the try (a Ctrl-C sent as soon as it is read stops us
+        # cleanly), and under asyncio once SIGTERM is the event loop's to handle.
         if s["blocking"]:
+            print(ready)
             app.run(console.running if console else None)
         else:
-            serve(app, target, console)
+            serve(app, target, console, ready)
     except KeyboardInterrupt:
         pass
     finally:
@@ -258,17 +257,19 @@ def main(argv):
     return 0
 
 
-def serve(app, target, console):
+def serve(app, target, console, ready):
     """The endpoint's asyncio tasks, as a board's main.py runs them, with a task that wakes
     the stack task when a frame comes on the UDP bus (a board's I2C target IRQ does that);
-    until the console says quit, or forever."""
+    until the console says quit, or forever. `ready` is printed once they run."""
     import asyncio  # noqa: PLC0415
 
     from mctp.aio import watch  # noqa: PLC0415
 
     async def tasks():
+        _cancel_on_sigterm(asyncio)
         watcher = asyncio.create_task(watch(target.sock, app.wake))
         endpoint = asyncio.create_task(app.main())
+        print(ready)
         try:
             if console is None:
                 await endpoint
@@ -278,7 +279,21 @@ def serve(app, target, console):
             watcher.cancel()
             endpoint.cancel()
 
-    asyncio.run(tasks())
+    try:
+        asyncio.run(tasks())
+    except asyncio.CancelledError:
+        pass  # SIGTERM (CPython): stopped as a quit stops it
+
+
+def _cancel_on_sigterm(asyncio):
+    # Under asyncio on CPython, SIGTERM cancels the tasks through the event loop, where the
+    # KeyboardInterrupt that _stop_on_sigterm raises could land inside the loop's own
+    # clean-up and leave it unclosed.
+    try:
+        import signal  # noqa: PLC0415
+    except ImportError:
+        return
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
 
 
 if __name__ == "__main__":
