@@ -94,6 +94,23 @@ def udp_pair(mtu=64, config=None, clock=None):
     return _connect(eps)
 
 
+def serial_pair(streams=None, mtu=64, config=None, clock=None, **options):
+    """Two endpoints (EID 8 and 9) joined by a serial line: the two ends of a SerialPipe, or
+    the two `streams` given (a socket pair's, a pty's); `options` go to both SerialLinks."""
+    from mctp.host.serial_pipe import SerialPipe  # noqa: PLC0415 (the serial tests' only)
+    from mctp.serial import SerialLink  # noqa: PLC0415
+
+    if streams is None:
+        pipe = SerialPipe()
+        streams = (pipe.a, pipe.b)
+    clock = clock or FakeClock(1000)
+    eps = [
+        Endpoint(None, SerialLink(streams[i], mtu, **options), None, 8 + i, clock, config)
+        for i in range(2)
+    ]
+    return _connect(eps)
+
+
 def _connect(eps):
     for ep in eps:
         for other in eps:

@@ -595,6 +595,8 @@ def write_baseline(figures):
 CHECKED = (
     "m0_i2c_rx_packet_instr",
     "m0_i2c_tx_packet_instr",
+    "m0_serial_rx_packet_instr",
+    "m0_serial_tx_packet_instr",
     "m0_control_answer_instr",
     "m0_echo_1k_instr",
     "m0_async_echo_1k_instr",

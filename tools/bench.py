@@ -18,6 +18,14 @@ Figures:
                            target's own cost is measured apart and taken off
   i2c_rx_sim_overhead_us   what the simulated target costs per frame (with a handler that only
                            drains its bytes): host-only, a board's I2CTarget does this in C
+  serial_tx_packet_us      one 64-byte-payload packet out through the serial binding: the core's
+                           fragmenter, the frame (escaping, FCS) and the write (to a stream that
+                           takes every byte), per packet of a 16-packet message
+  serial_rx_packet_us      one 64-byte-payload frame in: poll's reads from the stream (128 bytes
+                           at a time), the deframer (unescaping, count, FCS, the ring), then the
+                           core, per packet; the simulated UART's own cost is taken off
+  serial_rx_stream_overhead_us  what the simulated UART's any() and readinto() cost per frame:
+                           host-only, a board's UART does this in C
   pec_72_bytes_us          the PEC of a 72-byte frame
   control_answer_us        a Get Endpoint ID request frame in and its answer out through the I2C
                            link: the IRQ handler, the core, the control responder, the answer's
@@ -58,6 +66,7 @@ from mctp.host.i2c_sim import SimBus, TargetSim  # noqa: E402
 from mctp.i2c.pec import pec  # noqa: E402
 from mctp.i2c.smbus import check_frame, encode_frame, pec_init  # noqa: E402
 from mctp.host.loopback import LoopbackBus  # noqa: E402
+from mctp.bufcopy import copy_into  # noqa: E402
 from mctp.server import Server  # noqa: E402
 from mctp.wire import MAX_PAYLOAD_SIZE  # noqa: E402
 
@@ -303,6 +312,96 @@ def i2c_rx_sim_run():
     return run
 
 
+class _AcceptingUart:
+    # A line that takes every byte at once, so only our side of a send is timed.
+    def write(self, buf, off, n):
+        return n
+
+
+# The serial binding is imported by the functions that measure it: the Cortex-M0 bench (a 140 KB
+# heap) runs its echoes before it, in the heap they had before there was a serial binding.
+
+
+def serial_tx_run():
+    """A 1024-byte message out through the serial binding: 16 packets of 64."""
+    from mctp.serial import SerialLink  # noqa: PLC0415
+
+    core = Core(eid=8)
+    link = core.add_link(SerialLink(_AcceptingUart()))
+    core.add_route(9, 9, link)
+    message = bytes(1023)
+
+    def run():
+        core.send(9, 0x08, 1, message, 0, 1023)
+
+    return run
+
+
+class _ReplayUart:
+    # machine.UART's reading side, with the same bytes waiting again after each rewind().
+    def __init__(self, data):
+        self._data = data
+        self._at = 0
+
+    def rewind(self):
+        self._at = 0
+
+    def any(self):
+        return len(self._data) - self._at
+
+    def readinto(self, buf, n):
+        copy_into(buf, 0, self._data, self._at, n)
+        self._at += n
+        return n
+
+
+def _serial_rx_uart():
+    # The 16 frames of a 1024-byte message from EID 9, as they would wait in a UART (74 bytes
+    # each: no byte to escape).
+    from mctp.serial.framing import encode_frame  # noqa: PLC0415
+
+    frames = bytearray(16 * 74)
+    for seq in range(16):
+        flags = 0x08 | (seq & 3) << 4 | (0x80 if seq == 0 else 0) | (0x40 if seq == 15 else 0)
+        body = (b"\x01" + bytes(63)) if seq == 0 else bytes(64)
+        frames[seq * 74 : seq * 74 + 74] = encode_frame(bytes((1, 8, 9, flags)) + body)
+    return _ReplayUart(frames)
+
+
+def serial_rx_run():
+    """The 16 frames of a 1024-byte message in through one poll: reads, deframer, core."""
+    from mctp.serial import SerialLink  # noqa: PLC0415
+
+    core = Core(eid=8)
+    uart = _serial_rx_uart()
+    link = core.add_link(SerialLink(uart))
+    _Sink(core)
+
+    def run():
+        uart.rewind()
+        link.poll(core)
+
+    return run
+
+
+def serial_rx_stream_run():
+    """The simulated UART's own cost for the same bytes, read as poll reads them: taken off
+    serial_rx_run's figure."""
+    from mctp.serial import CHUNK  # noqa: PLC0415
+
+    uart = _serial_rx_uart()
+    chunk = bytearray(CHUNK)
+
+    def run():
+        uart.rewind()
+        n = uart.any()
+        while n:
+            uart.readinto(chunk, min(n, CHUNK))
+            n = uart.any()
+
+    return run
+
+
 def control_answer_run():
     """A Get Endpoint ID request frame into an endpoint at 0x1D, answered through the I2C
     link to a controller that only acknowledges: receive, responder, transmit with PEC. With
@@ -393,6 +492,10 @@ def main():
     overhead = per_packet_us(i2c_rx_sim_run(), 16, 1000)
     print("i2c_rx_packet_us: %.1f us" % (per_packet_us(i2c_rx_run(), 16, 1000) - overhead))
     print("i2c_rx_sim_overhead_us: %.1f us" % overhead)
+    print("serial_tx_packet_us: %.1f us" % per_packet_us(serial_tx_run(), 16, 1000))
+    overhead = per_packet_us(serial_rx_stream_run(), 16, 1000)
+    print("serial_rx_packet_us: %.1f us" % (per_packet_us(serial_rx_run(), 16, 1000) - overhead))
+    print("serial_rx_stream_overhead_us: %.1f us" % overhead)
     print("pec_72_bytes_us: %.2f us" % per_packet_us(pec_72_run(), 1, 20000))
     run, answered = control_answer_run()
     print("control_answer_us: %.1f us" % per_packet_us(run, 1, 5000))

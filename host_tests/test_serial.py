@@ -1,0 +1,977 @@
+# The serial binding (DSP0253): golden frames byte for byte (checked against a reference framer
+# written here from the specification, not with our codec), frames with escapes in the packet
+# and flag bytes in the FCS, every malformed-frame class counted and the receiver back in step
+# after it, frames in any pieces, hostile sequences of well-formed frames, faults on the line
+# (a message arrives whole or is reported lost), two stacks over an in-memory line, a socket
+# pair and a pty, MTU settings, flow control, partial writes, the IRQ mode, the packet paths
+# with the heap locked, the viper functions against the pure ones, and pymctp's reading of our
+# frames.
+
+from endpoints import FakeClock, assert_nothing_held, echo_into, pattern, serial_pair
+from testing import IS_MICROPYTHON, heap_locked, needs_socket, raises, skip
+
+from mctp import MctpError, RecvMetadata, ResponseCode
+from mctp.config import Config
+from mctp.control.responder import ControlResponder
+from mctp.core import Core
+from mctp.core.core import SEND_LINK_FAILED, SEND_OK
+from mctp.core.packet import FLAG_TO, build_packets
+from mctp.host.serial_pipe import SerialFaults, SerialPipe
+from mctp.serial import DROP_NAMES, SerialLink, deframer, framing
+from mctp.serial.framing import FCS_AFTER_REVISION, FCS_INIT, decode_frame, encode_frame
+from mctp.wire import MAX_PAYLOAD_SIZE
+
+GET_EID_REQUEST = "7E 01 07 01 00 08 C8 00 80 02 2B C1 7E"
+GET_EID_RESPONSE = "7E 01 0B 01 08 00 C0 00 00 02 00 00 01 00 25 40 7E"
+ESCAPED_REQUEST = "7E 01 07 01 7D 5E 7D 5D C8 00 80 02 E4 C5 7E"
+
+
+# A framer written from DSP0253's text, independent of mctp.serial.framing.
+
+
+def reference_fcs(data):
+    crc = 0xFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
+    return crc  # no final complement (RFC 1662 complements; DSP0253 does not)
+
+
+def reference_frame(packet, count=None):
+    count = len(packet) if count is None else count
+    body = bytearray()
+    for b in packet:
+        if b in (0x7E, 0x7D):
+            body += bytes((0x7D, b ^ 0x20))
+        else:
+            body.append(b)
+    fcs = reference_fcs(bytes((0x01, count)) + bytes(packet))
+    return b"\x7e\x01" + bytes((count,)) + bytes(body) + bytes((fcs >> 8, fcs & 0xFF, 0x7E))
+
+
+def hex_bytes(text):
+    return bytes.fromhex(text.replace(" ", ""))
+
+
+class Sink:
+    """The layer above a bare core: takes message types 0 and 1, keeps what is delivered."""
+
+    def __init__(self, core):
+        self.core = core
+        self.messages = []
+        core.sink = self
+
+    def accept_request(self, msg_type):
+        return msg_type if msg_type in (0, 1) else -1
+
+    def deliver(self, slot):
+        self.messages.append((slot.src, slot.tag, bytes(slot.buf[: slot.length])))  # (no type)
+        self.core.release(slot)
+        return True
+
+
+def receiver(eid=8, **options):
+    """A bare core with a SerialLink on end `a` of a pipe; the test writes to end `b`."""
+    pipe = SerialPipe()
+    core = Core(Config(), eid, FakeClock(0))
+    link = core.add_link(SerialLink(pipe.a, **options))
+    return pipe, core, link, Sink(core)
+
+
+def feed(pipe, core, data):
+    pipe.b.write(data)
+    core.poll()
+
+
+def take(end):
+    """Every byte waiting at `end`."""
+    buf = bytearray(end.any())
+    end.readinto(buf)
+    return bytes(buf)
+
+
+def request(tag, text=b"hi", src=9, dest=8):
+    """A single-packet request of type 1 from `src` to `dest`."""
+    return bytes((0x01, dest, src, 0xC8 | tag, 0x01)) + text
+
+
+def clean_frame(tag, text=b"hi"):
+    """The frame of request(tag, text), checked to have no flag or escape byte after its count
+    (so cutting or corrupting it cannot put a flag anywhere unintended)."""
+    frame = encode_frame(request(tag, text))
+    assert 0x7E not in frame[1:-1] and 0x7D not in frame[3:-1], frame
+    return frame
+
+
+def echo(a, b, payload):
+    listener = a.stack.listener(1, 2000)
+    with b.stack.req(8, 2000) as req:
+        req.send(1, payload)
+        _, got, resp = listener.recv()
+        assert got == payload
+        resp.send(got)
+        assert req.recv()[1] == payload
+    listener.close()
+
+
+def drops(link):
+    return {
+        name: getattr(link.counters, name) for name in DROP_NAMES if getattr(link.counters, name)
+    }
+
+
+# The frame codec.
+
+
+def test_fcs_check_value_and_constants():
+    assert framing.fcs16(b"123456789", 0, 9, FCS_INIT) == 0x6F91
+    assert reference_fcs(b"123456789") == 0x6F91
+    assert framing.fcs_byte(FCS_INIT, framing.REVISION) == FCS_AFTER_REVISION
+    data = pattern(300, 5)
+    assert framing.fcs16(data, 0, 300, FCS_INIT) == reference_fcs(data)
+    assert framing.frame_size(64) == 142  # 68 bytes, every one escaped, and six of framing
+
+
+def test_golden_frames_encode_and_decode():
+    for text in (GET_EID_REQUEST, GET_EID_RESPONSE, ESCAPED_REQUEST):
+        frame = hex_bytes(text)
+        packet = decode_frame(frame)
+        assert encode_frame(packet) == frame == reference_frame(packet)
+
+
+def test_golden_get_eid_request_from_the_transmit_path():
+    pipe = SerialPipe()
+    core = Core(Config(), 8, FakeClock(0))
+    link = core.add_link(SerialLink(pipe.a))
+    core.add_route(0, 0, link)  # the endpoint has no EID yet
+    core.open_flow(0, owner=1)  # tag 0
+    assert core.send(0, FLAG_TO | 0, 0x00, b"\x80\x02", 0, 2) == SEND_OK
+    assert take(pipe.b) == hex_bytes(GET_EID_REQUEST)
+
+
+def test_golden_escaping_from_the_transmit_path():
+    # EIDs 0x7E and 0x7D: the header's own bytes are escaped.
+    pipe = SerialPipe()
+    core = Core(Config(), 0x7D, FakeClock(0))
+    core.add_route(0x7E, 0x7E, core.add_link(SerialLink(pipe.a)))
+    core.open_flow(0x7E, owner=1)
+    assert core.send(0x7E, FLAG_TO | 0, 0x00, b"\x80\x02", 0, 2) == SEND_OK
+    assert take(pipe.b) == hex_bytes(ESCAPED_REQUEST)
+
+
+def test_golden_get_eid_is_answered_with_the_golden_response():
+    # An endpoint with a static EID and none at present, as in the I2C golden test.
+    pipe, core, link, _ = receiver(eid=0)
+    ControlResponder(core, bytes(16), static_eid=0x0A)
+    core.set_eid(0)
+    feed(pipe, core, hex_bytes(GET_EID_REQUEST))
+    assert take(pipe.b) == hex_bytes(GET_EID_RESPONSE)
+    assert link.counters.rx_frames == 1 and link.counters.tx_frames == 1
+
+
+def test_golden_escaped_request_is_received():
+    pipe, core, link, _ = receiver(eid=0x7E)
+    responder = ControlResponder(core, bytes(16))
+    feed(pipe, core, hex_bytes(ESCAPED_REQUEST))
+    assert responder.counters.responses == 1
+    answer = decode_frame(take(pipe.b))
+    assert answer[:4] == bytes((0x01, 0x7D, 0x7E, 0xC0))  # to 0x7D, from 0x7E, tag 0
+    assert drops(link) == {}
+
+
+def _fcs_bytes(packet):
+    crc = reference_fcs(bytes((0x01, len(packet))) + packet)
+    return crc >> 8, crc & 0xFF
+
+
+def test_flags_and_escapes_in_the_packet_and_in_the_fcs():
+    # Packets whose payload holds 0x7E and 0x7D, found so that the FCS holds 0x7E or 0x7D in
+    # its high and its low byte: the FCS goes unescaped, and the receiver, counting, takes it.
+    wanted = {(0, 0x7E), (1, 0x7E), (0, 0x7D), (1, 0x7D)}
+    found = {}
+    k = 0
+    while wanted - set(found) and k < 1 << 16:
+        packet = request(k & 7, b"\x7e\x7d" + bytes((k & 0xFF, k >> 8)))
+        high_low = _fcs_bytes(packet)
+        for which in (0, 1):
+            if (which, high_low[which]) in wanted and (which, high_low[which]) not in found:
+                found[(which, high_low[which])] = packet
+        k += 1
+    assert set(found) == wanted
+    pipe, core, link, sink = receiver()
+    for key in sorted(found):
+        packet = found[key]
+        frame = encode_frame(packet)
+        assert frame == reference_frame(packet)
+        assert frame[-3 + key[0]] == key[1]  # in the FCS, raw
+        assert frame.count(b"\x7d\x5e") == 1 + (packet[3] == 0x7E)
+        feed(pipe, core, frame)
+    assert [m[2] for m in sink.messages] == [found[key][5:] for key in sorted(found)]
+    assert drops(link) == {}
+
+
+def test_random_packets_against_the_reference_and_back():
+    state = 11
+    pipe, core, link, sink = receiver()
+    sent = []
+    stream = bytearray()
+    for i in range(60):
+        body = bytearray()
+        for _ in range(1 + i % 63):
+            state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+            body.append((0x7E, 0x7D, state >> 16 & 0xFF)[state % 3])
+        packet = request(i & 7, bytes(body))
+        frame = encode_frame(packet)
+        assert frame == reference_frame(packet)
+        assert decode_frame(frame) == packet
+        sent.append(bytes(body))
+        stream += frame
+    at = 0
+    while at < len(stream):  # in pieces of 1 to 37 bytes, a poll after each
+        state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+        step = 1 + state % 37
+        feed(pipe, core, stream[at : at + step])
+        at += step
+    assert [m[2] for m in sink.messages] == sent
+    assert drops(link) == {} and link.counters.rx_frames == 60
+
+
+# Receive checks.
+
+
+def malformed_streams():
+    """Each class of malformed bytes, as (counter, expected count, bytes), each followed in
+    the test by a good frame."""
+    good = clean_frame(1)
+    packet = request(1)
+    n = len(packet)
+    flip = bytearray(good)
+    flip[-2] ^= 0x01
+    long_packet = request(2, pattern(72))  # N = 77, above the default 68
+    return (
+        ("bad_fcs", 1, bytes(flip)),
+        ("bad_revision", 1, b"\x7e\x02" + good[2:]),
+        ("bad_count", 1, reference_frame(packet[:-1], n - 1)[:-1] + packet[-1:] + b"\x7e"),
+        ("truncated", 1, good[:7]),  # the next frame's flag arrives inside this one
+        ("too_long", 1, reference_frame(long_packet)),
+        ("too_short", 1, b"\x7e\x01\x04\x01\x08\x09\xc8\x11\x22\x7e"),
+        ("bad_escape", 1, good[:5] + b"\x7d\x41" + good[6:]),
+        ("noise", 3, good + b"\x55\xaa\x00"),  # the good frame delivered, then 3 bytes
+    )
+
+
+def test_every_malformed_class_is_counted_and_the_next_frame_arrives():
+    for name, expected, data in malformed_streams():
+        pipe, core, link, sink = receiver()
+        feed(pipe, core, data + clean_frame(2))
+        assert drops(link) == {name: expected}, (name, drops(link))
+        assert sink.messages[-1] == (9, 2, b"hi"), name  # back in step at the next flag
+        assert link.counters.irq_errors == 0 and core.counters.internal_error == 0
+
+
+def test_a_byte_count_of_a_flag_is_a_cut_frame_and_that_flag_opens_the_next():
+    pipe, core, link, sink = receiver()
+    feed(pipe, core, b"\x7e\x01" + clean_frame(3))
+    assert drops(link) == {"truncated": 1}
+    assert len(sink.messages) == 1
+
+
+def test_noise_before_the_first_flag_and_between_frames_is_counted_per_byte():
+    pipe, core, link, sink = receiver()
+    feed(pipe, core, b"\x00\xff" + clean_frame(1) + b"abc" + clean_frame(2))
+    assert drops(link) == {"noise": 5}
+    assert len(sink.messages) == 2
+
+
+def test_shared_and_repeated_flags_between_frames():
+    pipe, core, link, sink = receiver()
+    one, two, three = clean_frame(1), clean_frame(2), clean_frame(3)
+    feed(pipe, core, b"\x7e\x7e" + one + two[1:] + b"\x7e\x7e\x7e" + three)
+    assert drops(link) == {}
+    assert [m[1] for m in sink.messages] == [1, 2, 3]
+
+
+def test_the_count_not_a_flag_ends_a_frame():
+    # A packet of 0x7E bytes: every one escaped, so no 0x7E between the flags but the FCS's.
+    packet = request(4, b"\x7e" * 60)
+    frame = encode_frame(packet)
+    assert frame[1:-3].count(b"\x7e") == 0 and len(frame) == 6 + 65 + 60
+    pipe, core, _link, sink = receiver()
+    for b in frame:  # one byte a poll
+        feed(pipe, core, bytes((b,)))
+    assert sink.messages == [(9, 4, packet[5:])]
+
+
+def test_a_lost_closing_flag_is_found_by_the_next_frame():
+    pipe, core, link, sink = receiver()
+    feed(pipe, core, clean_frame(1)[:-1])
+    assert sink.messages == []  # the closing flag is due
+    feed(pipe, core, clean_frame(2))  # its opening flag closes the first
+    assert [m[1] for m in sink.messages] == [1, 2] and drops(link) == {}
+
+
+def test_a_lost_frame_aborts_the_message_it_was_part_of():
+    # Packets 1..8 of a message, the fifth corrupted: the four packets lost in a row would pass
+    # the 2-bit sequence check; the gap mark makes the core abort the message instead.
+    packets = build_packets(9, 8, FLAG_TO | 5, 0x01, pattern(1000, 2))
+    frames = [encode_frame(p) for p in packets]
+    pipe, core, link, sink = receiver()
+    stream = b"".join(frames[:4]) + b"\x7e\x01\x20\x00\x7e" + b"".join(frames[8:])
+    feed(pipe, core, stream)
+    assert sink.messages == []
+    assert link.counters.truncated == 1 and core.counters.aborted == 1
+    assert core.pool.in_use() == 0
+
+
+def test_a_full_ring_in_irq_mode_drops_and_counts_and_marks_the_gap():
+    pipe, core, link, sink = receiver(ring=4, irq=True)
+    frames = b"".join(clean_frame(i) for i in range(6))
+    pipe.b.write(frames)  # the IRQ takes it all; the ring holds three
+    assert link.pending() == 3 and link.counters.ring_full == 3
+    core.poll()
+    assert [m[1] for m in sink.messages] == [0, 1, 2]
+    feed(pipe, core, clean_frame(6))
+    assert link._gaps[3] == 1  # the packet after the drops carried the mark
+    assert len(sink.messages) == 4
+
+
+def test_poll_reads_only_what_the_ring_has_room_for():
+    # Without an IRQ nothing is dropped for want of room: the bytes wait in the stream. And a
+    # poll reads a ring's worth at most, so a peer that never stops cannot keep it there.
+    class Wake:
+        times = 0
+
+        def set(self):
+            self.times += 1
+
+    wake = Wake()
+    pipe, core, link, sink = receiver(ring=2, wake=wake)
+    pipe.b.write(b"".join(clean_frame(i & 7) for i in range(40)))
+    core.poll()
+    assert 0 < len(sink.messages) < 40
+    assert wake.times > len(sink.messages)  # a packet queued, and the bound: come back
+    polls = 1
+    while pipe.a.any():
+        core.poll()
+        polls += 1
+    assert len(sink.messages) == 40 and drops(link) == {} and polls > 10
+
+
+def test_a_fault_in_the_irq_handler_is_counted_not_raised():
+    pipe, _core, link, _sink = receiver(irq=True)
+    link._chunk = None  # make the handler fail
+    pipe.b.write(clean_frame(1))
+    assert link.counters.irq_errors == 1
+
+
+def test_random_bytes_never_raise_and_two_flags_always_resynchronise():
+    # Whatever state garbage leaves the receiver in (even inside an FCS, which takes any byte),
+    # two flags and a frame get through: the worst case takes both flags as an FCS and the
+    # frame's own opening flag as the closing one.
+    pipe, core, link, sink = receiver()
+    state = 17
+    for round_ in range(40):
+        garbage = bytearray()
+        for _ in range(1 + round_ * 7 % 90):
+            state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+            garbage.append((0x7E, 0x7D, 0x01, state >> 16 & 0xFF)[state >> 8 & 3])
+        feed(pipe, core, bytes(garbage) + b"\x7e\x7e" + clean_frame(round_ & 7, b"ok"))
+        assert sink.messages[-1] == (9, round_ & 7, b"ok"), round_
+    assert link.counters.irq_errors == 0 and core.counters.internal_error == 0
+    assert sum(drops(link).values()) > 40
+
+
+def test_hostile_well_formed_frames_leave_the_stack_answering():
+    # Valid frames with hostile packets: versions, destinations, sources, sequence gaps,
+    # starts without ends, ends without starts, the largest counts, a flood of one tag.
+    a, b = serial_pair()
+    listener = a.stack.listener(1)
+    hostile = []
+    hostile.append(bytes((0x02, 8, 9, 0xC8, 1)))  # bad header version
+    hostile.append(bytes((0x01, 0x33, 9, 0xC8, 1)))  # not for us
+    hostile.append(bytes((0x01, 8, 0xFF, 0xC8, 1)))  # broadcast source
+    hostile.append(bytes((0x01, 8, 9, 0x58)) + bytes(64))  # an end without a start
+    for tag in range(8):
+        hostile.append(bytes((0x01, 8, 9, 0x88 | tag, 1)) + bytes(63))  # starts, never ended
+    hostile.append(bytes((0x01, 8, 9, 0x88, 1)) + bytes(63))
+    hostile.append(bytes((0x01, 8, 9, 0x28)) + bytes(64))  # a sequence gap
+    hostile.append(bytes((0x01, 8, 9, 0xC0, 1)))  # an unsolicited response
+    hostile.append(bytes((0x01, 8, 9, 0xC8, 0x05)))  # a type nobody listens to
+    for packet in hostile * 3:
+        b.link._stream.write(encode_frame(packet))
+        a.server.poll()
+        assert a.server.check() == []
+    counters = a.core.counters
+    assert counters.bad_version == 3 and counters.not_for_us == 3 and counters.bad_src == 3
+    assert counters.no_som >= 3 and counters.bad_seq >= 1 and counters.evicted >= 8
+    assert counters.unsolicited == 3 and counters.no_listener == 3
+    assert counters.internal_error == 0
+    listener.close()
+    echo(a, b, pattern(MAX_PAYLOAD_SIZE, 4))  # still answering
+    a.clock.advance(6000)
+    for ep in (a, b):
+        ep.server.poll()
+        assert_nothing_held(ep)
+    assert drops(a.link) == {}
+
+
+def _losses(ep):
+    counters = ep.core.counters
+    return sum(drops(ep.link).values()) + counters.aborted + counters.reassembly_timeout
+
+
+def test_faults_on_the_line_lose_a_message_never_corrupt_or_repeat_it():
+    # 1 KiB requests and their echoes (16 frames each way), each round with at most one fault
+    # on one frame of one direction: a flipped bit or a frame cut short always loses the
+    # message (reported: the receive times out); a lost byte loses it unless the byte was a
+    # flag (the next frame's flag stands in for it); noise between two of its frames loses it
+    # (the receiver cannot tell noise from a damaged frame). A round without a fault always
+    # gets its echo: the line is back in step.
+    faults = SerialFaults(), SerialFaults()
+    pipe = SerialPipe()
+    pipe.b.faults, pipe.a.faults = faults  # requests from b, echoes from a
+    a, b = serial_pair((pipe.a, pipe.b))
+    listener = a.stack.listener(1, 200)
+    state = 3
+    outcomes = {}
+    seen = []
+    counted = _losses(a) + _losses(b)
+    for round_ in range(48):
+        state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+        line = faults[state >> 8 & 1]
+        at = line.writes + (state >> 12) % 16
+        kind = ("none", "flip", "lose", "cut", "noise", "none")[round_ % 6]
+        offset = state >> 4 & 0x7F
+        if kind == "flip":
+            line.flip(at, offset % 60, 1 << (state >> 20 & 7))
+        elif kind == "lose":
+            line.lose(at, (0, -1, offset % 60)[round_ // 6 % 3])  # opening flag, closing, other
+        elif kind == "cut":
+            line.cut(at, offset % 70)
+        elif kind == "noise":
+            line.noise(at, bytes((offset, 0x7E, offset ^ 0x55)))
+        payload = pattern(MAX_PAYLOAD_SIZE, round_)
+        with b.stack.req(8, 200) as req:
+            try:
+                req.send(1, payload)
+                _, got, resp = listener.recv()
+                assert got[0] not in seen  # never delivered twice (its first byte: its round)
+                seen.append(got[0])
+                assert got == payload  # never corrupted
+                resp.send(got)
+                assert req.recv()[1] == payload
+                outcome = "whole"
+            except MctpError as error:
+                assert error.code == ResponseCode.TIMED_OUT
+                outcome = "lost"
+        outcomes.setdefault(kind, []).append(outcome)
+        a.clock.advance(6000)  # what is unfinished expires
+        a.server.poll()
+        b.server.poll()
+    assert set(outcomes["none"]) == {"whole"}
+    assert set(outcomes["flip"]) == set(outcomes["cut"]) == {"lost"}
+    assert "whole" in outcomes["lose"] and "lost" in outcomes["lose"]
+    assert "lost" in outcomes["noise"]
+    listener.close()
+    echo(a, b, pattern(MAX_PAYLOAD_SIZE, 99))  # (its flags end what a fault left unfinished)
+    lost = sum(outcome == "lost" for kind in outcomes for outcome in outcomes[kind])
+    assert _losses(a) + _losses(b) - counted >= lost  # every loss counted: by a link, or by a
+    for ep in (a, b):  # core when it gave up
+        assert ep.link.counters.irq_errors == 0 and ep.core.counters.internal_error == 0
+        assert_nothing_held(ep)
+
+
+# Two stacks.
+
+
+def test_1k_echo_over_an_in_memory_line_polled_and_by_irq():
+    for irq in (False, True):
+        a, b = serial_pair(irq=irq)
+        echo(a, b, pattern(MAX_PAYLOAD_SIZE, 1))
+        for ep in (a, b):
+            assert ep.link.counters.rx_frames == 16 and ep.link.counters.tx_frames == 16
+            assert drops(ep.link) == {}
+            assert_nothing_held(ep)
+
+
+def test_1k_echo_under_asyncio_woken_by_the_irq():
+    # Each stack run by its StackTask, which sleeps until its link's IRQ handler queues a
+    # packet and sets the task's flag (the `wake` given to the link).
+    import asyncio  # noqa: PLC0415
+
+    from mctp.aio import AsyncStack, StackTask  # noqa: PLC0415
+    from mctp.server import Server  # noqa: PLC0415
+
+    pipe = SerialPipe()
+    tasks = []
+    for eid, end, peer in ((8, pipe.a, 9), (9, pipe.b, 8)):
+        core = Core(Config(), eid)
+        tasks.append(StackTask(Server(core)))
+        core.add_route(peer, peer, core.add_link(SerialLink(end, irq=True, wake=tasks[-1].wake)))
+    stack_a, stack_b = AsyncStack(tasks[0]), AsyncStack(tasks[1])
+    answers = []
+
+    async def main():
+        running = [asyncio.create_task(task.run()) for task in tasks]
+        listener = stack_b.listener(1)
+        async with stack_a.req(9, 2000) as ch:
+            await ch.send(1, pattern(MAX_PAYLOAD_SIZE, 8))
+            _, payload, resp = await listener.recv()
+            await resp.send(payload)
+            answers.append((await ch.recv())[1])
+        for task in running:
+            task.cancel()
+
+    asyncio.run(main())
+    if IS_MICROPYTHON:
+        asyncio.new_event_loop()  # (MicroPython's loop keeps the tasks until then)
+    assert answers == [pattern(MAX_PAYLOAD_SIZE, 8)]
+    assert tasks[0].polls < 40 and tasks[1].polls < 40  # woken by packets, not spinning
+
+
+def test_1k_echo_over_a_socket_pair():
+    needs_socket()
+    from mctp.host.serial_stream import SerialStream, socket_pair  # noqa: PLC0415 (host)
+
+    sockets = socket_pair()
+    streams = (SerialStream(sockets[0]), SerialStream(sockets[1]))
+    try:
+        a, b = serial_pair(streams)
+        for size in (1, 100, MAX_PAYLOAD_SIZE):
+            echo(a, b, pattern(size, size))
+        for ep in (a, b):
+            assert drops(ep.link) == {}
+            assert_nothing_held(ep)
+    finally:
+        for i in range(2):
+            streams[i].close()
+            sockets[i].close()
+
+
+def test_1k_echo_over_a_pty():
+    if IS_MICROPYTHON:
+        skip("the unix port cannot create a pty (it opens one by path: SerialStream.open_tty)")
+    import os  # noqa: PLC0415
+    import tty  # noqa: PLC0415
+
+    from mctp.host.serial_stream import SerialStream  # noqa: PLC0415 (host)
+
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    streams = (SerialStream(master), SerialStream.open_tty(os.ttyname(slave)))
+    try:
+        a, b = serial_pair(streams)
+        echo(a, b, pattern(MAX_PAYLOAD_SIZE, 2))
+        for ep in (a, b):
+            assert drops(ep.link) == {}
+    finally:
+        for stream in streams:
+            stream.close()
+        os.close(master)
+        os.close(slave)
+
+
+# The unix port at the other end of a pty: it opens the slave end by path (it cannot create a
+# pty), answers one request and exits.
+_UNIX_PORT_ECHO = """
+import sys
+sys.path.insert(0, %r)
+from mctp import Stack
+from mctp.config import Config
+from mctp.core import Core
+from mctp.host.serial_stream import SerialStream
+from mctp.serial import SerialLink
+from mctp.server import DirectClient, Server
+
+core = Core(Config(), eid=9)
+core.add_route(8, 8, core.add_link(SerialLink(SerialStream.open_tty(%r))))
+listener = Stack(DirectClient(Server(core))).listener(1, 20000)
+print("ready")
+meta, payload, resp = listener.recv()
+resp.send(payload)
+print("echoed", len(payload), core.links[0].counters.rx_frames)
+"""
+
+
+def test_1k_echo_with_the_unix_port_over_a_pty():
+    if IS_MICROPYTHON:
+        skip("CPython creates the pty and starts the unix port on it")
+    import os  # noqa: PLC0415
+    import select  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from mctp import Stack  # noqa: PLC0415
+    from mctp.host.serial_stream import SerialStream  # noqa: PLC0415 (host)
+    from mctp.server import DirectClient, Server  # noqa: PLC0415
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    micropython = os.path.join(os.path.dirname(sys.executable), "micropython")
+    master, slave = os.openpty()
+    script = _UNIX_PORT_ECHO % (root, os.ttyname(slave))
+    child = subprocess.Popen(
+        [micropython, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    stream = SerialStream(master)
+    try:
+        # Its raw mode flushes what waits on the line: nothing is sent before it is ready.
+        assert select.select([child.stdout], [], [], 20)[0], "the unix port did not start"
+        assert child.stdout.readline() == "ready\n", child.stderr.read()
+        core = Core(Config(), 8)
+        core.add_route(9, 9, core.add_link(SerialLink(stream)))
+        with Stack(DirectClient(Server(core))).req(9, 10000) as req:
+            req.send(1, pattern(MAX_PAYLOAD_SIZE, 6))
+            assert req.recv()[1] == pattern(MAX_PAYLOAD_SIZE, 6)
+        out, err = child.communicate(timeout=20)
+        assert out == "echoed 1023 16\n", err
+        assert drops(core.links[0]) == {}
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        stream.close()
+        os.close(master)
+        os.close(slave)
+
+
+def test_1k_echoes_under_asyncio_over_a_socket_pair():
+    # No IRQ on a host stream: mctp.aio.watch wakes each stack task when its socket is
+    # readable, and the link sets the flag itself when a poll stops at its bound.
+    needs_socket()
+    import asyncio  # noqa: PLC0415
+
+    from mctp.aio import AsyncStack, StackTask, watch  # noqa: PLC0415
+    from mctp.host.serial_stream import SerialStream, socket_pair  # noqa: PLC0415 (host)
+    from mctp.server import Server  # noqa: PLC0415
+
+    sockets = socket_pair()
+    tasks = []
+    for eid, sock, peer in ((8, sockets[0], 9), (9, sockets[1], 8)):
+        core = Core(Config(), eid)
+        tasks.append(StackTask(Server(core)))
+        link = SerialLink(SerialStream(sock), wake=tasks[-1].wake)
+        core.add_route(peer, peer, core.add_link(link))
+    stack_a, stack_b = AsyncStack(tasks[0]), AsyncStack(tasks[1])
+    answers = []
+
+    async def main():
+        running = [asyncio.create_task(task.run()) for task in tasks]
+        running += [asyncio.create_task(watch(sockets[i], tasks[i].wake)) for i in range(2)]
+        listener = stack_b.listener(1)
+        for i in range(3):
+            async with stack_a.req(9, 2000) as ch:
+                await ch.send(1, pattern(MAX_PAYLOAD_SIZE, i))
+                _, payload, resp = await listener.recv()
+                await resp.send(payload)
+                answers.append((await ch.recv())[1] == pattern(MAX_PAYLOAD_SIZE, i))
+        for task in running:
+            task.cancel()
+
+    try:
+        asyncio.run(main())
+        if IS_MICROPYTHON:
+            asyncio.new_event_loop()  # (MicroPython's loop keeps the tasks until then)
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert answers == [True, True, True]
+
+
+def test_mtu_settings():
+    for mtu, rx_mtu in ((0, None), (65, None), (64, 71), (64, 0)):
+        with raises(ValueError):
+            SerialLink(SerialPipe().a, mtu, rx_mtu)
+    with raises(ValueError):
+        SerialLink(SerialPipe().a, ring=1)
+    for mtu, packets in ((16, 64), (64, 16)):
+        a, b = serial_pair(mtu=mtu)
+        echo(a, b, pattern(MAX_PAYLOAD_SIZE, mtu))
+        assert a.link.counters.rx_frames == b.link.counters.rx_frames == packets
+        a = b = None  # two stacks at a time: a board's heap
+    # A receiver at rx_mtu 32 drops a baseline packet; at 70 it takes N = 74, as Linux does.
+    # (request()'s payload is its type byte and its text.)
+    pipe, core, link, sink = receiver(rx_mtu=32)
+    feed(pipe, core, encode_frame(request(1, bytes(32))) + encode_frame(request(2, bytes(31))))
+    assert drops(link) == {"too_long": 1} and [m[1] for m in sink.messages] == [2]
+    pipe, core, link, sink = receiver(rx_mtu=70)
+    feed(pipe, core, encode_frame(request(1, bytes(69))) + encode_frame(request(2, bytes(70))))
+    assert drops(link) == {"too_long": 1} and [m[1] for m in sink.messages] == [1]
+
+
+def test_a_full_queue_holds_packets_back_instead_of_dropping_them():
+    config = Config(queue_limit=1)
+    a, b = serial_pair(config=config)
+    listener = a.stack.listener(1, 2000)
+    first, second = pattern(300, 1), pattern(300, 2)
+    for payload in (first, second):
+        b.stack.req(8).send(1, payload)
+    a.server.poll()
+    assert a.server.queued(listener.handle.value) == 1  # the second waits in the ring
+    assert listener.recv()[1] == first
+    assert listener.recv()[1] == second
+    assert a.core.counters.queue_full == 0 and drops(a.link) == {}
+
+
+def test_partial_writes_are_finished_and_a_stalled_line_fails_the_send():
+    pipe = SerialPipe()
+    a, b = serial_pair((pipe.a, pipe.b))
+    pipe.b.accept = 7  # a stream that takes 7 bytes a write
+    echo(a, b, pattern(500, 3))
+    assert b.link.counters.tx_partial_writes == 8 and b.link.counters.tx_frames == 8
+
+    class Stalled:
+        def write(self, buf, off, n):
+            return None  # a full non-blocking stream
+
+    pipe, core, link, _ = receiver(write_timeout_ms=5)
+    link._stream = Stalled()
+    core.add_route(9, 9, link)
+    assert core.send(9, FLAG_TO, 1, b"hello", 0, 5) == SEND_LINK_FAILED
+    assert link.counters.tx_failed == 1
+    assert link.describe_failure() == "the serial stream took 0 of a frame's 16 bytes in 5 ms"
+
+
+def test_a_raising_stream_fails_the_send_without_raising():
+    class Raising:
+        def write(self, buf, off, n):
+            raise OSError(110)  # stm32, when the UART's own timeout ends a write
+
+    _pipe, core, link, _ = receiver(write_timeout_ms=2)
+    link._stream = Raising()
+    core.add_route(9, 9, link)
+    assert core.send(9, FLAG_TO, 1, b"x", 0, 1) == SEND_LINK_FAILED
+
+
+def test_send_failure_reaches_the_application():
+    pipe = SerialPipe()
+    _a, b = serial_pair((pipe.a, pipe.b), write_timeout_ms=2)
+
+    class Stalled:
+        def write(self, buf, off, n):
+            return 0
+
+    b.link._stream = Stalled()
+    with raises(MctpError) as caught:
+        b.stack.req(8).send(1, b"anyone there?")
+    assert caught.value.code == ResponseCode.INTERNAL_ERROR
+    assert b.core.flows.in_use() == 0
+
+
+# Allocation.
+
+
+def test_serial_packet_paths_with_the_heap_locked():
+    for irq in (False, True):
+        a, b = serial_pair(irq=irq)
+        listener = a.stack.listener(1)
+        req = b.stack.req(8)
+        resp = listener.resp_channel()
+        meta = RecvMetadata()
+        buf = bytearray(MAX_PAYLOAD_SIZE)
+        message = pattern(MAX_PAYLOAD_SIZE, 0x7E)  # escapes in every packet
+        echo_into(req, listener, resp, meta, buf, message)  # warm up
+        with heap_locked():
+            size = echo_into(req, listener, resp, meta, buf, message)
+        assert size == MAX_PAYLOAD_SIZE and bytes(buf) == message
+        for ep in (a, b):
+            assert ep.link.counters.irq_errors == 0 and drops(ep.link) == {}
+            assert ep.core.counters.internal_error == 0
+        a = b = None
+
+
+class CountingSink(Sink):
+    def deliver(self, slot):  # (allocates nothing)
+        self.delivered += 1
+        self.core.release(slot)
+        return True
+
+
+def test_every_drop_with_the_heap_locked():
+    streams = [data + clean_frame(2) for _, _, data in malformed_streams()]
+    pipe, core, link, _ = receiver()
+    sink = CountingSink(core)
+    sink.delivered = 0
+    for data in streams:  # warm up
+        feed(pipe, core, data)
+    link.counters.reset()
+    with heap_locked():
+        for data in streams:
+            pipe.b.write(data)
+            core.poll()
+    assert drops(link) == {name: count for name, count, _ in malformed_streams()}
+    assert sink.delivered == 2 * (len(streams) + 1)  # the good frames, and noise's own
+    assert core.counters.internal_error == 0
+
+
+# The viper functions (MicroPython) against the pure ones.
+
+
+def _viper_or_skip():
+    if framing.frame_packet is framing.frame_packet_py:
+        skip("no viper here: the pure-Python versions are the ones in use")
+
+
+def test_the_constants_copied_into_the_viper_leaves_agree():
+    if IS_MICROPYTHON:
+        skip("reads the sources with CPython's re")
+    import os  # noqa: PLC0415
+
+    from test_core import _viper_consts  # noqa: PLC0415
+
+    folder = os.path.dirname(framing.__file__)
+    copied = _viper_consts(os.path.join(folder, "_framing_viper.py"))
+    assert len(copied) == 6
+    copied.update(_viper_consts(os.path.join(folder, "_deframer_viper.py")))
+    assert len(copied) == 26
+    for name, value in copied.items():
+        assert getattr(deframer, name, getattr(framing, name, None)) == value, name
+
+
+def test_the_viper_framer_gives_the_pure_python_bytes():
+    _viper_or_skip()
+    state = 5
+    for n in (5, 6, 20, 68, 0xFF):
+        packet = bytearray(n)
+        for i in range(n):
+            state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+            packet[i] = (0x7E, 0x7D, state >> 16 & 0xFF)[state % 3]
+        outs = []
+        for frame_packet in (framing.frame_packet, framing.frame_packet_py):
+            out = bytearray(2 * n + 6)
+            outs.append(bytes(out[: frame_packet(out, packet, n)]))
+        assert outs[0] == outs[1] == reference_frame(packet)
+    for frame_packet in (framing.frame_packet, framing.frame_packet_py):
+        with raises(ValueError):
+            frame_packet(bytearray(20), bytes(10), 10)  # no room for every byte escaped
+
+
+def _line_noise(seed, length):
+    # Good frames, and good frames damaged in every way, with noise and flags between them.
+    out = bytearray()
+    state = seed
+    while len(out) < length:
+        state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+        frame = bytearray(encode_frame(request(state & 7, pattern(state % 80, state & 0x7F))))
+        damage = state >> 8 & 7
+        where = (state >> 12) % len(frame)
+        if damage == 1:
+            frame[where] ^= 1 << (state >> 20 & 7)
+        elif damage == 2:
+            frame = frame[:where] + frame[where + 1 :]
+        elif damage == 3:
+            frame = frame[:where]
+        elif damage == 4:
+            frame = frame[:where] + b"\x7d" + frame[where:]
+        elif damage == 5:
+            frame += bytes((state & 0xFF, 0x7E))
+        out += frame
+    return out
+
+
+def test_the_viper_deframer_gives_the_pure_python_results():
+    _viper_or_skip()
+    queued = dropped = full = 0
+    for seed in range(6):
+        stream = _line_noise(seed, 3000)
+        links = [SerialLink(SerialPipe().a, rx_mtu=64, ring=3) for _ in range(2)]
+        results = [[], []]
+        at = 0
+        step = 1
+        while at < len(stream):
+            step = step * 7 % 61 + 1
+            chunk = stream[at : at + step]
+            for which in (0, 1):
+                deframe = (deframer.deframe, deframer.deframe_py)[which]
+                link = links[which]
+                results[which].append(deframe(link, chunk, len(chunk)))
+                if len(results[which]) % 3 == 0:  # the ring emptied now and then: it fills up
+                    link._r = link._w
+            at += step
+        one, two = links
+        assert results[0] == results[1]
+        assert one.counters.as_dict() == two.counters.as_dict()
+        assert one._ring == two._ring and one._lengths == two._lengths
+        assert one._gaps == two._gaps
+        for name in ("_state", "_pos", "_count", "_w", "_r", "_gap"):
+            assert getattr(one, name) == getattr(two, name), name
+        queued += sum(results[0])
+        dropped += sum(drops(one).values())
+        full += one.counters.ring_full
+    assert queued > 100 and dropped > 100 and full > 5, (queued, dropped, full)
+
+
+# docs/serial.md's examples, run as written.
+
+DOCS_MARKER = "<!-- run by host_tests/test_serial.py"
+
+
+def _doc_blocks():
+    try:
+        with open((__file__.rpartition("/")[0] or ".") + "/../docs/serial.md") as f:
+            text = f.read()
+    except OSError:
+        skip("no docs/serial.md beside the tests (a board)")
+    blocks = []
+    for part in text.split(DOCS_MARKER)[1:]:
+        start = part.index("```python\n") + len("```python\n")
+        blocks.append(part[start : part.index("```", start)])
+    return blocks
+
+
+class _StandInMachine:
+    """`machine` for the board example: its UART is one end of a SerialPipe."""
+
+    def __init__(self):
+        self.pipe = SerialPipe()
+
+    def Pin(self, number):
+        return number
+
+    def UART(self, uart_id, baudrate, tx=None, rx=None, rxbuf=256, timeout=0):
+        return self.pipe.a
+
+
+def test_the_docs_examples_run_as_written():
+    import sys  # noqa: PLC0415
+
+    from test_readme import _run  # noqa: PLC0415
+
+    board, host = _doc_blocks()
+    saved = sys.modules.get("machine")
+    sys.modules["machine"] = _StandInMachine()
+    try:
+        (counters,) = _run(board)
+    finally:
+        if saved is None:
+            del sys.modules["machine"]
+        else:
+            sys.modules["machine"] = saved
+    assert counters.startswith("bad_fcs=0 ") and "rx_frames=0 " in counters
+    needs_socket()
+    assert _run(host) == [str(b"\xff\xffover a serial line")]
+
+
+# pymctp (CPython), code this project did not write.
+
+
+def test_pymctp_dissects_our_frames_and_builds_frames_we_take():
+    if IS_MICROPYTHON:
+        skip("pymctp is CPython-only")
+    from pymctp.layers.mctp import TransportHdrPacket  # noqa: PLC0415
+    from pymctp.layers.mctp.transport import UartTransportPacket  # noqa: PLC0415
+
+    # pymctp's UartTransport does not escape: frames without 0x7E or 0x7D in the packet only.
+    message = bytes(b & 0x6F for b in pattern(200, 1))
+    packets = build_packets(9, 8, FLAG_TO | 2, 0x01, message)
+    pipe, core, _link, sink = receiver()
+    for packet in packets:
+        assert 0x7E not in packet and 0x7D not in packet
+        ours = encode_frame(packet)
+        theirs = UartTransportPacket(ours)
+        assert theirs.protocol_rev == 1 and theirs.byte_count == len(packet)
+        assert bytes(theirs.load) == packet
+        built = bytes(UartTransportPacket(byte_count=len(packet), load=TransportHdrPacket(packet)))
+        assert built == ours  # the same FCS, by crcmod's CRC-16/MCRF4XX
+        feed(pipe, core, built)
+    assert sink.messages == [(9, 2, message)]

@@ -1,0 +1,186 @@
+# The receive side of the serial binding: deframe(link, buf, n) runs the bytes buf[:n], as they
+# came off the line, through a byte-level state machine whose state lives in the link (so a
+# frame may arrive in any number of pieces), unescapes each packet straight into the link's
+# receive ring (link._frame, which is link._ring[link._w]), checks it at its closing flag and
+# queues it: its length and gap mark at ring position link._w, which moves on, and
+# link._wake.set() when there is a wake. It returns how many frames it queued.
+#
+# Every byte that is not part of a good frame is a counted drop (link._drop(reason), which also
+# marks a gap: the next frame queued tells poll that packets may have been lost before it):
+#   bad_fcs       the FCS does not match
+#   bad_revision  the byte after an opening flag is neither a flag nor revision 0x01
+#   bad_count     the byte after the FCS, where the count puts the closing flag, is not a flag
+#   truncated     a flag inside the packet: the frame was cut short (or its count too large)
+#   too_long      a count above what the link takes (its rx_mtu + 4)
+#   too_short     a count below a transport header and one payload byte
+#   bad_escape    0x7D followed by anything but 0x5E or 0x5D
+#   noise         a byte outside any frame (counted per byte)
+#   ring_full     a good frame with no room left in the ring
+# After a drop the rest of the frame is skipped up to the next flag, which may open the next
+# frame (a flag inside the packet is one), so the receiver is back in step at the next 0x7E.
+# The FCS is not escaped and may hold 0x7E, so the two bytes after the packet are taken
+# whatever they are and only the byte after them must be a flag. A closing flag may double as
+# the next frame's opening flag (HDLC allows one flag between frames; Linux and libmctp send
+# two), and any number of flags may come between frames.
+#
+# Boards use the viper deframe; the pure-Python one gives the same results.
+
+from .._compat import const
+from .framing import ESCAPE, ESCAPED_BIT, FCS_AFTER_REVISION, FLAG, MIN_COUNT, REVISION
+from .framing import fcs16, fcs_byte
+
+# Why bytes were dropped: a link counts each under this name (DROP_NAMES[reason - 1]).
+DROP_NAMES = (
+    "bad_fcs",
+    "bad_revision",
+    "bad_count",
+    "truncated",
+    "too_long",
+    "too_short",
+    "bad_escape",
+    "noise",
+    "ring_full",
+)
+BAD_FCS = const(1)
+BAD_REVISION = const(2)
+BAD_COUNT = const(3)
+TRUNCATED = const(4)
+TOO_LONG = const(5)
+TOO_SHORT = const(6)
+BAD_ESCAPE = const(7)
+NOISE = const(8)
+RING_FULL = const(9)
+
+# The states (link._state).
+HUNT = const(0)  # outside any frame: a byte that is not a flag is noise
+SKIP = const(1)  # the rest of a dropped frame, up to the next flag
+OPENED = const(2)  # after a flag: more flags, or the revision of a frame
+CLOSED = const(3)  # after a frame's closing flag: a flag, the revision of a frame, or noise
+COUNT = const(4)  # the byte count
+DATA = const(5)  # the packet's bytes: link._pos of link._count so far
+ESCAPED = const(6)  # after a 0x7D inside the packet
+FCS_HIGH = const(7)
+FCS_LOW = const(8)
+CLOSING = const(9)  # the closing flag is due
+
+
+def deframe_py(link, buf, n):
+    queued = 0
+    i = 0
+    while i < n:
+        if link._state == DATA:
+            i = _data(link, buf, i, n)
+            if i == n or link._state != DATA:
+                continue
+        queued += _byte(link, buf[i])  # (in DATA: the flag or escape _data stopped at)
+        i += 1
+    return queued
+
+
+def _data(link, buf, i, n):
+    # The packet's plain bytes, as many as come in a row; a flag or an escape is left for
+    # _byte. Returns where it stopped.
+    frame = link._frame
+    pos = link._pos
+    count = link._count
+    while i < n and pos < count:
+        b = buf[i]
+        if b == FLAG or b == ESCAPE:
+            break
+        frame[pos] = b
+        pos += 1
+        i += 1
+    link._pos = pos
+    if pos == count:
+        link._state = FCS_HIGH
+    return i
+
+
+def _byte(link, b):
+    # One byte in any state, but a plain packet byte; 1 when it ended a frame that was queued.
+    state = link._state
+    if state == FCS_HIGH:
+        link._frame[link._count] = b
+        link._state = FCS_LOW
+    elif state == FCS_LOW:
+        link._frame[link._count + 1] = b
+        link._state = CLOSING
+    elif state == CLOSING:
+        if b == FLAG:
+            link._state = CLOSED
+            return _close(link)
+        _drop(link, BAD_COUNT, SKIP)
+    elif b == FLAG:
+        if COUNT <= state <= ESCAPED:
+            _drop(link, TRUNCATED, OPENED)  # and this flag opens the next frame
+        else:
+            link._state = OPENED
+    elif state == DATA:  # (an escape: _data takes the other bytes)
+        link._state = ESCAPED
+    elif state == ESCAPED:
+        if b == FLAG ^ ESCAPED_BIT or b == ESCAPE ^ ESCAPED_BIT:
+            _unescaped(link, b ^ ESCAPED_BIT)
+        else:
+            _drop(link, BAD_ESCAPE, SKIP)
+    elif state == COUNT:
+        _count(link, b)
+    elif b == REVISION and (state == OPENED or state == CLOSED):
+        link._state = COUNT
+    elif state == OPENED:
+        _drop(link, BAD_REVISION, SKIP)
+    elif state != SKIP:  # HUNT or CLOSED
+        _drop(link, NOISE, HUNT)
+    return 0
+
+
+def _drop(link, reason, state):
+    link._state = state
+    link._drop(reason)
+
+
+def _count(link, n):
+    if n < MIN_COUNT:
+        _drop(link, TOO_SHORT, SKIP)
+    elif n > link._max_count:
+        _drop(link, TOO_LONG, SKIP)
+    else:
+        link._count = n
+        link._pos = 0
+        link._state = DATA
+
+
+def _unescaped(link, b):
+    link._frame[link._pos] = b
+    link._pos += 1
+    link._state = FCS_HIGH if link._pos == link._count else DATA
+
+
+def _close(link):
+    # The closing flag came where the count put it: check the FCS, then queue the frame.
+    count = link._count
+    frame = link._frame
+    if fcs16(frame, 0, count, fcs_byte(FCS_AFTER_REVISION, count)) != (
+        frame[count] << 8 | frame[count + 1]
+    ):
+        link._drop(BAD_FCS)
+        return 0
+    w = link._w + 1
+    if w == len(link._ring):
+        w = 0
+    if w == link._r:
+        link._drop(RING_FULL)
+        return 0
+    link._lengths[link._w] = count
+    link._gaps[link._w] = link._gap
+    link._gap = 0
+    link._w = w
+    link._frame = link._ring[w]
+    if link._wake is not None:
+        link._wake.set()
+    return 1
+
+
+try:
+    from ._deframer_viper import deframe
+except (ImportError, SyntaxError):
+    deframe = deframe_py

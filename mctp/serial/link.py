@@ -1,0 +1,214 @@
+# The serial binding (DSP0253) over a byte stream: machine.UART on a board, or anything with its
+# methods (mctp.host.serial_stream over a pty, a tty or a socket; mctp.host.serial_pipe in
+# memory). Point to point: there is no physical address, so `phys` is ignored on send and
+# given to the core as 0 on receive.
+#
+# Send: the core writes the packet into tx_buf; transmit() frames it into a second buffer
+#   (flags, escaping, FCS: framing.frame_packet) and writes that with stream.write(buf, off, n),
+#   again from where it stopped while a non-blocking stream takes only part of it, for up to
+#   write_timeout_ms.
+# Receive: bytes go through the deframer (deframer.deframe) into a preallocated ring of packet
+#   buffers, read either by a UART IRQ (irq=True: IRQ_RXIDLE, every byte the UART holds) or by
+#   poll() (only as many as the ring has room for: the rest wait in the stream). poll() hands
+#   the ring's packets to the core.
+#
+# Nothing here allocates per packet or per byte, and no exception leaves the IRQ handler
+# (MicroPython disables a handler for good after one).
+
+from .._compat import const, ticks_diff, ticks_ms
+from ..core.link import RX_FULL, Link
+from ..core.packet import BASELINE_MTU, TRANSPORT_HEADER_SIZE
+from ..counters import Counters
+from .deframer import DROP_NAMES, HUNT, SKIP, deframe
+from .framing import MAX_MTU, MAX_RX_MTU, frame_packet, frame_size
+
+# Packets the receive ring holds by default: a 1024-byte message in 64-byte packets, and four
+# more (as the I2C binding's).
+DEFAULT_RING = const(20)
+# Bytes one read takes from the stream.
+CHUNK = const(128)
+# The fewest bytes a frame takes on the line: its closing flag doubling as the next one's
+# opening flag, revision, count, a 5-byte packet, FCS. Poll reads no more than this many bytes
+# per free ring slot, so it never drops a frame for want of room.
+_MIN_FRAME_BYTES = const(10)
+
+_EVENTS = (
+    "rx_frames",  # packets handed to the core
+    "tx_frames",
+    "tx_partial_writes",  # the stream took part of a frame (a full non-blocking stream)
+    "tx_failed",  # a frame not written whole within write_timeout_ms
+    "irq_errors",  # a fault inside the IRQ handler (the bytes it had read are lost)
+)
+
+
+class SerialLink(Link):
+    """An MCTP link over a serial byte stream (DSP0253).
+
+    `stream` has machine.UART's write(buf, off, n), any() and readinto(buf, n): a UART on a
+    board (non-blocking reads need no setting: the link reads only what any() says is there),
+    or a host stream from mctp.host. `mtu` is the payload per packet we send (1..64: 64, the
+    baseline, is the most Linux sends and libmctp takes); `rx_mtu` the largest we accept
+    (default: the same; 1..70, Linux's own limit). `ring` packets can wait between two polls
+    (default: a 1 KiB message in baseline packets and four more). With `irq`, the UART's
+    IRQ_RXIDLE handler (hard) reads what arrived; without, poll() does. `wake`, when given,
+    has its set() called whenever a packet is queued (an asyncio.ThreadSafeFlag, say).
+    """
+
+    def __init__(
+        self,
+        stream,
+        mtu=BASELINE_MTU,
+        rx_mtu=None,
+        ring=None,
+        irq=False,
+        wake=None,
+        write_timeout_ms=100,
+    ):
+        rx_mtu = mtu if rx_mtu is None else rx_mtu
+        if ring is None:
+            ring = DEFAULT_RING
+        if not 1 <= mtu <= MAX_MTU or not 1 <= rx_mtu <= MAX_RX_MTU or ring < 2:
+            raise ValueError("mtu must be 1..64, rx_mtu 1..70 and ring at least 2")
+        self.mtu = mtu
+        self.counters = Counters(DROP_NAMES + _EVENTS)
+        self._stream = stream
+        self._wake = wake
+        self._irq_mode = irq
+        # Send: the packet, and its frame.
+        self.tx_buf = bytearray(TRANSPORT_HEADER_SIZE + mtu)
+        self.tx_off = 0
+        self._out = bytearray(frame_size(mtu))
+        self._out_len = 0  # the frame being written, and how much of it the stream took
+        self._out_sent = 0
+        self.write_timeout_ms = write_timeout_ms
+        # Receive: unescaped packets, each followed by its FCS.
+        self._max_count = TRANSPORT_HEADER_SIZE + rx_mtu
+        self._ring = [bytearray(self._max_count + 2) for _ in range(ring)]
+        self._lengths = bytearray(ring)  # counts fit a byte
+        # 1 where bytes were dropped just before this packet: the unfinished messages it might
+        # continue have lost packets (poll aborts them).
+        self._gaps = bytearray(ring)
+        self._gap = 0  # 1: bytes were dropped since the last packet queued
+        self._w = 0  # written by the deframer only
+        self._r = 0  # written by poll only
+        self._frame = self._ring[0]  # the packet being deframed: ring[w]
+        self._state = HUNT
+        self._pos = 0
+        self._count = 0
+        self._chunk = bytearray(CHUNK)
+        self._poll_bytes = min(CHUNK, (ring - 1) * _MIN_FRAME_BYTES)  # what one poll read takes
+        if irq:
+            self._irq_handler = self._irq  # bind once: a bound method allocates
+            stream.irq(self._irq_handler, stream.IRQ_RXIDLE, hard=True)
+
+    # Send.
+
+    def transmit(self, length, phys):
+        # (phys: a serial line has one peer)
+        self._out_len = frame_packet(self._out, self.tx_buf, length)
+        self._out_sent = 0
+        self._write_once()
+        if self._out_sent == self._out_len:
+            self.counters.tx_frames += 1
+            return True
+        return self._write_rest()
+
+    def _write_once(self):
+        # What is left of the frame, as far as the stream takes it. A try block with an
+        # exception type takes six words of stack: the write's count goes through one local.
+        try:
+            n = self._stream.write(self._out, self._out_sent, self._out_len - self._out_sent)
+        except OSError:  # stm32 raises one when the UART's own timeout ends a write
+            n = 0
+        if n:  # (None: a non-blocking stream that is full)
+            self._out_sent += n
+
+    def _write_rest(self):
+        # The stream took part of the frame, or none of it: the rest, for as long as
+        # write_timeout_ms allows. Giving up leaves a cut frame on the line, which the peer
+        # drops (counted) when the next frame's flag arrives.
+        self.counters.tx_partial_writes += 1
+        start = ticks_ms()
+        while ticks_diff(ticks_ms(), start) < self.write_timeout_ms:
+            self._write_once()
+            if self._out_sent == self._out_len:
+                self.counters.tx_frames += 1
+                return True
+        self.counters.tx_failed += 1
+        return False
+
+    def describe_failure(self):
+        return "the serial stream took %d of a frame's %d bytes in %d ms" % (
+            self._out_sent,
+            self._out_len,
+            self.write_timeout_ms,
+        )
+
+    # Receive: the byte side.
+
+    _deframe = deframe  # (buf, n): mctp.serial.deframer, as a method
+
+    def _drop(self, reason):
+        # Called by the deframer for every drop.
+        self._gap = 1
+        self.counters.bump(DROP_NAMES[reason - 1])
+
+    def _read(self, most):
+        # Up to `most` (at most CHUNK) of the bytes the stream holds, through the deframer; how
+        # many it read.
+        n = self._stream.any()
+        if not n:
+            return 0
+        n = self._stream.readinto(self._chunk, min(n, most)) or 0
+        self._deframe(self._chunk, n)
+        return n
+
+    def _irq(self, stream):
+        # A hard IRQ lands on top of whatever the stack is doing: everything the UART holds is
+        # read now (the ring may then overflow, counted, like a UART's own buffer would).
+        try:
+            while self._read(CHUNK):
+                pass
+        except Exception:
+            self._irq_error()
+
+    def _irq_error(self):
+        # Apart from _irq: the count's words of stack would put its frame on the heap. The
+        # frame in progress is lost: skip to the next flag, and mark the gap.
+        self._state = SKIP
+        self._gap = 1
+        self.counters.irq_errors += 1
+
+    # Receive: the stack side.
+
+    def pending(self):
+        """Packets waiting in the ring."""
+        return (self._w - self._r) % len(self._ring)
+
+    def poll(self, core):
+        # Packets in the ring first; then, without an IRQ, more bytes while the ring is
+        # empty, at most as many as can complete the frames it has room for, and at most a
+        # ring's worth of reads: a peer that never stops sending must not keep poll here.
+        reads = len(self._ring)
+        while not self._deliver(core):
+            if self._irq_mode or not reads:
+                if not reads and self._wake is not None:
+                    # Bytes may still wait, where no poller can see them (a host stream's own
+                    # buffer): the stack task comes back for them.
+                    self._wake.set()
+                return
+            if not self._read(self._poll_bytes):
+                return
+            reads -= 1
+
+    def _deliver(self, core):
+        # Hands the ring's packets to the core; True when it stopped at RX_FULL.
+        while self._r != self._w:
+            self.counters.rx_frames += 1
+            if self._gaps[self._r]:
+                core.abort_link(self)  # bytes were lost just before this packet
+            result = core.receive(self, self._ring[self._r], 0, self._lengths[self._r], 0)
+            self._r = (self._r + 1) % len(self._ring)
+            if result == RX_FULL:
+                return True
+        return False
