@@ -1,5 +1,6 @@
-# The endpoint on a board: machine.I2C and machine.I2CTarget built from the board's
-# configuration module, then the endpoint's tasks (asyncio). A frozen main.py calls main().
+# The endpoint on a board: machine.I2C and machine.I2CTarget, and a machine.UART for a serial
+# link, built from the board's configuration module, then the endpoint's tasks (asyncio). A
+# frozen main.py calls main().
 #
 #     >>> import firmware.board
 #     >>> app = firmware.board.build()     # at the REPL: poll by hand, read counters
@@ -40,19 +41,22 @@ def check_firmware(machine):
 def build(config=None, wake=None):
     import machine  # noqa: PLC0415 (boards only)
 
-    check_firmware(machine)
     c = config or load_config()
-    i2c = machine.I2C(
-        c.CONTROLLER_ID, freq=c.I2C_FREQ, **_pins(machine, c.CONTROLLER_SDA, c.CONTROLLER_SCL)
-    )
-    target = machine.I2CTarget(
-        c.TARGET_ID, c.I2C_ADDR, **_pins(machine, c.TARGET_SDA, c.TARGET_SCL)
-    )
+    i2c = target = None
+    if c.I2C_ADDR is not None:
+        check_firmware(machine)
+        i2c = machine.I2C(
+            c.CONTROLLER_ID, freq=c.I2C_FREQ, **_pins(machine, c.CONTROLLER_SDA, c.CONTROLLER_SCL)
+        )
+        target = machine.I2CTarget(
+            c.TARGET_ID, c.I2C_ADDR, **_pins(machine, c.TARGET_SDA, c.TARGET_SCL)
+        )
     led = None if c.LED is None else machine.Pin(c.LED, machine.Pin.OUT)
     return EndpointApp(
         i2c,
         target,
         c.I2C_ADDR,
+        serial=_uart(machine, c),
         uuid=c.UUID,
         eid=c.EID,
         mtu=c.MTU,
@@ -62,6 +66,19 @@ def build(config=None, wake=None):
         led=led,
         wake=wake,
     )
+
+
+def _uart(machine, c):
+    # The serial link's UART, or None (an older board_config has no SERIAL_UART).
+    uart_id = getattr(c, "SERIAL_UART", None)
+    if uart_id is None:
+        return None
+    pins = {}
+    if c.SERIAL_TX is not None:
+        pins = {"tx": machine.Pin(c.SERIAL_TX), "rx": machine.Pin(c.SERIAL_RX)}
+    # A receive buffer for a whole 1 KiB message in baseline frames, escaping and all, while
+    # the stack is busy elsewhere.
+    return machine.UART(uart_id, baudrate=c.SERIAL_BAUD, rxbuf=2048, timeout=0, **pins)
 
 
 def _pins(machine, sda, scl):
@@ -93,8 +110,15 @@ def main():
     config = load_config()
     app = build(config, ThreadSafeFlag())
     dog = watchdog(config)
+    where = []
+    if app.link is not None:
+        where.append("I2C address 0x%02x" % app.link.addr)
+    if app.serial is not None:
+        where.append("UART %s" % config.SERIAL_UART)
     print(
-        "MCTP endpoint at I2C address 0x%02x, EID %d%s"
-        % (app.link.addr, app.core.eid, ", watchdog on" if dog else "")
+        "MCTP endpoint at %s, EID %d%s"
+        % (" and ".join(where), app.core.eid, ", watchdog on" if dog else "")
     )
-    asyncio.run(app.main(dog))
+    # A UART without IRQ_RXIDLE wakes the stack task through asyncio's poller.
+    polled = () if app.serial is None or app.serial.irq else (app.serial.stream,)
+    asyncio.run(app.main(dog, watch=polled))

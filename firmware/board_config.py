@@ -3,7 +3,7 @@
 # without rebuilding. firmware.board reads the top-level `board_config` module when there is
 # one, and these defaults otherwise.
 
-I2C_ADDR = 0x1D  # our 7-bit address on the MCTP bus
+I2C_ADDR = 0x1D  # our 7-bit address on the MCTP bus, or None for no I2C link
 EID = None  # a static EID (8..254), or None to wait for the bus owner's Set Endpoint ID
 UUID = None  # 16 bytes, or None for one made from machine.unique_id()
 MTU = 64  # payload bytes per packet we send: the DSP0237 baseline; at most 250
@@ -19,6 +19,15 @@ CONTROLLER_SCL = 5
 TARGET_ID = 1
 TARGET_SDA = 6
 TARGET_SCL = 7
+
+# A serial MCTP link (DSP0253) as well, or instead (I2C_ADDR None: serial only): the UART's id,
+# or None for none; machine.UART(SERIAL_UART, baudrate=SERIAL_BAUD, tx=Pin(tx), rx=Pin(rx))
+# (pins None: the port's fixed pins for that UART). A peer on a PC attaches the kernel's
+# mctp-serial to its end of the line (README.md, "Against a Linux machine").
+SERIAL_UART = None
+SERIAL_BAUD = 115_200
+SERIAL_TX = None
+SERIAL_RX = None
 
 LED = "LED"  # a Pin name or number that blinks once per message served, or None
 

@@ -1,7 +1,8 @@
-# The endpoint application: a stack with one I2C link, its server, the control responder, and
-# two services: an echo on the PCI vendor-defined type (0x7E) and a PLDM base responder (type
-# 0x01). The same code runs on a board (machine.I2C + machine.I2CTarget, firmware/board.py) and
-# on the host (the UDP I2C bus, tools/run_endpoint.py).
+# The endpoint application: a stack with an I2C link, a serial link or both, its server, the
+# control responder, and two services: an echo on the PCI vendor-defined type (0x7E) and a PLDM
+# base responder (type 0x01). The same code runs on a board (machine.I2C + machine.I2CTarget,
+# machine.UART: firmware/board.py) and on the host (the UDP I2C bus, a pty or a socket:
+# tools/run_endpoint.py).
 
 from mctp import Stack
 from mctp._compat import format_exception, sleep_ms, ticks_ms
@@ -30,19 +31,24 @@ ENDPOINT_LIMITS = {"listeners": 4, "requests": 4, "pending_receives": 4, "flows"
 
 
 class EndpointApp:
-    """An MCTP endpoint at 7-bit address `addr` on the bus of `i2c` and `target`.
+    """An MCTP endpoint at 7-bit address `addr` on the bus of `i2c` and `target`, on the serial
+    line `serial` (machine.UART, or a host stream from mctp.host.serial_stream), or on both:
+    each link answers requests where they came from (`link` is the I2C one, `serial` the
+    serial one, None where there is none).
 
     `eid` is a static EID (None: wait for the bus owner's Set Endpoint ID); `uuid` 16 bytes
-    (None: made from machine.unique_id()); `led` anything with toggle(), or None; `wake` the
-    flag the I2C link's IRQ sets when a frame is queued (an asyncio.ThreadSafeFlag), which
-    main() needs: run() (blocking, for the REPL) polls instead.
+    (None: made from machine.unique_id()); `mtu` the payload per packet we send (the serial
+    link's at most 64, which is all Linux and libmctp take); a UART with IRQ_RXIDLE is read
+    from that interrupt, other streams by polls; `led` anything with toggle(), or None; `wake`
+    the flag the links set when a frame is queued (an asyncio.ThreadSafeFlag, which the I2C
+    target's IRQ may set), which main() needs: run() (blocking, for the REPL) polls instead.
     """
 
     def __init__(
         self,
-        i2c,
-        target,
-        addr,
+        i2c=None,
+        target=None,
+        addr=None,
         uuid=None,
         eid=None,
         mtu=64,
@@ -53,10 +59,23 @@ class EndpointApp:
         config=None,
         clock=ticks_ms,
         wake=None,
+        serial=None,
     ):
         self.core = Core(config or Config(**ENDPOINT_LIMITS), 0, clock)
         self.wake = wake
-        self.link = self.core.add_link(I2CLink(i2c, target, addr, mtu, wake=wake))
+        self.link = None
+        self.serial = None
+        if i2c is not None:
+            self.link = self.core.add_link(I2CLink(i2c, target, addr, mtu, wake=wake))
+        if serial is not None:
+            from mctp.serial import MAX_MTU, SerialLink  # noqa: PLC0415 (I2C-only boards: none)
+
+            irq = hasattr(serial, "irq") and hasattr(serial, "IRQ_RXIDLE")
+            self.serial = self.core.add_link(
+                SerialLink(serial, min(mtu, MAX_MTU), irq=irq, wake=wake)
+            )
+        if not self.core.links:
+            raise ValueError("an endpoint needs an I2C bus (i2c, target, addr) or a serial line")
         self.server = Server(self.core)
         self.stack = Stack(DirectClient(self.server))
         # The services take turns from one loop, each done with a request when its serve
@@ -75,6 +94,7 @@ class EndpointApp:
         # What each poll serves after the stack: anything with poll() returning how many
         # messages it served. Add your own.
         self.services = [self.echo.poll, self.pldm.poll]
+        self.task = None  # the stack task, while main() runs
         self.faults = 0  # exceptions that escaped a poll (run() caught them and went on)
         self.first_fault = None  # the first one's traceback, as text
 
@@ -98,25 +118,30 @@ class EndpointApp:
             served += service()
         return served
 
-    async def main(self, watchdog=None, blink_ms=500):
-        """The endpoint as asyncio tasks: the stack task, which sleeps until the I2C link's
-        IRQ or a timer wakes it and then polls the stack and serves the services; the LED
-        blinking every `blink_ms` from a task of its own; the watchdog fed from another.
-        Start your own tasks before awaiting this (firmware/README.md). Faults in a service
-        are counted in `faults` as run() counts them, and the tasks go on."""
+    async def main(self, watchdog=None, blink_ms=500, watch=()):
+        """The endpoint as asyncio tasks: the stack task, which sleeps until a link (the I2C
+        target's IRQ, a UART's) or a timer wakes it and then polls the stack and serves the
+        services; the LED blinking every `blink_ms` from a task of its own; the watchdog fed
+        from another; and a task per stream in `watch` that wakes the stack task when the
+        stream has bytes (a UART read by polls, a host bus's socket: mctp.aio.watch). Start
+        your own tasks before awaiting this (firmware/README.md). Faults in a service are
+        counted in `faults` as run() counts them, and the tasks go on. `task` is the stack
+        task while this runs (AsyncStack(app.task) for awaitable requests of your own)."""
         import asyncio  # noqa: PLC0415 (the blocking endpoint does without it)
 
         from mctp.aio import StackTask  # noqa: PLC0415
+        from mctp.aio import watch as watch_stream  # noqa: PLC0415
 
         if self.wake is None:
             raise ValueError("build the endpoint with wake=ThreadSafeFlag() for main()")
-        helpers = []
+        helpers = [asyncio.create_task(watch_stream(stream, self.wake)) for stream in watch]
         if self.led is not None:
             helpers.append(asyncio.create_task(_blink(self.led, blink_ms)))
         if watchdog is not None:
             helpers.append(asyncio.create_task(_feed(watchdog)))
+        self.task = StackTask(self.server, self.wake, self.serve, self._fault)
         try:
-            await StackTask(self.server, self.wake, self.serve, self._fault).run()
+            await self.task.run()
         finally:  # cancelled (or stopped with Ctrl-C): the helpers go with it
             for helper in helpers:
                 helper.cancel()
@@ -149,14 +174,21 @@ class EndpointApp:
             self.first_fault = format_exception(error)
 
     def counters(self):
-        """Every counter of the endpoint, by layer, for the REPL and for traces."""
-        return {
-            "core": self.core.counters,
-            "link": self.link.counters,
-            "control": self.control.counters,
-            "echo": self.echo.counters,
-            "pldm": self.pldm.counters,
-        }
+        """Every counter of the endpoint, by layer, for the REPL and for traces: `link` is
+        the I2C link's, `serial` the serial link's."""
+        counters = {"core": self.core.counters}
+        if self.link is not None:
+            counters["link"] = self.link.counters
+        if self.serial is not None:
+            counters["serial"] = self.serial.counters
+        counters["control"] = self.control.counters
+        counters["echo"] = self.echo.counters
+        counters["pldm"] = self.pldm.counters
+        return counters
+
+    def pending(self):
+        """Packets the links hold for the next poll."""
+        return sum(link.pending() for link in self.core.links)
 
     def show(self):
         """Print the EID, every counter and the open handles (for the mpremote REPL), and

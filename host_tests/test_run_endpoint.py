@@ -59,7 +59,8 @@ def test_cpython_endpoint_stops_cleanly_on_sigterm_and_takes_a_uuid():
 
 
 BAD_COMMAND_LINES = (
-    ((), "--i2c-udp LISTEN:PEER is required"),
+    ((), "give --i2c-udp LISTEN:PEER, --serial PATH or both"),
+    (("--i2c-udp", "0:1", "--serial-peer", "8"), "--serial-peer routes over the serial link"),
     (("--i2c-udp", "1:2", "--colour", "red"), "unknown option --colour"),
     (("--i2c-udp",), "--i2c-udp needs a value"),
     (("--i2c-udp", "5000"), "--i2c-udp: give LISTEN:PEER"),
@@ -100,7 +101,7 @@ def test_help_prints_the_usage_on_both_interpreters():
             check=False,
         )
         assert result.returncode == 0, result.stderr
-        assert result.stdout.startswith("usage: run_endpoint.py --i2c-udp LISTEN:PEER")
+        assert result.stdout.startswith("usage: run_endpoint.py [--i2c-udp LISTEN:PEER] [--serial")
         assert "--console" in result.stdout
 
 
@@ -133,3 +134,15 @@ def test_the_console_answers_audit_and_quit():
         finally:
             endpoint.stop()
     assert "EID 0" in endpoint.output
+
+
+def test_a_serial_line_that_cannot_be_opened_is_said_so_on_both_interpreters():
+    if IS_MICROPYTHON:
+        skip("starts processes")
+    for interpreter in (micropython_command(), sys.executable):
+        with raises(EndpointFailed) as caught:
+            EndpointProcess(interpreter, ["--serial", "/nonexistent/tty"])
+        assert caught.value.returncode == 1
+        assert caught.value.output.startswith(
+            "run_endpoint.py: cannot open the serial line /nonexistent/tty: "
+        )

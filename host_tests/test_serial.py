@@ -399,7 +399,7 @@ def test_hostile_well_formed_frames_leave_the_stack_answering():
     hostile.append(bytes((0x01, 8, 9, 0xC0, 1)))  # an unsolicited response
     hostile.append(bytes((0x01, 8, 9, 0xC8, 0x05)))  # a type nobody listens to
     for packet in hostile * 3:
-        b.link._stream.write(encode_frame(packet))
+        b.link.stream.write(encode_frame(packet))
         a.server.poll()
         assert a.server.check() == []
     counters = a.core.counters
@@ -725,7 +725,7 @@ def test_partial_writes_are_finished_and_a_stalled_line_fails_the_send():
             return None  # a full non-blocking stream
 
     pipe, core, link, _ = receiver(write_timeout_ms=5)
-    link._stream = Stalled()
+    link.stream = Stalled()
     core.add_route(9, 9, link)
     assert core.send(9, FLAG_TO, 1, b"hello", 0, 5) == SEND_LINK_FAILED
     assert link.counters.tx_failed == 1
@@ -738,7 +738,7 @@ def test_a_raising_stream_fails_the_send_without_raising():
             raise OSError(110)  # stm32, when the UART's own timeout ends a write
 
     _pipe, core, link, _ = receiver(write_timeout_ms=2)
-    link._stream = Raising()
+    link.stream = Raising()
     core.add_route(9, 9, link)
     assert core.send(9, FLAG_TO, 1, b"x", 0, 1) == SEND_LINK_FAILED
 
@@ -751,7 +751,7 @@ def test_send_failure_reaches_the_application():
         def write(self, buf, off, n):
             return 0
 
-    b.link._stream = Stalled()
+    b.link.stream = Stalled()
     with raises(MctpError) as caught:
         b.stack.req(8).send(1, b"anyone there?")
     assert caught.value.code == ResponseCode.INTERNAL_ERROR

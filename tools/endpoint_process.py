@@ -40,7 +40,8 @@ class EndpointProcess:
         )
         self.output = ""
         self.ready = self._ready_line(start_timeout)
-        self.port = int(re.search(r"UDP (\d+) ->", self.ready).group(1))
+        udp = re.search(r"UDP (\d+) ->", self.ready)
+        self.port = int(udp.group(1)) if udp else None  # (None: on a serial line only)
 
     def alive(self):
         return self.process.poll() is None

@@ -438,7 +438,7 @@ class SimRig:
     def drain(self):
         """Let the endpoint take in and answer all it has, and the owner take in (and drop)
         the answers, with no time passing: what a batch left unfinished is still there."""
-        while self.app.poll() or self.app.link.pending():
+        while self.app.poll() or self.app.pending():
             pass
         self.owner.server.poll()
 

@@ -13,27 +13,33 @@ from mctp.control import format_uuid, uuid_from_unique_id  # noqa: E402
 sys.path.insert(0, _ROOT + "/tools")
 from cli import CommandLine  # noqa: E402
 
-USAGE = """usage: run_endpoint.py --i2c-udp LISTEN:PEER [options]
+USAGE = """usage: run_endpoint.py [--i2c-udp LISTEN:PEER] [--serial PATH] [options]
 
-Run the endpoint firmware on the host, on the UDP I2C bus (one datagram per SMBus frame on
-127.0.0.1, the format of pymctp's QEMU I2C exerciser).
+Run the endpoint firmware on the host: on the UDP I2C bus (one datagram per SMBus frame on
+127.0.0.1, the format of pymctp's QEMU I2C exerciser), on a serial line (DSP0253 over a tty,
+a pty or a Unix socket), or on both at once.
 
     micropython tools/run_endpoint.py --i2c-udp 47220:47221 --i2c-addr 0x1D [--eid 9]
+    micropython tools/run_endpoint.py --serial /dev/pts/3 --eid 9
     python3 tools/run_endpoint.py ...
 
 Options:
   --i2c-udp LISTEN:PEER  receive frames on UDP port LISTEN (0: a free port, shown in the
                          ready line), send them to 127.0.0.1:PEER
   --i2c-addr ADDR        our 7-bit I2C address (default 0x1D)
+  --serial PATH          a serial link on the tty or pty at PATH, or on the Unix socket at
+                         unix:PATH (a QEMU guest's serial port, socat's)
+  --serial-peer EID      route EID over the serial link (for requests from the console)
   --eid N                a static EID (default: none, wait for the bus owner's Set EID)
-  --uuid HEX             the endpoint UUID, 32 hex digits (default: made from address and port)
-  --mtu N                payload bytes per packet we send (default 64)
+  --uuid HEX             the endpoint UUID, 32 hex digits (default: made from the links)
+  --mtu N                payload bytes per packet we send (default 64; serial: at most 64)
   --vendor-id ID         the PCI vendor ID of the echo service on type 0x7E (default 0xFFFF)
   --tid N                the PLDM terminus ID (default 1)
   --config NAME=VALUE    a stack limit (mctp.config.Config), e.g. tag_expiry_ms=100; repeatable
   --console              take commands on stdin, one per line: "show" prints the counters,
                          "audit" one line of figures (heap, tables, faults, broken
-                         invariants) for test harnesses, "quit" stops
+                         invariants) for test harnesses, "request EID TYPE HEX" sends a
+                         request and prints "answer TYPE HEX" (or "error: ..."), "quit" stops
   --blocking             run the blocking loop (EndpointApp.run, as at the REPL) instead of
                          the asyncio tasks of a board's main.py (EndpointApp.main)
 
@@ -46,6 +52,8 @@ COMMAND_LINE = CommandLine(
     valued={
         "--i2c-udp": None,
         "--i2c-addr": "0x1D",
+        "--serial": None,
+        "--serial-peer": None,
         "--eid": None,
         "--uuid": None,
         "--mtu": "64",
@@ -61,15 +69,14 @@ def parse(argv):
     """The settings from the command line; a usage error (exit status 2) for a bad one."""
     cli = COMMAND_LINE
     options, _ = cli.parse(argv)
-    if options["i2c_udp"] is None:
-        cli.fail("--i2c-udp LISTEN:PEER is required")
-    listen, colon, peer = options["i2c_udp"].partition(":")
-    if not colon:
-        cli.fail("--i2c-udp: give LISTEN:PEER, two UDP ports (LISTEN 0: a free one)")
+    if options["i2c_udp"] is None and options["serial"] is None:
+        cli.fail("give --i2c-udp LISTEN:PEER, --serial PATH or both")
     settings = {
-        "listen": cli.number("--i2c-udp LISTEN", listen, 0, 65535),
-        "peer": cli.number("--i2c-udp PEER", peer, 1, 65535),
+        "listen": None,
+        "peer": None,
         "addr": cli.number("--i2c-addr", options["i2c_addr"], 0x08, 0x77),
+        "serial": options["serial"],
+        "serial_peer": None,
         "eid": None,
         "mtu": cli.number("--mtu", options["mtu"], 1, 250),
         "vendor_id": cli.number("--vendor-id", options["vendor_id"], 0, 0xFFFF),
@@ -79,6 +86,16 @@ def parse(argv):
         "blocking": options["blocking"],
         "config": _config(cli, options["config"]),
     }
+    if options["i2c_udp"] is not None:
+        listen, colon, peer = options["i2c_udp"].partition(":")
+        if not colon:
+            cli.fail("--i2c-udp: give LISTEN:PEER, two UDP ports (LISTEN 0: a free one)")
+        settings["listen"] = cli.number("--i2c-udp LISTEN", listen, 0, 65535)
+        settings["peer"] = cli.number("--i2c-udp PEER", peer, 1, 65535)
+    if options["serial_peer"] is not None:
+        if options["serial"] is None:
+            cli.fail("--serial-peer routes over the serial link: give --serial PATH too")
+        settings["serial_peer"] = cli.number("--serial-peer", options["serial_peer"], 8, 254)
     if options["eid"] is not None:
         settings["eid"] = cli.number("--eid", options["eid"], 8, 254)
     if options["uuid"] is not None:
@@ -109,7 +126,11 @@ def _config(cli, settings):
         cli.fail("--config: " + str(error))
 
 
-def default_uuid(addr, port):
+def default_uuid(addr, port, serial=None):
+    """The UUID an endpoint takes by default: made from its I2C address and UDP port, or from
+    its serial line's path."""
+    if port is None:
+        return uuid_from_unique_id(b"s" + serial.encode()[-13:])  # (14 bytes at most)
     return uuid_from_unique_id(b"udp" + bytes((addr, port >> 8, port & 255)))
 
 
@@ -142,16 +163,28 @@ class Console:
 
             self._poller = select.poll()
             self._poller.register(sys.stdin, select.POLLIN)
-        return not self._poller.poll(0) or self.command(sys.stdin.readline())
+        if not self._poller.poll(0):
+            return True
+        line = sys.stdin.readline()
+        request = _request(line)
+        if request is None:
+            return self.command(line)
+        print(_asked(self.app.stack, request))
+        return True
 
     async def serve(self):
-        """Under asyncio: answer commands until asked to stop."""
-        from mctp.aio import readable  # noqa: PLC0415
+        """Under asyncio: answer commands until asked to stop (requests awaited)."""
+        from mctp.aio import AsyncStack, readable  # noqa: PLC0415
 
         while True:
             await readable(sys.stdin)
-            if not self.command(sys.stdin.readline()):
-                return
+            line = sys.stdin.readline()
+            request = _request(line)
+            if request is None:
+                if not self.command(line):
+                    return
+            else:
+                print(await _asked_async(AsyncStack(self.app.task), request))
 
     def command(self, line):
         """Carry out one line; False when it asks to stop (or stdin is closed)."""
@@ -163,8 +196,57 @@ class Console:
         elif command == "audit":
             print(audit_line(self.app))
         elif command:
-            print("unknown command: %s (show, audit, quit)" % command)
+            print("unknown command: %s (show, audit, request, quit)" % command)
         return True
+
+
+REQUEST_TIMEOUT_MS = 5000
+
+
+def _request(line):
+    # "request EID TYPE HEX" as (eid, msg_type, payload, None), one that does not parse as
+    # (None, None, None, why), anything else None.
+    words = line.split()
+    if not words or words[0] != "request":
+        return None
+    try:
+        eid, msg_type = int(words[1], 0), int(words[2], 0)
+        payload = bytes.fromhex(words[3] if len(words) > 3 else "")
+    except (IndexError, ValueError):
+        return None, None, None, "give request EID TYPE HEX"
+    return eid, msg_type, payload, None
+
+
+def _asked(stack, request):
+    # The answer line for a request, through the blocking facade.
+    from mctp import MctpError  # noqa: PLC0415
+
+    eid, msg_type, payload, problem = request
+    if problem:
+        return "error: " + problem
+    try:
+        with stack.req(eid, REQUEST_TIMEOUT_MS) as channel:
+            channel.send(msg_type, payload)
+            meta, answer = channel.recv()
+    except (MctpError, ValueError) as error:
+        return "error: %s" % error
+    return "answer %d %s" % (meta.msg_type, bytes(answer).hex())
+
+
+async def _asked_async(stack, request):
+    # The same through the asyncio facade, while the stack task runs the stack.
+    from mctp import MctpError  # noqa: PLC0415
+
+    eid, msg_type, payload, problem = request
+    if problem:
+        return "error: " + problem
+    try:
+        async with stack.req(eid, REQUEST_TIMEOUT_MS) as channel:
+            await channel.send(msg_type, payload)
+            meta, answer = await channel.recv()
+    except (MctpError, ValueError) as error:
+        return "error: %s" % error
+    return "answer %d %s" % (meta.msg_type, bytes(answer).hex())
 
 
 def heap_in_use():
@@ -186,7 +268,7 @@ def audit_figures(app):
         ("reply_routes", core.reply_routes.in_use()),
         ("pending", app.server.pending_in_use()),
         ("handles", app.server.handles_in_use()),
-        ("ring", app.link.pending()),
+        ("ring", app.pending()),
         ("faults", app.faults),
         ("problems", len(app.server.check())),
     )
@@ -209,19 +291,39 @@ def open_bus(s):
     return UdpI2C(s["peer"]), target
 
 
+def open_serial(path):
+    """The serial line at `path` (unix:PATH: a Unix socket) as a stream; SystemExit when it
+    cannot be opened."""
+    from mctp.host.serial_stream import SerialStream, connect_unix  # noqa: PLC0415 (host)
+
+    try:
+        if path.startswith("unix:"):
+            stream = SerialStream(connect_unix(path[5:]))
+        else:
+            stream = SerialStream.open_tty(path)
+    except OSError as error:
+        raise SystemExit("run_endpoint.py: cannot open the serial line %s: %s" % (path, error))
+    return stream
+
+
 def main(argv):
     s = parse(argv)
-    i2c, target = open_bus(s)
-    uuid = s["uuid"] or default_uuid(s["addr"], target.port)
+    i2c = target = serial = None
+    if s["listen"] is not None:
+        i2c, target = open_bus(s)
+    if s["serial"] is not None:
+        serial = open_serial(s["serial"])
+    port = None if target is None else target.port
+    uuid = s["uuid"] or default_uuid(s["addr"], port, s["serial"])
     wake = None
     if not s["blocking"]:
         from mctp.aio import Flag  # noqa: PLC0415 (the blocking loop does without asyncio)
 
-        wake = Flag()  # set by a task (the bus watcher), not an IRQ: see mctp.aio.flag
+        wake = Flag()  # set by a task (a stream's watcher), not an IRQ: see mctp.aio.flag
     app = EndpointApp(
         i2c,
         target,
-        s["addr"],
+        s["addr"] if i2c else None,
         uuid=uuid,
         eid=s["eid"],
         mtu=s["mtu"],
@@ -229,17 +331,21 @@ def main(argv):
         tid=s["tid"],
         config=s["config"],
         wake=wake,
+        serial=serial,
     )
+    if s["serial_peer"] is not None:
+        app.core.add_route(s["serial_peer"], s["serial_peer"], app.serial, 0)
     _stop_on_sigterm()
     console = Console(app) if s["console"] else None
-    ready = "ready: I2C address 0x%02x, EID %d, UUID %s, UDP %d -> %d, %s" % (
-        s["addr"],
-        app.core.eid,
-        format_uuid(uuid),
-        target.port,
-        s["peer"],
-        "blocking loop" if s["blocking"] else "asyncio tasks",
-    )
+    where = []
+    if i2c is not None:
+        where.append("I2C address 0x%02x" % s["addr"])
+    if serial is not None:
+        where.append("serial %s" % s["serial"])
+    ready = "ready: %s, EID %d, UUID %s" % (", ".join(where), app.core.eid, format_uuid(uuid))
+    if i2c is not None:
+        ready += ", UDP %d -> %d" % (target.port, s["peer"])
+    ready += ", blocking loop" if s["blocking"] else ", asyncio tasks"
     try:
         # The ready line inside the try (a Ctrl-C sent as soon as it is read stops us
         # cleanly), and under asyncio once SIGTERM is the event loop's to handle.
@@ -247,36 +353,38 @@ def main(argv):
             print(ready)
             app.run(console.running if console else None)
         else:
-            serve(app, target, console, ready)
+            # What wakes the stack task: each stream's watcher (a board's IRQs do that).
+            streams = [stream.source for stream in (serial,) if stream is not None]
+            if target is not None:
+                streams.append(target.sock)
+            serve(app, streams, console, ready)
     except KeyboardInterrupt:
         pass
     finally:
-        target.close()
-        i2c.close()
+        for closing in (target, i2c, serial):
+            if closing is not None:
+                closing.close()
     app.show()
     return 0
 
 
-def serve(app, target, console, ready):
-    """The endpoint's asyncio tasks, as a board's main.py runs them, with a task that wakes
-    the stack task when a frame comes on the UDP bus (a board's I2C target IRQ does that);
-    until the console says quit, or forever. `ready` is printed once they run."""
+def serve(app, streams, console, ready):
+    """The endpoint's asyncio tasks, as a board's main.py runs them, each of `streams` woken
+    for by a task of its own (a board's IRQs do that); until the console says quit, or
+    forever. `ready` is printed once they run."""
     import asyncio  # noqa: PLC0415
-
-    from mctp.aio import watch  # noqa: PLC0415
 
     async def tasks():
         _cancel_on_sigterm(asyncio)
-        watcher = asyncio.create_task(watch(target.sock, app.wake))
-        endpoint = asyncio.create_task(app.main())
+        endpoint = asyncio.create_task(app.main(watch=streams))
         print(ready)
         try:
             if console is None:
                 await endpoint
             else:
+                await asyncio.sleep(0)  # (the endpoint's stack task first: app.task)
                 await console.serve()
         finally:
-            watcher.cancel()
             endpoint.cancel()
 
     try:

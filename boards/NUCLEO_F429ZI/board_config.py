@@ -19,6 +19,11 @@ TARGET_ID = 2  # I2C2: SCL PB10 (CN10 pin 32), SDA PB11 (CN10 pin 34)
 TARGET_SDA = None
 TARGET_SCL = None
 
+SERIAL_UART = None  # a serial MCTP link as well: see firmware/board_config.py
+SERIAL_BAUD = 115_200
+SERIAL_TX = None
+SERIAL_RX = None
+
 LED = "LED_GREEN"  # LD1 (PB0), toggled once per message served
 
 VENDOR_ID = 0xFFFF  # the PCI vendor ID of the echo service (message type 0x7E); set your own

@@ -18,6 +18,11 @@ TARGET_ID = 1  # I2C1
 TARGET_SDA = 6  # GP6, physical pin 9
 TARGET_SCL = 7  # GP7, physical pin 10
 
+SERIAL_UART = None  # a serial MCTP link as well: see firmware/board_config.py
+SERIAL_BAUD = 115_200
+SERIAL_TX = None
+SERIAL_RX = None
+
 LED = "LED"  # the on-board LED (GP25), toggled once per message served
 
 VENDOR_ID = 0xFFFF  # the PCI vendor ID of the echo service (message type 0x7E); set your own

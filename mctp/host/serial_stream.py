@@ -38,6 +38,7 @@ class SerialStream:
 
     def __init__(self, source, sink=None, buffer=BUFFER):
         sink = source if sink is None else sink
+        self.source = source  # what asyncio's poller watches (mctp.aio.watch)
         self._buf = bytearray(buffer)
         self._head = 0
         self._tail = 0
@@ -137,22 +138,39 @@ class SerialStream:
             self._owned.close()
 
 
+def _unix_address(path):
+    if not _MICROPYTHON:
+        return path
+    # The unix port takes a struct sockaddr_un as bytes: AF_UNIX (1, 16 bits in the host's
+    # order, little-endian on x86 and ARM), then the path.
+    return b"\x01\x00" + path.encode() + b"\x00"
+
+
+def connect_unix(path):
+    """A stream socket connected to the Unix socket at `path` (a serial line a QEMU guest or
+    socat offers), on either interpreter."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(_unix_address(path))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def socket_pair():
     """Two connected stream sockets: a serial line between two stacks on one host."""
     if not _MICROPYTHON:
         return socket.socketpair()
     # The unix port has no socketpair(): a Unix socket listens on a path only until the other
-    # end is connected. Its address is a struct sockaddr_un as bytes: AF_UNIX (1, 16 bits in
-    # the host's order, little-endian on x86 and ARM), then the path.
+    # end is connected.
     raw = os.urandom(4)
     path = "/tmp/mctp-serial-%02x%02x%02x%02x.sock" % (raw[0], raw[1], raw[2], raw[3])
-    address = b"\x01\x00" + path.encode() + b"\x00"
     listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        listening.bind(address)
+        listening.bind(_unix_address(path))
         listening.listen(1)
-        one = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        one.connect(address)
+        one = connect_unix(path)
         other = listening.accept()[0]
     finally:
         listening.close()

@@ -71,9 +71,9 @@ class SerialLink(Link):
             raise ValueError("mtu must be 1..64, rx_mtu 1..70 and ring at least 2")
         self.mtu = mtu
         self.counters = Counters(DROP_NAMES + _EVENTS)
-        self._stream = stream
+        self.stream = stream  # (for asyncio's poller where there is no IRQ: mctp.aio.watch)
         self._wake = wake
-        self._irq_mode = irq
+        self.irq = irq
         # Send: the packet, and its frame.
         self.tx_buf = bytearray(TRANSPORT_HEADER_SIZE + mtu)
         self.tx_off = 0
@@ -117,7 +117,7 @@ class SerialLink(Link):
         # What is left of the frame, as far as the stream takes it. A try block with an
         # exception type takes six words of stack: the write's count goes through one local.
         try:
-            n = self._stream.write(self._out, self._out_sent, self._out_len - self._out_sent)
+            n = self.stream.write(self._out, self._out_sent, self._out_len - self._out_sent)
         except OSError:  # stm32 raises one when the UART's own timeout ends a write
             n = 0
         if n:  # (None: a non-blocking stream that is full)
@@ -156,10 +156,10 @@ class SerialLink(Link):
     def _read(self, most):
         # Up to `most` (at most CHUNK) of the bytes the stream holds, through the deframer; how
         # many it read.
-        n = self._stream.any()
+        n = self.stream.any()
         if not n:
             return 0
-        n = self._stream.readinto(self._chunk, min(n, most)) or 0
+        n = self.stream.readinto(self._chunk, min(n, most)) or 0
         self._deframe(self._chunk, n)
         return n
 
@@ -191,7 +191,7 @@ class SerialLink(Link):
         # ring's worth of reads: a peer that never stops sending must not keep poll here.
         reads = len(self._ring)
         while not self._deliver(core):
-            if self._irq_mode or not reads:
+            if self.irq or not reads:
                 if not reads and self._wake is not None:
                     # Bytes may still wait, where no poller can see them (a host stream's own
                     # buffer): the stack task comes back for them.

@@ -1,10 +1,11 @@
-# The endpoint application (firmware/): the stack on one I2C link, the control responder, an
-# echo and a PLDM base responder, and its board start-up.
+# The endpoint application (firmware/): the stack on an I2C link, a serial link or both, the
+# control responder, an echo and a PLDM base responder, and its board start-up.
 metadata(description="MCTP endpoint application for boards.", version="0.1.0")
 
 add_library("mctp-parts", "..")
 require("mctp-core", library="mctp-parts")
 require("mctp-i2c", library="mctp-parts")
+require("mctp-serial", library="mctp-parts")
 require("mctp-control", library="mctp-parts")
 require("mctp-aio", library="mctp-parts")
 
