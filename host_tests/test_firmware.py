@@ -51,6 +51,10 @@ class FakeMachine:
         self.made.append(("I2CTarget", bus_id, addr, sda.name, scl.name))
         return self.bus.target(addr)
 
+    def UART(self, uart_id, baudrate=9600, rxbuf=256, timeout=0, tx=None, rx=None):
+        self.made.append(("UART", uart_id, baudrate, tx.name, rx.name))
+        return self.uart  # one end of a SerialPipe, set by the test
+
     def unique_id(self):
         return BOARD_ID
 
@@ -342,3 +346,42 @@ def test_an_async_bus_owner_sets_up_the_async_firmware_over_the_udp_bus():
     assert (peer.eid, peer.assigned, peer.msg_types) == (10, True, [0, 1, 0x7E])
     assert echoed and app.core.eid == 10 and app.faults == 0
     assert app.server.check() == [] and app.core.pool.in_use() == 0
+
+
+def test_a_board_on_a_uart_alone_is_set_up_and_served_over_its_serial_line():
+    # A board_config with SERIAL_UART and no I2C address: firmware.board builds a UART (read
+    # from its IRQ_RXIDLE), no I2C, and a bus owner at the other end of the line sets the
+    # endpoint up and has 1 KiB echoed, over DSP0253 frames.
+    import firmware.board  # noqa: PLC0415
+    from firmware import board_config  # noqa: PLC0415
+    from mctp.host.serial_pipe import SerialPipe  # noqa: PLC0415
+    from mctp.serial import SerialLink  # noqa: PLC0415
+
+    class SerialBoard:
+        pass
+
+    for name in dir(board_config):
+        if name.isupper():
+            setattr(SerialBoard, name, getattr(board_config, name))
+    SerialBoard.I2C_ADDR = None
+    SerialBoard.SERIAL_UART, SerialBoard.SERIAL_TX, SerialBoard.SERIAL_RX = 1, 8, 9
+    pipe = SerialPipe()
+    fake = FakeMachine(SimBus(), target=False)  # no I2C target driver: none needed
+    fake.uart = pipe.a
+    Pin.made = []
+    with machine_module(fake):
+        app = firmware.board.build(SerialBoard)
+    assert fake.made == [("UART", 1, 115_200, 8, 9)]
+    assert app.link is None and app.serial.irq and "serial" in app.counters()
+
+    owner = Endpoint(None, SerialLink(pipe.b), None, 8, FakeClock(1000))
+    owner.others.append(app.poll)
+    peer = BusOwner(owner.core, owner.stack, owner.link).enumerate(0)  # no address: 0
+    assert (peer.eid, peer.msg_types) == (10, [0, 1, 0x7E]) and app.core.eid == 10
+    with owner.stack.req(10, 100) as channel:
+        request = b"\xff\xff" + pattern(1000)
+        channel.send(0x7E, request)
+        assert channel.recv()[1] == request  # 16 frames each way
+    counters = app.serial.counters
+    assert counters.rx_frames == 5 + 16 and counters.tx_frames == 5 + 16
+    assert app.faults == 0 and app.server.check() == []
