@@ -45,14 +45,15 @@ def wait_for_socket(path, timeout=10.0):
         time.sleep(0.02)
 
 
-def exchanges_with_the_kernel(interpreter):
-    """Our endpoint under `interpreter` on the guest's serial line: the guest's results, the
-    answer our endpoint got to its request, and what the endpoint printed when it stopped."""
+def exchanges_with_the_kernel(interpreter, options=()):
+    """Our endpoint under `interpreter` on the guest's serial line (with `options` more): the
+    guest's results, the answer our endpoint got to its request, and what the endpoint
+    printed when it stopped."""
     request = VENDOR + bytes((i * 7 + 3) & 0xFF for i in range(1021))  # 16 packets of ours
     guest = guest_or_skip()
     try:
         wait_for_socket(guest.serial_path)
-        options = ["--serial", "unix:" + guest.serial_path, "--eid", str(OUR_EID)]
+        options = ["--serial", "unix:" + guest.serial_path, "--eid", str(OUR_EID), *options]
         options += ["--serial-peer", str(GUEST_EID), "--console"]
         with EndpointProcess(interpreter, options) as endpoint:
             guest.wait_for("listen", "ready", timeout=60)
@@ -82,7 +83,16 @@ def test_the_kernel_and_our_cpython_endpoint_exchange_both_ways():
     check(*exchanges_with_the_kernel(sys.executable))
 
 
-def test_the_kernel_and_our_micropython_endpoint_exchange_both_ways():
+def test_the_kernel_and_our_micropython_endpoint_exchange_both_ways_beside_an_i2c_link():
+    # The endpoint on two links at once, as a board with SERIAL_UART and an I2C address: the
+    # serial one to the kernel, an I2C one on the UDP bus (to a port nobody answers from).
     if IS_MICROPYTHON:
         skip("starts QEMU")
-    check(*exchanges_with_the_kernel(micropython_command()))
+    import socket  # noqa: PLC0415
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        i2c = ["--i2c-udp", "0:%d" % silent.getsockname()[1]]
+        results, answer, request, output = exchanges_with_the_kernel(micropython_command(), i2c)
+    check(results, answer, request, output)
+    assert "link too_short=0" in output and "rx_frames=0" in output  # the I2C link, idle
