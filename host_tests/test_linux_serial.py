@@ -53,9 +53,10 @@ def exchanges_with_the_kernel(interpreter, options=()):
     guest = guest_or_skip()
     try:
         wait_for_socket(guest.serial_path)
-        options = ["--serial", "unix:" + guest.serial_path, "--eid", str(OUR_EID), *options]
-        options += ["--serial-peer", str(GUEST_EID), "--console"]
-        with EndpointProcess(interpreter, options) as endpoint:
+        line = ["--serial", "unix:" + guest.serial_path, "--eid", str(OUR_EID)]
+        line.extend(options)  # (a starred display does not compile on MicroPython)
+        line += ["--serial-peer", str(GUEST_EID), "--console"]
+        with EndpointProcess(interpreter, line) as endpoint:
             guest.wait_for("listen", "ready", timeout=60)
             answer = endpoint.ask("request %d 0x7e %s" % (GUEST_EID, request.hex()))
             results = guest.wait_done(60)
