@@ -113,16 +113,39 @@ def test_unbind_valid_handle():
     assert server.handles_in_use() == 0
 
 
-def test_unbind_of_a_pending_handle_ends_its_receive():
+def test_a_handle_is_its_connections_alone():
+    # Another client's handle, forged or seen, is refused as a stale one is: it cannot
+    # receive on it, send with it or drop it; the owner goes on as before.
     server, _ = lone_server()
-    waiting = Wire(server)
-    w = Wire(server)
-    listener = w.listener(1)
-    assert not waiting.recv(listener, 0)
-    w.ok(wire.encode_unbind(w.buf, listener))
-    assert waiting.response().code == ResponseCode.BAD_ARGUMENT
-    assert server.pending_in_use() == 0
-    assert server.handles_in_use() == 0
+    owner, other = Wire(server), Wire(server)
+    listener, request = owner.listener(1), owner.req(9)
+    assert other.recv(listener, 0) and other.response().code == ResponseCode.BAD_ARGUMENT
+    assert other.send(request, 1, None, None, b"\x01") == ResponseCode.BAD_ARGUMENT
+    assert other.code(wire.encode_unbind(other.buf, listener)) == ResponseCode.BAD_ARGUMENT
+    assert server.explain(other.conn) == "handle 0x%x belongs to another connection" % listener
+    assert server.handles_in_use() == 2 and server.pending_in_use() == 0
+    assert not owner.recv(listener, 0)  # its own: pending
+    owner_after = Wire(server)
+    assert owner_after.code(wire.encode_unbind(owner_after.buf, listener)) == (
+        ResponseCode.BAD_ARGUMENT
+    )
+
+
+def test_a_client_that_disconnects_leaves_nothing_held():
+    # Its handles are released (a request handle's tag ends, a listener's queued messages
+    # go) and its pending receive is withdrawn; another client's handles stay.
+    server, _ = lone_server()
+    gone, staying = Wire(server), Wire(server)
+    listener = gone.listener(1)
+    gone.req(9)
+    kept = staying.listener(2)
+    assert not gone.recv(listener, 0)
+    server.disconnect(gone.conn)
+    assert server.pending_in_use() == 0 and server.handles_in_use() == 1
+    assert server.check() == []
+    assert not staying.recv(kept, 0)  # the other client's listener still works
+    server.disconnect(staying.conn)
+    assert server.handles_in_use() == 0 and server.pending_in_use() == 0
 
 
 def test_unbind_unknown_handle_is_a_no_op_success():

@@ -287,21 +287,21 @@ def test_outstanding_receives_table_full_is_no_space():
     assert server.pending_in_use() == 2
 
 
-def test_second_receive_on_one_handle_is_addr_in_use():
+def test_a_receive_on_another_connections_handle_is_refused_and_the_owners_goes_on():
     server, _ = lone_server()
     first = Wire(server)
     second = Wire(server)
     listener = first.listener(1)
     assert not first.recv(listener, 1000)
     assert second.recv(listener, 1000)
-    assert second.response().code == ResponseCode.ADDR_IN_USE
+    assert second.response().code == ResponseCode.BAD_ARGUMENT  # not its handle
     assert server.pending_in_use() == 1
     # The first receive still waits, and gets the message.
     assert not first.conn.ready
     inject(server.core, 9, SOM_EOM | TO, b"\x01" + b"mine")
     assert first.conn.ready
     assert first.payload() == b"mine"
-    assert second.response().code == ResponseCode.ADDR_IN_USE
+    assert second.response().code == ResponseCode.BAD_ARGUMENT
     assert at_baseline(server)
 
 

@@ -83,21 +83,21 @@ _WHY_NO_LISTENER_HANDLE = const(4)
 _WHY_NO_TAG = const(5)  # argument: the EID
 _WHY_LISTENER_TAKEN = const(6)  # argument: the message type
 _WHY_CONTROL_TAKEN = const(7)
-_WHY_HANDLE_BUSY = const(8)
-_WHY_CONNECTION_BUSY = const(9)
-_WHY_NO_PENDING = const(10)  # argument: receives pending
-_WHY_TOO_LARGE = const(11)  # argument: the payload size
-_WHY_STALE = const(12)  # argument: the handle value
-_WHY_RESTARTED = const(13)  # argument: the handle value
-_WHY_BAD_EID = const(14)  # argument: the EID
-_WHY_TIMED_OUT = const(15)  # argument: the timeout
-_WHY_TOO_SMALL = const(16)  # argument: the message size
-_WHY_RELEASED = const(17)
-_WHY_NOT_REQUEST = const(18)
-_WHY_BAD_REQUEST = const(19)
-_WHY_BAD_RESPONSE = const(20)
-_WHY_BAD_TYPE = const(21)  # argument: the message type
-_WHY_MALFORMED = const(22)
+_WHY_CONNECTION_BUSY = const(8)
+_WHY_NO_PENDING = const(9)  # argument: receives pending
+_WHY_TOO_LARGE = const(10)  # argument: the payload size
+_WHY_STALE = const(11)  # argument: the handle value
+_WHY_RESTARTED = const(12)  # argument: the handle value
+_WHY_BAD_EID = const(13)  # argument: the EID
+_WHY_TIMED_OUT = const(14)  # argument: the timeout
+_WHY_TOO_SMALL = const(15)  # argument: the message size
+_WHY_RELEASED = const(16)
+_WHY_NOT_REQUEST = const(17)
+_WHY_BAD_REQUEST = const(18)
+_WHY_BAD_RESPONSE = const(19)
+_WHY_BAD_TYPE = const(20)  # argument: the message type
+_WHY_MALFORMED = const(21)
+_WHY_NOT_YOURS = const(22)  # argument: the handle value
 
 _EXPLAIN = (
     None,
@@ -114,7 +114,6 @@ _EXPLAIN = (
     "no free tag for EID %d (every tag to it awaits an answer, or the flow table is full)",
     "message type %d already has a listener",
     "message type 0 (control) is answered by the stack",
-    "a receive is already pending on this handle",
     "a receive is already pending on this connection",
     "no free pending-receive slot (%d in use)",
     "a payload of %d bytes is more than the stack's limit",
@@ -129,6 +128,7 @@ _EXPLAIN = (
     "a response needs an EID and a tag (0..7)",
     "message type %d is more than 7 bits",
     "malformed request",
+    "handle 0x%x belongs to another connection",
 )
 
 
@@ -161,6 +161,7 @@ class _Handle:
         self.index = index
         self.kind = KIND_FREE
         self.gen = 0  # bumped on every allocation, so a stale handle value is refused
+        self.owner = None  # the Connection that made it: only it may use or drop it
         self.msg_type = 0  # a listener's type
         self.eid = 0  # a request handle's remote EID
         self.persistent = False  # a request handle's tags survive their first response
@@ -453,6 +454,7 @@ class Server:
         return None
 
     def _handle_answer(self, conn, h):
+        h.owner = conn
         conn.value = self.handle_value(h)
         return self._answer(conn, ResponseCode.SUCCESS)
 
@@ -475,15 +477,27 @@ class Server:
         self._why = _WHY_STALE
         return None
 
+    def _owned(self, conn, value):
+        # The live _Handle named by `value` when `conn` made it; else None, with self._error
+        # and _why saying why (another connection's handle is refused as a forged one is).
+        h = self._lookup(value)
+        if h is not None and h.owner is not conn:
+            self._error = ResponseCode.BAD_ARGUMENT
+            self._why = _WHY_NOT_YOURS
+            return None
+        return h
+
     def _refuse_handle(self, conn):
         # The _lookup that just failed (it staged _why_arg), as the answer.
         return self._refuse(conn, self._error, self._why)
 
     def _unbind(self, conn, handle):
         if handle is not None:
-            h = self._lookup(handle.value)
+            h = self._owned(conn, handle.value)
             if h is not None:
                 self.release(h)
+            elif self._why == _WHY_NOT_YOURS:
+                return self._refuse_handle(conn)
         # Releasing an unknown or stale handle is a no-op, like the seed's.
         return self._answer(conn, ResponseCode.SUCCESS)
 
@@ -495,6 +509,15 @@ class Server:
         self.core.release_owner(h.index)
         h.count = 0
         h.kind = KIND_FREE
+        h.owner = None
+
+    def disconnect(self, conn):
+        """`conn`'s client has gone: its handles are released (their flows end, their
+        queued messages go) and its pending receive is withdrawn."""
+        self.cancel(conn)
+        for h in self.handles:
+            if h.owner is conn and h.kind != KIND_FREE:
+                self.release(h)
 
     def queued(self, handle_value):
         """How many complete messages wait for the handle (0 for a stale one): a firmware
@@ -515,11 +538,11 @@ class Server:
     def _recv(self, conn, call):
         if call.handle is None:
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_MALFORMED)
-        h = self._lookup(call.handle.value)
+        h = self._owned(conn, call.handle.value)
         if h is None:
             return self._refuse_handle(conn)
-        if h.pending is not None:
-            return self._refuse(conn, ResponseCode.ADDR_IN_USE, _WHY_HANDLE_BUSY)
+        # (A handle's pending receive is its owner's, whose connection is busy until it ends:
+        # serve() has refused this already, so a handle never has two.)
         p = self._free_pending()
         if p is None:
             self._why_arg = len(self.pending)  # in use
@@ -629,7 +652,7 @@ class Server:
     def _refused_request(self, conn, call):
         # True when the request is refused (the answer is ready); else a tag is open for it
         # and the call's destination and tag are set.
-        h = self._lookup(call.handle.value)
+        h = self._owned(conn, call.handle.value)
         if h is None:
             return self._refuse_handle(conn)
         if (
