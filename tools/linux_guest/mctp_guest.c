@@ -287,9 +287,12 @@ static int find_netdev(void)
 
 /* The serial port in raw mode with the N_MCTP line discipline, which creates the netdev. The
  * descriptor stays open for the whole run: closing the tty would remove the netdev. */
+static int tty_fd = -1;
+
 static int setup(void)
 {
 	int fd = open(opts.tty, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	tty_fd = fd;
 	if (fd < 0) {
 		report("setup", "FAIL", "reason=\"open %s: %s\"", opts.tty, strerror(errno));
 		return -1;
@@ -504,26 +507,50 @@ static int run_listen(void)
 	return 0;
 }
 
+/* One of the netdev's counters, or -1. */
+static long long read_stat(const char *name)
+{
+	char path[128];
+	long long value = -1;
+	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", netdev_name, name);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%lld", &value) != 1)
+			value = -1;
+		fclose(f);
+	}
+	return value;
+}
+
+/* What the kernel still has to send leaves before the counters are read and the machine
+ * ends: mctp-serial hands packets to the tty from a workqueue and the UART sends from its
+ * buffer, so the last packets of a response can still be on their way when sendto() has
+ * returned (a host then waits for a packet that a reboot threw away). Wait until tx_packets
+ * stops moving, then until the tty's output has drained, then a little for QEMU's socket. */
+static void drain_output(void)
+{
+	long long last = -1, now = read_stat("tx_packets");
+	for (int i = 0; i < 100 && now != last; i++) {
+		last = now;
+		usleep(20000);
+		now = read_stat("tx_packets");
+	}
+	if (tty_fd >= 0)
+		tcdrain(tty_fd);
+	usleep(100000);
+}
+
 /* The netdev's counters (drivers/net/mctp/mctp-serial.c keeps rx/tx packets and bytes, and
- * counts a bad FCS as rx_crc_errors and rx_dropped). */
+ * counts a bad FCS as rx_crc_errors and rx_dropped), once what it sends has left. */
 static int run_stats(void)
 {
 	static const char *names[] = {"rx_packets", "tx_packets",    "rx_bytes",  "tx_bytes",
 				      "rx_dropped", "rx_crc_errors", "tx_dropped", "rx_errors"};
 	char line[512];
+	drain_output();
 	int n = snprintf(line, sizeof(line), "dev=%s", netdev_name);
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		char path[128];
-		long long value = -1;
-		snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", netdev_name, names[i]);
-		FILE *f = fopen(path, "r");
-		if (f) {
-			if (fscanf(f, "%lld", &value) != 1)
-				value = -1;
-			fclose(f);
-		}
-		n += snprintf(line + n, sizeof(line) - n, " %s=%lld", names[i], value);
-	}
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		n += snprintf(line + n, sizeof(line) - n, " %s=%lld", names[i], read_stat(names[i]));
 	report("stats", "info", "%s", line);
 	return 0;
 }
@@ -565,7 +592,7 @@ int main(void)
 			ok++;
 	}
 	if (!stats_last)
-		run_stats();
+		run_stats(); /* (which lets what is still being sent leave first) */
 	report("done", failed ? "FAIL" : "ok", "ok=%d failed=%d", ok, failed);
 	return failed ? 1 : 0;
 }
