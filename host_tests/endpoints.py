@@ -326,3 +326,23 @@ def firmware_app(bus, clock, eid=9, addr=0x1D, i2c=None, target=None, **options)
         clock=clock,
         **options,
     )
+
+
+class Sink:
+    """The layer above a bare core, for tests of the core and the bindings: takes requests
+    of the message `types` given, and keeps each message delivered as (source EID, tag,
+    payload), releasing its slot."""
+
+    def __init__(self, core, types=(0, 1)):
+        self.core = core
+        self.types = types
+        self.messages = []
+        core.sink = self
+
+    def accept_request(self, msg_type):
+        return msg_type if msg_type in self.types else -1
+
+    def deliver(self, slot):
+        self.messages.append((slot.src, slot.tag, bytes(slot.buf[: slot.length])))
+        self.core.release(slot)
+        return True

@@ -35,6 +35,8 @@ import sys
 
 from testing import IS_MICROPYTHON, skip
 
+from mctp.serial import DROP_NAMES
+
 if not IS_MICROPYTHON:
     import select
     import threading
@@ -59,17 +61,6 @@ UUID = "7e7d2233-4455-6677-8899-aabbccddeeff"  # escapes first (see above)
 # pymctp's Get Endpoint ID request (tag 3, instance 1) and our answer: EID 9, static, simple.
 GET_EID_REQUEST = "7E 01 07 01 09 08 CB 00 81 02 32 A7 7E"
 GET_EID_ANSWER = "7E 01 0B 01 08 09 C3 00 01 02 00 09 02 00 2F FA 7E"
-DROPS = (
-    "bad_fcs",
-    "bad_revision",
-    "bad_count",
-    "truncated",
-    "too_long",
-    "too_short",
-    "bad_escape",
-    "noise",
-    "ring_full",
-)
 
 
 def cpython_only():
@@ -168,7 +159,7 @@ def compliance_over_a_pty(interpreter):
     assert control["unsupported"] == 1  # pymctp's command 0xFF
     assert control["errors"] == control["dropped"] == 0
     serial = counters(endpoint.output, "serial")
-    assert [serial[name] for name in DROPS] == [0] * len(DROPS), endpoint.output
+    assert [serial[name] for name in DROP_NAMES] == [0] * len(DROP_NAMES), endpoint.output
     assert (serial["rx_frames"], serial["tx_frames"], serial["tx_failed"]) == (6, 6, 0)
 
 

@@ -7,7 +7,7 @@
 # with the heap locked, the viper functions against the pure ones, and pymctp's reading of our
 # frames.
 
-from endpoints import FakeClock, assert_nothing_held, echo_into, pattern, serial_pair
+from endpoints import FakeClock, Sink, assert_nothing_held, echo_into, pattern, serial_pair
 from testing import IS_MICROPYTHON, heap_locked, needs_socket, raises, skip
 
 from mctp import MctpError, RecvMetadata, ResponseCode
@@ -52,23 +52,6 @@ def reference_frame(packet, count=None):
 
 def hex_bytes(text):
     return bytes.fromhex(text.replace(" ", ""))
-
-
-class Sink:
-    """The layer above a bare core: takes message types 0 and 1, keeps what is delivered."""
-
-    def __init__(self, core):
-        self.core = core
-        self.messages = []
-        core.sink = self
-
-    def accept_request(self, msg_type):
-        return msg_type if msg_type in (0, 1) else -1
-
-    def deliver(self, slot):
-        self.messages.append((slot.src, slot.tag, bytes(slot.buf[: slot.length])))  # (no type)
-        self.core.release(slot)
-        return True
 
 
 def receiver(eid=8, **options):

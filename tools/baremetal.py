@@ -18,8 +18,6 @@ qemu-system-arm. Without them, or without the tree, `test` and `bench` say why a
 """
 
 import argparse
-import contextlib
-import fcntl
 import hashlib
 import os
 import re
@@ -29,6 +27,8 @@ import signal
 import subprocess
 import sys
 import time
+
+from filelock import locked
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MANIFEST = os.path.join(ROOT, "tools", "qemu", "manifest.py")
@@ -225,18 +225,6 @@ def prepared_tree(source):
     with open(os.path.join(tree, ".prepared"), "w") as f:
         f.write("ok\n")
     return tree
-
-
-@contextlib.contextmanager
-def locked(path):
-    # Two runs on one machine share the cache: one builds at a time.
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _make(tree, board, manifest, variant=""):

@@ -15,8 +15,6 @@ run it).
 """
 
 import argparse
-import contextlib
-import fcntl
 import gzip
 import hashlib
 import json
@@ -27,6 +25,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tools/
+from filelock import locked  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KERNEL_FRAGMENT = os.path.join(HERE, "kernel.config")
@@ -212,18 +213,6 @@ def check_packages(missing, packages):
             "the Linux guest needs what is missing here:\n%s\nDebian has all it needs:\n"
             "  apt-get install %s" % ("\n".join(lines), " ".join(packages))
         )
-
-
-@contextlib.contextmanager
-def locked(path):
-    # Two builds on one machine share the cache: one builds, the other then finds its result.
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def ensure_built(cache=None, source=DEFAULT_SOURCE, jobs=None, rebuild=False):
