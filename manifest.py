@@ -1,5 +1,5 @@
 # The mctp library for boards: the core stack, the I2C and serial bindings, the control responder,
-# the requester and bus owner, the asyncio layer. Each is a part of its own (parts/*/manifest.py); the endpoint
+# the requester and bus owner, the asyncio layer, the IPC stream. Each is a part of its own (parts/*/manifest.py); the endpoint
 # application is parts/mctp-endpoint, the host buses parts/mctp-host (never for a board).
 metadata(
     description="MCTP (DMTF DSP0236) stack: application API, server, core, control and bindings.",
@@ -8,5 +8,13 @@ metadata(
 )
 
 add_library("mctp-parts", "parts")
-for part in ("mctp-core", "mctp-i2c", "mctp-serial", "mctp-control", "mctp-bus-owner", "mctp-aio"):
+for part in (
+    "mctp-core",
+    "mctp-i2c",
+    "mctp-serial",
+    "mctp-control",
+    "mctp-bus-owner",
+    "mctp-aio",
+    "mctp-ipc",
+):
     require(part, library="mctp-parts")

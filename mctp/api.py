@@ -159,6 +159,25 @@ class MctpClient:
         )
 
 
+class CallClient(MctpClient):
+    """An MctpClient that serves send_call() itself (DirectClient, mctp.ipc.StreamClient): the
+    seed's seven-argument send() fills the client's Call for sends and hands it on."""
+
+    def __init__(self, call=None):
+        self._send_args = Call() if call is None else call  # (a client's own Call may serve)
+
+    def send(self, handle, msg_type, eid, tag, integrity_check, buf, length=None):
+        # (No local: one more word would put this frame on MicroPython's heap.)
+        self._send_args.handle = handle
+        self._send_args.msg_type = msg_type
+        self._send_args.eid = eid
+        self._send_args.tag = tag
+        self._send_args.ic = integrity_check
+        self._send_args.buf = buf
+        self._send_args.length = length
+        return self.send_call(self._send_args)
+
+
 class MctpListener:
     """Receives requests of one message type. Close it (or use `with`) to release it."""
 

@@ -7,9 +7,10 @@
     python tools/check_package.py boards     # every boards/*/ definition freezes and compiles
 
 What ships is in parts (parts/*/manifest.py), each a manifest that requires the parts it needs:
-mctp-core, mctp-i2c, mctp-serial, mctp-control, mctp-bus-owner, mctp-aio (the asyncio layer), mctp-endpoint
-(the firmware) and mctp-host (host buses, never for a board). The root manifest.py is the library for boards (every part
-but the endpoint and the host buses). For mip each has a .json at the root (package.json for
+mctp-core, mctp-i2c, mctp-serial, mctp-control, mctp-bus-owner, mctp-aio (the asyncio layer),
+mctp-ipc (clients over byte streams), mctp-endpoint (the firmware) and mctp-host (host buses,
+never for a board). The root manifest.py is the library for boards (every part but the
+endpoint and the host buses). For mip each has a .json at the root (package.json for
 the library, <part>.json for a part) that lists every file it needs, its parts' included: mip
 resolves a dependency relative to the directory it runs in, not to the .json, so a .json with
 dependencies would install from a checkout only when run from its root, and from GitHub only

@@ -19,7 +19,7 @@ import socket
 import sys
 import termios
 
-from ..bufcopy import copy_into
+from .read_ahead import ReadAhead
 
 _MICROPYTHON = sys.implementation.name == "micropython"
 if not _MICROPYTHON:
@@ -32,16 +32,14 @@ def _fd(source):
     return source if isinstance(source, int) else source.fileno()
 
 
-class SerialStream:
+class SerialStream(ReadAhead):
     """`source` is read, `sink` (default: `source`) written; see the module's comment for what
     each may be on each interpreter."""
 
     def __init__(self, source, sink=None, buffer=BUFFER):
         sink = source if sink is None else sink
         self.source = source  # what asyncio's poller watches (mctp.aio.watch)
-        self._buf = bytearray(buffer)
-        self._head = 0
-        self._tail = 0
+        super().__init__(buffer)
         self._owned = None  # what close() closes besides the wrappers: what open_tty opened
         if _MICROPYTHON:
             self._reader = source
@@ -84,13 +82,6 @@ class SerialStream:
         opened._owned = stream
         return opened
 
-    def any(self):
-        """How many bytes readinto() can take now (0: none arrived)."""
-        if self._head == self._tail:
-            self._head = 0
-            self._tail = self._fill()
-        return self._tail - self._head
-
     def _fill(self):
         try:
             if _MICROPYTHON:
@@ -100,16 +91,6 @@ class SerialStream:
         except OSError:  # a pty whose other end is closed (EIO)
             return 0
         return n or 0
-
-    def readinto(self, buf, n=None):
-        """Up to `n` (default: len(buf)) of the bytes waiting, into buf; how many."""
-        self.any()
-        if n is None or n > len(buf):
-            n = len(buf)
-        n = min(n, self._tail - self._head)
-        copy_into(buf, 0, self._buf, self._head, n)
-        self._head += n
-        return n
 
     def write(self, buf, off=0, n=None):
         """buf[off:off + n] (default: to the end), as far as it goes without blocking; how many

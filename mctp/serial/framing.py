@@ -18,12 +18,12 @@
 
 from .._compat import const
 from ..core.packet import BASELINE_MTU, TRANSPORT_HEADER_SIZE
+from ..fcs import FCS_INIT, fcs16, fcs_byte  # noqa: F401 (FCS_INIT, fcs16: exported)
 
 FLAG = const(0x7E)
 ESCAPE = const(0x7D)
 ESCAPED_BIT = const(0x20)  # 7D 5E is 0x5E ^ 0x20 = 0x7E, 7D 5D is 0x7D
 REVISION = const(0x01)
-FCS_INIT = const(0xFFFF)
 # The bytes of a frame that are not the packet: flag, revision, count, FCS (2), flag.
 FRAMING = const(6)
 
@@ -38,26 +38,6 @@ MIN_COUNT = TRANSPORT_HEADER_SIZE + 1  # a header and at least one payload byte
 def frame_size(mtu):
     """The largest frame a packet with `mtu` payload bytes takes, every byte escaped."""
     return 2 * (TRANSPORT_HEADER_SIZE + mtu) + FRAMING
-
-
-def fcs_byte(crc, b):
-    """The FCS-16 `crc` continued over the byte `b` (RFC 1662's table, computed instead of
-    looked up: the same 16 bits in a few shifts)."""
-    x = (b ^ crc) & 0xFF
-    x = (x ^ (x << 4)) & 0xFF
-    return ((x << 8) | (crc >> 8)) ^ (x >> 4) ^ (x << 3)
-
-
-def fcs16(buf, off, n, crc):
-    """The FCS-16 `crc` continued over buf[off:off + n]."""
-    end = off + n
-    while off < end:
-        # fcs_byte, inline: a call per byte would double the time this takes.
-        x = (buf[off] ^ crc) & 0xFF
-        x = (x ^ (x << 4)) & 0xFF
-        crc = ((x << 8) | (crc >> 8)) ^ (x >> 4) ^ (x << 3)
-        off += 1
-    return crc
 
 
 # Where a frame's FCS starts from: the revision is always 1, so only the count varies.

@@ -10,7 +10,7 @@
 # function to do other work meanwhile, for example to run other stacks in the same process.
 
 from .._compat import sleep_ms
-from ..api import Call, Handle, MctpClient, RecvMetadata
+from ..api import Call, CallClient, Handle, RecvMetadata
 from ..errors import MctpError, ResponseCode
 from ..wire import (
     MAX_PAYLOAD_SIZE,
@@ -32,11 +32,12 @@ def _sleep_1ms():
     sleep_ms(1)
 
 
-class DirectClient(MctpClient):
+class DirectClient(CallClient):
     def __init__(self, server, idle=None):
+        self._call = Call()  # the calls made here (send()'s too); the channels bring their own
+        super().__init__(self._call)
         self.server = server
         self._conn = server.connect(wire=False)
-        self._call = Call()  # the calls made here; the facade's channels bring their own
         self._idle = _sleep_1ms if idle is None else idle
         self._waiting = False  # inside _wait: the idle hook runs
         # The MctpError the last failed call raised: for callers that catch it without
@@ -135,17 +136,6 @@ class DirectClient(MctpClient):
         self._answer()
         conn = self._conn
         return meta.set(conn.msg_type, conn.ic, conn.tag, conn.eid, conn.size)
-
-    def send(self, handle, msg_type, eid, tag, integrity_check, buf, length=None):
-        # The seed's seven arguments go into a Call (see mctp.api.Call).
-        self._call.handle = handle
-        self._call.msg_type = msg_type
-        self._call.eid = eid
-        self._call.tag = tag
-        self._call.ic = integrity_check
-        self._call.buf = buf
-        self._call.length = length
-        return self.send_call(self._call)
 
     def send_call(self, call):
         if payload_length(call.buf, call.length) > MAX_PAYLOAD_SIZE:

@@ -1,0 +1,657 @@
+# mctp.ipc: the stream framing of the wire codec (golden bytes, resynchronisation, every bad
+# frame counted), StreamClient over a byte stream (the Stack facade unchanged on top, the same
+# errors as DirectClient, no hang on a dead stream) and StreamService serving several clients
+# beside a server's links (own handles, another's handle refused, disconnect releases,
+# a restarted server answers SERVER_RESTARTED). Time is a FakeClock moved by the clients' idle.
+
+from endpoints import network, pattern
+from testing import needs_socket, raises
+
+from mctp import Stack
+from mctp.errors import MctpError, ResponseCode
+from mctp.host.serial_pipe import SerialPipe
+from mctp.ipc import StreamClient, StreamService
+from mctp.ipc.framing import (
+    FRAME_OVERHEAD,
+    KIND_CANCEL,
+    KIND_REQUEST,
+    KIND_RESPONSE,
+    MAX_FRAME,
+    Deframer,
+    encode_frame,
+    fcs16,
+    seal,
+)
+from mctp.server import Server
+from mctp.wire import MAX_REQUEST_SIZE, encode_get_eid
+
+GET_EID = bytes([1]) + bytes(11)
+# A GET_EID request, sequence number 1, framed.
+GOLDEN = bytes.fromhex("a5 4d 01 01 0c 00 e6 01 00 00 00 00 00 00 00 00 00 00 00 df 58")
+# Its answer, EID 9.
+GOLDEN_ANSWER = bytes.fromhex("a5 4d 02 01 0c 00 2b 00 00 00 09 00 00 00 00 00 00 00 00 2e 44")
+
+
+def frame(kind, seq, msg):
+    out = bytearray(len(msg) + FRAME_OVERHEAD)
+    n = encode_frame(out, kind, seq, msg)
+    return bytes(out[:n])
+
+
+def feed_all(d, data):
+    """Every frame `data` yields, as (kind, seq, message bytes)."""
+    got = []
+    off = 0
+    while True:
+        off += d.feed(data, off, len(data) - off)
+        if not d.ready:
+            return got
+        got.append((d.kind, d.seq, bytes(d.msg[: d.length])))
+        d.release()
+
+
+# Framing.
+
+
+def test_fcs_is_rfc1662_fcs16():
+    # CRC-16/MCRF4XX (RFC 1662's FCS-16 without the final complement): check value 0x6F91.
+    assert fcs16(b"123456789", 0, 9, 0xFFFF) == 0x6F91
+
+
+def test_golden_frame():
+    assert frame(KIND_REQUEST, 1, GET_EID) == GOLDEN
+    out = bytearray(64)
+    n = encode_get_eid(memoryview(out)[7:])
+    assert bytes(out[: seal(out, KIND_REQUEST, 1, n)]) == GOLDEN
+    d = Deframer()
+    assert feed_all(d, GOLDEN) == [(KIND_REQUEST, 1, GET_EID)]
+    assert d.frames == 1 and d.dropped() == 0 and d.garbage == 0
+    assert frame(KIND_RESPONSE, 1, bytes([0, 0, 0, 9]) + bytes(8)) == GOLDEN_ANSWER
+
+
+def test_golden_exchange_on_the_stream():
+    # What the service writes for the golden request, byte for byte.
+    rig = Rig()
+    pipe = SerialPipe()
+    rig.service.add(pipe.b)
+    pipe.a.write(GOLDEN, 0, len(GOLDEN))
+    rig.service.poll()
+    out = bytearray(64)
+    n = pipe.a.readinto(out, 64)
+    assert bytes(out[:n]) == GOLDEN_ANSWER
+
+
+def test_round_trips_whole_and_byte_by_byte():
+    msgs = [b"", b"\xa5\x4d", pattern(1035), pattern(100, 3)]
+    data = b""
+    for i in range(len(msgs)):
+        data += frame(KIND_RESPONSE, 250 + i, msgs[i])
+    expected = [(KIND_RESPONSE, (250 + i) & 0xFF, msgs[i]) for i in range(len(msgs))]
+    assert feed_all(Deframer(), data) == expected
+    d = Deframer()
+    got = []
+    for i in range(len(data)):
+        got += feed_all(d, data[i : i + 1])
+    assert got == expected
+    assert d.dropped() == 0 and d.garbage == 0
+
+
+def test_garbage_between_frames_is_counted_and_skipped():
+    one = frame(KIND_REQUEST, 1, b"one")
+    two = frame(KIND_REQUEST, 2, b"two")
+    noise = b"\x00\xff\xa5\xa5\x4d\x12garbage\xa5"
+    d = Deframer()
+    got = feed_all(d, noise + one + noise + two + noise)
+    assert [m for _, _, m in got] == [b"one", b"two"]
+    assert d.garbage > 0
+    assert d.frames == 2
+
+
+def test_flipped_bit_in_body_is_bad_fcs():
+    bad = bytearray(frame(KIND_REQUEST, 1, pattern(40)))
+    bad[20] ^= 0x10
+    d = Deframer()
+    got = feed_all(d, bytes(bad) + frame(KIND_REQUEST, 2, b"next"))
+    assert got == [(KIND_REQUEST, 2, b"next")]
+    assert d.bad_fcs == 1
+
+
+def test_flipped_bit_in_length_is_bad_header():
+    bad = bytearray(frame(KIND_REQUEST, 1, pattern(40)))
+    bad[5] ^= 0x01  # the length's high byte: 296 bytes, were it believed
+    d = Deframer()
+    got = feed_all(d, bytes(bad) + frame(KIND_REQUEST, 2, b"next"))
+    assert got == [(KIND_REQUEST, 2, b"next")]
+    assert d.bad_header == 1
+
+
+def test_truncated_frame_then_a_good_one():
+    cut = frame(KIND_REQUEST, 1, pattern(200))[:60]
+    good = frame(KIND_REQUEST, 2, pattern(30, 1))
+    d = Deframer()
+    # The good frames are first taken as the cut one's body (209 bytes): nothing comes out
+    # until that is whole, then its FCS fails and the receiver finds the good frames in the
+    # bytes it held, and goes on with the rest.
+    assert feed_all(d, cut + good * 3) == []
+    got = feed_all(d, good * 2)
+    assert got == [(KIND_REQUEST, 2, pattern(30, 1))] * 5
+    assert d.bad_fcs == 1
+
+
+def test_oversized_length_is_refused():
+    big = bytearray(MAX_FRAME + 20)
+    n = seal(big, KIND_REQUEST, 1, MAX_REQUEST_SIZE + 1)  # a good header, a length too large
+    d = Deframer(MAX_REQUEST_SIZE)
+    got = feed_all(d, bytes(big[:n]) + frame(KIND_REQUEST, 2, b"ok"))
+    assert got == [(KIND_REQUEST, 2, b"ok")]
+    assert d.oversized == 1
+
+
+# Clients and the service, in memory.
+
+
+class Rig:
+    """Endpoints a (EID 8, DirectClient) and b (EID 9) on a loopback bus; b's server also serves
+    stream clients through a StreamService over SerialPipes."""
+
+    def __init__(self):
+        self.a, self.b = network(2)
+        self.clock = self.a.clock
+        self.service = StreamService(self.b.server)
+        # a's waits run the service too (its requests may be answered by a stream client).
+        self.a.others.append(self.poll_service)
+        self.streams = []
+
+    def poll_service(self):
+        self.service.poll()
+
+    def idle(self):
+        # What runs while a stream client waits: the service, both servers, 1 ms of time.
+        self.service.poll()
+        self.b.server.poll()
+        self.a.server.poll()
+        self.clock.advance(1)
+
+    def client(self):
+        pipe = SerialPipe()
+        self.service.add(pipe.b)
+        self.streams.append(pipe.b)
+        return StreamClient(pipe.a, idle=self.idle, clock=self.clock), pipe
+
+
+def test_get_and_set_eid():
+    rig = Rig()
+    client, _ = rig.client()
+    assert client.get_eid() == 9
+    client.set_eid(20)
+    assert client.get_eid() == 20 and rig.b.core.eid == 20
+    with raises(MctpError) as caught:
+        client.set_eid(5)
+    assert caught.value.code == ResponseCode.BAD_ARGUMENT
+
+
+def test_echo_1k_through_the_facade():
+    rig = Rig()
+    client, _ = rig.client()
+    stack = Stack(client)
+    payload = pattern(1023)
+    with rig.a.stack.listener(1, 1000) as listener:
+        with stack.req(8, 1000) as ch:
+            ch.send(1, payload)
+            meta, got, resp = listener.recv()
+            assert meta.remote_eid == 9 and got == payload
+            resp.send(got)
+            meta, answer = ch.recv()
+            assert answer == payload and meta.remote_eid == 8
+    assert rig.b.server.handles_in_use() == 0
+
+
+def test_listener_over_the_stream_answers():
+    rig = Rig()
+    client, _ = rig.client()
+    stack = Stack(client)
+    with stack.listener(5, 1000) as listener:
+        with rig.a.stack.req(9, 1000) as ch:
+            ch.send(5, b"ping")
+            meta, got, resp = listener.recv()
+            assert (meta.remote_eid, got) == (8, b"ping")
+            resp.send(b"pong")
+            assert ch.recv()[1] == b"pong"
+
+
+def test_errors_are_those_of_direct_client():
+    rig = Rig()
+    client, _ = rig.client()
+    stack = Stack(client)
+    with stack.listener(1) as one:
+        with raises(MctpError) as caught:
+            stack.listener(1)
+        assert caught.value.code == ResponseCode.ADDR_IN_USE
+        with raises(MctpError) as caught:
+            client.send(None, 1, 8, 0, False, bytes(1024))
+        assert caught.value.code == ResponseCode.NO_SPACE
+        # A receive times out at the server, after its own timeout.
+        with raises(MctpError) as caught:
+            client.recv(one.handle, 50, bytearray(10))
+        assert caught.value.is_timeout()
+        # A message larger than the buffer: NO_SPACE with its size, and it stays queued.
+        with rig.a.stack.req(9, 1000) as ch:
+            ch.send(1, pattern(300))
+            with raises(MctpError) as caught:
+                client.recv(one.handle, 1000, bytearray(10))
+            assert caught.value.code == ResponseCode.NO_SPACE and caught.value.size == 300
+            buf = bytearray(1023)
+            meta = client.recv(one.handle, 1000, buf)
+            assert bytes(buf[: meta.payload_size]) == pattern(300)
+
+
+def test_two_clients_own_handles_and_cannot_use_each_others():
+    rig = Rig()
+    c1, _ = rig.client()
+    c2, _ = rig.client()
+    baseline = rig.b.server.handles_in_use()
+    h1 = c1.req(8)
+    h2 = c2.req(8)
+    l2 = c2.listener(7)
+    assert h1 != h2
+    assert rig.b.server.handles_in_use() == baseline + 3
+    # c1 may neither use nor drop c2's handles.
+    with raises(MctpError) as caught:
+        c1.recv(l2, 10, bytearray(10))
+    assert caught.value.code == ResponseCode.BAD_ARGUMENT
+    with raises(MctpError) as caught:
+        c1.send(h2, 1, None, None, False, b"x")
+    assert caught.value.code == ResponseCode.BAD_ARGUMENT
+    with raises(MctpError) as caught:
+        c1.drop_handle(h2)
+    assert caught.value.code == ResponseCode.BAD_ARGUMENT
+    assert rig.b.server.handles_in_use() == baseline + 3
+    # Each uses its own.
+    assert c1.send(h1, 1, None, None, False, b"one") in range(8)
+    assert c2.send(h2, 1, None, None, False, b"two") in range(8)
+    c1.drop_handle(h1)
+    c2.drop_handle(h2)
+    c2.drop_handle(l2)
+    assert rig.b.server.handles_in_use() == baseline
+
+
+def test_disconnect_releases_handles_and_pending_receive():
+    rig = Rig()
+    keeper, _ = rig.client()
+    gone, _ = rig.client()
+    baseline = rig.b.server.handles_in_use()
+    kept = keeper.listener(3)
+    gone.req(8)
+    gone.listener(4)
+    listener = gone.listener(5)
+    # A receive left pending at the server: the client stops waiting (its idle faults).
+    calls = [0]
+
+    def faulty_idle():
+        rig.idle()
+        calls[0] += 1
+        if calls[0] == 5:
+            raise KeyboardInterrupt
+
+    gone._idle = faulty_idle
+    try:
+        gone.recv(listener, 0, bytearray(10))
+    except KeyboardInterrupt:
+        pass
+    assert rig.b.server.handles_in_use() == baseline + 4
+    rig.service.remove(rig.streams[1])
+    assert rig.b.server.handles_in_use() == baseline + 1
+    assert rig.b.server.pending_in_use() == 0
+    assert rig.b.server.check() == []
+    keeper.drop_handle(kept)
+    assert rig.b.server.handles_in_use() == baseline
+
+
+def test_abandoned_receive_is_withdrawn():
+    rig = Rig()
+    client, _ = rig.client()
+    listener = client.listener(5)
+    client.timeout_ms = 100
+
+    def no_service():
+        rig.clock.advance(1)
+
+    # Nothing serves the stream for a while: the client gives up at the receive's timeout
+    # plus its margin and sends a cancel after the request.
+    client._idle = no_service
+    start = rig.clock()
+    with raises(MctpError) as caught:
+        client.recv(listener, 50, bytearray(10))
+    assert caught.value.code == ResponseCode.INTERNAL_ERROR
+    assert rig.clock() - start == 150
+    # Served again: the receive is taken and withdrawn, the connection free for the next call.
+    client._idle = rig.idle
+    assert client.get_eid() == 9
+    assert rig.b.server.pending_in_use() == 0
+    assert rig.service.peers[0].cancels == 1
+
+
+def test_dead_stream_is_an_error_not_a_hang():
+    rig = Rig()
+    pipe = SerialPipe()  # nobody serves the other end
+
+    def idle():
+        rig.clock.advance(1)
+
+    client = StreamClient(pipe.a, timeout_ms=500, idle=idle, clock=rig.clock)
+    start = rig.clock()
+    with raises(MctpError) as caught:
+        client.get_eid()
+    assert caught.value.code == ResponseCode.INTERNAL_ERROR
+    assert "500" in str(caught.value)
+    assert rig.clock() - start == 500
+
+
+def test_garbage_and_stray_frames_around_answers():
+    rig = Rig()
+    client, pipe = rig.client()
+    # Garbage towards the service and towards the client, then a stray response frame with
+    # the wrong sequence number: all dropped, the next call still answered.
+    pipe.a.write(b"\x00\xa5\x4dnoise", 0, 8)
+    pipe.b.write(b"\xa5\x4d\x02\x07junk", 0, 8)
+    stray = frame(KIND_RESPONSE, 77, bytes(12))
+    pipe.b.write(stray, 0, len(stray))
+    cancel = frame(KIND_CANCEL, 3, b"")
+    pipe.a.write(cancel, 0, len(cancel))
+    assert client.get_eid() == 9
+    assert client.stale == 1
+    assert client.deframer.garbage > 0
+    peer = rig.service.peer(pipe.b)
+    assert peer.deframer.garbage > 0 and peer.cancels == 1
+    # A damaged request is dropped at the service, counted; the next is answered.
+    before = peer.bad_frames()
+    bad = bytearray(frame(KIND_REQUEST, 200, GET_EID))
+    bad[10] ^= 1
+    pipe.a.write(bad, 0, len(bad))
+    assert client.get_eid() == 9
+    assert peer.bad_frames() == before + 1
+    assert peer.requests == 2
+
+
+def test_server_restart_answers_server_restarted_and_clients_reopen():
+    rig = Rig()
+    client, _ = rig.client()
+    stack = Stack(client)
+    old_epoch = rig.b.server.epoch
+    ch = stack.req(8, 1000)
+    listener = stack.listener(1, 1000)
+    # The server restarts over the same core (a new epoch); the service serves the same
+    # streams from it.
+    new = Server(rig.b.core, old_epoch % 0xFFFF + 1)
+    rig.b.server = new
+    rig.a.others[0] = new.poll
+    rig.service.restart(new)
+    with raises(MctpError) as caught:
+        ch.send(1, b"hello")
+    assert caught.value.code == ResponseCode.SERVER_RESTARTED
+    assert "restarted" in str(caught.value)
+    with raises(MctpError) as caught:
+        listener.recv()
+    assert caught.value.code == ResponseCode.SERVER_RESTARTED
+    # Closing the stale channels is a no-op; new ones work.
+    ch.close()
+    listener.close()
+    assert new.handles_in_use() == 0
+    with rig.a.stack.listener(1, 1000) as remote:
+        with stack.req(8, 1000) as ch:
+            ch.send(1, b"again")
+            _meta, got, resp = remote.recv()
+            resp.send(got)
+            assert ch.recv()[1] == b"again"
+
+
+def test_reconnect_over_a_new_stream():
+    rig = Rig()
+    client, pipe = rig.client()
+    handle = client.req(8)
+    # The old connection goes (its stream closed): its handle is released.
+    rig.service.remove(pipe.b)
+    assert rig.b.server.handles_in_use() == 0
+    fresh = SerialPipe()
+    rig.service.add(fresh.b)
+    client.attach(fresh.a)
+    with raises(MctpError) as caught:
+        client.send(handle, 1, None, None, False, b"x")
+    assert caught.value.code == ResponseCode.BAD_ARGUMENT  # stale: released at disconnect
+    assert client.get_eid() == 9
+
+
+def test_socket_pair_echo():
+    needs_socket()
+    from mctp.host.serial_stream import SerialStream, socket_pair  # noqa: PLC0415
+
+    rig = Rig()
+    one, other = socket_pair()
+    try:
+        rig.service.add(SerialStream(other))
+        client = StreamClient(SerialStream(one), idle=rig.idle, clock=rig.clock)
+        stack = Stack(client)
+        payload = pattern(1023, 5)
+        with rig.a.stack.listener(1, 1000) as listener:
+            with stack.req(8, 1000) as ch:
+                ch.send(1, payload)
+                _meta, got, resp = listener.recv()
+                resp.send(got)
+                assert ch.recv()[1] == payload
+    finally:
+        one.close()
+        other.close()
+
+
+def test_socket_streams_see_a_client_go():
+    needs_socket()
+    from mctp.host.serial_stream import socket_pair  # noqa: PLC0415
+    from mctp.host.ipc_sockets import SocketStream  # noqa: PLC0415
+
+    rig = Rig()
+    one, other = socket_pair()
+    served = SocketStream(other)
+    rig.service.add(served)
+    client = StreamClient(SocketStream(one), idle=rig.idle, clock=rig.clock)
+    client.req(8)
+    client.listener(9)
+    assert rig.b.server.handles_in_use() == 2
+    # The client's process goes: its socket closes, the service sees the end of the stream.
+    client.stream.close()
+    for _ in range(3):
+        rig.service.poll()
+    assert rig.service.peers == []
+    assert served.closed
+    assert rig.b.server.handles_in_use() == 0
+    # The client's calls on a closed stream fail at once.
+    with raises(MctpError) as caught:
+        client.get_eid()
+    assert caught.value.code == ResponseCode.INTERNAL_ERROR
+    assert "closed" in str(caught.value)
+
+
+def test_unix_listener_serves_connecting_clients():
+    needs_socket()
+    import os  # noqa: PLC0415
+
+    from mctp.host.ipc_sockets import Listener, connect_unix  # noqa: PLC0415
+
+    rig = Rig()
+    raw = os.urandom(4)
+    path = "/tmp/mctp-ipc-%02x%02x%02x%02x.sock" % (raw[0], raw[1], raw[2], raw[3])
+    listener = Listener.unix(path)
+    try:
+
+        def idle():
+            listener.accept_into(rig.service)
+            rig.idle()
+
+        c1 = StreamClient(connect_unix(path), idle=idle, clock=rig.clock)
+        c2 = StreamClient(connect_unix(path), idle=idle, clock=rig.clock)
+        assert c1.get_eid() == 9 and c2.get_eid() == 9
+        assert listener.accepted == 2 and len(rig.service.peers) == 2
+        h = c1.req(8)
+        with raises(MctpError) as caught:
+            c2.drop_handle(h)
+        assert caught.value.code == ResponseCode.BAD_ARGUMENT
+        c1.stream.close()
+        c2.stream.close()
+        for _ in range(3):
+            rig.service.poll()
+        assert rig.service.peers == []
+        assert rig.b.server.handles_in_use() == 0
+    finally:
+        listener.close()
+
+
+# A real second process: the stack (two endpoints on a loopback bus, EID 8 an echo service,
+# EID 9 served over a UNIX socket) runs under the MicroPython unix port (CPython when there is
+# none); this process is its client. CPython only (subprocess).
+
+_CHILD = """
+import sys
+sys.path.insert(0, %(root)r)
+sys.path.insert(0, %(root)r + "/host_tests")
+from endpoints import network
+from mctp._compat import sleep_ms, ticks_ms
+from mctp.api import RecvMetadata
+from mctp.ipc import StreamService
+from mctp.host.ipc_sockets import Listener
+from mctp.server import Server
+a, b = network(2, clock=ticks_ms)
+b.server = Server(b.core, %(epoch)d)
+service = StreamService(b.server)
+listener = Listener.unix(%(path)r)
+echo = a.stack.listener(1)
+resp = echo.resp_channel()
+meta = RecvMetadata()
+buf = bytearray(1023)
+print("ready", b.server.epoch)
+while True:
+    a.server.poll()
+    b.server.poll()
+    listener.accept_into(service)
+    service.poll()
+    if a.server.queued(echo.handle.value):
+        resp.send(buf, False, echo.recv_into(buf, meta, resp))
+    sleep_ms(1)
+"""
+
+
+class _Child:
+    def __init__(self, path, epoch):
+        import os  # noqa: PLC0415
+        import subprocess  # noqa: PLC0415
+        import sys  # noqa: PLC0415
+
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        mp = os.path.join(root, ".venv", "bin", "micropython")
+        interpreter = mp if os.path.exists(mp) else sys.executable
+        code = _CHILD % {"root": root, "path": path, "epoch": epoch}
+        self.process = subprocess.Popen(
+            [interpreter, "-c", code],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        import select  # noqa: PLC0415
+
+        if not select.select([self.process.stdout], [], [], 20)[0]:
+            self.stop()
+            raise AssertionError("the server process did not start")
+        line = self.process.stdout.readline()
+        assert line.startswith("ready"), line + self.process.stdout.read()
+
+    def stop(self):
+        self.process.kill()
+        self.process.wait()
+        self.process.stdout.close()
+
+
+def _connect(path):
+    import time  # noqa: PLC0415
+
+    from mctp.host.ipc_sockets import connect_unix  # noqa: PLC0415
+
+    return StreamClient(connect_unix(path), idle=lambda: time.sleep(0.001))
+
+
+def test_server_in_another_process_and_its_restart():
+    from testing import IS_MICROPYTHON, skip  # noqa: PLC0415
+
+    if IS_MICROPYTHON:
+        skip("starts a process: CPython only")
+    needs_socket()
+    import os  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    path = "/tmp/mctp-ipc-%d.sock" % os.getpid()
+    child = _Child(path, 100)
+    try:
+        c1 = _connect(path)
+        c2 = _connect(path)
+        stack = Stack(c1)
+        payload = pattern(1023, 9)
+        with stack.req(8, 2000) as ch:
+            ch.send(1, payload)
+            assert ch.recv()[1] == payload
+        # Own handles: c2 can neither drop nor use c1's.
+        held = c1.listener(7)
+        with raises(MctpError) as caught:
+            c2.drop_handle(held)
+        assert caught.value.code == ResponseCode.BAD_ARGUMENT
+        with raises(MctpError) as caught:
+            c2.listener(7)
+        assert caught.value.code == ResponseCode.ADDR_IN_USE
+        # c1 goes: its listener is released, so c2 may take the type.
+        c1.stream.close()
+        deadline = time.time() + 5
+        while True:
+            try:
+                c2.drop_handle(c2.listener(7))
+                break
+            except MctpError as e:
+                assert e.code == ResponseCode.ADDR_IN_USE
+                assert time.time() < deadline
+                time.sleep(0.01)
+        # The server process restarts: the old handle is SERVER_RESTARTED over the new
+        # connection; the channel is opened again and works.
+        ch = Stack(c2).req(8, 2000)
+        child.stop()
+        child = _Child(path, 200)
+        c2.attach(_connect(path).stream)
+        with raises(MctpError) as caught:
+            ch.send(1, b"old")
+        assert caught.value.code == ResponseCode.SERVER_RESTARTED
+        ch.close()
+        with Stack(c2).req(8, 2000) as ch:
+            ch.send(1, b"new")
+            assert ch.recv()[1] == b"new"
+    finally:
+        child.stop()
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+
+
+def test_malformed_answer_is_internal_error():
+    rig = Rig()
+    pipe = SerialPipe()
+
+    def idle():
+        # A "server" that answers every request with a 3-byte message.
+        d = Deframer()
+        buf = bytearray(64)
+        n = pipe.b.readinto(buf, 64)
+        if n:
+            feed_all(d, bytes(buf[:n]))
+            answer = frame(KIND_RESPONSE, 1, b"abc")
+            pipe.b.write(answer, 0, len(answer))
+        rig.clock.advance(1)
+
+    client = StreamClient(pipe.a, idle=idle, clock=rig.clock)
+    with raises(MctpError) as caught:
+        client.get_eid()
+    assert caught.value.code == ResponseCode.INTERNAL_ERROR
+    assert "malformed" in str(caught.value)

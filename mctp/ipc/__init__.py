@@ -1,0 +1,10 @@
+# IPC over byte streams: the seed's wire codec (mctp.wire) carried in checked frames
+# (framing) between StreamClient (client), an MctpClient in another process or on another
+# machine, and StreamService (service), which serves any number of such streams beside a
+# server's links. docs/ipc.md describes the framing and the connection rules.
+
+# The leaves first, as in mctp.core.
+from . import framing  # noqa: F401
+from .framing import Deframer
+from .client import StreamClient
+from .service import StreamService

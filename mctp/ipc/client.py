@@ -1,0 +1,291 @@
+# StreamClient: an MctpClient that speaks the seed's wire codec (mctp.wire) to a server in
+# another process or on another machine, over any byte stream with the methods of
+# machine.UART the serial binding uses: write(buf, off, n), any() and readinto(buf, n), none
+# of which blocks (mctp.host.serial_stream.SerialStream over a pty, a tty or a socket;
+# mctp.host.ipc_sockets.SocketStream over a socket, which also sees the peer close; a SerialPipe end
+# in memory). Each request goes out in a frame (mctp.ipc.framing) with a sequence number, and
+# the call blocks until the response with that number arrives: the server's errors are raised
+# as MctpError with the same codes as DirectClient's (NO_SPACE on a receive carries `size`).
+#
+# Never a hang: every answer has a deadline, `timeout_ms` (default 2000) for an operation, and
+# for a receive its own timeout plus that margin (a receive with timeout 0 waits forever, as the
+# contract says, unless the stream reports it is closed). A stream that takes no bytes, a
+# server that does not answer in time, a closed stream: INTERNAL_ERROR, with `detail` saying
+# which. Garbage and damaged frames on the stream are dropped and counted (`deframer`), and a
+# late answer to an abandoned request is told by its sequence number and dropped (`stale`).
+# A receive the client stops waiting for (deadline, Ctrl-C, a fault in `idle`) is withdrawn
+# at the server with a cancel frame.
+#
+# Reconnecting: a server that restarted answers every handle made before with
+# SERVER_RESTARTED. The handles are gone: the application closes its channels (closing a
+# stale handle is a no-op) and opens them again (stack.req / stack.listener); the client
+# itself goes on, over the same stream or over a new one given to attach(stream) when the
+# old connection closed.
+
+from .._compat import sleep_ms, ticks_diff, ticks_ms
+from ..bufcopy import copy_into
+from ..api import Call, CallClient, Handle, RecvMetadata
+from ..constants import MAX_PAYLOAD_SIZE
+from ..errors import MctpError, ResponseCode
+from ..wire import (
+    MAX_REQUEST_SIZE,
+    MAX_RESPONSE_SIZE,
+    MctpResponseHeader,
+    OP_GET_EID,
+    OP_LISTENER,
+    OP_RECV,
+    OP_REQ,
+    OP_SEND,
+    OP_SET_EID,
+    OP_UNBIND,
+    WIRE_HEADER_SIZE,
+    check_opt_u8,
+    check_u8,
+    check_u32,
+    decode_response_header,
+    encode_get_eid,
+    encode_listener,
+    encode_recv,
+    encode_req,
+    encode_send,
+    encode_set_eid,
+    encode_unbind,
+    payload_length,
+)
+from .framing import (
+    FRAME_OVERHEAD,
+    HEADER_SIZE,
+    KIND_CANCEL,
+    KIND_REQUEST,
+    KIND_RESPONSE,
+    Deframer,
+    seal,
+)
+
+TIMEOUT_MS = 2000  # the deadline of an answer; a receive's is its own timeout plus this
+CHUNK = 256  # bytes read from the stream at a time
+
+_RESTARTED = "the server restarted: its handles are gone; close the channels and open them again"
+
+
+def _sleep_1ms():
+    sleep_ms(1)
+
+
+class StreamClient(CallClient):
+    """An MctpClient over `stream`. `idle()` runs while an answer is awaited (default: sleep
+    1 ms); `clock` gives milliseconds (default ticks_ms)."""
+
+    def __init__(self, stream, timeout_ms=TIMEOUT_MS, idle=None, clock=None):
+        super().__init__()
+        self.stream = stream
+        self.timeout_ms = timeout_ms
+        self._idle = _sleep_1ms if idle is None else idle
+        self._clock = ticks_ms if clock is None else clock
+        self._out = bytearray(MAX_REQUEST_SIZE + FRAME_OVERHEAD)
+        self._req = memoryview(self._out)[HEADER_SIZE:]  # the wire request is encoded here
+        self._cancel = bytearray(FRAME_OVERHEAD)
+        self._chunk = bytearray(CHUNK)
+        self._left_off = 0  # bytes read and not yet deframed: _chunk[_left_off:_left_end]
+        self._left_end = 0
+        self.deframer = Deframer(MAX_RESPONSE_SIZE)
+        self._hdr = MctpResponseHeader()
+        self._out_len = 0  # the request frame's length
+        self._start = 0  # when the exchange started
+        self._limit = -1  # its deadline after _start, ms (-1: none)
+        self._op = 0
+        self._capacity = 0
+        self._seq = 0
+        self._waiting = False
+        self.stale = 0  # answers dropped: not the one awaited (a late one, a stray frame)
+        self.last_error = None  # the MctpError the last failed call raised
+
+    def attach(self, stream):
+        """Go on over a new stream (the old connection closed; the server may have restarted,
+        see the module's comment)."""
+        self.stream = stream
+        self.deframer.reset()
+        self._left_off = self._left_end = 0
+
+    # The exchange. Its state is in attributes, and the work in small steps: MicroPython gives
+    # a function more than 11 words of arguments, locals and stack a heap frame on every call
+    # (tools/frames.py; test_alloc checks every module of the package).
+
+    def _call(self, n, op, extra_ms):
+        # Send the n-byte request encoded at self._req and wait for its answer, at most
+        # extra_ms + timeout_ms (extra_ms < 0: no deadline); the answer is in self._hdr, and
+        # in the deframer until released.
+        if self._waiting:
+            self._fail(ResponseCode.ADDR_IN_USE, "this client is waiting for an answer")
+        self._seq = (self._seq + 1) & 0xFF
+        self._out_len = seal(self._out, KIND_REQUEST, self._seq, n)
+        self._limit = -1 if extra_ms < 0 else extra_ms + self.timeout_ms
+        self._op = op
+        self._exchange()
+        self._answer()
+
+    def _exchange(self):
+        self._waiting = True
+        try:
+            self._start = self._clock()
+            self._write()
+            self._await()
+        except BaseException:
+            self._waiting = False
+            if self._op == OP_RECV:  # a receive: withdraw it at the server
+                self._send_cancel()
+            raise
+        self._waiting = False
+
+    def _write(self):
+        off = 0
+        while off < self._out_len:
+            took = self.stream.write(self._out, off, self._out_len - off)
+            if took:
+                off += took
+                continue
+            self._check_stream()
+            if ticks_diff(self._clock(), self._start) >= self.timeout_ms:
+                self._fail(ResponseCode.INTERNAL_ERROR, "the stream takes no bytes")
+            self._idle()
+
+    def _check_stream(self):
+        if getattr(self.stream, "closed", False):
+            self._fail(ResponseCode.INTERNAL_ERROR, "the stream is closed")
+
+    def _await(self):
+        # Read until the response with our sequence number is ready in the deframer. Bytes
+        # read past a frame wait in the chunk (_left_off.._left_end) for the next frame.
+        d = self.deframer
+        while True:
+            if d.ready:
+                if d.kind == KIND_RESPONSE and d.seq == self._seq:
+                    return
+                self.stale += 1
+                d.release()
+            elif self._left_off < self._left_end:
+                self._feed_left()
+            elif not self._read():
+                self._check_stream()
+                if self._limit >= 0 and ticks_diff(self._clock(), self._start) >= self._limit:
+                    self._fail(
+                        ResponseCode.INTERNAL_ERROR,
+                        "no answer from the server within %d ms" % self._limit,
+                    )
+                self._idle()
+
+    def _feed_left(self):
+        left = self._left_off
+        self._left_off = left + self.deframer.feed(self._chunk, left, self._left_end - left)
+
+    def _read(self):
+        # What the stream has, into the chunk; how many bytes.
+        avail = self.stream.any()
+        if avail:
+            self._left_off = 0
+            self._left_end = self.stream.readinto(self._chunk, min(avail, CHUNK))
+        return avail
+
+    def _send_cancel(self):
+        self._seq = (self._seq + 1) & 0xFF
+        n = seal(self._cancel, KIND_CANCEL, self._seq, 0)
+        try:
+            self.stream.write(self._cancel, 0, n)
+        except Exception:
+            pass
+
+    def _answer(self):
+        # The response in the deframer: its header, or its error raised.
+        d = self.deframer
+        if d.length < WIRE_HEADER_SIZE:
+            d.release()
+            self._fail(ResponseCode.INTERNAL_ERROR, "malformed answer")
+        hdr = decode_response_header(d.msg, d.length, self._hdr)
+        if hdr.code != ResponseCode.SUCCESS:
+            code = ResponseCode.from_wire(hdr.code)
+            size = hdr.payload_len if code == ResponseCode.NO_SPACE else 0
+            d.release()
+            self._fail(code, _RESTARTED if code == ResponseCode.SERVER_RESTARTED else None, size)
+
+    def _fail(self, code, detail=None, size=0):
+        self.last_error = MctpError(code, size, detail)
+        raise self.last_error
+
+    # MctpClient.
+
+    def req(self, eid):
+        check_u8(eid, "eid")
+        self._call(encode_req(self._req, eid), OP_REQ, 0)
+        return self._handle()
+
+    def listener(self, msg_type):
+        check_u8(msg_type, "msg_type")
+        self._call(encode_listener(self._req, msg_type), OP_LISTENER, 0)
+        return self._handle()
+
+    def _handle(self):
+        self.deframer.release()
+        return Handle(self._hdr.handle)
+
+    def get_eid(self):
+        self._call(encode_get_eid(self._req), OP_GET_EID, 0)
+        self.deframer.release()
+        return self._hdr.eid
+
+    def set_eid(self, eid):
+        check_u8(eid, "eid")
+        self._call(encode_set_eid(self._req, eid), OP_SET_EID, 0)
+        self.deframer.release()
+
+    def recv(self, handle, timeout_ms, buf, meta=None):
+        if meta is None:
+            meta = RecvMetadata()  # the seed's three-argument form (allocates)
+        n = self._recv_request(handle, timeout_ms, buf)
+        self._call(n, OP_RECV, timeout_ms if timeout_ms else -1)
+        return self._received(buf, meta)
+
+    def _recv_request(self, handle, timeout_ms, buf):
+        check_u32(timeout_ms, "timeout_ms")
+        self._capacity = min(len(buf), MAX_PAYLOAD_SIZE)
+        return encode_recv(self._req, handle.value, timeout_ms, self._capacity)
+
+    def _received(self, buf, meta):
+        # The receive's answer: the payload into buf, meta filled.
+        size = self._payload_into(buf)
+        return meta.set(self._hdr.msg_type, self._hdr.msg_ic(), self._hdr.tag, self._hdr.eid, size)
+
+    def _payload_into(self, buf):
+        d = self.deframer
+        size = self._hdr.payload_len
+        if size > len(buf) or WIRE_HEADER_SIZE + size > d.length:
+            d.release()
+            self._fail(ResponseCode.INTERNAL_ERROR, "malformed receive answer")
+        copy_into(buf, 0, d.buf, HEADER_SIZE + WIRE_HEADER_SIZE, size)
+        d.release()
+        return size
+
+    def send_call(self, call):
+        if payload_length(call.buf, call.length) > MAX_PAYLOAD_SIZE:
+            self._fail(ResponseCode.NO_SPACE)
+        check_u8(call.msg_type, "msg_type")
+        check_opt_u8(call.eid, "eid")
+        check_opt_u8(call.tag, "tag")
+        self._call(self._encode_send(call), OP_SEND, 0)
+        self.deframer.release()
+        return self._hdr.tag
+
+    def _encode_send(self, call):
+        return encode_send(
+            self._req,
+            None if call.handle is None else call.handle.value,
+            call.msg_type,
+            call.eid,
+            call.tag,
+            call.ic,
+            call.buf,
+            call.length,
+        )
+
+    def drop_handle(self, handle):
+        self._call(encode_unbind(self._req, handle.value), OP_UNBIND, 0)
+        self.deframer.release()

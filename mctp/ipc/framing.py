@@ -1,0 +1,196 @@
+# The stream framing of the IPC wire: one wire-codec message (mctp.wire, a request or a
+# response) per frame, over any byte stream (a UNIX or TCP socket, a pipe, a pty, a UART).
+#
+#   offset  size  field
+#   0       2     magic A5 4D
+#   2       1     kind: 01 request, 02 response, 03 cancel (withdraw the pending receive)
+#   3       1     seq: the request's number; its response carries the same
+#   4       2     length of the message, u16 LE, 0..max_size (1035 by default)
+#   6       1     header check: the low byte of FCS-16 over bytes 2..5
+#   7       n     the wire message (request or response, mctp.wire)
+#   7+n     2     FCS over bytes 2..6+n, u16 LE
+#
+# FCS is RFC 1662's FCS-16 (the DSP0253 serial binding's): initial 0xFFFF, not complemented.
+# A frame is 9 bytes longer than its message (FRAME_OVERHEAD).
+#
+# The receiver (Deframer) is a byte-level state machine over one preallocated buffer: bytes
+# before a magic are garbage (counted in bytes); a header whose check fails (`bad_header`), a
+# length above the limit (`oversized`) or a frame whose FCS fails (`bad_fcs`) is dropped, and
+# the receiver looks for the next magic in the bytes it held after the failed frame's first
+# byte, so a frame that follows a truncated one is still found. The header check means a
+# damaged length is seen at once instead of swallowing the frames after it. Nothing is
+# allocated per byte or per frame.
+
+from .._compat import const
+from ..bufcopy import copy_into
+from ..fcs import FCS_INIT, fcs16
+from ..wire import MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE
+
+MAGIC0 = const(0xA5)
+MAGIC1 = const(0x4D)
+KIND_REQUEST = const(1)
+KIND_RESPONSE = const(2)
+KIND_CANCEL = const(3)
+HEADER_SIZE = const(7)
+FCS_SIZE = const(2)
+FRAME_OVERHEAD = const(9)  # HEADER_SIZE + FCS_SIZE
+MAX_MESSAGE = MAX_REQUEST_SIZE if MAX_REQUEST_SIZE > MAX_RESPONSE_SIZE else MAX_RESPONSE_SIZE
+MAX_FRAME = MAX_MESSAGE + FRAME_OVERHEAD
+
+
+def seal(frame, kind, seq, n):
+    """Frame the `n`-byte message already at frame[HEADER_SIZE:]: write the header and the FCS
+    around it; the frame's length."""
+    if n < 0 or n > 0xFFFF or HEADER_SIZE + n + FCS_SIZE > len(frame):
+        raise ValueError("message does not fit the frame buffer")
+    frame[0] = MAGIC0
+    frame[1] = MAGIC1
+    frame[2] = kind & 0xFF
+    frame[3] = seq & 0xFF
+    frame[4] = n & 0xFF
+    frame[5] = n >> 8
+    frame[6] = fcs16(frame, 2, 4, FCS_INIT) & 0xFF
+    end = HEADER_SIZE + n
+    crc = fcs16(frame, 2, end - 2, FCS_INIT)
+    frame[end] = crc & 0xFF
+    frame[end + 1] = crc >> 8
+    return end + FCS_SIZE
+
+
+def encode_frame(frame, kind, seq, msg, n=None):
+    """Copy msg[:n] (default: all of it) into `frame` and seal it; the frame's length."""
+    if n is None:
+        n = len(msg)
+    if HEADER_SIZE + n + FCS_SIZE > len(frame):
+        raise ValueError("message does not fit the frame buffer")
+    copy_into(frame, HEADER_SIZE, msg, 0, n)
+    return seal(frame, kind, seq, n)
+
+
+class Deframer:
+    """Bytes in (feed), whole checked frames out: after feed() returns with `ready` True the
+    frame's kind, seq and length are in `kind`, `seq`, `length`, its message at
+    buf[HEADER_SIZE:HEADER_SIZE + length] (`msg` is a view from there); call release() before
+    feeding on."""
+
+    def __init__(self, max_size=MAX_MESSAGE):
+        self.max_size = max_size
+        self.buf = bytearray(max_size + FRAME_OVERHEAD)
+        self.msg = memoryview(self.buf)[HEADER_SIZE:]
+        self.n = 0  # bytes held in buf
+        self.need = 0  # the whole frame's size once its header is checked; 0 before
+        self.ready = False
+        self.kind = 0
+        self.seq = 0
+        self.length = 0
+        # Counters.
+        self.frames = 0  # good frames
+        self.garbage = 0  # bytes dropped outside frames
+        self.bad_header = 0
+        self.oversized = 0
+        self.bad_fcs = 0
+
+    def reset(self):
+        """Forget what is held (a new stream): counters stay."""
+        self.n = 0
+        self.need = 0
+        self.ready = False
+
+    def dropped(self):
+        """Frames dropped: bad header check, oversized or bad FCS."""
+        return self.bad_header + self.oversized + self.bad_fcs
+
+    def feed(self, src, off, count):
+        """Take bytes from src[off:off + count] until a frame is complete; how many taken."""
+        count += off  # (the end: MicroPython keeps a frame of 11 words off the heap)
+        at = off
+        while at < count and not self.ready:
+            if self.need:
+                at = self._body(src, at, count)
+            else:
+                at = self._header_byte(src, at)
+        return at - off
+
+    def _body(self, src, at, end):
+        # As much of the body as the frame still needs, in one copy; where the input resumes.
+        k = min(self.need - self.n, end - at)
+        copy_into(self.buf, self.n, src, at, k)
+        self.n += k
+        if self.n >= self.need:
+            self._settle()
+        return at + k
+
+    def _header_byte(self, src, at):
+        b = src[at]
+        if self.n == 0 and b != MAGIC0:
+            self.garbage += 1
+        else:
+            self.buf[self.n] = b
+            self.n += 1
+            self._settle()
+        return at + 1
+
+    def release(self):
+        """Done with the ready frame: bytes held after it (after a resync) are looked at."""
+        if not self.ready:
+            return
+        self.ready = False
+        self._shift(self.need)
+        self._settle()
+
+    def _shift(self, start):
+        # Drop buf[:start]; what follows moves down (forward, so the overlap is safe).
+        buf = self.buf
+        n = self.n
+        i = start
+        while i < n:
+            buf[i - start] = buf[i]
+            i += 1
+        self.n = n - start if n > start else 0
+        self.need = 0
+
+    def _skip(self):
+        # The frame at buf[0] is not one: resume at the next magic byte held after it.
+        buf = self.buf
+        n = self.n
+        i = 1
+        while i < n and buf[i] != MAGIC0:
+            i += 1
+        self.garbage += i
+        self._shift(i)
+
+    def _settle(self):
+        # Check what buf[:n] holds as far as it goes: drop what cannot start a frame, check a
+        # header once whole, a frame once whole; sets `ready` for a good frame.
+        buf = self.buf
+        while self.n:
+            n = self.n
+            if buf[0] != MAGIC0 or (n > 1 and buf[1] != MAGIC1):
+                self._skip()
+                continue
+            if n < HEADER_SIZE:
+                return
+            if not self.need:
+                if fcs16(buf, 2, 4, FCS_INIT) & 0xFF != buf[6]:
+                    self.bad_header += 1
+                    self._skip()
+                    continue
+                length = buf[4] | buf[5] << 8
+                if length > self.max_size:
+                    self.oversized += 1
+                    self._skip()
+                    continue
+                self.need = HEADER_SIZE + length + FCS_SIZE
+            if n < self.need:
+                return
+            end = self.need - FCS_SIZE
+            if fcs16(buf, 2, end - 2, FCS_INIT) != buf[end] | buf[end + 1] << 8:
+                self.bad_fcs += 1
+                self._skip()
+                continue
+            self.kind = buf[2]
+            self.seq = buf[3]
+            self.length = end - HEADER_SIZE
+            self.frames += 1
+            self.ready = True
+            return

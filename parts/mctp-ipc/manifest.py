@@ -1,0 +1,11 @@
+# IPC over byte streams: StreamClient (an MctpClient speaking the wire codec over a socket, a
+# pty or a UART) and StreamService (a server's side, any number of streams beside its links).
+metadata(
+    description="MCTP IPC over byte streams: framing, StreamClient, StreamService.",
+    version="0.1.0",
+)
+
+add_library("mctp-parts", "..")
+require("mctp-core", library="mctp-parts")
+
+package("mctp/ipc", base_path="../..")
