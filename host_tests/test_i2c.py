@@ -3,6 +3,7 @@
 # rp2 and stm32 targets, memory-mode targets, retries, faults, neighbours, replies to EID 0,
 # the UDP bus, and the packet path with the heap locked.
 
+import endpoints
 from endpoints import FakeClock, assert_nothing_held, echo_into, i2c_network, pattern, udp_pair
 from testing import heap_locked, needs_socket, raises, skip
 
@@ -21,15 +22,8 @@ SET_EID_REQUEST = "3A 0F 0A 21 01 00 08 C9 00 81 01 00 0A F8"
 SET_EID_RESPONSE = "20 0F 0C 3B 01 08 0A C1 00 01 01 00 00 0A 00 2F"
 
 
-class Sink:
-    def __init__(self, core, types=(0, 1)):
-        self.core = core
-        self.types = types
-        self.messages = []
-        core.sink = self
-
-    def accept_request(self, msg_type):
-        return msg_type if msg_type in self.types else -1
+class Sink(endpoints.Sink):
+    """endpoints.Sink, keeping each message's type too: (source EID, tag, type, payload)."""
 
     def deliver(self, slot):
         self.messages.append((slot.src, slot.tag, slot.msg_type, bytes(slot.buf[: slot.length])))
