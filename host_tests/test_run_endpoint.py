@@ -146,3 +146,52 @@ def test_a_serial_line_that_cannot_be_opened_is_said_so_on_both_interpreters():
         assert caught.value.output.startswith(
             "run_endpoint.py: cannot open the serial line /nonexistent/tty: "
         )
+
+
+def test_the_endpoint_serves_applications_in_other_processes_each_with_its_own_handles():
+    # run_endpoint --ipc: two applications here (CPython, mctp.ipc.StreamClient under the
+    # Stack facade) use the stack of the endpoint there (each interpreter in turn, under
+    # asyncio and blocking): each has its own handles, cannot drop the other's, and what one
+    # held is released when it goes.
+    if IS_MICROPYTHON:
+        skip("starts processes")
+    import tempfile  # noqa: PLC0415
+
+    from mctp import MctpError, ResponseCode, Stack  # noqa: PLC0415
+    from mctp.host.ipc_sockets import connect_unix  # noqa: PLC0415
+    from mctp.ipc import StreamClient  # noqa: PLC0415
+
+    def handles_in_use(endpoint):
+        line = endpoint.ask("audit")
+        return int(line.split("handles=")[1].split()[0])
+
+    for interpreter, mode in (
+        (micropython_command(), []),
+        (sys.executable, []),
+        (micropython_command(), ["--blocking"]),
+    ):
+        with tempfile.TemporaryDirectory() as folder, Peer() as peer:
+            path = os.path.join(folder, "stack.sock")
+            options = ["--i2c-udp", "0:%d" % peer.port, "--eid", "9", "--ipc", "unix:" + path]
+            options.append("--console")
+            options.extend(mode)  # (a starred display does not compile on MicroPython)
+            with EndpointProcess(interpreter, options) as endpoint:
+                assert "IPC unix:" + path in endpoint.ready
+                baseline = handles_in_use(endpoint)  # the firmware's own two listeners
+                first = StreamClient(connect_unix(path))
+                second = StreamClient(connect_unix(path))
+                assert Stack(first).get_eid() == 9 and Stack(second).get_eid() == 9
+                mine = Stack(first).listener(0x05)
+                theirs = Stack(second).req(8)
+                with raises(MctpError) as caught:
+                    second.drop_handle(mine._handle)
+                assert caught.value.code == ResponseCode.BAD_ARGUMENT
+                assert handles_in_use(endpoint) == baseline + 2
+                first.stream.close()  # the first application goes: its listener with it
+                for _ in range(100):
+                    if handles_in_use(endpoint) == baseline + 1:
+                        break
+                assert handles_in_use(endpoint) == baseline + 1
+                theirs.close()
+                assert handles_in_use(endpoint) == baseline
+                second.stream.close()

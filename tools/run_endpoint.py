@@ -30,6 +30,10 @@ Options:
   --serial PATH          a serial link on the tty or pty at PATH, or on the Unix socket at
                          unix:PATH (a QEMU guest's serial port, socat's)
   --serial-peer EID      route EID over the serial link (for requests from the console)
+  --ipc unix:PATH|tcp:PORT
+                         serve the endpoint's stack to applications in other processes
+                         (mctp.ipc: StreamClient) on a Unix socket or a TCP port on 127.0.0.1;
+                         each connection has its own handles, released when it closes
   --eid N                a static EID (default: none, wait for the bus owner's Set EID)
   --uuid HEX             the endpoint UUID, 32 hex digits (default: made from the links)
   --mtu N                payload bytes per packet we send (default 64; serial: at most 64)
@@ -54,6 +58,7 @@ COMMAND_LINE = CommandLine(
         "--i2c-addr": "0x1D",
         "--serial": None,
         "--serial-peer": None,
+        "--ipc": None,
         "--eid": None,
         "--uuid": None,
         "--mtu": "64",
@@ -92,6 +97,9 @@ def parse(argv):
             cli.fail("--i2c-udp: give LISTEN:PEER, two UDP ports (LISTEN 0: a free one)")
         settings["listen"] = cli.number("--i2c-udp LISTEN", listen, 0, 65535)
         settings["peer"] = cli.number("--i2c-udp PEER", peer, 1, 65535)
+    settings["ipc"] = options["ipc"]
+    if options["ipc"] is not None and not options["ipc"].startswith(("unix:", "tcp:")):
+        cli.fail("--ipc: give unix:PATH or tcp:PORT, not %r" % options["ipc"])
     if options["serial_peer"] is not None:
         if options["serial"] is None:
             cli.fail("--serial-peer routes over the serial link: give --serial PATH too")
@@ -306,6 +314,50 @@ def open_serial(path):
     return stream
 
 
+class IpcService:
+    """The endpoint's stack served to applications in other processes (mctp.ipc), run as one
+    of the endpoint's services: each round accepts new connections and serves every stream.
+    Under asyncio each stream gets a task that wakes the stack task when it has bytes."""
+
+    def __init__(self, where, server, wake):
+        from mctp.host.ipc_sockets import Listener  # noqa: PLC0415 (hosts: sockets)
+        from mctp.ipc import StreamService  # noqa: PLC0415
+
+        kind, _, rest = where.partition(":")
+        try:
+            self.listener = Listener.unix(rest) if kind == "unix" else Listener.tcp(int(rest))
+        except (OSError, ValueError) as error:
+            raise SystemExit("run_endpoint.py: cannot listen on %s: %s" % (where, error))
+        self.service = StreamService(server)
+        self.wake = wake
+        self._watchers = {}  # stream -> its watching task (asyncio)
+
+    def poll(self):
+        self.listener.accept_into(self.service)
+        if self.wake is not None:
+            self._watch_streams()
+        self.service.poll()
+        return 0  # (not messages served: the LED blinks for the endpoint's own)
+
+    def _watch_streams(self):
+        import asyncio  # noqa: PLC0415
+
+        from mctp.aio import watch  # noqa: PLC0415
+
+        live = [peer.stream for peer in self.service.peers]
+        for stream in live:
+            if stream not in self._watchers:
+                self._watchers[stream] = asyncio.create_task(watch(stream.sock, self.wake))
+        for stream in list(self._watchers):
+            if stream not in live:
+                self._watchers.pop(stream).cancel()
+
+    def close(self):
+        for task in self._watchers.values():
+            task.cancel()
+        self.listener.close()
+
+
 def main(argv):
     s = parse(argv)
     i2c = target = serial = None
@@ -335,6 +387,10 @@ def main(argv):
     )
     if s["serial_peer"] is not None:
         app.core.add_route(s["serial_peer"], s["serial_peer"], app.serial, 0)
+    ipc = None
+    if s["ipc"] is not None:
+        ipc = IpcService(s["ipc"], app.server, wake)
+        app.services.append(ipc.poll)
     _stop_on_sigterm()
     console = Console(app) if s["console"] else None
     where = []
@@ -342,6 +398,8 @@ def main(argv):
         where.append("I2C address 0x%02x" % s["addr"])
     if serial is not None:
         where.append("serial %s" % s["serial"])
+    if ipc is not None:
+        where.append("IPC %s" % s["ipc"])
     ready = "ready: %s, EID %d, UUID %s" % (", ".join(where), app.core.eid, format_uuid(uuid))
     if i2c is not None:
         ready += ", UDP %d -> %d" % (target.port, s["peer"])
@@ -357,11 +415,13 @@ def main(argv):
             streams = [stream.source for stream in (serial,) if stream is not None]
             if target is not None:
                 streams.append(target.sock)
+            if ipc is not None:
+                streams.append(ipc.listener.sock)  # (each connection's: IpcService)
             serve(app, streams, console, ready)
     except KeyboardInterrupt:
         pass
     finally:
-        for closing in (target, i2c, serial):
+        for closing in (target, i2c, serial, ipc):
             if closing is not None:
                 closing.close()
     app.show()
