@@ -195,3 +195,33 @@ def test_the_endpoint_serves_applications_in_other_processes_each_with_its_own_h
                 theirs.close()
                 assert handles_in_use(endpoint) == baseline
                 second.stream.close()
+            assert "faults 0" in endpoint.output and "Traceback" not in endpoint.output
+
+
+def test_the_endpoint_serves_one_application_over_a_serial_line():
+    # run_endpoint --ipc serial:PATH, as a board would expose its stack on a UART to a host
+    # rig: here a pty, the endpoint under the unix port on its slave end, the application
+    # (CPython, Stack over StreamClient) on its master end.
+    if IS_MICROPYTHON:
+        skip("starts processes")
+    import pty  # noqa: PLC0415
+
+    from mctp import Stack  # noqa: PLC0415
+    from mctp.host.serial_stream import SerialStream  # noqa: PLC0415
+    from mctp.ipc import StreamClient  # noqa: PLC0415
+
+    master, slave = pty.openpty()
+    try:
+        with Peer() as peer:
+            options = ["--i2c-udp", "0:%d" % peer.port, "--eid", "11"]
+            options += ["--ipc", "serial:" + os.ttyname(slave)]
+            with EndpointProcess(micropython_command(), options) as endpoint:
+                stack = Stack(StreamClient(SerialStream(master)))
+                assert stack.get_eid() == 11
+                with stack.listener(0x05):
+                    pass  # a handle made and released over the line
+                assert stack.get_eid() == 11
+        assert "IPC serial:" in endpoint.ready and "faults 0" in endpoint.output
+    finally:
+        os.close(master)
+        os.close(slave)

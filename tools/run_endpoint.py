@@ -30,10 +30,12 @@ Options:
   --serial PATH          a serial link on the tty or pty at PATH, or on the Unix socket at
                          unix:PATH (a QEMU guest's serial port, socat's)
   --serial-peer EID      route EID over the serial link (for requests from the console)
-  --ipc unix:PATH|tcp:PORT
+  --ipc unix:PATH|tcp:PORT|serial:PATH
                          serve the endpoint's stack to applications in other processes
-                         (mctp.ipc: StreamClient) on a Unix socket or a TCP port on 127.0.0.1;
-                         each connection has its own handles, released when it closes
+                         (mctp.ipc: StreamClient) on a Unix socket or a TCP port on 127.0.0.1,
+                         each connection with its own handles, released when it closes; or
+                         to one application on a tty or pty (a board's UART, as a host rig
+                         drives it)
   --eid N                a static EID (default: none, wait for the bus owner's Set EID)
   --uuid HEX             the endpoint UUID, 32 hex digits (default: made from the links)
   --mtu N                payload bytes per packet we send (default 64; serial: at most 64)
@@ -98,8 +100,8 @@ def parse(argv):
         settings["listen"] = cli.number("--i2c-udp LISTEN", listen, 0, 65535)
         settings["peer"] = cli.number("--i2c-udp PEER", peer, 1, 65535)
     settings["ipc"] = options["ipc"]
-    if options["ipc"] is not None and not options["ipc"].startswith(("unix:", "tcp:")):
-        cli.fail("--ipc: give unix:PATH or tcp:PORT, not %r" % options["ipc"])
+    if options["ipc"] is not None and not options["ipc"].startswith(("unix:", "tcp:", "serial:")):
+        cli.fail("--ipc: give unix:PATH, tcp:PORT or serial:PATH, not %r" % options["ipc"])
     if options["serial_peer"] is not None:
         if options["serial"] is None:
             cli.fail("--serial-peer routes over the serial link: give --serial PATH too")
@@ -323,17 +325,22 @@ class IpcService:
         from mctp.host.ipc_sockets import Listener  # noqa: PLC0415 (hosts: sockets)
         from mctp.ipc import StreamService  # noqa: PLC0415
 
+        self.service = StreamService(server)
+        self.wake = wake
+        self._watchers = {}  # stream -> its watching task (asyncio)
+        self.listener = None
         kind, _, rest = where.partition(":")
+        if kind == "serial":  # one client, on the line
+            self.service.add(open_serial(rest))
+            return
         try:
             self.listener = Listener.unix(rest) if kind == "unix" else Listener.tcp(int(rest))
         except (OSError, ValueError) as error:
             raise SystemExit("run_endpoint.py: cannot listen on %s: %s" % (where, error))
-        self.service = StreamService(server)
-        self.wake = wake
-        self._watchers = {}  # stream -> its watching task (asyncio)
 
     def poll(self):
-        self.listener.accept_into(self.service)
+        if self.listener is not None:
+            self.listener.accept_into(self.service)
         if self.wake is not None:
             self._watch_streams()
         self.service.poll()
@@ -347,15 +354,17 @@ class IpcService:
         live = [peer.stream for peer in self.service.peers]
         for stream in live:
             if stream not in self._watchers:
-                self._watchers[stream] = asyncio.create_task(watch(stream.sock, self.wake))
+                self._watchers[stream] = asyncio.create_task(watch(stream.source, self.wake))
         for stream in list(self._watchers):
             if stream not in live:
                 self._watchers.pop(stream).cancel()
 
     def close(self):
-        for task in self._watchers.values():
-            task.cancel()
-        self.listener.close()
+        # (The watcher tasks end with the event loop, which has ended by now.)
+        for peer in self.service.peers:
+            peer.stream.close()
+        if self.listener is not None:
+            self.listener.close()
 
 
 def main(argv):
@@ -415,7 +424,7 @@ def main(argv):
             streams = [stream.source for stream in (serial,) if stream is not None]
             if target is not None:
                 streams.append(target.sock)
-            if ipc is not None:
+            if ipc is not None and ipc.listener is not None:
                 streams.append(ipc.listener.sock)  # (each connection's: IpcService)
             serve(app, streams, console, ready)
     except KeyboardInterrupt:

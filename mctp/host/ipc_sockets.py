@@ -39,6 +39,7 @@ class SocketStream(ReadAhead):
     def __init__(self, sock, buffer=BUFFER):
         sock.setblocking(False)
         self.sock = sock
+        self.source = sock  # what asyncio's poller watches (mctp.aio.watch)
         super().__init__(buffer)
         self.closed = False  # the peer has gone (or close() was called)
         self._wbuf = None  # what write() is writing: _wbuf[_woff:_woff + _wn]
