@@ -8,6 +8,8 @@ Figures:
                            two stacks on the loopback bus at a 64-byte MTU (16 packets each way),
                            through the Stack facade, DirectClient, server and core
   echo_64b_msgs_per_s      the same with 64-byte messages (one packet each way)
+  ipc_echo_1k_msgs_per_s   the 1 KiB echo with the requester over mctp.ipc (StreamClient on a
+                           UNIX socket to a StreamService), both ends in this process
   packet_rx_us             one 64-byte packet into the core (header checks, reassembly copy)
   i2c_tx_packet_us         one 64-byte-payload packet out through the I2C binding: the core's
                            fragmenter, the SMBus frame and its PEC, the write (to a controller
@@ -104,6 +106,53 @@ class Echo:
         self.listener.recv_into(self.buf, self.meta, self.resp)
         self.resp.send(self.buf, False, self.meta.payload_size)
         self.req.recv_into(self.buf, self.meta)
+
+
+class IpcEcho:
+    """Echo's exchange with the requester an application of another process would be: its
+    Stack over mctp.ipc's StreamClient on a UNIX socket, to a StreamService in front of its
+    stack's server. Both ends run in this process (each side's waits run the other, as Echo's
+    do), so the figure is the IPC's cost (framing, the socket both ways, the wire codec) on
+    top of Echo's exchange."""
+
+    def __init__(self, size):
+        import os  # noqa: PLC0415 (hosts only, as the sockets)
+
+        from mctp.host.ipc_sockets import Listener, connect_unix  # noqa: PLC0415
+        from mctp.ipc import StreamClient, StreamService  # noqa: PLC0415
+
+        bus = LoopbackBus(64)
+        core_a, server_a = endpoint(bus, 0x10, 8)
+        core_b, self.server_b = endpoint(bus, 0x11, 9)
+        core_a.add_route(9, 9, core_a.links[0], 0x11)
+        core_b.add_route(8, 8, core_b.links[0], 0x10)
+        self.server_a = server_a
+        raw = os.urandom(4)
+        self.path = "/tmp/mctp-bench-%02x%02x%02x%02x.sock" % (raw[0], raw[1], raw[2], raw[3])
+        self.socket = Listener.unix(self.path)
+        self.service = StreamService(self.server_b)
+        self.listener = Stack(DirectClient(server_a, idle=self._run_b)).listener(1)
+        self.client = StreamClient(connect_unix(self.path), idle=self._run_b)
+        self.req = Stack(self.client).req(8)
+        self.resp = self.listener.resp_channel()
+        self.meta = RecvMetadata()
+        self.buf = bytearray(size)
+        self.request = bytes(range(256)) * (size // 256) + bytes(size % 256)
+
+    def _run_b(self):
+        # The other side: the service in front of stack B (new connections, requests,
+        # answers), B's stack, and A's.
+        self.socket.accept_into(self.service)
+        self.service.poll()
+        self.server_b.poll()
+        self.service.poll()
+        self.server_a.poll()
+
+    run = Echo.run
+
+    def close(self):
+        self.client.stream.close()
+        self.socket.close()
 
 
 class AsyncEcho:
@@ -487,6 +536,9 @@ def main():
     echo_1k = Echo(MAX_PAYLOAD_SIZE)
     print("echo_1k_msgs_per_s: %.0f msg/s" % rate(echo_1k.run, 2000))
     print("echo_64b_msgs_per_s: %.0f msg/s" % rate(Echo(63).run, 1000))
+    ipc_echo = IpcEcho(MAX_PAYLOAD_SIZE)
+    print("ipc_echo_1k_msgs_per_s: %.0f msg/s" % rate(ipc_echo.run, 2000))
+    ipc_echo.close()
     print("packet_rx_us: %.1f us" % per_packet_us(packet_rx_run(), 1, 20000))
     print("i2c_tx_packet_us: %.1f us" % per_packet_us(i2c_tx_run(), 16, 1000))
     overhead = per_packet_us(i2c_rx_sim_run(), 16, 1000)
