@@ -225,3 +225,53 @@ def test_the_endpoint_serves_one_application_over_a_serial_line():
     finally:
         os.close(master)
         os.close(slave)
+
+
+CLIENT_WAITING = """
+import sys
+sys.path.insert(0, %(root)r)
+from mctp import Stack
+from mctp.host.ipc_sockets import connect_unix
+from mctp.ipc import StreamClient
+
+stack = Stack(StreamClient(connect_unix(%(path)r)))
+listener = stack.listener(0x05)
+print("waiting", flush=True)
+listener.recv()  # nothing comes: killed here, its receive pending at the endpoint
+"""
+
+
+def test_a_client_killed_in_the_middle_of_a_receive_leaves_nothing_held():
+    if IS_MICROPYTHON:
+        skip("starts processes")
+    import tempfile  # noqa: PLC0415
+
+    def audit(endpoint, name):
+        return int(endpoint.ask("audit").split(name + "=")[1].split()[0])
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with tempfile.TemporaryDirectory() as folder, Peer() as peer:
+        path = os.path.join(folder, "stack.sock")
+        options = ["--i2c-udp", "0:%d" % peer.port, "--eid", "9", "--ipc", "unix:" + path]
+        options.append("--console")
+        with EndpointProcess(micropython_command(), options) as endpoint:
+            handles = audit(endpoint, "handles")
+            script = CLIENT_WAITING % {"root": root, "path": path}
+            client = subprocess.Popen(
+                [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True
+            )
+            try:
+                assert client.stdout.readline() == "waiting\n"
+                for _ in range(100):  # its receive reaches the endpoint
+                    if audit(endpoint, "pending") == 1:
+                        break
+                assert audit(endpoint, "pending") == 1
+                assert audit(endpoint, "handles") == handles + 1
+            finally:
+                client.kill()
+                client.wait()
+            for _ in range(100):  # the endpoint sees the socket close
+                if audit(endpoint, "handles") == handles:
+                    break
+            assert audit(endpoint, "handles") == handles and audit(endpoint, "pending") == 0
+            assert audit(endpoint, "problems") == 0 and audit(endpoint, "faults") == 0
