@@ -5,7 +5,7 @@
 # a restarted server answers SERVER_RESTARTED). Time is a FakeClock moved by the clients' idle.
 
 from endpoints import network, pattern
-from testing import needs_socket, raises
+from testing import heap_locked, needs_socket, raises
 
 from mctp import Stack
 from mctp.errors import MctpError, ResponseCode
@@ -698,3 +698,40 @@ def test_a_fuzzed_stream_never_stops_the_service_and_leaves_nothing_held():
     assert rig.b.server.handles_in_use() == baseline
     assert rig.b.server.pending_in_use() == 0 and rig.b.server.check() == []
     assert good.get_eid() == rig.b.core.eid and rig.service.faults == 0
+
+
+def test_the_service_and_the_deframer_allocate_nothing_per_request():
+    # A request frame read from a stream, dispatched and its answer framed and written, and a
+    # stream of frames deframed, with MicroPython's heap locked (after one of each to warm up).
+    rig = Rig()
+    pipe = SerialPipe()
+    rig.service.add(pipe.b)
+    answer = bytearray(64)
+    got = [0, 0]
+    for locked in (False, True):
+        with heap_locked() if locked else Unlocked():
+            pipe.a.write(GOLDEN, 0, len(GOLDEN))
+            rig.service.poll()
+            got[locked] = pipe.a.readinto(answer, 64)
+    assert got == [len(GOLDEN_ANSWER), len(GOLDEN_ANSWER)]
+    assert bytes(answer[: got[1]]) == GOLDEN_ANSWER
+    d = Deframer()
+    stream = GOLDEN + b"\x00\xa5" + GOLDEN
+    frames = [0]
+    for locked in (False, True):
+        with heap_locked() if locked else Unlocked():
+            off = 0
+            while off < len(stream):
+                off += d.feed(stream, off, len(stream) - off)
+                if d.ready:
+                    frames[0] += 1
+                    d.release()
+    assert frames == [4] and d.garbage == 4
+
+
+class Unlocked:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
