@@ -139,7 +139,8 @@ class MctpClient:
         raise NotImplementedError
 
     def send(self, handle, msg_type, eid, tag, integrity_check, buf, length=None):
-        """Send `buf` (or its first `length` bytes) as a message and return its tag.
+        """Send `buf` (or its first `length` bytes) as a message and return its tag (None for a
+        request whose tag the OS allocates unseen: mctp.linux's; its response tells the tag).
 
         With a request handle (eid and tag None) this sends a request with a tag the stack
         allocates. With handle None, `eid` and `tag` it sends the response to that request.

@@ -12,9 +12,14 @@
 # Request and listener channels own a server handle and release it on close(), at the end of a
 # `with` block, or (best effort, CPython only) when garbage collected.
 
+from ._compat import const
 from .api import Call, MctpListener, MctpReqChannel, MctpRespChannel, RecvMetadata
 from .constants import MAX_PAYLOAD_SIZE, TAG_MAX, is_valid_remote_eid
 from .errors import MctpError, ResponseCode
+
+
+# The tag of a request in flight whose tag its client cannot know before the response.
+_TAG_UNKNOWN = const(-1)
 
 
 def _check_timeout(timeout_ms):
@@ -140,7 +145,9 @@ class StackReqChannel(_Channel, MctpReqChannel):
         call.ic = ic
         call.buf = buf
         call.length = length
-        self._sent_tag = self._client.send_call(call)
+        tag = self._client.send_call(call)
+        # A client whose tags the OS owns (mctp.linux) does not know the tag yet (None).
+        self._sent_tag = _TAG_UNKNOWN if tag is None else tag
         call.buf = None
         return self.sent
 
@@ -158,7 +165,10 @@ class StackReqChannel(_Channel, MctpReqChannel):
 
     def _response(self, meta):
         # After it: the response's size, once it is known to answer the request.
-        if meta.msg_tag != self._sent_tag or (self.eid and meta.remote_eid != self.eid):
+        tag = self._sent_tag
+        if (tag != _TAG_UNKNOWN and meta.msg_tag != tag) or (
+            self.eid and meta.remote_eid != self.eid
+        ):
             # A response must come from the EID asked (any, when we asked EID 0: the endpoint
             # at a physical address), with the tag of our request; anything else is a client
             # fault, not a message for us.
