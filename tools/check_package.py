@@ -8,9 +8,10 @@
 
 What ships is in parts (parts/*/manifest.py), each a manifest that requires the parts it needs:
 mctp-core, mctp-i2c, mctp-serial, mctp-control, mctp-bus-owner, mctp-aio (the asyncio layer),
-mctp-ipc (clients over byte streams), mctp-endpoint (the firmware) and mctp-host (host buses,
-never for a board). The root manifest.py is the library for boards (every part but the
-endpoint and the host buses). For mip each has a .json at the root (package.json for
+mctp-ipc (clients over byte streams), mctp-endpoint (the firmware), and mctp-host (host
+buses) and mctp-linux (the client over the Linux kernel's stack), which are never for a board.
+The root manifest.py is the library for boards (every part but the endpoint and the host
+ones). For mip each has a .json at the root (package.json for
 the library, <part>.json for a part) that lists every file it needs, its parts' included: mip
 resolves a dependency relative to the directory it runs in, not to the .json, so a .json with
 dependencies would install from a checkout only when run from its root, and from GitHub only
@@ -54,7 +55,7 @@ BOARDS = {
 BOARD_PART = "mctp-endpoint"
 BOARD_MODULES = ("board_config.py", "main.py")
 # Parts that only run on a host: no board may freeze their files.
-HOST_PARTS = ("mctp-host",)
+HOST_PARTS = ("mctp-host", "mctp-linux")
 # Modules a board image must not freeze: a board has no such module (a frozen module that
 # imports one fails to import there).
 HOST_ONLY_MODULES = ("socket", "usocket", "subprocess", "signal")

@@ -1,0 +1,12 @@
+# The Linux kernel's MCTP stack for applications: SocketClient, an MctpClient over AF_MCTP
+# sockets, for the MicroPython unix port and CPython on Linux. Never for a board (it imports
+# socket and select).
+metadata(
+    description="MCTP over the Linux kernel's stack: SocketClient (AF_MCTP), rtnetlink EIDs.",
+    version="0.1.0",
+)
+
+add_library("mctp-parts", "..")
+require("mctp-core", library="mctp-parts")
+
+package("mctp/linux", base_path="../..")
