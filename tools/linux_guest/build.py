@@ -403,6 +403,73 @@ def _build_initramfs(work, out, inputs):
     return busybox.splitlines()[0] if busybox else "?"
 
 
+# The static MicroPython unix binary the guest runs our package with (tools/linux_guest/run.py
+# puts it in the initramfs beside the package, so a change to either needs no guest rebuild).
+# Bump when the recipe changes what it builds.
+MICROPYTHON_RECIPE = (
+    "1: unix VARIANT=standard MICROPY_PY_FFI=0 MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 "
+    "MICROPY_SSL_AXTLS=0 LDFLAGS_EXTRA=-static"
+)
+MICROPYTHON_NAME = "micropython"
+
+
+def default_micropython_dir():
+    """$MICROPY_DIR, else ../shared/micropython beside the clone (where the build steps look)."""
+    if os.environ.get("MICROPY_DIR"):
+        return os.path.abspath(os.environ["MICROPY_DIR"])
+    clone = os.path.dirname(os.path.dirname(HERE))
+    return os.path.join(os.path.dirname(clone), "shared", "micropython")
+
+
+def ensure_micropython(source=None, cache=None):
+    """The path of a static MicroPython unix binary built from the tree `source` (default
+    default_micropython_dir()), built once into the cache (about 30 s); Unavailable when the
+    tree or gcc's static libc is missing."""
+    source = source or default_micropython_dir()
+    if not os.path.exists(os.path.join(source, "ports", "unix", "Makefile")):
+        raise Unavailable(
+            "no MicroPython tree with ports/unix at %s (set MICROPY_DIR to a MicroPython "
+            "checkout)" % source
+        )
+    sys.path.insert(0, os.path.dirname(HERE))  # tools/, for baremetal's tree digest
+    from baremetal import tree_digest  # noqa: PLC0415
+
+    key = _digest(MICROPYTHON_RECIPE.encode(), tree_digest(source).encode())
+    root = cache_root(cache)
+    binary = os.path.join(root, "micropython-" + key, MICROPYTHON_NAME)
+    if os.path.exists(binary):
+        return binary
+    check_packages(
+        [m for m in missing_build_packages(DEFAULT_SOURCE) if "libc" in m[0]],
+        ("gcc", "libc6-dev", "make"),
+    )
+    os.makedirs(root, exist_ok=True)
+    with locked(os.path.join(root, "lock")):
+        if os.path.exists(binary):
+            return binary
+        started = time.monotonic()
+        work = tempfile.mkdtemp(prefix="building-", dir=root)
+        try:
+            tree = os.path.join(work, "micropython")
+            shutil.copytree(source, tree, ignore=shutil.ignore_patterns("build", "build-*"))
+            logfile = os.path.join(work, "build.log")
+            log("micropython: building a static unix binary from %s" % source)
+            _run("mpy-cross", ["make", "-C", "mpy-cross", "-j2"], tree, logfile)
+            unix = ["make", "-C", "ports/unix", "-j2", *MICROPYTHON_RECIPE.split()[2:]]
+            _run("micropython unix", unix, tree, logfile)
+            built = os.path.join(tree, "ports", "unix", "build-standard", MICROPYTHON_NAME)
+            if not _is_static(built):
+                raise BuildFailed("%s is not a static binary" % built)
+            os.mkdir(os.path.join(work, "out"))
+            shutil.copyfile(built, os.path.join(work, "out", MICROPYTHON_NAME))
+            os.chmod(os.path.join(work, "out", MICROPYTHON_NAME), 0o755)
+            os.rename(os.path.join(work, "out"), os.path.dirname(binary))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        log("micropython: built in %.0f s: %s" % (time.monotonic() - started, binary))
+    return binary
+
+
 def newc_archive(entries):
     """A cpio archive in the "newc" format the kernel unpacks (Documentation/driver-api/
     early-userspace/buffer-format.rst): (name, mode, data[, (rdev major, minor)]) each."""

@@ -13,7 +13,7 @@
  *                         message with the type, 16 packets at the kernel's 64-byte payload)
  *   mctp.timeout=5000     ms to wait for an answer to each of our requests
  *   mctp.listen_timeout=30000  ms the listener waits for the host's request
- *   mctp.run=geteid,echo,listen  the exchanges, in order (also: stats)
+ *   mctp.run=geteid,echo,listen  the exchanges, in order (also: stats, app)
  *   mctp.tty=/dev/ttyS1
  *
  * Every result is one console line starting "MCTP-GUEST " (see README.md for the grammar):
@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -540,6 +541,49 @@ static void drain_output(void)
 	usleep(100000);
 }
 
+/* A program the host put in the initramfs (tools/linux_guest/run.py's Guest(files=...)): /app/run,
+ * run while the link is up, with MCTP_LOCAL_EID, MCTP_PEER_EID and MCTP_NETDEV in its
+ * environment. It prints its own MCTP-GUEST lines; this one says how it ended. */
+static int run_app(void)
+{
+	static const char path[] = "/app/run";
+	char number[16];
+	if (access(path, X_OK) < 0) {
+		report("app", "FAIL", "reason=\"%s: %s\"", path, strerror(errno));
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		report("app", "FAIL", "reason=\"fork: %s\"", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		snprintf(number, sizeof(number), "%d", opts.local_eid);
+		setenv("MCTP_LOCAL_EID", number, 1);
+		snprintf(number, sizeof(number), "%d", opts.peer_eid);
+		setenv("MCTP_PEER_EID", number, 1);
+		setenv("MCTP_NETDEV", netdev_name, 1);
+		execl(path, path, (char *)NULL);
+		report("app", "FAIL", "reason=\"exec %s: %s\"", path, strerror(errno));
+		_exit(127);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			report("app", "FAIL", "reason=\"waitpid: %s\"", strerror(errno));
+			return -1;
+		}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		report("app", "ok", "status=0");
+		return 0;
+	}
+	if (WIFEXITED(status))
+		report("app", "FAIL", "status=%d", WEXITSTATUS(status));
+	else
+		report("app", "FAIL", "signal=%d", WTERMSIG(status));
+	return -1;
+}
+
 /* The netdev's counters (drivers/net/mctp/mctp-serial.c keeps rx/tx packets and bytes, and
  * counts a bad FCS as rx_crc_errors and rx_dropped), once what it sends has left. */
 static int run_stats(void)
@@ -582,6 +626,8 @@ int main(void)
 			rc = run_listen();
 		else if (!strcmp(name, "stats"))
 			rc = run_stats();
+		else if (!strcmp(name, "app"))
+			rc = run_app();
 		else {
 			report(name, "FAIL", "reason=\"unknown exchange\"");
 			rc = -1;

@@ -29,6 +29,7 @@ import os
 import shlex
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -49,6 +50,46 @@ WAITING_FOR_CONNECTION = "QEMU waiting for connection"
 FINAL_STATUSES = ("ok", "FAIL")
 
 Unavailable = guest_build.Unavailable
+
+
+def overlay_entries(files):
+    """newc_archive entries for {guest path: bytes} (a path ending in "*": executable), each
+    folder on the way first."""
+    entries = []
+    folders = set()
+    for name in sorted(files):
+        executable = name.endswith("*")
+        path = name.rstrip("*")
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            if folder not in folders:
+                folders.add(folder)
+                entries.append((folder, stat.S_IFDIR | 0o755, b""))
+        mode = 0o755 if executable else 0o644
+        entries.append((path, stat.S_IFREG | mode, bytes(files[name])))
+    return entries
+
+
+def guest_files(package_root, extra=(), micropython=None):
+    """The files that run our package in the guest: /bin/micropython (the static binary
+    build.ensure_micropython() makes, unless `micropython` names another), the package as
+    /app/mctp, and `extra` ({guest path: bytes}, "app/run*" among them)."""
+    files = {"bin/micropython*": _read(micropython or guest_build.ensure_micropython())}
+    package = os.path.join(package_root, "mctp")
+    for dirpath, dirnames, names in os.walk(package):
+        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+        for name in names:
+            if name.endswith(".py"):
+                full = os.path.join(dirpath, name)
+                files["app/" + os.path.relpath(full, package_root)] = _read(full)
+    files.update(extra)
+    return files
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
 
 
 class GuestError(Exception):
@@ -141,7 +182,9 @@ class Guest:
     run: the exchanges, in order (geteid, echo, listen, stats; see README.md).
     vendor_id, echo_len: the echo request's PCI vendor ID and length (type byte excluded).
     timeout_ms, listen_timeout_ms: how long the guest waits for an answer, for a request.
-    append: more kernel command line. artifacts: a build.Artifacts (default: the cached
+    files: more files for the guest, {path in the guest: bytes}, an executable one's path
+    ending in a "*" that is not part of it (e.g. "app/run*", which the "app" exchange runs;
+    guest_files() makes such a dict for our package). append: more kernel command line. artifacts: a build.Artifacts (default: the cached
     build, or Unavailable when there is none, unless build=True). console: a file to copy
     the console to as it arrives (e.g. sys.stderr), for debugging."""
 
@@ -155,6 +198,7 @@ class Guest:
         timeout_ms=5000,
         listen_timeout_ms=30000,
         append="",
+        files=None,
         artifacts=None,
         build=False,
         cache=None,
@@ -171,12 +215,14 @@ class Guest:
             "listen_timeout": listen_timeout_ms,
         }
         self.append = append
+        self.files = files or {}
         self.artifacts = artifacts
         self.build = build
         self.cache = cache
         self.memory = memory
         self.console_copy = console
         self.serial_path = None
+        self._initrd = None
         self.process = None
         self._folder = None
         self._lines = []
@@ -203,7 +249,7 @@ class Guest:
             # No display and no monitor: ttyS0 (the console) alone on stdio, ttyS1 the link.
             *("-display", "none", "-monitor", "none", "-serial", "stdio"),
             *("-chardev", chardev, "-serial", "chardev:mctp"),
-            *("-kernel", self.artifacts.kernel, "-initrd", self.artifacts.initramfs),
+            *("-kernel", self.artifacts.kernel, "-initrd", self._initrd),
             *("-append", cmdline.strip()),
         ]
 
@@ -225,6 +271,7 @@ class Guest:
             os.rmdir(self._folder)
             self._folder = tempfile.mkdtemp(prefix="mctp-linux-guest-", dir="/tmp")
             self.serial_path = os.path.join(self._folder, "ttyS1.sock")
+        self._initrd = self._write_initrd()
         self._started = time.monotonic()
         try:
             self.process = subprocess.Popen(
@@ -239,6 +286,19 @@ class Guest:
         self._reader = threading.Thread(target=self._read_console, daemon=True)
         self._reader.start()
         return self
+
+    def _write_initrd(self):
+        # The cached initramfs, and after it an archive of self.files: the kernel unpacks
+        # each archive of a concatenation in turn, so nothing is rebuilt for them.
+        if not self.files:
+            return self.artifacts.initramfs
+        path = os.path.join(self._folder, "initrd")
+        with open(self.artifacts.initramfs, "rb") as f:
+            base = f.read()
+        with open(path, "wb") as f:
+            f.write(base + b"\0" * (-len(base) % 4))
+            f.write(guest_build.newc_archive(overlay_entries(self.files)))
+        return path
 
     def stop(self):
         """Ends QEMU if it still runs, and removes the socket's folder."""
