@@ -1,0 +1,73 @@
+# mctp.linux.SocketClient against the Linux kernel's MCTP stack: the MicroPython unix port in
+# the QEMU guest of tools/linux_guest runs tools/linux_guest/socket_checks.py, which drives the
+# client through AF_MCTP sockets and rtnetlink (EIDs, a GetTID, 1 KiB echoes, NO_SPACE with
+# the size and the message kept, TIMED_OUT, an abandoned request's late response, stale and
+# forged handles, no route, a message type bound twice, the handle limit, a listener that
+# answers), with the kernel's mctp-serial link to our endpoint firmware on the host
+# (tools/run_endpoint.py, EID 9, PLDM TID 7). Each check's line is asserted here.
+#
+# CPython only (it starts QEMU). Without the built guest (make linux-guest) or the MicroPython
+# tree for the guest's static binary it skips, and with CI set that fails the run instead.
+
+import os
+import sys
+
+from testing import IS_MICROPYTHON, skip
+
+if not IS_MICROPYTHON:
+    ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    from endpoint_process import EndpointProcess, micropython_command
+    from linux_guest.run import Guest, Unavailable, guest_files
+
+GUEST_EID, HOST_EID = 8, 9
+CHECKS = ("eid", "get-tid", "echo", "no-space", "timeout", "abandoned", "arguments")
+CHECKS += ("handle-limit", "listen", "baseline")
+
+
+def run_checks(files):
+    """The guest's results, and the answer our endpoint got from the guest's listener."""
+    try:
+        guest = Guest(local_eid=GUEST_EID, peer_eid=HOST_EID, run="app", files=files)
+        guest.start()
+    except Unavailable as why:
+        if os.environ.get("CI"):
+            raise AssertionError("the Linux guest is needed in CI: %s" % why) from None
+        skip(str(why))
+    request = b"\xff\xff" + bytes(range(200))
+    try:
+        options = ["--serial", "unix:" + guest.serial_path, "--eid", str(HOST_EID)]
+        options.extend(("--serial-peer", str(GUEST_EID), "--tid", "7", "--console"))
+        with EndpointProcess(micropython_command(), options, start_timeout=30) as endpoint:
+            guest.wait_for("sc-listen", "ready", timeout=120)
+            answer = endpoint.ask("request %d 0x7e %s" % (GUEST_EID, request.hex()))
+            results = guest.wait_done(60)
+    finally:
+        guest.stop()
+    return results, answer, request
+
+
+def micropython_files():
+    with open(os.path.join(ROOT, "tools", "linux_guest", "socket_checks.py"), "rb") as f:
+        checks = f.read()
+    run = b"#!/bin/sh\nexec /bin/micropython /app/socket_checks.py\n"
+    try:
+        return guest_files(ROOT, {"app/socket_checks.py": checks, "app/run*": run})
+    except Unavailable as why:
+        if os.environ.get("CI"):
+            raise AssertionError("the guest's MicroPython is needed in CI: %s" % why) from None
+        skip(str(why))
+
+
+def test_the_socket_client_keeps_the_contract_on_the_kernels_stack():
+    if IS_MICROPYTHON:
+        skip("starts QEMU: CPython only")
+    results, answer, request = run_checks(micropython_files())
+    for name in CHECKS:
+        event = results.last("sc-" + name)
+        assert event is not None and event.ok, (name, results.console)
+    # Our endpoint's request, as the kernel reassembled it for the client's listener, and the
+    # client's answer, as our endpoint reassembled it.
+    assert results.last("sc-listen", ("info",)).data() == request
+    assert answer == "answer 126 " + request.hex()
+    assert results["app"].ok and results.ok, results.console
