@@ -98,6 +98,12 @@ class EndpointApp:
         self.faults = 0  # exceptions that escaped a poll (run() caught them and went on)
         self.first_fault = None  # the first one's traceback, as text
 
+    def remove_service(self, service):
+        """Stop serving `service` (self.echo or self.pldm) and close its listener, so that its
+        message type is free for an application (one over mctp.ipc, say)."""
+        self.services.remove(service.poll)
+        service.listener.close()
+
     def poll(self):
         """Take in what arrived, answer control requests, serve the services; how many
         service messages were served."""

@@ -41,6 +41,9 @@ Options:
   --mtu N                payload bytes per packet we send (default 64; serial: at most 64)
   --vendor-id ID         the PCI vendor ID of the echo service on type 0x7E (default 0xFFFF)
   --tid N                the PLDM terminus ID (default 1)
+  --services LIST        the endpoint's own services: echo,pldm (the default), one of them,
+                         or none (a stack for --ipc applications, whose listeners may then
+                         take message types 0x7E and 0x01)
   --config NAME=VALUE    a stack limit (mctp.config.Config), e.g. tag_expiry_ms=100; repeatable
   --console              take commands on stdin, one per line: "show" prints the counters,
                          "audit" one line of figures (heap, tables, faults, broken
@@ -66,6 +69,7 @@ COMMAND_LINE = CommandLine(
         "--mtu": "64",
         "--vendor-id": "0xFFFF",
         "--tid": "1",
+        "--services": "echo,pldm",
     },
     flags=("--console", "--blocking"),
     repeated=("--config",),
@@ -106,6 +110,10 @@ def parse(argv):
         if options["serial"] is None:
             cli.fail("--serial-peer routes over the serial link: give --serial PATH too")
         settings["serial_peer"] = cli.number("--serial-peer", options["serial_peer"], 8, 254)
+    settings["services"] = [] if options["services"] == "none" else options["services"].split(",")
+    for name in settings["services"]:
+        if name not in ("echo", "pldm"):
+            cli.fail("--services: give echo, pldm, both (echo,pldm) or none, not %r" % name)
     if options["eid"] is not None:
         settings["eid"] = cli.number("--eid", options["eid"], 8, 254)
     if options["uuid"] is not None:
@@ -394,6 +402,9 @@ def main(argv):
         wake=wake,
         serial=serial,
     )
+    for name in ("echo", "pldm"):
+        if name not in s["services"]:
+            app.remove_service(getattr(app, name))
     if s["serial_peer"] is not None:
         app.core.add_route(s["serial_peer"], s["serial_peer"], app.serial, 0)
     ipc = None
