@@ -105,9 +105,9 @@ fuzz: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python tools/run_demo.py --micropython $(BIN)/micropython
 
-# The Linux guest for the serial binding's interop tests: a kernel with MCTP_SERIAL and an
-# initramfs, built once (5 to 10 minutes on 2 cores) and cached outside the clone
-# (tools/linux_guest/README.md).
+# The Linux guest for the Linux interop tests: a kernel with MCTP_SERIAL, an initramfs and a
+# static MicroPython for our package there, built once (5 to 10 minutes on 2 cores) and cached
+# outside the clone (tools/linux_guest/README.md).
 linux-guest: $(STAMP)
 	$(BIN)/python tools/linux_guest/build.py
 

@@ -1,6 +1,7 @@
 """Builds the Linux guest that proves our serial binding (DSP0253) against the kernel's: a small
 x86_64 kernel with MCTP and its serial transport, and an initramfs with busybox-static, /init
-and mctp_guest (a static C program that drives AF_MCTP sockets), for tools/linux_guest/run.py.
+and mctp_guest (a static C program that drives AF_MCTP sockets), for tools/linux_guest/run.py;
+and a static MicroPython unix binary (ensure_micropython) that runs our package in the guest.
 
     python3 tools/linux_guest/build.py [--cache DIR] [--source TARBALL] [--jobs N] [--rebuild]
 
@@ -508,6 +509,12 @@ def main(argv=None):
     except (Unavailable, BuildFailed) as e:
         print("linux guest: error: %s" % e, file=sys.stderr)
         return 1
+    try:
+        micropython = ensure_micropython(cache=args.cache)
+    except (Unavailable, BuildFailed) as e:
+        # Only the tests that run our package in the guest need it: they say so themselves.
+        print("linux guest: no static MicroPython for the guest: %s" % e, file=sys.stderr)
+        micropython = None
     info = artifacts.info
     print(
         "linux guest: %s (built in %.0f s; this run took %.1f s)"
@@ -515,6 +522,8 @@ def main(argv=None):
     )
     print("  kernel    %s (%d bytes)" % (artifacts.kernel, info["kernel_bytes"]))
     print("  initramfs %s (%d bytes)" % (artifacts.initramfs, info["initramfs_bytes"]))
+    if micropython:
+        print("  micropython %s (%d bytes)" % (micropython, os.path.getsize(micropython)))
     if not shutil.which("qemu-system-x86_64"):
         print("linux guest: to run it: apt-get install %s" % " ".join(RUN_PACKAGES))
     return 0
