@@ -6,6 +6,10 @@
 # answers), with the kernel's mctp-serial link to our endpoint firmware on the host
 # (tools/run_endpoint.py, EID 9, PLDM TID 7). Each check's line is asserted here.
 #
+# The checks run twice: under the static MicroPython and under the host's CPython copied into the
+# guest (tools/linux_guest/cpython.py), whose path reaches libc through ctypes for the AF_MCTP
+# addresses its socket module refuses.
+#
 # CPython only (it starts QEMU). Without the built guest (make linux-guest) or the MicroPython
 # tree for the guest's static binary it skips, and with CI set that fails the run instead.
 
@@ -18,6 +22,7 @@ if not IS_MICROPYTHON:
     ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     sys.path.insert(0, os.path.join(ROOT, "tools"))
     from endpoint_process import EndpointProcess, micropython_command
+    from linux_guest.cpython import cpython_files, cpython_run_script
     from linux_guest.run import Guest, Unavailable, guest_files
 
 GUEST_EID, HOST_EID = 8, 9
@@ -47,22 +52,31 @@ def run_checks(files):
     return results, answer, request
 
 
-def micropython_files():
+def checks_files(interpreter):
+    """The guest's files that run socket_checks.py with `interpreter`: "micropython" or
+    "cpython"."""
     with open(os.path.join(ROOT, "tools", "linux_guest", "socket_checks.py"), "rb") as f:
         checks = f.read()
-    run = b"#!/bin/sh\nexec /bin/micropython /app/socket_checks.py\n"
     try:
-        return guest_files(ROOT, {"app/socket_checks.py": checks, "app/run*": run})
+        files = guest_files(ROOT, {"app/socket_checks.py": checks})
+        if interpreter == "cpython":
+            files.update(cpython_files())
+            files["app/run*"] = cpython_run_script("/app/socket_checks.py")
+        else:
+            files["app/run*"] = b"#!/bin/sh\nexec /bin/micropython /app/socket_checks.py\n"
     except Unavailable as why:
         if os.environ.get("CI"):
-            raise AssertionError("the guest's MicroPython is needed in CI: %s" % why) from None
+            raise AssertionError(
+                "the guest's %s is needed in CI: %s" % (interpreter, why)
+            ) from None
         skip(str(why))
+    return files
 
 
-def test_the_socket_client_keeps_the_contract_on_the_kernels_stack():
+def check_the_contract(interpreter):
     if IS_MICROPYTHON:
         skip("starts QEMU: CPython only")
-    results, answer, request = run_checks(micropython_files())
+    results, answer, request = run_checks(checks_files(interpreter))
     for name in CHECKS:
         event = results.last("sc-" + name)
         assert event is not None and event.ok, (name, results.console)
@@ -71,3 +85,11 @@ def test_the_socket_client_keeps_the_contract_on_the_kernels_stack():
     assert results.last("sc-listen", ("info",)).data() == request
     assert answer == "answer 126 " + request.hex()
     assert results["app"].ok and results.ok, results.console
+
+
+def test_the_socket_client_keeps_the_contract_on_the_kernels_stack_under_micropython():
+    check_the_contract("micropython")
+
+
+def test_the_socket_client_keeps_the_contract_on_the_kernels_stack_under_cpython():
+    check_the_contract("cpython")

@@ -6,8 +6,8 @@
 #   ipc     the stack of another process (tools/run_endpoint.py --ipc, mctp.ipc.StreamClient)
 #           which is on the serial line;
 #   socket  the Linux kernel's stack (mctp.linux.SocketClient over AF_MCTP), in the QEMU guest
-#           of tools/linux_guest, by the MicroPython unix port there, the kernel's mctp-serial
-#           on the line.
+#           of tools/linux_guest, by the MicroPython unix port or CPython there, the kernel's
+#           mctp-serial on the line.
 #
 # At the other end of the line, the same peer each time: our endpoint firmware
 # (tools/run_endpoint.py, EID 9, PLDM TID 7) with its console, which sends the application's
@@ -35,6 +35,7 @@ if not IS_MICROPYTHON:
     ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     sys.path.insert(0, os.path.join(ROOT, "tools"))
     from endpoint_process import EndpointProcess, micropython_command
+    from linux_guest.cpython import cpython_files, cpython_run_script
     from linux_guest.run import Guest, Unavailable, guest_files
 
     APP = os.path.join(ROOT, "examples", "tid_echo.py")
@@ -152,14 +153,19 @@ def run_on_the_host(mode, interpreter):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def run_in_the_guest():
-    """The application's lines and exit status, run by MicroPython in the Linux guest over
-    the kernel's AF_MCTP sockets."""
-    script = b'#!/bin/sh\nexec /bin/micropython /app/tid_echo.py --prefix "MCTP-GUEST " socket\n'
+def run_in_the_guest(interpreter):
+    """The application's lines and exit status, run by `interpreter` ("micropython" or
+    "cpython") in the Linux guest over the kernel's AF_MCTP sockets."""
+    arguments = '/app/tid_echo.py --prefix "MCTP-GUEST " socket'
     with open(APP, "rb") as f:
         app = f.read()
     try:
-        files = guest_files(ROOT, {"app/tid_echo.py": app, "app/run*": script})
+        files = guest_files(ROOT, {"app/tid_echo.py": app})
+        if interpreter == "cpython":
+            files.update(cpython_files())
+            files["app/run*"] = cpython_run_script(arguments)
+        else:
+            files["app/run*"] = ("#!/bin/sh\nexec /bin/micropython %s\n" % arguments).encode()
         guest = Guest(local_eid=APP_EID, peer_eid=PEER_EID, run="app", files=files)
         guest.start()
     except Unavailable as why:
@@ -193,9 +199,17 @@ if pytest is not None:
         assert status == 0
 
 
-def test_the_application_over_the_linux_kernels_stack():
+def check_in_the_guest(interpreter):
     if IS_MICROPYTHON:
         skip("starts QEMU: CPython only")
-    lines, status = run_in_the_guest()
+    lines, status = run_in_the_guest(interpreter)
     assert lines == EXPECTED, "\n".join(lines)
     assert status == 0
+
+
+def test_the_application_over_the_linux_kernels_stack_under_micropython():
+    check_in_the_guest("micropython")
+
+
+def test_the_application_over_the_linux_kernels_stack_under_cpython():
+    check_in_the_guest("cpython")

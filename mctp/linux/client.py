@@ -31,6 +31,7 @@ from .sockets import (
     open_socket,
     parse_sockaddr,
     poller_for,
+    recvfrom,
     sendto,
     sockaddr,
 )
@@ -99,8 +100,11 @@ class SocketClient(MctpClient):
         raise self.last_error
 
     def _os_fail(self, error, what):
+        # An OSError from the kernel carries its errno; one the interpreter raised itself (a
+        # refused argument, say) only its text.
         number = error.args[0] if error.args else 0
-        self._fail(ResponseCode.INTERNAL_ERROR, "%s: %s" % (what, error_name(number)))
+        reason = error_name(number) if isinstance(number, int) else error
+        self._fail(ResponseCode.INTERNAL_ERROR, "%s: %s" % (what, reason))
 
     # Handles.
 
@@ -189,7 +193,7 @@ class SocketClient(MctpClient):
         # The message waiting on slot's socket into buf, and True; False when it was dropped.
         # It is peeked at first: one too large for buf stays queued (NO_SPACE with its size).
         try:
-            data, addr = slot.sock.recvfrom(MAX_PAYLOAD_SIZE + 1, _MSG_PEEK)
+            data, addr = recvfrom(slot.sock, MAX_PAYLOAD_SIZE + 1, _MSG_PEEK)
         except OSError as e:
             self._os_fail(e, "recvfrom")
         source = parse_sockaddr(addr)

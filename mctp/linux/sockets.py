@@ -1,9 +1,9 @@
 # AF_MCTP sockets and struct sockaddr_mctp (include/uapi/linux/mctp.h), for both interpreters.
 #
 # MicroPython's unix port takes integer families and raw socket addresses (bytes) as they are.
-# CPython's socket module knows no AF_MCTP: it opens the socket and reads from it (an address
-# of an unknown family comes back as (family, the 14 bytes after it)), but refuses such an
-# address for bind() and sendto(), so those two go through libc with ctypes.
+# CPython's socket module knows no AF_MCTP: it opens the socket and polls it, but refuses such an
+# address for bind() and sendto() and cannot return one from recvfrom() ("getsockaddrlen: bad
+# family"), so those three go through libc with ctypes.
 
 import select
 import socket
@@ -34,10 +34,6 @@ def sockaddr(net, eid, type_byte, tag):
 def parse_sockaddr(addr):
     """(EID, type byte, tag with the TO bit) of an address recvfrom() returned, or None when it
     is not an MCTP address (a malformed answer)."""
-    if isinstance(addr, tuple):  # CPython: (family, sa_data)
-        if addr[0] != AF_MCTP or len(addr[1]) < SOCKADDR_SIZE - 2:
-            return None
-        addr = struct.pack("@H", AF_MCTP) + addr[1]
     if len(addr) < SOCKADDR_SIZE or struct.unpack_from("@H", addr, 0)[0] != AF_MCTP:
         return None
     return addr[_EID], addr[_TYPE], addr[_TAG]
@@ -65,8 +61,14 @@ except ImportError:  # MicroPython: its socket takes raw addresses
     def sendto(sock, data, addr):
         sock.sendto(data, addr)
 
+    def recvfrom(sock, size, flags):
+        """(message, its struct sockaddr_mctp as bytes)."""
+        return sock.recvfrom(size, flags)
+
 else:
     _libc = ctypes.CDLL(None, use_errno=True)
+    _libc.sendto.restype = ctypes.c_ssize_t
+    _libc.recvfrom.restype = ctypes.c_ssize_t
 
     def _checked(result):
         if result < 0:
@@ -84,3 +86,12 @@ else:
     def sendto(sock, data, addr):
         data = bytes(data)
         _checked(_libc.sendto(sock.fileno(), data, len(data), 0, addr, len(addr)))
+
+    def recvfrom(sock, size, flags):
+        """(message, its struct sockaddr_mctp as bytes)."""
+        data = ctypes.create_string_buffer(size)
+        addr = ctypes.create_string_buffer(SOCKADDR_SIZE)
+        addr_len = ctypes.c_uint32(SOCKADDR_SIZE)
+        got = _libc.recvfrom(sock.fileno(), data, size, flags, addr, ctypes.byref(addr_len))
+        _checked(got)
+        return data.raw[:got], addr.raw[: min(addr_len.value, SOCKADDR_SIZE)]
