@@ -5,7 +5,7 @@
 
 import asyncio
 
-from testing import IS_MICROPYTHON, heap_locked, raises
+from testing import IS_MICROPYTHON, heap_locked, raises, skip
 
 from mctp import MctpError, RecvMetadata, ResponseCode
 from mctp.aio import AsyncStack, Flag, StackTask, ThreadSafeFlag
@@ -380,3 +380,41 @@ def test_a_fault_in_the_stack_tasks_work_is_counted_and_the_task_goes_on():
         return bytes(payload), task.faults > 0, len(seen) == task.faults, rig.held()
 
     assert run(Rig((8, 9)), scenario) == (b"\xff\xffstill here", True, True, 0)
+
+
+def test_a_watched_socket_wakes_its_flag_and_may_close_under_its_watcher():
+    # mctp.aio.watch: bytes on the socket set the stack task's flag; the socket then closes
+    # while its watcher waits (an IPC client gone, its stream closed by the service), and
+    # cancelling the watcher, or a watcher started on it afterwards, raises nothing.
+    if IS_MICROPYTHON:
+        skip("socket.socketpair: CPython's")
+    import socket  # noqa: PLC0415
+
+    from mctp.aio import watch  # noqa: PLC0415
+
+    async def scenario():
+        ours, theirs = socket.socketpair()
+        ours.setblocking(False)
+        flag = Flag()
+        watcher = asyncio.create_task(watch(ours, flag))
+        await asyncio.sleep(0.01)
+        theirs.send(b"x")
+        woken = await asyncio.wait_for(flag.wait(), 1) in (True, None)
+        ours.close()
+        theirs.close()
+        await asyncio.sleep(0.01)
+        watcher.cancel()
+        try:
+            await watcher
+        except asyncio.CancelledError:
+            pass
+        late = asyncio.create_task(watch(ours, flag))  # on a closed socket
+        await asyncio.sleep(0.01)
+        late.cancel()
+        try:
+            await late
+        except asyncio.CancelledError:
+            pass
+        return woken
+
+    assert asyncio.run(scenario())

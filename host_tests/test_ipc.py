@@ -504,6 +504,41 @@ def test_unix_listener_serves_connecting_clients():
         listener.close()
 
 
+def _unix_socket_path(what):
+    import os  # noqa: PLC0415
+
+    raw = os.urandom(4)
+    return "/tmp/mctp-%s-%02x%02x%02x%02x.sock" % (what, raw[0], raw[1], raw[2], raw[3])
+
+
+def test_unix_listener_takes_over_a_dead_servers_socket_but_never_a_live_one_or_a_file():
+    needs_socket()
+    import os  # noqa: PLC0415
+
+    from mctp.host.ipc_sockets import Listener, connect_unix  # noqa: PLC0415
+
+    path = _unix_socket_path("stale")
+    dead = Listener.unix(path)
+    dead.sock.close()  # as a killed server: its socket file stays behind
+    assert os.stat(path)
+    live = Listener.unix(path)  # the file of nobody is removed and the path bound again
+    try:
+        with raises(OSError):
+            Listener.unix(path)  # a live server's: refused, and it keeps its path
+        connect_unix(path).close()  # the path is still the live server's
+    finally:
+        live.close()
+    with open(path, "w") as f:
+        f.write("not a socket")
+    try:
+        with raises(OSError):
+            Listener.unix(path)
+        with open(path) as f:
+            assert f.read() == "not a socket"
+    finally:
+        os.remove(path)
+
+
 # A real second process: the stack (two endpoints on a loopback bus, EID 8 an echo service,
 # EID 9 served over a UNIX socket) runs under the MicroPython unix port (CPython when there is
 # none); this process is its client. CPython only (subprocess).

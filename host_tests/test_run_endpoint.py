@@ -275,3 +275,52 @@ def test_a_client_killed_in_the_middle_of_a_receive_leaves_nothing_held():
                     break
             assert audit(endpoint, "handles") == handles and audit(endpoint, "pending") == 0
             assert audit(endpoint, "problems") == 0 and audit(endpoint, "faults") == 0
+
+
+def test_a_killed_endpoint_restarts_on_its_socket_and_its_clients_carry_on():
+    # The endpoint is killed (SIGKILL: no clean-up, its socket file stays) and started again on
+    # the same path: the file is taken over, a second endpoint on a live path is refused, and the
+    # application reconnects: its old handle is SERVER_RESTARTED, a new one works, and nothing
+    # is left held.
+    if IS_MICROPYTHON:
+        skip("starts processes")
+    import tempfile  # noqa: PLC0415
+
+    from mctp import MctpError, ResponseCode, Stack  # noqa: PLC0415
+    from mctp.host.ipc_sockets import connect_unix  # noqa: PLC0415
+    from mctp.ipc import StreamClient  # noqa: PLC0415
+
+    def handles_in_use(endpoint):
+        return int(endpoint.ask("audit").split("handles=")[1].split()[0])
+
+    for interpreter in (micropython_command(), sys.executable):
+        with tempfile.TemporaryDirectory() as folder, Peer() as peer:
+            path = os.path.join(folder, "stack.sock")
+            options = ["--i2c-udp", "0:%d" % peer.port, "--eid", "9", "--ipc", "unix:" + path]
+            options.append("--console")
+            first = EndpointProcess(interpreter, options)
+            client = StreamClient(connect_unix(path))
+            stack = Stack(client)
+            listener = stack.listener(0x05, timeout_ms=10)
+            first.process.kill()
+            first.stop()
+            assert os.path.exists(path)  # a killed server's socket file
+            with raises(MctpError) as caught:
+                stack.get_eid()
+            assert caught.value.code == ResponseCode.INTERNAL_ERROR
+            with EndpointProcess(interpreter, options) as second:
+                baseline = handles_in_use(second)
+                with raises(EndpointFailed) as refused:
+                    EndpointProcess(interpreter, options)
+                assert "cannot listen on unix:" + path in refused.value.output
+                client.attach(connect_unix(path))
+                assert stack.get_eid() == 9
+                with raises(MctpError) as caught:
+                    listener.recv()
+                assert caught.value.code == ResponseCode.SERVER_RESTARTED
+                listener.close()
+                with stack.listener(0x05):
+                    assert handles_in_use(second) == baseline + 1
+                assert handles_in_use(second) == baseline
+                client.stream.close()
+            assert "faults 0" in second.output and "Traceback" not in second.output

@@ -349,9 +349,9 @@ class IpcService:
     def poll(self):
         if self.listener is not None:
             self.listener.accept_into(self.service)
-        if self.wake is not None:
-            self._watch_streams()
         self.service.poll()
+        if self.wake is not None:
+            self._watch_streams()  # (after the poll, which closes the streams that ended)
         return 0  # (not messages served: the LED blinks for the endpoint's own)
 
     def _watch_streams(self):
@@ -360,12 +360,14 @@ class IpcService:
         from mctp.aio import watch  # noqa: PLC0415
 
         live = [peer.stream for peer in self.service.peers]
-        for stream in live:
-            if stream not in self._watchers:
-                self._watchers[stream] = asyncio.create_task(watch(stream.source, self.wake))
+        # The watchers of closed streams go first: a new connection may have the descriptor
+        # number of one that closed, and a cancelled watcher removes its reader by that number.
         for stream in list(self._watchers):
             if stream not in live:
                 self._watchers.pop(stream).cancel()
+        for stream in live:
+            if stream not in self._watchers:
+                self._watchers[stream] = asyncio.create_task(watch(stream.source, self.wake))
 
     def close(self):
         # (The watcher tasks end with the event loop, which has ended by now.)

@@ -21,13 +21,18 @@ except ImportError:
 
     async def readable(stream):
         """Wait until `stream` has bytes to read (or is closed)."""
+        # By its descriptor, taken now: a socket closed while this waits has none (-1) when the
+        # reader is removed, and the selector refuses it ("Invalid file descriptor").
+        fd = stream if isinstance(stream, int) else stream.fileno()
+        if fd < 0:
+            return  # closed
         loop = asyncio.get_running_loop()
         ready = loop.create_future()
-        loop.add_reader(stream, _settle, ready)
+        loop.add_reader(fd, _settle, ready)
         try:
             await ready
         finally:
-            loop.remove_reader(stream)
+            loop.remove_reader(fd)
 
     def _settle(future):
         # The reader's callback may run again before the waiting task does.

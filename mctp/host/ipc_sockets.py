@@ -1,7 +1,7 @@
 # Sockets as mctp.ipc streams (a host's: boards have no sockets), on CPython and the
 # MicroPython unix port: SocketStream has the stream methods StreamClient and StreamService
-# use (write(buf, off, n), any(), readinto(buf, n), none blocking) and a `closed` attribute that becomes True when the peer
-# has gone (end of stream, a reset, a broken pipe), which is how StreamService sees a client
+# use (write(buf, off, n), any(), readinto(buf, n), none blocking) and a `closed` attribute
+# that becomes True when the peer has gone (end of stream, a reset, a broken pipe), which is how StreamService sees a client
 # disconnect and StreamClient a dead server. Listener accepts connections on a UNIX socket
 # path or a TCP port without blocking and hands each to a StreamService.
 #
@@ -130,6 +130,29 @@ def connect_tcp(port, host="127.0.0.1"):
     return _connected(socket.socket(socket.AF_INET, socket.SOCK_STREAM), _tcp_address(host, port))
 
 
+_S_IFMT = 0o170000
+_S_IFSOCK = 0o140000
+
+
+def _clear_stale(path):
+    # A server that was killed leaves its socket file behind, and bind() refuses the path while
+    # it is there: remove it when nobody listens on it. A live server's socket, and a path that
+    # is not a socket at all, are left alone, for bind() to refuse (EADDRINUSE).
+    try:
+        mode = os.stat(path)[0]
+    except OSError:
+        return  # nothing there
+    if mode & _S_IFMT != _S_IFSOCK:
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(_unix_address(path))
+    except OSError:
+        _remove(path)  # refused: a dead server's
+    finally:
+        probe.close()
+
+
 def _remove(path):
     try:
         os.remove(path)
@@ -149,7 +172,7 @@ class Listener:
 
     @classmethod
     def unix(cls, path, backlog=4):
-        _remove(path)  # a previous run's
+        _clear_stale(path)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.bind(_unix_address(path))
         sock.listen(backlog)
