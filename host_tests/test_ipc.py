@@ -730,6 +730,12 @@ def test_a_fuzzed_stream_never_stops_the_service_and_leaves_nothing_held():
     peer = rig.service.peer(pipe.b)
     assert peer.requests > 50 and peer.bad_frames() > 50
     rig.service.remove(pipe.b)
+    # The service's totals keep what the stream's counters said once it has gone.
+    totals = dict(rig.service.figures())
+    assert totals["connections"] == 2 and totals["open"] == 1
+    assert totals["requests"] >= peer.requests  # (and the good client's)
+    dropped = totals["bad_header"] + totals["oversized"] + totals["bad_fcs"] + totals["stray"]
+    assert dropped == peer.bad_frames() and totals["garbage"] == peer.deframer.garbage
     assert rig.b.server.handles_in_use() == baseline
     assert rig.b.server.pending_in_use() == 0 and rig.b.server.check() == []
     assert good.get_eid() == rig.b.core.eid and rig.service.faults == 0

@@ -47,8 +47,10 @@ Options:
   --config NAME=VALUE    a stack limit (mctp.config.Config), e.g. tag_expiry_ms=100; repeatable
   --console              take commands on stdin, one per line: "show" prints the counters,
                          "audit" one line of figures (heap, tables, faults, broken
-                         invariants) for test harnesses, "request EID TYPE HEX" sends a
-                         request and prints "answer TYPE HEX" (or "error: ..."), "quit" stops
+                         invariants) for test harnesses, "ipc" the IPC service's counters
+                         (connections, requests, bad frames, ...), "request EID TYPE HEX"
+                         sends a request and prints "answer TYPE HEX" (or "error: ..."),
+                         "quit" stops
   --blocking             run the blocking loop (EndpointApp.run, as at the REPL) instead of
                          the asyncio tasks of a board's main.py (EndpointApp.main)
 
@@ -170,8 +172,9 @@ class Console:
     """Commands on stdin, one per line: checked between polls without blocking (select.poll)
     by the blocking loop, awaited by a task of their own under asyncio."""
 
-    def __init__(self, app):
+    def __init__(self, app, ipc=None):
         self.app = app
+        self.ipc = ipc
         self._poller = None
 
     def running(self):
@@ -213,8 +216,10 @@ class Console:
             self.app.show()
         elif command == "audit":
             print(audit_line(self.app))
+        elif command == "ipc" and self.ipc is not None:
+            print(self.ipc.line())
         elif command:
-            print("unknown command: %s (show, audit, request, quit)" % command)
+            print("unknown command: %s (show, audit, ipc, request, quit)" % command)
         return True
 
 
@@ -369,6 +374,10 @@ class IpcService:
             if stream not in self._watchers:
                 self._watchers[stream] = asyncio.create_task(watch(stream.source, self.wake))
 
+    def line(self):
+        """Its counters (mctp.ipc.StreamService.figures), as a line: "ipc: name=value ..."."""
+        return "ipc: " + " ".join("%s=%d" % pair for pair in self.service.figures())
+
     def close(self):
         # (The watcher tasks end with the event loop, which has ended by now.)
         for peer in self.service.peers:
@@ -414,7 +423,7 @@ def main(argv):
         ipc = IpcService(s["ipc"], app.server, wake)
         app.services.append(ipc.poll)
     _stop_on_sigterm()
-    console = Console(app) if s["console"] else None
+    console = Console(app, ipc) if s["console"] else None
     where = []
     if i2c is not None:
         where.append("I2C address 0x%02x" % s["addr"])
@@ -447,6 +456,8 @@ def main(argv):
             if closing is not None:
                 closing.close()
     app.show()
+    if ipc is not None:
+        print(ipc.line())
     return 0
 
 

@@ -72,17 +72,53 @@ class Peer:
         return self.deframer.dropped() + self.stray
 
 
+# What figures() adds up over the streams, from each Peer and its deframer.
+PEER_FIGURES = ("requests", "busy", "stray", "cancels", "garbage", "bad_header", "oversized")
+PEER_FIGURES += ("bad_fcs",)
+
+
+def _peer_counts(peer):
+    d = peer.deframer
+    return (
+        peer.requests,
+        peer.busy,
+        peer.stray,
+        peer.cancels,
+        d.garbage,
+        d.bad_header,
+        d.oversized,
+        d.bad_fcs,
+    )
+
+
 class StreamService:
     def __init__(self, server):
         self.server = server
         self.peers = []
         self.faults = 0
+        self.connections = 0  # streams served so far
+        self._gone = [0] * len(PEER_FIGURES)  # the counts of the streams no longer served
 
     def add(self, stream):
         """Serve `stream`: a new connection (its own handles); its Connection."""
         peer = Peer(stream, self.server.connect())
         self.peers.append(peer)
+        self.connections += 1
         return peer.conn
+
+    def figures(self):
+        """(name, value) of what the service has counted over every stream it served, those
+        gone included: connections, open (served now), then PEER_FIGURES (requests; requests
+        dropped while an answer was owed, frames of another kind, cancels; the deframers'
+        bytes of garbage, bad headers, oversized frames and bad FCSs), and faults."""
+        totals = list(self._gone)
+        for peer in self.peers:
+            for i, value in enumerate(_peer_counts(peer)):
+                totals[i] += value
+        found = [("connections", self.connections), ("open", len(self.peers))]
+        found.extend(zip(PEER_FIGURES, totals))
+        found.append(("faults", self.faults))
+        return found
 
     def peer(self, stream):
         """The Peer serving `stream` (its counters), or None."""
@@ -96,6 +132,8 @@ class StreamService:
         peer = self.peer(stream)
         if peer is not None:
             self.peers.remove(peer)
+            for i, value in enumerate(_peer_counts(peer)):
+                self._gone[i] += value
             self.server.disconnect(peer.conn)
 
     def restart(self, server):
