@@ -1,6 +1,7 @@
 # A slice of the fuzzer (tools/fuzz.py) in every test run, with a fixed seed, so a regression
 # is found here; `make fuzz` runs 100,000 frames per interpreter. In process on both
-# interpreters; over the UDP bus into run_endpoint.py under both (CPython drives that part).
+# interpreters; over the UDP bus and over the IPC stream into run_endpoint.py under both
+# (CPython drives those parts).
 
 import sys
 
@@ -35,6 +36,12 @@ def test_frames_over_udp_into_the_endpoint_on_both_interpreters():
     if IS_MICROPYTHON:
         skip("starts processes")
     assert fuzz.run("udp", SEED, 2000, 250, "both") == 0
+
+
+def test_the_ipc_stream_of_the_endpoint_on_both_interpreters():
+    if IS_MICROPYTHON:
+        skip("starts processes")
+    assert fuzz.run("ipc", SEED, 1000, 250, "both") == 0
 
 
 def _checksum(seed):

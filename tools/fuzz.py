@@ -38,6 +38,9 @@ Modes (default: all that the interpreter running this can drive):
   inproc   frames into an endpoint in this process on the simulated I2C bus (with reads and
            lost END_WRITEs, which UDP cannot carry), random IPC requests into
            Server.dispatch, and random bytes into every decoder (both interpreters)
+  ipc      hostile bytes on the IPC stream (mctp.ipc) of tools/run_endpoint.py --ipc, over
+           a few connections at once that come and go (tools/fuzz_ipc.py; CPython only):
+           --frames counts the items written
 
 The frames: random bytes; bit flips, truncations and extensions of valid frames, with and
 without a recomputed PEC; bad PEC and counts; SOM/EOM/sequence abuse; partial messages from
@@ -325,13 +328,14 @@ class Figures:
 HEAP_SLACK = 512
 
 
-def check_heap(figures, baseline, now, enforced):
-    """The heap baseline for the next batch, or None when `now` is beyond it (MicroPython's
-    gc.mem_alloc; CPython's allocated blocks are only reported, its caches grow slowly)."""
+def check_heap(figures, baseline, now, enforced, slack=HEAP_SLACK):
+    """The heap baseline for the next batch, or None when `now` is beyond it by more than
+    `slack` (MicroPython's gc.mem_alloc; CPython's allocated blocks are only reported, its
+    caches grow slowly)."""
     if baseline < 0:
         return now
     figures.high("heap_delta", now - baseline, "bytes" if enforced else "blocks")
-    if enforced and now - baseline > HEAP_SLACK:
+    if enforced and now - baseline > slack:
         return None
     return baseline
 
@@ -596,87 +600,124 @@ def fuzz_decoders(seed, inputs, figures):
 # Over UDP: tools/run_endpoint.py in a child process (CPython drives it).
 
 
-def fuzz_udp(name, interpreter, seed, frames, batch_size, figures):
-    import socket  # noqa: PLC0415
-    import time  # noqa: PLC0415
+class UdpRig:
+    """tools/run_endpoint.py under `interpreter` in a child process, on the UDP I2C bus with
+    short timeouts and its console (and `extra` options), and the bus owner that checks its
+    health (our stack, in this process). EndpointFailed when it does not start."""
 
-    from endpoint_process import EndpointFailed, EndpointProcess  # noqa: PLC0415
+    def __init__(self, interpreter, extra=()):
+        from endpoint_process import EndpointProcess  # noqa: PLC0415
 
-    from mctp._compat import ticks_ms  # noqa: PLC0415
-    from mctp.host.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415
+        from mctp._compat import ticks_ms  # noqa: PLC0415
+        from mctp.host.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415
 
-    rng = Rng(seed)
-    source = FrameSource(rng)
-    target = UdpI2CTarget(OWNER_ADDR, 0)
-    i2c = UdpI2C()
-    owner = Owner(i2c, target, ticks_ms)
-    core = owner.core
-    link = owner.link
-    raw = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    options = ["--i2c-udp", "0:%d" % target.port, "--eid", str(ENDPOINT_EID), "--console"]
-    for setting in ("reassembly_timeout_ms", "tag_expiry_ms"):
-        options += ["--config", "%s=%d" % (setting, TIMEOUT_MS)]
-    endpoint = EndpointProcess(interpreter, options)
-    i2c.connect(endpoint.port)
-    address = ("127.0.0.1", endpoint.port)
+        self.target = UdpI2CTarget(OWNER_ADDR, 0)
+        self.i2c = UdpI2C()
+        self.owner = Owner(self.i2c, self.target, ticks_ms)
+        options = ["--i2c-udp", "0:%d" % self.target.port, "--eid", str(ENDPOINT_EID)]
+        options.append("--console")
+        for setting in ("reassembly_timeout_ms", "tag_expiry_ms"):
+            options.extend(("--config", "%s=%d" % (setting, TIMEOUT_MS)))
+        options.extend(extra)
+        try:
+            self.endpoint = EndpointProcess(interpreter, options)
+        except Exception:
+            self.target.close()
+            self.i2c.close()
+            raise
+        self.i2c.connect(self.endpoint.port)
+        self.address = ("127.0.0.1", self.endpoint.port)
 
-    def audit():
-        line = endpoint.ask("audit")
+    def audit(self, command="audit"):
+        """The figures of the console's `audit` (or `ipc`) line, as a dict."""
+        line = self.endpoint.ask(command)
         return {k: int(v) for k, v in (pair.split("=") for pair in line.split()[1:])}
 
-    def drain():
-        # Until the endpoint has been quiet for a while: it has taken in the whole batch and
-        # the owner has taken in (and dropped) its answers.
+    def drain(self):
+        """Until the endpoint has been quiet for a while: it has taken in all it was sent and
+        the owner has taken in (and dropped) its answers."""
+        import time  # noqa: PLC0415
+
+        link = self.owner.link
         quiet_since = time.monotonic()
         seen = link.counters.rx_frames
         while time.monotonic() - quiet_since < QUIET_S:
             time.sleep(0.005)
-            core.poll()
+            self.owner.core.poll()
             if link.counters.rx_frames != seen:
                 seen = link.counters.rx_frames
                 quiet_since = time.monotonic()
 
-    def settle():
-        time.sleep(3 * TIMEOUT_MS / 1000)
-        drain()
+    def settle(self):
+        """Let everything a batch left unfinished expire."""
+        import time  # noqa: PLC0415
 
+        time.sleep(3 * TIMEOUT_MS / 1000)
+        self.drain()
+
+    def check(self, rng, figures, baseline, heap, enforced, more_health=None, slack=HEAP_SLACK):
+        """After a batch: (what went wrong or None, the heap baseline for the next): the
+        endpoint alive, healthy (and `more_health(rng)` None), its tables back at `baseline`
+        and its heap (enforced on MicroPython) within `slack` bytes of its own."""
+        self.drain()
+        if not self.endpoint.alive():
+            return "the endpoint died: " + self.endpoint.stop_output()[-2000:], heap
+        problem = self.owner.check_health(rng)
+        if not problem and more_health is not None:
+            problem = more_health(rng)
+        self.settle()
+        now = self.audit()
+        problem = problem or "; ".join(table_problems(now, baseline))
+        heap = check_heap(figures, heap, now["heap"], enforced, slack)
+        if heap is None:
+            problem = problem or "the heap grew"
+        return problem or None, heap
+
+    def close(self):
+        self.endpoint.stop()
+        self.target.close()
+        self.i2c.close()
+
+
+def fuzz_udp(name, interpreter, seed, frames, batch_size, figures):
+    import socket  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from endpoint_process import EndpointFailed  # noqa: PLC0415
+
+    rng = Rng(seed)
+    source = FrameSource(rng)
     try:
-        problem = owner.check_health(rng)
-        settle()
-        baseline = audit()
+        rig = UdpRig(interpreter)
+    except EndpointFailed as error:
+        figures.fail(seed, 0, str(error))
+        return
+    raw = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        problem = rig.owner.check_health(rng)
+        rig.settle()
+        baseline = rig.audit()
         heap = -1
         sent = 0
         batch = 0
         while not problem and sent < frames:
             batch += 1
             for i, frame in enumerate(source.batch(batch_size)):
-                raw.sendto(frame, address)
+                raw.sendto(frame, rig.address)
                 sent += 1
                 if i % 32 == 31:
                     time.sleep(0.001)  # let the endpoint keep up: a burst beyond the socket
-                    core.poll()  # buffer would only be lost, not fuzzed
+                    rig.owner.core.poll()  # buffer would only be lost, not fuzzed
             figures.add("batches", 1, "")
-            drain()
-            if not endpoint.alive():
-                problem = "the endpoint died: " + endpoint.stop_output()[-2000:]
-                break
-            problem = owner.check_health(rng)
-            settle()
-            figures_now = audit()
-            problem = problem or "; ".join(table_problems(figures_now, baseline))
-            heap = check_heap(figures, heap, figures_now["heap"], name == "micropython")
-            if heap is None:
-                problem = "the heap grew"
+            problem, heap = rig.check(rng, figures, baseline, heap, name == "micropython")
         figures.add("frames", sent, "")
         if problem:
             figures.fail(seed, batch, problem)
     except EndpointFailed as error:
         figures.fail(seed, 0, str(error))
     finally:
-        endpoint.stop()
         raw.close()
-        target.close()
-        i2c.close()
+        rig.close()
 
 
 def interpreters(name):
@@ -709,6 +750,17 @@ def run(mode, seed, frames, batch_size, interpreter="both"):
             fuzz_udp(name, command, seed, frames, batch_size, figures)
             figures.report()
             failures += len(figures.failures)
+    if mode in ("ipc", "all") and not IS_MICROPYTHON:
+        import tempfile  # noqa: PLC0415
+
+        from fuzz_ipc import fuzz_ipc  # noqa: PLC0415 (it imports this module)
+
+        for name, command in interpreters(interpreter):
+            figures = Figures("fuzz_%s_ipc" % name)
+            with tempfile.TemporaryDirectory(prefix="mctp-fuzz-") as folder:
+                fuzz_ipc(name, command, seed, frames, batch_size, figures, folder)
+            figures.report()
+            failures += len(figures.failures)
     return failures
 
 
@@ -724,8 +776,8 @@ def main(argv):
         },
     )
     options, _ = cli.parse(argv)
-    if options["mode"] not in ("udp", "inproc", "all"):
-        cli.fail("--mode: udp, inproc or all, not %r" % options["mode"])
+    if options["mode"] not in ("udp", "inproc", "ipc", "all"):
+        cli.fail("--mode: udp, inproc, ipc or all, not %r" % options["mode"])
     if options["interpreter"] not in ("micropython", "python", "both"):
         cli.fail("--interpreter: micropython, python or both, not %r" % options["interpreter"])
     failures = run(
