@@ -52,11 +52,11 @@ def build(config=None, wake=None):
             c.TARGET_ID, c.I2C_ADDR, **_pins(machine, c.TARGET_SDA, c.TARGET_SCL)
         )
     led = None if c.LED is None else machine.Pin(c.LED, machine.Pin.OUT)
-    return EndpointApp(
+    app = EndpointApp(
         i2c,
         target,
         c.I2C_ADDR,
-        serial=_uart(machine, c),
+        serial=_uart(machine, c, "SERIAL"),
         uuid=c.UUID,
         eid=c.EID,
         mtu=c.MTU,
@@ -66,19 +66,26 @@ def build(config=None, wake=None):
         led=led,
         wake=wake,
     )
+    ipc = _uart(machine, c, "IPC")
+    if ipc is not None:
+        app.serve_ipc(ipc)
+    return app
 
 
-def _uart(machine, c):
-    # The serial link's UART, or None (an older board_config has no SERIAL_UART).
-    uart_id = getattr(c, "SERIAL_UART", None)
+def _uart(machine, c, use):
+    # The UART of the serial link (use "SERIAL") or of the IPC stream ("IPC"), or None: its
+    # settings are USE_UART, USE_BAUD, USE_TX and USE_RX (an older board_config has none).
+    uart_id = getattr(c, use + "_UART", None)
     if uart_id is None:
         return None
     pins = {}
-    if c.SERIAL_TX is not None:
-        pins = {"tx": machine.Pin(c.SERIAL_TX), "rx": machine.Pin(c.SERIAL_RX)}
-    # A receive buffer for a whole 1 KiB message in baseline frames, escaping and all, while
-    # the stack is busy elsewhere.
-    return machine.UART(uart_id, baudrate=c.SERIAL_BAUD, rxbuf=2048, timeout=0, **pins)
+    tx = getattr(c, use + "_TX")
+    if tx is not None:
+        pins = {"tx": machine.Pin(tx), "rx": machine.Pin(getattr(c, use + "_RX"))}
+    # A receive buffer for a whole 1 KiB message (in baseline frames, escaping and all; or in
+    # one IPC frame) while the stack is busy elsewhere.
+    baud = getattr(c, use + "_BAUD")
+    return machine.UART(uart_id, baudrate=baud, rxbuf=2048, timeout=0, **pins)
 
 
 def _pins(machine, sda, scl):
@@ -115,10 +122,18 @@ def main():
         where.append("I2C address 0x%02x" % app.link.addr)
     if app.serial is not None:
         where.append("UART %s" % config.SERIAL_UART)
+    ipc = ""
+    if app.ipc is not None:
+        ipc = ", stack served on UART %s" % config.IPC_UART
     print(
-        "MCTP endpoint at %s, EID %d%s"
-        % (" and ".join(where), app.core.eid, ", watchdog on" if dog else "")
+        "MCTP endpoint at %s, EID %d%s%s"
+        % (" and ".join(where), app.core.eid, ipc, ", watchdog on" if dog else "")
     )
-    # A UART without IRQ_RXIDLE wakes the stack task through asyncio's poller.
-    polled = () if app.serial is None or app.serial.irq else (app.serial.stream,)
+    # A UART without IRQ_RXIDLE, and the IPC stream's, wake the stack task through asyncio's
+    # poller.
+    polled = []
+    if app.serial is not None and not app.serial.irq:
+        polled.append(app.serial.stream)
+    if app.ipc is not None:
+        polled.append(app.ipc.peers[0].stream)
     asyncio.run(app.main(dog, watch=polled))

@@ -29,6 +29,15 @@ SERIAL_BAUD = 115_200
 SERIAL_TX = None
 SERIAL_RX = None
 
+# The stack served over a UART of its own to an application on another machine, a host test
+# rig say, that drives it through mctp.ipc (StreamClient under the Stack facade, frames as in
+# docs/ipc.md) while the board keeps the timing-critical I2C target work: the UART's id, or
+# None for none; the other settings as the serial link's.
+IPC_UART = None
+IPC_BAUD = 115_200
+IPC_TX = None
+IPC_RX = None
+
 LED = "LED"  # a Pin name or number that blinks once per message served, or None
 
 VENDOR_ID = 0xFFFF  # the PCI vendor ID of the echo service (message type 0x7E); set your own

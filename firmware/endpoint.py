@@ -42,6 +42,9 @@ class EndpointApp:
     from that interrupt, other streams by polls; `led` anything with toggle(), or None; `wake`
     the flag the links set when a frame is queued (an asyncio.ThreadSafeFlag, which the I2C
     target's IRQ may set), which main() needs: run() (blocking, for the REPL) polls instead.
+
+    `ipc`: the StreamService that serves the stack to an application elsewhere, once
+    serve_ipc() has been called (None before).
     """
 
     def __init__(
@@ -94,9 +97,29 @@ class EndpointApp:
         # What each poll serves after the stack: anything with poll() returning how many
         # messages it served. Add your own.
         self.services = [self.echo.poll, self.pldm.poll]
+        self.ipc = None
         self.task = None  # the stack task, while main() runs
         self.faults = 0  # exceptions that escaped a poll (run() caught them and went on)
         self.first_fault = None  # the first one's traceback, as text
+
+    def serve_ipc(self, stream):
+        """Serve the stack on `stream` (a machine.UART, or a host stream) to an application
+        elsewhere, a host test rig say, through mctp.ipc (its StreamClient under the Stack
+        facade): requests are read and answered after the services, each poll. Under main(),
+        pass the stream in `watch`, so that its bytes wake the stack task."""
+        from mctp.ipc import StreamService  # noqa: PLC0415 (most boards serve no IPC)
+
+        if self.ipc is None:
+            self.ipc = StreamService(self.server)
+            self.services.append(self._serve_ipc)
+        self.ipc.add(stream)
+
+    def _serve_ipc(self):
+        # The application's requests read and dispatched, answers written (never raises: what
+        # goes wrong is counted in the service's figures). Not messages served: the LED
+        # blinks for the endpoint's own.
+        self.ipc.poll()
+        return 0
 
     def remove_service(self, service):
         """Stop serving `service` (self.echo or self.pldm) and close its listener, so that its
@@ -203,6 +226,8 @@ class EndpointApp:
         for layer, counters in self.counters().items():
             print(layer, counters)
         print("faults", self.faults)
+        if self.ipc is not None:
+            print("ipc", " ".join("%s=%d" % pair for pair in self.ipc.figures()))
         for line in self.server.open_handles():
             print(line)
         if self.first_fault:

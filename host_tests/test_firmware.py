@@ -385,3 +385,61 @@ def test_a_board_on_a_uart_alone_is_set_up_and_served_over_its_serial_line():
     counters = app.serial.counters
     assert counters.rx_frames == 5 + 16 and counters.tx_frames == 5 + 16
     assert app.faults == 0 and app.server.check() == []
+
+
+def test_a_board_serves_its_stack_on_a_uart_to_an_application_on_a_host():
+    # A board_config with IPC_UART: firmware.board builds that UART and serves the stack on it
+    # (mctp.ipc) beside its I2C target. At the other end of the line an application (the
+    # Stack facade over StreamClient) reads the EID, takes requests of a type of its own that
+    # a bus owner sends the board over I2C, and answers them; a stray request on the line is
+    # refused, garbage is counted, and nothing stays held once its channels close.
+    import firmware.board  # noqa: PLC0415
+    from firmware import board_config  # noqa: PLC0415
+    from mctp import MctpError, ResponseCode, Stack  # noqa: PLC0415
+    from mctp.host.serial_pipe import SerialPipe  # noqa: PLC0415
+    from mctp.ipc import StreamClient  # noqa: PLC0415
+
+    class IpcBoard:
+        pass
+
+    for name in dir(board_config):
+        if name.isupper():
+            setattr(IpcBoard, name, getattr(board_config, name))
+    IpcBoard.EID = 9
+    IpcBoard.IPC_UART, IpcBoard.IPC_BAUD, IpcBoard.IPC_TX, IpcBoard.IPC_RX = 0, 921_600, 0, 1
+    pipe = SerialPipe()
+    bus = SimBus()
+    fake = FakeMachine(bus)
+    fake.uart = pipe.a
+    with machine_module(fake):
+        app = firmware.board.build(IpcBoard)
+    assert ("UART", 0, 921_600, 0, 1) in fake.made and app.ipc is not None
+    baseline = app.server.handles_in_use()
+    owner = Endpoint(bus, I2CLink(bus.controller(), bus.target(0x10), 0x10), 0x10, 8, FakeClock())
+    owner.core.add_route(9, 9, owner.link, 0x1D)
+    owner.others.append(app.poll)
+
+    def idle():  # what runs while the application waits: the board, and the bus owner
+        app.poll()
+        owner.server.poll()
+
+    pipe.b.write(b"\x00garbage\xa5", 0, 9)  # line noise before the application starts
+    stack = Stack(StreamClient(pipe.b, idle=idle))
+    assert stack.get_eid() == 9
+    with stack.listener(0x05, 1000) as listener:
+        for size in (1, 1000):
+            request = pattern(size)
+            with owner.stack.req(9, 1000) as channel:
+                channel.send(0x05, request)
+                meta, payload, resp = listener.recv()
+                assert (meta.remote_eid, bytes(payload)) == (8, request)
+                answer = bytes(reversed(request))
+                resp.send(answer)
+                assert channel.recv()[1] == answer
+        with raises(MctpError) as caught:
+            stack.client.drop_handle(app.echo.listener.handle)  # the board's own
+        assert caught.value.code == ResponseCode.BAD_ARGUMENT
+    figures = dict(app.ipc.figures())
+    assert figures["garbage"] == 9 and figures["requests"] >= 8 and figures["faults"] == 0
+    assert app.server.handles_in_use() == baseline
+    assert app.faults == 0 and app.server.check() == []

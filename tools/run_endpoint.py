@@ -330,30 +330,37 @@ def open_serial(path):
 
 
 class IpcService:
-    """The endpoint's stack served to applications in other processes (mctp.ipc), run as one
-    of the endpoint's services: each round accepts new connections and serves every stream.
-    Under asyncio each stream gets a task that wakes the stack task when it has bytes."""
+    """The endpoint's stack served to applications in other processes (mctp.ipc). On a serial
+    line, one application, served as a board serves its IPC UART (EndpointApp.serve_ipc); on
+    a socket, as one of the endpoint's services (`poll`): each round accepts new connections
+    and serves every stream, and under asyncio each stream gets a task that wakes the stack
+    task when it has bytes. `source`: what wakes the stack task, the listening socket or the
+    line."""
 
-    def __init__(self, where, server, wake):
+    def __init__(self, where, app, wake):
         from mctp.host.ipc_sockets import Listener  # noqa: PLC0415 (hosts: sockets)
         from mctp.ipc import StreamService  # noqa: PLC0415
 
-        self.service = StreamService(server)
         self.wake = wake
         self._watchers = {}  # stream -> its watching task (asyncio)
         self.listener = None
         kind, _, rest = where.partition(":")
-        if kind == "serial":  # one client, on the line
-            self.service.add(open_serial(rest))
+        if kind == "serial":
+            line = open_serial(rest)
+            app.serve_ipc(line)
+            self.service = app.ipc
+            self.source = line.source
             return
+        self.service = StreamService(app.server)
         try:
             self.listener = Listener.unix(rest) if kind == "unix" else Listener.tcp(int(rest))
         except (OSError, ValueError) as error:
             raise SystemExit("run_endpoint.py: cannot listen on %s: %s" % (where, error))
+        self.source = self.listener.sock
+        app.services.append(self.poll)
 
     def poll(self):
-        if self.listener is not None:
-            self.listener.accept_into(self.service)
+        self.listener.accept_into(self.service)
         self.service.poll()
         if self.wake is not None:
             self._watch_streams()  # (after the poll, which closes the streams that ended)
@@ -420,8 +427,7 @@ def main(argv):
         app.core.add_route(s["serial_peer"], s["serial_peer"], app.serial, 0)
     ipc = None
     if s["ipc"] is not None:
-        ipc = IpcService(s["ipc"], app.server, wake)
-        app.services.append(ipc.poll)
+        ipc = IpcService(s["ipc"], app, wake)
     _stop_on_sigterm()
     console = Console(app, ipc) if s["console"] else None
     where = []
@@ -446,8 +452,8 @@ def main(argv):
             streams = [stream.source for stream in (serial,) if stream is not None]
             if target is not None:
                 streams.append(target.sock)
-            if ipc is not None and ipc.listener is not None:
-                streams.append(ipc.listener.sock)  # (each connection's: IpcService)
+            if ipc is not None:
+                streams.append(ipc.source)  # (each connection's: IpcService)
             serve(app, streams, console, ready)
     except KeyboardInterrupt:
         pass
@@ -455,8 +461,8 @@ def main(argv):
         for closing in (target, i2c, serial, ipc):
             if closing is not None:
                 closing.close()
-    app.show()
-    if ipc is not None:
+    app.show()  # (the IPC service's figures among them when it is the app's, on a line)
+    if ipc is not None and ipc.service is not app.ipc:
         print(ipc.line())
     return 0
 

@@ -23,6 +23,11 @@ SERIAL_BAUD = 115_200
 SERIAL_TX = None
 SERIAL_RX = None
 
+IPC_UART = None  # the stack served to a host over a UART: see firmware/board_config.py
+IPC_BAUD = 115_200
+IPC_TX = None
+IPC_RX = None
+
 LED = "LED"  # the on-board LED (GP25), toggled once per message served
 
 VENDOR_ID = 0xFFFF  # the PCI vendor ID of the echo service (message type 0x7E); set your own
