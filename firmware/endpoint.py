@@ -111,15 +111,10 @@ class EndpointApp:
 
         if self.ipc is None:
             self.ipc = StreamService(self.server)
-            self.services.append(self._serve_ipc)
+            # (Its poll never raises: what goes wrong is counted in its figures. The LED
+            # blinks for the requests it takes as for the services' messages.)
+            self.services.append(self.ipc.poll)
         self.ipc.add(stream)
-
-    def _serve_ipc(self):
-        # The application's requests read and dispatched, answers written (never raises: what
-        # goes wrong is counted in the service's figures). Not messages served: the LED
-        # blinks for the endpoint's own.
-        self.ipc.poll()
-        return 0
 
     def remove_service(self, service):
         """Stop serving `service` (self.echo or self.pldm) and close its listener, so that its

@@ -530,6 +530,11 @@ print("m0_c_stack_bytes: %d bytes" % depth)
 _ASYNC_C_STACK_RUN = _C_STACK_RUN.replace("StackRig", "AsyncStackRig").replace(
     "m0_c_stack", "m0_async_c_stack"
 )
+# m0_ipc_c_stack_bytes: a board serving its stack on a UART to an application (mctp.ipc),
+# under the same tasks, the application's receive answered from under the stack's poll.
+_IPC_C_STACK_RUN = _C_STACK_RUN.replace("StackRig", "IpcStackRig").replace(
+    "m0_c_stack", "m0_ipc_c_stack"
+)
 
 
 def run_bench(board, image, source):
@@ -541,7 +546,7 @@ def run_bench(board, image, source):
         out, err = guest.execute("import bench_m0\nbench_m0.main()", 1800)
         if not err:
             guest.soft_reset()
-            for run in (_C_STACK_RUN, _ASYNC_C_STACK_RUN):
+            for run in (_C_STACK_RUN, _ASYNC_C_STACK_RUN, _IPC_C_STACK_RUN):
                 more, err = guest.execute(run, 600)
                 out += more
                 if err:
@@ -591,6 +596,7 @@ CHECKED = (
     "m0_pec_72_bytes_instr",
     "m0_c_stack_bytes",
     "m0_async_c_stack_bytes",
+    "m0_ipc_c_stack_bytes",
     "m0_stack_ram_bytes",
     "m0_frozen_flash_bytes",
 )

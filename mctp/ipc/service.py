@@ -97,6 +97,7 @@ class StreamService:
         self.peers = []
         self.faults = 0
         self.connections = 0  # streams served so far
+        self._taken = 0  # requests taken by this poll
         self._gone = [0] * len(PEER_FIGURES)  # the counts of the streams no longer served
 
     def add(self, stream):
@@ -146,7 +147,9 @@ class StreamService:
             peer.out_off = peer.out_len = 0
 
     def poll(self):
-        """Serve every stream: input read and dispatched, answers written. Never raises."""
+        """Serve every stream: input read and dispatched, answers written; how many requests
+        it took. Never raises."""
+        self._taken = 0
         i = 0
         while i < len(self.peers):
             peer = self.peers[i]
@@ -155,6 +158,7 @@ class StreamService:
                 self._drop(peer)  # the client has gone
                 continue
             i += 1
+        return self._taken
 
     def _guarded(self, peer):
         try:
@@ -200,6 +204,7 @@ class StreamService:
                 d.release()
                 return True
             peer.requests += 1
+            self._taken += 1
             peer.owed = True
             peer.seq = d.seq
             done = self.server.dispatch(peer.conn, d.msg, d.length)

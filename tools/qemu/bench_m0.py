@@ -215,6 +215,112 @@ class AsyncStackRig(StackRig):
         endpoint.cancel()
 
 
+IPC_TYPE = 0x05  # the application's message type in IpcStackRig
+
+
+class IpcStackRig(AsyncStackRig):
+    """A board that serves its stack on a UART (EndpointApp.serve_ipc), under the asyncio
+    tasks of its main.py, for m0_ipc_c_stack_bytes. Each round an application at the line's
+    other end makes a listener; its receive waits at the board while a 1 KiB request comes in
+    over I2C (a frame arriving during every write) and is answered when the last packet is in
+    (the deepest path: the pending receive fulfilled, its answer encoded and framed from
+    under the stack's poll); the application's 1 KiB response goes out over I2C; the listener
+    is dropped. The line's bytes wake the stack task as a UART's watcher would."""
+
+    def __init__(self):
+        from mctp.host.serial_pipe import SerialPipe  # noqa: PLC0415
+        from mctp.ipc.framing import MAX_FRAME, Deframer  # noqa: PLC0415
+
+        super().__init__()
+        line = SerialPipe()
+        self.app.serve_ipc(line.a)
+        self.host = line.b
+        self.msg = bytearray(MAX_FRAME)
+        self.frame = bytearray(MAX_FRAME)
+        self.chunk = bytearray(256)
+        self.deframer = Deframer()
+        self.payload = bytes(MAX_PAYLOAD_SIZE)  # the request's, and the response's
+        self.requests = frame_writes(build_packets(8, 9, 8 | 4, IPC_TYPE, self.payload))
+        self.answers = 0
+        self.state = 0
+        self.handle = 0
+
+    def serve(self):
+        self.state = 0
+        super().serve()
+
+    def _ask(self, n):
+        # The application's request self.msg[:n], onto the line, and the stack task woken.
+        from mctp.ipc.framing import KIND_REQUEST, encode_frame  # noqa: PLC0415
+
+        k = encode_frame(self.frame, KIND_REQUEST, self.state, self.msg, n)
+        self.host.write(self.frame, 0, k)
+        self.app.wake.set()
+
+    def _answered(self):
+        # True once the answer to the last request is in: its header in self.hdr.
+        from mctp import wire  # noqa: PLC0415
+
+        d = self.deframer
+        n = self.host.readinto(self.chunk, len(self.chunk))
+        off = 0
+        while off < n and not d.ready:
+            off += d.feed(self.chunk, off, n - off)
+        if not d.ready:
+            return False
+        assert off == n  # nothing after the answer
+        self.hdr = wire.decode_response_header(d.msg, d.length)
+        d.release()
+        self.answers += 1
+        return True
+
+    def _running(self):
+        from mctp import wire  # noqa: PLC0415
+
+        self.drain.take()
+        state = self.state
+        if state == 0:
+            self._ask(wire.encode_listener(self.msg, IPC_TYPE))
+        elif state == 1:
+            if not self._answered():
+                return True
+            self.handle = self.hdr.handle
+            self._ask(wire.encode_recv(self.msg, self.handle, 0, MAX_PAYLOAD_SIZE))
+            self.round = 0
+        elif state == 2:
+            if self.round < len(self.requests):
+                self.i2c.writeto(0x1D, self.requests[self.round])
+                self.target.service()
+                self.round += 1
+                return True
+        elif state == 3:
+            if not self._answered():
+                return True
+            tag = self.hdr.tag
+            self._ask(wire.encode_send(self.msg, None, IPC_TYPE, 8, tag, False, self.payload))
+        elif state == 4:
+            if not self._answered():
+                return True
+            self._ask(wire.encode_unbind(self.msg, self.handle))
+        elif not self._answered():
+            return True
+        else:
+            return False
+        self.state = state + 1
+        return True
+
+    def check(self):
+        """Raise unless every round was answered whole: four answers on the line, the 16
+        frames of the response on the bus."""
+        self.drain.take()
+        ipc = dict(self.app.ipc.figures())
+        rounds = 1 + ROUNDS
+        if self.app.faults or ipc["faults"] or self.answers != 4 * rounds:
+            self.app.show()
+            raise AssertionError("the board did not answer everything: C stack overflow?")
+        assert self.drain.frames == 16 * rounds == self.controller.irqs
+
+
 def async_echo_instructions(per_tick):
     # The 1 KiB echo through the asyncio layer, per exchange, five to an asyncio.run. Its two
     # stacks go when this returns (the heap then measures an endpoint alone).
