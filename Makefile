@@ -8,7 +8,8 @@
 #   make run    the firmware endpoint on the unix port, set up and used by a bus owner on
 #               CPython over the UDP I2C bus, with every frame decoded (tools/run_demo.py)
 #   make fuzz   100,000 fuzzed frames per interpreter into the endpoint (over UDP and in
-#               process), IPC requests and decoder inputs (tools/fuzz.py); SEED=n to vary
+#               process) and items on its IPC stream, IPC requests and decoder inputs
+#               (tools/fuzz.py); SEED=n to vary
 #   make bench-m0  the instruction-count bench on the emulated Cortex-M0 (tools/baremetal.py)
 #   make cost-m0   where those instructions go: unit costs and the paths' parts
 #
