@@ -98,7 +98,7 @@ class IpcSource:
 
     def garbage(self, conn):
         rng = self.rng
-        data = bytearray(rng.bytes(rng.pick((1, 2, 7, 9, 64, 300, rng.below(2000)))))
+        data = bytearray(rng.bytes(rng.pick((1, 2, 7, 9, 64, 300, 1 + rng.below(2000)))))
         for _ in range(rng.below(4)):  # a magic, or half of one, here and there
             at = rng.below(len(data))
             data[at] = 0xA5
