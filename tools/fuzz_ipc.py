@@ -13,6 +13,11 @@ they held, answer its bus owner, serve a well-behaved IPC client that stayed con
 along (a 1023-byte request from the bus to its listener, and the answer back), keep its
 tables and its heap at their baseline, and have counted what it dropped (`ipc` on its
 console).
+
+The seed decides every byte written but the handle values taken from the answers (the
+endpoint's epoch is random, and which answers are in when a request is made is a matter of
+timing): the random numbers drawn never depend on the answers, so a batch that failed is
+written again, the same but for those values, by the same seed.
 """
 
 import socket
@@ -43,6 +48,7 @@ from mctp.ipc.framing import (
 from mctp.fcs import FCS_INIT, fcs16
 
 IPC_TYPE = 0x05  # the health check's message type, on the well-behaved client's listener
+FORGED_HANDLE = 0x00000F01  # a handle no server makes (its epoch, bits 12 and up, is 0)
 CLOSE = "close"  # a batch item: its connection closes (after what was written so far)
 BUSY = "busy"  # a batch item: a receive left waiting, and requests behind it (IpcSource.busy)
 SEND_TIMEOUT_S = 2.0  # a stream the endpoint stops reading for this long is a failure
@@ -55,12 +61,13 @@ HEAP_SLACK = 4096
 
 class IpcSource:
     """Batch items for connection numbers 0..connections-1: (number, bytes) or (number,
-    CLOSE). `handles`: handle values seen in answers, which requests may use."""
+    CLOSE). `handles`: handle values seen in answers, which requests may use, after one
+    forged value (never empty, so that drawing from it draws the same numbers)."""
 
     def __init__(self, rng, connections):
         self.rng = rng
         self.connections = connections
-        self.handles = []
+        self.handles = [FORGED_HANDLE]
         self.request = bytearray(MAX_MESSAGE + 32)
         self.frame = bytearray(MAX_FRAME + 64)
         self.kinds = (
@@ -153,7 +160,7 @@ class IpcSource:
         # receives that wait, then a cancel.
         items = []
         for _ in range(2 + self.rng.below(5)):
-            if self.rng.chance(50) and self.handles:
+            if self.rng.chance(50):
                 n = wire.encode_recv(self.request, self.rng.pick(self.handles), 200)
                 n = encode_frame(self.frame, KIND_REQUEST, self.rng.below(256), self.request, n)
                 items.append((conn, bytes(self.frame[:n])))
@@ -268,10 +275,11 @@ class Connection:
         self.read_answers()  # (what earlier items were answered, before waiting on ours)
         if not self.write(source.listener_frame()):
             return False
+        # Refused (or its answer is behind a receive still owed): the frames go all the same,
+        # with a forged handle.
         handle = self.answered()
-        if handle is None:
-            return True  # refused (or its answer is behind a receive still owed)
-        return all(self.write(frame) for frame in source.busy_frames(handle))
+        frames = source.busy_frames(FORGED_HANDLE if handle is None else handle)
+        return all(self.write(frame) for frame in frames)
 
     def close(self):
         self.sock.close()
@@ -355,7 +363,7 @@ def fuzz_ipc(name, interpreter, seed, items, batch_size, figures, folder):
                 figures.add("answers", connection.answers, "")
                 connection.close()
             connections = []
-            source.handles[:] = []
+            source.handles[:] = [FORGED_HANDLE]
             figures.add("batches", 1, "")
             problem = problem or _released(rig, baseline)
             if not problem:
