@@ -102,11 +102,12 @@ class EndpointApp:
         self.faults = 0  # exceptions that escaped a poll (run() caught them and went on)
         self.first_fault = None  # the first one's traceback, as text
 
-    def serve_ipc(self, stream):
+    def serve_ipc(self, stream=None):
         """Serve the stack on `stream` (a machine.UART, or a host stream) to an application
         elsewhere, a host test rig say, through mctp.ipc (its StreamClient under the Stack
         facade): requests are read and answered after the services, each poll. Under main(),
-        pass the stream in `watch`, so that its bytes wake the stack task."""
+        pass the stream in `watch`, so that its bytes wake the stack task. The StreamService
+        doing it (`ipc`), to which more streams may be added (None: none yet)."""
         from mctp.ipc import StreamService  # noqa: PLC0415 (most boards serve no IPC)
 
         if self.ipc is None:
@@ -114,7 +115,9 @@ class EndpointApp:
             # (Its poll never raises: what goes wrong is counted in its figures. The LED
             # blinks for the requests it takes as for the services' messages.)
             self.services.append(self.ipc.poll)
-        self.ipc.add(stream)
+        if stream is not None:
+            self.ipc.add(stream)
+        return self.ipc
 
     def remove_service(self, service):
         """Stop serving `service` (self.echo or self.pldm) and close its listener, so that its

@@ -172,9 +172,8 @@ class Console:
     """Commands on stdin, one per line: checked between polls without blocking (select.poll)
     by the blocking loop, awaited by a task of their own under asyncio."""
 
-    def __init__(self, app, ipc=None):
+    def __init__(self, app):
         self.app = app
-        self.ipc = ipc
         self._poller = None
 
     def running(self):
@@ -216,8 +215,8 @@ class Console:
             self.app.show()
         elif command == "audit":
             print(audit_line(self.app))
-        elif command == "ipc" and self.ipc is not None:
-            print(self.ipc.line())
+        elif command == "ipc" and self.app.ipc is not None:
+            print("ipc: " + " ".join("%s=%d" % pair for pair in self.app.ipc.figures()))
         elif command:
             print("unknown command: %s (show, audit, ipc, request, quit)" % command)
         return True
@@ -330,16 +329,14 @@ def open_serial(path):
 
 
 class IpcService:
-    """The endpoint's stack served to applications in other processes (mctp.ipc). On a serial
-    line, one application, served as a board serves its IPC UART (EndpointApp.serve_ipc); on
-    a socket, as one of the endpoint's services (`poll`): each round accepts new connections
-    and serves every stream, and under asyncio each stream gets a task that wakes the stack
-    task when it has bytes. `source`: what wakes the stack task, the listening socket or the
-    line."""
+    """The endpoint's stack served to applications in other processes (mctp.ipc), through
+    EndpointApp.serve_ipc as a board serves its IPC UART: on a serial line, one application;
+    on a socket, each connection accepted (`poll`, one of the endpoint's services after the
+    StreamService's), and under asyncio each stream gets a task that wakes the stack task when
+    it has bytes. `source`: what wakes the stack task, the listening socket or the line."""
 
     def __init__(self, where, app, wake):
         from mctp.host.ipc_sockets import Listener  # noqa: PLC0415 (hosts: sockets)
-        from mctp.ipc import StreamService  # noqa: PLC0415
 
         self.wake = wake
         self._watchers = {}  # stream -> its watching task (asyncio)
@@ -347,23 +344,23 @@ class IpcService:
         kind, _, rest = where.partition(":")
         if kind == "serial":
             line = open_serial(rest)
-            app.serve_ipc(line)
-            self.service = app.ipc
+            self.service = app.serve_ipc(line)
             self.source = line.source
             return
-        self.service = StreamService(app.server)
         try:
             self.listener = Listener.unix(rest) if kind == "unix" else Listener.tcp(int(rest))
         except (OSError, ValueError) as error:
             raise SystemExit("run_endpoint.py: cannot listen on %s: %s" % (where, error))
+        self.service = app.serve_ipc()
         self.source = self.listener.sock
         app.services.append(self.poll)
 
     def poll(self):
+        # New connections, served from the next round on; the watchers follow the streams the
+        # service's poll (just before this) closed or keeps.
         self.listener.accept_into(self.service)
-        self.service.poll()
         if self.wake is not None:
-            self._watch_streams()  # (after the poll, which closes the streams that ended)
+            self._watch_streams()
         return 0  # (not messages served: the LED blinks for the endpoint's own)
 
     def _watch_streams(self):
@@ -380,10 +377,6 @@ class IpcService:
         for stream in live:
             if stream not in self._watchers:
                 self._watchers[stream] = asyncio.create_task(watch(stream.source, self.wake))
-
-    def line(self):
-        """Its counters (mctp.ipc.StreamService.figures), as a line: "ipc: name=value ..."."""
-        return "ipc: " + " ".join("%s=%d" % pair for pair in self.service.figures())
 
     def close(self):
         # (The watcher tasks end with the event loop, which has ended by now.)
@@ -429,7 +422,7 @@ def main(argv):
     if s["ipc"] is not None:
         ipc = IpcService(s["ipc"], app, wake)
     _stop_on_sigterm()
-    console = Console(app, ipc) if s["console"] else None
+    console = Console(app) if s["console"] else None
     where = []
     if i2c is not None:
         where.append("I2C address 0x%02x" % s["addr"])
@@ -461,9 +454,7 @@ def main(argv):
         for closing in (target, i2c, serial, ipc):
             if closing is not None:
                 closing.close()
-    app.show()  # (the IPC service's figures among them when it is the app's, on a line)
-    if ipc is not None and ipc.service is not app.ipc:
-        print(ipc.line())
+    app.show()  # (the IPC service's figures among them)
     return 0
 
 

@@ -1,9 +1,10 @@
 # Sockets as mctp.ipc streams (a host's: boards have no sockets), on CPython and the
 # MicroPython unix port: SocketStream has the stream methods StreamClient and StreamService
 # use (write(buf, off, n), any(), readinto(buf, n), none blocking) and a `closed` attribute
-# that becomes True when the peer has gone (end of stream, a reset, a broken pipe), which is how StreamService sees a client
-# disconnect and StreamClient a dead server. Listener accepts connections on a UNIX socket
-# path or a TCP port without blocking and hands each to a StreamService.
+# that becomes True when the peer has gone (end of stream, a reset, a broken pipe), which is
+# how StreamService sees a client disconnect and StreamClient a dead server. Listener accepts
+# connections on a UNIX socket path or a TCP port without blocking and hands each to a
+# StreamService.
 #
 #     service = StreamService(server)                   # the server's process
 #     listener = Listener.unix("/tmp/mctp.sock")        # or Listener.tcp(port)

@@ -77,18 +77,13 @@ PEER_FIGURES = ("requests", "busy", "stray", "cancels", "garbage", "bad_header",
 PEER_FIGURES += ("bad_fcs",)
 
 
-def _peer_counts(peer):
+def _add_counts(totals, peer):
+    # Adds the peer's counts, in PEER_FIGURES's order, into the list `totals`.
     d = peer.deframer
-    return (
-        peer.requests,
-        peer.busy,
-        peer.stray,
-        peer.cancels,
-        d.garbage,
-        d.bad_header,
-        d.oversized,
-        d.bad_fcs,
-    )
+    counts = (peer.requests, peer.busy, peer.stray, peer.cancels, d.garbage, d.bad_header)
+    counts += (d.oversized, d.bad_fcs)
+    for i, value in enumerate(counts):
+        totals[i] += value
 
 
 class StreamService:
@@ -114,8 +109,7 @@ class StreamService:
         bytes of garbage, bad headers, oversized frames and bad FCSs), and faults."""
         totals = list(self._gone)
         for peer in self.peers:
-            for i, value in enumerate(_peer_counts(peer)):
-                totals[i] += value
+            _add_counts(totals, peer)
         found = [("connections", self.connections), ("open", len(self.peers))]
         found.extend(zip(PEER_FIGURES, totals))
         found.append(("faults", self.faults))
@@ -133,8 +127,7 @@ class StreamService:
         peer = self.peer(stream)
         if peer is not None:
             self.peers.remove(peer)
-            for i, value in enumerate(_peer_counts(peer)):
-                self._gone[i] += value
+            _add_counts(self._gone, peer)
             self.server.disconnect(peer.conn)
 
     def restart(self, server):
