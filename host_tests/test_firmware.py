@@ -67,6 +67,20 @@ class FakeMachine:
             self.feeds += 1
 
 
+def board_config_with(**changes):
+    """A board configuration: the firmware's defaults (firmware/board_config.py) with
+    `changes`."""
+    from firmware import board_config  # noqa: PLC0415
+
+    class Board:
+        pass
+
+    for name in dir(board_config):
+        if name.isupper():
+            setattr(Board, name, changes.get(name, getattr(board_config, name)))
+    return Board
+
+
 class machine_module:
     """`with machine_module(fake):` makes `import machine` give `fake`."""
 
@@ -353,18 +367,10 @@ def test_a_board_on_a_uart_alone_is_set_up_and_served_over_its_serial_line():
     # from its IRQ_RXIDLE), no I2C, and a bus owner at the other end of the line sets the
     # endpoint up and has 1 KiB echoed, over DSP0253 frames.
     import firmware.board  # noqa: PLC0415
-    from firmware import board_config  # noqa: PLC0415
     from mctp.host.serial_pipe import SerialPipe  # noqa: PLC0415
     from mctp.serial import SerialLink  # noqa: PLC0415
 
-    class SerialBoard:
-        pass
-
-    for name in dir(board_config):
-        if name.isupper():
-            setattr(SerialBoard, name, getattr(board_config, name))
-    SerialBoard.I2C_ADDR = None
-    SerialBoard.SERIAL_UART, SerialBoard.SERIAL_TX, SerialBoard.SERIAL_RX = 1, 8, 9
+    SerialBoard = board_config_with(I2C_ADDR=None, SERIAL_UART=1, SERIAL_TX=8, SERIAL_RX=9)
     pipe = SerialPipe()
     fake = FakeMachine(SimBus(), target=False)  # no I2C target driver: none needed
     fake.uart = pipe.a
@@ -440,18 +446,10 @@ def test_a_board_serves_its_stack_on_a_uart_to_an_application_on_a_host():
     # over I2C (1 and 1,000 bytes) and answers them; the board's own handle is refused it;
     # line noise is counted; nothing stays held once it lets go.
     import firmware.board  # noqa: PLC0415
-    from firmware import board_config  # noqa: PLC0415
     from mctp import ResponseCode, wire  # noqa: PLC0415
     from mctp.host.serial_pipe import SerialPipe  # noqa: PLC0415
 
-    class IpcBoard:
-        pass
-
-    for name in dir(board_config):
-        if name.isupper():
-            setattr(IpcBoard, name, getattr(board_config, name))
-    IpcBoard.EID = 9
-    IpcBoard.IPC_UART, IpcBoard.IPC_BAUD, IpcBoard.IPC_TX, IpcBoard.IPC_RX = 0, 921_600, 0, 1
+    IpcBoard = board_config_with(EID=9, IPC_UART=0, IPC_BAUD=921_600, IPC_TX=0, IPC_RX=1)
     pipe = SerialPipe()
     bus = SimBus()
     fake = FakeMachine(bus)
