@@ -655,6 +655,15 @@ class UdpRig:
         time.sleep(3 * TIMEOUT_MS / 1000)
         self.drain()
 
+    def start(self, rng, more_health=None):
+        """Before fuzzing: (what went wrong or None, the audit's figures to come back to): the
+        endpoint healthy (and `more_health(rng)` None), then its leftovers expired."""
+        problem = self.owner.check_health(rng)
+        if not problem and more_health is not None:
+            problem = more_health(rng)
+        self.settle()
+        return problem, self.audit()
+
     def check(self, rng, figures, baseline, heap, enforced, more_health=None, slack=HEAP_SLACK):
         """After a batch: (what went wrong or None, the heap baseline for the next): the
         endpoint alive, healthy (and `more_health(rng)` None), its tables back at `baseline`
@@ -662,11 +671,7 @@ class UdpRig:
         self.drain()
         if not self.endpoint.alive():
             return "the endpoint died: " + self.endpoint.stop_output()[-2000:], heap
-        problem = self.owner.check_health(rng)
-        if not problem and more_health is not None:
-            problem = more_health(rng)
-        self.settle()
-        now = self.audit()
+        problem, now = self.start(rng, more_health)
         problem = problem or "; ".join(table_problems(now, baseline))
         heap = check_heap(figures, heap, now["heap"], enforced, slack)
         if heap is None:
@@ -694,9 +699,7 @@ def fuzz_udp(name, interpreter, seed, frames, batch_size, figures):
         return
     raw = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        problem = rig.owner.check_health(rng)
-        rig.settle()
-        baseline = rig.audit()
+        problem, baseline = rig.start(rng)
         heap = -1
         sent = 0
         batch = 0

@@ -205,7 +205,6 @@ class Connection:
     def __init__(self, path, handles):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.connect(path)
-        self.sock.settimeout(SEND_TIMEOUT_S)
         self.deframer = Deframer(MAX_MESSAGE)
         self.handles = handles
         self.answers = 0
@@ -333,9 +332,7 @@ def fuzz_ipc(name, interpreter, seed, items, batch_size, figures, folder):
     connections = []
     try:
         good = GoodClient(path, rig.owner)
-        problem = rig.owner.check_health(rng) or good.check_health(rng)
-        rig.settle()
-        baseline = rig.audit()
+        problem, baseline = rig.start(rng, good.check_health)
         heap = -1
         written = 0
         batch = 0
@@ -376,8 +373,8 @@ def fuzz_ipc(name, interpreter, seed, items, batch_size, figures, folder):
             counted = rig.audit("ipc")
             for key in ("requests", "cancels", "busy", "stray", "bad_header", "oversized"):
                 figures.add(key, counted[key], "")
-            for key in ("bad_fcs", "garbage"):
-                figures.add(key, counted[key], "bytes" if key == "garbage" else "")
+            figures.add("bad_fcs", counted["bad_fcs"], "")
+            figures.add("garbage", counted["garbage"], "bytes")
             figures.add("connections", counted["connections"], "")
             if counted["faults"]:
                 problem = problem or "%d faults in the IPC service" % counted["faults"]
