@@ -2,6 +2,7 @@
 
 import gc
 import sys
+from errno import EPERM
 
 _ROOT = __file__.rpartition("/")[0].rpartition("/")[0] or "."
 sys.path.insert(0, _ROOT if _ROOT != "tools" else ".")
@@ -168,24 +169,59 @@ def _stop_on_sigterm():
         pass
 
 
+# A longer line is taken in parts (each an unknown command): stdin cannot fill the heap.
+LINE_LIMIT = 4096
+
+
 class Console:
-    """Commands on stdin, one per line: checked between polls without blocking (select.poll)
-    by the blocking loop, awaited by a task of their own under asyncio."""
+    """Commands on stdin, one per line: the blocking loop checks for one between polls without
+    blocking (select.poll), asyncio awaits them in a task of their own. Stdin is read a byte at
+    a time while it has bytes, up to the end of a line (a partial line waits in a buffer of the
+    console's own), so that what follows a line stays where the poll sees it: lines that arrive
+    in one write are each answered at once. A stdin asyncio cannot watch on CPython (a regular
+    file, /dev/null: the selector refuses them) is always readable and is read as it comes. At
+    the end of stdin (a closed pipe, the end of a file, /dev/null) the console stops the
+    endpoint as "quit" does."""
 
     def __init__(self, app):
         self.app = app
         self._poller = None
+        # The raw file under stdin (CPython's buffered one would read ahead of the poll; the
+        # unix port's reads the descriptor as it is).
+        self._stdin = getattr(sys.stdin.buffer, "raw", sys.stdin.buffer)
+        self._byte = bytearray(1)
+        self._partial = bytearray()  # the start of a line whose end has not come yet
+        self._watchable = True  # False: asyncio refused to watch stdin (CPython)
 
-    def running(self):
-        """For EndpointApp.run: False once asked to stop."""
+    def _has_input(self):
+        # Bytes or the end of stdin to read, now.
         if self._poller is None:
             import select  # noqa: PLC0415
 
             self._poller = select.poll()
             self._poller.register(sys.stdin, select.POLLIN)
-        if not self._poller.poll(0):
+        return bool(self._poller.poll(0))
+
+    def _line(self):
+        """The next line, if stdin has the rest of one now ("" at its end, after any last
+        line without a newline); None while it has not."""
+        while self._has_input():
+            if not self._stdin.readinto(self._byte):
+                line = bytes(self._partial)  # ("" when nothing is left)
+                self._partial = bytearray()
+                return _text(line)
+            self._partial.append(self._byte[0])
+            if self._byte[0] == 0x0A or len(self._partial) == LINE_LIMIT:
+                line = bytes(self._partial)
+                self._partial = bytearray()
+                return _text(line)
+        return None
+
+    def running(self):
+        """For EndpointApp.run: False once asked to stop."""
+        line = self._line()
+        if line is None:
             return True
-        line = sys.stdin.readline()
         request = _request(line)
         if request is None:
             return self.command(line)
@@ -194,17 +230,34 @@ class Console:
 
     async def serve(self):
         """Under asyncio: answer commands until asked to stop (requests awaited)."""
-        from mctp.aio import AsyncStack, readable  # noqa: PLC0415
+        from mctp.aio import AsyncStack  # noqa: PLC0415
 
         while True:
-            await readable(sys.stdin)
-            line = sys.stdin.readline()
+            await self._readable()
+            line = self._line()
+            if line is None:
+                continue
             request = _request(line)
             if request is None:
                 if not self.command(line):
                     return
             else:
                 print(await _asked_async(AsyncStack(self.app.task), request))
+
+    async def _readable(self):
+        import asyncio  # noqa: PLC0415
+
+        from mctp.aio import readable  # noqa: PLC0415
+
+        if self._watchable:
+            try:
+                await readable(sys.stdin)
+                return
+            except OSError as error:  # CPython's epoll refuses a regular file, /dev/null
+                if error.errno != EPERM:
+                    raise
+                self._watchable = False
+        await asyncio.sleep(0)  # (always readable: the stack task's turn between lines)
 
     def command(self, line):
         """Carry out one line; False when it asks to stop (or stdin is closed)."""
@@ -223,6 +276,14 @@ class Console:
 
 
 REQUEST_TIMEOUT_MS = 5000
+
+
+def _text(line):
+    # A line read as text; one that is not UTF-8 as the repr of its bytes (no command).
+    try:
+        return line.decode()
+    except UnicodeError:
+        return repr(line) + "\n"
 
 
 def _request(line):
