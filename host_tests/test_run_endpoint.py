@@ -7,14 +7,14 @@ from testing import IS_MICROPYTHON, raises, skip
 
 if not IS_MICROPYTHON:
     import os
+    import select
     import signal
     import socket
     import subprocess
     import sys
 
-    sys.path.insert(
-        0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
-    )
+    TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
+    sys.path.insert(0, TOOLS)
     from endpoint_process import EndpointFailed, EndpointProcess, micropython_command
 
 
@@ -134,6 +134,98 @@ def test_the_console_answers_audit_and_quit():
         finally:
             endpoint.stop()
     assert "EID 0" in endpoint.output
+
+
+# Each interpreter in each loop: the asyncio tasks (the default) and the blocking loop, as the
+# ready line names it.
+CONSOLE_RUNS = (([], "asyncio tasks"), (["--blocking"], "blocking loop"))
+
+
+def _console_endpoint(interpreter, mode, peer, stdin):
+    # run_endpoint --console with `stdin` (a file, DEVNULL, PIPE), its output unbuffered only
+    # where it flushes it itself (no PYTHONUNBUFFERED, as a user's shell runs it).
+    command = [interpreter, os.path.join(TOOLS, "run_endpoint.py")]
+    command += ["--i2c-udp", "0:%d" % peer.port, "--console"] + mode  # noqa: RUF005
+    env = dict(os.environ)
+    env.pop("PYTHONUNBUFFERED", None)
+    return subprocess.Popen(
+        command, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+
+
+def _line_within(stream, seconds):
+    # The next line `stream` gives within `seconds`, or None.
+    if not select.select([stream], [], [], seconds)[0]:
+        return None
+    return stream.readline().rstrip("\n")
+
+
+def test_the_console_takes_commands_from_a_file_to_its_end_on_both_interpreters():
+    # Stdin from a file (CPython's asyncio cannot watch one: it was a PermissionError
+    # traceback and exit status 1): every line is carried out, the last one without its
+    # newline too, and the end of the file stops the endpoint as "quit" does.
+    if IS_MICROPYTHON:
+        skip("starts processes")
+    import tempfile  # noqa: PLC0415
+
+    with tempfile.TemporaryFile("w+") as commands, Peer() as peer:
+        commands.write("audit\nbogus\naudit")
+        for interpreter in (micropython_command(), sys.executable):
+            for mode, loop in CONSOLE_RUNS:
+                commands.seek(0)
+                endpoint = _console_endpoint(interpreter, mode, peer, commands)
+                output = endpoint.communicate(timeout=30)[0]
+                lines = output.splitlines()
+                assert endpoint.returncode == 0, (interpreter, loop, output)
+                assert lines[0].startswith("ready: ") and loop in lines[0], output
+                assert lines[1].startswith("audit: heap=") and "problems=0" in lines[1], output
+                assert lines[2] == "unknown command: bogus (show, audit, ipc, request, quit)"
+                assert lines[3].startswith("audit: heap=") and lines[4] == "EID 0", output
+                assert "faults 0" in output and "Traceback" not in output, output
+
+
+def test_the_console_stops_cleanly_at_once_on_dev_null_on_both_interpreters():
+    # Stdin from /dev/null (the end at once; CPython's asyncio cannot watch it either): the
+    # endpoint starts, stops as "quit" does, exit status 0, its counters and no traceback.
+    if IS_MICROPYTHON:
+        skip("starts processes")
+    with Peer() as peer:
+        for interpreter in (micropython_command(), sys.executable):
+            for mode, loop in CONSOLE_RUNS:
+                endpoint = _console_endpoint(interpreter, mode, peer, subprocess.DEVNULL)
+                output = endpoint.communicate(timeout=30)[0]
+                lines = output.splitlines()
+                assert endpoint.returncode == 0, (interpreter, loop, output)
+                assert lines[0].startswith("ready: ") and loop in lines[0], output
+                assert lines[1] == "EID 0" and "Traceback" not in output, output
+
+
+def test_the_console_answers_each_of_two_commands_that_come_in_one_write():
+    # Both lines of one write are answered without waiting for more input (CPython's buffered
+    # readline kept the second where the poll did not see it, in both loops), and the
+    # answers reach the pipe at once; closing stdin then stops the endpoint.
+    if IS_MICROPYTHON:
+        skip("starts processes")
+    with Peer() as peer:
+        for interpreter in (micropython_command(), sys.executable):
+            for mode, loop in CONSOLE_RUNS:
+                endpoint = _console_endpoint(interpreter, mode, peer, subprocess.PIPE)
+                try:
+                    ready = _line_within(endpoint.stdout, 10)
+                    assert ready.startswith("ready: ") and loop in ready, ready
+                    endpoint.stdin.write("audit\nbogus\n")
+                    endpoint.stdin.flush()
+                    first = _line_within(endpoint.stdout, 10)
+                    second = _line_within(endpoint.stdout, 10)
+                    assert first is not None and first.startswith("audit: heap="), first
+                    assert second == "unknown command: bogus (show, audit, ipc, request, quit)"
+                    endpoint.stdin.close()
+                    assert endpoint.wait(10) == 0, (interpreter, loop)
+                finally:
+                    if endpoint.poll() is None:
+                        endpoint.kill()
+                        endpoint.wait()
+                    endpoint.stdout.close()
 
 
 def test_a_serial_line_that_cannot_be_opened_is_said_so_on_both_interpreters():

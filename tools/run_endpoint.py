@@ -225,7 +225,7 @@ class Console:
         request = _request(line)
         if request is None:
             return self.command(line)
-        print(_asked(self.app.stack, request))
+        _say(_asked(self.app.stack, request))
         return True
 
     async def serve(self):
@@ -242,7 +242,7 @@ class Console:
                 if not self.command(line):
                     return
             else:
-                print(await _asked_async(AsyncStack(self.app.task), request))
+                _say(await _asked_async(AsyncStack(self.app.task), request))
 
     async def _readable(self):
         import asyncio  # noqa: PLC0415
@@ -272,7 +272,14 @@ class Console:
             print("ipc: " + " ".join("%s=%d" % pair for pair in self.app.ipc.figures()))
         elif command:
             print("unknown command: %s (show, audit, ipc, request, quit)" % command)
+        sys.stdout.flush()
         return True
+
+
+def _say(line):
+    # A line out at once: CPython buffers a pipe's output until it exits (unless run with -u).
+    print(line)
+    sys.stdout.flush()
 
 
 REQUEST_TIMEOUT_MS = 5000
@@ -499,7 +506,7 @@ def main(argv):
         # The ready line inside the try (a Ctrl-C sent as soon as it is read stops us
         # cleanly), and under asyncio once SIGTERM is the event loop's to handle.
         if s["blocking"]:
-            print(ready)
+            _say(ready)
             app.run(console.running if console else None)
         else:
             # What wakes the stack task: each stream's watcher (a board's IRQs do that).
@@ -528,7 +535,7 @@ def serve(app, streams, console, ready):
     async def tasks():
         _cancel_on_sigterm(asyncio)
         endpoint = asyncio.create_task(app.main(watch=streams))
-        print(ready)
+        _say(ready)
         try:
             if console is None:
                 await endpoint
