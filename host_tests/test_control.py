@@ -4,7 +4,7 @@
 # mctpd-style set-up, byte for byte.
 
 from endpoints import Endpoint, FakeClock
-from testing import heap_locked, raises
+from testing import IS_MICROPYTHON, heap_locked, raises
 
 from mctp import MctpError, ResponseCode
 from mctp.control.bus_owner import BusOwner
@@ -431,6 +431,23 @@ def test_bus_owner_undoes_the_route_when_message_types_fail():
     assert rig.owner.core.routes.lookup(0x20) is None
     assert owner.peers == {}
     assert rig.responder.counters.internal_error == 1
+
+
+def test_a_uuid_from_a_unique_id_has_the_version_8_and_variant_bits_and_keeps_every_id_byte():
+    # RFC 9562 (which obsoletes RFC 4122): version 8 (custom) in the high four bits of byte 6,
+    # variant 10 in the high two of byte 8; IDs of any length 1..14 give distinct UUIDs.
+    seen = set()
+    for length in range(1, 15):
+        for last in (0x00, 0xFF):
+            uuid = uuid_from_unique_id(bytes(range(1, length)) + bytes((last,)))
+            assert len(uuid) == 16 and (uuid[6] >> 4, uuid[8] >> 6) == (8, 0b10), uuid.hex()
+            seen.add(uuid)
+    assert len(seen) == 28
+    if not IS_MICROPYTHON:
+        import uuid as uuid_module  # noqa: PLC0415
+
+        parsed = uuid_module.UUID(bytes=uuid_from_unique_id(bytes.fromhex("e660583883632b2c")))
+        assert (parsed.version, parsed.variant) == (8, uuid_module.RFC_4122)
 
 
 def test_the_uuid_defaults_to_one_made_from_the_board_id():

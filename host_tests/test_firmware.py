@@ -141,6 +141,23 @@ def test_the_firmware_starts_and_serves_a_bus_owner():
     assert app.link.counters.rx_frames == 16 + 1 + 5  # echo, PLDM, the five control requests
 
 
+def test_a_board_takes_a_stable_uuid_from_its_unique_id():
+    # Built twice, a board reports the same UUID, made from machine.unique_id() (RFC 9562
+    # version 8, variant 10); another board's ID gives another UUID.
+    import firmware.board  # noqa: PLC0415
+
+    uuids = []
+    for board_id in (BOARD_ID, BOARD_ID, bytes.fromhex("e660583883632b2d")):
+        fake = FakeMachine(SimBus())
+        fake.unique_id = lambda board_id=board_id: board_id
+        with machine_module(fake):
+            uuids.append(firmware.board.build().control.uuid)
+    assert uuids[0] == uuids[1] == uuid_from_unique_id(BOARD_ID)
+    assert uuids[2] != uuids[0]
+    for uuid in uuids:
+        assert (uuid[6] >> 4, uuid[8] >> 6) == (8, 0b10)
+
+
 def firmware_at_eid_9():
     """The firmware, built as a board builds it, with EID 9, and a bus owner (EID 8 at 0x10)
     that routes to it and runs its loop while waiting."""

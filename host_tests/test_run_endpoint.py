@@ -58,6 +58,41 @@ def test_cpython_endpoint_stops_cleanly_on_sigterm_and_takes_a_uuid():
     assert "link too_short=0" in output and "Traceback" not in output
 
 
+def _uuid_in(ready):
+    # The UUID a ready line states, as 16 bytes.
+    return bytes.fromhex(ready.split(", UUID ")[1].split(",")[0].replace("-", ""))
+
+
+def test_endpoints_on_sockets_named_alike_take_different_random_uuids():
+    # Without --uuid an endpoint takes a random UUID (RFC 9562 version 4, variant 10), new
+    # each run: two endpoints on serial sockets whose paths end alike (the UUID was made from
+    # the last 13 characters of the path) no longer report the same one to a bus owner.
+    if IS_MICROPYTHON:
+        skip("starts processes")
+    import tempfile  # noqa: PLC0415
+    import uuid as uuid_module  # noqa: PLC0415
+
+    for interpreter in (micropython_command(), sys.executable):
+        uuids = []
+        with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as two:
+            for folder in (one, two, two):  # (the last: the same path again, a new run)
+                path = os.path.join(folder, "endpoint-serial.sock")
+                line = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    line.bind(path)
+                    line.listen(1)
+                    with EndpointProcess(interpreter, ["--serial", "unix:" + path]) as endpoint:
+                        uuids.append(_uuid_in(endpoint.ready))
+                finally:
+                    line.close()
+                    os.remove(path)
+        assert len(set(uuids)) == 3, uuids
+        for uuid in uuids:
+            assert (uuid[6] >> 4, uuid[8] >> 6) == (4, 0b10), uuid.hex()
+            parsed = uuid_module.UUID(bytes=uuid)
+            assert (parsed.version, parsed.variant) == (4, uuid_module.RFC_4122)
+
+
 BAD_COMMAND_LINES = (
     ((), "give --i2c-udp LISTEN:PEER, --serial PATH or both"),
     (("--i2c-udp", "0:1", "--serial-peer", "8"), "--serial-peer routes over the serial link"),

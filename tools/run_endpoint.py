@@ -1,6 +1,7 @@
 # The endpoint firmware on the host: `--help` prints USAGE.
 
 import gc
+import os
 import sys
 from errno import EPERM
 
@@ -9,7 +10,7 @@ sys.path.insert(0, _ROOT if _ROOT != "tools" else ".")
 
 from firmware.endpoint import EndpointApp  # noqa: E402
 from mctp.config import Config  # noqa: E402
-from mctp.control import format_uuid, uuid_from_unique_id  # noqa: E402
+from mctp.control import format_uuid  # noqa: E402
 
 sys.path.insert(0, _ROOT + "/tools")
 from cli import CommandLine  # noqa: E402
@@ -38,7 +39,8 @@ Options:
                          to one application on a tty or pty (a board's UART, as a host rig
                          drives it)
   --eid N                a static EID (default: none, wait for the bus owner's Set EID)
-  --uuid HEX             the endpoint UUID, 32 hex digits (default: made from the links)
+  --uuid HEX             the endpoint UUID, 32 hex digits (default: a random one, RFC 9562
+                         version 4, new each run; a board's comes from machine.unique_id())
   --mtu N                payload bytes per packet we send (default 64; serial: at most 64)
   --vendor-id ID         the PCI vendor ID of the echo service on type 0x7E (default 0xFFFF)
   --tid N                the PLDM terminus ID (default 1)
@@ -147,12 +149,15 @@ def _config(cli, settings):
         cli.fail("--config: " + str(error))
 
 
-def default_uuid(addr, port, serial=None):
-    """The UUID an endpoint takes by default: made from its I2C address and UDP port, or from
-    its serial line's path."""
-    if port is None:
-        return uuid_from_unique_id(b"s" + serial.encode()[-13:])  # (14 bytes at most)
-    return uuid_from_unique_id(b"udp" + bytes((addr, port >> 8, port & 255)))
+def default_uuid():
+    """The UUID an endpoint takes without --uuid: a random one (RFC 9562 version 4), new each
+    run. A host has no unique ID of its own (a board's UUID comes from machine.unique_id()),
+    and one made from the names of its links is the same for two endpoints on sockets named
+    alike, which a bus owner keying endpoints by UUID (Linux mctpd) takes for one."""
+    uuid = bytearray(os.urandom(16))
+    uuid[6] = uuid[6] & 0x0F | 0x40  # version 4: random
+    uuid[8] = uuid[8] & 0x3F | 0x80  # variant 10xx
+    return bytes(uuid)
 
 
 def _stop_on_sigterm():
@@ -461,8 +466,7 @@ def main(argv):
         i2c, target = open_bus(s)
     if s["serial"] is not None:
         serial = open_serial(s["serial"])
-    port = None if target is None else target.port
-    uuid = s["uuid"] or default_uuid(s["addr"], port, s["serial"])
+    uuid = s["uuid"] or default_uuid()
     wake = None
     if not s["blocking"]:
         from mctp.aio import Flag  # noqa: PLC0415 (the blocking loop does without asyncio)
