@@ -325,6 +325,70 @@ def test_the_endpoint_serves_applications_in_other_processes_each_with_its_own_h
             assert "faults 0" in endpoint.output and "Traceback" not in endpoint.output
 
 
+def test_board_limits_refuse_a_fifth_listener_as_a_board_does():
+    # run_endpoint --board-limits sizes the stack as a board's (firmware.endpoint's
+    # ENDPOINT_LIMITS), says so in its ready line, and refuses a 5th listener (the firmware's
+    # two services hold two) as EndpointApp built as a board builds it does; --config goes
+    # over those limits. Without the option, a host's (Config's defaults) take more.
+    if IS_MICROPYTHON:
+        skip("starts processes")
+    import tempfile  # noqa: PLC0415
+
+    from firmware.endpoint import EndpointApp  # noqa: PLC0415
+    from mctp import MctpError, ResponseCode, Stack  # noqa: PLC0415
+    from mctp.host.i2c_sim import SimBus  # noqa: PLC0415
+    from mctp.host.ipc_sockets import connect_unix  # noqa: PLC0415
+    from mctp.ipc import StreamClient  # noqa: PLC0415
+
+    def listeners_taken(stack, wanted):
+        # How many of `wanted` listeners `stack` gets, and the code the first refusal has.
+        taken = []
+        try:
+            for msg_type in range(0x05, 0x05 + wanted):
+                taken.append(stack.listener(msg_type))
+        except MctpError as error:
+            return len(taken), error.code
+        finally:
+            for listener in taken:
+                listener.close()
+        return len(taken), None
+
+    bus = SimBus()
+    board = EndpointApp(bus.controller(), bus.target(0x1D), 0x1D, uuid=bytes(16))
+    assert listeners_taken(board.stack, 3) == (2, ResponseCode.NO_SPACE)
+
+    board_limits = "board limits (4 listeners, 4 requests, 4 pending receives, 8 tags)"
+    runs = (
+        (micropython_command(), ["--board-limits"], board_limits, 2),
+        (sys.executable, ["--board-limits"], board_limits, 2),
+        (
+            sys.executable,
+            ["--board-limits", "--config", "listeners=5"],
+            "board limits (5 listeners, 4 requests, 4 pending receives, 8 tags)",
+            3,
+        ),
+        (
+            micropython_command(),
+            [],
+            "host limits (8 listeners, 8 requests, 16 pending receives, 16 tags)",
+            6,
+        ),
+    )
+    for interpreter, limits, ready, room in runs:
+        with tempfile.TemporaryDirectory() as folder, Peer() as peer:
+            path = os.path.join(folder, "stack.sock")
+            options = ["--i2c-udp", "0:%d" % peer.port, "--ipc", "unix:" + path]
+            options += limits
+            with EndpointProcess(interpreter, options) as endpoint:
+                assert ready in endpoint.ready, endpoint.ready
+                client = StreamClient(connect_unix(path))
+                try:
+                    taken = listeners_taken(Stack(client), room + 1)
+                finally:
+                    client.stream.close()
+            assert taken == (room, ResponseCode.NO_SPACE), (interpreter, limits, taken)
+
+
 def test_the_endpoint_serves_one_application_over_a_serial_line():
     # run_endpoint --ipc serial:PATH, as a board would expose its stack on a UART to a host
     # rig: here a pty, the endpoint under the unix port on its slave end, the application

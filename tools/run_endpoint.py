@@ -8,7 +8,7 @@ from errno import EPERM
 _ROOT = __file__.rpartition("/")[0].rpartition("/")[0] or "."
 sys.path.insert(0, _ROOT if _ROOT != "tools" else ".")
 
-from firmware.endpoint import EndpointApp  # noqa: E402
+from firmware.endpoint import ENDPOINT_LIMITS, EndpointApp  # noqa: E402
 from mctp.config import Config  # noqa: E402
 from mctp.control import format_uuid  # noqa: E402
 
@@ -47,7 +47,12 @@ Options:
   --services LIST        the endpoint's own services: echo,pldm (the default), one of them,
                          or none (a stack for --ipc applications, whose listeners may then
                          take message types 0x7E and 0x01)
-  --config NAME=VALUE    a stack limit (mctp.config.Config), e.g. tag_expiry_ms=100; repeatable
+  --board-limits         size the stack's tables as a board's (firmware.endpoint's
+                         ENDPOINT_LIMITS: 4 listeners, 4 request handles, 4 pending receives,
+                         8 tags) instead of with Config's defaults for hosts (8, 8, 16, 16),
+                         so that what is tried here is what a board does
+  --config NAME=VALUE    a stack limit (mctp.config.Config) over those, e.g.
+                         tag_expiry_ms=100; repeatable
   --console              take commands on stdin, one per line: "show" prints the counters,
                          "audit" one line of figures (heap, tables, faults, broken
                          invariants) for test harnesses, "ipc" the IPC service's counters
@@ -57,7 +62,7 @@ Options:
   --blocking             run the blocking loop (EndpointApp.run, as at the REPL) instead of
                          the asyncio tasks of a board's main.py (EndpointApp.main)
 
-It prints one "ready" line when it listens, and its counters when it stops (Ctrl-C, SIGTERM,
+It prints one "ready" line when it listens (with the limits in force), and its counters when it stops (Ctrl-C, SIGTERM,
 "quit"). A UDP port already in use is refused.
 """
 
@@ -76,7 +81,7 @@ COMMAND_LINE = CommandLine(
         "--tid": "1",
         "--services": "echo,pldm",
     },
-    flags=("--console", "--blocking"),
+    flags=("--console", "--blocking", "--board-limits"),
     repeated=("--config",),
 )
 
@@ -100,7 +105,8 @@ def parse(argv):
         "uuid": None,
         "console": options["console"],
         "blocking": options["blocking"],
-        "config": _config(cli, options["config"]),
+        "board_limits": options["board_limits"],
+        "config": _config(cli, options["config"], options["board_limits"]),
     }
     if options["i2c_udp"] is not None:
         listen, colon, peer = options["i2c_udp"].partition(":")
@@ -136,17 +142,30 @@ def _uuid(cli, text):
     return uuid
 
 
-def _config(cli, settings):
-    overrides = {}
+def _config(cli, settings, board_limits):
+    # Config's defaults (a host's), or with --board-limits a board's, with --config's settings
+    # over them.
+    values = dict(ENDPOINT_LIMITS) if board_limits else {}
     for setting in settings:
         name, equals, value = setting.partition("=")
         if not equals:
             cli.fail("--config: give NAME=VALUE, not %r" % setting)
-        overrides[name] = cli.number("--config " + name, value, 1, 1 << 30)
+        values[name] = cli.number("--config " + name, value, 1, 1 << 30)
     try:
-        return Config(**overrides)
+        return Config(**values)
     except (TypeError, ValueError) as error:
         cli.fail("--config: " + str(error))
+
+
+def limits_text(config, board_limits):
+    """What the ready line says of the stack's tables."""
+    return "%s limits (%d listeners, %d requests, %d pending receives, %d tags)" % (
+        "board" if board_limits else "host",
+        config.listeners,
+        config.requests,
+        config.pending_receives,
+        config.flows,
+    )
 
 
 def default_uuid():
@@ -505,6 +524,7 @@ def main(argv):
     ready = "ready: %s, EID %d, UUID %s" % (", ".join(where), app.core.eid, format_uuid(uuid))
     if i2c is not None:
         ready += ", UDP %d -> %d" % (target.port, s["peer"])
+    ready += ", " + limits_text(s["config"], s["board_limits"])
     ready += ", blocking loop" if s["blocking"] else ", asyncio tasks"
     try:
         # The ready line inside the try (a Ctrl-C sent as soon as it is read stops us
