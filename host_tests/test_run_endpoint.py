@@ -189,10 +189,17 @@ def _console_endpoint(interpreter, mode, peer, stdin):
 
 
 def _line_within(stream, seconds):
-    # The next line `stream` gives within `seconds`, or None.
-    if not select.select([stream], [], [], seconds)[0]:
-        return None
-    return stream.readline().rstrip("\n")
+    # The next line `stream` gives within `seconds`, or None. Read a byte at a time from its
+    # descriptor: a buffered readline would take the next line too, where select cannot see it.
+    line = b""
+    while not line.endswith(b"\n"):
+        if not select.select([stream], [], [], seconds)[0]:
+            return None
+        byte = os.read(stream.fileno(), 1)
+        if not byte:
+            return None
+        line += byte
+    return line.decode().rstrip("\n")
 
 
 def test_the_console_takes_commands_from_a_file_to_its_end_on_both_interpreters():
@@ -248,8 +255,7 @@ def test_the_console_answers_each_of_two_commands_that_come_in_one_write():
                 try:
                     ready = _line_within(endpoint.stdout, 10)
                     assert ready.startswith("ready: ") and loop in ready, ready
-                    endpoint.stdin.write("audit\nbogus\n")
-                    endpoint.stdin.flush()
+                    os.write(endpoint.stdin.fileno(), b"audit\nbogus\n")  # (one write)
                     first = _line_within(endpoint.stdout, 10)
                     second = _line_within(endpoint.stdout, 10)
                     assert first is not None and first.startswith("audit: heap="), first
