@@ -53,7 +53,9 @@ Options:
                          so that what is tried here is what a board does
   --config NAME=VALUE    a stack limit (mctp.config.Config) over those, e.g.
                          tag_expiry_ms=100; repeatable
-  --console              take commands on stdin, one per line: "show" prints the counters,
+  --console              take commands on stdin (a pipe, a tty or a file), one per line, each
+                         answered as it comes; the end of stdin (/dev/null's at once) stops
+                         the endpoint as "quit" does: "show" prints the counters,
                          "audit" one line of figures (heap, tables, faults, broken
                          invariants) for test harnesses, "ipc" the IPC service's counters
                          (connections, requests, bad frames, ...), "request EID TYPE HEX"
@@ -62,8 +64,9 @@ Options:
   --blocking             run the blocking loop (EndpointApp.run, as at the REPL) instead of
                          the asyncio tasks of a board's main.py (EndpointApp.main)
 
-It prints one "ready" line when it listens (with the limits in force), and its counters when it stops (Ctrl-C, SIGTERM,
-"quit"). A UDP port already in use is refused.
+It prints one "ready" line when it listens (with its UUID and the limits in force), and its
+counters when it stops (Ctrl-C, SIGTERM, "quit", the end of the console's stdin). A UDP port
+already in use is refused.
 """
 
 COMMAND_LINE = CommandLine(
