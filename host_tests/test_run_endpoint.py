@@ -210,20 +210,13 @@ def test_the_console_takes_commands_from_a_file_to_its_end_on_both_interpreters(
         skip("starts processes")
     import tempfile  # noqa: PLC0415
 
-    with tempfile.TemporaryFile("w+") as commands, Peer() as peer:
+    with tempfile.TemporaryFile("w+") as commands:
         commands.write("audit\nbogus\naudit")
-        for interpreter in (micropython_command(), sys.executable):
-            for mode, loop in CONSOLE_RUNS:
-                commands.seek(0)
-                endpoint = _console_endpoint(interpreter, mode, peer, commands)
-                output = endpoint.communicate(timeout=30)[0]
-                lines = output.splitlines()
-                assert endpoint.returncode == 0, (interpreter, loop, output)
-                assert lines[0].startswith("ready: ") and loop in lines[0], output
-                assert lines[1].startswith("audit: heap=") and "problems=0" in lines[1], output
-                assert lines[2] == "unknown command: bogus (show, audit, ipc, request, quit)"
-                assert lines[3].startswith("audit: heap=") and lines[4] == "EID 0", output
-                assert "faults 0" in output and "Traceback" not in output, output
+        for lines in _consoles_run_to_the_end(commands):
+            assert lines[0].startswith("audit: heap=") and "problems=0" in lines[0], lines
+            assert lines[1] == "unknown command: bogus (show, audit, ipc, request, quit)"
+            assert lines[2].startswith("audit: heap=") and lines[3] == "EID 0", lines
+            assert "faults 0" in lines, lines
 
 
 def test_the_console_stops_cleanly_at_once_on_dev_null_on_both_interpreters():
@@ -231,15 +224,26 @@ def test_the_console_stops_cleanly_at_once_on_dev_null_on_both_interpreters():
     # endpoint starts, stops as "quit" does, exit status 0, its counters and no traceback.
     if IS_MICROPYTHON:
         skip("starts processes")
+    for lines in _consoles_run_to_the_end(subprocess.DEVNULL):
+        assert lines[0] == "EID 0" and "faults 0" in lines, lines
+
+
+def _consoles_run_to_the_end(stdin):
+    # run_endpoint --console with `stdin` (a file, rewound for each, or DEVNULL) under each
+    # interpreter in each loop, until it stops by itself: exit status 0, its ready line and
+    # no traceback; the lines it printed after the ready line, one run at a time.
     with Peer() as peer:
         for interpreter in (micropython_command(), sys.executable):
             for mode, loop in CONSOLE_RUNS:
-                endpoint = _console_endpoint(interpreter, mode, peer, subprocess.DEVNULL)
+                if stdin is not subprocess.DEVNULL:
+                    stdin.seek(0)
+                endpoint = _console_endpoint(interpreter, mode, peer, stdin)
                 output = endpoint.communicate(timeout=30)[0]
                 lines = output.splitlines()
                 assert endpoint.returncode == 0, (interpreter, loop, output)
                 assert lines[0].startswith("ready: ") and loop in lines[0], output
-                assert lines[1] == "EID 0" and "Traceback" not in output, output
+                assert "Traceback" not in output, output
+                yield lines[1:]
 
 
 def test_the_console_answers_each_of_two_commands_that_come_in_one_write():
