@@ -968,3 +968,19 @@ def test_a_client_without_detail_frames_gets_its_answers_and_codes():
     assert client.get_eid() == 9
     assert rig.service.peer(pipe.b).details == 2
     assert rig.b.server.handles_in_use() == 0
+
+
+def test_a_service_without_detail_frames_leaves_the_code_and_its_own_restart_words():
+    # What an older service writes: error responses alone.
+    pipe = SerialPipe()
+    client = StreamClient(pipe.a, idle=lambda: None)
+    for seq, code in ((1, ResponseCode.BAD_ARGUMENT), (2, ResponseCode.SERVER_RESTARTED)):
+        answer = frame(KIND_RESPONSE, seq, bytes([code]) + bytes(11))
+        pipe.b.write(answer, 0, len(answer))
+    with raises(MctpError) as caught:
+        client.get_eid()
+    assert (caught.value.code, caught.value.detail) == (ResponseCode.BAD_ARGUMENT, None)
+    with raises(MctpError) as caught:
+        client.get_eid()
+    assert caught.value.code == ResponseCode.SERVER_RESTARTED
+    assert caught.value.detail.startswith("the server restarted: its handles are gone")
