@@ -427,6 +427,7 @@ class LineApplication:
         self.chunk = bytearray(256)
         self.deframer = Deframer()
         self.seq = 0
+        self.detail = None  # the words of the last error answered
 
     def ask(self, n, rounds=100):
         """Send self.msg[:n]; (its answer's header, payload) or None after `rounds` loops."""
@@ -439,6 +440,7 @@ class LineApplication:
 
     def answer(self, rounds=100):
         from mctp import wire  # noqa: PLC0415
+        from mctp.ipc.framing import KIND_DETAIL, decode_detail  # noqa: PLC0415
 
         d = self.deframer
         for _ in range(rounds):
@@ -447,7 +449,11 @@ class LineApplication:
             off = 0
             while off < n:
                 off += d.feed(self.chunk, off, n - off)
-                if d.ready:
+                if d.ready and d.kind == KIND_DETAIL:  # an error's words, before its answer
+                    assert d.seq == self.seq
+                    self.detail = decode_detail(d.msg, d.length)
+                    d.release()
+                elif d.ready:
                     assert off == n and d.seq == self.seq  # one answer, to this request
                     hdr = wire.decode_response_header(d.msg, d.length)
                     payload = bytes(wire.get_response_payload(d.msg, hdr, d.length))
@@ -503,8 +509,10 @@ def test_a_board_serves_its_stack_on_a_uart_to_an_application_on_a_host():
             for _ in range(20):
                 loop()
             assert channel.recv()[1] == answer
-    hdr, _ = host.ask(wire.encode_unbind(host.msg, app.echo.listener.handle.value))
+    boards = app.echo.listener.handle.value
+    hdr, _ = host.ask(wire.encode_unbind(host.msg, boards))
     assert hdr.code == ResponseCode.BAD_ARGUMENT  # the board's own
+    assert host.detail == "handle 0x%x belongs to another connection" % boards
     assert host.ask(wire.encode_unbind(host.msg, listener))[0].code == 0
     figures = dict(app.ipc.figures())
     assert figures["garbage"] == 9 and figures["requests"] == 8 and figures["faults"] == 0

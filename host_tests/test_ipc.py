@@ -12,17 +12,21 @@ from mctp.errors import MctpError, ResponseCode
 from mctp.host.serial_pipe import SerialPipe
 from mctp.ipc import StreamClient, StreamService
 from mctp.ipc.framing import (
+    DETAIL_TEXT_MAX,
     FRAME_OVERHEAD,
     KIND_CANCEL,
+    KIND_DETAIL,
     KIND_REQUEST,
     KIND_RESPONSE,
     MAX_FRAME,
     Deframer,
+    decode_detail,
+    encode_detail,
     encode_frame,
     fcs16,
     seal,
 )
-from mctp.server import Server
+from mctp.server import DirectClient, Server
 from mctp.wire import MAX_REQUEST_SIZE, encode_get_eid
 
 GET_EID = bytes([1]) + bytes(11)
@@ -30,6 +34,19 @@ GET_EID = bytes([1]) + bytes(11)
 GOLDEN = bytes.fromhex("a5 4d 01 01 0c 00 e6 01 00 00 00 00 00 00 00 00 00 00 00 df 58")
 # Its answer, EID 9.
 GOLDEN_ANSWER = bytes.fromhex("a5 4d 02 01 0c 00 2b 00 00 00 09 00 00 00 00 00 00 00 00 2e 44")
+# A detail frame for sequence number 1: version 1, then the words.
+GOLDEN_DETAIL = bytes.fromhex(
+    "a5 4d 04 01 13 00 e8 01 6e 6f 20 72 6f 75 74 65 20 74 6f 20 45 49 44 20 32 30 bd 7a"
+)
+# SET_EID 5, sequence number 1, and what the service answers: the detail, then the error
+# response (BAD_ARGUMENT).
+SET_EID_5 = bytes.fromhex("a5 4d 01 01 0c 00 e6 00 00 00 05 00 00 00 00 00 00 00 00 92 af")
+SET_EID_5_ANSWER = bytes.fromhex(
+    "a5 4d 04 01 1f 00 48 01"
+    "45 49 44 20 35 20 69 73 20 72 65 73 65 72 76 65 64 20 6f 72 20 62 72 6f 61 64 63 61 73 74"
+    "e0 52"
+    "a5 4d 02 01 0c 00 2b 05 00 00 00 00 00 00 00 00 00 00 00 3a f6"
+)
 
 
 def frame(kind, seq, msg):
@@ -776,3 +793,194 @@ class Unlocked:
 
     def __exit__(self, *exc):
         return False
+
+
+# The words of an error over the stream: a detail frame before a failed request's response.
+
+
+def test_golden_detail_frame():
+    out = bytearray(64)
+    n = encode_detail(out, 1, "no route to EID 20")
+    assert bytes(out[:n]) == GOLDEN_DETAIL
+    d = Deframer()
+    [(kind, seq, msg)] = feed_all(d, GOLDEN_DETAIL)
+    assert (kind, seq) == (KIND_DETAIL, 1)
+    assert decode_detail(msg, len(msg)) == "no route to EID 20"
+
+
+def test_golden_failed_exchange_on_the_stream():
+    rig = Rig()
+    pipe = SerialPipe()
+    rig.service.add(pipe.b)
+    pipe.a.write(SET_EID_5, 0, len(SET_EID_5))
+    rig.service.poll()
+    out = bytearray(128)
+    n = pipe.a.readinto(out, 128)
+    assert bytes(out[:n]) == SET_EID_5_ANSWER
+    assert rig.service.peer(pipe.b).details == 1
+    # A request that succeeds has no detail.
+    pipe.a.write(GOLDEN, 0, len(GOLDEN))
+    rig.service.poll()
+    n = pipe.a.readinto(out, 128)
+    assert bytes(out[:n]) == GOLDEN_ANSWER
+    assert ("details", 1) in rig.service.figures()
+
+
+def test_a_long_detail_is_cut_at_a_character_boundary():
+    out = bytearray(DETAIL_TEXT_MAX + 20)
+    for text, kept in (
+        ("x" + "\u00e9" * 200, "x" + "\u00e9" * 119),  # 2-byte characters: 239 bytes kept
+        ("\u20ac" * 100, "\u20ac" * 80),  # 3-byte characters: 240 bytes kept
+        ("a" * 300, "a" * DETAIL_TEXT_MAX),
+    ):
+        n = encode_detail(out, 7, text)
+        [(_kind, _seq, msg)] = feed_all(Deframer(), bytes(out[:n]))
+        assert decode_detail(msg, len(msg)) == kept
+
+
+def test_a_detail_of_an_unknown_version_or_not_utf8_has_no_words():
+    assert decode_detail(b"\x02no route", 9) is None
+    assert decode_detail(b"\x01ab\xff\xfecd", 7) is None
+    assert decode_detail(b"", 0) is None
+    assert decode_detail(b"\x01", 1) == ""
+
+
+def _failure(call):
+    try:
+        call()
+    except MctpError as error:
+        return error
+    raise AssertionError("no MctpError raised")
+
+
+# Each makes one error with `client`, a client of endpoint b (EID 9) in `rig`; the error and
+# the words the server has for it.
+
+
+def _no_route(rig, client):
+    with Stack(client).req(20, 1000) as ch:
+        return _failure(lambda: ch.send(1, b"x")), "no route to EID 20"
+
+
+def _stale_handle(rig, client):
+    handle = client.req(8)
+    client.drop_handle(handle)
+    error = _failure(lambda: client.send(handle, 1, None, None, False, b"x"))
+    return error, "handle 0x%x is stale (released, or reused since)" % handle.value
+
+
+def _listener_taken(rig, client):
+    with rig.b.stack.listener(3):  # the endpoint's own
+        return _failure(lambda: client.listener(3)), "message type 3 already has a listener"
+
+
+def _too_small(rig, client):
+    listener = client.listener(1)
+    with rig.a.stack.req(9, 1000) as ch:
+        ch.send(1, pattern(300))
+        error = _failure(lambda: client.recv(listener, 1000, bytearray(10)))
+        buf = bytearray(300)  # still queued
+        assert bytes(buf[: client.recv(listener, 1000, buf).payload_size]) == pattern(300)
+    client.drop_handle(listener)
+    return error, "the message needs a buffer of 300 bytes; it stays queued"
+
+
+def _server_restarted(rig, client):
+    handle = client.req(8)
+    new = Server(rig.b.core, rig.b.server.epoch % 0xFFFF + 1)
+    rig.b.server = new
+    rig.a.others[0] = new.poll
+    rig.service.restart(new)
+    # A client of the new server (over the stream: the same connection, served anew).
+    again = DirectClient(new, idle=rig.idle) if isinstance(client, DirectClient) else client
+    error = _failure(lambda: again.send(handle, 1, None, None, False, b"x"))
+    return error, "handle 0x%x is from before the server restarted" % handle.value
+
+
+def test_errors_over_the_stream_say_what_direct_client_says():
+    for make_error, code, text, size in (
+        (_no_route, ResponseCode.BAD_ARGUMENT, "bad argument", 0),
+        (_stale_handle, ResponseCode.BAD_ARGUMENT, "bad argument", 0),
+        (_listener_taken, ResponseCode.ADDR_IN_USE, "address in use", 0),
+        (_too_small, ResponseCode.NO_SPACE, "no space", 300),
+        (_server_restarted, ResponseCode.SERVER_RESTARTED, "server restarted", 0),
+    ):
+        direct = Rig()
+        over_stream = Rig()
+        for rig, client in (
+            (direct, DirectClient(direct.b.server, idle=direct.idle)),
+            (over_stream, over_stream.client()[0]),
+        ):
+            error, words = make_error(rig, client)
+            assert (error.code, error.size, error.detail) == (code, size, words)
+            assert str(error) == "MCTP error: " + text + ": " + words
+        assert dict(over_stream.service.figures())["details"] == 1
+        assert over_stream.b.server.handles_in_use() == 0
+        assert over_stream.b.server.check() == []
+
+
+def test_the_client_keeps_only_the_detail_of_the_awaited_answer():
+    rig = Rig()
+    client, pipe = rig.client()
+    assert client.get_eid() == 9
+    seq = client._seq + 1  # the next request's
+    # Before it, towards the client: a detail for another request, one of a version it does
+    # not know, a frame of a kind it does not know, and a detail of its own sequence number
+    # that a successful answer leaves unused.
+    for stray in (
+        frame(KIND_DETAIL, seq + 1, b"\x01not yours"),
+        frame(KIND_DETAIL, seq, b"\x02new words"),
+        frame(9, seq, b"a kind to come"),
+        frame(KIND_DETAIL, seq, b"\x01forged"),
+    ):
+        pipe.b.write(stray, 0, len(stray))
+    assert client.get_eid() == 9
+    assert client.stale == 3
+    with raises(MctpError) as caught:
+        client.set_eid(5)
+    assert caught.value.detail == "EID 5 is reserved or broadcast"
+
+
+class _ClientWithoutDetails(StreamClient):
+    """A StreamClient from before detail frames: every frame but the awaited response is
+    dropped as stale, as that client did."""
+
+    def _aside(self, d):
+        self.stale += 1
+        d.release()
+
+
+def test_a_client_without_detail_frames_gets_its_answers_and_codes():
+    rig = Rig()
+    pipe = SerialPipe()
+    rig.service.add(pipe.b)
+    client = _ClientWithoutDetails(pipe.a, idle=rig.idle, clock=rig.clock)
+    with raises(MctpError) as caught:
+        client.set_eid(5)
+    assert (caught.value.code, caught.value.detail) == (ResponseCode.BAD_ARGUMENT, None)
+    assert client.stale == 1
+    held = client.listener(3)
+    with raises(MctpError) as caught:
+        client.listener(3)
+    assert caught.value.code == ResponseCode.ADDR_IN_USE
+    assert client.stale == 2
+    client.drop_handle(held)
+    assert client.get_eid() == 9
+    assert rig.service.peer(pipe.b).details == 2
+    assert rig.b.server.handles_in_use() == 0
+
+
+def test_a_service_without_detail_frames_leaves_the_code_and_its_own_restart_words():
+    # What an older service writes: error responses alone.
+    pipe = SerialPipe()
+    client = StreamClient(pipe.a, idle=lambda: None)
+    for seq, code in ((1, ResponseCode.BAD_ARGUMENT), (2, ResponseCode.SERVER_RESTARTED)):
+        answer = frame(KIND_RESPONSE, seq, bytes([code]) + bytes(11))
+        pipe.b.write(answer, 0, len(answer))
+    with raises(MctpError) as caught:
+        client.get_eid()
+    assert (caught.value.code, caught.value.detail) == (ResponseCode.BAD_ARGUMENT, None)
+    with raises(MctpError) as caught:
+        client.get_eid()
+    assert caught.value.code == ResponseCode.SERVER_RESTARTED
+    assert caught.value.detail.startswith("the server restarted: its handles are gone")

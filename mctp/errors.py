@@ -77,3 +77,13 @@ class MctpError(Exception):
         if self.detail:
             return "MCTP error: " + _TEXT[self.code] + ": " + self.detail
         return "MCTP error: " + _TEXT[self.code]
+
+    def __repr__(self):
+        # MicroPython prints an uncaught exception with its repr (CPython with its class name
+        # and str()), and an exception's default repr there shows its args alone
+        # ("MctpError: 5"): this names the code and says the detail on both interpreters.
+        # `args` stays (code,), what the seed's MctpError(code) was made from.
+        text = "MctpError: " + _TEXT[self.code] + " (" + str(self.code) + ")"
+        if self.detail:
+            return text + ": " + self.detail
+        return text

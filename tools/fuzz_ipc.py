@@ -36,6 +36,7 @@ from mctp.ipc import StreamClient
 from mctp.ipc.framing import (
     HEADER_SIZE,
     KIND_CANCEL,
+    KIND_DETAIL,
     KIND_REQUEST,
     KIND_RESPONSE,
     MAX_FRAME,
@@ -250,6 +251,8 @@ class Connection:
                     self.deframer.release()
 
     def _answer(self, d):
+        if d.kind == KIND_DETAIL:
+            return  # the words of the error whose response follows
         self.answers += 1
         self.handle = None
         if d.kind != KIND_RESPONSE or d.length < wire.WIRE_HEADER_SIZE:

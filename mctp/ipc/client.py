@@ -14,7 +14,9 @@
 # which. Garbage and damaged frames on the stream are dropped and counted (`deframer`), and a
 # late answer to an abandoned request is told by its sequence number and dropped (`stale`).
 # A receive the client stops waiting for (deadline, Ctrl-C, a fault in `idle`) is withdrawn
-# at the server with a cancel frame.
+# at the server with a cancel frame. A failed request's response follows a detail frame with
+# the server's words for the error: the MctpError raised carries them in `detail`, as
+# DirectClient's does.
 #
 # Reconnecting: a server that restarted answers every handle made before with
 # SERVER_RESTARTED. The handles are gone: the application closes its channels (closing a
@@ -56,15 +58,18 @@ from .framing import (
     FRAME_OVERHEAD,
     HEADER_SIZE,
     KIND_CANCEL,
+    KIND_DETAIL,
     KIND_REQUEST,
     KIND_RESPONSE,
     Deframer,
+    decode_detail,
     seal,
 )
 
 TIMEOUT_MS = 2000  # the deadline of an answer; a receive's is its own timeout plus this
 CHUNK = 256  # bytes read from the stream at a time
 
+# The words of SERVER_RESTARTED from a service that sends no detail frames (an older one).
 _RESTARTED = "the server restarted: its handles are gone; close the channels and open them again"
 
 
@@ -97,7 +102,10 @@ class StreamClient(CallClient):
         self._capacity = 0
         self._seq = 0
         self._waiting = False
-        self.stale = 0  # answers dropped: not the one awaited (a late one, a stray frame)
+        self._detail = None  # the server's words for the awaited answer's error
+        # Frames dropped: neither the awaited answer nor its detail (a late answer, a frame
+        # of a kind or a detail version this client does not know).
+        self.stale = 0
         self.last_error = None  # the MctpError the last failed call raised
 
     def attach(self, stream):
@@ -121,6 +129,7 @@ class StreamClient(CallClient):
         self._out_len = seal(self._out, KIND_REQUEST, self._seq, n)
         self._limit = -1 if extra_ms < 0 else extra_ms + self.timeout_ms
         self._op = op
+        self._detail = None
         self._exchange()
         self._answer()
 
@@ -161,8 +170,7 @@ class StreamClient(CallClient):
             if d.ready:
                 if d.kind == KIND_RESPONSE and d.seq == self._seq:
                     return
-                self.stale += 1
-                d.release()
+                self._aside(d)
             elif self._left_off < self._left_end:
                 self._feed_left()
             elif not self._read():
@@ -173,6 +181,17 @@ class StreamClient(CallClient):
                         "no answer from the server within %d ms" % self._limit,
                     )
                 self._idle()
+
+    def _aside(self, d):
+        # A frame before the awaited answer: the words of its error kept, or a frame dropped.
+        detail = None
+        if d.kind == KIND_DETAIL and d.seq == self._seq:
+            detail = decode_detail(d.msg, d.length)  # (allocates: an error's words)
+        if detail is None:
+            self.stale += 1
+        else:
+            self._detail = detail
+        d.release()
 
     def _feed_left(self):
         left = self._left_off
@@ -205,7 +224,13 @@ class StreamClient(CallClient):
             code = ResponseCode.from_wire(hdr.code)
             size = hdr.payload_len if code == ResponseCode.NO_SPACE else 0
             d.release()
-            self._fail(code, _RESTARTED if code == ResponseCode.SERVER_RESTARTED else None, size)
+            self._fail(code, self._words(code), size)
+
+    def _words(self, code):
+        # The detail of the awaited answer's error.
+        if self._detail is None and code == ResponseCode.SERVER_RESTARTED:
+            return _RESTARTED
+        return self._detail
 
     def _fail(self, code, detail=None, size=0):
         self.last_error = MctpError(code, size, detail)

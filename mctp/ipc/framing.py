@@ -3,12 +3,18 @@
 #
 #   offset  size  field
 #   0       2     magic A5 4D
-#   2       1     kind: 01 request, 02 response, 03 cancel (withdraw the pending receive)
+#   2       1     kind: 01 request, 02 response, 03 cancel (withdraw the pending receive),
+#                 04 detail (a failed request's words, just before its response)
 #   3       1     seq: the request's number; its response carries the same
 #   4       2     length of the message, u16 LE, 0..max_size (1035 by default)
 #   6       1     header check: the low byte of FCS-16 over bytes 2..5
 #   7       n     the wire message (request or response, mctp.wire)
 #   7+n     2     FCS over bytes 2..6+n, u16 LE
+#
+# A detail frame's message is a version byte (01) and the words of the error (Server.explain),
+# UTF-8, at most DETAIL_TEXT_MAX bytes (cut at a character boundary). It carries the seq of the
+# request whose response follows it. The wire codec's message stays the seed's: a reader that
+# does not know the kind, or the version, drops the frame and still takes the response.
 #
 # FCS is RFC 1662's FCS-16 (the DSP0253 serial binding's): initial 0xFFFF, not complemented.
 # A frame is 9 bytes longer than its message (FRAME_OVERHEAD).
@@ -31,6 +37,9 @@ MAGIC1 = const(0x4D)
 KIND_REQUEST = const(1)
 KIND_RESPONSE = const(2)
 KIND_CANCEL = const(3)
+KIND_DETAIL = const(4)
+DETAIL_VERSION = const(1)
+DETAIL_TEXT_MAX = const(240)  # bytes of text: the longest words the server has, with room
 HEADER_SIZE = const(7)
 FCS_SIZE = const(2)
 FRAME_OVERHEAD = const(9)  # HEADER_SIZE + FCS_SIZE
@@ -65,6 +74,31 @@ def encode_frame(frame, kind, seq, msg, n=None):
         raise ValueError("message does not fit the frame buffer")
     copy_into(frame, HEADER_SIZE, msg, 0, n)
     return seal(frame, kind, seq, n)
+
+
+def encode_detail(frame, seq, text):
+    """Frame `text`, the words of request `seq`'s error, as a detail frame in `frame`; its
+    length. Allocates (an error path)."""
+    raw = text.encode()
+    n = len(raw)
+    if n > DETAIL_TEXT_MAX:
+        n = DETAIL_TEXT_MAX
+        while raw[n] & 0xC0 == 0x80:  # raw[n] continues a character: cut before its start
+            n -= 1
+    frame[HEADER_SIZE] = DETAIL_VERSION
+    copy_into(frame, HEADER_SIZE + 1, raw, 0, n)
+    return seal(frame, KIND_DETAIL, seq, 1 + n)
+
+
+def decode_detail(msg, length):
+    """The words in the detail frame's message msg[:length], or None when its version is not
+    one this reader knows or its text is not UTF-8. Allocates (an error path)."""
+    if length < 1 or msg[0] != DETAIL_VERSION:
+        return None
+    try:
+        return str(bytes(msg[1:length]), "utf-8")
+    except UnicodeError:
+        return None
 
 
 class Deframer:

@@ -17,7 +17,12 @@
 # meanwhile. A request that arrives while an answer is owed is dropped (`busy`), a cancel frame
 # withdraws the pending receive, frames of other kinds are dropped (`stray`), and the
 # deframer counts garbage and bad frames. poll() never raises: a fault is counted (`faults`).
+#
+# A failed request's response follows a detail frame with the server's words for the error
+# (Server.explain: "no route to EID 20"), so that a StreamClient raises the MctpError a
+# DirectClient would (`details` counts them).
 
+from ..errors import ResponseCode
 from ..wire import MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE
 from .framing import (
     FRAME_OVERHEAD,
@@ -25,6 +30,7 @@ from .framing import (
     KIND_REQUEST,
     KIND_RESPONSE,
     Deframer,
+    encode_detail,
     encode_frame,
 )
 
@@ -52,6 +58,7 @@ class Peer:
         self.busy = 0  # requests while an answer was owed (dropped)
         self.stray = 0  # frames that were not requests or cancels (dropped)
         self.cancels = 0
+        self.details = 0  # detail frames written (the words of a failed request)
         self.faults = 0  # exceptions while serving (counted, never raised)
 
     def feed_left(self):
@@ -74,14 +81,14 @@ class Peer:
 
 # What figures() adds up over the streams, from each Peer and its deframer.
 PEER_FIGURES = ("requests", "busy", "stray", "cancels", "garbage", "bad_header", "oversized")
-PEER_FIGURES += ("bad_fcs",)
+PEER_FIGURES += ("bad_fcs", "details")
 
 
 def _add_counts(totals, peer):
     # Adds the peer's counts, in PEER_FIGURES's order, into the list `totals`.
     d = peer.deframer
     counts = (peer.requests, peer.busy, peer.stray, peer.cancels, d.garbage, d.bad_header)
-    counts += (d.oversized, d.bad_fcs)
+    counts += (d.oversized, d.bad_fcs, peer.details)
     for i, value in enumerate(counts):
         totals[i] += value
 
@@ -106,7 +113,8 @@ class StreamService:
         """(name, value) of what the service has counted over every stream it served, those
         gone included: connections, open (served now), then PEER_FIGURES (requests; requests
         dropped while an answer was owed, frames of another kind, cancels; the deframers'
-        bytes of garbage, bad headers, oversized frames and bad FCSs), and faults."""
+        bytes of garbage, bad headers, oversized frames and bad FCSs; detail frames written),
+        and faults."""
         totals = list(self._gone)
         for peer in self.peers:
             _add_counts(totals, peer)
@@ -219,8 +227,27 @@ class StreamService:
     def _respond(self, peer):
         conn = peer.conn
         peer.owed = False
-        peer.out_len = encode_frame(peer.out, KIND_RESPONSE, peer.seq, conn.resp, conn.resp_len)
         peer.out_off = 0
+        if conn.code != ResponseCode.SUCCESS:
+            self._respond_with_detail(peer)
+            return
+        peer.out_len = encode_frame(peer.out, KIND_RESPONSE, peer.seq, conn.resp, conn.resp_len)
+
+    def _respond_with_detail(self, peer):
+        # A failed request: the server's words for it (when it has some) in a detail frame,
+        # then the response, both in `out` (an error response and the longest detail take 271
+        # of its bytes). Allocates: an error path.
+        text = self.server.explain(peer.conn)
+        at = 0
+        if text:
+            at = encode_detail(peer.out, peer.seq, text)
+            peer.details += 1
+        peer.out_len = at + self._response_into(memoryview(peer.out)[at:], peer)
+
+    @staticmethod
+    def _response_into(out, peer):
+        conn = peer.conn
+        return encode_frame(out, KIND_RESPONSE, peer.seq, conn.resp, conn.resp_len)
 
     def _flushed(self, peer):
         # Write what the stream takes of the answer in flight; True when none is left.

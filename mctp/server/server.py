@@ -73,8 +73,9 @@ KIND_LISTENER = const(1)
 KIND_REQUEST = const(2)
 _GEN_MASK = const(0x0F)
 
-# Why a request failed, kept per connection so that an in-process client can say it in words
-# (Server.explain); the wire carries only the code.
+# Why a request failed, kept per connection so that a client can say it in words
+# (Server.explain): DirectClient in process; over IPC the wire response carries only the code,
+# and StreamService sends the words before it in a detail frame (mctp.ipc.framing).
 _WHY_NONE = const(0)
 _WHY_NO_ROUTE = const(1)  # argument: the EID
 _WHY_LINK_FAILED = const(2)  # argument: the link, which describes its failure
