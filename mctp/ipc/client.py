@@ -245,17 +245,24 @@ class StreamClient(CallClient):
         self.last_error = MctpError(code, size, detail)
         raise self.last_error
 
-    # MctpClient.
+    # MctpClient. Each method checks and encodes its request (the _encode_ helpers, which
+    # the awaitable client shares), runs the exchange, and reads the answer.
 
     def req(self, eid):
-        check_u8(eid, "eid")
-        self._call(encode_req(self._req, eid), OP_REQ, 0)
+        self._call(self._encode_req(eid), OP_REQ, 0)
         return self._handle()
 
+    def _encode_req(self, eid):
+        check_u8(eid, "eid")
+        return encode_req(self._req, eid)
+
     def listener(self, msg_type):
-        check_u8(msg_type, "msg_type")
-        self._call(encode_listener(self._req, msg_type), OP_LISTENER, 0)
+        self._call(self._encode_listener(msg_type), OP_LISTENER, 0)
         return self._handle()
+
+    def _encode_listener(self, msg_type):
+        check_u8(msg_type, "msg_type")
+        return encode_listener(self._req, msg_type)
 
     def _handle(self):
         self.deframer.release()
@@ -267,9 +274,12 @@ class StreamClient(CallClient):
         return self._hdr.eid
 
     def set_eid(self, eid):
-        check_u8(eid, "eid")
-        self._call(encode_set_eid(self._req, eid), OP_SET_EID, 0)
+        self._call(self._encode_set_eid(eid), OP_SET_EID, 0)
         self.deframer.release()
+
+    def _encode_set_eid(self, eid):
+        check_u8(eid, "eid")
+        return encode_set_eid(self._req, eid)
 
     def recv(self, handle, timeout_ms, buf, meta=None):
         if meta is None:
@@ -299,16 +309,16 @@ class StreamClient(CallClient):
         return size
 
     def send_call(self, call):
-        if payload_length(call.buf, call.length) > MAX_PAYLOAD_SIZE:
-            self._fail(ResponseCode.NO_SPACE)
-        check_u8(call.msg_type, "msg_type")
-        check_opt_u8(call.eid, "eid")
-        check_opt_u8(call.tag, "tag")
         self._call(self._encode_send(call), OP_SEND, 0)
         self.deframer.release()
         return self._hdr.tag
 
     def _encode_send(self, call):
+        if payload_length(call.buf, call.length) > MAX_PAYLOAD_SIZE:
+            self._fail(ResponseCode.NO_SPACE)
+        check_u8(call.msg_type, "msg_type")
+        check_opt_u8(call.eid, "eid")
+        check_opt_u8(call.tag, "tag")
         return encode_send(
             self._req,
             None if call.handle is None else call.handle.value,
