@@ -135,11 +135,12 @@ class StackReqChannel(_Channel, MctpReqChannel):
         One request is in flight at a time: a second send before its response is BAD_ARGUMENT,
         unless a receive for it has failed (timed out), which abandons it.
         """
-        self._sent(self._client.send_call(self._stage(msg_type, buf, ic, length)))
+        self._stage(msg_type, buf, ic, length)
+        self._sent(self._client.send_call(self._call))
         return self.sent
 
     def _stage(self, msg_type, buf, ic, length):
-        # Before a send (this one's, and mctp.aio's awaited one's): the checks, and the Call.
+        # Before a send (this one's, and mctp.aio's awaited one's): the checks, the Call filled.
         self._live_handle()
         if self._sent_tag is not None and not self._waited:
             raise MctpError(ResponseCode.BAD_ARGUMENT)
@@ -150,7 +151,6 @@ class StackReqChannel(_Channel, MctpReqChannel):
         call.ic = ic
         call.buf = buf
         call.length = length
-        return call
 
     def _sent(self, tag):
         # After it: the request is in flight. A client whose tags the OS owns (mctp.linux)
@@ -231,12 +231,13 @@ class StackRespChannel(MctpRespChannel):
 
     def send(self, buf, ic=False, length=None):
         """Send the response: `buf`, or its first `length` bytes."""
-        self._client.send_call(self._stage(buf, ic, length))
+        self._stage(buf, ic, length)
+        self._client.send_call(self._call)
         self._call.buf = None
         return self.sent
 
     def _stage(self, buf, ic, length):
-        # Before a send (this one's, and mctp.aio's awaited one's): the checks, and the Call.
+        # Before a send (this one's, and mctp.aio's awaited one's): the checks, the Call filled.
         if not 0 <= self.tag <= TAG_MAX or not is_valid_remote_eid(self.eid):
             raise MctpError(ResponseCode.BAD_ARGUMENT)
         call = self._call
@@ -246,7 +247,6 @@ class StackRespChannel(MctpRespChannel):
         call.ic = ic
         call.buf = buf
         call.length = length
-        return call
 
 
 # What a send returns: None here; an awaitable that is complete already in mctp.aio, whose

@@ -76,7 +76,8 @@ class AsyncStreamClient(StreamClient):
 
     async def _exchange(self, n, op, extra_ms):
         # StreamClient._call, awaited: the n-byte request at self._req, its answer in self._hdr.
-        await self._my_turn()
+        # Called on this client's turn (_my_turn), the request encoded after it: the encoding
+        # buffer is the connection's.
         self._begin(n, op, extra_ms)
         try:
             while True:
@@ -111,37 +112,43 @@ class AsyncStreamClient(StreamClient):
             if not self._drops:
                 return
             try:
-                await self.drop(self._drops.pop())
+                await self._unbind(self._drops.pop())
             except MctpError:
                 pass  # (a stale handle, a closed stream: the connection's end releases it)
 
     # MctpClient, awaited: StreamClient's methods, their exchange awaited.
 
     async def req(self, eid):
+        await self._my_turn()
         await self._exchange(self._encode_req(eid), OP_REQ, 0)
         return self._handle()
 
     async def listener(self, msg_type):
+        await self._my_turn()
         await self._exchange(self._encode_listener(msg_type), OP_LISTENER, 0)
         return self._handle()
 
     async def get_eid(self):
+        await self._my_turn()
         await self._exchange(encode_get_eid(self._req), OP_GET_EID, 0)
         self.deframer.release()
         return self._hdr.eid
 
     async def set_eid(self, eid):
+        await self._my_turn()
         await self._exchange(self._encode_set_eid(eid), OP_SET_EID, 0)
         self.deframer.release()
 
     async def recv(self, handle, timeout_ms, buf, meta=None):
         if meta is None:
             meta = RecvMetadata()  # the seed's three-argument form
+        await self._my_turn()
         n = self._recv_request(handle, timeout_ms, buf)
         await self._exchange(n, OP_RECV, timeout_ms if timeout_ms else -1)
         return self._received(buf, meta)
 
     async def send_call(self, call):
+        await self._my_turn()
         await self._exchange(self._encode_send(call), OP_SEND, 0)
         self.deframer.release()
         return self._hdr.tag
@@ -149,11 +156,15 @@ class AsyncStreamClient(StreamClient):
     async def drop(self, handle):
         """Release `handle` at the server, awaited; a channel's own connection then closes."""
         try:
-            await self._exchange(encode_unbind(self._req, handle.value), OP_UNBIND, 0)
-            self.deframer.release()
+            await self._my_turn()
+            await self._unbind(handle)
         finally:
             if self._own:
                 self.close()
+
+    async def _unbind(self, handle):
+        await self._exchange(encode_unbind(self._req, handle.value), OP_UNBIND, 0)
+        self.deframer.release()
 
     def drop_handle(self, handle):
         """Release `handle` without waiting (a channel's close()): a channel's own connection

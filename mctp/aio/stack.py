@@ -20,6 +20,7 @@ from ..stack import (
     StackListener,
     StackReqChannel,
     StackRespChannel,
+    _Channel,
     _check_timeout,
     _received,
     _recv_buffer,
@@ -147,7 +148,7 @@ class _Awaited:
 
     def close(self):
         self._unopened = None
-        super().close()
+        _Channel.close(self)  # (MicroPython's super() does not follow a mixin's MRO)
 
     async def __aenter__(self):
         await self._opened()
@@ -176,7 +177,8 @@ class AwaitedReqChannel(_Awaited, AsyncReqChannel):
 
     async def send(self, msg_type, buf, ic=False, length=None):
         await self._opened()
-        self._sent(await self._client.send_call(self._stage(msg_type, buf, ic, length)))
+        self._stage(msg_type, buf, ic, length)
+        self._sent(await self._client.send_call(self._call))
 
     async def recv_into(self, buf, meta):
         await self._opened()
@@ -194,7 +196,8 @@ class AwaitedListener(_Awaited, AsyncListener):
 
 class AwaitedRespChannel(AsyncRespChannel):
     async def send(self, buf, ic=False, length=None):
-        await self._client.send_call(self._stage(buf, ic, length))
+        self._stage(buf, ic, length)
+        await self._client.send_call(self._call)
         self._call.buf = None
 
 

@@ -119,9 +119,11 @@ class StreamClient(CallClient):
         # Send the n-byte request encoded at self._req and wait for its answer, at most
         # extra_ms + timeout_ms (extra_ms < 0: no deadline); the answer is in self._hdr, and
         # in the deframer until released.
-        if self._waiting:
-            self._fail(ResponseCode.ADDR_IN_USE, "this client is waiting for an answer")
         self._begin(n, op, extra_ms)
+        self._wait()
+        self._answer()
+
+    def _wait(self):
         try:
             while self._progress():
                 self._idle()
@@ -129,7 +131,6 @@ class StreamClient(CallClient):
             self._abandon()
             raise
         self._waiting = False
-        self._answer()
 
     # What the blocking and the awaitable client (mctp.aio.ipc) share: the exchange in steps
     # that never wait (_begin, then _progress until the answer is in), and what ends it early
@@ -137,6 +138,8 @@ class StreamClient(CallClient):
 
     def _begin(self, n, op, extra_ms):
         # The exchange of the n-byte request at self._req starts: framed, its deadline set.
+        if self._waiting:
+            self._fail(ResponseCode.ADDR_IN_USE, "this client is waiting for an answer")
         self._seq = (self._seq + 1) & 0xFF
         self._out_len = seal(self._out, KIND_REQUEST, self._seq, n)
         self._out_off = 0
