@@ -137,6 +137,7 @@ ALLOWED = {
     ("mctp/ipc/service.py", "_add_counts"),
     ("mctp/host/ipc_sockets.py", "_clear_stale"),  # a listener's set-up
     ("mctp/aio/watch.py", "readable"),  # a coroutine, allocated at each call whatever its size
+    ("mctp/aio/watch.py", "_ready"),  # (CPython's readable and writable) the same
 }
 # Modules that run no packet path: control requests from the REPL and bus-owner set-up.
 # mctp/server/audit.py checks invariants for tests and the REPL; mctp/host/i2c_udp.py is a host
@@ -144,8 +145,9 @@ ALLOWED = {
 # that allocates per read and write on CPython. The asyncio layer's channels and its stack
 # task are coroutines, whose state MicroPython keeps in a generator allocated at each call
 # (the stack task's once) whatever its size; the packet path under them is the blocking API's,
-# checked here, and test_aio runs the IRQ-to-task path with the heap locked. mctp/linux is a
-# client of the Linux kernel's stack, where every receive allocates the bytes and the address
+# checked here, and test_aio runs the IRQ-to-task path with the heap locked; the awaitable
+# clients (mctp/aio/ipc.py, linux.py) are coroutines over the blocking clients' steps.
+# mctp/linux is a client of the Linux kernel's stack, where every receive allocates the bytes and the address
 # recvfrom() returns (MicroPython's socket has no recvfrom_into), and no packet passes.
 ALLOWED_MODULES = (
     "mctp/control/requester.py",
@@ -157,6 +159,8 @@ ALLOWED_MODULES = (
     "mctp/aio/stack.py",
     "mctp/aio/client.py",
     "mctp/aio/task.py",
+    "mctp/aio/ipc.py",
+    "mctp/aio/linux.py",
     "mctp/linux/client.py",
     "mctp/linux/netlink.py",
     "mctp/linux/sockets.py",

@@ -111,9 +111,9 @@ def lines_of(process):
         yield line.rstrip("\n")
 
 
-def run_on_the_host(mode, interpreter):
+def run_on_the_host(mode, interpreter, form=()):
     """The application's lines and exit status, run with `interpreter` over `mode` (direct
-    or ipc) against the peer on a null modem."""
+    or ipc) against the peer on a null modem; `form`: ("--asyncio",) for its asyncio form."""
     folder = tempfile.mkdtemp(prefix="mctp-one-app-")
     line = os.path.join(folder, "line.sock")
     modem = NullModem(line)
@@ -130,6 +130,7 @@ def run_on_the_host(mode, interpreter):
                 local = EndpointProcess(sys.executable, local_options)
                 args = ["ipc", "unix:" + ipc]
             command = [INTERPRETERS[interpreter], APP, "--peer", str(PEER_EID), "--echoes", "3"]
+            command.extend(form)
             command.extend(args)
             app = subprocess.Popen(
                 command,
@@ -153,16 +154,17 @@ def run_on_the_host(mode, interpreter):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def run_in_the_guest(interpreter):
+def run_in_the_guest(interpreter, form=()):
     """The application's lines and exit status, run by `interpreter` ("micropython" or
-    "cpython") in the Linux guest over the kernel's AF_MCTP sockets."""
-    arguments = '/app/tid_echo.py --prefix "MCTP-GUEST " socket'
+    "cpython") in the Linux guest over the kernel's AF_MCTP sockets; `form` as for
+    run_on_the_host."""
+    arguments = '/app/tid_echo.py --prefix "MCTP-GUEST " %s socket' % " ".join(form)
     with open(APP, "rb") as f:
         app = f.read()
     try:
         files = guest_files(ROOT, {"app/tid_echo.py": app})
         if interpreter == "cpython":
-            files.update(cpython_files())
+            files.update(cpython_files(modules=("asyncio",) if form else ()))
             files["app/run*"] = cpython_run_script(arguments)
         else:
             files["app/run*"] = ("#!/bin/sh\nexec /bin/micropython %s\n" % arguments).encode()
@@ -189,27 +191,40 @@ def run_in_the_guest(interpreter):
     return lines, 0 if app is not None and app.ok else 1
 
 
+# Each test runs the application's blocking form and its asyncio form (--asyncio, over
+# mctp.aio's AsyncStack), which must print the same.
+FORMS = {"blocking": (), "asyncio": ("--asyncio",)}
+
 if pytest is not None:
 
+    @pytest.mark.parametrize("form", list(FORMS))
     @pytest.mark.parametrize("interpreter", ["cpython", "micropython"])
     @pytest.mark.parametrize("mode", ["direct", "ipc"])
-    def test_the_application_over_a_stack_of_its_own_or_another_process(mode, interpreter):
-        lines, status = run_on_the_host(mode, interpreter)
+    def test_the_application_over_a_stack_of_its_own_or_another_process(mode, interpreter, form):
+        lines, status = run_on_the_host(mode, interpreter, FORMS[form])
         assert lines == EXPECTED, "\n".join(lines)
         assert status == 0
 
 
-def check_in_the_guest(interpreter):
+def check_in_the_guest(interpreter, form):
     if IS_MICROPYTHON:
         skip("starts QEMU: CPython only")
-    lines, status = run_in_the_guest(interpreter)
+    lines, status = run_in_the_guest(interpreter, FORMS[form])
     assert lines == EXPECTED, "\n".join(lines)
     assert status == 0
 
 
 def test_the_application_over_the_linux_kernels_stack_under_micropython():
-    check_in_the_guest("micropython")
+    check_in_the_guest("micropython", "blocking")
 
 
 def test_the_application_over_the_linux_kernels_stack_under_cpython():
-    check_in_the_guest("cpython")
+    check_in_the_guest("cpython", "blocking")
+
+
+def test_the_asyncio_application_over_the_linux_kernels_stack_under_micropython():
+    check_in_the_guest("micropython", "asyncio")
+
+
+def test_the_asyncio_application_over_the_linux_kernels_stack_under_cpython():
+    check_in_the_guest("cpython", "asyncio")

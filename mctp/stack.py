@@ -135,6 +135,12 @@ class StackReqChannel(_Channel, MctpReqChannel):
         One request is in flight at a time: a second send before its response is BAD_ARGUMENT,
         unless a receive for it has failed (timed out), which abandons it.
         """
+        self._stage(msg_type, buf, ic, length)
+        self._sent(self._client.send_call(self._call))
+        return self.sent
+
+    def _stage(self, msg_type, buf, ic, length):
+        # Before a send (this one's, and mctp.aio's awaited one's): the checks, the Call filled.
         self._live_handle()
         if self._sent_tag is not None and not self._waited:
             raise MctpError(ResponseCode.BAD_ARGUMENT)
@@ -145,11 +151,12 @@ class StackReqChannel(_Channel, MctpReqChannel):
         call.ic = ic
         call.buf = buf
         call.length = length
-        tag = self._client.send_call(call)
-        # A client whose tags the OS owns (mctp.linux) does not know the tag yet (None).
+
+    def _sent(self, tag):
+        # After it: the request is in flight. A client whose tags the OS owns (mctp.linux)
+        # does not know the tag yet (None).
         self._sent_tag = _TAG_UNKNOWN if tag is None else tag
-        call.buf = None
-        return self.sent
+        self._call.buf = None
 
     def recv_into(self, buf, meta):
         self._client.recv(self._awaited(), self._timeout_ms, buf, meta)
@@ -224,6 +231,13 @@ class StackRespChannel(MctpRespChannel):
 
     def send(self, buf, ic=False, length=None):
         """Send the response: `buf`, or its first `length` bytes."""
+        self._stage(buf, ic, length)
+        self._client.send_call(self._call)
+        self._call.buf = None
+        return self.sent
+
+    def _stage(self, buf, ic, length):
+        # Before a send (this one's, and mctp.aio's awaited one's): the checks, the Call filled.
         if not 0 <= self.tag <= TAG_MAX or not is_valid_remote_eid(self.eid):
             raise MctpError(ResponseCode.BAD_ARGUMENT)
         call = self._call
@@ -233,9 +247,6 @@ class StackRespChannel(MctpRespChannel):
         call.ic = ic
         call.buf = buf
         call.length = length
-        self._client.send_call(call)
-        call.buf = None
-        return self.sent
 
 
 # What a send returns: None here; an awaitable that is complete already in mctp.aio, whose

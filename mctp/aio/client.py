@@ -13,11 +13,17 @@ class AsyncClient(DirectClient):
     """An in-process MctpClient for asyncio tasks, over `task`'s server (a StackTask). One
     receive waits at a time per client: AsyncStack gives each channel its own."""
 
+    waits = False  # only its receive waits (AsyncStack's channels await nothing else)
+
     def __init__(self, task):
         super().__init__(task.server)
         self._task = task
         self._answered = Flag()  # set by the stack task's poll, a task like this one
         self._conn.wake = self._answered
+
+    def channel_client(self):
+        """The client a new channel uses: one of its own, a connection of the same server."""
+        return AsyncClient(self._task)
 
     async def recv(self, handle, timeout_ms, buf, meta=None):
         if meta is None:

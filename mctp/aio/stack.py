@@ -7,32 +7,64 @@
 #     await resp.send(answer)
 #     n = await listener.recv_into(buf, meta, resp)   # allocation-free, as the blocking form
 #
-# Each channel has a client of its own, so any number of tasks wait on their channels at once;
-# the checks are the blocking channels', which these extend. asyncio.wait_for around a receive
+# Over a StackTask each channel has a client of its own, so any number of tasks wait on their
+# channels at once; over an awaitable client (AsyncStack(client)), as that client allows (see
+# mctp.aio.ipc and mctp.aio.linux). The checks are the blocking channels', which these extend. asyncio.wait_for around a receive
 # works too: cancelled, the receive is withdrawn, and a channel left by a cancelled task in
 # `async with` releases its handle.
 
 from ..api import RecvMetadata
+from ..errors import MctpError
 from ..stack import (
     Stack,
     StackListener,
     StackReqChannel,
     StackRespChannel,
+    _Channel,
+    _check_timeout,
     _received,
     _recv_buffer,
 )
 from .client import AsyncClient
+from .task import StackTask
 
 
 class AsyncStack(Stack):
-    """The facade over `task`'s server (a StackTask, which must be running)."""
+    """The facade over `source`: a StackTask (which must be running), whose server each
+    channel reaches through a client of its own, or an awaitable client (mctp.aio.ipc's
+    AsyncStreamClient, mctp.aio.linux's AsyncSocketClient)."""
 
-    def __init__(self, task):
-        super().__init__(AsyncClient(task))  # for the EID; each channel has its own
-        self.task = task
+    def __init__(self, source):
+        self.task = source if isinstance(source, StackTask) else None
+        super().__init__(AsyncClient(source) if self.task is not None else source)
 
     def _channel_client(self):
-        return AsyncClient(self.task)
+        return self.client.channel_client()
+
+    async def get_eid(self):
+        eid = self.client.get_eid()
+        return (await eid) if self.client.waits else eid
+
+    async def set_eid(self, eid):
+        done = self.client.set_eid(eid)
+        if self.client.waits:
+            await done
+
+    def req(self, eid, timeout_ms=0):
+        if not self.client.waits:
+            return Stack.req(self, eid, timeout_ms)
+        _check_timeout(timeout_ms)  # (the EID is checked when the channel opens)
+        channel = AwaitedReqChannel(self._channel_client(), None, eid, timeout_ms)
+        channel._unopened = eid
+        return channel
+
+    def listener(self, msg_type, timeout_ms=0):
+        if not self.client.waits:
+            return Stack.listener(self, msg_type, timeout_ms)
+        _check_timeout(timeout_ms)
+        channel = AwaitedListener(self._channel_client(), None, timeout_ms)
+        channel._unopened = msg_type
+        return channel
 
 
 class _AsyncWith:
@@ -92,6 +124,84 @@ class AsyncRespChannel(StackRespChannel):
     sent = AsyncReqChannel.sent  # await resp.send(payload): the response has left
 
 
+# Over a client whose calls wait (`waits`: the IPC one), every call to the server is awaited:
+# a channel's handle is opened when the channel is entered (`async with`) or first used, and
+# released, awaited, when `async with` leaves it (close() releases it without waiting: see the
+# client's drop_handle).
+
+
+class _Awaited:
+    _unopened = None  # what the handle is to be opened for (an EID, a message type) until it is
+
+    @property
+    def closed(self):
+        return self._handle is None and self._unopened is None
+
+    async def _opened(self):
+        what = self._unopened
+        if what is not None:
+            self._unopened = None
+            self._opening(await self._open(what))
+
+    def _opening(self, handle):
+        self._handle = handle
+
+    def close(self):
+        self._unopened = None
+        _Channel.close(self)  # (MicroPython's super() does not follow a mixin's MRO)
+
+    async def __aenter__(self):
+        await self._opened()
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        await self.aclose()
+
+    async def aclose(self):
+        """close(), awaited: the handle is released at the server before this returns."""
+        handle = self._handle
+        self._unopened = self._handle = None
+        if handle is not None:
+            try:
+                await self._client.drop(handle)
+            except MctpError:  # (another task's receive holds the stream; the stream closed)
+                self._client.drop_handle(handle)  # released with the connection, or later
+
+
+class AwaitedReqChannel(_Awaited, AsyncReqChannel):
+    def _open(self, eid):
+        return self._client.req(eid)
+
+    def _opening(self, handle):
+        self._handle = self._call.handle = handle
+
+    async def send(self, msg_type, buf, ic=False, length=None):
+        await self._opened()
+        self._stage(msg_type, buf, ic, length)
+        self._sent(await self._client.send_call(self._call))
+
+    async def recv_into(self, buf, meta):
+        await self._opened()
+        return await AsyncReqChannel.recv_into(self, buf, meta)
+
+
+class AwaitedListener(_Awaited, AsyncListener):
+    def _open(self, msg_type):
+        return self._client.listener(msg_type)
+
+    async def recv_into(self, buf, meta, resp=None):
+        await self._opened()
+        return await AsyncListener.recv_into(self, buf, meta, resp)
+
+
+class AwaitedRespChannel(AsyncRespChannel):
+    async def send(self, buf, ic=False, length=None):
+        self._stage(buf, ic, length)
+        await self._client.send_call(self._call)
+        self._call.buf = None
+
+
 AsyncListener.resp_type = AsyncRespChannel
+AwaitedListener.resp_type = AwaitedRespChannel
 AsyncStack.req_type = AsyncReqChannel
 AsyncStack.listener_type = AsyncListener

@@ -1,6 +1,7 @@
 # Waking the stack task for a stream that has no interrupt of its own: a host bus's socket, a
 # pty, standard input, or a board's UART where the port can poll it. Readiness is asked of
-# asyncio's own poller, so a task waiting here costs nothing until bytes come.
+# asyncio's own poller, so a task waiting here costs nothing until bytes come. The awaitable
+# clients (mctp.aio.ipc, mctp.aio.linux) wait here too, each wait bounded (ready_ms).
 #
 #     asyncio.create_task(watch(target.sock, task.wake))   # the UDP I2C bus under asyncio
 
@@ -11,16 +12,30 @@ from .flag import run_others
 try:
     from asyncio import core as _core  # MicroPython: its I/O queue, as its own streams use it
 
+    # Generators, which MicroPython's asyncio runs as coroutines: what asyncio.Stream's own
+    # reads and writes do (there is no public call that waits without reading or writing).
+
     def readable(stream):
         """Wait until `stream` has bytes to read (or is closed)."""
-        # A generator, which MicroPython's asyncio runs as a coroutine: what asyncio.Stream's
-        # own reads do (there is no public call that waits without reading).
         yield _core._io_queue.queue_read(stream)
+
+    def writable(stream):
+        """Wait until `stream` takes bytes (or is closed)."""
+        yield _core._io_queue.queue_write(stream)
+
+    _wait_for_ms = asyncio.wait_for_ms
 
 except ImportError:
 
-    async def readable(stream):
+    def readable(stream):
         """Wait until `stream` has bytes to read (or is closed)."""
+        return _ready(stream, False)
+
+    def writable(stream):
+        """Wait until `stream` takes bytes (or is closed)."""
+        return _ready(stream, True)
+
+    async def _ready(stream, write):
         # By its descriptor, taken now: a socket closed while this waits has none (-1) when the
         # reader is removed, and the selector refuses it ("Invalid file descriptor").
         fd = stream if isinstance(stream, int) else stream.fileno()
@@ -28,16 +43,38 @@ except ImportError:
             return  # closed
         loop = asyncio.get_running_loop()
         ready = loop.create_future()
-        loop.add_reader(fd, _settle, ready)
+        if write:
+            loop.add_writer(fd, _settle, ready)
+        else:
+            loop.add_reader(fd, _settle, ready)
         try:
             await ready
         finally:
-            loop.remove_reader(fd)
+            if write:
+                loop.remove_writer(fd)
+            else:
+                loop.remove_reader(fd)
 
     def _settle(future):
         # The reader's callback may run again before the waiting task does.
         if not future.done():
             future.set_result(None)
+
+    def _wait_for_ms(awaitable, ms):
+        return asyncio.wait_for(awaitable, ms / 1000)
+
+
+async def ready_ms(waiting, ms):
+    """Await `waiting` (readable(stream) or writable(stream)) for at most `ms` (< 0: no limit);
+    True when it came, False when the time ran out first."""
+    if ms < 0:
+        await waiting
+        return True
+    try:
+        await _wait_for_ms(waiting, ms)
+        return True
+    except asyncio.TimeoutError:
+        return False
 
 
 async def watch(stream, wake):

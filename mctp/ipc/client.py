@@ -68,6 +68,9 @@ from .framing import (
 
 TIMEOUT_MS = 2000  # the deadline of an answer; a receive's is its own timeout plus this
 CHUNK = 256  # bytes read from the stream at a time
+# What an exchange waits for between its steps (StreamClient._progress).
+WAIT_WRITE = 1  # the stream to take bytes
+WAIT_READ = 2  # the answer
 
 # The words of SERVER_RESTARTED from a service that sends no detail frames (an older one).
 _RESTARTED = "the server restarted: its handles are gone; close the channels and open them again"
@@ -96,6 +99,7 @@ class StreamClient(CallClient):
         self.deframer = Deframer(MAX_RESPONSE_SIZE)
         self._hdr = MctpResponseHeader()
         self._out_len = 0  # the request frame's length
+        self._out_off = 0  # how much of it the stream has taken
         self._start = 0  # when the exchange started
         self._limit = -1  # its deadline after _start, ms (-1: none)
         self._op = 0
@@ -123,64 +127,97 @@ class StreamClient(CallClient):
         # Send the n-byte request encoded at self._req and wait for its answer, at most
         # extra_ms + timeout_ms (extra_ms < 0: no deadline); the answer is in self._hdr, and
         # in the deframer until released.
+        self._begin(n, op, extra_ms)
+        self._wait()
+        self._answer()
+
+    def _wait(self):
+        try:
+            while self._progress():
+                self._idle()
+        except BaseException:
+            self._abandon()
+            raise
+        self._waiting = False
+
+    # What the blocking and the awaitable client (mctp.aio.ipc) share: the exchange in steps
+    # that never wait (_begin, then _progress until the answer is in), and what ends it early
+    # (_abandon); only the waiting between two steps is theirs.
+
+    def _begin(self, n, op, extra_ms):
+        # The exchange of the n-byte request at self._req starts: framed, its deadline set.
         if self._waiting:
             self._fail(ResponseCode.ADDR_IN_USE, "this client is waiting for an answer")
         self._seq = (self._seq + 1) & 0xFF
         self._out_len = seal(self._out, KIND_REQUEST, self._seq, n)
+        self._out_off = 0
         self._limit = -1 if extra_ms < 0 else extra_ms + self.timeout_ms
         self._op = op
         self._detail = None
-        self._exchange()
-        self._answer()
-
-    def _exchange(self):
         self._waiting = True
-        try:
-            self._start = self._clock()
-            self._write()
-            self._await()
-        except BaseException:
-            self._waiting = False
-            if self._op == OP_RECV:  # a receive: withdraw it at the server
-                self._send_cancel()
-            raise
-        self._waiting = False
+        self._start = self._clock()
 
-    def _write(self):
-        off = 0
-        while off < self._out_len:
-            took = self.stream.write(self._out, off, self._out_len - off)
-            if took:
-                off += took
-                continue
-            self._check_stream()
-            if ticks_diff(self._clock(), self._start) >= self.timeout_ms:
-                self._fail(ResponseCode.INTERNAL_ERROR, "the stream takes no bytes")
-            self._idle()
+    def _progress(self):
+        # As far as the exchange goes without waiting: 0 once the answer is in the deframer;
+        # WAIT_WRITE when the stream takes no more of the request now, WAIT_READ when the
+        # answer has not come. A closed stream, or a deadline passed, raises.
+        if not self._written():
+            return WAIT_WRITE
+        if self._answered():
+            return 0
+        self._check_stream()
+        if self._limit >= 0 and ticks_diff(self._clock(), self._start) >= self._limit:
+            self._fail(
+                ResponseCode.INTERNAL_ERROR,
+                "no answer from the server within %d ms" % self._limit,
+            )
+        return WAIT_READ
+
+    def _written(self):
+        # The request written as far as the stream takes it; True once all of it has gone.
+        while self._out_off < self._out_len:
+            took = self.stream.write(self._out, self._out_off, self._out_len - self._out_off)
+            if not took:
+                self._check_stream()
+                if ticks_diff(self._clock(), self._start) >= self.timeout_ms:
+                    self._fail(ResponseCode.INTERNAL_ERROR, "the stream takes no bytes")
+                return False
+            self._out_off += took
+        return True
+
+    def _abandon(self):
+        # The exchange ends without its answer (a deadline, Ctrl-C, a fault in `idle`, a
+        # cancelled task): a receive is withdrawn at the server.
+        self._waiting = False
+        if self._op == OP_RECV:
+            self._send_cancel()
+
+    def _wait_ms(self, waiting):
+        # How long the exchange may wait now for `waiting` (WAIT_WRITE or WAIT_READ) before
+        # its deadline, in ms; -1: no deadline.
+        limit = self.timeout_ms if waiting == WAIT_WRITE else self._limit
+        if limit < 0:
+            return -1
+        return max(0, limit - ticks_diff(self._clock(), self._start))
 
     def _check_stream(self):
         if getattr(self.stream, "closed", False):
             self._fail(ResponseCode.INTERNAL_ERROR, "the stream is closed")
 
-    def _await(self):
-        # Read until the response with our sequence number is ready in the deframer. Bytes
-        # read past a frame wait in the chunk (_left_off.._left_end) for the next frame.
+    def _answered(self):
+        # Read what has come until the response with our sequence number is ready in the
+        # deframer (True), or nothing more has (False). Bytes read past a frame wait in the
+        # chunk (_left_off.._left_end) for the next frame.
         d = self.deframer
         while True:
             if d.ready:
                 if d.kind == KIND_RESPONSE and d.seq == self._seq:
-                    return
+                    return True
                 self._aside(d)
             elif self._left_off < self._left_end:
                 self._feed_left()
             elif not self._read():
-                self._check_stream()
-                if self._limit >= 0 and ticks_diff(self._clock(), self._start) >= self._limit:
-                    self._fail(
-                        ResponseCode.INTERNAL_ERROR,
-                        "no answer from the server within %d ms" % self._limit,
-                    )
-                self._idle()
+                return False
 
     def _aside(self, d):
         # A frame before the awaited answer: the words of its error kept, or a frame dropped.
@@ -236,17 +273,24 @@ class StreamClient(CallClient):
         self.last_error = MctpError(code, size, detail)
         raise self.last_error
 
-    # MctpClient.
+    # MctpClient. Each method checks and encodes its request (the _encode_ helpers, which
+    # the awaitable client shares), runs the exchange, and reads the answer.
 
     def req(self, eid):
-        check_u8(eid, "eid")
-        self._call(encode_req(self._req, eid), OP_REQ, 0)
+        self._call(self._encode_req(eid), OP_REQ, 0)
         return self._handle()
 
+    def _encode_req(self, eid):
+        check_u8(eid, "eid")
+        return encode_req(self._req, eid)
+
     def listener(self, msg_type):
-        check_u8(msg_type, "msg_type")
-        self._call(encode_listener(self._req, msg_type), OP_LISTENER, 0)
+        self._call(self._encode_listener(msg_type), OP_LISTENER, 0)
         return self._handle()
+
+    def _encode_listener(self, msg_type):
+        check_u8(msg_type, "msg_type")
+        return encode_listener(self._req, msg_type)
 
     def _handle(self):
         self.deframer.release()
@@ -258,9 +302,12 @@ class StreamClient(CallClient):
         return self._hdr.eid
 
     def set_eid(self, eid):
-        check_u8(eid, "eid")
-        self._call(encode_set_eid(self._req, eid), OP_SET_EID, 0)
+        self._call(self._encode_set_eid(eid), OP_SET_EID, 0)
         self.deframer.release()
+
+    def _encode_set_eid(self, eid):
+        check_u8(eid, "eid")
+        return encode_set_eid(self._req, eid)
 
     def recv(self, handle, timeout_ms, buf, meta=None):
         if meta is None:
@@ -290,16 +337,16 @@ class StreamClient(CallClient):
         return size
 
     def send_call(self, call):
-        if payload_length(call.buf, call.length) > MAX_PAYLOAD_SIZE:
-            self._fail(ResponseCode.NO_SPACE)
-        check_u8(call.msg_type, "msg_type")
-        check_opt_u8(call.eid, "eid")
-        check_opt_u8(call.tag, "tag")
         self._call(self._encode_send(call), OP_SEND, 0)
         self.deframer.release()
         return self._hdr.tag
 
     def _encode_send(self, call):
+        if payload_length(call.buf, call.length) > MAX_PAYLOAD_SIZE:
+            self._fail(ResponseCode.NO_SPACE)
+        check_u8(call.msg_type, "msg_type")
+        check_opt_u8(call.eid, "eid")
+        check_opt_u8(call.tag, "tag")
         return encode_send(
             self._req,
             None if call.handle is None else call.handle.value,

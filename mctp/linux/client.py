@@ -57,6 +57,7 @@ class _Slot:
         self.poller = poller_for(sock)
         self.eid = eid
         self.awaiting = False  # a request went and its response has not been received
+        self.receiving = False  # a task's receive waits on it (mctp.aio.linux)
 
     def close(self):
         self.sock.close()
@@ -172,22 +173,36 @@ class SocketClient(MctpClient):
     # Receiving.
 
     def recv(self, handle, timeout_ms, buf, meta=None):
-        check_u32(timeout_ms, "timeout_ms")
-        slot = self._slot(handle)
+        slot = self._receiving(handle, timeout_ms)
         if meta is None:
             meta = RecvMetadata()  # the seed's three-argument form
         capacity = min(len(buf), MAX_PAYLOAD_SIZE)
         start = ticks_ms()
         while True:
-            wait = -1
-            if timeout_ms:
-                wait = timeout_ms - ticks_diff(ticks_ms(), start)
-                if wait <= 0 or not slot.poller.poll(wait):
-                    self._fail(ResponseCode.TIMED_OUT, "no message within %d ms" % timeout_ms)
-            else:
-                slot.poller.poll(wait)
+            wait = self._wait_left(timeout_ms, start)
+            if not slot.poller.poll(wait) and wait >= 0:
+                self._timed_out(timeout_ms)
             if self._take(slot, buf, capacity, meta):
                 return meta
+
+    # What the blocking and the awaitable receive (mctp.aio.linux) share: only the wait for
+    # the socket to have a message is theirs.
+
+    def _receiving(self, handle, timeout_ms):
+        check_u32(timeout_ms, "timeout_ms")
+        return self._slot(handle)
+
+    def _wait_left(self, timeout_ms, start):
+        # How long a receive may wait now, in ms (-1: for ever); TIMED_OUT once none is left.
+        if not timeout_ms:
+            return -1
+        wait = timeout_ms - ticks_diff(ticks_ms(), start)
+        if wait <= 0:
+            self._timed_out(timeout_ms)
+        return wait
+
+    def _timed_out(self, timeout_ms):
+        self._fail(ResponseCode.TIMED_OUT, "no message within %d ms" % timeout_ms)
 
     def _take(self, slot, buf, capacity, meta):
         # The message waiting on slot's socket into buf, and True; False when it was dropped.
