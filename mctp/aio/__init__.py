@@ -4,7 +4,7 @@
 
 from .flag import Flag, ThreadSafeFlag  # (the leaves first, as in mctp.core)
 from .task import StackTask
-from .watch import readable, watch
+from .watch import readable, watch, within_ms, writable
 from .stack import AsyncListener, AsyncReqChannel, AsyncRespChannel, AsyncStack
 
 __all__ = [
@@ -17,4 +17,6 @@ __all__ = [
     "ThreadSafeFlag",
     "readable",
     "watch",
+    "within_ms",
+    "writable",
 ]
