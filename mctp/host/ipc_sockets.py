@@ -32,6 +32,7 @@ import sys
 from .._compat import sleep_ms, ticks_add, ticks_diff, ticks_ms
 from ..ipc.client import TIMEOUT_MS
 from ..ipc.service import CHUNK
+from .i2c_udp import bind
 from .read_ahead import ReadAhead
 
 _MICROPYTHON = sys.implementation.name == "micropython"
@@ -224,10 +225,11 @@ class Listener:
     blocking. Make one with Listener.unix(path) or Listener.tcp(port). `clock` gives
     milliseconds for the back-off (default ticks_ms)."""
 
-    def __init__(self, sock, path=None, clock=None):
+    def __init__(self, sock, path=None, clock=None, port=None):
         sock.setblocking(False)
         self.sock = sock
         self.path = path  # a UNIX socket's path, removed by close()
+        self.port = port  # a TCP socket's port
         self.clock = ticks_ms if clock is None else clock
         self.accepted = 0  # connections handed to the service
         self._resume = None  # when accepting resumes after accept() failed (None: it does)
@@ -236,23 +238,32 @@ class Listener:
         """Where clients connect: unix:PATH, or tcp:PORT with the port bound."""
         if self.path is not None:
             return "unix:" + self.path
-        return "tcp:%d" % self.sock.getsockname()[1]
+        return "tcp:%d" % self.port
 
     @classmethod
     def unix(cls, path, backlog=4):
         _clear_stale(path)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.bind(_unix_address(path))
-        sock.listen(backlog)
+        try:
+            sock.bind(_unix_address(path))
+            sock.listen(backlog)
+        except OSError:
+            sock.close()
+            raise
         return cls(sock, path)
 
     @classmethod
     def tcp(cls, port, host="127.0.0.1", backlog=4):
+        """On TCP `host`:`port` (0: a free port, then in `port`)."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(_tcp_address(host, port))
-        sock.listen(backlog)
-        return cls(sock)
+        try:
+            port = bind(sock, host, port)
+            sock.listen(backlog)
+        except OSError:
+            sock.close()
+            raise
+        return cls(sock, port=port)
 
     def paused_ms(self):
         """How long accept_into() still rests after accept() failed (0: it accepts)."""
