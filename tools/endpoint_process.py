@@ -42,7 +42,7 @@ class EndpointProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            preexec_fn=preexec_fn,
+            preexec_fn=preexec_fn,  # noqa: PLW1509 (the test harnesses run no threads)
         )
         self.output = ""
         self.ready = self._ready_line(start_timeout)
