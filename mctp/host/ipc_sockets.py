@@ -296,10 +296,15 @@ class Listener:
         try:
             return self.sock.accept()[0]
         except Exception as error:  # (MemoryError too: the unix port allocates the socket)
-            if getattr(error, "errno", None) != errno.EAGAIN:  # (EAGAIN: nobody waits)
-                service.accept_errors += 1
-                self._resume = ticks_add(self.clock(), BACKOFF_MS)
+            self._refused(service, error)
         return None
+
+    def _refused(self, service, error):
+        # accept() failed: EAGAIN is nobody waiting; anything else (no free descriptor, ...)
+        # is counted and rests the listener.
+        if getattr(error, "errno", None) != errno.EAGAIN:
+            service.accept_errors += 1
+            self._resume = ticks_add(self.clock(), BACKOFF_MS)
 
     def _admit(self, sock, service):
         # True when `sock` is served; else it is closed, never left open.
