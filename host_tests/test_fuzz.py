@@ -1,7 +1,8 @@
 # A slice of the fuzzer (tools/fuzz.py) in every test run, with a fixed seed, so a regression
 # is found here; `make fuzz` runs 100,000 frames per interpreter. In process on both
 # interpreters; over the UDP bus and over the IPC stream into run_endpoint.py under both
-# (CPython drives those parts).
+# (CPython drives those parts), the IPC run with one abuse of the service after each batch (a
+# connection flood, its descriptors exhausted, a client that never reads).
 
 import sys
 

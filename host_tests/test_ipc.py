@@ -27,7 +27,7 @@ from mctp.ipc.framing import (
     seal,
 )
 from mctp.server import DirectClient, Server
-from mctp.wire import MAX_REQUEST_SIZE, encode_get_eid
+from mctp.wire import MAX_REQUEST_SIZE, encode_get_eid, encode_listener
 
 GET_EID = bytes([1]) + bytes(11)
 # A GET_EID request, sequence number 1, framed.
@@ -984,3 +984,213 @@ def test_a_service_without_detail_frames_leaves_the_code_and_its_own_restart_wor
         client.get_eid()
     assert caught.value.code == ResponseCode.SERVER_RESTARTED
     assert caught.value.detail.startswith("the server restarted: its handles are gone")
+
+
+# Limits: no client exhausts or stalls the service.
+
+
+class Reluctant:
+    """A served stream whose client reads its answers only while `budget` lasts (bytes the
+    stream takes), over a pipe end for its input; close() is recorded."""
+
+    def __init__(self, end):
+        self.end = end
+        self.budget = 1 << 20
+        self.closed = False
+
+    def any(self):
+        return self.end.any()
+
+    def readinto(self, buf, n=None):
+        return self.end.readinto(buf, n)
+
+    def write(self, buf, off=0, n=None):
+        n = min(len(buf) - off if n is None else n, self.budget)
+        self.budget -= n
+        return self.end.write(buf, off, n) if n else 0
+
+    def close(self):
+        self.closed = True
+
+
+def test_streams_beyond_max_clients_are_refused_and_closed():
+    rig = Rig()
+    assert rig.service.max_clients == 4  # the Config's ipc_clients
+    rig.service = service = StreamService(rig.b.server, max_clients=2)
+    streams = [Reluctant(SerialPipe().b) for _ in range(4)]
+    assert service.add(streams[0]) is not None and service.add(streams[1]) is not None
+    assert service.full()
+    assert service.add(streams[2]) is None
+    assert streams[2].closed and not streams[0].closed and not streams[1].closed
+    figures = dict(service.figures())
+    assert (figures["open"], figures["connections"], figures["refused"]) == (2, 2, 1)
+    service.remove(streams[0])  # one goes: the next is served
+    assert service.add(streams[3]) is not None and len(service.peers) == 2
+
+
+def test_a_service_refuses_limits_that_are_not_positive_ints():
+    server = Rig().b.server
+    for kwargs, words in (
+        ({"max_clients": 0}, "max_clients must be an int of at least 1, not 0"),
+        ({"stall_ms": -5}, "stall_ms must be an int of at least 1, not -5"),
+        ({"stall_ms": "5"}, "stall_ms must be an int of at least 1, not '5'"),
+    ):
+        with raises(ValueError) as caught:
+            StreamService(server, **kwargs)
+        assert str(caught.value) == words
+
+
+def test_a_client_that_stops_reading_is_dropped_after_stall_ms():
+    rig = Rig()
+    rig.service = service = StreamService(rig.b.server, stall_ms=500)
+    baseline = rig.b.server.handles_in_use()
+    pipe = SerialPipe()
+    stream = Reluctant(pipe.b)
+    service.add(stream)
+    peer = service.peer(stream)
+    request = bytearray(64)
+    listener = frame(KIND_REQUEST, 1, bytes(request[: encode_listener(request, 0x05)]))
+    pipe.a.write(listener, 0, len(listener))
+    service.poll()  # answered: a handle held
+    assert rig.b.server.handles_in_use() == baseline + 1 and service.write_wait_ms(peer) is None
+    # The client stops reading: its answer waits, its next requests stay unread.
+    stream.budget = 0
+    for _ in range(2):
+        pipe.a.write(GOLDEN, 0, len(GOLDEN))
+    service.poll()
+    assert peer.requests == 2 and service.write_wait_ms(peer) == 500
+    rig.clock.advance(499)
+    service.poll()
+    assert service.peers == [peer] and service.write_wait_ms(peer) == 1
+    # Some bytes taken: the stall time starts again.
+    stream.budget = 5
+    service.poll()
+    assert service.write_wait_ms(peer) == 500 and peer.out_off == 5
+    rig.clock.advance(500)
+    service.poll()
+    assert service.peers == [] and stream.closed
+    figures = dict(service.figures())
+    assert figures["stalled"] == 1 and figures["requests"] == 2 and figures["faults"] == 0
+    assert rig.b.server.handles_in_use() == baseline and rig.b.server.check() == []
+
+
+def _descriptors():
+    import os  # noqa: PLC0415
+
+    return len(os.listdir("/proc/self/fd"))
+
+
+class _NoMemory(StreamService):
+    def add(self, stream):
+        raise MemoryError
+
+
+def test_the_listener_closes_every_connection_it_does_not_serve():
+    # Over the limit: refused; no memory for its buffers: failed. Either way the accepted
+    # socket is closed at once (its client sees the end of the stream) and no descriptor is
+    # left open once the clients have gone.
+    needs_socket()
+    from mctp.host.ipc_sockets import Listener, connect_unix  # noqa: PLC0415
+
+    rig = Rig()
+    service = StreamService(rig.b.server, max_clients=1)
+    path = _unix_socket_path("limit")
+    listener = Listener.unix(path)
+    try:
+        baseline = _descriptors()
+        served, refused = connect_unix(path), connect_unix(path)
+        assert listener.accept_into(service) == 1 and listener.accepted == 1
+        assert refused.any() == 0 and refused.closed and not served.closed
+        assert service.refused == 1
+        failing = _NoMemory(rig.b.server)
+        unserved = connect_unix(path)
+        assert listener.accept_into(failing) == 0
+        assert unserved.any() == 0 and unserved.closed and failing.failed == 1
+        for stream in (served, refused, unserved):
+            stream.close()
+        service.poll()  # sees the served client go
+        assert service.peers == [] and _descriptors() == baseline
+    finally:
+        listener.close()
+
+
+class _Exhausted:
+    """A listening socket whose accept() fails as at the descriptor limit (EMFILE), or finds
+    nobody waiting (EAGAIN) once `waiting` is False."""
+
+    def __init__(self):
+        self.accepts = 0
+        self.waiting = True
+
+    def setblocking(self, flag):
+        pass
+
+    def accept(self):
+        import errno  # noqa: PLC0415
+
+        self.accepts += 1
+        raise OSError(errno.EMFILE if self.waiting else errno.EAGAIN, "accept")
+
+
+def test_a_failing_accept_is_counted_and_the_listener_rests():
+    needs_socket()
+    from mctp.host.ipc_sockets import BACKOFF_MS, Listener  # noqa: PLC0415
+
+    rig = Rig()
+    sock = _Exhausted()
+    listener = Listener(sock, clock=rig.clock)
+    assert listener.accept_into(rig.service) == 0
+    assert rig.service.accept_errors == 1 and listener.paused_ms() == BACKOFF_MS
+    for _ in range(3):  # resting: accept() is not even tried
+        assert listener.accept_into(rig.service) == 0
+    assert sock.accepts == 1
+    rig.clock.advance(BACKOFF_MS - 1)
+    assert listener.paused_ms() == 1
+    rig.clock.advance(1)
+    assert listener.paused_ms() == 0
+    listener.accept_into(rig.service)
+    assert sock.accepts == 2 and rig.service.accept_errors == 2
+    # Nobody waiting is no error: no count, no rest.
+    rig.clock.advance(BACKOFF_MS)
+    sock.waiting = False
+    listener.accept_into(rig.service)
+    listener.accept_into(rig.service)
+    assert sock.accepts == 4 and rig.service.accept_errors == 2 and listener.paused_ms() == 0
+    assert dict(rig.service.figures())["accept_errors"] == 2
+
+
+def test_a_connect_gives_up_when_the_server_accepts_nobody():
+    # A listening socket that never accepts: once its backlog is full, a connect waits its
+    # timeout_ms and says so (ETIMEDOUT), for a UNIX socket and for TCP.
+    needs_socket()
+    import errno  # noqa: PLC0415
+
+    from mctp.host.ipc_sockets import Listener, connect_tcp, connect_unix  # noqa: PLC0415
+
+    path = _unix_socket_path("backlog")
+    for listener, connect, where in (
+        (Listener.unix(path, backlog=1), lambda: connect_unix(path, timeout_ms=50), "unix:"),
+        (Listener.tcp(0, backlog=1), None, "tcp:127.0.0.1:"),
+    ):
+        if connect is None:
+            port = listener.port
+
+            def connect():
+                return connect_tcp(port, timeout_ms=50)
+
+        held = []
+        try:
+            with raises(OSError) as caught:
+                for _ in range(10):
+                    held.append(connect())
+            assert caught.value.errno == errno.ETIMEDOUT
+            message = str(caught.value)
+            assert where in message and "within 50 ms" in message, message
+            assert "the server accepts none" in message
+        finally:
+            for stream in held:
+                stream.close()
+            listener.close()
+    with raises(ValueError) as caught:
+        connect_unix(path, timeout_ms=0)
+    assert str(caught.value) == "timeout_ms must be an int of at least 1, not 0"

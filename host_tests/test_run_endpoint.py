@@ -105,6 +105,15 @@ BAD_COMMAND_LINES = (
     (("--i2c-udp", "0:1", "--uuid", "abc"), "--uuid: 'abc' is not 32 hex digits"),
     (("--i2c-udp", "0:1", "--config", "flows"), "--config: give NAME=VALUE"),
     (("--i2c-udp", "0:1", "--config", "colour=3"), "--config: unknown config setting: colour"),
+    (
+        ("--ipc", "unix:/tmp/stack.sock"),
+        (
+            "--ipc serves the stack of an endpoint, which needs a link: give --i2c-udp "
+            "LISTEN:PEER or --serial PATH too"
+        ),
+    ),
+    (("--i2c-udp", "0:1", "--ipc-max-clients", "0"), "--ipc-max-clients: 0 is not within 1.."),
+    (("--i2c-udp", "0:1", "--ipc-stall-ms", "soon"), "--ipc-stall-ms: 'soon' is not a number"),
 )
 
 
@@ -525,3 +534,193 @@ def test_a_killed_endpoint_restarts_on_its_socket_and_its_clients_carry_on():
                 assert handles_in_use(second) == baseline
                 client.stream.close()
             assert "faults 0" in second.output and "Traceback" not in second.output
+
+
+# The IPC service's limits, in a process as a user runs it: no client exhausts or stalls it.
+
+
+def _ipc_figure(endpoint, name):
+    return int(endpoint.ask("ipc").split(" %s=" % name)[1].split()[0])
+
+
+def _audit_figure(endpoint, name):
+    return int(endpoint.ask("audit").split(name + "=")[1].split()[0])
+
+
+def _until(condition, seconds=5.0):
+    import time  # noqa: PLC0415
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not within %s s" % seconds
+        time.sleep(0.01)
+
+
+def _served_within_its_deadline(path):
+    from mctp import Stack  # noqa: PLC0415
+    from mctp.host.ipc_sockets import connect_unix  # noqa: PLC0415
+    from mctp.ipc import StreamClient  # noqa: PLC0415
+
+    client = StreamClient(connect_unix(path))
+    try:
+        assert Stack(client).get_eid() == 9
+    finally:
+        client.stream.close()
+
+
+# What a waiting endpoint may use of a CPU beyond what it uses idle (which is about nothing
+# under asyncio, and its 1 ms polls with --blocking): a loop that spins takes all of it.
+MORE_THAN_IDLE = 0.1
+
+
+def _cpu_share(endpoint, seconds=0.7):
+    # The share of one CPU the endpoint used over `seconds` of wall time.
+    import time  # noqa: PLC0415
+
+    cpu, wall = endpoint.cpu_seconds(), time.monotonic()
+    time.sleep(seconds)
+    return (endpoint.cpu_seconds() - cpu) / (time.monotonic() - wall)
+
+
+def _ipc_endpoint(interpreter, folder, peer, *more, preexec_fn=None):
+    path = os.path.join(folder, "stack.sock")
+    options = ["--i2c-udp", "0:%d" % peer.port, "--eid", "9", "--ipc", "unix:" + path]
+    options.append("--console")
+    options.extend(more)
+    return path, EndpointProcess(interpreter, options, preexec_fn=preexec_fn)
+
+
+def test_connections_beyond_the_limit_are_refused_and_leave_no_descriptor():
+    # Idle connections past --ipc-max-clients are accepted and closed at once (each client
+    # sees its stream end), counted; once the idle ones go, a client is served, and the
+    # endpoint's descriptors and heap are back where they were.
+    if IS_MICROPYTHON:
+        skip("starts processes")
+    import tempfile  # noqa: PLC0415
+
+    from mctp.host.ipc_sockets import connect_unix  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory() as folder, Peer() as peer:
+        path, endpoint = _ipc_endpoint(
+            micropython_command(), folder, peer, "--ipc-max-clients", "3"
+        )
+        with endpoint:
+            descriptors = endpoint.descriptors()
+            heap = _audit_figure(endpoint, "heap")
+            idle = [connect_unix(path) for _ in range(3)]
+            _until(lambda: _ipc_figure(endpoint, "open") == 3)
+            extra = [connect_unix(path) for _ in range(10)]
+            for stream in extra:
+                _until(lambda stream=stream: stream.any() == 0 and stream.closed)
+            assert _ipc_figure(endpoint, "refused") == 10
+            assert endpoint.descriptors() == descriptors + 3
+            for stream in idle + extra:
+                stream.close()
+            _until(lambda: _ipc_figure(endpoint, "open") == 0)
+            _served_within_its_deadline(path)
+            _until(lambda: _ipc_figure(endpoint, "open") == 0)
+            assert endpoint.descriptors() == descriptors
+            assert _audit_figure(endpoint, "heap") < heap + 4096
+            assert _ipc_figure(endpoint, "faults") == 0
+
+
+def test_at_the_descriptor_limit_the_endpoint_counts_rests_and_recovers():
+    # The endpoint's process may open 10 descriptors (6 in use when it starts): connections
+    # past that make accept() fail (EMFILE). It counts the errors and rests instead of trying
+    # again at once (an idle endpoint's CPU stays low, under asyncio and --blocking alike);
+    # clients past its backlog give up at their deadline; once descriptors are free again it
+    # serves.
+    if IS_MICROPYTHON:
+        skip("starts processes")
+    import errno  # noqa: PLC0415
+    import resource  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    from mctp.host.ipc_sockets import connect_unix  # noqa: PLC0415
+
+    def few_descriptors():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (10, 10))
+
+    for mode in ([], ["--blocking"]):
+        with tempfile.TemporaryDirectory() as folder, Peer() as peer:
+            path, endpoint = _ipc_endpoint(
+                micropython_command(),
+                folder,
+                peer,
+                "--ipc-max-clients",
+                "20",
+                *mode,
+                preexec_fn=few_descriptors,
+            )
+            with endpoint:
+                descriptors = endpoint.descriptors()
+                idle = _cpu_share(endpoint)
+                clients = []
+                with raises(OSError) as caught:
+                    for _ in range(20):
+                        clients.append(connect_unix(path, timeout_ms=300))
+                assert caught.value.errno == errno.ETIMEDOUT  # the backlog full
+                _until(lambda: _ipc_figure(endpoint, "accept_errors") > 0)
+                share = _cpu_share(endpoint)
+                assert share < idle + MORE_THAN_IDLE, (share, idle)
+                for stream in clients:
+                    stream.close()
+                _served_within_its_deadline(path)
+                _until(lambda: _ipc_figure(endpoint, "open") == 0)
+                assert endpoint.descriptors() == descriptors
+                assert _ipc_figure(endpoint, "faults") == 0
+
+
+GET_EID_FRAME = bytes.fromhex("a54d01010c00e6010000000000000000000000df58")
+
+
+def test_a_client_that_never_reads_its_answers_leaves_the_endpoint_idle_and_is_dropped():
+    # A client sends requests and reads none of the answers: once its socket is full, the
+    # endpoint waits for room in it (no CPU), and after --ipc-stall-ms drops it (counted).
+    if IS_MICROPYTHON:
+        skip("starts processes")
+    import tempfile  # noqa: PLC0415
+
+    for interpreter in (micropython_command(), sys.executable):
+        with tempfile.TemporaryDirectory() as folder, Peer() as peer:
+            path, endpoint = _ipc_endpoint(interpreter, folder, peer, "--ipc-stall-ms", "2500")
+            with endpoint:
+                descriptors = endpoint.descriptors()
+                idle = _cpu_share(endpoint)
+                client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                client.connect(path)
+                client.settimeout(0.5)
+                try:
+                    while True:  # until the endpoint stops reading it
+                        client.sendall(GET_EID_FRAME * 50)
+                except socket.timeout:
+                    pass
+                assert _ipc_figure(endpoint, "stalled") == 0
+                share = _cpu_share(endpoint)
+                assert share < idle + MORE_THAN_IDLE, (share, idle)
+                _until(lambda: _ipc_figure(endpoint, "stalled") == 1)
+                client.close()
+                assert _ipc_figure(endpoint, "open") == 0
+                _served_within_its_deadline(path)
+                _until(lambda: _ipc_figure(endpoint, "open") == 0)
+                assert endpoint.descriptors() == descriptors
+                assert _ipc_figure(endpoint, "faults") == 0
+
+
+def test_ipc_on_tcp_port_0_says_the_port_it_took():
+    if IS_MICROPYTHON:
+        skip("starts processes")
+    from mctp import Stack  # noqa: PLC0415
+    from mctp.host.ipc_sockets import connect_tcp  # noqa: PLC0415
+    from mctp.ipc import StreamClient  # noqa: PLC0415
+
+    for interpreter in (micropython_command(), sys.executable):
+        with Peer() as peer:
+            options = ["--i2c-udp", "0:%d" % peer.port, "--eid", "9", "--ipc", "tcp:0"]
+            with EndpointProcess(interpreter, options) as endpoint:
+                port = endpoint.ipc_port
+                assert port and "IPC tcp:%d," % port in endpoint.ready
+                assert endpoint.ipc == "tcp:%d" % port
+                client = StreamClient(connect_tcp(port))
+                assert Stack(client).get_eid() == 9
+                client.stream.close()

@@ -22,6 +22,9 @@ class Config:
     listeners = 8
     requests = 8
     pending_receives = 16
+    # Streams an IPC service (mctp.ipc.StreamService) serves at once; each costs about 3 KB of
+    # buffers (docs/ipc.md). A board serves one UART; a host raises it for more applications.
+    ipc_clients = 4
 
     def __init__(self, **overrides):
         for name, value in overrides.items():

@@ -4,6 +4,8 @@
 with EndpointProcess(micropython_command(), ["--i2c-udp", "0:%d" % my_port]) as endpoint:
     print(endpoint.ready)      # its "ready: ..." line
     endpoint.port              # the UDP port it listens on (0 asks it to pick a free one)
+    endpoint.ipc               # with --ipc: where it serves (unix:PATH, tcp:PORT, serial:PATH)
+    endpoint.ipc_port          # with --ipc tcp:PORT: the TCP port bound (tcp:0 takes a free one)
     endpoint.ask("audit")      # with --console: a command, and the line it answers
 print(endpoint.output)         # what it printed when stopped: EID and counters
 """
@@ -29,7 +31,10 @@ class EndpointFailed(RuntimeError):
 
 
 class EndpointProcess:
-    def __init__(self, interpreter, options, start_timeout=10.0):
+    """`preexec_fn` runs in the child before the interpreter starts (subprocess.Popen's: a
+    resource limit set there, say)."""
+
+    def __init__(self, interpreter, options, start_timeout=10.0, preexec_fn=None):
         self.command = [interpreter, RUN_ENDPOINT, *options]
         self.process = subprocess.Popen(
             self.command,
@@ -37,11 +42,25 @@ class EndpointProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            preexec_fn=preexec_fn,  # noqa: PLW1509 (the test harnesses run no threads)
         )
         self.output = ""
         self.ready = self._ready_line(start_timeout)
         udp = re.search(r"UDP (\d+) ->", self.ready)
         self.port = int(udp.group(1)) if udp else None  # (None: on a serial line only)
+        ipc = re.search(r"IPC ((unix|tcp|serial):[^,]*)", self.ready)
+        self.ipc = ipc.group(1) if ipc else None
+        self.ipc_port = int(self.ipc[4:]) if ipc and ipc.group(2) == "tcp" else None
+
+    def descriptors(self):
+        """How many file descriptors the process has open (/proc/PID/fd)."""
+        return len(os.listdir("/proc/%d/fd" % self.process.pid))
+
+    def cpu_seconds(self):
+        """The CPU time the process has used, user and system (/proc/PID/stat)."""
+        with open("/proc/%d/stat" % self.process.pid) as f:
+            fields = f.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def alive(self):
         return self.process.poll() is None

@@ -39,7 +39,9 @@ Modes (default: all that the interpreter running this can drive):
            lost END_WRITEs, which UDP cannot carry), random IPC requests into
            Server.dispatch, and random bytes into every decoder (both interpreters)
   ipc      hostile bytes on the IPC stream (mctp.ipc) of tools/run_endpoint.py --ipc, over
-           a few connections at once that come and go (tools/fuzz_ipc.py; CPython only):
+           a few connections at once that come and go, and after each batch one abuse of the
+           service in turn: a connection flood past its limit, its descriptors exhausted,
+           a client that never reads (tools/fuzz_ipc.py; CPython only):
            --frames counts the items written
 
 The frames: random bytes; bit flips, truncations and extensions of valid frames, with and
@@ -603,9 +605,10 @@ def fuzz_decoders(seed, inputs, figures):
 class UdpRig:
     """tools/run_endpoint.py under `interpreter` in a child process, on the UDP I2C bus with
     short timeouts and its console (and `extra` options), and the bus owner that checks its
-    health (our stack, in this process). EndpointFailed when it does not start."""
+    health (our stack, in this process). EndpointFailed when it does not start. `preexec_fn`
+    runs in the child before the interpreter (a resource limit set there)."""
 
-    def __init__(self, interpreter, extra=()):
+    def __init__(self, interpreter, extra=(), preexec_fn=None):
         from endpoint_process import EndpointProcess  # noqa: PLC0415
 
         from mctp._compat import ticks_ms  # noqa: PLC0415
@@ -620,7 +623,7 @@ class UdpRig:
             options.extend(("--config", "%s=%d" % (setting, TIMEOUT_MS)))
         options.extend(extra)
         try:
-            self.endpoint = EndpointProcess(interpreter, options)
+            self.endpoint = EndpointProcess(interpreter, options, preexec_fn=preexec_fn)
         except Exception:
             self.target.close()
             self.i2c.close()

@@ -14,12 +14,23 @@ along (a 1023-byte request from the bus to its listener, and the answer back), k
 tables and its heap at their baseline, and have counted what it dropped (`ipc` on its
 console).
 
+Then, after each batch's bytes, one abuse of the service itself, in turn (ABUSES; more may be
+added): a flood of connections past its limit (--ipc-max-clients: each refused, closed at
+once, counted), its descriptors exhausted (the endpoint runs with a low RLIMIT_NOFILE, lowered
+for the scenario to what it has open: accept() fails, counted, and the listener rests), and a
+client that sends requests and never reads the answers (dropped after --ipc-stall-ms,
+counted). The endpoint's CPU while the abuse goes on must stay near its idle figure. After
+each batch, beside the checks above, its descriptors (/proc/PID/fd) are back at their baseline
+and its idle CPU is low (`idle_cpu`, in percent of one CPU).
+
 The seed decides every byte written but the handle values taken from the answers (the
 endpoint's epoch is random, and which answers are in when a request is made is a matter of
 timing): the random numbers drawn never depend on the answers, so a batch that failed is
 written again, the same but for those values, by the same seed.
 """
 
+import errno
+import resource
 import socket
 import time
 
@@ -58,6 +69,16 @@ SEND_TIMEOUT_S = 2.0  # a stream the endpoint stops reading for this long is a f
 # kept by mistake shows at once, while what the conservative collector happens to keep of the
 # last ones moves the figure by up to 2 KB (measured: -500 to +2144 over 24 batches).
 HEAP_SLACK = 4096
+MAX_CLIENTS = 8  # --ipc-max-clients: the fuzzing connections and the good client, with room
+STALL_MS = 500  # --ipc-stall-ms: a client that never reads is dropped after this
+# Descriptors the endpoint may open beyond those it has when it starts: its connections and
+# one more (what a refused connection takes for a moment).
+SPARE_DESCRIPTORS = MAX_CLIENTS + 1
+# What the endpoint has open once it runs: standard streams, its UDP and listening sockets,
+# and on CPython its event loop's epoll and self-pipe (at most 9, measured), with room.
+STARTS_WITH = 10
+IDLE_CPU_PERCENT = 10  # an idle endpoint (or one under an abuse) may use this much of a CPU
+CPU_SAMPLE_S = 0.25
 
 
 class IpcSource:
@@ -319,6 +340,151 @@ class GoodClient:
         return None
 
 
+def cpu_percent(endpoint):
+    """The share of one CPU the endpoint uses over CPU_SAMPLE_S, in percent."""
+    cpu, wall = endpoint.cpu_seconds(), time.monotonic()
+    time.sleep(CPU_SAMPLE_S)
+    return 100 * (endpoint.cpu_seconds() - cpu) / (time.monotonic() - wall)
+
+
+def _until(condition, seconds=3.0):
+    # True once `condition()` is, False when `seconds` pass first.
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def _fresh_client_served(path):
+    # A client that connects now is served within its deadline: None, or why not.
+    try:
+        client = StreamClient(connect_unix(path))
+    except OSError as error:
+        return "a new client cannot connect: %s" % error
+    try:
+        Stack(client).get_eid()
+    except MctpError as error:
+        return "a new client is not served: %s" % error
+    finally:
+        client.stream.close()
+    return None
+
+
+def _busy_while(rig, figures, what):
+    # None when the endpoint's CPU stays low while `what` goes on, else what it used.
+    percent = cpu_percent(rig.endpoint)
+    figures.high(what + "_cpu", int(percent), "%")
+    if percent > IDLE_CPU_PERCENT:
+        return "%s: the endpoint used %d%% of a CPU" % (what, percent)
+    return None
+
+
+def flood(rig, figures, path):
+    """Connections past the limit, all at once: those beyond it are refused (their streams
+    end at once), counted; a new client is served once they have gone."""
+    refused = rig.audit("ipc")["refused"]
+    streams = []
+    try:
+        for _ in range(2 * MAX_CLIENTS):
+            streams.append(connect_unix(path))
+        if not _until(lambda: sum(s.any() == 0 and s.closed for s in streams) >= MAX_CLIENTS):
+            return "connections past the limit were not closed at once"
+        problem = _busy_while(rig, figures, "flood")
+    finally:
+        for stream in streams:
+            stream.close()
+    now = rig.audit("ipc")["refused"]
+    figures.add("flood_refused", now - refused, "")
+    if now - refused < MAX_CLIENTS:
+        return problem or "%d refused of %d past the limit" % (now - refused, MAX_CLIENTS)
+    return problem or _fresh_client_served(path)
+
+
+def exhausted(rig, figures, path):
+    """The service full of idle connections, then the endpoint's descriptor limit lowered to
+    what it has open: accept() fails, counted, the listener rests (CPU low) and clients past
+    the backlog give up at their deadline; with the limit back and the connections gone, a
+    new client is served. (The limit is lowered no further than that: the unix port's
+    asyncio poller keeps an entry for every stream it has ever watched at once, and poll()
+    refuses more entries than RLIMIT_NOFILE allows, EINVAL.)"""
+    pid = rig.endpoint.process.pid
+    errors = rig.audit("ipc")["accept_errors"]
+    limits = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    streams = []
+    problem = None
+    try:
+        for _ in range(MAX_CLIENTS - 1):  # (the good client has the last place)
+            streams.append(connect_unix(path))
+        if not _until(lambda: rig.audit("ipc")["open"] == MAX_CLIENTS):
+            return "the idle connections were not all served"
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (rig.endpoint.descriptors(), limits[1]))
+        try:
+            for _ in range(MAX_CLIENTS):  # (past the backlog's 4)
+                streams.append(connect_unix(path, timeout_ms=200))
+            problem = "the backlog never filled"
+        except OSError as error:
+            if error.errno != errno.ETIMEDOUT:
+                problem = "a connect failed: %s" % error
+        if not _until(lambda: rig.audit("ipc")["accept_errors"] > errors):
+            problem = problem or "no accept error counted"
+        problem = problem or _busy_while(rig, figures, "exhausted")
+    finally:
+        for stream in streams:
+            stream.close()
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, limits)
+    figures.add("accept_errors", rig.audit("ipc")["accept_errors"] - errors, "")
+    return problem or _fresh_client_served(path)
+
+
+def never_reads(rig, figures, path):
+    """A client that sends requests and reads none of the answers: once its socket is full
+    the endpoint waits (CPU low) and drops it after STALL_MS, counted."""
+    stalled = rig.audit("ipc")["stalled"]
+    request = bytearray(64)
+    frame = bytearray(64)
+    n = encode_frame(frame, KIND_REQUEST, 1, request, wire.encode_get_eid(request))
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+        sock.settimeout(0.2)
+        try:
+            while True:  # until the endpoint stops reading it
+                sock.sendall(bytes(frame[:n]) * 50)
+        except socket.timeout:
+            pass
+        problem = _busy_while(rig, figures, "never_reads")
+        if not _until(lambda: rig.audit("ipc")["stalled"] > stalled, 3 * STALL_MS / 1000):
+            problem = problem or "a client that never reads was not dropped"
+    finally:
+        sock.close()
+    figures.add("stalled", rig.audit("ipc")["stalled"] - stalled, "")
+    return problem or _fresh_client_served(path)
+
+
+# After each batch's bytes, one of these in turn: (rig, figures, path) -> None or a problem.
+ABUSES = (flood, exhausted, never_reads)
+
+
+def _idle_problems(rig, figures, descriptors):
+    # After a batch: the endpoint's descriptors at their baseline, its idle CPU low.
+    if not _until(lambda: rig.endpoint.descriptors() == descriptors):
+        return "%d descriptors open (baseline %d)" % (rig.endpoint.descriptors(), descriptors)
+    percent = cpu_percent(rig.endpoint)
+    figures.high("idle_cpu", int(percent), "%")
+    if percent > IDLE_CPU_PERCENT:
+        return "the idle endpoint used %d%% of a CPU" % percent
+    return None
+
+
+def _few_descriptors():
+    # In the endpoint's process before it starts: room for what it opens as it starts and
+    # SPARE_DESCRIPTORS more.
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (STARTS_WITH + SPARE_DESCRIPTORS, hard))
+
+
 def fuzz_ipc(name, interpreter, seed, items, batch_size, figures, folder):
     """Fuzz `run_endpoint.py --ipc unix:FOLDER/stack.sock` under `interpreter` with `items`
     batch items; failures into `figures`."""
@@ -327,8 +493,10 @@ def fuzz_ipc(name, interpreter, seed, items, batch_size, figures, folder):
     rng = Rng(seed)
     source = IpcSource(rng, 3)
     path = folder + "/stack.sock"
+    options = ("--ipc", "unix:" + path, "--ipc-max-clients", str(MAX_CLIENTS))
+    options += ("--ipc-stall-ms", str(STALL_MS))
     try:
-        rig = UdpRig(interpreter, ("--ipc", "unix:" + path))
+        rig = UdpRig(interpreter, options, preexec_fn=_few_descriptors)
     except EndpointFailed as error:
         figures.fail(seed, 0, str(error))
         return
@@ -336,6 +504,7 @@ def fuzz_ipc(name, interpreter, seed, items, batch_size, figures, folder):
     try:
         good = GoodClient(path, rig.owner)
         problem, baseline = rig.start(rng, good.check_health)
+        descriptors = rig.endpoint.descriptors()
         heap = -1
         written = 0
         batch = 0
@@ -366,15 +535,19 @@ def fuzz_ipc(name, interpreter, seed, items, batch_size, figures, folder):
             source.handles[:] = [FORGED_HANDLE]
             figures.add("batches", 1, "")
             problem = problem or _released(rig, baseline)
+            problem = problem or ABUSES[(batch - 1) % len(ABUSES)](rig, figures, path)
             if not problem:
                 enforced = name == "micropython"
                 problem, heap = rig.check(
                     rng, figures, baseline, heap, enforced, good.check_health, HEAP_SLACK
                 )
+                problem = problem or _idle_problems(rig, figures, descriptors)
         figures.add("items", written, "")
         if rig.endpoint.alive():
             counted = rig.audit("ipc")
             for key in ("requests", "cancels", "busy", "stray", "bad_header", "oversized"):
+                figures.add(key, counted[key], "")
+            for key in ("refused", "failed"):
                 figures.add(key, counted[key], "")
             figures.add("bad_fcs", counted["bad_fcs"], "")
             figures.add("garbage", counted["garbage"], "bytes")

@@ -37,7 +37,12 @@ Options:
                          (mctp.ipc: StreamClient) on a Unix socket or a TCP port on 127.0.0.1,
                          each connection with its own handles, released when it closes; or
                          to one application on a tty or pty (a board's UART, as a host rig
-                         drives it)
+                         drives it). tcp:0 takes a free port, shown in the ready line. It
+                         serves the stack of this endpoint: give --i2c-udp or --serial too
+  --ipc-max-clients N    connections served at once (default: the Config's ipc_clients, 4);
+                         one more is closed at once, and counted as refused
+  --ipc-stall-ms MS      a client that takes none of an answer for MS ms (it stopped
+                         reading) is dropped, and counted as stalled (default 5000)
   --eid N                a static EID (default: none, wait for the bus owner's Set EID)
   --uuid HEX             the endpoint UUID, 32 hex digits (default: a random one, RFC 9562
                          version 4, new each run; a board's comes from machine.unique_id())
@@ -77,6 +82,8 @@ COMMAND_LINE = CommandLine(
         "--serial": None,
         "--serial-peer": None,
         "--ipc": None,
+        "--ipc-max-clients": None,
+        "--ipc-stall-ms": None,
         "--eid": None,
         "--uuid": None,
         "--mtu": "64",
@@ -94,6 +101,11 @@ def parse(argv):
     cli = COMMAND_LINE
     options, _ = cli.parse(argv)
     if options["i2c_udp"] is None and options["serial"] is None:
+        if options["ipc"] is not None:
+            cli.fail(
+                "--ipc serves the stack of an endpoint, which needs a link: give --i2c-udp "
+                "LISTEN:PEER or --serial PATH too"
+            )
         cli.fail("give --i2c-udp LISTEN:PEER, --serial PATH or both")
     settings = {
         "listen": None,
@@ -120,6 +132,16 @@ def parse(argv):
     settings["ipc"] = options["ipc"]
     if options["ipc"] is not None and not options["ipc"].startswith(("unix:", "tcp:", "serial:")):
         cli.fail("--ipc: give unix:PATH, tcp:PORT or serial:PATH, not %r" % options["ipc"])
+    clients = options["ipc_max_clients"]
+    settings["ipc_max_clients"] = (
+        settings["config"].ipc_clients
+        if clients is None
+        else cli.number("--ipc-max-clients", clients, 1, 1 << 16)
+    )
+    stall = options["ipc_stall_ms"]  # (None: the StreamService's default)
+    settings["ipc_stall_ms"] = (
+        None if stall is None else cli.number("--ipc-stall-ms", stall, 1, 1 << 30)
+    )
     if options["serial_peer"] is not None:
         if options["serial"] is None:
             cli.fail("--serial-peer routes over the serial link: give --serial PATH too")
@@ -427,28 +449,42 @@ class IpcService:
     """The endpoint's stack served to applications in other processes (mctp.ipc), through
     EndpointApp.serve_ipc as a board serves its IPC UART: on a serial line, one application;
     on a socket, each connection accepted (`poll`, one of the endpoint's services after the
-    StreamService's), and under asyncio each stream gets a task that wakes the stack task when
-    it has bytes. `source`: what wakes the stack task, the listening socket or the line."""
+    StreamService's), up to `max_clients` at once, a client that takes nothing of an answer
+    for `stall_ms` dropped. Under asyncio each stream gets a task that wakes the stack task
+    when it has bytes, or, while an answer waits for room in it, when it has room (or the
+    stall time is up); the listening socket's task rests while the listener does (accept()
+    failed: no free descriptor). `source`: the line to watch, for a serial line (None for a
+    socket: its tasks start at the first poll). `where`: unix:PATH, tcp:PORT (the port
+    bound) or serial:PATH."""
 
-    def __init__(self, where, app, wake):
+    def __init__(self, where, app, wake, max_clients, stall_ms):
         from mctp.host.ipc_sockets import Listener  # noqa: PLC0415 (hosts: sockets)
 
         self.wake = wake
         self._watchers = {}  # stream -> its watching task (asyncio)
         self.listener = None
+        self.source = None
+        self.where = where
         kind, _, rest = where.partition(":")
         if kind == "serial":
             line = open_serial(rest)
             self.service = app.serve_ipc(line)
+            self._limit(max_clients, stall_ms)
             self.source = line.source
             return
         try:
             self.listener = Listener.unix(rest) if kind == "unix" else Listener.tcp(int(rest))
         except (OSError, ValueError) as error:
             raise SystemExit("run_endpoint.py: cannot listen on %s: %s" % (where, error))
+        self.where = self.listener.address()
         self.service = app.serve_ipc()
-        self.source = self.listener.sock
+        self._limit(max_clients, stall_ms)
         app.services.append(self.poll)
+
+    def _limit(self, max_clients, stall_ms):
+        self.service.max_clients = max_clients
+        if stall_ms is not None:
+            self.service.stall_ms = stall_ms
 
     def poll(self):
         # New connections, served from the next round on; the watchers follow the streams the
@@ -461,17 +497,54 @@ class IpcService:
     def _watch_streams(self):
         import asyncio  # noqa: PLC0415
 
-        from mctp.aio import watch  # noqa: PLC0415
-
+        if not self._watchers:  # (the first poll: the listening socket's own task)
+            self._watchers[self.listener] = asyncio.create_task(self._watch_listener())
         live = [peer.stream for peer in self.service.peers]
         # The watchers of closed streams go first: a new connection may have the descriptor
         # number of one that closed, and a cancelled watcher removes its reader by that number.
         for stream in list(self._watchers):
-            if stream not in live:
+            if stream is not self.listener and stream not in live:
                 self._watchers.pop(stream).cancel()
-        for stream in live:
-            if stream not in self._watchers:
-                self._watchers[stream] = asyncio.create_task(watch(stream.source, self.wake))
+        for peer in self.service.peers:
+            if peer.stream not in self._watchers:
+                task = asyncio.create_task(self._watch(peer.stream.source))
+                self._watchers[peer.stream] = task
+
+    async def _watch_listener(self):
+        import asyncio  # noqa: PLC0415
+
+        from mctp.aio import readable  # noqa: PLC0415
+        from mctp.aio.flag import run_others  # noqa: PLC0415
+
+        while True:
+            resting = self.listener.paused_ms()
+            if resting:  # (its backlog stays readable: watching it now would spin)
+                await asyncio.sleep(resting / 1000)
+            await readable(self.listener.sock)
+            self.wake.set()
+            await run_others()
+
+    async def _watch(self, source):
+        # (It keeps the socket, not its stream or Peer: on the unix port what a cancelled
+        # task's frame held may stay on the heap for a while, buffers included.)
+        from mctp.aio import readable, ready_ms, writable  # noqa: PLC0415
+        from mctp.aio.flag import run_others  # noqa: PLC0415
+
+        while True:
+            left = self._write_wait_ms(source)
+            if left is None:
+                await readable(source)
+            elif left:  # an answer waits for room; the input is not read meanwhile
+                await ready_ms(writable(source), left)
+            self.wake.set()  # (the stall time up: the service's poll drops the stream)
+            await run_others()
+
+    def _write_wait_ms(self, source):
+        # StreamService.write_wait_ms of the stream on `source` (None once it has gone).
+        for peer in self.service.peers:
+            if peer.stream.source is source:
+                return self.service.write_wait_ms(peer)
+        return None
 
     def close(self):
         # (The watcher tasks end with the event loop, which has ended by now.)
@@ -514,7 +587,7 @@ def main(argv):
         app.core.add_route(s["serial_peer"], s["serial_peer"], app.serial, 0)
     ipc = None
     if s["ipc"] is not None:
-        ipc = IpcService(s["ipc"], app, wake)
+        ipc = IpcService(s["ipc"], app, wake, s["ipc_max_clients"], s["ipc_stall_ms"])
     _stop_on_sigterm()
     console = Console(app) if s["console"] else None
     where = []
@@ -523,7 +596,7 @@ def main(argv):
     if serial is not None:
         where.append("serial %s" % s["serial"])
     if ipc is not None:
-        where.append("IPC %s" % s["ipc"])
+        where.append("IPC %s" % ipc.where)
     ready = "ready: %s, EID %d, UUID %s" % (", ".join(where), app.core.eid, format_uuid(uuid))
     if i2c is not None:
         ready += ", UDP %d -> %d" % (target.port, s["peer"])
@@ -540,8 +613,8 @@ def main(argv):
             streams = [stream.source for stream in (serial,) if stream is not None]
             if target is not None:
                 streams.append(target.sock)
-            if ipc is not None:
-                streams.append(ipc.source)  # (each connection's: IpcService)
+            if ipc is not None and ipc.source is not None:
+                streams.append(ipc.source)  # (a socket's connections: IpcService's tasks)
             serve(app, streams, console, ready)
     except KeyboardInterrupt:
         pass

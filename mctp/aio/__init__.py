@@ -4,7 +4,7 @@
 
 from .flag import Flag, ThreadSafeFlag  # (the leaves first, as in mctp.core)
 from .task import StackTask
-from .watch import readable, watch
+from .watch import readable, watch, ready_ms, writable
 from .stack import AsyncListener, AsyncReqChannel, AsyncRespChannel, AsyncStack
 
 __all__ = [
@@ -16,5 +16,7 @@ __all__ = [
     "StackTask",
     "ThreadSafeFlag",
     "readable",
+    "ready_ms",
     "watch",
+    "writable",
 ]

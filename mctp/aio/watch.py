@@ -1,7 +1,9 @@
 # Waking the stack task for a stream that has no interrupt of its own: a host bus's socket, a
 # pty, standard input, or a board's UART where the port can poll it. Readiness is asked of
-# asyncio's own poller, so a task waiting here costs nothing until bytes come. The awaitable
-# clients (mctp.aio.ipc, mctp.aio.linux) wait here too, each wait bounded (ready_ms).
+# asyncio's own poller, so a task waiting here costs nothing until bytes come (readable) or
+# until a stream that was full has room again (writable: a writer must wait on that, not on
+# input it is not reading, or it would be woken again and again). The awaitable clients
+# (mctp.aio.ipc, mctp.aio.linux) wait here too, each wait bounded (ready_ms).
 #
 #     asyncio.create_task(watch(target.sock, task.wake))   # the UDP I2C bus under asyncio
 

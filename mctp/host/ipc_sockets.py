@@ -16,15 +16,31 @@
 #
 # What arrives is read into a buffer of the stream's own (as a UART's driver fills its rxbuf),
 # so any() says how many bytes readinto() can take. A host's: it allocates per write on CPython.
+#
+# Limits: a connection beyond the service's max_clients is accepted and closed at once; one
+# whose buffers cannot be allocated is closed too (the service counts both); when accept()
+# itself fails (no free descriptor: EMFILE) the error is counted and the listener rests for
+# BACKOFF_MS (paused_ms() says how long, for a loop that watches it), so it never spins. A
+# connect waits `timeout_ms` at most (a server whose backlog is full accepts nobody).
 
+import errno
 import os
+import select
 import socket
 import sys
 
+from .._compat import sleep_ms, ticks_add, ticks_diff, ticks_ms
+from ..ipc.client import TIMEOUT_MS
+from ..ipc.service import CHUNK
+from .i2c_udp import bind
 from .read_ahead import ReadAhead
 
 _MICROPYTHON = sys.implementation.name == "micropython"
-BUFFER = 4096
+BUFFER = 4096  # a client's read-ahead (answers of up to 1,044 bytes, taken whole)
+SERVED_BUFFER = CHUNK  # a served connection's: the service reads CHUNK bytes at a time
+BACKOFF_MS = 250  # after accept() failed, the listener accepts nothing for this long
+_EISCONN = getattr(errno, "EISCONN", 106)  # (the unix port's errno has no name for it)
+_CONNECT_RETRY_MS = 10  # a full UNIX backlog refuses at once (EAGAIN): tried again this often
 
 # "Nothing now" from a non-blocking socket: CPython raises BlockingIOError, MicroPython's
 # readinto and write return None instead. Any other OSError means the peer has gone.
@@ -112,23 +128,68 @@ def _tcp_address(host, port):
     return socket.getaddrinfo(host, port)[0][-1]
 
 
-def _connected(sock, address):
+def _connected(sock, address, where, timeout_ms):
+    # `sock` connected to `address` within timeout_ms, or closed and OSError: the connect's
+    # own (ECONNREFUSED, ENOENT, ...), or ETIMEDOUT saying where and how long.
+    if not isinstance(timeout_ms, int) or timeout_ms < 1:
+        sock.close()
+        raise ValueError("timeout_ms must be an int of at least 1, not %r" % (timeout_ms,))
+    sock.setblocking(False)
+    start = ticks_ms()
     try:
-        sock.connect(address)
-    except OSError:
+        while True:
+            state = _connect_once(sock, address)
+            if state is None:
+                return SocketStream(sock)
+            left = timeout_ms - ticks_diff(ticks_ms(), start)
+            if left <= 0:
+                raise OSError(
+                    errno.ETIMEDOUT,
+                    "no connection to %s within %d ms: the server accepts none (its backlog is "
+                    "full, or it is stopped)" % (where, timeout_ms),
+                )
+            if state == errno.EAGAIN:  # a UNIX socket's full backlog: nothing to wait on
+                sleep_ms(min(left, _CONNECT_RETRY_MS))
+            else:
+                _wait_writable(sock, left)
+    except BaseException:
         sock.close()
         raise
-    return SocketStream(sock)
 
 
-def connect_unix(path):
-    """A SocketStream connected to the UNIX socket at `path`."""
-    return _connected(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM), _unix_address(path))
+def _connect_once(sock, address):
+    # None once connected; the errno of a connect still to finish (EINPROGRESS, EALREADY: TCP's
+    # handshake) or to try again (EAGAIN: a UNIX socket's backlog is full); else OSError.
+    try:
+        sock.connect(address)
+    except OSError as error:
+        code = error.errno
+        if code == _EISCONN:
+            return None
+        if code in (errno.EINPROGRESS, errno.EALREADY, errno.EAGAIN):
+            return code
+        raise
+    return None
 
 
-def connect_tcp(port, host="127.0.0.1"):
-    """A SocketStream connected to TCP `host`:`port`."""
-    return _connected(socket.socket(socket.AF_INET, socket.SOCK_STREAM), _tcp_address(host, port))
+def _wait_writable(sock, ms):
+    poller = select.poll()
+    poller.register(sock, select.POLLOUT)
+    poller.poll(ms)
+
+
+def connect_unix(path, timeout_ms=TIMEOUT_MS):
+    """A SocketStream connected to the UNIX socket at `path`; OSError when it cannot be,
+    ETIMEDOUT when the server accepts nobody within `timeout_ms`."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    return _connected(sock, _unix_address(path), "unix:" + path, timeout_ms)
+
+
+def connect_tcp(port, host="127.0.0.1", timeout_ms=TIMEOUT_MS):
+    """A SocketStream connected to TCP `host`:`port`; OSError when it cannot be, ETIMEDOUT
+    when the server accepts nobody within `timeout_ms`."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    return _connected(sock, _tcp_address(host, port), "tcp:%s:%d" % (host, port), timeout_ms)
 
 
 _S_IFMT = 0o170000
@@ -145,13 +206,11 @@ def _clear_stale(path):
         return  # nothing there
     if mode & _S_IFMT != _S_IFSOCK:
         return
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        probe.connect(_unix_address(path))
-    except OSError:
-        _remove(path)  # refused: a dead server's
-    finally:
-        probe.close()
+        connect_unix(path).close()
+    except OSError as error:
+        if error.errno != errno.ETIMEDOUT:  # (a live server whose backlog is full: its path)
+            _remove(path)  # refused: a dead server's
 
 
 def _remove(path):
@@ -163,46 +222,101 @@ def _remove(path):
 
 class Listener:
     """A listening socket whose connections go to a StreamService, accepted without
-    blocking. Make one with Listener.unix(path) or Listener.tcp(port)."""
+    blocking. Make one with Listener.unix(path) or Listener.tcp(port). `clock` gives
+    milliseconds for the back-off (default ticks_ms)."""
 
-    def __init__(self, sock, path=None):
+    def __init__(self, sock, path=None, clock=None, port=None):
         sock.setblocking(False)
         self.sock = sock
         self.path = path  # a UNIX socket's path, removed by close()
-        self.accepted = 0
+        self.port = port  # a TCP socket's port
+        self.clock = ticks_ms if clock is None else clock
+        self.accepted = 0  # connections handed to the service
+        self._resume = None  # when accepting resumes after accept() failed (None: it does)
+
+    def address(self):
+        """Where clients connect: unix:PATH, or tcp:PORT with the port bound."""
+        if self.path is not None:
+            return "unix:" + self.path
+        return "tcp:%d" % self.port
 
     @classmethod
     def unix(cls, path, backlog=4):
         _clear_stale(path)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.bind(_unix_address(path))
-        sock.listen(backlog)
+        try:
+            sock.bind(_unix_address(path))
+            sock.listen(backlog)
+        except OSError:
+            sock.close()
+            raise
         return cls(sock, path)
 
     @classmethod
     def tcp(cls, port, host="127.0.0.1", backlog=4):
+        """On TCP `host`:`port` (0: a free port, then in `port`)."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(_tcp_address(host, port))
-        sock.listen(backlog)
-        return cls(sock)
+        try:
+            port = bind(sock, host, port)
+            sock.listen(backlog)
+        except OSError:
+            sock.close()
+            raise
+        return cls(sock, port=port)
+
+    def paused_ms(self):
+        """How long accept_into() still rests after accept() failed (0: it accepts)."""
+        if self._resume is None:
+            return 0
+        left = ticks_diff(self._resume, self.clock())
+        if left > 0:
+            return left
+        self._resume = None
+        return 0
 
     def accept_into(self, service):
-        """Every connection waiting, added to `service` (each a SocketStream); how many."""
+        """Every connection waiting, added to `service` (each a SocketStream); how many were
+        added. One beyond the service's max_clients is closed at once (service.refused); one
+        that cannot be served (no memory for its buffers) too (service.failed). When accept()
+        fails (no free descriptor, ...) the error is counted (service.accept_errors) and
+        nothing is accepted for BACKOFF_MS."""
+        if self.paused_ms():
+            return 0
         count = 0
         while True:
-            conn = self._accept()
-            if conn is None:
+            sock = self._accept(service)
+            if sock is None:
                 return count
-            service.add(SocketStream(conn))
-            self.accepted += 1
-            count += 1
+            if self._admit(sock, service):
+                self.accepted += 1
+                count += 1
 
-    def _accept(self):
+    def _accept(self, service):
         try:
             return self.sock.accept()[0]
-        except OSError:
-            return None
+        except Exception as error:  # (MemoryError too: the unix port allocates the socket)
+            self._refused(service, error)
+        return None
+
+    def _refused(self, service, error):
+        # accept() failed: EAGAIN is nobody waiting; anything else (no free descriptor, ...)
+        # is counted and rests the listener.
+        if getattr(error, "errno", None) != errno.EAGAIN:
+            service.accept_errors += 1
+            self._resume = ticks_add(self.clock(), BACKOFF_MS)
+
+    def _admit(self, sock, service):
+        # True when `sock` is served; else it is closed, never left open.
+        try:
+            if service.full():
+                service.refuse(sock)
+                return False
+            return service.add(SocketStream(sock, SERVED_BUFFER)) is not None
+        except Exception:  # no memory for its buffers, say
+            service.failed += 1
+            sock.close()
+        return False
 
     def close(self):
         self.sock.close()

@@ -21,7 +21,13 @@
 # A failed request's response follows a detail frame with the server's words for the error
 # (Server.explain: "no route to EID 20"), so that a StreamClient raises the MctpError a
 # DirectClient would (`details` counts them).
+#
+# Limits, so that no client can exhaust or stall the service: at most `max_clients` streams
+# (Config.ipc_clients by default; a stream over it is closed at once, `refused`), and a stream
+# that takes none of an answer for `stall_ms` (a client that never reads) is dropped as if it
+# had closed (`stalled`).
 
+from .._compat import ticks_diff
 from ..errors import ResponseCode
 from ..wire import MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE
 from .framing import (
@@ -36,6 +42,7 @@ from .framing import (
 
 CHUNK = 256  # bytes read from a stream at a time
 FRAMES_PER_POLL = 4  # requests served per stream per poll, so none starves the others
+STALL_MS = 5000  # an answer a stream takes nothing of for this long: the stream is dropped
 
 
 class Peer:
@@ -53,6 +60,7 @@ class Peer:
         self.left_end = 0
         self.owed = False  # a request was taken and its answer not yet written
         self.seq = 0  # its sequence number
+        self.moved = 0  # when the answer in flight was framed or the stream last took some
         # Counters.
         self.requests = 0
         self.busy = 0  # requests while an answer was owed (dropped)
@@ -93,35 +101,84 @@ def _add_counts(totals, peer):
         totals[i] += value
 
 
+def _positive(name, value):
+    if not isinstance(value, int) or value < 1:
+        raise ValueError("%s must be an int of at least 1, not %r" % (name, value))
+    return value
+
+
 class StreamService:
-    def __init__(self, server):
+    """Serves streams to `server`: at most `max_clients` at once (None: the server's
+    Config.ipc_clients), each dropped when it takes nothing of an answer for `stall_ms`
+    (timed by the server's core clock)."""
+
+    def __init__(self, server, max_clients=None, stall_ms=STALL_MS):
+        if max_clients is None:
+            max_clients = server.core.config.ipc_clients
+        self.max_clients = _positive("max_clients", max_clients)
+        self.stall_ms = _positive("stall_ms", stall_ms)
         self.server = server
         self.peers = []
         self.faults = 0
         self.connections = 0  # streams served so far
+        self.refused = 0  # streams closed at once: max_clients were served already
+        # Counted by the stream's source (mctp.host.ipc_sockets.Listener), shown here with the
+        # rest: accept() failing (no free descriptor, ...), and a connection accepted but not
+        # served (no memory for its buffers), closed at once.
+        self.accept_errors = 0
+        self.failed = 0
+        self.stalled = 0  # streams dropped because they took nothing of an answer for stall_ms
         self._taken = 0  # requests taken by this poll
         self._gone = [0] * len(PEER_FIGURES)  # the counts of the streams no longer served
 
+    def full(self):
+        """True when max_clients streams are served: add() would refuse another."""
+        return len(self.peers) >= self.max_clients
+
+    def refuse(self, stream):
+        """Close `stream` (anything with close(): a stream, an accepted socket) unserved, and
+        count it as `refused`."""
+        self.refused += 1
+        stream.close()
+
     def add(self, stream):
-        """Serve `stream`: a new connection (its own handles); its Connection."""
-        peer = Peer(stream, self.server.connect())
+        """Serve `stream`: a new connection (its own handles); its Connection. When
+        max_clients streams are served already, the stream is refused (closed, counted) and
+        the answer is None."""
+        if self.full():
+            self.refuse(stream)
+            return None
+        peer = Peer(stream, None)  # (its buffers first: the server keeps a connection made)
+        peer.conn = self.server.connect()
         self.peers.append(peer)
         self.connections += 1
         return peer.conn
 
     def figures(self):
         """(name, value) of what the service has counted over every stream it served, those
-        gone included: connections, open (served now), then PEER_FIGURES (requests; requests
-        dropped while an answer was owed, frames of another kind, cancels; the deframers'
-        bytes of garbage, bad headers, oversized frames and bad FCSs; detail frames written),
-        and faults."""
+        gone included: connections, open (served now), refused, failed, accept_errors,
+        stalled (see __init__), then PEER_FIGURES (requests; requests dropped while an answer
+        was owed, frames of another kind, cancels; the deframers' bytes of garbage, bad
+        headers, oversized frames and bad FCSs; detail frames written), and faults."""
         totals = list(self._gone)
         for peer in self.peers:
             _add_counts(totals, peer)
         found = [("connections", self.connections), ("open", len(self.peers))]
+        found.append(("refused", self.refused))
+        found.append(("failed", self.failed))
+        found.append(("accept_errors", self.accept_errors))
+        found.append(("stalled", self.stalled))
         found.extend(zip(PEER_FIGURES, totals))
         found.append(("faults", self.faults))
         return found
+
+    def write_wait_ms(self, peer):
+        """None when `peer` has no answer in flight (its input is read: wait until it has
+        bytes); else how long its stream has left to take some of the answer before it is
+        dropped as stalled (wait until it can take bytes, for that long at most)."""
+        if peer.out_off >= peer.out_len:
+            return None
+        return max(0, self.stall_ms - ticks_diff(self.server.core.clock(), peer.moved))
 
     def peer(self, stream):
         """The Peer serving `stream` (its counters), or None."""
@@ -155,8 +212,8 @@ class StreamService:
         while i < len(self.peers):
             peer = self.peers[i]
             self._guarded(peer)
-            if getattr(peer.stream, "closed", False):
-                self._drop(peer)  # the client has gone
+            if getattr(peer.stream, "closed", False) or self._stalled(peer):
+                self._drop(peer)  # the client has gone, or stopped reading
                 continue
             i += 1
         return self._taken
@@ -167,6 +224,12 @@ class StreamService:
         except Exception:
             peer.faults += 1
             self.faults += 1
+
+    def _stalled(self, peer):
+        if self.write_wait_ms(peer) != 0:  # (None: no answer in flight)
+            return False
+        self.stalled += 1
+        return True
 
     def _drop(self, peer):
         # Its connection goes, and the stream is closed.
@@ -228,6 +291,7 @@ class StreamService:
         conn = peer.conn
         peer.owed = False
         peer.out_off = 0
+        peer.moved = self.server.core.clock()
         if conn.code != ResponseCode.SUCCESS:
             self._respond_with_detail(peer)
             return
@@ -256,4 +320,5 @@ class StreamService:
             if not took:
                 return False
             peer.out_off += took
+            peer.moved = self.server.core.clock()
         return True
