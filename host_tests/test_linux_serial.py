@@ -12,7 +12,6 @@
 
 import os
 import sys
-import time
 
 from testing import IS_MICROPYTHON, skip
 
@@ -38,13 +37,6 @@ def guest_or_skip():
     return guest
 
 
-def wait_for_socket(path, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not os.path.exists(path):
-        assert time.monotonic() < deadline, "QEMU did not open the serial socket"
-        time.sleep(0.02)
-
-
 def exchanges_with_the_kernel(interpreter, options=()):
     """Our endpoint under `interpreter` on the guest's serial line (with `options` more): the
     guest's results, the answer our endpoint got to its request, and what the endpoint
@@ -52,7 +44,7 @@ def exchanges_with_the_kernel(interpreter, options=()):
     request = VENDOR + bytes((i * 7 + 3) & 0xFF for i in range(1021))  # 16 packets of ours
     guest = guest_or_skip()
     try:
-        wait_for_socket(guest.serial_path)
+        guest.wait_listening()
         line = ["--serial", "unix:" + guest.serial_path, "--eid", str(OUR_EID)]
         line.extend(options)  # (a starred display does not compile on MicroPython)
         line += ["--serial-peer", str(GUEST_EID), "--console"]

@@ -41,6 +41,7 @@ def run_checks(files):
         skip(str(why))
     request = b"\xff\xff" + bytes(range(200))
     try:
+        guest.wait_listening()
         options = ["--serial", "unix:" + guest.serial_path, "--eid", str(HOST_EID)]
         options.extend(("--serial-peer", str(GUEST_EID), "--tid", "7", "--console"))
         with EndpointProcess(micropython_command(), options, start_timeout=30) as endpoint:

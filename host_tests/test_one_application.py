@@ -175,6 +175,7 @@ def run_in_the_guest(interpreter, form=()):
             raise AssertionError("the Linux guest is needed in CI: %s" % why) from None
         skip(str(why))
     try:
+        guest.wait_listening()
         options = peer_options(guest.serial_path)
         with EndpointProcess(micropython_command(), options, start_timeout=30) as peer:
             events = (

@@ -342,6 +342,16 @@ class Guest:
 
     # The serial link.
 
+    def wait_listening(self, timeout=30.0):
+        """Wait until QEMU has opened the serial socket at `serial_path`, for a peer process
+        to connect to: start() returns once QEMU is launched, and a peer started before the
+        socket exists (a loaded machine) fails to open it (ENOENT)."""
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(self.serial_path):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise GuestError(self._why("QEMU's serial socket did not open"))
+            time.sleep(0.02)
+
     def connect(self, timeout=10.0):
         """A socket connected to the guest's ttyS1 (the caller closes it). The machine starts
         when it connects: boot_s counts from here."""
