@@ -18,6 +18,15 @@ EOM = 0x40
 TO = 0x08  # tag owner: a request
 
 
+def unlimited(**limits):
+    """A Config whose IPC client quotas are out of the way: one wire client may take every
+    handle (the seed's tests of the tables' sizes)."""
+    quotas = {"client_listeners": 256, "client_requests": 256, "client_queued": 256}
+    quotas.update(reserved_listeners=0, reserved_requests=0)
+    quotas.update(limits)
+    return Config(**quotas)
+
+
 def at_baseline(server):
     core = server.core
     return server.pending_in_use() == 0 and core.pool.in_use() == 0 and core.flows.in_use() == 0
@@ -199,7 +208,7 @@ def test_set_eid_refuses_reserved_and_broadcast_eids():
 
 
 def test_ninth_listener_is_no_space():
-    server, _ = lone_server()
+    server, _ = lone_server(config=unlimited())
     w = Wire(server)
     handles = [w.listener(t) for t in range(8)]
     assert len(set(handles)) == 8
@@ -211,7 +220,7 @@ def test_ninth_listener_is_no_space():
 
 
 def test_ninth_request_handle_is_no_space():
-    server, _ = lone_server()
+    server, _ = lone_server(config=unlimited())
     w = Wire(server)
     handles = [w.req(9) for _ in range(8)]
     assert len(set(handles)) == 8
@@ -418,7 +427,7 @@ def test_stale_response_to_a_reallocated_handle_slot_is_not_delivered():
 
 
 def test_eight_outstanding_requests_to_one_peer_use_every_tag():
-    a, _ = network(2, config=Config(requests=9))
+    a, _ = network(2, config=unlimited(requests=9))
     w = Wire(a.server)
     handles = [w.req(9) for _ in range(9)]
     tags = [w.request(handles[i], 1, b"q") for i in range(8)]

@@ -18,6 +18,7 @@ from ..stack import (
     StackListener,
     StackReqChannel,
     StackRespChannel,
+    _check_resp,
     _received,
     _recv_buffer,
 )
@@ -76,6 +77,7 @@ class AsyncReqChannel(_AsyncWith, StackReqChannel):
 
 class AsyncListener(_AsyncWith, StackListener):
     async def recv_into(self, buf, meta, resp=None):
+        _check_resp(resp)
         await self._client.recv(self._live_handle(), self._timeout_ms, buf, meta)
         if resp is not None:
             resp.bind(meta)
