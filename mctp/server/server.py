@@ -846,7 +846,7 @@ def _refusal(p, slot):
     # Why _copied failed, in words (an error path: it may allocate).
     if _room(p) < slot.length:
         return "it holds %d bytes now, the message is %d" % (_room(p), slot.length)
-    return "a %s that refused the bytes" % type(p.buf).__name__
+    return "a buffer of type %s refused them" % type(p.buf).__name__
 
 
 def _room(p):
