@@ -592,3 +592,119 @@ def test_the_seeds_three_argument_recv_returns_new_metadata():
     meta = client.recv(handle, 0, buf)
     assert (meta.msg_type, meta.remote_eid, meta.msg_tag, meta.payload_size) == (1, 9, 2, 2)
     assert buf[:2] == b"hi"
+
+
+# IPC client quotas (wire connections; the in-process owner's connection has none).
+
+
+def test_one_ipc_client_cannot_take_every_handle_and_the_owner_keeps_its_reserve():
+    server, _ = lone_server()  # Config's defaults: 8 listeners, 8 request handles
+    greedy = Wire(server)
+    taken = [greedy.listener(1), greedy.listener(2), greedy.req(9), greedy.req(10)]
+    assert greedy.code(wire.encode_listener(greedy.buf, 3)) == ResponseCode.NO_SPACE
+    assert server.explain(greedy.conn) == (
+        "IPC client quota: at most 2 listener handles per client (Config.client_listeners)"
+    )
+    assert greedy.code(wire.encode_req(greedy.buf, 11)) == ResponseCode.NO_SPACE
+    assert server.explain(greedy.conn) == (
+        "IPC client quota: at most 2 request handles per client (Config.client_requests)"
+    )
+    # A second client still opens its listener and its request channel.
+    second = Wire(server)
+    second.listener(3)
+    second.req(9)
+    # More clients take what IPC clients share: all but the 2 listeners and the request
+    # handle kept back for this process.
+    third, fourth = Wire(server), Wire(server)
+    for client, count in ((third, 2), (fourth, 2)):
+        for _ in range(count):
+            client.req(9)
+    third.listener(4)
+    third.listener(5)
+    fourth.listener(6)
+    assert fourth.code(wire.encode_listener(fourth.buf, 7)) == ResponseCode.NO_SPACE
+    assert server.explain(fourth.conn) == (
+        "IPC client quota: IPC clients together hold at most 6 listener handles"
+        " (Config.listeners less Config.reserved_listeners, kept for this process)"
+    )
+    fifth = Wire(server)
+    assert fifth.code(wire.encode_req(fifth.buf, 9)) == ResponseCode.NO_SPACE
+    assert server.explain(fifth.conn).startswith(
+        "IPC client quota: IPC clients together hold at most 7 request handles"
+    )
+    assert server.handles_in_use() == 6 + 7
+    # The owner (in process) still has its reserve, and no quota of its own.
+    owner = Stack(DirectClient(server))
+    kept = [owner.listener(8), owner.listener(9), owner.req(9)]
+    assert server.handles_in_use() == 16 and server.check() == []
+    # A handle a client gives back serves it again.
+    greedy.unbind(taken[0])
+    greedy.listener(3 + 7)
+    for channel in kept:
+        channel.close()
+    assert server.check() == []
+
+
+def test_one_ipc_client_cannot_keep_every_message_waiting():
+    server, _ = lone_server(config=Config(reassembly_slots=6))
+    slow = Wire(server)
+    one, two = slow.listener(1), slow.listener(2)
+    owner = DirectClient(server)
+    mine = owner.listener(3)
+    inject(server.core, 9, SOM_EOM | TO | 1, b"\x01" + b"first")
+    inject(server.core, 9, SOM_EOM | TO | 2, b"\x02" + b"second")
+    # Two messages wait for the client, one per listener: a third is one too many.
+    inject(server.core, 9, SOM_EOM | TO | 3, b"\x01" + b"third")
+    assert server.core.counters.queue_full == 1
+    assert (server.queued(one), server.queued(two), server.queued_for(slow.conn)) == (1, 1, 2)
+    # The owner's messages are not the client's: its listener takes its queue's two.
+    for tag in (4, 5):
+        inject(server.core, 9, SOM_EOM | TO | tag, b"\x03" + b"owner's")
+    assert server.queued(mine.value) == 2 and server.core.counters.queue_full == 1
+    # Once the client reads one, the next is taken again.
+    assert slow.recv(one, 100) and slow.payload() == b"first"
+    inject(server.core, 9, SOM_EOM | TO | 6, b"\x01" + b"fourth")
+    assert server.queued(one) == 1 and server.core.counters.queue_full == 1
+    assert server.check() == []
+
+
+def test_the_audit_names_a_broken_ipc_client_quota():
+    server, _ = lone_server()
+    client = Wire(server)
+    client.listener(1)
+    client.listener(2)
+    assert server.check() == []
+    server.core.config.client_listeners = 1  # as if the server had let one too many through
+    assert server.check() == [
+        "an IPC client holds 2 listener handles, over Config.client_listeners (1)"
+    ]
+
+
+def test_a_buffer_that_refuses_the_message_fails_its_receive_at_once_and_keeps_the_message():
+    # The buffer passed the checks, then shrank while its receive waited (an idle hook, or
+    # another task, cut it): the copy fails inside the server. The caller gets that error at
+    # once, not a timeout later, and the message stays queued for the next receive.
+    server, clock = lone_server()
+    buf = bytearray(16)
+
+    def idle():
+        if len(buf) == 16:
+            buf[4:] = b""
+            inject(server.core, 9, SOM_EOM | TO | 1, b"\x01" + b"0123456789")
+        clock.advance(10)
+
+    client = DirectClient(server, idle=idle)
+    listener = client.listener(1)
+    started = clock()
+    with raises(MctpError) as caught:
+        client.recv(listener, 100, buf, RecvMetadata())
+    assert (caught.value.code, clock() - started) == (ResponseCode.BAD_ARGUMENT, 10)
+    assert caught.value.detail == (
+        "the message could not be written into the receive buffer (it holds 4 bytes now, the"
+        " message is 10); it stays queued"
+    )
+    assert server.core.counters.internal_error == 0 and server.queued(listener.value) == 1
+    meta = client.recv(listener, 100, bytearray(16))
+    assert meta.payload_size == 10
+    client.drop_handle(listener)
+    assert at_baseline(server) and server.check() == []
