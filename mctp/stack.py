@@ -16,7 +16,7 @@ from ._compat import const
 from .api import Call, MctpListener, MctpReqChannel, MctpRespChannel, RecvMetadata
 from .constants import MAX_PAYLOAD_SIZE, TAG_MAX, is_valid_remote_eid
 from .errors import MctpError, ResponseCode
-from .wire import check_u32
+from .wire import check_meta, check_u32
 
 
 # The tag of a request in flight whose tag its client cannot know before the response.
@@ -161,6 +161,7 @@ class StackReqChannel(_Channel, MctpReqChannel):
         return self.sent
 
     def recv_into(self, buf, meta):
+        check_meta(meta)  # (a client would make one for None, and the caller never see it)
         self._client.recv(self._awaited(), self._timeout_ms, buf, meta)
         return self._response(meta)
 
@@ -197,8 +198,10 @@ class StackReqChannel(_Channel, MctpReqChannel):
         return meta, _received(into, self.recv_into(into, meta), buf)
 
 
-def _check_resp(resp):
-    # Before the receive: after it, a wrong `resp` would fail with the request taken.
+def _check_listener_recv(meta, resp):
+    # Before the receive: after it, a wrong `resp` would fail with the request taken, and a
+    # client makes a RecvMetadata for None that the caller would never see.
+    check_meta(meta)
     if resp is not None and not isinstance(resp, StackRespChannel):
         raise TypeError(
             "resp must be a response channel (listener.resp_channel()) or None, got "
@@ -208,7 +211,7 @@ def _check_resp(resp):
 
 class StackListener(_Channel, MctpListener):
     def recv_into(self, buf, meta, resp=None):
-        _check_resp(resp)
+        _check_listener_recv(meta, resp)
         self._client.recv(self._live_handle(), self._timeout_ms, buf, meta)
         if resp is not None:
             resp.bind(meta)

@@ -196,9 +196,14 @@ def recv_metadata(meta):
     three-argument recv, which allocates); TypeError for anything else."""
     if meta is None:
         return RecvMetadata()
+    check_meta(meta)
+    return meta
+
+
+def check_meta(meta):
+    """TypeError unless `meta` is a RecvMetadata."""
     if not isinstance(meta, RecvMetadata):
         raise TypeError("meta must be a RecvMetadata, got %s" % _described(meta))
-    return meta
 
 
 def _check_handle(handle):

@@ -13,12 +13,13 @@
 # `async with` releases its handle.
 
 from ..api import RecvMetadata
+from ..wire import check_meta
 from ..stack import (
     Stack,
     StackListener,
     StackReqChannel,
     StackRespChannel,
-    _check_resp,
+    _check_listener_recv,
     _received,
     _recv_buffer,
 )
@@ -66,6 +67,7 @@ class AsyncReqChannel(_AsyncWith, StackReqChannel):
     sent = _Sent()  # await ch.send(msg_type, payload): the request has left
 
     async def recv_into(self, buf, meta):
+        check_meta(meta)
         await self._client.recv(self._awaited(), self._timeout_ms, buf, meta)
         return self._response(meta)
 
@@ -77,7 +79,7 @@ class AsyncReqChannel(_AsyncWith, StackReqChannel):
 
 class AsyncListener(_AsyncWith, StackListener):
     async def recv_into(self, buf, meta, resp=None):
-        _check_resp(resp)
+        _check_listener_recv(meta, resp)
         await self._client.recv(self._live_handle(), self._timeout_ms, buf, meta)
         if resp is not None:
             resp.bind(meta)
