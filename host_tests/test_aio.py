@@ -178,8 +178,9 @@ def test_closing_a_channel_another_task_awaits_ends_that_receive_and_releases_th
     closed = "the channel was closed (its handle released) while this receive waited"
 
     async def until_waiting(server, count):
-        # Lets the other tasks run until `count` receives wait at `server`.
-        while server.pending_in_use() < count:
+        # Lets the other tasks run until `count` receives wait at `server` (the server's
+        # state is what is awaited: no event says it).
+        while server.pending_in_use() < count:  # noqa: ASYNC110
             await asyncio.sleep(0)
 
     async def scenario(rig):
@@ -211,9 +212,11 @@ def test_closing_a_channel_another_task_awaits_ends_that_receive_and_releases_th
     busy, ended, after_close, left, held, audit = run(Rig((8, 9)), scenario)
     assert busy == (
         ResponseCode.ADDR_IN_USE,
-        "a receive already waits on this channel (in another task): one receive at a time per"
-        " channel, and nothing else on it meanwhile but close(); any number of channels wait"
-        " at once",
+        (
+            "a receive already waits on this channel (in another task): one receive at a time"
+            " per channel, and nothing else on it meanwhile but close(); any number of"
+            " channels wait at once"
+        ),
         False,
     )
     assert ended == (ResponseCode.BAD_ARGUMENT, closed)

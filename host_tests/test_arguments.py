@@ -152,7 +152,7 @@ def test_every_refusal_of_the_facade_and_its_channels_names_argument_value_and_l
 
     channel = stack.req(9, 100)
     assert words(lambda: channel.set_timeout(None), TypeError) == timeout + "an int, got None"
-    assert words(lambda: channel.recv()) == (
+    assert words(channel.recv) == (
         "no request in flight on this channel: send one before receiving"
     )
     assert words(lambda: channel.send(1, bytes(2000))) == (
@@ -174,7 +174,7 @@ def test_every_refusal_of_the_facade_and_its_channels_names_argument_value_and_l
     )
     channel.close()
     assert words(lambda: channel.send(1, b"x")) == "the channel is closed"
-    assert words(lambda: channel.recv()) == "the channel is closed"
+    assert words(channel.recv) == "the channel is closed"
 
     listener = stack.listener(1)
     buf = bytearray(8)
@@ -191,7 +191,7 @@ def test_every_refusal_of_the_facade_and_its_channels_names_argument_value_and_l
         " and tag 8: bind the channel to a request (listener.recv_into(buf, meta, resp))"
     )
     listener.close()
-    assert words(lambda: listener.recv()) == "the channel is closed"
+    assert words(listener.recv) == "the channel is closed"
     assert a.server.check() == [] and a.server.handles_in_use() == 0
 
 
@@ -240,8 +240,10 @@ def test_every_refusal_of_a_client_names_argument_value_and_limit():
         "a payload of 65 bytes is more than the stack's limit of 64 (Config.max_payload)",
         "handle 0x%x is a listener: a response goes with handle None, the EID and the tag"
         % listener.value,
-        "a request handle sends to its own EID (9) with a tag the stack picks: pass eid None"
-        " (or its EID) and tag None, got eid 10 and tag None",
+        (
+            "a request handle sends to its own EID (9) with a tag the stack picks: pass eid"
+            " None (or its EID) and tag None, got eid 10 and tag None"
+        ),
         "a response needs an EID (0 or 8..254) and a tag (0..7), got eid None and tag 3",
         "a response needs an EID (0 or 8..254) and a tag (0..7), got eid 9 and tag 8",
         "handle 0x%x is stale (released, or reused since)" % handle.value,
