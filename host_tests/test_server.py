@@ -645,6 +645,26 @@ def test_one_ipc_client_cannot_take_every_handle_and_the_owner_keeps_its_reserve
     assert server.check() == []
 
 
+def test_on_a_boards_tables_two_ipc_clients_still_find_their_handles():
+    from firmware.endpoint import ENDPOINT_LIMITS  # noqa: PLC0415
+
+    server, _ = lone_server(config=Config(**ENDPOINT_LIMITS))  # 4 listeners, 4 request handles
+    owner = DirectClient(server)
+    services = [owner.listener(1), owner.listener(0x7E)]  # the firmware's two
+    greedy, second = Wire(server), Wire(server)
+    greedy.listener(2)
+    greedy.req(9)
+    greedy.req(9)
+    assert greedy.code(wire.encode_listener(greedy.buf, 3)) == ResponseCode.NO_SPACE
+    assert greedy.code(wire.encode_req(greedy.buf, 9)) == ResponseCode.NO_SPACE
+    second.listener(3)
+    second.req(9)
+    services.append(owner.req(9))  # the owner's reserved request handle (its console's)
+    assert server.handles_in_use() == 8 and server.check() == []
+    for handle in services:
+        owner.drop_handle(handle)
+
+
 def test_one_ipc_client_cannot_keep_every_message_waiting():
     server, _ = lone_server(config=Config(reassembly_slots=6))
     slow = Wire(server)
