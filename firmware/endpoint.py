@@ -27,7 +27,15 @@ PLDM_OVER_MCTP_VERSION = version_entry(1, 0, 0)
 # default) their request handles and tags, and one DirectClient waits for one receive at a
 # time. On a Cortex-M0 this halves the endpoint's heap (docs/performance.md). Pass
 # config=Config(...) for more.
-ENDPOINT_LIMITS = {"listeners": 4, "requests": 4, "pending_receives": 4, "flows": 8}
+# An IPC client gets one listener (Config.client_listeners): the services keep 2 of the 4
+# (reserved_listeners), so that each of two clients finds one of the other 2.
+ENDPOINT_LIMITS = {
+    "listeners": 4,
+    "requests": 4,
+    "pending_receives": 4,
+    "flows": 8,
+    "client_listeners": 1,
+}
 
 
 class EndpointApp:

@@ -174,6 +174,56 @@ def test_a_cancelled_receive_is_withdrawn_and_a_cancelled_task_releases_its_chan
     assert run(Rig((8, 9)), scenario) == (0, [], [])
 
 
+def test_closing_a_channel_another_task_awaits_ends_that_receive_and_releases_the_handle():
+    closed = "the channel was closed (its handle released) while this receive waited"
+
+    async def until_waiting(server, count):
+        # Lets the other tasks run until `count` receives wait at `server` (the server's
+        # state is what is awaited: no event says it).
+        while server.pending_in_use() < count:  # noqa: ASYNC110
+            await asyncio.sleep(0)
+
+    async def scenario(rig):
+        server = rig.servers[9]
+        listener = rig.stacks[9].listener(ECHO)
+        waiting = asyncio.create_task(listener.recv())
+        await until_waiting(server, 1)
+        # One receive at a time per channel: a second is refused, and the first waits on.
+        with raises(MctpError) as second:
+            await listener.recv()
+        await asyncio.sleep(0)
+        busy = (second.value.code, second.value.detail, waiting.done())
+        listener.close()  # raises nothing; the waiting receive ends with its error
+        with raises(MctpError) as caught:
+            await waiting
+        ended = (caught.value.code, caught.value.detail)
+        after_close = (server.handles_in_use(), server.pending_in_use(), server.check())
+        rig.stacks[9].listener(ECHO).close()  # the type is free again
+
+        # Leaving `async with` while another task awaits the channel's response.
+        async with rig.stacks[8].req(9) as channel:
+            await channel.send(ECHO, b"\xff\xff")  # nobody listens: no answer comes
+            response = asyncio.create_task(channel.recv())
+            await until_waiting(rig.servers[8], 1)
+        with raises(MctpError) as left:
+            await response
+        return busy, ended, after_close, left.value.detail, rig.held(), rig.servers[8].check()
+
+    busy, ended, after_close, left, held, audit = run(Rig((8, 9)), scenario)
+    assert busy == (
+        ResponseCode.ADDR_IN_USE,
+        (
+            "a receive already waits on this channel (in another task): one receive at a time"
+            " per channel, and nothing else on it meanwhile but close(); any number of"
+            " channels wait at once"
+        ),
+        False,
+    )
+    assert ended == (ResponseCode.BAD_ARGUMENT, closed)
+    assert after_close == (0, 0, [])
+    assert (left, held, audit) == (closed, 0, [])
+
+
 def test_eight_requesters_and_two_listeners_at_once_each_get_their_own_answer():
     # On the stack at EID 8: eight tasks ask eight EIDs, while two listeners (types 1 and 2)
     # answer requests from two of those EIDs, all at once.

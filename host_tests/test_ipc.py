@@ -42,9 +42,10 @@ GOLDEN_DETAIL = bytes.fromhex(
 # response (BAD_ARGUMENT).
 SET_EID_5 = bytes.fromhex("a5 4d 01 01 0c 00 e6 00 00 00 05 00 00 00 00 00 00 00 00 92 af")
 SET_EID_5_ANSWER = bytes.fromhex(
-    "a5 4d 04 01 1f 00 48 01"
-    "45 49 44 20 35 20 69 73 20 72 65 73 65 72 76 65 64 20 6f 72 20 62 72 6f 61 64 63 61 73 74"
-    "e0 52"
+    "a5 4d 04 01 3d 00 cb 01"
+    "45 49 44 20 35 20 63 61 6e 6e 6f 74 20 62 65 20 74 68 69 73 20 65 6e 64 70 6f 69 6e 74 27"
+    "73 3a 20 61 6e 20 65 6e 64 70 6f 69 6e 74 27 73 20 45 49 44 20 69 73 20 38 2e 2e 32 35 34"
+    "06 f8"
     "a5 4d 02 01 0c 00 2b 05 00 00 00 00 00 00 00 00 00 00 00 3a f6"
 )
 
@@ -938,7 +939,7 @@ def test_the_client_keeps_only_the_detail_of_the_awaited_answer():
     assert client.stale == 3
     with raises(MctpError) as caught:
         client.set_eid(5)
-    assert caught.value.detail == "EID 5 is reserved or broadcast"
+    assert caught.value.detail == "EID 5 cannot be this endpoint's: an endpoint's EID is 8..254"
 
 
 class _ClientWithoutDetails(StreamClient):

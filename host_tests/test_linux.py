@@ -94,7 +94,6 @@ def test_arguments_are_refused_before_the_kernel_is_asked():
         (client.set_eid, (7,)),
         (client.send, (None, 0x7E, 9, 8, False, b"\xff\xff")),  # a tag is 0..7
         (client.send, (None, 0x7E, None, 1, False, b"\xff\xff")),  # a response needs an EID
-        (client.recv, (None, 10, bytearray(4))),
     ):
         with raises(MctpError) as caught:
             call(*args)
@@ -103,6 +102,9 @@ def test_arguments_are_refused_before_the_kernel_is_asked():
         client.send(None, 0x7E, 9, 1, False, bytes(1024))
     assert caught.value.code == ResponseCode.NO_SPACE
     assert "1024 bytes" in str(caught.value)
+    with raises(TypeError) as caught:
+        client.recv(None, 10, bytearray(4))  # a handle is a Handle, as the other clients say
+    assert str(caught.value) == "handle must be a Handle (from req() or listener()), got None"
     client.drop_handle(Handle(5))  # unknown: ignored, as the contract says
     assert client.handles_in_use() == 0
 

@@ -344,11 +344,13 @@ def test_the_endpoint_serves_applications_in_other_processes_each_with_its_own_h
             assert "faults 0" in endpoint.output and "Traceback" not in endpoint.output
 
 
-def test_board_limits_refuse_a_fifth_listener_as_a_board_does():
+def test_board_limits_size_the_stack_as_a_boards():
     # run_endpoint --board-limits sizes the stack as a board's (firmware.endpoint's
-    # ENDPOINT_LIMITS), says so in its ready line, and refuses a 5th listener (the firmware's
-    # two services hold two) as EndpointApp built as a board builds it does; --config goes
-    # over those limits. Without the option, a host's (Config's defaults) take more.
+    # ENDPOINT_LIMITS), says so in its ready line, and holds an IPC client to a board's quota
+    # (one listener: two of the four are the firmware's services', and two are kept back for
+    # the board's own use); --config goes over those limits. Without the option, a host's
+    # (Config's defaults) give a client two. In process, the firmware (no IPC quota) takes
+    # the two listeners its services leave on a board.
     if IS_MICROPYTHON:
         skip("starts processes")
     import tempfile  # noqa: PLC0415
@@ -360,29 +362,31 @@ def test_board_limits_refuse_a_fifth_listener_as_a_board_does():
     from mctp.ipc import StreamClient  # noqa: PLC0415
 
     def listeners_taken(stack, wanted):
-        # How many of `wanted` listeners `stack` gets, and the code the first refusal has.
+        # How many of `wanted` listeners `stack` gets, and the first refusal's code and words.
         taken = []
         try:
             for msg_type in range(0x05, 0x05 + wanted):
                 taken.append(stack.listener(msg_type))
         except MctpError as error:
-            return len(taken), error.code
+            return len(taken), error.code, error.detail
         finally:
             for listener in taken:
                 listener.close()
-        return len(taken), None
+        return len(taken), None, None
 
     bus = SimBus()
     board = EndpointApp(bus.controller(), bus.target(0x1D), 0x1D, uuid=bytes(16))
-    assert listeners_taken(board.stack, 3) == (2, ResponseCode.NO_SPACE)
+    taken, code, _ = listeners_taken(board.stack, 3)
+    assert (taken, code) == (2, ResponseCode.NO_SPACE)
 
     board_limits = "board limits (4 listeners, 4 requests, 4 pending receives, 8 tags)"
+    per_client = "IPC client quota: at most %d listener handles per client"
     runs = (
-        (micropython_command(), ["--board-limits"], board_limits, 2),
-        (sys.executable, ["--board-limits"], board_limits, 2),
+        (micropython_command(), ["--board-limits"], board_limits, 1),
+        (sys.executable, ["--board-limits"], board_limits, 1),
         (
             sys.executable,
-            ["--board-limits", "--config", "listeners=5"],
+            ["--board-limits", "--config", "listeners=5", "--config", "client_listeners=3"],
             "board limits (5 listeners, 4 requests, 4 pending receives, 8 tags)",
             3,
         ),
@@ -390,7 +394,7 @@ def test_board_limits_refuse_a_fifth_listener_as_a_board_does():
             micropython_command(),
             [],
             "host limits (8 listeners, 8 requests, 16 pending receives, 16 tags)",
-            6,
+            2,
         ),
     )
     for interpreter, limits, ready, room in runs:
@@ -402,10 +406,11 @@ def test_board_limits_refuse_a_fifth_listener_as_a_board_does():
                 assert ready in endpoint.ready, endpoint.ready
                 client = StreamClient(connect_unix(path))
                 try:
-                    taken = listeners_taken(Stack(client), room + 1)
+                    taken, code, words = listeners_taken(Stack(client), room + 1)
                 finally:
                     client.stream.close()
-            assert taken == (room, ResponseCode.NO_SPACE), (interpreter, limits, taken)
+            assert (taken, code) == (room, ResponseCode.NO_SPACE), (interpreter, limits, taken)
+            assert words.startswith(per_client % room), words
 
 
 def test_the_endpoint_serves_one_application_over_a_serial_line():
@@ -606,6 +611,7 @@ def test_connections_beyond_the_limit_are_refused_and_leave_no_descriptor():
         )
         with endpoint:
             descriptors = endpoint.descriptors()
+            _audit_figure(endpoint, "heap")  # (the first audit imports mctp.server.audit: 4 KB)
             heap = _audit_figure(endpoint, "heap")
             idle = [connect_unix(path) for _ in range(3)]
             _until(lambda: _ipc_figure(endpoint, "open") == 3)

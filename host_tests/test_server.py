@@ -18,6 +18,15 @@ EOM = 0x40
 TO = 0x08  # tag owner: a request
 
 
+def unlimited(**limits):
+    """A Config whose IPC client quotas are out of the way: one wire client may take every
+    handle (the seed's tests of the tables' sizes)."""
+    quotas = {"client_listeners": 256, "client_requests": 256, "client_queued": 256}
+    quotas.update(reserved_listeners=0, reserved_requests=0)
+    quotas.update(limits)
+    return Config(**quotas)
+
+
 def at_baseline(server):
     core = server.core
     return server.pending_in_use() == 0 and core.pool.in_use() == 0 and core.flows.in_use() == 0
@@ -199,7 +208,7 @@ def test_set_eid_refuses_reserved_and_broadcast_eids():
 
 
 def test_ninth_listener_is_no_space():
-    server, _ = lone_server()
+    server, _ = lone_server(config=unlimited())
     w = Wire(server)
     handles = [w.listener(t) for t in range(8)]
     assert len(set(handles)) == 8
@@ -211,7 +220,7 @@ def test_ninth_listener_is_no_space():
 
 
 def test_ninth_request_handle_is_no_space():
-    server, _ = lone_server()
+    server, _ = lone_server(config=unlimited())
     w = Wire(server)
     handles = [w.req(9) for _ in range(8)]
     assert len(set(handles)) == 8
@@ -418,7 +427,7 @@ def test_stale_response_to_a_reallocated_handle_slot_is_not_delivered():
 
 
 def test_eight_outstanding_requests_to_one_peer_use_every_tag():
-    a, _ = network(2, config=Config(requests=9))
+    a, _ = network(2, config=unlimited(requests=9))
     w = Wire(a.server)
     handles = [w.req(9) for _ in range(9)]
     tags = [w.request(handles[i], 1, b"q") for i in range(8)]
@@ -583,3 +592,139 @@ def test_the_seeds_three_argument_recv_returns_new_metadata():
     meta = client.recv(handle, 0, buf)
     assert (meta.msg_type, meta.remote_eid, meta.msg_tag, meta.payload_size) == (1, 9, 2, 2)
     assert buf[:2] == b"hi"
+
+
+# IPC client quotas (wire connections; the in-process owner's connection has none).
+
+
+def test_one_ipc_client_cannot_take_every_handle_and_the_owner_keeps_its_reserve():
+    server, _ = lone_server()  # Config's defaults: 8 listeners, 8 request handles
+    greedy = Wire(server)
+    taken = [greedy.listener(1), greedy.listener(2), greedy.req(9), greedy.req(10)]
+    assert greedy.code(wire.encode_listener(greedy.buf, 3)) == ResponseCode.NO_SPACE
+    assert server.explain(greedy.conn) == (
+        "IPC client quota: at most 2 listener handles per client (Config.client_listeners)"
+    )
+    assert greedy.code(wire.encode_req(greedy.buf, 11)) == ResponseCode.NO_SPACE
+    assert server.explain(greedy.conn) == (
+        "IPC client quota: at most 2 request handles per client (Config.client_requests)"
+    )
+    # A second client still opens its listener and its request channel.
+    second = Wire(server)
+    second.listener(3)
+    second.req(9)
+    # More clients take what IPC clients share: all but the 2 listeners and the request
+    # handle kept back for this process.
+    third, fourth = Wire(server), Wire(server)
+    for client, count in ((third, 2), (fourth, 2)):
+        for _ in range(count):
+            client.req(9)
+    third.listener(4)
+    third.listener(5)
+    fourth.listener(6)
+    assert fourth.code(wire.encode_listener(fourth.buf, 7)) == ResponseCode.NO_SPACE
+    assert server.explain(fourth.conn) == (
+        "IPC client quota: IPC clients together hold at most 6 listener handles"
+        " (Config.listeners less Config.reserved_listeners, kept for this process)"
+    )
+    fifth = Wire(server)
+    assert fifth.code(wire.encode_req(fifth.buf, 9)) == ResponseCode.NO_SPACE
+    assert server.explain(fifth.conn).startswith(
+        "IPC client quota: IPC clients together hold at most 7 request handles"
+    )
+    assert server.handles_in_use() == 6 + 7
+    # The owner (in process) still has its reserve, and no quota of its own.
+    owner = Stack(DirectClient(server))
+    kept = [owner.listener(8), owner.listener(9), owner.req(9)]
+    assert server.handles_in_use() == 16 and server.check() == []
+    # A handle a client gives back serves it again.
+    greedy.unbind(taken[0])
+    greedy.listener(3 + 7)
+    for channel in kept:
+        channel.close()
+    assert server.check() == []
+
+
+def test_on_a_boards_tables_two_ipc_clients_still_find_their_handles():
+    from firmware.endpoint import ENDPOINT_LIMITS  # noqa: PLC0415
+
+    server, _ = lone_server(config=Config(**ENDPOINT_LIMITS))  # 4 listeners, 4 request handles
+    owner = DirectClient(server)
+    services = [owner.listener(1), owner.listener(0x7E)]  # the firmware's two
+    greedy, second = Wire(server), Wire(server)
+    greedy.listener(2)
+    greedy.req(9)
+    greedy.req(9)
+    assert greedy.code(wire.encode_listener(greedy.buf, 3)) == ResponseCode.NO_SPACE
+    assert greedy.code(wire.encode_req(greedy.buf, 9)) == ResponseCode.NO_SPACE
+    second.listener(3)
+    second.req(9)
+    services.append(owner.req(9))  # the owner's reserved request handle (its console's)
+    assert server.handles_in_use() == 8 and server.check() == []
+    for handle in services:
+        owner.drop_handle(handle)
+
+
+def test_one_ipc_client_cannot_keep_every_message_waiting():
+    server, _ = lone_server(config=Config(reassembly_slots=6))
+    slow = Wire(server)
+    one, two = slow.listener(1), slow.listener(2)
+    owner = DirectClient(server)
+    mine = owner.listener(3)
+    inject(server.core, 9, SOM_EOM | TO | 1, b"\x01" + b"first")
+    inject(server.core, 9, SOM_EOM | TO | 2, b"\x02" + b"second")
+    # Two messages wait for the client, one per listener: a third is one too many.
+    inject(server.core, 9, SOM_EOM | TO | 3, b"\x01" + b"third")
+    assert server.core.counters.queue_full == 1
+    assert (server.queued(one), server.queued(two), server.queued_for(slow.conn)) == (1, 1, 2)
+    # The owner's messages are not the client's: its listener takes its queue's two.
+    for tag in (4, 5):
+        inject(server.core, 9, SOM_EOM | TO | tag, b"\x03" + b"owner's")
+    assert server.queued(mine.value) == 2 and server.core.counters.queue_full == 1
+    # Once the client reads one, the next is taken again.
+    assert slow.recv(one, 100) and slow.payload() == b"first"
+    inject(server.core, 9, SOM_EOM | TO | 6, b"\x01" + b"fourth")
+    assert server.queued(one) == 1 and server.core.counters.queue_full == 1
+    assert server.check() == []
+
+
+def test_the_audit_names_a_broken_ipc_client_quota():
+    server, _ = lone_server()
+    client = Wire(server)
+    client.listener(1)
+    client.listener(2)
+    assert server.check() == []
+    server.core.config.client_listeners = 1  # as if the server had let one too many through
+    assert server.check() == [
+        "an IPC client holds 2 listener handles, over Config.client_listeners (1)"
+    ]
+
+
+def test_a_buffer_that_refuses_the_message_fails_its_receive_at_once_and_keeps_the_message():
+    # The buffer passed the checks, then shrank while its receive waited (an idle hook, or
+    # another task, cut it): the copy fails inside the server. The caller gets that error at
+    # once, not a timeout later, and the message stays queued for the next receive.
+    server, clock = lone_server()
+    buf = bytearray(16)
+
+    def idle():
+        if len(buf) == 16:
+            buf[4:] = b""
+            inject(server.core, 9, SOM_EOM | TO | 1, b"\x01" + b"0123456789")
+        clock.advance(10)
+
+    client = DirectClient(server, idle=idle)
+    listener = client.listener(1)
+    started = clock()
+    with raises(MctpError) as caught:
+        client.recv(listener, 100, buf, RecvMetadata())
+    assert (caught.value.code, clock() - started) == (ResponseCode.BAD_ARGUMENT, 10)
+    assert caught.value.detail == (
+        "the message could not be written into the receive buffer (it holds 4 bytes now, the"
+        " message is 10); it stays queued"
+    )
+    assert server.core.counters.internal_error == 0 and server.queued(listener.value) == 1
+    meta = client.recv(listener, 100, bytearray(16))
+    assert meta.payload_size == 10
+    client.drop_handle(listener)
+    assert at_baseline(server) and server.check() == []

@@ -16,6 +16,7 @@ from ._compat import const
 from .api import Call, MctpListener, MctpReqChannel, MctpRespChannel, RecvMetadata
 from .constants import MAX_PAYLOAD_SIZE, TAG_MAX, is_valid_remote_eid
 from .errors import MctpError, ResponseCode
+from .wire import check_meta, check_u32
 
 
 # The tag of a request in flight whose tag its client cannot know before the response.
@@ -23,8 +24,13 @@ _TAG_UNKNOWN = const(-1)
 
 
 def _check_timeout(timeout_ms):
-    if timeout_ms < 0 or timeout_ms >> 32:
-        raise ValueError("timeout_ms must be 0 (forever) or a positive u32")
+    # 0 waits forever; None is not a timeout here (the contract's receive takes a u32).
+    check_u32(timeout_ms, "timeout_ms (0: wait forever)")
+
+
+def _refuse(detail):
+    # A call the channel's state does not allow: the contract's BAD_ARGUMENT, with its words.
+    raise MctpError(ResponseCode.BAD_ARGUMENT, 0, detail)
 
 
 # The REPL form of recv, shared by both channel kinds: into the caller's buffer (a view of it
@@ -91,7 +97,7 @@ class _Channel:
     def _live_handle(self):
         handle = self._handle
         if handle is None:
-            raise MctpError(ResponseCode.BAD_ARGUMENT)
+            _refuse("the channel is closed")
         return handle
 
     def close(self):
@@ -143,7 +149,10 @@ class StackReqChannel(_Channel, MctpReqChannel):
         # Before a send (this one's, and mctp.aio's awaited one's): the checks, the Call filled.
         self._live_handle()
         if self._sent_tag is not None and not self._waited:
-            raise MctpError(ResponseCode.BAD_ARGUMENT)
+            _refuse(
+                "a request is in flight on this channel: receive its response first (one"
+                " request at a time; a receive that fails gives it up)"
+            )
         self._waited = False
         self._sent_tag = None  # stays None if this send fails: nothing is in flight then
         call = self._call
@@ -159,6 +168,7 @@ class StackReqChannel(_Channel, MctpReqChannel):
         self._call.buf = None
 
     def recv_into(self, buf, meta):
+        check_meta(meta)  # (a client would make one for None, and the caller never see it)
         self._client.recv(self._awaited(), self._timeout_ms, buf, meta)
         return self._response(meta)
 
@@ -166,7 +176,7 @@ class StackReqChannel(_Channel, MctpReqChannel):
         # Before a receive: the handle, when a request is in flight.
         handle = self._live_handle()
         if self._sent_tag is None:
-            raise MctpError(ResponseCode.BAD_ARGUMENT)
+            _refuse("no request in flight on this channel: send one before receiving")
         self._waited = True  # stays set if the receive raises
         return handle
 
@@ -179,7 +189,12 @@ class StackReqChannel(_Channel, MctpReqChannel):
             # A response must come from the EID asked (any, when we asked EID 0: the endpoint
             # at a physical address), with the tag of our request; anything else is a client
             # fault, not a message for us.
-            raise MctpError(ResponseCode.INTERNAL_ERROR)
+            raise MctpError(
+                ResponseCode.INTERNAL_ERROR,
+                0,
+                "the client returned a message from EID %d with tag %d for the request to EID"
+                " %d with tag %s" % (meta.remote_eid, meta.msg_tag, self.eid, tag),
+            )
         self._sent_tag = None
         self._waited = False
         return meta.payload_size
@@ -190,8 +205,20 @@ class StackReqChannel(_Channel, MctpReqChannel):
         return meta, _received(into, self.recv_into(into, meta), buf)
 
 
+def _check_listener_recv(meta, resp):
+    # Before the receive: after it, a wrong `resp` would fail with the request taken, and a
+    # client makes a RecvMetadata for None that the caller would never see.
+    check_meta(meta)
+    if resp is not None and not isinstance(resp, StackRespChannel):
+        raise TypeError(
+            "resp must be a response channel (listener.resp_channel()) or None, got "
+            + type(resp).__name__
+        )
+
+
 class StackListener(_Channel, MctpListener):
     def recv_into(self, buf, meta, resp=None):
+        _check_listener_recv(meta, resp)
         self._client.recv(self._live_handle(), self._timeout_ms, buf, meta)
         if resp is not None:
             resp.bind(meta)
@@ -224,6 +251,13 @@ class StackRespChannel(MctpRespChannel):
     def remote_eid(self):
         return self.eid
 
+    def _refuse_unbound(self):
+        _refuse(
+            "a response goes to a requester's EID (0 or 8..254) with its tag (0..7), got EID"
+            " %d and tag %d: bind the channel to a request (listener.recv_into(buf, meta,"
+            " resp))" % (self.eid, self.tag)
+        )
+
     def bind(self, meta):
         self.eid = meta.remote_eid
         self.msg_type = meta.msg_type
@@ -239,7 +273,7 @@ class StackRespChannel(MctpRespChannel):
     def _stage(self, buf, ic, length):
         # Before a send (this one's, and mctp.aio's awaited one's): the checks, the Call filled.
         if not 0 <= self.tag <= TAG_MAX or not is_valid_remote_eid(self.eid):
-            raise MctpError(ResponseCode.BAD_ARGUMENT)
+            self._refuse_unbound()
         call = self._call
         call.msg_type = self.msg_type
         call.eid = self.eid

@@ -4,14 +4,16 @@
 # nearest), and sleeps on its connection's flag, which the server sets when the answer is
 # ready. A cancelled receive is withdrawn from the server.
 
-from ..api import RecvMetadata
 from ..server.direct import DirectClient
+from ..wire import recv_metadata
 from .flag import Flag
 
 
 class AsyncClient(DirectClient):
     """An in-process MctpClient for asyncio tasks, over `task`'s server (a StackTask). One
-    receive waits at a time per client: AsyncStack gives each channel its own."""
+    receive waits at a time per client, and meanwhile the client takes no other call but
+    drop_handle (which ends the receive when it is on that handle): AsyncStack gives each
+    channel its own client, so any number of channels wait at once."""
 
     waits = False  # only its receive waits (AsyncStack's channels await nothing else)
 
@@ -26,8 +28,7 @@ class AsyncClient(DirectClient):
         return AsyncClient(self._task)
 
     async def recv(self, handle, timeout_ms, buf, meta=None):
-        if meta is None:
-            meta = RecvMetadata()  # the seed's three-argument form (allocates)
+        meta = recv_metadata(meta)  # (None: the seed's three-argument form, which allocates)
         if not self._start_recv(handle, timeout_ms, buf):
             self._answered.clear()
             self._task.wake.set()

@@ -6,7 +6,7 @@
 # it between its channels); one receive at a time per handle, a second refused (ADDR_IN_USE).
 
 from .._compat import ticks_ms
-from ..api import RecvMetadata
+from ..wire import recv_metadata
 from ..constants import MAX_PAYLOAD_SIZE
 from ..errors import ResponseCode
 from ..linux.client import SocketClient
@@ -23,14 +23,13 @@ class AsyncSocketClient(SocketClient):
         return self
 
     async def recv(self, handle, timeout_ms, buf, meta=None):
-        slot = self._receiving(handle, timeout_ms)
+        slot = self._receiving(handle, timeout_ms, buf)
         if slot.receiving:
             self._fail(
                 ResponseCode.ADDR_IN_USE,
                 "another task's receive is pending on handle %d" % handle.value,
             )
-        if meta is None:
-            meta = RecvMetadata()  # the seed's three-argument form
+        meta = recv_metadata(meta)  # (None: the seed's three-argument form)
         slot.receiving = True
         try:
             return await self._received(slot, timeout_ms, buf, meta)

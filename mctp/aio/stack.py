@@ -9,18 +9,20 @@
 #
 # Over a StackTask each channel has a client of its own, so any number of tasks wait on their
 # channels at once; over an awaitable client (AsyncStack(client)), as that client allows (see
-# mctp.aio.ipc and mctp.aio.linux). The checks are the blocking channels', which these extend. asyncio.wait_for around a receive
-# works too: cancelled, the receive is withdrawn, and a channel left by a cancelled task in
-# `async with` releases its handle.
+# mctp.aio.ipc and mctp.aio.linux). The checks are the blocking channels', which these extend.
+# asyncio.wait_for around a receive works too: cancelled, the receive is withdrawn, and a
+# channel left by a cancelled task in `async with` releases its handle.
 
 from ..api import RecvMetadata
 from ..errors import MctpError
+from ..wire import check_meta
 from ..stack import (
     Stack,
     StackListener,
     StackReqChannel,
     StackRespChannel,
     _Channel,
+    _check_listener_recv,
     _check_timeout,
     _received,
     _recv_buffer,
@@ -97,6 +99,7 @@ class AsyncReqChannel(_AsyncWith, StackReqChannel):
     sent = _Sent()  # await ch.send(msg_type, payload): the request has left
 
     async def recv_into(self, buf, meta):
+        check_meta(meta)
         await self._client.recv(self._awaited(), self._timeout_ms, buf, meta)
         return self._response(meta)
 
@@ -108,6 +111,7 @@ class AsyncReqChannel(_AsyncWith, StackReqChannel):
 
 class AsyncListener(_AsyncWith, StackListener):
     async def recv_into(self, buf, meta, resp=None):
+        _check_listener_recv(meta, resp)
         await self._client.recv(self._live_handle(), self._timeout_ms, buf, meta)
         if resp is not None:
             resp.bind(meta)

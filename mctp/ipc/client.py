@@ -26,7 +26,7 @@
 
 from .._compat import sleep_ms, ticks_diff, ticks_ms
 from ..bufcopy import copy_into
-from ..api import Call, CallClient, Handle, RecvMetadata
+from ..api import Call, CallClient, Handle
 from ..constants import MAX_PAYLOAD_SIZE
 from ..errors import MctpError, ResponseCode
 from ..wire import (
@@ -41,9 +41,12 @@ from ..wire import (
     OP_SET_EID,
     OP_UNBIND,
     WIRE_HEADER_SIZE,
+    check_handle,
     check_opt_u8,
+    check_payload,
     check_u8,
     check_u32,
+    check_writable,
     decode_response_header,
     encode_get_eid,
     encode_listener,
@@ -53,6 +56,7 @@ from ..wire import (
     encode_set_eid,
     encode_unbind,
     payload_length,
+    recv_metadata,
 )
 from .framing import (
     FRAME_OVERHEAD,
@@ -310,14 +314,15 @@ class StreamClient(CallClient):
         return encode_set_eid(self._req, eid)
 
     def recv(self, handle, timeout_ms, buf, meta=None):
-        if meta is None:
-            meta = RecvMetadata()  # the seed's three-argument form (allocates)
+        meta = recv_metadata(meta)  # (None: the seed's three-argument form, which allocates)
         n = self._recv_request(handle, timeout_ms, buf)
         self._call(n, OP_RECV, timeout_ms if timeout_ms else -1)
         return self._received(buf, meta)
 
     def _recv_request(self, handle, timeout_ms, buf):
+        check_handle(handle)
         check_u32(timeout_ms, "timeout_ms")
+        check_writable(buf, "buf")
         self._capacity = min(len(buf), MAX_PAYLOAD_SIZE)
         return encode_recv(self._req, handle.value, timeout_ms, self._capacity)
 
@@ -342,8 +347,15 @@ class StreamClient(CallClient):
         return self._hdr.tag
 
     def _encode_send(self, call):
+        check_payload(call.buf, "payload")
         if payload_length(call.buf, call.length) > MAX_PAYLOAD_SIZE:
-            self._fail(ResponseCode.NO_SPACE)
+            self._fail(
+                ResponseCode.NO_SPACE,
+                "a payload of %d bytes is more than the contract's limit of %d"
+                % (payload_length(call.buf, call.length), MAX_PAYLOAD_SIZE),
+            )
+        if call.handle is not None:
+            check_handle(call.handle)
         check_u8(call.msg_type, "msg_type")
         check_opt_u8(call.eid, "eid")
         check_opt_u8(call.tag, "tag")
@@ -359,5 +371,6 @@ class StreamClient(CallClient):
         )
 
     def drop_handle(self, handle):
+        check_handle(handle)
         self._call(encode_unbind(self._req, handle.value), OP_UNBIND, 0)
         self.deframer.release()

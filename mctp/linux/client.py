@@ -16,11 +16,20 @@
 # be delivered whole: it is dropped and counted (`dropped`), as the in-process stack does.
 
 from .._compat import ticks_diff, ticks_ms
-from ..api import Handle, MctpClient, RecvMetadata
+from ..api import Handle, MctpClient
 from ..bufcopy import copy_into
 from ..constants import MAX_PAYLOAD_SIZE, MSG_IC_BIT, MSG_TYPE_MAX, TAG_MAX, is_valid_remote_eid
 from ..errors import MctpError, ResponseCode
-from ..wire import check_opt_u8, check_u8, check_u32, payload_length
+from ..wire import (
+    check_handle,
+    check_opt_u8,
+    check_payload,
+    check_u8,
+    check_u32,
+    check_writable,
+    payload_length,
+    recv_metadata,
+)
 from .netlink import NetlinkError, Rtnetlink, error_name, interface_index, mctp_interfaces
 from .sockets import (
     MCTP_ADDR_ANY,
@@ -154,7 +163,8 @@ class SocketClient(MctpClient):
         return Handle(value)
 
     def _slot(self, handle):
-        slot = None if handle is None else self._slots.get(handle.value)
+        check_handle(handle)
+        slot = self._slots.get(handle.value)
         if slot is None:
             self._fail(
                 ResponseCode.BAD_ARGUMENT,
@@ -163,6 +173,7 @@ class SocketClient(MctpClient):
         return slot
 
     def drop_handle(self, handle):
+        check_handle(handle)
         slot = self._slots.pop(handle.value, None)
         if slot is not None:
             slot.close()
@@ -173,9 +184,8 @@ class SocketClient(MctpClient):
     # Receiving.
 
     def recv(self, handle, timeout_ms, buf, meta=None):
-        slot = self._receiving(handle, timeout_ms)
-        if meta is None:
-            meta = RecvMetadata()  # the seed's three-argument form
+        slot = self._receiving(handle, timeout_ms, buf)
+        meta = recv_metadata(meta)  # (None: the seed's three-argument form)
         capacity = min(len(buf), MAX_PAYLOAD_SIZE)
         start = ticks_ms()
         while True:
@@ -188,8 +198,11 @@ class SocketClient(MctpClient):
     # What the blocking and the awaitable receive (mctp.aio.linux) share: only the wait for
     # the socket to have a message is theirs.
 
-    def _receiving(self, handle, timeout_ms):
+    def _receiving(self, handle, timeout_ms, buf):
+        # A receive's arguments checked (nothing is written into a buffer that refuses it); the
+        # handle's socket slot.
         check_u32(timeout_ms, "timeout_ms")
+        check_writable(buf, "buf")
         return self._slot(handle)
 
     def _wait_left(self, timeout_ms, start):
@@ -239,6 +252,7 @@ class SocketClient(MctpClient):
     # Sending.
 
     def send(self, handle, msg_type, eid, tag, integrity_check, buf, length=None):
+        check_payload(buf, "payload")
         check_u8(msg_type, "msg_type")
         check_opt_u8(eid, "eid")
         check_opt_u8(tag, "tag")
@@ -248,7 +262,8 @@ class SocketClient(MctpClient):
         if size > MAX_PAYLOAD_SIZE:
             self._fail(
                 ResponseCode.NO_SPACE,
-                "a payload of %d bytes is more than the stack's limit" % size,
+                "a payload of %d bytes is more than the contract's limit of %d"
+                % (size, MAX_PAYLOAD_SIZE),
             )
         type_byte = msg_type | MSG_IC_BIT if integrity_check else msg_type
         payload = buf if size == len(buf) else memoryview(buf)[:size]

@@ -7,7 +7,10 @@
 #   - no owner holds more slots than Config.queue_limit, and the control slot is free between
 #     packets (control requests are answered as they complete);
 #   - handles, pending receives and connections point at each other consistently;
-#   - every live flow (owned tag) belongs to a live request handle.
+#   - every live flow (owned tag) belongs to a live request handle;
+#   - every IPC client (wire connection) keeps its quotas (Config.client_listeners,
+#     client_requests, client_queued), and together they leave this process its reserve
+#     (Config.reserved_listeners, reserved_requests).
 
 from ..core.core import CONTROL_OWNER
 from ..core.reassembly import ASSEMBLING, COMPLETE, FREE, SRC_AT, STATE_AT, TAG_AT, TO_AT
@@ -19,6 +22,7 @@ def problems(server):
     found = []
     queued = _check_handles(server, found)
     _check_slots(server, queued, found)
+    _check_quotas(server, found)
     core = server.core
     if core.pool.control_slot.meta[STATE_AT] != FREE:
         found.append("the control slot is still held")
@@ -29,6 +33,39 @@ def problems(server):
         if flow.used and not _live(server, flow.owner, KIND_REQUEST):
             found.append("the flow of tag %d to EID %d has no owner" % (flow.tag, flow.peer))
     return found
+
+
+def _check_quotas(server, found):
+    config = server.core.config
+    clients = []
+    for h in server.handles:
+        if h.kind != KIND_FREE and h.owner is None:
+            found.append("handle %d is live but has no owner" % h.index)
+        elif h.kind != KIND_FREE and h.owner.wire and h.owner not in clients:
+            clients.append(h.owner)
+    kinds = (
+        (KIND_LISTENER, "listener", config.client_listeners, "listeners"),
+        (KIND_REQUEST, "request", config.client_requests, "requests"),
+    )
+    for kind, name, own, table in kinds:
+        for conn in clients:
+            if server.held(kind, conn) > own:
+                found.append(
+                    "an IPC client holds %d %s handles, over Config.client_%s (%d)"
+                    % (server.held(kind, conn), name, table, own)
+                )
+        shared = getattr(config, table) - getattr(config, "reserved_" + table)
+        if server.held(kind, None) > max(shared, 0):
+            found.append(
+                "IPC clients hold %d %s handles, more than Config.%s less reserved_%s (%d)"
+                % (server.held(kind, None), name, table, table, shared)
+            )
+    for conn in clients:
+        if server.queued_for(conn) > config.client_queued:
+            found.append(
+                "an IPC client has %d messages waiting, over Config.client_queued (%d)"
+                % (server.queued_for(conn), config.client_queued)
+            )
 
 
 def _live(server, owner, kind):

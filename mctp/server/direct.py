@@ -10,7 +10,7 @@
 # function to do other work meanwhile, for example to run other stacks in the same process.
 
 from .._compat import sleep_ms
-from ..api import Call, CallClient, Handle, RecvMetadata
+from ..api import Call, CallClient, Handle
 from ..errors import MctpError, ResponseCode
 from ..wire import (
     MAX_PAYLOAD_SIZE,
@@ -21,10 +21,14 @@ from ..wire import (
     OP_SEND,
     OP_SET_EID,
     OP_UNBIND,
+    check_handle,
     check_opt_u8,
+    check_payload,
     check_u8,
     check_u32,
+    check_writable,
     payload_length,
+    recv_metadata,
 )
 
 
@@ -46,8 +50,7 @@ class DirectClient(CallClient):
 
     def _serve(self, op, call):
         # Serve `call` as `op`; wait while a receive is pending; raise its error.
-        if self._waiting:
-            self._refuse_reentry()
+        self._check_free()
         call.op = op
         if not self.server.serve(self._conn, call):
             self._wait()
@@ -79,15 +82,23 @@ class DirectClient(CallClient):
             raise
         self._waiting = False
 
-    @staticmethod
-    def _refuse_reentry():
-        # A call from this client's own idle hook would land in the connection whose receive
-        # is pending, and the wait would take its answer for the receive's.
-        raise MctpError(
-            ResponseCode.ADDR_IN_USE,
-            0,
-            "this client is waiting for a receive; use another client from its idle hook",
-        )
+    def _check_free(self):
+        # A call while this client's receive waits would land in the connection whose answer
+        # is the receive's, and the receive would take the call's answer for its own.
+        if self._waiting:  # a call from this client's own idle hook
+            raise MctpError(
+                ResponseCode.ADDR_IN_USE,
+                0,
+                "this client is waiting for a receive; use another client from its idle hook",
+            )
+        if self._conn.pending is not None:  # another task's receive (mctp.aio)
+            raise MctpError(
+                ResponseCode.ADDR_IN_USE,
+                0,
+                "a receive already waits on this channel (in another task): one receive at a"
+                " time per channel, and nothing else on it meanwhile but close(); any number"
+                " of channels wait at once",
+            )
 
     def req(self, eid):
         check_u8(eid, "eid")
@@ -108,8 +119,7 @@ class DirectClient(CallClient):
         self._serve(OP_SET_EID, self._call)
 
     def recv(self, handle, timeout_ms, buf, meta=None):
-        if meta is None:
-            meta = RecvMetadata()  # the seed's three-argument form (allocates)
+        meta = recv_metadata(meta)  # (None: the seed's three-argument form, which allocates)
         # The wait is called from here: it runs the whole stack (and, in tests, the other
         # stacks), so it starts one frame higher on the C stack.
         if not self._start_recv(handle, timeout_ms, buf):
@@ -118,9 +128,10 @@ class DirectClient(CallClient):
 
     def _start_recv(self, handle, timeout_ms, buf):
         # The receive, served: True when it is answered, False when it waits (pending).
+        check_handle(handle)
         check_u32(timeout_ms, "timeout_ms")
-        if self._waiting:
-            self._refuse_reentry()
+        check_writable(buf, "buf")
+        self._check_free()
         call = self._call
         call.op = OP_RECV
         call.handle = handle
@@ -138,20 +149,39 @@ class DirectClient(CallClient):
         return meta.set(conn.msg_type, conn.ic, conn.tag, conn.eid, conn.size)
 
     def send_call(self, call):
+        check_payload(call.buf, "payload")
         if payload_length(call.buf, call.length) > MAX_PAYLOAD_SIZE:
-            raise MctpError(ResponseCode.NO_SPACE)  # the contract's code for the one limit
+            self._too_large(payload_length(call.buf, call.length))
+        if call.handle is not None:
+            check_handle(call.handle)
         check_u8(call.msg_type, "msg_type")
         check_opt_u8(call.eid, "eid")
         check_opt_u8(call.tag, "tag")
         call.off = 0
         # _serve's work, done here: a send is answered at once, and calling the server from
         # this frame saves one frame of C stack on the path of every answer a service sends.
-        if self._waiting:
-            self._refuse_reentry()
+        self._check_free()
         call.op = OP_SEND
         self.server.serve(self._conn, call)
         return self._answer()
 
+    @staticmethod
+    def _too_large(size):
+        # The contract's code for the one payload limit (the server's may be lower: it says so).
+        raise MctpError(
+            ResponseCode.NO_SPACE,
+            0,
+            "a payload of %d bytes is more than the contract's limit of %d"
+            % (size, MAX_PAYLOAD_SIZE),
+        )
+
     def drop_handle(self, handle):
+        check_handle(handle)
+        if self._conn.pending is not None:
+            # A receive of this client waits (in another task, mctp.aio's channels; or this
+            # is its idle hook): the handle goes beside it, and a receive on it ends with its
+            # error ("the channel was closed ... while this receive waited").
+            self.server.release_beside(self._conn, handle.value)
+            return
         self._call.handle = handle
         self._serve(OP_UNBIND, self._call)

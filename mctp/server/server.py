@@ -37,7 +37,7 @@ from ..api import Call, Handle
 from ..bufcopy import copy_into
 from ..core.core import SEND_NO_ROUTE, SEND_OK
 from ..core.timers import entry_due, sooner
-from ..errors import ResponseCode
+from ..errors import MctpError, ResponseCode
 from ..core.packet import FLAG_TO
 from ..wire import (
     WIRE_HEADER_SIZE,
@@ -99,6 +99,13 @@ _WHY_BAD_RESPONSE = const(19)
 _WHY_BAD_TYPE = const(20)  # argument: the message type
 _WHY_MALFORMED = const(21)
 _WHY_NOT_YOURS = const(22)  # argument: the handle value
+_WHY_CLIENT_LISTENERS = const(23)  # argument: the quota
+_WHY_CLIENT_REQUESTS = const(24)  # argument: the quota
+_WHY_CLIENTS_LISTENERS = const(25)  # argument: what the clients share
+_WHY_CLIENTS_REQUESTS = const(26)  # argument: what the clients share
+_WHY_UNDELIVERABLE = const(27)  # argument: why, in words
+_WHY_LISTENER_SENDS = const(28)  # argument: the handle value
+_WHY_BAD_OWN_EID = const(29)  # argument: the EID
 
 _EXPLAIN = (
     None,
@@ -115,29 +122,50 @@ _EXPLAIN = (
     "no free tag for EID %d (every tag to it awaits an answer, or the flow table is full)",
     "message type %d already has a listener",
     "message type 0 (control) is answered by the stack",
-    "a receive is already pending on this connection",
-    "no free pending-receive slot (%d in use)",
-    "a payload of %d bytes is more than the stack's limit",
+    (
+        "a receive is already pending on this connection (one receive at a time per"
+        " connection: a client that waits on more opens one for each)"
+    ),
+    "no free pending-receive slot (%d in use: Config.pending_receives)",
+    "a payload of %d bytes is more than the stack's limit of %d (Config.max_payload)",
     "handle 0x%x is stale (released, or reused since)",
     "handle 0x%x is from before the server restarted",
-    "EID %d is reserved or broadcast",
+    "EID %s is reserved (1..7) or broadcast (255)",
     "no message within %d ms",
     "the message needs a buffer of %d bytes; it stays queued",
-    "the handle was released while its receive waited",
-    "a request handle sends to its own EID with a tag the stack picks",
-    "not a live request handle",
-    "a response needs an EID and a tag (0..7)",
-    "message type %d is more than 7 bits",
+    "the channel was closed (its handle released) while this receive waited",
+    "handle %r is not a live request handle",
+    (
+        "a request handle sends to its own EID (%d) with a tag the stack picks: pass eid"
+        " None (or its EID) and tag None, got eid %s and tag %s"
+    ),
+    "a response needs an EID (0 or 8..254) and a tag (0..7), got eid %s and tag %s",
+    "message type %d is more than 7 bits (0..127)",
     "malformed request",
     "handle 0x%x belongs to another connection",
+    "IPC client quota: at most %d listener handles per client (Config.client_listeners)",
+    "IPC client quota: at most %d request handles per client (Config.client_requests)",
+    (
+        "IPC client quota: IPC clients together hold at most %d listener handles"
+        " (Config.listeners less Config.reserved_listeners, kept for this process)"
+    ),
+    (
+        "IPC client quota: IPC clients together hold at most %d request handles"
+        " (Config.requests less Config.reserved_requests, kept for this process)"
+    ),
+    "the message could not be written into the receive buffer (%s); it stays queued",
+    "handle 0x%x is a listener: a response goes with handle None, the EID and the tag",
+    "EID %s cannot be this endpoint's: an endpoint's EID is 8..254",
 )
 
 
 class Connection:
     """One client's side of the server: the answer to its last request, in fields, and for a
-    wire client (wire=True) the encoded response too."""
+    wire client (wire=True) the encoded response too. A wire connection is an IPC client's,
+    held to its quotas (Config.client_*); an in-process one is the owner's."""
 
     def __init__(self, wire=True):
+        self.wire = wire
         self.resp = bytearray(MAX_RESPONSE_SIZE) if wire else None
         self.resp_len = 0
         self.ready = False
@@ -199,6 +227,14 @@ class Server:
             _Handle(i, config.queue_limit) for i in range(config.listeners + config.requests)
         ]
         self._first_request = config.listeners
+        # The IPC client quotas, by handle kind (KIND_LISTENER, KIND_REQUEST): what one
+        # client may hold, and what all of them together may (all but this process's reserve).
+        self._own_quota = (0, config.client_listeners, config.client_requests)
+        self._shared_quota = (
+            0,
+            max(config.listeners - config.reserved_listeners, 0),
+            max(config.requests - config.reserved_requests, 0),
+        )
         self.pending = [_Pending() for _ in range(config.pending_receives)]
         self._hdr = MctpRequestHeader()  # a wire request, decoded
         self._wire_call = Call()  # and as a call (dispatch)
@@ -208,8 +244,10 @@ class Server:
         self._why_arg = 0
 
     def connect(self, wire=True):
-        """A connection for one client: a wire client's (dispatch), or with wire=False an
-        in-process client's (serve), which needs no response buffer."""
+        """A connection for one client: a wire client's (dispatch), held to the IPC client
+        quotas (Config.client_listeners, client_requests, client_queued, and the handles
+        reserved for this process), or with wire=False an in-process client's (serve), which
+        needs no response buffer and is the owner's: no quota but the tables' sizes."""
         return Connection(wire)
 
     # Time.
@@ -269,13 +307,29 @@ class Server:
         if slot.owner >= len(self.handles):
             return False
         h = self.handles[slot.owner]
-        if h.kind == KIND_FREE or h.count >= len(h.queue):
+        if h.kind == KIND_FREE or h.count >= len(h.queue) or self._client_full(h.owner):
             return False
         h.queue[(h.head + h.count) % len(h.queue)] = slot
         h.count += 1
         if h.pending is not None:
             self._fulfil(h.pending)
         return True
+
+    def _client_full(self, conn):
+        # Whether an IPC client already has Config.client_queued messages waiting, over all
+        # of its handles (so that one that does not read cannot hold every reassembly slot).
+        return conn.wire and self.queued_for(conn) >= self.core.config.client_queued
+
+    def queued_for(self, conn):
+        """Complete messages waiting for `conn`, over all of its handles."""
+        handles = self.handles
+        count = 0
+        i = 0
+        while i < len(handles):
+            if handles[i].owner is conn:
+                count += handles[i].count
+            i += 1
+        return count
 
     # Dispatch.
 
@@ -336,6 +390,7 @@ class Server:
             if call.handle is not None:
                 return self._send_request(conn, call)
             if self._bad_response(call):
+                self._why_arg = (call.eid, call.tag)
                 return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_RESPONSE)
             call.dest = call.eid
             call.tag_flags = call.tag
@@ -410,7 +465,7 @@ class Server:
     def _set_eid(self, conn, eid):
         if eid is None or eid <= EID_RESERVED_MAX or eid == EID_BROADCAST:
             self._why_arg = eid
-            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_EID)
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_OWN_EID)
         self.core.set_eid(eid)
         return self._answer(conn, ResponseCode.SUCCESS)
 
@@ -423,6 +478,8 @@ class Server:
             return self._refuse(conn, ResponseCode.ADDR_IN_USE, _WHY_LISTENER_TAKEN)
         if msg_type == MSG_TYPE_CONTROL and self.core.control is not None:
             return self._refuse(conn, ResponseCode.ADDR_IN_USE, _WHY_CONTROL_TAKEN)
+        if conn.wire and self._over_quota(conn, KIND_LISTENER):
+            return self._refuse(conn, ResponseCode.NO_SPACE, self._why)
         h = self._alloc(0, self._first_request, KIND_LISTENER)
         if h is None:
             self._why_arg = self._first_request  # in use
@@ -434,12 +491,41 @@ class Server:
         if eid is None or not is_valid_remote_eid(eid):
             self._why_arg = eid
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_EID)
+        if conn.wire and self._over_quota(conn, KIND_REQUEST):
+            return self._refuse(conn, ResponseCode.NO_SPACE, self._why)
         h = self._alloc(self._first_request, len(self.handles), KIND_REQUEST)
         if h is None:
             self._why_arg = len(self.handles) - self._first_request  # in use
             return self._refuse(conn, ResponseCode.NO_SPACE, _WHY_NO_REQUEST_HANDLE)
         h.eid = eid
         return self._handle_answer(conn, h)
+
+    def _over_quota(self, conn, kind):
+        # Whether IPC client `conn` may take no other handle of `kind`: it holds its own quota,
+        # or the IPC clients together hold every handle this process does not keep back
+        # (self._why and _why_arg say which).
+        if self.held(kind, conn) >= self._own_quota[kind]:
+            self._why_arg = self._own_quota[kind]
+            self._why = _WHY_CLIENT_LISTENERS if kind == KIND_LISTENER else _WHY_CLIENT_REQUESTS
+            return True
+        if self.held(kind, None) >= self._shared_quota[kind]:
+            self._why_arg = self._shared_quota[kind]
+            self._why = _WHY_CLIENTS_LISTENERS if kind == KIND_LISTENER else _WHY_CLIENTS_REQUESTS
+            return True
+        return False
+
+    def held(self, kind, conn):
+        """How many handles of `kind` (KIND_LISTENER, KIND_REQUEST) `conn` holds, or with conn
+        None all IPC clients (wire connections) together."""
+        handles = self.handles
+        count = 0
+        i = 0
+        while i < len(handles):
+            owner = handles[i].owner
+            if handles[i].kind == kind and (owner is conn or (conn is None and owner.wire)):
+                count += 1
+            i += 1
+        return count
 
     def _alloc(self, first, end, kind):
         handles = self.handles
@@ -512,6 +598,18 @@ class Server:
         h.kind = KIND_FREE
         h.owner = None
 
+    def release_beside(self, conn, value):
+        """Release `conn`'s handle `value` while a receive of conn's waits (an asyncio task
+        closing a channel another task awaits): conn's answer is that receive's, so this
+        one has none. A receive waiting on the handle ends with BAD_ARGUMENT ("the channel
+        was closed ... while this receive waited"); a stale handle is a no-op, as in UNBIND;
+        another connection's is refused (MctpError)."""
+        h = self._owned(conn, value)
+        if h is not None:
+            self.release(h)
+        elif self._why == _WHY_NOT_YOURS:
+            raise MctpError(ResponseCode.BAD_ARGUMENT, 0, _EXPLAIN[_WHY_NOT_YOURS] % value)
+
     def disconnect(self, conn):
         """`conn`'s client has gone: its handles are released (their flows end, their
         queued messages go) and its pending receive is withdrawn."""
@@ -531,7 +629,7 @@ class Server:
         protocols that answer more than once (the tag then lives until it expires)."""
         h = self._lookup(handle_value)
         if h is None or h.kind != KIND_REQUEST:
-            raise ValueError(_EXPLAIN[_WHY_NOT_REQUEST])
+            raise ValueError(_EXPLAIN[_WHY_NOT_REQUEST] % handle_value)
         h.persistent = persistent
 
     # RECV
@@ -589,7 +687,13 @@ class Server:
             p.conn.why_arg = slot.length
             self._finish(p, ResponseCode.NO_SPACE, slot.length)
             return
-        copy_into(p.buf, p.off, slot.buf, 0, slot.length)
+        if not _copied(p, slot):
+            # The caller's buffer refused the bytes: its receive fails, and says so (not a
+            # fault of the stack's, nor a timeout later), and the message stays queued.
+            p.conn.why = _WHY_UNDELIVERABLE
+            p.conn.why_arg = _refusal(p, slot)
+            self._finish(p, ResponseCode.BAD_ARGUMENT, 0)
+            return
         self._describe(p.conn, slot)
         h.queue[h.head] = None
         h.head = (h.head + 1) % len(h.queue)
@@ -635,7 +739,7 @@ class Server:
         if call.length is None:
             call.length = len(call.buf) - call.off
         if call.length > self.max_payload:
-            self._why_arg = call.length
+            self._why_arg = (call.length, self.max_payload)
             return self._refuse(conn, ResponseCode.NO_SPACE, _WHY_TOO_LARGE)
         call.type_byte = call.msg_type | MSG_IC_BIT if call.ic else call.msg_type
         return False
@@ -656,12 +760,12 @@ class Server:
         h = self._owned(conn, call.handle.value)
         if h is None:
             return self._refuse_handle(conn)
-        if (
-            h.kind != KIND_REQUEST
-            or call.tag is not None
-            or (call.eid is not None and call.eid != h.eid)
-        ):
+        if h.kind != KIND_REQUEST:
+            self._why_arg = call.handle.value
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_LISTENER_SENDS)
+        if call.tag is not None or (call.eid is not None and call.eid != h.eid):
             # The stack owns request tags, and a request handle is bound to its EID.
+            self._why_arg = (h.eid, call.eid, call.tag)
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_REQUEST)
         if not h.persistent and h.pending is None:
             self._abandon(h)
@@ -726,6 +830,33 @@ class Server:
         from .audit import problems  # noqa: PLC0415 (only diagnostics need it)
 
         return problems(self)
+
+
+def _copied(p, slot):
+    # The message in `slot` into pending receive `p`'s buffer; False when the buffer refused
+    # it (one that shrank while the receive waited, say). Alone in a function of its own, so
+    # that the `try` keeps the frame of _fulfil, on the packet path, off MicroPython's heap.
+    try:
+        copy_into(p.buf, p.off, slot.buf, 0, slot.length)
+    except Exception:
+        return False
+    return True
+
+
+def _refusal(p, slot):
+    # Why _copied failed, in words (an error path: it may allocate).
+    if _room(p) < slot.length:
+        return "it holds %d bytes now, the message is %d" % (_room(p), slot.length)
+    return "a buffer of type %s refused them" % type(p.buf).__name__
+
+
+def _room(p):
+    # The bytes pending receive `p`'s buffer holds after its offset (0 for one whose size
+    # cannot be read any more: a released memoryview).
+    try:
+        return len(p.buf) - p.off
+    except Exception:
+        return 0
 
 
 def _random_epoch():
