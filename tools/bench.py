@@ -340,13 +340,17 @@ class _TargetStandIn:
         self.next = None
 
 
-def _irq_frames_run(target, frames, link, core):
-    """A run() that puts each of `frames` (the bytes after the address byte) through the IRQ
-    handler the link gave `target` (a TargetSim: the handler and its triggers are all this
-    takes of it), one call per event, then polls the link."""
+def link_handler(target):
+    """The IRQ handler a link gave `target` (a TargetSim) for the events it reads frames by."""
     if target._trigger & (IRQ_WRITE_REQ | IRQ_END_WRITE) != IRQ_WRITE_REQ | IRQ_END_WRITE:
         raise ValueError("the link's handler must take WRITE_REQ and END_WRITE")
-    handler = target._handler
+    return target._handler
+
+
+def irq_frames_run(handler, frames, poll, core):
+    """A run() that puts each of `frames` (the bytes after the address byte) through
+    `handler` (link_handler's), one call per event as the port's C code makes them, each
+    frame from a stand-in target, then calls poll(core) (the link's poll)."""
     write = _IrqStandIn(IRQ_WRITE_REQ)
     end = _IrqStandIn(IRQ_END_WRITE)
     count = sum((len(frame) + SCRATCH - 1) // SCRATCH + 1 for frame in frames)
@@ -375,15 +379,16 @@ def _irq_frames_run(target, frames, link, core):
             while i:
                 handler(stand_in)
                 i -= 1
-            link.poll(core)
+            poll(core)
             stand_in = stand_in.next
 
     return run
 
 
-def i2c_rx_run():
-    """The 16 frames of a 1024-byte message from EID 9 (0x11) in, each through the IRQ
-    handler, then poll."""
+def i2c_rx_setup():
+    """An endpoint at 0x10 (its core, the TargetSim its link's handler was given, the link)
+    and the 16 frames of a 1024-byte message from EID 9 (0x11) to it, as its target receives
+    them (no address byte)."""
     core = Core(eid=8)
     target = TargetSim(0x10)
     link = core.add_link(I2CLink(SimBus().controller(), target, 0x10))
@@ -395,7 +400,13 @@ def i2c_rx_run():
         frame = bytearray(80)
         n = encode_frame(frame, 0x10, 0x11, bytes((1, 8, 9, flags)) + body)
         frames.append(bytes(frame[1:n]))
-    run = _irq_frames_run(target, frames, link, core)
+    return core, target, link, frames
+
+
+def i2c_rx_run():
+    """The 16 frames of a 1024-byte message in, each through the IRQ handler, then poll."""
+    core, target, link, frames = i2c_rx_setup()
+    run = irq_frames_run(link_handler(target), frames, link.poll, core)
     run()
     if link.counters.rx_frames != 16 or core.pool.in_use() or link.pending():
         raise AssertionError("the stand-in's frames did not all arrive")
@@ -442,7 +453,7 @@ class _UartStandIn:
             waiting -= min(waiting, most)
         answers.append(0)
         self.answers = tuple(answers)
-        self.waiting = deque((), len(answers))  # noqa: RUF037 (as in _irq_frames_run)
+        self.waiting = deque((), len(answers))  # noqa: RUF037 (as in irq_frames_run)
         self.any = self.waiting.popleft
         self.seek = self._bytes.seek
         # CPython's BytesIO.readinto takes no count: there, a Python call does it.
@@ -494,7 +505,7 @@ def control_answer_run():
     responder = ControlResponder(core, bytes(16))
     request = bytearray(16)
     n = encode_frame(request, 0x1D, 0x10, b"\x01\x00\x08\xc8\x00\x80\x02")
-    run = _irq_frames_run(target, [bytes(request[1:n])], link, core)
+    run = irq_frames_run(link_handler(target), [bytes(request[1:n])], link.poll, core)
 
     def answered():
         return responder.counters.responses
