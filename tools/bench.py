@@ -16,22 +16,20 @@ Figures:
                            that only acknowledges), per packet of a 16-packet message
   i2c_rx_packet_us         one 64-byte-payload frame in: the target IRQ handler's byte reads
                            (16-byte FIFO), the frame and PEC check at END_WRITE, the ring, then
-                           the core (header checks, reassembly copy), per packet; the simulated
-                           target's own cost is measured apart and taken off
-  i2c_rx_sim_overhead_us   what the simulated target costs per frame (with a handler that only
-                           drains its bytes): host-only, a board's I2CTarget does this in C
+                           the core (header checks, reassembly copy), per packet; the handler
+                           called once per event against a stand-in target whose calls are C
+                           calls, as a board's I2CTarget's are (nothing taken off)
   serial_tx_packet_us      one 64-byte-payload packet out through the serial binding: the core's
                            fragmenter, the frame (escaping, FCS) and the write (to a stream that
                            takes every byte), per packet of a 16-packet message
   serial_rx_packet_us      one 64-byte-payload frame in: poll's reads from the stream (128 bytes
                            at a time), the deframer (unescaping, count, FCS, the ring), then the
-                           core, per packet; the simulated UART's own cost is taken off
-  serial_rx_stream_overhead_us  what the simulated UART's any() and readinto() cost per frame:
-                           host-only, a board's UART does this in C
+                           core, per packet; from a stand-in UART whose any() and readinto() are
+                           C calls on MicroPython, as a board's are (nothing taken off)
   pec_72_bytes_us          the PEC of a 72-byte frame
   control_answer_us        a Get Endpoint ID request frame in and its answer out through the I2C
-                           link: the IRQ handler, the core, the control responder, the answer's
-                           frame and PEC (the simulated target's cost included)
+                           link: the IRQ handler (as for i2c_rx_packet_us), the core, the
+                           control responder, the answer's frame and PEC
   vs_pymctp_frame_codec_ratio  CPython: our SMBus frame build + parse rate over pymctp's, same
                            frames (pymctp 0.4.0 installed in the dev environment)
   alloc_bytes_per_1k_echo  MicroPython: bytes allocated per 1 KiB echo after warm-up
@@ -45,7 +43,9 @@ Figures:
 """
 
 import gc
+import io
 import sys
+from collections import deque
 
 try:
     import micropython
@@ -63,7 +63,8 @@ from mctp._compat import ticks_diff, ticks_ms  # noqa: E402
 from mctp.control.responder import ControlResponder  # noqa: E402
 from mctp.core import Core  # noqa: E402
 from mctp.server import DirectClient  # noqa: E402
-from mctp.i2c import I2CLink  # noqa: E402
+from mctp.i2c import IRQ_END_WRITE, IRQ_WRITE_REQ, I2CLink  # noqa: E402
+from mctp.i2c.ring import SCRATCH  # noqa: E402
 from mctp.host.i2c_sim import SimBus, TargetSim  # noqa: E402
 from mctp.i2c.pec import pec  # noqa: E402
 from mctp.i2c.smbus import check_frame, encode_frame, pec_init  # noqa: E402
@@ -306,10 +307,89 @@ def i2c_tx_run():
     return run
 
 
-def _rx_setup():
-    # 16 frames of a 1024-byte message from EID 9 (0x11), as the bus would write them.
+# The receive figures count what a board pays, with no simulation to take off: the link's
+# handler is called once per event, as the port's C code calls it, against a stand-in for the
+# target whose irq(), flags() and readinto() are C calls (a deque's popleft, a BytesIO's tell and
+# readinto), as machine.I2CTarget's are; then the link polls. docs/baremetal.md says how these
+# calls' costs compare with the port's.
+
+
+class _IrqStandIn:
+    """What I2CTarget.irq() gives the handler for one kind of event: flags() is a C call with
+    no arguments that answers that event's flags (a BytesIO's tell(), the stream kept there)."""
+
+    def __init__(self, flags):
+        self._at = io.BytesIO(bytes(flags))
+        self._at.seek(flags)
+        self.flags = self._at.tell
+
+
+class _TargetStandIn:
+    """machine.I2CTarget with one frame in its receive FIFO, as the link's IRQ handler uses it:
+    irq() gives the IRQ object of the event being dispatched (the next in the driver's queue),
+    readinto(buf) the FIFO's bytes, at most len(buf) at a time, as the rp2's 16-byte FIFO does;
+    rewind(0) puts the frame back in the FIFO. `events`: the port's dispatches for the frame,
+    a WRITE_REQ per FIFO load, then END_WRITE; `next`: the next frame's stand-in, or None."""
+
+    def __init__(self, queue, frame):
+        fifo = io.BytesIO(frame)
+        self.irq = queue.popleft
+        self.readinto = fifo.readinto
+        self.rewind = fifo.seek
+        self.events = (len(frame) + SCRATCH - 1) // SCRATCH + 1
+        self.next = None
+
+
+def link_handler(target):
+    """The IRQ handler a link gave `target` (a TargetSim) for the events it reads frames by."""
+    if target._trigger & (IRQ_WRITE_REQ | IRQ_END_WRITE) != IRQ_WRITE_REQ | IRQ_END_WRITE:
+        raise ValueError("the link's handler must take WRITE_REQ and END_WRITE")
+    return target._handler
+
+
+def irq_frames_run(handler, frames, poll, core):
+    """A run() that puts each of `frames` (the bytes after the address byte) through
+    `handler` (link_handler's), one call per event as the port's C code makes them, each
+    frame from a stand-in target, then calls poll(core) (the link's poll)."""
+    write = _IrqStandIn(IRQ_WRITE_REQ)
+    end = _IrqStandIn(IRQ_END_WRITE)
+    count = sum((len(frame) + SCRATCH - 1) // SCRATCH + 1 for frame in frames)
+    queue = deque((), count)  # noqa: RUF037 (MicroPython's deque: maxlen by position only)
+    sequence = []
+    first = last = None
+    for frame in frames:
+        stand_in = _TargetStandIn(queue, frame)
+        sequence += [write] * (stand_in.events - 1) + [end]
+        if last is None:
+            first = stand_in
+        else:
+            last.next = stand_in
+        last = stand_in
+    # The queue, its events and the first frame as one name, and the frames as a chain: run's
+    # frame, the names it closes over included, stays within MicroPython's 11 words off the
+    # heap (tools/frames.py).
+    setup = (queue, tuple(sequence), first)
+
+    def run():
+        setup[0].extend(setup[1])
+        stand_in = setup[2]
+        while stand_in is not None:
+            stand_in.rewind(0)
+            i = stand_in.events
+            while i:
+                handler(stand_in)
+                i -= 1
+            poll(core)
+            stand_in = stand_in.next
+
+    return run
+
+
+def i2c_rx_setup():
+    """An endpoint at 0x10 (its core, the TargetSim its link's handler was given, the link)
+    and the 16 frames of a 1024-byte message from EID 9 (0x11) to it, as its target receives
+    them (no address byte)."""
     core = Core(eid=8)
-    # A target without a bus queue to service, as on a board, where the IRQ fills the ring.
     target = TargetSim(0x10)
     link = core.add_link(I2CLink(SimBus().controller(), target, 0x10))
     _Sink(core)
@@ -319,45 +399,17 @@ def _rx_setup():
         body = (b"\x01" + bytes(63)) if seq == 0 else bytes(64)
         frame = bytearray(80)
         n = encode_frame(frame, 0x10, 0x11, bytes((1, 8, 9, flags)) + body)
-        frames.append(memoryview(frame)[1:n])
+        frames.append(bytes(frame[1:n]))
     return core, target, link, frames
 
 
 def i2c_rx_run():
     """The 16 frames of a 1024-byte message in, each through the IRQ handler, then poll."""
-    core, target, link, frames = _rx_setup()
-
-    def run():
-        for frame in frames:
-            target._written(frame, len(frame))
-            link.poll(core)
-
-    return run
-
-
-def draining_target():
-    """_rx_setup's target and frames, the target with a handler that only drains the bytes:
-    what the simulated target alone costs, which a board's I2CTarget does in C."""
-    _, target, _, frames = _rx_setup()
-    scratch = bytearray(16)
-
-    def drain(t):
-        if t.irq().flags() & t.IRQ_WRITE_REQ:
-            t.readinto(scratch)
-
-    target.irq(drain, target.IRQ_WRITE_REQ | target.IRQ_END_WRITE)
-    return target, frames
-
-
-def i2c_rx_sim_run():
-    """The simulated target's own cost for the same 16 frames: taken off i2c_rx_run's
-    figure."""
-    target, frames = draining_target()
-
-    def run():
-        for frame in frames:
-            target._written(frame, len(frame))
-
+    core, target, link, frames = i2c_rx_setup()
+    run = irq_frames_run(link_handler(target), frames, link.poll, core)
+    run()
+    if link.counters.rx_frames != 16 or core.pool.in_use() or link.pending():
+        raise AssertionError("the stand-in's frames did not all arrive")
     return run
 
 
@@ -386,87 +438,74 @@ def serial_tx_run():
     return run
 
 
-class _ReplayUart:
-    # machine.UART's reading side, with the same bytes waiting again after each rewind().
-    def __init__(self, data):
-        self._data = data
-        self._at = 0
+class _UartStandIn:
+    """machine.UART's reading side with `data` waiting, as SerialLink.poll reads it `most`
+    bytes at a time: any() and readinto(buf, n) are C calls, as on a board (a deque's popleft
+    that gives what the UART would answer, in turn; a BytesIO's readinto). rewind() puts the
+    bytes and the answers back."""
 
-    def rewind(self):
-        self._at = 0
+    def __init__(self, data, most):
+        self._bytes = io.BytesIO(data)
+        answers = []
+        waiting = len(data)
+        while waiting:
+            answers.append(waiting)
+            waiting -= min(waiting, most)
+        answers.append(0)
+        self.answers = tuple(answers)
+        self.waiting = deque((), len(answers))  # noqa: RUF037 (as in irq_frames_run)
+        self.any = self.waiting.popleft
+        self.seek = self._bytes.seek
+        # CPython's BytesIO.readinto takes no count: there, a Python call does it.
+        self.readinto = self._bytes.readinto if micropython else self._readinto_count
 
-    def any(self):
-        return len(self._data) - self._at
-
-    def readinto(self, buf, n):
-        copy_into(buf, 0, self._data, self._at, n)
-        self._at += n
-        return n
-
-
-def _serial_rx_uart():
-    # The 16 frames of a 1024-byte message from EID 9, as they would wait in a UART (74 bytes
-    # each: no byte to escape).
-    from mctp.serial.framing import encode_frame  # noqa: PLC0415
-
-    frames = bytearray(16 * 74)
-    for seq in range(16):
-        flags = 0x08 | (seq & 3) << 4 | (0x80 if seq == 0 else 0) | (0x40 if seq == 15 else 0)
-        body = (b"\x01" + bytes(63)) if seq == 0 else bytes(64)
-        frames[seq * 74 : seq * 74 + 74] = encode_frame(bytes((1, 8, 9, flags)) + body)
-    return _ReplayUart(frames)
+    def _readinto_count(self, buf, n):
+        return self._bytes.readinto(memoryview(buf)[:n])
 
 
 def serial_rx_run():
-    """The 16 frames of a 1024-byte message in through one poll: reads, deframer, core."""
-    from mctp.serial import SerialLink  # noqa: PLC0415
+    """The 16 frames of a 1024-byte message from EID 9 in through one poll: reads, deframer,
+    core. They wait in the UART as 74 bytes each (no byte to escape)."""
+    from mctp.serial import CHUNK, SerialLink  # noqa: PLC0415
+    from mctp.serial.framing import encode_frame  # noqa: PLC0415
 
+    data = bytearray(16 * 74)
+    for seq in range(16):
+        flags = 0x08 | (seq & 3) << 4 | (0x80 if seq == 0 else 0) | (0x40 if seq == 15 else 0)
+        body = (b"\x01" + bytes(63)) if seq == 0 else bytes(64)
+        data[seq * 74 : seq * 74 + 74] = encode_frame(bytes((1, 8, 9, flags)) + body)
     core = Core(eid=8)
-    uart = _serial_rx_uart()
+    uart = _UartStandIn(data, CHUNK)
     link = core.add_link(SerialLink(uart))
     _Sink(core)
+    seek = uart.seek
+    waiting = uart.waiting
+    answers = uart.answers
 
     def run():
-        uart.rewind()
+        seek(0)
+        waiting.extend(answers)
         link.poll(core)
 
-    return run
-
-
-def serial_rx_stream_run():
-    """The simulated UART's own cost for the same bytes, read as poll reads them: taken off
-    serial_rx_run's figure."""
-    from mctp.serial import CHUNK  # noqa: PLC0415
-
-    uart = _serial_rx_uart()
-    chunk = bytearray(CHUNK)
-
-    def run():
-        uart.rewind()
-        n = uart.any()
-        while n:
-            uart.readinto(chunk, min(n, CHUNK))
-            n = uart.any()
-
+    run()
+    if link.counters.rx_frames != 16 or len(waiting) or core.pool.in_use():
+        raise AssertionError("the stand-in's frames did not all arrive")
     return run
 
 
 def control_answer_run():
-    """A Get Endpoint ID request frame into an endpoint at 0x1D, answered through the I2C
-    link to a controller that only acknowledges: receive, responder, transmit with PEC. With
-    it, answered(): how many requests the responder answered."""
+    """A Get Endpoint ID request frame into an endpoint at 0x1D, through its IRQ handler as
+    i2c_rx_run's frames, answered through the I2C link to a controller that only acknowledges:
+    receive, responder, transmit with PEC. With it, answered(): how many requests the
+    responder answered."""
     core = Core(eid=9)
-    target = TargetSim(0x1D)  # (as in _rx_setup)
+    target = TargetSim(0x1D)
     link = core.add_link(I2CLink(_AckingI2C(), target, 0x1D))
     Server(core)
     responder = ControlResponder(core, bytes(16))
     request = bytearray(16)
     n = encode_frame(request, 0x1D, 0x10, b"\x01\x00\x08\xc8\x00\x80\x02")
-    frame = memoryview(request)[1:n]
-
-    def run():
-        target._written(frame, n - 1)
-        link.poll(core)
+    run = irq_frames_run(link_handler(target), [bytes(request[1:n])], link.poll, core)
 
     def answered():
         return responder.counters.responses
@@ -541,13 +580,9 @@ def main():
     ipc_echo.close()
     print("packet_rx_us: %.1f us" % per_packet_us(packet_rx_run(), 1, 20000))
     print("i2c_tx_packet_us: %.1f us" % per_packet_us(i2c_tx_run(), 16, 1000))
-    overhead = per_packet_us(i2c_rx_sim_run(), 16, 1000)
-    print("i2c_rx_packet_us: %.1f us" % (per_packet_us(i2c_rx_run(), 16, 1000) - overhead))
-    print("i2c_rx_sim_overhead_us: %.1f us" % overhead)
+    print("i2c_rx_packet_us: %.1f us" % per_packet_us(i2c_rx_run(), 16, 1000))
     print("serial_tx_packet_us: %.1f us" % per_packet_us(serial_tx_run(), 16, 1000))
-    overhead = per_packet_us(serial_rx_stream_run(), 16, 1000)
-    print("serial_rx_packet_us: %.1f us" % (per_packet_us(serial_rx_run(), 16, 1000) - overhead))
-    print("serial_rx_stream_overhead_us: %.1f us" % overhead)
+    print("serial_rx_packet_us: %.1f us" % per_packet_us(serial_rx_run(), 16, 1000))
     print("pec_72_bytes_us: %.2f us" % per_packet_us(pec_72_run(), 1, 20000))
     run, answered = control_answer_run()
     print("control_answer_us: %.1f us" % per_packet_us(run, 1, 5000))

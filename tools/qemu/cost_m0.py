@@ -5,6 +5,8 @@
 # `python3 tools/baremetal.py run MICROBIT tools/qemu/cost_m0.py`). Each figure is the
 # instructions of one run of a small function, less those of calling an empty one.
 
+import io
+from collections import deque
 from time import ticks_diff, ticks_us
 
 import micropython
@@ -110,23 +112,88 @@ def unit_costs(per_tick):
     print("m0_copy_unaligned_per_byte_instr: %.1f instr" % unaligned)
 
 
+def stand_in_costs(per_tick):
+    """What the receive figures' stand-ins cost a call, beside C calls of the shapes a board's
+    are (docs/baremetal.md): I2CTarget.irq() parses its keyword arguments (as list.sort does),
+    the IRQ object's flags() and UART.any() are C methods of no argument that answer a small
+    int (as BytesIO.tell), the FIFO's and the UART's readinto are C stream reads."""
+    base = instructions(_nothing, 200, per_tick)
+    queue = deque((), 110)  # noqa: RUF037 (MicroPython's deque: maxlen by position only)
+    write = bench._IrqStandIn(8)
+    target = bench._TargetStandIn(queue, bytes(16 * 110))
+    uart = bench._UartStandIn(bytes(128 * 110), 128)
+    scratch = bytearray(16)
+    chunk = bytearray(128)
+    empty = []
+    stream = io.BytesIO(bytes(128 * 110))
+
+    def figure(name, run, repeats=100):
+        print("%s: %d instr" % (name, instructions(run, repeats, per_tick) - base))
+
+    def c_kw_method():
+        empty.sort()
+
+    def c_method():
+        stream.tell()
+
+    def c_readinto_16():
+        stream.readinto(scratch)
+
+    def c_readinto_128():
+        stream.readinto(chunk, 128)
+
+    figure("m0_c_kw_method_instr", c_kw_method)
+    figure("m0_c_method_instr", c_method)
+    stream.seek(0)
+    figure("m0_c_readinto_16_instr", c_readinto_16)
+    stream.seek(0)
+    figure("m0_c_readinto_128_instr", c_readinto_128)
+
+    def irq_flags():
+        target.irq().flags()
+
+    def fifo_readinto():
+        target.readinto(scratch)
+
+    def rewind():
+        target.rewind(0)
+
+    def uart_any():
+        uart.any()
+
+    def uart_readinto():
+        uart.readinto(chunk, 128)
+
+    queue.extend((write,) * 101)
+    figure("m0_standin_irq_flags_instr", irq_flags)
+    figure("m0_standin_readinto_16_instr", fifo_readinto)
+    figure("m0_standin_rewind_instr", rewind)
+    uart.waiting.extend(range(101))
+    figure("m0_standin_uart_any_instr", uart_any)
+    figure("m0_standin_uart_readinto_128_instr", uart_readinto)
+
+    # The driver's own share of a frame: a 72-byte frame's six events and its poll, with C
+    # identity calls for the handler and the poll (the rewind, the loop, the queue's refill,
+    # seven calls' bytecode and their C).
+    frame = bytes(72)
+    run = bench.irq_frames_run(micropython.const, [frame], micropython.const, None)
+    figure("m0_rx_driver_per_frame_instr", run)
+
+
 def path_costs(per_tick):
     base = instructions(_nothing, 200, per_tick)
-    # Receive: the IRQ's share of one frame, then poll's per frame kind.
-    core, target, link, frames = bench._rx_setup()
+    # Receive: the IRQ's share of one frame (its six events through the handler, as
+    # bench.i2c_rx_run makes them, the frame then dropped before poll), then poll's per frame
+    # kind.
+    core, target, link, frames = bench.i2c_rx_setup()
     middle = frames[1]
+    handler = bench.link_handler(target)
 
-    def irq_only():
-        target._written(middle, len(middle))
-        link._r = link._w  # (the frame is dropped before poll: only the IRQs are timed)
+    def drop(core):
+        link._r = link._w
 
-    sim_target, _ = bench.draining_target()
-
-    def sim_only():
-        sim_target._written(middle, len(middle))
-
-    irq = instructions(irq_only, 50, per_tick) - instructions(sim_only, 50, per_tick)
-    print("m0_rx_irq_per_frame_instr: %d instr" % irq)
+    irq_only = bench.irq_frames_run(handler, [middle], drop, core)
+    print("m0_rx_irq_per_frame_instr: %d instr" % instructions(irq_only, 50, per_tick))
 
     frame = bytearray(middle)
     init = pec_init(0x10)
@@ -137,10 +204,11 @@ def path_costs(per_tick):
     print("m0_rx_frame_check_instr: %d instr" % (instructions(check, 100, per_tick) - base))
 
     # poll, per frame kind: the 16 frames of a message, each polled alone, 10 times over.
+    arrive = [bench.irq_frames_run(handler, [frame], micropython.const, core) for frame in frames]
     polls = [0] * 16
     for _ in range(10):
         for i in range(16):
-            target._written(frames[i], len(frames[i]))
+            arrive[i]()
             start = ticks_us()
             link.poll(core)
             polls[i] += ticks_diff(ticks_us(), start)
@@ -162,6 +230,7 @@ def path_costs(per_tick):
 def main():
     per_tick = calibrate()
     unit_costs(per_tick)
+    stand_in_costs(per_tick)
     path_costs(per_tick)
 
 
