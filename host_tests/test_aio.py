@@ -611,6 +611,7 @@ def test_over_ipc_a_cancelled_receive_is_withdrawn_at_the_server():
 
 
 def test_over_ipc_deadlines_and_a_server_gone_end_a_wait_with_their_errors():
+    needs_socket()
     from mctp.aio.ipc import AsyncStreamClient  # noqa: PLC0415
     from mctp.host.ipc_sockets import SocketStream  # noqa: PLC0415
     from mctp.host.serial_stream import socket_pair  # noqa: PLC0415

@@ -19,7 +19,8 @@ added): a flood of connections past its limit (--ipc-max-clients: each refused, 
 once, counted), its descriptors exhausted (the endpoint runs with a low RLIMIT_NOFILE, lowered
 for the scenario to what it has open: accept() fails, counted, and the listener rests), and a
 client that sends requests and never reads the answers (dropped after --ipc-stall-ms,
-counted). The endpoint's CPU while the abuse goes on must stay near its idle figure. After
+counted), and clients that grab every handle they can (each refused by its own quota, while a
+new client still gets a listener and a request channel). The endpoint's CPU while the abuse goes on must stay near its idle figure. After
 each batch, beside the checks above, its descriptors (/proc/PID/fd) are back at their baseline
 and its idle CPU is low (`idle_cpu`, in percent of one CPU).
 
@@ -463,8 +464,63 @@ def never_reads(rig, figures, path):
     return problem or _fresh_client_served(path)
 
 
+GREEDY_CLIENTS = 2  # connections grabbing all they can (with room for the good and a new one)
+QUOTA_WORDS = "IPC client quota"  # how a refusal by a client's own quota begins
+
+
+def _grab(client, what, first_type):
+    # Every handle of `what` ("listener", on types from `first_type` up, or "req" to EID 20)
+    # the client gets: (handles, the refusal that ended it).
+    handles = []
+    while len(handles) < 16:
+        try:
+            if what == "listener":
+                handles.append(client.listener(first_type + len(handles)))
+            else:
+                handles.append(client.req(20))
+        except MctpError as error:
+            return handles, error
+    return handles, None
+
+
+def grabs_quota(rig, figures, path):
+    """Clients that take every handle they can: each is refused by its own quota (NO_SPACE, the
+    words naming it), and meanwhile a new client still opens a listener and a request
+    channel; once they have gone, their handles are free again."""
+    greedy = []
+    problem = None
+    try:
+        for _ in range(GREEDY_CLIENTS):
+            greedy.append(StreamClient(connect_unix(path)))
+        for i, client in enumerate(greedy):
+            for what in ("listener", "req"):
+                handles, refusal = _grab(client, what, 0x40 + 16 * i)
+                figures.high("quota_" + what, len(handles), "")
+                if refusal is None or not (refusal.detail or "").startswith(QUOTA_WORDS):
+                    problem = problem or "a %s grab ended with %r" % (what, refusal)
+        problem = problem or _fresh_client_gets_handles(path)
+    finally:
+        for client in greedy:
+            client.stream.close()
+    return problem or _fresh_client_served(path)
+
+
+def _fresh_client_gets_handles(path):
+    # A client that connects now gets a listener and a request channel: None, or why not.
+    client = StreamClient(connect_unix(path))
+    stack = Stack(client)
+    try:
+        with stack.listener(0x7F):
+            with stack.req(20):
+                return None
+    except MctpError as error:
+        return "a new client got no handle beside greedy ones: %s" % error
+    finally:
+        client.stream.close()
+
+
 # After each batch's bytes, one of these in turn: (rig, figures, path) -> None or a problem.
-ABUSES = (flood, exhausted, never_reads)
+ABUSES = (flood, exhausted, never_reads, grabs_quota)
 
 
 def _idle_problems(rig, figures, descriptors):
