@@ -87,16 +87,22 @@ def test_golden_frame():
     assert frame(KIND_RESPONSE, 1, bytes([0, 0, 0, 9]) + bytes(8)) == GOLDEN_ANSWER
 
 
-def test_golden_exchange_on_the_stream():
-    # What the service writes for the golden request, byte for byte.
+def _answered(request):
+    # What a service writes, in one poll, for the framed `request`: (its bytes, the rig, the
+    # pipe whose end `b` it serves).
     rig = Rig()
     pipe = SerialPipe()
     rig.service.add(pipe.b)
-    pipe.a.write(GOLDEN, 0, len(GOLDEN))
+    pipe.a.write(request, 0, len(request))
     rig.service.poll()
-    out = bytearray(64)
-    n = pipe.a.readinto(out, 64)
-    assert bytes(out[:n]) == GOLDEN_ANSWER
+    out = bytearray(256)
+    n = pipe.a.readinto(out, 256)
+    return bytes(out[:n]), rig, pipe
+
+
+def test_golden_exchange_on_the_stream():
+    # What the service writes for the golden request, byte for byte.
+    assert _answered(GOLDEN)[0] == GOLDEN_ANSWER
 
 
 def test_round_trips_whole_and_byte_by_byte():
@@ -810,18 +816,13 @@ def test_golden_detail_frame():
 
 
 def test_golden_failed_exchange_on_the_stream():
-    rig = Rig()
-    pipe = SerialPipe()
-    rig.service.add(pipe.b)
-    pipe.a.write(SET_EID_5, 0, len(SET_EID_5))
-    rig.service.poll()
-    out = bytearray(128)
-    n = pipe.a.readinto(out, 128)
-    assert bytes(out[:n]) == SET_EID_5_ANSWER
+    answer, rig, pipe = _answered(SET_EID_5)
+    assert answer == SET_EID_5_ANSWER
     assert rig.service.peer(pipe.b).details == 1
     # A request that succeeds has no detail.
     pipe.a.write(GOLDEN, 0, len(GOLDEN))
     rig.service.poll()
+    out = bytearray(128)
     n = pipe.a.readinto(out, 128)
     assert bytes(out[:n]) == GOLDEN_ANSWER
     assert ("details", 1) in rig.service.figures()
