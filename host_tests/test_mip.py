@@ -1,6 +1,6 @@
 # What a user does with mpremote, against the MicroPython unix port reached through a pty as
 # mpremote reaches a board's USB serial port (socat joins the two ends): `mpremote mip install`
-# of a part's .json, then the part imported there; and the README's REPL recipe, line for line,
+# of a part's .json, then the part imported there; and the REPL guide's recipe, line for line,
 # on a stand-in machine module whose I2C is the UDP bus. CPython drives it; socat comes from
 # Debian (.ci/run installs it).
 
@@ -95,16 +95,23 @@ def test_mip_installs_exactly_what_the_endpoint_part_lists_and_it_imports():
         port.close()
 
 
-def test_the_readme_mip_recipe_runs_as_written_up_to_the_missing_i2c_target():
-    # The README's three commands for stock firmware, each through mpremote to the unix port:
-    # the part installs where mip puts libraries, the board configuration is copied, and the
-    # firmware starts and stops where a board would begin: the unix port has no I2CTarget.
-    needs_socat()
-    with open(os.path.join(ROOT, "README.md")) as f:
+def _mip_commands(path):
+    # The commands of the marked block for stock firmware in the file at `path`.
+    with open(os.path.join(ROOT, path)) as f:
         text = f.read()
     block = text.split("<!-- run by host_tests/test_mip.py -->")[1]
     block = block[block.index("```sh\n") + len("```sh\n") : block.index("```", 10)]
-    commands = [line.partition("#")[0].strip() for line in block.strip().splitlines()]
+    return [line.partition("#")[0].strip() for line in block.strip().splitlines()]
+
+
+def test_the_readme_mip_recipe_runs_as_written_up_to_the_missing_i2c_target():
+    # The three commands for stock firmware (the README's and the board guide's, the same),
+    # each through mpremote to the unix port: the part installs where mip puts libraries, the
+    # board configuration is copied, and the firmware starts and stops where a board would
+    # begin: the unix port has no I2CTarget.
+    needs_socat()
+    commands = _mip_commands("README.md")
+    assert _mip_commands("docs/on-a-board.md") == commands
     assert [c.split()[:2] for c in commands] == [
         ["mpremote", "mip"],
         ["mpremote", "cp"],
@@ -178,16 +185,17 @@ sys.modules["machine"] = stand_in
 
 
 def _repl_recipe():
-    # The README's REPL recipe as code, split after the endpoint is built.
-    with open(os.path.join(ROOT, "README.md")) as f:
+    # The REPL guide's recipe as code, split after the endpoint is built.
+    with open(os.path.join(ROOT, "docs", "repl.md")) as f:
         text = f.read()
-    block = text.split("REPL recipes (mpremote)")[1].split("```python\n")[1].split("```")[0]
+    block = text.split("<!-- run by host_tests/test_mip.py")[1].split("```python\n")[1]
+    block = block.split("```")[0]
     lines = [line[4:] for line in block.splitlines() if line[:4] in (">>> ", "... ")]
     built = next(i for i, line in enumerate(lines) if "firmware.board.build()" in line) + 1
     return "\n".join(lines[:built]), "\n".join(lines[built:])
 
 
-def test_the_readme_repl_recipe_in_a_real_mpremote_session():
+def test_the_repl_guide_recipe_in_a_real_mpremote_session():
     # The endpoint at 0x1D is built by firmware.board.build() on a stand-in machine module on
     # the UDP bus, and asks another endpoint (the firmware, EID 0x20 at 0x30, in its own
     # process) through the recipe's requests.

@@ -1,23 +1,27 @@
-# The README's examples that run on a host, run as written on both interpreters: each fenced
-# Python block after a "run by host_tests/test_readme.py" marker is executed, and what it
-# prints is checked against the comments on its print lines.
+# The examples of the README and the guides in docs/ that run on a host, run as written on both
+# interpreters: each fenced Python block after a "run by host_tests/test_readme.py" marker is
+# executed, and what it prints is checked against the comments on its print lines.
 
 from testing import IS_MICROPYTHON, needs_socket, skip
 
 MARKER = "<!-- run by host_tests/test_readme.py"
-ROOT = (__file__.rpartition("/")[0] or ".") + "/.."  # (a board has no README: the tests skip)
+ROOT = (__file__.rpartition("/")[0] or ".") + "/.."  # (a board has no docs: the tests skip)
 
 
-def _readme_blocks(language="python"):
-    """The marked blocks of `language`, in README order."""
+def _read(path):
+    """The text of `path` (from the repository's root)."""
     try:
-        with open(ROOT + "/README.md") as f:
-            text = f.read()
+        with open(ROOT + "/" + path) as f:
+            return f.read()
     except OSError:
-        skip("no README.md beside the tests (a board)")
+        skip("no %s beside the tests (a board)" % path)
+
+
+def _blocks(path, language="python"):
+    """The marked blocks of `language` in `path`, in order."""
     fence = "```" + language + "\n"
     blocks = []
-    for part in text.split(MARKER)[1:]:
+    for part in _read(path).split(MARKER)[1:]:
         start = part.index("```")
         if part.startswith(fence, start):
             start += len(fence)
@@ -39,10 +43,11 @@ def _run(block, names=None):
     return printed
 
 
-def test_the_readme_examples_run_as_written():
-    blocks = _readme_blocks()
-    assert len(blocks) == 7
-    endpoint, two_stacks, api, aio, i2c, udp, control = blocks
+def test_the_readme_and_guide_examples_run_as_written():
+    two_stacks, aio = _blocks("README.md")
+    endpoint, api = _blocks("docs/api.md")
+    i2c, udp = _blocks("docs/on-a-board.md")
+    (control,) = _blocks("docs/control.md")
     assert _run(endpoint)[0].startswith("short=0 ")  # the core's counters
     names = {"__name__": "readme"}
     assert _run(two_stacks, names) == [str(b"\xff\xffhello")]
@@ -71,7 +76,7 @@ def i2c_on_a_stand_in_board(block):
         return _run(block)
 
 
-def test_the_readme_shell_recipes_run_as_written():
+def test_the_guides_shell_recipes_run_as_written():
     """The run_endpoint lines start, print their ready line and stop cleanly on SIGINT; the
     make lines name targets the Makefile has."""
     if IS_MICROPYTHON:
@@ -86,7 +91,8 @@ def test_the_readme_shell_recipes_run_as_written():
     finally:
         sys.path.pop(0)
 
-    (run_endpoint, tests) = _readme_blocks("sh")
+    (run_endpoint,) = _blocks("docs/host.md", "sh")
+    (tests,) = _blocks("docs/testing.md", "sh")
     for line in run_endpoint.splitlines():
         words = line.partition("#")[0].split()
         assert words[1] == "tools/run_endpoint.py"
@@ -110,3 +116,31 @@ def test_the_readme_shell_recipes_run_as_written():
                 )
                 assert done.returncode == 0, done.stdout + done.stderr
                 assert " passed" in done.stdout
+
+
+def _links(text):
+    """The targets of the text's Markdown links, `[words](target)`."""
+    targets = []
+    for part in text.split("](")[1:]:
+        targets.append(part[: part.index(")")])
+    return targets
+
+
+def test_every_link_between_the_docs_resolves():
+    _read("README.md")  # (skips on a board)
+    import os  # noqa: PLC0415 (a board's port may have none)
+
+    paths = ["README.md", "firmware/README.md", "boards/README.md"]
+    paths.extend("docs/" + name for name in os.listdir(ROOT + "/docs") if name.endswith(".md"))
+    unresolved = []
+    for path in paths:
+        folder = path.rpartition("/")[0]
+        for target in _links(_read(path)):
+            file = target.partition("#")[0]
+            if not file or "://" in file:
+                continue  # an anchor in the same file, or a web page
+            try:
+                os.stat(ROOT + "/" + (folder + "/" if folder else "") + file)
+            except OSError:
+                unresolved.append(path + ": " + target)
+    assert unresolved == [], unresolved
