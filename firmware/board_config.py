@@ -23,7 +23,7 @@ TARGET_SCL = 7
 # A serial MCTP link (DSP0253) as well, or instead (I2C_ADDR None: serial only): the UART's id,
 # or None for none; machine.UART(SERIAL_UART, baudrate=SERIAL_BAUD, tx=Pin(tx), rx=Pin(rx))
 # (pins None: the port's fixed pins for that UART). A peer on a PC attaches the kernel's
-# mctp-serial to its end of the line (README.md, "Against a Linux machine").
+# mctp-serial to its end of the line (docs/against-linux.md).
 SERIAL_UART = None
 SERIAL_BAUD = 115_200
 SERIAL_TX = None
