@@ -598,6 +598,26 @@ def test_the_i2c_and_serial_links_share_one_receive_ring():
         assert link._queue(11) and link._gaps[2] == 1 and link.counters.total() == 1
 
 
+def test_the_server_and_the_control_responder_offer_the_core_its_upcalls():
+    # The core calls up through link.Sink and link.ControlHandler: what attaches itself as
+    # core.sink or core.control has every method they declare.
+    from mctp.control.responder import ControlResponder  # noqa: PLC0415
+    from mctp.core.link import ControlHandler, Sink  # noqa: PLC0415
+    from mctp.server import Server  # noqa: PLC0415
+
+    core = Core(Config(), 8)
+    server = Server(core)
+    responder = ControlResponder(core, bytes(16))
+    assert core.sink is server and core.control is responder
+    for obj, interface in ((server, Sink), (responder, ControlHandler)):
+        for name in dir(interface):
+            if not name.startswith("_"):
+                assert callable(getattr(obj, name)), (obj, name)
+    assert sorted(n for n in dir(Sink) if not n.startswith("_")) == ["accept_request", "deliver"]
+    with raises(NotImplementedError):
+        ControlHandler().handle(None)
+
+
 def test_both_versions_of_the_ring_take_agree():
     # The same IRQs into two links, one with each version: good frames, a bad PEC, a frame too
     # long, a probe, a read, and a full ring.

@@ -1,6 +1,7 @@
-# What a binding (I2C, serial, loopback) offers the stack core: one small interface, so the core
-# knows no medium and a binding knows nothing above the core; and the receive ring the I2C and
-# serial bindings share.
+# The core's interfaces. Below it, what a binding (I2C, serial, loopback) offers: one small
+# interface, so the core knows no medium and a binding knows nothing above the core, and the
+# receive ring the I2C and serial bindings share. Above it, what the core calls up into: the
+# sink (the server) and the control handler (the control responder).
 
 from array import array
 
@@ -100,3 +101,31 @@ class RingLink(Link):
         if self._wake is not None:
             self._wake.set()
         return True
+
+
+class Sink:
+    """What the core hands complete messages to: the layer above (mctp.server.Server), set
+    as `core.sink`. Both calls come from inside `core.receive`, so neither may raise or block.
+    """
+
+    def accept_request(self, msg_type):
+        """The owner (0..255) that takes requests (TO=1) of `msg_type`, or -1: nobody listens
+        (the core counts `no_listener` and drops the packet)."""
+        raise NotImplementedError
+
+    def deliver(self, slot):
+        """Take the complete message in `slot` for `slot.owner`; False when that owner is gone
+        or its queue is full (the core discards it, counted `queue_full`). Whoever reads it
+        calls `core.release(slot)`."""
+        raise NotImplementedError
+
+
+class ControlHandler:
+    """What answers control requests (message type 0): mctp.control.ControlResponder, set as
+    `core.control`. With one, the core routes every control request to it instead of the
+    sink."""
+
+    def handle(self, slot):
+        """Answer the complete request in `slot` (with `core.respond`, back the way it came),
+        then `core.release(slot)`. Never raises."""
+        raise NotImplementedError
