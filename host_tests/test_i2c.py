@@ -179,7 +179,7 @@ def test_a_read_from_us_is_answered_and_counted():
 
 def test_a_fault_in_the_irq_handler_is_counted_not_raised():
     bus, _core, link, _, _, _ = bus_owner_and_endpoint()
-    link._ring = None  # make the handler fail
+    link._frame = None  # make the handler fail
     good = bytes.fromhex(GET_EID_REQUEST)
     deliver_frame(bus, good)
     assert link.counters.irq_errors >= 1

@@ -1,16 +1,31 @@
 # The stack core (DSP0236): packetization, reassembly, message tags and routing. No I/O of its
 # own: links (bindings) hand it packets and send the packets it builds.
 #
-# Receive: link.poll(core) -> core.receive(link, buf, off, length, phys) -> header checks ->
-#   a request (TO=1) goes to the owner the sink names for its type, a response (TO=0) to the
-#   owner of the live flow it answers -> reassembly slot -> sink.deliver(slot) when complete.
-#   The sink (the server) copies the message out and calls core.release(slot).
+# Receive: a packet's way, in the order the methods below run (the packet itself waits in
+# self._rx_buf, _rx_off, _rx_len; its header in _rx_dest, _rx_src, _rx_flags):
+#   link.poll(core)                 a binding hands over each packet from its ring
+#   receive(link, buf, ...)         stages the packet; returns RX_DROPPED, RX_TAKEN or RX_FULL
+#     receive_middle                fast path (fastpath.append_middle): a message's middle packet
+#     _receive_guarded              the try; hands on the message the packet completed
+#       _receive                    header checks: length, version, destination, source
+#         _start                    first packet (SOM): som_restart, then
+#           _owner                  who takes it: control, sink.accept_request(type), or a flow
+#           _admit                  a slot: the control slot, the pool, or _evict
+#           _fill                   the slot's fields and the first payload (_copy_in)
+#         _continue                 other packets: the slot (_find_slot) and the sequence, then
+#           _append                 the payload (a last packet, or one the fast path left)
+#       _complete(slot)             at EOM: reply route or flow closed, then
+#         _deliver                  sink.deliver(slot) (link.Sink), or _discard when refused
+#       control.handle(slot)        or, for a control request, the answer (link.ControlHandler)
+#   The sink copies the message out later and calls core.release(slot).
 # Send: core.send(dest, tag_flags, type_byte, buf, off, length) -> route -> fragments at the
 #   link's MTU, written straight into the link's transmit buffer.
 #
 # Nothing here allocates per packet. Per-packet context lives in attributes rather than in
 # arguments and locals: MicroPython allocates the frame of a bytecode function whose locals
 # plus stack exceed 11 words (see tools/frames.py), so packet-path functions stay small.
+# (Over ~450 lines: the receive and send paths share that staged state and the counters, and
+# read best as one file.)
 
 from .._compat import const, ticks_diff, ticks_ms
 from ..bufcopy import copy_into
@@ -122,9 +137,8 @@ class Core:
         self._bufs = self.pool.bufs
         self.flows = FlowTable(config.flows, config.tag_expiry_ms)
         self.counters = Counters(DROPS + EVENTS)
-        self.sink = None  # the layer above: accept_request(msg_type) and deliver(slot)
-        # The control responder (message type 0 requests), when one is attached: handle(slot).
-        self.control = None
+        self.sink = None  # the layer above (a link.Sink)
+        self.control = None  # the control responder, when one is attached (a link.ControlHandler)
         # The packet being received.
         self._rx_link = None
         self._rx_buf = None

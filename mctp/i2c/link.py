@@ -8,19 +8,18 @@
 #   byte itself), retrying a bounded number of times on NACK or lost arbitration (OSError).
 #   A message's packets go out one after another from one call, so they are never interleaved
 #   with another message to the same peer.
-# Receive: a hard IRQ handler moves bytes into a preallocated ring of frame buffers and, at the
-#   end of each write, checks the frame (count, command, source bit, PEC, header version) and
-#   queues it or counts why not. poll() hands queued packets to the core outside the IRQ.
+# Receive: a hard IRQ handler moves bytes into a preallocated ring of frame buffers
+#   (core.link.RingLink) and, at the end of each write, checks the frame (count, command,
+#   source bit, PEC, header version) and queues it or counts why not. poll() hands queued
+#   packets to the core outside the IRQ.
 #
 # Nothing here allocates per packet, and no exception leaves the IRQ handler (MicroPython
 # disables a handler for good after one).
 
-from array import array
-
 from .._compat import const
 from ..bufcopy import copy_into
 from ..counters import Counters
-from ..core.link import RX_FULL, Link
+from ..core.link import RX_FULL, RingLink
 from .ring import EVENT_PROBE, EVENT_READ, EVENT_REASON, IRQ_END_WRITE, SCRATCH, drain, take
 from .neighbours import Neighbours
 from ..core.packet import BASELINE_MTU, MAX_MTU, TRANSPORT_HEADER_SIZE
@@ -66,7 +65,7 @@ _EVENTS = (
 )
 
 
-class I2CLink(Link):
+class I2CLink(RingLink):
     """An MCTP link over an I2C bus.
 
     `i2c` sends (machine.I2C or anything with its writeto); `target` receives (machine.I2CTarget
@@ -98,7 +97,6 @@ class I2CLink(Link):
         self.counters = Counters(DROP_NAMES + _EVENTS)
         self._i2c = i2c
         self._target = target
-        self._wake = wake
         # Send: the whole frame, byte 0 (the destination address) included, and one view per
         # packet length of what writeto sends (frame[1:]), so that no send makes a view.
         self.tx_buf = bytearray(_PACKET_AT + TRANSPORT_HEADER_SIZE + mtu + 1)
@@ -108,26 +106,18 @@ class I2CLink(Link):
         self._dest = 0
         self._view = None
         self._view_len = 0  # len(self._view): what a write that reached the target returns
-        # Receive: frames as the target sees them (command code first, no address byte).
-        frame_size = _RX_FRAMING + TRANSPORT_HEADER_SIZE + rx_mtu
-        self._ring = [bytearray(frame_size) for _ in range(ring)]
-        self._lengths = array("H", bytes(2 * ring))
-        # 1 where frames were dropped just before this one: the unfinished messages it might
-        # continue have lost packets (poll aborts them).
-        self._gaps = bytearray(ring)
-        self._gap = 0  # 1: a frame was dropped since the last one queued
+        # Receive: what the receive functions of mctp.i2c.ring (and their viper twins) read
+        # besides the ring.
         self._event = 0  # what the IRQ left for Python (ring.take)
         self._result = 0  # what the core said of the packet being handed over
-        self._flags = 0  # the events of the IRQ being handled
-        self._w = 0  # written by the IRQ only
-        self._r = 0  # written by poll only
-        self._frame = self._ring[0]  # the frame being written: ring[w]
-        self._pos = 0  # its length so far; -1 when it outgrew the frame (dropped at its end)
-        self._scratch = bytearray(SCRATCH)
-        self._ff = b"\xff"
-        self._pec_init = pec_init(addr)
-        self._last_src = 0  # the EID and address byte learned last
+        self._scratch = bytearray(SCRATCH)  # what one read of the target's FIFO takes
+        self._ff = b"\xff"  # what a read is answered with
+        self._pec_init = pec_init(addr)  # the PEC of our own address byte (check_frame)
+        self._last_src = 0  # the EID and address byte learned last (ring.drain, _learn)
         self._last_src_addr = 0
+        # Receive: frames as the target sees them (command code first, no address byte), in the
+        # ring (RingLink); `_pos` is -1 once a frame outgrew its buffer (dropped at its end).
+        super().__init__(ring, _RX_FRAMING + TRANSPORT_HEADER_SIZE + rx_mtu, wake)
         # Simulated targets without interrupts are serviced from poll(), with room for as many
         # frames as the ring has free, so that the rest wait on the simulated bus.
         self._service = getattr(target, "service", None)
@@ -200,6 +190,10 @@ class I2CLink(Link):
     _take = take  # (target): the IRQ's work
     _drain = drain  # (core): middle packets into the core
 
+    def _drop(self, reason):
+        self._gap = 1
+        self.counters.bump(DROP_NAMES[reason - 1])
+
     def _irq_error(self):
         # Apart from _irq: the count's two words of stack would put its frame on the heap.
         self.counters.irq_errors += 1
@@ -227,14 +221,7 @@ class I2CLink(Link):
         self.counters.read_requests += 1
         target.write(self._ff)
 
-    def _drop(self, reason):
-        self._gap = 1
-        self.counters.bump(DROP_NAMES[reason - 1])
-
     # Receive: the stack side.
-
-    def pending(self):
-        return (self._w - self._r) % len(self._ring)
 
     def poll(self, core):
         if self._service is not None:

@@ -1,4 +1,7 @@
-# The receive ring's per-frame work at both of its ends, each one call.
+# The receive ring's per-frame work at both of its ends, each one call. `link` is an I2CLink:
+# the ring's fields (_ring, _lengths, _gaps, _gap, _w, _r, _frame, _pos, _wake) are laid out
+# as mctp.core.link.RingLink states; the IRQ's own (_scratch, _event, _pec_init, _last_src,
+# _last_src_addr) are declared in I2CLink.__init__.
 #
 # The I2C target's hard IRQ, for every FIFO load and every frame's end: take(link, target) reads
 # the IRQ's events and
@@ -74,21 +77,9 @@ def _end_write(link):
     if not n:
         return EVENT_PROBE
     reason = TOO_LONG if n < 0 else check_frame(link._frame, n, link._pec_init)
-    w = link._w + 1
-    if w == len(link._ring):
-        w = 0
-    if not reason and w == link._r:
-        reason = RING_FULL
     if reason:
         return reason
-    link._lengths[link._w] = n
-    link._gaps[link._w] = link._gap
-    link._gap = 0
-    link._w = w
-    link._frame = link._ring[w]
-    if link._wake is not None:
-        link._wake.set()
-    return 0
+    return 0 if link._queue(n) else RING_FULL
 
 
 def drain_py(link, core):

@@ -91,7 +91,7 @@ def deframe(link, buf, n: int) -> int:
             if w == int(link._r):
                 link._drop(_RING_FULL)
                 continue
-            ptr8(link._lengths)[at] = count
+            ptr16(link._lengths)[at] = count
             ptr8(link._gaps)[at] = int(link._gap)
             link._gap = 0
             link._w = w  # at once: poll reads it

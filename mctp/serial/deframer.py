@@ -3,7 +3,9 @@
 # frame may arrive in any number of pieces), unescapes each packet straight into the link's
 # receive ring (link._frame, which is link._ring[link._w]), checks it at its closing flag and
 # queues it: its length and gap mark at ring position link._w, which moves on, and
-# link._wake.set() when there is a wake. It returns how many frames it queued.
+# link._wake.set() when there is a wake. It returns how many frames it queued. `link` is a
+# SerialLink: the ring's fields are laid out as mctp.core.link.RingLink states; the state
+# machine's own (_state, _pos, _count, _max_count) are declared in SerialLink.__init__.
 #
 # Every byte that is not part of a good frame is a counted drop (link._drop(reason), which also
 # marks a gap: the next frame queued tells poll that packets may have been lost before it):
@@ -164,19 +166,9 @@ def _close(link):
     ):
         link._drop(BAD_FCS)
         return 0
-    w = link._w + 1
-    if w == len(link._ring):
-        w = 0
-    if w == link._r:
+    if not link._queue(count):
         link._drop(RING_FULL)
         return 0
-    link._lengths[link._w] = count
-    link._gaps[link._w] = link._gap
-    link._gap = 0
-    link._w = w
-    link._frame = link._ring[w]
-    if link._wake is not None:
-        link._wake.set()
     return 1
 
 

@@ -8,7 +8,7 @@
 #   again from where it stopped while a non-blocking stream takes only part of it, for up to
 #   write_timeout_ms.
 # Receive: bytes go through the deframer (deframer.deframe) into a preallocated ring of packet
-#   buffers, read either by a UART IRQ (irq=True: IRQ_RXIDLE, every byte the UART holds) or by
+#   buffers (core.link.RingLink), read either by a UART IRQ (irq=True: IRQ_RXIDLE, every byte the UART holds) or by
 #   poll() (only as many as the ring has room for: the rest wait in the stream). poll() hands
 #   the ring's packets to the core.
 #
@@ -16,7 +16,7 @@
 # (MicroPython disables a handler for good after one).
 
 from .._compat import const, ticks_diff, ticks_ms
-from ..core.link import RX_FULL, Link
+from ..core.link import RX_FULL, RingLink
 from ..core.packet import BASELINE_MTU, TRANSPORT_HEADER_SIZE
 from ..counters import Counters
 from .deframer import DROP_NAMES, HUNT, SKIP, deframe
@@ -41,7 +41,7 @@ _EVENTS = (
 )
 
 
-class SerialLink(Link):
+class SerialLink(RingLink):
     """An MCTP link over a serial byte stream (DSP0253).
 
     `stream` has machine.UART's write(buf, off, n), any() and readinto(buf, n): a UART on a
@@ -72,7 +72,6 @@ class SerialLink(Link):
         self.mtu = mtu
         self.counters = Counters(DROP_NAMES + _EVENTS)
         self.stream = stream  # (for asyncio's poller where there is no IRQ: mctp.aio.watch)
-        self._wake = wake
         self.irq = irq
         # Send: the packet, and its frame.
         self.tx_buf = bytearray(TRANSPORT_HEADER_SIZE + mtu)
@@ -81,21 +80,15 @@ class SerialLink(Link):
         self._out_len = 0  # the frame being written, and how much of it the stream took
         self._out_sent = 0
         self.write_timeout_ms = write_timeout_ms
-        # Receive: unescaped packets, each followed by its FCS.
+        # Receive: unescaped packets, each followed by its FCS, in the ring (RingLink); `_pos`
+        # is how much of the packet being deframed is written.
         self._max_count = TRANSPORT_HEADER_SIZE + rx_mtu
-        self._ring = [bytearray(self._max_count + 2) for _ in range(ring)]
-        self._lengths = bytearray(ring)  # counts fit a byte
-        # 1 where bytes were dropped just before this packet: the unfinished messages it might
-        # continue have lost packets (poll aborts them).
-        self._gaps = bytearray(ring)
-        self._gap = 0  # 1: bytes were dropped since the last packet queued
-        self._w = 0  # written by the deframer only
-        self._r = 0  # written by poll only
-        self._frame = self._ring[0]  # the packet being deframed: ring[w]
+        super().__init__(ring, self._max_count + 2, wake)
+        # The deframer's state (mctp.serial.deframer, and its viper twin, read these too):
+        # where in a frame it is, and the packet's byte count (`_max_count` the most taken).
         self._state = HUNT
-        self._pos = 0
         self._count = 0
-        self._chunk = bytearray(CHUNK)
+        self._chunk = bytearray(CHUNK)  # what one read of the stream takes
         self._poll_bytes = min(CHUNK, (ring - 1) * _MIN_FRAME_BYTES)  # what one poll read takes
         if irq:
             self._irq_handler = self._irq  # bind once: a bound method allocates
@@ -149,7 +142,6 @@ class SerialLink(Link):
     _deframe = deframe  # (buf, n): mctp.serial.deframer, as a method
 
     def _drop(self, reason):
-        # Called by the deframer for every drop.
         self._gap = 1
         self.counters.bump(DROP_NAMES[reason - 1])
 
@@ -180,10 +172,6 @@ class SerialLink(Link):
         self.counters.irq_errors += 1
 
     # Receive: the stack side.
-
-    def pending(self):
-        """Packets waiting in the ring."""
-        return (self._w - self._r) % len(self._ring)
 
     def poll(self, core):
         # Packets in the ring first; then, without an IRQ, more bytes while the ring is
