@@ -5,7 +5,7 @@
 # ready. A cancelled receive is withdrawn from the server.
 
 from ..server.direct import DirectClient
-from ..wire import recv_metadata
+from ..ops import recv_metadata
 from .flag import Flag
 
 

@@ -12,8 +12,8 @@
 from .._compat import sleep_ms
 from ..api import Call, CallClient, Handle
 from ..errors import MctpError, ResponseCode
-from ..wire import (
-    MAX_PAYLOAD_SIZE,
+from ..constants import MAX_PAYLOAD_SIZE
+from ..ops import (
     OP_GET_EID,
     OP_LISTENER,
     OP_RECV,
