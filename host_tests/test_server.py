@@ -169,7 +169,7 @@ def test_pending_recv_times_out_exactly_at_the_deadline():
     assert w.conn.ready
     hdr = w.response()
     assert hdr.code == ResponseCode.TIMED_OUT
-    assert w.conn.resp_len == H
+    assert w.resp_len() == H
     assert server.pending_in_use() == 0
 
 
@@ -244,7 +244,7 @@ def test_too_small_buffer_is_no_space_with_the_size_and_keeps_the_message():
     hdr = w.response()
     assert hdr.code == ResponseCode.NO_SPACE
     assert hdr.payload_len == 10
-    assert w.conn.resp_len == H  # the size, but no payload
+    assert w.resp_len() == H  # the size, but no payload
     assert server.core.pool.in_use() == 1  # still queued
     assert w.recv(listener, 100, capacity=10)
     assert w.response().code == ResponseCode.SUCCESS
