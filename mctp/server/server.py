@@ -59,73 +59,74 @@ KIND_LISTENER = const(1)
 KIND_REQUEST = const(2)
 _GEN_MASK = const(0x0F)
 
-# Why a request failed, kept per connection (conn.why, one of these; conn.why_arg the number
-# or words it takes) so that a client can say it in words (Server.explain): DirectClient in
-# process; over IPC the wire response carries only the code, and StreamService sends the words
-# before it in a detail frame (mctp.ipc.framing). Each name is bound to its words, which are
-# its value (MicroPython folds these constants into the code that uses them: no table in RAM).
-# The link that refused a send's packets describes its failure itself (_WHY_LINK_FAILED).
-_WHY_LINK_FAILED = const("the link failed")
-_WHY_NO_ROUTE = const("no route to EID %d")
-_WHY_NO_REQUEST_HANDLE = const(
-    "no free request handle (%d in use: a channel not closed? On MicroPython nothing"
-    " closes one for you: use `with` or close(); Server.open_handles() lists them)"
-)
-_WHY_NO_LISTENER_HANDLE = const(
-    "no free listener handle (%d in use: a listener not closed? On MicroPython nothing"
-    " closes one for you: use `with` or close(); Server.open_handles() lists them)"
-)
-_WHY_NO_TAG = const(
-    "no free tag for EID %d (every tag to it awaits an answer, or the flow table is full)"
-)
-_WHY_LISTENER_TAKEN = const("message type %d already has a listener")
-_WHY_CONTROL_TAKEN = const("message type 0 (control) is answered by the stack")
-_WHY_CONNECTION_BUSY = const(
-    "a receive is already pending on this connection (one receive at a time per"
-    " connection: a client that waits on more opens one for each)"
-)
-_WHY_NO_PENDING = const("no free pending-receive slot (%d in use: Config.pending_receives)")
-_WHY_TOO_LARGE = const(
-    "a payload of %d bytes is more than the stack's limit of %d (Config.max_payload)"
-)
-_WHY_STALE = const("handle 0x%x is stale (released, or reused since)")
-_WHY_RESTARTED = const("handle 0x%x is from before the server restarted")
-_WHY_BAD_EID = const("EID %s is reserved (1..7) or broadcast (255)")
-_WHY_TIMED_OUT = const("no message within %d ms")
-_WHY_TOO_SMALL = const("the message needs a buffer of %d bytes; it stays queued")
-_WHY_RELEASED = const("the channel was closed (its handle released) while this receive waited")
-_WHY_NOT_REQUEST = const("handle %r is not a live request handle")
-_WHY_BAD_REQUEST = const(
-    "a request handle sends to its own EID (%d) with a tag the stack picks: pass eid None"
-    " (or its EID) and tag None, got eid %s and tag %s"
-)
-_WHY_BAD_RESPONSE = const(
-    "a response needs an EID (0 or 8..254) and a tag (0..7), got eid %s and tag %s"
-)
-_WHY_BAD_TYPE = const("message type %d is more than 7 bits (0..127)")
-_WHY_MALFORMED = const("malformed request")
-_WHY_NOT_YOURS = const("handle 0x%x belongs to another connection")
-_WHY_CLIENT_LISTENERS = const(
-    "IPC client quota: at most %d listener handles per client (Config.client_listeners)"
-)
-_WHY_CLIENT_REQUESTS = const(
-    "IPC client quota: at most %d request handles per client (Config.client_requests)"
-)
-_WHY_CLIENTS_LISTENERS = const(
-    "IPC client quota: IPC clients together hold at most %d listener handles"
-    " (Config.listeners less Config.reserved_listeners, kept for this process)"
-)
-_WHY_CLIENTS_REQUESTS = const(
-    "IPC client quota: IPC clients together hold at most %d request handles"
-    " (Config.requests less Config.reserved_requests, kept for this process)"
-)
-_WHY_UNDELIVERABLE = const(
-    "the message could not be written into the receive buffer (%s); it stays queued"
-)
-_WHY_LISTENER_SENDS = const(
-    "handle 0x%x is a listener: a response goes with handle None, the EID and the tag"
-)
-_WHY_BAD_OWN_EID = const("EID %s cannot be this endpoint's: an endpoint's EID is 8..254")
+# Why a request failed, kept per connection (conn.why, a name of this table; conn.why_arg the
+# number or words it takes) so that a client can say it in words (Server.explain): DirectClient
+# in process; over IPC the wire response carries only the code, and StreamService sends the
+# words before it in a detail frame (mctp.ipc.framing). "link_failed" has no words here: the
+# link that refused the packets describes its failure.
+_WORDS = {
+    "no_route": "no route to EID %d",
+    "no_request_handle": (
+        "no free request handle (%d in use: a channel not closed? On MicroPython nothing"
+        " closes one for you: use `with` or close(); Server.open_handles() lists them)"
+    ),
+    "no_listener_handle": (
+        "no free listener handle (%d in use: a listener not closed? On MicroPython"
+        " nothing closes one for you: use `with` or close(); Server.open_handles() lists"
+        " them)"
+    ),
+    "no_tag": (
+        "no free tag for EID %d (every tag to it awaits an answer, or the flow table is full)"
+    ),
+    "listener_taken": "message type %d already has a listener",
+    "control_taken": "message type 0 (control) is answered by the stack",
+    "connection_busy": (
+        "a receive is already pending on this connection (one receive at a time per"
+        " connection: a client that waits on more opens one for each)"
+    ),
+    "no_pending": "no free pending-receive slot (%d in use: Config.pending_receives)",
+    "too_large": (
+        "a payload of %d bytes is more than the stack's limit of %d (Config.max_payload)"
+    ),
+    "stale": "handle 0x%x is stale (released, or reused since)",
+    "restarted": "handle 0x%x is from before the server restarted",
+    "bad_eid": "EID %s is reserved (1..7) or broadcast (255)",
+    "timed_out": "no message within %d ms",
+    "too_small": "the message needs a buffer of %d bytes; it stays queued",
+    "released": "the channel was closed (its handle released) while this receive waited",
+    "not_request": "handle %r is not a live request handle",
+    "bad_request": (
+        "a request handle sends to its own EID (%d) with a tag the stack picks: pass eid"
+        " None (or its EID) and tag None, got eid %s and tag %s"
+    ),
+    "bad_response": (
+        "a response needs an EID (0 or 8..254) and a tag (0..7), got eid %s and tag %s"
+    ),
+    "bad_type": "message type %d is more than 7 bits (0..127)",
+    "malformed": "malformed request",
+    "not_yours": "handle 0x%x belongs to another connection",
+    "client_listeners": (
+        "IPC client quota: at most %d listener handles per client (Config.client_listeners)"
+    ),
+    "client_requests": (
+        "IPC client quota: at most %d request handles per client (Config.client_requests)"
+    ),
+    "clients_listeners": (
+        "IPC client quota: IPC clients together hold at most %d listener handles"
+        " (Config.listeners less Config.reserved_listeners, kept for this process)"
+    ),
+    "clients_requests": (
+        "IPC client quota: IPC clients together hold at most %d request handles"
+        " (Config.requests less Config.reserved_requests, kept for this process)"
+    ),
+    "undeliverable": (
+        "the message could not be written into the receive buffer (%s); it stays queued"
+    ),
+    "listener_sends": (
+        "handle 0x%x is a listener: a response goes with handle None, the EID and the tag"
+    ),
+    "bad_own_eid": "EID %s cannot be this endpoint's: an endpoint's EID is 8..254",
+}
 
 
 class Connection:
@@ -137,7 +138,7 @@ class Connection:
         self.wire = wire
         self.ready = False
         self.pending = None  # the _Pending receive this connection waits for
-        self.why = None  # why its last request failed: a _WHY_* (Server.explain)
+        self.why = None  # why its last request failed: a name in _WORDS (Server.explain)
         self.why_arg = 0
         self.op = 0  # the request being answered
         self.code = ResponseCode.SUCCESS
@@ -212,10 +213,10 @@ class Server:
         self._why_arg = 0
 
     def connect(self, wire=True):
-        """A connection for one client: a wire client's (mctp.ipc's WireAdapter), held to the
-        IPC client quotas (Config.client_listeners, client_requests, client_queued, and the
-        handles reserved for this process), or with wire=False an in-process client's (serve),
-        which is the owner's: no quota but the tables' sizes."""
+        """A connection for one client: a wire client's (mctp.ipc's WireAdapter), held to the IPC client
+        quotas (Config.client_listeners, client_requests, client_queued, and the handles
+        reserved for this process), or with wire=False an in-process client's (serve), which
+        needs no response buffer and is the owner's: no quota but the tables' sizes."""
         return Connection(wire)
 
     # Time.
@@ -253,7 +254,7 @@ class Server:
                 and p.timeout_ms
                 and ticks_diff(now, p.started) >= p.timeout_ms
             ):
-                p.conn.why = _WHY_TIMED_OUT
+                p.conn.why = "timed_out"
                 p.conn.why_arg = p.timeout_ms
                 self._finish(p, ResponseCode.TIMED_OUT, 0)
             i += 1
@@ -311,7 +312,7 @@ class Server:
         if conn.pending is not None:
             # Its receive's answer will land in conn: nothing else may go on meanwhile (and
             # conn.op stays the receive's, for that answer).
-            return self._refuse(conn, ResponseCode.ADDR_IN_USE, _WHY_CONNECTION_BUSY)
+            return self._refuse(conn, ResponseCode.ADDR_IN_USE, "connection_busy")
         conn.op = call.op
         if conn.op == OP_SEND:
             # The send's checks return before the send goes down the stack from this frame,
@@ -322,7 +323,7 @@ class Server:
                 return self._send_request(conn, call)
             if self._bad_response(call):
                 self._why_arg = (call.eid, call.tag)
-                return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_RESPONSE)
+                return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_response")
             self._dest = call.eid
             self._tag_flags = call.tag
             self._status = self.core.send(
@@ -346,7 +347,7 @@ class Server:
             return self._req(conn, call.eid)
         if op == OP_UNBIND:
             return self._unbind(conn, call.handle)
-        return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_MALFORMED)
+        return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "malformed")
 
     def _refuse(self, conn, code, why):
         # An error answer; `why` (and self._why_arg, staged by the caller where the words
@@ -359,11 +360,12 @@ class Server:
     def explain(self, conn):
         """Why the last request on `conn` failed, in words, or None (allocates: error path)."""
         why = conn.why
-        if why == _WHY_LINK_FAILED:
+        if why == "link_failed":
             return conn.why_arg.describe_failure()
         if why is None:
             return None
-        return why % conn.why_arg if "%" in why else why
+        text = _WORDS[why]
+        return text % conn.why_arg if "%" in text else text
 
     def _answer(self, conn, code):
         conn.code = code
@@ -375,38 +377,38 @@ class Server:
     def _set_eid(self, conn, eid):
         if eid is None or eid <= EID_RESERVED_MAX or eid == EID_BROADCAST:
             self._why_arg = eid
-            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_OWN_EID)
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_own_eid")
         self.core.set_eid(eid)
         return self._answer(conn, ResponseCode.SUCCESS)
 
     def _listener(self, conn, msg_type):
         if msg_type > MSG_TYPE_MAX:
             self._why_arg = msg_type
-            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_TYPE)
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_type")
         if self.accept_request(msg_type) >= 0:
             self._why_arg = msg_type
-            return self._refuse(conn, ResponseCode.ADDR_IN_USE, _WHY_LISTENER_TAKEN)
+            return self._refuse(conn, ResponseCode.ADDR_IN_USE, "listener_taken")
         if msg_type == MSG_TYPE_CONTROL and self.core.control is not None:
-            return self._refuse(conn, ResponseCode.ADDR_IN_USE, _WHY_CONTROL_TAKEN)
+            return self._refuse(conn, ResponseCode.ADDR_IN_USE, "control_taken")
         if conn.wire and self._over_quota(conn, KIND_LISTENER):
             return self._refuse(conn, ResponseCode.NO_SPACE, self._why)
         h = self._alloc(0, self._first_request, KIND_LISTENER)
         if h is None:
             self._why_arg = self._first_request  # in use
-            return self._refuse(conn, ResponseCode.NO_SPACE, _WHY_NO_LISTENER_HANDLE)
+            return self._refuse(conn, ResponseCode.NO_SPACE, "no_listener_handle")
         h.msg_type = msg_type
         return self._handle_answer(conn, h)
 
     def _req(self, conn, eid):
         if eid is None or not is_valid_remote_eid(eid):
             self._why_arg = eid
-            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_EID)
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_eid")
         if conn.wire and self._over_quota(conn, KIND_REQUEST):
             return self._refuse(conn, ResponseCode.NO_SPACE, self._why)
         h = self._alloc(self._first_request, len(self.handles), KIND_REQUEST)
         if h is None:
             self._why_arg = len(self.handles) - self._first_request  # in use
-            return self._refuse(conn, ResponseCode.NO_SPACE, _WHY_NO_REQUEST_HANDLE)
+            return self._refuse(conn, ResponseCode.NO_SPACE, "no_request_handle")
         h.eid = eid
         return self._handle_answer(conn, h)
 
@@ -416,11 +418,11 @@ class Server:
         # (self._why and _why_arg say which).
         if self.held(kind, conn) >= self._own_quota[kind]:
             self._why_arg = self._own_quota[kind]
-            self._why = _WHY_CLIENT_LISTENERS if kind == KIND_LISTENER else _WHY_CLIENT_REQUESTS
+            self._why = "client_listeners" if kind == KIND_LISTENER else "client_requests"
             return True
         if self.held(kind, None) >= self._shared_quota[kind]:
             self._why_arg = self._shared_quota[kind]
-            self._why = _WHY_CLIENTS_LISTENERS if kind == KIND_LISTENER else _WHY_CLIENTS_REQUESTS
+            self._why = "clients_listeners" if kind == KIND_LISTENER else "clients_requests"
             return True
         return False
 
@@ -463,7 +465,7 @@ class Server:
         self._why_arg = value
         if value >> 12 != self.epoch:
             self._error = ResponseCode.SERVER_RESTARTED
-            self._why = _WHY_RESTARTED
+            self._why = "restarted"
             return None
         index = value & 0xFF
         if index < len(self.handles):
@@ -471,7 +473,7 @@ class Server:
             if h.kind != KIND_FREE and h.gen == (value >> 8) & _GEN_MASK:
                 return h
         self._error = ResponseCode.BAD_ARGUMENT
-        self._why = _WHY_STALE
+        self._why = "stale"
         return None
 
     def _owned(self, conn, value):
@@ -480,7 +482,7 @@ class Server:
         h = self._lookup(value)
         if h is not None and h.owner is not conn:
             self._error = ResponseCode.BAD_ARGUMENT
-            self._why = _WHY_NOT_YOURS
+            self._why = "not_yours"
             return None
         return h
 
@@ -493,7 +495,7 @@ class Server:
             h = self._owned(conn, handle.value)
             if h is not None:
                 self.release(h)
-            elif self._why == _WHY_NOT_YOURS:
+            elif self._why == "not_yours":
                 return self._refuse_handle(conn)
         # Releasing an unknown or stale handle is a no-op, like the seed's.
         return self._answer(conn, ResponseCode.SUCCESS)
@@ -501,7 +503,7 @@ class Server:
     def release(self, h):
         """Free a handle: its flows end, its queued messages go, its pending receive fails."""
         if h.pending is not None:
-            h.pending.conn.why = _WHY_RELEASED
+            h.pending.conn.why = "released"
             self._finish(h.pending, ResponseCode.BAD_ARGUMENT, 0)
         self.core.release_owner(h.index)
         h.count = 0
@@ -517,8 +519,8 @@ class Server:
         h = self._owned(conn, value)
         if h is not None:
             self.release(h)
-        elif self._why == _WHY_NOT_YOURS:
-            raise MctpError(ResponseCode.BAD_ARGUMENT, 0, _WHY_NOT_YOURS % value)
+        elif self._why == "not_yours":
+            raise MctpError(ResponseCode.BAD_ARGUMENT, 0, _WORDS["not_yours"] % value)
 
     def disconnect(self, conn):
         """`conn`'s client has gone: its handles are released (their flows end, their
@@ -539,14 +541,14 @@ class Server:
         protocols that answer more than once (the tag then lives until it expires)."""
         h = self._lookup(handle_value)
         if h is None or h.kind != KIND_REQUEST:
-            raise ValueError(_WHY_NOT_REQUEST % handle_value)
+            raise ValueError(_WORDS["not_request"] % handle_value)
         h.persistent = persistent
 
     # RECV
 
     def _recv(self, conn, call):
         if call.handle is None:
-            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_MALFORMED)
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "malformed")
         h = self._owned(conn, call.handle.value)
         if h is None:
             return self._refuse_handle(conn)
@@ -555,7 +557,7 @@ class Server:
         p = self._free_pending()
         if p is None:
             self._why_arg = len(self.pending)  # in use
-            return self._refuse(conn, ResponseCode.NO_SPACE, _WHY_NO_PENDING)
+            return self._refuse(conn, ResponseCode.NO_SPACE, "no_pending")
         p.timeout_ms = call.timeout_ms
         p.capacity = self._capacity(call.capacity)
         p.buf = call.buf
@@ -593,14 +595,14 @@ class Server:
         slot = h.queue[h.head]
         if slot.length > p.capacity:
             # Too large for the caller's buffer: say how large, and keep the message.
-            p.conn.why = _WHY_TOO_SMALL
+            p.conn.why = "too_small"
             p.conn.why_arg = slot.length
             self._finish(p, ResponseCode.NO_SPACE, slot.length)
             return
         if not _copied(p, slot):
             # The caller's buffer refused the bytes: its receive fails, and says so (not a
             # fault of the stack's, nor a timeout later), and the message stays queued.
-            p.conn.why = _WHY_UNDELIVERABLE
+            p.conn.why = "undeliverable"
             p.conn.why_arg = _refusal(p, slot)
             self._finish(p, ResponseCode.BAD_ARGUMENT, 0)
             return
@@ -642,12 +644,12 @@ class Server:
         # the call's length are set for the core.
         if call.msg_type > MSG_TYPE_MAX:
             self._why_arg = call.msg_type
-            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_TYPE)
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_type")
         if call.length is None:
             call.length = len(call.buf) - call.off
         if call.length > self.max_payload:
             self._why_arg = (call.length, self.max_payload)
-            return self._refuse(conn, ResponseCode.NO_SPACE, _WHY_TOO_LARGE)
+            return self._refuse(conn, ResponseCode.NO_SPACE, "too_large")
         self._type_byte = call.msg_type | MSG_IC_BIT if call.ic else call.msg_type
         return False
 
@@ -669,17 +671,17 @@ class Server:
             return self._refuse_handle(conn)
         if h.kind != KIND_REQUEST:
             self._why_arg = call.handle.value
-            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_LISTENER_SENDS)
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "listener_sends")
         if call.tag is not None or (call.eid is not None and call.eid != h.eid):
             # The stack owns request tags, and a request handle is bound to its EID.
             self._why_arg = (h.eid, call.eid, call.tag)
-            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_REQUEST)
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_request")
         if not h.persistent and h.pending is None:
             self._abandon(h)
         flow = self.core.open_flow(h.eid, h.index, h.persistent)
         if flow is None:
             self._why_arg = h.eid
-            return self._refuse(conn, ResponseCode.NO_SPACE, _WHY_NO_TAG)
+            return self._refuse(conn, ResponseCode.NO_SPACE, "no_tag")
         self._dest = h.eid
         self._tag_flags = FLAG_TO | flow.tag
         return False
@@ -704,9 +706,9 @@ class Server:
             return self._answer(conn, ResponseCode.SUCCESS)
         if self._status == SEND_NO_ROUTE:
             self._why_arg = self._dest
-            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_NO_ROUTE)
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "no_route")
         self._why_arg = self.core.tx_failed_link
-        return self._refuse(conn, ResponseCode.INTERNAL_ERROR, _WHY_LINK_FAILED)
+        return self._refuse(conn, ResponseCode.INTERNAL_ERROR, "link_failed")
 
     # For the REPL and tests.
 
