@@ -141,35 +141,47 @@ def pattern(length, seed=0):
 
 
 class Wire:
-    """A client of `server` speaking the wire codec: one connection, one request buffer (one
-    byte larger than any valid request, so oversized ones can be built)."""
+    """A client of `server` speaking the wire codec through a WireAdapter: one connection, one
+    request buffer (one byte larger than any valid request, so oversized ones can be built),
+    one response buffer."""
 
     def __init__(self, server):
+        # (Imported here: mctp.ipc is loaded only by the tests that speak the wire, which
+        # leaves the other tests on a Cortex-M0 board its RAM.)
+        from mctp.ipc.adapter import WireAdapter  # noqa: PLC0415
+
         self.server = server
+        self.adapter = WireAdapter(server)
         self.conn = server.connect()
         self.buf = bytearray(wire.MAX_REQUEST_SIZE + 1)
+        self.resp = bytearray(wire.MAX_RESPONSE_SIZE)
 
     def dispatch(self, length):
         """Serve buf[:length]: True when the response is ready, False when a recv waits."""
-        return self.server.dispatch(self.conn, self.buf, length)
+        return self.adapter.dispatch(self.conn, self.buf, length, self.resp)
 
     def call(self, length):
         assert self.dispatch(length)
         return self.response()
 
-    def response(self):
+    def resp_len(self):
+        """The length of the wire response to the answered request (encoded in resp)."""
         assert self.conn.ready
-        return wire.decode_response_header(self.conn.resp, self.conn.resp_len)
+        return self.adapter.encode(self.conn, self.resp)
+
+    def response(self):
+        return wire.decode_response_header(self.resp, self.resp_len())
 
     def raw(self):
-        return bytes(self.conn.resp[: self.conn.resp_len])
+        return bytes(self.resp[: self.resp_len()])
 
     def code(self, length):
         return self.call(length).code
 
     def payload(self):
-        hdr = self.response()
-        return bytes(wire.get_response_payload(self.conn.resp, hdr, self.conn.resp_len))
+        n = self.resp_len()
+        hdr = wire.decode_response_header(self.resp, n)
+        return bytes(wire.get_response_payload(self.resp, hdr, n))
 
     def ok(self, length):
         hdr = self.call(length)

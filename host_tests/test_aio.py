@@ -403,7 +403,7 @@ def test_from_the_irq_to_the_waiting_task_nothing_is_allocated():
     handle = client.listener(ECHO)
     buf = bytearray(1024)
     meta = RecvMetadata()
-    assert not client._start_recv(handle, 0, buf)  # pending, as an awaiting listener's
+    assert not client._start_recv(handle, 0, buf, meta)  # pending, as an awaiting listener's
     message = b"\xff\xff" + bytes(range(200)) * 5
     controller = bus.controller()
     for frame in frame_writes(build_packets(8, 9, 0x08, ECHO, message)):

@@ -14,7 +14,7 @@ from mctp.api import Handle
 from mctp.host.serial_pipe import SerialPipe
 from mctp.ipc import StreamClient, StreamService
 from mctp.server import DirectClient
-from mctp.wire import check_payload, check_writable
+from mctp.ops import check_payload, check_writable
 
 TO = 0x08
 WRITABLE = "buf must be a bytearray or a writable memoryview (received bytes go there), got "

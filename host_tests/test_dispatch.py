@@ -1,4 +1,4 @@
-# Server.dispatch as a client sees it: wire requests in, wire responses out. The seed's ten
+# The wire adapter (mctp.ipc.adapter) as a client sees it: wire requests in, wire responses out. The seed's ten
 # dispatch tests (tests/dispatch.rs), then the argument checks of SEND and what DirectClient
 # makes of a response code it does not know. Time is a FakeClock moved by the test.
 
@@ -26,16 +26,14 @@ def error_response(code):
 
 def test_set_eid_and_get_eid_over_the_wire():
     server, _ = lone_server(eid=0)
-    conn = server.connect()
-    set_eid = bytearray(bytes.fromhex("00 00 00 2A 00 00 00 00 00 00 00 00"))
-    assert server.dispatch(conn, set_eid, len(set_eid))
-    assert bytes(conn.resp[: conn.resp_len]) == bytes(H)  # success: an all-zero header
-    get_eid = bytearray(H)
-    get_eid[0] = wire.OP_GET_EID
-    assert server.dispatch(conn, get_eid, H)
-    assert bytes(conn.resp[: conn.resp_len]) == bytes.fromhex(
-        "00 00 00 2A 00 00 00 00 00 00 00 00"
-    )
+    w = Wire(server)
+    w.buf[:H] = bytes.fromhex("00 00 00 2A 00 00 00 00 00 00 00 00")
+    assert w.dispatch(H)
+    assert w.raw() == bytes(H)  # success: an all-zero header
+    w.buf[:H] = bytes(H)
+    w.buf[0] = wire.OP_GET_EID
+    assert w.dispatch(H)
+    assert w.raw() == bytes.fromhex("00 00 00 2A 00 00 00 00 00 00 00 00")
 
 
 def test_echo_round_trip_over_the_wire():
@@ -69,22 +67,22 @@ def test_echo_round_trip_over_the_wire():
 
 def test_two_byte_request_is_bad_argument():
     server, _ = lone_server()
-    conn = server.connect()
-    assert server.dispatch(conn, bytearray(2), 2)
-    assert bytes(conn.resp[: conn.resp_len]) == error_response(ResponseCode.BAD_ARGUMENT)
+    w = Wire(server)
+    assert w.dispatch(2)
+    assert w.raw() == error_response(ResponseCode.BAD_ARGUMENT)
     # Eleven bytes are still one short of a header.
-    assert server.dispatch(conn, bytearray(11), 11)
-    assert conn.resp[0] == ResponseCode.BAD_ARGUMENT
+    assert w.dispatch(11)
+    assert w.raw() == error_response(ResponseCode.BAD_ARGUMENT)
 
 
 def test_unknown_op_is_bad_argument():
     server, _ = lone_server()
-    conn = server.connect()
+    w = Wire(server)
     for op in (0xFF, wire.OP_UNBIND + 1):
-        req = bytearray(H)
-        req[0] = op
-        assert server.dispatch(conn, req, H)
-        assert bytes(conn.resp[: conn.resp_len]) == error_response(ResponseCode.BAD_ARGUMENT)
+        w.buf[:H] = bytes(H)
+        w.buf[0] = op
+        assert w.dispatch(H)
+        assert w.raw() == error_response(ResponseCode.BAD_ARGUMENT)
     assert server.handles_in_use() == 0
 
 

@@ -27,7 +27,8 @@ from mctp.ipc.framing import (
     seal,
 )
 from mctp.server import DirectClient, Server
-from mctp.wire import MAX_REQUEST_SIZE, encode_get_eid, encode_listener
+from mctp.ipc.service import CHUNK
+from mctp.wire import MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE, encode_get_eid, encode_listener
 
 GET_EID = bytes([1]) + bytes(11)
 # A GET_EID request, sequence number 1, framed.
@@ -201,6 +202,33 @@ class Rig:
         self.service.add(pipe.b)
         self.streams.append(pipe.b)
         return StreamClient(pipe.a, idle=self.idle, clock=self.clock), pipe
+
+
+def _buffers(*objects):
+    # The bytearrays the objects' attributes hold, and their sizes.
+    found = []
+    for obj in objects:
+        for value in obj.__dict__.values():
+            if isinstance(value, bytearray):
+                found.append(len(value))
+    return sorted(found)
+
+
+def test_a_connection_holds_its_frames_and_no_response_buffer():
+    # RAM per IPC client: the answer is encoded (and a received payload lands) in the frame it
+    # goes out in, so a connection holds its answer frame, its deframer's frame and its read
+    # chunk, and its Connection no response buffer of its own (1,035 bytes each before).
+    rig = Rig()
+    client, pipe = rig.client()
+    peer = rig.service.peer(pipe.b)
+    frame = MAX_RESPONSE_SIZE + FRAME_OVERHEAD
+    assert _buffers(peer, peer.conn, peer.deframer) == sorted((CHUNK, frame, frame))
+    # A failed request's words still go before its response, in the same frame buffer (a
+    # received payload's way is test_echo_1k_through_the_facade's).
+    with raises(MctpError) as caught:
+        client.req(7)
+    assert caught.value.code == ResponseCode.BAD_ARGUMENT
+    assert caught.value.detail == "EID 7 is reserved (1..7) or broadcast (255)"
 
 
 def test_get_and_set_eid():

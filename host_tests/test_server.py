@@ -169,7 +169,7 @@ def test_pending_recv_times_out_exactly_at_the_deadline():
     assert w.conn.ready
     hdr = w.response()
     assert hdr.code == ResponseCode.TIMED_OUT
-    assert w.conn.resp_len == H
+    assert w.resp_len() == H
     assert server.pending_in_use() == 0
 
 
@@ -244,7 +244,7 @@ def test_too_small_buffer_is_no_space_with_the_size_and_keeps_the_message():
     hdr = w.response()
     assert hdr.code == ResponseCode.NO_SPACE
     assert hdr.payload_len == 10
-    assert w.conn.resp_len == H  # the size, but no payload
+    assert w.resp_len() == H  # the size, but no payload
     assert server.core.pool.in_use() == 1  # still queued
     assert w.recv(listener, 100, capacity=10)
     assert w.response().code == ResponseCode.SUCCESS
@@ -728,3 +728,29 @@ def test_a_buffer_that_refuses_the_message_fails_its_receive_at_once_and_keeps_t
     assert meta.payload_size == 10
     client.drop_handle(listener)
     assert at_baseline(server) and server.check() == []
+
+
+def test_the_in_process_server_loads_no_wire_codec():
+    # A board whose services use the stack in process (Stack, DirectClient, Server) keeps the
+    # IPC codec out of its RAM: the server speaks in Calls, and the wire adapter that decodes
+    # requests into them lives in mctp.ipc. (Imported afresh, then the modules put back.)
+    import sys  # noqa: PLC0415
+
+    from testing import IS_MICROPYTHON, skip  # noqa: PLC0415
+
+    if IS_MICROPYTHON and sys.platform != "linux":
+        skip("imports the package a second time: the unix port's heap, not a board's")
+    ours = [name for name in sys.modules if name == "mctp" or name.startswith("mctp.")]
+    saved = {name: sys.modules.pop(name) for name in ours}
+    try:
+        from mctp import config, core, server  # noqa: PLC0415
+
+        # (The Stack facade came with the package.)
+        server.DirectClient(server.Server(core.Core(config.Config(), 8)))
+        loaded = [name for name in sys.modules if name.startswith("mctp.")]
+    finally:
+        for name in [name for name in sys.modules if name == "mctp" or name.startswith("mctp.")]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+    assert "mctp.server.direct" in loaded and "mctp.stack" in loaded
+    assert "mctp.wire" not in loaded and "mctp.ipc" not in loaded

@@ -84,13 +84,12 @@ class Call:
     seed's send has seven arguments: calling it costs nine words of stack, so a caller with more
     than two locals would allocate on every message. So each channel and client keeps one Call,
     fills its fields, and passes the Call: the Stack facade to its client (send_call, below), an
-    in-process client to the server (Server.serve), the server to the core (the send fields). A
-    method with the seed's parameters copies them into its Call and goes on with that; nothing
+    in-process client or the IPC's wire adapter to the server (Server.serve). A method with the seed's parameters copies them into its Call and goes on with that; nothing
     else in the package stages arguments.
     """
 
     def __init__(self):
-        self.op = 0  # the server operation (mctp.wire's OP_*), set by the client
+        self.op = 0  # the server operation (mctp.ops' OP_*), set by the client
         self.handle = None  # a Handle, or None (absent)
         self.msg_type = 0  # without the IC bit
         self.eid = None  # None: absent
@@ -101,12 +100,6 @@ class Call:
         self.length = None  # send: None for all of buf from off
         self.timeout_ms = 0  # recv: 0 waits forever
         self.capacity = -1  # recv: the largest payload buf takes (-1: any)
-        self.meta = None  # recv: the RecvMetadata to fill
-        # Filled by the server on its way down to the core.
-        self.type_byte = 0  # msg_type with the IC bit
-        self.dest = 0  # the EID the message goes to
-        self.tag_flags = 0  # TO and the tag
-        self.status = 0  # what the core said of the send (mctp.core.core's SEND_*)
 
 
 class MctpClient:

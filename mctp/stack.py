@@ -16,7 +16,7 @@ from ._compat import const
 from .api import Call, MctpListener, MctpReqChannel, MctpRespChannel, RecvMetadata
 from .constants import MAX_PAYLOAD_SIZE, TAG_MAX, is_valid_remote_eid
 from .errors import MctpError, ResponseCode
-from .wire import check_meta, check_u32
+from .ops import check_meta, check_u32
 
 
 # The tag of a request in flight whose tag its client cannot know before the response.

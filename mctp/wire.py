@@ -20,9 +20,22 @@
 
 from ._compat import const
 from .bufcopy import copy_into
-from .api import Handle, RecvMetadata
 from .constants import MAX_PAYLOAD_SIZE
 from .errors import ResponseCode
+from .ops import (  # (the ops are the codec's names too: mctp.wire.OP_SEND, as the seed's)
+    OP_GET_EID,
+    OP_LISTENER,
+    OP_RECV,
+    OP_REQ,
+    OP_SEND,
+    OP_SET_EID,
+    OP_UNBIND,
+    check_int,
+    check_opt_u8,
+    check_u8,
+    check_u32,
+    payload_length,
+)
 
 WIRE_HEADER_SIZE = const(12)
 RECV_TRAILER_SIZE = const(4)
@@ -32,14 +45,6 @@ MAX_RESPONSE_SIZE = const(1035)
 # "No handle" in a SEND request. Above 2**30, so a heap int on a 32-bit board: it is created
 # once here and handed out by reference, never computed per call.
 NO_HANDLE = 0xFFFFFFFF
-
-OP_SET_EID = const(0)
-OP_GET_EID = const(1)
-OP_LISTENER = const(2)
-OP_REQ = const(3)
-OP_RECV = const(4)
-OP_SEND = const(5)
-OP_UNBIND = const(6)
 
 # Request flags; bit 0 of a response's flags is the received message's IC bit.
 FLAG_IC = const(0x01)
@@ -104,106 +109,10 @@ class WireError(ValueError):
 # would cost an allocation on every message.
 
 
-def check_int(value, what):
-    # Before a comparison: `0 <= "a"` or `None >> 32` would raise an error that names no
-    # argument (and a float would slip through a range check into a bytearray).
-    if not isinstance(value, int):
-        raise TypeError("%s must be an int, got %s" % (what, _described(value)))
-
-
-def _described(value):
-    # A value for an error message: small ones as they are, others by their type.
-    if isinstance(value, (int, float)) or value is None:
-        return repr(value)
-    if isinstance(value, (str, bytes)) and len(value) <= 16:
-        return "%s %r" % (type(value).__name__, value)
-    return "a " + type(value).__name__
-
-
-def check_u8(value, what):
-    # MicroPython would silently store value & 0xFF into a bytearray; refuse instead.
-    check_int(value, what)
-    if not 0 <= value <= 0xFF:
-        raise ValueError("%s must be 0..255, got %d" % (what, value))
-
-
-def check_opt_u8(value, what):
-    if value is not None:
-        check_u8(value, what)
-
-
 def _check_u16(value, what):
     check_int(value, what)
     if not 0 <= value <= 0xFFFF:
         raise ValueError("%s must be 0..65535, got %d" % (what, value))
-
-
-def check_u32(value, what):
-    check_int(value, what)
-    if value < 0 or value >> 32:
-        raise ValueError("%s must be 0..4294967295 (a u32), got %d" % (what, value))
-
-
-def check_payload(buf, what):
-    """TypeError unless `buf` is bytes, a bytearray or a memoryview: MicroPython would send a
-    str as its UTF-8 bytes where CPython refuses it."""
-    if not (isinstance(buf, bytes) or isinstance(buf, bytearray) or isinstance(buf, memoryview)):
-        raise TypeError(
-            "%s must be bytes, a bytearray or a memoryview, got %s" % (what, _described(buf))
-        )
-
-
-def check_writable(buf, what):
-    """TypeError unless `buf` takes bytes: a bytearray or a writable memoryview. MicroPython
-    writes into bytes and read-only views as into a bytearray (a bytes constant would then
-    read differently everywhere it is used), so both interpreters refuse them before anything
-    is written. An empty view is taken as it is: nothing is ever written into it."""
-    if isinstance(buf, bytearray):
-        return
-    if isinstance(buf, memoryview):
-        if _writable(buf):
-            return
-        got = "a read-only memoryview"
-    else:
-        got = _described(buf)
-    raise TypeError(
-        "%s must be a bytearray or a writable memoryview (received bytes go there), got %s"
-        % (what, got)
-    )
-
-
-def _writable(view):
-    # Storing a byte back in place: a read-only view refuses it with TypeError on both
-    # interpreters (MicroPython's has no `readonly`), and nothing changes in a writable one.
-    if len(view):
-        try:
-            view[0] = view[0]
-        except TypeError:
-            return False
-    return True
-
-
-def check_handle(handle):
-    """TypeError unless `handle` is a Handle (what req() and listener() return)."""
-    if not isinstance(handle, Handle):
-        raise TypeError(
-            "handle must be a Handle (from req() or listener()), got %s" % _described(handle)
-        )
-
-
-def recv_metadata(meta):
-    """The RecvMetadata a receive fills: `meta`, or a new one when it is None (the seed's
-    three-argument recv, which allocates); TypeError for anything else."""
-    if meta is None:
-        return RecvMetadata()
-    check_meta(meta)
-    return meta
-
-
-def check_meta(meta):
-    """TypeError unless `meta` is a RecvMetadata."""
-    if not isinstance(meta, RecvMetadata):
-        raise TypeError("meta must be a RecvMetadata, got %s" % _described(meta))
 
 
 def _check_handle(handle):
@@ -214,18 +123,6 @@ def _check_handle(handle):
 def _check_payload(length):
     if length > MAX_PAYLOAD_SIZE:
         raise WireError(WireError.PAYLOAD_TOO_LARGE, length)
-
-
-def payload_length(payload, length):
-    # The payload is `payload`, or its first `length` bytes.
-    if length is None:
-        return len(payload)
-    check_int(length, "length")
-    if not 0 <= length <= len(payload):
-        raise ValueError(
-            "length must be 0..%d (the payload's size), got %d" % (len(payload), length)
-        )
-    return length
 
 
 def _put_u32(buf, offset, value):

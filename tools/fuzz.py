@@ -37,7 +37,7 @@ Modes (default: all that the interpreter running this can drive):
            interpreter (--interpreter micropython, python or both; CPython only)
   inproc   frames into an endpoint in this process on the simulated I2C bus (with reads and
            lost END_WRITEs, which UDP cannot carry), random IPC requests into
-           Server.dispatch, and random bytes into every decoder (both interpreters)
+           the server's wire adapter, and random bytes into every decoder (both interpreters)
   ipc      hostile bytes on the IPC stream (mctp.ipc) of tools/run_endpoint.py --ipc, over
            a few connections at once that come and go, and after each batch one abuse of the
            service in turn: a connection flood past its limit, its descriptors exhausted,
@@ -497,7 +497,7 @@ def fuzz_inprocess(seed, frames, batch_size, figures):
     figures.add("internal_errors", counters.internal_error + rig.app.link.counters.irq_errors, "")
 
 
-# In process: random IPC requests into Server.dispatch, random bytes into every decoder.
+# In process: random IPC requests into the server's wire adapter (mctp.ipc.adapter), random bytes into every decoder.
 
 _DECODER_ERRORS = (wire.WireError, ValueError)
 
@@ -535,25 +535,31 @@ def random_request(rng, buf, handles):
 
 
 def fuzz_dispatch(seed, requests, figures):
+    from mctp.ipc.adapter import WireAdapter  # noqa: PLC0415 (only this fuzzer speaks the wire)
+
     rng = Rng(seed)
     rig = SimRig()
     server = rig.app.server
     own = {h.value for h in (rig.app.echo.listener.handle, rig.app.pldm.listener.handle)}
     baseline = app_figures(rig.app)
+    adapter = WireAdapter(server)
     conn = server.connect()
     buf = bytearray(wire.MAX_REQUEST_SIZE + 20)
+    resp = bytearray(wire.MAX_RESPONSE_SIZE)
     handles = []
     for done in range(requests):
         n = random_request(rng, buf, handles)
         if buf[0] == wire.OP_UNBIND and wire.decode_request_header(buf).handle in own:
             continue  # the firmware's own listeners are not the fuzzer's to release
         try:
-            ready = server.dispatch(conn, buf, n)
+            ready = adapter.dispatch(conn, buf, n, resp)
+            if ready:
+                adapter.encode(conn, resp)
         except Exception as error:
             figures.fail(seed, done, "dispatch raised %r" % error)
             return
-        if ready and conn.resp[0] == 0 and buf[0] in (wire.OP_LISTENER, wire.OP_REQ):
-            handles.append(wire.decode_response_header(conn.resp).handle)
+        if ready and resp[0] == 0 and buf[0] in (wire.OP_LISTENER, wire.OP_REQ):
+            handles.append(wire.decode_response_header(resp).handle)
         if not ready and rng.chance(50):
             server.cancel(conn)
         rig.clock.advance(rng.below(60))
@@ -564,7 +570,7 @@ def fuzz_dispatch(seed, requests, figures):
             return
     server.cancel(conn)
     for value in handles:
-        server.dispatch(conn, buf, wire.encode_unbind(buf, value))
+        adapter.dispatch(conn, buf, wire.encode_unbind(buf, value), resp)
     rig.settle()
     problems = table_problems(app_figures(rig.app), baseline)
     if problems:

@@ -5,7 +5,7 @@
 # ready. A cancelled receive is withdrawn from the server.
 
 from ..server.direct import DirectClient
-from ..wire import recv_metadata
+from ..ops import recv_metadata
 from .flag import Flag
 
 
@@ -29,7 +29,7 @@ class AsyncClient(DirectClient):
 
     async def recv(self, handle, timeout_ms, buf, meta=None):
         meta = recv_metadata(meta)  # (None: the seed's three-argument form, which allocates)
-        if not self._start_recv(handle, timeout_ms, buf):
+        if not self._start_recv(handle, timeout_ms, buf, meta):
             self._answered.clear()
             self._task.wake.set()
             try:
@@ -38,5 +38,6 @@ class AsyncClient(DirectClient):
             except BaseException:  # cancelled (or a timeout around it): withdraw it
                 self.server.cancel(self._conn)
                 self._call.buf = None
+                self._conn.meta = None
                 raise
         return self._received(meta)

@@ -22,17 +22,8 @@ import asyncio
 from ..api import RecvMetadata
 from ..errors import MctpError, ResponseCode
 from ..ipc.client import TIMEOUT_MS, WAIT_WRITE, StreamClient
-from ..wire import (
-    OP_GET_EID,
-    OP_LISTENER,
-    OP_RECV,
-    OP_REQ,
-    OP_SEND,
-    OP_SET_EID,
-    OP_UNBIND,
-    encode_get_eid,
-    encode_unbind,
-)
+from ..ops import OP_GET_EID, OP_LISTENER, OP_RECV, OP_REQ, OP_SEND, OP_SET_EID, OP_UNBIND
+from ..wire import encode_get_eid, encode_unbind
 from .watch import readable, ready_ms, writable
 
 _SHARED = (

@@ -6,7 +6,7 @@
 # it between its channels); one receive at a time per handle, a second refused (ADDR_IN_USE).
 
 from .._compat import ticks_ms
-from ..wire import recv_metadata
+from ..ops import recv_metadata
 from ..constants import MAX_PAYLOAD_SIZE
 from ..errors import ResponseCode
 from ..linux.client import SocketClient

@@ -15,7 +15,7 @@
 
 from ..api import RecvMetadata
 from ..errors import MctpError
-from ..wire import check_meta
+from ..ops import check_meta
 from ..stack import (
     Stack,
     StackListener,

@@ -481,6 +481,10 @@ class Core:
         """Own a tag for a request to `peer`; the Flow (its `tag`), or None when none is free."""
         return self.flows.open(peer, owner, persistent, self.clock())
 
+    def close_flow(self, peer, tag):
+        """End the flow of `tag` to `peer` (its request could not be sent)."""
+        self.flows.close(self.flows.match(peer, tag))
+
     def send(self, dest, tag_flags, type_byte, buf, off, length):
         """Send buf[off:off + length] as one message; SEND_OK or why not (counted).
 

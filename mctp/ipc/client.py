@@ -29,10 +29,7 @@ from ..bufcopy import copy_into
 from ..api import Call, CallClient, Handle
 from ..constants import MAX_PAYLOAD_SIZE
 from ..errors import MctpError, ResponseCode
-from ..wire import (
-    MAX_REQUEST_SIZE,
-    MAX_RESPONSE_SIZE,
-    MctpResponseHeader,
+from ..ops import (
     OP_GET_EID,
     OP_LISTENER,
     OP_RECV,
@@ -40,13 +37,20 @@ from ..wire import (
     OP_SEND,
     OP_SET_EID,
     OP_UNBIND,
-    WIRE_HEADER_SIZE,
     check_handle,
     check_opt_u8,
     check_payload,
     check_u8,
     check_u32,
     check_writable,
+    payload_length,
+    recv_metadata,
+)
+from ..wire import (
+    MAX_REQUEST_SIZE,
+    MAX_RESPONSE_SIZE,
+    MctpResponseHeader,
+    WIRE_HEADER_SIZE,
     decode_response_header,
     encode_get_eid,
     encode_listener,
@@ -55,8 +59,6 @@ from ..wire import (
     encode_send,
     encode_set_eid,
     encode_unbind,
-    payload_length,
-    recv_metadata,
 )
 from .framing import (
     FRAME_OVERHEAD,

@@ -30,14 +30,16 @@
 from .._compat import ticks_diff
 from ..errors import ResponseCode
 from ..wire import MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE
+from .adapter import WireAdapter
 from .framing import (
     FRAME_OVERHEAD,
+    HEADER_SIZE,
     KIND_CANCEL,
     KIND_REQUEST,
     KIND_RESPONSE,
     Deframer,
     encode_detail,
-    encode_frame,
+    seal,
 )
 
 CHUNK = 256  # bytes read from a stream at a time
@@ -52,7 +54,10 @@ class Peer:
         self.stream = stream
         self.conn = conn
         self.deframer = Deframer(MAX_REQUEST_SIZE)
+        # The answer's frame: its wire response is encoded in place, after the frame header
+        # (`resp`), and a received payload lands there too, so an answer is never copied.
         self.out = bytearray(MAX_RESPONSE_SIZE + FRAME_OVERHEAD)
+        self.resp = memoryview(self.out)[HEADER_SIZE:]
         self.out_off = 0  # the answer being written: out[out_off:out_len]
         self.out_len = 0
         self.chunk = bytearray(CHUNK)
@@ -118,6 +123,7 @@ class StreamService:
         self.max_clients = _positive("max_clients", max_clients)
         self.stall_ms = _positive("stall_ms", stall_ms)
         self.server = server
+        self.adapter = WireAdapter(server)  # wire requests in, wire responses out
         self.peers = []
         self.faults = 0
         self.connections = 0  # streams served so far
@@ -199,6 +205,7 @@ class StreamService:
         """Serve the same streams from `server` (a new server over the same core, whose epoch
         makes every old handle SERVER_RESTARTED): each stream gets a new Connection."""
         self.server = server
+        self.adapter = WireAdapter(server)
         for peer in self.peers:
             peer.conn = server.connect()
             peer.owed = False
@@ -271,7 +278,7 @@ class StreamService:
             self._taken += 1
             peer.owed = True
             peer.seq = d.seq
-            done = self.server.dispatch(peer.conn, d.msg, d.length)
+            done = self.adapter.dispatch(peer.conn, d.msg, d.length, peer.resp)
             d.release()
             if done:
                 self._respond(peer)
@@ -288,19 +295,20 @@ class StreamService:
         return True
 
     def _respond(self, peer):
-        conn = peer.conn
+        # The answer, encoded and framed where it is (a received payload is in place).
         peer.owed = False
         peer.out_off = 0
         peer.moved = self.server.core.clock()
-        if conn.code != ResponseCode.SUCCESS:
+        if peer.conn.code != ResponseCode.SUCCESS:
             self._respond_with_detail(peer)
             return
-        peer.out_len = encode_frame(peer.out, KIND_RESPONSE, peer.seq, conn.resp, conn.resp_len)
+        n = self.adapter.encode(peer.conn, peer.resp)
+        peer.out_len = seal(peer.out, KIND_RESPONSE, peer.seq, n)
 
     def _respond_with_detail(self, peer):
         # A failed request: the server's words for it (when it has some) in a detail frame,
-        # then the response, both in `out` (an error response and the longest detail take 271
-        # of its bytes). Allocates: an error path.
+        # then the response (no payload), both in `out` (an error response and the longest
+        # detail take 271 of its bytes). Allocates: an error path.
         text = self.server.explain(peer.conn)
         at = 0
         if text:
@@ -308,10 +316,10 @@ class StreamService:
             peer.details += 1
         peer.out_len = at + self._response_into(memoryview(peer.out)[at:], peer)
 
-    @staticmethod
-    def _response_into(out, peer):
-        conn = peer.conn
-        return encode_frame(out, KIND_RESPONSE, peer.seq, conn.resp, conn.resp_len)
+    def _response_into(self, frame, peer):
+        # The (error) response, framed at the start of `frame`; the frame's length.
+        n = self.adapter.encode(peer.conn, frame[HEADER_SIZE:])
+        return seal(frame, KIND_RESPONSE, peer.seq, n)
 
     def _flushed(self, peer):
         # Write what the stream takes of the answer in flight; True when none is left.

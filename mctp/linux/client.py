@@ -20,7 +20,7 @@ from ..api import Handle, MctpClient
 from ..bufcopy import copy_into
 from ..constants import MAX_PAYLOAD_SIZE, MSG_IC_BIT, MSG_TYPE_MAX, TAG_MAX, is_valid_remote_eid
 from ..errors import MctpError, ResponseCode
-from ..wire import (
+from ..ops import (
     check_handle,
     check_opt_u8,
     check_payload,

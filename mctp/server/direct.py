@@ -1,9 +1,10 @@
 # DirectClient: an MctpClient for a server in the same process (single-image firmware, tests,
 # host tools). It skips the wire codec: each call fills a Call (mctp.api) and the server serves
-# it (Server.serve), the same operations a wire request reaches through Server.dispatch; the
-# answer comes back in the connection's fields, and a received message is copied once, from
-# its reassembly slot into the caller's buffer. The codec stays for clients elsewhere (and its
-# own tests and the fuzzer exercise it).
+# it (Server.serve), the same operations a wire request reaches through mctp.ipc's
+# WireAdapter; the answer comes back in the connection's fields, and a received message is
+# copied once, from its reassembly slot into the caller's buffer, its metadata once, into the
+# caller's RecvMetadata. The codec stays for clients elsewhere (and its own tests and the
+# fuzzer exercise it).
 #
 # A receive that must wait drives the stack itself: it polls the server (which polls the links)
 # and calls `idle()` between polls until the message or the deadline arrives. Pass an idle
@@ -12,8 +13,8 @@
 from .._compat import sleep_ms
 from ..api import Call, CallClient, Handle
 from ..errors import MctpError, ResponseCode
-from ..wire import (
-    MAX_PAYLOAD_SIZE,
+from ..constants import MAX_PAYLOAD_SIZE
+from ..ops import (
     OP_GET_EID,
     OP_LISTENER,
     OP_RECV,
@@ -122,12 +123,13 @@ class DirectClient(CallClient):
         meta = recv_metadata(meta)  # (None: the seed's three-argument form, which allocates)
         # The wait is called from here: it runs the whole stack (and, in tests, the other
         # stacks), so it starts one frame higher on the C stack.
-        if not self._start_recv(handle, timeout_ms, buf):
+        if not self._start_recv(handle, timeout_ms, buf, meta):
             self._wait()
         return self._received(meta)
 
-    def _start_recv(self, handle, timeout_ms, buf):
-        # The receive, served: True when it is answered, False when it waits (pending).
+    def _start_recv(self, handle, timeout_ms, buf, meta):
+        # The receive, served: True when it is answered, False when it waits (pending). The
+        # server describes the message in `meta`, the connection's until the answer.
         check_handle(handle)
         check_u32(timeout_ms, "timeout_ms")
         check_writable(buf, "buf")
@@ -139,14 +141,15 @@ class DirectClient(CallClient):
         call.buf = buf
         call.off = 0
         call.capacity = len(buf)
+        self._conn.meta = meta
         return self.server.serve(self._conn, call)
 
     def _received(self, meta):
-        # The answer to the receive: `meta` filled, or its error raised.
+        # The answer to the receive: `meta` (the server filled it), or its error raised.
         self._call.buf = None
+        self._conn.meta = None
         self._answer()
-        conn = self._conn
-        return meta.set(conn.msg_type, conn.ic, conn.tag, conn.eid, conn.size)
+        return meta
 
     def send_call(self, call):
         check_payload(call.buf, "payload")

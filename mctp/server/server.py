@@ -1,19 +1,19 @@
 # The server: owns a stack core and serves MctpClients. It holds the listener and request
 # handle tables, each handle's queue of complete messages, and the pending receives with their
-# deadlines.
+# deadlines. It speaks only in Calls (mctp.api) and connections:
 #
 #     server = Server(core)
-#     conn = server.connect()             # one per client
-#     if not server.dispatch(conn, req, n):
+#     conn = server.connect(wire=False)   # one per client
+#     if not server.serve(conn, call):    # call.op (mctp.ops' OP_*) and its arguments
 #         ...                             # a receive is pending: keep calling server.poll()
-#     # conn.resp[:conn.resp_len] is the wire response once conn.ready is True
+#     # the answer is in conn's fields (code, value, size, meta) once conn.ready is True
 #
-# dispatch() serves the seed's wire codec (a client in another task or process). An in-process
-# client (DirectClient) skips the codec: it fills a Call (mctp.api) and calls serve(), which
-# dispatch() also ends in, so both reach the same operations; the answer is in the
-# connection's fields (code, value, size and a received message's metadata), which dispatch()
-# encodes into conn.resp for a wire client, and a received payload is copied once, from its
-# reassembly slot into the caller's buffer (or, for a wire client, into conn.resp).
+# An in-process client (DirectClient) fills a Call and calls serve(); a client in another
+# process speaks the seed's wire codec to mctp.ipc's StreamService, whose WireAdapter decodes
+# each request into a Call and encodes the answer. Either way a received payload is copied
+# once, from its reassembly slot into the caller's buffer (for a wire client, straight into
+# the frame its answer goes out in), and its metadata once, into the connection's
+# RecvMetadata.
 #
 # Where the seed's Rust server was wrong, this one differs (see seed-api.md): a receive buffer
 # that is too small gets NO_SPACE with the size and the message stays queued; one payload
@@ -33,15 +33,13 @@ from ..constants import (
     TAG_MAX,
     is_valid_remote_eid,
 )
-from ..api import Call, Handle
+from ..api import RecvMetadata
 from ..bufcopy import copy_into
 from ..core.core import SEND_NO_ROUTE, SEND_OK
 from ..core.timers import entry_due, sooner
 from ..errors import MctpError, ResponseCode
 from ..core.packet import FLAG_TO
-from ..wire import (
-    WIRE_HEADER_SIZE,
-    MAX_RESPONSE_SIZE,
+from ..ops import (
     OP_GET_EID,
     OP_LISTENER,
     OP_RECV,
@@ -49,18 +47,6 @@ from ..wire import (
     OP_SEND,
     OP_SET_EID,
     OP_UNBIND,
-    MctpRequestHeader,
-    decode_recv_capacity,
-    decode_recv_timeout,
-    decode_request_header,
-    encode_error_response,
-    encode_get_eid_response,
-    encode_handle_response,
-    encode_recv_header,
-    encode_send_response,
-    encode_success_response,
-    recv_trailer_ok,
-    request_problem,
 )
 
 try:
@@ -73,113 +59,94 @@ KIND_LISTENER = const(1)
 KIND_REQUEST = const(2)
 _GEN_MASK = const(0x0F)
 
-# Why a request failed, kept per connection so that a client can say it in words
-# (Server.explain): DirectClient in process; over IPC the wire response carries only the code,
-# and StreamService sends the words before it in a detail frame (mctp.ipc.framing).
-_WHY_NONE = const(0)
-_WHY_NO_ROUTE = const(1)  # argument: the EID
-_WHY_LINK_FAILED = const(2)  # argument: the link, which describes its failure
-_WHY_NO_REQUEST_HANDLE = const(3)  # argument: handles in use
-_WHY_NO_LISTENER_HANDLE = const(4)
-_WHY_NO_TAG = const(5)  # argument: the EID
-_WHY_LISTENER_TAKEN = const(6)  # argument: the message type
-_WHY_CONTROL_TAKEN = const(7)
-_WHY_CONNECTION_BUSY = const(8)
-_WHY_NO_PENDING = const(9)  # argument: receives pending
-_WHY_TOO_LARGE = const(10)  # argument: the payload size
-_WHY_STALE = const(11)  # argument: the handle value
-_WHY_RESTARTED = const(12)  # argument: the handle value
-_WHY_BAD_EID = const(13)  # argument: the EID
-_WHY_TIMED_OUT = const(14)  # argument: the timeout
-_WHY_TOO_SMALL = const(15)  # argument: the message size
-_WHY_RELEASED = const(16)
-_WHY_NOT_REQUEST = const(17)
-_WHY_BAD_REQUEST = const(18)
-_WHY_BAD_RESPONSE = const(19)
-_WHY_BAD_TYPE = const(20)  # argument: the message type
-_WHY_MALFORMED = const(21)
-_WHY_NOT_YOURS = const(22)  # argument: the handle value
-_WHY_CLIENT_LISTENERS = const(23)  # argument: the quota
-_WHY_CLIENT_REQUESTS = const(24)  # argument: the quota
-_WHY_CLIENTS_LISTENERS = const(25)  # argument: what the clients share
-_WHY_CLIENTS_REQUESTS = const(26)  # argument: what the clients share
-_WHY_UNDELIVERABLE = const(27)  # argument: why, in words
-_WHY_LISTENER_SENDS = const(28)  # argument: the handle value
-_WHY_BAD_OWN_EID = const(29)  # argument: the EID
-
-_EXPLAIN = (
-    None,
-    "no route to EID %d",
-    None,
-    (
-        "no free request handle (%d in use: a channel not closed? On MicroPython nothing closes"
-        " one for you: use `with` or close(); Server.open_handles() lists them)"
-    ),
-    (
-        "no free listener handle (%d in use: a listener not closed? On MicroPython nothing"
+# Why a request failed, kept per connection (conn.why, a name of this table; conn.why_arg the
+# number or words it takes) so that a client can say it in words (Server.explain): DirectClient
+# in process; over IPC the wire response carries only the code, and StreamService sends the
+# words before it in a detail frame (mctp.ipc.framing). "link_failed" has no words here: the
+# link that refused the packets describes its failure.
+_WORDS = {
+    "no_route": "no route to EID %d",
+    "no_request_handle": (
+        "no free request handle (%d in use: a channel not closed? On MicroPython nothing"
         " closes one for you: use `with` or close(); Server.open_handles() lists them)"
     ),
-    "no free tag for EID %d (every tag to it awaits an answer, or the flow table is full)",
-    "message type %d already has a listener",
-    "message type 0 (control) is answered by the stack",
-    (
+    "no_listener_handle": (
+        "no free listener handle (%d in use: a listener not closed? On MicroPython"
+        " nothing closes one for you: use `with` or close(); Server.open_handles() lists"
+        " them)"
+    ),
+    "no_tag": (
+        "no free tag for EID %d (every tag to it awaits an answer, or the flow table is full)"
+    ),
+    "listener_taken": "message type %d already has a listener",
+    "control_taken": "message type 0 (control) is answered by the stack",
+    "connection_busy": (
         "a receive is already pending on this connection (one receive at a time per"
         " connection: a client that waits on more opens one for each)"
     ),
-    "no free pending-receive slot (%d in use: Config.pending_receives)",
-    "a payload of %d bytes is more than the stack's limit of %d (Config.max_payload)",
-    "handle 0x%x is stale (released, or reused since)",
-    "handle 0x%x is from before the server restarted",
-    "EID %s is reserved (1..7) or broadcast (255)",
-    "no message within %d ms",
-    "the message needs a buffer of %d bytes; it stays queued",
-    "the channel was closed (its handle released) while this receive waited",
-    "handle %r is not a live request handle",
-    (
+    "no_pending": "no free pending-receive slot (%d in use: Config.pending_receives)",
+    "too_large": (
+        "a payload of %d bytes is more than the stack's limit of %d (Config.max_payload)"
+    ),
+    "stale": "handle 0x%x is stale (released, or reused since)",
+    "restarted": "handle 0x%x is from before the server restarted",
+    "bad_eid": "EID %s is reserved (1..7) or broadcast (255)",
+    "timed_out": "no message within %d ms",
+    "too_small": "the message needs a buffer of %d bytes; it stays queued",
+    "released": "the channel was closed (its handle released) while this receive waited",
+    "not_request": "handle %r is not a live request handle",
+    "bad_request": (
         "a request handle sends to its own EID (%d) with a tag the stack picks: pass eid"
         " None (or its EID) and tag None, got eid %s and tag %s"
     ),
-    "a response needs an EID (0 or 8..254) and a tag (0..7), got eid %s and tag %s",
-    "message type %d is more than 7 bits (0..127)",
-    "malformed request",
-    "handle 0x%x belongs to another connection",
-    "IPC client quota: at most %d listener handles per client (Config.client_listeners)",
-    "IPC client quota: at most %d request handles per client (Config.client_requests)",
-    (
+    "bad_response": (
+        "a response needs an EID (0 or 8..254) and a tag (0..7), got eid %s and tag %s"
+    ),
+    "bad_type": "message type %d is more than 7 bits (0..127)",
+    "malformed": "malformed request",
+    "not_yours": "handle 0x%x belongs to another connection",
+    "client_listeners": (
+        "IPC client quota: at most %d listener handles per client (Config.client_listeners)"
+    ),
+    "client_requests": (
+        "IPC client quota: at most %d request handles per client (Config.client_requests)"
+    ),
+    "clients_listeners": (
         "IPC client quota: IPC clients together hold at most %d listener handles"
         " (Config.listeners less Config.reserved_listeners, kept for this process)"
     ),
-    (
+    "clients_requests": (
         "IPC client quota: IPC clients together hold at most %d request handles"
         " (Config.requests less Config.reserved_requests, kept for this process)"
     ),
-    "the message could not be written into the receive buffer (%s); it stays queued",
-    "handle 0x%x is a listener: a response goes with handle None, the EID and the tag",
-    "EID %s cannot be this endpoint's: an endpoint's EID is 8..254",
-)
+    "undeliverable": (
+        "the message could not be written into the receive buffer (%s); it stays queued"
+    ),
+    "listener_sends": (
+        "handle 0x%x is a listener: a response goes with handle None, the EID and the tag"
+    ),
+    "bad_own_eid": "EID %s cannot be this endpoint's: an endpoint's EID is 8..254",
+}
 
 
 class Connection:
-    """One client's side of the server: the answer to its last request, in fields, and for a
-    wire client (wire=True) the encoded response too. A wire connection is an IPC client's,
-    held to its quotas (Config.client_*); an in-process one is the owner's."""
+    """One client's side of the server: the answer to its last request, in fields. A wire
+    connection (wire=True) is an IPC client's, held to its quotas (Config.client_*), whose
+    answers mctp.ipc's WireAdapter encodes; an in-process one is the owner's."""
 
     def __init__(self, wire=True):
         self.wire = wire
-        self.resp = bytearray(MAX_RESPONSE_SIZE) if wire else None
-        self.resp_len = 0
         self.ready = False
         self.pending = None  # the _Pending receive this connection waits for
-        self.why = _WHY_NONE  # why its last request failed (Server.explain)
+        self.why = None  # why its last request failed: a name in _WORDS (Server.explain)
         self.why_arg = 0
         self.op = 0  # the request being answered
         self.code = ResponseCode.SUCCESS
         self.value = 0  # what a success answers: a handle value, a tag, the EID
         self.size = 0  # NO_SPACE: the size needed; a received message: its payload size
-        self.msg_type = 0  # a received message's type, IC bit, source EID and tag
-        self.ic = False
-        self.eid = 0
-        self.tag = 0
+        # A received message's type, IC bit, tag, source EID and size: a wire connection's
+        # own, or the one an in-process client's receive brings (DirectClient sets it).
+        self.meta = RecvMetadata() if wire else None
         # When given: an object with set(), called when an answer is ready (an async
         # client's flag, set from the stack task's poll when a pending receive completes).
         self.wake = None
@@ -236,15 +203,17 @@ class Server:
             max(config.requests - config.reserved_requests, 0),
         )
         self.pending = [_Pending() for _ in range(config.pending_receives)]
-        self._hdr = MctpRequestHeader()  # a wire request, decoded
-        self._wire_call = Call()  # and as a call (dispatch)
-        self._wire_handle = Handle(0)  # its handle, when it has one
+        # A send on its way down to the core (serve fills them from the Call).
+        self._type_byte = 0  # msg_type with the IC bit
+        self._dest = 0  # the EID the message goes to
+        self._tag_flags = 0  # TO and the tag
+        self._status = 0  # what the core said of the send (mctp.core.core's SEND_*)
         self._error = ResponseCode.SUCCESS  # why the last _lookup failed
-        self._why = _WHY_NONE
+        self._why = None
         self._why_arg = 0
 
     def connect(self, wire=True):
-        """A connection for one client: a wire client's (dispatch), held to the IPC client
+        """A connection for one client: a wire client's (mctp.ipc's WireAdapter), held to the IPC client
         quotas (Config.client_listeners, client_requests, client_queued, and the handles
         reserved for this process), or with wire=False an in-process client's (serve), which
         needs no response buffer and is the owner's: no quota but the tables' sizes."""
@@ -285,7 +254,7 @@ class Server:
                 and p.timeout_ms
                 and ticks_diff(now, p.started) >= p.timeout_ms
             ):
-                p.conn.why = _WHY_TIMED_OUT
+                p.conn.why = "timed_out"
                 p.conn.why_arg = p.timeout_ms
                 self._finish(p, ResponseCode.TIMED_OUT, 0)
             i += 1
@@ -331,44 +300,7 @@ class Server:
             i += 1
         return count
 
-    # Dispatch.
-
-    def dispatch(self, conn, req, length):
-        """Serve one wire request from `conn`. True when conn.resp holds the response; False
-        when a receive is now pending (it completes during a later poll)."""
-        call = self._wire_call
-        if request_problem(req, length) or (req[0] == OP_RECV and not recv_trailer_ok(length)):
-            if conn.pending is None:
-                return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_MALFORMED)
-            call.op = 0  # (serve refuses it: the connection is busy)
-            return self.serve(conn, call)
-        call = self._decoded(conn, req, length)
-        return self.serve(conn, call)
-
-    def _decoded(self, conn, req, length):
-        # The wire request as a Call.
-        hdr = decode_request_header(req, length, self._hdr)
-        call = self._wire_call
-        call.op = hdr.op
-        call.msg_type = hdr.msg_type
-        call.ic = hdr.ic()
-        # REQ and SET_EID carry their EID without the flag; a send's is optional.
-        call.eid = hdr.eid if hdr.has_eid() or call.op != OP_SEND else None
-        call.tag = hdr.tag if hdr.has_tag() else None
-        call.handle = None
-        if hdr.has_handle():
-            call.handle = self._wire_handle
-            call.handle.value = hdr.handle
-        if call.op == OP_SEND:
-            call.buf = req
-            call.off = WIRE_HEADER_SIZE
-            call.length = length - WIRE_HEADER_SIZE
-        elif call.op == OP_RECV:
-            call.timeout_ms = decode_recv_timeout(req, length)
-            call.capacity = decode_recv_capacity(req, length)
-            call.buf = conn.resp  # the payload lands after the response header
-            call.off = WIRE_HEADER_SIZE
-        return call
+    # Serving.
 
     def serve(self, conn, call):
         """Serve `call` (mctp.api.Call: call.op and its arguments) from `conn`: True when the
@@ -376,11 +308,11 @@ class Server:
         later poll). A send's payload is call.buf[call.off:call.off + call.length]; a
         receive's goes to call.buf from call.off, call.capacity bytes at most."""
         conn.ready = False
-        conn.why = _WHY_NONE
+        conn.why = None
         if conn.pending is not None:
             # Its receive's answer will land in conn: nothing else may go on meanwhile (and
             # conn.op stays the receive's, for that answer).
-            return self._refuse(conn, ResponseCode.ADDR_IN_USE, _WHY_CONNECTION_BUSY)
+            return self._refuse(conn, ResponseCode.ADDR_IN_USE, "connection_busy")
         conn.op = call.op
         if conn.op == OP_SEND:
             # The send's checks return before the send goes down the stack from this frame,
@@ -391,13 +323,13 @@ class Server:
                 return self._send_request(conn, call)
             if self._bad_response(call):
                 self._why_arg = (call.eid, call.tag)
-                return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_RESPONSE)
-            call.dest = call.eid
-            call.tag_flags = call.tag
-            call.status = self.core.send(
-                call.dest, call.tag_flags, call.type_byte, call.buf, call.off, call.length
+                return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_response")
+            self._dest = call.eid
+            self._tag_flags = call.tag
+            self._status = self.core.send(
+                self._dest, self._tag_flags, self._type_byte, call.buf, call.off, call.length
             )
-            return self._sent(conn, call)
+            return self._sent(conn)
         return self._serve_other(conn, call)
 
     def _serve_other(self, conn, call):
@@ -415,7 +347,7 @@ class Server:
             return self._req(conn, call.eid)
         if op == OP_UNBIND:
             return self._unbind(conn, call.handle)
-        return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_MALFORMED)
+        return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "malformed")
 
     def _refuse(self, conn, code, why):
         # An error answer; `why` (and self._why_arg, staged by the caller where the words
@@ -428,75 +360,55 @@ class Server:
     def explain(self, conn):
         """Why the last request on `conn` failed, in words, or None (allocates: error path)."""
         why = conn.why
-        if why == _WHY_LINK_FAILED:
+        if why == "link_failed":
             return conn.why_arg.describe_failure()
-        if why == _WHY_NONE or why >= len(_EXPLAIN):
+        if why is None:
             return None
-        text = _EXPLAIN[why]
+        text = _WORDS[why]
         return text % conn.why_arg if "%" in text else text
 
     def _answer(self, conn, code):
         conn.code = code
         conn.ready = True
-        if conn.resp is not None:
-            self._encode(conn)
         if conn.wake is not None:
             conn.wake.set()
         return True
 
-    def _encode(self, conn):
-        # The wire response to conn's request, from its answer's fields.
-        op = conn.op
-        if conn.code != ResponseCode.SUCCESS:
-            conn.resp_len = encode_error_response(conn.resp, conn.code, conn.size)
-        elif op == OP_LISTENER or op == OP_REQ:
-            conn.resp_len = encode_handle_response(conn.resp, conn.value)
-        elif op == OP_SEND:
-            conn.resp_len = encode_send_response(conn.resp, conn.value)
-        elif op == OP_GET_EID:
-            conn.resp_len = encode_get_eid_response(conn.resp, conn.value)
-        elif op == OP_RECV:
-            conn.resp_len = encode_recv_header(
-                conn.resp, conn.msg_type, conn.ic, conn.eid, conn.tag, conn.size
-            )
-        else:
-            conn.resp_len = encode_success_response(conn.resp)
-
     def _set_eid(self, conn, eid):
         if eid is None or eid <= EID_RESERVED_MAX or eid == EID_BROADCAST:
             self._why_arg = eid
-            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_OWN_EID)
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_own_eid")
         self.core.set_eid(eid)
         return self._answer(conn, ResponseCode.SUCCESS)
 
     def _listener(self, conn, msg_type):
         if msg_type > MSG_TYPE_MAX:
             self._why_arg = msg_type
-            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_TYPE)
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_type")
         if self.accept_request(msg_type) >= 0:
             self._why_arg = msg_type
-            return self._refuse(conn, ResponseCode.ADDR_IN_USE, _WHY_LISTENER_TAKEN)
+            return self._refuse(conn, ResponseCode.ADDR_IN_USE, "listener_taken")
         if msg_type == MSG_TYPE_CONTROL and self.core.control is not None:
-            return self._refuse(conn, ResponseCode.ADDR_IN_USE, _WHY_CONTROL_TAKEN)
+            return self._refuse(conn, ResponseCode.ADDR_IN_USE, "control_taken")
         if conn.wire and self._over_quota(conn, KIND_LISTENER):
             return self._refuse(conn, ResponseCode.NO_SPACE, self._why)
         h = self._alloc(0, self._first_request, KIND_LISTENER)
         if h is None:
             self._why_arg = self._first_request  # in use
-            return self._refuse(conn, ResponseCode.NO_SPACE, _WHY_NO_LISTENER_HANDLE)
+            return self._refuse(conn, ResponseCode.NO_SPACE, "no_listener_handle")
         h.msg_type = msg_type
         return self._handle_answer(conn, h)
 
     def _req(self, conn, eid):
         if eid is None or not is_valid_remote_eid(eid):
             self._why_arg = eid
-            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_EID)
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_eid")
         if conn.wire and self._over_quota(conn, KIND_REQUEST):
             return self._refuse(conn, ResponseCode.NO_SPACE, self._why)
         h = self._alloc(self._first_request, len(self.handles), KIND_REQUEST)
         if h is None:
             self._why_arg = len(self.handles) - self._first_request  # in use
-            return self._refuse(conn, ResponseCode.NO_SPACE, _WHY_NO_REQUEST_HANDLE)
+            return self._refuse(conn, ResponseCode.NO_SPACE, "no_request_handle")
         h.eid = eid
         return self._handle_answer(conn, h)
 
@@ -506,11 +418,11 @@ class Server:
         # (self._why and _why_arg say which).
         if self.held(kind, conn) >= self._own_quota[kind]:
             self._why_arg = self._own_quota[kind]
-            self._why = _WHY_CLIENT_LISTENERS if kind == KIND_LISTENER else _WHY_CLIENT_REQUESTS
+            self._why = "client_listeners" if kind == KIND_LISTENER else "client_requests"
             return True
         if self.held(kind, None) >= self._shared_quota[kind]:
             self._why_arg = self._shared_quota[kind]
-            self._why = _WHY_CLIENTS_LISTENERS if kind == KIND_LISTENER else _WHY_CLIENTS_REQUESTS
+            self._why = "clients_listeners" if kind == KIND_LISTENER else "clients_requests"
             return True
         return False
 
@@ -553,7 +465,7 @@ class Server:
         self._why_arg = value
         if value >> 12 != self.epoch:
             self._error = ResponseCode.SERVER_RESTARTED
-            self._why = _WHY_RESTARTED
+            self._why = "restarted"
             return None
         index = value & 0xFF
         if index < len(self.handles):
@@ -561,7 +473,7 @@ class Server:
             if h.kind != KIND_FREE and h.gen == (value >> 8) & _GEN_MASK:
                 return h
         self._error = ResponseCode.BAD_ARGUMENT
-        self._why = _WHY_STALE
+        self._why = "stale"
         return None
 
     def _owned(self, conn, value):
@@ -570,7 +482,7 @@ class Server:
         h = self._lookup(value)
         if h is not None and h.owner is not conn:
             self._error = ResponseCode.BAD_ARGUMENT
-            self._why = _WHY_NOT_YOURS
+            self._why = "not_yours"
             return None
         return h
 
@@ -583,7 +495,7 @@ class Server:
             h = self._owned(conn, handle.value)
             if h is not None:
                 self.release(h)
-            elif self._why == _WHY_NOT_YOURS:
+            elif self._why == "not_yours":
                 return self._refuse_handle(conn)
         # Releasing an unknown or stale handle is a no-op, like the seed's.
         return self._answer(conn, ResponseCode.SUCCESS)
@@ -591,7 +503,7 @@ class Server:
     def release(self, h):
         """Free a handle: its flows end, its queued messages go, its pending receive fails."""
         if h.pending is not None:
-            h.pending.conn.why = _WHY_RELEASED
+            h.pending.conn.why = "released"
             self._finish(h.pending, ResponseCode.BAD_ARGUMENT, 0)
         self.core.release_owner(h.index)
         h.count = 0
@@ -607,8 +519,8 @@ class Server:
         h = self._owned(conn, value)
         if h is not None:
             self.release(h)
-        elif self._why == _WHY_NOT_YOURS:
-            raise MctpError(ResponseCode.BAD_ARGUMENT, 0, _EXPLAIN[_WHY_NOT_YOURS] % value)
+        elif self._why == "not_yours":
+            raise MctpError(ResponseCode.BAD_ARGUMENT, 0, _WORDS["not_yours"] % value)
 
     def disconnect(self, conn):
         """`conn`'s client has gone: its handles are released (their flows end, their
@@ -629,14 +541,14 @@ class Server:
         protocols that answer more than once (the tag then lives until it expires)."""
         h = self._lookup(handle_value)
         if h is None or h.kind != KIND_REQUEST:
-            raise ValueError(_EXPLAIN[_WHY_NOT_REQUEST] % handle_value)
+            raise ValueError(_WORDS["not_request"] % handle_value)
         h.persistent = persistent
 
     # RECV
 
     def _recv(self, conn, call):
         if call.handle is None:
-            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_MALFORMED)
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "malformed")
         h = self._owned(conn, call.handle.value)
         if h is None:
             return self._refuse_handle(conn)
@@ -645,7 +557,7 @@ class Server:
         p = self._free_pending()
         if p is None:
             self._why_arg = len(self.pending)  # in use
-            return self._refuse(conn, ResponseCode.NO_SPACE, _WHY_NO_PENDING)
+            return self._refuse(conn, ResponseCode.NO_SPACE, "no_pending")
         p.timeout_ms = call.timeout_ms
         p.capacity = self._capacity(call.capacity)
         p.buf = call.buf
@@ -683,14 +595,14 @@ class Server:
         slot = h.queue[h.head]
         if slot.length > p.capacity:
             # Too large for the caller's buffer: say how large, and keep the message.
-            p.conn.why = _WHY_TOO_SMALL
+            p.conn.why = "too_small"
             p.conn.why_arg = slot.length
             self._finish(p, ResponseCode.NO_SPACE, slot.length)
             return
         if not _copied(p, slot):
             # The caller's buffer refused the bytes: its receive fails, and says so (not a
             # fault of the stack's, nor a timeout later), and the message stays queued.
-            p.conn.why = _WHY_UNDELIVERABLE
+            p.conn.why = "undeliverable"
             p.conn.why_arg = _refusal(p, slot)
             self._finish(p, ResponseCode.BAD_ARGUMENT, 0)
             return
@@ -699,15 +611,12 @@ class Server:
         h.head = (h.head + 1) % len(h.queue)
         h.count -= 1
         self.core.release(slot)
-        self._finish(p, ResponseCode.SUCCESS, p.conn.size)
+        self._finish(p, ResponseCode.SUCCESS, slot.length)
 
     def _describe(self, conn, slot):
-        # The received message's metadata, for the answer.
-        conn.msg_type = slot.msg_type
-        conn.ic = slot.ic
-        conn.eid = slot.src
-        conn.tag = slot.tag
-        conn.size = slot.length
+        # The received message's metadata, for the answer: written once, into the
+        # connection's RecvMetadata (an in-process client's own, or a wire connection's).
+        conn.meta.set(slot.msg_type, slot.ic, slot.tag, slot.src, slot.length)
 
     def _finish(self, p, code, size):
         conn = p.conn
@@ -731,50 +640,50 @@ class Server:
     # SEND
 
     def _refused_send(self, conn, call):
-        # True when the send is refused (the answer is ready); else the call's type byte and
-        # length are set for the core.
+        # True when the send is refused (the answer is ready); else the send's type byte and
+        # the call's length are set for the core.
         if call.msg_type > MSG_TYPE_MAX:
             self._why_arg = call.msg_type
-            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_TYPE)
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_type")
         if call.length is None:
             call.length = len(call.buf) - call.off
         if call.length > self.max_payload:
             self._why_arg = (call.length, self.max_payload)
-            return self._refuse(conn, ResponseCode.NO_SPACE, _WHY_TOO_LARGE)
-        call.type_byte = call.msg_type | MSG_IC_BIT if call.ic else call.msg_type
+            return self._refuse(conn, ResponseCode.NO_SPACE, "too_large")
+        self._type_byte = call.msg_type | MSG_IC_BIT if call.ic else call.msg_type
         return False
 
     def _send_request(self, conn, call):
         if self._refused_request(conn, call):
             return True
-        call.status = self.core.send(
-            call.dest, call.tag_flags, call.type_byte, call.buf, call.off, call.length
+        self._status = self.core.send(
+            self._dest, self._tag_flags, self._type_byte, call.buf, call.off, call.length
         )
-        if call.status != SEND_OK:  # the tag opened for it ends with it
-            self.core.flows.close(self.core.flows.match(call.dest, call.tag_flags & TAG_MAX))
-        return self._sent(conn, call)
+        if self._status != SEND_OK:  # the tag opened for it ends with it
+            self.core.close_flow(self._dest, self._tag_flags & TAG_MAX)
+        return self._sent(conn)
 
     def _refused_request(self, conn, call):
         # True when the request is refused (the answer is ready); else a tag is open for it
-        # and the call's destination and tag are set.
+        # and the send's destination and tag are set.
         h = self._owned(conn, call.handle.value)
         if h is None:
             return self._refuse_handle(conn)
         if h.kind != KIND_REQUEST:
             self._why_arg = call.handle.value
-            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_LISTENER_SENDS)
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "listener_sends")
         if call.tag is not None or (call.eid is not None and call.eid != h.eid):
             # The stack owns request tags, and a request handle is bound to its EID.
             self._why_arg = (h.eid, call.eid, call.tag)
-            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_BAD_REQUEST)
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_request")
         if not h.persistent and h.pending is None:
             self._abandon(h)
         flow = self.core.open_flow(h.eid, h.index, h.persistent)
         if flow is None:
             self._why_arg = h.eid
-            return self._refuse(conn, ResponseCode.NO_SPACE, _WHY_NO_TAG)
-        call.dest = h.eid
-        call.tag_flags = FLAG_TO | flow.tag
+            return self._refuse(conn, ResponseCode.NO_SPACE, "no_tag")
+        self._dest = h.eid
+        self._tag_flags = FLAG_TO | flow.tag
         return False
 
     def _abandon(self, h):
@@ -789,17 +698,17 @@ class Server:
             return True
         return call.tag > TAG_MAX or not is_valid_remote_eid(call.eid)
 
-    def _sent(self, conn, call):
+    def _sent(self, conn):
         # The answer to a send the core took (its tag) or refused. No route is the caller's
         # mistake (BAD_ARGUMENT); a link that refused the packets is not (INTERNAL_ERROR).
-        if call.status == SEND_OK:
-            conn.value = call.tag_flags & TAG_MAX
+        if self._status == SEND_OK:
+            conn.value = self._tag_flags & TAG_MAX
             return self._answer(conn, ResponseCode.SUCCESS)
-        if call.status == SEND_NO_ROUTE:
-            self._why_arg = call.dest
-            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, _WHY_NO_ROUTE)
+        if self._status == SEND_NO_ROUTE:
+            self._why_arg = self._dest
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "no_route")
         self._why_arg = self.core.tx_failed_link
-        return self._refuse(conn, ResponseCode.INTERNAL_ERROR, _WHY_LINK_FAILED)
+        return self._refuse(conn, ResponseCode.INTERNAL_ERROR, "link_failed")
 
     # For the REPL and tests.
 
