@@ -1,5 +1,5 @@
-# One application, three transports: the seed's promise that code written against the Stack
-# facade runs unchanged whatever MctpClient is under it. The application (run()) asks a peer
+# One application, three transports: openprot-mctp-api's promise that code written against the
+# Stack facade runs unchanged whatever MctpClient is under it. The application (run()) asks a peer
 # for its PLDM terminus ID (GetTID, DSP0240) and answers vendor-echo requests (message type
 # 0x7E: the response is the request); only make_client() knows which client it runs on:
 #

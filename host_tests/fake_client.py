@@ -1,5 +1,5 @@
-# A scripted in-memory MctpClient for facade tests, like the seed's MockClient but able to queue
-# several messages and to record what was sent. It implements the MctpClient contract the way
+# A scripted in-memory MctpClient for facade tests, like openprot-mctp-api's MockClient but able to
+# queue several messages and to record what was sent. It implements the MctpClient contract the way
 # the server will: NO_SPACE keeps a message that does not fit, TIMED_OUT when nothing waits.
 
 from mctp.api import Handle, MctpClient, RecvMetadata

@@ -20,8 +20,8 @@ ECHO = 0x7E
 
 class Rig:
     """Stacks on one loopback bus, EID e at address e, each run by its own StackTask; the
-    first stack talks to each of the others. The first has `config` and a link `depth` packets deep,
-    the others `peer_config` and `peer_depth` (by default the same). The tasks wake on a
+    first stack talks to each of the others. The first has `config` and a link `depth` packets
+    deep, the others `peer_config` and `peer_depth` (by default the same). The tasks wake on a
     `wake_type` flag: an asyncio.Event (Flag), since only tasks set it here, or the
     ThreadSafeFlag an I2C link's IRQ sets."""
 
@@ -118,7 +118,7 @@ def test_a_request_and_its_answer_between_two_tasks():
     assert run(Rig((8, 9), wake_type=ThreadSafeFlag), scenario) == 0  # the IRQ-safe flag
 
 
-def test_a_listener_and_its_response_channel_as_the_seed_has_them():
+def test_a_listener_and_its_response_channel_as_the_contract_has_them():
     async def scenario(rig):
         listener = rig.stacks[9].listener(1)
 
@@ -232,8 +232,8 @@ def test_eight_requesters_and_two_listeners_at_once_each_get_their_own_answer():
     async def requester(stack, eid, msg_type):
         async with stack.req(eid, 2000) as ch:
             await ch.send(msg_type, b"\xff\xff" + bytes((eid,)) * 100)
-            # Into a buffer of the stacks' size: ten at once of the seed form's 1 KiB each
-            # would take a board's heap.
+            # Into a buffer of the stacks' size: ten at once of the three-argument form's 1 KiB
+            # each would take a board's heap.
             meta, payload = await ch.recv(bytearray(128))
             return meta.remote_eid, meta.msg_type, payload[2], len(payload)
 

@@ -1,6 +1,7 @@
-# The wire adapter (mctp.ipc.adapter) as a client sees it: wire requests in, wire responses out. The seed's ten
-# dispatch tests (tests/dispatch.rs), then the argument checks of SEND and what DirectClient
-# makes of a response code it does not know. Time is a FakeClock moved by the test.
+# The wire adapter (mctp.ipc.adapter) as a client sees it: wire requests in, wire responses out.
+# openprot-mctp-api's ten dispatch tests (tests/dispatch.rs), then the argument checks of SEND and
+# what DirectClient makes of a response code it does not know. Time is a FakeClock moved by the
+# test.
 
 from endpoints import FakeClock, Wire, assert_nothing_held, inject, lone_server, network
 from testing import raises
@@ -21,7 +22,7 @@ def error_response(code):
     return bytes([code]) + bytes(H - 1)
 
 
-# The seed's ten dispatch tests.
+# openprot-mctp-api's ten dispatch tests.
 
 
 def test_set_eid_and_get_eid_over_the_wire():

@@ -1,4 +1,4 @@
-# The seed's error tests (error.rs), plus the checks a Python caller relies on.
+# openprot-mctp-api's error tests (error.rs), plus the checks a Python caller relies on.
 
 from testing import IS_MICROPYTHON, raises, skip
 

@@ -1,5 +1,5 @@
-# Whole stacks over the loopback bus: the seed's integration and echo tests, done for real (the
-# Rust test used MTU 255 and never fragmented; here a 64-byte MTU splits every large message).
+# Whole stacks over the loopback bus: openprot-mctp-api's integration and echo tests, done for real
+# (the Rust test used MTU 255 and never fragmented; here a 64-byte MTU splits every large message).
 
 from endpoints import FakeClock, assert_nothing_held, network, pattern
 from testing import raises

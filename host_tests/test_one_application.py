@@ -1,4 +1,4 @@
-# The seed's promise, as one test: one application (examples/tid_echo.py: a PLDM GetTID
+# openprot-mctp-api's promise, as one test: one application (examples/tid_echo.py: a PLDM GetTID
 # requester and a vendor-echo responder, written once against the Stack facade) runs unchanged
 # over the three MctpClients and gives the same results:
 #

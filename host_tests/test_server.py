@@ -1,6 +1,7 @@
-# The server, driven through the wire codec: the seed's twelve server tests (server.rs), then
-# the gaps seed-api.md lists (handle tables, receive buffers, pending receives, flows and tags,
-# restarts). Time is a FakeClock moved by the test; nothing sleeps.
+# The server, driven through the wire codec: openprot-mctp-api's twelve server tests (server.rs),
+# then where this server differs from the crate's (docs/contract.md): handle tables, receive
+# buffers, pending receives, flows and tags, restarts. Time is a FakeClock moved by the test;
+# nothing sleeps.
 
 from endpoints import FakeClock, Wire, inject, lone_server, network
 from testing import raises
@@ -20,7 +21,7 @@ TO = 0x08  # tag owner: a request
 
 def unlimited(**limits):
     """A Config whose IPC client quotas are out of the way: one wire client may take every
-    handle (the seed's tests of the tables' sizes)."""
+    handle (openprot-mctp-api's tests of the tables' sizes)."""
     quotas = {"client_listeners": 256, "client_requests": 256, "client_queued": 256}
     quotas.update(reserved_listeners=0, reserved_requests=0)
     quotas.update(limits)
@@ -32,7 +33,7 @@ def at_baseline(server):
     return server.pending_in_use() == 0 and core.pool.in_use() == 0 and core.flows.in_use() == 0
 
 
-# The seed's twelve server tests.
+# openprot-mctp-api's twelve server tests.
 
 
 def test_initial_eid():
@@ -582,7 +583,7 @@ def test_a_full_handle_table_names_the_likely_cause_and_lists_the_open_handles()
     assert server.open_handles() == []
 
 
-def test_the_seeds_three_argument_recv_returns_new_metadata():
+def test_the_contracts_three_argument_recv_returns_new_metadata():
     # recv(handle, timeout, buf) as in openprot-mctp-api; passing a RecvMetadata allocates none.
     server, _clock = lone_server()
     client = DirectClient(server)

@@ -1,5 +1,5 @@
-# The Stack facade: the seed's facade tests (stack.rs) over an in-memory client, plus handle
-# release, the allocation-free receive forms and the checks the Rust facade lacked.
+# The Stack facade: openprot-mctp-api's facade tests (stack.rs) over an in-memory client, plus
+# handle release, the allocation-free receive forms and the checks the Rust facade lacked.
 
 from fake_client import FakeClient
 from testing import heap_locked, raises
@@ -22,7 +22,7 @@ def error_code(call):
     return caught.value.code
 
 
-# The seed's eleven facade tests.
+# openprot-mctp-api's eleven facade tests.
 
 
 def test_get_set_eid():
@@ -291,7 +291,7 @@ def test_req_recv_into_allocates_nothing():
     assert meta == RecvMetadata(1, False, 3, 42, 5)
 
 
-# Checks the Rust facade lacked (seed defect 8).
+# Checks the Rust facade lacked (defect 8 of openprot-mctp-api).
 
 
 def test_response_from_another_eid_is_refused():

@@ -1,4 +1,4 @@
-# The IPC wire codec: the seed's wire tests, the byte vectors of seed-api.md, and the input
+# The IPC wire codec: openprot-mctp-api's wire tests, its byte vectors, and the input
 # checks and allocation discipline this project adds.
 
 from testing import heap_locked, raises
@@ -26,7 +26,7 @@ def wire_error_kind(call):
     return caught.value.kind
 
 
-# The byte vectors of the seed (seed-api.md), reproduced exactly.
+# The byte vectors of openprot-mctp-api's wire tests, reproduced exactly.
 
 
 def test_vector_recv_request():
@@ -428,8 +428,8 @@ def test_encode_and_decode_allocate_nothing():
     assert results == [76, 64, 76, True, 16, 5000, 76, 64, 12, 12, 12, 24]
 
 
-def test_the_seeds_names_are_there():
-    # A user porting from openprot-mctp-api finds the Rust names (docs/seed-names.md).
+def test_the_contracts_rust_names_are_there():
+    # A user porting from openprot-mctp-api finds the Rust names (docs/contract.md).
     assert (wire.MctpOp.SET_EID, wire.MctpOp.GET_EID, wire.MctpOp.LISTENER) == (0, 1, 2)
     assert (wire.MctpOp.REQ, wire.MctpOp.RECV, wire.MctpOp.SEND, wire.MctpOp.UNBIND) == (
         3,

@@ -81,11 +81,12 @@ class Call:
 
     MicroPython gives a bytecode function its frame from the heap when its parameters, locals
     and deepest stack together exceed 11 words (tools/frames.py lists the functions), and the
-    seed's send has seven arguments: calling it costs nine words of stack, so a caller with more
-    than two locals would allocate on every message. So each channel and client keeps one Call,
-    fills its fields, and passes the Call: the Stack facade to its client (send_call, below), an
-    in-process client or the IPC's wire adapter to the server (Server.serve). A method with the seed's parameters copies them into its Call and goes on with that; nothing
-    else in the package stages arguments.
+    contract's send has seven arguments: calling it costs nine words of stack, so a caller with
+    more than two locals would allocate on every message. So each channel and client keeps one
+    Call, fills its fields, and passes the Call: the Stack facade to its client (send_call, below),
+    an in-process client or the IPC's wire adapter to the server (Server.serve). A method with
+    openprot-mctp-api's parameters copies them into its Call and goes on with that; nothing else in
+    the package stages arguments.
     """
 
     def __init__(self):
@@ -123,8 +124,8 @@ class MctpClient:
 
     def recv(self, handle, timeout_ms, buf, meta=None):
         """Receive the next message for `handle` into `buf`, filling and returning `meta` (a
-        new RecvMetadata when none is given, as the seed's recv(handle, timeout, buf) does;
-        pass one to allocate nothing).
+        new RecvMetadata when none is given, as openprot-mctp-api's recv(handle, timeout, buf)
+        does; pass one to allocate nothing).
 
         `timeout_ms` 0 waits forever; otherwise TIMED_OUT once `timeout_ms` have passed. A
         message larger than `buf` raises NO_SPACE with `size` set and stays queued.
@@ -155,7 +156,7 @@ class MctpClient:
 
 class CallClient(MctpClient):
     """An MctpClient that serves send_call() itself (DirectClient, mctp.ipc.StreamClient): the
-    seed's seven-argument send() fills the client's Call for sends and hands it on."""
+    contract's seven-argument send() fills the client's Call for sends and hands it on."""
 
     def __init__(self, call=None):
         self._send_args = Call() if call is None else call  # (a client's own Call may serve)

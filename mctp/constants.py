@@ -1,5 +1,5 @@
-# Numbers fixed by DSP0236 and by the seed contract. Nothing here allocates or imports anything
-# but `const`.
+# Numbers fixed by DSP0236 and by the openprot-mctp-api contract. Nothing here allocates or imports
+# anything but `const`.
 
 from ._compat import const
 

@@ -1,4 +1,4 @@
-# Response codes of the seed contract and the exception that carries them.
+# Response codes of the openprot-mctp-api contract and the exception that carries them.
 
 _TEXT = (
     "success",
@@ -12,7 +12,7 @@ _TEXT = (
 
 
 class ResponseCode:
-    # Numeric values are fixed by the seed's IPC wire format.
+    # Numeric values are fixed by openprot-mctp-api's IPC wire format.
     SUCCESS = 0
     INTERNAL_ERROR = 1
     NO_SPACE = 2
@@ -82,7 +82,7 @@ class MctpError(Exception):
         # MicroPython prints an uncaught exception with its repr (CPython with its class name
         # and str()), and an exception's default repr there shows its args alone
         # ("MctpError: 5"): this names the code and says the detail on both interpreters.
-        # `args` stays (code,), what the seed's MctpError(code) was made from.
+        # `args` stays (code,), what openprot-mctp-api's MctpError(code) was made from.
         text = "MctpError: " + _TEXT[self.code] + " (" + str(self.code) + ")"
         if self.detail:
             return text + ": " + self.detail

@@ -2,7 +2,7 @@
 # vocabulary that the in-process client (mctp.server.direct), the server, the wire codec
 # (mctp.wire) and the clients over streams and Linux share, without the codec itself.
 #
-# OP_* are the seed's wire op numbers (mctp.wire.MctpOp): a Call (mctp.api) carries one in
+# OP_* are openprot-mctp-api's wire op numbers (mctp.wire.MctpOp): a Call (mctp.api) carries one in
 # `op`, whether it came off the wire or from a DirectClient.
 
 from ._compat import const
@@ -102,7 +102,7 @@ def check_handle(handle):
 
 
 def recv_metadata(meta):
-    """The RecvMetadata a receive fills: `meta`, or a new one when it is None (the seed's
+    """The RecvMetadata a receive fills: `meta`, or a new one when it is None (openprot-mctp-api's
     three-argument recv, which allocates); TypeError for anything else."""
     if meta is None:
         return RecvMetadata()

@@ -1,4 +1,4 @@
-# The IPC wire codec between an MctpClient and the server, byte-compatible with the seed's
+# The IPC wire codec between an MctpClient and the server, byte-compatible with openprot-mctp-api's
 # `openprot_mctp_api::wire`.
 #
 # Request header (12 bytes):  op | flags | msg_type | eid | handle u32 LE | tag | 0 0 0
@@ -7,8 +7,8 @@
 # A RECV request carries a u32 LE timeout after the header; a SEND request and a RECV response
 # carry the MCTP payload.
 #
-# Two extensions, invisible to the seed's clients and servers (they send and ignore zeros):
-# a RECV request may carry in its reserved bytes 9..10 (u16 LE) the largest payload the
+# Two extensions, invisible to openprot-mctp-api's clients and servers (they send and ignore
+# zeros): a RECV request may carry in its reserved bytes 9..10 (u16 LE) the largest payload the
 # caller's buffer takes, as CAPACITY_GIVEN | capacity (so zeros still mean "any size", and a
 # zero-byte buffer can be announced), and a NO_SPACE response to it carries in payload_len the
 # size of the message that did not fit (no payload follows). The message stays queued, so the
@@ -22,7 +22,7 @@ from ._compat import const
 from .bufcopy import copy_into
 from .constants import MAX_PAYLOAD_SIZE
 from .errors import ResponseCode
-from .ops import (  # (the ops are the codec's names too: mctp.wire.OP_SEND, as the seed's)
+from .ops import (  # (the ops are the codec's names too: mctp.wire.OP_SEND, as the crate's)
     OP_GET_EID,
     OP_LISTENER,
     OP_RECV,
@@ -54,7 +54,7 @@ FLAG_HAS_TAG = const(0x08)
 
 
 class MctpOp:
-    """The operations of the wire, under the seed's name (OP_* are the same numbers as
+    """The operations of the wire, under openprot-mctp-api's name (OP_* are the same numbers as
     constants, which MicroPython folds into the code that dispatches on them)."""
 
     SET_EID = OP_SET_EID
@@ -66,8 +66,8 @@ class MctpOp:
     UNBIND = OP_UNBIND
 
 
-class flags:  # noqa: N801 (the seed's module name for these constants)
-    """The request header's flags, under the seed's names (FLAG_* as constants)."""
+class flags:  # noqa: N801 (openprot-mctp-api's module name for these constants)
+    """The request header's flags, under openprot-mctp-api's names (FLAG_* as constants)."""
 
     IC = FLAG_IC
     HAS_HANDLE = FLAG_HAS_HANDLE

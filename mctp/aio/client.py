@@ -28,7 +28,7 @@ class AsyncClient(DirectClient):
         return AsyncClient(self._task)
 
     async def recv(self, handle, timeout_ms, buf, meta=None):
-        meta = recv_metadata(meta)  # (None: the seed's three-argument form, which allocates)
+        meta = recv_metadata(meta)  # (None: the contract's three-argument form, which allocates)
         if not self._start_recv(handle, timeout_ms, buf, meta):
             self._answered.clear()
             self._task.wake.set()

@@ -132,7 +132,7 @@ class AsyncStreamClient(StreamClient):
 
     async def recv(self, handle, timeout_ms, buf, meta=None):
         if meta is None:
-            meta = RecvMetadata()  # the seed's three-argument form
+            meta = RecvMetadata()  # openprot-mctp-api's three-argument form
         await self._my_turn()
         n = self._recv_request(handle, timeout_ms, buf)
         await self._exchange(n, OP_RECV, timeout_ms if timeout_ms else -1)

@@ -29,7 +29,7 @@ class AsyncSocketClient(SocketClient):
                 ResponseCode.ADDR_IN_USE,
                 "another task's receive is pending on handle %d" % handle.value,
             )
-        meta = recv_metadata(meta)  # (None: the seed's three-argument form)
+        meta = recv_metadata(meta)  # (None: the contract's three-argument form)
         slot.receiving = True
         try:
             return await self._received(slot, timeout_ms, buf, meta)

@@ -1,6 +1,6 @@
 # The Stack facade for asyncio tasks, name for name with the blocking one (mctp.stack):
 #
-#     async with stack.req(9, 1000) as ch:        # TIMED_OUT after 1000 ms, as in the seed
+#     async with stack.req(9, 1000) as ch:        # TIMED_OUT after 1000 ms
 #         await ch.send(MSG_TYPE_PLDM, request)
 #         meta, payload = await ch.recv()
 #     meta, payload, resp = await listener.recv()

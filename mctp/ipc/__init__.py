@@ -1,4 +1,4 @@
-# IPC over byte streams: the seed's wire codec (mctp.wire) carried in checked frames
+# IPC over byte streams: openprot-mctp-api's wire codec (mctp.wire) carried in checked frames
 # (framing) between StreamClient (client), an MctpClient in another process or on another
 # machine, and StreamService (service), which serves any number of such streams beside a
 # server's links. docs/ipc.md describes the framing and the connection rules.

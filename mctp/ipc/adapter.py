@@ -1,5 +1,5 @@
-# The wire adapter: a server's side of the seed's wire codec (mctp.wire). It decodes a wire
-# request into a Call (mctp.api) for Server.serve, and encodes the answer the server leaves in
+# The wire adapter: a server's side of openprot-mctp-api's wire codec (mctp.wire). It decodes a
+# wire request into a Call (mctp.api) for Server.serve, and encodes the answer the server leaves in
 # the connection's fields (code, value, size, and a received message's RecvMetadata) as the
 # wire response. The server itself speaks only in Calls and connections; its wire clients are
 # StreamService's streams (mctp.ipc.service) and the tests and fuzzer that speak the codec.

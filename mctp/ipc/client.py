@@ -1,9 +1,9 @@
-# StreamClient: an MctpClient that speaks the seed's wire codec (mctp.wire) to a server in
+# StreamClient: an MctpClient that speaks openprot-mctp-api's wire codec (mctp.wire) to a server in
 # another process or on another machine, over any byte stream with the methods of
 # machine.UART the serial binding uses: write(buf, off, n), any() and readinto(buf, n), none
 # of which blocks (mctp.host.serial_stream.SerialStream over a pty, a tty or a socket;
-# mctp.host.ipc_sockets.SocketStream over a socket, which also sees the peer close; a SerialPipe end
-# in memory). Each request goes out in a frame (mctp.ipc.framing) with a sequence number, and
+# mctp.host.ipc_sockets.SocketStream over a socket, which also sees the peer close; a SerialPipe
+# end in memory). Each request goes out in a frame (mctp.ipc.framing) with a sequence number, and
 # the call blocks until the response with that number arrives: the server's errors are raised
 # as MctpError with the same codes as DirectClient's (NO_SPACE on a receive carries `size`).
 #
@@ -316,7 +316,7 @@ class StreamClient(CallClient):
         return encode_set_eid(self._req, eid)
 
     def recv(self, handle, timeout_ms, buf, meta=None):
-        meta = recv_metadata(meta)  # (None: the seed's three-argument form, which allocates)
+        meta = recv_metadata(meta)  # (None: the contract's three-argument form, which allocates)
         n = self._recv_request(handle, timeout_ms, buf)
         self._call(n, OP_RECV, timeout_ms if timeout_ms else -1)
         return self._received(buf, meta)

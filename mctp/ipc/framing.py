@@ -13,8 +13,8 @@
 #
 # A detail frame's message is a version byte (01) and the words of the error (Server.explain),
 # UTF-8, at most DETAIL_TEXT_MAX bytes (cut at a character boundary). It carries the seq of the
-# request whose response follows it. The wire codec's message stays the seed's: a reader that
-# does not know the kind, or the version, drops the frame and still takes the response.
+# request whose response follows it. The wire codec's message stays openprot-mctp-api's: a reader
+# that does not know the kind, or the version, drops the frame and still takes the response.
 #
 # FCS is RFC 1662's FCS-16 (the DSP0253 serial binding's): initial 0xFFFF, not complemented.
 # A frame is 9 bytes longer than its message (FRAME_OVERHEAD).

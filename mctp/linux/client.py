@@ -185,7 +185,7 @@ class SocketClient(MctpClient):
 
     def recv(self, handle, timeout_ms, buf, meta=None):
         slot = self._receiving(handle, timeout_ms, buf)
-        meta = recv_metadata(meta)  # (None: the seed's three-argument form)
+        meta = recv_metadata(meta)  # (None: the contract's three-argument form)
         capacity = min(len(buf), MAX_PAYLOAD_SIZE)
         start = ticks_ms()
         while True:

@@ -120,7 +120,7 @@ class DirectClient(CallClient):
         self._serve(OP_SET_EID, self._call)
 
     def recv(self, handle, timeout_ms, buf, meta=None):
-        meta = recv_metadata(meta)  # (None: the seed's three-argument form, which allocates)
+        meta = recv_metadata(meta)  # (None: the contract's three-argument form, which allocates)
         # The wait is called from here: it runs the whole stack (and, in tests, the other
         # stacks), so it starts one frame higher on the C stack.
         if not self._start_recv(handle, timeout_ms, buf, meta):

@@ -9,15 +9,15 @@
 #     # the answer is in conn's fields (code, value, size, meta) once conn.ready is True
 #
 # An in-process client (DirectClient) fills a Call and calls serve(); a client in another
-# process speaks the seed's wire codec to mctp.ipc's StreamService, whose WireAdapter decodes
-# each request into a Call and encodes the answer. Either way a received payload is copied
+# process speaks openprot-mctp-api's wire codec to mctp.ipc's StreamService, whose WireAdapter
+# decodes each request into a Call and encodes the answer. Either way a received payload is copied
 # once, from its reassembly slot into the caller's buffer (for a wire client, straight into
 # the frame its answer goes out in), and its metadata once, into the connection's
 # RecvMetadata.
 #
-# Where the seed's Rust server was wrong, this one differs (see seed-api.md): a receive buffer
-# that is too small gets NO_SPACE with the size and the message stays queued; one payload
-# limit; a pending receive that cannot be registered is an error; any number of pending
+# Where openprot-mctp-api's Rust server was wrong, this one differs (docs/contract.md): a
+# receive buffer that is too small gets NO_SPACE with the size and the message stays queued; one
+# payload limit; a pending receive that cannot be registered is an error; any number of pending
 # receives (up to Config.pending_receives); timers run on every poll; dropping a request handle
 # ends its flows; handles carry the server's epoch (SERVER_RESTARTED); responses are accepted
 # only from the EID the request went to.
@@ -213,8 +213,8 @@ class Server:
         self._why_arg = 0
 
     def connect(self, wire=True):
-        """A connection for one client: a wire client's (mctp.ipc's WireAdapter), held to the IPC client
-        quotas (Config.client_listeners, client_requests, client_queued, and the handles
+        """A connection for one client: a wire client's (mctp.ipc's WireAdapter), held to the IPC
+        client quotas (Config.client_listeners, client_requests, client_queued, and the handles
         reserved for this process), or with wire=False an in-process client's (serve), which
         needs no response buffer and is the owner's: no quota but the tables' sizes."""
         return Connection(wire)
@@ -497,7 +497,7 @@ class Server:
                 self.release(h)
             elif self._why == "not_yours":
                 return self._refuse_handle(conn)
-        # Releasing an unknown or stale handle is a no-op, like the seed's.
+        # Releasing an unknown or stale handle is a no-op, like openprot-mctp-api's.
         return self._answer(conn, ResponseCode.SUCCESS)
 
     def release(self, h):
