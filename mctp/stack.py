@@ -47,6 +47,10 @@ def _received(into, size, buf):
 
 
 class Stack:
+    """The application's facade over any MctpClient (in process, over IPC, over Linux):
+    req() and listener() hand out channels that own a handle each and release it on
+    close(); get_eid() and set_eid() pass through to the client."""
+
     def __init__(self, client):
         self.client = client
 

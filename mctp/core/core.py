@@ -122,6 +122,13 @@ SEND_LINK_FAILED = 2  # the link refused a packet; the rest of the message was n
 
 
 class Core:
+    """One endpoint's MCTP stack (DSP0236) without I/O: its EID, links and routes, the
+    reassembly pool, the owned tags (flows) and the drop counters. Links hand it packets
+    (receive) and it hands complete messages to `sink` (a link.Sink: the server) or, for
+    control requests, to `control` (a link.ControlHandler); send() fragments a message onto
+    the link its route names. `config` (mctp.config.Config) sizes every table once, here;
+    `clock` gives ticks in ms (injected by tests)."""
+
     def __init__(self, config=None, eid=EID_NULL, clock=ticks_ms):
         if config is None:
             config = Config()

@@ -21,6 +21,11 @@ class Flow:
 
 
 class FlowTable:
+    """The owned tags of the requests in flight: `count` Flows, each a (peer, tag) pair and
+    the owner its response goes to. open() hands out a tag no live flow to that peer holds,
+    rotating; a flow ends when its response completes (unless persistent), when closed, or
+    `expiry_ms` after it opened."""
+
     def __init__(self, count, expiry_ms):
         self.flows = [Flow() for _ in range(count)]
         self.expiry_ms = expiry_ms

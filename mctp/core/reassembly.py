@@ -42,6 +42,11 @@ LENGTH_AT = const(8)  # 2 bytes, little-endian: the message's bytes so far, afte
 
 
 class Slot:
+    """One message's buffer, from its first packet until its receiver releases it: the
+    payload in `buf` (after the type byte), its state and assembly progress in `meta` (this
+    slot's SLOT_META bytes of the pool's bytearray), and who sent it and who takes it in the
+    fields below."""
+
     def __init__(self, meta, index, max_payload):
         self.index = index
         self.meta = memoryview(meta)[index << SLOT_SHIFT : (index + 1) << SLOT_SHIFT]
@@ -88,6 +93,11 @@ class Slot:
 
 
 class ReassemblyPool:
+    """`count` slots of `max_payload` bytes each, plus the control slot (single-packet
+    control requests only, so a full pool never leaves the endpoint deaf to its bus owner).
+    find() returns the slot assembling a message, alloc() a free one; the slots' states and
+    what the fast path reads live in the one bytearray `meta` (see the top of this module)."""
+
     def __init__(self, count, max_payload):
         self.meta = bytearray((count + 1) << SLOT_SHIFT)
         self.meta_end = count << SLOT_SHIFT  # the pool's bytes end; the control slot's follow

@@ -179,6 +179,13 @@ class _Pending:
 
 
 class Server:
+    """The endpoint's server, above a Core: it owns the handles (listeners and request
+    channels) and their queues of complete messages, the pending receives and the
+    connections of its clients, and serves each client's Call (serve) the way the
+    openprot-mctp-api contract says, with the differences at the top of this module. It is
+    the core's sink. `epoch` (1..65535, random by default) is carried in every handle value,
+    so a handle from an earlier server is refused with SERVER_RESTARTED."""
+
     def __init__(self, core, epoch=None):
         config = core.config
         self.core = core
