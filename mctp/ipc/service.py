@@ -61,9 +61,9 @@ class Peer:
         self.out_off = 0  # the answer being written: out[out_off:out_len]
         self.out_len = 0
         self.chunk = bytearray(CHUNK)
-        self.left_off = 0  # bytes read, not yet deframed: chunk[left_off:left_end]
+        self.unread_off = 0  # bytes read, not yet deframed: chunk[unread_off:left_end]
         self.left_end = 0
-        self.owed = False  # a request was taken and its answer not yet written
+        self.answer_owed = False  # a request was taken and its answer not yet written
         self.seq = 0  # its sequence number
         self.moved = 0  # when the answer in flight was framed or the stream last took some
         # Counters.
@@ -76,14 +76,14 @@ class Peer:
 
     def feed_left(self):
         # Bytes read and not yet deframed, into the deframer (up to a frame's end).
-        left = self.left_off
-        self.left_off = left + self.deframer.feed(self.chunk, left, self.left_end - left)
+        left = self.unread_off
+        self.unread_off = left + self.deframer.feed(self.chunk, left, self.left_end - left)
 
     def read(self):
         # What the stream has, into the chunk; how many bytes.
         avail = self.stream.any()
         if avail:
-            self.left_off = 0
+            self.unread_off = 0
             self.left_end = self.stream.readinto(self.chunk, min(avail, CHUNK))
         return avail
 
@@ -208,7 +208,7 @@ class StreamService:
         self.adapter = WireAdapter(server)
         for peer in self.peers:
             peer.conn = server.connect()
-            peer.owed = False
+            peer.answer_owed = False
             peer.out_off = peer.out_len = 0
 
     def poll(self):
@@ -249,11 +249,11 @@ class StreamService:
             self.peers.remove(peer)
 
     def _serve(self, peer):
-        if not self._flushed(peer):
+        if not self._write_answer(peer):
             return
-        if peer.owed and peer.conn.ready:
+        if peer.answer_owed and peer.conn.ready:
             self._respond(peer)
-            if not self._flushed(peer):
+            if not self._write_answer(peer):
                 return
         served = 0
         while served < FRAMES_PER_POLL:
@@ -261,7 +261,7 @@ class StreamService:
                 served += 1
                 if not self._frame(peer, peer.deframer):
                     return
-            elif peer.left_off < peer.left_end:
+            elif peer.unread_off < peer.left_end:
                 peer.feed_left()
             elif not peer.read():
                 return
@@ -270,25 +270,25 @@ class StreamService:
         # The deframer's ready frame, served; False when an answer is still being written.
         kind = d.kind
         if kind == KIND_REQUEST:
-            if peer.owed:
+            if peer.answer_owed:
                 peer.busy += 1
                 d.release()
                 return True
             peer.requests += 1
             self._taken += 1
-            peer.owed = True
+            peer.answer_owed = True
             peer.seq = d.seq
             done = self.adapter.dispatch(peer.conn, d.msg, d.length, peer.resp)
             d.release()
             if done:
                 self._respond(peer)
-                return self._flushed(peer)
+                return self._write_answer(peer)
             return True
         if kind == KIND_CANCEL:
             peer.cancels += 1
-            if peer.owed and not peer.conn.ready:
+            if peer.answer_owed and not peer.conn.ready:
                 self.server.cancel(peer.conn)
-                peer.owed = False
+                peer.answer_owed = False
         else:
             peer.stray += 1
         d.release()
@@ -296,7 +296,7 @@ class StreamService:
 
     def _respond(self, peer):
         # The answer, encoded and framed where it is (a received payload is in place).
-        peer.owed = False
+        peer.answer_owed = False
         peer.out_off = 0
         peer.moved = self.server.core.clock()
         if peer.conn.code != ResponseCode.SUCCESS:
@@ -321,7 +321,7 @@ class StreamService:
         n = self.adapter.encode(peer.conn, frame[HEADER_SIZE:])
         return seal(frame, KIND_RESPONSE, peer.seq, n)
 
-    def _flushed(self, peer):
+    def _write_answer(self, peer):
         # Write what the stream takes of the answer in flight; True when none is left.
         while peer.out_off < peer.out_len:
             took = peer.stream.write(peer.out, peer.out_off, peer.out_len - peer.out_off)

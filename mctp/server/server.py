@@ -59,7 +59,7 @@ KIND_LISTENER = const(1)
 KIND_REQUEST = const(2)
 _GEN_MASK = const(0x0F)
 
-# Why a request failed, kept per connection (conn.why, a name of this table; conn.why_arg the
+# Why a request failed, kept per connection (conn.why, a name of this table; conn.why_value the
 # number or words it takes) so that a client can say it in words (Server.explain): DirectClient
 # in process; over IPC the wire response carries only the code, and StreamService sends the
 # words before it in a detail frame (mctp.ipc.framing). "link_failed" has no words here: the
@@ -139,7 +139,7 @@ class Connection:
         self.ready = False
         self.pending = None  # the _Pending receive this connection waits for
         self.why = None  # why its last request failed: a name in _WORDS (Server.explain)
-        self.why_arg = 0
+        self.why_value = 0
         self.op = 0  # the request being answered
         self.code = ResponseCode.SUCCESS
         self.value = 0  # what a success answers: a handle value, a tag, the EID
@@ -217,7 +217,7 @@ class Server:
         self._status = 0  # what the core said of the send (mctp.core.core's SEND_*)
         self._error = ResponseCode.SUCCESS  # why the last _lookup failed
         self._why = None
-        self._why_arg = 0
+        self._why_value = 0
 
     def connect(self, wire=True):
         """A connection for one client: a wire client's (mctp.ipc's WireAdapter), held to the IPC
@@ -262,7 +262,7 @@ class Server:
                 and ticks_diff(now, p.started) >= p.timeout_ms
             ):
                 p.conn.why = "timed_out"
-                p.conn.why_arg = p.timeout_ms
+                p.conn.why_value = p.timeout_ms
                 self._finish(p, ResponseCode.TIMED_OUT, 0)
             i += 1
 
@@ -324,12 +324,12 @@ class Server:
         if conn.op == OP_SEND:
             # The send's checks return before the send goes down the stack from this frame,
             # and a response goes down from here: each frame between is C stack.
-            if self._refused_send(conn, call):
+            if self._stage_send(conn, call):
                 return True
             if call.handle is not None:
                 return self._send_request(conn, call)
             if self._bad_response(call):
-                self._why_arg = (call.eid, call.tag)
+                self._why_value = (call.eid, call.tag)
                 return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_response")
             self._dest = call.eid
             self._tag_flags = call.tag
@@ -357,10 +357,10 @@ class Server:
         return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "malformed")
 
     def _refuse(self, conn, code, why):
-        # An error answer; `why` (and self._why_arg, staged by the caller where the words
+        # An error answer; `why` (and self._why_value, staged by the caller where the words
         # need a number) for explain().
         conn.why = why
-        conn.why_arg = self._why_arg
+        conn.why_value = self._why_value
         conn.size = 0
         return self._answer(conn, code)
 
@@ -368,11 +368,11 @@ class Server:
         """Why the last request on `conn` failed, in words, or None (allocates: error path)."""
         why = conn.why
         if why == "link_failed":
-            return conn.why_arg.describe_failure()
+            return conn.why_value.describe_failure()
         if why is None:
             return None
         text = _WORDS[why]
-        return text % conn.why_arg if "%" in text else text
+        return text % conn.why_value if "%" in text else text
 
     def _answer(self, conn, code):
         conn.code = code
@@ -383,17 +383,17 @@ class Server:
 
     def _set_eid(self, conn, eid):
         if eid is None or eid <= EID_RESERVED_MAX or eid == EID_BROADCAST:
-            self._why_arg = eid
+            self._why_value = eid
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_own_eid")
         self.core.set_eid(eid)
         return self._answer(conn, ResponseCode.SUCCESS)
 
     def _listener(self, conn, msg_type):
         if msg_type > MSG_TYPE_MAX:
-            self._why_arg = msg_type
+            self._why_value = msg_type
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_type")
         if self.accept_request(msg_type) >= 0:
-            self._why_arg = msg_type
+            self._why_value = msg_type
             return self._refuse(conn, ResponseCode.ADDR_IN_USE, "listener_taken")
         if msg_type == MSG_TYPE_CONTROL and self.core.control is not None:
             return self._refuse(conn, ResponseCode.ADDR_IN_USE, "control_taken")
@@ -401,20 +401,20 @@ class Server:
             return self._refuse(conn, ResponseCode.NO_SPACE, self._why)
         h = self._alloc(0, self._first_request, KIND_LISTENER)
         if h is None:
-            self._why_arg = self._first_request  # in use
+            self._why_value = self._first_request  # in use
             return self._refuse(conn, ResponseCode.NO_SPACE, "no_listener_handle")
         h.msg_type = msg_type
         return self._handle_answer(conn, h)
 
     def _req(self, conn, eid):
         if eid is None or not is_valid_remote_eid(eid):
-            self._why_arg = eid
+            self._why_value = eid
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_eid")
         if conn.wire and self._over_quota(conn, KIND_REQUEST):
             return self._refuse(conn, ResponseCode.NO_SPACE, self._why)
         h = self._alloc(self._first_request, len(self.handles), KIND_REQUEST)
         if h is None:
-            self._why_arg = len(self.handles) - self._first_request  # in use
+            self._why_value = len(self.handles) - self._first_request  # in use
             return self._refuse(conn, ResponseCode.NO_SPACE, "no_request_handle")
         h.eid = eid
         return self._handle_answer(conn, h)
@@ -422,13 +422,13 @@ class Server:
     def _over_quota(self, conn, kind):
         # Whether IPC client `conn` may take no other handle of `kind`: it holds its own quota,
         # or the IPC clients together hold every handle this process does not keep back
-        # (self._why and _why_arg say which).
+        # (self._why and _why_value say which).
         if self.held(kind, conn) >= self._own_quota[kind]:
-            self._why_arg = self._own_quota[kind]
+            self._why_value = self._own_quota[kind]
             self._why = "client_listeners" if kind == KIND_LISTENER else "client_requests"
             return True
         if self.held(kind, None) >= self._shared_quota[kind]:
-            self._why_arg = self._shared_quota[kind]
+            self._why_value = self._shared_quota[kind]
             self._why = "clients_listeners" if kind == KIND_LISTENER else "clients_requests"
             return True
         return False
@@ -469,7 +469,7 @@ class Server:
 
     def _lookup(self, value):
         # The live _Handle named by `value`, or None with self._error and _why saying why.
-        self._why_arg = value
+        self._why_value = value
         if value >> 12 != self.epoch:
             self._error = ResponseCode.SERVER_RESTARTED
             self._why = "restarted"
@@ -494,7 +494,7 @@ class Server:
         return h
 
     def _refuse_handle(self, conn):
-        # The _lookup that just failed (it staged _why_arg), as the answer.
+        # The _lookup that just failed (it staged _why_value), as the answer.
         return self._refuse(conn, self._error, self._why)
 
     def _unbind(self, conn, handle):
@@ -563,7 +563,7 @@ class Server:
         # serve() has refused this already, so a handle never has two.)
         p = self._free_pending()
         if p is None:
-            self._why_arg = len(self.pending)  # in use
+            self._why_value = len(self.pending)  # in use
             return self._refuse(conn, ResponseCode.NO_SPACE, "no_pending")
         p.timeout_ms = call.timeout_ms
         p.capacity = self._capacity(call.capacity)
@@ -603,14 +603,14 @@ class Server:
         if slot.length > p.capacity:
             # Too large for the caller's buffer: say how large, and keep the message.
             p.conn.why = "too_small"
-            p.conn.why_arg = slot.length
+            p.conn.why_value = slot.length
             self._finish(p, ResponseCode.NO_SPACE, slot.length)
             return
         if not _copied(p, slot):
             # The caller's buffer refused the bytes: its receive fails, and says so (not a
             # fault of the stack's, nor a timeout later), and the message stays queued.
             p.conn.why = "undeliverable"
-            p.conn.why_arg = _refusal(p, slot)
+            p.conn.why_value = _refusal(p, slot)
             self._finish(p, ResponseCode.BAD_ARGUMENT, 0)
             return
         self._describe(p.conn, slot)
@@ -646,22 +646,22 @@ class Server:
 
     # SEND
 
-    def _refused_send(self, conn, call):
+    def _stage_send(self, conn, call):
         # True when the send is refused (the answer is ready); else the send's type byte and
         # the call's length are set for the core.
         if call.msg_type > MSG_TYPE_MAX:
-            self._why_arg = call.msg_type
+            self._why_value = call.msg_type
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_type")
         if call.length is None:
             call.length = len(call.buf) - call.off
         if call.length > self.max_payload:
-            self._why_arg = (call.length, self.max_payload)
+            self._why_value = (call.length, self.max_payload)
             return self._refuse(conn, ResponseCode.NO_SPACE, "too_large")
         self._type_byte = call.msg_type | MSG_IC_BIT if call.ic else call.msg_type
         return False
 
     def _send_request(self, conn, call):
-        if self._refused_request(conn, call):
+        if self._open_request_tag(conn, call):
             return True
         self._status = self.core.send(
             self._dest, self._tag_flags, self._type_byte, call.buf, call.off, call.length
@@ -670,24 +670,24 @@ class Server:
             self.core.close_flow(self._dest, self._tag_flags & TAG_MAX)
         return self._sent(conn)
 
-    def _refused_request(self, conn, call):
+    def _open_request_tag(self, conn, call):
         # True when the request is refused (the answer is ready); else a tag is open for it
         # and the send's destination and tag are set.
         h = self._owned(conn, call.handle.value)
         if h is None:
             return self._refuse_handle(conn)
         if h.kind != KIND_REQUEST:
-            self._why_arg = call.handle.value
+            self._why_value = call.handle.value
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "listener_sends")
         if call.tag is not None or (call.eid is not None and call.eid != h.eid):
             # The stack owns request tags, and a request handle is bound to its EID.
-            self._why_arg = (h.eid, call.eid, call.tag)
+            self._why_value = (h.eid, call.eid, call.tag)
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_request")
         if not h.persistent and h.pending is None:
             self._abandon(h)
         flow = self.core.open_flow(h.eid, h.index, h.persistent)
         if flow is None:
-            self._why_arg = h.eid
+            self._why_value = h.eid
             return self._refuse(conn, ResponseCode.NO_SPACE, "no_tag")
         self._dest = h.eid
         self._tag_flags = FLAG_TO | flow.tag
@@ -712,9 +712,9 @@ class Server:
             conn.value = self._tag_flags & TAG_MAX
             return self._answer(conn, ResponseCode.SUCCESS)
         if self._status == SEND_NO_ROUTE:
-            self._why_arg = self._dest
+            self._why_value = self._dest
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "no_route")
-        self._why_arg = self.core.tx_failed_link
+        self._why_value = self.core.tx_failed_link
         return self._refuse(conn, ResponseCode.INTERNAL_ERROR, "link_failed")
 
     # For the REPL and tests.
