@@ -100,8 +100,8 @@ class StreamClient(CallClient):
         self._req = memoryview(self._out)[HEADER_SIZE:]  # the wire request is encoded here
         self._cancel = bytearray(FRAME_OVERHEAD)
         self._chunk = bytearray(CHUNK)
-        self._unread_off = 0  # bytes read and not yet deframed: _chunk[_unread_off:_left_end]
-        self._left_end = 0
+        self._unread_off = 0  # bytes read and not yet deframed: _chunk[_unread_off:_unread_end]
+        self._unread_end = 0
         self.deframer = Deframer(MAX_RESPONSE_SIZE)
         self._hdr = MctpResponseHeader()
         self._out_len = 0  # the request frame's length
@@ -123,7 +123,7 @@ class StreamClient(CallClient):
         see the module's comment)."""
         self.stream = stream
         self.deframer.reset()
-        self._unread_off = self._left_end = 0
+        self._unread_off = self._unread_end = 0
 
     # The exchange. Its state is in attributes, and the work in small steps: MicroPython gives
     # a function more than 11 words of arguments, locals and stack a heap frame on every call
@@ -213,14 +213,14 @@ class StreamClient(CallClient):
     def _answered(self):
         # Read what has come until the response with our sequence number is ready in the
         # deframer (True), or nothing more has (False). Bytes read past a frame wait in the
-        # chunk (_unread_off.._left_end) for the next frame.
+        # chunk (_unread_off.._unread_end) for the next frame.
         d = self.deframer
         while True:
             if d.ready:
                 if d.kind == KIND_RESPONSE and d.seq == self._seq:
                     return True
                 self._aside(d)
-            elif self._unread_off < self._left_end:
+            elif self._unread_off < self._unread_end:
                 self._feed_left()
             elif not self._read():
                 return False
@@ -238,14 +238,14 @@ class StreamClient(CallClient):
 
     def _feed_left(self):
         left = self._unread_off
-        self._unread_off = left + self.deframer.feed(self._chunk, left, self._left_end - left)
+        self._unread_off = left + self.deframer.feed(self._chunk, left, self._unread_end - left)
 
     def _read(self):
         # What the stream has, into the chunk; how many bytes.
         avail = self.stream.any()
         if avail:
             self._unread_off = 0
-            self._left_end = self.stream.readinto(self._chunk, min(avail, CHUNK))
+            self._unread_end = self.stream.readinto(self._chunk, min(avail, CHUNK))
         return avail
 
     def _send_cancel(self):

@@ -61,8 +61,8 @@ class Peer:
         self.out_off = 0  # the answer being written: out[out_off:out_len]
         self.out_len = 0
         self.chunk = bytearray(CHUNK)
-        self.unread_off = 0  # bytes read, not yet deframed: chunk[unread_off:left_end]
-        self.left_end = 0
+        self.unread_off = 0  # bytes read, not yet deframed: chunk[unread_off:unread_end]
+        self.unread_end = 0
         self.answer_owed = False  # a request was taken and its answer not yet written
         self.seq = 0  # its sequence number
         self.moved = 0  # when the answer in flight was framed or the stream last took some
@@ -77,14 +77,14 @@ class Peer:
     def feed_left(self):
         # Bytes read and not yet deframed, into the deframer (up to a frame's end).
         left = self.unread_off
-        self.unread_off = left + self.deframer.feed(self.chunk, left, self.left_end - left)
+        self.unread_off = left + self.deframer.feed(self.chunk, left, self.unread_end - left)
 
     def read(self):
         # What the stream has, into the chunk; how many bytes.
         avail = self.stream.any()
         if avail:
             self.unread_off = 0
-            self.left_end = self.stream.readinto(self.chunk, min(avail, CHUNK))
+            self.unread_end = self.stream.readinto(self.chunk, min(avail, CHUNK))
         return avail
 
     def bad_frames(self):
@@ -261,7 +261,7 @@ class StreamService:
                 served += 1
                 if not self._frame(peer, peer.deframer):
                     return
-            elif peer.unread_off < peer.left_end:
+            elif peer.unread_off < peer.unread_end:
                 peer.feed_left()
             elif not peer.read():
                 return
