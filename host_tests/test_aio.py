@@ -649,6 +649,27 @@ def test_over_ipc_deadlines_and_a_server_gone_end_a_wait_with_their_errors():
     assert held == 0
 
 
+def test_over_ipc_a_receive_refuses_what_is_not_a_recvmetadata_before_it_asks():
+    # As the blocking StreamClient does: a TypeError naming `meta`, and nothing written to the
+    # stream (a mute peer: a request sent would wait for its answer instead).
+    needs_socket()
+    from mctp.aio.ipc import AsyncStreamClient  # noqa: PLC0415
+    from mctp.api import Handle  # noqa: PLC0415
+    from mctp.host.ipc_sockets import SocketStream  # noqa: PLC0415
+    from mctp.host.serial_stream import socket_pair  # noqa: PLC0415
+
+    ours, theirs = socket_pair()
+    client = AsyncStreamClient(SocketStream(ours), timeout_ms=40)
+    with raises(TypeError) as caught:
+        asyncio.run(client.recv(Handle(1), 1, bytearray(8), "meta"))
+    assert str(caught.value) == "meta must be a RecvMetadata, got str 'meta'"
+    theirs.setblocking(False)
+    with raises(OSError):
+        theirs.recv(1)  # nothing was sent
+    ours.close()
+    theirs.close()
+
+
 def test_over_ipc_a_restarted_server_answers_server_restarted_and_channels_reopen():
     async def scenario(rig):
         stack = AsyncStack(rig.client(per_channel=False))

@@ -19,10 +19,18 @@
 
 import asyncio
 
-from ..api import RecvMetadata
 from ..errors import MctpError, ResponseCode
 from ..ipc.client import TIMEOUT_MS, WAIT_WRITE, StreamClient
-from ..ops import OP_GET_EID, OP_LISTENER, OP_RECV, OP_REQ, OP_SEND, OP_SET_EID, OP_UNBIND
+from ..ops import (
+    OP_GET_EID,
+    OP_LISTENER,
+    OP_RECV,
+    OP_REQ,
+    OP_SEND,
+    OP_SET_EID,
+    OP_UNBIND,
+    recv_metadata,
+)
 from ..wire import encode_get_eid, encode_unbind
 from .watch import readable, ready_ms, writable
 
@@ -131,8 +139,7 @@ class AsyncStreamClient(StreamClient):
         self.deframer.release()
 
     async def recv(self, handle, timeout_ms, buf, meta=None):
-        if meta is None:
-            meta = RecvMetadata()  # openprot-mctp-api's three-argument form
+        meta = recv_metadata(meta)  # (None: the contract's three-argument form, which allocates)
         await self._my_turn()
         n = self._recv_request(handle, timeout_ms, buf)
         await self._exchange(n, OP_RECV, timeout_ms if timeout_ms else -1)
