@@ -6,7 +6,9 @@ bytes in it), frames of random wire requests (valid ones that make handles and l
 pending, refused ones, damaged ones), frames damaged after sealing (a bit flipped, cut short, a
 length changed behind a good header check, a header check or an FCS broken), lengths beyond
 the limit, cancels and frames of other kinds, requests while an answer is owed, and
-connections closed in the middle of a frame. The answers are read and their handles used by
+connections closed in the middle of a frame (a new one then takes its place: on a slow
+machine the endpoint may refuse it, at its limit while it still reads what closed ones sent;
+that is counted as `refused_while_draining` and the batch goes on). The answers are read and their handles used by
 later requests (so a stream uses its own handles, and those of others, which the server must
 refuse). After each batch every connection closes, and the endpoint must have released what
 they held, answer its bus owner, serve a well-behaved IPC client that stayed connected all
@@ -233,6 +235,7 @@ class Connection:
         self.answers = 0
         self.handle = None  # the handle in the last answer
         self.buf = bytearray(8192)
+        self.why = None  # why the last write stopped: the error, or that it timed out
 
     def write(self, data):
         """Send `data` whole, reading the answers meanwhile; False when the endpoint stopped
@@ -246,10 +249,12 @@ class Connection:
                 sent = self.sock.send(view)
             except socket.timeout:
                 sent = 0
-            except OSError:
+            except OSError as error:
+                self.why = "%s: %s" % (type(error).__name__, error)
                 return False
             view = view[sent:]
             if not sent and time.monotonic() > deadline:
+                self.why = "nothing taken for %.1f s" % SEND_TIMEOUT_S
                 return False
         return True
 
@@ -566,6 +571,7 @@ def fuzz_ipc(name, interpreter, seed, items, batch_size, figures, folder):
         batch = 0
         while not problem and written < items:
             batch += 1
+            refused = [rig.audit("ipc")["refused"]]  # (what _why_stopped has explained)
             connections = [Connection(path, source.handles) for _ in range(3)]
             for conn, item in source.batch(batch_size):
                 written += 1
@@ -580,8 +586,13 @@ def fuzz_ipc(name, interpreter, seed, items, batch_size, figures, folder):
                     going = connections[conn].write(item)
                     figures.add("bytes", len(item), "bytes")
                 if not going:
-                    problem = "the endpoint stopped reading a stream"
-                    break
+                    problem = _why_stopped(rig, connections[conn], refused)
+                    if problem:
+                        break
+                    # Refused: a new connection comes while the endpoint still drains closed
+                    # ones (a slow machine), as a real client may be; the batch goes on.
+                    figures.add("refused_while_draining", 1, "")
+                    connections[conn] = Connection(path, source.handles)
             time.sleep(0.05)  # the last answers
             for connection in connections:
                 connection.read_answers()
@@ -618,6 +629,25 @@ def fuzz_ipc(name, interpreter, seed, items, batch_size, figures, folder):
         for connection in connections:
             connection.close()
         rig.close()
+
+
+def _why_stopped(rig, connection, refused):
+    # A write on `connection` failed: None when the endpoint refused it at its limit
+    # (--ipc-max-clients: connections closed by their clients count until the endpoint has
+    # read what they sent) and has a place again within 3 s; else what went wrong.
+    # `refused`: [how many of the endpoint's refusals are explained], kept up to date (two
+    # connections may be refused before the first failure is looked into).
+    counts = rig.audit("ipc")
+    if connection.answers or counts["refused"] <= refused[0]:
+        return "the endpoint stopped reading a stream (%s; its ipc counters %s)" % (
+            connection.why,
+            counts,
+        )
+    refused[0] += 1
+    connection.close()
+    if not _until(lambda: rig.audit("ipc")["open"] < MAX_CLIENTS):
+        return "refused at its limit, the endpoint kept %d connections" % MAX_CLIENTS
+    return None
 
 
 def _released(rig, baseline):
