@@ -1,10 +1,10 @@
 """Check what the project ships, without a MicroPython source tree.
 
-    python tools/check_package.py manifest   # the manifests valid; they, the .json files for mip
+    python tools/ci/check_package.py manifest   # the manifests valid; they, the .json files for mip
                                              # and the sources agree
-    python tools/check_package.py compile    # every shipped module compiles with mpy-cross
-    python tools/check_package.py fix        # rewrite the .json files from the manifests
-    python tools/check_package.py boards     # every boards/*/ definition freezes and compiles
+    python tools/ci/check_package.py compile    # every shipped module compiles with mpy-cross
+    python tools/ci/check_package.py fix        # rewrite the .json files from the manifests
+    python tools/ci/check_package.py boards     # every boards/*/ definition freezes and compiles
 
 What ships is in parts (parts/*/manifest.py), each a manifest that requires the parts it needs:
 mctp-core, mctp-i2c, mctp-serial, mctp-control, mctp-bus-owner, mctp-aio (the asyncio layer),
@@ -34,7 +34,7 @@ import tomllib
 
 from stubber.tools import manifestfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PARTS_DIR = os.path.join(ROOT, "parts")
 PACKAGE_DIR = "mctp"
 # RP2040 and STM32F0/G0/L0 (Cortex-M0+), STM32F4 and RP2350 (what their ports compile frozen
@@ -146,7 +146,7 @@ def check_manifest():
             package = None
         if package != expected_package_json(metadata, files):
             problems.append(
-                "%s is out of date: run `python tools/check_package.py fix`"
+                "%s is out of date: run `python tools/ci/check_package.py fix`"
                 % os.path.relpath(json_path, ROOT)
             )
     with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
@@ -458,7 +458,7 @@ def check_boards():
             print("error: boards/%s/manifest.py is missing" % board)
         else:
             print(
-                "error: boards/%s: unknown board; add it to BOARDS in tools/check_package.py"
+                "error: boards/%s: unknown board; add it to BOARDS in tools/ci/check_package.py"
                 % board
             )
     with tempfile.TemporaryDirectory() as stub_root, tempfile.TemporaryDirectory() as out:
