@@ -1,21 +1,28 @@
 """Check what the project ships, without a MicroPython source tree.
 
-    python tools/ci/check_package.py manifest   # the manifests valid; they, the .json files for mip
-                                             # and the sources agree
-    python tools/ci/check_package.py compile    # every shipped module compiles with mpy-cross
-    python tools/ci/check_package.py fix        # rewrite the .json files from the manifests
-    python tools/ci/check_package.py boards     # every boards/*/ definition freezes and compiles
+    python tools/ci/check_package.py manifest  # the manifests valid; they, the .json files for
+                                               # mip and the sources agree
+    python tools/ci/check_package.py compile   # every shipped module compiles with mpy-cross
+    python tools/ci/check_package.py fix       # rewrite the .json files from the manifests
+    python tools/ci/check_package.py boards    # every boards/*/ definition freezes and compiles
 
 What ships is in parts (parts/*/manifest.py), each a manifest that requires the parts it needs:
 mctp-core, mctp-i2c, mctp-serial, mctp-control, mctp-bus-owner, mctp-aio (the asyncio layer),
 mctp-ipc (clients over byte streams), mctp-endpoint (the firmware), and mctp-host (host
 buses) and mctp-linux (the client over the Linux kernel's stack), which are never for a board.
 The root manifest.py is the library for boards (every part but the endpoint and the host
-ones). For mip each has a .json at the root (package.json for
-the library, <part>.json for a part) that lists every file it needs, its parts' included: mip
-resolves a dependency relative to the directory it runs in, not to the .json, so a .json with
-dependencies would install from a checkout only when run from its root, and from GitHub only
-under a repository name fixed in advance.
+ones). For mip each has a .json at the root (package.json for the library, <part>.json for a
+part) that lists every file it needs, its parts' included: mip resolves a dependency relative to
+the directory it runs in, not to the .json, so a .json with dependencies would install from a
+checkout only when run from its root, and from GitHub only under a repository name fixed in
+advance.
+
+Why the root: mip (mpremote's and the board's) fetches a listed file from the .json's folder
+joined to the file's path as written, and neither normalises a ".." (a GitHub raw URL goes out
+with it), so a .json must sit at or above every file it lists. mctp-endpoint's files span firmware/ and
+mctp/, so its .json can only be at the root; the other parts' stay beside it, one place and one
+form of install command for all, and package.json there is what `mpremote mip install
+github:<owner>/<repo>` fetches.
 
 The manifests are executed by MicroPython's own manifestfile module (shipped in
 micropython-stubber), exactly as a firmware build or `mpremote mip` would read them. A board's
