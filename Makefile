@@ -10,7 +10,7 @@
 #   make fuzz   100,000 fuzzed frames per interpreter into the endpoint (over UDP and in
 #               process) and items on its IPC stream, IPC requests and decoder inputs
 #               (tools/fuzz.py); SEED=n to vary
-#   make bench-m0  the instruction-count bench on the emulated Cortex-M0 (tools/baremetal.py)
+#   make bench-m0  the instruction-count bench on the emulated Cortex-M0 (tools/ci/baremetal.py)
 #   make cost-m0   where those instructions go: unit costs and the paths' parts
 #
 # make test also runs the suite on two emulated boards (MicroPython's qemu port under QEMU: a
@@ -24,7 +24,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 MICROPY_DIR ?= ../shared/micropython
-BAREMETAL := $(BIN)/python tools/baremetal.py --micropython-dir $(MICROPY_DIR)
+BAREMETAL := $(BIN)/python tools/ci/baremetal.py --micropython-dir $(MICROPY_DIR)
 
 .PHONY: all setup test lint test-cpython test-micropython check-manifest compile check-boards test-baremetal bench bench-m0 cost-m0 frames run fuzz linux-guest test-linux-guest clean
 
@@ -56,24 +56,24 @@ test-micropython: $(STAMP)
 	$(BIN)/micropython host_tests/mprun.py
 
 check-manifest: $(STAMP)
-	$(BIN)/python tools/check_package.py manifest
+	$(BIN)/python tools/ci/check_package.py manifest
 
 compile: $(STAMP)
-	$(BIN)/python tools/check_package.py compile
+	$(BIN)/python tools/ci/check_package.py compile
 
 # Each boards/*/manifest.py against a stub of its port's manifest, its frozen modules compiled
 # for the board's architecture, and its board_config.py against firmware/board_config.py.
 check-boards: $(STAMP)
-	$(BIN)/python tools/check_package.py boards
+	$(BIN)/python tools/ci/check_package.py boards
 
 # Builds (cached outside the clone) and boots each image under QEMU, runs every test module
 # there, prints one closing line per board; then the Cortex-M0 bench against its baseline
-# (tools/qemu/bench_baseline.txt: a figure 3% off fails; `make bench-m0 UPDATE=1` rewrites it)
+# (tools/ci/qemu/bench_baseline.txt: a figure 3% off fails; `make bench-m0 UPDATE=1` rewrites it)
 # and the cost breakdown (make cost-m0), which must run.
 test-baremetal: $(STAMP)
 	$(BAREMETAL) test
 	$(BAREMETAL) bench --check
-	$(BAREMETAL) run MICROBIT tools/qemu/cost_m0.py
+	$(BAREMETAL) run MICROBIT tools/ci/qemu/cost_m0.py
 
 test: lint test-linux-guest test-cpython test-micropython check-manifest compile check-boards test-baremetal
 
@@ -88,11 +88,11 @@ bench-m0: $(STAMP)
 # The unit costs (a call, an attribute read, a copied byte) and the parts of the bench's paths
 # on the emulated Cortex-M0, behind the breakdown in docs/performance.md.
 cost-m0: $(STAMP)
-	$(BAREMETAL) run MICROBIT tools/qemu/cost_m0.py
+	$(BAREMETAL) run MICROBIT tools/ci/qemu/cost_m0.py
 
 # Which functions get a heap-allocated frame on MicroPython (test_alloc.py enforces it).
 frames: $(STAMP)
-	$(BIN)/python tools/frames.py
+	$(BIN)/python tools/ci/frames.py
 
 SEED ?= 1
 FUZZ_FRAMES ?= 100000
@@ -108,15 +108,15 @@ run: $(STAMP)
 
 # The Linux guest for the Linux interop tests: a kernel with MCTP_SERIAL, an initramfs and a
 # static MicroPython for our package there, built once (5 to 10 minutes on 2 cores) and cached
-# outside the clone (tools/linux_guest/README.md).
+# outside the clone (tools/ci/linux_guest/README.md).
 linux-guest: $(STAMP)
-	$(BIN)/python tools/linux_guest/build.py
+	$(BIN)/python tools/ci/linux_guest/build.py
 
 # make test's step before the tests: the guest built, or found in its cache, for
 # host_tests/test_linux_serial.py. Where it cannot be built (its Debian packages missing) that
 # is said and the tests skip; with CI set, it fails the run.
 test-linux-guest: $(STAMP)
-	$(BIN)/python tools/linux_guest/build.py || { [ -z "$$CI" ] && echo "linux guest: not built: the Linux interop tests will skip"; }
+	$(BIN)/python tools/ci/linux_guest/build.py || { [ -z "$$CI" ] && echo "linux guest: not built: the Linux interop tests will skip"; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build

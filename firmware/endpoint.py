@@ -188,7 +188,7 @@ class EndpointApp:
         goes on, so the endpoint stays on the bus."""
         while True:
             # The try is around the whole loop, not each round: with a try and an `as`, this
-            # frame is on MicroPython's heap, allocated once per run() (tools/frames.py). The
+            # frame is on MicroPython's heap, allocated once per run() (tools/ci/frames.py). The
             # loop is here, not in a method of its own: every frame under it is C stack, and
             # the deepest answer's path starts from here.
             try:

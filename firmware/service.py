@@ -46,7 +46,7 @@ class Service:
 
     def _serve_next(self):
         # The only try in the serve path. `except MctpError as error` would put this frame on
-        # MicroPython's heap on every call (tools/frames.py): the client keeps the error.
+        # MicroPython's heap on every call (tools/ci/frames.py): the client keeps the error.
         try:
             self.serve(self.listener.recv_into(self.buf, self.meta, self._resp))
         except MctpError:

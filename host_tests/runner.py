@@ -1,5 +1,5 @@
 # Runs pytest-style test modules under MicroPython: on the unix port (mprun.py) and on bare
-# metal, where the modules are frozen into the image (tools/baremetal.py calls main() through
+# metal, where the modules are frozen into the image (tools/ci/baremetal.py calls main() through
 # the raw REPL, one module per fresh interpreter).
 #
 # It collects what pytest collects (module-level test_* functions, and test_* methods of Test*

@@ -180,12 +180,14 @@ ALLOWED_MODULES = (
 def test_no_packet_path_function_has_a_heap_frame():
     if IS_MICROPYTHON:
         skip("reads frame sizes by running the unix port from CPython")
-    tools = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
-    sys.path.insert(0, tools)
+    ci_tools = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools", "ci"
+    )
+    sys.path.insert(0, ci_tools)
     try:
-        import frames  # noqa: PLC0415 (tools/ is on the path only here)
+        import frames  # noqa: PLC0415 (tools/ci/ is on the path only here)
     finally:
-        sys.path.remove(tools)
+        sys.path.remove(ci_tools)
     found = frames.frames(frames.package_modules())
     assert len(found) > 100  # the unix port reported the package's functions
     on_heap = {

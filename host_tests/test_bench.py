@@ -1,4 +1,4 @@
-# The bench's receive runs (tools/bench.py, timed in instructions by tools/qemu/bench_m0.py):
+# The bench's receive runs (tools/bench.py, timed in instructions by tools/ci/qemu/bench_m0.py):
 # the I2C link's IRQ handler called once per event against a stand-in target, and the serial
 # link's poll reading a stand-in UART, deliver every frame of the message each run, make
 # exactly the calls a board's port makes, and allocate nothing a run.

@@ -244,9 +244,9 @@ def test_no_serve_path_function_has_a_heap_frame():
     import os  # noqa: PLC0415
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    sys.path.insert(0, os.path.join(root, "tools"))
+    sys.path.insert(0, os.path.join(root, "tools", "ci"))
     try:
-        import frames  # noqa: PLC0415 (tools/ is on the path only here)
+        import frames  # noqa: PLC0415 (tools/ci/ is on the path only here)
     finally:
         sys.path.pop(0)
     found = frames.frames(["firmware.endpoint"])

@@ -1,5 +1,5 @@
 # The serial binding against the Linux kernel's MCTP stack: the kernel's mctp-serial line
-# discipline and net/mctp in a small x86_64 guest under QEMU (tools/linux_guest), its second
+# discipline and net/mctp in a small x86_64 guest under QEMU (tools/ci/linux_guest), its second
 # serial port a Unix socket on which our endpoint firmware runs (tools/run_endpoint.py
 # --serial), under CPython and under the MicroPython unix port. The guest's own program asks
 # our endpoint for its EID (control) and a 1 KiB vendor echo through AF_MCTP sockets, then
@@ -16,9 +16,8 @@ import sys
 from testing import IS_MICROPYTHON, skip
 
 if not IS_MICROPYTHON:
-    sys.path.insert(
-        0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
-    )
+    TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
+    sys.path[:0] = [TOOLS, os.path.join(TOOLS, "ci")]
     from endpoint_process import EndpointProcess, micropython_command
     from linux_guest.run import Guest, Unavailable
 

@@ -1,13 +1,13 @@
 # mctp.linux.SocketClient against the Linux kernel's MCTP stack: the MicroPython unix port in
-# the QEMU guest of tools/linux_guest runs tools/linux_guest/socket_checks.py, which drives the
-# client through AF_MCTP sockets and rtnetlink (EIDs, a GetTID, 1 KiB echoes, NO_SPACE with
-# the size and the message kept, TIMED_OUT, an abandoned request's late response, stale and
-# forged handles, no route, a message type bound twice, the handle limit, a listener that
-# answers), with the kernel's mctp-serial link to our endpoint firmware on the host
+# the QEMU guest of tools/ci/linux_guest runs tools/ci/linux_guest/socket_checks.py, which
+# drives the client through AF_MCTP sockets and rtnetlink (EIDs, a GetTID, 1 KiB echoes,
+# NO_SPACE with the size and the message kept, TIMED_OUT, an abandoned request's late response,
+# stale and forged handles, no route, a message type bound twice, the handle limit, a listener
+# that answers), with the kernel's mctp-serial link to our endpoint firmware on the host
 # (tools/run_endpoint.py, EID 9, PLDM TID 7). Each check's line is asserted here.
 #
 # The checks run twice: under the static MicroPython and under the host's CPython copied into the
-# guest (tools/linux_guest/cpython.py), whose path reaches libc through ctypes for the AF_MCTP
+# guest (tools/ci/linux_guest/cpython.py), whose path reaches libc through ctypes for the AF_MCTP
 # addresses its socket module refuses.
 #
 # CPython only (it starts QEMU). Without the built guest (make linux-guest) or the MicroPython
@@ -20,7 +20,7 @@ from testing import IS_MICROPYTHON, skip
 
 if not IS_MICROPYTHON:
     ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    sys.path[:0] = [os.path.join(ROOT, "tools"), os.path.join(ROOT, "tools", "ci")]
     from endpoint_process import EndpointProcess, micropython_command
     from linux_guest.cpython import cpython_files, cpython_run_script
     from linux_guest.run import Guest, Unavailable, guest_files
@@ -56,7 +56,7 @@ def run_checks(files):
 def checks_files(interpreter):
     """The guest's files that run socket_checks.py with `interpreter`: "micropython" or
     "cpython"."""
-    with open(os.path.join(ROOT, "tools", "linux_guest", "socket_checks.py"), "rb") as f:
+    with open(os.path.join(ROOT, "tools", "ci", "linux_guest", "socket_checks.py"), "rb") as f:
         checks = f.read()
     try:
         files = guest_files(ROOT, {"app/socket_checks.py": checks})

@@ -6,7 +6,7 @@
 #   ipc     the stack of another process (tools/run_endpoint.py --ipc, mctp.ipc.StreamClient)
 #           which is on the serial line;
 #   socket  the Linux kernel's stack (mctp.linux.SocketClient over AF_MCTP), in the QEMU guest
-#           of tools/linux_guest, by the MicroPython unix port or CPython there, the kernel's
+#           of tools/ci/linux_guest, by the MicroPython unix port or CPython there, the kernel's
 #           mctp-serial on the line.
 #
 # At the other end of the line, the same peer each time: our endpoint firmware
@@ -33,7 +33,7 @@ if not IS_MICROPYTHON:
     import pytest
 
     ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    sys.path[:0] = [os.path.join(ROOT, "tools"), os.path.join(ROOT, "tools", "ci")]
     from endpoint_process import EndpointProcess, micropython_command
     from linux_guest.cpython import cpython_files, cpython_run_script
     from linux_guest.run import Guest, Unavailable, guest_files

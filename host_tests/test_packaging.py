@@ -1,4 +1,4 @@
-# The board check of tools/check_package.py (make check-boards) catches what must never reach a
+# The board check of tools/ci/check_package.py (make check-boards) catches what must never reach a
 # board: a host bus, a module that imports socket, a manifest that freezes something else
 # through FROZEN_MANIFEST on a stock board. Each is planted in a board of its own in a temporary
 # folder. CPython only (MicroPython's manifestfile comes from micropython-stubber).
@@ -12,7 +12,7 @@ if not IS_MICROPYTHON:
     import tempfile
 
     ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    sys.path.insert(0, os.path.join(ROOT, "tools", "ci"))
 
 
 def _board_problems(extra_manifest_lines, extra_files=()):

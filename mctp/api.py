@@ -80,7 +80,7 @@ class Call:
     """The arguments of one call, in fields: how they travel inside this package.
 
     MicroPython gives a bytecode function its frame from the heap when its parameters, locals
-    and deepest stack together exceed 11 words (tools/frames.py lists the functions), and the
+    and deepest stack together exceed 11 words (tools/ci/frames.py lists the functions), and the
     contract's send has seven arguments: calling it costs nine words of stack, so a caller with
     more than two locals would allocate on every message. So each channel and client keeps one
     Call, fills its fields, and passes the Call: the Stack facade to its client (send_call, below),

@@ -104,7 +104,7 @@ class WireError(ValueError):
 
 
 # The encoders are written in steps of small calls. MicroPython allocates a function's frame on
-# the heap when its parameters, locals and deepest stack exceed 11 words (tools/frames.py), and
+# the heap when its parameters, locals and deepest stack exceed 11 words (tools/ci/frames.py), and
 # encode_send has eight parameters: a call with more than two arguments from there, or a local,
 # would cost an allocation on every message.
 

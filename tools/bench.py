@@ -248,7 +248,7 @@ def per_packet_us(run, packets, repeats):
 
 
 # Each *_run() below builds its subject and returns what one measured call does, so that this
-# bench times it in microseconds and the Cortex-M0 bench (tools/qemu/bench_m0.py) in
+# bench times it in microseconds and the Cortex-M0 bench (tools/ci/qemu/bench_m0.py) in
 # instructions.
 
 
@@ -367,7 +367,7 @@ def irq_frames_run(handler, frames, poll, core):
         last = stand_in
     # The queue, its events and the first frame as one name, and the frames as a chain: run's
     # frame, the names it closes over included, stays within MicroPython's 11 words off the
-    # heap (tools/frames.py).
+    # heap (tools/ci/frames.py).
     setup = (queue, tuple(sequence), first)
 
     def run():

@@ -15,10 +15,15 @@ import re
 import select
 import signal
 import subprocess
-
-from frames import micropython_command  # noqa: F401 (re-exported for the callers)
+import sys
 
 RUN_ENDPOINT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "run_endpoint.py")
+
+
+def micropython_command():
+    """The MicroPython unix port installed beside this Python (the .venv's), else on PATH."""
+    beside_python = os.path.join(os.path.dirname(sys.executable), "micropython")
+    return beside_python if os.path.exists(beside_python) else "micropython"
 
 
 class EndpointFailed(RuntimeError):

@@ -735,7 +735,7 @@ def fuzz_udp(name, interpreter, seed, frames, batch_size, figures):
 def interpreters(name):
     """(name, command) of the interpreters to run the endpoint under: micropython, python or
     both."""
-    from frames import micropython_command  # noqa: PLC0415
+    from endpoint_process import micropython_command  # noqa: PLC0415
 
     found = {"micropython": micropython_command(), "python": sys.executable}
     names = ("micropython", "python") if name == "both" else (name,)

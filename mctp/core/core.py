@@ -23,7 +23,7 @@
 #
 # Nothing here allocates per packet. Per-packet context lives in attributes rather than in
 # arguments and locals: MicroPython allocates the frame of a bytecode function whose locals
-# plus stack exceed 11 words (see tools/frames.py), so packet-path functions stay small.
+# plus stack exceed 11 words (see tools/ci/frames.py), so packet-path functions stay small.
 # (Over ~450 lines: the receive and send paths share that staged state and the counters, and
 # read best as one file.)
 

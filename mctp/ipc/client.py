@@ -127,7 +127,7 @@ class StreamClient(CallClient):
 
     # The exchange. Its state is in attributes, and the work in small steps: MicroPython gives
     # a function more than 11 words of arguments, locals and stack a heap frame on every call
-    # (tools/frames.py; test_alloc checks every module of the package).
+    # (tools/ci/frames.py; test_alloc checks every module of the package).
 
     def _call(self, n, op, extra_ms):
         # Send the n-byte request encoded at self._req and wait for its answer, at most

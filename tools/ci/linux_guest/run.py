@@ -1,8 +1,8 @@
-"""Boots the Linux guest (tools/linux_guest/build.py) under QEMU, its second serial port
+"""Boots the Linux guest (tools/ci/linux_guest/build.py) under QEMU, its second serial port
 (ttyS1, where the kernel's MCTP serial transport runs) on a UNIX socket for the host's stack,
 and collects the guest's MCTP-GUEST console lines (README.md in this folder has their grammar).
 
-From a test, with tools/ on sys.path:
+From a test, with tools/ci/ on sys.path:
 
     from linux_guest.run import Guest
 
@@ -21,7 +21,7 @@ temporary folder for the socket: any number run at once.
 
 From the command line, with a peer program given the socket's path:
 
-    python3 tools/linux_guest/run.py [--run geteid,echo,listen] [--peer-command 'CMD {path}']
+    python3 tools/ci/linux_guest/run.py [--run geteid,echo,listen] [--peer-command 'CMD {path}']
 """
 
 import argparse

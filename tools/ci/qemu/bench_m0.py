@@ -1,4 +1,4 @@
-# The instruction bench, run on the emulated Cortex-M0 by tools/baremetal.py (`make bench-m0`),
+# The instruction bench, run on the emulated Cortex-M0 by tools/ci/baremetal.py (`make bench-m0`),
 # frozen into the image. QEMU runs with -icount shift=0, so a guest instruction is a nanosecond
 # of virtual time and time.ticks_us() counts instructions at a fixed rate; calibrate() measures
 # that rate with a loop of known length, so no factor is assumed. Each figure is printed as

@@ -1,8 +1,8 @@
 # Where the emulated Cortex-M0's instructions go: the unit costs of MicroPython's bytecode and
-# viper on this core, and the parts of the bench's paths (tools/qemu/bench_m0.py), each as a
+# viper on this core, and the parts of the bench's paths (tools/ci/qemu/bench_m0.py), each as a
 # `name: value unit` line. It backs the breakdown in docs/performance.md and is the place to
 # measure the next step. Run it on the board image (`make cost-m0`, or
-# `python3 tools/baremetal.py run MICROBIT tools/qemu/cost_m0.py`). Each figure is the
+# `python3 tools/ci/baremetal.py run MICROBIT tools/ci/qemu/cost_m0.py`). Each figure is the
 # instructions of one run of a small function, less those of calling an empty one.
 
 import io

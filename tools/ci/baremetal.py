@@ -3,10 +3,10 @@ Cortex-M0 (QEMU's micro:bit machine, RAM grown to an RP2040's 256 KiB) and a Cor
 MPS2 AN385), under QEMU with `-icount shift=0`, so one guest instruction is one nanosecond of
 virtual time and the bench's figures repeat to within 0.1%.
 
-    python tools/baremetal.py build [BOARD ...]        build the images (both by default)
-    python tools/baremetal.py test [-k TEXT] [-v] [BOARD ...] [test_module ...]
-    python tools/baremetal.py bench                    the Cortex-M0 instruction bench
-    python tools/baremetal.py run BOARD SCRIPT         a script on the board (like mpremote run)
+    python tools/ci/baremetal.py build [BOARD ...]        build the images (both by default)
+    python tools/ci/baremetal.py test [-k TEXT] [-v] [BOARD ...] [test_module ...]
+    python tools/ci/baremetal.py bench                    the Cortex-M0 instruction bench
+    python tools/ci/baremetal.py run BOARD SCRIPT         a script on the board (like mpremote run)
 
 MicroPython comes from --micropython-dir (or $MICROPY_DIR; default ../shared/micropython): a
 tree with mpy-cross and ports/qemu. It is copied to a cache outside the clone
@@ -30,10 +30,11 @@ import time
 
 from filelock import locked
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MANIFEST = os.path.join(ROOT, "tools", "qemu", "manifest.py")
-ENDPOINT_MANIFEST = os.path.join(ROOT, "tools", "qemu", "endpoint_manifest.py")
-BASELINE = os.path.join(ROOT, "tools", "qemu", "bench_baseline.txt")
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+MANIFEST = os.path.join(HERE, "qemu", "manifest.py")
+ENDPOINT_MANIFEST = os.path.join(HERE, "qemu", "endpoint_manifest.py")
+BASELINE = os.path.join(HERE, "qemu", "bench_baseline.txt")
 TOLERANCE = 0.03  # figures repeat to within 0.1% and move <0.05% with unrelated code
 OUT_DIR = os.path.join(ROOT, "build", "baremetal")
 DEBIAN_PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
@@ -575,7 +576,7 @@ def read_baseline():
 def write_baseline(figures):
     with open(BASELINE, "w") as f:
         f.write(
-            "# The Cortex-M0 bench's figures (tools/baremetal.py bench --update writes this).\n"
+            "# The Cortex-M0 bench's figures (tools/ci/baremetal.py bench --update writes this).\n"
             "# CI fails when a figure grows by more than %d%% or shrinks by more than that\n"
             "# without this file being updated.\n" % round(TOLERANCE * 100)
         )

@@ -43,7 +43,7 @@ start waits until the kernel has gathered entropy, which a guest without a hardw
 by timer jitter, slowly under emulation (the wait measured 1.4 to 2.5 s). hash_seed=None:
 isolated (-I), and that wait.
 
-    python3 tools/linux_guest/cpython.py [--python /usr/bin/python3.11]   # files, sizes
+    python3 tools/ci/linux_guest/cpython.py [--python /usr/bin/python3.11]   # files, sizes
 """
 
 import argparse
@@ -59,7 +59,7 @@ except ImportError:  # run as a script: this folder is on sys.path
     import build as guest_build
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PACKAGE_ROOT = os.path.dirname(os.path.dirname(HERE))  # the clone, where mctp/ is
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))  # the clone: mctp/
 DEFAULT_PYTHON = "/usr/bin/python3.11"
 PROBE_FLAGS = ("-I", "-S")
 # The environment /init gives the guest's programs (no locale), for the probe.

@@ -1,9 +1,9 @@
 """Builds the Linux guest that proves our serial binding (DSP0253) against the kernel's: a small
 x86_64 kernel with MCTP and its serial transport, and an initramfs with busybox-static, /init
-and mctp_guest (a static C program that drives AF_MCTP sockets), for tools/linux_guest/run.py;
+and mctp_guest (a static C program that drives AF_MCTP sockets), for tools/ci/linux_guest/run.py;
 and a static MicroPython unix binary (ensure_micropython) that runs our package in the guest.
 
-    python3 tools/linux_guest/build.py [--cache DIR] [--source TARBALL] [--jobs N] [--rebuild]
+    python3 tools/ci/linux_guest/build.py [--cache DIR] [--source TARBALL] [--jobs N] [--rebuild]
 
 Built once and kept outside the clone, in $MCTP_LINUX_CACHE or
 ${XDG_CACHE_HOME:-~/.cache}/mctp-linux-guest, under a key that hashes kernel.config (the
@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tools/
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tools/ci/
 from filelock import locked  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -367,7 +367,7 @@ def _build_kernel(work, out, inputs, jobs):
     if lost:
         raise BuildFailed(
             "olddefconfig dropped what kernel.config asks for (a dependency is off; "
-            "add it to tools/linux_guest/kernel.config):\n  " + "\n  ".join(lost)
+            "add it to tools/ci/linux_guest/kernel.config):\n  " + "\n  ".join(lost)
         )
     _run("make bzImage", [*make, "-j%d" % jobs, "bzImage"], tree, logfile, env)
     shutil.copyfile(os.path.join(tree, "arch/x86/boot/bzImage"), os.path.join(out, KERNEL_NAME))
@@ -404,7 +404,7 @@ def _build_initramfs(work, out, inputs):
     return busybox.splitlines()[0] if busybox else "?"
 
 
-# The static MicroPython unix binary the guest runs our package with (tools/linux_guest/run.py
+# The static MicroPython unix binary the guest runs our package with (tools/ci/linux_guest/run.py
 # puts it in the initramfs beside the package, so a change to either needs no guest rebuild).
 # Bump when the recipe changes what it builds.
 MICROPYTHON_RECIPE = (
@@ -418,7 +418,7 @@ def default_micropython_dir():
     """$MICROPY_DIR, else ../shared/micropython beside the clone (where the build steps look)."""
     if os.environ.get("MICROPY_DIR"):
         return os.path.abspath(os.environ["MICROPY_DIR"])
-    clone = os.path.dirname(os.path.dirname(HERE))
+    clone = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
     return os.path.join(os.path.dirname(clone), "shared", "micropython")
 
 
@@ -432,7 +432,7 @@ def ensure_micropython(source=None, cache=None):
             "no MicroPython tree with ports/unix at %s (set MICROPY_DIR to a MicroPython "
             "checkout)" % source
         )
-    sys.path.insert(0, os.path.dirname(HERE))  # tools/, for baremetal's tree digest
+    sys.path.insert(0, os.path.dirname(HERE))  # tools/ci/, for baremetal's tree digest
     from baremetal import tree_digest  # noqa: PLC0415
 
     key = _digest(MICROPYTHON_RECIPE.encode(), tree_digest(source).encode())

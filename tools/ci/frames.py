@@ -1,6 +1,6 @@
 """Which functions get a heap-allocated frame on MicroPython.
 
-    python tools/frames.py [module ...]     # default: every module of the mctp package
+    python tools/ci/frames.py [module ...]     # default: every module of the mctp package
 
 The VM keeps a bytecode function's state on the C stack when N_STATE + 3 * N_EXC_STACK <= 11
 words (VM_MAX_STATE_ON_STACK in py/objfun.c; measured on the unix port with mem_total), and
@@ -18,17 +18,16 @@ import re
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STACK_WORDS = 11
 EXC_WORDS = 3
 _BLOCK = re.compile(r"^File (.+), code block '([^']+)'")
 _STATE = re.compile(r"^\(N_STATE (\d+)\)")
 _EXC = re.compile(r"^\(N_EXC_STACK (\d+)\)")
 
-
-def micropython_command():
-    beside_python = os.path.join(os.path.dirname(sys.executable), "micropython")
-    return beside_python if os.path.exists(beside_python) else "micropython"
+# The unix port is found as the user tools find it (tools/endpoint_process.py).
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from endpoint_process import micropython_command  # noqa: E402
 
 
 def package_modules():

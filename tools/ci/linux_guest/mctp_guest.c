@@ -541,7 +541,7 @@ static void drain_output(void)
 	usleep(100000);
 }
 
-/* A program the host put in the initramfs (tools/linux_guest/run.py's Guest(files=...)): /app/run,
+/* A program the host put in the initramfs (run.py's Guest(files=...), in this folder): /app/run,
  * run while the link is up, with MCTP_LOCAL_EID, MCTP_PEER_EID and MCTP_NETDEV in its
  * environment. It prints its own MCTP-GUEST lines; this one says how it ended. */
 static int run_app(void)

@@ -1,21 +1,28 @@
 """Check what the project ships, without a MicroPython source tree.
 
-    python tools/check_package.py manifest   # the manifests valid; they, the .json files for mip
-                                             # and the sources agree
-    python tools/check_package.py compile    # every shipped module compiles with mpy-cross
-    python tools/check_package.py fix        # rewrite the .json files from the manifests
-    python tools/check_package.py boards     # every boards/*/ definition freezes and compiles
+    python tools/ci/check_package.py manifest  # the manifests valid; they, the .json files for
+                                               # mip and the sources agree
+    python tools/ci/check_package.py compile   # every shipped module compiles with mpy-cross
+    python tools/ci/check_package.py fix       # rewrite the .json files from the manifests
+    python tools/ci/check_package.py boards    # every boards/*/ definition freezes and compiles
 
 What ships is in parts (parts/*/manifest.py), each a manifest that requires the parts it needs:
 mctp-core, mctp-i2c, mctp-serial, mctp-control, mctp-bus-owner, mctp-aio (the asyncio layer),
 mctp-ipc (clients over byte streams), mctp-endpoint (the firmware), and mctp-host (host
 buses) and mctp-linux (the client over the Linux kernel's stack), which are never for a board.
 The root manifest.py is the library for boards (every part but the endpoint and the host
-ones). For mip each has a .json at the root (package.json for
-the library, <part>.json for a part) that lists every file it needs, its parts' included: mip
-resolves a dependency relative to the directory it runs in, not to the .json, so a .json with
-dependencies would install from a checkout only when run from its root, and from GitHub only
-under a repository name fixed in advance.
+ones). For mip each has a .json at the root (package.json for the library, <part>.json for a
+part) that lists every file it needs, its parts' included: mip resolves a dependency relative to
+the directory it runs in, not to the .json, so a .json with dependencies would install from a
+checkout only when run from its root, and from GitHub only under a repository name fixed in
+advance.
+
+Why the root: mip (mpremote's and the board's) fetches a listed file from the .json's folder
+joined to the file's path as written, and neither normalises a ".." (a GitHub raw URL goes out
+with it), so a .json must sit at or above every file it lists. mctp-endpoint's files span firmware/ and
+mctp/, so its .json can only be at the root; the other parts' stay beside it, one place and one
+form of install command for all, and package.json there is what `mpremote mip install
+github:<owner>/<repo>` fetches.
 
 The manifests are executed by MicroPython's own manifestfile module (shipped in
 micropython-stubber), exactly as a firmware build or `mpremote mip` would read them. A board's
@@ -34,7 +41,7 @@ import tomllib
 
 from stubber.tools import manifestfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PARTS_DIR = os.path.join(ROOT, "parts")
 PACKAGE_DIR = "mctp"
 # RP2040 and STM32F0/G0/L0 (Cortex-M0+), STM32F4 and RP2350 (what their ports compile frozen
@@ -146,7 +153,7 @@ def check_manifest():
             package = None
         if package != expected_package_json(metadata, files):
             problems.append(
-                "%s is out of date: run `python tools/check_package.py fix`"
+                "%s is out of date: run `python tools/ci/check_package.py fix`"
                 % os.path.relpath(json_path, ROOT)
             )
     with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
@@ -458,7 +465,7 @@ def check_boards():
             print("error: boards/%s/manifest.py is missing" % board)
         else:
             print(
-                "error: boards/%s: unknown board; add it to BOARDS in tools/check_package.py"
+                "error: boards/%s: unknown board; add it to BOARDS in tools/ci/check_package.py"
                 % board
             )
     with tempfile.TemporaryDirectory() as stub_root, tempfile.TemporaryDirectory() as out:
