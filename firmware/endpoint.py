@@ -187,10 +187,8 @@ class EndpointApp:
         that raises is counted in `faults` (the first traceback kept for show()) and the loop
         goes on, so the endpoint stays on the bus."""
         while True:
-            # The try is around the whole loop, not each round: with a try and an `as`, this
-            # frame is on MicroPython's heap, allocated once per run() (tools/ci/frames.py). The
-            # loop is here, not in a method of its own: every frame under it is C stack, and
-            # the deepest answer's path starts from here.
+            # The try is around the whole loop: its `as` puts this frame on the heap once per
+            # run(), not per round ([frame-limit]); the loop is not apart ([c-stack]).
             try:
                 while running is None or running():
                     if watchdog is not None:

@@ -14,8 +14,7 @@
 # and command bitfields) is built at construction; serving a request allocates nothing: one
 # receive buffer, one response buffer, one metadata object and one response channel, reused
 # (firmware/service.py), and an answer the stack cannot send is counted, not raised.
-# The serve path is split into small methods that keep their state in attributes, so no frame
-# outgrows MicroPython's 11-word stack frame (a larger one is heap-allocated on every call).
+# The serve path is small methods that keep their state in attributes ([frame-limit]).
 #
 # Message layout (after the MCTP type byte): byte 0 = Rq (bit 7) | D (bit 6) | instance ID
 # (bits 4:0); byte 1 = header version (bits 7:6) | PLDM type (bits 5:0); byte 2 = the command.
@@ -179,8 +178,7 @@ class PldmResponder(Service):
             counters.datagrams += 1
         else:
             counters.requests += 1
-            # Built by a call that returns first, then sent from here: the answer's path down
-            # the stack starts no deeper than it must (C stack, firmware/service.py).
+            # Built by a call that returns first, then sent from here ([c-stack]).
             self._build_answer()
             self.answer(self._rsp, False, self._rsp_len)
             counters.responses += 1

@@ -32,8 +32,7 @@ class Service:
         self.buf = bytearray(MAX_PAYLOAD_SIZE) if buf is None else buf
         self.meta = RecvMetadata()
         self._resp = self.listener.resp_channel()
-        # The channel's own send, bound once: a method here that called it would be one more
-        # frame of C stack on every answer's path.
+        # The channel's own send, bound once, called from the serving frame ([c-stack]).
         self.answer = self._resp.send
 
     def poll(self):
@@ -45,8 +44,7 @@ class Service:
         return served
 
     def _serve_next(self):
-        # The only try in the serve path. `except MctpError as error` would put this frame on
-        # MicroPython's heap on every call (tools/ci/frames.py): the client keeps the error.
+        # The only try in the serve path, unbound: the client keeps the error ([try-apart]).
         try:
             self.serve(self.listener.recv_into(self.buf, self.meta, self._resp))
         except MctpError:

@@ -420,36 +420,3 @@ def test_i2c_packet_path_with_the_heap_locked():
         for ep in (a, b):
             assert ep.link.counters.irq_errors == 0
             assert ep.core.counters.internal_error == 0
-
-
-def test_the_viper_frame_functions_give_the_pure_python_results():
-    from mctp.i2c import smbus  # noqa: PLC0415
-
-    if smbus.seal_frame is smbus.seal_frame_py:
-        skip("no viper here: the pure-Python versions are the ones in use")
-    for length in (1, 5, 68, 254):
-        packet = bytes((1, 9, 8, 0xC8)) + bytes(range(length - 4 if length > 4 else 0))
-        packet = packet[:length]
-        frames = []
-        for seal in (smbus.seal_frame, smbus.seal_frame_py):
-            frame = bytearray(260)
-            frame[4 : 4 + length] = packet
-            frames.append((seal(frame, 0x1D, 0x10, length), bytes(frame)))
-        assert frames[0] == frames[1]
-        n, frame = frames[0]
-        for check in (smbus.check_frame, smbus.check_frame_py):
-            assert check(frame[1:], n - 1, smbus.pec_init(0x1D)) == (
-                0 if length >= 5 else smbus.TOO_SHORT
-            )
-    for seal in (smbus.seal_frame, smbus.seal_frame_py):
-        with raises(ValueError):
-            seal(bytearray(72), 0x1D, 0x10, 68)  # no room for the PEC
-        with raises(ValueError):
-            seal(bytearray(80), 0x80, 0x10, 4)
-    frame = bytearray(20)
-    n = smbus.seal_frame(frame, 0x1D, 0x10, 6)
-    for bad in range(1, n - 1):  # every byte flipped in turn: the same verdict from both
-        rx = bytearray(frame[1:n])
-        rx[bad - 1] ^= 0x01
-        init = smbus.pec_init(0x1D)
-        assert smbus.check_frame(rx, n - 1, init) == smbus.check_frame_py(rx, n - 1, init) != 0

@@ -1,9 +1,8 @@
-# The SMBus PEC: the check value, the table against the polynomial, the viper version against
-# the pure-Python one, range checks, and no allocation.
+# The SMBus PEC: the check value, the table against the polynomial, and no allocation (the
+# viper version against the pure-Python one: test_viper_twins.py).
 
-from testing import IS_MICROPYTHON, heap_locked, raises
+from testing import heap_locked
 
-from mctp.i2c import pec as pec_module
 from mctp.i2c._pec_table import TABLE
 from mctp.i2c.pec import pec, pec_py
 
@@ -28,36 +27,9 @@ def test_table_matches_the_polynomial():
         assert TABLE[i] == bitwise_crc8(bytes((i,)))
 
 
-def test_the_board_version_is_selected_where_viper_exists():
-    if IS_MICROPYTHON:
-        assert pec_module.pec is not pec_module.pec_py
-    else:
-        assert pec_module.pec is pec_module.pec_py
-
-
-def test_both_versions_agree_with_the_definition_at_any_offset_and_start():
-    state = 99
-    data = bytearray(300)
-    for i in range(len(data)):
-        state = (state * 1103515245 + 12345) & 0x7FFFFFFF
-        data[i] = state >> 16 & 0xFF
-    for off, n, crc in ((0, 0, 0), (0, 1, 0), (3, 72, 0), (10, 254, 0x3A), (299, 1, 0xFF)):
-        expected = bitwise_crc8(data[off : off + n], crc)
-        assert pec(data, off, n, crc) == expected
-        assert pec_py(data, off, n, crc) == expected
-        assert pec(memoryview(data), off, n, crc) == expected
-
-
 def test_continuing_over_the_address_byte():
     frame = bytes.fromhex("3A 0F 08 21 01 00 08 C8 00 80 02")
     assert pec(frame, 1, len(frame) - 1, TABLE[0x3A]) == 0x56 == pec(frame, 0, len(frame), 0)
-
-
-def test_out_of_range_is_refused_by_both():
-    for implementation in (pec, pec_py):
-        for off, n in ((0, 10), (-1, 2), (5, -1), (8, 2)):
-            with raises(ValueError):
-                implementation(b"123456789", off, n, 0)
 
 
 def test_pec_allocates_nothing():

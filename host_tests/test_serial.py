@@ -4,7 +4,7 @@
 # after it, frames in any pieces, hostile sequences of well-formed frames, faults on the line
 # (a message arrives whole or is reported lost), two stacks over an in-memory line, a socket
 # pair and a pty, MTU settings, flow control, partial writes, the IRQ mode, the packet paths
-# with the heap locked, the viper functions against the pure ones, and pymctp's reading of our
+# with the heap locked, and pymctp's reading of our
 # frames.
 
 from endpoints import FakeClock, Sink, assert_nothing_held, echo_into, pattern, serial_pair
@@ -796,103 +796,6 @@ def test_every_drop_with_the_heap_locked():
     assert drops(link) == {name: count for name, count, _ in malformed_streams()}
     assert sink.delivered == 2 * (len(streams) + 1)  # the good frames, and noise's own
     assert core.counters.internal_error == 0
-
-
-# The viper functions (MicroPython) against the pure ones.
-
-
-def _viper_or_skip():
-    if framing.frame_packet is framing.frame_packet_py:
-        skip("no viper here: the pure-Python versions are the ones in use")
-
-
-def test_the_constants_copied_into_the_viper_leaves_agree():
-    if IS_MICROPYTHON:
-        skip("reads the sources with CPython's re")
-    import os  # noqa: PLC0415
-
-    from test_core import _viper_consts  # noqa: PLC0415
-
-    folder = os.path.dirname(framing.__file__)
-    copied = _viper_consts(os.path.join(folder, "_framing_viper.py"))
-    assert len(copied) == 6
-    copied.update(_viper_consts(os.path.join(folder, "_deframer_viper.py")))
-    assert len(copied) == 26
-    for name, value in copied.items():
-        assert getattr(deframer, name, getattr(framing, name, None)) == value, name
-
-
-def test_the_viper_framer_gives_the_pure_python_bytes():
-    _viper_or_skip()
-    state = 5
-    for n in (5, 6, 20, 68, 0xFF):
-        packet = bytearray(n)
-        for i in range(n):
-            state = (state * 1103515245 + 12345) & 0x7FFFFFFF
-            packet[i] = (0x7E, 0x7D, state >> 16 & 0xFF)[state % 3]
-        outs = []
-        for frame_packet in (framing.frame_packet, framing.frame_packet_py):
-            out = bytearray(2 * n + 6)
-            outs.append(bytes(out[: frame_packet(out, packet, n)]))
-        assert outs[0] == outs[1] == reference_frame(packet)
-    for frame_packet in (framing.frame_packet, framing.frame_packet_py):
-        with raises(ValueError):
-            frame_packet(bytearray(20), bytes(10), 10)  # no room for every byte escaped
-
-
-def _line_noise(seed, length):
-    # Good frames, and good frames damaged in every way, with noise and flags between them.
-    out = bytearray()
-    state = seed
-    while len(out) < length:
-        state = (state * 1103515245 + 12345) & 0x7FFFFFFF
-        frame = bytearray(encode_frame(request(state & 7, pattern(state % 80, state & 0x7F))))
-        damage = state >> 8 & 7
-        where = (state >> 12) % len(frame)
-        if damage == 1:
-            frame[where] ^= 1 << (state >> 20 & 7)
-        elif damage == 2:
-            frame = frame[:where] + frame[where + 1 :]
-        elif damage == 3:
-            frame = frame[:where]
-        elif damage == 4:
-            frame = frame[:where] + b"\x7d" + frame[where:]
-        elif damage == 5:
-            frame += bytes((state & 0xFF, 0x7E))
-        out += frame
-    return out
-
-
-def test_the_viper_deframer_gives_the_pure_python_results():
-    _viper_or_skip()
-    queued = dropped = full = 0
-    for seed in range(6):
-        stream = _line_noise(seed, 3000)
-        links = [SerialLink(SerialPipe().a, rx_mtu=64, ring=3) for _ in range(2)]
-        results = [[], []]
-        at = 0
-        step = 1
-        while at < len(stream):
-            step = step * 7 % 61 + 1
-            chunk = stream[at : at + step]
-            for which in (0, 1):
-                deframe = (deframer.deframe, deframer.deframe_py)[which]
-                link = links[which]
-                results[which].append(deframe(link, chunk, len(chunk)))
-                if len(results[which]) % 3 == 0:  # the ring emptied now and then: it fills up
-                    link._r = link._w
-            at += step
-        one, two = links
-        assert results[0] == results[1]
-        assert one.counters.as_dict() == two.counters.as_dict()
-        assert one._ring == two._ring and one._lengths == two._lengths
-        assert one._gaps == two._gaps
-        for name in ("_state", "_pos", "_count", "_w", "_r", "_gap"):
-            assert getattr(one, name) == getattr(two, name), name
-        queued += sum(results[0])
-        dropped += sum(drops(one).values())
-        full += one.counters.ring_full
-    assert queued > 100 and dropped > 100 and full > 5, (queued, dropped, full)
 
 
 # docs/serial.md's examples, run as written.

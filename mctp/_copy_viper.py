@@ -1,12 +1,9 @@
-# The viper (machine code) buffer copy used on MicroPython boards and the unix port. Imported by
-# mctp.bufcopy under try/except: CPython, and MicroPython builds without the viper emitter, use
-# the pure-Python copy there, which gives the same bytes.
+# The viper (machine code) buffer copy used on MicroPython, imported by mctp.bufcopy
+# ([viper-twin]).
 
 import micropython
 
-# len, found in this module's globals: the builtin itself is looked up in the globals first and
-# then in the builtins, about 800 Cortex-M0 instructions more per call.
-_len = len
+_len = len  # [builtin-global]
 
 
 @micropython.viper

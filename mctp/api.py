@@ -162,7 +162,7 @@ class CallClient(MctpClient):
         self._send_args = Call() if call is None else call  # (a client's own Call may serve)
 
     def send(self, handle, msg_type, eid, tag, integrity_check, buf, length=None):
-        # (No local: one more word would put this frame on MicroPython's heap.)
+        # (No local: [frame-limit].)
         self._send_args.handle = handle
         self._send_args.msg_type = msg_type
         self._send_args.eid = eid

@@ -1,8 +1,7 @@
 # copy_into(dst, dst_off, src, src_off, n): copy n bytes between buffers, allocating nothing.
 #
-# MicroPython has no allocation-free way to copy part of a buffer in bytecode (slicing the
-# source allocates), and the packet paths do it for every packet, so boards use a viper
-# function. The pure-Python version gives the same results on CPython.
+# Bytecode cannot copy part of a buffer without slicing the source, which allocates ([no-alloc]),
+# so boards use a viper function; the pure-Python version gives the same results ([viper-twin]).
 
 
 def copy_into_py(dst, dst_off, src, src_off, n):

@@ -35,7 +35,7 @@ def _refuse(detail):
 
 # The REPL form of recv, shared by both channel kinds: into the caller's buffer (a view of it
 # comes back), or into a new one (bytes come back). The receive is called from recv itself,
-# not from a helper: a frame less of C stack under a wait, which runs the whole stack.
+# not from a helper ([c-stack]).
 
 
 def _recv_buffer(buf):

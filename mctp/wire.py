@@ -42,8 +42,7 @@ RECV_TRAILER_SIZE = const(4)
 MAX_REQUEST_SIZE = const(1035)  # WIRE_HEADER_SIZE + MAX_PAYLOAD_SIZE
 MAX_RESPONSE_SIZE = const(1035)
 
-# "No handle" in a SEND request. Above 2**30, so a heap int on a 32-bit board: it is created
-# once here and handed out by reference, never computed per call.
+# "No handle" in a SEND request: made once here, handed out by reference ([small-int]).
 NO_HANDLE = 0xFFFFFFFF
 
 # Request flags; bit 0 of a response's flags is the received message's IC bit.
@@ -103,10 +102,8 @@ class WireError(ValueError):
         return "truncated message: %d bytes" % self.detail
 
 
-# The encoders are written in steps of small calls. MicroPython allocates a function's frame on
-# the heap when its parameters, locals and deepest stack exceed 11 words (tools/ci/frames.py), and
-# encode_send has eight parameters: a call with more than two arguments from there, or a local,
-# would cost an allocation on every message.
+# The encoders are steps of small calls ([frame-limit]): encode_send has eight parameters, so
+# a call with more than two arguments from there, or a local, would put its frame on the heap.
 
 
 def _check_u16(value, what):
@@ -138,7 +135,7 @@ def _put_u32(buf, offset, value):
 def _get_u32(buf, offset):
     b3 = buf[offset + 3]
     if b3 == 0xFF and buf[offset + 2] == 0xFF and buf[offset + 1] == 0xFF and buf[offset] == 0xFF:
-        # Hand out the preallocated object rather than build a heap int on a board.
+        # The preallocated object ([small-int]).
         return NO_HANDLE
     return buf[offset] | buf[offset + 1] << 8 | buf[offset + 2] << 16 | b3 << 24
 

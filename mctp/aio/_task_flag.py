@@ -15,8 +15,8 @@ from asyncio import core
 from time import ticks_add, ticks_ms
 
 _FOR_EVER = -1
-# What a finished wait raises, made once for every flag (a board's heap holds many flags):
-# raised and caught within one step of one task, they are never in use twice at once.
+# What a finished wait raises, made once for every flag ([no-alloc]): raised and caught within
+# one step of one task, they are never in use twice at once.
 _SET = StopIteration(True)
 _TIMED_OUT = StopIteration(False)
 

@@ -80,8 +80,8 @@ class _AsyncWith:
 class _Sent:
     # What a send returns here: an awaitable that is complete already, since a send has left
     # when it returns. One for all sends, returned by the blocking channels' own send, so that
-    # `await ch.send(...)` makes no coroutine and no frame on the heap (a send's five
-    # arguments passed on would put a wrapper's frame there, on MicroPython).
+    # `await ch.send(...)` makes no coroutine and no wrapper's frame ([no-alloc],
+    # [frame-limit]: a send's five arguments passed on).
     def __init__(self):
         self._done = StopIteration()
 

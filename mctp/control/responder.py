@@ -132,8 +132,7 @@ class ControlResponder:
         self.counters.requests += 1
         self._guarded()
         if self._len:
-            # Sent from here, once the answer is built: the fewer frames below the core's
-            # receive path, the less C stack an answer takes (the core catches its faults).
+            # Sent from here, once built ([c-stack]); the core catches its faults.
             self._count_sent(self.core.respond(slot, MSG_TYPE_CONTROL, self._rsp, self._len))
         self._slot = None
         self.core.release(slot)

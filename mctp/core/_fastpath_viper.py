@@ -5,7 +5,7 @@ import micropython
 
 from .._compat import const
 
-# packet's and reassembly's constants (test_core checks that they agree).
+# packet's and reassembly's constants ([const-copy]).
 _TRANSPORT_HEADER_SIZE = const(4)
 _VERSION_MASK = const(0x0F)
 _HEADER_VERSION = const(1)
@@ -25,7 +25,7 @@ _TO_AT = const(3)
 _NEXT_SEQ_AT = const(4)
 _PACKET_LEN_AT = const(6)
 _LENGTH_AT = const(8)
-_len = len  # a global: cheaper to find than the builtin (see mctp._copy_viper)
+_len = len  # [builtin-global]
 _ONE = 1  # an object, for arithmetic on objects
 
 

@@ -21,9 +21,8 @@
 # Send: core.send(dest, tag_flags, type_byte, buf, off, length) -> route -> fragments at the
 #   link's MTU, written straight into the link's transmit buffer.
 #
-# Nothing here allocates per packet. Per-packet context lives in attributes rather than in
-# arguments and locals: MicroPython allocates the frame of a bytecode function whose locals
-# plus stack exceed 11 words (see tools/ci/frames.py), so packet-path functions stay small.
+# Nothing here allocates per packet ([no-alloc]). Per-packet context lives in attributes rather
+# than in arguments and locals ([frame-limit]).
 # (Over ~450 lines: the receive and send paths share that staged state and the counters, and
 # read best as one file.)
 
@@ -68,10 +67,7 @@ from .reassembly import (
 from .routes import ReplyRoutes, RouteTable
 from .timers import entry_due, sooner
 
-# packet.VERSION_AT, DEST_EID_AT, SRC_EID_AT and FLAGS_AT, again here: MicroPython folds a const
-# into the code only in the module that defines it, and an imported one is a dictionary lookup
-# on every use, about a tenth more instructions per packet on a Cortex-M0 (test_core checks
-# that the two agree).
+# packet.VERSION_AT, DEST_EID_AT, SRC_EID_AT and FLAGS_AT ([const-copy]).
 _VERSION_AT = const(0)
 _DEST_EID_AT = const(1)
 _SRC_EID_AT = const(2)
@@ -189,7 +185,7 @@ class Core:
         while i < len(self.links):
             # A fault in one link (a host socket error, a bug) must not stop the others or
             # the loop above: it is counted and the next poll tries again. The try is here,
-            # not in a method of its own, to keep the receive path a frame shallower.
+            # not apart, to keep the receive path a frame shallower ([c-stack]).
             try:
                 self.links[i].poll(self)
             except Exception:
@@ -256,10 +252,8 @@ class Core:
     _fill_packet = fill_packet  # (flags, room): the next packet out, into the link's buffer
 
     def _receive_guarded(self):
-        # Apart from receive(): a try block there would put its frame on the heap. A message
-        # the packet completed is handed on from here, not from deep in _receive: a control
-        # request is answered from this frame, so the answer's path down to the link starts
-        # four frames higher on the C stack.
+        # Apart from receive() ([try-apart]). A completed message is handed on from here, not
+        # from deep in _receive: an answer's path down starts four frames higher ([c-stack]).
         try:
             self._receive()
             if self._rx_done is not None and self._complete(self._rx_done):
@@ -534,10 +528,8 @@ class Core:
                 return route
         return self.routes.lookup(self._tx_dest)
 
-    # The send path is kept to two frames above the link's (send or respond, then _transmit):
-    # MicroPython's bytecode frames live on the C stack, about 250 bytes each on a Cortex-M0,
-    # and a Pico has 8 KiB of it. Work that returns before the next call down (_fill_packet)
-    # costs no depth.
+    # The send path is two frames above the link's (send or respond, then _transmit), and
+    # _fill_packet returns before the next call down ([c-stack]).
 
     def _transmit(self):
         # Fragment: the first packet carries the type byte, so it has one byte less for the

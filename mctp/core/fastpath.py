@@ -1,5 +1,6 @@
 # The packet paths' fast paths: the per-packet work of receiving and of sending, each one call
-# into viper code on boards, with a pure-Python version that gives the same results.
+# into viper code on boards, with a pure-Python version that gives the same results
+# ([viper-twin]).
 #
 # Receive: a middle packet of a message (neither its first nor its last packet),
 # which is most packets of a long message, taken with one call. append_middle(core, buf, off,

@@ -73,7 +73,7 @@ class ReplyRoute:
         self.taken = -1  # when the application took the request (a serial), or -1
 
 
-_SERIAL_MASK = const(0x3FFFFFFF)  # a small int on every port
+_SERIAL_MASK = const(0x3FFFFFFF)  # [small-int]
 _SERIAL_HALF = const(0x20000000)
 
 

@@ -195,8 +195,7 @@ class SimI2C:
 
     def __init__(self, bus):
         self.bus = bus
-        # The bus's own method: machine.I2C.writeto is C, so a send's depth on the C stack
-        # here should not have a frame more than on a board.
+        # The bus's own method: machine.I2C.writeto is C, no frame more here ([c-stack]).
         self.writeto = bus._write
 
     def readfrom_into(self, addr, buf, stop=True):

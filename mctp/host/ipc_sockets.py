@@ -64,7 +64,7 @@ class SocketStream(ReadAhead):
         self._wn = 0
 
     def _fill(self):
-        # (Each try in a function of its own: see mctp/ipc/client.py on frame sizes.)
+        # ([try-apart])
         try:
             return self._recv()
         except _Again:

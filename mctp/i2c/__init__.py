@@ -3,7 +3,7 @@
 # smbus (the frame codec), pec (its CRC-8) and neighbours (EID to address, learned); ring, pec
 # and the frame codec have viper versions for MicroPython.
 
-# The leaves first, as in mctp.core.
+# The leaves first ([flat-imports]).
 from . import neighbours, pec, ring, smbus  # noqa: F401
 from .ring import (
     IRQ_ADDR_MATCH_READ,

@@ -4,7 +4,7 @@ import micropython
 
 from ._pec_table import TABLE
 
-_len = len  # a global: cheaper to find than the builtin (see mctp._copy_viper)
+_len = len  # [builtin-global]
 
 
 @micropython.viper

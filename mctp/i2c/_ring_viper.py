@@ -6,8 +6,7 @@ import micropython
 from .._compat import const
 from .smbus import check_frame
 
-# ring's IRQ flags, SCRATCH and events, and smbus's TOO_LONG and RING_FULL (test_core checks
-# that they agree).
+# ring's IRQ flags, SCRATCH and events, smbus's codes and offsets, packet's ([const-copy]).
 _IRQ_READ_REQ = const(4)
 _IRQ_WRITE_REQ = const(8)
 _IRQ_END_WRITE = const(32)
@@ -23,7 +22,7 @@ _RX_FRAMING = const(4)
 _FLAGS_AT = const(3)
 _SRC_EID_AT = const(2)
 _FLAG_SOM_EOM = const(0xC0)
-_len = len  # a global: cheaper to find than the builtin (see mctp._copy_viper)
+_len = len  # [builtin-global]
 
 
 @micropython.viper

@@ -7,7 +7,7 @@ import micropython
 from .._compat import const
 from ._pec_table import TABLE
 
-# smbus's offsets, codes and limits, and packet's version fields (test_i2c checks them).
+# smbus's offsets, codes and limits, and packet's version fields ([const-copy]).
 _DEST_AT = const(0)
 _COMMAND_AT = const(1)
 _COUNT_AT = const(2)
@@ -27,7 +27,7 @@ _BAD_PEC = const(6)
 _BAD_VERSION = const(7)
 _VERSION_MASK = const(0x0F)
 _HEADER_VERSION = const(1)
-_len = len  # a global: cheaper to find than the builtin (see mctp._copy_viper)
+_len = len  # [builtin-global]
 
 
 @micropython.viper

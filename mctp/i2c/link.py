@@ -34,13 +34,12 @@ from .smbus import (
     seal_frame,
 )
 
-# A frame's bytes, its end, and reads. The write position is reset at each frame's end rather
-# than at its address match, which saves one handler call per frame.
+# A frame's bytes, its end, and reads (ring's IRQ flags, [const-copy]). The write position is
+# reset at each frame's end rather than at its address match: one handler call less a frame.
 _TRIGGERS = const(4 | 8 | 32)
 
 # smbus.PACKET_AT, RX_PACKET_AT, RX_SOURCE_AT and RX_FRAMING, and packet.DEST_EID_AT and
-# SRC_EID_AT, again here: MicroPython folds a const into the code only in the module that
-# defines it (an imported one is a lookup per use; test_i2c checks that they agree).
+# SRC_EID_AT ([const-copy]).
 _PACKET_AT = const(4)
 _RX_PACKET_AT = const(3)
 _RX_SOURCE_AT = const(2)
@@ -133,9 +132,7 @@ class I2CLink(RingLink):
         return self._sealed(length, phys) and self._write()
 
     def _write(self):
-        # The write, tried again on a NACK or lost arbitration. The retry loop has a method
-        # of its own: a try block with an exception type takes six words of stack, which
-        # leaves room for two locals in a frame that stays off MicroPython's heap.
+        # The write, tried again on a NACK or lost arbitration ([try-apart]: two locals).
         tries = 0
         while True:
             try:
@@ -177,9 +174,8 @@ class I2CLink(RingLink):
     # Receive: the IRQ side.
 
     def _irq(self, target):
-        # A hard IRQ lands on top of whatever the stack is doing, so each frame it adds is C
-        # stack a Pico may not have. The bytes of a frame, and its check and queueing at its
-        # end, are one call (ring.take); what it leaves (a count, a read) is rare.
+        # On top of whatever the stack is doing ([c-stack]): a frame's bytes, its check and
+        # queueing are one call (ring.take); what it leaves (a count, a read) is rare.
         try:
             if self._take(target):
                 self._irq_event(target)
@@ -195,7 +191,7 @@ class I2CLink(RingLink):
         self.counters.bump(DROP_NAMES[reason - 1])
 
     def _irq_error(self):
-        # Apart from _irq: the count's two words of stack would put its frame on the heap.
+        # Apart from _irq: the count's two words of stack ([frame-limit]).
         self.counters.irq_errors += 1
 
     def _irq_event(self, target):
@@ -235,7 +231,7 @@ class I2CLink(RingLink):
             self.counters.rx_frames += 1
             if self._gaps[self._r]:
                 core.abort_link(self)  # frames were lost just before this one
-            # In an attribute, not a local: one more word would put this frame on the heap.
+            # In an attribute, not a local ([frame-limit]).
             self._result = core.receive(
                 self,
                 frame,

@@ -3,8 +3,7 @@
 #
 # pec(buf, off, n, crc) continues the CRC `crc` over buf[off:off + n] and allocates nothing.
 # Boards use the viper version (about 16x fewer instructions than this table loop on a
-# Cortex-M0); CPython and builds without the viper emitter use pec_py, which gives the same
-# results.
+# Cortex-M0); elsewhere pec_py, which gives the same results ([viper-twin]).
 
 from ._pec_table import TABLE
 

@@ -16,9 +16,9 @@
 # Python: count a drop (the reason, 1..15), count a probe (EVENT_PROBE: an address-only write)
 # or answer a read (EVENT_READ).
 #
-# One call per IRQ, which takes the link rather than its fields: on a Cortex-M0 each call and
-# attribute read costs hundreds of instructions, an IRQ comes every few bytes, and the
-# handler's frame, under its try, has no room for another local.
+# One call per IRQ, which takes the link rather than its fields: an IRQ comes every few bytes
+# ([viper-twin], [c-stack]), and the handler's frame, under its try, has no room for another
+# local ([try-apart]).
 #
 # The link's poll: drain(link, core) hands the frames at the ring's read end to
 # core.receive_middle (the core's fast path) for as long as they are middle packets of a
@@ -27,7 +27,7 @@
 # first frame it leaves goes through poll's full path (core.receive). Most packets of a long
 # message are middle packets: each then costs one call into the core and no bytecode.
 #
-# Boards use the viper versions; the pure-Python ones give the same results.
+# Boards use the viper versions; the pure-Python ones give the same results ([viper-twin]).
 
 from .._compat import const
 from ..bufcopy import copy_into

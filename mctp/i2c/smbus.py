@@ -104,8 +104,7 @@ def seal_frame_py(frame, dest, src, length):
 
 
 try:
-    # One viper call each, the PEC loop inline: the frame check is the receive path's deepest
-    # point, in the IRQ, and both run for every packet.
+    # [viper-twin], the PEC loop inline: the frame check is the IRQ's deepest point ([c-stack]).
     from ._smbus_viper import check_frame, seal_frame
 except (ImportError, SyntaxError):
     check_frame = check_frame_py

@@ -3,7 +3,7 @@
 # machine, and StreamService (service), which serves any number of such streams beside a
 # server's links. docs/ipc.md describes the framing and the connection rules.
 
-# The leaves first, as in mctp.core.
+# The leaves first ([flat-imports]).
 from . import framing  # noqa: F401
 from .framing import Deframer
 from .client import StreamClient

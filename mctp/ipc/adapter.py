@@ -99,7 +99,7 @@ class WireAdapter:
 
 
 def _encode_recv(resp, meta):
-    # (A function of its own: six arguments from encode's frame would put it on the heap.)
+    # (Apart from encode: six arguments from its frame, [frame-limit].)
     return encode_recv_header(
         resp, meta.msg_type, meta.msg_ic, meta.remote_eid, meta.msg_tag, meta.payload_size
     )

@@ -125,9 +125,7 @@ class StreamClient(CallClient):
         self.deframer.reset()
         self._unread_off = self._unread_end = 0
 
-    # The exchange. Its state is in attributes, and the work in small steps: MicroPython gives
-    # a function more than 11 words of arguments, locals and stack a heap frame on every call
-    # (tools/ci/frames.py; test_alloc checks every module of the package).
+    # The exchange. Its state is in attributes, and the work in small steps ([frame-limit]).
 
     def _call(self, n, op, extra_ms):
         # Send the n-byte request encoded at self._req and wait for its answer, at most

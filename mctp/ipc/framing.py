@@ -136,7 +136,7 @@ class Deframer:
 
     def feed(self, src, off, count):
         """Take bytes from src[off:off + count] until a frame is complete; how many taken."""
-        count += off  # (the end: MicroPython keeps a frame of 11 words off the heap)
+        count += off  # (the end, in place of a local: [frame-limit])
         at = off
         while at < count and not self.ready:
             if self.need:

@@ -6,8 +6,7 @@ import micropython
 
 from .._compat import const
 
-# framing's bytes and deframer's states and reasons, again here: MicroPython folds a const into
-# the code only in the module that defines it (test_serial checks that they agree).
+# framing's bytes and deframer's states and reasons ([const-copy]).
 _FLAG = const(0x7E)
 _ESCAPE = const(0x7D)
 _ESCAPED_BIT = const(0x20)
@@ -33,7 +32,7 @@ _TOO_SHORT = const(6)
 _BAD_ESCAPE = const(7)
 _NOISE = const(8)
 _RING_FULL = const(9)
-_len = len  # a global: cheaper to find than the builtin (see mctp._copy_viper)
+_len = len  # [builtin-global]
 
 
 @micropython.viper

@@ -5,14 +5,14 @@ import micropython
 
 from .._compat import const
 
-# framing's bytes (test_serial checks that they agree).
+# framing's bytes ([const-copy]).
 _FLAG = const(0x7E)
 _ESCAPE = const(0x7D)
 _ESCAPED_BIT = const(0x20)
 _REVISION = const(0x01)
 _FCS_AFTER_REVISION = const(0x1E0E)
 _FRAMING = const(6)
-_len = len  # a global: cheaper to find than the builtin (see mctp._copy_viper)
+_len = len  # [builtin-global]
 
 
 @micropython.viper

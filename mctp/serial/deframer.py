@@ -25,7 +25,7 @@
 # the next frame's opening flag (HDLC allows one flag between frames; Linux and libmctp send
 # two), and any number of flags may come between frames.
 #
-# Boards use the viper deframe; the pure-Python one gives the same results.
+# Boards use the viper deframe; the pure-Python one gives the same results ([viper-twin]).
 
 from .._compat import const
 from .framing import ESCAPE, ESCAPED_BIT, FCS_AFTER_REVISION, FLAG, MIN_COUNT, REVISION

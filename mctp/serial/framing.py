@@ -14,7 +14,7 @@
 #
 # frame_packet() frames one packet for sending; nothing here allocates but the helpers for tools
 # and tests at the end. Boards use the viper frame_packet; the pure-Python one gives the same
-# bytes.
+# bytes ([viper-twin]).
 
 from .._compat import const
 from ..core.packet import BASELINE_MTU, TRANSPORT_HEADER_SIZE

@@ -107,8 +107,7 @@ class SerialLink(RingLink):
         return self._write_rest()
 
     def _write_once(self):
-        # What is left of the frame, as far as the stream takes it. A try block with an
-        # exception type takes six words of stack: the write's count goes through one local.
+        # What is left of the frame, as far as the stream takes it ([try-apart]: one local).
         try:
             n = self.stream.write(self._out, self._out_sent, self._out_len - self._out_sent)
         except OSError:  # stm32 raises one when the UART's own timeout ends a write
@@ -165,8 +164,8 @@ class SerialLink(RingLink):
             self._irq_error()
 
     def _irq_error(self):
-        # Apart from _irq: the count's words of stack would put its frame on the heap. The
-        # frame in progress is lost: skip to the next flag, and mark the gap.
+        # Apart from _irq ([frame-limit]). The frame in progress is lost: skip to the next
+        # flag, and mark the gap.
         self._state = SKIP
         self._gap = 1
         self.counters.irq_errors += 1

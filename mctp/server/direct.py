@@ -45,8 +45,8 @@ class DirectClient(CallClient):
         self._conn = server.connect(wire=False)
         self._idle = _sleep_1ms if idle is None else idle
         self._waiting = False  # inside _wait: the idle hook runs
-        # The MctpError the last failed call raised: for callers that catch it without
-        # binding it (`except MctpError as e` costs a heap frame per call on MicroPython).
+        # The MctpError the last failed call raised, for callers that catch it unbound
+        # ([try-apart]).
         self.last_error = None
 
     def _serve(self, op, call):
@@ -121,8 +121,7 @@ class DirectClient(CallClient):
 
     def recv(self, handle, timeout_ms, buf, meta=None):
         meta = recv_metadata(meta)  # (None: the contract's three-argument form, which allocates)
-        # The wait is called from here: it runs the whole stack (and, in tests, the other
-        # stacks), so it starts one frame higher on the C stack.
+        # The wait, which runs the whole stack, is called from here ([c-stack]).
         if not self._start_recv(handle, timeout_ms, buf, meta):
             self._wait()
         return self._received(meta)
@@ -161,8 +160,7 @@ class DirectClient(CallClient):
         check_opt_u8(call.eid, "eid")
         check_opt_u8(call.tag, "tag")
         call.off = 0
-        # _serve's work, done here: a send is answered at once, and calling the server from
-        # this frame saves one frame of C stack on the path of every answer a service sends.
+        # _serve's work, done here: a send is answered at once ([c-stack]).
         self._check_free()
         call.op = OP_SEND
         self.server.serve(self._conn, call)

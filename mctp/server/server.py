@@ -322,8 +322,7 @@ class Server:
             return self._refuse(conn, ResponseCode.ADDR_IN_USE, "connection_busy")
         conn.op = call.op
         if conn.op == OP_SEND:
-            # The send's checks return before the send goes down the stack from this frame,
-            # and a response goes down from here: each frame between is C stack.
+            # The checks return first; the send goes down from this frame ([c-stack]).
             if self._stage_send(conn, call):
                 return True
             if call.handle is not None:
@@ -750,8 +749,7 @@ class Server:
 
 def _copied(p, slot):
     # The message in `slot` into pending receive `p`'s buffer; False when the buffer refused
-    # it (one that shrank while the receive waited, say). Alone in a function of its own, so
-    # that the `try` keeps the frame of _fulfil, on the packet path, off MicroPython's heap.
+    # it (one that shrank while the receive waited, say). Apart from _fulfil ([try-apart]).
     try:
         copy_into(p.buf, p.off, slot.buf, 0, slot.length)
     except Exception:

@@ -1,0 +1,183 @@
+# The private copies of constants ([const-copy] in docs/architecture.md): a module on a packet
+# path, or a viper module, keeps `_NAME = const(value)` for a constant another module defines,
+# because MicroPython folds only a module's own consts. COPIES lists every copy with its source
+# of truth; the tests read the copies from the sources (MicroPython drops a private const from
+# its module, and CPython cannot import a viper module), check each against its source, and
+# check that no private const named like a public one is missing from the table.
+
+from testing import skip
+
+import mctp
+
+# (copying module, module defining the constants, the names it copies with a leading "_").
+COPIES = (
+    ("mctp.core.core", "mctp.core.packet", "VERSION_AT DEST_EID_AT SRC_EID_AT FLAGS_AT"),
+    ("mctp.i2c.link", "mctp.i2c.smbus", "PACKET_AT RX_PACKET_AT RX_SOURCE_AT RX_FRAMING"),
+    ("mctp.i2c.link", "mctp.core.packet", "DEST_EID_AT SRC_EID_AT"),
+    (
+        "mctp.i2c._smbus_viper",
+        "mctp.i2c.smbus",
+        (
+            "DEST_AT COMMAND_AT COUNT_AT SOURCE_AT PACKET_AT RX_COMMAND_AT RX_COUNT_AT RX_SOURCE_AT"
+            " RX_PACKET_AT CMD_MCTP MIN_RX_FRAME TOO_SHORT BAD_COMMAND BAD_COUNT BAD_SRC_BIT BAD_PEC"
+            " BAD_VERSION"
+        ),
+    ),
+    ("mctp.i2c._smbus_viper", "mctp.core.packet", "VERSION_MASK HEADER_VERSION"),
+    (
+        "mctp.i2c._ring_viper",
+        "mctp.i2c.ring",
+        "IRQ_READ_REQ IRQ_WRITE_REQ IRQ_END_WRITE SCRATCH EVENT_PROBE EVENT_READ",
+    ),
+    (
+        "mctp.i2c._ring_viper",
+        "mctp.i2c.smbus",
+        "TOO_LONG RING_FULL RX_PACKET_AT RX_SOURCE_AT RX_FRAMING",
+    ),
+    ("mctp.i2c._ring_viper", "mctp.core.packet", "FLAGS_AT SRC_EID_AT"),
+    (
+        "mctp.core._fastpath_viper",
+        "mctp.core.packet",
+        (
+            "TRANSPORT_HEADER_SIZE VERSION_MASK HEADER_VERSION FLAG_SOM FLAG_EOM FLAG_TO TAG_MASK"
+            " SEQ_SHIFT SEQ_MASK"
+        ),
+    ),
+    (
+        "mctp.core._fastpath_viper",
+        "mctp.core.reassembly",
+        (
+            "ASSEMBLING SLOT_SHIFT SLOT_META STATE_AT SRC_AT TAG_AT TO_AT NEXT_SEQ_AT PACKET_LEN_AT"
+            " LENGTH_AT"
+        ),
+    ),
+    (
+        "mctp.serial._framing_viper",
+        "mctp.serial.framing",
+        "FLAG ESCAPE ESCAPED_BIT REVISION FCS_AFTER_REVISION FRAMING",
+    ),
+    (
+        "mctp.serial._deframer_viper",
+        "mctp.serial.framing",
+        "FLAG ESCAPE ESCAPED_BIT REVISION FCS_AFTER_REVISION MIN_COUNT",
+    ),
+    (
+        "mctp.serial._deframer_viper",
+        "mctp.serial.deframer",
+        (
+            "HUNT SKIP OPENED CLOSED COUNT DATA ESCAPED FCS_HIGH FCS_LOW CLOSING BAD_FCS BAD_REVISION"
+            " BAD_COUNT TRUNCATED TOO_LONG TOO_SHORT BAD_ESCAPE NOISE RING_FULL"
+        ),
+    ),
+)
+
+
+def _derived():
+    # Copies of a value made of several constants: (copying module, private name, the value).
+    from mctp.core import packet  # noqa: PLC0415
+    from mctp.i2c import ring  # noqa: PLC0415
+
+    return (
+        ("mctp.i2c._ring_viper", "_FLAG_SOM_EOM", packet.FLAG_SOM | packet.FLAG_EOM),
+        (
+            "mctp.i2c.link",
+            "_TRIGGERS",
+            ring.IRQ_READ_REQ | ring.IRQ_WRITE_REQ | ring.IRQ_END_WRITE,
+        ),
+    )
+
+
+# Private consts named like a public constant elsewhere that are not copies of it.
+NOT_COPIES = {
+    ("mctp.linux.sockets", "_EID"): "the EID field's index in a sockaddr_mctp",
+    ("mctp.linux.netlink", "_HEADER_SIZE"): "struct nlmsghdr's size, not an IPC frame's",
+}
+
+_ROOT = getattr(mctp, "__file__", "").rpartition("/")[0].rpartition("/")[0] or "."
+
+
+def _source(module):
+    # The text of a module of the package; a board's frozen modules have none to read.
+    try:
+        with open(_ROOT + "/" + module.replace(".", "/") + ".py") as f:
+            return f.read()
+    except OSError:
+        skip("no package sources beside the tests (a board's modules are frozen)")
+
+
+def _private_consts(text):
+    # {name: the text of its value} for each `_NAME = const(value)` at the top of a module.
+    found = {}
+    for line in text.split("\n"):
+        name, sep, rest = line.partition(" = const(")
+        if sep and name.startswith("_") and " " not in name:
+            found[name] = rest.partition("#")[0].strip()[:-1]
+    return found
+
+
+def _public_names(text):
+    # The names a module defines at its top level in capitals, `NAME = ...`.
+    names = set()
+    for line in text.split("\n"):
+        name, sep, _ = line.partition(" = ")
+        if sep and name[:1].isupper() and name.upper() == name and " " not in name:
+            names.add(name)
+    return names
+
+
+def _import(module):
+    return __import__(module, None, None, ["_"])
+
+
+def package_modules():
+    # Every module of mctp/ and firmware/, dotted (skips where there are no sources).
+    _source("mctp.constants")
+    return _modules(_ROOT + "/mctp", "mctp") + _modules(_ROOT + "/firmware", "firmware")
+
+
+def _modules(folder, prefix):
+    import os  # noqa: PLC0415 (a board may have no os, and has no sources to list)
+
+    found = []
+    for name in sorted(os.listdir(folder)):
+        path = folder + "/" + name
+        if name.endswith(".py"):
+            found.append(prefix + "." + name[:-3])
+        elif not name.startswith((".", "_")) and os.stat(path)[0] & 0x4000:
+            found += _modules(path, prefix + "." + name)
+    return found
+
+
+def _table():
+    # (copying module, private name, the value it must have), one row per copy.
+    rows = []
+    for copier, source, names in COPIES:
+        truth = _import(source)
+        for name in names.split():
+            rows.append((copier, "_" + name, getattr(truth, name)))
+    return rows + list(_derived())
+
+
+def test_every_private_copy_equals_its_source_of_truth():
+    copied = {}
+    for copier, name, value in _table():
+        if copier not in copied:
+            copied[copier] = _private_consts(_source(copier))
+        assert name in copied[copier], (copier, name)
+        assert eval(copied[copier][name]) == value, (copier, name, value)  # noqa: S307
+
+
+def test_no_private_copy_of_a_public_constant_is_missing_from_the_table():
+    modules = package_modules()
+    public = set()
+    for module in modules:
+        public |= _public_names(_source(module))
+    checked = {(copier, name) for copier, name, _ in _table()}
+    unchecked = []
+    for module in modules:
+        for name in _private_consts(_source(module)):
+            if name[1:] in public and (module, name) not in checked:
+                if (module, name) not in NOT_COPIES:
+                    unchecked.append((module, name))
+    assert unchecked == []
+    assert len(modules) > 60 and ("mctp.i2c.link", "_PACKET_AT") in checked

@@ -1,0 +1,369 @@
+# The viper functions and their pure-Python twins ([viper-twin] in docs/architecture.md): each
+# module that has a viper version imports it under try/except and falls back to `<name>_py`.
+# Each test checks the pure version on its inputs and edge cases, then the viper one on the
+# same inputs for identical results. CPython has no viper emitter: the viper half is skipped
+# there, with the reason, after the pure half has run; MicroPython runs both.
+
+from endpoints import pattern
+from test_constants import _source, package_modules
+from test_core import inject, make_core
+from test_pec import bitwise_crc8
+from test_serial import drops, reference_frame, request
+from testing import IS_MICROPYTHON, raises, skip
+
+from mctp import bufcopy
+from mctp.core import fastpath
+from mctp.host.i2c_sim import SimBus, TargetSim
+from mctp.host.serial_pipe import SerialPipe
+from mctp.i2c import I2CLink, pec, ring, smbus
+from mctp.serial import SerialLink, deframer, framing
+
+TWINS = (
+    (bufcopy, "copy_into"),
+    (pec, "pec"),
+    (smbus, "check_frame"),
+    (smbus, "seal_frame"),
+    (ring, "take"),
+    (ring, "drain"),
+    (fastpath, "append_middle"),
+    (fastpath, "fill_packet"),
+    (framing, "frame_packet"),
+    (deframer, "deframe"),
+)
+
+
+def _pure_then_viper(module, name, run):
+    # run(version) checks one version and returns what it computed: the pure one first, then
+    # the viper one, which must compute the same.
+    pure = getattr(module, name + "_py")
+    expected = run(pure)
+    chosen = getattr(module, name)
+    if chosen is pure:
+        skip("no viper emitter here: %s_py checked alone" % name)
+    assert run(chosen) == expected
+
+
+def test_the_viper_twin_is_the_one_in_use_wherever_viper_exists():
+    for module, name in TWINS:
+        pure_in_use = getattr(module, name) is getattr(module, name + "_py")
+        assert pure_in_use is not IS_MICROPYTHON, name
+
+
+def test_every_viper_function_has_its_twin_here():
+    viper = set()
+    for module in package_modules():
+        lines = _source(module).split("\n")
+        for i, line in enumerate(lines[:-1]):
+            if line == "@micropython.viper":
+                viper.add(lines[i + 1][4:].partition("(")[0])
+    assert viper == {name for _, name in TWINS}
+
+
+def _copy_every_alignment(copy_into):
+    # Words where both ends share an alignment, bytes otherwise: every offset pair mod 4 and
+    # lengths around a word.
+    src = bytearray(80)
+    for i in range(80):
+        src[i] = (i * 7 + 3) & 0xFF
+    for dst_off in range(4):
+        for src_off in range(4):
+            for n in (0, 1, 3, 4, 5, 8, 13, 64):
+                dst = bytearray(80)
+                copy_into(dst, dst_off, src, src_off, n)
+                expected = bytearray(80)
+                expected[dst_off : dst_off + n] = src[src_off : src_off + n]
+                assert dst == expected, (dst_off, src_off, n)
+    for bad in ((-1, 0, 1), (0, -1, 1), (0, 0, -1), (79, 0, 2), (0, 79, 2)):
+        with raises(ValueError):
+            copy_into(bytearray(80), bad[0], src, bad[1], bad[2])
+    return True
+
+
+def test_copy_into_copies_every_alignment_like_a_slice_and_checks_its_ranges():
+    _pure_then_viper(bufcopy, "copy_into", _copy_every_alignment)
+
+
+def _pec_at_any_offset_and_start(pec_version):
+    state = 99
+    data = bytearray(300)
+    for i in range(len(data)):
+        state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+        data[i] = state >> 16 & 0xFF
+    results = []
+    for off, n, crc in ((0, 0, 0), (0, 1, 0), (3, 72, 0), (10, 254, 0x3A), (299, 1, 0xFF)):
+        expected = bitwise_crc8(data[off : off + n], crc)
+        assert pec_version(data, off, n, crc) == expected
+        assert pec_version(memoryview(data), off, n, crc) == expected
+        results.append(expected)
+    assert pec_version(b"123456789", 0, 9, 0) == 0xF4
+    for off, n in ((0, 10), (-1, 2), (5, -1), (8, 2)):
+        with raises(ValueError):
+            pec_version(b"123456789", off, n, 0)
+    return results
+
+
+def test_pec_agrees_with_the_definition_at_any_offset_and_start_and_checks_its_range():
+    _pure_then_viper(pec, "pec", _pec_at_any_offset_and_start)
+
+
+def _sealed_frames(seal):
+    frames = []
+    for length in (1, 5, 68, 254):
+        packet = (bytes((1, 9, 8, 0xC8)) + bytes(range(max(length - 4, 0))))[:length]
+        frame = bytearray(260)
+        frame[4 : 4 + length] = packet
+        frames.append((seal(frame, 0x1D, 0x10, length), bytes(frame)))
+    with raises(ValueError):
+        seal(bytearray(72), 0x1D, 0x10, 68)  # no room for the PEC
+    with raises(ValueError):
+        seal(bytearray(80), 0x80, 0x10, 4)
+    return frames
+
+
+def test_seal_frame_frames_every_length_and_refuses_what_does_not_fit():
+    _pure_then_viper(smbus, "seal_frame", _sealed_frames)
+
+
+def _frame_verdicts(check):
+    init = smbus.pec_init(0x1D)
+    verdicts = []
+    for n, frame in _sealed_frames(smbus.seal_frame_py):
+        verdicts.append(check(frame[1:], n - 1, init))
+    frame = bytearray(20)
+    n = smbus.seal_frame_py(frame, 0x1D, 0x10, 6)
+    for bad in range(1, n - 1):  # every byte flipped in turn: a verdict, never 0
+        rx = bytearray(frame[1:n])
+        rx[bad - 1] ^= 0x01
+        verdicts.append(check(rx, n - 1, init))
+    assert verdicts[:4] == [smbus.TOO_SHORT, 0, 0, 0] and 0 not in verdicts[4:]
+    return verdicts
+
+
+def test_check_frame_passes_good_frames_and_names_each_damaged_one():
+    _pure_then_viper(smbus, "check_frame", _frame_verdicts)
+
+
+def _ring_take(take):
+    # The same IRQs into a link: good frames, a bad PEC, a frame too long, a probe, a read, and
+    # a full ring.
+    frames = []
+    for seq in range(4):
+        frame = bytearray(80)
+        n = smbus.encode_frame(frame, 0x10, 0x11, bytes((1, 8, 9, 0xC8 | seq << 4)) + bytes(60))
+        frames.append(bytes(frame[1:n]))
+    bad = bytearray(frames[0])
+    bad[-1] ^= 1
+    long_frame = frames[0] + bytes(20)
+    target = TargetSim(0x10)
+    link = I2CLink(SimBus().controller(), target, 0x10, ring=3)
+    link._take = lambda t: take(link, t)
+    target._written(frames[0], len(frames[0]))
+    target._written(bad, len(bad))
+    target._written(long_frame, len(long_frame))
+    target._written(b"", 0)  # a probe
+    target._read(1)
+    target._written(frames[1], len(frames[1]))
+    target._written(frames[2], len(frames[2]))  # the ring (3: two frames) is full
+    counters = link.counters.as_dict()
+    assert link.pending() == 2 and link._gaps[1] == 1
+    assert {k: v for k, v in counters.items() if v} == {
+        "bad_pec": 1,
+        "too_long": 1,
+        "ring_full": 1,
+        "probes": 1,
+        "read_requests": 1,
+    }
+    return counters, bytes(link._ring[0]), bytes(link._ring[1]), list(link._lengths)
+
+
+def test_the_ring_take_queues_good_frames_and_counts_every_other_write():
+    _pure_then_viper(ring, "take", _ring_take)
+
+
+def _ring_drain(drain):
+    # A 5-packet message from EID 9 at 0x11: the drain takes the three middle packets, learns
+    # the sender once and leaves the first and last packets to poll's full path; a frame after
+    # a gap is left to it too.
+    frames = []
+    for seq in range(5):
+        som_eom = (0x80 if seq == 0 else 0) | (0x40 if seq == 4 else 0)
+        body = (b"\x01" + bytes(range(63))) if seq == 0 else bytes(range(64))
+        frame = bytearray(80)
+        flags = som_eom | (seq & 3) << 4 | 8
+        n = smbus.encode_frame(frame, 0x10, 0x11, bytes((1, 8, 9, flags)) + body)
+        frames.append(bytes(frame[1:n]))
+    core, sink, _link, _clock = make_core()
+    target = TargetSim(0x10)
+    link = core.add_link(I2CLink(SimBus().controller(), target, 0x10))
+    link._drain = lambda core: drain(link, core)
+    for frame in frames:
+        target._written(frame, len(frame))
+    assert drain(link, core) == 0  # the first packet is the full path's
+    link.poll(core)  # which drains the middle ones with this version
+    assert link.counters.rx_frames == 5 and link._r == link._w == 5
+    assert core.counters.rx_packets == 5
+    assert sink.messages[0][5] == bytes(range(63)) + bytes(range(64)) * 4
+    assert link.neighbours.lookup(9) == 0x11
+    # A middle packet after a lost frame: left for poll, which aborts what it continues.
+    target._written(frames[1], len(frames[1]))
+    link._gaps[link._r] = 1
+    assert drain(link, core) == 0
+    return link.counters.as_dict(), core.counters.as_dict(), link._r
+
+
+def test_the_ring_drain_hands_the_middle_packets_to_the_core_and_leaves_the_rest():
+    _pure_then_viper(ring, "drain", _ring_drain)
+
+
+def _fastpath_cases():
+    # (packet, what append_middle does with it) after a first packet of 8 bytes of payload,
+    # type byte included, from EID 9 with tag 1 and TO, into core 8.
+    def header(dest=8, src=9, flags=0x19, version=1):
+        return bytes((version, dest, src, flags))
+
+    middle = bytes(range(8))
+    return [
+        (header() + middle, True),  # seq 1, same size: taken
+        (header(flags=0x29) + middle, True),  # seq 2
+        (header(flags=0x29) + middle, False),  # seq 2 again: out of sequence
+        (header(flags=0x39) + middle[:7], False),  # a middle packet of another size
+        (header(flags=0x79) + middle, False),  # EOM: the full path's
+        (header(flags=0xB9) + middle, False),  # SOM: the full path's
+        (header(flags=0x3A) + middle, False),  # another tag
+        (header(flags=0x31) + middle, False),  # TO clear
+        (header(dest=7) + middle, False),  # not for us
+        (header(dest=0, flags=0x39) + middle, True),  # EID 0: ours too
+        (header(src=10, flags=0x09) + middle, False),  # no message from EID 10
+        (header(src=3) + middle, False),  # a reserved source
+        (header(version=2, flags=0x09) + middle, False),
+        (header(flags=0x09)[:4], False),  # no payload
+    ]
+
+
+def _append_middle(append_middle):
+    core, _sink, link, _clock = make_core()
+    inject(core, link, bytes((1, 8, 9, 0x88 | 1, 1)) + bytes(7))  # SOM, seq 0
+    slot = core.pool.find(9, 0x09)
+    taken = []
+    for packet, expected in _fastpath_cases():
+        buf = bytearray(b"\xee\xee" + packet)
+        taken.append(append_middle(core, buf, 2, len(packet)))
+        assert taken[-1] == expected, packet
+    assert slot.assembled() == 7 + 3 * 8 and slot.meta[4] == 0  # next seq 3 + 1 = 0
+    assert bytes(slot.buf[: slot.assembled()]) == bytes(7) + bytes(range(8)) * 3
+    # Each packet taken is counted, as receive() counts it; nothing else is.
+    assert core.counters.total() == core.counters.rx_packets == 1 + taken.count(True)
+    # A packet past the end of its buffer, or an offset before it, is never read.
+    assert not append_middle(core, bytearray(8), 4, 5)
+    assert not append_middle(core, bytearray(8), -1, 5)
+    return taken, bytes(slot.buf), bytes(core.pool.meta)
+
+
+def test_the_fast_path_takes_exactly_the_middle_packets():
+    _pure_then_viper(fastpath, "append_middle", _append_middle)
+
+
+def _fill_packets(fill_packet):
+    message = bytes(range(150))
+    core, _sink, link, _clock = make_core()
+    core._tx_link, core._tx_dest, core._tx_flags, core._tx_type = link, 9, 0x0B, 0x81
+    core._tx_buf, core._tx_off, core._tx_left, core._tx_seq = message, 0, 150, 0
+    packets = []
+    flags, room = 0x80, 63
+    while core._tx_left:
+        n = fill_packet(core, flags, room)
+        packets.append(bytes(link.tx_buf[link.tx_off : link.tx_off + n]))
+        flags, room, core._tx_seq = 0, 64, (core._tx_seq + 1) & 3
+    assert [len(p) for p in packets] == [68, 68, 27]
+    assert packets[0][:5] == bytes((1, 9, 8, 0x8B, 0x81))
+    assert packets[1][:4] == bytes((1, 9, 8, 0x1B)) and packets[2][3] == 0x2B
+    assert b"".join(p[4:] for p in packets)[1:] == message
+    core._tx_left = 80  # more than the buffer holds from _tx_off 150
+    with raises(ValueError):
+        fill_packet(core, 0, 64)
+    return packets
+
+
+def test_fill_packet_writes_each_packet_of_a_message():
+    _pure_then_viper(fastpath, "fill_packet", _fill_packets)
+
+
+def _framed(frame_packet):
+    state = 5
+    frames = []
+    for n in (5, 6, 20, 68, 0xFF):
+        packet = bytearray(n)
+        for i in range(n):
+            state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+            packet[i] = (0x7E, 0x7D, state >> 16 & 0xFF)[state % 3]
+        out = bytearray(2 * n + 6)
+        frames.append(bytes(out[: frame_packet(out, packet, n)]))
+        assert frames[-1] == reference_frame(packet)
+    with raises(ValueError):
+        frame_packet(bytearray(20), bytes(10), 10)  # no room for every byte escaped
+    return frames
+
+
+def test_the_serial_framer_gives_the_reference_bytes():
+    _pure_then_viper(framing, "frame_packet", _framed)
+
+
+def _line_noise(seed, length):
+    # Good frames, and good frames damaged in every way, with noise and flags between them.
+    out = bytearray()
+    state = seed
+    while len(out) < length:
+        state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+        frame = bytearray(
+            framing.encode_frame(request(state & 7, pattern(state % 80, state & 0x7F)))
+        )
+        damage = state >> 8 & 7
+        where = (state >> 12) % len(frame)
+        if damage == 1:
+            frame[where] ^= 1 << (state >> 20 & 7)
+        elif damage == 2:
+            frame = frame[:where] + frame[where + 1 :]
+        elif damage == 3:
+            frame = frame[:where]
+        elif damage == 4:
+            frame = frame[:where] + b"\x7d" + frame[where:]
+        elif damage == 5:
+            frame += bytes((state & 0xFF, 0x7E))
+        out += frame
+    return out
+
+
+def _deframed(deframe):
+    # Damaged line noise in pieces of every size, the ring emptied now and then so that it
+    # also fills up: what each call queued, the counts, and the link's state after it.
+    results = []
+    queued = dropped = full = 0
+    for seed in range(6):
+        stream = _line_noise(seed, 3000)
+        link = SerialLink(SerialPipe().a, rx_mtu=64, ring=3)
+        at = 0
+        step = 1
+        calls = 0
+        while at < len(stream):
+            step = step * 7 % 61 + 1
+            chunk = stream[at : at + step]
+            got = deframe(link, chunk, len(chunk))
+            results.append(got)
+            queued += got
+            calls += 1
+            if calls % 3 == 0:
+                link._r = link._w
+            at += step
+        dropped += sum(drops(link).values())
+        full += link.counters.ring_full
+        results.append(link.counters.as_dict())
+        results.append((list(link._ring), list(link._lengths), list(link._gaps)))
+        results.append(
+            [getattr(link, n) for n in ("_state", "_pos", "_count", "_w", "_r", "_gap")]
+        )
+    assert queued > 100 and dropped > 100 and full > 5, (queued, dropped, full)
+    return results
+
+
+def test_the_serial_deframer_queues_good_frames_and_counts_every_damaged_one():
+    _pure_then_viper(deframer, "deframe", _deframed)
