@@ -232,6 +232,11 @@ def _make(tree, board, manifest, variant=""):
     # One image in the cached tree; its path. Each variant has its own build folder, so
     # switching between them recompiles only the frozen code.
     build_dir = "build-" + board.name + variant
+    # MicroPython's makemanifest recompiles a frozen module only when its source is newer than
+    # the .mpy it made last: with one cache for every checkout, a module another checkout
+    # edited later would stay frozen in this one's image. The .mpy files are made afresh
+    # (a few seconds); the C objects stay.
+    shutil.rmtree(os.path.join(tree, "ports", "qemu", build_dir, "frozen_mpy"), True)
     cmd = ["make", "-C", os.path.join(tree, "ports", "qemu"), "-j2", "-s"]
     cmd += [*board.make_args(), "BUILD=" + build_dir, "FROZEN_MANIFEST=" + manifest]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
