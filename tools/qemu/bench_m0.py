@@ -313,7 +313,7 @@ class IpcStackRig(AsyncStackRig):
         """Raise unless every round was answered whole: four answers on the line, the 16
         frames of the response on the bus."""
         self.drain.take()
-        ipc = dict(self.app.ipc.figures())
+        ipc = dict(self.app.ipc.counts())
         rounds = 1 + ROUNDS
         if self.app.faults or ipc["faults"] or self.answers != 4 * rounds:
             self.app.show()
