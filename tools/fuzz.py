@@ -8,7 +8,7 @@ sys.path.insert(0, _ROOT if _ROOT != "tools" else ".")
 sys.path.insert(0, (_ROOT if _ROOT != "tools" else ".") + "/tools")
 
 from firmware.endpoint import EndpointApp  # noqa: E402
-from mctp import wire  # noqa: E402
+from mctp import ops, wire  # noqa: E402
 from mctp._compat import IS_MICROPYTHON, ticks_add  # noqa: E402
 from mctp.config import Config  # noqa: E402
 from mctp.control import parse_version_entry  # noqa: E402
@@ -429,7 +429,7 @@ def fuzz_dispatch(seed, requests, figures):
     handles = []
     for done in range(requests):
         n = random_request(rng, buf, handles)
-        if buf[0] == wire.OP_UNBIND and wire.decode_request_header(buf).handle in own:
+        if buf[0] == ops.OP_UNBIND and wire.decode_request_header(buf).handle in own:
             continue  # the firmware's own listeners are not the fuzzer's to release
         try:
             ready = adapter.dispatch(conn, buf, n, resp)
@@ -438,7 +438,7 @@ def fuzz_dispatch(seed, requests, figures):
         except Exception as error:
             figures.fail(seed, done, "dispatch raised %r" % error)
             return
-        if ready and resp[0] == 0 and buf[0] in (wire.OP_LISTENER, wire.OP_REQ):
+        if ready and resp[0] == 0 and buf[0] in (ops.OP_LISTENER, ops.OP_REQ):
             handles.append(wire.decode_response_header(resp).handle)
         if not ready and rng.chance(50):
             server.cancel(conn)
