@@ -231,7 +231,7 @@ class EndpointApp:
             print(layer, counters)
         print("faults", self.faults)
         if self.ipc is not None:
-            print("ipc", " ".join("%s=%d" % pair for pair in self.ipc.figures()))
+            print("ipc", " ".join("%s=%d" % pair for pair in self.ipc.counts()))
         for line in self.server.open_handles():
             print(line)
         if self.first_fault:

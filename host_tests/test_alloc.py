@@ -16,7 +16,7 @@ from mctp.core import Core
 from mctp.host.i2c_sim import SimBus
 from mctp.host.loopback import LoopbackBus
 from mctp.core.packet import build_packets
-from mctp.wire import MAX_PAYLOAD_SIZE
+from mctp.constants import MAX_PAYLOAD_SIZE
 
 
 def test_1k_echo_with_the_heap_locked():

@@ -6,12 +6,13 @@
 from endpoints import FakeClock, Wire, assert_nothing_held, inject, lone_server, network
 from testing import raises
 
-from mctp import Handle, RecvMetadata, wire
+from mctp import Handle, RecvMetadata, ops, wire
 from mctp.config import Config
 from mctp.core import Core
 from mctp.server import DirectClient
 from mctp.errors import MctpError, ResponseCode
-from mctp.server.server import Connection, Server
+from mctp.server import Server
+from mctp.server.records import Connection
 
 H = wire.WIRE_HEADER_SIZE
 SOM_EOM = 0xC0  # transport header flags: a single-packet message
@@ -32,7 +33,7 @@ def test_set_eid_and_get_eid_over_the_wire():
     assert w.dispatch(H)
     assert w.raw() == bytes(H)  # success: an all-zero header
     w.buf[:H] = bytes(H)
-    w.buf[0] = wire.OP_GET_EID
+    w.buf[0] = ops.OP_GET_EID
     assert w.dispatch(H)
     assert w.raw() == bytes.fromhex("00 00 00 2A 00 00 00 00 00 00 00 00")
 
@@ -79,7 +80,7 @@ def test_two_byte_request_is_bad_argument():
 def test_unknown_op_is_bad_argument():
     server, _ = lone_server()
     w = Wire(server)
-    for op in (0xFF, wire.OP_UNBIND + 1):
+    for op in (0xFF, ops.OP_UNBIND + 1):
         w.buf[:H] = bytes(H)
         w.buf[0] = op
         assert w.dispatch(H)
@@ -287,7 +288,7 @@ class OddServer:
 
     def serve(self, conn, call):
         conn.ready = False
-        if call.op == wire.OP_RECV:
+        if call.op == ops.OP_RECV:
             self.waiting = conn
             return False
         self._answer(conn)

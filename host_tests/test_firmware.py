@@ -514,7 +514,7 @@ def test_a_board_serves_its_stack_on_a_uart_to_an_application_on_a_host():
     assert hdr.code == ResponseCode.BAD_ARGUMENT  # the board's own
     assert host.detail == "handle 0x%x belongs to another connection" % boards
     assert host.ask(wire.encode_unbind(host.msg, listener))[0].code == 0
-    figures = dict(app.ipc.figures())
-    assert figures["garbage"] == 9 and figures["requests"] == 8 and figures["faults"] == 0
+    counts = dict(app.ipc.counts())
+    assert counts["garbage"] == 9 and counts["requests"] == 8 and counts["faults"] == 0
     assert app.server.handles_in_use() == baseline
     assert app.faults == 0 and app.server.check() == []

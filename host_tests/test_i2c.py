@@ -14,7 +14,7 @@ from mctp.i2c import MEM_SIZE, I2CLink, I2CMemLink
 from mctp.host.i2c_sim import SimBus
 from mctp.core.packet import FLAG_TO
 from mctp.i2c.smbus import encode_frame
-from mctp.wire import MAX_PAYLOAD_SIZE
+from mctp.constants import MAX_PAYLOAD_SIZE
 
 GET_EID_REQUEST = "3A 0F 08 21 01 00 08 C8 00 80 02 56"
 GET_EID_RESPONSE = "20 0F 0C 3B 01 08 00 C0 00 00 02 00 00 01 00 17"

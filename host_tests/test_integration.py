@@ -8,7 +8,7 @@ from mctp import MctpError, RecvMetadata, ResponseCode
 from mctp._compat import TICKS_MAX, ticks_diff
 from mctp.core.core import SEND_OK
 from mctp.core.packet import FLAG_TO
-from mctp.wire import MAX_PAYLOAD_SIZE
+from mctp.constants import MAX_PAYLOAD_SIZE
 
 
 def tap_packets(bus):

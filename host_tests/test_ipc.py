@@ -783,7 +783,7 @@ def test_a_fuzzed_stream_never_stops_the_service_and_leaves_nothing_held():
     assert peer.requests > 50 and peer.bad_frames() > 50
     rig.service.remove(pipe.b)
     # The service's totals keep what the stream's counters said once it has gone.
-    totals = dict(rig.service.figures())
+    totals = dict(rig.service.counts())
     assert totals["connections"] == 2 and totals["open"] == 1
     assert totals["requests"] >= peer.requests  # (and the good client's)
     dropped = totals["bad_header"] + totals["oversized"] + totals["bad_fcs"] + totals["stray"]
@@ -853,7 +853,7 @@ def test_golden_failed_exchange_on_the_stream():
     out = bytearray(128)
     n = pipe.a.readinto(out, 128)
     assert bytes(out[:n]) == GOLDEN_ANSWER
-    assert ("details", 1) in rig.service.figures()
+    assert ("details", 1) in rig.service.counts()
 
 
 def test_a_long_detail_is_cut_at_a_character_boundary():
@@ -940,7 +940,7 @@ def _said_the_same_both_ways(make_error, code, text, size):
         assert (error.code, error.size, error.detail) == (code, size, words)
         assert str(error) == "MCTP error: " + text + ": " + words
         if over_stream:
-            assert dict(rig.service.figures())["details"] == 1
+            assert dict(rig.service.counts())["details"] == 1
             assert rig.b.server.handles_in_use() == 0
             assert rig.b.server.check() == []
         rig = client = error = None
@@ -1072,8 +1072,8 @@ def test_streams_beyond_max_clients_are_refused_and_closed():
     assert service.full()
     assert service.add(streams[2]) is None
     assert streams[2].closed and not streams[0].closed and not streams[1].closed
-    figures = dict(service.figures())
-    assert (figures["open"], figures["connections"], figures["refused"]) == (2, 2, 1)
+    counts = dict(service.counts())
+    assert (counts["open"], counts["connections"], counts["refused"]) == (2, 2, 1)
     service.remove(streams[0])  # one goes: the next is served
     assert service.add(streams[3]) is not None and len(service.peers) == 2
 
@@ -1119,8 +1119,8 @@ def test_a_client_that_stops_reading_is_dropped_after_stall_ms():
     rig.clock.advance(500)
     service.poll()
     assert service.peers == [] and stream.closed
-    figures = dict(service.figures())
-    assert figures["stalled"] == 1 and figures["requests"] == 2 and figures["faults"] == 0
+    counts = dict(service.counts())
+    assert counts["stalled"] == 1 and counts["requests"] == 2 and counts["faults"] == 0
     assert rig.b.server.handles_in_use() == baseline and rig.b.server.check() == []
 
 
@@ -1206,7 +1206,7 @@ def test_a_failing_accept_is_counted_and_the_listener_rests():
     listener.accept_into(rig.service)
     listener.accept_into(rig.service)
     assert sock.accepts == 4 and rig.service.accept_errors == 2 and listener.paused_ms() == 0
-    assert dict(rig.service.figures())["accept_errors"] == 2
+    assert dict(rig.service.counts())["accept_errors"] == 2
 
 
 def test_a_connect_gives_up_when_the_server_accepts_nobody():

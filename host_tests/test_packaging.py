@@ -82,3 +82,20 @@ def test_a_manifest_that_only_works_from_its_board_dir_is_refused():
     _cpython_only()
     problems = _board_problems(['module("main.py", base_path="$(BOARD_DIR)")'])
     assert any("through FROZEN_MANIFEST on a stock board" in p for p in problems), problems
+
+
+def test_the_ipc_codec_ships_with_the_ipc_part_and_the_core_does_not_import_it():
+    if IS_MICROPYTHON:
+        skip("reads the parts' .json files and sources with CPython")
+    import json  # noqa: PLC0415
+    import re  # noqa: PLC0415
+
+    def shipped(part):
+        with open(os.path.join(ROOT, part + ".json")) as f:
+            return [target for target, _ in json.load(f)["urls"]]
+
+    core = shipped("mctp-core")
+    assert "mctp/wire.py" not in core and "mctp/wire.py" in shipped("mctp-ipc")
+    for path in core:
+        with open(os.path.join(ROOT, path)) as f:
+            assert not re.search(r"^\s*from [.\w]*\bwire import", f.read(), re.M), path

@@ -15,7 +15,7 @@ from testing import IS_MICROPYTHON, raises, skip
 from mctp import MctpError
 
 from mctp.i2c import I2CLink
-from mctp.wire import MAX_PAYLOAD_SIZE
+from mctp.constants import MAX_PAYLOAD_SIZE
 
 if not IS_MICROPYTHON:
     import crc8

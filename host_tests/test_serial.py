@@ -19,7 +19,7 @@ from mctp.core.packet import FLAG_TO, build_packets
 from mctp.host.serial_pipe import SerialFaults, SerialPipe
 from mctp.serial import DROP_NAMES, SerialLink, deframer, framing
 from mctp.serial.framing import FCS_AFTER_REVISION, FCS_INIT, decode_frame, encode_frame
-from mctp.wire import MAX_PAYLOAD_SIZE
+from mctp.constants import MAX_PAYLOAD_SIZE
 
 GET_EID_REQUEST = "7E 01 07 01 00 08 C8 00 80 02 2B C1 7E"
 GET_EID_RESPONSE = "7E 01 0B 01 08 00 C0 00 00 02 00 00 01 00 25 40 7E"

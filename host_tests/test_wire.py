@@ -3,7 +3,8 @@
 
 from testing import heap_locked, raises
 
-from mctp import wire
+from mctp import ops, wire
+from mctp.constants import MAX_PAYLOAD_SIZE
 from mctp.errors import ResponseCode
 from mctp.wire import WireError
 
@@ -64,7 +65,7 @@ def test_request_header_round_trip():
     buf = bytearray(32)
     n = wire.encode_send(buf, 0x1234, 1, 42, 7, True, b"")
     hdr = wire.decode_request_header(buf, n)
-    assert hdr.op == wire.OP_SEND
+    assert hdr.op == ops.OP_SEND
     assert hdr.flags == wire.FLAG_IC | wire.FLAG_HAS_HANDLE | wire.FLAG_HAS_EID | wire.FLAG_HAS_TAG
     assert (hdr.msg_type, hdr.eid, hdr.handle, hdr.tag) == (1, 42, 0x1234, 7)
     assert hdr.ic() and hdr.has_handle() and hdr.has_eid() and hdr.has_tag()
@@ -84,10 +85,10 @@ def test_decoders_refill_a_caller_owned_header():
     hdr = wire.MctpRequestHeader()
     wire.encode_req(buf, 9)
     assert wire.decode_request_header(buf, None, hdr) is hdr
-    assert (hdr.op, hdr.eid) == (wire.OP_REQ, 9)
+    assert (hdr.op, hdr.eid) == (ops.OP_REQ, 9)
     wire.encode_listener(buf, 5)
     wire.decode_request_header(buf, None, hdr)
-    assert (hdr.op, hdr.msg_type, hdr.eid) == (wire.OP_LISTENER, 5, 0)
+    assert (hdr.op, hdr.msg_type, hdr.eid) == (ops.OP_LISTENER, 5, 0)
 
 
 # Every request encoder.
@@ -114,7 +115,7 @@ def test_encode_recv_round_trip():
     n = wire.encode_recv(buf, 7, 5000)
     assert n == H + wire.RECV_TRAILER_SIZE
     hdr = wire.decode_request_header(buf, n)
-    assert (hdr.op, hdr.handle) == (wire.OP_RECV, 7)
+    assert (hdr.op, hdr.handle) == (ops.OP_RECV, 7)
     assert hdr.has_handle()
     assert wire.decode_recv_timeout(buf, n) == 5000
 
@@ -123,7 +124,7 @@ def test_encode_send_round_trip():
     buf = bytearray(64)
     n = wire.encode_send(buf, 5, 1, 8, 3, True, b"hello")
     hdr = wire.decode_request_header(buf, n)
-    assert (hdr.op, hdr.msg_type, hdr.eid, hdr.handle, hdr.tag) == (wire.OP_SEND, 1, 8, 5, 3)
+    assert (hdr.op, hdr.msg_type, hdr.eid, hdr.handle, hdr.tag) == (ops.OP_SEND, 1, 8, 5, 3)
     assert bytes(wire.get_request_payload(buf, n)) == b"hello"
 
 
@@ -218,7 +219,7 @@ def test_recv_response_with_payload():
 
 
 def test_max_payload_round_trips():
-    payload = bytes(i & 0xFF for i in range(wire.MAX_PAYLOAD_SIZE))
+    payload = bytes(i & 0xFF for i in range(MAX_PAYLOAD_SIZE))
     req = bytearray(wire.MAX_REQUEST_SIZE)
     n = wire.encode_send(req, 1, 1, None, None, False, payload)
     assert n == wire.MAX_REQUEST_SIZE
@@ -234,14 +235,14 @@ def test_max_payload_round_trips():
 
 
 def test_send_payload_too_large():
-    oversized = bytes(wire.MAX_PAYLOAD_SIZE + 1)
+    oversized = bytes(MAX_PAYLOAD_SIZE + 1)
     buf = bytearray(2048)
     kind = wire_error_kind(lambda: wire.encode_send(buf, None, 1, None, None, False, oversized))
     assert kind == WireError.PAYLOAD_TOO_LARGE
 
 
 def test_recv_response_payload_too_large():
-    oversized = bytes(wire.MAX_PAYLOAD_SIZE + 1)
+    oversized = bytes(MAX_PAYLOAD_SIZE + 1)
     buf = bytearray(2048)
     kind = wire_error_kind(lambda: wire.encode_recv_response(buf, 1, False, 8, 0, oversized))
     assert kind == WireError.PAYLOAD_TOO_LARGE
@@ -311,8 +312,8 @@ def test_request_payload_empty_and_non_empty():
 
 
 def test_request_payload_over_the_limit_is_refused():
-    buf = bytearray(H + wire.MAX_PAYLOAD_SIZE + 1)
-    buf[0] = wire.OP_SEND
+    buf = bytearray(H + MAX_PAYLOAD_SIZE + 1)
+    buf[0] = ops.OP_SEND
     kind = wire_error_kind(lambda: wire.request_payload_len(buf))
     assert kind == WireError.PAYLOAD_TOO_LARGE
 

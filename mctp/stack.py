@@ -135,6 +135,9 @@ class StackReqChannel(_Channel, MctpReqChannel):
         self._waited = False  # a receive for the request in flight was tried and failed
         self._call = Call()  # the arguments of each send (see mctp.api.Call)
         self._call.handle = handle
+        # What send() returns: nothing here; mctp.aio's channels, these with awaitable
+        # receives, set an awaitable that is complete already (`await ch.send(...)`).
+        self._send_returns = None
 
     def remote_eid(self):
         return self.eid
@@ -147,7 +150,7 @@ class StackReqChannel(_Channel, MctpReqChannel):
         """
         self._stage(msg_type, buf, ic, length)
         self._sent(self._client.send_call(self._call))
-        return self.sent
+        return self._send_returns
 
     def _stage(self, msg_type, buf, ic, length):
         # Before a send (this one's, and mctp.aio's awaited one's): the checks, the Call filled.
@@ -251,6 +254,7 @@ class StackRespChannel(MctpRespChannel):
         self.msg_type = msg_type
         self.tag = tag
         self._call = Call()  # the arguments of each send (see mctp.api.Call)
+        self._send_returns = None  # what send() returns (see StackReqChannel)
 
     def remote_eid(self):
         return self.eid
@@ -272,7 +276,7 @@ class StackRespChannel(MctpRespChannel):
         self._stage(buf, ic, length)
         self._client.send_call(self._call)
         self._call.buf = None
-        return self.sent
+        return self._send_returns
 
     def _stage(self, buf, ic, length):
         # Before a send (this one's, and mctp.aio's awaited one's): the checks, the Call filled.
@@ -286,10 +290,6 @@ class StackRespChannel(MctpRespChannel):
         call.buf = buf
         call.length = length
 
-
-# What a send returns: None here; an awaitable that is complete already in mctp.aio, whose
-# channels are these with awaitable receives.
-StackReqChannel.sent = StackRespChannel.sent = None
 
 # What the facade hands out (mctp.aio's facade, the awaitable forms).
 Stack.req_type = StackReqChannel

@@ -22,7 +22,7 @@ from ._compat import const
 from .bufcopy import copy_into
 from .constants import MAX_PAYLOAD_SIZE
 from .errors import ResponseCode
-from .ops import (  # (the ops are the codec's names too: mctp.wire.OP_SEND, as the crate's)
+from .ops import (
     OP_GET_EID,
     OP_LISTENER,
     OP_RECV,

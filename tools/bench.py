@@ -71,7 +71,7 @@ from mctp.i2c.smbus import check_frame, encode_frame, pec_init  # noqa: E402
 from mctp.host.loopback import LoopbackBus  # noqa: E402
 from mctp.bufcopy import copy_into  # noqa: E402
 from mctp.server import Server  # noqa: E402
-from mctp.wire import MAX_PAYLOAD_SIZE  # noqa: E402
+from mctp.constants import MAX_PAYLOAD_SIZE  # noqa: E402
 
 
 def endpoint(bus, phys, eid, wake=None):

@@ -37,7 +37,7 @@ import resource
 import socket
 import time
 
-from fuzz import (
+from fuzz_rig import (
     ENDPOINT_EID,
     Rng,
     UdpRig,

@@ -318,7 +318,7 @@ class Console:
         elif command == "audit":
             print(audit_line(self.app))
         elif command == "ipc" and self.app.ipc is not None:
-            print("ipc: " + " ".join("%s=%d" % pair for pair in self.app.ipc.figures()))
+            print("ipc: " + " ".join("%s=%d" % pair for pair in self.app.ipc.counts()))
         elif command:
             print("unknown command: %s (show, audit, ipc, request, quit)" % command)
         sys.stdout.flush()

@@ -110,7 +110,7 @@ class I2CLink(RingLink):
         self._event = 0  # what the IRQ left for Python (ring.take)
         self._result = 0  # what the core said of the packet being handed over
         self._scratch = bytearray(SCRATCH)  # what one read of the target's FIFO takes
-        self._ff = b"\xff"  # what a read is answered with
+        self._answer_to_read = b"\xff"  # what a read of the target is answered with
         self._pec_init = pec_init(addr)  # the PEC of our own address byte (check_frame)
         self._last_src = 0  # the EID and address byte learned last (ring.drain, _learn)
         self._last_src_addr = 0
@@ -215,7 +215,7 @@ class I2CLink(RingLink):
             self.counters.interrupted += 1
             self._gap = 1
         self.counters.read_requests += 1
-        target.write(self._ff)
+        target.write(self._answer_to_read)
 
     # Receive: the stack side.
 

@@ -92,13 +92,13 @@ class Peer:
         return self.deframer.dropped() + self.stray
 
 
-# What figures() adds up over the streams, from each Peer and its deframer.
-PEER_FIGURES = ("requests", "busy", "stray", "cancels", "garbage", "bad_header", "oversized")
-PEER_FIGURES += ("bad_fcs", "details")
+# What counts() adds up over the streams, from each Peer and its deframer.
+PEER_COUNTS = ("requests", "busy", "stray", "cancels", "garbage", "bad_header", "oversized")
+PEER_COUNTS += ("bad_fcs", "details")
 
 
 def _add_counts(totals, peer):
-    # Adds the peer's counts, in PEER_FIGURES's order, into the list `totals`.
+    # Adds the peer's counts, in PEER_COUNTS's order, into the list `totals`.
     d = peer.deframer
     counts = (peer.requests, peer.busy, peer.stray, peer.cancels, d.garbage, d.bad_header)
     counts += (d.oversized, d.bad_fcs, peer.details)
@@ -135,7 +135,7 @@ class StreamService:
         self.failed = 0
         self.stalled = 0  # streams dropped because they took nothing of an answer for stall_ms
         self._taken = 0  # requests taken by this poll
-        self._gone = [0] * len(PEER_FIGURES)  # the counts of the streams no longer served
+        self._gone = [0] * len(PEER_COUNTS)  # the counts of the streams no longer served
 
     def full(self):
         """True when max_clients streams are served: add() would refuse another."""
@@ -160,10 +160,10 @@ class StreamService:
         self.connections += 1
         return peer.conn
 
-    def figures(self):
+    def counts(self):
         """(name, value) of what the service has counted over every stream it served, those
         gone included: connections, open (served now), refused, failed, accept_errors,
-        stalled (see __init__), then PEER_FIGURES (requests; requests dropped while an answer
+        stalled (see __init__), then PEER_COUNTS (requests; requests dropped while an answer
         was owed, frames of another kind, cancels; the deframers' bytes of garbage, bad
         headers, oversized frames and bad FCSs; detail frames written), and faults."""
         totals = list(self._gone)
@@ -174,7 +174,7 @@ class StreamService:
         found.append(("failed", self.failed))
         found.append(("accept_errors", self.accept_errors))
         found.append(("stalled", self.stalled))
-        found.extend(zip(PEER_FIGURES, totals))
+        found.extend(zip(PEER_COUNTS, totals))
         found.append(("faults", self.faults))
         return found
 

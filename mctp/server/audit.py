@@ -14,7 +14,7 @@
 
 from ..core.core import CONTROL_OWNER
 from ..core.reassembly import ASSEMBLING, COMPLETE, FREE, SRC_AT, STATE_AT, TAG_AT, TO_AT
-from .server import KIND_FREE, KIND_LISTENER, KIND_REQUEST
+from .records import KIND_FREE, KIND_LISTENER, KIND_REQUEST
 
 
 def problems(server):

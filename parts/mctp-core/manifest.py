@@ -1,13 +1,16 @@
-# The core stack: the application API and facade (mctp), the IPC codec (mctp.wire), the server
-# and the in-process client (mctp.server), and the core (mctp.core). Every other part needs it.
+# The core stack: the application API and facade (mctp), the server and the in-process client
+# (mctp.server), and the core (mctp.core). Every other part needs it. The IPC codec (mctp.wire)
+# is mctp-ipc's: nothing here imports it.
 import os
 
-metadata(description="MCTP core stack: API, facade, IPC codec, server, core.", version="0.1.0")
+metadata(description="MCTP core stack: API, facade, server, core.", version="0.1.0")
 
 # The modules directly in mctp/ (a manifest runs with its own folder as the working directory).
 package(
     "mctp",
-    files=sorted(name for name in os.listdir("../../mctp") if name.endswith(".py")),
+    files=sorted(
+        name for name in os.listdir("../../mctp") if name.endswith(".py") and name != "wire.py"
+    ),
     base_path="../..",
 )
 package("mctp/server", base_path="../..")

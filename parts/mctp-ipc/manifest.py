@@ -1,8 +1,8 @@
-# IPC over byte streams: StreamClient (an MctpClient speaking the wire codec over a socket, a
-# pty or a UART) and StreamService (a server's side, any number of streams beside its links),
-# and StreamClient's asyncio form (mctp.aio.ipc).
+# IPC over byte streams: the wire codec (mctp.wire), StreamClient (an MctpClient speaking it over
+# a socket, a pty or a UART) and StreamService (a server's side, any number of streams beside its
+# links), and StreamClient's asyncio form (mctp.aio.ipc).
 metadata(
-    description="MCTP IPC over byte streams: framing, StreamClient, StreamService.",
+    description="MCTP IPC over byte streams: wire codec, framing, StreamClient, StreamService.",
     version="0.1.0",
 )
 
@@ -10,5 +10,6 @@ add_library("mctp-parts", "..")
 require("mctp-core", library="mctp-parts")
 require("mctp-aio", library="mctp-parts")
 
+package("mctp", files=("wire.py",), base_path="../..")
 package("mctp/ipc", base_path="../..")
 package("mctp/aio", files=("ipc.py",), base_path="../..")

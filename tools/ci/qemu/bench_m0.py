@@ -16,7 +16,7 @@ from endpoints import Drain, FakeClock, firmware_app, frame_writes
 from mctp.i2c import IRQ_END_WRITE, IRQ_WRITE_REQ
 from mctp.host.i2c_sim import SimBus
 from mctp.core.packet import build_packets
-from mctp.wire import MAX_PAYLOAD_SIZE
+from mctp.constants import MAX_PAYLOAD_SIZE
 
 _SPIN = 1_000_000  # iterations of the calibration loop: two instructions each
 
@@ -313,7 +313,7 @@ class IpcStackRig(AsyncStackRig):
         """Raise unless every round was answered whole: four answers on the line, the 16
         frames of the response on the bus."""
         self.drain.take()
-        ipc = dict(self.app.ipc.figures())
+        ipc = dict(self.app.ipc.counts())
         rounds = 1 + ROUNDS
         if self.app.faults or ipc["faults"] or self.answers != 4 * rounds:
             self.app.show()

@@ -14,6 +14,7 @@ for name in sorted(os.listdir("../../../host_tests")):
         module(name, base_path="../../../host_tests")
 
 module("fuzz.py", base_path="../..")
+module("fuzz_rig.py", base_path="../..")
 module("run_endpoint.py", base_path="../..")
 module("bench.py", base_path="../..")
 module("bench_m0.py")
