@@ -4,7 +4,7 @@
 # nothing sleeps.
 
 from endpoints import FakeClock, Wire, inject, lone_server, network
-from testing import IS_MICROPYTHON, raises, skip
+from testing import raises
 
 from mctp import RecvMetadata, Stack, wire
 from mctp.config import Config
@@ -755,15 +755,3 @@ def test_the_in_process_server_loads_no_wire_codec():
         sys.modules.update(saved)
     assert "mctp.server.direct" in loaded and "mctp.stack" in loaded
     assert "mctp.wire" not in loaded and "mctp.ipc" not in loaded
-
-
-def test_the_handle_kinds_copied_for_speed_agree_with_their_definitions():
-    # The server keeps private copies of mctp.server.records' KIND_* (MicroPython folds only a
-    # module's own consts); MicroPython drops private consts from the module, so CPython reads
-    # them.
-    if IS_MICROPYTHON:
-        skip("MicroPython keeps no private const in the module")
-    from mctp.server import records, server  # noqa: PLC0415
-
-    for name in ("KIND_FREE", "KIND_LISTENER", "KIND_REQUEST"):
-        assert getattr(server, "_" + name) == getattr(records, name), name

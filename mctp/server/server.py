@@ -61,8 +61,7 @@ try:
 except ImportError:  # a port without a random source
     urandom = None
 
-# records.KIND_FREE, KIND_LISTENER and KIND_REQUEST, again here: MicroPython folds a const
-# into the code only in the module that defines it (test_server checks that they agree).
+# records.KIND_FREE, KIND_LISTENER and KIND_REQUEST ([const-copy]).
 _KIND_FREE = const(0)
 _KIND_LISTENER = const(1)
 _KIND_REQUEST = const(2)
