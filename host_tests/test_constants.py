@@ -12,7 +12,7 @@ import mctp
 # (copying module, module defining the constants, the names it copies with a leading "_").
 COPIES = (
     ("mctp.core.core", "mctp.core.packet", "VERSION_AT DEST_EID_AT SRC_EID_AT FLAGS_AT"),
-    ("mctp.server.server", "mctp.server.records", "KIND_FREE KIND_LISTENER KIND_REQUEST"),
+    ("mctp.server.audit", "mctp.server.server", "KIND_FREE KIND_LISTENER KIND_REQUEST"),
     ("mctp.i2c.link", "mctp.i2c.smbus", "PACKET_AT RX_PACKET_AT RX_SOURCE_AT RX_FRAMING"),
     ("mctp.i2c.link", "mctp.core.packet", "DEST_EID_AT SRC_EID_AT"),
     (

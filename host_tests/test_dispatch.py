@@ -12,7 +12,7 @@ from mctp.core import Core
 from mctp.server import DirectClient
 from mctp.errors import MctpError, ResponseCode
 from mctp.server import Server
-from mctp.server.records import Connection
+from mctp.server.server import Connection
 
 H = wire.WIRE_HEADER_SIZE
 SOM_EOM = 0xC0  # transport header flags: a single-packet message

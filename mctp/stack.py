@@ -128,6 +128,11 @@ class _Channel:
 class StackReqChannel(_Channel, MctpReqChannel):
     """One request in flight at a time to remote_eid()."""
 
+    # What send() returns: nothing here; mctp.aio's channels, whose receives are awaited, set
+    # an awaitable that is complete already (`await ch.send(...)`). A class attribute, not
+    # one per channel: it costs the boards no __init__ of their own.
+    _send_returns = None
+
     def __init__(self, client, handle, remote_eid, timeout_ms):
         super().__init__(client, handle, timeout_ms)
         self.eid = remote_eid
@@ -135,9 +140,6 @@ class StackReqChannel(_Channel, MctpReqChannel):
         self._waited = False  # a receive for the request in flight was tried and failed
         self._call = Call()  # the arguments of each send (see mctp.api.Call)
         self._call.handle = handle
-        # What send() returns: nothing here; mctp.aio's channels, these with awaitable
-        # receives, set an awaitable that is complete already (`await ch.send(...)`).
-        self._send_returns = None
 
     def remote_eid(self):
         return self.eid
@@ -248,13 +250,14 @@ class StackListener(_Channel, MctpListener):
 class StackRespChannel(MctpRespChannel):
     """Answers one request: to remote_eid(), same message type, same tag, TO=0."""
 
+    _send_returns = None  # what send() returns (see StackReqChannel)
+
     def __init__(self, client, remote_eid, msg_type, tag):
         self._client = client
         self.eid = remote_eid
         self.msg_type = msg_type
         self.tag = tag
         self._call = Call()  # the arguments of each send (see mctp.api.Call)
-        self._send_returns = None  # what send() returns (see StackReqChannel)
 
     def remote_eid(self):
         return self.eid

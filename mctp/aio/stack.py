@@ -99,9 +99,7 @@ _SENT = _Sent()
 
 
 class AsyncReqChannel(_AsyncWith, StackReqChannel):
-    def __init__(self, client, handle, remote_eid, timeout_ms):
-        StackReqChannel.__init__(self, client, handle, remote_eid, timeout_ms)
-        self._send_returns = _SENT  # await ch.send(msg_type, payload): the request has left
+    _send_returns = _SENT  # await ch.send(msg_type, payload): the request has left
 
     async def recv_into(self, buf, meta):
         check_meta(meta)
@@ -130,9 +128,7 @@ class AsyncListener(_AsyncWith, StackListener):
 
 
 class AsyncRespChannel(StackRespChannel):
-    def __init__(self, client, remote_eid, msg_type, tag):
-        StackRespChannel.__init__(self, client, remote_eid, msg_type, tag)
-        self._send_returns = _SENT  # await resp.send(payload): the response has left
+    _send_returns = _SENT  # await resp.send(payload): the response has left
 
 
 # Over a client whose calls wait (`waits`: the IPC one), every call to the server is awaited:

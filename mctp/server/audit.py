@@ -14,7 +14,13 @@
 
 from ..core.core import CONTROL_OWNER
 from ..core.reassembly import ASSEMBLING, COMPLETE, FREE, SRC_AT, STATE_AT, TAG_AT, TO_AT
-from .records import KIND_FREE, KIND_LISTENER, KIND_REQUEST
+from .._compat import const
+
+# mctp.server.server's KIND_FREE, KIND_LISTENER and KIND_REQUEST ([const-copy]: it imports this
+# module, so this one does not import it).
+_KIND_FREE = const(0)
+_KIND_LISTENER = const(1)
+_KIND_REQUEST = const(2)
 
 
 def problems(server):
@@ -30,7 +36,7 @@ def problems(server):
         if p.handle is not None and (p.handle.pending is not p or p.conn.pending is not p):
             found.append("a pending receive and its handle or connection disagree")
     for flow in core.flows.flows:
-        if flow.used and not _live(server, flow.owner, KIND_REQUEST):
+        if flow.used and not _live(server, flow.owner, _KIND_REQUEST):
             found.append("the flow of tag %d to EID %d has no owner" % (flow.tag, flow.peer))
     return found
 
@@ -39,13 +45,13 @@ def _check_quotas(server, found):
     config = server.core.config
     clients = []
     for h in server.handles:
-        if h.kind != KIND_FREE and h.owner is None:
+        if h.kind != _KIND_FREE and h.owner is None:
             found.append("handle %d is live but has no owner" % h.index)
-        elif h.kind != KIND_FREE and h.owner.wire and h.owner not in clients:
+        elif h.kind != _KIND_FREE and h.owner.wire and h.owner not in clients:
             clients.append(h.owner)
     kinds = (
-        (KIND_LISTENER, "listener", config.client_listeners, "listeners"),
-        (KIND_REQUEST, "request", config.client_requests, "requests"),
+        (_KIND_LISTENER, "listener", config.client_listeners, "listeners"),
+        (_KIND_REQUEST, "request", config.client_requests, "requests"),
     )
     for kind, name, own, table in kinds:
         for conn in clients:
@@ -75,7 +81,7 @@ def _live(server, owner, kind):
 def _check_handles(server, found):
     queued = {}  # slot index -> the handle whose queue holds it
     for h in server.handles:
-        if h.kind == KIND_FREE:
+        if h.kind == _KIND_FREE:
             if h.count or h.pending is not None:
                 found.append("free handle %d holds messages or a receive" % h.index)
             continue
@@ -101,7 +107,7 @@ def _check_slots(server, queued, found):
     for slot in pool.slots:
         state = slot.meta[STATE_AT]
         if state == ASSEMBLING:
-            kind = KIND_LISTENER if slot.to else KIND_REQUEST
+            kind = _KIND_LISTENER if slot.to else _KIND_REQUEST
             if slot.owner != CONTROL_OWNER and not _live(server, slot.owner, kind):
                 found.append("slot %d assembles for an owner that is gone" % slot.index)
             if slot.index in queued:
@@ -125,11 +131,11 @@ def open_handles(server):
     """Server.open_handles(): one line per handle in use."""
     lines = []
     for h in server.handles:
-        if h.kind == KIND_FREE:
+        if h.kind == _KIND_FREE:
             continue
         what = (
             "listener for type %d" % h.msg_type
-            if h.kind == KIND_LISTENER
+            if h.kind == _KIND_LISTENER
             else "request channel to EID %d" % h.eid
         )
         waiting = ", a receive waiting" if h.pending is not None else ""

@@ -22,12 +22,12 @@
 # ends its flows; handles carry the server's epoch (SERVER_RESTARTED); responses are accepted
 # only from the EID the request went to.
 #
-# One module of ~730 lines, not one per job (the handle table, the pending receives, the
-# dispatch), because each split costs the boards more than the M0 bench's 0.1% allows (measured
-# 2026-12-07, tools/ci/baremetal.py bench, against this module whole): the refusals' words in a
-# module of their own, +160 bytes of frozen flash; the handle table as a base class, +124 bytes
-# in this module and +220 bytes with 1% more instructions per 1 KiB echo in a module of its
-# own. The records it keeps are apart (mctp.server.records), which audit reads too.
+# One module of ~790 lines, not one per job (the records, the handle table, the pending
+# receives, the dispatch), because each split costs the boards more than the M0 bench's 0.1%
+# allows (measured 2026-12-07, tools/ci/baremetal.py bench, against this module whole): the
+# records (Connection, _Handle, _Pending) in a module of their own, +220 bytes of frozen flash;
+# the refusals' words, +160 bytes; the handle table as a base class, +124 bytes in this module
+# and +220 bytes with 1% more instructions per 1 KiB echo in a module of its own.
 
 from .._compat import const, ticks_diff, ticks_ms
 from ..constants import (
@@ -44,6 +44,7 @@ from ..bufcopy import copy_into
 from ..core.core import SEND_NO_ROUTE, SEND_OK
 from ..core.timers import entry_due, sooner
 from ..errors import MctpError, ResponseCode
+from ..api import RecvMetadata
 from ..core.packet import FLAG_TO
 from ..ops import (
     OP_GET_EID,
@@ -54,17 +55,16 @@ from ..ops import (
     OP_SET_EID,
     OP_UNBIND,
 )
-from .records import Connection, Handle, Pending
 
 try:
     from os import urandom
 except ImportError:  # a port without a random source
     urandom = None
 
-# records.KIND_FREE, KIND_LISTENER and KIND_REQUEST ([const-copy]).
-_KIND_FREE = const(0)
-_KIND_LISTENER = const(1)
-_KIND_REQUEST = const(2)
+# What a handle is (_Handle.kind); mctp.server.audit keeps copies ([const-copy]).
+KIND_FREE = const(0)
+KIND_LISTENER = const(1)
+KIND_REQUEST = const(2)
 _GEN_MASK = const(0x0F)
 
 # Why a request failed, kept per connection (conn.why, a name of this table; conn.why_value the
@@ -137,6 +137,55 @@ _WORDS = {
 }
 
 
+class Connection:
+    """One client's side of the server: the answer to its last request, in fields. A wire
+    connection (wire=True) is an IPC client's, held to its quotas (Config.client_*), whose
+    answers mctp.ipc's WireAdapter encodes; an in-process one is the owner's."""
+
+    def __init__(self, wire=True):
+        self.wire = wire
+        self.ready = False
+        self.pending = None  # the Pending receive this connection waits for
+        self.why = None  # why its last request failed: a name in WORDS (Server.explain)
+        self.why_value = 0
+        self.op = 0  # the request being answered
+        self.code = ResponseCode.SUCCESS
+        self.value = 0  # what a success answers: a handle value, a tag, the EID
+        self.size = 0  # NO_SPACE: the size needed; a received message: its payload size
+        # A received message's type, IC bit, tag, source EID and size: a wire connection's
+        # own, or the one an in-process client's receive brings (DirectClient sets it).
+        self.meta = RecvMetadata() if wire else None
+        # When given: an object with set(), called when an answer is ready (an async
+        # client's flag, set from the stack task's poll when a pending receive completes).
+        self.wake = None
+
+
+class _Handle:
+    def __init__(self, index, queue_limit):
+        self.index = index
+        self.kind = KIND_FREE
+        self.gen = 0  # bumped on every allocation, so a stale handle value is refused
+        self.owner = None  # the Connection that made it: only it may use or drop it
+        self.msg_type = 0  # a listener's type
+        self.eid = 0  # a request handle's remote EID
+        self.persistent = False  # a request handle's tags survive their first response
+        self.queue = [None] * queue_limit  # complete messages (reassembly slots), oldest first
+        self.head = 0
+        self.count = 0
+        self.pending = None
+
+
+class _Pending:
+    def __init__(self):
+        self.handle = None  # a Handle while in use
+        self.conn = None
+        self.started = 0
+        self.timeout_ms = 0  # 0: wait forever
+        self.capacity = 0
+        self.buf = None  # where the message goes: buf[off:off + capacity]
+        self.off = 0
+
+
 class Server:
     """The endpoint's server, above a Core: it owns the handles (listeners and request
     channels) and their queues of complete messages, the pending receives and the
@@ -157,7 +206,7 @@ class Server:
         self.epoch = epoch
         self.max_payload = min(config.max_payload, MAX_PAYLOAD_SIZE)
         self.handles = [
-            Handle(i, config.queue_limit) for i in range(config.listeners + config.requests)
+            _Handle(i, config.queue_limit) for i in range(config.listeners + config.requests)
         ]
         self._first_request = config.listeners
         # The IPC client quotas, by handle kind (KIND_LISTENER, KIND_REQUEST): what one
@@ -168,7 +217,7 @@ class Server:
             max(config.listeners - config.reserved_listeners, 0),
             max(config.requests - config.reserved_requests, 0),
         )
-        self.pending = [Pending() for _ in range(config.pending_receives)]
+        self.pending = [_Pending() for _ in range(config.pending_receives)]
         # A send on its way down to the core (serve fills them from the Call).
         self._type_byte = 0  # msg_type with the IC bit
         self._dest = 0  # the EID the message goes to
@@ -231,7 +280,7 @@ class Server:
         handles = self.handles
         i = 0
         while i < self._first_request:
-            if handles[i].kind == _KIND_LISTENER and handles[i].msg_type == msg_type:
+            if handles[i].kind == KIND_LISTENER and handles[i].msg_type == msg_type:
                 return i
             i += 1
         return -1
@@ -242,7 +291,7 @@ class Server:
         if slot.owner >= len(self.handles):
             return False
         h = self.handles[slot.owner]
-        if h.kind == _KIND_FREE or h.count >= len(h.queue) or self._client_full(h.owner):
+        if h.kind == KIND_FREE or h.count >= len(h.queue) or self._client_full(h.owner):
             return False
         h.queue[(h.head + h.count) % len(h.queue)] = slot
         h.count += 1
@@ -355,9 +404,9 @@ class Server:
             return self._refuse(conn, ResponseCode.ADDR_IN_USE, "listener_taken")
         if msg_type == MSG_TYPE_CONTROL and self.core.control is not None:
             return self._refuse(conn, ResponseCode.ADDR_IN_USE, "control_taken")
-        if conn.wire and self._over_quota(conn, _KIND_LISTENER):
+        if conn.wire and self._over_quota(conn, KIND_LISTENER):
             return self._refuse(conn, ResponseCode.NO_SPACE, self._why)
-        h = self._alloc(0, self._first_request, _KIND_LISTENER)
+        h = self._alloc(0, self._first_request, KIND_LISTENER)
         if h is None:
             self._why_value = self._first_request  # in use
             return self._refuse(conn, ResponseCode.NO_SPACE, "no_listener_handle")
@@ -368,9 +417,9 @@ class Server:
         if eid is None or not is_valid_remote_eid(eid):
             self._why_value = eid
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_eid")
-        if conn.wire and self._over_quota(conn, _KIND_REQUEST):
+        if conn.wire and self._over_quota(conn, KIND_REQUEST):
             return self._refuse(conn, ResponseCode.NO_SPACE, self._why)
-        h = self._alloc(self._first_request, len(self.handles), _KIND_REQUEST)
+        h = self._alloc(self._first_request, len(self.handles), KIND_REQUEST)
         if h is None:
             self._why_value = len(self.handles) - self._first_request  # in use
             return self._refuse(conn, ResponseCode.NO_SPACE, "no_request_handle")
@@ -383,11 +432,11 @@ class Server:
         # (self._why and _why_value say which).
         if self.held(kind, conn) >= self._own_quota[kind]:
             self._why_value = self._own_quota[kind]
-            self._why = "client_listeners" if kind == _KIND_LISTENER else "client_requests"
+            self._why = "client_listeners" if kind == KIND_LISTENER else "client_requests"
             return True
         if self.held(kind, None) >= self._shared_quota[kind]:
             self._why_value = self._shared_quota[kind]
-            self._why = "clients_listeners" if kind == _KIND_LISTENER else "clients_requests"
+            self._why = "clients_listeners" if kind == KIND_LISTENER else "clients_requests"
             return True
         return False
 
@@ -409,7 +458,7 @@ class Server:
         i = first
         while i < end:
             h = handles[i]
-            if h.kind == _KIND_FREE:
+            if h.kind == KIND_FREE:
                 h.kind = kind
                 h.gen = (h.gen + 1) & _GEN_MASK
                 h.persistent = False
@@ -435,7 +484,7 @@ class Server:
         index = value & 0xFF
         if index < len(self.handles):
             h = self.handles[index]
-            if h.kind != _KIND_FREE and h.gen == (value >> 8) & _GEN_MASK:
+            if h.kind != KIND_FREE and h.gen == (value >> 8) & _GEN_MASK:
                 return h
         self._error = ResponseCode.BAD_ARGUMENT
         self._why = "stale"
@@ -472,7 +521,7 @@ class Server:
             self._finish(h.pending, ResponseCode.BAD_ARGUMENT, 0)
         self.core.release_owner(h.index)
         h.count = 0
-        h.kind = _KIND_FREE
+        h.kind = KIND_FREE
         h.owner = None
 
     def release_beside(self, conn, value):
@@ -492,7 +541,7 @@ class Server:
         queued messages go) and its pending receive is withdrawn."""
         self.cancel(conn)
         for h in self.handles:
-            if h.owner is conn and h.kind != _KIND_FREE:
+            if h.owner is conn and h.kind != KIND_FREE:
                 self.release(h)
 
     def queued(self, handle_value):
@@ -505,7 +554,7 @@ class Server:
         """Let the requests of a request handle keep their tag after the first response, for
         protocols that answer more than once (the tag then lives until it expires)."""
         h = self._lookup(handle_value)
-        if h is None or h.kind != _KIND_REQUEST:
+        if h is None or h.kind != KIND_REQUEST:
             raise ValueError(_WORDS["not_request"] % handle_value)
         h.persistent = persistent
 
@@ -634,7 +683,7 @@ class Server:
         h = self._owned(conn, call.handle.value)
         if h is None:
             return self._refuse_handle(conn)
-        if h.kind != _KIND_REQUEST:
+        if h.kind != KIND_REQUEST:
             self._why_value = call.handle.value
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "listener_sends")
         if call.tag is not None or (call.eid is not None and call.eid != h.eid):
@@ -680,7 +729,7 @@ class Server:
     def handles_in_use(self):
         count = 0
         for h in self.handles:
-            if h.kind != _KIND_FREE:
+            if h.kind != KIND_FREE:
                 count += 1
         return count
 
