@@ -32,7 +32,6 @@ timing): the random numbers drawn never depend on the answers, so a batch that f
 written again, the same but for those values, by the same seed.
 """
 
-import errno
 import resource
 import socket
 import time
@@ -42,6 +41,15 @@ from fuzz_rig import (
     Rng,
     UdpRig,
     random_request,
+)
+
+from fuzz_abuses import (
+    ABUSES,
+    IDLE_CPU_PERCENT,
+    MAX_CLIENTS,
+    STALL_MS,
+    cpu_percent,
+    until,
 )
 
 from mctp import MctpError, Stack, wire
@@ -72,16 +80,12 @@ SEND_TIMEOUT_S = 2.0  # a stream the endpoint stops reading for this long is a f
 # kept by mistake shows at once, while what the conservative collector happens to keep of the
 # last ones moves the figure by up to 2 KB (measured: -500 to +2144 over 24 batches).
 HEAP_SLACK = 4096
-MAX_CLIENTS = 8  # --ipc-max-clients: the fuzzing connections and the good client, with room
-STALL_MS = 500  # --ipc-stall-ms: a client that never reads is dropped after this
 # Descriptors the endpoint may open beyond those it has when it starts: its connections and
 # one more (what a refused connection takes for a moment).
 SPARE_DESCRIPTORS = MAX_CLIENTS + 1
 # What the endpoint has open once it runs: standard streams, its UDP and listening sockets,
 # and on CPython its event loop's epoll and self-pipe (at most 9, measured), with room.
 STARTS_WITH = 10
-IDLE_CPU_PERCENT = 10  # an idle endpoint (or one under an abuse) may use this much of a CPU
-CPU_SAMPLE_S = 0.25
 
 
 class IpcSource:
@@ -346,191 +350,9 @@ class GoodClient:
         return None
 
 
-def cpu_percent(endpoint):
-    """The share of one CPU the endpoint uses over CPU_SAMPLE_S, in percent."""
-    cpu, wall = endpoint.cpu_seconds(), time.monotonic()
-    time.sleep(CPU_SAMPLE_S)
-    return 100 * (endpoint.cpu_seconds() - cpu) / (time.monotonic() - wall)
-
-
-def _until(condition, seconds=3.0):
-    # True once `condition()` is, False when `seconds` pass first.
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
-def _fresh_client_served(path):
-    # A client that connects now is served within its deadline: None, or why not.
-    try:
-        client = StreamClient(connect_unix(path))
-    except OSError as error:
-        return "a new client cannot connect: %s" % error
-    try:
-        Stack(client).get_eid()
-    except MctpError as error:
-        return "a new client is not served: %s" % error
-    finally:
-        client.stream.close()
-    return None
-
-
-def _busy_while(rig, figures, what):
-    # None when the endpoint's CPU stays low while `what` goes on, else what it used.
-    percent = cpu_percent(rig.endpoint)
-    figures.high(what + "_cpu", int(percent), "%")
-    if percent > IDLE_CPU_PERCENT:
-        return "%s: the endpoint used %d%% of a CPU" % (what, percent)
-    return None
-
-
-def flood(rig, figures, path):
-    """Connections past the limit, all at once: those beyond it are refused (their streams
-    end at once), counted; a new client is served once they have gone."""
-    refused = rig.audit("ipc")["refused"]
-    streams = []
-    try:
-        for _ in range(2 * MAX_CLIENTS):
-            streams.append(connect_unix(path))
-        if not _until(lambda: sum(s.any() == 0 and s.closed for s in streams) >= MAX_CLIENTS):
-            return "connections past the limit were not closed at once"
-        problem = _busy_while(rig, figures, "flood")
-    finally:
-        for stream in streams:
-            stream.close()
-    now = rig.audit("ipc")["refused"]
-    figures.add("flood_refused", now - refused, "")
-    if now - refused < MAX_CLIENTS:
-        return problem or "%d refused of %d past the limit" % (now - refused, MAX_CLIENTS)
-    return problem or _fresh_client_served(path)
-
-
-def exhausted(rig, figures, path):
-    """The service full of idle connections, then the endpoint's descriptor limit lowered to
-    what it has open: accept() fails, counted, the listener rests (CPU low) and clients past
-    the backlog give up at their deadline; with the limit back and the connections gone, a
-    new client is served. (The limit is lowered no further than that: the unix port's
-    asyncio poller keeps an entry for every stream it has ever watched at once, and poll()
-    refuses more entries than RLIMIT_NOFILE allows, EINVAL.)"""
-    pid = rig.endpoint.process.pid
-    errors = rig.audit("ipc")["accept_errors"]
-    limits = resource.prlimit(pid, resource.RLIMIT_NOFILE)
-    streams = []
-    problem = None
-    try:
-        for _ in range(MAX_CLIENTS - 1):  # (the good client has the last place)
-            streams.append(connect_unix(path))
-        if not _until(lambda: rig.audit("ipc")["open"] == MAX_CLIENTS):
-            return "the idle connections were not all served"
-        resource.prlimit(pid, resource.RLIMIT_NOFILE, (rig.endpoint.descriptors(), limits[1]))
-        try:
-            for _ in range(MAX_CLIENTS):  # (past the backlog's 4)
-                streams.append(connect_unix(path, timeout_ms=200))
-            problem = "the backlog never filled"
-        except OSError as error:
-            if error.errno != errno.ETIMEDOUT:
-                problem = "a connect failed: %s" % error
-        if not _until(lambda: rig.audit("ipc")["accept_errors"] > errors):
-            problem = problem or "no accept error counted"
-        problem = problem or _busy_while(rig, figures, "exhausted")
-    finally:
-        for stream in streams:
-            stream.close()
-        resource.prlimit(pid, resource.RLIMIT_NOFILE, limits)
-    figures.add("accept_errors", rig.audit("ipc")["accept_errors"] - errors, "")
-    return problem or _fresh_client_served(path)
-
-
-def never_reads(rig, figures, path):
-    """A client that sends requests and reads none of the answers: once its socket is full
-    the endpoint waits (CPU low) and drops it after STALL_MS, counted."""
-    stalled = rig.audit("ipc")["stalled"]
-    request = bytearray(64)
-    frame = bytearray(64)
-    n = encode_frame(frame, KIND_REQUEST, 1, request, wire.encode_get_eid(request))
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.connect(path)
-        sock.settimeout(0.2)
-        try:
-            while True:  # until the endpoint stops reading it
-                sock.sendall(bytes(frame[:n]) * 50)
-        except socket.timeout:
-            pass
-        problem = _busy_while(rig, figures, "never_reads")
-        if not _until(lambda: rig.audit("ipc")["stalled"] > stalled, 3 * STALL_MS / 1000):
-            problem = problem or "a client that never reads was not dropped"
-    finally:
-        sock.close()
-    figures.add("stalled", rig.audit("ipc")["stalled"] - stalled, "")
-    return problem or _fresh_client_served(path)
-
-
-GREEDY_CLIENTS = 2  # connections grabbing all they can (with room for the good and a new one)
-QUOTA_WORDS = "IPC client quota"  # how a refusal by a client's own quota begins
-
-
-def _grab(client, what, first_type):
-    # Every handle of `what` ("listener", on types from `first_type` up, or "req" to EID 20)
-    # the client gets: (handles, the refusal that ended it).
-    handles = []
-    while len(handles) < 16:
-        try:
-            if what == "listener":
-                handles.append(client.listener(first_type + len(handles)))
-            else:
-                handles.append(client.req(20))
-        except MctpError as error:
-            return handles, error
-    return handles, None
-
-
-def grabs_quota(rig, figures, path):
-    """Clients that take every handle they can: each is refused by its own quota (NO_SPACE, the
-    words naming it), and meanwhile a new client still opens a listener and a request
-    channel; once they have gone, their handles are free again."""
-    greedy = []
-    problem = None
-    try:
-        for _ in range(GREEDY_CLIENTS):
-            greedy.append(StreamClient(connect_unix(path)))
-        for i, client in enumerate(greedy):
-            for what in ("listener", "req"):
-                handles, refusal = _grab(client, what, 0x40 + 16 * i)
-                figures.high("quota_" + what, len(handles), "")
-                if refusal is None or not (refusal.detail or "").startswith(QUOTA_WORDS):
-                    problem = problem or "a %s grab ended with %r" % (what, refusal)
-        problem = problem or _fresh_client_gets_handles(path)
-    finally:
-        for client in greedy:
-            client.stream.close()
-    return problem or _fresh_client_served(path)
-
-
-def _fresh_client_gets_handles(path):
-    # A client that connects now gets a listener and a request channel: None, or why not.
-    client = StreamClient(connect_unix(path))
-    stack = Stack(client)
-    try:
-        with stack.listener(0x7F):
-            with stack.req(20):
-                return None
-    except MctpError as error:
-        return "a new client got no handle beside greedy ones: %s" % error
-    finally:
-        client.stream.close()
-
-
-# After each batch's bytes, one of these in turn: (rig, figures, path) -> None or a problem.
-ABUSES = (flood, exhausted, never_reads, grabs_quota)
-
-
 def _idle_problems(rig, figures, descriptors):
     # After a batch: the endpoint's descriptors at their baseline, its idle CPU low.
-    if not _until(lambda: rig.endpoint.descriptors() == descriptors):
+    if not until(lambda: rig.endpoint.descriptors() == descriptors):
         return "%d descriptors open (baseline %d)" % (rig.endpoint.descriptors(), descriptors)
     percent = cpu_percent(rig.endpoint)
     figures.high("idle_cpu", int(percent), "%")
@@ -645,7 +467,7 @@ def _why_stopped(rig, connection, refused):
         )
     refused[0] += 1
     connection.close()
-    if not _until(lambda: rig.audit("ipc")["open"] < MAX_CLIENTS):
+    if not until(lambda: rig.audit("ipc")["open"] < MAX_CLIENTS):
         return "refused at its limit, the endpoint kept %d connections" % MAX_CLIENTS
     return None
 
