@@ -17,6 +17,9 @@
 # Encoders write into the caller's buffer and return the length; decoders fill caller-owned
 # header objects. On success neither allocates, so the server and DirectClient can run them with
 # the heap locked.
+#
+# (Over ~450 lines: an encoder and a decoder for each operation of the contract's wire
+# format, in one file to be read against openprot_mctp_api::wire side by side.)
 
 from ._compat import const
 from .bufcopy import copy_into

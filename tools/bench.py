@@ -40,6 +40,9 @@ Figures:
   async_idle_polls_10s     how often an idle endpoint's StackTask polls in 10 seconds
   stack_ram_bytes          heap taken by one default-configured stack: core, server and a
                            loopback link (MicroPython: gc.mem_alloc; CPython: tracemalloc)
+
+(Over ~450 lines: one short function per figure, each beside its setup; the list above
+says what each measures.)
 """
 
 import gc

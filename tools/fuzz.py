@@ -1,4 +1,7 @@
 # Seeded, bounded fuzzing; `--help` prints USAGE.
+#
+# (Over ~450 lines: the frame source, the rigs and the four in-process and UDP fuzzers share
+# the seeded source and the figures; the IPC fuzzer is apart, in fuzz_ipc.py and fuzz_abuses.py.)
 
 import gc
 import sys

@@ -1,4 +1,7 @@
 # The endpoint firmware on the host: `--help` prints USAGE.
+#
+# (Over ~450 lines: one command's options, console and loop, read top to bottom; the
+# endpoint itself is firmware/endpoint.py.)
 
 import gc
 import os

@@ -15,6 +15,9 @@ the build flags below, so the C sources compile once and later builds only refre
 project's Python. The toolchain is Debian's gcc-arm-none-eabi, libnewlib-arm-none-eabi and
 qemu-system-arm. Without them, or without the tree, `test` and `bench` say why and exit 0, or
 1 when $CI is set: CI must never pass by skipping the boards.
+
+(Over ~450 lines: the build, the test run and the bench share the cached tree, the boards
+and the QEMU guest; the bench's own scripts are in qemu/.)
 """
 
 import argparse

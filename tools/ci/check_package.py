@@ -28,6 +28,9 @@ The manifests are executed by MicroPython's own manifestfile module (shipped in
 micropython-stubber), exactly as a firmware build or `mpremote mip` would read them. A board's
 manifest includes its port's default manifest, which lives in a MicroPython checkout: here it is
 a stub, so only what the board adds is checked.
+
+(Over ~450 lines: its four checks read the parts' manifests the same way and share that
+reading; apart, each would repeat it.)
 """
 
 import ast

@@ -22,6 +22,8 @@ temporary folder for the socket: any number run at once.
 From the command line, with a peer program given the socket's path:
 
     python3 tools/ci/linux_guest/run.py [--run geteid,echo,listen] [--peer-command 'CMD {path}']
+
+(Over ~450 lines: Guest, the QEMU process and its console, is most of it and one thing.)
 """
 
 import argparse
