@@ -1,4 +1,4 @@
-# Decodes SMBus/I2C MCTP frames; `--help` prints USAGE. describe_frame() is what `make run`
+# Decodes SMBus/I2C MCTP frames and pcap captures of MCTP packets; `--help` prints USAGE. describe_frame() is what `make run`
 # prints for every frame on the bus. Allocates freely: a host tool, also usable from the
 # MicroPython REPL.
 
@@ -16,6 +16,7 @@ from mctp.constants import (  # noqa: E402
 )
 from mctp.core.packet import FLAG_SOM, FLAGS_AT, TRANSPORT_HEADER_SIZE, describe  # noqa: E402
 from mctp.i2c.smbus import decode_frame  # noqa: E402
+from mctp.host.pcap import RECEIVED, SENT, read_pcap  # noqa: E402
 
 from firmware.pldm import COMMAND_NAMES as PLDM_BASE_COMMANDS  # noqa: E402
 from firmware.pldm import PLDM_TYPE_BASE, PLDM_TYPE_MASK  # noqa: E402
@@ -23,7 +24,7 @@ from firmware.pldm import PLDM_TYPE_BASE, PLDM_TYPE_MASK  # noqa: E402
 sys.path.insert(0, __file__.rpartition("/")[0] or ".")
 from cli import CommandLine  # noqa: E402
 
-USAGE = """usage: mctp_trace.py [FRAME ...]
+USAGE = """usage: mctp_trace.py [FRAME ...] | --pcap FILE
 
 Print one line for each SMBus/I2C MCTP frame given in hex (address byte first, PEC last):
 the addresses, PEC, transport header and the control, PLDM or vendor message. Each argument is
@@ -32,6 +33,13 @@ one frame (quote one written with spaces); with none, standard input gives one f
     python3 tools/mctp_trace.py 3a0f0821010008c800800256
     python3 tools/mctp_trace.py "3A 0F 08 21 01 00 08 C8 00 80 02 56" "20 0F 0C 3B ..."
     some-capture-tool | python3 tools/mctp_trace.py
+
+Options:
+  --pcap FILE  print one line for each MCTP packet of the pcap capture FILE instead
+               (run_endpoint.py --pcap's, the kernel's tcpdump -i mctpX's: link type
+               LINUX_SLL2 or LINUX_SLL; or MCTP, 291): its time from the first packet,
+               link number, in or out, the peer's physical address (- on a serial
+               line), then the packet as a frame's is shown
 """
 
 _SHOWN = 16  # message bytes shown before "..."
@@ -43,13 +51,39 @@ def describe_frame(frame):
         dest, src, packet = decode_frame(frame)
     except ValueError as error:
         return "%s (%d bytes: %s)" % (error, len(frame), _hex(frame))
-    text = "0x%02x -> 0x%02x  %s" % (src, dest, describe(packet, 0, len(packet)))
-    if packet[FLAGS_AT] & FLAG_SOM and len(packet) > TRANSPORT_HEADER_SIZE:
+    return "0x%02x -> 0x%02x  %s" % (src, dest, describe_packet(packet))
+
+
+def describe_packet(packet):
+    """An MCTP packet (transport header first): the header and the start of its message."""
+    text = describe(packet, 0, len(packet))
+    if len(packet) > TRANSPORT_HEADER_SIZE and packet[FLAGS_AT] & FLAG_SOM:
         type_byte = packet[TRANSPORT_HEADER_SIZE]
         text += "  " + describe_message(
             type_byte & MSG_TYPE_MAX, packet[TRANSPORT_HEADER_SIZE + 1 :]
         )
     return text
+
+
+_DIRECTIONS = {RECEIVED: "in ", SENT: "out", None: "?  "}
+
+
+def describe_capture(records):
+    """One line for each Record of a capture (mctp.host.pcap.read_pcap)."""
+    lines = []
+    for record in records:
+        address = "-" if record.address is None else "0x%02x" % record.address
+        lines.append(
+            "%.6f link %d %s %s  %s"
+            % (
+                record.time - records[0].time,
+                record.interface,
+                _DIRECTIONS[record.direction],
+                address,
+                describe_packet(record.packet),
+            )
+        )
+    return lines
 
 
 def describe_message(msg_type, body):
@@ -84,8 +118,19 @@ def _hex(data):
 
 
 def main(argv):
-    cli = CommandLine(USAGE, positional=True)
-    _, frames = cli.parse(argv)
+    cli = CommandLine(USAGE, valued={"--pcap": None}, positional=True)
+    options, frames = cli.parse(argv)
+    if options["pcap"] is not None:
+        if frames:
+            cli.fail("give frames or --pcap FILE, not both")
+        try:
+            with open(options["pcap"], "rb") as file:
+                records = read_pcap(file.read())
+        except (OSError, ValueError) as error:
+            cli.fail("--pcap %s: %s" % (options["pcap"], error))
+        for line in describe_capture(records):
+            print(line)
+        return
     if not frames:
         frames = [line for line in sys.stdin.read().splitlines() if line.strip()]
     for text in frames:

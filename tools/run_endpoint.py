@@ -69,6 +69,10 @@ Options:
                          (connections, requests, bad frames, ...), "request EID TYPE HEX"
                          sends a request and prints "answer TYPE HEX" (or "error: ..."),
                          "quit" stops
+  --pcap FILE            write every packet the endpoint's links receive and send to FILE,
+                         as it comes, in the pcap format of the kernel's MCTP captures
+                         (Wireshark opens it; tools/mctp_trace.py --pcap FILE prints it):
+                         link 1 is the I2C bus, or the serial line when it is the only one
   --blocking             run the blocking loop (EndpointApp.run, as at the REPL) instead of
                          the asyncio tasks of a board's main.py (EndpointApp.main)
 
@@ -93,6 +97,7 @@ COMMAND_LINE = CommandLine(
         "--vendor-id": "0xFFFF",
         "--tid": "1",
         "--services": "echo,pldm",
+        "--pcap": None,
     },
     flags=("--console", "--blocking", "--board-limits"),
     repeated=("--config",),
@@ -133,6 +138,7 @@ def parse(argv):
         settings["listen"] = cli.number("--i2c-udp LISTEN", listen, 0, 65535)
         settings["peer"] = cli.number("--i2c-udp PEER", peer, 1, 65535)
     settings["ipc"] = options["ipc"]
+    settings["pcap"] = options["pcap"]
     if options["ipc"] is not None and not options["ipc"].startswith(("unix:", "tcp:", "serial:")):
         cli.fail("--ipc: give unix:PATH, tcp:PORT or serial:PATH, not %r" % options["ipc"])
     clients = options["ipc_max_clients"]
@@ -448,6 +454,19 @@ def open_serial(path):
     return stream
 
 
+def open_capture(path, app):
+    """A capture of the endpoint's links' packets in the file at `path` (mctp.host.pcap);
+    SystemExit when it cannot be written."""
+    from mctp.host.pcap import PcapWriter  # noqa: PLC0415 (only with --pcap)
+
+    try:
+        capture = PcapWriter(open(path, "wb"))  # noqa: SIM115 (closed with the links)
+    except OSError as error:
+        raise SystemExit("run_endpoint.py: cannot write the capture %s: %s" % (path, error))
+    capture.attach(app.core)
+    return capture
+
+
 class IpcService:
     """The endpoint's stack served to applications in other processes (mctp.ipc), through
     EndpointApp.serve_ipc as a board serves its IPC UART: on a serial line, one application;
@@ -588,6 +607,7 @@ def main(argv):
             app.remove_service(getattr(app, name))
     if s["serial_peer"] is not None:
         app.core.add_route(s["serial_peer"], s["serial_peer"], app.serial, 0)
+    capture = None if s["pcap"] is None else open_capture(s["pcap"], app)
     ipc = None
     if s["ipc"] is not None:
         ipc = IpcService(s["ipc"], app, wake, s["ipc_max_clients"], s["ipc_stall_ms"])
@@ -600,6 +620,8 @@ def main(argv):
         where.append("serial %s" % s["serial"])
     if ipc is not None:
         where.append("IPC %s" % ipc.where)
+    if capture is not None:
+        where.append("capture %s" % s["pcap"])
     ready = "ready: %s, EID %d, UUID %s" % (", ".join(where), app.core.eid, format_uuid(uuid))
     if i2c is not None:
         ready += ", UDP %d -> %d" % (target.port, s["peer"])
@@ -622,7 +644,7 @@ def main(argv):
     except KeyboardInterrupt:
         pass
     finally:
-        for closing in (target, i2c, serial, ipc):
+        for closing in (target, i2c, serial, ipc, capture):
             if closing is not None:
                 closing.close()
     app.show()  # (the IPC service's figures among them)
