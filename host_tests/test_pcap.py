@@ -13,6 +13,7 @@ from firmware.endpoint import EndpointApp
 from mctp.control.bus_owner import BusOwner
 from mctp.host.i2c_sim import SimBus
 from mctp.host.pcap import RECEIVED, SENT, PcapWriter, read_pcap
+from mctp._compat import ticks_ms
 from mctp.i2c import I2CLink
 
 UUID = bytes(range(16))
@@ -51,6 +52,22 @@ def _captured_session():
     return out.getvalue(), app, capture
 
 
+def _expected_headers():
+    # Each packet's transport header, with its direction: the enumeration (Get EID, Set EID,
+    # message types, vendor message support, UUID), each request answered at once, then the
+    # echo's 16 packets in and 16 out (the type byte and 1023 bytes, 64 a packet), tag 5.
+    enumeration = []
+    # (Set Endpoint ID goes to EID 0, and is answered from the EID it sets.)
+    for tag, dest, src in ((0, 0, 0), (1, 0, 10), (2, 10, 10), (3, 10, 10), (4, 10, 10)):
+        enumeration.append((RECEIVED, "01%02x08%02x" % (dest, 0xC8 | tag)))
+        enumeration.append((SENT, "0108%02x%02x" % (src, 0xC0 | tag)))
+    seq = [0x10 * (i % 4) for i in range(16)]
+    som_eom = [0x80] + [0] * 14 + [0x40]
+    echo_in = [(RECEIVED, "010a08%02x" % (som_eom[i] | seq[i] | 0x0D)) for i in range(16)]
+    echo_out = [(SENT, "01080a%02x" % (som_eom[i] | seq[i] | 0x05)) for i in range(16)]
+    return enumeration + echo_in + echo_out
+
+
 def test_a_capture_holds_every_packet_in_order_in_the_kernels_format():
     data, app, capture = _captured_session()
     # The global header: magic (microseconds), version 2.4, zone 0, accuracy 0, snaplen 65535,
@@ -68,21 +85,7 @@ def test_a_capture_holds_every_packet_in_order_in_the_kernels_format():
     assert capture.packets == len(records) == counters.rx_packets + counters.tx_packets
     assert [r.time for r in records[:2]] == [1700000000.123456, 1700000000.124456]
     assert {(r.interface, r.address) for r in records} == {(1, 0x10)}
-    # Each packet's transport header, with its direction: the enumeration (Get EID, Set EID,
-    # message types, vendor message support, UUID), each request answered at once, then the
-    # echo's 16 packets in and 16 out (the type byte and 1023 bytes, 64 a packet), tag 5.
-    headers = [(r.direction, r.packet[:4].hex()) for r in records]
-    enumeration = []
-    # (Set Endpoint ID goes to EID 0, and is answered from the EID it sets.)
-    for tag, dest, src in ((0, 0, 0), (1, 0, 10), (2, 10, 10), (3, 10, 10), (4, 10, 10)):
-        enumeration.append((RECEIVED, "01%02x08%02x" % (dest, 0xC8 | tag)))
-        enumeration.append((SENT, "0108%02x%02x" % (src, 0xC0 | tag)))
-    assert headers[:10] == enumeration
-    seq = [0x10 * (i % 4) for i in range(16)]
-    som_eom = [0x80] + [0] * 14 + [0x40]
-    echo_in = [(RECEIVED, "010a08%02x" % (som_eom[i] | seq[i] | 0x0D)) for i in range(16)]
-    echo_out = [(SENT, "01080a%02x" % (som_eom[i] | seq[i] | 0x05)) for i in range(16)]
-    assert headers[10:] == echo_in + echo_out
+    assert [(r.direction, r.packet[:4].hex()) for r in records] == _expected_headers()
     assert records[10].packet[4:7] == b"\x7e\xff\xff"  # the type byte, the vendor ID
 
 
@@ -137,7 +140,7 @@ def test_mctp_trace_decodes_a_capture_on_both_interpreters():
     import sys  # noqa: PLC0415
     import tempfile  # noqa: PLC0415
 
-    tools = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
+    tools = _tools()
     micropython = os.path.join(os.path.dirname(sys.executable), "micropython")
     data, _, _ = _captured_session()
     with tempfile.TemporaryDirectory() as folder:
@@ -163,3 +166,103 @@ def test_mctp_trace_decodes_a_capture_on_both_interpreters():
         "type 0x00  control Get Endpoint ID request iid 0"
     )
     assert lines[1].startswith("0.001000 link 1 out 0x10  ver 1 0->8 SOM EOM seq 0 TO=0 tag 0")
+
+
+def _enumerated_over_udp(interpreter, path):
+    # run_endpoint.py under `interpreter` with --pcap `path` on the UDP bus; a bus owner here
+    # enumerates it and exchanges a 1 KiB echo; the endpoint stopped (SIGINT). Its output.
+    import signal  # noqa: PLC0415
+
+    from endpoint_process import EndpointProcess  # noqa: PLC0415
+
+    from mctp.host.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415
+
+    target = UdpI2CTarget(0x10, 0)
+    i2c = UdpI2C()
+    options = ["--i2c-udp", "0:%d" % target.port, "--uuid", UUID.hex(), "--pcap", path]
+    endpoint = EndpointProcess(interpreter, options)
+    try:
+        assert ", capture %s, " % path in endpoint.ready
+        i2c.connect(endpoint.port)
+        owner = Endpoint(None, I2CLink(i2c, target, 0x10), 0x10, 8, ticks_ms)
+        assert BusOwner(owner.core, owner.stack, owner.link).enumerate(0x1D).eid == 10
+        request = b"\xff\xff" + pattern(1021)
+        with owner.stack.req(10, 2000) as channel:
+            channel.send(0x7E, request)
+            assert channel.recv()[1] == request
+    finally:
+        assert endpoint.stop(signal.SIGINT) == 0, endpoint.output
+        i2c.close()
+        target.close()
+    return endpoint.output
+
+
+def test_run_endpoint_captures_its_links_traffic_on_both_interpreters():
+    if IS_MICROPYTHON:
+        skip("starts processes")
+    import os  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    sys.path.insert(0, _tools())
+    from endpoint_process import micropython_command  # noqa: PLC0415
+
+    for interpreter in (sys.executable, micropython_command()):
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "capture.pcap")
+            output = _enumerated_over_udp(interpreter, path)
+            with open(path, "rb") as file:
+                records = read_pcap(file.read())
+        assert "Traceback" not in output
+        headers = [(r.direction, r.packet[:4].hex()) for r in records]
+        assert headers == _expected_headers(), interpreter
+        assert {(r.interface, r.address) for r in records} == {(1, 0x10)}
+        times = [r.time for r in records]
+        assert times == sorted(times)
+
+
+def _tools():
+    import os  # noqa: PLC0415
+
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
+
+
+def test_tshark_dissects_a_capture_as_mctp():
+    if IS_MICROPYTHON:
+        skip("starts processes")
+    import os  # noqa: PLC0415
+    import shutil  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    tshark = shutil.which("tshark")
+    if tshark is None:
+        skip("no tshark here (Wireshark 4.2 or later dissects MCTP; CI does without)")
+    fields = subprocess.run(
+        [tshark, "-G", "fields"], capture_output=True, text=True, timeout=120, check=False
+    ).stdout
+    if "\tmctp.src\t" not in fields:
+        skip("this tshark has no MCTP dissector (Wireshark 4.2 and later have one)")
+    data, _, _ = _captured_session()
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "capture.pcap")
+        with open(path, "wb") as file:
+            file.write(data)
+        fields = ("sll.ifindex", "sll.pkttype", "mctp.src", "mctp.dst")
+        command = [tshark, "-r", path, "-T", "fields"]
+        for field in fields:
+            command += ["-e", field]
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    rows = [line.split("\t") for line in done.stdout.splitlines()]
+    wanted = []
+    for direction, header in _expected_headers():
+        kind = "4" if direction == SENT else "0"
+        wanted.append(["1", kind, str(int(header[4:6], 16)), str(int(header[2:4], 16))])
+    assert rows == wanted
