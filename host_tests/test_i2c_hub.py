@@ -11,6 +11,20 @@ from mctp.control.messages import ControlError
 from mctp.i2c import I2CLink
 from mctp.i2c.smbus import encode_frame
 
+if not IS_MICROPYTHON:
+    import os
+    import select
+    import signal
+    import subprocess
+    import sys
+
+    from peers import SimpleEndpoint
+
+    TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
+    HUB_TOOL = os.path.join(TOOLS, "i2c_hub.py")
+    sys.path.insert(0, TOOLS)
+    from endpoint_process import EndpointFailed, EndpointProcess, micropython_command
+
 OWNER = 0x10
 DEVICES = (0x1D, 0x1E, 0x1F)
 ABSENT = 0x30
@@ -182,3 +196,121 @@ def test_bad_device_entries_are_refused_with_the_value_and_the_limit():
         assert str(caught.value) == words
     with raises(ValueError):
         hello(0x78)
+
+
+class HubProcess:
+    """tools/i2c_hub.py under `interpreter` on a free port (its `port`), until stop(), which
+    returns what it printed when it stopped."""
+
+    def __init__(self, interpreter, options=()):
+        self.process = subprocess.Popen(
+            [interpreter, HUB_TOOL, "--port", "0"] + list(options),  # noqa: RUF005 (MicroPython)
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        if not select.select([self.process.stdout], [], [], 10)[0]:
+            self.stop()
+            raise AssertionError("the hub did not start")
+        self.ready = self.process.stdout.readline()
+        assert self.ready.startswith("ready: I2C hub on UDP "), self.ready + self.stop()
+        self.port = int(self.ready.split()[5].rstrip(","))
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        output = self.process.stdout.read()
+        self.process.stdout.close()
+        return output
+
+
+def cpython_only():
+    if IS_MICROPYTHON:
+        skip("starts processes, and pymctp runs on CPython only")
+
+
+def test_three_micropython_endpoints_and_pymctp_on_a_hub_process_under_both_interpreters():
+    # The hub as a user starts it, three endpoints under the unix port joining it with
+    # --i2c-hub, pymctp's responder at 0x1C given to it as a static device, and our bus owner
+    # (in this process, on the real clock) enumerating all four and echoing 1 KiB with ours.
+    cpython_only()
+    from mctp._compat import ticks_ms  # noqa: PLC0415
+    from mctp.host.i2c_hub import hello  # noqa: PLC0415
+    from mctp.host.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415
+
+    for interpreter in (micropython_command(), sys.executable):
+        uuid = bytes(range(0xA0, 0xB0))
+        with SimpleEndpoint(0x1C, None, uuid, msg_types=(0, 1)) as simple:
+            hub = HubProcess(interpreter, ["--device", "0x1C=%d" % simple.port])
+            simple.socket.out_port = hub.port
+            target = UdpI2CTarget(OWNER, 0)
+            i2c = UdpI2C(hub.port, sock=target.sock)
+            i2c.writeto(OWNER, hello(OWNER))
+            endpoints = []
+            try:
+                for addr in DEVICES:
+                    options = [
+                        "--i2c-udp",
+                        "0:%d" % hub.port,
+                        "--i2c-hub",
+                        "--i2c-addr",
+                        hex(addr),
+                    ]
+                    endpoints.append(EndpointProcess(micropython_command(), options))
+                owner = Endpoint(None, I2CLink(i2c, target, OWNER), OWNER, 8, ticks_ms)
+                bus_owner = BusOwner(owner.core, owner.stack, owner.link)
+                peers = [bus_owner.enumerate(addr) for addr in DEVICES]
+                assert [peer.eid for peer in peers] == [10, 11, 12]
+                for peer in peers:
+                    assert bus_owner.control.get_eid(peer.eid).eid == peer.eid
+                    with owner.stack.req(peer.eid, 2000) as channel:
+                        channel.send(0x7E, ECHO)
+                        assert channel.recv()[1] == ECHO
+                pymctp_peer = bus_owner.enumerate(0x1C)  # it answers after 100-250 ms
+                assert (pymctp_peer.eid, pymctp_peer.uuid) == (13, uuid)
+                with raises(ControlError):
+                    BusOwner(owner.core, owner.stack, owner.link, 20, 20, 50, 1).enumerate(ABSENT)
+            finally:
+                outputs = [endpoint.stop_output() for endpoint in endpoints]
+                report = hub.stop()
+                target.close()
+        for output in outputs:
+            assert "echoed=1" in output and "bad_pec=0" in output, output
+        counters = dict(word.split("=") for word in report.splitlines()[0].split()[1:])
+        assert report.startswith("hub: "), report
+        assert counters["announced"] == "4", report  # the owner and the three endpoints
+        assert counters["no_such_device"] == "1", report  # the one Get EID to ABSENT
+        assert counters["malformed"] == counters["too_long"] == counters["send_failed"] == "0"
+        assert "device 0x1c: static" in report and "device 0x1d: learned" in report, report
+        assert "absent 0x30: 1 frames" in report, report
+
+
+def test_the_hub_tool_takes_its_options_on_both_interpreters():
+    cpython_only()
+    for interpreter in (micropython_command(), sys.executable):
+        for options, error in (
+            (["--device", "0x1D"], "--device: give ADDR=PORT, not '0x1D'"),
+            (["--device", "0x78=5"], "--device ADDR: 0x78 is not within 8..119"),
+            (["--device", "0x1D=0"], "--device PORT: 0 is not within 1..65535"),
+            (["--port", "x"], "--port: 'x' is not a number"),
+        ):
+            done = subprocess.run(
+                [interpreter, HUB_TOOL] + options,  # noqa: RUF005 (MicroPython compiles it)
+                check=False,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
+            lines = done.stderr.strip().splitlines()
+            assert done.returncode == 2 and len(lines) == 2, done
+            assert lines[0].startswith("usage: i2c_hub.py") and lines[1] == "error: " + error
+        hub = HubProcess(interpreter)
+        assert hub.stop().startswith("hub: delivered=0 announced=0 no_such_device=0")
+    with raises(EndpointFailed) as caught:
+        EndpointProcess(sys.executable, ["--serial", "/dev/null", "--i2c-hub"])
+    assert "error: --i2c-hub: give --i2c-udp LISTEN:HUBPORT too" in caught.value.output
