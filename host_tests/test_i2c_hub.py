@@ -176,6 +176,9 @@ def test_static_devices_stay_and_learned_ones_follow_the_latest_port():
         assert received(first_target) == [b"\x3a\x0f\x02\x3b\x02"]  # 0x1D: the static one
         assert received(spoof_target) == []
         assert (hub.announced, hub.delivered, sorted(hub.static)) == (4, 2, [0x1D])
+        assert hub.device_port(0x20) == again_target.port
+        assert hub.device_port(0x1D) == first_target.port
+        assert hub.device_port(0x21) is None
     finally:
         for closing in (hub, first_target, again_target, spoof_target):
             closing.close()
@@ -286,7 +289,8 @@ def test_three_micropython_endpoints_and_pymctp_on_a_hub_process_under_both_inte
         assert counters["announced"] == "4", report  # the owner and the three endpoints
         assert counters["no_such_device"] == "1", report  # the one Get EID to ABSENT
         assert counters["malformed"] == counters["too_long"] == counters["send_failed"] == "0"
-        assert "device 0x1c: static" in report and "device 0x1d: learned" in report, report
+        assert "device 0x1c: static, UDP %d\n" % simple.port in report, report
+        assert "device 0x1d: learned, UDP %d\n" % endpoints[0].port in report, report
         assert "absent 0x30: 1 frames" in report, report
 
 

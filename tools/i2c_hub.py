@@ -61,7 +61,7 @@ def report(hub):
     lines = ["hub: " + " ".join("%s=%d" % pair for pair in hub.counts())]
     for addr in sorted(hub.devices):
         how = "static" if addr in hub.static else "learned"
-        lines.append("device 0x%02x: %s %s" % (addr, how, hub.devices[addr]))
+        lines.append("device 0x%02x: %s, UDP %d" % (addr, how, hub.device_port(addr)))
     for addr in sorted(hub.absent):
         lines.append("absent 0x%02x: %d frames" % (addr, hub.absent[addr]))
     return lines

@@ -106,6 +106,15 @@ class I2CHub:
         self.devices[addr] = udp_address(self._host, port)
         self.static.add(addr)
 
+    def device_port(self, addr):
+        """The UDP port where frames for 7-bit `addr` go (None: no such device)."""
+        where = self.devices.get(addr)
+        if where is None:
+            return None
+        if isinstance(where, tuple):
+            return where[1]
+        return where[2] << 8 | where[3]  # MicroPython: a struct sockaddr_in, port big-endian
+
     def counts(self):
         """(name, value) of each counter."""
         return tuple((name, getattr(self, name)) for name in COUNTER_NAMES)
