@@ -197,8 +197,12 @@ def test_bad_device_entries_are_refused_with_the_value_and_the_limit():
         with raises(ValueError) as caught:
             I2CHub(0, devices=devices)
         assert str(caught.value) == words
-    with raises(ValueError):
+    with raises(ValueError) as caught:
         hello(0x78)
+    assert str(caught.value) == "device address 0x78 is not within 0x08..0x77"
+    with raises(ValueError) as caught:
+        I2CHub(65536)
+    assert str(caught.value) == "hub port 65536 is not within 0..65535"
 
 
 class HubProcess:
@@ -314,7 +318,19 @@ def test_the_hub_tool_takes_its_options_on_both_interpreters():
             assert done.returncode == 2 and len(lines) == 2, done
             assert lines[0].startswith("usage: i2c_hub.py") and lines[1] == "error: " + error
         hub = HubProcess(interpreter)
-        assert hub.stop().startswith("hub: delivered=0 announced=0 no_such_device=0")
+        try:
+            taken = subprocess.run(
+                [interpreter, HUB_TOOL, "--port", str(hub.port)],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+        finally:
+            report = hub.stop()
+        assert report.startswith("hub: delivered=0 announced=0 no_such_device=0"), report
+        assert taken.returncode == 1, taken
+        assert taken.stderr.startswith("i2c_hub.py: cannot listen on UDP port %d: " % hub.port)
     with raises(EndpointFailed) as caught:
         EndpointProcess(sys.executable, ["--serial", "/dev/null", "--i2c-hub"])
     assert "error: --i2c-hub: give --i2c-udp LISTEN:HUBPORT too" in caught.value.output

@@ -38,7 +38,7 @@
 import socket
 
 from ..i2c.pec import pec
-from ..i2c.smbus import ADDR_MAX, ADDR_MIN, CMD_MCTP, COUNT_AT, SOURCE_AT, check_address
+from ..i2c.smbus import ADDR_MAX, ADDR_MIN, CMD_MCTP, COUNT_AT, SOURCE_AT
 from .i2c_udp import bind, udp_address
 
 MAX_FRAME = 259  # address, command, count, source, a 254-byte packet, PEC
@@ -54,10 +54,15 @@ COUNTER_NAMES = (
 )
 
 
+def _check_device(addr):
+    if not ADDR_MIN <= addr <= ADDR_MAX:
+        raise ValueError("device address 0x%02x is not within 0x08..0x77" % addr)
+
+
 def hello(addr):
     """The bytes after the address byte of the frame by which the device at 7-bit `addr`
     announces itself: UdpI2C.writeto(addr, hello(addr)) sends it."""
-    check_address(addr)
+    _check_device(addr)
     frame = bytearray((addr << 1, CMD_MCTP, 1, addr << 1 | 1, 0))
     frame[4] = pec(frame, 0, 4, 0)
     return bytes(frame[1:])
@@ -81,6 +86,8 @@ class I2CHub:
     (address, port) pairs known from the start."""
 
     def __init__(self, port=0, host="127.0.0.1", devices=()):
+        if not 0 <= port <= 65535:
+            raise ValueError("hub port %d is not within 0..65535" % port)
         self._host = host
         self.devices = {}  # 7-bit address -> the UDP address its frames go to
         self.static = set()  # addresses given, not learned
@@ -99,8 +106,7 @@ class I2CHub:
 
     def add_device(self, addr, port):
         """Deliver frames for 7-bit `addr` to UDP `port` from now on, whatever it sends."""
-        if not ADDR_MIN <= addr <= ADDR_MAX:
-            raise ValueError("device address 0x%02x is not within 0x08..0x77" % addr)
+        _check_device(addr)
         if not 1 <= port <= 65535:
             raise ValueError("device port %d is not within 1..65535" % port)
         self.devices[addr] = udp_address(self._host, port)
