@@ -150,10 +150,11 @@ ALLOWED = {
     ("mctp/aio/watch.py", "_ready"),  # (CPython's readable and writable) the same
 }
 # Modules that run no packet path: control requests from the REPL and bus-owner set-up.
-# mctp/server/audit.py checks invariants for tests and the REPL; mctp/host/i2c_udp.py is a host
-# simulation that allocates per datagram anyway, and mctp/host/serial_stream.py a host stream
-# that allocates per read and write on CPython; mctp/host/pcap.py writes a capture, allocating
-# per packet while one is on (a link no capture watches keeps its own paths). The asyncio layer's channels and its stack
+# mctp/server/audit.py checks invariants for tests and the REPL; mctp/host/i2c_udp.py and
+# i2c_hub.py are host simulations that allocate per datagram anyway, mctp/host/serial_stream.py a
+# host stream that allocates per read and write on CPython, and mctp/host/pcap.py writes a
+# capture, allocating per packet while one is on (a link no capture watches keeps its own
+# paths). The asyncio layer's channels and its stack
 # task are coroutines, whose state MicroPython keeps in a generator allocated at each call
 # (the stack task's once) whatever its size; the packet path under them is the blocking API's,
 # checked here, and test_aio runs the IRQ-to-task path with the heap locked; the awaitable
@@ -166,6 +167,7 @@ ALLOWED_MODULES = (
     "mctp/aio/control.py",
     "mctp/server/audit.py",
     "mctp/host/i2c_udp.py",
+    "mctp/host/i2c_hub.py",
     "mctp/host/serial_stream.py",
     "mctp/host/pcap.py",
     "mctp/aio/stack.py",

@@ -60,7 +60,7 @@ def test_bad_command_lines_are_one_usage_error_with_status_2():
 
 def test_help_works_for_every_tool_that_runs_on_micropython():
     _cpython_only()
-    for tool in ("run_endpoint.py", "fuzz.py", "mctp_trace.py"):
+    for tool in ("run_endpoint.py", "fuzz.py", "mctp_trace.py", "i2c_hub.py"):
         result = _run(MICROPYTHON, tool, "--help")
         assert result.returncode == 0 and result.stdout.startswith("usage: " + tool), result
 

@@ -32,6 +32,8 @@ Options:
   --i2c-udp LISTEN:PEER  receive frames on UDP port LISTEN (0: a free port, shown in the
                          ready line), send them to 127.0.0.1:PEER
   --i2c-addr ADDR        our 7-bit I2C address (default 0x1D)
+  --i2c-hub              PEER is an I2C hub (tools/i2c_hub.py): announce our address to it
+                         at start, so that frames for us reach us before we send any
   --serial PATH          a serial link on the tty or pty at PATH, or on the Unix socket at
                          unix:PATH (a QEMU guest's serial port, socat's)
   --serial-peer EID      route EID over the serial link (for requests from the console)
@@ -99,7 +101,7 @@ COMMAND_LINE = CommandLine(
         "--services": "echo,pldm",
         "--pcap": None,
     },
-    flags=("--console", "--blocking", "--board-limits"),
+    flags=("--console", "--blocking", "--board-limits", "--i2c-hub"),
     repeated=("--config",),
 )
 
@@ -137,6 +139,9 @@ def parse(argv):
             cli.fail("--i2c-udp: give LISTEN:PEER, two UDP ports (LISTEN 0: a free one)")
         settings["listen"] = cli.number("--i2c-udp LISTEN", listen, 0, 65535)
         settings["peer"] = cli.number("--i2c-udp PEER", peer, 1, 65535)
+    elif options["i2c_hub"]:
+        cli.fail("--i2c-hub: give --i2c-udp LISTEN:HUBPORT too")
+    settings["hub"] = options["i2c_hub"]
     settings["ipc"] = options["ipc"]
     settings["pcap"] = options["pcap"]
     if options["ipc"] is not None and not options["ipc"].startswith(("unix:", "tcp:", "serial:")):
@@ -427,8 +432,10 @@ def audit_line(app):
 
 
 def open_bus(s):
-    """The controller and the target on the UDP bus, or SystemExit when the port is taken."""
-    from mctp.host.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415 (imports socket)
+    """The controller and the target on the UDP bus, or SystemExit when the port is taken.
+    Frames leave from the target's port, where a hub (--i2c-hub) delivers ours."""
+    from mctp.host.i2c_hub import hello  # noqa: PLC0415 (imports socket)
+    from mctp.host.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415
 
     try:
         target = UdpI2CTarget(s["addr"], s["listen"])
@@ -436,7 +443,10 @@ def open_bus(s):
         if not s["listen"]:
             raise SystemExit("run_endpoint.py: no free UDP port: %s" % error) from None
         raise SystemExit("run_endpoint.py: UDP port %d is already in use" % s["listen"]) from None
-    return UdpI2C(s["peer"]), target
+    i2c = UdpI2C(s["peer"], sock=target.sock)
+    if s["hub"]:
+        i2c.writeto(s["addr"], hello(s["addr"]))
+    return i2c, target
 
 
 def open_serial(path):

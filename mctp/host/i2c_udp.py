@@ -26,7 +26,7 @@ _DYNAMIC_PORTS = 49152  # the IANA dynamic range, 49152..65535
 _PORT_TRIES = 200
 
 
-def _address(host, port):
+def udp_address(host, port):
     return socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0][-1]
 
 
@@ -34,7 +34,7 @@ def bind(sock, host, port):
     """Bind `sock` to `port` on `host` (0: a free port) and return the port bound. OSError
     (EADDRINUSE) when the port is taken."""
     if port or hasattr(sock, "getsockname"):
-        sock.bind(_address(host, port))
+        sock.bind(udp_address(host, port))
         return port or sock.getsockname()[1]
     # MicroPython's sockets cannot say which port the system chose: try ports of the dynamic
     # range at random until a bind succeeds (the bind itself is the test that it is free).
@@ -42,7 +42,7 @@ def bind(sock, host, port):
         raw = os.urandom(2)
         candidate = _DYNAMIC_PORTS + (raw[0] << 8 | raw[1]) % (65536 - _DYNAMIC_PORTS)
         try:
-            sock.bind(_address(host, candidate))
+            sock.bind(udp_address(host, candidate))
             return candidate
         except OSError:
             pass
@@ -51,10 +51,14 @@ def bind(sock, host, port):
 
 class UdpI2C:
     """The controller side: writeto(addr, buf) sends [addr << 1] + buf as one datagram to
-    `peer_port` (or, when that is None, to the port given to connect() later)."""
+    `peer_port` (or, when that is None, to the port given to connect() later). `sock`: send
+    from this socket (the target's) instead of one of our own, so that frames leave from the
+    port where answers come in, as pymctp's exerciser sends: a hub (i2c_hub) learns that port
+    from them."""
 
-    def __init__(self, peer_port=None, host="127.0.0.1"):
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    def __init__(self, peer_port=None, host="127.0.0.1", sock=None):
+        self._own_sock = sock is None
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM) if sock is None else sock
         self._host = host
         self._peer = None
         if peer_port is not None:
@@ -64,7 +68,7 @@ class UdpI2C:
 
     def connect(self, peer_port):
         """Send to `peer_port` from now on (a peer whose port is known only once it runs)."""
-        self._peer = _address(self._host, peer_port)
+        self._peer = udp_address(self._host, peer_port)
 
     def writeto(self, addr, buf, stop=True):
         length = len(buf)
@@ -80,7 +84,8 @@ class UdpI2C:
             self.tap(bytes(frame))
 
     def close(self):
-        self._sock.close()
+        if self._own_sock:
+            self._sock.close()
 
 
 class UdpI2CTarget(TargetSim):
