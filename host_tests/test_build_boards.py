@@ -38,8 +38,9 @@ def _run(*args, path=None):
 def _fake_checkout():
     """A folder that passes for a MicroPython checkout with no submodule checked out."""
     mpy = tempfile.mkdtemp(prefix="mctp-micropython-")
-    os.makedirs(os.path.join(mpy, "py"))
-    open(os.path.join(mpy, "py", "mkrules.mk"), "w").close()
+    for name in ("py/mkrules.mk", "tools/manifestfile.py"):
+        os.makedirs(os.path.join(mpy, os.path.dirname(name)))
+        open(os.path.join(mpy, name), "w").close()
     return mpy
 
 

@@ -53,6 +53,8 @@ PICOTOOL_CONFIG = ("/usr/local/lib/cmake/picotool", "/usr/lib/cmake/picotool")
 STACK_SYMBOLS = {"rp2": ("__StackBottom", "__StackTop"), "stm32": ("_sstack", "_estack")}
 HEAP_SYMBOLS = {"rp2": ("__GcHeapStart", "__GcHeapEnd"), "stm32": ("_heap_start", "_heap_end")}
 BOARD_MODULES = ("board_config.py", "main.py")
+# Files of a MicroPython checkout this tool relies on: the build rules, and the manifest reader.
+CHECKOUT_FILES = ("py/mkrules.mk", "tools/manifestfile.py")
 
 
 class Missing(Exception):
@@ -87,11 +89,12 @@ def parse_args(argv):
     mpy = os.path.abspath(args.micropython_dir)
     if not os.path.isdir(mpy):
         parser.error("MICROPYTHON_DIR %s: no such directory" % args.micropython_dir)
-    if not os.path.isfile(os.path.join(mpy, "py", "mkrules.mk")):
-        parser.error(
-            "MICROPYTHON_DIR %s: not a MicroPython checkout (no py/mkrules.mk)"
-            % args.micropython_dir
-        )
+    for marker in CHECKOUT_FILES:
+        if not os.path.isfile(os.path.join(mpy, marker)):
+            parser.error(
+                "MICROPYTHON_DIR %s: not a MicroPython checkout (no %s)"
+                % (args.micropython_dir, marker)
+            )
     args.micropython_dir = mpy
     args.board = [b for b in BOARDS if b in (args.board or BOARDS)]
     args.route = [r for r in ROUTES if r in (args.route or ROUTES)]
@@ -259,11 +262,20 @@ def rp2_storage(uf2):
     out = subprocess.run(
         [picotool, "info", "-a", uf2], capture_output=True, text=True, check=False
     ).stdout
-    found = re.search(r"embedded drive:\s*0x([0-9a-f]+)-0x([0-9a-f]+).*MicroPython", out)
+    found = re.search(r"embedded drive:\s*0x([0-9a-f]+)-0x([0-9a-f]+).*MicroPython", out, re.I)
     if found is None:
         return None
     start, end = int(found.group(1), 16), int(found.group(2), 16)
     return start - 0x10000000, end - start
+
+
+def stm32_text_region(mpy, board):
+    """The size of FLASH_TEXT, where firmware1.bin goes, in the board's first linker script."""
+    with open(os.path.join(BOARDS_DIR, board, "mpconfigboard.mk")) as f:
+        script = re.search(r"^LD_FILES\s*=\s*(\S+)", f.read(), re.M).group(1)
+    with open(os.path.join(mpy, "ports", "stm32", script)) as f:
+        found = re.search(r"FLASH_TEXT\s*\(rx\)\s*:.*LENGTH\s*=\s*(\d+)K", f.read())
+    return int(found.group(1)) * 1024
 
 
 def figures(mpy, board, port, routes):
@@ -286,6 +298,11 @@ def figures(mpy, board, port, routes):
                 out.append((name + ".filesystem", storage[1], "bytes"))
                 out.append((name + ".firmware_partition", storage[0], "bytes"))
                 out.append((name + ".firmware_partition_free", storage[0] - text - data, "bytes"))
+        if port == "stm32":
+            partition = stm32_text_region(mpy, board)
+            used = os.path.getsize(os.path.join(build, "firmware1.bin"))
+            out.append((name + ".firmware_partition", partition, "bytes"))
+            out.append((name + ".firmware_partition_free", partition - used, "bytes"))
         table = symbols(elf)
         low, high = STACK_SYMBOLS[port]
         stack = table[high] - table[low]
@@ -305,7 +322,7 @@ def main(argv=None):
         if problems:
             raise Missing("\n".join("error: " + p for p in problems))
         expected = expected_modules(mpy)
-    except (Missing, ImportError, OSError) as e:
+    except (Missing, OSError) as e:
         text = str(e)
         print(text if text.startswith("error: ") else "error: " + text, file=sys.stderr)
         return 2
@@ -341,7 +358,28 @@ def build_board(mpy, board, routes, jobs, expected):
             content = os.path.join(port_dir, build_dir(board, route), "frozen_content.c")
             for problem in frozen_problems(frozen_names(content), expected):
                 problems.append("%s: %s" % (route, problem))
+            if BOARDS[board] == "rp2" and route == "board-dir":
+                problems.extend(
+                    storage_problems(board, os.path.join(port_dir, build_dir(board, route)))
+                )
     return problems
+
+
+def storage_problems(board, build):
+    """The filesystem size is set twice in an rp2 board (mpconfigboard.h for v1.28.0 and
+    earlier, mpconfigboard.cmake after it): the image's must be the cmake one."""
+    with open(os.path.join(BOARDS_DIR, board, "mpconfigboard.cmake")) as f:
+        found = re.search(r"set\(MICROPY_HW_FLASH_STORAGE_BYTES (\d+)\)", f.read())
+    storage = rp2_storage(os.path.join(build, "firmware.uf2"))
+    if storage is None:
+        return ["board-dir: picotool finds no MicroPython filesystem in firmware.uf2"]
+    if found is None or int(found.group(1)) != storage[1]:
+        return [
+            "board-dir: the image's filesystem is %d bytes, mpconfigboard.cmake says %s: make"
+            " mpconfigboard.h and mpconfigboard.cmake agree"
+            % (storage[1], found.group(1) if found else "nothing")
+        ]
+    return []
 
 
 if __name__ == "__main__":
