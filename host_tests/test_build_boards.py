@@ -164,3 +164,28 @@ def test_frozen_names_are_read_from_frozen_content_and_checked():
         "firmware/board.py is not frozen",
         "mctp/host/udp.py is frozen: a host bus",
     ]
+
+
+def test_an_rp2_image_whose_filesystem_is_not_the_cmake_size_is_a_problem():
+    _cpython_only()
+    import build_boards  # noqa: PLC0415
+
+    declared = {}
+    real = build_boards.rp2_storage
+    build_boards.rp2_storage = lambda uf2: declared.get("storage")
+    try:
+        declared["storage"] = (655360, 1441792)  # mpconfigboard.h and .cmake agree: 1408 KiB
+        agree = build_boards.storage_problems("RPI_PICO", "build")
+        declared["storage"] = (1048576, 1048576)  # the image's filesystem from another value
+        differ = build_boards.storage_problems("RPI_PICO", "build")
+        declared["storage"] = None
+        unread = build_boards.storage_problems("RPI_PICO", "build")
+    finally:
+        build_boards.rp2_storage = real
+    assert agree == []
+    mismatch = (
+        "board-dir: the image's filesystem is 1048576 bytes, mpconfigboard.cmake says 1441792:"
+        " make mpconfigboard.h and mpconfigboard.cmake agree"
+    )
+    assert differ == [mismatch]
+    assert unread == ["board-dir: picotool finds no MicroPython filesystem in firmware.uf2"]
