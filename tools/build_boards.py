@@ -8,12 +8,13 @@ the baseline the endpoint's cost is measured against) and the endpoint image by 
 of boards/README.md: `board-dir` (BOARD_DIR=boards/<BOARD>, build-MCTP_<BOARD>) and
 `frozen-manifest` (the stock board with FROZEN_MANIFEST=boards/<BOARD>/manifest.py,
 build-MCTP_<BOARD>-FM). Each endpoint image must freeze exactly the modules of the
-mctp-endpoint part, board_config.py and main.py, and nothing of mctp/host/. Then one
-"name: value unit" line per figure.
+mctp-endpoint part, board_config.py and main.py, and nothing of mctp/host/; an rp2 BOARD_DIR
+image's filesystem must be the size its mpconfigboard.cmake sets. Then one "name: value unit" line per
+figure.
 
 Run by hand, on a machine set up as boards/README.md says: CI does not run it, because it
-cannot fetch the ports' submodules. Exit status 0 when every image built and froze the right
-files, 1 when one did not, 2 for a bad command line or a missing prerequisite.
+cannot fetch the ports' submodules. Exit status 0 when every image built and passed its checks,
+1 when one did not, 2 for a bad command line or a missing prerequisite.
 """
 
 import argparse
@@ -55,10 +56,6 @@ HEAP_SYMBOLS = {"rp2": ("__GcHeapStart", "__GcHeapEnd"), "stm32": ("_heap_start"
 BOARD_MODULES = ("board_config.py", "main.py")
 # Files of a MicroPython checkout this tool relies on: the build rules, and the manifest reader.
 CHECKOUT_FILES = ("py/mkrules.mk", "tools/manifestfile.py")
-
-
-class Missing(Exception):
-    """A prerequisite that is not there; its message says which and what to do."""
 
 
 def parse_args(argv):
@@ -317,15 +314,12 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     mpy = args.micropython_dir
     ports = sorted({BOARDS[b] for b in args.board})
-    try:
-        problems = missing_prerequisites(mpy, ports, os.environ)
-        if problems:
-            raise Missing("\n".join("error: " + p for p in problems))
-        expected = expected_modules(mpy)
-    except (Missing, OSError) as e:
-        text = str(e)
-        print(text if text.startswith("error: ") else "error: " + text, file=sys.stderr)
+    problems = missing_prerequisites(mpy, ports, os.environ)
+    for problem in problems:
+        print("error: " + problem, file=sys.stderr)
+    if problems:
         return 2
+    expected = expected_modules(mpy)
     if subprocess.run(["make", "-C", os.path.join(mpy, "mpy-cross")], check=False).returncode:
         print("error: mpy-cross did not build", file=sys.stderr)
         return 1
