@@ -1,57 +1,21 @@
-# The serial binding (DSP0253): golden frames byte for byte (checked against a reference framer
-# written here from the specification, not with our codec), frames with escapes in the packet
-# and flag bytes in the FCS, every malformed-frame class counted and the receiver back in step
-# after it, frames in any pieces, hostile sequences of well-formed frames, faults on the line
-# (a message arrives whole or is reported lost), two stacks over an in-memory line, a socket
-# pair and a pty, MTU settings, flow control, partial writes, the IRQ mode, the packet paths
-# with the heap locked, and pymctp's reading of our
-# frames.
+# The serial link (mctp.serial.link, DSP0253) on a line: the IRQ mode and its ring, faults on
+# the line (a message arrives whole or is reported lost), two stacks over an in-memory line, a
+# socket pair and a pty, MTU settings, flow control, partial writes, the packet paths with the
+# heap locked, and docs/serial.md's examples. The framing and the receive side have their own
+# files (test_serial_framing.py, test_serial_deframer.py), which use the helpers here.
 
 from endpoints import FakeClock, Sink, assert_nothing_held, echo_into, pattern, serial_pair
 from testing import IS_MICROPYTHON, heap_locked, needs_socket, raises, skip
 
 from mctp import MctpError, RecvMetadata, ResponseCode
 from mctp.config import Config
-from mctp.control.responder import ControlResponder
 from mctp.core import Core
-from mctp.core.core import SEND_LINK_FAILED, SEND_OK
-from mctp.core.packet import FLAG_TO, build_packets
+from mctp.core.core import SEND_LINK_FAILED
+from mctp.core.packet import FLAG_TO
 from mctp.host.serial_pipe import SerialFaults, SerialPipe
-from mctp.serial import DROP_NAMES, SerialLink, deframer, framing
-from mctp.serial.framing import FCS_AFTER_REVISION, FCS_INIT, decode_frame, encode_frame
+from mctp.serial import DROP_NAMES, SerialLink
+from mctp.serial.framing import encode_frame
 from mctp.constants import MAX_PAYLOAD_SIZE
-
-GET_EID_REQUEST = "7E 01 07 01 00 08 C8 00 80 02 2B C1 7E"
-GET_EID_RESPONSE = "7E 01 0B 01 08 00 C0 00 00 02 00 00 01 00 25 40 7E"
-ESCAPED_REQUEST = "7E 01 07 01 7D 5E 7D 5D C8 00 80 02 E4 C5 7E"
-
-
-# A framer written from DSP0253's text, independent of mctp.serial.framing.
-
-
-def reference_fcs(data):
-    crc = 0xFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
-    return crc  # no final complement (RFC 1662 complements; DSP0253 does not)
-
-
-def reference_frame(packet, count=None):
-    count = len(packet) if count is None else count
-    body = bytearray()
-    for b in packet:
-        if b in (0x7E, 0x7D):
-            body += bytes((0x7D, b ^ 0x20))
-        else:
-            body.append(b)
-    fcs = reference_fcs(bytes((0x01, count)) + bytes(packet))
-    return b"\x7e\x01" + bytes((count,)) + bytes(body) + bytes((fcs >> 8, fcs & 0xFF, 0x7E))
-
-
-def hex_bytes(text):
-    return bytes.fromhex(text.replace(" ", ""))
 
 
 def receiver(eid=8, **options):
@@ -104,220 +68,6 @@ def drops(link):
     }
 
 
-# The frame codec.
-
-
-def test_fcs_check_value_and_constants():
-    assert framing.fcs16(b"123456789", 0, 9, FCS_INIT) == 0x6F91
-    assert reference_fcs(b"123456789") == 0x6F91
-    assert framing.fcs_byte(FCS_INIT, framing.REVISION) == FCS_AFTER_REVISION
-    data = pattern(300, 5)
-    assert framing.fcs16(data, 0, 300, FCS_INIT) == reference_fcs(data)
-    assert framing.frame_size(64) == 142  # 68 bytes, every one escaped, and six of framing
-
-
-def test_golden_frames_encode_and_decode():
-    for text in (GET_EID_REQUEST, GET_EID_RESPONSE, ESCAPED_REQUEST):
-        frame = hex_bytes(text)
-        packet = decode_frame(frame)
-        assert encode_frame(packet) == frame == reference_frame(packet)
-
-
-def test_golden_get_eid_request_from_the_transmit_path():
-    pipe = SerialPipe()
-    core = Core(Config(), 8, FakeClock(0))
-    link = core.add_link(SerialLink(pipe.a))
-    core.add_route(0, 0, link)  # the endpoint has no EID yet
-    core.open_flow(0, owner=1)  # tag 0
-    assert core.send(0, FLAG_TO | 0, 0x00, b"\x80\x02", 0, 2) == SEND_OK
-    assert take(pipe.b) == hex_bytes(GET_EID_REQUEST)
-
-
-def test_golden_escaping_from_the_transmit_path():
-    # EIDs 0x7E and 0x7D: the header's own bytes are escaped.
-    pipe = SerialPipe()
-    core = Core(Config(), 0x7D, FakeClock(0))
-    core.add_route(0x7E, 0x7E, core.add_link(SerialLink(pipe.a)))
-    core.open_flow(0x7E, owner=1)
-    assert core.send(0x7E, FLAG_TO | 0, 0x00, b"\x80\x02", 0, 2) == SEND_OK
-    assert take(pipe.b) == hex_bytes(ESCAPED_REQUEST)
-
-
-def test_golden_get_eid_is_answered_with_the_golden_response():
-    # An endpoint with a static EID and none at present, as in the I2C golden test.
-    pipe, core, link, _ = receiver(eid=0)
-    ControlResponder(core, bytes(16), static_eid=0x0A)
-    core.set_eid(0)
-    feed(pipe, core, hex_bytes(GET_EID_REQUEST))
-    assert take(pipe.b) == hex_bytes(GET_EID_RESPONSE)
-    assert link.counters.rx_frames == 1 and link.counters.tx_frames == 1
-
-
-def test_golden_escaped_request_is_received():
-    pipe, core, link, _ = receiver(eid=0x7E)
-    responder = ControlResponder(core, bytes(16))
-    feed(pipe, core, hex_bytes(ESCAPED_REQUEST))
-    assert responder.counters.responses == 1
-    answer = decode_frame(take(pipe.b))
-    assert answer[:4] == bytes((0x01, 0x7D, 0x7E, 0xC0))  # to 0x7D, from 0x7E, tag 0
-    assert drops(link) == {}
-
-
-def _fcs_bytes(packet):
-    crc = reference_fcs(bytes((0x01, len(packet))) + packet)
-    return crc >> 8, crc & 0xFF
-
-
-def test_flags_and_escapes_in_the_packet_and_in_the_fcs():
-    # Packets whose payload holds 0x7E and 0x7D, found so that the FCS holds 0x7E or 0x7D in
-    # its high and its low byte: the FCS goes unescaped, and the receiver, counting, takes it.
-    wanted = {(0, 0x7E), (1, 0x7E), (0, 0x7D), (1, 0x7D)}
-    found = {}
-    k = 0
-    while wanted - set(found) and k < 1 << 16:
-        packet = request(k & 7, b"\x7e\x7d" + bytes((k & 0xFF, k >> 8)))
-        high_low = _fcs_bytes(packet)
-        for which in (0, 1):
-            if (which, high_low[which]) in wanted and (which, high_low[which]) not in found:
-                found[(which, high_low[which])] = packet
-        k += 1
-    assert set(found) == wanted
-    pipe, core, link, sink = receiver()
-    for key in sorted(found):
-        packet = found[key]
-        frame = encode_frame(packet)
-        assert frame == reference_frame(packet)
-        assert frame[-3 + key[0]] == key[1]  # in the FCS, raw
-        assert frame.count(b"\x7d\x5e") == 1 + (packet[3] == 0x7E)
-        feed(pipe, core, frame)
-    assert [m[2] for m in sink.messages] == [found[key][5:] for key in sorted(found)]
-    assert drops(link) == {}
-
-
-def test_random_packets_against_the_reference_and_back():
-    state = 11
-    pipe, core, link, sink = receiver()
-    sent = []
-    frames = []
-    for i in range(60):
-        body = bytearray()
-        for _ in range(1 + i % 63):
-            state = (state * 1103515245 + 12345) & 0x7FFFFFFF
-            body.append((0x7E, 0x7D, state >> 16 & 0xFF)[state % 3])
-        packet = request(i & 7, bytes(body))
-        frame = encode_frame(packet)
-        assert frame == reference_frame(packet)
-        assert decode_frame(frame) == packet
-        sent.append(bytes(body))
-        frames.append(frame)
-    # The frames back to back, written in pieces of 1 to 37 bytes that fall anywhere, a poll
-    # after each (taken frame by frame: the whole stream in one buffer is more than a board's
-    # heap has in one piece by now).
-    piece = 0
-    for frame in frames:
-        at = 0
-        while at < len(frame):
-            if not piece:
-                state = (state * 1103515245 + 12345) & 0x7FFFFFFF
-                piece = 1 + state % 37
-            n = min(piece, len(frame) - at)
-            pipe.b.write(frame[at : at + n])
-            at += n
-            piece -= n
-            if not piece:
-                core.poll()
-    core.poll()
-    assert [m[2] for m in sink.messages] == sent
-    assert drops(link) == {} and link.counters.rx_frames == 60
-
-
-# Receive checks.
-
-
-def malformed_streams():
-    """Each class of malformed bytes, as (counter, expected count, bytes), each followed in
-    the test by a good frame."""
-    good = clean_frame(1)
-    packet = request(1)
-    n = len(packet)
-    flip = bytearray(good)
-    flip[-2] ^= 0x01
-    long_packet = request(2, pattern(72))  # N = 77, above the default 68
-    return (
-        ("bad_fcs", 1, bytes(flip)),
-        ("bad_revision", 1, b"\x7e\x02" + good[2:]),
-        ("bad_count", 1, reference_frame(packet[:-1], n - 1)[:-1] + packet[-1:] + b"\x7e"),
-        ("truncated", 1, good[:7]),  # the next frame's flag arrives inside this one
-        ("too_long", 1, reference_frame(long_packet)),
-        ("too_short", 1, b"\x7e\x01\x04\x01\x08\x09\xc8\x11\x22\x7e"),
-        ("bad_escape", 1, good[:5] + b"\x7d\x41" + good[6:]),
-        ("noise", 3, good + b"\x55\xaa\x00"),  # the good frame delivered, then 3 bytes
-    )
-
-
-def test_every_malformed_class_is_counted_and_the_next_frame_arrives():
-    for name, expected, data in malformed_streams():
-        pipe, core, link, sink = receiver()
-        feed(pipe, core, data + clean_frame(2))
-        assert drops(link) == {name: expected}, (name, drops(link))
-        assert sink.messages[-1] == (9, 2, b"hi"), name  # back in step at the next flag
-        assert link.counters.irq_errors == 0 and core.counters.internal_error == 0
-
-
-def test_a_byte_count_of_a_flag_is_a_cut_frame_and_that_flag_opens_the_next():
-    pipe, core, link, sink = receiver()
-    feed(pipe, core, b"\x7e\x01" + clean_frame(3))
-    assert drops(link) == {"truncated": 1}
-    assert len(sink.messages) == 1
-
-
-def test_noise_before_the_first_flag_and_between_frames_is_counted_per_byte():
-    pipe, core, link, sink = receiver()
-    feed(pipe, core, b"\x00\xff" + clean_frame(1) + b"abc" + clean_frame(2))
-    assert drops(link) == {"noise": 5}
-    assert len(sink.messages) == 2
-
-
-def test_shared_and_repeated_flags_between_frames():
-    pipe, core, link, sink = receiver()
-    one, two, three = clean_frame(1), clean_frame(2), clean_frame(3)
-    feed(pipe, core, b"\x7e\x7e" + one + two[1:] + b"\x7e\x7e\x7e" + three)
-    assert drops(link) == {}
-    assert [m[1] for m in sink.messages] == [1, 2, 3]
-
-
-def test_the_count_not_a_flag_ends_a_frame():
-    # A packet of 0x7E bytes: every one escaped, so no 0x7E between the flags but the FCS's.
-    packet = request(4, b"\x7e" * 60)
-    frame = encode_frame(packet)
-    assert frame[1:-3].count(b"\x7e") == 0 and len(frame) == 6 + 65 + 60
-    pipe, core, _link, sink = receiver()
-    for b in frame:  # one byte a poll
-        feed(pipe, core, bytes((b,)))
-    assert sink.messages == [(9, 4, packet[5:])]
-
-
-def test_a_lost_closing_flag_is_found_by_the_next_frame():
-    pipe, core, link, sink = receiver()
-    feed(pipe, core, clean_frame(1)[:-1])
-    assert sink.messages == []  # the closing flag is due
-    feed(pipe, core, clean_frame(2))  # its opening flag closes the first
-    assert [m[1] for m in sink.messages] == [1, 2] and drops(link) == {}
-
-
-def test_a_lost_frame_aborts_the_message_it_was_part_of():
-    # Packets 1..8 of a message, the fifth corrupted: the four packets lost in a row would pass
-    # the 2-bit sequence check; the gap mark makes the core abort the message instead.
-    packets = build_packets(9, 8, FLAG_TO | 5, 0x01, pattern(1000, 2))
-    frames = [encode_frame(p) for p in packets]
-    pipe, core, link, sink = receiver()
-    stream = b"".join(frames[:4]) + b"\x7e\x01\x20\x00\x7e" + b"".join(frames[8:])
-    feed(pipe, core, stream)
-    assert sink.messages == []
-    assert link.counters.truncated == 1 and core.counters.aborted == 1
-    assert core.pool.in_use() == 0
-
-
 def test_a_full_ring_in_irq_mode_drops_and_counts_and_marks_the_gap():
     pipe, core, link, sink = receiver(ring=4, irq=True)
     frames = b"".join(clean_frame(i) for i in range(6))
@@ -357,57 +107,6 @@ def test_a_fault_in_the_irq_handler_is_counted_not_raised():
     link._chunk = None  # make the handler fail
     pipe.b.write(clean_frame(1))
     assert link.counters.irq_errors == 1
-
-
-def test_random_bytes_never_raise_and_two_flags_always_resynchronise():
-    # Whatever state garbage leaves the receiver in (even inside an FCS, which takes any byte),
-    # two flags and a frame get through: the worst case takes both flags as an FCS and the
-    # frame's own opening flag as the closing one.
-    pipe, core, link, sink = receiver()
-    state = 17
-    for round_ in range(40):
-        garbage = bytearray()
-        for _ in range(1 + round_ * 7 % 90):
-            state = (state * 1103515245 + 12345) & 0x7FFFFFFF
-            garbage.append((0x7E, 0x7D, 0x01, state >> 16 & 0xFF)[state >> 8 & 3])
-        feed(pipe, core, bytes(garbage) + b"\x7e\x7e" + clean_frame(round_ & 7, b"ok"))
-        assert sink.messages[-1] == (9, round_ & 7, b"ok"), round_
-    assert link.counters.irq_errors == 0 and core.counters.internal_error == 0
-    assert sum(drops(link).values()) > 40
-
-
-def test_hostile_well_formed_frames_leave_the_stack_answering():
-    # Valid frames with hostile packets: versions, destinations, sources, sequence gaps,
-    # starts without ends, ends without starts, the largest counts, a flood of one tag.
-    a, b = serial_pair()
-    listener = a.stack.listener(1)
-    hostile = []
-    hostile.append(bytes((0x02, 8, 9, 0xC8, 1)))  # bad header version
-    hostile.append(bytes((0x01, 0x33, 9, 0xC8, 1)))  # not for us
-    hostile.append(bytes((0x01, 8, 0xFF, 0xC8, 1)))  # broadcast source
-    hostile.append(bytes((0x01, 8, 9, 0x58)) + bytes(64))  # an end without a start
-    for tag in range(8):
-        hostile.append(bytes((0x01, 8, 9, 0x88 | tag, 1)) + bytes(63))  # starts, never ended
-    hostile.append(bytes((0x01, 8, 9, 0x88, 1)) + bytes(63))
-    hostile.append(bytes((0x01, 8, 9, 0x28)) + bytes(64))  # a sequence gap
-    hostile.append(bytes((0x01, 8, 9, 0xC0, 1)))  # an unsolicited response
-    hostile.append(bytes((0x01, 8, 9, 0xC8, 0x05)))  # a type nobody listens to
-    for packet in hostile * 3:
-        b.link.stream.write(encode_frame(packet))
-        a.server.poll()
-        assert a.server.check() == []
-    counters = a.core.counters
-    assert counters.bad_version == 3 and counters.not_for_us == 3 and counters.bad_src == 3
-    assert counters.no_som >= 3 and counters.bad_seq >= 1 and counters.evicted >= 8
-    assert counters.unsolicited == 3 and counters.no_listener == 3
-    assert counters.internal_error == 0
-    listener.close()
-    echo(a, b, pattern(MAX_PAYLOAD_SIZE, 4))  # still answering
-    a.clock.advance(6000)
-    for ep in (a, b):
-        ep.server.poll()
-        assert_nothing_held(ep)
-    assert drops(a.link) == {}
 
 
 def _losses(ep):
@@ -774,33 +473,9 @@ def test_serial_packet_paths_with_the_heap_locked():
         a = b = None
 
 
-class CountingSink(Sink):
-    def deliver(self, slot):  # (allocates nothing)
-        self.delivered += 1
-        self.core.release(slot)
-        return True
-
-
-def test_every_drop_with_the_heap_locked():
-    streams = [data + clean_frame(2) for _, _, data in malformed_streams()]
-    pipe, core, link, _ = receiver()
-    sink = CountingSink(core)
-    sink.delivered = 0
-    for data in streams:  # warm up
-        feed(pipe, core, data)
-    link.counters.reset()
-    with heap_locked():
-        for data in streams:
-            pipe.b.write(data)
-            core.poll()
-    assert drops(link) == {name: count for name, count, _ in malformed_streams()}
-    assert sink.delivered == 2 * (len(streams) + 1)  # the good frames, and noise's own
-    assert core.counters.internal_error == 0
-
-
 # docs/serial.md's examples, run as written.
 
-DOCS_MARKER = "<!-- run by host_tests/test_serial.py"
+DOCS_MARKER = "<!-- run by host_tests/test_serial_link.py"
 
 
 def _doc_blocks():
@@ -847,28 +522,3 @@ def test_the_docs_examples_run_as_written():
     assert counters.startswith("bad_fcs=0 ") and "rx_frames=0 " in counters
     needs_socket()
     assert _run(host) == [str(b"\xff\xffover a serial line")]
-
-
-# pymctp (CPython), code this project did not write.
-
-
-def test_pymctp_dissects_our_frames_and_builds_frames_we_take():
-    if IS_MICROPYTHON:
-        skip("pymctp is CPython-only")
-    from pymctp.layers.mctp import TransportHdrPacket  # noqa: PLC0415
-    from pymctp.layers.mctp.transport import UartTransportPacket  # noqa: PLC0415
-
-    # pymctp's UartTransport does not escape: frames without 0x7E or 0x7D in the packet only.
-    message = bytes(b & 0x6F for b in pattern(200, 1))
-    packets = build_packets(9, 8, FLAG_TO | 2, 0x01, message)
-    pipe, core, _link, sink = receiver()
-    for packet in packets:
-        assert 0x7E not in packet and 0x7D not in packet
-        ours = encode_frame(packet)
-        theirs = UartTransportPacket(ours)
-        assert theirs.protocol_rev == 1 and theirs.byte_count == len(packet)
-        assert bytes(theirs.load) == packet
-        built = bytes(UartTransportPacket(byte_count=len(packet), load=TransportHdrPacket(packet)))
-        assert built == ours  # the same FCS, by crcmod's CRC-16/MCRF4XX
-        feed(pipe, core, built)
-    assert sink.messages == [(9, 2, message)]
