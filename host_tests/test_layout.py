@@ -41,16 +41,12 @@ EQUIVALENTS = {
         "the in-memory bus most tests run on (endpoints.network)",
     ),
     "mctp.host.read_ahead": (
-        "test_serial_link.py",
-        "the read-ahead of a host's serial stream, under the echoes over a pty and a socket pair",
+        "test_host_serial_stream.py",
+        "the read-ahead of the host's streams, under the echoes over a pty and a socket pair",
     ),
     "mctp.host.serial_pipe": (
         "test_serial_link.py",
         "the in-memory serial line (with faults) the serial tests run on",
-    ),
-    "mctp.host.serial_stream": (
-        "test_serial_link.py",
-        "a host's serial stream (a pty, a socket), under the 1 KiB echoes over them",
     ),
     "firmware.board_config": (
         "test_firmware_board.py",
