@@ -1,7 +1,8 @@
 # The server, driven through the wire codec: openprot-mctp-api's twelve server tests (server.rs),
 # then where this server differs from the crate's (docs/contract.md): handle tables, receive
-# buffers, pending receives, flows and tags, restarts. Time is a FakeClock moved by the test;
-# nothing sleeps.
+# buffers, pending receives, flows and tags, restarts, IPC client quotas. Time is a FakeClock
+# moved by the test; nothing sleeps. Over 450 lines: they are all mctp/server/server.py's (the
+# in-process client's and the audit's are in test_server_direct.py and test_server_audit.py).
 
 from endpoints import Wire, inject, lone_server, network
 from testing import raises
