@@ -157,7 +157,7 @@ ALLOWED = {
 # paths). The asyncio layer's channels and its stack
 # task are coroutines, whose state MicroPython keeps in a generator allocated at each call
 # (the stack task's once) whatever its size; the packet path under them is the blocking API's,
-# checked here, and test_aio runs the IRQ-to-task path with the heap locked; the awaitable
+# checked here, and test_aio_task runs the IRQ-to-task path with the heap locked; the awaitable
 # clients (mctp/aio/ipc.py, linux.py) are coroutines over the blocking clients' steps.
 # mctp/linux is a client of the Linux kernel's stack, where every receive allocates the bytes and the address
 # recvfrom() returns (MicroPython's socket has no recvfrom_into), and no packet passes.
