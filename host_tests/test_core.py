@@ -206,3 +206,28 @@ def test_core_refuses_an_invalid_own_eid():
     for eid in (1, 7, 255):
         with raises(ValueError):
             Core(eid=eid)
+
+
+def test_a_fault_while_a_control_request_is_answered_frees_its_slot():
+    # The link raising while it sends a control answer (a board out of C stack, a driver's
+    # bug) loses that answer, counted; the control slot goes back, so later control requests
+    # are answered rather than dropped for ever as queue_full.
+    from mctp.control.responder import ControlResponder  # noqa: PLC0415
+
+    core, _, link, _ = make_core()
+    ControlResponder(core, uuid=bytes(16))
+    transmit = link.transmit
+
+    def broken(length, phys):
+        raise RuntimeError("no C stack left")
+
+    get_eid = packet(SOM | EOM | TO, b"\x00\x80\x02")
+    link.transmit = broken
+    for _ in range(core.config.queue_limit + 2):
+        inject(core, link, get_eid)
+    assert core.counters.internal_error == core.config.queue_limit + 2
+    assert core.pool.in_use() == 0 and core.pool.control_slot.meta[0] == 0
+    link.transmit = transmit
+    inject(core, link, get_eid)
+    assert link.sent == [(0x1D, bytes.fromhex("010908c0 00 0002 00 08 0000"))]  # EID 8
+    assert "queue_full" not in drops(core)
