@@ -29,16 +29,18 @@ OWNER, EP = 0x10, 0x1D  # 7-bit addresses
 
 class Rig:
     """A bus owner (EID 8 at 0x10) and an endpoint with a control responder at 0x1D on one
-    simulated bus; every frame on the bus is recorded."""
+    simulated bus (the endpoint's stack sized by `config`); every frame on the bus is
+    recorded."""
 
-    def __init__(self, eid=0, **options):
+    def __init__(self, eid=0, config=None, **options):
         self.bus = SimBus()
         clock = FakeClock(1000)
         bus = self.bus
         self.owner = Endpoint(
             bus, I2CLink(bus.controller(), bus.target(OWNER), OWNER), OWNER, 8, clock
         )
-        self.ep = Endpoint(bus, I2CLink(bus.controller(), bus.target(EP), EP), EP, eid, clock)
+        link = I2CLink(bus.controller(), bus.target(EP), EP)
+        self.ep = Endpoint(bus, link, EP, eid, clock, config)
         self.responder = ControlResponder(self.ep.core, options.pop("uuid", UUID), **options)
         self.owner.others.append(self.ep.server.poll)
         self.ep.others.append(self.owner.server.poll)
@@ -208,9 +210,17 @@ def test_responder_with_the_heap_locked():
     rig = Rig(eid=9, vdm=(vdm_pci(0x1234, 1),))
     requests = (b"\x80\x02", b"\x80\x01\x00\x0b", b"\x80\x03", b"\x80\x04\xff", b"\x80\x05")
     requests += (b"\x80\x06\x00", b"\x80\x07", b"\x80\x02\x00", b"\xc0\x02")
+    answer_locked(rig, requests)
+    assert rig.responder.counters.responses == 16
+    assert rig.responder.counters.internal_error == 0
+
+
+def answer_locked(rig, requests, dest=0):
+    """Have `rig`'s endpoint answer each request (the bytes after the type byte, to `dest`)
+    twice: once to warm up, once with the heap locked; the answers are dropped."""
     frames = []
     for body in requests:
-        packet = bytes((1, 0, 8, 0xC8, 0)) + body
+        packet = bytes((1, dest, 8, 0xC8, 0)) + body
         frame = bytearray(40)
         n = encode_frame(frame, EP, OWNER, packet)
         frames.append(memoryview(frame)[1:n])
@@ -224,8 +234,6 @@ def test_responder_with_the_heap_locked():
                 controller.writeto(EP, frame)
                 ep_server.poll()
                 owner_link._r = owner_link._w  # drop the answer at the owner
-    assert rig.responder.counters.responses == 16
-    assert rig.responder.counters.internal_error == 0
 
 
 def test_uuid_from_a_unique_id():
