@@ -165,6 +165,10 @@ def test_routing_information_update_from_the_upstream_bus_owner():
         ControlRequester(ep.stack).routing_info_update(0, [(0, 0x60, 1, b"\x62")])
     assert caught.value.completion_code == 0x01
     assert net.bridge.core.routes.lookup(0x60) is None
+    # Nor can it take the bridge's EID, and with it the bus owner's place.
+    assignment = ControlRequester(ep.stack).set_eid(0, 0x60)
+    assert (assignment.accepted, assignment.eid, assignment.pool_status) == (False, 10, 2)
+    assert (net.bridge.core.eid, net.responder.owner_link) == (10, net.bridge.link)
 
 
 def test_a_silent_endpoint_is_forgotten_and_one_that_appears_is_set_up():

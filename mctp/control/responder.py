@@ -24,7 +24,9 @@ from .messages import (
     ALLOCATION_REJECTED,
     BASE_VERSION,
     DATAGRAM,
+    EID_ACCEPTED,
     EID_DYNAMIC,
+    EID_REJECTED,
     EID_STATIC_CURRENT,
     EID_STATIC_OTHER,
     EID_STATIC_SUPPORTED,
@@ -225,6 +227,13 @@ class ControlResponder:
         return self._get_vdm(self._slot.buf[2])  # GET_VDM_SUPPORT, the last with a length
 
     def _set_eid(self, operation, eid):
+        if (
+            self.pool_size
+            and self.owner_link is not None
+            and self._slot.link is not self.owner_link
+        ):
+            # A bridge's EID is its bus owner's to set, not an endpoint's on a link it owns.
+            return self._eid_set(EID_REJECTED, self.core.eid)
         if operation == SET_EID or operation == FORCE_EID:
             if not EID_RESERVED_MAX < eid < EID_BROADCAST:
                 return ERROR_INVALID_DATA
@@ -241,8 +250,11 @@ class ControlResponder:
         if operation == SET_EID or operation == FORCE_EID:
             self.owner_link = self._slot.link  # our bus owner, from now on
             self.owner_phys = self._slot.phys
+        return self._eid_set(EID_ACCEPTED, eid)
+
+    def _eid_set(self, status, eid):
         rsp = self._rsp
-        rsp[3] = self._pool_status()  # and accepted
+        rsp[3] = status | self._pool_status()
         rsp[4] = eid
         rsp[5] = self.pool_size
         self._len = 6
