@@ -106,6 +106,19 @@ def test_the_bus_owner_sets_up_the_bridge_and_allocates_its_pool():
         "Allocate Endpoint IDs: refused (completion code ERROR_INVALID_DATA)"
     )
     assert net.ctl.set_eid(10, 10).pool_status == 2  # the pool received
+    if not IS_MICROPYTHON:  # pymctp (scapy) reads the answers the same way
+        from pymctp.layers.mctp.control.allocate_eids import (  # noqa: PLC0415
+            AllocateEndpointIDsResponsePacket,
+        )
+        from pymctp.layers.mctp.control.set_eid import (  # noqa: PLC0415
+            SetEndpointIDResponsePacket,
+        )
+
+        info = AllocateEndpointIDsResponsePacket(net.ctl.request(10, 0x08, b"\x02\x00\x00"))
+        assert (info.status, info.eid_pool_size, info.first_eid) == (0, 3, 11)
+        set_eid = SetEndpointIDResponsePacket(net.ctl.request(10, 0x01, b"\x00\x0a"))
+        assert (set_eid.eid_assignment_status, set_eid.eid_allocation_status) == (0, 2)
+        assert (set_eid.eid_setting, set_eid.eid_pool_size) == (10, 3)
 
 
 def test_the_bridge_sets_up_the_downstream_endpoints_from_its_pool():

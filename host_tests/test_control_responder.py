@@ -55,6 +55,7 @@ def test_allocate_endpoint_ids_accepted_again_rejected_forced_and_asked():
 
 def test_allocations_that_are_refused():
     rig = owned_bridge(pool_size=3)
+    rig.ep.core.add_route(0x20, 0x20, rig.ep.link, 0x12)
     for body in (
         b"\x80\x08\x00\x04\x0b",  # larger than the pool asked for
         b"\x80\x08\x00\x03\x09",  # overlaps our own EID (10)
@@ -62,6 +63,7 @@ def test_allocations_that_are_refused():
         b"\x80\x08\x00\x03\xfd",  # past 254
         b"\x80\x08\x00\x00\x0b",  # an empty pool, not forced
         b"\x80\x08\x03\x03\x0b",  # a reserved operation
+        b"\x80\x08\x01\x03\x1f",  # EIDs 0x1F..0x21, and 0x20 is routed to the bus owner's bus
     ):
         assert rig.ask(body)[1] == b"\x00\x08\x02", body  # ERROR_INVALID_DATA
     for body in (b"\x80\x08\x00\x03", b"\x80\x08\x00\x03\x0b\x00"):

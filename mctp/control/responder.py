@@ -303,11 +303,23 @@ class ControlResponder:
         return self._allocation(ALLOCATION_ACCEPTED)
 
     def _pool_fits(self, count, first):
-        # At most the size asked for, unicast EIDs only, and our own EID not among them.
+        # At most the size asked for, unicast EIDs only, neither our own EID nor one routed
+        # towards the bus owner among them.
         last = first + count - 1
         if not 0 < count <= self.pool_size or first <= EID_RESERVED_MAX or last >= EID_BROADCAST:
             return False
-        return not first <= self.core.eid <= last
+        return not first <= self.core.eid <= last and not self._routed_upstream(first, last)
+
+    def _routed_upstream(self, first, last):
+        routes = self.core.routes.routes
+        i = 0
+        while i < len(routes):
+            route = routes[i]
+            if route.used and route.link is self.owner_link and route.first <= last:
+                if route.last >= first and route.first != EID_NULL:
+                    return True
+            i += 1
+        return False
 
     def _allocation(self, status):
         rsp = self._rsp
