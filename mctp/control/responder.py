@@ -227,11 +227,7 @@ class ControlResponder:
         return self._get_vdm(self._slot.buf[2])  # GET_VDM_SUPPORT, the last with a length
 
     def _set_eid(self, operation, eid):
-        if (
-            self.pool_size
-            and self.owner_link is not None
-            and self._slot.link is not self.owner_link
-        ):
+        if self.pool_size and self._from_downstream():
             # A bridge's EID is its bus owner's to set, not an endpoint's on a link it owns.
             return self._eid_set(EID_REJECTED, self.core.eid)
         if operation == SET_EID or operation == FORCE_EID:
@@ -266,6 +262,10 @@ class ControlResponder:
         return POOL_RECEIVED if self.pool_count else POOL_REQUIRED
 
     # The bridge's commands.
+
+    def _from_downstream(self):
+        # From a link other than our bus owner's, once we have one.
+        return self.owner_link is not None and self._slot.link is not self.owner_link
 
     def _from_owner(self):
         slot = self._slot
