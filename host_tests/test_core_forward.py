@@ -1,4 +1,4 @@
-# Forwarding in the core (mctp/core/core.py, Config.bridge): a bridge between two simulated I2C
+# Forwarding in the core (mctp/core/core.py with mctp/bridge/forward.py's Forwarder): a bridge between two simulated I2C
 # buses, a bus owner on one and three endpoints on the other, routes set by hand. Messages
 # cross it as packets, unreassembled; what it must not forward is dropped and counted per
 # reason; a flood from either side leaves the other side's requests and the bridge's own
@@ -6,10 +6,10 @@
 
 from endpoints import Drain, Endpoint, FakeClock, RawPeer, assert_nothing_held, frame_writes
 from endpoints import pattern
-from testing import IS_MICROPYTHON, heap_locked, raises
+from testing import IS_MICROPYTHON, heap_locked
 
-from mctp.config import Config
 from mctp.control.responder import ControlResponder
+from mctp.bridge import FORWARD_DROPS, Forwarder
 from mctp.core.core import DROPS
 from mctp.core.packet import build_packets
 from mctp.host.i2c_sim import SimBus
@@ -29,9 +29,8 @@ def bridged(owner_mtu=64, bridge_rx_mtu=None, clock=None):
     clock = clock or FakeClock(1000)
     up, down = SimBus(), SimBus()
     owner = Endpoint(up, _link(up, 0x10, owner_mtu), 0x10, OWNER, clock)
-    bridge = Endpoint(
-        up, _link(up, 0x20, 64, bridge_rx_mtu), 0x20, BRIDGE, clock, Config(bridge=1)
-    )
+    bridge = Endpoint(up, _link(up, 0x20, 64, bridge_rx_mtu), 0x20, BRIDGE, clock)
+    Forwarder(bridge.core)
     bridge.down = bridge.core.add_link(_link(down, 0x20))
     bridge.down_bus = down
     ControlResponder(bridge.core, uuid=bytes(16), endpoint_type=1)
@@ -53,7 +52,8 @@ def _link(bus, addr, mtu=64, rx_mtu=None):
 
 
 def drops(core):
-    return {name: getattr(core.counters, name) for name in DROPS if getattr(core.counters, name)}
+    counts = core.counters.as_dict()
+    return {name: counts[name] for name in DROPS + FORWARD_DROPS if counts.get(name)}
 
 
 def settle(stacks, rounds=4):
@@ -62,17 +62,17 @@ def settle(stacks, rounds=4):
             stack.server.poll()
 
 
-def test_an_endpoint_drops_a_packet_for_another_eid_and_the_setting_is_checked():
+def test_an_endpoint_drops_a_packet_for_another_eid():
     owner, bridge, eps = bridged()
-    bridge.core.config = Config()  # the default: an endpoint
+    endpoint = Endpoint(owner.bus, _link(owner.bus, 0x21), 0x21, 21, owner.clock)
+    endpoint.core.add_route(FIRST, FIRST, endpoint.core.add_link(_link(bridge.down_bus, 0x21)))
+    owner.core.add_route(FIRST, FIRST, owner.link, 0x21)
     owner.stack.req(FIRST).send(1, b"hello")
-    settle([bridge] + eps)  # noqa: RUF005
-    assert drops(bridge.core) == {"not_for_us": 1}
-    assert bridge.core.counters.fwd_packets == 0
+    settle([endpoint] + eps)  # noqa: RUF005
+    assert drops(endpoint.core) == {"not_for_us": 1}
     assert eps[0].core.counters.rx_packets == 0
-    with raises(ValueError) as caught:
-        Config(bridge=2)
-    assert str(caught.value) == "bridge must be 0 or 1, got 2"
+    # (and its counters have no room for a bridge's)
+    assert "fwd_packets" not in endpoint.core.counters.as_dict()
 
 
 def test_messages_of_0_to_1023_bytes_cross_the_bridge_both_ways_unreassembled():
@@ -195,7 +195,8 @@ def test_spoofed_source_eids_from_the_downstream_bus_are_dropped_and_counted():
 
 
 def _bridge(bus_a, bus_b, eid, addr, clock):
-    bridge = Endpoint(bus_a, _link(bus_a, addr), addr, eid, clock, Config(bridge=1))
+    bridge = Endpoint(bus_a, _link(bus_a, addr), addr, eid, clock)
+    Forwarder(bridge.core)
     bridge.second = bridge.core.add_link(_link(bus_b, addr))
     return bridge
 

@@ -43,20 +43,15 @@ class Config:
     # 0 keeps none back.
     reserved_listeners = 2
     reserved_requests = 1
-    # 1: the core forwards a packet for another EID over the link its route names (an MCTP
-    # bridge, DSP0236 clause 9); 0 (an endpoint): it drops it, counted `not_for_us`.
-    bridge = 0
 
     def __init__(self, **overrides):
         for name, value in overrides.items():
             if not hasattr(Config, name) or name.startswith("_"):
                 raise TypeError("unknown config setting: " + name)
-            least = 0 if name.startswith("reserved_") or name == "bridge" else 1
+            least = 0 if name.startswith("reserved_") else 1
             if not isinstance(value, int) or value < least:
                 raise ValueError("%s must be an int of at least %d, got %r" % (name, least, value))
             setattr(self, name, value)
-        if self.bridge > 1:
-            raise ValueError("bridge must be 0 or 1, got %r" % self.bridge)
         if self.max_payload > 1023:
             raise ValueError("max_payload must be at most 1023")
         if self.listeners + self.requests > 256:

@@ -8,9 +8,8 @@
 #     receive_middle                fast path (fastpath.append_middle): a message's middle packet
 #     _receive_guarded              the try; hands on the message the packet completed
 #       _receive                    header checks: length, version, destination, source
-#         _forward                  at a bridge, a packet for another EID: _forward_route
-#                                   (source and destination routes, MTU), then out over the
-#                                   route's link as it came (no reassembly)
+#         forwarder.forward         at a bridge, a packet for another EID: out over the link
+#                                   its route names, as it came (mctp.bridge.forward)
 #         _start                    first packet (SOM): som_restart, then
 #           _owner                  who takes it: control, sink.accept_request(type), or a flow
 #           _admit                  a slot: the control slot, the pool, or _evict
@@ -94,12 +93,6 @@ DROPS = (
     "evicted",  # an unfinished message made room for a new one (the oldest goes)
     "aborted",  # unfinished when its link lost frames: what follows could be spliced
     "internal_error",  # a fault in the stack itself while handling the packet
-    # At a bridge (Config.bridge), a packet for another EID that is not forwarded:
-    "fwd_no_route",  # no route covers its destination EID
-    "fwd_same_link",  # its route leads back over the link it came in on
-    "fwd_too_large",  # its payload exceeds the out-link's MTU
-    "fwd_link_failed",  # the out-link refused it (a NACK, a full stream, no address)
-    "fwd_spoofed",  # its source EID is not routed over the link (and address) it came from
 )
 # What happened otherwise.
 EVENTS = (
@@ -114,7 +107,6 @@ EVENTS = (
     "reply_expired",  # a request not answered within Config.tag_expiry_ms: its route goes
     "reply_evicted",  # a waiting request's route made room for a newer request's
     "link_errors",  # a fault inside a link's poll (counted, the other links go on)
-    "fwd_packets",  # packets forwarded (at a bridge)
 )
 
 # The owner number of control requests, which go to the control responder (server handles
@@ -289,8 +281,10 @@ class Core:
             or self._rx_dest == EID_NULL
             or self._rx_dest == EID_BROADCAST
         ):
-            if self.config.bridge:
-                self._forward()
+            if hasattr(self, "forwarder"):
+                # A bridge: mctp.bridge.Forwarder set it. Not on every core: an attribute
+                # more, even on the class, slows an endpoint's other lookups (its dicts).
+                self.forwarder.forward(self)
             else:
                 self.counters.not_for_us += 1
         elif self._rx_src == EID_BROADCAST or EID_RESERVED_MIN <= self._rx_src <= EID_RESERVED_MAX:
@@ -299,55 +293,6 @@ class Core:
             self._start()
         else:
             self._continue()
-
-    def _forward(self):
-        # A packet for another EID, at a bridge: out as it came (header and payload unchanged,
-        # no reassembly), framed by the link its route names. Called from _receive and
-        # calling the link from here, so forwarding nests no deeper than a control answer
-        # ([c-stack]).
-        route = self._forward_route()
-        if route is None:
-            return
-        link = route.link
-        copy_into(link.tx_buf, link.tx_off, self._rx_buf, self._rx_off, self._rx_len)
-        if link.transmit(self._rx_len, route.phys):
-            self.counters.fwd_packets += 1
-            self._rx_result = RX_TAKEN  # its sender is who it says: the link may learn it
-        else:
-            self.counters.fwd_link_failed += 1
-
-    def _forward_route(self):
-        # The route out for the packet being received, or None (counted). Its source must be
-        # routed back over the link, and to the address, it came from: a downstream device
-        # cannot speak for an EID elsewhere, and a packet that comes round a loop of routes
-        # arrives over the wrong link. EID 0 has no route across a bridge; reserved and
-        # broadcast sources are never valid.
-        src = self._rx_src
-        if src == EID_BROADCAST or EID_RESERVED_MIN <= src <= EID_RESERVED_MAX:
-            self.counters.bad_src += 1
-            return None
-        if src == EID_NULL or not self._came_by(self.routes.lookup(src)):
-            self.counters.fwd_spoofed += 1
-            return None
-        route = self.routes.lookup(self._rx_dest)
-        if route is None:
-            self.counters.fwd_no_route += 1
-        elif route.link is self._rx_link:
-            self.counters.fwd_same_link += 1  # never back out the way it came
-        elif self._rx_len - TRANSPORT_HEADER_SIZE > route.link.mtu:
-            self.counters.fwd_too_large += 1
-        else:
-            return route
-        return None
-
-    def _came_by(self, route):
-        # Whether the packet being received came over `route`'s link (and from its address,
-        # when the route names one).
-        return (
-            route is not None
-            and route.link is self._rx_link
-            and (route.phys is None or route.phys == self._rx_phys)
-        )
 
     def _rx_type(self):
         return self._rx_buf[self._rx_off + TRANSPORT_HEADER_SIZE] & MSG_TYPE_MAX
