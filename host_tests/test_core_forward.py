@@ -102,6 +102,49 @@ def test_messages_of_0_to_1023_bytes_cross_the_bridge_both_ways_unreassembled():
         assert_nothing_held(stack)
 
 
+def test_a_bridge_from_a_serial_line_to_an_i2c_bus_reframes_each_packet():
+    # The bus owner on a DSP0253 serial line, the endpoint on the I2C bus: each packet leaves
+    # in the other binding's framing, header and payload unchanged.
+    from mctp.host.serial_pipe import SerialPipe  # noqa: PLC0415 (the serial tests' only)
+    from mctp.serial import SerialLink  # noqa: PLC0415
+
+    clock = FakeClock(1000)
+    pipe, down = SerialPipe(), SimBus()
+    owner = Endpoint(None, SerialLink(pipe.a), None, OWNER, clock)
+    bridge = Endpoint(None, SerialLink(pipe.b), None, BRIDGE, clock)
+    Forwarder(bridge.core)
+    bridge.down = bridge.core.add_link(_link(down, 0x20))
+    far = Endpoint(down, _link(down, 0x30), 0x30, FIRST, clock)
+    owner.core.add_route(BRIDGE, FIRST, owner.link)
+    bridge.core.add_route(OWNER, OWNER, bridge.link)
+    bridge.core.add_route(FIRST, FIRST, bridge.down, 0x30)
+    far.core.add_route(OWNER, OWNER, far.link, 0x20)
+    for stack in (owner, bridge, far):
+        stack.others.extend(o.server.poll for o in (owner, bridge, far) if o is not stack)
+    seen = []
+    down.tap = lambda addr, buf, length: seen.append(bytes(buf[3 : length - 1]))
+    owner_listener = owner.stack.listener(1, WAIT_MS)
+    far_listener = far.stack.listener(1, WAIT_MS)
+    to_far = owner.stack.req(FIRST, WAIT_MS)
+    to_owner = far.stack.req(OWNER, WAIT_MS)
+    for size in (0, 200, 1023):
+        to_far.send(1, pattern(size, 1))
+        _meta, got, resp = far_listener.recv()
+        assert bytes(got) == pattern(size, 1)
+        resp.send(pattern(size, 2))
+        assert bytes(to_far.recv()[1]) == pattern(size, 2)
+        to_owner.send(1, pattern(size, 3))
+        _meta, got, resp = owner_listener.recv()
+        assert bytes(got) == pattern(size, 3)
+        resp.send(b"")
+        assert bytes(to_owner.recv()[1]) == b""
+    # The first packet the bridge put on the I2C bus is the owner's as it sent it.
+    assert seen[0][:5] == bytes((1, FIRST, OWNER, 0xC8, 1))
+    assert drops(bridge.core) == {} and bridge.link.counters.tx_frames > 0
+    for stack in (owner, bridge, far):
+        assert_nothing_held(stack)
+
+
 def test_requests_from_both_sides_at_once_keep_their_tags_apart():
     owner, bridge, eps = bridged()
     owner_listener = owner.stack.listener(1, WAIT_MS)
