@@ -9,7 +9,7 @@ from endpoints import pattern
 from testing import IS_MICROPYTHON, heap_locked
 
 from mctp.control.responder import ControlResponder
-from mctp.bridge import FORWARD_DROPS, Forwarder
+from mctp.bridge import FORWARD_BURST, FORWARD_DROPS, Forwarder
 from mctp.core.core import DROPS
 from mctp.core.packet import build_packets
 from mctp.host.i2c_sim import SimBus
@@ -22,16 +22,18 @@ WAIT_MS = 100
 GET_EID = b"\x80\x02"  # a Get Endpoint ID request after its type byte (Rq, IID 0)
 
 
-def bridged(owner_mtu=64, bridge_rx_mtu=None, clock=None):
+def bridged(owner_mtu=64, bridge_rx_mtu=None, clock=None, down_controller=None):
     """The bus owner (EID 8, 0x10) on bus `up`; the bridge (EID 20, 0x20 on both buses); three
     endpoints (EIDs 30..32 at 0x30..0x32) on bus `down`. Each stack polls the others while it
-    waits."""
+    waits. `down_controller(bus)` makes the bridge's controller on `down`."""
     clock = clock or FakeClock(1000)
     up, down = SimBus(), SimBus()
     owner = Endpoint(up, _link(up, 0x10, owner_mtu), 0x10, OWNER, clock)
     bridge = Endpoint(up, _link(up, 0x20, 64, bridge_rx_mtu), 0x20, BRIDGE, clock)
     Forwarder(bridge.core)
-    bridge.down = bridge.core.add_link(_link(down, 0x20))
+    controller = down_controller(down) if down_controller else down.controller()
+    bridge.down = bridge.core.add_link(I2CLink(controller, down.target(0x20), 0x20))
+    bridge.down_controller = controller
     bridge.down_bus = down
     ControlResponder(bridge.core, uuid=bytes(16), endpoint_type=1)
     eps = [Endpoint(down, _link(down, 0x30 + i), 0x30 + i, FIRST + i, clock) for i in range(3)]
@@ -300,15 +302,59 @@ def test_a_flood_from_either_side_leaves_control_requests_and_the_bridge_endpoin
         asked = bridge.down if flood_down else bridge.link
         before = flooded.counters.rx_frames
         bridge.server.poll()
-        # One poll: each link hands over at most what its ring holds, the flooded one first,
-        # and then the other link's: the control request is answered and the bridge's own
-        # listener has its message in that same poll.
-        assert flooded.counters.rx_frames - before == len(flooded._ring) - 1
+        # One poll: the flooded link forwards FORWARD_BURST packets and stops (its ring took
+        # 19 of the 40, the rest were dropped there), and the other link's frames are taken:
+        # the control request is answered and the bridge's own listener has its message in
+        # that same poll.
+        assert flooded.counters.rx_frames - before == FORWARD_BURST
         assert flooded.counters.ring_full == 40 - (len(flooded._ring) - 1)
         assert asked.counters.rx_frames == 2
         assert len(_get_eid_answers(asker)) == 1
         assert bytes(listener.recv()[1]) == b"to the bridge"
+        assert bridge.core.counters.fwd_packets == FORWARD_BURST
+        bridge.server.poll()  # the rest of the ring
         assert bridge.core.counters.fwd_packets == len(flooded._ring) - 1
+        assert flooded.pending() == 0
+
+
+class _FloodDuringWrites:
+    """The bridge's controller on the down bus, where each write brings one more frame into
+    the bridge's up ring while it is busy, as a board's IRQ would: a flood that arrives as
+    fast as it is forwarded, `left` frames of it."""
+
+    def __init__(self, bus):
+        self.bus = bus
+        self.left = 100
+        self.up = None  # (the bridge's up target, a controller on that bus, the frame)
+
+    def writeto(self, addr, buf, stop=True):
+        n = self.bus._write(addr, buf)
+        if self.left and self.up is not None:
+            self.left -= 1
+            target, controller, frame = self.up
+            controller.writeto(0x20, frame)
+            target.service()  # its IRQs now, during the bridge's poll
+        return n
+
+
+def test_a_flood_arriving_while_the_bridge_forwards_stops_its_links_poll():
+    owner, bridge, _eps = bridged(down_controller=_FloodDuringWrites)
+    flood = bridge.down_controller
+    bridge.core.add_route(OWNER, OWNER, bridge.link, 0x40)
+    bridge.core.add_route(60, 60, bridge.down, 0x41)
+    frame = frame_writes([build_packets(OWNER, FIRST, 0x08, 1, b"flood")[0]], 0x40, 0x20)[0]
+    up_controller = owner.bus.controller()
+    flood.up = (owner.bus.find(0x20), up_controller, frame)
+    asker = RawPeer(bridge.down_bus, 0x41)
+    asker.send(0x20, build_packets(60, BRIDGE, 0x08, 0, GET_EID)[0])
+    up_controller.writeto(0x20, frame)
+    bridge.server.poll()
+    # The up link stopped after FORWARD_BURST packets though its ring never emptied, and the
+    # down link's control request was answered in the same poll.
+    assert bridge.core.counters.fwd_packets == FORWARD_BURST
+    assert bridge.link.pending() > 0 and flood.left > 0
+    assert len(_get_eid_answers(asker)) == 1
+    assert drops(bridge.core) == {}
 
 
 def test_forwarding_allocates_nothing():
@@ -327,6 +373,7 @@ def test_forwarding_allocates_nothing():
         while i < len(writes):
             controller.writeto(0x20, writes[i])
             i += 1
+        bridge.core.poll()  # (16 forwarded: FORWARD_BURST)
         bridge.core.poll()
         drain.take()
 

@@ -7,10 +7,11 @@
 # Nothing here allocates per packet ([no-alloc]), and forward() calls the out-link's transmit
 # from its own frame: forwarding nests no deeper than a control answer ([c-stack]).
 
+from .._compat import const
 from ..bufcopy import copy_into
 from ..constants import EID_BROADCAST, EID_NULL, EID_RESERVED_MAX, EID_RESERVED_MIN
 from ..core.core import DROPS, EVENTS
-from ..core.link import RX_TAKEN
+from ..core.link import RX_FULL, RX_TAKEN
 from ..core.packet import TRANSPORT_HEADER_SIZE
 from ..counters import Counters
 
@@ -23,6 +24,12 @@ FORWARD_DROPS = (
     "fwd_spoofed",  # its source EID is not routed over the link (and address) it came from
 )
 FORWARD_EVENTS = ("fwd_packets",)  # packets forwarded
+
+# Every this many packets forwarded, the link they came in on is told to poll no further this
+# time (RX_FULL, as a full queue does): a flood that arrives as fast as it is forwarded (an
+# IRQ queues frames while the link's poll runs) cannot keep that poll going, and the other
+# links and the services get their turn. The rest wait in the link's ring.
+FORWARD_BURST = const(16)
 
 
 class Forwarder:
@@ -38,6 +45,7 @@ class Forwarder:
             setattr(counters, name, getattr(core.counters, name))
         core.counters = counters
         core.forwarder = self
+        self._burst = 0  # packets forwarded since a link was last told to stop
 
     def forward(self, core):
         """Forward the packet `core` is receiving, or drop it (counted)."""
@@ -47,10 +55,20 @@ class Forwarder:
         link = route.link
         copy_into(link.tx_buf, link.tx_off, core._rx_buf, core._rx_off, core._rx_len)
         if link.transmit(core._rx_len, route.phys):
-            core.counters.fwd_packets += 1
-            core._rx_result = RX_TAKEN  # its sender is who it says: the link may learn it
+            self._sent(core)
         else:
             core.counters.fwd_link_failed += 1
+
+    def _sent(self, core):
+        # Counted, and what the in-link is told: taken (its sender is who it says, so the link
+        # may learn its address), or, every FORWARD_BURST packets, to stop for this poll.
+        core.counters.fwd_packets += 1
+        self._burst += 1
+        if self._burst < FORWARD_BURST:
+            core._rx_result = RX_TAKEN
+        else:
+            self._burst = 0
+            core._rx_result = RX_FULL
 
     def _route(self, core):
         # The route out, or None (counted). The source must be routed back over the link, and
