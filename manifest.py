@@ -1,5 +1,5 @@
 # The mctp library for boards: the core stack, the I2C and serial bindings, the control responder,
-# the requester and bus owner, the asyncio layer, the IPC stream. Each is a part of its own (parts/*/manifest.py); the endpoint
+# the requester and bus owner, the bridge's forwarding, the asyncio layer, the IPC stream. Each is a part of its own (parts/*/manifest.py); the endpoint
 # application is parts/mctp-endpoint, the host buses parts/mctp-host (never for a board).
 metadata(
     description="MCTP (DMTF DSP0236) stack: application API, server, core, control and bindings.",
@@ -14,6 +14,7 @@ for part in (
     "mctp-serial",
     "mctp-control",
     "mctp-bus-owner",
+    "mctp-bridge",
     "mctp-aio",
     "mctp-ipc",
 ):

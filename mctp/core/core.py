@@ -8,6 +8,8 @@
 #     receive_middle                fast path (fastpath.append_middle): a message's middle packet
 #     _receive_guarded              the try; hands on the message the packet completed
 #       _receive                    header checks: length, version, destination, source
+#         forwarder.forward         at a bridge, a packet for another EID: out over the link
+#                                   its route names, as it came (mctp.bridge.forward)
 #         _start                    first packet (SOM): som_restart, then
 #           _owner                  who takes it: control, sink.accept_request(type), or a flow
 #           _admit                  a slot: the control slot, the pool, or _evict
@@ -287,7 +289,12 @@ class Core:
             or self._rx_dest == EID_NULL
             or self._rx_dest == EID_BROADCAST
         ):
-            self.counters.not_for_us += 1
+            if hasattr(self, "forwarder"):
+                # A bridge: mctp.bridge.Forwarder set it. Not on every core: an attribute
+                # more, even on the class, slows an endpoint's other lookups (its dicts).
+                self.forwarder.forward(self)
+            else:
+                self.counters.not_for_us += 1
         elif self._rx_src == EID_BROADCAST or EID_RESERVED_MIN <= self._rx_src <= EID_RESERVED_MAX:
             self.counters.bad_src += 1
         elif self._rx_flags & FLAG_SOM:

@@ -603,6 +603,7 @@ CHECKED = (
     "m0_echo_1k_instr",
     "m0_async_echo_1k_instr",
     "m0_pec_72_bytes_instr",
+    "m0_bridge_forward_packet_instr",
     "m0_c_stack_bytes",
     "m0_async_c_stack_bytes",
     "m0_ipc_c_stack_bytes",

@@ -1,0 +1,6 @@
+# An MCTP bridge (DSP0236 clause 9): a core that forwards packets between its links. forward
+# (Forwarder: the packets for other EIDs, out over the link their route names).
+
+from .forward import FORWARD_BURST, FORWARD_DROPS, FORWARD_EVENTS, Forwarder
+
+__all__ = ("FORWARD_BURST", "FORWARD_DROPS", "FORWARD_EVENTS", "Forwarder")
