@@ -6,8 +6,10 @@
 # answering or leaves the bus, and sets up one that appears later. No packet crosses the
 # bridge here: forwarding is the core's; this is the control side.
 
+import sys
+
 from endpoints import Endpoint, FakeClock
-from testing import IS_MICROPYTHON, raises
+from testing import IS_MICROPYTHON, raises, skip
 
 from mctp.config import Config
 from mctp.control import FORCE_ALLOCATION, ControlError
@@ -23,7 +25,12 @@ LATER = 0x33  # configured, and nobody there at first
 CONFIGURED = (0x30, 0x31, 0x32, LATER)
 
 
+# Tables for six stacks in one Cortex-M0's 256 KiB (the emulated boards run this file too).
+SMALL = {"reassembly_slots": 2, "listeners": 2, "requests": 4, "pending_receives": 2}
+
+
 def _endpoint(bus, addr, eid, clock, config=None):
+    config = config or Config(**SMALL)
     return Endpoint(
         bus, I2CLink(bus.controller(), bus.target(addr), addr), addr, eid, clock, config
     )
@@ -38,7 +45,7 @@ class Net:
         self.clock = FakeClock(1000)
         self.up, self.down = SimBus(), SimBus()
         self.owner = _endpoint(self.up, OWNER, 8, self.clock)
-        config = config or Config(pool_size=pool_size)
+        config = config or Config(pool_size=pool_size, **SMALL)
         self.bridge = _endpoint(self.up, BRIDGE_UP, 0, self.clock, config)
         link = I2CLink(self.down.controller(), self.down.target(BRIDGE_DOWN), BRIDGE_DOWN)
         self.down_link = self.bridge.core.add_link(link)
@@ -185,6 +192,8 @@ def test_routing_information_update_from_the_upstream_bus_owner():
 
 
 def test_a_silent_endpoint_is_forgotten_and_one_that_appears_is_set_up():
+    if IS_MICROPYTHON and sys.platform != "linux":
+        skip("six stacks overfill an emulated Cortex-M0's heap (a board runs one: the bridge's)")
     net = Net(poll_ms=2500, poll_tries=3, timeout_ms=250)
     net.set_up_bridge()
     net.run(100)
@@ -225,6 +234,8 @@ def test_a_new_pool_sets_the_endpoints_up_again():
 
 
 def test_a_scan_finds_the_endpoints_and_nothing_before_a_pool():
+    if IS_MICROPYTHON and sys.platform != "linux":
+        skip("five stacks and a scan's requests overfill an emulated Cortex-M0's heap")
     net = Net(addrs=(), scan=True)
     net.run(50)
     assert net.routed() == {} and net.pool.counters.set_up == 0  # no pool yet
@@ -235,7 +246,7 @@ def test_a_scan_finds_the_endpoints_and_nothing_before_a_pool():
 
 
 def test_poll_never_raises_and_counts_a_fault():
-    net = Net(config=Config(pool_size=3, routes=2))  # room for two endpoints' routes
+    net = Net(config=Config(pool_size=3, routes=2, **SMALL))  # room for two endpoints' routes
     net.set_up_bridge()
     net.run(100)
     assert net.routed() == {11: 0x30, 13: 0x31}

@@ -72,7 +72,7 @@ class PolledRequester(ControlRequester):
             return
         if self.server.queued(channel.handle.value):
             try:
-                reply = channel.recv()
+                reply = self._received(channel)
             except MctpError as error:
                 reply = error
             self._close()

@@ -41,6 +41,7 @@ from .messages import (
     format_uuid,
     parse_version_entry,
 )
+from ..api import RecvMetadata
 from ..errors import MctpError, ResponseCode
 
 # What another try may cure.
@@ -141,6 +142,11 @@ class VendorSupport:
         )
 
 
+# The largest control answer taken: Get Message Type Support listing every type (the IID, the
+# command, the completion code, a count and 255 types); the others are shorter.
+ANSWER_MAX = 259
+
+
 class ControlRequester:
     """Control requests over `stack`; `timeout_ms` per try, `tries` tries per request.
 
@@ -158,6 +164,11 @@ class ControlRequester:
         self.timeout_ms = timeout_ms
         self.tries = tries
         self._iid = 0
+        # Each answer is received here and copied out at its size: a poll loop that asks
+        # again and again (a bridge's PoolOwner) would otherwise leave 1 KiB of garbage a
+        # request, which a board's heap does not have to spare.
+        self._answer = bytearray(ANSWER_MAX)
+        self._meta = RecvMetadata()
         # Answers to an earlier request (another instance ID) that came under the current
         # request's tag, discarded.
         self.stale_answers = 0
@@ -176,12 +187,18 @@ class ControlRequester:
         try:
             with self.stack.req(eid, self.timeout_ms) as channel:
                 channel.send(MSG_TYPE_CONTROL, message)
-                return channel.recv()
+                return self._received(channel)
         except MctpError as error:
             return error
         except BaseException:  # interrupted: the steps undo what they did (a route)
             steps.close()
             raise
+
+    def _received(self, channel):
+        # The answer on `channel`, (meta, payload); an answer over ANSWER_MAX is refused as
+        # NO_SPACE (MctpError), as any other failed try.
+        n = channel.recv_into(self._answer, self._meta)
+        return self._meta, bytes(memoryview(self._answer)[:n])
 
     # What users call.
 
