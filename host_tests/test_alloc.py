@@ -149,7 +149,8 @@ ALLOWED = {
     ("mctp/aio/watch.py", "writable"),
     ("mctp/aio/watch.py", "_ready"),  # (CPython's readable and writable) the same
 }
-# Modules that run no packet path: control requests from the REPL and bus-owner set-up.
+# Modules that run no packet path: control requests from the REPL and bus-owner set-up (a
+# bridge's downstream one too, mctp/control/pool.py: its steps run beside the poll loop).
 # mctp/server/audit.py checks invariants for tests and the REPL; mctp/host/i2c_udp.py and
 # i2c_hub.py are host simulations that allocate per datagram anyway, mctp/host/serial_stream.py a
 # host stream that allocates per read and write on CPython, and mctp/host/pcap.py writes a
@@ -157,13 +158,14 @@ ALLOWED = {
 # paths). The asyncio layer's channels and its stack
 # task are coroutines, whose state MicroPython keeps in a generator allocated at each call
 # (the stack task's once) whatever its size; the packet path under them is the blocking API's,
-# checked here, and test_aio runs the IRQ-to-task path with the heap locked; the awaitable
+# checked here, and test_aio_task runs the IRQ-to-task path with the heap locked; the awaitable
 # clients (mctp/aio/ipc.py, linux.py) are coroutines over the blocking clients' steps.
 # mctp/linux is a client of the Linux kernel's stack, where every receive allocates the bytes and the address
 # recvfrom() returns (MicroPython's socket has no recvfrom_into), and no packet passes.
 ALLOWED_MODULES = (
     "mctp/control/requester.py",
     "mctp/control/bus_owner.py",
+    "mctp/control/pool.py",
     "mctp/aio/control.py",
     "mctp/server/audit.py",
     "mctp/host/i2c_udp.py",

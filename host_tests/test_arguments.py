@@ -6,15 +6,14 @@
 import asyncio
 
 from endpoints import inject, lone_server, network
-from testing import IS_MICROPYTHON, heap_locked, needs_socket, raises
+from testing import IS_MICROPYTHON, needs_socket, raises
 
-from mctp import MctpError, RecvMetadata, ResponseCode, Stack
+from mctp import MctpError, RecvMetadata, Stack
 from mctp.aio import AsyncStack, StackTask
 from mctp.api import Handle
 from mctp.host.serial_pipe import SerialPipe
 from mctp.ipc import StreamClient, StreamService
 from mctp.server import DirectClient
-from mctp.ops import check_payload, check_writable
 
 TO = 0x08
 WRITABLE = "buf must be a bytearray or a writable memoryview (received bytes go there), got "
@@ -118,20 +117,6 @@ def test_the_kernels_client_refuses_them_too():
     error = refused(lambda: kernel.send(None, 1, 9, 0, False, "text"), TypeError)
     assert str(error) == PAYLOAD + "str 'text'"
     kernel.close()
-
-
-def test_the_buffer_checks_allocate_nothing_for_what_they_take():
-    buf = bytearray(8)
-    view = memoryview(buf)
-    empty = memoryview(b"")  # nothing is ever written into it
-    with heap_locked():
-        check_writable(buf, "buf")
-        check_writable(view, "buf")
-        check_writable(empty, "buf")
-        check_payload(b"x", "payload")
-        check_payload(buf, "payload")
-        check_payload(view, "payload")
-    assert bytes(buf) == bytes(8)
 
 
 def test_every_refusal_of_the_facade_and_its_channels_names_argument_value_and_limit():

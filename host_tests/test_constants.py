@@ -92,6 +92,8 @@ def _derived():
 NOT_COPIES = {
     ("mctp.linux.sockets", "_EID"): "the EID field's index in a sockaddr_mctp",
     ("mctp.linux.netlink", "_HEADER_SIZE"): "struct nlmsghdr's size, not an IPC frame's",
+    ("mctp.linux.netlink", "_ARPHRD_MCTP"): "Linux's if_arp.h value, which mctp.host.pcap also "
+    "writes into captures: two parts that do not import each other",
 }
 
 _ROOT = getattr(mctp, "__file__", "").rpartition("/")[0].rpartition("/")[0] or "."

@@ -23,7 +23,8 @@ if not IS_MICROPYTHON:
     from pymctp.compliance import ComplianceResult, ComplianceTestSuite, get_tests_for_suite
     from pymctp.layers.mctp import SmbusTransport
     from pymctp.layers.mctp.control import ControlHdrPacket
-    from test_control import BUS_OWNER_SEQUENCE, UUID
+    from test_control_bus_owner import BUS_OWNER_SEQUENCE
+    from test_control_responder import UUID
 
     from mctp._compat import ticks_ms
 

@@ -70,7 +70,7 @@ def test_the_readme_and_guide_examples_run_as_written():
 def i2c_on_a_stand_in_board(block):
     """What the board block prints, run with a stand-in `machine` on a simulated bus."""
     from mctp.host.i2c_sim import SimBus  # noqa: PLC0415
-    from test_firmware import FakeMachine, machine_module  # noqa: PLC0415
+    from test_firmware_endpoint import FakeMachine, machine_module  # noqa: PLC0415
 
     with machine_module(FakeMachine(SimBus())):
         return _run(block)

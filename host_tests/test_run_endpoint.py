@@ -2,6 +2,8 @@
 # with its options, a ready line, and a clean exit with its counters on SIGINT (and SIGTERM on
 # CPython). Starting processes needs CPython's subprocess: skipped on MicroPython. Ports are
 # free ones (port 0), so two runs of the suite on one machine do not collide.
+#
+# (Over ~450 lines: each option of one command, as a user runs it.)
 
 from testing import IS_MICROPYTHON, raises, skip
 

@@ -1,14 +1,14 @@
 # The server, driven through the wire codec: openprot-mctp-api's twelve server tests (server.rs),
 # then where this server differs from the crate's (docs/contract.md): handle tables, receive
-# buffers, pending receives, flows and tags, restarts. Time is a FakeClock moved by the test;
-# nothing sleeps.
+# buffers, pending receives, flows and tags, restarts, IPC client quotas. Time is a FakeClock
+# moved by the test; nothing sleeps. Over 450 lines: they are all mctp/server/server.py's (the
+# in-process client's and the audit's are in test_server_direct.py and test_server_audit.py).
 
-from endpoints import FakeClock, Wire, inject, lone_server, network
+from endpoints import Wire, inject, lone_server, network
 from testing import raises
 
-from mctp import RecvMetadata, Stack, wire
+from mctp import Stack, wire
 from mctp.config import Config
-from mctp.core import Core
 from mctp.errors import MctpError, ResponseCode
 from mctp.server import DirectClient, Server
 
@@ -260,23 +260,6 @@ def test_too_small_buffer_is_no_space_with_the_size_and_keeps_the_message():
     assert w.recv(listener, 100)  # no capacity given: up to the maximum
     assert w.payload() == b"abcdef"
     assert at_baseline(server)
-
-
-def test_too_small_buffer_through_direct_client():
-    a, b = network(2)
-    listener = a.client.listener(1)
-    b.client.send(b.client.req(8), 1, None, None, False, b"0123456789")
-    a.server.poll()
-    meta = RecvMetadata()
-    with raises(MctpError) as caught:
-        a.client.recv(listener, 100, bytearray(4), meta)
-    assert caught.value.code == ResponseCode.NO_SPACE
-    assert caught.value.size == 10
-    buf = bytearray(caught.value.size)
-    a.client.recv(listener, 100, buf, meta)
-    assert meta.payload_size == 10
-    assert bytes(buf) == b"0123456789"
-    assert at_baseline(a.server)
 
 
 def test_outstanding_receives_table_full_is_no_space():
@@ -583,21 +566,6 @@ def test_a_full_handle_table_names_the_likely_cause_and_lists_the_open_handles()
     assert server.open_handles() == []
 
 
-def test_the_contracts_three_argument_recv_returns_new_metadata():
-    # recv(handle, timeout, buf) as in openprot-mctp-api; passing a RecvMetadata allocates none.
-    server, _clock = lone_server()
-    client = DirectClient(server)
-    handle = client.listener(1)
-    inject(server.core, 9, 0xC0 | 0x08 | 2, b"\x01hi")
-    buf = bytearray(8)
-    meta = client.recv(handle, 0, buf)
-    assert (meta.msg_type, meta.remote_eid, meta.msg_tag, meta.payload_size) == (1, 9, 2, 2)
-    assert buf[:2] == b"hi"
-
-
-# IPC client quotas (wire connections; the in-process owner's connection has none).
-
-
 def test_one_ipc_client_cannot_take_every_handle_and_the_owner_keeps_its_reserve():
     server, _ = lone_server()  # Config's defaults: 8 listeners, 8 request handles
     greedy = Wire(server)
@@ -687,71 +655,3 @@ def test_one_ipc_client_cannot_keep_every_message_waiting():
     inject(server.core, 9, SOM_EOM | TO | 6, b"\x01" + b"fourth")
     assert server.queued(one) == 1 and server.core.counters.queue_full == 1
     assert server.check() == []
-
-
-def test_the_audit_names_a_broken_ipc_client_quota():
-    server, _ = lone_server()
-    client = Wire(server)
-    client.listener(1)
-    client.listener(2)
-    assert server.check() == []
-    server.core.config.client_listeners = 1  # as if the server had let one too many through
-    assert server.check() == [
-        "an IPC client holds 2 listener handles, over Config.client_listeners (1)"
-    ]
-
-
-def test_a_buffer_that_refuses_the_message_fails_its_receive_at_once_and_keeps_the_message():
-    # The buffer passed the checks, then shrank while its receive waited (an idle hook, or
-    # another task, cut it): the copy fails inside the server. The caller gets that error at
-    # once, not a timeout later, and the message stays queued for the next receive.
-    server, clock = lone_server()
-    buf = bytearray(16)
-
-    def idle():
-        if len(buf) == 16:
-            buf[4:] = b""
-            inject(server.core, 9, SOM_EOM | TO | 1, b"\x01" + b"0123456789")
-        clock.advance(10)
-
-    client = DirectClient(server, idle=idle)
-    listener = client.listener(1)
-    started = clock()
-    with raises(MctpError) as caught:
-        client.recv(listener, 100, buf, RecvMetadata())
-    assert (caught.value.code, clock() - started) == (ResponseCode.BAD_ARGUMENT, 10)
-    assert caught.value.detail == (
-        "the message could not be written into the receive buffer (it holds 4 bytes now, the"
-        " message is 10); it stays queued"
-    )
-    assert server.core.counters.internal_error == 0 and server.queued(listener.value) == 1
-    meta = client.recv(listener, 100, bytearray(16))
-    assert meta.payload_size == 10
-    client.drop_handle(listener)
-    assert at_baseline(server) and server.check() == []
-
-
-def test_the_in_process_server_loads_no_wire_codec():
-    # A board whose services use the stack in process (Stack, DirectClient, Server) keeps the
-    # IPC codec out of its RAM: the server speaks in Calls, and the wire adapter that decodes
-    # requests into them lives in mctp.ipc. (Imported afresh, then the modules put back.)
-    import sys  # noqa: PLC0415
-
-    from testing import IS_MICROPYTHON, skip  # noqa: PLC0415
-
-    if IS_MICROPYTHON and sys.platform != "linux":
-        skip("imports the package a second time: the unix port's heap, not a board's")
-    ours = [name for name in sys.modules if name == "mctp" or name.startswith("mctp.")]
-    saved = {name: sys.modules.pop(name) for name in ours}
-    try:
-        from mctp import config, core, server  # noqa: PLC0415
-
-        # (The Stack facade came with the package.)
-        server.DirectClient(server.Server(core.Core(config.Config(), 8)))
-        loaded = [name for name in sys.modules if name.startswith("mctp.")]
-    finally:
-        for name in [name for name in sys.modules if name == "mctp" or name.startswith("mctp.")]:
-            del sys.modules[name]
-        sys.modules.update(saved)
-    assert "mctp.server.direct" in loaded and "mctp.stack" in loaded
-    assert "mctp.wire" not in loaded and "mctp.ipc" not in loaded

@@ -7,8 +7,9 @@
 from endpoints import pattern
 from test_constants import _source, package_modules
 from test_core import inject, make_core
-from test_pec import bitwise_crc8
-from test_serial import drops, reference_frame, request
+from test_i2c_pec import bitwise_crc8
+from test_serial_framing import reference_frame
+from test_serial_link import drops, request
 from testing import IS_MICROPYTHON, raises, skip
 
 from mctp import bufcopy

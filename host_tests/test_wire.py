@@ -1,5 +1,8 @@
 # The IPC wire codec: openprot-mctp-api's wire tests, its byte vectors, and the input
 # checks and allocation discipline this project adds.
+#
+# (Over ~450 lines: one test per operation of the codec, both ways, beside the contract's
+# byte vectors.)
 
 from testing import heap_locked, raises
 

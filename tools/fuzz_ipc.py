@@ -30,6 +30,9 @@ The seed decides every byte written but the handle values taken from the answers
 endpoint's epoch is random, and which answers are in when a request is made is a matter of
 timing): the random numbers drawn never depend on the answers, so a batch that failed is
 written again, the same but for those values, by the same seed.
+
+(Over ~450 lines: the batch items and the connections that write them share the seeded
+source and the handles seen; the abuses are apart, in fuzz_abuses.py.)
 """
 
 import resource

@@ -64,7 +64,7 @@ class BusOwner:
 
     def enumerate_steps(self, addr):
         peer = yield from self._assign(addr)
-        self.core.add_route(peer.eid, peer.eid, self.link, addr)
+        self.core.routes.add(peer.eid, peer.eid, self.link, addr, dynamic=True)  # learned
         try:
             yield from self._describe(peer)
         except BaseException:  # a step failed, or the set-up was cancelled

@@ -5,6 +5,8 @@
 #     ctl.get_eid(0)                          # the endpoint at the physical address routed as EID 0
 #     ctl.set_eid(0, 10)                      # assign it EID 10
 #     ctl.get_msg_types(10), ctl.get_uuid(10), ctl.get_version(10), ctl.get_vdm_support(10)
+#     ctl.allocate_eids(10, 11, 3)            # a bridge's pool: EIDs 11..13
+#     ctl.get_routing_table(10)               # its routes, every page
 #
 # Each request gets the next instance ID, a retry reuses it, and every answer is checked
 # (Rq clear, instance ID, command, completion code, length) before it is decoded; a failure is
@@ -12,13 +14,20 @@
 
 from ..constants import EID_BROADCAST, EID_RESERVED_MAX, MSG_TYPE_CONTROL
 from .messages import (
+    ALLOCATE_EIDS,
+    ALLOCATE_ENDPOINT_IDS,
     DATAGRAM,
+    ENTRY_HANDLE_LAST,
+    ENTRY_PORT_MASK,
+    ENTRY_STATIC,
     GET_ENDPOINT_ID,
     GET_ENDPOINT_UUID,
     GET_MESSAGE_TYPE_SUPPORT,
+    GET_ROUTING_TABLE_ENTRIES,
     GET_VDM_SUPPORT,
     GET_VERSION_SUPPORT,
     IID_MASK,
+    ROUTING_INFORMATION_UPDATE,
     RQ,
     SET_EID,
     SET_ENDPOINT_ID,
@@ -69,6 +78,48 @@ class EidAssignment:
             self.accepted,
             self.eid,
             self.pool_size,
+        )
+
+
+class Allocation:
+    """An Allocate Endpoint IDs answer: whether the allocation was accepted, and the pool the
+    bridge uses now (first EID and size; 0 and 0 for none)."""
+
+    def __init__(self, accepted, pool_size, first_eid):
+        self.accepted = accepted
+        self.pool_size = pool_size
+        self.first_eid = first_eid
+
+    def __repr__(self):
+        return "Allocation(accepted=%s, first_eid=%d, pool_size=%d)" % (
+            self.accepted,
+            self.first_eid,
+            self.pool_size,
+        )
+
+
+class RouteEntry:
+    """One Get Routing Table Entries entry: EIDs first..first + count - 1, the entry type
+    (control.ENTRY_*), configured (static) or learned, the port, the physical transport
+    binding and medium (DSP0239 numbers) and the physical address bytes."""
+
+    def __init__(self, data):
+        self.count = data[0]
+        self.first = data[1]
+        self.entry_type = data[2] >> 6
+        self.static = bool(data[2] & ENTRY_STATIC)
+        self.port = data[2] & ENTRY_PORT_MASK
+        self.binding_id = data[3]
+        self.media_id = data[4]
+        self.phys = bytes(data[6 : 6 + data[5]])
+
+    def __repr__(self):
+        return "RouteEntry(first=%d, count=%d, type=%d, port=%d, phys=%s)" % (
+            self.first,
+            self.count,
+            self.entry_type,
+            self.port,
+            self.phys.hex(),
         )
 
 
@@ -166,6 +217,20 @@ class ControlRequester:
         """Every Get VDM Support entry, selector 0 onwards until the endpoint says 0xFF."""
         return self.run(self.get_vdm_support_steps(eid))
 
+    def allocate_eids(self, eid, first_eid, pool_size, operation=ALLOCATE_EIDS):
+        """Allocate Endpoint IDs: give the bridge `eid` the pool first_eid.. of `pool_size`
+        EIDs; its Allocation."""
+        return self.run(self.allocate_eids_steps(eid, first_eid, pool_size, operation))
+
+    def get_routing_table(self, eid):
+        """Every Get Routing Table Entries entry of `eid`, handle 0 onwards until 0xFF."""
+        return self.run(self.get_routing_table_steps(eid))
+
+    def routing_info_update(self, eid, entries):
+        """Routing Information Update: `entries` as (entry type, first EID, EID count,
+        physical address bytes) each."""
+        return self.run(self.routing_info_update_steps(eid, entries))
+
     # The steps, for composing (BusOwner's set-up is steps made of these).
 
     def request_steps(self, eid, command, data=b""):
@@ -206,6 +271,30 @@ class ControlRequester:
         data = yield from self.request_steps(eid, SET_ENDPOINT_ID, bytes((operation & 3, new_eid)))
         _check_length(SET_ENDPOINT_ID, data, 3)
         return EidAssignment(not data[0] & 0x30, data[1], data[0] & 3, data[2])
+
+    def allocate_eids_steps(self, eid, first_eid, pool_size, operation=ALLOCATE_EIDS):
+        request = bytes((operation & 3, pool_size, first_eid))
+        data = yield from self.request_steps(eid, ALLOCATE_ENDPOINT_IDS, request)
+        _check_length(ALLOCATE_ENDPOINT_IDS, data, 3)
+        return Allocation(not data[0] & 3, data[1], data[2])
+
+    def get_routing_table_steps(self, eid):
+        entries = []
+        handle = 0
+        while True:
+            data = yield from self.request_steps(eid, GET_ROUTING_TABLE_ENTRIES, bytes((handle,)))
+            entries += _route_entries(data)
+            if data[0] == ENTRY_HANDLE_LAST:
+                return entries
+            if data[0] <= handle:
+                raise ControlError(GET_ROUTING_TABLE_ENTRIES, "next handle does not move on")
+            handle = data[0]
+
+    def routing_info_update_steps(self, eid, entries):
+        request = bytearray((len(entries),))
+        for entry_type, first, count, phys in entries:
+            request += bytes((entry_type << 6, count, first)) + bytes(phys)
+        yield from self.request_steps(eid, ROUTING_INFORMATION_UPDATE, request)
 
     def get_uuid_steps(self, eid):
         data = yield from self.request_steps(eid, GET_ENDPOINT_UUID)
@@ -280,6 +369,22 @@ def _checked(command, answer):
 def _check_length(command, data, expected):
     if len(data) != expected:
         raise ControlError(command, "answer data is %d bytes, expected %d" % (len(data), expected))
+
+
+def _route_entries(data):
+    # A Get Routing Table Entries answer's entries, each checked against the length left.
+    if len(data) < 2:
+        raise ControlError(GET_ROUTING_TABLE_ENTRIES, "answer data is %d bytes" % len(data))
+    entries = []
+    at = 2
+    for _ in range(data[1]):
+        if at + 6 > len(data) or at + 6 + data[at + 5] > len(data):
+            raise ControlError(GET_ROUTING_TABLE_ENTRIES, "entry count and length disagree")
+        entries.append(RouteEntry(data[at : at + 6 + data[at + 5]]))
+        at += 6 + data[at + 5]
+    if at != len(data):
+        raise ControlError(GET_ROUTING_TABLE_ENTRIES, "entry count and length disagree")
+    return entries
 
 
 def _vendor_entry(data):

@@ -264,6 +264,14 @@ class Core:
                 self.control.handle(self._rx_done)
         except Exception:
             self.counters.internal_error += 1
+            self._free_control_slot(self._rx_done)
+
+    def _free_control_slot(self, slot):
+        # A fault while a control request was answered (the link raising, no C stack left):
+        # its answer is lost, but its slot goes back, or every later control request would
+        # find it taken and the endpoint would answer none again.
+        if slot is not None and slot.owner == CONTROL_OWNER and slot.meta[STATE_AT] != FREE:
+            self.release(slot)
 
     def _receive(self):
         buf = self._rx_buf

@@ -1,5 +1,5 @@
 # The CRC-8 (polynomial 0x07) table of the SMBus PEC, as a constant so that a frozen image keeps
-# it in flash. test_pec.py checks every entry against the polynomial.
+# it in flash. test_i2c_pec.py checks every entry against the polynomial.
 
 TABLE = (
     b"\x00\x07\x0e\x09\x1c\x1b\x12\x15\x38\x3f\x36\x31\x24\x23\x2a\x2d"

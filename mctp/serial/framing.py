@@ -41,7 +41,7 @@ def frame_size(mtu):
 
 
 # Where a frame's FCS starts from: the revision is always 1, so only the count varies.
-FCS_AFTER_REVISION = const(0x1E0E)  # fcs_byte(FCS_INIT, REVISION); test_serial checks it
+FCS_AFTER_REVISION = const(0x1E0E)  # fcs_byte(FCS_INIT, REVISION); test_serial_framing checks it
 
 
 def frame_packet_py(out, packet, n):

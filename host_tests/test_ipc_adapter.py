@@ -1,18 +1,11 @@
 # The wire adapter (mctp.ipc.adapter) as a client sees it: wire requests in, wire responses out.
 # openprot-mctp-api's ten dispatch tests (tests/dispatch.rs), then the argument checks of SEND and
-# what DirectClient makes of a response code it does not know. Time is a FakeClock moved by the
-# test.
+# RECV. Time is a FakeClock moved by the test.
 
-from endpoints import FakeClock, Wire, assert_nothing_held, inject, lone_server, network
-from testing import raises
+from endpoints import Wire, assert_nothing_held, lone_server, network
 
-from mctp import Handle, RecvMetadata, ops, wire
-from mctp.config import Config
-from mctp.core import Core
-from mctp.server import DirectClient
-from mctp.errors import MctpError, ResponseCode
-from mctp.server import Server
-from mctp.server.server import Connection
+from mctp import ops, wire
+from mctp.errors import ResponseCode
 
 H = wire.WIRE_HEADER_SIZE
 SOM_EOM = 0xC0  # transport header flags: a single-packet message
@@ -268,60 +261,3 @@ def test_recv_without_a_handle_is_bad_argument():
     w.buf[1] = 0  # no HAS_HANDLE flag
     assert w.code(n) == ResponseCode.BAD_ARGUMENT
     assert server.pending_in_use() == 0
-
-
-# Gaps: a response code DirectClient does not know.
-
-
-class OddServer:
-    """Answers every call with response code 9, which the contract does not define. A RECV
-    is answered later, from poll(), the way a pending receive is."""
-
-    def __init__(self):
-        self.waiting = None
-
-    def connect(self, wire=True):
-        return Connection(wire)
-
-    def explain(self, conn):
-        return None
-
-    def serve(self, conn, call):
-        conn.ready = False
-        if call.op == ops.OP_RECV:
-            self.waiting = conn
-            return False
-        self._answer(conn)
-        return True
-
-    def poll(self):
-        if self.waiting is not None:
-            self._answer(self.waiting)
-            self.waiting = None
-
-    def _answer(self, conn):
-        conn.code = 9
-        conn.size = 0
-        conn.ready = True
-
-
-def _no_wait():
-    pass
-
-
-def test_direct_client_reports_an_unknown_response_code_as_internal_error():
-    client = DirectClient(OddServer(), idle=_no_wait)
-    calls = (
-        client.get_eid,
-        lambda: client.set_eid(9),
-        lambda: client.req(9),
-        lambda: client.listener(1),
-        lambda: client.send(Handle(1), 1, None, None, False, b"x"),
-        lambda: client.drop_handle(Handle(1)),
-        lambda: client.recv(Handle(1), 100, bytearray(8), RecvMetadata()),
-    )
-    for call in calls:
-        with raises(MctpError) as caught:
-            call()
-        assert caught.value.code == ResponseCode.INTERNAL_ERROR
-        assert str(caught.value) == "MCTP error: internal error"

@@ -4,9 +4,6 @@
 # with the heap locked, the version encoding and its CRC-32 against zlib and pymctp (CPython),
 # and the frame sizes of the serve path on the MicroPython unix port.
 
-import os
-import sys
-
 from endpoints import network
 from testing import IS_MICROPYTHON, heap_locked, raises, skip
 

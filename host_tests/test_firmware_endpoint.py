@@ -1,14 +1,14 @@
-# The endpoint firmware as a board runs it: firmware.board.build() with a stand-in `machine`
-# module whose I2C, I2CTarget and Pin sit on the simulated bus, then a bus owner on the same bus
-# sets it up and uses its services. Runs on both interpreters (the CI check that the firmware
-# imports and starts under the unix port).
+# The endpoint firmware (firmware.endpoint) as a board runs it: firmware.board.build() with a
+# stand-in `machine` module whose I2C, I2CTarget and Pin sit on the simulated bus, then a bus
+# owner on the same bus sets it up and uses its services, blocking and as asyncio tasks. Runs on
+# both interpreters (the CI check that the firmware imports and starts under the unix port).
+# The board's build and the echo service have their own files (test_firmware_board.py,
+# test_firmware_echo.py), which use the stand-in machine here.
 
 import sys
 
 from endpoints import Endpoint, FakeClock, frame_writes, pattern
-from testing import IS_MICROPYTHON, heap_locked, needs_socket, raises, skip
-
-from mctp import MctpError, RecvMetadata
+from testing import IS_MICROPYTHON, needs_socket, skip
 
 from mctp.control.bus_owner import BusOwner
 from mctp.control import uuid_from_unique_id
@@ -98,17 +98,6 @@ class machine_module:
             sys.modules["machine"] = self.saved
 
 
-def test_the_firmware_refuses_micropython_without_i2c_target():
-    import firmware.board  # noqa: PLC0415
-
-    with machine_module(FakeMachine(SimBus(), target=False)):
-        with raises(RuntimeError) as caught:
-            firmware.board.build()
-    # The unix port and CPython run these tests: both are hosts, pointed to the UDP bus.
-    assert "has no machine.I2CTarget" in str(caught.value)
-    assert "tools/run_endpoint.py --i2c-udp" in str(caught.value)
-
-
 def test_the_firmware_starts_and_serves_a_bus_owner():
     import firmware.board  # noqa: PLC0415
     from firmware import board_config  # noqa: PLC0415
@@ -139,82 +128,6 @@ def test_the_firmware_starts_and_serves_a_bus_owner():
     (led,) = [pin for pin in Pin.made if pin.name == "LED"]
     assert led.mode == Pin.OUT and led.toggles == 2  # once per message served
     assert app.link.counters.rx_frames == 16 + 1 + 5  # echo, PLDM, the five control requests
-
-
-def test_a_board_takes_a_stable_uuid_from_its_unique_id():
-    # Built twice, a board reports the same UUID, made from machine.unique_id() (RFC 9562
-    # version 8, variant 10); another board's ID gives another UUID.
-    import firmware.board  # noqa: PLC0415
-
-    uuids = []
-    for board_id in (BOARD_ID, BOARD_ID, bytes.fromhex("e660583883632b2d")):
-        fake = FakeMachine(SimBus())
-        fake.unique_id = lambda board_id=board_id: board_id
-        with machine_module(fake):
-            uuids.append(firmware.board.build().control.uuid)
-    assert uuids[0] == uuids[1] == uuid_from_unique_id(BOARD_ID)
-    assert uuids[2] != uuids[0]
-    for uuid in uuids:
-        assert (uuid[6] >> 4, uuid[8] >> 6) == (8, 0b10)
-
-
-def firmware_at_eid_9():
-    """The firmware, built as a board builds it, with EID 9, and a bus owner (EID 8 at 0x10)
-    that routes to it and runs its loop while waiting."""
-    import firmware.board  # noqa: PLC0415
-
-    bus = SimBus()
-    with machine_module(FakeMachine(bus)):
-        app = firmware.board.build()
-    app.core.set_eid(9)
-    owner = Endpoint(bus, I2CLink(bus.controller(), bus.target(0x10), 0x10), 0x10, 8, FakeClock())
-    owner.core.add_route(9, 9, owner.link, 0x1D)
-    owner.others.append(app.poll)
-    return app, owner
-
-
-def test_the_echo_service_with_the_heap_locked():
-    app, owner = firmware_at_eid_9()
-    request = b"\xff\xff" + pattern(1000)
-    buf = bytearray(1023)
-    meta = RecvMetadata()
-    channel = owner.stack.req(9, 100)
-    for _ in range(2):  # warm up, then with the heap locked
-        with heap_locked():
-            channel.send(0x7E, request)
-            n = channel.recv_into(buf, meta)
-    assert n == len(request) and bytes(buf[:n]) == request
-    assert app.echo.counters.echoed == 2
-
-
-def test_the_echo_drops_other_vendors_and_short_requests():
-    app, owner = firmware_at_eid_9()
-    with owner.stack.req(9, 20) as channel:
-        for request in (b"\x12\x34hello", b"\xff"):
-            channel.send(0x7E, request)
-            with raises(MctpError) as caught:
-                channel.recv()
-            assert caught.value.is_timeout()  # not answered
-    counters = app.echo.counters
-    assert (counters.other_vendor, counters.too_short, counters.echoed) == (1, 1, 0)
-    assert app.core.pool.in_use() == 0
-
-
-def test_the_board_images_start_a_watchdog_the_defaults_do_not():
-    import firmware.board  # noqa: PLC0415
-    from firmware import board_config  # noqa: PLC0415
-
-    class BoardConfig:
-        WATCHDOG_MS = 5000
-
-    with machine_module(FakeMachine(SimBus())):
-        assert firmware.board.watchdog(board_config) is None  # off by default (REPL use)
-        dog = firmware.board.watchdog(BoardConfig)
-        app = firmware.board.build()
-    assert dog.timeout == 5000
-    rounds = []
-    app.run(lambda: rounds.append(1) or len(rounds) <= 3, idle_ms=0, watchdog=dog)
-    assert dog.feeds == 3
 
 
 # The serve path: the endpoint's poll, the service base, the echo and the PLDM responder,
@@ -377,37 +290,6 @@ def test_an_async_bus_owner_sets_up_the_async_firmware_over_the_udp_bus():
     assert (peer.eid, peer.assigned, peer.msg_types) == (10, True, [0, 1, 0x7E])
     assert echoed and app.core.eid == 10 and app.faults == 0
     assert app.server.check() == [] and app.core.pool.in_use() == 0
-
-
-def test_a_board_on_a_uart_alone_is_set_up_and_served_over_its_serial_line():
-    # A board_config with SERIAL_UART and no I2C address: firmware.board builds a UART (read
-    # from its IRQ_RXIDLE), no I2C, and a bus owner at the other end of the line sets the
-    # endpoint up and has 1 KiB echoed, over DSP0253 frames.
-    import firmware.board  # noqa: PLC0415
-    from mctp.host.serial_pipe import SerialPipe  # noqa: PLC0415
-    from mctp.serial import SerialLink  # noqa: PLC0415
-
-    SerialBoard = board_config_with(I2C_ADDR=None, SERIAL_UART=1, SERIAL_TX=8, SERIAL_RX=9)
-    pipe = SerialPipe()
-    fake = FakeMachine(SimBus(), target=False)  # no I2C target driver: none needed
-    fake.uart = pipe.a
-    Pin.made = []
-    with machine_module(fake):
-        app = firmware.board.build(SerialBoard)
-    assert fake.made == [("UART", 1, 115_200, 8, 9)]
-    assert app.link is None and app.serial.irq and "serial" in app.counters()
-
-    owner = Endpoint(None, SerialLink(pipe.b), None, 8, FakeClock(1000))
-    owner.others.append(app.poll)
-    peer = BusOwner(owner.core, owner.stack, owner.link).enumerate(0)  # no address: 0
-    assert (peer.eid, peer.msg_types) == (10, [0, 1, 0x7E]) and app.core.eid == 10
-    with owner.stack.req(10, 100) as channel:
-        request = b"\xff\xff" + pattern(1000)
-        channel.send(0x7E, request)
-        assert channel.recv()[1] == request  # 16 frames each way
-    counters = app.serial.counters
-    assert counters.rx_frames == 5 + 16 and counters.tx_frames == 5 + 16
-    assert app.faults == 0 and app.server.check() == []
 
 
 class LineApplication:

@@ -1,11 +1,11 @@
-# The SMBus/I2C binding on the simulated bus (same code as on a board): golden frames from the
-# real transmit path, strict receive checks with a counter per reason, the IRQ event order of
-# rp2 and stm32 targets, memory-mode targets, retries, faults, neighbours, replies to EID 0,
-# the UDP bus, and the packet path with the heap locked.
+# The SMBus/I2C link (mctp.i2c.link) on the simulated bus (same code as on a board):
+# memory-mode targets, retries, faults, replies to EID 0, the UDP bus, and the packet path with
+# the heap locked. The framing, the IRQ handler and the neighbour table have their own files
+# (test_i2c_smbus.py, test_i2c_ring.py, test_i2c_neighbours.py), which use the helpers here.
 
 import endpoints
 from endpoints import FakeClock, assert_nothing_held, echo_into, i2c_network, pattern, udp_pair
-from testing import heap_locked, needs_socket, raises, skip
+from testing import heap_locked, needs_socket, raises
 
 from mctp import MctpError, RecvMetadata, ResponseCode
 from mctp.config import Config
@@ -55,134 +55,10 @@ def deliver_frame(bus, frame_hex_or_bytes, to_addr=0x10):
     bus.find(to_addr).service()
 
 
-def test_golden_get_eid_request_from_the_transmit_path():
-    _bus, core, link, _, frames, _ = bus_owner_and_endpoint()
-    core.add_route(0, 0, link, 0x1D)  # the endpoint has no EID yet: reach it by its address
-    core.open_flow(0, owner=1)  # tag 0
-    assert core.send(0, FLAG_TO | 0, 0x00, b"\x80\x02", 0, 2) == SEND_OK
-    assert frames == [bytes.fromhex(GET_EID_REQUEST)]
-
-
-def test_golden_set_eid_request_from_the_transmit_path():
-    _bus, core, link, _, frames, _ = bus_owner_and_endpoint()
-    core.add_route(0, 0, link, 0x1D)
-    assert core.send(0, FLAG_TO | 1, 0x00, b"\x81\x01\x00\x0a", 0, 4) == SEND_OK
-    assert frames == [bytes.fromhex(SET_EID_REQUEST)]
-
-
-def test_golden_70_byte_pldm_message():
-    _bus, core, link, _, frames, _ = bus_owner_and_endpoint()
-    core.add_route(9, 9, link, 0x1D)
-    message = bytes(range(1, 0x46))
-    assert core.send(9, FLAG_TO | 3, 0x01, message, 0, len(message)) == SEND_OK
-    assert frames[0] == bytes.fromhex("3A 0F 45 21 01 09 08 8B 01") + bytes(range(1, 64)) + b"\x4d"
-    assert frames[1] == bytes.fromhex("3A 0F 0B 21 01 09 08 5B") + bytes(range(64, 70)) + b"\x01"
-
-
-def test_golden_responses_are_received():
-    # The endpoint's Get EID response (from EID 0) and its Set EID response (from the new EID)
-    # reach the bus owner's flows.
-    bus, core, link, sink, _, _ = bus_owner_and_endpoint()
-    core.open_flow(0, owner=0)  # Get EID went to EID 0 with tag 0
-    deliver_frame(bus, GET_EID_RESPONSE)
-    core.open_flow(10, owner=0)
-    core.flows.flows[1].tag = 1  # Set EID went with tag 1 and is answered by EID 10
-    deliver_frame(bus, SET_EID_RESPONSE)
-    core.poll()
-    assert sink.messages == [
-        (0, 0, 0, bytes.fromhex("00 02 00 00 01 00")),
-        (10, 1, 0, bytes.fromhex("01 01 00 00 0a 00")),
-    ]
-    assert link.counters.rx_frames == 2
-    assert link.neighbours.lookup(10) == 0x1D  # learned; EID 0 taught nothing
-
-
-def malformed_frames():
-    good = bytearray(bytes.fromhex(GET_EID_REQUEST.replace("3A", "20", 1)))  # to 0x10
-    good[-1] = 0
-    good[-1] = good_pec(good)
-
-    def variant(index, value):
-        frame = bytearray(good)
-        frame[index] = value
-        frame[-1] = good_pec(frame)
-        return bytes(frame)
-
-    return {
-        "too_short": bytes(good[:5]) + bytes((good_pec(good[:5]),)),
-        "too_long": good[:3] + bytes(200),
-        "bad_command": variant(1, 0x0E),
-        "bad_count": variant(2, 0x09),
-        "bad_src_bit": variant(3, 0x20),
-        "bad_pec": bytes(good[:-1]) + bytes((good[-1] ^ 0xFF,)),
-        "bad_version": variant(4, 0x02),
-    }
-
-
 def good_pec(frame):
     from mctp.i2c.pec import pec  # noqa: PLC0415 (only this helper needs it)
 
     return pec(frame, 0, len(frame) - 1, 0)
-
-
-def test_every_malformed_frame_class_is_dropped_and_counted():
-    bus, core, link, sink, _, _ = bus_owner_and_endpoint()
-    cases = malformed_frames()
-    for name in cases:
-        deliver_frame(bus, cases[name])
-        core.poll()
-        assert getattr(link.counters, name) == 1, name
-    assert sink.messages == []
-    assert link.counters.rx_frames == 0
-    assert link.counters.irq_errors == 0
-    # The link still works afterwards.
-    good = bytearray(bytes.fromhex(GET_EID_REQUEST))
-    good[0] = 0x20
-    good[-1] = good_pec(good)
-    deliver_frame(bus, bytes(good))
-    core.poll()
-    assert len(sink.messages) == 1
-
-
-def test_full_ring_drops_and_counts():
-    bus, core, link, sink, _, _ = bus_owner_and_endpoint()
-    good = bytearray(bytes.fromhex(GET_EID_REQUEST))
-    good[0] = 0x20
-    good[-1] = good_pec(good)
-    capacity = len(link._ring) - 1
-    for _ in range(capacity + 3):
-        deliver_frame(bus, bytes(good))
-    assert link.pending() == capacity
-    assert link.counters.ring_full == 3
-    core.poll()
-    assert len(sink.messages) == capacity  # every queued frame, none of the refused ones
-    assert link.pending() == 0
-
-
-def test_stm32_style_target_one_byte_per_read():
-    a, b = i2c_network(fifo=1)
-    listener = a.stack.listener(1)
-    req = b.stack.req(8)
-    req.send(1, pattern(300))
-    _, payload, resp = listener.recv()
-    resp.send(payload)
-    assert req.recv()[1] == pattern(300)
-
-
-def test_a_read_from_us_is_answered_and_counted():
-    bus, _core, link, _, _, _ = bus_owner_and_endpoint()
-    target = bus.find(0x10)
-    target._fire(target.IRQ_READ_REQ)
-    assert link.counters.read_requests == 1
-    assert link.counters.irq_errors == 0
-
-
-def test_a_fault_in_the_irq_handler_is_counted_not_raised():
-    bus, _core, link, _, _, _ = bus_owner_and_endpoint()
-    link._frame = None  # make the handler fail
-    good = bytes.fromhex(GET_EID_REQUEST)
-    deliver_frame(bus, good)
-    assert link.counters.irq_errors >= 1
 
 
 def mem_pair():
@@ -309,42 +185,6 @@ def test_echo_under_random_faults_is_whole_or_reported_lost():
     assert whole > 10 and lost > 5
     for ep in (a, b):
         assert_nothing_held(ep)
-
-
-def test_neighbours_learned_configured_and_used_for_routes_without_an_address():
-    a, b, c = i2c_network(3)
-    listener = a.stack.listener(1)
-    b.core.routes.remove(8)
-    b.core.add_route(8, 254, b.link)  # no address: the link's neighbour table resolves it
-    req = b.stack.req(8)
-    with raises(MctpError):
-        req.send(1, b"who is 8?")  # nothing learned or configured yet
-    assert b.link.counters.no_neighbour == 1
-    b.link.neighbours.set(8, 0x10)
-    req.send(1, b"hello 8")
-    _, _, resp = listener.recv()
-    resp.send(b"hi")
-    req.recv()
-    assert a.link.neighbours.lookup(9) == 0x11  # a learned b from its frames
-    c.stack.req(8).send(1, b"from c")
-    a.server.poll()
-    assert a.link.neighbours.lookup(10) == 0x12
-    b.link.neighbours.learn(8, 0x55)
-    assert b.link.neighbours.lookup(8) == 0x10  # configured entries are not overwritten
-
-
-def test_neighbour_table_replaces_the_oldest_learned_entry():
-    from mctp.i2c.neighbours import Neighbours  # noqa: PLC0415 (this test only)
-
-    table = Neighbours(3)
-    table.set(8, 0x10)
-    table.learn(9, 0x11)
-    table.learn(10, 0x12)
-    table.learn(11, 0x13)  # full: replaces the oldest learned (9)
-    assert [table.lookup(e) for e in (8, 9, 10, 11)] == [0x10, -1, 0x12, 0x13]
-    table.forget(10)
-    assert table.lookup(10) == -1
-    assert sorted(table.entries()) == [(8, 0x10, True), (11, 0x13, False)]
 
 
 def test_a_requester_without_an_eid_is_answered_at_its_address():

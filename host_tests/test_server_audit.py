@@ -1,0 +1,16 @@
+# The audit of a running stack (mctp.server.audit, Server.check()): what it names. The tests and
+# the fuzzer call it after every step; test_robustness.py has it name each thing out of place.
+
+from endpoints import Wire, lone_server
+
+
+def test_the_audit_names_a_broken_ipc_client_quota():
+    server, _ = lone_server()
+    client = Wire(server)
+    client.listener(1)
+    client.listener(2)
+    assert server.check() == []
+    server.core.config.client_listeners = 1  # as if the server had let one too many through
+    assert server.check() == [
+        "an IPC client holds 2 listener handles, over Config.client_listeners (1)"
+    ]
