@@ -6,7 +6,7 @@
 # request to it is counted at the bridge as having no route.
 
 from endpoints import Endpoint, FakeClock, pattern
-from testing import raises
+from testing import IS_MICROPYTHON, raises, skip
 
 from firmware.bridge import BridgeApp
 from firmware.endpoint import EndpointApp
@@ -182,3 +182,81 @@ def test_a_bridge_needs_both_links_and_a_pool():
             uuid=bytes(16),
         )  # fmt: skip
     assert str(caught.value) == "a bridge's config must ask for an EID pool: pool_size is 0"
+
+
+def test_run_endpoint_as_a_bridge_under_the_unix_port_with_two_endpoints_behind_a_hub():
+    # As a user runs it: a hub, two endpoints under the unix port joining it, the bridge
+    # under the unix port between the hub and a serial line (a Unix socket, as a QEMU guest's
+    # serial port is), and a bus owner here at the line's other end that sets the bridge up,
+    # allocates its pool and then reaches each endpoint through it (Get EID, 1 KiB echoes).
+    if IS_MICROPYTHON:
+        skip("starts processes")
+    import os  # noqa: PLC0415
+    import socket  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    from test_host_i2c_hub import HubProcess  # noqa: PLC0415
+
+    from mctp._compat import ticks_ms  # noqa: PLC0415
+    from mctp.host.serial_stream import SerialStream  # noqa: PLC0415
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "tools"))
+    from endpoint_process import EndpointProcess, micropython_command  # noqa: PLC0415
+
+    folder = tempfile.mkdtemp(prefix="mctp-bridge-")
+    path = os.path.join(folder, "serial.sock")
+    line = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    line.bind(path)
+    line.listen(1)
+    hub = HubProcess(micropython_command())
+    processes, outputs, stream = [], [], None
+    try:
+        for addr in ("0x30", "0x31"):
+            down = ["--i2c-udp", "0:%d" % hub.port, "--i2c-hub", "--i2c-addr", addr]
+            processes.append(EndpointProcess(micropython_command(), down))
+        up = ["--serial", "unix:" + path]
+        down = ["--i2c-udp", "0:%d" % hub.port, "--i2c-hub", "--i2c-addr", "0x20"]
+        bridge_options = ["--bridge", "--pool-size", "3", "--downstream", "0x30,0x31"]
+        bridge = EndpointProcess(micropython_command(), bridge_options + up + down)
+        processes.append(bridge)
+        assert ", bridge, pool of 3, downstream 0x30,0x31" in bridge.ready, bridge.ready
+        accepted, _ = line.accept()
+        stream = SerialStream(accepted)
+        owner = Endpoint(None, SerialLink(stream), None, OWNER_EID, ticks_ms)
+        peer = BusOwner(owner.core, owner.stack, owner.link).enumerate(0)
+        ctl = ControlRequester(owner.stack, 500)
+        size = ctl.set_eid(peer.eid, peer.eid).pool_size
+        assert (peer.eid, peer.endpoint_type, size) == (BRIDGE_EID, 1, 3)
+        assert ctl.allocate_eids(BRIDGE_EID, POOL_FIRST, size).accepted
+        owner.core.add_route(POOL_FIRST, POOL_FIRST + size - 1, owner.link, 0)
+        waiting = ControlRequester(owner.stack, 250, 40)  # while the bridge sets them up
+        for eid in (11, 12):
+            assert waiting.get_eid(eid).eid == eid
+            echo = VENDOR + pattern(1021)  # 1 KiB with the type byte: 16 packets each way
+            with owner.stack.req(eid, 2000) as channel:
+                channel.send(0x7E, echo)
+                assert bytes(channel.recv()[1]) == echo
+    finally:
+        outputs = [process.stop_output() for process in processes]
+        hub.stop()
+        if stream is not None:
+            stream.close()
+        line.close()
+        os.unlink(path)
+        os.rmdir(folder)
+    for output in outputs[:2]:
+        assert "echoed=1" in output and "bad_pec=0" in output, output
+    report = outputs[2]
+    for text in (
+        "pool EIDs 11..13 (asked for 3)",
+        "bus owner EID 8, upstream",
+        "downstream EID 11 at 0x30, route to I2C 0x30",
+        "downstream EID 12 at 0x31, route to I2C 0x31",
+        # (fwd_no_route: the owner's Get EIDs that came before the endpoint was set up)
+        "fwd_same_link=0 fwd_too_large=0 fwd_link_failed=0 fwd_spoofed=0",
+        "fwd_packets=%d" % (2 * 2 * (1 + 16)),  # Get EID and the echo, each way, twice
+        "bad_fcs=0",
+        "faults 0",
+    ):
+        assert text in report, report
