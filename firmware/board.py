@@ -51,25 +51,94 @@ def build(config=None, wake=None):
         target = machine.I2CTarget(
             c.TARGET_ID, c.I2C_ADDR, **_pins(machine, c.TARGET_SDA, c.TARGET_SCL)
         )
-    led = None if c.LED is None else machine.Pin(c.LED, machine.Pin.OUT)
-    app = EndpointApp(
-        i2c,
-        target,
-        c.I2C_ADDR,
-        serial=_uart(machine, c, "SERIAL"),
-        uuid=c.UUID,
-        eid=c.EID,
-        mtu=c.MTU,
-        vendor_id=c.VENDOR_ID,
-        echo_command_set=c.ECHO_COMMAND_SET,
-        tid=c.PLDM_TID,
-        led=led,
-        wake=wake,
-    )
+    options = {
+        "uuid": c.UUID,
+        "eid": c.EID,
+        "mtu": c.MTU,
+        "vendor_id": c.VENDOR_ID,
+        "echo_command_set": c.ECHO_COMMAND_SET,
+        "tid": c.PLDM_TID,
+        "led": None if c.LED is None else machine.Pin(c.LED, machine.Pin.OUT),
+        "wake": wake,
+    }
+    if getattr(c, "BRIDGE", False):  # (an older board_config has no bridge settings)
+        app = _bridge(machine, c, i2c, target, options)
+    else:
+        app = EndpointApp(i2c, target, c.I2C_ADDR, serial=_uart(machine, c, "SERIAL"), **options)
     ipc = _uart(machine, c, "IPC")
     if ipc is not None:
         app.serve_ipc(ipc)
     return app
+
+
+def _bridge(machine, c, i2c, target, options):
+    # The bridge: its upstream link (UPSTREAM: the serial link's UART, or the board's USB),
+    # the I2C bus downstream.
+    if i2c is None:
+        raise ValueError("BRIDGE = True needs the downstream I2C bus: set I2C_ADDR")
+    if c.UPSTREAM == "uart":
+        upstream = _uart(machine, c, "SERIAL")
+        if upstream is None:
+            raise ValueError("BRIDGE with UPSTREAM = 'uart' needs SERIAL_UART (its UART)")
+    elif c.UPSTREAM == "usb":
+        upstream = usb_serial()
+    else:
+        raise ValueError("UPSTREAM must be 'uart' or 'usb', not %r" % (c.UPSTREAM,))
+    try:
+        from .bridge import BridgeApp  # noqa: PLC0415 (an endpoint's image has no bridge)
+    except ImportError as error:
+        raise RuntimeError(
+            "BRIDGE = True needs the mctp-bridge and mctp-bus-owner parts (%s): freeze them"
+            " (require() in the board's manifest.py) or mpremote mip install them" % error
+        ) from None
+    return BridgeApp(i2c, target, c.I2C_ADDR, upstream, c.POOL_SIZE, c.DOWNSTREAM, **options)
+
+
+def usb_serial():
+    """A second USB CDC interface (the REPL keeps the first) as the bridge's upstream serial
+    line: micropython-lib's usb-device-cdc on machine.USBDevice (RP2040, RP2350)."""
+    try:
+        import usb.device  # noqa: PLC0415 (micropython-lib's usb-device)
+        from usb.device.cdc import CDCInterface  # noqa: PLC0415
+    except ImportError:
+        raise RuntimeError(
+            "UPSTREAM = 'usb' needs micropython-lib's usb-device-cdc (mpremote mip install"
+            " usb-device-cdc) on a port with machine.USBDevice (rp2); or set UPSTREAM = 'uart'"
+        ) from None
+    cdc = CDCInterface()
+    # A 1 KiB message's frames, escaping and all, wait in its receive buffer (as a UART's);
+    # timeout 0: reads and writes take what there is and return.
+    cdc.init(timeout=0, txbuf=2048, rxbuf=2048)
+    usb.device.get().init(cdc, builtin_driver=True)
+    return UsbSerial(cdc)
+
+
+class UsbSerial:
+    """What SerialLink uses of machine.UART, over a CDCInterface made with timeout 0: it has
+    no any() and reads and writes whole buffers, so each read and write here makes a
+    memoryview of the part asked for (as CDCInterface.write makes one itself)."""
+
+    POLL = 3  # MP_STREAM_POLL and MP_STREAM_POLL_RD, from py/stream.h: readable?
+    POLL_RD = 1
+    PACKET = 64  # bytes of a USB full-speed bulk packet: what any() says when it has some
+
+    def __init__(self, cdc):
+        self.source = cdc  # what asyncio's poller watches for bytes (main())
+        self.cdc = cdc
+
+    def any(self):
+        # Some bytes or none (the CDC does not say how many): readinto takes what there is.
+        return self.PACKET if self.cdc.ioctl(self.POLL, self.POLL_RD) else 0
+
+    def readinto(self, buf, n=None):
+        if n is None or n >= len(buf):
+            return self.cdc.readinto(buf)
+        return self.cdc.readinto(memoryview(buf)[:n])
+
+    def write(self, buf, off=0, n=None):
+        if n is None:
+            n = len(buf) - off
+        return self.cdc.write(memoryview(buf)[off : off + n])
 
 
 def _uart(machine, c, use):
@@ -120,20 +189,25 @@ def main():
     where = []
     if app.link is not None:
         where.append("I2C address 0x%02x" % app.link.addr)
-    if app.serial is not None:
+    if app.serial is not None and getattr(config, "BRIDGE", False):
+        where.append("upstream %s" % config.UPSTREAM)
+    elif app.serial is not None:
         where.append("UART %s" % config.SERIAL_UART)
     ipc = ""
     if app.ipc is not None:
         ipc = ", stack served on UART %s" % config.IPC_UART
+    what = "endpoint"
+    if getattr(config, "BRIDGE", False):
+        what = "bridge (a pool of %d EIDs)" % config.POOL_SIZE
     print(
-        "MCTP endpoint at %s, EID %d%s%s"
-        % (" and ".join(where), app.core.eid, ipc, ", watchdog on" if dog else "")
+        "MCTP %s at %s, EID %d%s%s"
+        % (what, " and ".join(where), app.core.eid, ipc, ", watchdog on" if dog else "")
     )
     # A UART without IRQ_RXIDLE, and the IPC stream's, wake the stack task through asyncio's
     # poller.
     polled = []
     if app.serial is not None and not app.serial.irq:
-        polled.append(app.serial.stream)
+        polled.append(getattr(app.serial.stream, "source", app.serial.stream))
     if app.ipc is not None:
         polled.append(app.ipc.peers[0].stream)
     asyncio.run(app.main(dog, watch=polled))

@@ -38,6 +38,18 @@ IPC_BAUD = 115_200
 IPC_TX = None
 IPC_RX = None
 
+# A bridge (firmware/bridge.py, docs/bridge.md): the host's MCTP stack on the upstream serial
+# line, the endpoints on the I2C bus behind it, each reached by EID. BRIDGE True needs I2C_ADDR
+# (its address downstream) and the mctp-bridge and mctp-bus-owner parts. UPSTREAM "uart": the
+# serial link's UART (SERIAL_UART and the rest); "usb": the board's USB as a second CDC
+# interface (micropython-lib's usb-device-cdc on machine.USBDevice; RP2040, RP2350), the REPL
+# keeping the first. POOL_SIZE: the EIDs it asks its bus owner for, one per endpoint behind
+# it. DOWNSTREAM: their 7-bit addresses, e.g. (0x30, 0x31), or None to scan every address.
+BRIDGE = False
+UPSTREAM = "uart"
+POOL_SIZE = 8
+DOWNSTREAM = None
+
 LED = "LED"  # a Pin name or number that blinks once per message served, or None
 
 VENDOR_ID = 0xFFFF  # the PCI vendor ID of the echo service (message type 0x7E); set your own

@@ -1,6 +1,9 @@
 # A board's build of the firmware (firmware.board, with firmware.board_config's settings) under a
 # stand-in `machine` module: the ports it refuses, a UUID from the board's unique ID, the
-# watchdog of the board images, and a board on a UART alone.
+# watchdog of the board images, a board on a UART alone, and a board as a bridge with its upstream
+# link on a UART or on the board's USB (stand-in usb.device modules).
+
+import sys
 
 from endpoints import Endpoint, FakeClock, pattern
 from test_firmware_endpoint import BOARD_ID, FakeMachine, Pin, board_config_with, machine_module
@@ -85,3 +88,155 @@ def test_a_board_on_a_uart_alone_is_set_up_and_served_over_its_serial_line():
     counters = app.serial.counters
     assert counters.rx_frames == 5 + 16 and counters.tx_frames == 5 + 16
     assert app.faults == 0 and app.server.check() == []
+
+
+class FakeCdc:
+    """What firmware.board uses of micropython-lib's CDCInterface, on one end of a SerialPipe:
+    reads and writes of whole buffers (timeout 0: what there is), readiness through ioctl."""
+
+    def __init__(self, end):
+        self.end = end
+        self.settings = None
+
+    def init(self, **settings):
+        self.settings = settings
+
+    def ioctl(self, request, arg):
+        return arg if request == 3 and arg == 1 and self.end.any() else 0
+
+    def readinto(self, buf):
+        return self.end.readinto(buf, len(buf)) or None
+
+    def write(self, buf):
+        return self.end.write(bytes(buf))
+
+
+class FakeUsb:
+    """Stand-ins for the modules usb, usb.device and usb.device.cdc: a CDCInterface over
+    `end`, and usb.device.get().init() recording what it was given."""
+
+    def __init__(self, end):
+        self.device = self  # (usb.device)
+        self.cdc = self  # (usb.device.cdc)
+        self.interfaces = None
+        self.made = []
+
+        def interface():
+            cdc = FakeCdc(end)
+            self.made.append(cdc)
+            return cdc
+
+        self.CDCInterface = interface
+
+    def get(self):
+        return self
+
+    def init(self, *interfaces, builtin_driver=False):
+        self.interfaces = (interfaces, builtin_driver)
+
+
+class usb_modules:
+    """`with usb_modules(fake):` makes `import usb.device` give `fake` (None: no such module)."""
+
+    NAMES = ("usb", "usb.device", "usb.device.cdc")
+
+    def __init__(self, fake):
+        self.fake = fake
+
+    def __enter__(self):
+        self.saved = {name: sys.modules.get(name) for name in self.NAMES}
+        for name in self.NAMES:
+            if self.fake is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = self.fake
+
+    def __exit__(self, *exc):
+        for name, module in self.saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
+def _set_up_bridge(app, end):
+    # A bus owner at the other end of the upstream line sets the bridge's EID and reads the
+    # pool it asks for.
+    from mctp.control.requester import ControlRequester  # noqa: PLC0415
+    from mctp.serial import SerialLink  # noqa: PLC0415
+
+    owner = Endpoint(None, SerialLink(end), None, 8, FakeClock(1000))
+    owner.others.append(app.poll)
+    peer = BusOwner(owner.core, owner.stack, owner.link).enumerate(0)
+    assignment = ControlRequester(owner.stack).set_eid(peer.eid, peer.eid)
+    return peer, assignment
+
+
+def test_a_bridge_board_on_a_uart_asks_its_bus_owner_for_a_pool():
+    import firmware.board  # noqa: PLC0415
+    from firmware.bridge import BridgeApp  # noqa: PLC0415
+    from mctp.host.serial_pipe import SerialPipe  # noqa: PLC0415
+
+    Bridge = board_config_with(
+        BRIDGE=True, POOL_SIZE=5, SERIAL_UART=1, SERIAL_TX=8, SERIAL_RX=9, DOWNSTREAM=(0x30,)
+    )
+    pipe = SerialPipe()
+    fake = FakeMachine(SimBus())
+    fake.uart = pipe.a
+    with machine_module(fake):
+        app = firmware.board.build(Bridge)
+    assert isinstance(app, BridgeApp) and app.serial.stream is pipe.a
+    assert fake.made[2:] == [("UART", 1, 115_200, 8, 9)]  # after the I2C bus
+    assert app.pool.candidates == [0x30]
+    peer, assignment = _set_up_bridge(app, pipe.b)
+    assert (peer.eid, peer.endpoint_type, assignment.pool_size) == (10, 1, 5)
+    assert app.core.routes.lookup(8).link is app.serial  # the bus owner, routed upstream
+
+
+def test_a_bridge_board_on_usb_takes_a_second_cdc_interface():
+    import firmware.board  # noqa: PLC0415
+    from mctp.host.serial_pipe import SerialPipe  # noqa: PLC0415
+
+    Bridge = board_config_with(BRIDGE=True, UPSTREAM="usb", POOL_SIZE=3)
+    pipe = SerialPipe()
+    usb = FakeUsb(pipe.a)
+    with machine_module(FakeMachine(SimBus())), usb_modules(usb):
+        app = firmware.board.build(Bridge)
+    cdc = usb.made[0]
+    assert usb.interfaces == ((cdc,), True)  # beside the built-in CDC, which keeps the REPL
+    assert cdc.settings == {"timeout": 0, "txbuf": 2048, "rxbuf": 2048}
+    assert app.serial.stream.source is cdc and not app.serial.irq  # polled, watched by asyncio
+    assert len(app.pool.candidates) == 0x77 - 0x08  # no DOWNSTREAM: every address but its own
+    peer, assignment = _set_up_bridge(app, pipe.b)
+    assert (peer.eid, assignment.pool_size) == (10, 3)
+    assert app.serial.counters.rx_frames == app.serial.counters.tx_frames > 0
+
+
+def test_a_bridge_board_says_what_its_settings_lack():
+    import firmware.board  # noqa: PLC0415
+
+    cases = (
+        (
+            {"UPSTREAM": "usb"},
+            RuntimeError,
+            (
+                "UPSTREAM = 'usb' needs micropython-lib's usb-device-cdc (mpremote mip install"
+                " usb-device-cdc) on a port with machine.USBDevice (rp2); or set UPSTREAM ="
+                " 'uart'"
+            ),
+        ),
+        ({"UPSTREAM": "spi"}, ValueError, "UPSTREAM must be 'uart' or 'usb', not 'spi'"),
+        ({}, ValueError, "BRIDGE with UPSTREAM = 'uart' needs SERIAL_UART (its UART)"),
+        (
+            {"I2C_ADDR": None, "SERIAL_UART": 1},
+            ValueError,
+            "BRIDGE = True needs the downstream I2C bus: set I2C_ADDR",
+        ),
+    )
+    for changes, kind, message in cases:
+        fake = FakeMachine(SimBus())
+        fake.uart = None
+        with machine_module(fake), usb_modules(None):
+            with raises(kind) as caught:
+                firmware.board.build(board_config_with(BRIDGE=True, **changes))
+        assert str(caught.value) == message

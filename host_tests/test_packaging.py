@@ -28,6 +28,8 @@ def _board_problems(extra_manifest_lines, extra_files=()):
             'include("$(PORT_DIR)/boards/manifest.py")',
             'add_library("mctp-parts", %r)' % os.path.join(ROOT, "parts"),
             'require("mctp-endpoint", library="mctp-parts")',
+            'require("mctp-bridge", library="mctp-parts")',
+            'require("mctp-bus-owner", library="mctp-parts")',
             'module("board_config.py")',
             'module("main.py")',
         ]

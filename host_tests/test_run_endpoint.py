@@ -116,6 +116,22 @@ BAD_COMMAND_LINES = (
     ),
     (("--i2c-udp", "0:1", "--ipc-max-clients", "0"), "--ipc-max-clients: 0 is not within 1.."),
     (("--i2c-udp", "0:1", "--ipc-stall-ms", "soon"), "--ipc-stall-ms: 'soon' is not a number"),
+    (
+        ("--i2c-udp", "0:1", "--bridge"),
+        "--bridge: give --serial PATH (up) and --i2c-udp LISTEN:PEER (down)",
+    ),
+    (
+        ("--i2c-udp", "0:1", "--downstream", "0x30"),
+        "--downstream lists a bridge's endpoints: give --bridge too",
+    ),
+    (
+        ("--i2c-udp", "0:1", "--serial", "x", "--bridge", "--pool-size", "247"),
+        "--pool-size: 247 is not within 1..246",
+    ),
+    (
+        ("--i2c-udp", "0:1", "--serial", "x", "--bridge", "--downstream", "0x30,0x7f"),
+        "--downstream: 0x7f is not within 8..119",
+    ),
 )
 
 

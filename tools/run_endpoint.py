@@ -26,6 +26,7 @@ a pty or a Unix socket), or on both at once.
 
     micropython tools/run_endpoint.py --i2c-udp 47220:47221 --i2c-addr 0x1D [--eid 9]
     micropython tools/run_endpoint.py --serial /dev/pts/3 --eid 9
+    micropython tools/run_endpoint.py --bridge --serial /dev/pts/3 --i2c-udp 0:HUB --i2c-hub
     python3 tools/run_endpoint.py ...
 
 Options:
@@ -37,6 +38,14 @@ Options:
   --serial PATH          a serial link on the tty or pty at PATH, or on the Unix socket at
                          unix:PATH (a QEMU guest's serial port, socat's)
   --serial-peer EID      route EID over the serial link (for requests from the console)
+  --bridge               be a bridge (firmware/bridge.py, docs/bridge.md): the bus owner on
+                         the serial line (--serial) sets our EID and allocates our EID pool;
+                         we give it to the endpoints on the UDP I2C bus (--i2c-udp, a hub's:
+                         --i2c-hub) and forward their packets both ways
+  --pool-size N          the EIDs the bridge asks its bus owner for (default 8)
+  --downstream ADDR[,ADDR...]
+                         the 7-bit addresses of the endpoints behind the bridge (default: it
+                         scans every address)
   --ipc unix:PATH|tcp:PORT|serial:PATH
                          serve the endpoint's stack to applications in other processes
                          (mctp.ipc: StreamClient) on a Unix socket or a TCP port on 127.0.0.1,
@@ -100,8 +109,10 @@ COMMAND_LINE = CommandLine(
         "--tid": "1",
         "--services": "echo,pldm",
         "--pcap": None,
+        "--pool-size": "8",
+        "--downstream": None,
     },
-    flags=("--console", "--blocking", "--board-limits", "--i2c-hub"),
+    flags=("--console", "--blocking", "--board-limits", "--i2c-hub", "--bridge"),
     repeated=("--config",),
 )
 
@@ -168,7 +179,29 @@ def parse(argv):
         settings["eid"] = cli.number("--eid", options["eid"], 8, 254)
     if options["uuid"] is not None:
         settings["uuid"] = _uuid(cli, options["uuid"])
+    settings["bridge"] = _bridge(cli, options, settings["config"])
     return settings
+
+
+def _bridge(cli, options, config):
+    # --bridge's settings, (pool size, downstream addresses or None to scan), or None; the
+    # stack's Config asks for the pool, with a route for each EID of it.
+    if not options["bridge"]:
+        if options["downstream"] is not None:
+            cli.fail("--downstream lists a bridge's endpoints: give --bridge too")
+        return None
+    if options["serial"] is None or options["i2c_udp"] is None:
+        cli.fail("--bridge: give --serial PATH (up) and --i2c-udp LISTEN:PEER (down)")
+    size = cli.number("--pool-size", options["pool_size"], 1, 246)
+    config.pool_size = size
+    config.routes = max(config.routes, size + 2)
+    downstream = None
+    if options["downstream"] is not None:
+        downstream = tuple(
+            cli.number("--downstream", addr, 0x08, 0x77)
+            for addr in options["downstream"].split(",")
+        )
+    return size, downstream
 
 
 def _uuid(cli, text):
@@ -599,7 +632,14 @@ def main(argv):
         from mctp.aio import Flag  # noqa: PLC0415 (the blocking loop does without asyncio)
 
         wake = Flag()  # set by a task (a stream's watcher), not an IRQ: see mctp.aio.flag
-    app = EndpointApp(
+    make = EndpointApp
+    options = {}
+    if s["bridge"] is not None:
+        from firmware.bridge import BridgeApp  # noqa: PLC0415 (bridges only)
+
+        make = BridgeApp
+        options = {"pool_size": s["bridge"][0], "downstream": s["bridge"][1]}
+    app = make(
         i2c,
         target,
         s["addr"] if i2c else None,
@@ -611,6 +651,7 @@ def main(argv):
         config=s["config"],
         wake=wake,
         serial=serial,
+        **options,
     )
     for name in ("echo", "pldm"):
         if name not in s["services"]:
@@ -633,6 +674,12 @@ def main(argv):
     if capture is not None:
         where.append("capture %s" % s["pcap"])
     ready = "ready: %s, EID %d, UUID %s" % (", ".join(where), app.core.eid, format_uuid(uuid))
+    if s["bridge"] is not None:
+        size, downstream = s["bridge"]
+        ready += ", bridge, pool of %d, downstream %s" % (
+            size,
+            "scanned" if downstream is None else ",".join("0x%02x" % a for a in downstream),
+        )
     if i2c is not None:
         ready += ", UDP %d -> %d" % (target.port, s["peer"])
     ready += ", " + limits_text(s["config"], s["board_limits"])

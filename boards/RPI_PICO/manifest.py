@@ -6,6 +6,10 @@ include("$(PORT_DIR)/boards/manifest.py")
 
 add_library("mctp-parts", "../../parts")
 require("mctp-endpoint", library="mctp-parts")
+# A bridge when board_config says BRIDGE = True (firmware/bridge.py): forwarding and the
+# downstream bus owner, frozen but not imported by an endpoint.
+require("mctp-bridge", library="mctp-parts")
+require("mctp-bus-owner", library="mctp-parts")
 
 module("board_config.py")
 module("main.py")

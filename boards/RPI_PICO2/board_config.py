@@ -28,6 +28,11 @@ IPC_BAUD = 115_200
 IPC_TX = None
 IPC_RX = None
 
+BRIDGE = False  # True: a bridge to the endpoints on the I2C bus, see firmware/board_config.py
+UPSTREAM = "uart"  # the bridge's link to the host: "uart" (SERIAL_UART) or "usb" (the board's USB)
+POOL_SIZE = 8  # the EIDs it asks the host's bus owner for
+DOWNSTREAM = None  # the endpoints' 7-bit addresses, or None to scan the bus
+
 LED = "LED"  # the on-board LED (GP25), toggled once per message served
 
 VENDOR_ID = 0xFFFF  # the PCI vendor ID of the echo service (message type 0x7E); set your own

@@ -138,6 +138,7 @@ class ControlResponder:
         self.pool_count = 0
         self.owner_link = None  # where the bus owner's Set Endpoint ID came from
         self.owner_phys = None
+        self.owner_eid = EID_NULL  # the EID it sent that Set Endpoint ID from
         self.versions = {VERSION_BASE: BASE_VERSION, MSG_TYPE_CONTROL: BASE_VERSION}
         for msg_type, entries in (versions or {}).items():
             if not 0 < msg_type <= MSG_TYPE_MAX or not entries or len(entries) % 4:
@@ -250,6 +251,7 @@ class ControlResponder:
         if operation == SET_EID or operation == FORCE_EID:
             self.owner_link = self._slot.link  # our bus owner, from now on
             self.owner_phys = self._slot.phys
+            self.owner_eid = self._slot.src
         return self._eid_set(EID_ACCEPTED, eid)
 
     def _eid_set(self, status, eid):

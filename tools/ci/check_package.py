@@ -61,8 +61,9 @@ BOARDS = {
     "RPI_PICO2": ("rp2", ("armv7m", "armv7emsp")),
     "NUCLEO_F429ZI": ("stm32", ("armv7m",)),
 }
-# What a board manifest freezes: the endpoint part, and the board's own modules.
-BOARD_PART = "mctp-endpoint"
+# What a board manifest freezes: the endpoint part, the bridge's two (imported only when its
+# board_config says BRIDGE = True), and the board's own modules.
+BOARD_PARTS = ("mctp-endpoint", "mctp-bridge", "mctp-bus-owner")
 BOARD_MODULES = ("board_config.py", "main.py")
 # Parts that only run on a host: no board may freeze their files.
 HOST_PARTS = ("mctp-host", "mctp-linux")
@@ -390,9 +391,10 @@ def check_board(board, port, archs, stub_root, mpy_cross, out):
         return ["manifest.py: %s" % e], "%s (%s): manifest.py fails, not compiled" % (board, port)
     frozen = {target for target, _ in files}
     expected = set(BOARD_MODULES)
-    expected.update(
-        t for t, _ in read_manifest(os.path.join(PARTS_DIR, BOARD_PART, "manifest.py"))[1]
-    )
+    for part in BOARD_PARTS:
+        expected.update(
+            t for t, _ in read_manifest(os.path.join(PARTS_DIR, part, "manifest.py"))[1]
+        )
     try:
         stock = read_board_manifest(
             board, port, stub_root, os.path.join(stub_root, "ports", port, "boards", "STOCK")
