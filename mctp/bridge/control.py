@@ -45,10 +45,20 @@ from ..control.messages import (
 )
 from ..control.responder import COUNTERS, ControlResponder
 from ..counters import Counters
+from ..i2c.link import I2CLink
+from ..serial.link import SerialLink
 
 # Get Routing Table Entries answers in one baseline packet: 64 bytes with the type byte.
 _ROUTES_END = const(63)
-_SMBUS = const(0x01)  # the SMBus binding, whose addresses go as on the wire (bits 7:1)
+# What an entry says of its link's medium (DSP0239 numbers), found from the link's class: the
+# core's links carry nothing for a bridge, so that an endpoint's are as before. SMBus/I2C
+# (DSP0237) at 100 kHz, its 7-bit address in bits 7:1 as on the wire; serial (DSP0253), point
+# to point, no address; any other link vendor defined, its address one byte as the core has it.
+_SMBUS = const(0x01)
+_SMBUS_100K = const(0x01)
+_SERIAL = const(0x05)
+_VENDOR = const(0xFF)
+_UNSPECIFIED = const(0x00)
 # The most a pool can hold: EIDs 8..254, less the bridge's own.
 POOL_SIZE_MAX = const(246)
 
@@ -219,7 +229,7 @@ class BridgeResponder(ControlResponder):
 
     def _phys_size(self, route):
         # A route without an address (the link resolves it) reports none.
-        return 0 if route.phys is None else route.link.phys_size
+        return 0 if route.phys is None else _addr_size(route.link)
 
     def _put_route(self, route):
         rsp = self._rsp
@@ -227,12 +237,12 @@ class BridgeResponder(ControlResponder):
         rsp[at] = route.last - route.first + 1
         rsp[at + 1] = route.first
         rsp[at + 2] = self._entry_type(route) | self._port(route.link)
-        rsp[at + 3] = route.link.binding_id
-        rsp[at + 4] = route.link.media_id
+        rsp[at + 3] = _binding(route.link)
+        rsp[at + 4] = _SMBUS_100K if rsp[at + 3] == _SMBUS else _UNSPECIFIED
         rsp[at + 5] = self._phys_size(route)
         self._len = at + 6 + rsp[at + 5]
         if rsp[at + 5]:
-            rsp[at + 6] = route.phys << 1 if route.link.binding_id == _SMBUS else route.phys
+            rsp[at + 6] = route.phys << 1 if rsp[at + 3] == _SMBUS else route.phys
 
     def _entry_type(self, route):
         # The entry's type byte less its port: a learned route's type as it was learned; a
@@ -258,7 +268,7 @@ class BridgeResponder(ControlResponder):
         slot = self._slot
         if not self._from_owner():
             return ERROR
-        size = 3 + slot.link.phys_size
+        size = 3 + _addr_size(slot.link)
         if slot.length < 3 or slot.length != 3 + slot.buf[2] * size:
             return ERROR_INVALID_LENGTH
         at = 3
@@ -293,9 +303,22 @@ class BridgeResponder(ControlResponder):
 
     def _update_phys(self, at):
         # The entry's address (after its type, count and first EID), as the core keeps it.
-        link = self._slot.link
-        if not link.phys_size:
+        binding = _binding(self._slot.link)
+        if binding == _SERIAL:
             return None
-        if link.binding_id == _SMBUS:
+        if binding == _SMBUS:
             return self._slot.buf[at + 3] >> 1
         return self._slot.buf[at + 3]
+
+
+def _binding(link):
+    if isinstance(link, I2CLink):
+        return _SMBUS
+    if isinstance(link, SerialLink):
+        return _SERIAL
+    return _VENDOR
+
+
+def _addr_size(link):
+    # The bytes a physical address on `link` takes in a routing table entry.
+    return 0 if isinstance(link, SerialLink) else 1
