@@ -6,7 +6,7 @@
 # I2C bus and polls them. The same code runs on a board (firmware/board.py, BRIDGE = True) and
 # on the host (tools/run_endpoint.py --bridge).
 
-from mctp.bridge import Forwarder
+from mctp.bridge import BridgeResponder, Forwarder
 from mctp.config import Config
 from mctp.constants import EID_BROADCAST, EID_NULL, EID_RESERVED_MAX
 from mctp.control.pool import PoolOwner
@@ -22,7 +22,6 @@ def bridge_config(pool_size):
     """A board's limits (ENDPOINT_LIMITS) for a bridge with a pool of `pool_size` EIDs: a route
     for each of them and for the bus owner."""
     limits = dict(ENDPOINT_LIMITS)
-    limits["pool_size"] = pool_size
     limits["routes"] = max(Config.routes, pool_size + 2)
     return Config(**limits)
 
@@ -32,8 +31,8 @@ class BridgeApp(EndpointApp):
     allocates its pool there) and the I2C bus of `i2c` and `target` at 7-bit address `addr`
     (downstream: it is the bus owner there). `pool_size` is the pool it asks for (1..246);
     `downstream` the addresses of the endpoints on the I2C bus, or None to scan every address.
-    The other arguments are EndpointApp's; `config` (default: bridge_config(pool_size)) must
-    ask for the pool. `pool` is the PoolOwner, `forwarder` the Forwarder."""
+    The other arguments are EndpointApp's; `config` defaults to bridge_config(pool_size). `pool`
+    is the PoolOwner, `forwarder` the Forwarder, `control` the BridgeResponder."""
 
     def __init__(self, i2c, target, addr, serial, pool_size=8, downstream=None, **options):
         if i2c is None or serial is None:
@@ -41,9 +40,10 @@ class BridgeApp(EndpointApp):
                 "a bridge needs its downstream I2C bus (i2c, target, addr) and its upstream"
                 " serial line (serial)"
             )
+        if not isinstance(pool_size, int) or not 1 <= pool_size <= 246:
+            raise ValueError("a bridge's pool_size must be 1..246 EIDs, got %r" % (pool_size,))
         config = options.pop("config", None) or bridge_config(pool_size)
-        if config.pool_size < 1:
-            raise ValueError("a bridge's config must ask for an EID pool: pool_size is 0")
+        self.pool_size = pool_size
         super().__init__(i2c, target, addr, serial=serial, config=config, **options)
         self.forwarder = Forwarder(self.core)
         self.pool = PoolOwner(
@@ -56,6 +56,9 @@ class BridgeApp(EndpointApp):
         )
         self._owner_routed = EID_NULL  # the bus owner's EID we route upstream
         self.services.append(self._serve_bridge)
+
+    def _responder(self, core, *args, **kwargs):
+        return BridgeResponder(core, self.pool_size, *args, **kwargs)
 
     def _serve_bridge(self):
         # After the stack's poll: the route back to the bus owner, then one step of the

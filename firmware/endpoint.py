@@ -94,7 +94,7 @@ class EndpointApp:
         self.buf = bytearray(MAX_PAYLOAD_SIZE)
         self.echo = VendorEcho(self.stack, self.server, vendor_id, self.buf)
         self.pldm = PldmResponder(self.stack, self.server, tid, self.buf)
-        self.control = ControlResponder(
+        self.control = self._responder(
             self.core,
             uuid,
             static_eid=eid,
@@ -109,6 +109,11 @@ class EndpointApp:
         self.task = None  # the stack task, while main() runs
         self.faults = 0  # exceptions that escaped a poll (run() caught them and went on)
         self.first_fault = None  # the first one's traceback, as text
+
+    def _responder(self, core, *args, **kwargs):
+        # The control responder, made with ControlResponder's arguments (a bridge makes its
+        # own: firmware/bridge.py).
+        return ControlResponder(core, *args, **kwargs)
 
     def serve_ipc(self, stream=None):
         """Serve the stack on `stream` (a machine.UART, or a host stream) to an application

@@ -12,10 +12,12 @@ from endpoints import Endpoint, FakeClock
 from testing import IS_MICROPYTHON, raises, skip
 
 from mctp.config import Config
-from mctp.control import FORCE_ALLOCATION, ControlError
+from mctp.control import ControlError
+from mctp.control.bridging import FORCE_ALLOCATION
 from mctp.control.pool import PoolOwner
 from mctp.control.requester import ControlRequester
 from mctp.control.responder import ControlResponder
+from mctp.bridge.control import BridgeResponder
 from mctp.host.i2c_sim import SimBus
 from mctp.i2c import I2CLink
 
@@ -45,11 +47,11 @@ class Net:
         self.clock = FakeClock(1000)
         self.up, self.down = SimBus(), SimBus()
         self.owner = _endpoint(self.up, OWNER, 8, self.clock)
-        config = config or Config(pool_size=pool_size, **SMALL)
+        config = config or Config(**SMALL)
         self.bridge = _endpoint(self.up, BRIDGE_UP, 0, self.clock, config)
         link = I2CLink(self.down.controller(), self.down.target(BRIDGE_DOWN), BRIDGE_DOWN)
         self.down_link = self.bridge.core.add_link(link)
-        self.responder = ControlResponder(self.bridge.core, bytes(range(16)))
+        self.responder = BridgeResponder(self.bridge.core, pool_size, bytes(range(16)))
         self.eps = {}
         for addr, static in zip(DOWN, statics):
             self.add(addr, static)
@@ -176,7 +178,7 @@ def test_routing_information_update_from_the_upstream_bus_owner():
     net.set_up_bridge()
     net.ctl.routing_info_update(10, [(0, 0x50, 1, bytes((OWNER << 1,)))])
     route = net.bridge.core.routes.lookup(0x50)
-    assert (route.link, route.phys, route.dynamic) == (net.bridge.link, OWNER, True)
+    assert (route.link, route.phys, route.learned) == (net.bridge.link, OWNER, 0)  # an endpoint
     # From anyone else (an endpoint downstream, at 0x30): refused.
     ep = net.eps[0x30]
     ep.core.add_route(0, 0, ep.link, BRIDGE_DOWN)
@@ -246,7 +248,7 @@ def test_a_scan_finds_the_endpoints_and_nothing_before_a_pool():
 
 
 def test_poll_never_raises_and_counts_a_fault():
-    net = Net(config=Config(pool_size=3, routes=2, **SMALL))  # room for two endpoints' routes
+    net = Net(config=Config(routes=2, **SMALL))  # room for two endpoints' routes
     net.set_up_bridge()
     net.run(100)
     assert net.routed() == {11: 0x30, 13: 0x31}

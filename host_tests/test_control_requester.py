@@ -7,7 +7,8 @@ from test_control_responder import EP, UUID, Rig
 from testing import raises
 
 from mctp import MctpError
-from mctp.control import FORCE_ALLOCATION, ControlError, vdm_pci, version_entry
+from mctp.control import ControlError, vdm_pci, version_entry
+from mctp.control.bridging import FORCE_ALLOCATION
 from mctp.control.requester import ControlRequester
 
 

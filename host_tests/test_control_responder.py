@@ -2,15 +2,14 @@
 # malformed request, the Rq/D/IID rules, EID 0 and physical addressing, with the heap locked.
 # The requester, the bus owner and the encodings have their own files (test_control_requester.py,
 # test_control_bus_owner.py, test_control_messages.py), which use the Rig here.
-# As a bridge (Config.pool_size > 0): the pool it asks for in its Set Endpoint ID answer,
-# Allocate Endpoint IDs, Routing Information Update and Get Routing Table Entries, byte for byte.
+# A bridge's commands are its own responder's (mctp.bridge.control, test_bridge_control.py, with
+# the Rig here): an endpoint answers them ERROR_UNSUPPORTED_CMD.
 
 from endpoints import Endpoint, FakeClock
 from testing import heap_locked, raises
 
 from mctp import MctpError, ResponseCode
 from mctp.control import uuid_from_unique_id, vdm_iana, vdm_pci, version_entry
-from mctp.config import Config
 from mctp.control.responder import ControlResponder
 from mctp.i2c import I2CLink
 from mctp.host.i2c_sim import SimBus
@@ -22,10 +21,10 @@ OWNER, EP = 0x10, 0x1D  # 7-bit addresses
 
 class Rig:
     """A bus owner (EID 8 at 0x10) and an endpoint with a control responder at 0x1D on one
-    simulated bus (the endpoint's stack sized by `config`); every frame on the bus is
-    recorded."""
+    simulated bus (the endpoint's stack sized by `config`, its responder a `responder` made
+    with `options`); every frame on the bus is recorded."""
 
-    def __init__(self, eid=0, config=None, **options):
+    def __init__(self, eid=0, config=None, responder=ControlResponder, **options):
         self.bus = SimBus()
         clock = FakeClock(1000)
         bus = self.bus
@@ -34,7 +33,7 @@ class Rig:
         )
         link = I2CLink(bus.controller(), bus.target(EP), EP)
         self.ep = Endpoint(bus, link, EP, eid, clock, config)
-        self.responder = ControlResponder(self.ep.core, options.pop("uuid", UUID), **options)
+        self.responder = responder(self.ep.core, uuid=options.pop("uuid", UUID), **options)
         self.owner.others.append(self.ep.server.poll)
         self.ep.others.append(self.owner.server.poll)
         self.frames = []
@@ -244,166 +243,8 @@ def test_the_uuid_defaults_to_one_made_from_the_board_id():
         module.unique_id = saved
 
 
-def bridge(pool_size=3, eid=0, **config):
-    """A Rig whose endpoint is a bridge asking for `pool_size` EIDs."""
-    return Rig(eid=eid, config=Config(pool_size=pool_size, **config))
-
-
-def owned_bridge(pool_size=3, **config):
-    """A bridge whose EID (10) its bus owner at 0x10 has set."""
-    rig = bridge(pool_size, **config)
-    assert rig.ask(b"\x81\x01\x00\x0a")[1] == bytes((0x01, 0x01, 0x00, 0x01, 0x0A, pool_size))
-    return rig
-
-
 def test_an_endpoint_answers_none_of_the_bridge_commands():
     rig = Rig(eid=9)
     for body in (b"\x81\x08\x00\x03\x0b", b"\x82\x09\x00", b"\x83\x0a\x00"):
         assert rig.ask(body)[1] == bytes((body[0] & 0x1F, body[1], 0x05))
     assert rig.ask(b"\x84\x01\x00\x0a")[1] == bytes((0x04, 0x01, 0x00, 0x00, 0x0A, 0x00))
-
-
-def test_a_bridge_asks_for_its_pool_in_its_set_eid_answer_byte_for_byte():
-    rig = bridge(pool_size=3)
-    rig.ask(b"\x80\x02")  # Get EID: a bus owner or bridge (0x10), no EID yet
-    assert rig.frames[-1] == bytes.fromhex("20 0F 0C 3B 01 08 00 C0 00 00 02 00 00 10 00 55")
-    rig.ask(b"\x81\x01\x00\x0a", tag=1)  # accepted, pool required (0x01), EID 10, pool of 3
-    assert rig.frames[-1] == bytes.fromhex("20 0F 0C 3B 01 08 0A C1 00 01 01 00 01 0A 03 4D")
-    assert rig.responder.endpoint_type == 1
-    assert (rig.responder.owner_link, rig.responder.owner_phys) == (rig.ep.link, OWNER)
-
-
-def test_allocate_endpoint_ids_accepted_again_rejected_forced_and_asked():
-    rig = owned_bridge(pool_size=3)
-    assert rig.ask(b"\x81\x08\x00\x03\x0b")[1] == bytes.fromhex("01 08 00 00 03 0B")  # accepted
-    assert (rig.responder.pool_first, rig.responder.pool_count) == (11, 3)
-    assert rig.ask(b"\x82\x08\x00\x03\x0b")[1] == bytes.fromhex("02 08 00 00 03 0B")  # a retry
-    assert rig.ask(b"\x83\x08\x00\x02\x20")[1] == bytes.fromhex("03 08 00 01 03 0B")  # rejected
-    assert rig.ask(b"\x84\x08\x02\x00\x00")[1] == bytes.fromhex("04 08 00 00 03 0B")  # info
-    assert rig.ask(b"\x85\x08\x01\x02\x20")[1] == bytes.fromhex("05 08 00 00 02 20")  # forced
-    assert rig.ask(b"\x81\x01\x00\x0a")[1][3] == 0x02  # Set EID now says: pool received
-    assert rig.ask(b"\x86\x08\x01\x00\x00")[1] == bytes.fromhex("06 08 00 00 00 00")  # taken back
-    assert rig.ask(b"\x81\x01\x00\x0a")[1][3] == 0x01  # required again
-    assert rig.responder.counters.pool_changes == 3
-    assert rig.ep.core.eid == 10
-
-
-def test_allocations_that_are_refused():
-    rig = owned_bridge(pool_size=3)
-    rig.ep.core.add_route(0x20, 0x20, rig.ep.link, 0x12)
-    for body in (
-        b"\x80\x08\x00\x04\x0b",  # larger than the pool asked for
-        b"\x80\x08\x00\x03\x09",  # overlaps our own EID (10)
-        b"\x80\x08\x00\x03\x05",  # reserved EIDs
-        b"\x80\x08\x00\x03\xfd",  # past 254
-        b"\x80\x08\x00\x00\x0b",  # an empty pool, not forced
-        b"\x80\x08\x03\x03\x0b",  # a reserved operation
-        b"\x80\x08\x01\x03\x1f",  # EIDs 0x1F..0x21, and 0x20 is routed to the bus owner's bus
-    ):
-        assert rig.ask(body)[1] == b"\x00\x08\x02", body  # ERROR_INVALID_DATA
-    for body in (b"\x80\x08\x00\x03", b"\x80\x08\x00\x03\x0b\x00"):
-        assert rig.ask(body)[1] == b"\x00\x08\x03"  # ERROR_INVALID_LENGTH
-    # Another bus owner, at 0x12: rejected, and told the pool in use (none).
-    rig.bus.target(0x12)
-    assert rig.ask(b"\x80\x08\x00\x03\x0b", from_addr=0x12)[1] == bytes.fromhex(
-        "00 08 00 01 00 00"
-    )
-    assert (rig.responder.pool_first, rig.responder.pool_count) == (0, 0)
-    assert rig.responder.counters.pool_changes == 0
-
-
-def test_a_bridge_whose_eid_nobody_set_takes_no_allocation():
-    rig = bridge(pool_size=3, eid=12)  # an EID of its own: no bus owner known
-    assert rig.ask(b"\x80\x08\x00\x03\x0b")[1] == bytes.fromhex("00 08 00 01 00 00")
-
-
-def test_routing_information_update_from_the_bus_owner():
-    rig = owned_bridge()
-    # An endpoint (type 0) at 0x30 and a bridge's range without its own EID (type 3) at 0x32;
-    # addresses as on the wire (bits 7:1).
-    update = bytes.fromhex("81 09 02 00 01 20 60 C0 04 30 64")
-    assert rig.ask(update)[1] == b"\x01\x09\x00"
-    routes = rig.ep.core.routes
-    one, many = routes.lookup(0x20), routes.lookup(0x33)
-    assert (one.first, one.last, one.phys, one.entry_type, one.dynamic) == (
-        0x20,
-        0x20,
-        0x30,
-        0,
-        True,
-    )
-    assert (many.first, many.last, many.phys, many.entry_type) == (0x30, 0x33, 0x32, 3)
-    assert one.link is rig.ep.link and many.link is rig.ep.link
-    assert rig.ask(b"\x82\x09\x00")[1] == b"\x02\x09\x00"  # no entries: nothing to do
-    # An entry with our own EID (10) in it is ours, not a route.
-    assert rig.ask(bytes.fromhex("83 09 01 40 03 09 20"))[1] == b"\x03\x09\x00"
-    assert routes.lookup(10) is None
-    assert rig.responder.counters.routes_learned == 2
-
-
-def test_routing_information_updates_that_are_refused():
-    rig = owned_bridge(routes=3)
-    rig.bus.target(0x12)
-    entry = bytes.fromhex("00 01 20 60")
-    assert rig.ask(b"\x80\x09\x01" + entry, from_addr=0x12)[1] == b"\x00\x09\x01"  # not our owner
-    assert rig.ask(b"\x80\x09\x02" + entry)[1] == b"\x00\x09\x03"  # two announced, one there
-    assert rig.ask(b"\x80\x09\x01" + entry + b"\x00")[1] == b"\x00\x09\x03"
-    assert rig.ask(b"\x80\x09")[1] == b"\x00\x09\x03"  # no count
-    for bad in ("00 00 20 60", "00 01 05 60", "00 02 FE 60"):  # no EIDs, reserved, past 254
-        assert rig.ask(b"\x80\x09\x02" + entry + bytes.fromhex(bad))[1] == b"\x00\x09\x02"
-    assert rig.ep.core.routes.lookup(0x20) is None  # nothing taken from a refused update
-    # A table with room for three: the fourth entry is refused (ERROR), the three taken.
-    four = b"".join(bytes((0, 1, eid, 0x60)) for eid in (0x20, 0x21, 0x22, 0x23))
-    assert rig.ask(b"\x80\x09\x04" + four)[1] == b"\x00\x09\x01"
-    assert rig.ep.core.routes.lookup(0x22) is not None and rig.ep.core.routes.lookup(0x23) is None
-
-
-def test_get_routing_table_entries_byte_for_byte():
-    rig = owned_bridge()
-    core = rig.ep.core
-    assert rig.ask(b"\x80\x0a\x00")[1] == bytes.fromhex("00 0A 00 FF 00")  # none yet
-    core.add_route(8, 8, rig.ep.link, OWNER)  # configured: static
-    core.routes.add(0x20, 0x20, rig.ep.link, 0x30, dynamic=True)  # learned
-    core.routes.add(0x30, 0x33, rig.ep.link, 0x32, entry_type=1, dynamic=True)
-    core.add_route(0, 0, rig.ep.link, 0x31)  # an endpoint being set up: not an entry
-    core.add_route(0x40, 0x40, rig.ep.link)  # no address: the link resolves it
-    assert rig.ask(b"\x80\x0a\x00")[1] == bytes.fromhex(
-        "00 0A 00 FF 04"
-        "01 08 20 01 01 01 20"  # EID 8, endpoint, static, port 0, SMBus, 100 kHz, at 0x10
-        "01 20 00 01 01 01 60"  # EID 0x20, endpoint, learned, at 0x30
-        "04 30 40 01 01 01 64"  # EIDs 0x30..0x33, a bridge and its range, at 0x32
-        "01 40 20 01 01 00"  # EID 0x40, no address
-    )
-
-
-def test_get_routing_table_entries_pages_through_a_large_table():
-    rig = owned_bridge(routes=12)
-    for i in range(11):
-        rig.ep.core.routes.add(0x20 + i, 0x20 + i, rig.ep.link, 0x30 + i, dynamic=True)
-    first = rig.ask(b"\x80\x0a\x00")[1]
-    assert first[3:5] == bytes((8, 8))  # 8 entries of 7 bytes fill a baseline packet
-    assert len(first) + 1 == 62
-    rest = rig.ask(b"\x81\x0a\x08")[1]
-    assert rest[3:5] == bytes((0xFF, 3))
-    assert [rest[5 + 7 * i + 1] for i in range(3)] == [0x28, 0x29, 0x2A]
-    assert rig.ask(b"\x82\x0a\x0c")[1] == b"\x02\x0a\x02"  # past the table
-    assert rig.ask(b"\x83\x0a")[1] == b"\x03\x0a\x03"
-    assert rig.ask(b"\x83\x0a\x00\x00")[1] == b"\x03\x0a\x03"
-
-
-def test_the_bridge_commands_with_the_heap_locked():
-    rig = owned_bridge()
-    rig.ep.core.routes.add(0x20, 0x20, rig.ep.link, 0x30, dynamic=True)
-    requests = (
-        b"\x80\x08\x00\x03\x0b",
-        b"\x80\x08\x00\x02\x20",
-        b"\x80\x08\x02\x00\x00",
-        b"\x80\x09\x01\x00\x01\x21\x62",
-        b"\x80\x09\x01\x00\x00\x21\x62",
-        b"\x80\x0a\x00",
-        b"\x80\x01\x00\x0a",
-    )
-    answer_locked(rig, requests, dest=10)
-    counters = rig.responder.counters
-    assert (counters.responses, counters.errors, counters.internal_error) == (1 + 14, 2, 0)
-    assert rig.ep.core.routes.lookup(0x21) is not None

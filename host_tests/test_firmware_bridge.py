@@ -174,14 +174,13 @@ def test_a_bridge_needs_both_links_and_a_pool():
         "a bridge needs its downstream I2C bus (i2c, target, addr) and its upstream serial"
         " line (serial)"
     )
-    from mctp.config import Config  # noqa: PLC0415
-
-    with raises(ValueError) as caught:
-        BridgeApp(
-            bus.controller(), bus.target(0x21), 0x21, SerialPipe().a, config=Config(),
-            uuid=bytes(16),
-        )  # fmt: skip
-    assert str(caught.value) == "a bridge's config must ask for an EID pool: pool_size is 0"
+    for size in (0, 247, "8"):
+        with raises(ValueError) as caught:
+            BridgeApp(
+                bus.controller(), bus.target(0x21), 0x21, SerialPipe().a, pool_size=size,
+                uuid=bytes(16),
+            )  # fmt: skip
+        assert str(caught.value) == "a bridge's pool_size must be 1..246 EIDs, got %r" % (size,)
 
 
 def test_run_endpoint_as_a_bridge_under_the_unix_port_with_two_endpoints_behind_a_hub():

@@ -28,6 +28,10 @@ EQUIVALENTS = {
     ),
     "mctp.linux.netlink": ("test_linux.py", "the rtnetlink messages byte for byte, as the client"),
     "mctp.linux.sockets": ("test_linux.py", "struct sockaddr_mctp byte for byte, as the client"),
+    "mctp.control.bridging": (
+        "test_bridge_control.py",
+        "the bridge commands' codes, byte for byte in the bridge's answers (and requests)",
+    ),
     "mctp.host.i2c_sim": (
         "test_i2c_link.py",
         "the simulated I2C bus the I2C tests run on (and test_control_*.py, test_firmware_*.py)",

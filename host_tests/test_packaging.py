@@ -101,3 +101,31 @@ def test_the_ipc_codec_ships_with_the_ipc_part_and_the_core_does_not_import_it()
     for path in core:
         with open(os.path.join(ROOT, path)) as f:
             assert not re.search(r"^\s*from [.\w]*\bwire import", f.read(), re.M), path
+
+
+def test_the_bridge_ships_with_the_bridge_part_and_an_endpoint_carries_none_of_it():
+    if IS_MICROPYTHON:
+        skip("reads the parts' .json files and sources with CPython")
+    import json  # noqa: PLC0415
+    import re  # noqa: PLC0415
+
+    def shipped(part):
+        with open(os.path.join(ROOT, part + ".json")) as f:
+            return [target for target, _ in json.load(f)["urls"]]
+
+    endpoint = shipped("mctp-endpoint")
+    bridge = shipped("mctp-bridge")
+    for path in ("mctp/bridge/forward.py", "mctp/bridge/control.py", "mctp/control/bridging.py"):
+        assert path in bridge and path not in endpoint, path
+    # Nor a bridge command's code, its pool or its routing table entry's medium, but in the
+    # firmware's bridge mode (firmware/bridge.py, which only BRIDGE = True imports, with the
+    # mctp-bridge part beside the endpoint's).
+    bridge_only = re.compile(
+        r"ALLOCATE_ENDPOINT_IDS|GET_ROUTING_TABLE_ENTRIES|pool_size|binding_id"
+    )
+    assert "firmware/bridge.py" in endpoint
+    for path in endpoint:
+        if path == "firmware/bridge.py":
+            continue
+        with open(os.path.join(ROOT, path)) as f:
+            assert not bridge_only.search(f.read()), path

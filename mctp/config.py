@@ -43,21 +43,16 @@ class Config:
     # 0 keeps none back.
     reserved_listeners = 2
     reserved_requests = 1
-    # A bridge's EID pool: the EIDs its Set Endpoint ID answer asks the bus owner for, for the
-    # endpoints on its other links (mctp.control.pool). 0, an endpoint's, asks for none.
-    pool_size = 0
 
     def __init__(self, **overrides):
         for name, value in overrides.items():
             if not hasattr(Config, name) or name.startswith("_"):
                 raise TypeError("unknown config setting: " + name)
-            least = 0 if name.startswith("reserved_") or name == "pool_size" else 1
+            least = 0 if name.startswith("reserved_") else 1
             if not isinstance(value, int) or value < least:
                 raise ValueError("%s must be an int of at least %d, got %r" % (name, least, value))
             setattr(self, name, value)
         if self.max_payload > 1023:
             raise ValueError("max_payload must be at most 1023")
-        if self.pool_size > 246:
-            raise ValueError("pool_size must be at most 246 (EIDs 8..254, less the bridge's own)")
         if self.listeners + self.requests > 256:
             raise ValueError("at most 256 handles")

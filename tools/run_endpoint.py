@@ -193,7 +193,6 @@ def _bridge(cli, options, config):
     if options["serial"] is None or options["i2c_udp"] is None:
         cli.fail("--bridge: give --serial PATH (up) and --i2c-udp LISTEN:PEER (down)")
     size = cli.number("--pool-size", options["pool_size"], 1, 246)
-    config.pool_size = size
     config.routes = max(config.routes, size + 2)
     downstream = None
     if options["downstream"] is not None:

@@ -13,6 +13,7 @@
 #     peer = owner.enumerate(0x1D)   # -> Peer(eid=10, addr=0x1d, msg_types=..., uuid=...)
 
 from ..constants import EID_NULL, MSG_TYPE_VENDOR_IANA, MSG_TYPE_VENDOR_PCI, is_unicast_eid
+from .bridging import ENTRY_ENDPOINT
 from .messages import SET_ENDPOINT_ID, ControlError, format_uuid
 from .requester import ControlRequester
 
@@ -64,7 +65,7 @@ class BusOwner:
 
     def enumerate_steps(self, addr):
         peer = yield from self._assign(addr)
-        self.core.routes.add(peer.eid, peer.eid, self.link, addr, dynamic=True)  # learned
+        self.core.routes.add(peer.eid, peer.eid, self.link, addr).learned = ENTRY_ENDPOINT
         try:
             yield from self._describe(peer)
         except BaseException:  # a step failed, or the set-up was cancelled

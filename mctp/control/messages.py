@@ -15,9 +15,6 @@ GET_ENDPOINT_UUID = const(0x03)
 GET_VERSION_SUPPORT = const(0x04)
 GET_MESSAGE_TYPE_SUPPORT = const(0x05)
 GET_VDM_SUPPORT = const(0x06)
-ALLOCATE_ENDPOINT_IDS = const(0x08)
-ROUTING_INFORMATION_UPDATE = const(0x09)
-GET_ROUTING_TABLE_ENTRIES = const(0x0A)
 
 # Completion codes.
 SUCCESS = const(0x00)
@@ -36,26 +33,6 @@ SET_DISCOVERED = const(3)
 # Set Endpoint ID response byte 3: assignment status (bits 5:4) and pool status (bits 1:0).
 EID_ACCEPTED = const(0x00)
 EID_REJECTED = const(0x10)
-POOL_NONE = const(0)  # this endpoint uses no EID pool
-POOL_REQUIRED = const(1)  # it needs one: the bus owner sends Allocate Endpoint IDs
-POOL_RECEIVED = const(2)  # it has had its pool allocated
-
-# Allocate Endpoint IDs operations (request byte 2, bits 1:0) and status (response byte 2).
-ALLOCATE_EIDS = const(0)
-FORCE_ALLOCATION = const(1)  # accepted even when a pool is allocated already
-GET_ALLOCATION_INFO = const(2)  # the present pool, unchanged
-ALLOCATION_ACCEPTED = const(0)
-ALLOCATION_REJECTED = const(1)
-
-# Routing table entry types (bits 7:6 of an entry's type byte, in Get Routing Table Entries and
-# Routing Information Update alike).
-ENTRY_ENDPOINT = const(0)  # one endpoint that is not a bridge
-ENTRY_BRIDGE_RANGE = const(1)  # a bridge's EID first, then the EIDs it routes
-ENTRY_BRIDGE = const(2)  # one endpoint that is a bridge
-ENTRY_RANGE = const(3)  # EIDs a bridge routes, without the bridge's own
-ENTRY_STATIC = const(0x20)  # bit 5: the entry was configured, not learned
-ENTRY_PORT_MASK = const(0x1F)  # bits 4:0: the port (our link's index)
-ENTRY_HANDLE_LAST = const(0xFF)  # a next entry handle that says "no more"
 
 # Get Endpoint ID response byte 4: endpoint type (bits 5:4) and EID type (bits 1:0).
 ENDPOINT_SIMPLE = const(0)
@@ -80,9 +57,6 @@ REQUEST_LENGTHS = {
     GET_VERSION_SUPPORT: 3,
     GET_MESSAGE_TYPE_SUPPORT: 2,
     GET_VDM_SUPPORT: 3,
-    ALLOCATE_ENDPOINT_IDS: 5,
-    ROUTING_INFORMATION_UPDATE: 3,  # the least: the entry count, then the entries
-    GET_ROUTING_TABLE_ENTRIES: 3,
 }
 
 COMMAND_NAMES = {
@@ -92,9 +66,6 @@ COMMAND_NAMES = {
     GET_VERSION_SUPPORT: "Get MCTP Version Support",
     GET_MESSAGE_TYPE_SUPPORT: "Get Message Type Support",
     GET_VDM_SUPPORT: "Get Vendor Defined Message Support",
-    ALLOCATE_ENDPOINT_IDS: "Allocate Endpoint IDs",
-    ROUTING_INFORMATION_UPDATE: "Routing Information Update",
-    GET_ROUTING_TABLE_ENTRIES: "Get Routing Table Entries",
 }
 
 COMPLETION_NAMES = {

@@ -13,21 +13,23 @@
 # a ControlError that says which. Not a packet path: it allocates.
 
 from ..constants import EID_BROADCAST, EID_RESERVED_MAX, MSG_TYPE_CONTROL
-from .messages import (
+from .bridging import (
     ALLOCATE_EIDS,
     ALLOCATE_ENDPOINT_IDS,
-    DATAGRAM,
     ENTRY_HANDLE_LAST,
     ENTRY_PORT_MASK,
     ENTRY_STATIC,
+    GET_ROUTING_TABLE_ENTRIES,
+    ROUTING_INFORMATION_UPDATE,
+)
+from .messages import (
+    DATAGRAM,
     GET_ENDPOINT_ID,
     GET_ENDPOINT_UUID,
     GET_MESSAGE_TYPE_SUPPORT,
-    GET_ROUTING_TABLE_ENTRIES,
     GET_VDM_SUPPORT,
     GET_VERSION_SUPPORT,
     IID_MASK,
-    ROUTING_INFORMATION_UPDATE,
     RQ,
     SET_EID,
     SET_ENDPOINT_ID,
@@ -101,8 +103,8 @@ class Allocation:
 
 class RouteEntry:
     """One Get Routing Table Entries entry: EIDs first..first + count - 1, the entry type
-    (control.ENTRY_*), configured (static) or learned, the port, the physical transport
-    binding and medium (DSP0239 numbers) and the physical address bytes."""
+    (mctp.control.bridging.ENTRY_*), configured (static) or learned, the port, the physical
+    transport binding and medium (DSP0239 numbers) and the physical address bytes."""
 
     def __init__(self, data):
         self.count = data[0]

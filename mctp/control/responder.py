@@ -6,59 +6,38 @@
 # reply-route entry (a requester without an EID is answered too).
 #
 # Answered: Set Endpoint ID (all four operations), Get Endpoint ID, Get Endpoint UUID, Get MCTP
-# Version Support, Get Message Type Support, Get Vendor Defined Message Support; and, by a
-# bridge (Config.pool_size > 0), Allocate Endpoint IDs, Routing Information Update and Get
-# Routing Table Entries; every other command gets ERROR_UNSUPPORTED_CMD. Datagrams (D=1) are never answered. A request with the
+# Version Support, Get Message Type Support, Get Vendor Defined Message Support; every other
+# command gets ERROR_UNSUPPORTED_CMD. Datagrams (D=1) are never answered. A request with the
 # IC bit, without a command byte, or with Rq=0 is dropped and counted. It keeps no state per
-# request, so a retry with the same instance ID is answered again.
+# request, so a retry with the same instance ID is answered again. A bridge's commands (its EID
+# pool, its routing table) are its own responder's, mctp.bridge.control.BridgeResponder.
 #
 # Nothing here allocates per request: the response is built in a buffer made at construction.
-#
-# (Over ~450 lines: every command's answer beside the others, built in the one answer buffer
-# by small steps that share the request in attributes ([frame-limit]); apart, each would
-# reach back into the responder's state.)
 
 from .._compat import const, unique_id
 from ..bufcopy import copy_into
 from ..constants import EID_BROADCAST, EID_NULL, EID_RESERVED_MAX, MSG_TYPE_CONTROL, MSG_TYPE_MAX
 from .messages import (
-    ALLOCATE_EIDS,
-    ALLOCATE_ENDPOINT_IDS,
-    ALLOCATION_ACCEPTED,
-    ALLOCATION_REJECTED,
     BASE_VERSION,
     DATAGRAM,
-    EID_ACCEPTED,
     EID_DYNAMIC,
-    EID_REJECTED,
     EID_STATIC_CURRENT,
     EID_STATIC_OTHER,
     EID_STATIC_SUPPORTED,
     ENDPOINT_BUS_OWNER,
     ENDPOINT_SIMPLE,
-    ENTRY_HANDLE_LAST,
-    ENTRY_PORT_MASK,
-    ENTRY_STATIC,
-    ERROR,
     ERROR_INVALID_DATA,
     ERROR_INVALID_LENGTH,
     ERROR_UNSUPPORTED_CMD,
-    FORCE_ALLOCATION,
     FORCE_EID,
-    GET_ALLOCATION_INFO,
     GET_ENDPOINT_ID,
     GET_ENDPOINT_UUID,
     GET_MESSAGE_TYPE_SUPPORT,
-    GET_ROUTING_TABLE_ENTRIES,
     GET_VDM_SUPPORT,
     GET_VERSION_SUPPORT,
     IID_MASK,
-    POOL_NONE,
-    POOL_RECEIVED,
-    POOL_REQUIRED,
     REQUEST_LENGTHS,
     RESET_EID,
-    ROUTING_INFORMATION_UPDATE,
     RQ,
     SET_EID,
     SET_ENDPOINT_ID,
@@ -72,11 +51,9 @@ from ..counters import Counters
 
 _MAX_VERSIONS = const(8)  # version entries per message type
 _RSP_SIZE = const(3 + 1 + 128)  # the longest answer: every message type
-# Get Routing Table Entries answers in one baseline packet: 64 bytes with the type byte.
-_ROUTES_END = const(63)
-_SMBUS = const(0x01)  # the SMBus binding, whose addresses go as on the wire (bits 7:1)
 
-_COUNTERS = (
+# The counters every responder keeps (a bridge's, mctp.bridge.control, adds its own).
+COUNTERS = (
     "requests",  # complete control requests taken
     "responses",  # answers sent
     "datagrams",  # D=1 requests: never answered
@@ -85,8 +62,6 @@ _COUNTERS = (
     "dropped",  # IC set, no command byte, or Rq=0: not answered
     "send_failed",  # an answer the core could not send
     "eid_changes",  # Set Endpoint ID changed our EID
-    "pool_changes",  # Allocate Endpoint IDs gave us another EID pool (or took it)
-    "routes_learned",  # routes taken from a Routing Information Update
     "internal_error",  # a fault while answering (the request is dropped)
 )
 
@@ -100,12 +75,6 @@ class ControlResponder:
     mctp.control.version_entry); the base spec (0xFF) and control (0x00) answer 1.3.1.
     `vdm` lists Get VDM Support entries (mctp.control.vdm_pci / vdm_iana). Message types with
     a listener, plus `msg_types`, are reported by Get Message Type Support.
-
-    With `core.config.pool_size` above 0 it answers as a bridge: its Set Endpoint ID answers
-    ask for a pool of that many EIDs, its Get Endpoint ID answers say "bus owner or bridge",
-    and it takes Allocate Endpoint IDs and Routing Information Update from the bus owner that
-    set its EID (the link and address that Set Endpoint ID came from). The pool allocated is
-    `pool_first` and `pool_count` (0: none yet); `counters.pool_changes` counts its changes.
     """
 
     def __init__(
@@ -132,13 +101,7 @@ class ControlResponder:
         self.core = core
         self.uuid = bytes(uuid)
         self.static_eid = static_eid or EID_NULL
-        self.pool_size = core.config.pool_size  # the pool asked for: 0 for an endpoint
-        self.endpoint_type = ENDPOINT_BUS_OWNER if self.pool_size else endpoint_type
-        self.pool_first = EID_NULL  # the pool allocated: first EID and size
-        self.pool_count = 0
-        self.owner_link = None  # where the bus owner's Set Endpoint ID came from
-        self.owner_phys = None
-        self.owner_eid = EID_NULL  # the EID it sent that Set Endpoint ID from
+        self.endpoint_type = endpoint_type
         self.versions = {VERSION_BASE: BASE_VERSION, MSG_TYPE_CONTROL: BASE_VERSION}
         for msg_type, entries in (versions or {}).items():
             if not 0 < msg_type <= MSG_TYPE_MAX or not entries or len(entries) % 4:
@@ -156,7 +119,7 @@ class ControlResponder:
         for msg_type in msg_types:
             self.msg_types[msg_type & MSG_TYPE_MAX] = 1
         self.discovered = False
-        self.counters = Counters(_COUNTERS)
+        self.counters = Counters(COUNTERS)
         self._rsp = bytearray(_RSP_SIZE)
         self._len = 0  # of the answer in _rsp
         self._slot = None  # the request being answered
@@ -211,14 +174,10 @@ class ControlResponder:
 
     def _command(self, command):
         expected = REQUEST_LENGTHS.get(command, -1)
-        if expected < 0 or (command >= ALLOCATE_ENDPOINT_IDS and not self.pool_size):
-            return ERROR_UNSUPPORTED_CMD  # (the bridge's commands, to an endpoint)
-        if command == ROUTING_INFORMATION_UPDATE:
-            return self._update_routes()  # (of any length: it checks its own)
+        if expected < 0:
+            return ERROR_UNSUPPORTED_CMD
         if self._slot.length != expected:
             return ERROR_INVALID_LENGTH
-        if command >= ALLOCATE_ENDPOINT_IDS:
-            return self._bridge_command(command)
         if command == SET_ENDPOINT_ID:
             return self._set_eid(self._slot.buf[2] & 3, self._slot.buf[3])
         if command == GET_ENDPOINT_ID:
@@ -232,9 +191,6 @@ class ControlResponder:
         return self._get_vdm(self._slot.buf[2])  # GET_VDM_SUPPORT, the last with a length
 
     def _set_eid(self, operation, eid):
-        if self.pool_size and self._from_downstream():
-            # A bridge's EID is its bus owner's to set, not an endpoint's on a link it owns.
-            return self._eid_set(EID_REJECTED, self.core.eid)
         if operation == SET_EID or operation == FORCE_EID:
             if not EID_RESERVED_MAX < eid < EID_BROADCAST:
                 return ERROR_INVALID_DATA
@@ -248,192 +204,12 @@ class ControlResponder:
         if eid != self.core.eid:
             self.core.set_eid(eid)  # before the answer, which leaves from the new EID
             self.counters.eid_changes += 1
-        if operation == SET_EID or operation == FORCE_EID:
-            self.owner_link = self._slot.link  # our bus owner, from now on
-            self.owner_phys = self._slot.phys
-            self.owner_eid = self._slot.src
-        return self._eid_set(EID_ACCEPTED, eid)
-
-    def _eid_set(self, status, eid):
         rsp = self._rsp
-        rsp[3] = status | self._pool_status()
+        rsp[3] = 0  # accepted; this endpoint uses no EID pool
         rsp[4] = eid
-        rsp[5] = self.pool_size
+        rsp[5] = 0  # pool size
         self._len = 6
         return SUCCESS
-
-    def _pool_status(self):
-        if not self.pool_size:
-            return POOL_NONE
-        return POOL_RECEIVED if self.pool_count else POOL_REQUIRED
-
-    # The bridge's commands.
-
-    def _from_downstream(self):
-        # From a link other than our bus owner's, once we have one.
-        return self.owner_link is not None and self._slot.link is not self.owner_link
-
-    def _from_owner(self):
-        slot = self._slot
-        return (
-            self.owner_link is not None
-            and slot.link is self.owner_link
-            and slot.phys == self.owner_phys
-        )
-
-    def _bridge_command(self, command):
-        if command == GET_ROUTING_TABLE_ENTRIES:
-            return self._get_routes(self._slot.buf[2])
-        return self._allocate(self._slot.buf[2] & 3, self._slot.buf[3], self._slot.buf[4])
-
-    def _allocate(self, operation, count, first):
-        # Allocate Endpoint IDs: the answer says the pool in use after it, accepted or not.
-        if operation == GET_ALLOCATION_INFO:
-            return self._allocation(ALLOCATION_ACCEPTED)
-        if operation != ALLOCATE_EIDS and operation != FORCE_ALLOCATION:
-            return ERROR_INVALID_DATA
-        if not self._from_owner():
-            return self._allocation(ALLOCATION_REJECTED)  # only our bus owner allocates
-        if operation == ALLOCATE_EIDS and self.pool_count:
-            # Allocated already: the same pool again (a retry) is accepted, another refused.
-            same = first == self.pool_first and count == self.pool_count
-            return self._allocation(ALLOCATION_ACCEPTED if same else ALLOCATION_REJECTED)
-        if count == 0 and operation == FORCE_ALLOCATION:
-            first = EID_NULL  # the pool taken back
-        elif not self._pool_fits(count, first):
-            return ERROR_INVALID_DATA
-        if first != self.pool_first or count != self.pool_count:
-            self.pool_first = first
-            self.pool_count = count
-            self.counters.pool_changes += 1
-        return self._allocation(ALLOCATION_ACCEPTED)
-
-    def _pool_fits(self, count, first):
-        # At most the size asked for, unicast EIDs only, neither our own EID nor one routed
-        # towards the bus owner among them.
-        last = first + count - 1
-        if not 0 < count <= self.pool_size or first <= EID_RESERVED_MAX or last >= EID_BROADCAST:
-            return False
-        return not first <= self.core.eid <= last and not self._routed_upstream(first, last)
-
-    def _routed_upstream(self, first, last):
-        routes = self.core.routes.routes
-        i = 0
-        while i < len(routes):
-            route = routes[i]
-            if route.used and route.link is self.owner_link and route.first <= last:
-                if route.last >= first and route.first != EID_NULL:
-                    return True
-            i += 1
-        return False
-
-    def _allocation(self, status):
-        rsp = self._rsp
-        rsp[3] = status
-        rsp[4] = self.pool_count
-        rsp[5] = self.pool_first
-        self._len = 6
-        return SUCCESS
-
-    def _get_routes(self, handle):
-        # Get Routing Table Entries: from entry `handle` (an index in the table) on, as many
-        # as fit one baseline packet; the next handle, or 0xFF after the last. EID 0 routes
-        # (an endpoint being set up, reached by its address) are not entries.
-        routes = self.core.routes.routes
-        if handle >= len(routes):
-            return ERROR_INVALID_DATA
-        self._len = 5
-        count = 0
-        while handle < len(routes):
-            if routes[handle].used and routes[handle].first != EID_NULL:
-                if self._len + 6 + self._phys_size(routes[handle]) > _ROUTES_END:
-                    break
-                self._put_route(routes[handle])
-                count += 1
-            handle += 1
-        self._rsp[3] = handle if handle < len(routes) else ENTRY_HANDLE_LAST
-        self._rsp[4] = count
-        return SUCCESS
-
-    def _phys_size(self, route):
-        # A route without an address (the link resolves it) reports none.
-        return 0 if route.phys is None else route.link.phys_size
-
-    def _put_route(self, route):
-        rsp = self._rsp
-        at = self._len
-        rsp[at] = route.last - route.first + 1
-        rsp[at + 1] = route.first
-        rsp[at + 2] = route.entry_type << 6 | self._port(route.link)
-        if not route.dynamic:
-            rsp[at + 2] |= ENTRY_STATIC
-        rsp[at + 3] = route.link.binding_id
-        rsp[at + 4] = route.link.media_id
-        rsp[at + 5] = self._phys_size(route)
-        self._len = at + 6 + rsp[at + 5]
-        if rsp[at + 5]:
-            rsp[at + 6] = route.phys << 1 if route.link.binding_id == _SMBUS else route.phys
-
-    def _port(self, link):
-        # The link's index among the core's: the entry's port number.
-        links = self.core.links
-        i = 0
-        while i < len(links) and links[i] is not link:
-            i += 1
-        return i & ENTRY_PORT_MASK
-
-    def _update_routes(self):
-        # Routing Information Update, from our bus owner: a count, then entries of type,
-        # EID count, first EID and an address of the size the link's addresses take. Every
-        # entry is checked before any is taken; one that covers our own EID is left out.
-        slot = self._slot
-        if not self._from_owner():
-            return ERROR
-        size = 3 + slot.link.phys_size
-        if slot.length < 3 or slot.length != 3 + slot.buf[2] * size:
-            return ERROR_INVALID_LENGTH
-        at = 3
-        while at < slot.length:
-            if not self._update_valid(slot.buf[at + 1], slot.buf[at + 2]):
-                return ERROR_INVALID_DATA
-            at += size
-        code = SUCCESS
-        at = 3
-        while at < slot.length:
-            if not self._learn_route(at):
-                code = ERROR  # the table is full: the entries before this one were taken
-            at += size
-        return code
-
-    def _update_valid(self, count, first):
-        return count > 0 and first > EID_RESERVED_MAX and first + count - 1 < EID_BROADCAST
-
-    def _learn_route(self, at):
-        # One update entry at buf[at]: False when the routing table has no room for it.
-        buf = self._slot.buf
-        last = buf[at + 2] + buf[at + 1] - 1
-        if buf[at + 2] <= self.core.eid <= last:
-            return True  # our own EID is ours, not a route
-        route = self.core.routes.entry_for(buf[at + 2], last)
-        if route is None:
-            return False
-        route.used = True
-        route.first = buf[at + 2]
-        route.last = last
-        route.link = self._slot.link
-        route.phys = self._update_phys(at + 3)
-        route.entry_type = buf[at] >> 6
-        route.dynamic = True
-        self.counters.routes_learned += 1
-        return True
-
-    def _update_phys(self, at):
-        link = self._slot.link
-        if not link.phys_size:
-            return None
-        if link.binding_id == _SMBUS:
-            return self._slot.buf[at] >> 1
-        return self._slot.buf[at]
 
     def _eid_type(self):
         if not self.static_eid:

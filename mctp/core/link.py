@@ -29,11 +29,6 @@ class Link:
     """
 
     mtu = 64  # payload bytes per packet (the transport header comes on top)
-    # What Get Routing Table Entries reports of the medium (DSP0239 numbers): the physical
-    # transport binding, the physical medium, and the bytes a physical address takes.
-    binding_id = 0xFF  # vendor defined
-    media_id = 0x00  # unspecified
-    phys_size = 0  # point to point: no address
     tx_buf = None
     tx_off = 0
 

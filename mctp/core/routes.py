@@ -17,48 +17,37 @@ class Route:
         self.last = 0
         self.link = None
         self.phys = None
-        # What Get Routing Table Entries reports: the entry type (control.ENTRY_*) and
-        # whether the route was learned (enumeration, Routing Information Update).
-        self.entry_type = 0
-        self.dynamic = False
+        # None for a configured route; the entry type (DSP0236's 0..3) of a learned one, set by
+        # whoever learned it (mctp.control.bus_owner, mctp.bridge.control), which a bridge's Get
+        # Routing Table Entries reports. One attribute: a sixth fits the attribute table the
+        # first five leave room in, a seventh would grow every route by 16 bytes on a board.
+        self.learned = None
 
 
 class RouteTable:
     def __init__(self, count):
         self.routes = [Route() for _ in range(count)]
 
-    def add(self, first, last, link, phys=None, entry_type=None, dynamic=False):
-        """Route EIDs first..last to `phys` on `link`, in place of a route for the same range.
-        `entry_type` is what Get Routing Table Entries reports (None: one endpoint, or a
-        range a bridge routes); `dynamic` marks a learned route (enumeration, Routing
-        Information Update) from a configured one."""
+    def add(self, first, last, link, phys=None):
+        """Route EIDs first..last to `phys` on `link` (in place of a route for the same range),
+        as a configured route; the route, for a caller that learned it to say so (learned)."""
         if not 0 <= first <= last <= 0xFE:
             raise ValueError("route EIDs must satisfy 0 <= first <= last <= 254")
-        route = self.entry_for(first, last)
-        if route is None:
-            raise ValueError("routing table full")
-        route.used = True
-        route.first = first
-        route.last = last
-        route.link = link
-        route.phys = phys
-        if entry_type is None:
-            entry_type = 0 if first == last else 3
-        route.entry_type = entry_type
-        route.dynamic = dynamic
-
-    def entry_for(self, first, last):
-        """The entry a route for first..last takes: the range's own, else a free one; None
-        when the table is full."""
         free = None
-        i = 0
-        while i < len(self.routes):
-            route = self.routes[i]
+        for route in self.routes:
             if route.used and route.first == first and route.last == last:
-                return route
+                free = route  # replace the route for the same range
+                break
             if free is None and not route.used:
                 free = route
-            i += 1
+        if free is None:
+            raise ValueError("routing table full")
+        free.used = True
+        free.first = first
+        free.last = last
+        free.link = link
+        free.phys = phys
+        free.learned = None
         return free
 
     def remove(self, first, last=None):

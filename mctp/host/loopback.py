@@ -39,8 +39,6 @@ class LoopbackBus:
 
 
 class LoopbackLink(Link):
-    phys_size = 1  # an address byte, as SMBus has
-
     def __init__(self, bus, phys, wake=None, depth=None):
         depth = depth or bus.depth
         self.bus = bus

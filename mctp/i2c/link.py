@@ -78,10 +78,6 @@ class I2CLink(RingLink):
     asyncio.ThreadSafeFlag, say).
     """
 
-    binding_id = 0x01  # MCTP over SMBus/I2C (DSP0237)
-    media_id = 0x01  # SMBus 2.0 100 kHz compatible: the speed every SMBus device takes
-    phys_size = 1  # the 7-bit address in bits 7:1, as on the wire
-
     def __init__(
         self, i2c, target, addr, mtu=BASELINE_MTU, rx_mtu=None, ring=None, retries=3, wake=None
     ):

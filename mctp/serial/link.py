@@ -54,8 +54,6 @@ class SerialLink(RingLink):
     has its set() called whenever a packet is queued (an asyncio.ThreadSafeFlag, say).
     """
 
-    binding_id = 0x05  # MCTP over serial (DSP0253); point to point, no address
-
     def __init__(
         self,
         stream,
