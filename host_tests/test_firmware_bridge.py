@@ -5,6 +5,8 @@
 # endpoints ask the owner too; an endpoint that leaves the bus loses its route, and the owner's
 # request to it is counted at the bridge as having no route.
 
+import sys
+
 from endpoints import Endpoint, FakeClock, pattern
 from testing import IS_MICROPYTHON, raises, skip
 
@@ -30,6 +32,8 @@ class Net:
     the owner, which runs them while it waits."""
 
     def __init__(self, downstream=DOWN, **bridge_options):
+        if IS_MICROPYTHON and sys.platform != "linux":
+            skip("five firmware apps overfill an emulated Cortex-M0's heap (a board runs one)")
         self.clock = FakeClock(1000)
         pipe, self.bus = SerialPipe(), SimBus()
         self.bridge = BridgeApp(
