@@ -1,5 +1,5 @@
 # A bridge's downstream bus owner (DSP0236 8.18 and 8.17.6): once the bridge's own bus owner
-# has allocated it an EID pool (Allocate Endpoint IDs, taken by the ControlResponder), it sets up
+# has allocated it an EID pool (Allocate Endpoint IDs, taken by its BridgeResponder), it sets up
 # the endpoints on the downstream link with EIDs from that pool, as BusOwner does (Get EID, Set
 # EID, a route, message types, VDM, UUID). An endpoint whose EID lies in the pool keeps it;
 # every other gets a free pool EID. The addresses it tries are the ones configured, and with
@@ -22,7 +22,7 @@
 # `stack` is a Stack over a DirectClient of the same core's server. Not a packet path: it
 # allocates, as BusOwner does.
 
-from .._compat import ticks_diff
+from .._compat import const, ticks_diff
 from ..constants import EID_NULL, MSG_TYPE_CONTROL
 from ..counters import Counters
 from ..errors import MctpError, ResponseCode
@@ -39,8 +39,10 @@ _COUNTERS = (
     "errors",  # a fault inside a step (counted; the step's work is dropped)
 )
 
-_FIRST_ADDR = 0x08  # the 7-bit addresses a scan tries: 0x08..0x77 (0x00..0x07 and 0x78..0x7F
-_LAST_ADDR = 0x77  # are reserved by I2C)
+# The 7-bit addresses a scan tries: mctp.i2c.smbus.ADDR_MIN..ADDR_MAX, 0x08..0x77 (I2C reserves
+# the others). [const-copy]: this part (mctp-bus-owner) does not require the I2C binding's.
+_ADDR_MIN = const(0x08)
+_ADDR_MAX = const(0x77)
 
 
 class PolledRequester(ControlRequester):
@@ -115,7 +117,7 @@ class PolledRequester(ControlRequester):
 
 class PoolOwner(BusOwner):
     """The bus owner of `link` (a bridge's downstream link) with the EID pool that
-    `responder` (the bridge's ControlResponder) was allocated. `addrs` are the endpoints'
+    `responder` (the bridge's mctp.bridge.BridgeResponder) was allocated. `addrs` are the endpoints'
     addresses; `scan` adds every other 7-bit address. poll() does the work, a step at a time."""
 
     requester_type = PolledRequester
@@ -140,7 +142,7 @@ class PoolOwner(BusOwner):
         self.candidates = list(addrs)
         if scan:
             own = getattr(link, "addr", None)
-            for addr in range(_FIRST_ADDR, _LAST_ADDR + 1):
+            for addr in range(_ADDR_MIN, _ADDR_MAX + 1):
                 if addr != own and addr not in self.candidates:
                     self.candidates.append(addr)
         self.poll_ms = poll_ms
