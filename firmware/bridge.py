@@ -7,6 +7,7 @@
 # on the host (tools/run_endpoint.py --bridge).
 
 from mctp.bridge import BridgeResponder, Forwarder
+from mctp.bridge.control import POOL_SIZE_MAX
 from mctp.config import Config
 from mctp.constants import EID_BROADCAST, EID_NULL, EID_RESERVED_MAX
 from mctp.control.pool import PoolOwner
@@ -40,8 +41,10 @@ class BridgeApp(EndpointApp):
                 "a bridge needs its downstream I2C bus (i2c, target, addr) and its upstream"
                 " serial line (serial)"
             )
-        if not isinstance(pool_size, int) or not 1 <= pool_size <= 246:
-            raise ValueError("a bridge's pool_size must be 1..246 EIDs, got %r" % (pool_size,))
+        if not isinstance(pool_size, int) or not 1 <= pool_size <= POOL_SIZE_MAX:
+            raise ValueError(
+                "a bridge's pool_size must be 1..%d EIDs, got %r" % (POOL_SIZE_MAX, pool_size)
+            )
         config = options.pop("config", None) or bridge_config(pool_size)
         self.pool_size = pool_size
         super().__init__(i2c, target, addr, serial=serial, config=config, **options)

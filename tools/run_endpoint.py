@@ -192,7 +192,9 @@ def _bridge(cli, options, config):
         return None
     if options["serial"] is None or options["i2c_udp"] is None:
         cli.fail("--bridge: give --serial PATH (up) and --i2c-udp LISTEN:PEER (down)")
-    size = cli.number("--pool-size", options["pool_size"], 1, 246)
+    from mctp.bridge.control import POOL_SIZE_MAX  # noqa: PLC0415 (bridges only)
+
+    size = cli.number("--pool-size", options["pool_size"], 1, POOL_SIZE_MAX)
     config.routes = max(config.routes, size + 2)
     downstream = None
     if options["downstream"] is not None:
