@@ -86,15 +86,18 @@ def test_a_manifest_that_only_works_from_its_board_dir_is_refused():
     assert any("through FROZEN_MANIFEST on a stock board" in p for p in problems), problems
 
 
+def shipped(part):
+    """The files the part's .json (what mip installs) lists."""
+    import json  # noqa: PLC0415
+
+    with open(os.path.join(ROOT, part + ".json")) as f:
+        return [target for target, _ in json.load(f)["urls"]]
+
+
 def test_the_ipc_codec_ships_with_the_ipc_part_and_the_core_does_not_import_it():
     if IS_MICROPYTHON:
         skip("reads the parts' .json files and sources with CPython")
-    import json  # noqa: PLC0415
     import re  # noqa: PLC0415
-
-    def shipped(part):
-        with open(os.path.join(ROOT, part + ".json")) as f:
-            return [target for target, _ in json.load(f)["urls"]]
 
     core = shipped("mctp-core")
     assert "mctp/wire.py" not in core and "mctp/wire.py" in shipped("mctp-ipc")
@@ -106,12 +109,7 @@ def test_the_ipc_codec_ships_with_the_ipc_part_and_the_core_does_not_import_it()
 def test_the_bridge_ships_with_the_bridge_part_and_an_endpoint_carries_none_of_it():
     if IS_MICROPYTHON:
         skip("reads the parts' .json files and sources with CPython")
-    import json  # noqa: PLC0415
     import re  # noqa: PLC0415
-
-    def shipped(part):
-        with open(os.path.join(ROOT, part + ".json")) as f:
-            return [target for target, _ in json.load(f)["urls"]]
 
     endpoint = shipped("mctp-endpoint")
     bridge = shipped("mctp-bridge")
