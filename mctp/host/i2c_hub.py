@@ -38,7 +38,7 @@
 import socket
 
 from ..i2c.pec import pec
-from ..i2c.smbus import ADDR_MAX, ADDR_MIN, CMD_MCTP, COUNT_AT, SOURCE_AT
+from ..i2c.smbus import ADDR_MAX, ADDR_MIN, CMD_MCTP, COUNT_AT, SOURCE_AT, seal_frame
 from .i2c_udp import bind, udp_address
 
 MAX_FRAME = 259  # address, command, count, source, a 254-byte packet, PEC
@@ -63,8 +63,8 @@ def hello(addr):
     """The bytes after the address byte of the frame by which the device at 7-bit `addr`
     announces itself: UdpI2C.writeto(addr, hello(addr)) sends it."""
     _check_device(addr)
-    frame = bytearray((addr << 1, CMD_MCTP, 1, addr << 1 | 1, 0))
-    frame[4] = pec(frame, 0, 4, 0)
+    frame = bytearray(_HELLO_LENGTH)
+    seal_frame(frame, addr, addr, 0)  # (a frame with no packet: the source, then the PEC)
     return bytes(frame[1:])
 
 
