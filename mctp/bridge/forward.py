@@ -9,7 +9,7 @@
 
 from .._compat import const
 from ..bufcopy import copy_into
-from ..constants import EID_BROADCAST, EID_NULL, EID_RESERVED_MAX, EID_RESERVED_MIN
+from ..constants import EID_NULL
 from ..core.core import DROPS, EVENTS
 from ..core.link import RX_FULL, RX_TAKEN
 from ..core.packet import TRANSPORT_HEADER_SIZE
@@ -74,11 +74,8 @@ class Forwarder:
         # The route out, or None (counted). The source must be routed back over the link, and
         # to the address, it came from: a device cannot speak for an EID elsewhere, and a
         # packet that comes round a loop of routes arrives over the wrong link. EID 0 has no
-        # route across a bridge; reserved and broadcast sources are never valid.
+        # route across a bridge (the core has dropped reserved and broadcast sources).
         src = core._rx_src
-        if src == EID_BROADCAST or EID_RESERVED_MIN <= src <= EID_RESERVED_MAX:
-            core.counters.bad_src += 1
-            return None
         if src == EID_NULL or not self._came_by(core, core.routes.lookup(src)):
             core.counters.fwd_spoofed += 1
             return None

@@ -7,7 +7,7 @@
 #   receive(link, buf, ...)         stages the packet; returns RX_DROPPED, RX_TAKEN or RX_FULL
 #     receive_middle                fast path (fastpath.append_middle): a message's middle packet
 #     _receive_guarded              the try; hands on the message the packet completed
-#       _receive                    header checks: length, version, destination, source
+#       _receive                    header checks: length, version, source, destination
 #         forwarder.forward         at a bridge, a packet for another EID: out over the link
 #                                   its route names, as it came (mctp.bridge.forward)
 #         _start                    first packet (SOM): som_restart, then
@@ -284,6 +284,8 @@ class Core:
         self._rx_flags = buf[off + _FLAGS_AT]
         if buf[off + _VERSION_AT] & VERSION_MASK != HEADER_VERSION:
             self.counters.bad_version += 1
+        elif self._rx_src == EID_BROADCAST or EID_RESERVED_MIN <= self._rx_src <= EID_RESERVED_MAX:
+            self.counters.bad_src += 1  # before the destination: a bridge forwards no such packet
         elif not (
             self._rx_dest == self.eid
             or self._rx_dest == EID_NULL
@@ -295,8 +297,6 @@ class Core:
                 self.forwarder.forward(self)
             else:
                 self.counters.not_for_us += 1
-        elif self._rx_src == EID_BROADCAST or EID_RESERVED_MIN <= self._rx_src <= EID_RESERVED_MAX:
-            self.counters.bad_src += 1
         elif self._rx_flags & FLAG_SOM:
             self._start()
         else:
