@@ -86,3 +86,15 @@ def test_the_control_answer_run_answers_each_request():
         run()
         assert answered() == count
     assert _allocated(run) == 0
+
+
+def test_the_bridge_echo_crosses_the_bridge_whole_each_run():
+    echo = bench.BridgeEcho(bench.MAX_PAYLOAD_SIZE)  # 1023 bytes: 16 frames each way
+    for rounds in (1, 2):
+        echo.buf[:] = bytes(len(echo.buf))
+        echo.run()
+        assert bytes(echo.buf) == echo.request
+        # 16 frames of the request one way and 16 of the answer the other, every run.
+        assert echo.bridge.counters.fwd_packets == 32 * rounds
+    counts = echo.bridge.counters.as_dict()
+    assert [name for name, count in counts.items() if "fwd_" in name and count] == ["fwd_packets"]
