@@ -11,7 +11,7 @@
 
 from ..constants import MSG_TYPE_CONTROL
 from ..control.bus_owner import BusOwner
-from ..control.requester import ControlRequester, _advance, _Finished
+from ..control.requester import ControlRequester, Finished, advance
 from ..errors import MctpError
 
 
@@ -19,9 +19,9 @@ class AsyncControlRequester(ControlRequester):
     """ControlRequester over `stack`, an AsyncStack: each method returns an awaitable."""
 
     async def run(self, steps):
-        step = _advance(steps, None)
-        while not isinstance(step, _Finished):
-            step = _advance(steps, await self._try(steps, step[0], step[1]))
+        step = advance(steps, None)
+        while not isinstance(step, Finished):
+            step = advance(steps, await self._try(steps, step[0], step[1]))
         return step.value
 
     async def _try(self, steps, eid, message):

@@ -28,7 +28,7 @@ from ..counters import Counters
 from ..errors import MctpError, ResponseCode
 from .bus_owner import BusOwner
 from .messages import ControlError
-from .requester import ControlRequester, _advance, _Finished
+from .requester import ControlRequester, Finished, advance
 
 _COUNTERS = (
     "set_up",  # endpoints set up (given a pool EID, or keeping theirs)
@@ -93,11 +93,11 @@ class PolledRequester(ControlRequester):
 
     def _next(self, reply):
         try:
-            step = _advance(self._steps, reply)
+            step = advance(self._steps, reply)
         except BaseException:
             self._steps = None
             raise
-        if isinstance(step, _Finished):
+        if isinstance(step, Finished):
             self._steps = None
             return
         try:

@@ -179,9 +179,9 @@ class ControlRequester:
 
     def run(self, steps):
         """Drive `steps` (a *_steps method's, or a generator made of them) to their result."""
-        step = _advance(steps, None)
-        while not isinstance(step, _Finished):
-            step = _advance(steps, self._try(steps, step[0], step[1]))
+        step = advance(steps, None)
+        while not isinstance(step, Finished):
+            step = advance(steps, self._try(steps, step[0], step[1]))
         return step.value
 
     def _try(self, steps, eid, message):
@@ -356,20 +356,27 @@ class ControlRequester:
             selector = data[0]
 
 
-class _Finished:
-    # What _advance returns when the steps are done: their result.
+# The steps' protocol, shared by the drivers that run them: ControlRequester.run (blocking),
+# mctp.aio's AsyncControlRequester (awaiting each try) and mctp.control.pool's PolledRequester
+# (one step per poll). A step is (eid, request message); its reply is the answer or an MctpError.
+
+
+class Finished:
+    """What advance() returns when the steps are done: their result, as `value`."""
+
     def __init__(self, value):
         self.value = value
 
 
-def _advance(steps, reply):
-    # The steps' next try, given the last one's reply (an MctpError is thrown into them).
+def advance(steps, reply):
+    """The steps' next step, given the last one's reply (an MctpError is thrown into them), or
+    Finished with their result."""
     try:
         if isinstance(reply, MctpError):
             return steps.throw(reply)
         return steps.send(reply)
     except StopIteration as done:
-        return _Finished(done.value)
+        return Finished(done.value)
 
 
 def _checked(command, answer):
