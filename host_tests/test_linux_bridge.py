@@ -3,8 +3,8 @@
 # (tools/run_endpoint.py --bridge under the unix port), which is on the guest's serial port
 # upstream and on the UDP I2C bus (tools/i2c_hub.py) downstream, with two firmware endpoints
 # there. The guest's program, through AF_MCTP sockets and rtnetlink, does what a bus owner
-# without mctpd does: Set Endpoint ID to the bridge (at EID 0, by physical addressing, as
-# mctpd does), Allocate Endpoint IDs for the pool the answer asks for, one route for the pool
+# without mctpd does: Get and Set Endpoint ID to the bridge (at EID 0, by physical addressing,
+# as mctpd does), Allocate Endpoint IDs for the pool the answer asks for, one route for the pool
 # over the serial netdev, then Get Endpoint ID to each pool EID until the bridge has set its
 # endpoint up. Then Get Endpoint ID and a 1 KiB echo to each endpoint behind the bridge, and
 # one endpoint's 1 KiB request to the guest's listener, answered by the kernel. No drop
@@ -31,7 +31,7 @@ DOWN_EIDS = (POOL_FIRST, POOL_FIRST + 1)  # (the bridge gives its pool out in ad
 VENDOR = b"\xff\xff"  # the echo service's PCI vendor ID, first in each vendor message
 # The guest's steps: the bridge set up as a bus owner does, then each endpoint behind it.
 STEPS = (
-    ["seteid", "allocate@%d" % POOL_FIRST]
+    ["geteid@0", "seteid", "geteid", "allocate@%d" % POOL_FIRST]
     + ["wait@%d" % eid for eid in DOWN_EIDS]
     + ["geteid@%d" % eid for eid in DOWN_EIDS]
     + ["echo@%d" % eid for eid in DOWN_EIDS]
@@ -101,8 +101,12 @@ def nonzero_drops(output, allowed=()):
     return found
 
 
-def counter(output, name):
-    return int(output.partition(" %s=" % name)[2].split()[0])
+def counter(output, line, name):
+    """Counter `name` of the output's line that starts with `line` (its first word)."""
+    for words in (text.split() for text in output.splitlines()):
+        if words and words[0] == line:
+            return int(next(word for word in words if word.startswith(name + "=")).split("=")[1])
+    raise AssertionError("no %r line in %s" % (line, output))
 
 
 def test_the_kernel_is_the_bus_owner_of_our_bridge_and_reaches_two_endpoints_behind_it():
@@ -111,10 +115,14 @@ def test_the_kernel_is_the_bus_owner_of_our_bridge_and_reaches_two_endpoints_beh
     request = VENDOR + bytes((i * 7 + 3) & 0xFF for i in range(1021))  # 16 packets
     results, answer, outputs = run_the_bridge_under_the_kernel(request)
     assert results.ok, results.console
-    # Set Endpoint ID: accepted, EID 10, "requires EID pool allocation" (status 0x01), a pool
-    # of 3; Allocate Endpoint IDs: accepted, 3 from 11.
+    # Get Endpoint ID at EID 0 (physical addressing, as mctpd asks a new device first): no
+    # EID yet, a bridge (0x10: "bus owner or bridge", dynamic EID). Set Endpoint ID: accepted,
+    # EID 10, "requires EID pool allocation" (status 0x01), a pool of 3. Get Endpoint ID at
+    # EID 10, by the route. Allocate Endpoint IDs: accepted, 3 from 11.
+    assert results["geteid@0"].data() == bytes((0x00, 0x02, 0x00, 0x00, 0x10, 0x00))
     assert results["seteid"].data() == bytes((0x00, 0x01, 0x00, 0x01, BRIDGE_EID, POOL_SIZE))
     assert results["seteid"].fields["from"] == str(BRIDGE_EID)
+    assert results["geteid"].data() == bytes((0x00, 0x02, 0x00, BRIDGE_EID, 0x10, 0x00))
     allocated = bytes((0x00, 0x08, 0x00, 0x00, POOL_SIZE, POOL_FIRST))
     assert results["allocate@%d" % POOL_FIRST].data() == allocated
     for eid in DOWN_EIDS:
@@ -136,10 +144,16 @@ def test_the_kernel_is_the_bus_owner_of_our_bridge_and_reaches_two_endpoints_beh
     # each of them one of the guest's unanswered tries (none, most runs).
     unanswered = sum(int(results["wait@%d" % eid].fields["tries"]) - 1 for eid in DOWN_EIDS)
     assert nonzero_drops(bridge, ("fwd_no_route",)) == [], bridge
-    assert counter(bridge, "fwd_no_route") <= unanswered, bridge
+    assert counter(bridge, "core", "fwd_no_route") <= unanswered, bridge
     # Through the bridge, each way: to each endpoint, the wait's Get EID, the Get EID and the
     # 1 KiB echo (16 packets); the first endpoint's request and the guest's answer (16 each);
     # and an unanswered try that the bridge forwarded, and its late answer.
     forwarded = 2 * 2 * (1 + 1 + 16) + 2 * 16
-    assert forwarded <= counter(bridge, "fwd_packets") <= forwarded + 2 * unanswered, bridge
+    assert forwarded <= counter(bridge, "core", "fwd_packets") <= forwarded + 2 * unanswered
+    # Every frame either side sent on the serial line, the other side took.
+    sent, taken = int(stats["tx_packets"]), int(stats["rx_packets"])
+    assert (sent, taken) == (
+        counter(bridge, "serial", "rx_frames"),
+        counter(bridge, "serial", "tx_frames"),
+    )
     assert "faults 0" in bridge and "pool set_up=2 failed=0" in bridge, bridge

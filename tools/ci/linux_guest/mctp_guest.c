@@ -16,7 +16,7 @@
  *   mctp.poll=200         ms each try of a wait@EID step waits for its answer
  *   mctp.run=geteid,echo,listen  the exchanges, in order (also: stats, app, seteid,
  *                         allocate@EID, wait@EID); geteid@EID and echo@EID ask EID, not
- *                         the peer
+ *                         the peer (EID 0: the device on the link, by physical addressing)
  *   mctp.tty=/dev/ttyS1
  *
  * Every result is one console line starting "MCTP-GUEST " (see README.md for the grammar):
@@ -802,6 +802,7 @@ int main(void)
 		if (at) {
 			*at = 0;
 			target.eid = strtol(at + 1, NULL, 0);
+			target.physical = target.eid == 0; /* EID 0: whoever is on the link */
 		}
 		int rc;
 		stats_last = !strcmp(step, "stats");
