@@ -22,8 +22,8 @@ if not IS_MICROPYTHON:
     TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
     sys.path[:0] = [TOOLS, os.path.join(TOOLS, "ci")]
     from endpoint_process import EndpointProcess, micropython_command
-    from linux_guest.run import Guest, Unavailable
     from test_host_i2c_hub import HubProcess
+    from test_linux_serial import guest_or_skip
 
 GUEST_EID, BRIDGE_EID, POOL_FIRST, POOL_SIZE = 8, 10, 11, 3
 BRIDGE_ADDR, DOWN = 0x20, (0x30, 0x31)
@@ -39,25 +39,14 @@ STEPS = (
 )
 
 
-def guest_or_skip():
-    guest = Guest(local_eid=GUEST_EID, peer_eid=BRIDGE_EID, run=",".join(STEPS))
-    try:
-        guest.start()
-    except Unavailable as why:
-        if os.environ.get("CI"):
-            raise AssertionError("the Linux guest is needed in CI: %s" % why) from None
-        skip(str(why))
-    return guest
-
-
 def run_the_bridge_under_the_kernel(request):
     """The hub, two endpoints and the bridge as processes, the guest their bus owner; the
     guest's results, the answer the first endpoint got to `request` (sent to the guest once
     its listener is bound), and what the bridge and the endpoints printed when they stopped."""
-    guest = guest_or_skip()
-    hub = HubProcess(micropython_command())
-    processes = []
+    guest = guest_or_skip(GUEST_EID, BRIDGE_EID, ",".join(STEPS))
+    hub, processes = None, []
     try:
+        hub = HubProcess(micropython_command())
         bus = ["--i2c-udp", "0:%d" % hub.port, "--i2c-hub", "--i2c-addr"]
         # The first endpoint asks the guest: its route to the guest's EID is the bridge.
         asking = ["--i2c-peer", "%d:0x%02x" % (GUEST_EID, BRIDGE_ADDR), "--console"]
@@ -74,7 +63,8 @@ def run_the_bridge_under_the_kernel(request):
         results = guest.wait_done(60)
     finally:
         outputs = [process.stop_output() for process in processes]
-        hub.stop()
+        if hub is not None:
+            hub.stop()
         guest.stop()
     return results, answer, outputs
 
