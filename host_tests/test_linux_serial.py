@@ -25,8 +25,10 @@ GUEST_EID, OUR_EID = 8, 9
 VENDOR = b"\xff\xff"  # the echo service's PCI vendor ID, first in each vendor message
 
 
-def guest_or_skip():
-    guest = Guest(local_eid=GUEST_EID, peer_eid=OUR_EID, run="geteid,echo,listen,stats")
+def guest_or_skip(local_eid=GUEST_EID, peer_eid=OUR_EID, run="geteid,echo,listen,stats"):
+    """The guest started (Guest's arguments), or the test skipped when it is not there (and
+    failed instead in CI)."""
+    guest = Guest(local_eid=local_eid, peer_eid=peer_eid, run=run)
     try:
         guest.start()
     except Unavailable as why:

@@ -13,7 +13,10 @@
  *                         message with the type, 16 packets at the kernel's 64-byte payload)
  *   mctp.timeout=5000     ms to wait for an answer to each of our requests
  *   mctp.listen_timeout=30000  ms the listener waits for the host's request
- *   mctp.run=geteid,echo,listen  the exchanges, in order (also: stats, app)
+ *   mctp.poll=200         ms each try of a wait@EID step waits for its answer
+ *   mctp.run=geteid,echo,listen  the exchanges, in order (also: stats, app, seteid,
+ *                         allocate@EID, wait@EID); geteid@EID and echo@EID ask EID, not
+ *                         the peer (EID 0: the device on the link, by physical addressing)
  *   mctp.tty=/dev/ttyS1
  *
  * Every result is one console line starting "MCTP-GUEST " (see README.md for the grammar):
@@ -49,6 +52,9 @@
 #endif
 
 #define MSG_TYPE_CONTROL 0x00
+#define CONTROL_SET_EID 0x01
+#define CONTROL_GET_EID 0x02
+#define CONTROL_ALLOCATE_EIDS 0x08
 #define MSG_TYPE_VENDOR_PCI 0x7E
 #define MAX_MESSAGE 4096 /* larger than any request the host may send, to see truncation */
 
@@ -59,6 +65,7 @@ struct options {
 	int echo_len;
 	int timeout_ms;
 	int listen_timeout_ms;
+	int poll_ms;
 	char run[256];
 	char tty[64];
 };
@@ -70,6 +77,7 @@ static struct options opts = {
 	.echo_len = 1023,
 	.timeout_ms = 5000,
 	.listen_timeout_ms = 30000,
+	.poll_ms = 200,
 	.run = "geteid,echo,listen",
 	.tty = "/dev/ttyS1",
 };
@@ -147,6 +155,8 @@ static void read_options(void)
 			opts.timeout_ms = strtol(value, NULL, 0);
 		else if (!strcmp(key, "listen_timeout"))
 			opts.listen_timeout_ms = strtol(value, NULL, 0);
+		else if (!strcmp(key, "poll"))
+			opts.poll_ms = strtol(value, NULL, 0);
 		else if (!strcmp(key, "run"))
 			snprintf(opts.run, sizeof(opts.run), "%s", value);
 		else if (!strcmp(key, "tty"))
@@ -241,7 +251,7 @@ static int add_local_eid(uint8_t eid)
 
 /* net/mctp/route.c mctp_newroute: family AF_MCTP, type RTN_UNICAST, RTA_DST (u8, the first
  * EID; rtm_dst_len is the range's size less one) and RTA_OIF. No RTAX_MTU: the device's 68. */
-static int add_route(uint8_t eid)
+static int add_route_range(uint8_t first, uint8_t count)
 {
 	struct nl_request req = {0};
 	uint32_t oif = netdev_index;
@@ -249,14 +259,19 @@ static int add_route(uint8_t eid)
 	req.header.nlmsg_type = RTM_NEWROUTE;
 	req.header.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
 	req.route.rtm_family = AF_MCTP;
-	req.route.rtm_dst_len = 0;
+	req.route.rtm_dst_len = count - 1;
 	req.route.rtm_table = RT_TABLE_DEFAULT;
 	req.route.rtm_protocol = RTPROT_STATIC;
 	req.route.rtm_scope = RT_SCOPE_LINK;
 	req.route.rtm_type = RTN_UNICAST;
-	add_attribute(&req, RTA_DST, &eid, 1);
+	add_attribute(&req, RTA_DST, &first, 1);
 	add_attribute(&req, RTA_OIF, &oif, 4);
 	return netlink_call(&req);
+}
+
+static int add_route(uint8_t eid)
+{
+	return add_route_range(eid, 1);
 }
 
 /* The netdev the line discipline created: mctpserial<N>, N from an IDA, so look it up. */
@@ -355,69 +370,232 @@ static const char *recv_error(int err)
 	return err == EAGAIN ? "no answer before the timeout" : strerror(err);
 }
 
+/* Where a request goes: an EID through the kernel's routes, or (physical) EID 0 on our
+ * netdev by extended addressing, as mctpd reaches a device that has no EID yet (a serial
+ * link has no hardware address: halen 0). The kernel takes the answer to a request to EID 0
+ * from any EID. */
+struct target {
+	int eid;
+	int physical;
+	int timeout_ms;
+};
+
+static char why[256]; /* the reason a request failed, for its FAIL line */
+
 /* Send a request (the kernel allocates an owned tag: TO set, tag chosen by it) and wait for
- * the answer on the same socket, which the kernel matches to the request by that tag. */
-static ssize_t request(const char *name, uint8_t type, const uint8_t *msg, size_t len,
-		       uint8_t *answer, struct sockaddr_mctp *from)
+ * the answer on the same socket, which the kernel matches to the request by that tag. The
+ * answer's length, or -1 with the reason in `why`. */
+static ssize_t exchange(const struct target *target, uint8_t type, const uint8_t *msg,
+			size_t len, uint8_t *answer, struct sockaddr_mctp *from)
 {
-	int sd = mctp_socket(opts.timeout_ms);
+	int sd = mctp_socket(target->timeout_ms);
 	if (sd < 0) {
-		report(name, "FAIL", "reason=\"socket(AF_MCTP): %s\"", strerror(errno));
+		snprintf(why, sizeof(why), "socket(AF_MCTP): %s", strerror(errno));
 		return -1;
 	}
-	struct sockaddr_mctp to = {
-		.smctp_family = AF_MCTP,
-		.smctp_network = MCTP_NET_ANY,
-		.smctp_addr.s_addr = opts.peer_eid,
-		.smctp_type = type,
-		.smctp_tag = MCTP_TAG_OWNER,
+	struct sockaddr_mctp_ext to = {
+		.smctp_base.smctp_family = AF_MCTP,
+		.smctp_base.smctp_network = MCTP_NET_ANY,
+		.smctp_base.smctp_addr.s_addr = target->eid,
+		.smctp_base.smctp_type = type,
+		.smctp_base.smctp_tag = MCTP_TAG_OWNER,
+		.smctp_ifindex = netdev_index,
 	};
-	if (sendto(sd, msg, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
-		report(name, "FAIL", "reason=\"sendto: %s\"", strerror(errno));
+	socklen_t to_len = sizeof(to.smctp_base);
+	int one = 1;
+	if (target->physical) {
+		to_len = sizeof(to);
+		if (setsockopt(sd, SOL_MCTP, MCTP_OPT_ADDR_EXT, &one, sizeof(one)) < 0) {
+			snprintf(why, sizeof(why), "MCTP_OPT_ADDR_EXT: %s", strerror(errno));
+			close(sd);
+			return -1;
+		}
+	}
+	if (sendto(sd, msg, len, 0, (struct sockaddr *)&to, to_len) < 0) {
+		snprintf(why, sizeof(why), "sendto: %s", strerror(errno));
 		close(sd);
 		return -1;
 	}
-	socklen_t from_len = sizeof(*from);
-	ssize_t n = recvfrom(sd, answer, MAX_MESSAGE, MSG_TRUNC, (struct sockaddr *)from, &from_len);
+	struct sockaddr_mctp_ext answered;
+	socklen_t from_len = sizeof(answered);
+	ssize_t n = recvfrom(sd, answer, MAX_MESSAGE, MSG_TRUNC, (struct sockaddr *)&answered,
+			     &from_len);
 	int err = errno;
 	close(sd);
+	*from = answered.smctp_base;
 	if (n < 0) {
-		report(name, "FAIL", "reason=\"recvfrom: %s\"", recv_error(err));
+		snprintf(why, sizeof(why), "recvfrom: %s", recv_error(err));
 		return -1;
 	}
 	if (n > MAX_MESSAGE) {
-		report(name, "FAIL", "reason=\"answer of %zd bytes, more than %d\"", n, MAX_MESSAGE);
+		snprintf(why, sizeof(why), "answer of %zd bytes, more than %d", n, MAX_MESSAGE);
 		return -1;
 	}
-	if (from->smctp_addr.s_addr != opts.peer_eid || from->smctp_type != type) {
-		report(name, "FAIL", "reason=\"answer from EID %d type 0x%02x\"",
-		       from->smctp_addr.s_addr, from->smctp_type);
+	if ((!target->physical && from->smctp_addr.s_addr != target->eid) ||
+	    from->smctp_type != type) {
+		snprintf(why, sizeof(why), "answer from EID %d type 0x%02x",
+			 from->smctp_addr.s_addr, from->smctp_type);
 		return -1;
 	}
 	return n;
 }
 
+/* exchange(), its failure reported as the FAIL line of `name`. */
+static ssize_t request(const char *name, const struct target *target, uint8_t type,
+		       const uint8_t *msg, size_t len, uint8_t *answer, struct sockaddr_mctp *from)
+{
+	ssize_t n = exchange(target, type, msg, len, answer, from);
+	if (n < 0)
+		report(name, "FAIL", "reason=\"%s\"", why);
+	return n;
+}
+
+/* A control answer's check: at least `min_len` bytes, Rq clear, the command sent, SUCCESS. */
+static int control_answer_ok(const char *name, const uint8_t *answer, ssize_t n,
+			     uint8_t command, ssize_t min_len, const char *text)
+{
+	if (n < 3 || answer[0] != 0x00 || answer[1] != command) {
+		report(name, "FAIL", "reason=\"not a response to command 0x%02x\" data=%s", command,
+		       text);
+		return 0;
+	}
+	if (answer[2] != 0 || n < min_len) {
+		report(name, "FAIL", "reason=\"completion code %d, %zd bytes\" data=%s", answer[2],
+		       n, text);
+		return 0;
+	}
+	return 1;
+}
+
 /* Control Get Endpoint ID (DSP0236 12.4): Rq=1, instance 0, command 0x02, no data. */
-static int run_geteid(void)
+static int run_geteid(const char *name, const struct target *target)
 {
 	static uint8_t answer[MAX_MESSAGE];
 	static char text[2 * MAX_MESSAGE + 1];
-	static const uint8_t get_eid[] = {0x80, 0x02};
+	static const uint8_t get_eid[] = {0x80, CONTROL_GET_EID};
 	struct sockaddr_mctp from;
 	struct timespec start;
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	ssize_t n = request("geteid", MSG_TYPE_CONTROL, get_eid, sizeof(get_eid), answer, &from);
+	ssize_t n = request(name, target, MSG_TYPE_CONTROL, get_eid, sizeof(get_eid), answer,
+			    &from);
 	if (n < 0)
 		return -1;
 	hex(answer, n, text);
 	/* A response copies the instance ID and command and clears Rq; byte 2 is its completion
 	 * code, byte 3 the EID when that is SUCCESS. */
-	if (n < 3 || answer[0] != 0x00 || answer[1] != 0x02) {
-		report("geteid", "FAIL", "reason=\"not a Get Endpoint ID response\" data=%s", text);
+	if (n < 3 || answer[0] != 0x00 || answer[1] != CONTROL_GET_EID) {
+		report(name, "FAIL", "reason=\"not a Get Endpoint ID response\" data=%s", text);
 		return -1;
 	}
-	report("geteid", "ok", "len=%zd cc=%d eid=%d tag=%d ms=%ld data=%s", n, answer[2],
+	report(name, "ok", "len=%zd cc=%d eid=%d tag=%d ms=%ld data=%s", n, answer[2],
 	       n > 3 ? answer[3] : -1, from.smctp_tag & MCTP_TAG_MASK, elapsed_ms(&start), text);
+	return 0;
+}
+
+/* Get Endpoint ID to the target, again each time a try (mctp.poll ms) goes unanswered, until
+ * it answers or mctp.timeout ms have passed: how a bus owner waits for a bridge to set up
+ * the endpoints behind it (until then the bridge has no route to them, and drops the
+ * request). */
+static int run_wait(const char *name, const struct target *target)
+{
+	static uint8_t answer[MAX_MESSAGE];
+	static const uint8_t get_eid[] = {0x80, CONTROL_GET_EID};
+	struct target each_try = *target;
+	struct sockaddr_mctp from;
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	each_try.timeout_ms = opts.poll_ms;
+	for (int tries = 1;; tries++) {
+		struct timespec this_try;
+		clock_gettime(CLOCK_MONOTONIC, &this_try);
+		ssize_t n = exchange(&each_try, MSG_TYPE_CONTROL, get_eid, sizeof(get_eid), answer,
+				     &from);
+		if (n >= 4 && answer[1] == CONTROL_GET_EID && answer[2] == 0 &&
+		    answer[3] == target->eid) {
+			report(name, "ok", "eid=%d tries=%d ms=%ld", target->eid, tries,
+			       elapsed_ms(&start));
+			return 0;
+		}
+		if (elapsed_ms(&start) >= opts.timeout_ms) {
+			report(name, "FAIL", "reason=\"no Get Endpoint ID answer in %d tries: %s\"",
+			       tries, n < 0 ? why : "a wrong answer");
+			return -1;
+		}
+		long spent = elapsed_ms(&this_try); /* (a try that failed at once: no busy loop) */
+		if (spent < opts.poll_ms)
+			usleep((opts.poll_ms - spent) * 1000);
+	}
+}
+
+static int pool_size = -1; /* from the Set Endpoint ID answer: what Allocate Endpoint IDs gives */
+
+/* Control Set Endpoint ID (DSP0236 12.3), operation "set EID", to a device without an EID
+ * (EID 0, on our netdev by physical addressing): it is to take the target's EID. Its answer
+ * says the EID pool it wants (byte 5), which allocate@EID then gives it. Once it has its EID,
+ * it is reached through the route setup added (peer). */
+static int run_seteid(const char *name, const struct target *target)
+{
+	static uint8_t answer[MAX_MESSAGE];
+	static char text[2 * MAX_MESSAGE + 1];
+	uint8_t set_eid[] = {0x80, CONTROL_SET_EID, 0x00, target->eid};
+	struct target device = {.eid = 0, .physical = 1, .timeout_ms = target->timeout_ms};
+	struct sockaddr_mctp from;
+	ssize_t n = request(name, &device, MSG_TYPE_CONTROL, set_eid, sizeof(set_eid), answer,
+			    &from);
+	if (n < 0)
+		return -1;
+	hex(answer, n, text);
+	if (!control_answer_ok(name, answer, n, CONTROL_SET_EID, 6, text))
+		return -1;
+	/* Byte 3: the assignment status (bits 5:4, 0: accepted) and the pool's (bits 1:0); byte
+	 * 4 the EID it now has, byte 5 the pool size it wants. */
+	if (answer[4] != target->eid) {
+		report(name, "FAIL", "reason=\"it took EID %d, not %d\" data=%s", answer[4],
+		       target->eid, text);
+		return -1;
+	}
+	pool_size = answer[5];
+	report(name, "ok", "len=%zd eid=%d pool=%d from=%d data=%s", n, answer[4], pool_size,
+	       from.smctp_addr.s_addr, text);
+	return 0;
+}
+
+/* Control Allocate Endpoint IDs (DSP0236 12.10), operation "allocate", to the peer (the
+ * bridge whose EID seteid set): the pool it asked for, from the target EID on. Once it has
+ * accepted it, one route for the pool over our netdev: the pool is behind the bridge, and the
+ * bridge is on this link (the kernel has no gateway routes before 6.13 and no mctpd here). */
+static int run_allocate(const char *name, const struct target *target)
+{
+	static uint8_t answer[MAX_MESSAGE];
+	static char text[2 * MAX_MESSAGE + 1];
+	struct target bridge = {.eid = opts.peer_eid, .timeout_ms = target->timeout_ms};
+	struct sockaddr_mctp from;
+	if (pool_size < 1) {
+		report(name, "FAIL", "reason=\"no pool size: run seteid first (pool=%d)\"",
+		       pool_size);
+		return -1;
+	}
+	uint8_t allocate[] = {0x80, CONTROL_ALLOCATE_EIDS, 0x00, pool_size, target->eid};
+	ssize_t n = request(name, &bridge, MSG_TYPE_CONTROL, allocate, sizeof(allocate), answer,
+			    &from);
+	if (n < 0)
+		return -1;
+	hex(answer, n, text);
+	if (!control_answer_ok(name, answer, n, CONTROL_ALLOCATE_EIDS, 6, text))
+		return -1;
+	/* Byte 3: 0 when the allocation was accepted; then the pool's size and first EID. */
+	if (answer[3] != 0 || answer[4] != pool_size || answer[5] != target->eid) {
+		report(name, "FAIL", "reason=\"allocation refused or changed\" data=%s", text);
+		return -1;
+	}
+	int rc = add_route_range(target->eid, pool_size);
+	if (rc) {
+		report(name, "FAIL", "reason=\"RTM_NEWROUTE %d..%d: %s\" data=%s", target->eid,
+		       target->eid + pool_size - 1, strerror(-rc), text);
+		return -1;
+	}
+	report(name, "ok", "len=%zd first=%d pool=%d route=%d-%d data=%s", n, target->eid,
+	       pool_size, target->eid, target->eid + pool_size - 1, text);
 	return 0;
 }
 
@@ -431,28 +609,28 @@ static void fill_echo_request(uint8_t *msg, int len)
 		msg[i] = ((i - 2) * 7) & 0xFF;
 }
 
-static int run_echo(void)
+static int run_echo(const char *name, const struct target *target)
 {
 	static uint8_t msg[MAX_MESSAGE], answer[MAX_MESSAGE];
 	struct sockaddr_mctp from;
 	struct timespec start;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	fill_echo_request(msg, opts.echo_len);
-	ssize_t n = request("echo", MSG_TYPE_VENDOR_PCI, msg, opts.echo_len, answer, &from);
+	ssize_t n = request(name, target, MSG_TYPE_VENDOR_PCI, msg, opts.echo_len, answer, &from);
 	if (n < 0)
 		return -1;
 	if (n != opts.echo_len) {
-		report("echo", "FAIL", "reason=\"answer of %zd bytes, sent %d\"", n, opts.echo_len);
+		report(name, "FAIL", "reason=\"answer of %zd bytes, sent %d\"", n, opts.echo_len);
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
 		if (answer[i] != msg[i]) {
-			report("echo", "FAIL", "reason=\"byte %d is 0x%02x, sent 0x%02x\"", i,
+			report(name, "FAIL", "reason=\"byte %d is 0x%02x, sent 0x%02x\"", i,
 			       answer[i], msg[i]);
 			return -1;
 		}
 	}
-	report("echo", "ok", "len=%zd tag=%d ms=%ld", n, from.smctp_tag & MCTP_TAG_MASK,
+	report(name, "ok", "len=%zd tag=%d ms=%ld", n, from.smctp_tag & MCTP_TAG_MASK,
 	       elapsed_ms(&start));
 	return 0;
 }
@@ -616,17 +794,33 @@ int main(void)
 	int stats_last = 0; /* the run ended with a stats line: no second one below */
 	snprintf(run, sizeof(run), "%s", opts.run);
 	for (char *name = strtok(run, ","); name; name = strtok(NULL, ",")) {
+		/* "step@EID": the step's target EID; without it, the peer. */
+		char step[32];
+		struct target target = {.eid = opts.peer_eid, .timeout_ms = opts.timeout_ms};
+		snprintf(step, sizeof(step), "%s", name);
+		char *at = strchr(step, '@');
+		if (at) {
+			*at = 0;
+			target.eid = strtol(at + 1, NULL, 0);
+			target.physical = target.eid == 0; /* EID 0: whoever is on the link */
+		}
 		int rc;
-		stats_last = !strcmp(name, "stats");
-		if (!strcmp(name, "geteid"))
-			rc = run_geteid();
-		else if (!strcmp(name, "echo"))
-			rc = run_echo();
-		else if (!strcmp(name, "listen"))
+		stats_last = !strcmp(step, "stats");
+		if (!strcmp(step, "geteid"))
+			rc = run_geteid(name, &target);
+		else if (!strcmp(step, "echo"))
+			rc = run_echo(name, &target);
+		else if (!strcmp(step, "wait"))
+			rc = run_wait(name, &target);
+		else if (!strcmp(step, "seteid"))
+			rc = run_seteid(name, &target);
+		else if (!strcmp(step, "allocate"))
+			rc = run_allocate(name, &target);
+		else if (!strcmp(step, "listen"))
 			rc = run_listen();
-		else if (!strcmp(name, "stats"))
+		else if (!strcmp(step, "stats"))
 			rc = run_stats();
-		else if (!strcmp(name, "app"))
+		else if (!strcmp(step, "app"))
 			rc = run_app();
 		else {
 			report(name, "FAIL", "reason=\"unknown exchange\"");

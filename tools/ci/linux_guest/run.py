@@ -181,7 +181,8 @@ class Guest:
     collected, its ttyS1 on the UNIX socket `serial_path`.
 
     local_eid, peer_eid: the guest's EID and the host's (the guest routes peer_eid to ttyS1).
-    run: the exchanges, in order (geteid, echo, listen, stats; see README.md).
+    run: the exchanges, in order (geteid, echo, listen, stats, seteid, allocate@EID, ...;
+    see README.md).
     vendor_id, echo_len: the echo request's PCI vendor ID and length (type byte excluded).
     timeout_ms, listen_timeout_ms: how long the guest waits for an answer, for a request.
     files: more files for the guest, {path in the guest: bytes}, an executable one's path
