@@ -10,6 +10,7 @@ from testing import heap_locked, raises
 
 from mctp import MctpError, ResponseCode
 from mctp.control import uuid_from_unique_id, vdm_iana, vdm_pci, version_entry
+from mctp.config import Config
 from mctp.control.responder import ControlResponder
 from mctp.i2c import I2CLink
 from mctp.host.i2c_sim import SimBus
@@ -248,3 +249,48 @@ def test_an_endpoint_answers_none_of_the_bridge_commands():
     for body in (b"\x81\x08\x00\x03\x0b", b"\x82\x09\x00", b"\x83\x0a\x00"):
         assert rig.ask(body)[1] == bytes((body[0] & 0x1F, body[1], 0x05))
     assert rig.ask(b"\x84\x01\x00\x0a")[1] == bytes((0x04, 0x01, 0x00, 0x00, 0x0A, 0x00))
+
+
+def used_routes(core):
+    return [(r.first, r.last, r.phys) for r in core.routes.routes if r.used]
+
+
+def test_the_bus_owner_that_sets_the_eid_is_the_route_for_every_other_eid():
+    rig = Rig()
+    assert used_routes(rig.ep.core) == []
+    rig.ask(b"\x80\x01\x00\x0a")  # Set EID 10 from EID 8 at 0x10
+    r = rig.responder
+    assert (r.owner_link, r.owner_phys, r.owner_eid) == (rig.ep.link, OWNER, 8)
+    assert used_routes(rig.ep.core) == [(8, 254, OWNER)]
+    # A request to an EID it was never told of goes to the bus owner's address.
+    sent = len(rig.frames)
+    rig.ep.stack.req(100).send(0x7E, b"\xff\xffhello")
+    assert rig.frames[sent][0] == OWNER << 1 and rig.frames[sent][5] == 100  # to EID 100
+    # A narrower route still wins.
+    rig.bus.target(0x40)
+    rig.ep.core.add_route(100, 100, rig.ep.link, 0x40)
+    sent = len(rig.frames)
+    rig.ep.stack.req(100).send(0x7E, b"\xff\xffhello")
+    assert rig.frames[sent][0] == 0x40 << 1
+    # Get EID, Set EID "discovered" and a refused Set EID leave it; the next set or force
+    # (from another bus owner, here EID 9 at 0x12) moves it, in the same entry.
+    rig.bus.target(0x12)
+    rig.ask(b"\x80\x02", from_addr=0x12, src=9)
+    rig.ask(b"\x80\x01\x03\x00", from_addr=0x12, src=9)
+    rig.ask(b"\x80\x01\x00\x00", from_addr=0x12, src=9)  # EID 0: INVALID_DATA
+    assert used_routes(rig.ep.core) == [(8, 254, OWNER), (100, 100, 0x40)]
+    rig.ask(b"\x80\x01\x01\x0b", from_addr=0x12, src=9)  # force EID 11
+    assert used_routes(rig.ep.core) == [(8, 254, 0x12), (100, 100, 0x40)]
+    assert (r.owner_phys, r.owner_eid) == (0x12, 9)
+    assert r.counters.no_owner_route == 0
+
+
+def test_a_full_routing_table_counts_the_route_to_the_bus_owner_and_takes_the_eid():
+    rig = Rig(config=Config(routes=2))
+    rig.ep.core.add_route(20, 20, rig.ep.link, 0x20)
+    rig.ep.core.add_route(21, 21, rig.ep.link, 0x21)
+    assert rig.ask(b"\x80\x01\x00\x0a")[1] == bytes((0, 1, 0, 0, 0x0A, 0))  # taken
+    assert rig.ep.core.eid == 0x0A
+    assert rig.responder.counters.no_owner_route == 1
+    assert used_routes(rig.ep.core) == [(20, 20, 0x20), (21, 21, 0x21)]
+    assert rig.responder.counters.internal_error == 0

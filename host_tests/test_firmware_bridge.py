@@ -53,8 +53,6 @@ class Net:
                 self.bus.controller(), self.bus.target(addr), addr, uuid=bytes((addr,)) * 16,
                 clock=self.clock,
             )  # fmt: skip
-            # Its own requests go to its bus owner, the bridge (as a device's default route).
-            ep.core.add_route(OWNER_EID, OWNER_EID, ep.link, BRIDGE_ADDR)
             self.eps[addr] = ep
         self.silent = set()  # addresses whose endpoint has stopped
         self.owner = Endpoint(None, SerialLink(pipe.b), None, OWNER_EID, self.clock)

@@ -38,8 +38,6 @@ Options:
   --serial PATH          a serial link on the tty or pty at PATH, or on the Unix socket at
                          unix:PATH (a QEMU guest's serial port, socat's)
   --serial-peer EID      route EID over the serial link (for requests from the console)
-  --i2c-peer EID:ADDR    route EID over the I2C bus to the device at ADDR (for requests
-                         from the console: a bridge's address, for its bus owner's EID)
   --bridge               be a bridge (firmware/bridge.py, docs/bridge.md): the bus owner on
                          the serial line (--serial) sets our EID and allocates our EID pool;
                          we give it to the endpoints on the UDP I2C bus (--i2c-udp, a hub's:
@@ -101,7 +99,6 @@ COMMAND_LINE = CommandLine(
         "--i2c-addr": "0x1D",
         "--serial": None,
         "--serial-peer": None,
-        "--i2c-peer": None,
         "--ipc": None,
         "--ipc-max-clients": None,
         "--ipc-stall-ms": None,
@@ -137,7 +134,6 @@ def parse(argv):
         "addr": cli.number("--i2c-addr", options["i2c_addr"], 0x08, 0x77),
         "serial": options["serial"],
         "serial_peer": None,
-        "i2c_peer": None,
         "eid": None,
         "mtu": cli.number("--mtu", options["mtu"], 1, 250),
         "vendor_id": cli.number("--vendor-id", options["vendor_id"], 0, 0xFFFF),
@@ -175,8 +171,6 @@ def parse(argv):
         if options["serial"] is None:
             cli.fail("--serial-peer routes over the serial link: give --serial PATH too")
         settings["serial_peer"] = cli.number("--serial-peer", options["serial_peer"], 8, 254)
-    if options["i2c_peer"] is not None:
-        settings["i2c_peer"] = _i2c_peer(cli, options["i2c_peer"], settings["listen"])
     settings["services"] = [] if options["services"] == "none" else options["services"].split(",")
     for name in settings["services"]:
         if name not in ("echo", "pldm"):
@@ -187,16 +181,6 @@ def parse(argv):
         settings["uuid"] = _uuid(cli, options["uuid"])
     settings["bridge"] = _bridge(cli, options, settings["config"])
     return settings
-
-
-def _i2c_peer(cli, text, listen):
-    # --i2c-peer EID:ADDR as (eid, addr).
-    if listen is None:
-        cli.fail("--i2c-peer routes over the I2C bus: give --i2c-udp LISTEN:PEER too")
-    eid, colon, addr = text.partition(":")
-    if not colon:
-        cli.fail("--i2c-peer: give EID:ADDR, an EID and a 7-bit I2C address, not %r" % text)
-    return cli.number("--i2c-peer EID", eid, 8, 254), cli.number("--i2c-peer ADDR", addr, 8, 0x77)
 
 
 def _bridge(cli, options, config):
@@ -675,9 +659,6 @@ def main(argv):
             app.remove_service(getattr(app, name))
     if s["serial_peer"] is not None:
         app.core.add_route(s["serial_peer"], s["serial_peer"], app.serial, 0)
-    if s["i2c_peer"] is not None:
-        eid, addr = s["i2c_peer"]
-        app.core.add_route(eid, eid, app.link, addr)
     capture = None if s["pcap"] is None else open_capture(s["pcap"], app)
     ipc = None
     if s["ipc"] is not None:

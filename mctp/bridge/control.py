@@ -39,8 +39,6 @@ from ..control.messages import (
     ERROR,
     ERROR_INVALID_DATA,
     ERROR_INVALID_LENGTH,
-    FORCE_EID,
-    SET_EID,
     SUCCESS,
 )
 from ..control.responder import COUNTERS, ControlResponder
@@ -93,9 +91,6 @@ class BridgeResponder(ControlResponder):
         self.pool_size = pool_size
         self.pool_first = EID_NULL  # the pool allocated: first EID and size
         self.pool_count = 0
-        self.owner_link = None  # where the bus owner's Set Endpoint ID came from
-        self.owner_phys = None
-        self.owner_eid = EID_NULL
         self.counters = Counters(COUNTERS + BRIDGE_COUNTERS)
 
     def _command(self, command):
@@ -117,16 +112,13 @@ class BridgeResponder(ControlResponder):
         code = ControlResponder._set_eid(self, operation, eid)
         if code != SUCCESS:
             return code
-        if operation == SET_EID or operation == FORCE_EID:
-            self._take_owner()
         return self._eid_set(EID_ACCEPTED, self.core.eid)
 
-    def _take_owner(self):
-        # Our bus owner, from now on: the one whose Set Endpoint ID we take.
-        slot = self._slot
-        self.owner_link = slot.link
-        self.owner_phys = slot.phys
-        self.owner_eid = slot.src
+    def _route_owner(self):
+        # A bridge routes no EID range to its bus owner: a packet for a pool EID with no
+        # endpoint is dropped here (fwd_no_route), not sent back up. Its bus owner's own EID
+        # is routed upstream by the firmware (firmware.bridge), from its loop.
+        return
 
     def _eid_set(self, status, eid):
         # The Set Endpoint ID answer, with the pool asked for and its status.

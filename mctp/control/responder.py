@@ -51,6 +51,8 @@ from ..counters import Counters
 
 _MAX_VERSIONS = const(8)  # version entries per message type
 _RSP_SIZE = const(3 + 1 + 128)  # the longest answer: every message type
+_ANY_FIRST = const(8)  # the unicast EIDs, which the route to the bus owner covers
+_ANY_LAST = const(254)
 
 # The counters every responder keeps (a bridge's, mctp.bridge.control, adds its own).
 COUNTERS = (
@@ -62,6 +64,7 @@ COUNTERS = (
     "dropped",  # IC set, no command byte, or Rq=0: not answered
     "send_failed",  # an answer the core could not send
     "eid_changes",  # Set Endpoint ID changed our EID
+    "no_owner_route",  # the routing table had no room for the route to the bus owner
     "internal_error",  # a fault while answering (the request is dropped)
 )
 
@@ -119,6 +122,9 @@ class ControlResponder:
         for msg_type in msg_types:
             self.msg_types[msg_type & MSG_TYPE_MAX] = 1
         self.discovered = False
+        self.owner_link = None  # where the bus owner's Set Endpoint ID came from
+        self.owner_phys = None
+        self.owner_eid = EID_NULL
         self.counters = Counters(COUNTERS)
         self._rsp = bytearray(_RSP_SIZE)
         self._len = 0  # of the answer in _rsp
@@ -204,12 +210,32 @@ class ControlResponder:
         if eid != self.core.eid:
             self.core.set_eid(eid)  # before the answer, which leaves from the new EID
             self.counters.eid_changes += 1
+        if operation == SET_EID or operation == FORCE_EID:
+            self._take_owner()
         rsp = self._rsp
         rsp[3] = 0  # accepted; this endpoint uses no EID pool
         rsp[4] = eid
         rsp[5] = 0  # pool size
         self._len = 6
         return SUCCESS
+
+    def _take_owner(self):
+        # Our bus owner, from now on: the link, address and EID the Set Endpoint ID came from.
+        slot = self._slot
+        self.owner_link = slot.link
+        self.owner_phys = slot.phys
+        self.owner_eid = slot.src
+        self._route_owner()
+
+    def _route_owner(self):
+        # Every EID without a narrower route goes to the bus owner (DSP0236: an endpoint
+        # reaches the rest of the network through its bus owner, which bridges), so an endpoint
+        # behind a bridge reaches a host it was never told of. A later Set EID moves it.
+        routes = self.core.routes
+        if routes.room_for(_ANY_FIRST, _ANY_LAST):
+            routes.add(_ANY_FIRST, _ANY_LAST, self.owner_link, self.owner_phys)
+        else:
+            self.counters.no_owner_route += 1
 
     def _eid_type(self):
         if not self.static_eid:

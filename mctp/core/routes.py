@@ -50,6 +50,13 @@ class RouteTable:
         free.learned = None
         return free
 
+    def room_for(self, first, last):
+        """Whether add(first, last, ...) finds an entry: the same range's, or a free one."""
+        for route in self.routes:
+            if not route.used or (route.first == first and route.last == last):
+                return True
+        return False
+
     def remove(self, first, last=None):
         if last is None:
             last = first
