@@ -8,11 +8,12 @@
 # SPACING bits, and each column of TEETH bits picks one of the 15 precomputed points
 # _COMB[j] = sum of 2^(i*SPACING) * G over the bits i of j. A signature is then SPACING doublings
 # and at most SPACING additions of an affine table point to a Jacobian accumulator (a = -3
-# doubling, 3M + 5S; mixed addition, 8M + 3S), one inversion mod p for the affine x and one mod
-# n for k: about 1,250 field multiplications. The table is literal (30 ints): frozen into a
+# doubling, 4M + 4S; mixed addition, 8M + 3S), one inversion mod p for the affine x and one mod
+# n for k: about 1,200 field multiplications. The table is literal (30 ints): frozen into a
 # board's flash it takes no RAM (mpy-tool freezes big int constants as static objects);
-# imported from a .mpy it takes about 1.5 KB of heap. test_spdm_ecdsa.py checks every entry
-# against the third-party `cryptography` package.
+# imported from a .mpy it takes about 3 KB of heap on a Cortex-M0. test_spdm_ecdsa.py checks
+# every entry against the third-party `cryptography` package. The inversions are Euclid's, not
+# pow(a, p - 2, p): on a Cortex-M0 a fifth of the instructions, and no three-argument pow needed.
 #
 # Signer computes one signature a bounded piece at a time (step()), so that an asyncio task or
 # a poll loop keeps serving between pieces; sign() runs its steps to the end.
@@ -165,14 +166,15 @@ class Signer:
     """One ECDSA P-256 signature of a SHA-256 digest, computed a bounded piece at a time:
     call step() until it answers True, then read r and s (ints), or raw() / der().
 
-    The first step derives the nonce (RFC 6979: about a dozen HMAC-SHA-256s); each of the next
-    SPACING / COLUMNS_PER_STEP steps does COLUMNS_PER_STEP of the comb's columns; the last one
-    converts to affine x (an inversion mod p) and computes s (an inversion mod n). On the
-    emulated Cortex-M0 (MicroPython's qemu port, no map lookup cache) the largest step takes
-    about 2.4 million instructions and the whole signature about 18 million (docs/spdm.md has
-    the measured figures: `m0_ecdsa_p256_sign_instr`, `m0_ecdsa_p256_step_instr`). Should a
-    nonce give r or s = 0 (probability about 2^-256), the next one is derived and the comb
-    runs again, as RFC 6979 3.2 h.3 says."""
+    A signature takes 1 + SPACING / COLUMNS_PER_STEP + 2 = 19 steps: the nonce (RFC 6979's
+    HMAC-SHA-256s), COLUMNS_PER_STEP of the comb's columns per step, the affine x (r, an
+    inversion mod p), and s (an inversion mod n). On the emulated Cortex-M0 (MicroPython's
+    qemu port, no map lookup cache) a step takes 1.2 to 2.0 million instructions, and up to
+    4.4 million when the heap fills during it and the garbage collector runs
+    (`m0_ecdsa_p256_step_instr`); the whole signature about 41 million
+    (`m0_ecdsa_p256_sign_instr`; docs/spdm.md). Should a nonce give r or s = 0 (a chance of
+    about 2^-256), the next step derives the next nonce and the comb runs again, as RFC 6979
+    3.2 h.3 says."""
 
     def __init__(self, private_key, digest):
         self._d = _scalar(private_key)
