@@ -116,8 +116,8 @@ def test_the_comb_table_is_cryptographys_multiples_of_g():
 
 
 def test_small_and_extreme_keys_give_the_right_public_keys():
-    # 1*G is G; (n-1)*G is -G; a key with every comb column set (all 1 bits below n) also
-    # goes through the additions that meet the same x (2^64 * G + ... sums).
+    # 1*G is G (one column, one addition to infinity); (n-1)*G is -G (every column); 2*G is
+    # on the curve and not G.
     gx, gy = ecdsa._COMB[0], ecdsa._COMB[1]
     assert ecdsa.public_key(key_bytes(1)) == b"\x04" + key_bytes(gx) + key_bytes(gy)
     assert ecdsa.public_key(key_bytes(ecdsa.N - 1)) == (
@@ -246,3 +246,38 @@ def test_a_nonce_that_gives_s_zero_takes_the_next_one():
     r2 = ecdsa._affine(ecdsa._comb((0, 1, 0), ecdsa._columns(k2), 0, ecdsa.SPACING))[0]
     assert signer.r == r2 % ecdsa.N
     assert signer.s == ecdsa._inverse(k2, ecdsa.N) * (z + signer.r * RFC_KEY) % ecdsa.N
+
+
+def test_a_board_signing_in_steps_answers_control_between_them():
+    # The signing half of "never off the bus while signing": a task that signs a step at a
+    # time, yielding to the event loop after each, leaves the stack task free to answer a Get
+    # Endpoint ID that comes meanwhile: its answer arrives while the signature is unfinished.
+    import asyncio  # noqa: PLC0415
+
+    from test_aio_control import control_rig  # noqa: PLC0415
+    from test_aio_stack import run  # noqa: PLC0415
+
+    from mctp.aio.control import AsyncControlRequester  # noqa: PLC0415
+
+    key, hashed = key_bytes(RFC_KEY), digest(b"while serving")
+    signer = ecdsa.Signer(key, hashed)
+    steps = []
+
+    async def signing():
+        while not signer.step():
+            steps.append(1)
+            await asyncio.sleep(0)
+
+    async def scenario(rig):
+        task = asyncio.create_task(signing())
+        await asyncio.sleep(0)  # the signing has begun
+        info = await AsyncControlRequester(rig.stacks[8]).get_eid(20)
+        answered_at = len(steps)
+        await task
+        return info.eid, answered_at, rig.held()
+
+    eid, answered_at, held = run(control_rig(endpoint_eid=20), scenario)
+    columns = ecdsa.SPACING // ecdsa.COLUMNS_PER_STEP
+    assert (eid, held) == (20, 0)
+    assert 0 < answered_at <= 4 < len(steps) == columns + 2
+    assert (signer.r, signer.s) == ecdsa.sign(key, hashed)
