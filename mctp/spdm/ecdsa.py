@@ -210,7 +210,7 @@ class Signer:
             if self._r and s:
                 self.r, self.s = self._r, s
                 self._d = self._z = 0
-                self._columns = None
+                self._columns = self._nonces = None
                 return True
         return False
 
