@@ -147,7 +147,7 @@ def test_bad_keys_and_digests_are_refused_by_name():
         with raises(ValueError) as caught:
             ecdsa.Signer(key_bytes(too_large), good)
         assert str(caught.value) == (
-            "private_key is %#x, must be below n = %#x (the P-256 order)" % (too_large, ecdsa.N)
+            "private_key is n or more, must be below n = %#x (the P-256 order)" % ecdsa.N
         )
     with raises(ValueError) as caught:
         ecdsa.public_key(bytes(31) + b"\x01" + b"\x00")

@@ -41,8 +41,8 @@ def _scalar(private_key):
     d = int.from_bytes(private_key, "big")
     if d == 0:
         raise ValueError("private_key is 0, must be 1..n-1 (n: the P-256 group order)")
-    if d >= N:
-        raise ValueError("private_key is %#x, must be below n = %#x (the P-256 order)" % (d, N))
+    if d >= N:  # (its value is not in the words: a key does not belong in a log)
+        raise ValueError("private_key is n or more, must be below n = %#x (the P-256 order)" % N)
     return d
 
 
