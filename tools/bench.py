@@ -50,6 +50,8 @@ Figures:
                            link on each bus), the echoing listener on the other bus; 16 frames
                            each way on each bus, each through its target's IRQ handler, PEC
                            and all (measured last, as the bridge's part)
+  ecdsa_p256_sign_ms       one ECDSA P-256 signature of a SHA-256 digest (mctp.spdm.ecdsa.sign:
+                           its RFC 6979 nonce, the comb, the inversions), RFC 6979's key
 
 (Over ~450 lines: one short function per figure, each beside its setup; the list above
 says what each measures.)
@@ -589,6 +591,22 @@ def control_answer_run():
     return run, answered
 
 
+# RFC 6979 A.2.5's P-256 key and the digest of its message "sample".
+ECDSA_KEY = bytes.fromhex("C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721")
+ECDSA_DIGEST = bytes.fromhex("AF2BDBE1AA9B6EC1E2ADE1D694F41FC71A831D0268E9891562113D8A62ADD1BF")
+
+
+def ecdsa_sign_run():
+    # (imported here: SPDM's part is not an endpoint's, and the figures before this one are
+    # measured without it)
+    from mctp.spdm.ecdsa import sign  # noqa: PLC0415
+
+    def run():
+        sign(ECDSA_KEY, ECDSA_DIGEST)
+
+    return run
+
+
 def pec_72_run():
     frame = bytearray(range(72))
 
@@ -682,6 +700,7 @@ def main():
     print("bridge_echo_1k_msgs_per_s: %.0f msg/s" % rate(bridge_echo.run, 2000))
     if bridge_echo.bridge.counters.fwd_packets == 0:
         raise AssertionError("the echoes did not cross the bridge")
+    print("ecdsa_p256_sign_ms: %.2f ms" % (per_packet_us(ecdsa_sign_run(), 1, 100) / 1000))
 
 
 def idle_polls(ms):
