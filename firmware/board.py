@@ -13,6 +13,9 @@ from mctp.bufcopy import copy_into
 from .endpoint import EndpointApp
 
 
+app = None  # the app main() serves, once it has started
+
+
 def load_config():
     """The board's `board_config` module, or the firmware's defaults."""
     try:
@@ -70,6 +73,10 @@ def build(config=None, wake=None):
     ipc = _uart(machine, c, "IPC")
     if ipc is not None:
         app.serve_ipc(ipc)
+    if getattr(c, "CAPTURE", 0):  # (an older board_config has no CAPTURE)
+        from mctp.capture import Capture  # noqa: PLC0415 (most boards capture nothing)
+
+        app.capture = Capture(c.CAPTURE).attach(app.core)
     return app
 
 
@@ -219,6 +226,8 @@ def main():
     import asyncio  # noqa: PLC0415
 
     from mctp.aio import ThreadSafeFlag  # noqa: PLC0415
+
+    global app  # noqa: PLW0603 (for the REPL after Ctrl-C: firmware.board.app.capture.dump())
 
     config = load_config()
     app = build(config, ThreadSafeFlag())

@@ -216,7 +216,7 @@ def test_a_bridge_board_on_usb_takes_a_second_cdc_interface():
     import firmware.board  # noqa: PLC0415
     from mctp.host.serial_pipe import SerialPipe  # noqa: PLC0415
 
-    Bridge = board_config_with(BRIDGE=True, UPSTREAM="usb", POOL_SIZE=3)
+    Bridge = board_config_with(BRIDGE=True, UPSTREAM="usb", POOL_SIZE=3, CAPTURE=8)
     pipe = SerialPipe()
     usb = FakeUsb(pipe.a)
     with machine_module(FakeMachine(SimBus())), usb_modules(usb):
@@ -229,6 +229,16 @@ def test_a_bridge_board_on_usb_takes_a_second_cdc_interface():
     peer, assignment = _set_up_bridge(app, pipe.b)
     assert (peer.eid, assignment.pool_size) == (10, 3)
     assert app.serial.counters.rx_frames == app.serial.counters.tx_frames > 0
+    # The capture (CAPTURE = 8) holds the last requests and answers on the upstream link
+    # (link 2, after the I2C bus; no address on a serial line): Set Endpoint ID last.
+    records = app.capture.records()
+    assert (
+        app.capture.held == 8 and app.capture.overwritten == 2 * app.serial.counters.rx_frames - 8
+    )
+    assert [(r[1], r[2], r[3]) for r in records] == [(2, False, None), (2, True, None)] * 4
+    request, answer = records[-2][5], records[-1][5]
+    assert request[4] == 0x00 and request[5] & 0x80 and request[6] == 0x01  # Set Endpoint ID
+    assert answer[4] == 0x00 and answer[6:8] == b"\x01\x00"  # its answer: SUCCESS
 
 
 def test_a_usb_upstream_sends_from_the_loop_and_its_writes_allocate_nothing():

@@ -372,6 +372,21 @@ def main():
     # Last, so that every figure above has the heap of an endpoint, which has no bridge part.
     forward = instructions(bench.bridge_forward_run(), 20, per_tick) / 16
     print("m0_bridge_forward_packet_instr: %d instr" % forward)
+    print("m0_capture_i2c_rx_packet_instr: %d instr" % captured_rx_packet(per_tick))
+
+
+def captured_rx_packet(per_tick):
+    # m0_i2c_rx_packet_instr's 16 frames with a capture on (mctp.capture): each packet
+    # recorded as the core meets it.
+    from mctp.capture import Capture  # noqa: PLC0415 (measured last, as the bridge)
+
+    core, target, link, frames = bench.i2c_rx_setup()
+    capture = Capture(32).attach(core)
+    run = bench.irq_frames_run(bench.link_handler(target), frames, link.poll, core)
+    run()
+    if link.counters.rx_frames != 16 or capture.held != 16 or core.pool.in_use():
+        raise AssertionError("the capture did not record every frame once")
+    return instructions(run, 20, per_tick) / 16
 
 
 BRIDGE_EID = 9
@@ -391,9 +406,10 @@ class BridgeStackRig(AsyncStackRig):
       that endpoint to the bus owner (each packet forwarded up through the CDC interface).
 
     The bus owner set the bridge's EID (so its route upstream) before the rounds; the
-    endpoint behind it is routed by hand (its pool's enumeration is not what is measured)."""
+    endpoint behind it is routed by hand (its pool's enumeration is not what is measured).
+    `capture`: the board's CAPTURE setting (mctp.capture: the packets recorded as they go)."""
 
-    def __init__(self, path):
+    def __init__(self, path, capture=0):
         import asyncio  # noqa: PLC0415
 
         from test_firmware_board import FakeUsb, usb_modules  # noqa: PLC0415
@@ -423,7 +439,7 @@ class BridgeStackRig(AsyncStackRig):
 
         line = SerialPipe()
         Bridge = board_config_with(
-            BRIDGE=True, UPSTREAM="usb", POOL_SIZE=3, DOWNSTREAM=(0x30,), LED=None
+            BRIDGE=True, UPSTREAM="usb", POOL_SIZE=3, DOWNSTREAM=(0x30,), LED=None, CAPTURE=capture
         )
         with machine_module(Machine(bus)), usb_modules(FakeUsb(line.a)):
             self.app = firmware.board.build(Bridge, asyncio.ThreadSafeFlag())
