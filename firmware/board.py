@@ -73,6 +73,9 @@ def build(config=None, wake=None):
     ipc = _uart(machine, c, "IPC")
     if ipc is not None:
         app.serve_ipc(ipc)
+    if app.serial is not None and isinstance(app.serial.stream, UsbSerial):
+        # Its writes go to the USB from the loop's top level, after every service's.
+        app.services.append(app.serial.stream.flush)
     if getattr(c, "CAPTURE", 0):  # (an older board_config has no CAPTURE)
         from mctp.capture import Capture  # noqa: PLC0415 (most boards capture nothing)
 
@@ -100,10 +103,7 @@ def _bridge(machine, c, i2c, target, options):
             "BRIDGE = True needs the mctp-bridge and mctp-bus-owner parts (%s): freeze them"
             " (require() in the board's manifest.py) or mpremote mip install them" % error
         ) from None
-    app = BridgeApp(i2c, target, c.I2C_ADDR, upstream, c.POOL_SIZE, c.DOWNSTREAM, **options)
-    if c.UPSTREAM == "usb":
-        app.services.append(upstream.flush)  # its writes go out from the loop's top level
-    return app
+    return BridgeApp(i2c, target, c.I2C_ADDR, upstream, c.POOL_SIZE, c.DOWNSTREAM, **options)
 
 
 def usb_serial():

@@ -54,6 +54,32 @@ def test_a_capture_records_each_packet_once_allocating_nothing():
     listener.close()
 
 
+def test_a_bridge_capture_records_a_forwarded_packet_in_on_one_link_and_out_on_the_other():
+    # The bus owner (0x10, upstream: link 1) asks the endpoint behind the bridge (EID 30 at
+    # 0x30, downstream: link 2) for its EID: the request in from 0x10 and out to 0x30, the
+    # answer in from 0x30 and out to 0x10, each the same packet on both sides.
+    from test_bridge_forward import GET_EID, bridged  # noqa: PLC0415
+
+    owner, bridge, (device,) = bridged(endpoints=1)
+    _answering(device)
+    capture = Capture(8).attach(bridge.core)
+    owner.core.send(30, FLAG_TO | 1, 0x00, GET_EID, 0, len(GET_EID))
+    for stack in (bridge, device, bridge):
+        stack.server.poll()
+    assert bridge.core.counters.fwd_packets == 2 and device.control.counters.responses == 1
+    records = _in_order(capture)
+    assert [r[:3] for r in records] == [
+        (1, False, 0x10),
+        (2, True, 0x30),
+        (2, False, 0x30),
+        (1, True, 0x10),
+    ]
+    assert records[0][4] == records[1][4] and records[2][4] == records[3][4]
+    assert records[0][4][:4] == bytes([1, 30, 8, 0xC8 | 1])  # the request, SOM EOM TO tag 1
+    capture.detach()
+    assert "_route" not in bridge.core.forwarder.__dict__
+
+
 def test_a_full_capture_keeps_the_newest_packets_and_counts_those_it_overwrote():
     a, b = serial_pair()
     capture = Capture(3, snap=6).attach(b.core)

@@ -64,7 +64,9 @@ class Capture:
         self.overwritten = 0  # records that made room for newer ones
         self._clock = clock
         self._core = None
+        self._forwarder = None
         self._links = ()
+        self._rings = ()  # per link: its receive ring (core.link.RingLink), or None
         self._addressed = ()  # per link: 1 when its peers have addresses (I2C)
         self._offered = None  # a received packet the fast path declined, and when
         self._offered_at = 0
@@ -72,7 +74,9 @@ class Capture:
 
     def attach(self, core):
         """Record every packet `core`'s links receive and send (a bridge's forwarded ones
-        too), the link core.links[i] as link i + 1, until detach(). Returns the capture."""
+        too: make its Forwarder first), the link core.links[i] as link i + 1 (a packet
+        received on a link without a receive ring, a host's loopback, as link 0), until
+        detach(). Returns the capture."""
         if self._core is not None:
             raise ValueError("the capture is attached to a core already: detach() it first")
         for name in ("receive_middle", "_fill_packet"):
@@ -82,16 +86,17 @@ class Capture:
         if self._clock is None:
             self._clock = core.clock
         self._links = tuple(core.links)
+        self._rings = tuple(getattr(link, "_ring", None) for link in core.links)
         self._addressed = bytes(1 if hasattr(link, "neighbours") else 0 for link in core.links)
         # The core's own steps, bound once ([no-alloc]), then ours in their place.
         self._middle = core.receive_middle
         self._fill = core._fill_packet
         core.receive_middle = self._received
         core._fill_packet = self._filled
-        forwarder = getattr(core, "forwarder", None)
-        if forwarder is not None:
-            self._route = forwarder._route
-            forwarder._route = self._routed
+        self._forwarder = getattr(core, "forwarder", None)  # (a bridge's: mctp.bridge)
+        if self._forwarder is not None:
+            self._route = self._forwarder._route
+            self._forwarder._route = self._routed
         return self
 
     def detach(self):
@@ -101,10 +106,9 @@ class Capture:
             return
         del core.receive_middle
         del core._fill_packet
-        forwarder = getattr(core, "forwarder", None)
-        if forwarder is not None:
-            del forwarder._route
-        self._core = None
+        if self._forwarder is not None:
+            del self._forwarder._route
+        self._core = self._forwarder = None
 
     def clear(self):
         """Forget every record (and the count of those overwritten)."""
@@ -156,9 +160,8 @@ class Capture:
     def _link_of(self, buf):
         # The number of the ring link whose next packet is `buf` (0: none of them).
         i = 0
-        while i < len(self._links):
-            ring = getattr(self._links[i], "_ring", None)
-            if ring is not None and ring[self._links[i]._r] is buf:
+        while i < len(self._rings):
+            if self._rings[i] is not None and self._rings[i][self._links[i]._r] is buf:
                 return i + 1
             i += 1
         return 0
