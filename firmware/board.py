@@ -8,7 +8,12 @@
 
 import sys
 
+from mctp.bufcopy import copy_into
+
 from .endpoint import EndpointApp
+
+
+app = None  # the app main() serves, once it has started
 
 
 def load_config():
@@ -68,6 +73,13 @@ def build(config=None, wake=None):
     ipc = _uart(machine, c, "IPC")
     if ipc is not None:
         app.serve_ipc(ipc)
+    if app.serial is not None and isinstance(app.serial.stream, UsbSerial):
+        # Its writes go to the USB from the loop's top level, after every service's.
+        app.services.append(app.serial.stream.flush)
+    if getattr(c, "CAPTURE", 0):  # (an older board_config has no CAPTURE)
+        from mctp.capture import Capture  # noqa: PLC0415 (most boards capture nothing)
+
+        app.capture = Capture(c.CAPTURE).attach(app.core)
     return app
 
 
@@ -115,16 +127,27 @@ def usb_serial():
 
 class UsbSerial:
     """What SerialLink uses of machine.UART, over a CDCInterface made with timeout 0: it has
-    no any() and reads and writes whole buffers, so each read and write here makes a
-    memoryview of the part asked for (as CDCInterface.write makes one itself)."""
+    no any() and reads and writes whole buffers, so each read here makes a memoryview of the
+    part asked for (as CDCInterface makes its own).
+
+    Writes wait in `queue` bytes of our own until flush(), which the bridge's loop calls after
+    its services (firmware.board adds it to them): micropython-lib's CDCInterface.write is
+    Python, four calls deep before its C, and a control answer or a forwarded packet is sent
+    from inside the stack's poll, where those frames on top of the answer's own took a Pico's
+    8 KiB C stack to its end ([c-stack], docs/bridge.md). write() only copies, and allocates
+    nothing; a write that finds the queue full flushes it from where it is."""
 
     POLL = 3  # MP_STREAM_POLL and MP_STREAM_POLL_RD, from py/stream.h: readable?
     POLL_RD = 1
     PACKET = 64  # bytes of a USB full-speed bulk packet: what any() says when it has some
+    QUEUE = 2048  # a 1 KiB message's 16 frames (about 1,200 bytes) and the answers of a round
 
-    def __init__(self, cdc):
+    def __init__(self, cdc, queue=QUEUE):
         self.source = cdc  # what asyncio's poller watches for bytes (main())
         self.cdc = cdc
+        self.queue = bytearray(queue)
+        self._queued = 0  # bytes written to the queue
+        self._flushed = 0  # of those, bytes the CDC interface took
 
     def any(self):
         # Some bytes or none (the CDC does not say how many): readinto takes what there is.
@@ -136,9 +159,30 @@ class UsbSerial:
         return self.cdc.readinto(memoryview(buf)[:n])
 
     def write(self, buf, off=0, n=None):
+        """buf[off:off + n] (default: to the end) into the queue; how many bytes it took."""
         if n is None:
             n = len(buf) - off
-        return self.cdc.write(memoryview(buf)[off : off + n])
+        if n > len(self.queue) - self._queued:
+            self.flush()
+            n = min(n, len(self.queue) - self._queued)
+        copy_into(self.queue, self._queued, buf, off, n)
+        self._queued += n
+        return n
+
+    def waiting(self):
+        """Bytes written and not yet taken by the CDC interface."""
+        return self._queued - self._flushed
+
+    def flush(self):
+        """Hand what waits in the queue to the CDC interface, as much as it takes; 0 (a
+        service's count of messages served)."""
+        if self._queued == self._flushed:
+            return 0
+        view = memoryview(self.queue)[self._flushed : self._queued]
+        self._flushed += self.cdc.write(view) or 0
+        if self._flushed == self._queued:
+            self._queued = self._flushed = 0
+        return 0
 
 
 def _uart(machine, c, use):
@@ -182,6 +226,8 @@ def main():
     import asyncio  # noqa: PLC0415
 
     from mctp.aio import ThreadSafeFlag  # noqa: PLC0415
+
+    global app  # noqa: PLW0603 (for the REPL after Ctrl-C: firmware.board.app.capture.dump())
 
     config = load_config()
     app = build(config, ThreadSafeFlag())

@@ -50,6 +50,12 @@ UPSTREAM = "uart"
 POOL_SIZE = 8
 DOWNSTREAM = None
 
+# A capture of the packets the links receive and send (mctp.capture, docs/bridge.md): how many
+# of the newest it keeps, each up to 68 bytes (76 bytes of RAM a packet), or 0 for none. After
+# Ctrl-C, at the REPL (with WATCHDOG_MS None): firmware.board.app.capture.dump(), or .save(
+# "capture.txt") onto the board's flash; tools/mctp_trace.py --capture reads either.
+CAPTURE = 0
+
 LED = "LED"  # a Pin name or number that blinks once per message served, or None
 
 VENDOR_ID = 0xFFFF  # the PCI vendor ID of the echo service (message type 0x7E); set your own

@@ -53,6 +53,8 @@ class EndpointApp:
 
     `ipc`: the StreamService that serves the stack to an application elsewhere, once
     serve_ipc() has been called (None before).
+    `capture`: the mctp.capture.Capture recording the links' packets, or None (set by
+    firmware.board from board_config.CAPTURE, or by hand: Capture(32).attach(app.core)).
     """
 
     def __init__(
@@ -106,6 +108,7 @@ class EndpointApp:
         # messages it served. Add your own.
         self.services = [self.echo.poll, self.pldm.poll]
         self.ipc = None
+        self.capture = None  # an mctp.capture.Capture of the links' packets, when one is on
         self.task = None  # the stack task, while main() runs
         self.faults = 0  # exceptions that escaped a poll (run() caught them and went on)
         self.first_fault = None  # the first one's traceback, as text
@@ -237,6 +240,9 @@ class EndpointApp:
         print("faults", self.faults)
         if self.ipc is not None:
             print("ipc", " ".join("%s=%d" % pair for pair in self.ipc.counts()))
+        if self.capture is not None:
+            held, overwritten = self.capture.held, self.capture.overwritten
+            print("capture %d packets, %d overwritten: capture.dump()" % (held, overwritten))
         for line in self.server.open_handles():
             print(line)
         if self.first_fault:

@@ -136,6 +136,9 @@ ALLOWED = {
     # whose frame is on the heap anyway; a full table raises there).
     ("mctp/bridge/control.py", "_learn_route"),
     ("mctp/_compat.py", "format_exception"),  # a fault's traceback, once
+    # A capture read out at the REPL or by a tool, after the packets.
+    ("mctp/capture.py", "records"),
+    ("mctp/capture.py", "dump"),
     # (a client's disconnect, which a board's UART has none of, and the REPL's counters)
     ("mctp/ipc/service.py", "_add_counts"),
     ("mctp/host/ipc_sockets.py", "_clear_stale"),  # a listener's set-up

@@ -14,6 +14,8 @@ COPIES = (
     ("mctp.core.core", "mctp.core.packet", "VERSION_AT DEST_EID_AT SRC_EID_AT FLAGS_AT"),
     ("mctp.server.audit", "mctp.server.server", "KIND_FREE KIND_LISTENER KIND_REQUEST"),
     ("mctp.control.pool", "mctp.i2c.smbus", "ADDR_MIN ADDR_MAX"),
+    ("mctp.capture", "mctp.i2c.smbus", "RX_PACKET_AT RX_SOURCE_AT"),
+    ("mctp.capture", "mctp.core.packet", "DEST_EID_AT"),
     ("mctp.i2c.link", "mctp.i2c.smbus", "PACKET_AT RX_PACKET_AT RX_SOURCE_AT RX_FRAMING"),
     ("mctp.i2c.link", "mctp.core.packet", "DEST_EID_AT SRC_EID_AT"),
     (

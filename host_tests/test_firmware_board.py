@@ -7,7 +7,7 @@ import sys
 
 from endpoints import Endpoint, FakeClock, pattern
 from test_firmware_endpoint import BOARD_ID, FakeMachine, Pin, board_config_with, machine_module
-from testing import IS_MICROPYTHON, raises, skip
+from testing import heap_locked, raises
 
 from mctp.control.bus_owner import BusOwner
 from mctp.control import uuid_from_unique_id
@@ -92,7 +92,11 @@ def test_a_board_on_a_uart_alone_is_set_up_and_served_over_its_serial_line():
 
 class FakeCdc:
     """What firmware.board uses of micropython-lib's CDCInterface, on one end of a SerialPipe:
-    reads and writes of whole buffers (timeout 0: what there is), readiness through ioctl."""
+    reads and writes of whole buffers (timeout 0: what there is), readiness through ioctl.
+    A write and a read go as deep as micropython-lib's (usb-device-cdc 0.1, usb-device 0.2)
+    before their C call, which the pipe's end stands for: CDCInterface.write, _wr_xfer,
+    Interface.submit_xfer, _Device._submit_xfer; readinto, _readinto, _rd_xfer, then the
+    same two. What a board's C stack pays under a write is what the emulated boards pay."""
 
     def __init__(self, end):
         self.end = end
@@ -105,10 +109,25 @@ class FakeCdc:
         return arg if request == 3 and arg == 1 and self.end.any() else 0
 
     def readinto(self, buf):
-        return self.end.readinto(buf, len(buf)) or None
+        return self._readinto(buf)
+
+    def _readinto(self, buf):
+        return self._rd_xfer(buf) or None
+
+    def _rd_xfer(self, buf):
+        return self.submit_xfer(self.end.readinto, buf)
 
     def write(self, buf):
-        return self.end.write(bytes(buf))
+        return self._wr_xfer(buf)
+
+    def _wr_xfer(self, buf):
+        return self.submit_xfer(self.end.write, buf)
+
+    def submit_xfer(self, xfer, buf):
+        return self._submit_xfer(xfer, buf)
+
+    def _submit_xfer(self, xfer, buf):
+        return xfer(buf)
 
 
 class FakeUsb:
@@ -194,14 +213,10 @@ def test_a_bridge_board_on_a_uart_asks_its_bus_owner_for_a_pool():
 
 
 def test_a_bridge_board_on_usb_takes_a_second_cdc_interface():
-    if IS_MICROPYTHON and sys.platform != "linux":
-        # Open (docs/bridge.md): on the emulated Cortex-M0 with a Pico's C stack, the control
-        # answers through the stand-in CDC interface are lost (counted as internal_error).
-        skip("a control answer over the stand-in USB CDC is lost on a Pico-sized C stack")
     import firmware.board  # noqa: PLC0415
     from mctp.host.serial_pipe import SerialPipe  # noqa: PLC0415
 
-    Bridge = board_config_with(BRIDGE=True, UPSTREAM="usb", POOL_SIZE=3)
+    Bridge = board_config_with(BRIDGE=True, UPSTREAM="usb", POOL_SIZE=3, CAPTURE=8)
     pipe = SerialPipe()
     usb = FakeUsb(pipe.a)
     with machine_module(FakeMachine(SimBus())), usb_modules(usb):
@@ -214,6 +229,44 @@ def test_a_bridge_board_on_usb_takes_a_second_cdc_interface():
     peer, assignment = _set_up_bridge(app, pipe.b)
     assert (peer.eid, assignment.pool_size) == (10, 3)
     assert app.serial.counters.rx_frames == app.serial.counters.tx_frames > 0
+    # The capture (CAPTURE = 8) holds the last requests and answers on the upstream link
+    # (link 2, after the I2C bus; no address on a serial line): Set Endpoint ID last.
+    records = app.capture.records()
+    assert (
+        app.capture.held == 8 and app.capture.overwritten == 2 * app.serial.counters.rx_frames - 8
+    )
+    assert [(r[1], r[2], r[3]) for r in records] == [(2, False, None), (2, True, None)] * 4
+    request, answer = records[-2][5], records[-1][5]
+    assert request[4] == 0x00 and request[5] & 0x80 and request[6] == 0x01  # Set Endpoint ID
+    assert answer[4] == 0x00 and answer[6:8] == b"\x01\x00"  # its answer: SUCCESS
+
+
+def test_a_usb_upstream_sends_from_the_loop_and_its_writes_allocate_nothing():
+    # Writes under the stack's poll only copy into the queue (heap locked); the loop's flush
+    # hands them to the CDC interface, as much as it takes; a write that finds the queue full
+    # flushes it first, and takes what then fits.
+    from firmware.board import UsbSerial  # noqa: PLC0415
+    from mctp.host.serial_pipe import SerialPipe  # noqa: PLC0415
+
+    pipe = SerialPipe()
+    usb = UsbSerial(FakeCdc(pipe.a), queue=100)
+    frame = bytes(range(60))
+    with heap_locked():
+        assert usb.write(frame, 10, 40) == 40
+    assert (usb.waiting(), pipe.b.any()) == (40, 0)
+    pipe.a.accept = 30  # the CDC's buffer takes 30 bytes, then the rest
+    assert usb.flush() == 0 and (usb.waiting(), pipe.b.any()) == (10, 30)
+    usb.flush()
+    assert (usb.waiting(), pipe.b.any()) == (0, 40)
+    pipe.a.accept = 0
+    assert usb.write(frame) == 60 and usb.write(frame) == 60  # the first 60 flushed for it
+    assert (usb.waiting(), pipe.b.any()) == (60, 100)
+    pipe.a.accept = 1
+    # 1 byte went: the queue's room is after what it holds until the CDC has taken it all
+    assert usb.write(frame) == 40 and usb.waiting() == 99
+    received = bytearray(200)
+    assert pipe.b.readinto(received) == 101
+    assert received[:101] == frame[10:50] + frame + frame[:1]
 
 
 def test_a_bridge_board_says_what_its_settings_lack():

@@ -45,6 +45,7 @@ def test_bad_command_lines_are_one_usage_error_with_status_2():
     cases = (
         ("mctp_trace.py", ("zz",), "error: not a frame in hex: 'zz'"),
         ("mctp_trace.py", ("--colour",), "error: unknown option --colour"),
+        ("mctp_trace.py", ("--write-pcap", "out.pcap"), "error: --write-pcap goes with --capture"),
         ("fuzz.py", ("--mode", "x"), "error: --mode: udp, inproc, ipc or all, not 'x'"),
         ("fuzz.py", ("--frames", "-3"), "error: --frames: -3 is not within 1.."),
         ("run_demo.py", ("--bogus",), "error: unknown option --bogus"),

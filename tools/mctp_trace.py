@@ -1,6 +1,6 @@
-# Decodes SMBus/I2C MCTP frames and pcap captures of MCTP packets; `--help` prints USAGE. describe_frame() is what `make run`
-# prints for every frame on the bus. Allocates freely: a host tool, also usable from the
-# MicroPython REPL.
+# Decodes SMBus/I2C MCTP frames, pcap captures of MCTP packets and a board's captures
+# (mctp.capture); `--help` prints USAGE. describe_frame() is what `make run` prints for every
+# frame on the bus. Allocates freely: a host tool, also usable from the MicroPython REPL.
 
 import sys
 
@@ -16,7 +16,7 @@ from mctp.constants import (  # noqa: E402
 )
 from mctp.core.packet import FLAG_SOM, FLAGS_AT, TRANSPORT_HEADER_SIZE, describe  # noqa: E402
 from mctp.i2c.smbus import decode_frame  # noqa: E402
-from mctp.host.pcap import RECEIVED, SENT, read_pcap  # noqa: E402
+from mctp.host.pcap import RECEIVED, SENT, PcapWriter, Record, read_dump, read_pcap  # noqa: E402
 
 from firmware.pldm import COMMAND_NAMES as PLDM_BASE_COMMANDS  # noqa: E402
 from firmware.pldm import PLDM_TYPE_BASE, PLDM_TYPE_MASK  # noqa: E402
@@ -24,7 +24,7 @@ from firmware.pldm import PLDM_TYPE_BASE, PLDM_TYPE_MASK  # noqa: E402
 sys.path.insert(0, __file__.rpartition("/")[0] or ".")
 from cli import CommandLine  # noqa: E402
 
-USAGE = """usage: mctp_trace.py [FRAME ...] | --pcap FILE
+USAGE = """usage: mctp_trace.py [FRAME ...] | --pcap FILE | --capture FILE [--write-pcap OUT]
 
 Print one line for each SMBus/I2C MCTP frame given in hex (address byte first, PEC last):
 the addresses, PEC, transport header and the control, PLDM or vendor message. Each argument is
@@ -40,6 +40,10 @@ Options:
                LINUX_SLL2 or LINUX_SLL; or MCTP, 291): its time from the first packet,
                link number, in or out, the peer's physical address (- on a serial
                line), then the packet as a frame's is shown
+  --capture FILE  the same for a board's capture (mctp.capture: Capture.dump()'s text,
+               Capture.save()'s file, or a console's output with the dump in it)
+  --write-pcap OUT  with --capture: also write it to OUT as a pcap file (LINUX_SLL2, as
+               run_endpoint.py --pcap writes), for Wireshark
 """
 
 _SHOWN = 16  # message bytes shown before "..."
@@ -99,6 +103,28 @@ def describe_message(msg_type, body):
     return "type 0x%02x: %s" % (msg_type, _hex(body))
 
 
+def board_records(parsed):
+    """The Records (mctp.host.pcap's) of a board's capture, from mctp.capture.read_dump: the
+    time in seconds of the board's ms ticks, the packet as far as the capture kept it."""
+    return [
+        Record(ms / 1000, link, SENT if sent else RECEIVED, address, packet)
+        for ms, link, sent, address, _, packet in parsed
+    ]
+
+
+def write_pcap(records, path):
+    """Records as a pcap file at `path` (each packet as far as it was kept)."""
+    with open(path, "wb") as file:
+        when = [0]
+        writer = PcapWriter(file, clock=lambda: when[0])
+        for record in records:
+            when[0] = round(record.time * 1000) * 1000000
+            packet = record.packet
+            writer.record(
+                record.direction, record.interface, packet, 0, len(packet), record.address
+            )
+
+
 def _header(body, commands, codes):
     # body: [Rq/D/IID, command, (completion code,) data...]
     command = commands.get(body[1], "command 0x%02x" % body[1])
@@ -118,16 +144,34 @@ def _hex(data):
 
 
 def main(argv):
-    cli = CommandLine(USAGE, valued={"--pcap": None}, positional=True)
+    cli = CommandLine(
+        USAGE, valued={"--pcap": None, "--capture": None, "--write-pcap": None}, positional=True
+    )
     options, frames = cli.parse(argv)
+    if options["write_pcap"] is not None and options["capture"] is None:
+        cli.fail("--write-pcap goes with --capture")
+    for option in ("pcap", "capture"):
+        if options[option] is not None and frames:
+            cli.fail("give frames or --%s FILE, not both" % option)
+    if options["pcap"] is not None and options["capture"] is not None:
+        cli.fail("give --pcap or --capture, not both")
     if options["pcap"] is not None:
-        if frames:
-            cli.fail("give frames or --pcap FILE, not both")
         try:
             with open(options["pcap"], "rb") as file:
                 records = read_pcap(file.read())
         except (OSError, ValueError) as error:
             cli.fail("--pcap %s: %s" % (options["pcap"], error))
+        for line in describe_capture(records):
+            print(line)
+        return
+    if options["capture"] is not None:
+        try:
+            with open(options["capture"]) as file:
+                records = board_records(read_dump(file.read()))
+            if options["write_pcap"] is not None:
+                write_pcap(records, options["write_pcap"])
+        except (OSError, ValueError) as error:
+            cli.fail("--capture %s: %s" % (options["capture"], error))
         for line in describe_capture(records):
             print(line)
         return

@@ -32,6 +32,7 @@ BRIDGE = False  # True: a bridge to the endpoints on the I2C bus, see firmware/b
 UPSTREAM = "uart"  # the bridge's link to the host: "uart" (SERIAL_UART) or "usb" (the board's USB)
 POOL_SIZE = 8  # the EIDs it asks the host's bus owner for
 DOWNSTREAM = None  # the endpoints' 7-bit addresses, or None to scan the bus
+CAPTURE = 0  # packets a capture keeps (mctp.capture; app.capture.dump() at the REPL), 0: none
 
 LED = "LED"  # the on-board LED (GP25), toggled once per message served
 

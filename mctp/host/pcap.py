@@ -1,5 +1,6 @@
 # Captures of the packets a stack's links receive and send, as pcap files that Wireshark's MCTP
-# dissector (Wireshark 4.2 and later) opens, and the reader mctp_trace uses. A host module: it
+# dissector (Wireshark 4.2 and later) opens, and the readers mctp_trace uses: of pcap files, and
+# of a board's own captures (mctp.capture), which it dumps as text. A host module: it
 # allocates per packet, and only while a capture is on.
 #
 # The format is the one the Linux kernel's own MCTP captures have (tcpdump -i mctp0): link type
@@ -28,6 +29,7 @@
 import struct
 import time
 
+from ..capture import HEADER_LINE
 from ..i2c.smbus import RX_PACKET_AT, RX_SOURCE_AT
 
 LINKTYPE_LINUX_SLL2 = 276
@@ -247,3 +249,51 @@ def _record(frame, linktype, when):
     address = frame[address_at] if length == 1 else None
     direction = kind if kind in (RECEIVED, SENT) else None
     return Record(when, interface, direction, address, bytes(frame[packet_at:]))
+
+
+def read_dump(text):
+    """The records of a board's capture (mctp.capture.Capture.dump()) in `text` (a console's output, say: lines before its
+    header line are skipped, and its records end at a blank line or a REPL prompt), as (ms,
+    link, sent, address or None, length, packet bytes). ValueError, naming the line, for any
+    other line, or when fewer records follow than the header says."""
+    lines = text.splitlines()
+    start = 0
+    while start < len(lines) and not lines[start].startswith(HEADER_LINE):
+        start += 1
+    if start == len(lines):
+        raise ValueError("no capture: no line starts with %r" % HEADER_LINE)
+    held = int(lines[start][len(HEADER_LINE) :].split()[0])
+    records = []
+    for number in range(start + 2, len(lines) + 1):
+        line = lines[number - 1].strip()
+        if not line or line.startswith(">>>"):
+            break
+        records.append(_parse_record(line, number))
+    if len(records) != held:
+        raise ValueError(
+            "the capture at line %d says %d packets, and %d follow"
+            % (start + 1, held, len(records))
+        )
+    return records
+
+
+def _parse_record(line, number):
+    fields = line.split()
+    try:
+        if len(fields) not in (5, 6) or fields[2] not in ("in", "out"):
+            raise ValueError
+        address = None if fields[3] == "-" else int(fields[3], 16)
+        packet = bytes.fromhex(fields[5]) if len(fields) == 6 else b""
+        return (
+            int(fields[0]),
+            int(fields[1]),
+            fields[2] == "out",
+            address,
+            int(fields[4]),
+            packet,
+        )
+    except ValueError:
+        raise ValueError(
+            "line %d is not a capture record (MS LINK in|out ADDRESS|- LENGTH HEX): %r"
+            % (number, line)
+        ) from None

@@ -545,6 +545,21 @@ _IPC_C_STACK_RUN = _C_STACK_RUN.replace("StackRig", "IpcStackRig").replace(
     "m0_c_stack", "m0_ipc_c_stack"
 )
 
+# m0_bridge_control_c_stack_bytes, m0_bridge_forward_c_stack_bytes: a bridge board on its USB
+# upstream (the stand-in CDC interface, as deep as micropython-lib's) under the same tasks,
+# answering the bus owner's control requests, or forwarding 1 KiB both ways;
+# m0_bridge_capture_c_stack_bytes: answering them with a capture on (CAPTURE = 32).
+_BRIDGE_C_STACK_RUNS = tuple(
+    _C_STACK_RUN.replace("StackRig()", "BridgeStackRig(%s)" % arguments)
+    .replace("import StackRig", "import BridgeStackRig")
+    .replace("m0_c_stack", "m0_bridge_%s_c_stack" % name)
+    for name, arguments in (
+        ("control", "'control'"),
+        ("forward", "'forward'"),
+        ("capture", "'control', 32"),
+    )
+)
+
 
 def run_bench(board, image, source):
     """The figures, as {name: (value, unit)}, in the order printed."""
@@ -555,7 +570,7 @@ def run_bench(board, image, source):
         out, err = guest.execute("import bench_m0\nbench_m0.main()", 1800)
         if not err:
             guest.soft_reset()
-            for run in (_C_STACK_RUN, _ASYNC_C_STACK_RUN, _IPC_C_STACK_RUN):
+            for run in (_C_STACK_RUN, _ASYNC_C_STACK_RUN, _IPC_C_STACK_RUN, *_BRIDGE_C_STACK_RUNS):
                 more, err = guest.execute(run, 600)
                 out += more
                 if err:
@@ -609,6 +624,10 @@ CHECKED = (
     "m0_c_stack_bytes",
     "m0_async_c_stack_bytes",
     "m0_ipc_c_stack_bytes",
+    "m0_bridge_control_c_stack_bytes",
+    "m0_bridge_forward_c_stack_bytes",
+    "m0_bridge_capture_c_stack_bytes",
+    "m0_capture_i2c_rx_packet_instr",
     "m0_stack_ram_bytes",
     "m0_frozen_flash_bytes",
 )

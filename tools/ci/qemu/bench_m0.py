@@ -392,3 +392,140 @@ def main():
     sign = instructions(bench.ecdsa_sign_run(), 3, per_tick)
     print("m0_ecdsa_p256_sign_instr: %d instr" % sign)
     print("m0_ecdsa_p256_step_instr: %d instr" % ecdsa_largest_step(per_tick, 5))
+    print("m0_capture_i2c_rx_packet_instr: %d instr" % captured_rx_packet(per_tick))
+
+
+def captured_rx_packet(per_tick):
+    # m0_i2c_rx_packet_instr's 16 frames with a capture on (mctp.capture): each packet
+    # recorded as the core meets it.
+    from mctp.capture import Capture  # noqa: PLC0415 (measured last, as the bridge)
+
+    core, target, link, frames = bench.i2c_rx_setup()
+    capture = Capture(32).attach(core)
+    run = bench.irq_frames_run(bench.link_handler(target), frames, link.poll, core)
+    run()
+    if link.counters.rx_frames != 16 or capture.held != 16 or core.pool.in_use():
+        raise AssertionError("the capture did not record every frame once")
+    return instructions(run, 20, per_tick) / 16
+
+
+BRIDGE_EID = 9
+OWNER_EID = 8  # the bus owner, upstream
+DEVICE_EID = 20  # an endpoint behind the bridge, at I2C address 0x30
+
+
+class BridgeStackRig(AsyncStackRig):
+    """A board's bridge (firmware.board.build with BRIDGE = True and UPSTREAM = "usb") under
+    the asyncio tasks of its main.py, its upstream the stand-in CDC interface of
+    test_firmware_board (as deep as micropython-lib's) on a serial line whose other end is the
+    bus owner's, for m0_bridge_*_c_stack_bytes. `path` is what each round carries:
+
+    - "control": the bus owner's Get Endpoint ID request, answered over the USB upstream;
+    - "forward": a 1 KiB message from the bus owner to the endpoint behind the bridge (each
+      packet forwarded onto the I2C bus, a frame arriving during every write) and one from
+      that endpoint to the bus owner (each packet forwarded up through the CDC interface).
+
+    The bus owner set the bridge's EID (so its route upstream) before the rounds; the
+    endpoint behind it is routed by hand (its pool's enumeration is not what is measured).
+    `capture`: the board's CAPTURE setting (mctp.capture: the packets recorded as they go)."""
+
+    def __init__(self, path, capture=0):
+        import asyncio  # noqa: PLC0415
+
+        from test_firmware_board import FakeUsb, usb_modules  # noqa: PLC0415
+        from test_firmware_endpoint import (  # noqa: PLC0415
+            FakeMachine,
+            board_config_with,
+            machine_module,
+        )
+
+        import firmware.board  # noqa: PLC0415
+        from mctp.host.serial_pipe import SerialPipe  # noqa: PLC0415
+        from mctp.serial.framing import frame_packet, frame_size  # noqa: PLC0415
+
+        bus = SimBus()
+        target = bus.target(0x1D)
+        self.drain = Drain(bus.target(0x30))
+        (stray,) = frame_writes(build_packets(0x33, 0x44, 8, 0x00, b"\x80\x02"), 0x12)
+        self.controller = _IrqAtEveryWrite(bus, target, stray)
+        rig = self
+
+        class Machine(FakeMachine):
+            def I2C(self, bus_id, freq=400_000, sda=None, scl=None):
+                return rig.controller
+
+            def _target(self, bus_id, addr, sda=None, scl=None):
+                return target
+
+        line = SerialPipe()
+        Bridge = board_config_with(
+            BRIDGE=True, UPSTREAM="usb", POOL_SIZE=3, DOWNSTREAM=(0x30,), LED=None, CAPTURE=capture
+        )
+        with machine_module(Machine(bus)), usb_modules(FakeUsb(line.a)):
+            self.app = firmware.board.build(Bridge, asyncio.ThreadSafeFlag())
+        self.app.core.add_route(DEVICE_EID, DEVICE_EID, self.app.link, 0x30)
+        self.owner = line.b
+        self.i2c = bus.controller()
+        self.target = target
+        self.path = path
+
+        def serial_frames(packets):
+            frames = []
+            for packet in packets:
+                frame = bytearray(frame_size(len(packet)))
+                frames.append(memoryview(frame)[: frame_packet(frame, packet, len(packet))])
+            return frames
+
+        set_eid = build_packets(OWNER_EID, 0, 8 | 1, 0x00, b"\x81\x01\x00" + bytes([BRIDGE_EID]))
+        self.up = serial_frames(set_eid)  # written once, before the rounds
+        if path == "control":
+            get_eid = build_packets(OWNER_EID, BRIDGE_EID, 8 | 2, 0x00, b"\x80\x02")
+            self.up += serial_frames(get_eid)
+            self.down = []
+        else:
+            message = b"\xff\xff" + bytes(MAX_PAYLOAD_SIZE - 2)
+            self.up += serial_frames(build_packets(OWNER_EID, DEVICE_EID, 8 | 3, 0x7E, message))
+            self.down = frame_writes(
+                build_packets(DEVICE_EID, OWNER_EID, 3, 0x7E, message), 0x30, 0x1D
+            )
+        self.scratch = bytearray(256)
+        self.round = 0
+        self.rounds = 0
+        self.running = self._running
+
+    def serve(self):
+        super().serve()
+        self.up = self.up[self.rounds == 1 :]  # the Set Endpoint ID, in the first round only
+
+    def _running(self):
+        # The bus owner's frames for this round, one a turn, then the device's; what the
+        # bridge sent up is taken off the line.
+        self.drain.take()
+        while self.owner.any():
+            self.owner.readinto(self.scratch)
+        i = self.round
+        if i < len(self.up):
+            self.owner.write(self.up[i])
+            self.app.wake.set()
+        elif i - len(self.up) < len(self.down):
+            self.i2c.writeto(0x1D, self.down[i - len(self.up)])
+            self.target.service()
+        self.round += 1
+        if self.round <= len(self.up) + len(self.down) + 2:
+            return True
+        self.rounds += 1
+        return False
+
+    def check(self):
+        """Raise unless every round was answered or forwarded whole."""
+        self.drain.take()
+        counters = self.app.core.counters
+        control = self.app.control.counters
+        rounds = self.rounds
+        if self.path == "control":
+            ok = control.responses == rounds + 1  # and the Set Endpoint ID's
+        else:
+            ok = counters.fwd_packets == 32 * rounds and self.drain.frames == 16 * rounds
+        if not ok or self.app.faults or control.internal_error or counters.internal_error:
+            self.app.show()
+            raise AssertionError("the bridge did not answer or forward everything: C stack?")
