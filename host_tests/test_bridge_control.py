@@ -86,6 +86,21 @@ def test_allocations_that_are_refused():
     assert rig.responder.counters.pool_changes == 0
 
 
+def test_a_set_eid_into_the_bridges_own_pool_is_refused():
+    # Linux's mctpd does this after it forgot the bridge (Remove, or a restart): it assigns
+    # the bridge a static EID inside the pool it had given it. Taken, the bridge would answer
+    # for an EID that an endpoint behind it has, and that endpoint would be out of reach.
+    rig = owned_bridge(pool_size=3)
+    assert rig.ask(b"\x81\x08\x00\x03\x0b")[1] == bytes.fromhex("01 08 00 00 03 0B")  # 11..13
+    for body in (b"\x82\x01\x00\x0b", b"\x83\x01\x01\x0d"):  # set 11, force 13
+        assert rig.ask(body)[1] == bytes((body[0] & 0x1F, 0x01, 0x02)), body  # INVALID_DATA
+    assert rig.ep.core.eid == 10
+    assert rig.responder.counters.eid_changes == 1
+    # Just past the pool is no endpoint's: taken, the pool kept.
+    assert rig.ask(b"\x84\x01\x00\x0e")[1] == bytes.fromhex("04 01 00 02 0E 03")
+    assert (rig.ep.core.eid, rig.responder.pool_first, rig.responder.pool_count) == (14, 11, 3)
+
+
 def test_a_bridge_whose_eid_nobody_set_takes_no_allocation():
     rig = bridge(pool_size=3, eid=12)  # an EID of its own: no bus owner known
     assert rig.ask(b"\x80\x08\x00\x03\x0b")[1] == bytes.fromhex("00 08 00 01 00 00")
