@@ -99,6 +99,9 @@ def test_a_set_eid_into_the_bridges_own_pool_is_refused():
     # Just past the pool is no endpoint's: taken, the pool kept.
     assert rig.ask(b"\x84\x01\x00\x0e")[1] == bytes.fromhex("04 01 00 02 0E 03")
     assert (rig.ep.core.eid, rig.responder.pool_first, rig.responder.pool_count) == (14, 11, 3)
+    # The pool taken back (force allocation of none), the EID is free to give.
+    assert rig.ask(b"\x85\x08\x01\x00\x00")[1] == bytes.fromhex("05 08 00 00 00 00")
+    assert rig.ask(b"\x86\x01\x00\x0b")[1] == bytes.fromhex("06 01 00 01 0B 03")
 
 
 def test_a_bridge_whose_eid_nobody_set_takes_no_allocation():
