@@ -189,8 +189,9 @@ def test_the_bridge_commands_with_the_heap_locked():
         b"\x80\x09\x01\x00\x00\x21\x62",
         b"\x80\x0a\x00",
         b"\x80\x01\x00\x0a",
+        b"\x80\x01\x00\x0c",  # into the pool (11..13): refused
     )
     answer_locked(rig, requests, dest=10)
     counters = rig.responder.counters
-    assert (counters.responses, counters.errors, counters.internal_error) == (1 + 14, 2, 0)
+    assert (counters.responses, counters.errors, counters.internal_error) == (1 + 16, 4, 0)
     assert rig.ep.core.routes.lookup(0x21) is not None
