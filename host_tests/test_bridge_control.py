@@ -86,6 +86,24 @@ def test_allocations_that_are_refused():
     assert rig.responder.counters.pool_changes == 0
 
 
+def test_a_set_eid_into_the_bridges_own_pool_is_refused():
+    # Linux's mctpd does this after it forgot the bridge (Remove, or a restart): it assigns
+    # the bridge a static EID inside the pool it had given it. Taken, the bridge would answer
+    # for an EID that an endpoint behind it has, and that endpoint would be out of reach.
+    rig = owned_bridge(pool_size=3)
+    assert rig.ask(b"\x81\x08\x00\x03\x0b")[1] == bytes.fromhex("01 08 00 00 03 0B")  # 11..13
+    for body in (b"\x82\x01\x00\x0b", b"\x83\x01\x01\x0d"):  # set 11, force 13
+        assert rig.ask(body)[1] == bytes((body[0] & 0x1F, 0x01, 0x02)), body  # INVALID_DATA
+    assert rig.ep.core.eid == 10
+    assert rig.responder.counters.eid_changes == 1
+    # Just past the pool is no endpoint's: taken, the pool kept.
+    assert rig.ask(b"\x84\x01\x00\x0e")[1] == bytes.fromhex("04 01 00 02 0E 03")
+    assert (rig.ep.core.eid, rig.responder.pool_first, rig.responder.pool_count) == (14, 11, 3)
+    # The pool taken back (force allocation of none), the EID is free to give.
+    assert rig.ask(b"\x85\x08\x01\x00\x00")[1] == bytes.fromhex("05 08 00 00 00 00")
+    assert rig.ask(b"\x86\x01\x00\x0b")[1] == bytes.fromhex("06 01 00 01 0B 03")
+
+
 def test_a_bridge_whose_eid_nobody_set_takes_no_allocation():
     rig = bridge(pool_size=3, eid=12)  # an EID of its own: no bus owner known
     assert rig.ask(b"\x80\x08\x00\x03\x0b")[1] == bytes.fromhex("00 08 00 01 00 00")
@@ -171,8 +189,9 @@ def test_the_bridge_commands_with_the_heap_locked():
         b"\x80\x09\x01\x00\x00\x21\x62",
         b"\x80\x0a\x00",
         b"\x80\x01\x00\x0a",
+        b"\x80\x01\x00\x0c",  # into the pool (11..13): refused
     )
     answer_locked(rig, requests, dest=10)
     counters = rig.responder.counters
-    assert (counters.responses, counters.errors, counters.internal_error) == (1 + 14, 2, 0)
+    assert (counters.responses, counters.errors, counters.internal_error) == (1 + 16, 4, 0)
     assert rig.ep.core.routes.lookup(0x21) is not None

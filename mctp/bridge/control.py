@@ -75,8 +75,8 @@ class BridgeResponder(ControlResponder):
     The bus owner is the link, address and EID (`owner_link`, `owner_phys`, `owner_eid`)
     the last Set Endpoint ID (set or force) came from; only it allocates the pool and sends
     routes, and a Set Endpoint ID from another link is rejected. The pool allocated is
-    `pool_first` and `pool_count` (0: none yet); the counters add `pool_changes` and
-    `routes_learned`.
+    `pool_first` and `pool_count` (0: none yet); a Set Endpoint ID (set or force) to one of
+    its EIDs gets ERROR_INVALID_DATA. The counters add `pool_changes` and `routes_learned`.
     """
 
     def __init__(
@@ -109,6 +109,9 @@ class BridgeResponder(ControlResponder):
         if self._from_downstream():
             # A bridge's EID is its bus owner's to set, not an endpoint's on a link it owns.
             return self._eid_set(EID_REJECTED, self.core.eid)
+        if (operation == SET_EID or operation == FORCE_EID) and self._in_pool(eid):
+            # That EID is an endpoint's behind us: as ours, it would shadow that endpoint.
+            return ERROR_INVALID_DATA
         code = ControlResponder._set_eid(self, operation, eid)
         if code != SUCCESS:
             return code
@@ -128,6 +131,9 @@ class BridgeResponder(ControlResponder):
         rsp[5] = self.pool_size
         self._len = 6
         return SUCCESS
+
+    def _in_pool(self, eid):
+        return self.pool_count and self.pool_first <= eid < self.pool_first + self.pool_count
 
     def _pool_status(self):
         if not self.pool_size:
