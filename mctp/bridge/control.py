@@ -39,6 +39,8 @@ from ..control.messages import (
     ERROR,
     ERROR_INVALID_DATA,
     ERROR_INVALID_LENGTH,
+    FORCE_EID,
+    SET_EID,
     SUCCESS,
 )
 from ..control.responder import COUNTERS, ControlResponder
