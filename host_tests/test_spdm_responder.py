@@ -429,11 +429,20 @@ def test_control_requests_are_answered_while_a_signature_is_computed():
     control.close()
 
 
-def test_type_5_is_reported_only_with_the_service():
-    rig = Rig()
-    assert rig.control._supported(MSG_TYPE_SPDM)
-    rig.service.listener.close()
-    assert not rig.control._supported(MSG_TYPE_SPDM)
+def test_the_endpoint_reports_type_5_only_with_spdm_on():
+    from endpoints import FakeClock, firmware_app  # noqa: PLC0415
+
+    from mctp.host.i2c_sim import SimBus  # noqa: PLC0415
+
+    app = firmware_app(SimBus(), FakeClock())
+    assert not app.control._supported(MSG_TYPE_SPDM)
+    assert app.spdm is None and "spdm" not in app.counters()
+    service = app.serve_spdm(CHAIN_DIR, Board)
+    assert app.control._supported(MSG_TYPE_SPDM)
+    assert app.spdm is service and app.counters()["spdm"] is service.counters
+    assert service.poll in app.services and service.problem is None
+    app.remove_service(service)
+    assert not app.control._supported(MSG_TYPE_SPDM)
 
 
 def test_missing_or_bad_files_answer_unspecified_and_say_why():
