@@ -6,22 +6,23 @@
 # and pymctp's SPDM layers dissect every answer. Then the ERROR of each bad request, requests out
 # of order that leave the transcripts intact, ResponseNotReady and RESPOND_IF_READY, control
 # requests answered while a signature is computed, missing or bad provisioning, and a fuzz slice.
-# The test key and chain are host_tests/spdm_test_chain's (a test key, public).
+# The test key and chain are host_tests/spdm_test_chain.py's (a test key, public); the tests of
+# the provisioned files write them into a temporary folder (skipped without a filesystem).
 
 import hashlib
 
 from endpoints import network
+from spdm_test_chain import CHAIN, KEY, ROOT
 from testing import IS_MICROPYTHON, skip
 
-from firmware.spdm import SpdmService, load
+from firmware.spdm import SpdmService
 from mctp import RecvMetadata
 from mctp.constants import MSG_TYPE_CONTROL, MSG_TYPE_SPDM
 from mctp.control.responder import ControlResponder
 from mctp.spdm import messages as m
 from mctp.spdm.certs import cert_chain, split_der
-
-HERE = __file__.rpartition("/")[0] or "."
-CHAIN_DIR = HERE + "/spdm_test_chain"
+from mctp.spdm.measurements import firmware_measurements
+from mctp.spdm.responder import Responder
 
 GET_VERSION = bytes((0x10, 0x84, 0, 0))
 # GET_CAPABILITIES 1.2: CTExponent 0, CERT_CAP | CHAL_CAP, DataTransferSize and MaxSPDMmsgSize
@@ -44,9 +45,44 @@ class Board:
     EID = 9
 
 
-def read(name, folder=CHAIN_DIR):
+def read(folder, name):
     with open(folder + "/" + name, "rb") as f:
         return f.read()
+
+
+def write(folder, name, data):
+    with open(folder + "/" + name, "wb") as f:
+        f.write(data)
+
+
+def temporary_folder():
+    """A new empty folder (skip where there is no filesystem: the emulated boards)."""
+    import os  # noqa: PLC0415
+
+    if not IS_MICROPYTHON:
+        import tempfile  # noqa: PLC0415
+
+        return tempfile.mkdtemp(prefix="mctp-spdm-")
+    raw = os.urandom(4) if hasattr(os, "urandom") else b"\x00\x00\x00\x00"
+    folder = "/tmp/mctp-spdm-%02x%02x%02x%02x" % (raw[0], raw[1], raw[2], raw[3])
+    try:
+        os.mkdir(folder)
+    except (OSError, AttributeError):
+        skip("needs a filesystem")
+    return folder
+
+
+def remove_folder(folder):
+    import os  # noqa: PLC0415
+
+    for name in os.listdir(folder):
+        os.remove(folder + "/" + name)
+    os.rmdir(folder)
+
+
+def fixed_responder(ct_exponent=20):
+    """A Responder with the test chain and key (no files)."""
+    return Responder(cert_chain(CHAIN), KEY, firmware_measurements(Board), ct_exponent)
 
 
 class Rig:
@@ -54,7 +90,7 @@ class Rig:
     asks it. While B waits it runs this rig's poll: A takes in its packets, then the service
     does its part (one signature step at most)."""
 
-    def __init__(self, folder=CHAIN_DIR, ct_exponent=20):
+    def __init__(self, folder=None, ct_exponent=20):
         self.a, self.b = network()
         self.control = ControlResponder(self.a.core, bytes(range(16)))
         self.service = SpdmService(
@@ -63,6 +99,7 @@ class Rig:
             folder,
             config=Board,
             clock=self.a.clock,
+            responder=None if folder else fixed_responder(ct_exponent),
             ct_exponent=ct_exponent,
         )
         self.b.others = [self.poll]
@@ -184,7 +221,7 @@ def verify(answer, context, transcript, chain_der=None):
         encode_dss_signature,
     )
 
-    leaf = x509.load_der_x509_certificate(split_der(chain_der or read("chain.der"))[-1])
+    leaf = x509.load_der_x509_certificate(split_der(chain_der or CHAIN)[-1])
     signature = encode_dss_signature(
         int.from_bytes(answer[-64:-32], "big"), int.from_bytes(answer[-32:], "big")
     )
@@ -258,7 +295,7 @@ def test_the_whole_flow_signed_and_verified():
     assert algorithms[4:20] == bytes.fromhex("3400 01 02 02000000 10000000 01000000")
     assert algorithms[36:] == bytes.fromhex("02200000 03200000 04200000 05200000")
 
-    chain_der = read("chain.der")
+    chain_der = CHAIN
     chain = cert_chain(chain_der)
     digests = requester.digests()
     assert digests == bytes((0x12, m.DIGESTS, 0, 1)) + hashlib.sha256(chain).digest()
@@ -266,7 +303,7 @@ def test_the_whole_flow_signed_and_verified():
     assert got == chain and portions == [1015, len(chain) - 1015]
     assert int.from_bytes(got[:2], "little") == len(got)
     assert got[4:36] == hashlib.sha256(split_der(chain_der)[0]).digest()
-    verify_chain(got[36:], read("root.der"))
+    verify_chain(got[36:], ROOT)
 
     answer, transcript = requester.challenge()
     assert len(answer) == 4 + 32 + 32 + 32 + 2 + 64
@@ -437,7 +474,13 @@ def test_the_endpoint_reports_type_5_only_with_spdm_on():
     app = firmware_app(SimBus(), FakeClock())
     assert not app.control._supported(MSG_TYPE_SPDM)
     assert app.spdm is None and "spdm" not in app.counters()
-    service = app.serve_spdm(CHAIN_DIR, Board)
+    folder = temporary_folder()
+    write(folder, "chain.der", CHAIN)
+    write(folder, "device.key", KEY)
+    try:
+        service = app.serve_spdm(folder, Board)
+    finally:
+        remove_folder(folder)
     assert app.control._supported(MSG_TYPE_SPDM)
     assert app.spdm is service and app.counters()["spdm"] is service.counters
     assert service.poll in app.services and service.problem is None
@@ -446,50 +489,41 @@ def test_the_endpoint_reports_type_5_only_with_spdm_on():
 
 
 def test_missing_or_bad_files_answer_unspecified_and_say_why():
-    import os  # noqa: PLC0415
-
-    rig = Rig(folder=CHAIN_DIR + "/nowhere")
-    problem = rig.service.problem
-    assert problem.startswith("SPDM answers ERROR Unspecified: cannot read " + CHAIN_DIR), problem
-    assert "device.key" in problem and "spdm_provision.py" in problem
-    assert_error(rig.ask(GET_VERSION), m.UNSPECIFIED, 0, m.VERSION_10)
-    assert_error(rig.ask(GET_CAPABILITIES), m.UNSPECIFIED)
-    assert rig.service.counters.unprovisioned == 2
-    if IS_MICROPYTHON:  # (no tempfile there: a random name)
-        raw = os.urandom(4)
-        folder = "/tmp/mctp-spdm-%02x%02x%02x%02x" % (raw[0], raw[1], raw[2], raw[3])
-        os.mkdir(folder)
-    else:
-        import tempfile  # noqa: PLC0415
-
-        folder = tempfile.mkdtemp(prefix="mctp-spdm-")
+    folder = temporary_folder()
     try:
-        with open(folder + "/device.key", "wb") as f:
-            f.write(bytes(31))
-        with open(folder + "/chain.der", "wb") as f:
-            f.write(read("chain.der"))
+        rig = Rig(folder=folder)
+        problem = rig.service.problem
+        assert problem.startswith(
+            "SPDM answers ERROR Unspecified: cannot read %s/device.key" % folder
+        ), problem
+        assert problem.endswith("provision it with tools/spdm_provision.py"), problem
+        assert_error(rig.ask(GET_VERSION), m.UNSPECIFIED, 0, m.VERSION_10)
+        assert_error(rig.ask(GET_CAPABILITIES), m.UNSPECIFIED)
+        assert rig.service.counters.unprovisioned == 2
+        write(folder, "device.key", bytes(31))
+        write(folder, "chain.der", CHAIN)
         problem = Rig(folder=folder).service.problem
         assert problem.endswith(
             "device.key is 31 bytes, must be 32 (the raw P-256 private scalar, big endian)"
         ), problem
-        with open(folder + "/device.key", "wb") as f:
-            f.write(bytes(31) + b"\x01")  # a valid scalar, not the leaf's
+        write(folder, "device.key", bytes(31) + b"\x01")  # a valid scalar, not the leaf's
         problem = Rig(folder=folder).service.problem
         assert problem.endswith(
             "the device key is not the key of the leaf certificate (the last one)"
         ), problem
-        with open(folder + "/device.key", "wb") as f:
-            f.write(read("device.key"))
-        with open(folder + "/chain.der", "wb") as f:
-            f.write(read("chain.der")[:-5])  # a truncated leaf
+        write(folder, "device.key", KEY)
+        write(folder, "chain.der", CHAIN[:-5])  # a truncated leaf
         problem = Rig(folder=folder).service.problem
         assert problem.endswith(
             "certificate 3 (at byte 847 of 1331) is not a whole DER SEQUENCE"
         ), problem
+        write(folder, "chain.der", CHAIN)
+        rig = Rig(folder=folder)
+        assert rig.service.problem is None
+        assert rig.service.responder.chain == cert_chain(CHAIN)
+        assert rig.ask(GET_VERSION)[1] == m.VERSION
     finally:
-        for name in ("device.key", "chain.der"):
-            os.remove(folder + "/" + name)
-        os.rmdir(folder)
+        remove_folder(folder)
 
 
 def test_a_fuzz_slice_never_stops_the_endpoint():
@@ -524,12 +558,6 @@ def test_a_fuzz_slice_never_stops_the_endpoint():
     assert rig.a.core.counters.tag_expired == 0
 
 
-def test_load_reads_the_provisioned_files():
-    responder = load(CHAIN_DIR, Board)
-    assert responder.chain == cert_chain(read("chain.der"))
-    assert responder.measurements.count() == 3
-
-
 def test_provisioning_makes_a_chain_libspdm_takes():
     if IS_MICROPYTHON:
         skip("tools/spdm_provision.py needs cryptography (CPython)")
@@ -537,7 +565,8 @@ def test_provisioning_makes_a_chain_libspdm_takes():
     import sys  # noqa: PLC0415
     import tempfile  # noqa: PLC0415
 
-    sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tools"))
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, os.path.join(os.path.dirname(here), "tools"))
     try:
         import spdm_provision  # noqa: PLC0415
     finally:
@@ -546,12 +575,12 @@ def test_provisioning_makes_a_chain_libspdm_takes():
         paths = spdm_provision.write(folder, "test")
         assert [os.path.basename(p) for p in paths] == ["root.der", "chain.der", "device.key"]
         assert os.stat(paths[2]).st_mode & 0o777 == 0o600
-        verify_chain(read("chain.der", folder), read("root.der", folder))
+        verify_chain(read(folder, "chain.der"), read(folder, "root.der"))
         rig = Rig(folder=folder)
         requester = Requester(rig)
         requester.connect()
         requester.digests()
         requester.certificate()
         answer, transcript = requester.challenge()
-        verify(answer, m.CHALLENGE_AUTH_CONTEXT, transcript, read("chain.der", folder))
+        verify(answer, m.CHALLENGE_AUTH_CONTEXT, transcript, read(folder, "chain.der"))
         assert rig.service.problem is None

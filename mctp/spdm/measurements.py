@@ -53,7 +53,7 @@ def firmware_version():
 def _is_dir(path):
     try:
         return os.stat(path)[0] & 0x4000 != 0
-    except OSError:
+    except (OSError, AttributeError):  # (a port without a filesystem has no os.stat)
         return False
 
 

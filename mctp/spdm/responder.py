@@ -59,9 +59,9 @@ def random_nonce():
 
         return urandom(m.NONCE_SIZE)
     except ImportError:
-        import random  # noqa: PLC0415
+        from random import getrandbits  # noqa: PLC0415
 
-        return bytes(random.getrandbits(8) for _ in range(m.NONCE_SIZE))
+        return bytes(getrandbits(8) for _ in range(m.NONCE_SIZE))
 
 
 class Responder:
