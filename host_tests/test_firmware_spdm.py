@@ -21,7 +21,7 @@ from spdm_requester import (
     write,
 )
 from spdm_test_chain import CHAIN, KEY
-from testing import IS_MICROPYTHON, skip
+from testing import IS_MICROPYTHON, raises, skip
 
 from mctp import RecvMetadata
 from mctp.constants import MSG_TYPE_CONTROL, MSG_TYPE_SPDM
@@ -162,6 +162,13 @@ def test_provisioning_makes_a_chain_libspdm_takes():
         paths = spdm_provision.write(folder, "test")
         assert [os.path.basename(p) for p in paths] == ["root.der", "chain.der", "device.key"]
         assert os.stat(paths[2]).st_mode & 0o777 == 0o600
+        assert os.stat(paths[1]).st_mode & 0o777 == 0o644
+        key = read(folder, "device.key")
+        with raises(SystemExit) as caught:  # an identity there already: refused
+            spdm_provision.main([folder])
+        assert caught.value.code == 2 and read(folder, "device.key") == key
+        assert spdm_provision.main([folder, "--force", "--days", "1"]) == 0
+        assert read(folder, "device.key") != key
         verify_chain(read(folder, "chain.der"), read(folder, "root.der"))
         rig = Rig(folder=folder)
         requester = Requester(rig)

@@ -4,7 +4,10 @@
 import os
 import sys
 
-USAGE = """usage: spdm_provision.py OUTDIR [--name NAME] [--days N]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli import CommandLine  # noqa: E402
+
+USAGE = """usage: spdm_provision.py OUTDIR [--name NAME] [--days N] [--force]
 
 Make a device key and an ECDSA P-256 / SHA-256 certificate chain for the endpoint's SPDM
 responder (firmware/spdm.py), shaped as libspdm's sample chains: a self-signed root CA, an
@@ -30,6 +33,8 @@ identity, not a production root of trust (docs/spdm.md).
 Options:
   --name NAME   the subject names' common prefix (default "MCTP endpoint")
   --days N      validity from now, in days (default 3650)
+  --force       replace the files of an identity already in OUTDIR (without it, refused:
+                a device provisioned from them would no longer be attested by them)
 """
 
 ROOT_FILE = "root.der"
@@ -42,9 +47,12 @@ SPDM_EXTENSION = "1.3.6.1.4.1.412.274.6"
 HARDWARE_IDENTITY = bytes.fromhex("300e300c060a2b06010401831c821202")
 
 
-def _fail(message):
-    sys.stderr.write("spdm_provision.py: %s\n" % message)
-    sys.exit(2)
+COMMAND_LINE = CommandLine(
+    USAGE,
+    valued={"--name": "MCTP endpoint", "--days": "3650"},
+    flags=("--force",),
+    positional=True,
+)
 
 
 def make_chain(name="MCTP endpoint", days=3650):
@@ -122,8 +130,10 @@ def write(outdir, name="MCTP endpoint", days=3650):
     for filename, data in ((ROOT_FILE, root), (CHAIN_FILE, chain), (KEY_FILE, key)):
         path = os.path.join(outdir, filename)
         # The key readable by its owner only; the certificates by anyone.
+        if os.path.exists(path):
+            os.remove(path)  # (a new file takes the mode below)
         mode = 0o600 if filename == KEY_FILE else 0o644
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         paths.append(path)
@@ -131,40 +141,24 @@ def write(outdir, name="MCTP endpoint", days=3650):
 
 
 def main(argv):
-    if not argv or argv[0] in ("-h", "--help"):
-        print(USAGE)
-        return 0 if argv else 2
-    outdir = None
-    name = "MCTP endpoint"
-    days = 3650
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg in ("--name", "--days"):
-            if i + 1 == len(argv):
-                _fail("%s needs a value" % arg)
-            if arg == "--name":
-                name = argv[i + 1]
-            else:
-                try:
-                    days = int(argv[i + 1])
-                except ValueError:
-                    days = 0
-                if not 1 <= days <= 36500:
-                    _fail("--days: give 1..36500, not %r" % argv[i + 1])
-            i += 2
-        elif arg.startswith("-") or outdir is not None:
-            _fail("unexpected argument %r (--help for usage)" % arg)
-        else:
-            outdir = arg
-            i += 1
-    if outdir is None:
-        _fail("give OUTDIR (--help for usage)")
+    cli = COMMAND_LINE
+    options, rest = cli.parse(argv)
+    if len(rest) != 1:
+        cli.fail("give one OUTDIR (the folder to write into), not %d arguments" % len(rest))
+    days = cli.number("--days", options["days"], 1, 36500)
+    outdir = rest[0]
+    present = [
+        f for f in (ROOT_FILE, CHAIN_FILE, KEY_FILE) if os.path.exists(os.path.join(outdir, f))
+    ]
+    if present and not options["force"]:
+        cli.fail(
+            "%s already holds %s: give --force to replace them" % (outdir, ", ".join(present))
+        )
     try:
         import cryptography  # noqa: F401, PLC0415
     except ImportError:
-        _fail("needs the cryptography package: pip install cryptography")
-    for path in write(outdir, name, days):
+        cli.fail("needs the cryptography package (pip install cryptography)")
+    for path in write(outdir, options["name"], days):
         print("wrote", path)
     return 0
 
