@@ -35,6 +35,7 @@ BUSY = const(0x03)
 UNEXPECTED_REQUEST = const(0x04)
 UNSPECIFIED = const(0x05)
 UNSUPPORTED_REQUEST = const(0x07)
+RESPONSE_TOO_LARGE = const(0x0D)
 VERSION_MISMATCH = const(0x41)
 RESPONSE_NOT_READY = const(0x42)
 ERROR_NAMES = {
@@ -43,6 +44,7 @@ ERROR_NAMES = {
     UNEXPECTED_REQUEST: "UnexpectedRequest",
     UNSPECIFIED: "Unspecified",
     UNSUPPORTED_REQUEST: "UnsupportedRequest",
+    RESPONSE_TOO_LARGE: "ResponseTooLarge",
     VERSION_MISMATCH: "VersionMismatch",
     RESPONSE_NOT_READY: "ResponseNotReady",
 }

@@ -48,8 +48,6 @@ AFTER_VERSION = const(1)
 AFTER_CAPABILITIES = const(2)
 NEGOTIATED = const(3)
 
-_RESPONSE_TOO_LARGE = const(0x0D)
-
 
 def random_nonce():
     """32 bytes from the platform's random source (os.urandom, or random on a port without
@@ -366,7 +364,7 @@ class Responder:
                 return self._error(m.INVALID_REQUEST)  # no such index
         answer = 8 + len(record) + m.NONCE_SIZE + 2
         if answer + (m.SIGNATURE_SIZE if signed else 0) > self._peer_size:
-            return self._error(_RESPONSE_TOO_LARGE)
+            return self._error(m.RESPONSE_TOO_LARGE)
         rsp = self.rsp
         m.header(rsp, m.VERSION_12, m.MEASUREMENTS, count, 0)  # slot 0; no change detection
         blocks = 0
