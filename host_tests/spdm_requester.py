@@ -24,6 +24,7 @@ GET_VERSION = bytes((0x10, 0x84, 0, 0))
 # GET_CAPABILITIES 1.2: CTExponent 0, CERT_CAP | CHAL_CAP, DataTransferSize and MaxSPDMmsgSize
 # 0x1200 (libspdm's requester's).
 GET_CAPABILITIES = bytes.fromhex("12e10000 00000000 06000000 00120000 00120000")
+GET_CAPABILITIES_11 = bytes.fromhex("11e10000 00000000 06000000")  # 1.1: 12 bytes
 # NEGOTIATE_ALGORITHMS 1.2 as spdm_requester_emu sends it for the minimal flow: DMTF measurement
 # specification, opaque format 1, ECDSA P-256, SHA-256, and the four algorithm tables.
 NEGOTIATE = (
@@ -129,10 +130,12 @@ def assert_error(answer, code, data=0, version=m.VERSION_12):
 class Requester:
     """Runs the flow and keeps the transcripts DSP0274 1.2 defines: VCA, then M1 (VCA, DIGESTS
     and CERTIFICATE exchanges, CHALLENGE and CHALLENGE_AUTH less its signature) and L1 (VCA,
-    then the MEASUREMENTS exchanges since the last signed one)."""
+    then the MEASUREMENTS exchanges since the last signed one); with `version` 0x11, SPDM
+    1.1's, whose L1 has no VCA."""
 
-    def __init__(self, rig):
+    def __init__(self, rig, version=m.VERSION_12):
         self.rig = rig
+        self.version = version
         self.vca = b""
         self.b = b""
         self.l1 = b""
@@ -146,14 +149,19 @@ class Requester:
     def connect(self):
         versions = self.ask(GET_VERSION)
         self.vca = GET_VERSION + versions
-        capabilities = self.ask(GET_CAPABILITIES)
-        algorithms = self.ask(NEGOTIATE)
-        self.vca += GET_CAPABILITIES + capabilities + NEGOTIATE + algorithms
+        get_capabilities = GET_CAPABILITIES
+        negotiate = NEGOTIATE
+        if self.version == m.VERSION_11:
+            get_capabilities = GET_CAPABILITIES_11
+            negotiate = b"\x11" + NEGOTIATE[1:7] + b"\x00" + NEGOTIATE[8:]  # (no opaque format)
+        capabilities = self.ask(get_capabilities)
+        algorithms = self.ask(negotiate)
+        self.vca += get_capabilities + capabilities + negotiate + algorithms
         self.b = self.l1 = b""
         return versions, capabilities, algorithms
 
     def digests(self):
-        request = bytes((0x12, m.GET_DIGESTS, 0, 0))
+        request = bytes((self.version, m.GET_DIGESTS, 0, 0))
         answer = self.ask(request)
         self.b += request + answer
         self.l1 = b""
@@ -165,10 +173,11 @@ class Requester:
         chain = b""
         portions = []
         while True:
-            request = bytes((0x12, m.GET_CERTIFICATE, 0, 0)) + len(chain).to_bytes(2, "little")
+            request = bytes((self.version, m.GET_CERTIFICATE, 0, 0))
+            request += len(chain).to_bytes(2, "little")
             request += (0x11F8).to_bytes(2, "little")
             answer = self.ask(request)
-            assert answer[:4] == bytes((0x12, m.CERTIFICATE, 0, 0)), answer[:8]
+            assert answer[:4] == bytes((self.version, m.CERTIFICATE, 0, 0)), answer[:8]
             portion = int.from_bytes(answer[4:6], "little")
             remainder = int.from_bytes(answer[6:8], "little")
             assert len(answer) == 8 + portion
@@ -181,7 +190,7 @@ class Requester:
 
     def challenge(self, summary=m.SUMMARY_ALL):
         """CHALLENGE_AUTH and the hash of M1 its signature covers."""
-        request = bytes((0x12, m.CHALLENGE, 0, summary)) + bytes(range(32))
+        request = bytes((self.version, m.CHALLENGE, 0, summary)) + bytes(range(32))
         answer = self.ask(request)
         transcript = hashlib.sha256(self.vca + self.b + request + answer[:-64]).digest()
         self.b = self.l1 = b""
@@ -192,7 +201,7 @@ class Requester:
         attributes = (m.SIGNATURE_REQUESTED if signed else 0) | (
             m.RAW_BIT_STREAM_REQUESTED if raw else 0
         )
-        request = bytes((0x12, m.GET_MEASUREMENTS, attributes, operation))
+        request = bytes((self.version, m.GET_MEASUREMENTS, attributes, operation))
         if signed:
             request += bytes(range(100, 132)) + b"\x00"
         answer = self.ask(request)
@@ -200,20 +209,23 @@ class Requester:
         if not signed:
             self.l1 += request + answer
             return answer, None
-        transcript = hashlib.sha256(self.vca + self.l1 + request + answer[:-64]).digest()
+        vca = self.vca if self.version == m.VERSION_12 else b""
+        transcript = hashlib.sha256(vca + self.l1 + request + answer[:-64]).digest()
         self.l1 = b""
         return answer, transcript
 
 
 def verify(answer, context, transcript, chain_der=None):
-    """Verify the signature at the end of `answer` over the 1.2 signing context and
-    `transcript` with the leaf's key, by `cryptography` (CPython only)."""
+    """Verify the signature at the end of `answer` with the leaf's key, by `cryptography`
+    (CPython only): SPDM 1.2's over the signing context and `transcript` (the transcript's
+    hash), SPDM 1.1's over `transcript` itself, as the digest ECDSA signs."""
     if IS_MICROPYTHON:
         return
     from cryptography import x509  # noqa: PLC0415
     from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
     from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
     from cryptography.hazmat.primitives.asymmetric.utils import (  # noqa: PLC0415
+        Prehashed,
         encode_dss_signature,
     )
 
@@ -221,6 +233,9 @@ def verify(answer, context, transcript, chain_der=None):
     signature = encode_dss_signature(
         int.from_bytes(answer[-64:-32], "big"), int.from_bytes(answer[-32:], "big")
     )
+    if answer[0] == m.VERSION_11:
+        leaf.public_key().verify(signature, transcript, ec.ECDSA(Prehashed(hashes.SHA256())))
+        return
     message = m.SIGNING_PREFIX + bytes(36 - len(context)) + context + transcript
     leaf.public_key().verify(signature, message, ec.ECDSA(hashes.SHA256()))
 
@@ -268,7 +283,7 @@ def dissect(answers):
         assert type(packet.payload).__name__ == names[answer[1]], packet.show(dump=True)
         if answer[1] == m.CERTIFICATE:
             assert packet.payload.portion_length == len(answer) - 8
-        if answer[1] == m.CAPABILITIES:
+        if answer[1] == m.CAPABILITIES and answer[0] == m.VERSION_12:
             assert packet.payload.data_transfer_size == 1023
         if answer[1] == m.ALGORITHMS:
             assert packet.payload.base_asym_sel == m.ASYM_ECDSA_P256

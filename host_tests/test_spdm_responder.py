@@ -10,6 +10,7 @@ import hashlib
 
 from spdm_requester import (
     GET_CAPABILITIES,
+    GET_CAPABILITIES_11,
     GET_VERSION,
     NEGOTIATE,
     Requester,
@@ -30,7 +31,7 @@ def test_the_whole_flow_signed_and_verified():
     rig = Rig()
     requester = Requester(rig)
     versions, capabilities, algorithms = requester.connect()
-    assert versions == bytes.fromhex("10040000 0001 0012")  # 1.2 only
+    assert versions == bytes.fromhex("10040000 0002 0011 0012")  # 1.1 and 1.2
     assert capabilities == bytes.fromhex("12610000 00140000 16000000 ff030000 ff030000")
     assert algorithms[:4] == bytes((0x12, m.ALGORITHMS, 4, 0)) and len(algorithms) == 52
     assert algorithms[4:20] == bytes.fromhex("3400 01 02 02000000 10000000 01000000")
@@ -87,7 +88,8 @@ def test_each_bad_request_gets_its_error():
     assert rig.ask(GET_VERSION)[1] == m.VERSION
     assert_error(rig.ask(NEGOTIATE), m.UNEXPECTED_REQUEST)  # capabilities first
     assert_error(rig.ask(GET_CAPABILITIES[:12]), m.INVALID_REQUEST)  # a 1.1-sized request
-    assert_error(rig.ask(b"\x11" + GET_CAPABILITIES[1:]), m.VERSION_MISMATCH)
+    assert_error(rig.ask(b"\x13" + GET_CAPABILITIES[1:]), m.VERSION_MISMATCH)  # 1.3
+    assert_error(rig.ask(GET_CAPABILITIES_11[:8]), m.INVALID_REQUEST, 0, m.VERSION_11)
     small = bytearray(GET_CAPABILITIES)
     small[12:16] = (41).to_bytes(4, "little")  # DataTransferSize below 42
     assert_error(rig.ask(small), m.INVALID_REQUEST)
@@ -120,7 +122,7 @@ def test_each_bad_request_gets_its_error():
     assert_error(rig.ask(signed[:36]), m.INVALID_REQUEST)  # no SlotIDParam
     assert_error(rig.ask(signed[:36] + b"\x02"), m.INVALID_REQUEST)  # slot 2
     assert_error(rig.ask(bytes((0x12, m.RESPOND_IF_READY, 0x83, 1))), m.UNEXPECTED_REQUEST)
-    assert (rig.service.counters.requests, rig.service.counters.errors) == (28, 25)
+    assert (rig.service.counters.requests, rig.service.counters.errors) == (29, 26)
 
 
 def test_requests_out_of_order_leave_the_transcripts_intact():
@@ -193,3 +195,23 @@ def test_a_requester_that_takes_small_messages_gets_small_portions():
     assert len(rig.ask(bytes((0x12, m.GET_MEASUREMENTS, 0, 0)))) == 42  # the count fits
     answer = rig.ask(bytes((0x12, m.GET_MEASUREMENTS, 0, m.MEASUREMENT_ALL)))
     assert_error(answer, m.RESPONSE_TOO_LARGE)
+
+
+def test_the_flow_in_spdm_1_1():
+    # GET_CAPABILITIES at 1.1 makes the connection 1.1: 12-byte CAPABILITIES, no opaque data
+    # format, L1 without VCA, signatures over the transcripts' hashes themselves.
+    rig = Rig()
+    requester = Requester(rig, m.VERSION_11)
+    capabilities, algorithms = requester.connect()[1:]
+    assert capabilities == bytes.fromhex("11610000 00140000 16000000")
+    assert algorithms[:4] == bytes((0x11, m.ALGORITHMS, 4, 0)) and algorithms[7] == 0
+    requester.digests()
+    requester.certificate()
+    answer, transcript = requester.challenge()
+    assert answer[:4] == bytes((0x11, m.CHALLENGE_AUTH, 0, 1))
+    verify(answer, m.CHALLENGE_AUTH_CONTEXT, transcript)
+    requester.measurements(m.MEASUREMENT_COUNT)
+    answer, transcript = requester.measurements(2, signed=True)
+    verify(answer, m.MEASUREMENTS_CONTEXT, transcript)
+    assert_error(rig.ask(bytes((0x12, m.GET_DIGESTS, 0, 0))), m.VERSION_MISMATCH, 0, 0x11)
+    dissect(requester.answers)

@@ -7,7 +7,8 @@ from mctp._compat import const
 
 HEADER_SIZE = const(4)
 VERSION_10 = const(0x10)  # GET_VERSION and VERSION always carry 1.0
-VERSION_12 = const(0x12)  # the one version this responder negotiates
+VERSION_11 = const(0x11)  # the versions this responder negotiates
+VERSION_12 = const(0x12)
 
 # Request codes (DSP0274 1.2, table "SPDM request codes").
 GET_DIGESTS = const(0x81)
@@ -57,6 +58,7 @@ MEAS_CAP_SIGNED = const(0x10)
 RESPONDER_FLAGS = const(CERT_CAP | CHAL_CAP | MEAS_CAP_SIGNED)
 MIN_DATA_TRANSFER_SIZE = const(42)  # DSP0274 1.2's MinDataTransferSize
 GET_CAPABILITIES_SIZE = const(20)  # 1.2's request (and its answer)
+GET_CAPABILITIES_SIZE_11 = const(12)  # 1.1's: no DataTransferSize, no MaxSPDMmsgSize
 
 # NEGOTIATE_ALGORITHMS / ALGORITHMS.
 MEASUREMENT_SPEC_DMTF = const(0x01)
@@ -93,7 +95,8 @@ SIGNATURE_SIZE = const(64)  # ECDSA P-256: r || s
 
 # What the responder signs (DSP0274 1.2, "Signature generation"): the combined SPDM prefix,
 # "dmtf-spdm-v1.2.*" four times, then the context string right-aligned in 36 bytes of zeros,
-# followed by the transcript's hash; ECDSA signs that message's SHA-256.
+# followed by the transcript's hash; ECDSA signs that message's SHA-256. (SPDM 1.1 signs the
+# transcript's hash itself.)
 SIGNING_PREFIX = b"dmtf-spdm-v1.2.*" * 4
 CHALLENGE_AUTH_CONTEXT = b"responder-challenge_auth signing"
 MEASUREMENTS_CONTEXT = b"responder-measurements signing"

@@ -1,7 +1,7 @@
-# The SPDM 1.2 responder (DMTF DSP0274 1.2): the connection's state machine, its transcripts and
-# its answers, transport-free: respond() takes one request and leaves the answer in `out`.
+# The SPDM responder (DMTF DSP0274 1.2, and 1.1): the connection's state machine, its transcripts
+# and its answers, transport-free: respond() takes one request and leaves the answer in `out`.
 #
-# Answered: GET_VERSION (1.2 only), GET_CAPABILITIES (CERT_CAP, CHAL_CAP, MEAS_CAP with
+# Answered: GET_VERSION (1.1 and 1.2; GET_CAPABILITIES's version picks one), GET_CAPABILITIES (CERT_CAP, CHAL_CAP, MEAS_CAP with
 # signatures), NEGOTIATE_ALGORITHMS (ECDSA P-256, SHA-256, the DMTF measurement specification
 # with SHA-256), GET_DIGESTS and GET_CERTIFICATE (slot 0), CHALLENGE, GET_MEASUREMENTS and
 # RESPOND_IF_READY; anything else gets ERROR UnsupportedRequest, a request out of its order
@@ -14,8 +14,8 @@
 #   M1:  VCA, then GET_DIGESTS / DIGESTS, GET_CERTIFICATE / CERTIFICATE, CHALLENGE and
 #        CHALLENGE_AUTH less its signature: a running SHA-256, started from VCA at its first
 #        message, finished when CHALLENGE_AUTH is signed;
-#   L1:  VCA, then the GET_MEASUREMENTS / MEASUREMENTS since the last signed one: another
-#        running SHA-256.
+#   L1:  VCA (SPDM 1.2; not in 1.1), then the GET_MEASUREMENTS / MEASUREMENTS since the last
+#        signed one: another running SHA-256.
 # GET_VERSION resets them all; a GET_MEASUREMENTS resets M1 and any other request resets L1
 # (as libspdm does on both sides); a request that gets an ERROR changes none of them. RAM: the
 # VCA buffer (256 bytes), two hash objects (about 100 bytes each on MicroPython), the answer
@@ -63,9 +63,10 @@ def random_nonce():
 
 
 class Responder:
-    """An SPDM 1.2 responder with the SPDM CertChain `chain` in slot 0 (mctp.spdm.certs), the
-    32-byte private key of its leaf, and `measurements` (mctp.spdm.measurements). respond()
-    answers one request: the answer's length in `out`, or PENDING."""
+    """An SPDM 1.2 (and 1.1) responder with the SPDM CertChain `chain` in slot 0
+    (mctp.spdm.certs), the 32-byte private key of its leaf, and `measurements`
+    (mctp.spdm.measurements). respond() answers one request: the answer's length in `out`, or
+    PENDING; `version` is the connection's."""
 
     def __init__(self, chain, private_key, measurements, ct_exponent=CT_EXPONENT, nonce=None):
         if not 0 <= ct_exponent <= 31:
@@ -89,6 +90,7 @@ class Responder:
 
     def _reset(self):
         self.state = NOT_STARTED
+        self.version = m.VERSION_12  # the connection's, once GET_CAPABILITIES chose it
         self._vca_len = 0
         self._m1 = None
         self._l1 = None
@@ -111,10 +113,9 @@ class Responder:
         self._not_ready = False
         if code == m.GET_VERSION:
             return self._get_version(req)
-        if self.state == NOT_STARTED:
-            return self._error(m.UNEXPECTED_REQUEST)
-        if req[0] != m.VERSION_12:
-            return self._error(m.VERSION_MISMATCH)
+        problem = self._order_problem(req[0])
+        if problem:
+            return self._error(problem)
         if code == m.GET_CAPABILITIES:
             return self._get_capabilities(req, length)
         if code == m.NEGOTIATE_ALGORITHMS:
@@ -131,6 +132,18 @@ class Responder:
             return self._challenge(req, length)
         return self._get_measurements(req, length)
 
+    def _order_problem(self, version):
+        # The error of a request (other than GET_VERSION) in this state and of this version,
+        # or 0. Before GET_CAPABILITIES chose the connection's version, either one is taken.
+        if self.state == NOT_STARTED:
+            return m.UNEXPECTED_REQUEST
+        if self.state == AFTER_VERSION:
+            if version != m.VERSION_11 and version != m.VERSION_12:
+                return m.VERSION_MISMATCH
+        elif version != self.version:
+            return m.VERSION_MISMATCH
+        return 0
+
     def finish(self):
         """The pending answer with its signature (the Signer is done); its length."""
         at = self._pending_len
@@ -146,7 +159,7 @@ class Responder:
         self._token = (self._token + 1) & 0xFF
         self._not_ready = True
         out = self._short
-        m.error(out, m.VERSION_12, m.RESPONSE_NOT_READY)
+        m.error(out, self.version, m.RESPONSE_NOT_READY)
         out[4] = self.ct_exponent
         out[5] = self._pending_code
         out[6] = self._token
@@ -156,12 +169,12 @@ class Responder:
 
     # -- the requests ------------------------------------------------------------------------
 
-    def _error(self, code, data=0, version=m.VERSION_12):
+    def _error(self, code, data=0, version=0):
         self.out = self._short
-        return m.error(self._short, version, code, data)
+        return m.error(self._short, version or self.version, code, data)
 
     def _respond_if_ready(self, req):
-        if req[0] != m.VERSION_12:
+        if req[0] != self.version:
             return self._error(m.VERSION_MISMATCH)
         if self.signer is None or not self._not_ready:
             return self._error(m.UNEXPECTED_REQUEST)
@@ -182,39 +195,47 @@ class Responder:
         rsp = self.rsp
         m.header(rsp, m.VERSION_10, m.VERSION)
         rsp[4] = 0  # reserved
-        rsp[5] = 1  # VersionNumberEntryCount
-        m.put16(rsp, 6, 0x1200)  # 1.2, update 0, alpha 0
+        rsp[5] = 2  # VersionNumberEntryCount
+        m.put16(rsp, 6, 0x1100)  # 1.1, update 0, alpha 0
+        m.put16(rsp, 8, 0x1200)  # 1.2
         self._vca_add(req[: m.HEADER_SIZE])
-        self._vca_add(rsp[:8])
+        self._vca_add(rsp[:10])
         self.state = AFTER_VERSION
-        return 8
+        return 10
 
     def _get_capabilities(self, req, length):
         if self.state != AFTER_VERSION:
             return self._error(m.UNEXPECTED_REQUEST)
-        if length < m.GET_CAPABILITIES_SIZE:
-            return self._error(m.INVALID_REQUEST)
-        transfer = m.get32(req, 12)
-        if req[5] > 31 or transfer < m.MIN_DATA_TRANSFER_SIZE or m.get32(req, 16) < transfer:
-            return self._error(m.INVALID_REQUEST)
+        version = req[0]
+        size = m.GET_CAPABILITIES_SIZE if version == m.VERSION_12 else m.GET_CAPABILITIES_SIZE_11
+        if length < size or req[5] > 31:
+            return self._error(m.INVALID_REQUEST, 0, version)
+        transfer = MAX_MESSAGE
+        if version == m.VERSION_12:
+            transfer = m.get32(req, 12)
+            if transfer < m.MIN_DATA_TRANSFER_SIZE or m.get32(req, 16) < transfer:
+                return self._error(m.INVALID_REQUEST, 0, version)
+        self.version = version
         self._peer_size = min(transfer, MAX_MESSAGE)
         rsp = self.rsp
-        rsp[: m.GET_CAPABILITIES_SIZE] = bytes(m.GET_CAPABILITIES_SIZE)
-        m.header(rsp, m.VERSION_12, m.CAPABILITIES)
+        rsp[:size] = bytes(size)
+        m.header(rsp, version, m.CAPABILITIES)
         rsp[5] = self.ct_exponent
         m.put32(rsp, 8, m.RESPONDER_FLAGS)
-        m.put32(rsp, 12, MAX_MESSAGE)  # DataTransferSize
-        m.put32(rsp, 16, MAX_MESSAGE)  # MaxSPDMmsgSize: no chunking
-        self._vca_add(req[: m.GET_CAPABILITIES_SIZE])
-        self._vca_add(rsp[: m.GET_CAPABILITIES_SIZE])
+        if version == m.VERSION_12:
+            m.put32(rsp, 12, MAX_MESSAGE)  # DataTransferSize
+            m.put32(rsp, 16, MAX_MESSAGE)  # MaxSPDMmsgSize: no chunking
+        self._vca_add(req[:size])
+        self._vca_add(rsp[:size])
         self.state = AFTER_CAPABILITIES
-        return m.GET_CAPABILITIES_SIZE
+        return size
 
     def _negotiate(self, req, length):
         if self.state != AFTER_CAPABILITIES:
             return self._error(m.UNEXPECTED_REQUEST)
         size = self._negotiate_size(req, length)
-        if size < 0:
+        opaque = req[7] & 0x0F if self.version == m.VERSION_12 else 0  # (1.1: reserved)
+        if size < 0 or opaque > m.OPAQUE_FORMAT_1:
             return self._error(m.INVALID_REQUEST)
         spec = req[6]
         if not m.get32(req, 8) & m.ASYM_ECDSA_P256 or not m.get32(req, 12) & m.HASH_SHA_256:
@@ -225,13 +246,12 @@ class Responder:
         answer = m.ALGORITHMS_FIXED_SIZE + 4 * tables
         rsp = self.rsp
         rsp[:answer] = bytes(answer)
-        m.header(rsp, m.VERSION_12, m.ALGORITHMS, tables)
+        m.header(rsp, self.version, m.ALGORITHMS, tables)
         m.put16(rsp, 4, answer)
         self._measuring = spec != 0
         if self._measuring:
             rsp[6] = m.MEASUREMENT_SPEC_DMTF
             m.put32(rsp, 8, m.MEASUREMENT_HASH_SHA_256)
-        opaque = req[7] & 0x0F
         rsp[7] = (
             m.OPAQUE_FORMAT_1
             if opaque & m.OPAQUE_FORMAT_1
@@ -261,8 +281,6 @@ class Responder:
         size = m.get16(req, 4)
         if size > length or size > m.NEGOTIATE_MAX_LENGTH or size < m.NEGOTIATE_FIXED_SIZE:
             return -1
-        if req[7] & 0x0F > m.OPAQUE_FORMAT_1:
-            return -1
         externals = req[28] + req[29]
         at = m.NEGOTIATE_FIXED_SIZE + 4 * externals
         previous = 0
@@ -281,10 +299,10 @@ class Responder:
             return -1
         return size
 
-    def _started(self, running):
-        # A running transcript hash, started from VCA when there is none.
+    def _started(self, running, vca=True):
+        # A running transcript hash, started (from VCA, or empty) when there is none.
         if running is None:
-            running = sha256(bytes(self._vca[: self._vca_len]))
+            running = sha256(bytes(self._vca[: self._vca_len]) if vca else b"")
         return running
 
     def _add_m1(self, req, size, answer):
@@ -295,7 +313,7 @@ class Responder:
 
     def _get_digests(self, req):
         rsp = self.rsp
-        m.header(rsp, m.VERSION_12, m.DIGESTS, 0, 0x01)  # slot 0 only
+        m.header(rsp, self.version, m.DIGESTS, 0, 0x01)  # slot 0 only
         rsp[4 : 4 + m.HASH_SIZE] = self.chain_digest
         answer = 4 + m.HASH_SIZE
         self._add_m1(req, m.HEADER_SIZE, answer)
@@ -312,7 +330,7 @@ class Responder:
             m.get16(req, 6), self._peer_size - m.CERTIFICATE_FIXED_SIZE, len(chain) - offset
         )
         rsp = self.rsp
-        m.header(rsp, m.VERSION_12, m.CERTIFICATE, 0)
+        m.header(rsp, self.version, m.CERTIFICATE, 0)
         m.put16(rsp, 4, portion)
         m.put16(rsp, 6, len(chain) - offset - portion)
         rsp[8 : 8 + portion] = chain[offset : offset + portion]
@@ -328,7 +346,7 @@ class Responder:
         if summary not in (m.SUMMARY_NONE, m.SUMMARY_TCB, m.SUMMARY_ALL):
             return self._error(m.INVALID_REQUEST)
         rsp = self.rsp
-        m.header(rsp, m.VERSION_12, m.CHALLENGE_AUTH, 0, 0x01)  # slot 0; its mask
+        m.header(rsp, self.version, m.CHALLENGE_AUTH, 0, 0x01)  # slot 0; its mask
         at = 4
         rsp[at : at + m.HASH_SIZE] = self.chain_digest
         at += m.HASH_SIZE
@@ -366,7 +384,7 @@ class Responder:
         if answer + (m.SIGNATURE_SIZE if signed else 0) > self._peer_size:
             return self._error(m.RESPONSE_TOO_LARGE)
         rsp = self.rsp
-        m.header(rsp, m.VERSION_12, m.MEASUREMENTS, count, 0)  # slot 0; no change detection
+        m.header(rsp, self.version, m.MEASUREMENTS, count, 0)  # slot 0; no change detection
         blocks = 0
         if operation == m.MEASUREMENT_ALL:
             blocks = self.measurements.count()
@@ -379,7 +397,7 @@ class Responder:
         rsp[at : at + m.NONCE_SIZE] = self._nonce()
         m.put16(rsp, at + m.NONCE_SIZE, 0)  # OpaqueDataLength
         self._m1 = None  # a GET_MEASUREMENTS ends M1 (no CHALLENGE came)
-        self._l1 = self._started(self._l1)
+        self._l1 = self._started(self._l1, self.version == m.VERSION_12)
         self._l1.update(bytes(req[:size]))
         self._l1.update(bytes(rsp[:answer]))
         if not signed:
@@ -389,7 +407,9 @@ class Responder:
         return self._sign(m.GET_MEASUREMENTS, answer, m.MEASUREMENTS_CONTEXT, transcript)
 
     def _sign(self, code, answer, context, transcript):
-        self.signer = Signer(self._key, sha256(m.signing_context(context) + transcript).digest())
+        if self.version == m.VERSION_12:
+            transcript = sha256(m.signing_context(context) + transcript).digest()
+        self.signer = Signer(self._key, transcript)
         self._pending_code = code
         self._pending_len = answer
         self._not_ready = False

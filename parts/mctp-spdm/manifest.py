@@ -4,7 +4,8 @@
 # part of its own, so a board that does not answer SPDM does not carry it; the endpoint's
 # service (firmware/spdm.py, in mctp-endpoint) imports it only when SPDM is on.
 metadata(
-    description="SPDM over MCTP: a responder (SPDM 1.2) with ECDSA P-256 signing.", version="0.1.0"
+    description="SPDM over MCTP: a responder (SPDM 1.2, 1.1) with ECDSA P-256 signing.",
+    version="0.1.0",
 )
 
 add_library("mctp-parts", "..")
