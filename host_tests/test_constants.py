@@ -11,6 +11,12 @@ import mctp
 
 # (copying module, module defining the constants, the names it copies with a leading "_").
 COPIES = (
+    (
+        "firmware.spdm",
+        "mctp.spdm.messages",
+        "VERSION_10 VERSION_12 GET_VERSION RESPOND_IF_READY ERROR UNSPECIFIED RESPONSE_NOT_READY",
+    ),
+    ("firmware.spdm", "mctp.spdm.responder", "PENDING"),
     ("mctp.core.core", "mctp.core.packet", "VERSION_AT DEST_EID_AT SRC_EID_AT FLAGS_AT"),
     ("mctp.server.audit", "mctp.server.server", "KIND_FREE KIND_LISTENER KIND_REQUEST"),
     ("mctp.control.pool", "mctp.i2c.smbus", "ADDR_MIN ADDR_MAX"),
@@ -97,6 +103,11 @@ NOT_COPIES = {
     ("mctp.linux.netlink", "_HEADER_SIZE"): "struct nlmsghdr's size, not an IPC frame's",
     ("mctp.linux.netlink", "_ARPHRD_MCTP"): "Linux's if_arp.h value, which mctp.host.pcap also "
     "writes into captures: two parts that do not import each other",
+    (
+        "mctp.bridge.control",
+        "_UNSPECIFIED",
+    ): "a routing entry's medium speed unspecified, not SPDM's "
+    "Unspecified error code (mctp.spdm.messages.UNSPECIFIED)",
 }
 
 _ROOT = getattr(mctp, "__file__", "").rpartition("/")[0].rpartition("/")[0] or "."

@@ -49,6 +49,8 @@ def test_bad_command_lines_are_one_usage_error_with_status_2():
         ("fuzz.py", ("--mode", "x"), "error: --mode: udp, inproc, ipc or all, not 'x'"),
         ("fuzz.py", ("--frames", "-3"), "error: --frames: -3 is not within 1.."),
         ("run_demo.py", ("--bogus",), "error: unknown option --bogus"),
+        ("spdm_provision.py", (), "error: give one OUTDIR (the folder to write into), not 0"),
+        ("spdm_provision.py", ("a", "--days", "0"), "error: --days: 0 is not within 1..36500"),
     )
     _cpython_only()
     for tool, args, error in cases:
