@@ -1,6 +1,7 @@
 # The mctp library for boards: the core stack, the I2C and serial bindings, the control responder,
-# the requester and bus owner, the bridge's forwarding, the asyncio layer, the IPC stream. Each is a part of its own (parts/*/manifest.py); the endpoint
-# application is parts/mctp-endpoint, the host buses parts/mctp-host (never for a board).
+# the requester and bus owner, the bridge's forwarding, the asyncio layer, the IPC stream, SPDM's
+# signing. Each is a part of its own (parts/*/manifest.py); the endpoint application is
+# parts/mctp-endpoint, the host buses parts/mctp-host (never for a board).
 metadata(
     description="MCTP (DMTF DSP0236) stack: application API, server, core, control and bindings.",
     version="0.1.0",
@@ -17,5 +18,6 @@ for part in (
     "mctp-bridge",
     "mctp-aio",
     "mctp-ipc",
+    "mctp-spdm",
 ):
     require(part, library="mctp-parts")

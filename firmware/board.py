@@ -68,6 +68,9 @@ def build(config=None, wake=None):
     ipc = _uart(machine, c, "IPC")
     if ipc is not None:
         app.serve_ipc(ipc)
+    spdm = getattr(c, "SPDM_FOLDER", None)  # (an older board_config has no SPDM setting)
+    if spdm is not None:
+        app.serve_spdm(spdm, c)
     return app
 
 

@@ -51,6 +51,8 @@ class EndpointApp:
     the flag the links set when a frame is queued (an asyncio.ThreadSafeFlag, which the I2C
     target's IRQ may set), which main() needs: run() (blocking, for the REPL) polls instead.
 
+    `spdm`: the SPDM responder's service once serve_spdm() has been called (None before).
+
     `ipc`: the StreamService that serves the stack to an application elsewhere, once
     serve_ipc() has been called (None before).
     """
@@ -105,6 +107,8 @@ class EndpointApp:
         # What each poll serves after the stack: anything with poll() returning how many
         # messages it served. Add your own.
         self.services = [self.echo.poll, self.pldm.poll]
+        self.spdm = None
+        self._clock = clock
         self.ipc = None
         self.task = None  # the stack task, while main() runs
         self.faults = 0  # exceptions that escaped a poll (run() caught them and went on)
@@ -132,8 +136,29 @@ class EndpointApp:
             self.ipc.add(stream)
         return self.ipc
 
+    def serve_spdm(self, folder, config=None):
+        """Answer SPDM (message type 5, reported by Get Message Type Support from now on)
+        with the certificate chain and device key in `folder` (tools/spdm_provision.py's
+        chain.der and device.key), measuring the board configuration `config` (None: the
+        board's): firmware/spdm.py, which needs the mctp-spdm part. Missing or bad files are
+        said in show(), and SPDM requests get ERROR answers. The SpdmService (`spdm`)."""
+        from .spdm import SpdmService  # noqa: PLC0415 (a board without SPDM lacks the part)
+
+        if self.spdm is None:
+            self.spdm = SpdmService(
+                self.stack,
+                self.server,
+                folder,
+                config,
+                clock=self._clock,
+                wake=self.wake,
+                buf=self.buf,
+            )
+            self.services.append(self.spdm.poll)
+        return self.spdm
+
     def remove_service(self, service):
-        """Stop serving `service` (self.echo or self.pldm) and close its listener, so that its
+        """Stop serving `service` (self.echo, self.pldm or self.spdm) and close its listener, so that its
         message type is free for an application (one over mctp.ipc, say)."""
         self.services.remove(service.poll)
         service.listener.close()
@@ -222,6 +247,8 @@ class EndpointApp:
         counters["control"] = self.control.counters
         counters["echo"] = self.echo.counters
         counters["pldm"] = self.pldm.counters
+        if self.spdm is not None:
+            counters["spdm"] = self.spdm.counters
         return counters
 
     def pending(self):
@@ -239,6 +266,8 @@ class EndpointApp:
             print("ipc", " ".join("%s=%d" % pair for pair in self.ipc.counts()))
         for line in self.server.open_handles():
             print(line)
+        if self.spdm is not None and self.spdm.problem:
+            print(self.spdm.problem)
         if self.first_fault:
             print(self.first_fault)
 

@@ -8,8 +8,8 @@
 
 What ships is in parts (parts/*/manifest.py), each a manifest that requires the parts it needs:
 mctp-core, mctp-i2c, mctp-serial, mctp-control, mctp-bus-owner, mctp-bridge, mctp-aio (the asyncio layer),
-mctp-ipc (clients over byte streams), mctp-endpoint (the firmware), and mctp-host (host
-buses) and mctp-linux (the client over the Linux kernel's stack), which are never for a board.
+mctp-ipc (clients over byte streams), mctp-spdm (SPDM's signing), mctp-endpoint (the
+firmware), and mctp-host (host buses) and mctp-linux (the client over the Linux kernel's stack), which are never for a board.
 The root manifest.py is the library for boards (every part but the endpoint and the host
 ones). For mip each has a .json at the root (package.json for the library, <part>.json for a
 part) that lists every file it needs, its parts' included: mip resolves a dependency relative to
