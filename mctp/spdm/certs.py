@@ -50,10 +50,10 @@ def _sequence_end(der, at):
 def cert_chain(der, private_key=None):
     """The SPDM CertChain structure of `der` (root, intermediates, leaf, concatenated). With
     `private_key` (32 bytes), checks that the leaf certificate carries its public key."""
-    certs = split_der(der)
     size = HEADER_SIZE + len(der)
     if size > MAX_CHAIN:
         raise ValueError("the certificate chain is %d bytes, at most %d" % (size, MAX_CHAIN))
+    certs = split_der(der)
     if private_key is not None and public_key(private_key) not in certs[-1]:
         raise ValueError("the device key is not the key of the leaf certificate (the last one)")
     return bytes((size & 0xFF, size >> 8, 0, 0)) + sha256(certs[0]).digest() + bytes(der)
