@@ -52,6 +52,11 @@ Figures:
                            and all (measured last, as the bridge's part)
   ecdsa_p256_sign_ms       one ECDSA P-256 signature of a SHA-256 digest (mctp.spdm.ecdsa.sign:
                            its RFC 6979 nonce, the comb, the inversions), RFC 6979's key
+  spdm_challenge_ms        an SPDM CHALLENGE and its signed CHALLENGE_AUTH (summary hash of all
+                           measurements) between two stacks on the loopback bus: the requester
+                           of host_tests/spdm_requester.py, the endpoint's SPDM service
+                           (firmware/spdm.py) signing a step a poll, after a connection
+                           (VERSION, CAPABILITIES, ALGORITHMS, DIGESTS, CERTIFICATE) made once
 
 (Over ~450 lines: one short function per figure, each beside its setup; the list above
 says what each measures.)
@@ -607,6 +612,25 @@ def ecdsa_sign_run():
     return run
 
 
+def spdm_challenge_run():
+    # (host_tests/spdm_requester.py's rig and requester: the test chain and key, no files)
+    sys.path.insert(0, __file__.rpartition("/")[0] + "/../host_tests")
+    from spdm_requester import Requester, Rig  # noqa: PLC0415
+
+    requester = Requester(Rig())
+    requester.connect()
+    requester.digests()
+    requester.certificate()
+
+    def run():
+        answer = requester.challenge()[0]
+        requester.answers.clear()
+        if answer[1] != 0x03:  # CHALLENGE_AUTH
+            raise AssertionError("CHALLENGE was answered %r" % answer[:4])
+
+    return run
+
+
 def pec_72_run():
     frame = bytearray(range(72))
 
@@ -701,6 +725,7 @@ def main():
     if bridge_echo.bridge.counters.fwd_packets == 0:
         raise AssertionError("the echoes did not cross the bridge")
     print("ecdsa_p256_sign_ms: %.2f ms" % (per_packet_us(ecdsa_sign_run(), 1, 100) / 1000))
+    print("spdm_challenge_ms: %.2f ms" % (per_packet_us(spdm_challenge_run(), 1, 100) / 1000))
 
 
 def idle_polls(ms):
