@@ -73,6 +73,9 @@ def build(config=None, wake=None):
     ipc = _uart(machine, c, "IPC")
     if ipc is not None:
         app.serve_ipc(ipc)
+    spdm = getattr(c, "SPDM_FOLDER", None)  # (an older board_config has no SPDM setting)
+    if spdm is not None:
+        app.serve_spdm(spdm, c)
     if app.serial is not None and isinstance(app.serial.stream, UsbSerial):
         # Its writes go to the USB from the loop's top level, after every service's.
         app.services.append(app.serial.stream.flush)

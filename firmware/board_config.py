@@ -56,6 +56,12 @@ DOWNSTREAM = None
 # "capture.txt") onto the board's flash; tools/mctp_trace.py --capture reads either.
 CAPTURE = 0
 
+# The SPDM responder (firmware/spdm.py, docs/spdm.md; the mctp-spdm part): the folder on the
+# board's filesystem that holds its certificate chain and device key (chain.der, device.key,
+# written by tools/spdm_provision.py and copied with mpremote), e.g. "/spdm"; or None for no SPDM
+# (message type 5 is then not reported).
+SPDM_FOLDER = None
+
 LED = "LED"  # a Pin name or number that blinks once per message served, or None
 
 VENDOR_ID = 0xFFFF  # the PCI vendor ID of the echo service (message type 0x7E); set your own

@@ -51,6 +51,8 @@ class EndpointApp:
     the flag the links set when a frame is queued (an asyncio.ThreadSafeFlag, which the I2C
     target's IRQ may set), which main() needs: run() (blocking, for the REPL) polls instead.
 
+    `spdm`: the SPDM responder's service once serve_spdm() has been called (None before).
+
     `ipc`: the StreamService that serves the stack to an application elsewhere, once
     serve_ipc() has been called (None before).
     `capture`: the mctp.capture.Capture recording the links' packets, or None (set by
@@ -107,6 +109,8 @@ class EndpointApp:
         # What each poll serves after the stack: anything with poll() returning how many
         # messages it served. Add your own.
         self.services = [self.echo.poll, self.pldm.poll]
+        self.spdm = None
+        self._clock = clock
         self.ipc = None
         self.capture = None  # an mctp.capture.Capture of the links' packets, when one is on
         self.task = None  # the stack task, while main() runs
@@ -135,8 +139,29 @@ class EndpointApp:
             self.ipc.add(stream)
         return self.ipc
 
+    def serve_spdm(self, folder, config=None):
+        """Answer SPDM (message type 5, reported by Get Message Type Support from now on)
+        with the certificate chain and device key in `folder` (tools/spdm_provision.py's
+        chain.der and device.key), measuring the board configuration `config` (None: the
+        board's): firmware/spdm.py, which needs the mctp-spdm part. Missing or bad files are
+        said in show(), and SPDM requests get ERROR answers. The SpdmService (`spdm`)."""
+        from .spdm import SpdmService  # noqa: PLC0415 (a board without SPDM lacks the part)
+
+        if self.spdm is None:
+            self.spdm = SpdmService(
+                self.stack,
+                self.server,
+                folder,
+                config,
+                clock=self._clock,
+                wake=self.wake,
+                buf=self.buf,
+            )
+            self.services.append(self.spdm.poll)
+        return self.spdm
+
     def remove_service(self, service):
-        """Stop serving `service` (self.echo or self.pldm) and close its listener, so that its
+        """Stop serving `service` (self.echo, self.pldm or self.spdm) and close its listener, so that its
         message type is free for an application (one over mctp.ipc, say)."""
         self.services.remove(service.poll)
         service.listener.close()
@@ -225,6 +250,8 @@ class EndpointApp:
         counters["control"] = self.control.counters
         counters["echo"] = self.echo.counters
         counters["pldm"] = self.pldm.counters
+        if self.spdm is not None:
+            counters["spdm"] = self.spdm.counters
         return counters
 
     def pending(self):
@@ -245,6 +272,8 @@ class EndpointApp:
             print("capture %d packets, %d overwritten: capture.dump()" % (held, overwritten))
         for line in self.server.open_handles():
             print(line)
+        if self.spdm is not None and self.spdm.problem:
+            print(self.spdm.problem)
         if self.first_fault:
             print(self.first_fault)
 

@@ -10,6 +10,10 @@ from testing import skip
 
 # Modules with no test file of their own by design: {module: (the file that tests it, why)}.
 EQUIVALENTS = {
+    "mctp.spdm.messages": (
+        "test_spdm_responder.py",
+        "SPDM's codes and field encoders: byte for byte in the responder's answers there",
+    ),
     "mctp.bufcopy": (
         "test_viper_twins.py",
         "copy_into is a viper twin: both versions are checked against slices there",

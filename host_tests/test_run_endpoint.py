@@ -132,6 +132,18 @@ BAD_COMMAND_LINES = (
         ("--i2c-udp", "0:1", "--serial", "x", "--bridge", "--downstream", "0x30,0x7f"),
         "--downstream: 0x7f is not within 8..119",
     ),
+    (
+        ("--i2c-udp", "0:1", "--services", "echo,ftp"),
+        "--services: give some of echo, pldm and spdm (echo,pldm,spdm), or none, not 'ftp'",
+    ),
+    (
+        ("--i2c-udp", "0:1", "--services", "spdm"),
+        "--services spdm: give --spdm OUTDIR too (tools/spdm_provision.py OUTDIR)",
+    ),
+    (
+        ("--i2c-udp", "0:1", "--services", "echo", "--spdm", "x"),
+        "--spdm: add spdm to --services, or leave --services out",
+    ),
 )
 
 

@@ -63,9 +63,14 @@ Options:
   --mtu N                payload bytes per packet we send (default 64; serial: at most 64)
   --vendor-id ID         the PCI vendor ID of the echo service on type 0x7E (default 0xFFFF)
   --tid N                the PLDM terminus ID (default 1)
-  --services LIST        the endpoint's own services: echo,pldm (the default), one of them,
-                         or none (a stack for --ipc applications, whose listeners may then
-                         take message types 0x7E and 0x01)
+  --services LIST        the endpoint's own services: echo,pldm (the default), any of echo,
+                         pldm and spdm, or none (a stack for --ipc applications, whose
+                         listeners may then take message types 0x7E, 0x01 and 0x05)
+  --spdm OUTDIR          answer SPDM (message type 5; docs/spdm.md) with the certificate
+                         chain and device key that tools/spdm_provision.py wrote in OUTDIR
+                         (chain.der, device.key); spdm joins the default services. Missing
+                         or bad files: said at start and in the counters, and SPDM answered
+                         with ERROR
   --board-limits         size the stack's tables as a board's (firmware.endpoint's
                          ENDPOINT_LIMITS: 4 listeners, 4 request handles, 4 pending receives,
                          8 tags) instead of with Config's defaults for hosts (8, 8, 16, 16),
@@ -111,6 +116,7 @@ COMMAND_LINE = CommandLine(
         "--pcap": None,
         "--pool-size": "8",
         "--downstream": None,
+        "--spdm": None,
     },
     flags=("--console", "--blocking", "--board-limits", "--i2c-hub", "--bridge"),
     repeated=("--config",),
@@ -173,14 +179,33 @@ def parse(argv):
         settings["serial_peer"] = cli.number("--serial-peer", options["serial_peer"], 8, 254)
     settings["services"] = [] if options["services"] == "none" else options["services"].split(",")
     for name in settings["services"]:
-        if name not in ("echo", "pldm"):
-            cli.fail("--services: give echo, pldm, both (echo,pldm) or none, not %r" % name)
+        if name not in ("echo", "pldm", "spdm"):
+            cli.fail(
+                "--services: give some of echo, pldm and spdm (echo,pldm,spdm), or none,"
+                " not %r" % name
+            )
+    settings["spdm"] = _spdm(cli, options, settings["services"])
     if options["eid"] is not None:
         settings["eid"] = cli.number("--eid", options["eid"], 8, 254)
     if options["uuid"] is not None:
         settings["uuid"] = _uuid(cli, options["uuid"])
     settings["bridge"] = _bridge(cli, options, settings["config"])
     return settings
+
+
+def _spdm(cli, options, services):
+    # The folder of the SPDM responder's files, or None for no SPDM: --spdm turns it on, and
+    # adds spdm to the default services; an explicit --services list must then name it.
+    folder = options["spdm"]
+    if folder is None:
+        if "spdm" in services:
+            cli.fail("--services spdm: give --spdm OUTDIR too (tools/spdm_provision.py OUTDIR)")
+        return None
+    if options["services"] == COMMAND_LINE.valued["--services"]:
+        services.append("spdm")
+    elif "spdm" not in services:
+        cli.fail("--spdm: add spdm to --services, or leave --services out")
+    return folder
 
 
 def _bridge(cli, options, config):
@@ -657,6 +682,8 @@ def main(argv):
     for name in ("echo", "pldm"):
         if name not in s["services"]:
             app.remove_service(getattr(app, name))
+    if s["spdm"] is not None:
+        app.serve_spdm(s["spdm"])
     if s["serial_peer"] is not None:
         app.core.add_route(s["serial_peer"], s["serial_peer"], app.serial, 0)
     capture = None if s["pcap"] is None else open_capture(s["pcap"], app)
@@ -674,6 +701,8 @@ def main(argv):
         where.append("IPC %s" % ipc.where)
     if capture is not None:
         where.append("capture %s" % s["pcap"])
+    if app.spdm is not None:
+        where.append(app.spdm.problem or "SPDM from " + s["spdm"])
     ready = "ready: %s, EID %d, UUID %s" % (", ".join(where), app.core.eid, format_uuid(uuid))
     if s["bridge"] is not None:
         size, downstream = s["bridge"]

@@ -41,3 +41,4 @@ ECHO_COMMAND_SET = 0x0001  # its command set, reported by Get VDM Support
 PLDM_TID = 1  # the PLDM terminus ID until a SetTID
 
 WATCHDOG_MS = 5000  # machine.WDT: reset the board if the endpoint's loop stalls for 5 s
+SPDM_FOLDER = None  # the SPDM responder's files, e.g. "/spdm": see firmware/board_config.py
