@@ -155,7 +155,7 @@ def parse(argv):
         cli.fail("--ipc: give unix:PATH or tcp:PORT, not %r" % options["ipc"])
     if settings["addr"] == settings["endpoint_addr"]:
         cli.fail("--i2c-addr and --endpoint-addr are both 0x%02x" % settings["addr"])
-    if settings["eid"] == settings["own_eid"]:
+    if settings["ipc"] is None and settings["eid"] == settings["own_eid"]:
         cli.fail("--eid and --own-eid are both %d" % settings["eid"])
     return settings
 
@@ -285,19 +285,16 @@ class Adapter:
         conn.setsockopt(getattr(socket, "IPPROTO_TCP", 6), getattr(socket, "TCP_NODELAY", 1), 1)
         self.messages = self.answered = 0
         start = ticks_ms()
-        why = "ended"
+        how = "ended"
         try:
             while self.command(conn):
                 pass
-        except Dropped as error:
-            why = "dropped: %s" % error
-            warn("connection " + why)
-        except OSError as error:
-            why = "dropped: %s" % error
-            warn("connection %s" % why)
+        except (Dropped, OSError) as error:  # (OSError: the requester reset the connection)
+            how = "dropped"
+            warn("connection dropped: %s" % error)
         say(
-            "connection %s after %d messages, %d answered, in %d ms"
-            % (why, self.messages, self.answered, ticks_diff(ticks_ms(), start))
+            "connection %s after %d ms: messages=%d answered=%d"
+            % (how, ticks_diff(ticks_ms(), start), self.messages, self.answered)
         )
 
     def command(self, conn):
@@ -312,12 +309,12 @@ class Adapter:
                 "%s with a payload of %d bytes, more than the protocol's %d"
                 % (name, size, MAX_PAYLOAD)
             )
+        payload = read_exactly(conn, size)  # (all of it: then the close is an orderly one)
         if transport != TRANSPORT_MCTP:
             raise Dropped(
                 "%s with transport type %d, not MCTP (1): run the requester with --trans MCTP"
                 % (name, transport)
             )
-        payload = read_exactly(conn, size)
         if command == NORMAL:
             send_message(conn, NORMAL, self.carry(payload))
             return True
@@ -356,7 +353,7 @@ class Adapter:
                 channel.send(MSG_TYPE_SPDM, request)
                 meta, answer = channel.recv()
         except (MctpError, OSError) as error:
-            warn("message %d: no answer from EID %d: %s" % (self.messages, self.eid, error))
+            warn("message %d to EID %d: %s; answered empty" % (self.messages, self.eid, error))
             return b""
         say("  <- " + describe(answer))
         self.answered += 1
