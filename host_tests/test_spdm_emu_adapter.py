@@ -368,6 +368,10 @@ def test_bad_command_lines_are_one_usage_error_and_a_missing_stack_one_line():
             assert result.returncode == 2, (args, result.stderr)
             assert lines[0].startswith("usage: spdm_emu_adapter.py"), lines
             assert lines[1].startswith(error) and len(lines) == 2, lines
+        helped = subprocess.run(
+            [interpreter, tool, "--help"], capture_output=True, text=True, timeout=30, check=False
+        )
+        assert helped.returncode == 0 and helped.stdout.startswith("usage: spdm_emu_adapter.py")
         missing = tempfile.mktemp(prefix="mctp-adapter-", suffix=".sock")
         result = subprocess.run(
             [interpreter, tool, "--port", "0", "--ipc", "unix:" + missing, "--eid", "9"],
