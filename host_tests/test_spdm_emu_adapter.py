@@ -162,6 +162,22 @@ class Connection:
     def sendall(self, data):
         self.sent.append(bytes(data))
 
+    def close(self):
+        self.incoming = None
+
+
+class Listening:
+    """A listening socket in memory: accept() raises or returns each of `accepted` in turn."""
+
+    def __init__(self, accepted):
+        self.accepted = accepted
+
+    def accept(self):
+        item = self.accepted.pop(0)
+        if isinstance(item, OSError):
+            raise item
+        return item, ("127.0.0.1", 1)
+
 
 def test_the_adapter_answers_each_command_through_a_stack_in_process():
     # The adapter's protocol on both interpreters: an in-process endpoint with the SPDM
@@ -203,6 +219,19 @@ def test_the_adapter_answers_each_command_through_a_stack_in_process():
     conn = Connection(header(NORMAL, 4737))
     adapter.connection(conn)
     assert conn.sent == []
+
+
+def test_a_failed_accept_is_waited_out_and_the_next_connection_served():
+    needs_socket()
+    if _TOOLS not in sys.path:
+        sys.path.insert(0, _TOOLS)
+    from spdm_emu_adapter import Adapter  # noqa: PLC0415 (tools/ is on the path only here)
+
+    conn = Connection(header(TEST, 14) + b"Client Hello!\x00" + header(SHUTDOWN, 0))
+    listening = Listening([OSError(24), conn])  # EMFILE: no descriptor for the connection
+    Adapter(listening, None, 8, 5000).serve()  # returns once SHUTDOWN came
+    assert conn.sent == [header(TEST, 14) + b"Server Hello!\x00", header(SHUTDOWN, 0)]
+    assert listening.accepted == [] and conn.incoming is None  # served, then closed
 
 
 def test_a_requester_gets_the_endpoints_spdm_answers_and_every_bad_input_one_line():

@@ -15,7 +15,7 @@ sys.path.insert(0, _ROOT if _ROOT != "tools" else ".")
 import socket  # noqa: E402
 
 from mctp import MctpError, Stack  # noqa: E402
-from mctp._compat import ticks_diff, ticks_ms  # noqa: E402
+from mctp._compat import sleep_ms, ticks_diff, ticks_ms  # noqa: E402
 from mctp.constants import MAX_PAYLOAD_SIZE, MSG_TYPE_SPDM  # noqa: E402
 from mctp.spdm import messages as spdm  # noqa: E402
 
@@ -93,6 +93,7 @@ HEADER_SIZE = 12
 # header announcing more is not of this protocol, or not of a requester we could serve.
 MAX_PAYLOAD = 0x1200 + 128
 SERVER_HELLO = b"Server Hello!\x00"
+ACCEPT_RETRY_MS = 100
 
 COMMAND_NAMES = {
     NORMAL: "NORMAL",
@@ -284,7 +285,12 @@ class Adapter:
 
     def serve(self):
         while not self.stopped:
-            conn, _ = self.server.accept()
+            try:
+                conn, _ = self.server.accept()
+            except OSError as error:  # (no free descriptor, ...): it may pass; try again soon
+                warn("cannot accept a connection: %s" % error)
+                sleep_ms(ACCEPT_RETRY_MS)
+                continue
             try:
                 self.connection(conn)
             finally:
@@ -418,6 +424,9 @@ def main(argv):
         return 1
     try:
         path, eid = open_path(s)
+    except KeyboardInterrupt:  # (Ctrl-C while the endpoint is set up)
+        server.close()
+        return 0
     except SystemExit:
         server.close()
         raise
