@@ -318,9 +318,31 @@ def test_an_endpoint_that_does_not_answer_in_time_is_an_empty_answer_and_one_lin
         assert requester.ask(SHUTDOWN) == header(SHUTDOWN, 0)
         requester.close()
         status, _, err = tool.wait()
+        absent = subprocess.run(
+            [
+                sys.executable,
+                os.path.join(TOOLS, "spdm_emu_adapter.py"),
+                "--port",
+                "0",
+                "--i2c-udp",
+                "0:%d" % bus.hub_port,
+                "--enumerate",
+                "--endpoint-addr",
+                "0x1E",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
     finally:
         tool.stop()
         bus.close()
+    assert absent.returncode == 1 and absent.stdout == "", absent
+    assert (
+        absent.stderr.startswith("spdm_emu_adapter.py: cannot set up the endpoint at 0x1e: ")
+        and len(absent.stderr.splitlines()) == 1
+    ), absent.stderr
     assert status == 0, err
     assert err == (
         "spdm_emu_adapter.py: message 1 to EID 77: MCTP error: timed out: no message within"
