@@ -28,8 +28,8 @@ if not IS_MICROPYTHON:
 NORMAL, TEST, SHUTDOWN, CONTINUE, UNKNOWN = 0x0001, 0xDEAD, 0xFFFE, 0xFFFD, 0xFFFF
 OOB_ENCAP_KEY_UPDATE = 0x8001
 GET_VERSION = bytes.fromhex("05 10 84 00 00")  # the type byte, then SPDM 1.0 GET_VERSION
-# VERSION 1.0 with one entry, 1.2: the responder's answer, behind the type byte.
-VERSION = bytes.fromhex("05 10 04 00 00 00 01 00 12")
+# VERSION 1.0 with two entries, 1.1 and 1.2: the responder's answer, behind the type byte.
+VERSION = bytes.fromhex("05 10 04 00 00 00 02 00 11 00 12")
 EMPTY_NORMAL = bytes.fromhex("00 00 00 01 00 00 00 01 00 00 00 00")
 
 
@@ -299,7 +299,7 @@ def _serve_a_requester(interpreter, hub_port):
     ], err
     assert out.splitlines()[:2] == [
         "  -> SPDM GET_VERSION v1.0 p1=00 p2=00 (4 bytes)",
-        "  <- SPDM VERSION v1.0 p1=00 p2=00 (8 bytes)",
+        "  <- SPDM VERSION v1.0 p1=00 p2=00 (10 bytes)",
     ], out
     assert out.splitlines()[-1].startswith("connection ended after "), out
     assert out.splitlines()[-1].endswith(" ms: messages=1 answered=1"), out
