@@ -31,6 +31,8 @@ TWINS = (
     (framing, "frame_packet"),
     (deframer, "deframe"),
 )
+# The asm_thumb functions (Thumb boards only), each with the pure function whose results it gives.
+ASM_TWINS = ((pec, "pec_span", "pec_py"),)
 
 
 def _pure_then_viper(module, name, run):
@@ -52,12 +54,16 @@ def test_the_viper_twin_is_the_one_in_use_wherever_viper_exists():
 
 def test_every_viper_function_has_its_twin_here():
     viper = set()
+    asm = set()
     for module in package_modules():
         lines = _source(module).split("\n")
         for i, line in enumerate(lines[:-1]):
             if line == "@micropython.viper":
                 viper.add(lines[i + 1][4:].partition("(")[0])
+            elif line == "@micropython.asm_thumb":
+                asm.add(lines[i + 1][4:].partition("(")[0])
     assert viper == {name for _, name in TWINS}
+    assert asm == {name for _, name, _ in ASM_TWINS}
 
 
 def _copy_every_alignment(copy_into):
@@ -105,6 +111,19 @@ def _pec_at_any_offset_and_start(pec_version):
 
 def test_pec_agrees_with_the_definition_at_any_offset_and_start_and_checks_its_range():
     _pure_then_viper(pec, "pec", _pec_at_any_offset_and_start)
+
+
+def test_pec_span_is_pec_without_its_range_check_with_every_table_entry_right():
+    # Every byte alone from 0 (each table entry), and every length around the four-byte turns
+    # of the asm loop at every alignment.
+    data = bytes(range(256))
+    span = pec.pec_span
+    for b in range(256):
+        assert span(data, b, 1, 0) == bitwise_crc8(data[b : b + 1], 0), b
+    for off in range(4):
+        for n in range(13):
+            assert span(data, off, n, 0x5A) == pec.pec_py(data, off, n, 0x5A), (off, n)
+    assert span(memoryview(data), 7, 72, 0) == pec.pec_py(data, 7, 72, 0)
 
 
 def _sealed_frames(seal):
