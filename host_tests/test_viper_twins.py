@@ -6,7 +6,7 @@
 
 from endpoints import pattern
 from test_constants import _source, package_modules
-from test_core import inject, make_core
+from test_core import RecordingLink, inject, make_core
 from test_i2c_pec import bitwise_crc8
 from test_serial_framing import reference_frame
 from test_serial_link import drops, request
@@ -28,6 +28,7 @@ TWINS = (
     (ring, "drain"),
     (fastpath, "append_middle"),
     (fastpath, "fill_packet"),
+    (fastpath, "send_packets"),
     (framing, "frame_packet"),
     (deframer, "deframe"),
 )
@@ -306,6 +307,59 @@ def _fill_packets(fill_packet):
 
 def test_fill_packet_writes_each_packet_of_a_message():
     _pure_then_viper(fastpath, "fill_packet", _fill_packets)
+
+
+def _send_message(send_packets, length, refuse_after=None, mtu=64, off=5):
+    # What send_packets sends of buf[off:off + length] (each packet as the link saw it, with
+    # its phys) and what it returns.
+    message = bytes((i * 7 + 1) & 0xFF for i in range(off + length + 3))
+    core, _sink, _link, _clock = make_core()
+    link = RecordingLink(mtu, refuse_after)
+    core._tx_link, core._tx_phys, core._tx_dest, core._tx_flags = link, 0x1D, 9, 0x0B
+    core._tx_type, core._tx_buf, core._tx_off, core._tx_left = 0x81, message, off, length
+    return send_packets(core), link.sent
+
+
+def _messages_sent(send_packets):
+    results = []
+    for length in (0, 1, 63, 64, 127, 128, 150, 1023):
+        sent, packets = _send_message(send_packets, length)
+        assert sent == len(packets) == 1 + length // 64, length  # 63 bytes, then 64 a packet
+        flags = [p[3] for _, p in packets]
+        assert flags[0] & 0x80 and not any(f & 0x80 for f in flags[1:])
+        assert flags[-1] & 0x40 and not any(f & 0x40 for f in flags[:-1])
+        assert [f & 0x3F for f in flags] == [(i & 3) << 4 | 0x0B for i in range(sent)]
+        assert all(p[:3] == bytes((1, 9, 8)) and phys == 0x1D for phys, p in packets)
+        expected = bytes((0x81,)) + bytes((i * 7 + 1) & 0xFF for i in range(5, 5 + length))
+        assert b"".join(p[4:] for _, p in packets) == expected
+        results.append(packets)
+    # The link refuses the third packet: two sent, ~2 returned; a one-packet message refused.
+    sent, packets = _send_message(send_packets, 200, refuse_after=2)
+    assert (sent, len(packets)) == (~2, 2)
+    assert _send_message(send_packets, 0, refuse_after=0) == (-1, [])
+    results.append(_send_message(send_packets, 40, mtu=16))
+    # A message out of its buffer, or a link whose buffer is short of its MTU: nothing sent.
+    for off, length in ((-1, 10), (0, -1), (95, 6)):
+        core, link = _core_sending(bytes(100), off, length)
+        with raises(ValueError):
+            send_packets(core)
+        assert link.sent == []
+    core, link = _core_sending(bytes(100), 0, 10)
+    link.tx_buf = bytearray(len(link.tx_buf) - 1)
+    with raises(ValueError):
+        send_packets(core)
+    assert link.sent == []
+    return results
+
+
+def _core_sending(message, off, length):
+    core, _sink, link, _clock = make_core()
+    core._tx_link, core._tx_buf, core._tx_off, core._tx_left = link, message, off, length
+    return core, link
+
+
+def test_send_packets_sends_each_packet_of_a_message_and_stops_at_a_refusal():
+    _pure_then_viper(fastpath, "send_packets", _messages_sent)
 
 
 def _framed(frame_packet):

@@ -1,4 +1,4 @@
-# The viper append_middle() and fill_packet() used on MicroPython (see mctp.core.fastpath,
+# The viper append_middle(), fill_packet() and send_packets() used on MicroPython (see mctp.core.fastpath,
 # which imports them under try/except and says what they do).
 
 import micropython
@@ -107,3 +107,51 @@ def fill_packet(core, flags: int, room: int) -> int:
     core._tx_off = at + count
     core._tx_left = left - count
     return body + count - o
+
+
+@micropython.viper
+def send_packets(core) -> int:
+    link = core._tx_link
+    out = link.tx_buf
+    o = int(link.tx_off)
+    mtu = int(link.mtu)
+    src = core._tx_buf
+    at = int(core._tx_off)
+    left = int(core._tx_left)
+    if o < 0 or o + _TRANSPORT_HEADER_SIZE + mtu > int(_len(out)):
+        raise ValueError("message out of its buffer or packet out of the link's")
+    if at < 0 or left < 0 or at + left > int(_len(src)):
+        raise ValueError("message out of its buffer or packet out of the link's")
+    phys = core._tx_phys
+    dest = int(core._tx_dest)
+    eid = int(core.eid)
+    tag = int(core._tx_flags)
+    d = ptr8(out)
+    s = ptr8(src)
+    flags = _FLAG_SOM
+    room = mtu - 1
+    body = o + _TRANSPORT_HEADER_SIZE + 1
+    d[o + _TRANSPORT_HEADER_SIZE] = int(core._tx_type)
+    sent = 0
+    while True:
+        count = left if left < room else room
+        left -= count
+        if left == 0:
+            flags |= _FLAG_EOM
+        d[o] = _HEADER_VERSION
+        d[o + 1] = dest
+        d[o + 2] = eid
+        d[o + 3] = flags | (sent & _SEQ_MASK) << _SEQ_SHIFT | tag
+        end = body + count
+        while body < end:
+            d[body] = s[at]
+            body += 1
+            at += 1
+        if not link.transmit(end - o, phys):
+            return -1 - sent
+        sent += 1
+        if left == 0:
+            return sent
+        flags = 0
+        room = mtu
+        body = o + _TRANSPORT_HEADER_SIZE
