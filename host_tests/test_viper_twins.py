@@ -17,6 +17,7 @@ from mctp.core import fastpath
 from mctp.host.i2c_sim import SimBus, TargetSim
 from mctp.host.serial_pipe import SerialPipe
 from mctp.i2c import I2CLink, pec, ring, smbus
+from mctp.i2c import link as i2c_link
 from mctp.serial import SerialLink, deframer, framing
 
 TWINS = (
@@ -29,6 +30,7 @@ TWINS = (
     (fastpath, "append_middle"),
     (fastpath, "fill_packet"),
     (fastpath, "send_packets"),
+    (i2c_link, "transmit"),
     (framing, "frame_packet"),
     (deframer, "deframe"),
 )
@@ -441,3 +443,56 @@ def _deframed(deframe):
 
 def test_the_serial_deframer_queues_good_frames_and_counts_every_damaged_one():
     _pure_then_viper(deframer, "deframe", _deframed)
+
+
+class _ScriptedI2C:
+    # A controller whose writes answer in turn from `answers`: a count of acknowledged bytes,
+    # or OSError (a NACK); each write's address and bytes are kept.
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.writes = []
+
+    def writeto(self, addr, buf, stop=True):
+        self.writes.append((addr, bytes(buf)))
+        answer = self.answers.pop(0)
+        if answer is OSError:
+            raise OSError(5)
+        return len(buf) if answer is None else answer
+
+
+def _frames_written(transmit):
+    results = []
+    # (phys, writeto's answers: None acknowledges the whole frame) -> what transmit returns
+    cases = (
+        (0x11, [None], True),
+        (None, [None], True),  # EID 9's neighbour, learned: 0x22
+        (0x11, [OSError, 3, None], True),  # a NACK, a short write, then the frame
+        (0x11, [OSError, OSError, OSError], False),  # every try of three fails
+    )
+    for phys, answers, expected in cases:
+        i2c = _ScriptedI2C(answers)
+        link = I2CLink(i2c, SimBus().target(0x10), 0x10, retries=2)
+        link.neighbours.learn(9, 0x22)
+        packet = bytes((1, 9, 8, 0xC8)) + bytes(range(30))
+        link.tx_buf[4 : 4 + len(packet)] = packet
+        assert transmit(link, len(packet), phys) is expected
+        frame = smbus.encode_frame(bytearray(80), 0x22 if phys is None else phys, 0x10, packet)
+        assert all(
+            w == (0x22 if phys is None else phys, bytes(link.tx_buf[1:frame])) for w in i2c.writes
+        )
+        counts = link.counters.as_dict()
+        results.append((i2c.writes, {k: v for k, v in counts.items() if v}))
+    assert results[2][1] == {"tx_frames": 1, "tx_retries": 2}
+    assert results[3][1] == {"tx_failed": 1, "tx_retries": 2}
+    assert "0x11 did not acknowledge after 3 tries" in link.describe_failure()
+    # No address known for EID 9: nothing written, counted.
+    i2c = _ScriptedI2C([])
+    link = I2CLink(i2c, SimBus().target(0x10), 0x10)
+    link.tx_buf[4:8] = bytes((1, 9, 8, 0xC8))
+    assert transmit(link, 5, None) is False
+    assert (i2c.writes, link.counters.no_neighbour) == ([], 1)
+    return results
+
+
+def test_i2c_transmit_seals_writes_and_retries_each_frame():
+    _pure_then_viper(i2c_link, "transmit", _frames_written)
