@@ -50,9 +50,12 @@ COPIES = (
         "mctp.core.packet",
         (
             "TRANSPORT_HEADER_SIZE VERSION_MASK HEADER_VERSION FLAG_SOM FLAG_EOM FLAG_TO TAG_MASK"
-            " SEQ_SHIFT SEQ_MASK"
+            " SEQ_SHIFT SEQ_MASK MAX_MTU"
         ),
     ),
+    ("mctp.core._fastpath_viper", "mctp.core.fastpath", "MAX_TX_OFF"),
+    ("mctp.i2c._link_viper", "mctp.i2c.smbus", "PACKET_AT"),
+    ("mctp.i2c._link_viper", "mctp.core.packet", "DEST_EID_AT"),
     (
         "mctp.core._fastpath_viper",
         "mctp.core.reassembly",

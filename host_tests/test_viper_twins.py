@@ -35,7 +35,7 @@ TWINS = (
     (deframer, "deframe"),
 )
 # The asm_thumb functions (Thumb boards only), each with the pure function whose results it gives.
-ASM_TWINS = ((pec, "pec_span", "pec_py"),)
+ASM_TWINS = ((pec, "pec_span", "pec_py"), (bufcopy, "copy_span", "copy_span_py"))
 
 
 def _pure_then_viper(module, name, run):
@@ -91,6 +91,19 @@ def _copy_every_alignment(copy_into):
 
 def test_copy_into_copies_every_alignment_like_a_slice_and_checks_its_ranges():
     _pure_then_viper(bufcopy, "copy_into", _copy_every_alignment)
+
+
+def test_copy_span_copies_every_alignment_and_length_like_copy_into():
+    # Around the four-byte turns of the asm loop, at every alignment of either end.
+    src = bytes((i * 11 + 5) & 0xFF for i in range(400))
+    for dst_off in range(4):
+        for src_off in (0, 1, 2, 3, 130):
+            for n in (0, 1, 2, 3, 4, 5, 7, 8, 9, 63, 64, 250):
+                dst = bytearray(260)
+                bufcopy.copy_span(dst, src, src_off, n << 16 | dst_off)
+                expected = bytearray(260)
+                expected[dst_off : dst_off + n] = src[src_off : src_off + n]
+                assert dst == expected, (dst_off, src_off, n)
 
 
 def _pec_at_any_offset_and_start(pec_version):

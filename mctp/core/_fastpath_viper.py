@@ -4,8 +4,9 @@
 import micropython
 
 from .._compat import const
+from ..bufcopy import copy_span
 
-# packet's and reassembly's constants ([const-copy]).
+# packet's and reassembly's constants, and fastpath's MAX_TX_OFF ([const-copy]).
 _TRANSPORT_HEADER_SIZE = const(4)
 _VERSION_MASK = const(0x0F)
 _HEADER_VERSION = const(1)
@@ -25,6 +26,8 @@ _TO_AT = const(3)
 _NEXT_SEQ_AT = const(4)
 _PACKET_LEN_AT = const(6)
 _LENGTH_AT = const(8)
+_MAX_MTU = const(250)
+_MAX_TX_OFF = const(255)  # (copy_span's destination offset: below 65536)
 _len = len  # [builtin-global]
 _ONE = 1  # an object, for arithmetic on objects
 
@@ -118,7 +121,9 @@ def send_packets(core) -> int:
     src = core._tx_buf
     at = int(core._tx_off)
     left = int(core._tx_left)
-    if o < 0 or o + _TRANSPORT_HEADER_SIZE + mtu > int(_len(out)):
+    if uint(o) > uint(_MAX_TX_OFF) or uint(mtu - 1) >= uint(_MAX_MTU):
+        raise ValueError("link's tx_off beyond 255 or mtu out of 1..250")
+    if o + _TRANSPORT_HEADER_SIZE + mtu > int(_len(out)):
         raise ValueError("message out of its buffer or packet out of the link's")
     if at < 0 or left < 0 or at + left > int(_len(src)):
         raise ValueError("message out of its buffer or packet out of the link's")
@@ -127,7 +132,6 @@ def send_packets(core) -> int:
     eid = int(core.eid)
     tag = int(core._tx_flags)
     d = ptr8(out)
-    s = ptr8(src)
     flags = _FLAG_SOM
     room = mtu - 1
     body = o + _TRANSPORT_HEADER_SIZE + 1
@@ -142,12 +146,10 @@ def send_packets(core) -> int:
         d[o + 1] = dest
         d[o + 2] = eid
         d[o + 3] = flags | (sent & _SEQ_MASK) << _SEQ_SHIFT | tag
-        end = body + count
-        while body < end:
-            d[body] = s[at]
-            body += 1
-            at += 1
-        if not link.transmit(end - o, phys):
+        copy_span(out, src, at, count << 16 | body)
+        at += count
+        body += count
+        if not link.transmit(body - o, phys):
             return -1 - sent
         sent += 1
         if left == 0:

@@ -24,15 +24,18 @@
 # send_packets(core), Core.send's and Core.respond's, sends the whole message: each packet
 # filled as fill_packet does, then handed to the link's transmit(length, phys), until the last
 # or until the link refuses one. It returns the packets sent, or ~sent (-1 - sent) when the
-# link refused the next. The ranges of the message and of the link's buffer are checked before
-# the first packet (ValueError). The viper version reads the core's and the link's fields once
-# a message and fills each packet inline: a packet then costs the copy of its payload and the
-# link's transmit. send_packets_py fills through core._fill_packet, which a capture takes over
+# link refused the next. Before the first packet it checks the message's range in its buffer,
+# the link's tx_off (at most MAX_TX_OFF) and mtu (1..250) and that a packet fits the link's
+# buffer (ValueError). The viper version reads the core's and the link's fields once a message
+# and fills each packet inline (copy_span, asm_thumb on Thumb boards, copies the payload): a
+# packet then costs the copy of its payload and the link's transmit. send_packets_py fills through core._fill_packet, which a capture takes over
 # (mctp.capture puts send_packets_py in the core's place while it records).
 
 from ..bufcopy import copy_into
 from .reassembly import NEXT_SEQ_AT
+from .._compat import const
 from .packet import (
+    MAX_MTU,
     DEST_EID_AT,
     FLAGS_AT,
     SRC_EID_AT,
@@ -107,6 +110,10 @@ def _chunk(core, out, o, room):
     return o + count
 
 
+# The largest link.tx_off send_packets takes: a binding's framing before a packet is a few bytes.
+MAX_TX_OFF = const(255)
+
+
 def send_packets_py(core):
     _check_message(core)
     link = core._tx_link
@@ -129,6 +136,8 @@ def send_packets_py(core):
 
 def _check_message(core):
     link = core._tx_link
+    if not (0 <= link.tx_off <= MAX_TX_OFF and 1 <= link.mtu <= MAX_MTU):
+        raise ValueError("link's tx_off beyond 255 or mtu out of 1..250")
     if (
         link.tx_off < 0
         or link.tx_off + TRANSPORT_HEADER_SIZE + link.mtu > len(link.tx_buf)
