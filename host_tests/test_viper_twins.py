@@ -18,6 +18,7 @@ from mctp.host.i2c_sim import SimBus, TargetSim
 from mctp.host.serial_pipe import SerialPipe
 from mctp.i2c import I2CLink, pec, ring, smbus
 from mctp.i2c import link as i2c_link
+from mctp.serial import link as serial_link
 from mctp.serial import SerialLink, deframer, framing
 
 TWINS = (
@@ -31,11 +32,16 @@ TWINS = (
     (fastpath, "fill_packet"),
     (fastpath, "send_packets"),
     (i2c_link, "transmit"),
+    (serial_link, "transmit"),
     (framing, "frame_packet"),
     (deframer, "deframe"),
 )
 # The asm_thumb functions (Thumb boards only), each with the pure function whose results it gives.
-ASM_TWINS = ((pec, "pec_span", "pec_py"), (bufcopy, "copy_span", "copy_span_py"))
+ASM_TWINS = (
+    (pec, "pec_span", "pec_py"),
+    (bufcopy, "copy_span", "copy_span_py"),
+    (framing, "frame_span", "frame_packet_py"),
+)
 
 
 def _pure_then_viper(module, name, run):
@@ -395,6 +401,68 @@ def _framed(frame_packet):
 
 def test_the_serial_framer_gives_the_reference_bytes():
     _pure_then_viper(framing, "frame_packet", _framed)
+
+
+def test_frame_span_is_frame_packet_without_its_range_check():
+    # Packets of flags, escapes and other bytes, the empty one and the longest included.
+    state = 5
+    for n in (0, 1, 5, 6, 20, 68, 0xFF):
+        packet = bytearray(n)
+        for i in range(n):
+            state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+            packet[i] = (0x7E, 0x7D, state >> 16 & 0xFF)[state % 3]
+        out = bytearray(2 * n + 6)
+        assert bytes(out[: framing.frame_span(out, packet, n)]) == reference_frame(packet), n
+
+
+class _ScriptedStream:
+    # A UART's writing side whose writes take, in turn, what `answers` says: None for the
+    # whole rest, a count, OSError, or "full" (a full non-blocking stream: None).
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.written = bytearray()
+
+    def write(self, buf, off=0, n=None):
+        answer = self.answers.pop(0) if self.answers else 0
+        if answer is OSError:
+            raise OSError(116)
+        if answer == "full":
+            return None
+        n = len(buf) - off if n is None else n
+        n = n if answer is None else min(n, answer)
+        self.written += buf[off : off + n]
+        return n
+
+
+def _serial_frames_written(transmit):
+    results = []
+    packet = bytes((1, 9, 8, 0xC8)) + bytes((0x7E, 0x7D)) + bytes(range(20))
+    cases = (
+        ([None], True),  # the whole frame at once
+        ([10, None], True),  # part, then the rest (written by _write_rest)
+        ([OSError, None], True),
+        (["full", 5, None], True),
+        ([OSError] + [0] * 1000, False),  # nothing more taken within write_timeout_ms (0)
+    )
+    for answers, expected in cases:
+        stream = _ScriptedStream(answers)
+        link = SerialLink(stream, write_timeout_ms=0 if not expected else 100)
+        link.tx_buf[: len(packet)] = packet
+        assert transmit(link, len(packet), None) is expected
+        if expected:
+            assert bytes(stream.written) == reference_frame(packet)
+        counts = {k: v for k, v in link.counters.as_dict().items() if v}
+        results.append((bytes(stream.written), counts))
+    assert results[0][1] == {"tx_frames": 1}
+    assert results[1][1] == {"tx_frames": 1, "tx_partial_writes": 1}
+    assert results[4][1] == {"tx_partial_writes": 1, "tx_failed": 1}
+    with raises(ValueError):
+        transmit(SerialLink(_ScriptedStream([])), 69, None)  # beyond the 68-byte packet buffer
+    return results
+
+
+def test_serial_transmit_frames_writes_and_finishes_a_cut_write():
+    _pure_then_viper(serial_link, "transmit", _serial_frames_written)
 
 
 def _line_noise(seed, length):
