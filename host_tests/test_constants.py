@@ -54,7 +54,11 @@ COPIES = (
         ),
     ),
     ("mctp.core._fastpath_viper", "mctp.core.fastpath", "MAX_TX_OFF"),
-    ("mctp.i2c._link_viper", "mctp.i2c.smbus", "PACKET_AT"),
+    (
+        "mctp.i2c._link_viper",
+        "mctp.i2c.smbus",
+        "DEST_AT COMMAND_AT COUNT_AT SOURCE_AT PACKET_AT CMD_MCTP",
+    ),
     ("mctp.i2c._link_viper", "mctp.core.packet", "DEST_EID_AT"),
     (
         "mctp.core._fastpath_viper",
