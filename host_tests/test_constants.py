@@ -28,9 +28,8 @@ COPIES = (
         "mctp.i2c._smbus_viper",
         "mctp.i2c.smbus",
         (
-            "DEST_AT COMMAND_AT COUNT_AT SOURCE_AT PACKET_AT RX_COMMAND_AT RX_COUNT_AT RX_SOURCE_AT"
-            " RX_PACKET_AT CMD_MCTP MIN_RX_FRAME TOO_SHORT BAD_COMMAND BAD_COUNT BAD_SRC_BIT BAD_PEC"
-            " BAD_VERSION"
+            "RX_COMMAND_AT RX_COUNT_AT RX_SOURCE_AT RX_PACKET_AT CMD_MCTP MIN_RX_FRAME TOO_SHORT"
+            " BAD_COMMAND BAD_COUNT BAD_SRC_BIT BAD_PEC BAD_VERSION"
         ),
     ),
     ("mctp.i2c._smbus_viper", "mctp.core.packet", "VERSION_MASK HEADER_VERSION"),

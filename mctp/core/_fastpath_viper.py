@@ -1,4 +1,4 @@
-# The viper append_middle(), fill_packet() and send_packets() used on MicroPython (see mctp.core.fastpath,
+# The viper append_middle() and send_packets() used on MicroPython (see mctp.core.fastpath,
 # which imports them under try/except and says what they do).
 
 import micropython
@@ -81,35 +81,6 @@ def append_middle(core, buf, off: int, length: int) -> bool:
     counters = core.counters
     counters.rx_packets = counters.rx_packets + _ONE  # (objects: a count may outgrow 32 bits)
     return True
-
-
-@micropython.viper
-def fill_packet(core, flags: int, room: int) -> int:
-    link = core._tx_link
-    out = link.tx_buf
-    o = int(link.tx_off)
-    left = int(core._tx_left)
-    count = left if left < room else room
-    src = core._tx_buf
-    at = int(core._tx_off)
-    body = o + _TRANSPORT_HEADER_SIZE + (1 if flags & _FLAG_SOM else 0)
-    if body + count > int(_len(out)) or at + count > int(_len(src)) or at < 0 or o < 0:
-        raise ValueError("packet out of the buffers")
-    d = ptr8(out)
-    d[o] = _HEADER_VERSION
-    d[o + 1] = int(core._tx_dest)
-    d[o + 2] = int(core.eid)
-    d[o + 3] = flags | int(core._tx_seq) << _SEQ_SHIFT | int(core._tx_flags)
-    if flags & _FLAG_SOM:
-        d[o + _TRANSPORT_HEADER_SIZE] = int(core._tx_type)
-    s = ptr8(src)
-    i = 0
-    while i < count:
-        d[body + i] = s[at + i]
-        i += 1
-    core._tx_off = at + count
-    core._tx_left = left - count
-    return body + count - o
 
 
 @micropython.viper

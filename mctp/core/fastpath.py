@@ -20,6 +20,8 @@
 # Core.respond is sending (core._tx_*) into its link's transmit buffer at tx_off: the header
 # with `flags` (SOM, EOM) and the sequence number, the type byte in the first packet, and up to
 # `room` payload bytes; it moves core._tx_off and _tx_left on and returns the packet's length.
+# It is send_packets_py's step (the viper send_packets fills inline), in bytecode only: it runs
+# only under a capture, which takes it over to record each packet.
 #
 # send_packets(core), Core.send's and Core.respond's, sends the whole message: each packet
 # filled as fill_packet does, then handed to the link's transmit(length, phys), until the last
@@ -28,8 +30,9 @@
 # the link's tx_off (at most MAX_TX_OFF) and mtu (1..250) and that a packet fits the link's
 # buffer (ValueError). The viper version reads the core's and the link's fields once a message
 # and fills each packet inline (copy_span, asm_thumb on Thumb boards, copies the payload): a
-# packet then costs the copy of its payload and the link's transmit. send_packets_py fills through core._fill_packet, which a capture takes over
-# (mctp.capture puts send_packets_py in the core's place while it records).
+# packet then costs the copy of its payload and the link's transmit. send_packets_py fills
+# through core._fill_packet (mctp.capture puts send_packets_py in the core's place while it
+# records, and its own step in _fill_packet's).
 
 from ..bufcopy import copy_into
 from .reassembly import NEXT_SEQ_AT
@@ -88,7 +91,7 @@ def _append(slot, buf, off, count):
     return True
 
 
-def fill_packet_py(core, flags, room):
+def fill_packet(core, flags, room):
     out = core._tx_link.tx_buf
     o = core._tx_link.tx_off
     out[o + VERSION_AT] = HEADER_VERSION
@@ -149,8 +152,7 @@ def _check_message(core):
 
 
 try:
-    from ._fastpath_viper import append_middle, fill_packet, send_packets
+    from ._fastpath_viper import append_middle, send_packets
 except (ImportError, SyntaxError):
     append_middle = append_middle_py
-    fill_packet = fill_packet_py
     send_packets = send_packets_py

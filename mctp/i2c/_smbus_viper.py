@@ -1,20 +1,13 @@
-# The viper check_frame() and seal_frame() used on MicroPython (see mctp.i2c.smbus, which
-# imports them under try/except): the same work, in the same order. check_frame computes the PEC
-# inline (the frame check is the IRQ's deepest point, [c-stack]); seal_frame calls pec_span,
-# the asm_thumb loop on Thumb boards (5 instructions a byte on a Cortex-M0, against 24 here).
+# The viper check_frame() used on MicroPython (see mctp.i2c.smbus, which imports it under
+# try/except): the same work, in the same order, with the PEC computed inline (the frame check
+# is the IRQ's deepest point, [c-stack]).
 
 import micropython
 
 from .._compat import const
 from ._pec_table import TABLE
-from .pec import pec_span
 
 # smbus's offsets, codes and limits, and packet's version fields ([const-copy]).
-_DEST_AT = const(0)
-_COMMAND_AT = const(1)
-_COUNT_AT = const(2)
-_SOURCE_AT = const(3)
-_PACKET_AT = const(4)
 _RX_COMMAND_AT = const(0)
 _RX_COUNT_AT = const(1)
 _RX_SOURCE_AT = const(2)
@@ -57,19 +50,3 @@ def check_frame(frame, n: int, init: int) -> int:
     if f[_RX_PACKET_AT] & _VERSION_MASK != _HEADER_VERSION:
         return _BAD_VERSION
     return 0
-
-
-@micropython.viper
-def seal_frame(frame, dest: int, src: int, length: int) -> int:
-    end = _PACKET_AT + length  # where the PEC goes
-    if length < 0 or end >= int(_len(frame)):
-        raise ValueError("packet out of the frame")
-    if uint(dest) > uint(0x7F) or uint(src) > uint(0x7F):
-        raise ValueError("not a 7-bit address")
-    f = ptr8(frame)
-    f[_DEST_AT] = dest << 1
-    f[_COMMAND_AT] = _CMD_MCTP
-    f[_COUNT_AT] = length + 1
-    f[_SOURCE_AT] = src << 1 | 1
-    f[end] = int(pec_span(frame, 0, end, 0))
-    return end + 1
