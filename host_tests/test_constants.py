@@ -28,9 +28,8 @@ COPIES = (
         "mctp.i2c._smbus_viper",
         "mctp.i2c.smbus",
         (
-            "DEST_AT COMMAND_AT COUNT_AT SOURCE_AT PACKET_AT RX_COMMAND_AT RX_COUNT_AT RX_SOURCE_AT"
-            " RX_PACKET_AT CMD_MCTP MIN_RX_FRAME TOO_SHORT BAD_COMMAND BAD_COUNT BAD_SRC_BIT BAD_PEC"
-            " BAD_VERSION"
+            "RX_COMMAND_AT RX_COUNT_AT RX_SOURCE_AT RX_PACKET_AT CMD_MCTP MIN_RX_FRAME TOO_SHORT"
+            " BAD_COMMAND BAD_COUNT BAD_SRC_BIT BAD_PEC BAD_VERSION"
         ),
     ),
     ("mctp.i2c._smbus_viper", "mctp.core.packet", "VERSION_MASK HEADER_VERSION"),
@@ -50,9 +49,16 @@ COPIES = (
         "mctp.core.packet",
         (
             "TRANSPORT_HEADER_SIZE VERSION_MASK HEADER_VERSION FLAG_SOM FLAG_EOM FLAG_TO TAG_MASK"
-            " SEQ_SHIFT SEQ_MASK"
+            " SEQ_SHIFT SEQ_MASK MAX_MTU"
         ),
     ),
+    ("mctp.core._fastpath_viper", "mctp.core.fastpath", "MAX_TX_OFF"),
+    (
+        "mctp.i2c._link_viper",
+        "mctp.i2c.smbus",
+        "DEST_AT COMMAND_AT COUNT_AT SOURCE_AT PACKET_AT CMD_MCTP",
+    ),
+    ("mctp.i2c._link_viper", "mctp.core.packet", "DEST_EID_AT"),
     (
         "mctp.core._fastpath_viper",
         "mctp.core.reassembly",

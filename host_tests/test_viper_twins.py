@@ -6,7 +6,7 @@
 
 from endpoints import pattern
 from test_constants import _source, package_modules
-from test_core import inject, make_core
+from test_core import RecordingLink, inject, make_core
 from test_i2c_pec import bitwise_crc8
 from test_serial_framing import reference_frame
 from test_serial_link import drops, request
@@ -17,19 +17,28 @@ from mctp.core import fastpath
 from mctp.host.i2c_sim import SimBus, TargetSim
 from mctp.host.serial_pipe import SerialPipe
 from mctp.i2c import I2CLink, pec, ring, smbus
+from mctp.i2c import link as i2c_link
+from mctp.serial import link as serial_link
 from mctp.serial import SerialLink, deframer, framing
 
 TWINS = (
     (bufcopy, "copy_into"),
     (pec, "pec"),
     (smbus, "check_frame"),
-    (smbus, "seal_frame"),
     (ring, "take"),
     (ring, "drain"),
     (fastpath, "append_middle"),
-    (fastpath, "fill_packet"),
+    (fastpath, "send_packets"),
+    (i2c_link, "transmit"),
+    (serial_link, "transmit"),
     (framing, "frame_packet"),
     (deframer, "deframe"),
+)
+# The asm_thumb functions (Thumb boards only), each with the pure function whose results it gives.
+ASM_TWINS = (
+    (pec, "pec_span", "pec_py"),
+    (bufcopy, "copy_span", "copy_span_py"),
+    (framing, "frame_span", "frame_packet_py"),
 )
 
 
@@ -52,12 +61,16 @@ def test_the_viper_twin_is_the_one_in_use_wherever_viper_exists():
 
 def test_every_viper_function_has_its_twin_here():
     viper = set()
+    asm = set()
     for module in package_modules():
         lines = _source(module).split("\n")
         for i, line in enumerate(lines[:-1]):
             if line == "@micropython.viper":
                 viper.add(lines[i + 1][4:].partition("(")[0])
+            elif line == "@micropython.asm_thumb":
+                asm.add(lines[i + 1][4:].partition("(")[0])
     assert viper == {name for _, name in TWINS}
+    assert asm == {name for _, name, _ in ASM_TWINS}
 
 
 def _copy_every_alignment(copy_into):
@@ -84,6 +97,19 @@ def test_copy_into_copies_every_alignment_like_a_slice_and_checks_its_ranges():
     _pure_then_viper(bufcopy, "copy_into", _copy_every_alignment)
 
 
+def test_copy_span_copies_every_alignment_and_length_like_copy_into():
+    # Around the four-byte turns of the asm loop, at every alignment of either end.
+    src = bytes((i * 11 + 5) & 0xFF for i in range(400))
+    for dst_off in range(4):
+        for src_off in (0, 1, 2, 3, 130):
+            for n in (0, 1, 2, 3, 4, 5, 7, 8, 9, 63, 64, 250):
+                dst = bytearray(260)
+                bufcopy.copy_span(dst, src, src_off, n << 16 | dst_off)
+                expected = bytearray(260)
+                expected[dst_off : dst_off + n] = src[src_off : src_off + n]
+                assert dst == expected, (dst_off, src_off, n)
+
+
 def _pec_at_any_offset_and_start(pec_version):
     state = 99
     data = bytearray(300)
@@ -107,6 +133,19 @@ def test_pec_agrees_with_the_definition_at_any_offset_and_start_and_checks_its_r
     _pure_then_viper(pec, "pec", _pec_at_any_offset_and_start)
 
 
+def test_pec_span_is_pec_without_its_range_check_with_every_table_entry_right():
+    # Every byte alone from 0 (each table entry), and every length around the four-byte turns
+    # of the asm loop at every alignment.
+    data = bytes(range(256))
+    span = pec.pec_span
+    for b in range(256):
+        assert span(data, b, 1, 0) == bitwise_crc8(data[b : b + 1], 0), b
+    for off in range(4):
+        for n in range(13):
+            assert span(data, off, n, 0x5A) == pec.pec_py(data, off, n, 0x5A), (off, n)
+    assert span(memoryview(data), 7, 72, 0) == pec.pec_py(data, 7, 72, 0)
+
+
 def _sealed_frames(seal):
     frames = []
     for length in (1, 5, 68, 254):
@@ -122,16 +161,16 @@ def _sealed_frames(seal):
 
 
 def test_seal_frame_frames_every_length_and_refuses_what_does_not_fit():
-    _pure_then_viper(smbus, "seal_frame", _sealed_frames)
+    _sealed_frames(smbus.seal_frame)  # (for tools and transmit's twin: no viper twin)
 
 
 def _frame_verdicts(check):
     init = smbus.pec_init(0x1D)
     verdicts = []
-    for n, frame in _sealed_frames(smbus.seal_frame_py):
+    for n, frame in _sealed_frames(smbus.seal_frame):
         verdicts.append(check(frame[1:], n - 1, init))
     frame = bytearray(20)
-    n = smbus.seal_frame_py(frame, 0x1D, 0x10, 6)
+    n = smbus.seal_frame(frame, 0x1D, 0x10, 6)
     for bad in range(1, n - 1):  # every byte flipped in turn: a verdict, never 0
         rx = bytearray(frame[1:n])
         rx[bad - 1] ^= 0x01
@@ -286,7 +325,60 @@ def _fill_packets(fill_packet):
 
 
 def test_fill_packet_writes_each_packet_of_a_message():
-    _pure_then_viper(fastpath, "fill_packet", _fill_packets)
+    _fill_packets(fastpath.fill_packet)  # (send_packets_py's, under a capture: no viper twin)
+
+
+def _send_message(send_packets, length, refuse_after=None, mtu=64, off=5):
+    # What send_packets sends of buf[off:off + length] (each packet as the link saw it, with
+    # its phys) and what it returns.
+    message = bytes((i * 7 + 1) & 0xFF for i in range(off + length + 3))
+    core, _sink, _link, _clock = make_core()
+    link = RecordingLink(mtu, refuse_after)
+    core._tx_link, core._tx_phys, core._tx_dest, core._tx_flags = link, 0x1D, 9, 0x0B
+    core._tx_type, core._tx_buf, core._tx_off, core._tx_left = 0x81, message, off, length
+    return send_packets(core), link.sent
+
+
+def _messages_sent(send_packets):
+    results = []
+    for length in (0, 1, 63, 64, 127, 128, 150, 1023):
+        sent, packets = _send_message(send_packets, length)
+        assert sent == len(packets) == 1 + length // 64, length  # 63 bytes, then 64 a packet
+        flags = [p[3] for _, p in packets]
+        assert flags[0] & 0x80 and not any(f & 0x80 for f in flags[1:])
+        assert flags[-1] & 0x40 and not any(f & 0x40 for f in flags[:-1])
+        assert [f & 0x3F for f in flags] == [(i & 3) << 4 | 0x0B for i in range(sent)]
+        assert all(p[:3] == bytes((1, 9, 8)) and phys == 0x1D for phys, p in packets)
+        expected = bytes((0x81,)) + bytes((i * 7 + 1) & 0xFF for i in range(5, 5 + length))
+        assert b"".join(p[4:] for _, p in packets) == expected
+        results.append(packets)
+    # The link refuses the third packet: two sent, ~2 returned; a one-packet message refused.
+    sent, packets = _send_message(send_packets, 200, refuse_after=2)
+    assert (sent, len(packets)) == (~2, 2)
+    assert _send_message(send_packets, 0, refuse_after=0) == (-1, [])
+    results.append(_send_message(send_packets, 40, mtu=16))
+    # A message out of its buffer, or a link whose buffer is short of its MTU: nothing sent.
+    for off, length in ((-1, 10), (0, -1), (95, 6)):
+        core, link = _core_sending(bytes(100), off, length)
+        with raises(ValueError):
+            send_packets(core)
+        assert link.sent == []
+    core, link = _core_sending(bytes(100), 0, 10)
+    link.tx_buf = bytearray(len(link.tx_buf) - 1)
+    with raises(ValueError):
+        send_packets(core)
+    assert link.sent == []
+    return results
+
+
+def _core_sending(message, off, length):
+    core, _sink, link, _clock = make_core()
+    core._tx_link, core._tx_buf, core._tx_off, core._tx_left = link, message, off, length
+    return core, link
+
+
+def test_send_packets_sends_each_packet_of_a_message_and_stops_at_a_refusal():
+    _pure_then_viper(fastpath, "send_packets", _messages_sent)
 
 
 def _framed(frame_packet):
@@ -307,6 +399,68 @@ def _framed(frame_packet):
 
 def test_the_serial_framer_gives_the_reference_bytes():
     _pure_then_viper(framing, "frame_packet", _framed)
+
+
+def test_frame_span_is_frame_packet_without_its_range_check():
+    # Packets of flags, escapes and other bytes, the empty one and the longest included.
+    state = 5
+    for n in (0, 1, 5, 6, 20, 68, 0xFF):
+        packet = bytearray(n)
+        for i in range(n):
+            state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+            packet[i] = (0x7E, 0x7D, state >> 16 & 0xFF)[state % 3]
+        out = bytearray(2 * n + 6)
+        assert bytes(out[: framing.frame_span(out, packet, n)]) == reference_frame(packet), n
+
+
+class _ScriptedStream:
+    # A UART's writing side whose writes take, in turn, what `answers` says: None for the
+    # whole rest, a count, OSError, or "full" (a full non-blocking stream: None).
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.written = bytearray()
+
+    def write(self, buf, off=0, n=None):
+        answer = self.answers.pop(0) if self.answers else 0
+        if answer is OSError:
+            raise OSError(116)
+        if answer == "full":
+            return None
+        n = len(buf) - off if n is None else n
+        n = n if answer is None else min(n, answer)
+        self.written += buf[off : off + n]
+        return n
+
+
+def _serial_frames_written(transmit):
+    results = []
+    packet = bytes((1, 9, 8, 0xC8)) + bytes((0x7E, 0x7D)) + bytes(range(20))
+    cases = (
+        ([None], True),  # the whole frame at once
+        ([10, None], True),  # part, then the rest (written by _write_rest)
+        ([OSError, None], True),
+        (["full", 5, None], True),
+        ([OSError] + [0] * 1000, False),  # nothing more taken within write_timeout_ms (0)
+    )
+    for answers, expected in cases:
+        stream = _ScriptedStream(answers)
+        link = SerialLink(stream, write_timeout_ms=0 if not expected else 100)
+        link.tx_buf[: len(packet)] = packet
+        assert transmit(link, len(packet), None) is expected
+        if expected:
+            assert bytes(stream.written) == reference_frame(packet)
+        counts = {k: v for k, v in link.counters.as_dict().items() if v}
+        results.append((bytes(stream.written), counts))
+    assert results[0][1] == {"tx_frames": 1}
+    assert results[1][1] == {"tx_frames": 1, "tx_partial_writes": 1}
+    assert results[4][1] == {"tx_partial_writes": 1, "tx_failed": 1}
+    with raises(ValueError):
+        transmit(SerialLink(_ScriptedStream([])), 69, None)  # beyond the 68-byte packet buffer
+    return results
+
+
+def test_serial_transmit_frames_writes_and_finishes_a_cut_write():
+    _pure_then_viper(serial_link, "transmit", _serial_frames_written)
 
 
 def _line_noise(seed, length):
@@ -368,3 +522,56 @@ def _deframed(deframe):
 
 def test_the_serial_deframer_queues_good_frames_and_counts_every_damaged_one():
     _pure_then_viper(deframer, "deframe", _deframed)
+
+
+class _ScriptedI2C:
+    # A controller whose writes answer in turn from `answers`: a count of acknowledged bytes,
+    # or OSError (a NACK); each write's address and bytes are kept.
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.writes = []
+
+    def writeto(self, addr, buf, stop=True):
+        self.writes.append((addr, bytes(buf)))
+        answer = self.answers.pop(0)
+        if answer is OSError:
+            raise OSError(5)
+        return len(buf) if answer is None else answer
+
+
+def _frames_written(transmit):
+    results = []
+    # (phys, writeto's answers: None acknowledges the whole frame) -> what transmit returns
+    cases = (
+        (0x11, [None], True),
+        (None, [None], True),  # EID 9's neighbour, learned: 0x22
+        (0x11, [OSError, 3, None], True),  # a NACK, a short write, then the frame
+        (0x11, [OSError, OSError, OSError], False),  # every try of three fails
+    )
+    for phys, answers, expected in cases:
+        i2c = _ScriptedI2C(answers)
+        link = I2CLink(i2c, SimBus().target(0x10), 0x10, retries=2)
+        link.neighbours.learn(9, 0x22)
+        packet = bytes((1, 9, 8, 0xC8)) + bytes(range(30))
+        link.tx_buf[4 : 4 + len(packet)] = packet
+        assert transmit(link, len(packet), phys) is expected
+        frame = smbus.encode_frame(bytearray(80), 0x22 if phys is None else phys, 0x10, packet)
+        assert all(
+            w == (0x22 if phys is None else phys, bytes(link.tx_buf[1:frame])) for w in i2c.writes
+        )
+        counts = link.counters.as_dict()
+        results.append((i2c.writes, {k: v for k, v in counts.items() if v}))
+    assert results[2][1] == {"tx_frames": 1, "tx_retries": 2}
+    assert results[3][1] == {"tx_failed": 1, "tx_retries": 2}
+    assert "0x11 did not acknowledge after 3 tries" in link.describe_failure()
+    # No address known for EID 9: nothing written, counted.
+    i2c = _ScriptedI2C([])
+    link = I2CLink(i2c, SimBus().target(0x10), 0x10)
+    link.tx_buf[4:8] = bytes((1, 9, 8, 0xC8))
+    assert transmit(link, 5, None) is False
+    assert (i2c.writes, link.counters.no_neighbour) == ([], 1)
+    return results
+
+
+def test_i2c_transmit_seals_writes_and_retries_each_frame():
+    _pure_then_viper(i2c_link, "transmit", _frames_written)

@@ -12,6 +12,8 @@
 #                                          calls it, and the I2C link's drain for middle packets
 #   core._fill_packet(flags, room)         builds each packet the core sends, in the link's
 #                                          transmit buffer, before the link's transmit()
+#                                          (send_packets_py in place of the core's own
+#                                          send_packets, which fills packets inline)
 #   core.forwarder._route(core)            at a bridge, picks a forwarded packet's out-link
 # A packet is recorded as the core hands it to its link, so one the link then refuses is in
 # the capture too (and counted by the link). Nothing is allocated per packet ([no-alloc]);
@@ -25,6 +27,7 @@
 
 from ._compat import const
 from .bufcopy import copy_into
+from .core.fastpath import send_packets_py
 
 # mctp.i2c.smbus's RX_PACKET_AT and RX_SOURCE_AT, and mctp.core.packet's DEST_EID_AT
 # ([const-copy]): a received I2C packet's source address byte sits before it in its frame.
@@ -79,7 +82,7 @@ class Capture:
         detach(). Returns the capture."""
         if self._core is not None:
             raise ValueError("the capture is attached to a core already: detach() it first")
-        for name in ("receive_middle", "_fill_packet"):
+        for name in ("receive_middle", "_fill_packet", "_send_packets"):
             if name in core.__dict__:
                 raise ValueError("the core's %s is taken over already (another capture?)" % name)
         self._core = core
@@ -93,6 +96,7 @@ class Capture:
         self._fill = core._fill_packet
         core.receive_middle = self._received
         core._fill_packet = self._filled
+        core._send_packets = send_packets_py  # (a function, not bound: the core passes itself)
         self._forwarder = getattr(core, "forwarder", None)  # (a bridge's: mctp.bridge)
         if self._forwarder is not None:
             self._route = self._forwarder._route
@@ -106,6 +110,7 @@ class Capture:
             return
         del core.receive_middle
         del core._fill_packet
+        del core._send_packets
         if self._forwarder is not None:
             del self._forwarder._route
         self._core = self._forwarder = None

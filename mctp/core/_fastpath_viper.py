@@ -1,11 +1,12 @@
-# The viper append_middle() and fill_packet() used on MicroPython (see mctp.core.fastpath,
+# The viper append_middle() and send_packets() used on MicroPython (see mctp.core.fastpath,
 # which imports them under try/except and says what they do).
 
 import micropython
 
 from .._compat import const
+from ..bufcopy import copy_span
 
-# packet's and reassembly's constants ([const-copy]).
+# packet's and reassembly's constants, and fastpath's MAX_TX_OFF ([const-copy]).
 _TRANSPORT_HEADER_SIZE = const(4)
 _VERSION_MASK = const(0x0F)
 _HEADER_VERSION = const(1)
@@ -25,6 +26,8 @@ _TO_AT = const(3)
 _NEXT_SEQ_AT = const(4)
 _PACKET_LEN_AT = const(6)
 _LENGTH_AT = const(8)
+_MAX_MTU = const(250)
+_MAX_TX_OFF = const(255)  # (copy_span's destination offset: below 65536)
 _len = len  # [builtin-global]
 _ONE = 1  # an object, for arithmetic on objects
 
@@ -81,29 +84,47 @@ def append_middle(core, buf, off: int, length: int) -> bool:
 
 
 @micropython.viper
-def fill_packet(core, flags: int, room: int) -> int:
+def send_packets(core) -> int:
     link = core._tx_link
     out = link.tx_buf
     o = int(link.tx_off)
-    left = int(core._tx_left)
-    count = left if left < room else room
+    mtu = int(link.mtu)
     src = core._tx_buf
     at = int(core._tx_off)
-    body = o + _TRANSPORT_HEADER_SIZE + (1 if flags & _FLAG_SOM else 0)
-    if body + count > int(_len(out)) or at + count > int(_len(src)) or at < 0 or o < 0:
-        raise ValueError("packet out of the buffers")
+    left = int(core._tx_left)
+    if uint(o) > uint(_MAX_TX_OFF) or uint(mtu - 1) >= uint(_MAX_MTU):
+        raise ValueError("link's tx_off beyond 255 or mtu out of 1..250")
+    if o + _TRANSPORT_HEADER_SIZE + mtu > int(_len(out)):
+        raise ValueError("message out of its buffer or packet out of the link's")
+    if at < 0 or left < 0 or at + left > int(_len(src)):
+        raise ValueError("message out of its buffer or packet out of the link's")
+    phys = core._tx_phys
+    dest = int(core._tx_dest)
+    eid = int(core.eid)
+    tag = int(core._tx_flags)
     d = ptr8(out)
-    d[o] = _HEADER_VERSION
-    d[o + 1] = int(core._tx_dest)
-    d[o + 2] = int(core.eid)
-    d[o + 3] = flags | int(core._tx_seq) << _SEQ_SHIFT | int(core._tx_flags)
-    if flags & _FLAG_SOM:
-        d[o + _TRANSPORT_HEADER_SIZE] = int(core._tx_type)
-    s = ptr8(src)
-    i = 0
-    while i < count:
-        d[body + i] = s[at + i]
-        i += 1
-    core._tx_off = at + count
-    core._tx_left = left - count
-    return body + count - o
+    flags = _FLAG_SOM
+    room = mtu - 1
+    body = o + _TRANSPORT_HEADER_SIZE + 1
+    d[o + _TRANSPORT_HEADER_SIZE] = int(core._tx_type)
+    sent = 0
+    while True:
+        count = left if left < room else room
+        left -= count
+        if left == 0:
+            flags |= _FLAG_EOM
+        d[o] = _HEADER_VERSION
+        d[o + 1] = dest
+        d[o + 2] = eid
+        d[o + 3] = flags | (sent & _SEQ_MASK) << _SEQ_SHIFT | tag
+        copy_span(out, src, at, count << 16 | body)
+        at += count
+        body += count
+        if not link.transmit(body - o, phys):
+            return -1 - sent
+        sent += 1
+        if left == 0:
+            return sent
+        flags = 0
+        room = mtu
+        body = o + _TRANSPORT_HEADER_SIZE

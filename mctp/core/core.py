@@ -41,7 +41,7 @@ from ..constants import (
     TAG_MAX,
 )
 from ..counters import Counters
-from .fastpath import append_middle, fill_packet
+from .fastpath import append_middle, fill_packet, send_packets
 from .flows import FlowTable
 from .link import RX_DROPPED, RX_FULL, RX_TAKEN
 from .packet import (
@@ -252,6 +252,8 @@ class Core:
     # False when the packet needs receive() (a link may call it first, see mctp.i2c.ring).
     receive_middle = append_middle
     _fill_packet = fill_packet  # (flags, room): the next packet out, into the link's buffer
+    # (core): the message out, each packet to the link's transmit (a capture's: its own)
+    _send_packets = staticmethod(send_packets)
 
     def _receive_guarded(self):
         # Apart from receive() ([try-apart]). A completed message is handed on from here, not
@@ -513,14 +515,10 @@ class Core:
         self._tx_buf = buf
         self._tx_off = off
         self._tx_left = length
-        route = self._route()
-        if route is None:
-            self._tx_buf = None
-            self.counters.no_route += 1
+        if not self._routed():
             return SEND_NO_ROUTE
-        self._tx_link = route.link
-        self._tx_phys = route.phys
-        return self._transmit()
+        packets = self._send_packets(self)  # (two calls in one line: too deep, [frame-limit])
+        return self._sent(packets)
 
     def respond(self, slot, type_byte, buf, length):
         """Answer the request in `slot` with buf[:length], back to the link and physical
@@ -534,7 +532,18 @@ class Core:
         self._tx_buf = buf
         self._tx_off = 0
         self._tx_left = length
-        return self._transmit()
+        return self._sent(self._send_packets(self))
+
+    def _routed(self):
+        # The link and address of the message's route; False when there is none (counted).
+        route = self._route()
+        if route is None:
+            self._tx_buf = None
+            self.counters.no_route += 1
+            return False
+        self._tx_link = route.link
+        self._tx_phys = route.phys
+        return True
 
     def _route(self):
         if not self._tx_flags & FLAG_TO:
@@ -543,28 +552,18 @@ class Core:
                 return route
         return self.routes.lookup(self._tx_dest)
 
-    # The send path is two frames above the link's (send or respond, then _transmit), and
-    # _fill_packet returns before the next call down ([c-stack]).
+    # The send path is two frames above the link's transmit (send or respond, then
+    # send_packets), and _sent runs after send_packets has returned ([c-stack]).
 
-    def _transmit(self):
-        # Fragment: the first packet carries the type byte, so it has one byte less for the
-        # payload.
-        self._tx_seq = 0
-        flags = FLAG_SOM
-        room = self._tx_link.mtu - 1
-        while self._tx_link.transmit(
-            self._fill_packet(flags | FLAG_EOM if self._tx_left <= room else flags, room),
-            self._tx_phys,
-        ):
-            self.counters.tx_packets += 1
-            if not self._tx_left:
-                self._tx_buf = None
-                self.counters.tx_messages += 1
-                return SEND_OK
-            flags = 0
-            room = self._tx_link.mtu
-            self._tx_seq = (self._tx_seq + 1) & SEQ_MASK
+    def _sent(self, packets):
+        # What send_packets returned (the packets sent, or ~sent when the link refused the
+        # next), counted; SEND_OK or SEND_LINK_FAILED.
         self._tx_buf = None
+        if packets >= 0:
+            self.counters.tx_packets += packets
+            self.counters.tx_messages += 1
+            return SEND_OK
+        self.counters.tx_packets += ~packets
         self.counters.tx_failed += 1
         self.tx_failed_link = self._tx_link
         return SEND_LINK_FAILED

@@ -20,10 +20,25 @@
 # Core.respond is sending (core._tx_*) into its link's transmit buffer at tx_off: the header
 # with `flags` (SOM, EOM) and the sequence number, the type byte in the first packet, and up to
 # `room` payload bytes; it moves core._tx_off and _tx_left on and returns the packet's length.
+# It is send_packets_py's step (the viper send_packets fills inline), in bytecode only: it runs
+# only under a capture, which takes it over to record each packet.
+#
+# send_packets(core), Core.send's and Core.respond's, sends the whole message: each packet
+# filled as fill_packet does, then handed to the link's transmit(length, phys), until the last
+# or until the link refuses one. It returns the packets sent, or ~sent (-1 - sent) when the
+# link refused the next. Before the first packet it checks the message's range in its buffer,
+# the link's tx_off (at most MAX_TX_OFF) and mtu (1..250) and that a packet fits the link's
+# buffer (ValueError). The viper version reads the core's and the link's fields once a message
+# and fills each packet inline (copy_span, asm_thumb on Thumb boards, copies the payload): a
+# packet then costs the copy of its payload and the link's transmit. send_packets_py fills
+# through core._fill_packet (mctp.capture puts send_packets_py in the core's place while it
+# records, and its own step in _fill_packet's).
 
 from ..bufcopy import copy_into
 from .reassembly import NEXT_SEQ_AT
+from .._compat import const
 from .packet import (
+    MAX_MTU,
     DEST_EID_AT,
     FLAGS_AT,
     SRC_EID_AT,
@@ -76,7 +91,7 @@ def _append(slot, buf, off, count):
     return True
 
 
-def fill_packet_py(core, flags, room):
+def fill_packet(core, flags, room):
     out = core._tx_link.tx_buf
     o = core._tx_link.tx_off
     out[o + VERSION_AT] = HEADER_VERSION
@@ -98,8 +113,46 @@ def _chunk(core, out, o, room):
     return o + count
 
 
+# The largest link.tx_off send_packets takes: a binding's framing before a packet is a few bytes.
+MAX_TX_OFF = const(255)
+
+
+def send_packets_py(core):
+    _check_message(core)
+    link = core._tx_link
+    core._tx_seq = 0
+    flags = FLAG_SOM
+    room = link.mtu - 1
+    sent = 0
+    while link.transmit(
+        core._fill_packet(flags | FLAG_EOM if core._tx_left <= room else flags, room),
+        core._tx_phys,
+    ):
+        sent += 1
+        if not core._tx_left:
+            return sent
+        flags = 0
+        room = link.mtu
+        core._tx_seq = (core._tx_seq + 1) & SEQ_MASK
+    return ~sent
+
+
+def _check_message(core):
+    link = core._tx_link
+    if not (0 <= link.tx_off <= MAX_TX_OFF and 1 <= link.mtu <= MAX_MTU):
+        raise ValueError("link's tx_off beyond 255 or mtu out of 1..250")
+    if (
+        link.tx_off < 0
+        or link.tx_off + TRANSPORT_HEADER_SIZE + link.mtu > len(link.tx_buf)
+        or core._tx_off < 0
+        or core._tx_left < 0
+        or core._tx_off + core._tx_left > len(core._tx_buf)
+    ):
+        raise ValueError("message out of its buffer or packet out of the link's")
+
+
 try:
-    from ._fastpath_viper import append_middle, fill_packet
+    from ._fastpath_viper import append_middle, send_packets
 except (ImportError, SyntaxError):
     append_middle = append_middle_py
-    fill_packet = fill_packet_py
+    send_packets = send_packets_py

@@ -1,6 +1,6 @@
-# The viper check_frame() and seal_frame() used on MicroPython (see mctp.i2c.smbus, which
-# imports them under try/except): the same work, in the same order, with the PEC computed
-# inline.
+# The viper check_frame() used on MicroPython (see mctp.i2c.smbus, which imports it under
+# try/except): the same work, in the same order, with the PEC computed inline (the frame check
+# is the IRQ's deepest point, [c-stack]).
 
 import micropython
 
@@ -8,11 +8,6 @@ from .._compat import const
 from ._pec_table import TABLE
 
 # smbus's offsets, codes and limits, and packet's version fields ([const-copy]).
-_DEST_AT = const(0)
-_COMMAND_AT = const(1)
-_COUNT_AT = const(2)
-_SOURCE_AT = const(3)
-_PACKET_AT = const(4)
 _RX_COMMAND_AT = const(0)
 _RX_COUNT_AT = const(1)
 _RX_SOURCE_AT = const(2)
@@ -55,25 +50,3 @@ def check_frame(frame, n: int, init: int) -> int:
     if f[_RX_PACKET_AT] & _VERSION_MASK != _HEADER_VERSION:
         return _BAD_VERSION
     return 0
-
-
-@micropython.viper
-def seal_frame(frame, dest: int, src: int, length: int) -> int:
-    end = _PACKET_AT + length  # where the PEC goes
-    if length < 0 or end >= int(_len(frame)):
-        raise ValueError("packet out of the frame")
-    if uint(dest) > uint(0x7F) or uint(src) > uint(0x7F):
-        raise ValueError("not a 7-bit address")
-    f = ptr8(frame)
-    f[_DEST_AT] = dest << 1
-    f[_COMMAND_AT] = _CMD_MCTP
-    f[_COUNT_AT] = length + 1
-    f[_SOURCE_AT] = src << 1 | 1
-    table = ptr8(TABLE)
-    crc = 0
-    i = 0
-    while i < end:
-        crc = table[crc ^ f[i]]
-        i += 1
-    f[end] = crc
-    return end + 1

@@ -64,6 +64,57 @@ _EVENTS = (
 )
 
 
+# Send: transmit(link, length, phys), I2CLink.transmit, frames the `length`-byte packet at
+# link.tx_buf[4:] for address `phys` (None: the destination EID's neighbour) and writes it,
+# tried again on a NACK or lost arbitration (OSError) up to link.retries times; True when the
+# target took it, False when no address is known or every try failed (each counted). The viper
+# version does it in one call; transmit_py, its twin ([viper-twin]), in three.
+
+
+def transmit_py(link, length, phys):
+    return _sealed(link, length, phys) and _write(link)
+
+
+def _write(link):
+    # The write, tried again on a NACK or lost arbitration ([try-apart]: two locals).
+    tries = 0
+    while True:
+        try:
+            # writeto returns how many bytes the target acknowledged.
+            if link._i2c.writeto(link._dest, link._view) == link._view_len:
+                break
+        except OSError:
+            pass
+        tries += 1
+        if tries > link.retries:
+            link.counters.tx_failed += 1
+            return False
+        link.counters.tx_retries += 1
+    link.counters.tx_frames += 1
+    return True
+
+
+def _sealed(link, length, phys):
+    # The frame around the packet, for address `phys` (None: the destination EID's
+    # neighbour); False when no address is known (counted).
+    addr = phys
+    if addr is None:
+        addr = link.neighbours.lookup(link.tx_buf[_PACKET_AT + _DEST_EID_AT])
+    if addr < 0:
+        link.counters.no_neighbour += 1
+        return False
+    link._view_len = seal_frame(link.tx_buf, addr, link.addr, length) - 1
+    link._dest = addr
+    link._view = link._views[length]
+    return True
+
+
+try:
+    from ._link_viper import transmit
+except (ImportError, SyntaxError):
+    transmit = transmit_py
+
+
 class I2CLink(RingLink):
     """An MCTP link over an I2C bus.
 
@@ -102,9 +153,9 @@ class I2CLink(RingLink):
         self.tx_off = _PACKET_AT
         whole = memoryview(self.tx_buf)
         self._views = [whole[1 : 5 + n] for n in range(TRANSPORT_HEADER_SIZE + mtu + 1)]
-        self._dest = 0
-        self._view = None
-        self._view_len = 0  # len(self._view): what a write that reached the target returns
+        self._dest = 0  # the address written last (transmit_py), or given up (the viper one)
+        self._view = None  # transmit_py's: what it writes, and what a write that reached the
+        self._view_len = 0  # target returns (len(self._view))
         # Receive: what the receive functions of mctp.i2c.ring (and their viper twins) read
         # besides the ring.
         self._event = 0  # what the IRQ left for Python (ring.take)
@@ -128,40 +179,8 @@ class I2CLink(RingLink):
 
     # Send.
 
-    def transmit(self, length, phys):
-        return self._sealed(length, phys) and self._write()
-
-    def _write(self):
-        # The write, tried again on a NACK or lost arbitration ([try-apart]: two locals).
-        tries = 0
-        while True:
-            try:
-                # writeto returns how many bytes the target acknowledged.
-                if self._i2c.writeto(self._dest, self._view) == self._view_len:
-                    break
-            except OSError:
-                pass
-            tries += 1
-            if tries > self.retries:
-                self.counters.tx_failed += 1
-                return False
-            self.counters.tx_retries += 1
-        self.counters.tx_frames += 1
-        return True
-
-    def _sealed(self, length, phys):
-        # The frame around the packet, for address `phys` (None: the destination EID's
-        # neighbour); False when no address is known (counted).
-        addr = phys
-        if addr is None:
-            addr = self.neighbours.lookup(self.tx_buf[_PACKET_AT + _DEST_EID_AT])
-        if addr < 0:
-            self.counters.no_neighbour += 1
-            return False
-        self._view_len = seal_frame(self.tx_buf, addr, self.addr, length) - 1
-        self._dest = addr
-        self._view = self._views[length]
-        return True
+    # transmit(length, phys): the module's transmit, viper on MicroPython, as a method.
+    transmit = transmit
 
     def describe_failure(self):
         # A NACK and lost arbitration both raise OSError, with port-specific codes (rp2 EIO,

@@ -2,8 +2,9 @@
 # over every byte of the frame from the destination address on. "123456789" -> 0xF4.
 #
 # pec(buf, off, n, crc) continues the CRC `crc` over buf[off:off + n] and allocates nothing.
-# Boards use the viper version (about 16x fewer instructions than this table loop on a
-# Cortex-M0); elsewhere pec_py, which gives the same results ([viper-twin]).
+# Thumb boards use the asm_thumb version (about 5 instructions a byte on a Cortex-M0), other
+# MicroPython ports the viper one (24), CPython pec_py; all give the same results
+# ([viper-twin]). pec_span is pec without the range check, for callers that have checked it.
 
 from ._pec_table import TABLE
 
@@ -20,6 +21,10 @@ def pec_py(buf, off, n, crc):
 
 
 try:
-    from ._pec_viper import pec
-except (ImportError, SyntaxError):
-    pec = pec_py
+    from ._pec_asm import pec, pec_span
+except (ImportError, SyntaxError):  # not a Thumb port: no inline assembler
+    try:
+        from ._pec_viper import pec
+    except (ImportError, SyntaxError):
+        pec = pec_py
+    pec_span = pec

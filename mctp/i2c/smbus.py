@@ -88,7 +88,7 @@ def check_frame_py(frame, n, init):
     return 0
 
 
-def seal_frame_py(frame, dest, src, length):
+def seal_frame(frame, dest, src, length):
     """Complete the frame around the `length`-byte packet at frame[PACKET_AT:]: address bytes,
     command, count and PEC. Returns the frame's length, byte 0 included."""
     if length < 0 or PACKET_AT + length >= len(frame):
@@ -105,10 +105,11 @@ def seal_frame_py(frame, dest, src, length):
 
 try:
     # [viper-twin], the PEC loop inline: the frame check is the IRQ's deepest point ([c-stack]).
-    from ._smbus_viper import check_frame, seal_frame
+    # (The send path seals in its own viper call, mctp.i2c.link.transmit: seal_frame is for
+    # tools and transmit's twin, the PEC its only loop.)
+    from ._smbus_viper import check_frame
 except (ImportError, SyntaxError):
     check_frame = check_frame_py
-    seal_frame = seal_frame_py
 
 
 def encode_frame(buf, dest, src, packet):

@@ -82,6 +82,13 @@ try:
 except (ImportError, SyntaxError):
     frame_packet = frame_packet_py
 
+try:
+    # frame_packet without its range check, for callers that have checked it (the link's
+    # transmit): asm_thumb on Thumb boards, about 25 instructions a byte on a Cortex-M0.
+    from ._framing_asm import frame_span
+except (ImportError, SyntaxError):  # not a Thumb port: no inline assembler
+    frame_span = frame_packet
+
 
 # For tools and tests (they allocate).
 
