@@ -38,6 +38,15 @@ ENDPOINT_LIMITS = {
 }
 
 
+def missing_part(what, part, error):
+    """The error for `what` a board_config turns on when its `part` (of parts/) is not
+    installed, `error` the ImportError that says which module is missing."""
+    return RuntimeError(
+        "%s needs the %s part (%s): freeze it (require() in the board's manifest.py) or"
+        " mpremote mip install ./%s.json" % (what, part, error, part)
+    )
+
+
 class EndpointApp:
     """An MCTP endpoint at 7-bit address `addr` on the bus of `i2c` and `target`, on the serial
     line `serial` (machine.UART, or a host stream from mctp.host.serial_stream), or on both:
@@ -83,7 +92,10 @@ class EndpointApp:
         if i2c is not None:
             self.link = self.core.add_link(I2CLink(i2c, target, addr, mtu, wake=wake))
         if serial is not None:
-            from mctp.serial import MAX_MTU, SerialLink  # noqa: PLC0415 (I2C-only boards: none)
+            try:
+                from mctp.serial import MAX_MTU, SerialLink  # noqa: PLC0415 (I2C-only: none)
+            except ImportError as error:
+                raise missing_part("a serial link (SERIAL_UART)", "mctp-serial", error) from None
 
             irq = hasattr(serial, "irq") and hasattr(serial, "IRQ_RXIDLE")
             self.serial = self.core.add_link(
@@ -128,7 +140,10 @@ class EndpointApp:
         facade): requests are read and answered after the services, each poll. Under main(),
         pass the stream in `watch`, so that its bytes wake the stack task. The StreamService
         doing it (`ipc`), to which more streams may be added (None: none yet)."""
-        from mctp.ipc import StreamService  # noqa: PLC0415 (most boards serve no IPC)
+        try:
+            from mctp.ipc import StreamService  # noqa: PLC0415 (most boards serve no IPC)
+        except ImportError as error:
+            raise missing_part("the IPC stream (IPC_UART)", "mctp-ipc", error) from None
 
         if self.ipc is None:
             self.ipc = StreamService(self.server)
