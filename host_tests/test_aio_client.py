@@ -1,13 +1,13 @@
 # AsyncClient (mctp.aio.client), the awaitable in-process client under AsyncStack: a receive
-# that times out or is cancelled is withdrawn from the server, and a cancelled task releases its
-# channel.
+# that times out or is cancelled is withdrawn from the server, a cancelled task releases its
+# channel, and an awaited receive allocates nothing.
 
 import asyncio
 
 from test_aio_stack import ECHO, Rig, run
-from testing import raises
+from testing import heap_locked, raises
 
-from mctp import MctpError, ResponseCode
+from mctp import MctpError, RecvMetadata, ResponseCode
 
 
 def test_a_receive_times_out_with_timed_out_and_the_stack_lets_it_go():
@@ -44,3 +44,43 @@ def test_a_cancelled_receive_is_withdrawn_and_a_cancelled_task_releases_its_chan
         return rig.held(), rig.servers[8].check(), rig.servers[9].check()
 
     assert run(Rig((8, 9)), scenario) == (0, [], [])
+
+
+def _awaited(awaitable):
+    # One step of `awaitable`, as `await` takes it: its result, or None when it would sleep.
+    try:
+        awaitable.__next__()
+        return None
+    except StopIteration as done:
+        return done.value
+
+
+def test_an_awaited_receive_allocates_nothing():
+    # The receive's awaitable is the client's own, made once, not a coroutine per receive
+    # (a heap object on MicroPython): with a message waiting, a receive awaited (its step
+    # taken as `await` takes it) fills the caller's buffer and meta and returns that meta,
+    # the second time with the heap locked (the first with a given meta makes what returns
+    # it).
+    async def scenario(rig):
+        listener = rig.stacks[9].listener(ECHO)
+        client = listener._client
+        handle = listener._live_handle()
+        buf = bytearray(64)
+        meta = RecvMetadata()
+        results = []
+        for text in (b"\xff\xffone", b"\xff\xfftwo"):
+            async with rig.stacks[8].req(9) as ch:
+                await ch.send(ECHO, text)
+                while rig.servers[9].core.pool.in_use() == 0:  # noqa: ASYNC110 (no event)
+                    await asyncio.sleep(0)  # the stack task delivers it
+                if results:
+                    with heap_locked():
+                        result = _awaited(client.recv(handle, 0, buf, meta))
+                else:
+                    result = _awaited(client.recv(handle, 0, buf, meta))
+                results.append((result is meta, bytes(buf[: meta.payload_size])))
+        listener.close()
+        return results, rig.held()
+
+    results, held = run(Rig((8, 9)), scenario)
+    assert results == [(True, b"\xff\xffone"), (True, b"\xff\xfftwo")] and held == 0

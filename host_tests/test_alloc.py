@@ -182,7 +182,6 @@ ALLOWED_MODULES = (
     "mctp/host/serial_stream.py",
     "mctp/host/pcap.py",
     "mctp/aio/stack.py",
-    "mctp/aio/client.py",
     "mctp/aio/task.py",
     "mctp/aio/ipc.py",
     "mctp/aio/linux.py",
