@@ -84,3 +84,28 @@ def test_an_awaited_receive_allocates_nothing():
 
     results, held = run(Rig((8, 9)), scenario)
     assert results == [(True, b"\xff\xffone"), (True, b"\xff\xfftwo")] and held == 0
+
+
+def test_only_a_receive_with_a_deadline_wakes_the_stack_task():
+    # A receive with a timeout wakes the stack task, whose nearest timer may be its deadline
+    # now; one that waits for ever adds no timer, and the stack task sleeps on.
+    async def scenario(rig):
+        await asyncio.sleep(0.01)  # the stack tasks poll once and sleep: no timer is due
+        task = rig.tasks[9]
+        woken = []
+        for timeout_ms in (0, 1000):
+            listener = rig.stacks[9].listener(ECHO, timeout_ms)
+            polls = task.polls
+            waiting = asyncio.create_task(listener.recv())
+            for _ in range(5):
+                await asyncio.sleep(0)
+            woken.append(task.polls - polls)
+            waiting.cancel()
+            try:
+                await waiting
+            except asyncio.CancelledError:
+                pass
+            listener.close()
+        return woken, rig.held()
+
+    assert run(Rig((8, 9)), scenario) == ([0, 1], 0)

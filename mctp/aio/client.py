@@ -1,8 +1,9 @@
 # AsyncClient: DirectClient with an awaitable receive. Everything else a client does is answered
 # at once (a send goes down to the links before it returns), so only the receive awaits: it
-# registers the pending receive, wakes the stack task (the receive's deadline may be the
-# nearest), and sleeps on its connection's flag, which the server sets when the answer is
-# ready. A cancelled receive is withdrawn from the server.
+# registers the pending receive, wakes the stack task when the receive has a deadline (which
+# may be the nearest; a receive without one leaves the task asleep, as it adds no timer), and
+# sleeps on its connection's flag, which the server sets when the answer is ready. A cancelled
+# receive is withdrawn from the server.
 #
 # The awaitable is made once per client (_Receive), not a coroutine per receive: on
 # MicroPython a coroutine is a heap object of about 170 bytes (the unix port's), made on every
@@ -84,7 +85,8 @@ class AsyncClient(DirectClient):
         meta = recv_metadata(meta)
         if not self._start_recv(handle, timeout_ms, buf, meta):
             self._answered.clear()
-            self._task.wake.set()
+            if timeout_ms:
+                self._task.wake.set()  # its deadline may be the nearest timer now
         return self._receive.returning(meta)
 
     def _give_up(self):
