@@ -4,7 +4,7 @@
 
 import asyncio
 
-from test_aio_stack import ECHO, Rig, run
+from test_aio_stack import ECHO, Rig, awaited_step, run
 from testing import heap_locked, raises
 
 from mctp import MctpError, RecvMetadata, ResponseCode
@@ -46,15 +46,6 @@ def test_a_cancelled_receive_is_withdrawn_and_a_cancelled_task_releases_its_chan
     assert run(Rig((8, 9)), scenario) == (0, [], [])
 
 
-def _awaited(awaitable):
-    # One step of `awaitable`, as `await` takes it: its result, or None when it would sleep.
-    try:
-        awaitable.__next__()
-        return None
-    except StopIteration as done:
-        return done.value
-
-
 def test_an_awaited_receive_allocates_nothing():
     # The receive's awaitable is the client's own, made once, not a coroutine per receive
     # (a heap object on MicroPython): with a message waiting, a receive awaited (its step
@@ -75,9 +66,9 @@ def test_an_awaited_receive_allocates_nothing():
                     await asyncio.sleep(0)  # the stack task delivers it
                 if results:
                     with heap_locked():
-                        result = _awaited(client.recv(handle, 0, buf, meta))
+                        result = awaited_step(client.recv(handle, 0, buf, meta))
                 else:
-                    result = _awaited(client.recv(handle, 0, buf, meta))
+                    result = awaited_step(client.recv(handle, 0, buf, meta))
                 results.append((result is meta, bytes(buf[: meta.payload_size])))
         listener.close()
         return results, rig.held()
