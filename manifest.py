@@ -1,6 +1,6 @@
 # The mctp library for boards: the core stack, the I2C and serial bindings, the control responder,
 # the requester and bus owner, the bridge's forwarding, the asyncio layer, the IPC stream, SPDM's
-# signing. Each is a part of its own (parts/*/manifest.py); the endpoint application is
+# signing, a board's capture. Each is a part of its own (parts/*/manifest.py); the endpoint application is
 # parts/mctp-endpoint, the host buses parts/mctp-host (never for a board).
 metadata(
     description="MCTP (DMTF DSP0236) stack: application API, server, core, control and bindings.",
@@ -19,5 +19,6 @@ for part in (
     "mctp-aio",
     "mctp-ipc",
     "mctp-spdm",
+    "mctp-capture",
 ):
     require(part, library="mctp-parts")

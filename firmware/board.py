@@ -10,7 +10,7 @@ import sys
 
 from mctp.bufcopy import copy_into
 
-from .endpoint import EndpointApp
+from .endpoint import EndpointApp, missing_part
 
 
 app = None  # the app main() serves, once it has started
@@ -80,7 +80,10 @@ def build(config=None, wake=None):
         # Its writes go to the USB from the loop's top level, after every service's.
         app.services.append(app.serial.stream.flush)
     if getattr(c, "CAPTURE", 0):  # (an older board_config has no CAPTURE)
-        from mctp.capture import Capture  # noqa: PLC0415 (most boards capture nothing)
+        try:
+            from mctp.capture import Capture  # noqa: PLC0415 (most boards capture nothing)
+        except ImportError as error:
+            raise missing_part("CAPTURE", "mctp-capture", error) from None
 
         app.capture = Capture(c.CAPTURE).attach(app.core)
     return app
@@ -102,10 +105,7 @@ def _bridge(machine, c, i2c, target, options):
     try:
         from .bridge import BridgeApp  # noqa: PLC0415 (an endpoint's image has no bridge)
     except ImportError as error:
-        raise RuntimeError(
-            "BRIDGE = True needs the mctp-bridge and mctp-bus-owner parts (%s): freeze them"
-            " (require() in the board's manifest.py) or mpremote mip install them" % error
-        ) from None
+        raise missing_part("BRIDGE = True", "mctp-bridge-app", error) from None
     return BridgeApp(i2c, target, c.I2C_ADDR, upstream, c.POOL_SIZE, c.DOWNSTREAM, **options)
 
 

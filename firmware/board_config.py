@@ -23,7 +23,7 @@ TARGET_SCL = 7
 # A serial MCTP link (DSP0253) as well, or instead (I2C_ADDR None: serial only): the UART's id,
 # or None for none; machine.UART(SERIAL_UART, baudrate=SERIAL_BAUD, tx=Pin(tx), rx=Pin(rx))
 # (pins None: the port's fixed pins for that UART). A peer on a PC attaches the kernel's
-# mctp-serial to its end of the line (docs/against-linux.md).
+# mctp-serial to its end of the line (docs/against-linux.md). Needs the mctp-serial part.
 SERIAL_UART = None
 SERIAL_BAUD = 115_200
 SERIAL_TX = None
@@ -32,7 +32,7 @@ SERIAL_RX = None
 # The stack served over a UART of its own to an application on another machine, a host test
 # rig say, that drives it through mctp.ipc (StreamClient under the Stack facade, frames as in
 # docs/ipc.md) while the board keeps the timing-critical I2C target work: the UART's id, or
-# None for none; the other settings as the serial link's.
+# None for none; the other settings as the serial link's. Needs the mctp-ipc part.
 IPC_UART = None
 IPC_BAUD = 115_200
 IPC_TX = None
@@ -40,7 +40,7 @@ IPC_RX = None
 
 # A bridge (firmware/bridge.py, docs/bridge.md): the host's MCTP stack on the upstream serial
 # line, the endpoints on the I2C bus behind it, each reached by EID. BRIDGE True needs I2C_ADDR
-# (its address downstream) and the mctp-bridge and mctp-bus-owner parts. UPSTREAM "uart": the
+# (its address downstream) and the mctp-bridge-app part. UPSTREAM "uart": the
 # serial link's UART (SERIAL_UART and the rest); "usb": the board's USB as a second CDC
 # interface (micropython-lib's usb-device-cdc on machine.USBDevice; RP2040, RP2350), the REPL
 # keeping the first. POOL_SIZE: the EIDs it asks its bus owner for, one per endpoint behind
@@ -50,7 +50,8 @@ UPSTREAM = "uart"
 POOL_SIZE = 8
 DOWNSTREAM = None
 
-# A capture of the packets the links receive and send (mctp.capture, docs/bridge.md): how many
+# A capture of the packets the links receive and send (mctp.capture, the mctp-capture part,
+# docs/bridge.md): how many
 # of the newest it keeps, each up to 68 bytes (76 bytes of RAM a packet), or 0 for none. After
 # Ctrl-C, at the REPL (with WATCHDOG_MS None): firmware.board.app.capture.dump(), or .save(
 # "capture.txt") onto the board's flash; tools/mctp_trace.py --capture reads either.

@@ -25,8 +25,10 @@ PLDM_OVER_MCTP_VERSION = version_entry(1, 0, 0)
 # Every handle, pending receive and tag is an object of a few hundred bytes, allocated up
 # front: the two services take two listeners of the four, a service's requests (none by
 # default) their request handles and tags, and one DirectClient waits for one receive at a
-# time. On a Cortex-M0 this halves the endpoint's heap (docs/performance.md). Pass
-# config=Config(...) for more.
+# time. An endpoint routes to its bus owner and a few peers, and answers a few requests at a
+# time: 4 routes and 4 reply routes (about 600 bytes fewer than Config's 8 and 8). On a
+# Cortex-M0 this halves the endpoint's heap (docs/performance.md). Pass config=Config(...) for
+# more.
 # An IPC client gets one listener (Config.client_listeners): the services keep 2 of the 4
 # (reserved_listeners), so that each of two clients finds one of the other 2.
 ENDPOINT_LIMITS = {
@@ -34,8 +36,19 @@ ENDPOINT_LIMITS = {
     "requests": 4,
     "pending_receives": 4,
     "flows": 8,
+    "routes": 4,
+    "reply_routes": 4,
     "client_listeners": 1,
 }
+
+
+def missing_part(what, part, error):
+    """The error for `what` a board_config turns on when its `part` (of parts/) is not
+    installed, `error` the ImportError that says which module is missing."""
+    return RuntimeError(
+        "%s needs the %s part (%s): freeze it (require() in the board's manifest.py) or"
+        " mpremote mip install ./%s.json" % (what, part, error, part)
+    )
 
 
 class EndpointApp:
@@ -83,7 +96,10 @@ class EndpointApp:
         if i2c is not None:
             self.link = self.core.add_link(I2CLink(i2c, target, addr, mtu, wake=wake))
         if serial is not None:
-            from mctp.serial import MAX_MTU, SerialLink  # noqa: PLC0415 (I2C-only boards: none)
+            try:
+                from mctp.serial import MAX_MTU, SerialLink  # noqa: PLC0415 (I2C-only: none)
+            except ImportError as error:
+                raise missing_part("a serial link (SERIAL_UART)", "mctp-serial", error) from None
 
             irq = hasattr(serial, "irq") and hasattr(serial, "IRQ_RXIDLE")
             self.serial = self.core.add_link(
@@ -128,7 +144,10 @@ class EndpointApp:
         facade): requests are read and answered after the services, each poll. Under main(),
         pass the stream in `watch`, so that its bytes wake the stack task. The StreamService
         doing it (`ipc`), to which more streams may be added (None: none yet)."""
-        from mctp.ipc import StreamService  # noqa: PLC0415 (most boards serve no IPC)
+        try:
+            from mctp.ipc import StreamService  # noqa: PLC0415 (most boards serve no IPC)
+        except ImportError as error:
+            raise missing_part("the IPC stream (IPC_UART)", "mctp-ipc", error) from None
 
         if self.ipc is None:
             self.ipc = StreamService(self.server)

@@ -1,12 +1,12 @@
 # AsyncStack (mctp.aio.stack) on both interpreters: awaitable channels over stacks run by their
 # StackTasks on a loopback bus whose links wake those tasks, as an I2C link's IRQ would; errors
 # as in the blocking API, a closed channel ending the receive another task awaits, many tasks at
-# once. The asyncio layer's other modules have their own files (test_aio_client.py,
-# test_aio_task.py, ...), which use the Rig here.
+# once, a channel's receive that allocates nothing. The asyncio layer's other modules have their
+# own files (test_aio_client.py, test_aio_task.py, ...), which use the Rig here.
 
 import asyncio
 
-from testing import IS_MICROPYTHON, raises
+from testing import IS_MICROPYTHON, heap_locked, raises
 
 from mctp import MctpError, RecvMetadata, ResponseCode
 from mctp.aio import AsyncStack, Flag, StackTask, ThreadSafeFlag
@@ -86,6 +86,15 @@ def run(rig, scenario):
             # MicroPython keeps one loop across asyncio.run calls, and with it the last run's
             # tasks and all they reference (a board's heap holds one rig, not two).
             asyncio.new_event_loop()
+
+
+def awaited_step(awaitable):
+    """One step of `awaitable`, as `await` takes it: its result, or None when it would sleep."""
+    try:
+        awaitable.__next__()
+        return None
+    except StopIteration as done:
+        return done.value
 
 
 async def echo_server(listener, count):
@@ -224,3 +233,33 @@ def test_eight_requesters_and_two_listeners_at_once_each_get_their_own_answer():
     answers, held = run(rig, scenario)
     assert answers == [(e, ECHO, e, 102) for e in peers] + [(8, 1, 8, 102), (8, 2, 8, 102)]
     assert held == 0
+
+
+def test_a_receive_on_a_channel_allocates_nothing():
+    # A channel's receive is the channel's own awaitable, not a coroutine per receive: with a
+    # message waiting, the listener's recv_into (its step taken as `await` takes it) returns
+    # the payload's size and binds the response channel, the second time with the heap locked
+    # (the first with a given size makes what returns it); the answer goes back on it.
+    async def scenario(rig):
+        listener = rig.stacks[9].listener(ECHO)
+        buf = bytearray(64)
+        meta = RecvMetadata()
+        resp = listener.resp_channel()
+        results = []
+        for text in (b"\xff\xffone", b"\xff\xfftwo"):
+            async with rig.stacks[8].req(9, 1000) as ch:
+                await ch.send(ECHO, text)
+                while rig.servers[9].core.pool.in_use() == 0:  # noqa: ASYNC110 (no event)
+                    await asyncio.sleep(0)  # the stack task delivers it
+                if results:
+                    with heap_locked():
+                        n = awaited_step(listener.recv_into(buf, meta, resp))
+                else:
+                    n = awaited_step(listener.recv_into(buf, meta, resp))
+                await resp.send(buf, False, n)
+                results.append((n, bytes((await ch.recv())[1])))
+        listener.close()
+        return results, rig.held()
+
+    results, held = run(Rig((8, 9)), scenario)
+    assert results == [(5, b"\xff\xffone"), (5, b"\xff\xfftwo")] and held == 0

@@ -297,3 +297,55 @@ def test_a_bridge_board_says_what_its_settings_lack():
             with raises(kind) as caught:
                 firmware.board.build(board_config_with(BRIDGE=True, **changes))
         assert str(caught.value) == message
+
+
+class _without_module:
+    """`with _without_module("mctp.serial"):` makes `from mctp.serial import x` raise
+    ImportError, as on a board whose image lacks that part."""
+
+    class _Missing:
+        pass
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        __import__(self.name)
+        self.saved = sys.modules[self.name]
+        sys.modules[self.name] = self._Missing()
+
+    def __exit__(self, *exc):
+        sys.modules[self.name] = self.saved
+
+
+def test_a_board_says_which_part_a_setting_needs_when_its_image_lacks_it():
+    # A board image may leave out what its board_config does not turn on (the endpoint part
+    # carries none of it): a setting that needs a missing part stops the start-up with the
+    # part's name and how to add it.
+    import firmware.board  # noqa: PLC0415
+    from mctp.host.serial_pipe import SerialPipe  # noqa: PLC0415
+
+    cases = (
+        ("mctp.serial", {"SERIAL_UART": 1}, "a serial link (SERIAL_UART)", "mctp-serial"),
+        ("mctp.ipc", {"IPC_UART": 1}, "the IPC stream (IPC_UART)", "mctp-ipc"),
+        ("mctp.capture", {"CAPTURE": 8}, "CAPTURE", "mctp-capture"),
+        (
+            "firmware.bridge",
+            {"BRIDGE": True, "SERIAL_UART": 1},
+            "BRIDGE = True",
+            "mctp-bridge-app",
+        ),
+    )
+    uart = {"SERIAL_TX": 8, "SERIAL_RX": 9, "IPC_TX": 0, "IPC_RX": 1}
+    for module, changes, what, part in cases:
+        fake = FakeMachine(SimBus())
+        fake.uart = SerialPipe().a
+        with machine_module(fake), _without_module(module):
+            with raises(RuntimeError) as caught:
+                firmware.board.build(board_config_with(**uart, **changes))
+        message = str(caught.value)
+        assert message.startswith("%s needs the %s part (" % (what, part)), message
+        assert message.endswith(
+            "): freeze it (require() in the board's manifest.py) or mpremote mip install"
+            " ./%s.json" % part
+        ), message

@@ -7,8 +7,8 @@
 
 import sys
 
-from endpoints import Endpoint, FakeClock, frame_writes, pattern
-from testing import IS_MICROPYTHON, needs_socket, skip
+from endpoints import Endpoint, FakeClock, firmware_app, frame_writes, pattern
+from testing import IS_MICROPYTHON, needs_socket, raises, skip
 
 from mctp.control.bus_owner import BusOwner
 from mctp.control import uuid_from_unique_id
@@ -400,3 +400,15 @@ def test_a_board_serves_its_stack_on_a_uart_to_an_application_on_a_host():
     assert counts["garbage"] == 9 and counts["requests"] == 8 and counts["faults"] == 0
     assert app.server.handles_in_use() == baseline
     assert app.faults == 0 and app.server.check() == []
+
+
+def test_an_endpoint_has_four_routes_and_four_reply_routes():
+    # A board's tables (ENDPOINT_LIMITS): an endpoint reaches its bus owner and a few peers,
+    # and answers a few requests at a time; a route past the four is refused, by name.
+    app = firmware_app(SimBus(), FakeClock(1000))
+    assert len(app.core.reply_routes.routes) == 4
+    for eid in range(20, 24):
+        app.core.add_route(eid, eid, app.link, 0x30)
+    with raises(ValueError) as caught:
+        app.core.add_route(30, 30, app.link, 0x31)
+    assert str(caught.value) == "routing table full"

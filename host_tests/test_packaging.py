@@ -28,8 +28,10 @@ def _board_problems(extra_manifest_lines, extra_files=()):
             'include("$(PORT_DIR)/boards/manifest.py")',
             'add_library("mctp-parts", %r)' % os.path.join(ROOT, "parts"),
             'require("mctp-endpoint", library="mctp-parts")',
-            'require("mctp-bridge", library="mctp-parts")',
-            'require("mctp-bus-owner", library="mctp-parts")',
+            'require("mctp-serial", library="mctp-parts")',
+            'require("mctp-ipc", library="mctp-parts")',
+            'require("mctp-capture", library="mctp-parts")',
+            'require("mctp-bridge-app", library="mctp-parts")',
             'module("board_config.py")',
             'module("main.py")',
         ]
@@ -115,15 +117,32 @@ def test_the_bridge_ships_with_the_bridge_part_and_an_endpoint_carries_none_of_i
     bridge = shipped("mctp-bridge")
     for path in ("mctp/bridge/forward.py", "mctp/bridge/control.py", "mctp/control/bridging.py"):
         assert path in bridge and path not in endpoint, path
-    # Nor a bridge command's code, its pool or its routing table entry's medium, but in the
-    # firmware's bridge mode (firmware/bridge.py, which only BRIDGE = True imports, with the
-    # mctp-bridge part beside the endpoint's).
+    # Nor a bridge command's code, its pool or its routing table entry's medium: the
+    # firmware's bridge mode (firmware/bridge.py, which only BRIDGE = True imports) is the
+    # mctp-bridge-app part's.
     bridge_only = re.compile(
         r"ALLOCATE_ENDPOINT_IDS|GET_ROUTING_TABLE_ENTRIES|pool_size|binding_id"
     )
-    assert "firmware/bridge.py" in endpoint
+    assert "firmware/bridge.py" not in endpoint and "firmware/bridge.py" in shipped(
+        "mctp-bridge-app"
+    )
     for path in endpoint:
-        if path == "firmware/bridge.py":
-            continue
         with open(os.path.join(ROOT, path)) as f:
             assert not bridge_only.search(f.read()), path
+
+
+def test_the_endpoint_part_carries_only_an_i2c_endpoint_and_the_boards_the_rest():
+    # What a board_config.py may turn on is in parts of its own (m0_frozen_flash_bytes measures
+    # the endpoint's alone); the board images freeze them beside it.
+    _cpython_only()
+    import check_package  # noqa: PLC0415
+
+    endpoint = shipped("mctp-endpoint")
+    for part, sample in (
+        ("mctp-serial", "mctp/serial/link.py"),
+        ("mctp-ipc", "mctp/ipc/service.py"),
+        ("mctp-capture", "mctp/capture.py"),
+        ("mctp-bridge-app", "firmware/bridge.py"),
+    ):
+        assert sample in shipped(part) and sample not in endpoint, sample
+        assert part in check_package.BOARD_PARTS, part

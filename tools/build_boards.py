@@ -8,7 +8,8 @@ the baseline the endpoint's cost is measured against) and the endpoint image by 
 of boards/README.md: `board-dir` (BOARD_DIR=boards/<BOARD>, build-MCTP_<BOARD>) and
 `frozen-manifest` (the stock board with FROZEN_MANIFEST=boards/<BOARD>/manifest.py,
 build-MCTP_<BOARD>-FM). Each endpoint image must freeze exactly the modules of the
-mctp-endpoint part, board_config.py and main.py, and nothing of mctp/host/; an rp2 BOARD_DIR
+board parts (mctp-endpoint and those its board_config.py may turn on), board_config.py and
+main.py, and nothing of mctp/host/; an rp2 BOARD_DIR
 image's filesystem must be the size its mpconfigboard.cmake sets. Then one "name: value unit" line per
 figure.
 
@@ -26,7 +27,9 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOARDS_DIR = os.path.join(ROOT, "boards")
-ENDPOINT_MANIFEST = os.path.join(ROOT, "parts", "mctp-endpoint", "manifest.py")
+# The parts a board image freezes (tools/ci/check_package.py's BOARD_PARTS): the endpoint and
+# what its board_config.py may turn on.
+BOARD_PARTS = ("mctp-endpoint", "mctp-serial", "mctp-ipc", "mctp-capture", "mctp-bridge-app")
 
 # Each board's port, in the order they are built.
 BOARDS = {"RPI_PICO": "rp2", "RPI_PICO2": "rp2", "NUCLEO_F429ZI": "stm32"}
@@ -198,7 +201,7 @@ def frozen_names(frozen_content):
 
 
 def expected_modules(mpy):
-    """The targets the endpoint part freezes, read by MicroPython's own manifestfile."""
+    """The targets the board parts freeze, read by MicroPython's own manifestfile."""
     sys.path.insert(0, os.path.join(mpy, "tools"))
     try:
         import manifestfile  # noqa: PLC0415 (it comes from MICROPYTHON_DIR)
@@ -208,7 +211,8 @@ def expected_modules(mpy):
         manifestfile.MODE_FREEZE,
         {"MPY_DIR": mpy, "MPY_LIB_DIR": os.path.join(mpy, "lib", "micropython-lib")},
     )
-    manifest.execute(ENDPOINT_MANIFEST)
+    for part in BOARD_PARTS:
+        manifest.execute(os.path.join(ROOT, "parts", part, "manifest.py"))
     return {f.target_path for f in manifest.files()} | set(BOARD_MODULES)
 
 
@@ -218,7 +222,7 @@ def frozen_problems(names, expected):
     ours = {n for n in names if n in expected or n.split("/")[0] in ("mctp", "firmware")}
     problems = ["%s is not frozen" % n for n in sorted(expected - ours)]
     for name in sorted(ours - expected):
-        what = "a host bus" if name.startswith("mctp/host/") else "not in the endpoint part"
+        what = "a host bus" if name.startswith("mctp/host/") else "in no board part"
         problems.append("%s is frozen: %s" % (name, what))
     return problems
 

@@ -73,7 +73,8 @@ Options:
                          with ERROR
   --board-limits         size the stack's tables as a board's (firmware.endpoint's
                          ENDPOINT_LIMITS: 4 listeners, 4 request handles, 4 pending receives,
-                         8 tags) instead of with Config's defaults for hosts (8, 8, 16, 16),
+                         8 tags, 4 routes, 4 reply routes) instead of with Config's defaults
+                         for hosts (8, 8, 16, 16, 8, 8),
                          so that what is tried here is what a board does
   --config NAME=VALUE    a stack limit (mctp.config.Config) over those, e.g.
                          tag_expiry_ms=100; repeatable

@@ -6,10 +6,13 @@ include("$(PORT_DIR)/boards/manifest.py")
 
 add_library("mctp-parts", "../../parts")
 require("mctp-endpoint", library="mctp-parts")
-# A bridge when board_config says BRIDGE = True (firmware/bridge.py): forwarding and the
-# downstream bus owner, frozen but not imported by an endpoint.
-require("mctp-bridge", library="mctp-parts")
-require("mctp-bus-owner", library="mctp-parts")
+# What board_config.py may turn on, frozen but imported only when it does: a serial link
+# (SERIAL_UART), the IPC stream (IPC_UART), a capture (CAPTURE), a bridge (BRIDGE = True,
+# firmware/bridge.py with forwarding and the downstream bus owner).
+require("mctp-serial", library="mctp-parts")
+require("mctp-ipc", library="mctp-parts")
+require("mctp-capture", library="mctp-parts")
+require("mctp-bridge-app", library="mctp-parts")
 
 module("board_config.py")
 module("main.py")

@@ -53,6 +53,37 @@ class Flag:
         self._deadline = ticks_add(ticks_ms(), ms)
         return self
 
+    def sleep(self):
+        """A step of a hand-made awaitable that waits for ever: False when the flag is set
+        (it is clear now), else the task sleeps until set() and this is what the step yields
+        (None: the task is on no queue)."""
+        if self._armed or self.state:
+            self._armed = False
+            self._waiter = None
+            was_set = self.state
+            self.state = False
+            if was_set:
+                return False
+        self._deadline = _FOR_EVER
+        self._arm()
+        return None
+
+    def abandon(self):
+        """The awaitable given up (cancelled) while its task slept in sleep()."""
+        self._armed = False
+        self._waiter = None
+
+    def _arm(self):
+        if self._waiter is not None:
+            raise RuntimeError("another task waits on this flag")
+        self._armed = True
+        task = core.cur_task
+        self._waiter = task
+        if self._deadline == _FOR_EVER:
+            task.data = self
+        else:
+            core._task_queue.push(task, self._deadline)
+
     def remove(self, task):
         # Task.cancel() on the task waiting for ever (its `data`): it runs again, cancelled.
         self._waiter = None
@@ -67,15 +98,7 @@ class Flag:
 
     def __next__(self):
         if not self._armed and not self.state:
-            if self._waiter is not None:
-                raise RuntimeError("another task waits on this flag")
-            self._armed = True
-            task = core.cur_task
-            self._waiter = task
-            if self._deadline == _FOR_EVER:
-                task.data = self
-            else:
-                core._task_queue.push(task, self._deadline)
+            self._arm()
             return None
         self._armed = False
         self._waiter = None
@@ -90,6 +113,5 @@ class Flag:
 
     def throw(self, error):
         # Cancelled while asleep (Task.cancel() has put it back on the task queue).
-        self._armed = False
-        self._waiter = None
+        self.abandon()
         raise error

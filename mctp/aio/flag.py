@@ -42,6 +42,22 @@ except ImportError:
                     self._waiter = None
             self._set = False
 
+        def sleep(self):
+            """As MicroPython's Flag's (mctp.aio._task_flag): a step of a hand-made awaitable
+            that waits for ever: False when the flag is set (it is clear now), else the future
+            the step yields to the task, done when set() is called."""
+            self._waiter = None
+            if self._set:
+                self._set = False
+                return False
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            waiter._asyncio_future_blocking = True  # (what a future's own await sets)
+            return waiter
+
+        def abandon(self):
+            """The awaitable given up (cancelled) while its task slept in sleep()."""
+            self._waiter = None
+
     Flag = ThreadSafeFlag
 
 try:

@@ -98,12 +98,80 @@ class _Sent:
 _SENT = _Sent()
 
 
+class _Received:
+    # A channel's receive as an awaitable, the channel's own (made at its first receive), not
+    # a coroutine per receive ([no-alloc]): the client's receive awaited step by step (the
+    # client's own awaitable, or a coroutine of an awaitable client), then the channel's
+    # result, the payload's size, returned in a StopIteration made again only for another size.
+
+    def __init__(self, channel):
+        self._channel = channel
+        self._receive = None  # the client's receive, being awaited
+        self._meta = None
+        self._resp = None
+        self._size = -1
+        self._done = None
+
+    def awaiting(self, receive, meta, resp):
+        self._receive = receive
+        self._meta = meta
+        self._resp = resp
+        return self
+
+    def __iter__(self):
+        return self
+
+    __await__ = __iter__
+
+    def __next__(self):
+        return self.send(None)
+
+    def send(self, value):
+        try:
+            return self._receive.send(value)
+        except StopIteration:
+            pass
+        return self._finish()
+
+    def throw(self, error, *_old_form):
+        try:
+            return self._receive.throw(error)
+        except StopIteration:
+            pass
+        return self._finish()
+
+    def close(self):
+        self._receive.close()
+
+    def _finish(self):
+        self._receive = None
+        size = self._channel._answered(self._meta, self._resp)
+        if size != self._size:
+            self._size = size
+            self._done = StopIteration(size)
+        done = self._done
+        done.__traceback__ = None
+        raise done
+
+
+def _received_by(channel):
+    # The channel's _Received, made at its first receive.
+    received = channel._received
+    if received is None:
+        received = channel._received = _Received(channel)
+    return received
+
+
 class AsyncReqChannel(_AsyncWith, StackReqChannel):
     _send_returns = _SENT  # await ch.send(msg_type, payload): the request has left
+    _received = None  # its _Received, from its first receive
 
-    async def recv_into(self, buf, meta):
+    def recv_into(self, buf, meta):
         check_meta(meta)
-        await self._client.recv(self._awaited(), self._timeout_ms, buf, meta)
+        receive = self._client.recv(self._awaited(), self._timeout_ms, buf, meta)
+        return _received_by(self).awaiting(receive, meta, None)
+
+    def _answered(self, meta, _resp):
         return self._response(meta)
 
     async def recv(self, buf=None):
@@ -113,9 +181,14 @@ class AsyncReqChannel(_AsyncWith, StackReqChannel):
 
 
 class AsyncListener(_AsyncWith, StackListener):
-    async def recv_into(self, buf, meta, resp=None):
+    _received = None  # its _Received, from its first receive
+
+    def recv_into(self, buf, meta, resp=None):
         _check_listener_recv(meta, resp)
-        await self._client.recv(self._live_handle(), self._timeout_ms, buf, meta)
+        receive = self._client.recv(self._live_handle(), self._timeout_ms, buf, meta)
+        return _received_by(self).awaiting(receive, meta, resp)
+
+    def _answered(self, meta, resp):
         if resp is not None:
             resp.bind(meta)
         return meta.payload_size

@@ -1,8 +1,8 @@
 # The stack task: polls a server's stack (its links, timers and control answers) when there is
 # work, and sleeps otherwise. Work is a link's `wake` flag set (an I2C link's IRQ when it has
-# queued a frame, a host bus when it has queued a packet), an async channel's receive starting
-# (its deadline may be the nearest), or the nearest timer falling due (Server.until_timer):
-# never a fixed tick, so an idle endpoint does nothing between its timers.
+# queued a frame, a host bus when it has queued a packet), an async channel's receive with a
+# timeout starting (its deadline may be the nearest), or the nearest timer falling due
+# (Server.until_timer): never a fixed tick, so an idle endpoint does nothing between its timers.
 
 from .flag import ThreadSafeFlag, run_others, wait_ms
 

@@ -1,6 +1,6 @@
 # The core stack: the application API and facade (mctp), the server and the in-process client
 # (mctp.server), and the core (mctp.core). Every other part needs it. The IPC codec (mctp.wire)
-# is mctp-ipc's: nothing here imports it.
+# is mctp-ipc's and a board's capture (mctp.capture) mctp-capture's: nothing here imports them.
 import os
 
 metadata(description="MCTP core stack: API, facade, server, core.", version="0.1.0")
@@ -9,7 +9,9 @@ metadata(description="MCTP core stack: API, facade, server, core.", version="0.1
 package(
     "mctp",
     files=sorted(
-        name for name in os.listdir("../../mctp") if name.endswith(".py") and name != "wire.py"
+        name
+        for name in os.listdir("../../mctp")
+        if name.endswith(".py") and name not in ("wire.py", "capture.py")
     ),
     base_path="../..",
 )

@@ -9,5 +9,6 @@ add_library("mctp-parts", "..")
 require("mctp-core", library="mctp-parts")
 require("mctp-i2c", library="mctp-parts")
 require("mctp-serial", library="mctp-parts")
+require("mctp-capture", library="mctp-parts")
 
 package("mctp/host", base_path="../..")

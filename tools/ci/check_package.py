@@ -8,8 +8,10 @@
 
 What ships is in parts (parts/*/manifest.py), each a manifest that requires the parts it needs:
 mctp-core, mctp-i2c, mctp-serial, mctp-control, mctp-bus-owner, mctp-bridge, mctp-aio (the asyncio layer),
-mctp-ipc (clients over byte streams), mctp-spdm (SPDM's signing), mctp-endpoint (the
-firmware), and mctp-host (host buses) and mctp-linux (the client over the Linux kernel's stack), which are never for a board.
+mctp-ipc (clients over byte streams), mctp-spdm (SPDM's signing), mctp-capture (a board's
+capture of its packets), mctp-endpoint (the firmware), mctp-bridge-app (its bridge mode),
+and mctp-host (host buses) and mctp-linux (the client over the Linux kernel's stack), which
+are never for a board.
 The root manifest.py is the library for boards (every part but the endpoint and the host
 ones). For mip each has a .json at the root (package.json for the library, <part>.json for a
 part) that lists every file it needs, its parts' included: mip resolves a dependency relative to
@@ -61,9 +63,16 @@ BOARDS = {
     "RPI_PICO2": ("rp2", ("armv7m", "armv7emsp")),
     "NUCLEO_F429ZI": ("stm32", ("armv7m",)),
 }
-# What a board manifest freezes: the endpoint part, the bridge's two (imported only when its
-# board_config says BRIDGE = True), and the board's own modules.
-BOARD_PARTS = ("mctp-endpoint", "mctp-bridge", "mctp-bus-owner")
+# What a board manifest freezes: the endpoint part, the parts its board_config may turn on
+# (imported only when it does: SERIAL_UART, IPC_UART, CAPTURE, BRIDGE = True, whose part
+# requires mctp-bridge and mctp-bus-owner), and the board's own modules.
+BOARD_PARTS = (
+    "mctp-endpoint",
+    "mctp-serial",
+    "mctp-ipc",
+    "mctp-capture",
+    "mctp-bridge-app",
+)
 BOARD_MODULES = ("board_config.py", "main.py")
 # Parts that only run on a host: no board may freeze their files.
 HOST_PARTS = ("mctp-host", "mctp-linux")
