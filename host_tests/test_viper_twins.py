@@ -2,7 +2,8 @@
 # module that has a viper version imports it under try/except and falls back to `<name>_py`.
 # Each test checks the pure version on its inputs and edge cases, then the viper one on the
 # same inputs for identical results. CPython has no viper emitter: the viper half is skipped
-# there, with the reason, after the pure half has run; MicroPython runs both.
+# there, with the reason, after the pure half has run (a function CPython runs in C of its own,
+# CPYTHON_VERSIONS, is checked there in its place); MicroPython runs both.
 
 from endpoints import pattern
 from test_constants import _source, package_modules
@@ -12,7 +13,7 @@ from test_serial_framing import reference_frame
 from test_serial_link import drops, request
 from testing import IS_MICROPYTHON, raises, skip
 
-from mctp import bufcopy
+from mctp import bufcopy, fcs
 from mctp.core import fastpath
 from mctp.host.i2c_sim import SimBus, TargetSim
 from mctp.host.serial_pipe import SerialPipe
@@ -30,7 +31,10 @@ TWINS = (
     (fastpath, "fill_packet"),
     (framing, "frame_packet"),
     (deframer, "deframe"),
+    (fcs, "fcs16"),
 )
+# What CPython runs in place of a pure twin: a version of its own, through a C function.
+CPYTHON_VERSIONS = {"fcs16": "fcs16_binascii"}
 
 
 def _pure_then_viper(module, name, run):
@@ -46,8 +50,11 @@ def _pure_then_viper(module, name, run):
 
 def test_the_viper_twin_is_the_one_in_use_wherever_viper_exists():
     for module, name in TWINS:
-        pure_in_use = getattr(module, name) is getattr(module, name + "_py")
-        assert pure_in_use is not IS_MICROPYTHON, name
+        chosen = getattr(module, name)
+        if IS_MICROPYTHON:
+            assert chosen is not getattr(module, name + "_py"), name
+        else:
+            assert chosen is getattr(module, CPYTHON_VERSIONS.get(name, name + "_py")), name
 
 
 def test_every_viper_function_has_its_twin_here():
@@ -105,6 +112,31 @@ def _pec_at_any_offset_and_start(pec_version):
 
 def test_pec_agrees_with_the_definition_at_any_offset_and_start_and_checks_its_range():
     _pure_then_viper(pec, "pec", _pec_at_any_offset_and_start)
+
+
+def _fcs_at_any_offset_and_start(fcs16):
+    # Against fcs_byte a byte at a time: every offset, lengths up to a 1 KiB message's frame,
+    # starts across the 16 bits; and the ranges refused.
+    data = pattern(1100, 7)
+    results = []
+    for off in range(4):
+        for n in (0, 1, 2, 5, 63, 64, 1035):
+            for start in (0, 1, 0x1E0E, 0x8000, 0xFFFF):
+                crc = start
+                for b in data[off : off + n]:
+                    crc = fcs.fcs_byte(crc, b)
+                got = fcs16(data, off, n, start)
+                assert got == crc, (off, n, start)
+                results.append(got)
+    assert fcs16(memoryview(data)[3:12], 0, 9, fcs.FCS_INIT) == fcs16(data, 3, 9, fcs.FCS_INIT)
+    for off, n in ((0, 1101), (-1, 2), (5, -1), (1099, 2)):
+        with raises(ValueError):
+            fcs16(data, off, n, fcs.FCS_INIT)
+    return results
+
+
+def test_fcs16_agrees_with_a_byte_at_a_time_at_any_offset_and_start_and_checks_its_range():
+    _pure_then_viper(fcs, "fcs16", _fcs_at_any_offset_and_start)
 
 
 def _sealed_frames(seal):
