@@ -48,14 +48,10 @@ def _reversed_bits(b):
 def fcs16_binascii(buf, off, n, crc):
     """fcs16 through CPython's binascii.crc_hqx (allocates: CPython only)."""
     _check_range(buf, off, n)
-    return _reversed16(crc_hqx(_bits_reversed(buf, off, n), _reversed16(crc)))
-
-
-def _bits_reversed(buf, off, n):
-    return memoryview(buf)[off : off + n].tobytes().translate(_REVERSED)
-
-
-def _reversed16(crc):
+    crc = crc_hqx(
+        memoryview(buf)[off : off + n].tobytes().translate(_REVERSED),
+        _REVERSED[crc & 0xFF] << 8 | _REVERSED[crc >> 8],
+    )
     return _REVERSED[crc & 0xFF] << 8 | _REVERSED[crc >> 8]
 
 

@@ -103,8 +103,8 @@ def decode_detail(msg, length):
 
 
 def feed_py(d, src, off, count):
-    """Deframer d's feed (see Deframer): the bytes src[off:off + count], a header's a byte at
-    a time, a body's in one copy, each step checked by d._settle()."""
+    """Deframer d's feed (see Deframer): the bytes src[off:off + count], a header's and a
+    body's each in one copy as far as they have come, each step checked by d._settle()."""
     if off < 0 or count < 0 or off + count > len(src):
         raise ValueError("bytes out of the buffer")
     count += off  # (the end, in place of a local: [frame-limit])
@@ -113,7 +113,7 @@ def feed_py(d, src, off, count):
         if d.need:
             at = d._body(src, at, count)
         else:
-            at = d._header_byte(src, at)
+            at = d._header(src, at, count)
     return at - off
 
 
@@ -169,15 +169,17 @@ class Deframer:
             self._settle()
         return at + k
 
-    def _header_byte(self, src, at):
-        b = src[at]
-        if self.n == 0 and b != MAGIC0:
+    def _header(self, src, at, end):
+        # Garbage before a magic byte, counted a byte at a time; else as much of the header as
+        # has come, in one copy. Where the input resumes.
+        if self.n == 0 and src[at] != MAGIC0:
             self.garbage += 1
-        else:
-            self.buf[self.n] = b
-            self.n += 1
-            self._settle()
-        return at + 1
+            return at + 1
+        k = min(HEADER_SIZE - self.n, end - at)
+        copy_into(self.buf, self.n, src, at, k)
+        self.n += k
+        self._settle()
+        return at + k
 
     def release(self):
         """Done with the ready frame: bytes held after it (after a resync) are looked at."""
