@@ -34,6 +34,12 @@ _NOISE = const(8)
 _RING_FULL = const(9)
 _len = len  # [builtin-global]
 
+try:
+    from ._deframer_thumb import fcs_run as _fcs_run, plain_run as _plain_run
+except (ImportError, SyntaxError):  # (no Thumb inline assembler: this module's loops)
+    _fcs_run = None
+    _plain_run = None
+
 
 @micropython.viper
 def deframe(link, buf, n: int) -> int:
@@ -43,10 +49,24 @@ def deframe(link, buf, n: int) -> int:
     state = int(link._state)
     pos = int(link._pos)
     count = int(link._count)
-    f = ptr8(link._frame)
+    fr = link._frame  # (the asm loops take the buffer object)
+    f = ptr8(fr)
     queued = 0
     i = 0
     while i < n:
+        if state == _DATA and i <= 0xFFFF and _plain_run:
+            # The packet's plain bytes in one run of machine code, up to a flag or an escape.
+            k = count - pos
+            if k > n - i:
+                k = n - i
+            k = int(_plain_run(fr, pos, buf, (i << 16) | k))
+            pos += k
+            i += k
+            if pos == count:
+                state = _FCS_HIGH
+                continue
+            if i == n:
+                break
         b = src[i]
         i += 1
         if state == _DATA:
@@ -73,12 +93,15 @@ def deframe(link, buf, n: int) -> int:
                 continue
             state = _CLOSED
             crc = _FCS_AFTER_REVISION
-            j = -1  # the count first, then the packet
-            while j < count:
+            j = -1  # the count first, then the packet (here, or in machine code)
+            end = 0 if _fcs_run else count
+            while j < end:
                 x = (count if j < 0 else f[j]) ^ crc
                 x = (x ^ (x << 4)) & 0xFF
                 crc = ((x << 8) | (crc >> 8)) ^ (x >> 4) ^ (x << 3)
                 j += 1
+            if _fcs_run:
+                crc = int(_fcs_run(fr, count, crc))
             if crc != (f[count] << 8 | f[count + 1]):
                 link._drop(_BAD_FCS)
                 continue
@@ -94,9 +117,9 @@ def deframe(link, buf, n: int) -> int:
             ptr8(link._gaps)[at] = int(link._gap)
             link._gap = 0
             link._w = w  # at once: poll reads it
-            frame = ring[w]
-            link._frame = frame
-            f = ptr8(frame)
+            fr = ring[w]
+            link._frame = fr
+            f = ptr8(fr)
             queued += 1
             wake = link._wake
             if wake:  # (None or an object with set(): viper has no `is not None` on objects)
