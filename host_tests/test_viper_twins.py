@@ -32,6 +32,7 @@ TWINS = (
     (fastpath, "fill_packet"),
     (framing, "frame_packet"),
     (deframer, "deframe"),
+    (deframer, "drain"),
     (fcs, "fcs16"),
     (ipc_framing, "feed"),
 )
@@ -402,6 +403,35 @@ def _deframed(deframe):
 
 def test_the_serial_deframer_queues_good_frames_and_counts_every_damaged_one():
     _pure_then_viper(deframer, "deframe", _deframed)
+
+
+def _serial_drain(drain):
+    # A 5-packet message from EID 9 over a serial line: the drain takes the three middle
+    # packets and leaves the first and last to poll's full path; a packet after a gap too.
+    line = bytearray()
+    for seq in range(5):
+        som_eom = (0x80 if seq == 0 else 0) | (0x40 if seq == 4 else 0)
+        body = (b"\x01" + bytes(range(63))) if seq == 0 else bytes(range(64))
+        line += framing.encode_frame(bytes((1, 8, 9, som_eom | (seq & 3) << 4 | 8)) + body)
+    core, sink, _link, _clock = make_core()
+    link = core.add_link(SerialLink(SerialPipe().a))
+    core.add_route(9, 9, link)
+    link._drain = lambda core: drain(link, core)
+    link._deframe(line, len(line))
+    assert drain(link, core) == 0  # the first packet is the full path's
+    link.poll(core)  # which drains the middle ones with this version
+    assert link.counters.rx_frames == 5 and link._r == link._w == 5
+    assert core.counters.rx_packets == 5
+    assert sink.messages[0][5] == bytes(range(63)) + bytes(range(64)) * 4
+    # A middle packet after a lost frame: left for poll, which aborts what it continues.
+    link._deframe(line[74:148], 74)
+    link._gaps[link._r] = 1
+    assert drain(link, core) == 0
+    return link.counters.as_dict(), core.counters.as_dict(), link._r
+
+
+def test_the_serial_drain_hands_the_middle_packets_to_the_core_and_leaves_the_rest():
+    _pure_then_viper(deframer, "drain", _serial_drain)
 
 
 def _ipc_stream(seed, length):

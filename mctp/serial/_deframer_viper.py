@@ -1,6 +1,6 @@
 # The viper deframe() used on MicroPython (see mctp.serial.deframer, which imports it under
 # try/except and says what it does): the same state machine, with the state in native ints for
-# the whole call and the FCS check and the queueing inline.
+# the whole call and the FCS check and the queueing inline. (Its drain is _drain_viper's.)
 
 import micropython
 
@@ -34,12 +34,6 @@ _NOISE = const(8)
 _RING_FULL = const(9)
 _len = len  # [builtin-global]
 
-try:
-    from ._deframer_thumb import fcs_run as _fcs_run, plain_run as _plain_run
-except (ImportError, SyntaxError):  # (no Thumb inline assembler: this module's loops)
-    _fcs_run = None
-    _plain_run = None
-
 
 @micropython.viper
 def deframe(link, buf, n: int) -> int:
@@ -49,24 +43,10 @@ def deframe(link, buf, n: int) -> int:
     state = int(link._state)
     pos = int(link._pos)
     count = int(link._count)
-    fr = link._frame  # (the asm loops take the buffer object)
-    f = ptr8(fr)
+    f = ptr8(link._frame)
     queued = 0
     i = 0
     while i < n:
-        if state == _DATA and i <= 0xFFFF and _plain_run:
-            # The packet's plain bytes in one run of machine code, up to a flag or an escape.
-            k = count - pos
-            if k > n - i:
-                k = n - i
-            k = int(_plain_run(fr, pos, buf, (i << 16) | k))
-            pos += k
-            i += k
-            if pos == count:
-                state = _FCS_HIGH
-                continue
-            if i == n:
-                break
         b = src[i]
         i += 1
         if state == _DATA:
@@ -93,15 +73,12 @@ def deframe(link, buf, n: int) -> int:
                 continue
             state = _CLOSED
             crc = _FCS_AFTER_REVISION
-            j = -1  # the count first, then the packet (here, or in machine code)
-            end = 0 if _fcs_run else count
-            while j < end:
+            j = -1  # the count first, then the packet
+            while j < count:
                 x = (count if j < 0 else f[j]) ^ crc
                 x = (x ^ (x << 4)) & 0xFF
                 crc = ((x << 8) | (crc >> 8)) ^ (x >> 4) ^ (x << 3)
                 j += 1
-            if _fcs_run:
-                crc = int(_fcs_run(fr, count, crc))
             if crc != (f[count] << 8 | f[count + 1]):
                 link._drop(_BAD_FCS)
                 continue
@@ -117,9 +94,9 @@ def deframe(link, buf, n: int) -> int:
             ptr8(link._gaps)[at] = int(link._gap)
             link._gap = 0
             link._w = w  # at once: poll reads it
-            fr = ring[w]
-            link._frame = fr
-            f = ptr8(fr)
+            frame = ring[w]
+            link._frame = frame
+            f = ptr8(frame)
             queued += 1
             wake = link._wake
             if wake:  # (None or an object with set(): viper has no `is not None` on objects)

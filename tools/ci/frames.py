@@ -32,14 +32,13 @@ from endpoint_process import micropython_command  # noqa: E402
 
 def package_modules():
     """Every module of the mctp package, its subpackages' included (not the __init__ files,
-    which only import, nor the Thumb assembler's, which the unix port cannot compile and whose
-    functions have no Python frame)."""
+    which only import)."""
     names = []
     for dirpath, dirnames, files in os.walk(os.path.join(ROOT, "mctp")):
         dirnames.sort()
         package = os.path.relpath(dirpath, ROOT).replace(os.sep, ".")
         for name in sorted(files):
-            if name.endswith(".py") and name != "__init__.py" and not name.endswith("_thumb.py"):
+            if name.endswith(".py") and name != "__init__.py":
                 names.append(package + "." + name[:-3])
     return names
 
