@@ -62,12 +62,6 @@ COPIES = (
         ),
     ),
     (
-        "mctp.ipc._framing_viper",
-        "mctp.ipc.framing",
-        "MAGIC0 MAGIC1 HEADER_SIZE FCS_SIZE FRAME_OVERHEAD",
-    ),
-    ("mctp.ipc._framing_viper", "mctp.fcs", "FCS_INIT"),
-    (
         "mctp.serial._framing_viper",
         "mctp.serial.framing",
         "FLAG ESCAPE ESCAPED_BIT REVISION FCS_AFTER_REVISION FRAMING",

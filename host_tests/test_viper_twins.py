@@ -18,7 +18,6 @@ from mctp.core import fastpath
 from mctp.host.i2c_sim import SimBus, TargetSim
 from mctp.host.serial_pipe import SerialPipe
 from mctp.i2c import I2CLink, pec, ring, smbus
-from mctp.ipc import framing as ipc_framing
 from mctp.serial import SerialLink, deframer, framing
 
 TWINS = (
@@ -34,7 +33,6 @@ TWINS = (
     (deframer, "deframe"),
     (deframer, "drain"),
     (fcs, "fcs16"),
-    (ipc_framing, "feed"),
 )
 # What CPython runs in place of a pure twin: a version of its own, through a C function.
 CPYTHON_VERSIONS = {"fcs16": "fcs16_binascii"}
@@ -432,65 +430,3 @@ def _serial_drain(drain):
 
 def test_the_serial_drain_hands_the_middle_packets_to_the_core_and_leaves_the_rest():
     _pure_then_viper(deframer, "drain", _serial_drain)
-
-
-def _ipc_stream(seed, length):
-    # IPC frames of every kind and size up to past the deframer's limit, good and damaged in
-    # every way (a bit flipped anywhere, a byte lost, a frame cut short, garbage after it).
-    out = bytearray()
-    state = seed
-    while len(out) < length:
-        state = (state * 1103515245 + 12345) & 0x7FFFFFFF
-        size = (state >> 4) % 240
-        frame = bytearray(size + ipc_framing.FRAME_OVERHEAD)
-        msg = pattern(size, state & 0xFF)
-        frame = frame[: ipc_framing.encode_frame(frame, state & 3, state >> 8 & 0xFF, msg)]
-        damage = state >> 12 & 7
-        where = (state >> 16) % len(frame)
-        if damage == 1:
-            frame[where] ^= 1 << (state >> 24 & 7)
-        elif damage == 2:
-            frame = frame[:where] + frame[where + 1 :]
-        elif damage == 3:
-            frame = frame[:where]
-        elif damage == 4:
-            frame += bytes((0xA5, state & 0xFF, 0x4D))
-        out += frame
-    return out
-
-
-def _ipc_deframed(feed):
-    # The streams in pieces of every size, each ready frame taken and released: what each call
-    # took, each frame, the counts, and the deframer's state after each stream.
-    results = []
-    totals = [0] * 5
-    for seed in range(6):
-        stream = _ipc_stream(seed, 4000)
-        d = ipc_framing.Deframer(200)  # (frames up to 239 bytes long come: oversized)
-        at = 0
-        step = 1
-        while at < len(stream):
-            step = step * 7 % 97 + 1
-            piece = stream[at : at + step]
-            off = 0
-            while off < len(piece):
-                took = feed(d, piece, off, len(piece) - off)
-                results.append(took)
-                off += took
-                if d.ready:
-                    results.append((d.kind, d.seq, bytes(d.msg[: d.length])))
-                    d.release()
-            at += step
-        counts = (d.frames, d.garbage, d.bad_header, d.oversized, d.bad_fcs)
-        results.append((counts, d.n, d.need, bytes(d.buf[: d.n])))
-        totals = [a + b for a, b in zip(totals, counts)]
-    assert min(totals) > 5, totals  # (frames, garbage, bad headers, oversized, bad FCSs)
-    d = ipc_framing.Deframer()
-    for off, count in ((-1, 1), (0, -1), (5, 17)):
-        with raises(ValueError):
-            feed(d, bytes(20), off, count)
-    return results
-
-
-def test_the_ipc_deframer_takes_good_frames_and_counts_every_damaged_one():
-    _pure_then_viper(ipc_framing, "feed", _ipc_deframed)

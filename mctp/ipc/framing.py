@@ -25,8 +25,7 @@
 # the receiver looks for the next magic in the bytes it held after the failed frame's first
 # byte, so a frame that follows a truncated one is still found. The header check means a
 # damaged length is seen at once instead of swallowing the frames after it. Nothing is
-# allocated per byte or per frame. Its feed is viper on MicroPython (_framing_viper), feed_py
-# elsewhere ([viper-twin]).
+# allocated per byte or per frame.
 
 from .._compat import const
 from ..bufcopy import copy_into
@@ -102,27 +101,6 @@ def decode_detail(msg, length):
         return None
 
 
-def feed_py(d, src, off, count):
-    """Deframer d's feed (see Deframer): the bytes src[off:off + count], a header's and a
-    body's each in one copy as far as they have come, each step checked by d._settle()."""
-    if off < 0 or count < 0 or off + count > len(src):
-        raise ValueError("bytes out of the buffer")
-    count += off  # (the end, in place of a local: [frame-limit])
-    at = off
-    while at < count and not d.ready:
-        if d.need:
-            at = d._body(src, at, count)
-        else:
-            at = d._header(src, at, count)
-    return at - off
-
-
-try:
-    from ._framing_viper import feed
-except (ImportError, SyntaxError):
-    feed = feed_py
-
-
 class Deframer:
     """Bytes in (feed), whole checked frames out: after feed() returns with `ready` True the
     frame's kind, seq and length are in `kind`, `seq`, `length`, its message at
@@ -156,9 +134,16 @@ class Deframer:
         """Frames dropped: bad header check, oversized or bad FCS."""
         return self.bad_header + self.oversized + self.bad_fcs
 
-    # feed(src, off, count): take bytes from src[off:off + count] until a frame is complete;
-    # how many it took. The module's feed (viper on MicroPython, feed_py elsewhere) as a method.
-    feed = feed
+    def feed(self, src, off, count):
+        """Take bytes from src[off:off + count] until a frame is complete; how many taken."""
+        count += off  # (the end, in place of a local: [frame-limit])
+        at = off
+        while at < count and not self.ready:
+            if self.need:
+                at = self._body(src, at, count)
+            else:
+                at = self._header(src, at, count)
+        return at - off
 
     def _body(self, src, at, end):
         # As much of the body as the frame still needs, in one copy; where the input resumes.
