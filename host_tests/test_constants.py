@@ -72,6 +72,7 @@ COPIES = (
         "mctp.serial.framing",
         "FLAG ESCAPE ESCAPED_BIT REVISION FCS_AFTER_REVISION FRAMING",
     ),
+    ("mctp.serial._drain_viper", "mctp.core.packet", "FLAGS_AT"),
     (
         "mctp.serial._deframer_viper",
         "mctp.serial.framing",

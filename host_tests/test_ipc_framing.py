@@ -152,3 +152,53 @@ def test_a_detail_of_an_unknown_version_or_not_utf8_has_no_words():
     assert decode_detail(b"\x01ab\xff\xfecd", 7) is None
     assert decode_detail(b"", 0) is None
     assert decode_detail(b"\x01", 1) == ""
+
+
+def _damaged_stream(seed, length):
+    # Frames of every kind and size up to past a 200-byte deframer's limit, good and damaged in
+    # every way (a bit flipped anywhere, a byte lost, a frame cut short, garbage after it).
+    out = bytearray()
+    state = seed
+    while len(out) < length:
+        state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+        size = (state >> 4) % 240
+        raw = bytearray(frame(state & 3, state >> 8 & 0xFF, pattern(size, state & 0xFF)))
+        damage = state >> 12 & 7
+        where = (state >> 16) % len(raw)
+        if damage == 1:
+            raw[where] ^= 1 << (state >> 24 & 7)
+        elif damage == 2:
+            raw = raw[:where] + raw[where + 1 :]
+        elif damage == 3:
+            raw = raw[:where]
+        elif damage == 4:
+            raw += bytes((0xA5, state & 0xFF, 0x4D))
+        out += raw
+    return out
+
+
+def _deframed_in_pieces(stream, step_of):
+    # Every frame the stream yields fed in pieces (step_of(previous step) bytes each), the
+    # counts, and what the deframer holds at the end.
+    d = Deframer(200)
+    got = []
+    at = 0
+    step = 1
+    while at < len(stream):
+        step = step_of(step)
+        piece = stream[at : at + step]
+        got += feed_all(d, piece)
+        at += step
+    counts = (d.frames, d.garbage, d.bad_header, d.oversized, d.bad_fcs)
+    return got, counts, bytes(d.buf[: d.n])
+
+
+def test_a_damaged_stream_gives_the_same_frames_and_counts_in_pieces_of_any_size():
+    totals = [0] * 5
+    for seed in range(6):
+        stream = _damaged_stream(seed, 4000)
+        one_by_one = _deframed_in_pieces(stream, lambda step: 1)
+        assert _deframed_in_pieces(stream, lambda step: step * 7 % 97 + 1) == one_by_one
+        assert _deframed_in_pieces(stream, lambda step: len(stream)) == one_by_one
+        totals = [a + b for a, b in zip(totals, one_by_one[1])]
+    assert min(totals) > 5, totals  # (frames, garbage, bad headers, oversized, bad FCSs)

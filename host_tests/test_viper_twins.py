@@ -2,7 +2,8 @@
 # module that has a viper version imports it under try/except and falls back to `<name>_py`.
 # Each test checks the pure version on its inputs and edge cases, then the viper one on the
 # same inputs for identical results. CPython has no viper emitter: the viper half is skipped
-# there, with the reason, after the pure half has run; MicroPython runs both.
+# there, with the reason, after the pure half has run (a function CPython runs in C of its own,
+# CPYTHON_VERSIONS, is checked there in its place); MicroPython runs both.
 
 from endpoints import pattern
 from test_constants import _source, package_modules
@@ -12,7 +13,7 @@ from test_serial_framing import reference_frame
 from test_serial_link import drops, request
 from testing import IS_MICROPYTHON, raises, skip
 
-from mctp import bufcopy
+from mctp import bufcopy, fcs
 from mctp.core import fastpath
 from mctp.host.i2c_sim import SimBus, TargetSim
 from mctp.host.serial_pipe import SerialPipe
@@ -33,6 +34,8 @@ TWINS = (
     (serial_link, "transmit"),
     (framing, "frame_packet"),
     (deframer, "deframe"),
+    (deframer, "drain"),
+    (fcs, "fcs16"),
 )
 # The asm_thumb functions (Thumb boards only), each with the pure function whose results it gives.
 ASM_TWINS = (
@@ -40,6 +43,8 @@ ASM_TWINS = (
     (bufcopy, "copy_span", "copy_span_py"),
     (framing, "frame_span", "frame_packet_py"),
 )
+# What CPython runs in place of a pure twin: a version of its own, through a C function.
+CPYTHON_VERSIONS = {"fcs16": "fcs16_binascii"}
 
 
 def _pure_then_viper(module, name, run):
@@ -55,8 +60,11 @@ def _pure_then_viper(module, name, run):
 
 def test_the_viper_twin_is_the_one_in_use_wherever_viper_exists():
     for module, name in TWINS:
-        pure_in_use = getattr(module, name) is getattr(module, name + "_py")
-        assert pure_in_use is not IS_MICROPYTHON, name
+        chosen = getattr(module, name)
+        if IS_MICROPYTHON:
+            assert chosen is not getattr(module, name + "_py"), name
+        else:
+            assert chosen is getattr(module, CPYTHON_VERSIONS.get(name, name + "_py")), name
 
 
 def test_every_viper_function_has_its_twin_here():
@@ -144,6 +152,31 @@ def test_pec_span_is_pec_without_its_range_check_with_every_table_entry_right():
         for n in range(13):
             assert span(data, off, n, 0x5A) == pec.pec_py(data, off, n, 0x5A), (off, n)
     assert span(memoryview(data), 7, 72, 0) == pec.pec_py(data, 7, 72, 0)
+
+
+def _fcs_at_any_offset_and_start(fcs16):
+    # Against fcs_byte a byte at a time: every offset, lengths up to a 1 KiB message's frame,
+    # starts across the 16 bits; and the ranges refused.
+    data = pattern(1100, 7)
+    results = []
+    for off in range(4):
+        for n in (0, 1, 2, 5, 63, 64, 1035):
+            for start in (0, 1, 0x1E0E, 0x8000, 0xFFFF):
+                crc = start
+                for b in data[off : off + n]:
+                    crc = fcs.fcs_byte(crc, b)
+                got = fcs16(data, off, n, start)
+                assert got == crc, (off, n, start)
+                results.append(got)
+    assert fcs16(memoryview(data)[3:12], 0, 9, fcs.FCS_INIT) == fcs16(data, 3, 9, fcs.FCS_INIT)
+    for off, n in ((0, 1101), (-1, 2), (5, -1), (1099, 2)):
+        with raises(ValueError):
+            fcs16(data, off, n, fcs.FCS_INIT)
+    return results
+
+
+def test_fcs16_agrees_with_a_byte_at_a_time_at_any_offset_and_start_and_checks_its_range():
+    _pure_then_viper(fcs, "fcs16", _fcs_at_any_offset_and_start)
 
 
 def _sealed_frames(seal):
@@ -575,3 +608,32 @@ def _frames_written(transmit):
 
 def test_i2c_transmit_seals_writes_and_retries_each_frame():
     _pure_then_viper(i2c_link, "transmit", _frames_written)
+
+
+def _serial_drain(drain):
+    # A 5-packet message from EID 9 over a serial line: the drain takes the three middle
+    # packets and leaves the first and last to poll's full path; a packet after a gap too.
+    line = bytearray()
+    for seq in range(5):
+        som_eom = (0x80 if seq == 0 else 0) | (0x40 if seq == 4 else 0)
+        body = (b"\x01" + bytes(range(63))) if seq == 0 else bytes(range(64))
+        line += framing.encode_frame(bytes((1, 8, 9, som_eom | (seq & 3) << 4 | 8)) + body)
+    core, sink, _link, _clock = make_core()
+    link = core.add_link(SerialLink(SerialPipe().a))
+    core.add_route(9, 9, link)
+    link._drain = lambda core: drain(link, core)
+    link._deframe(line, len(line))
+    assert drain(link, core) == 0  # the first packet is the full path's
+    link.poll(core)  # which drains the middle ones with this version
+    assert link.counters.rx_frames == 5 and link._r == link._w == 5
+    assert core.counters.rx_packets == 5
+    assert sink.messages[0][5] == bytes(range(63)) + bytes(range(64)) * 4
+    # A middle packet after a lost frame: left for poll, which aborts what it continues.
+    link._deframe(line[74:148], 74)
+    link._gaps[link._r] = 1
+    assert drain(link, core) == 0
+    return link.counters.as_dict(), core.counters.as_dict(), link._r
+
+
+def test_the_serial_drain_hands_the_middle_packets_to_the_core_and_leaves_the_rest():
+    _pure_then_viper(deframer, "drain", _serial_drain)

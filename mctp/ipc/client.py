@@ -73,7 +73,9 @@ from .framing import (
 )
 
 TIMEOUT_MS = 2000  # the deadline of an answer; a receive's is its own timeout plus this
-CHUNK = 256  # bytes read from the stream at a time
+# Bytes read from the stream at a time: the largest answer's frame, so that one read and one
+# feed take an answer that has come whole.
+CHUNK = MAX_RESPONSE_SIZE + FRAME_OVERHEAD
 # What an exchange waits for between its steps (StreamClient._progress).
 WAIT_WRITE = 1  # the stream to take bytes
 WAIT_READ = 2  # the answer

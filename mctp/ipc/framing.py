@@ -142,7 +142,7 @@ class Deframer:
             if self.need:
                 at = self._body(src, at, count)
             else:
-                at = self._header_byte(src, at)
+                at = self._header(src, at, count)
         return at - off
 
     def _body(self, src, at, end):
@@ -154,15 +154,17 @@ class Deframer:
             self._settle()
         return at + k
 
-    def _header_byte(self, src, at):
-        b = src[at]
-        if self.n == 0 and b != MAGIC0:
+    def _header(self, src, at, end):
+        # Garbage before a magic byte, counted a byte at a time; else as much of the header as
+        # has come, in one copy. Where the input resumes.
+        if self.n == 0 and src[at] != MAGIC0:
             self.garbage += 1
-        else:
-            self.buf[self.n] = b
-            self.n += 1
-            self._settle()
-        return at + 1
+            return at + 1
+        k = min(HEADER_SIZE - self.n, end - at)
+        copy_into(self.buf, self.n, src, at, k)
+        self.n += k
+        self._settle()
+        return at + k
 
     def release(self):
         """Done with the ready frame: bytes held after it (after a resync) are looked at."""

@@ -1,6 +1,6 @@
 # The viper deframe() used on MicroPython (see mctp.serial.deframer, which imports it under
 # try/except and says what it does): the same state machine, with the state in native ints for
-# the whole call and the FCS check and the queueing inline.
+# the whole call and the FCS check and the queueing inline. (Its drain is _drain_viper's.)
 
 import micropython
 

@@ -25,9 +25,17 @@
 # the next frame's opening flag (HDLC allows one flag between frames; Linux and libmctp send
 # two), and any number of flags may come between frames.
 #
-# Boards use the viper deframe; the pure-Python one gives the same results ([viper-twin]).
+# The link's poll: drain(link, core) hands the packets at the ring's read end to
+# core.receive_middle (the core's fast path) for as long as they are middle packets of a
+# message (neither SOM nor EOM), the core takes them and no frame was lost just before; it moves
+# link._r on and returns how many it took. The first packet it leaves goes through poll's full
+# path (core.receive), as the I2C ring's drain does.
+#
+# Boards use the viper deframe and drain; the pure-Python ones give the same results
+# ([viper-twin]).
 
 from .._compat import const
+from ..core.packet import FLAG_EOM, FLAG_SOM, FLAGS_AT
 from .framing import ESCAPE, ESCAPED_BIT, FCS_AFTER_REVISION, FLAG, MIN_COUNT, REVISION
 from .framing import fcs16, fcs_byte
 
@@ -172,7 +180,28 @@ def _close(link):
     return 1
 
 
+def drain_py(link, core):
+    taken = 0
+    while link._r != link._w and _middle(link, core, link._ring[link._r]):
+        taken += 1
+    return taken
+
+
+def _middle(link, core, frame):
+    # True when the core took `frame`, at link._r, as a middle packet (link._r moved on).
+    r = link._r
+    if frame[FLAGS_AT] & (FLAG_SOM | FLAG_EOM) or link._gaps[r]:
+        return False
+    if not core.receive_middle(frame, 0, link._lengths[r]):
+        return False
+    r += 1
+    link._r = 0 if r == len(link._ring) else r
+    return True
+
+
 try:
     from ._deframer_viper import deframe
+    from ._drain_viper import drain
 except (ImportError, SyntaxError):
     deframe = deframe_py
+    drain = drain_py
