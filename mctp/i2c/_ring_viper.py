@@ -1,4 +1,4 @@
-# The viper take() and drain() used on MicroPython (see mctp.i2c.ring, which imports them under
+# The viper irq(), take() and drain() used on MicroPython (see mctp.i2c.ring, which imports them under
 # try/except and says what they do).
 
 import micropython
@@ -78,6 +78,16 @@ def take(link, target) -> int:
     if event:
         link._event = event
     return event
+
+
+@micropython.viper
+def irq(link, target):
+    # The handler itself, bound to the link: no bytecode frame per FIFO load.
+    try:
+        if take(link, target):
+            link._irq_event(target)
+    except Exception:
+        link._irq_error()
 
 
 @micropython.viper

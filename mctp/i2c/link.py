@@ -20,7 +20,16 @@ from .._compat import const
 from ..bufcopy import copy_into
 from ..counters import Counters
 from ..core.link import RX_FULL, RingLink
-from .ring import EVENT_PROBE, EVENT_READ, EVENT_REASON, IRQ_END_WRITE, SCRATCH, drain, take
+from .ring import (
+    EVENT_PROBE,
+    EVENT_READ,
+    EVENT_REASON,
+    IRQ_END_WRITE,
+    SCRATCH,
+    drain,
+    irq,
+    take,
+)
 from .neighbours import Neighbours
 from ..core.packet import BASELINE_MTU, MAX_MTU, TRANSPORT_HEADER_SIZE
 from .smbus import (
@@ -173,16 +182,10 @@ class I2CLink(RingLink):
 
     # Receive: the IRQ side.
 
-    def _irq(self, target):
-        # On top of whatever the stack is doing ([c-stack]): a frame's bytes, its check and
-        # queueing are one call (ring.take); what it leaves (a count, a read) is rare.
-        try:
-            if self._take(target):
-                self._irq_event(target)
-        except Exception:
-            self._irq_error()
-
-    # The ring's fast paths (mctp.i2c.ring), as methods.
+    # The ring's fast paths (mctp.i2c.ring), as methods. On top of whatever the stack is doing
+    # ([c-stack]): a frame's bytes, its check and queueing are the handler's one call
+    # (ring.take); what it leaves (a count, a read) is rare.
+    _irq = irq  # (target): the IRQ handler, the try in it
     _take = take  # (target): the IRQ's work
     _drain = drain  # (core): middle packets into the core
 

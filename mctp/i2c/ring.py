@@ -16,6 +16,11 @@
 # Python: count a drop (the reason, 1..15), count a probe (EVENT_PROBE: an address-only write)
 # or answer a read (EVENT_READ).
 #
+# irq(link, target) is the handler itself, bound to the link (I2CLink._irq): take(), then
+# link._irq_event(target) when it left something, and any exception counted by
+# link._irq_error() instead of leaving the handler (MicroPython disables a hard IRQ handler for
+# good after one). As viper code it puts no bytecode frame under each FIFO load.
+#
 # One call per IRQ, which takes the link rather than its fields: an IRQ comes every few bytes
 # ([viper-twin], [c-stack]), and the handler's frame, under its try, has no room for another
 # local ([try-apart]).
@@ -82,6 +87,14 @@ def _end_write(link):
     return 0 if link._queue(n) else RING_FULL
 
 
+def irq_py(link, target):
+    try:
+        if take_py(link, target):
+            link._irq_event(target)
+    except Exception:
+        link._irq_error()
+
+
 def drain_py(link, core):
     taken = 0
     while link._r != link._w and _middle(link, core, link._ring[link._r]):
@@ -107,7 +120,8 @@ def _middle(link, core, frame):
 
 
 try:
-    from ._ring_viper import drain, take
+    from ._ring_viper import drain, irq, take
 except (ImportError, SyntaxError):
     drain = drain_py
+    irq = irq_py
     take = take_py
