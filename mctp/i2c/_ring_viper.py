@@ -1,4 +1,4 @@
-# The viper irq(), take() and drain() used on MicroPython (see mctp.i2c.ring, which imports them under
+# The viper take() and drain() used on MicroPython (see mctp.i2c.ring, which imports them under
 # try/except and says what they do).
 
 import micropython
@@ -26,65 +26,59 @@ _len = len  # [builtin-global]
 
 
 @micropython.viper
-def take(link, target) -> int:
-    flags = int(target.irq().flags())
-    if flags & _IRQ_WRITE_REQ:
-        scratch = link._scratch
-        count = int(target.readinto(scratch))
-        if count > _SCRATCH:  # noqa: PLR1730 (min() would be a builtin call)
-            count = _SCRATCH  # a pointer past the scratch buffer must never be read
-        frame = link._frame
-        pos = int(link._pos)
-        if pos < 0 or pos + count > int(_len(frame)):
-            link._pos = -1
-        else:
-            d = ptr8(frame)
-            s = ptr8(scratch)
-            i = 0
-            while i < count:
-                d[pos + i] = s[i]
-                i += 1
-            link._pos = pos + count
-    event = 0
-    if flags & _IRQ_END_WRITE:
-        # The frame's end, inline: this is the IRQ's deepest path.
-        n = int(link._pos)
-        link._pos = 0
-        event = _TOO_LONG
-        if n == 0:
-            event = _EVENT_PROBE
-        elif n > 0:
-            event = int(check_frame(link._frame, n, link._pec_init))
-        ring = link._ring
-        at = int(link._w)
-        w = at + 1
-        if w == int(_len(ring)):
-            w = 0
-        if event == 0 and w == int(link._r):
-            event = _RING_FULL
-        if event == 0:
-            lengths = ptr16(link._lengths)
-            lengths[at] = n
-            gaps = ptr8(link._gaps)
-            gaps[at] = int(link._gap)
-            link._gap = 0
-            link._w = w
-            link._frame = ring[w]
-            wake = link._wake
-            if wake:  # (None or an object with set(): viper has no `is not None` on objects)
-                wake.set()
-    if flags & _IRQ_READ_REQ:
-        event |= _EVENT_READ
-    if event:
-        link._event = event
-    return event
-
-
-@micropython.viper
-def irq(link, target):
-    # The handler itself, bound to the link: no bytecode frame per FIFO load.
+def take(link, target):
+    # The handler itself: the try here, not in a bytecode frame under each FIFO load.
     try:
-        if take(link, target):
+        flags = int(target.irq().flags())
+        if flags & _IRQ_WRITE_REQ:
+            scratch = link._scratch
+            count = int(target.readinto(scratch))
+            if count > _SCRATCH:  # noqa: PLR1730 (min() would be a builtin call)
+                count = _SCRATCH  # a pointer past the scratch buffer must never be read
+            frame = link._frame
+            pos = int(link._pos)
+            if pos < 0 or pos + count > int(_len(frame)):
+                link._pos = -1
+            else:
+                d = ptr8(frame)
+                s = ptr8(scratch)
+                i = 0
+                while i < count:
+                    d[pos + i] = s[i]
+                    i += 1
+                link._pos = pos + count
+        event = 0
+        if flags & _IRQ_END_WRITE:
+            # The frame's end, inline: this is the IRQ's deepest path.
+            n = int(link._pos)
+            link._pos = 0
+            event = _TOO_LONG
+            if n == 0:
+                event = _EVENT_PROBE
+            elif n > 0:
+                event = int(check_frame(link._frame, n, link._pec_init))
+            ring = link._ring
+            at = int(link._w)
+            w = at + 1
+            if w == int(_len(ring)):
+                w = 0
+            if event == 0 and w == int(link._r):
+                event = _RING_FULL
+            if event == 0:
+                lengths = ptr16(link._lengths)
+                lengths[at] = n
+                gaps = ptr8(link._gaps)
+                gaps[at] = int(link._gap)
+                link._gap = 0
+                link._w = w
+                link._frame = ring[w]
+                wake = link._wake
+                if wake:  # (None or an object with set(): viper has no `is not None` on objects)
+                    wake.set()
+        if flags & _IRQ_READ_REQ:
+            event |= _EVENT_READ
+        if event:
+            link._event = event
             link._irq_event(target)
     except Exception:
         link._irq_error()

@@ -27,7 +27,6 @@ from .ring import (
     IRQ_END_WRITE,
     SCRATCH,
     drain,
-    irq,
     take,
 )
 from .neighbours import Neighbours
@@ -183,10 +182,9 @@ class I2CLink(RingLink):
     # Receive: the IRQ side.
 
     # The ring's fast paths (mctp.i2c.ring), as methods. On top of whatever the stack is doing
-    # ([c-stack]): a frame's bytes, its check and queueing are the handler's one call
-    # (ring.take); what it leaves (a count, a read) is rare.
-    _irq = irq  # (target): the IRQ handler, the try in it
-    _take = take  # (target): the IRQ's work
+    # ([c-stack]): a frame's bytes, its check and queueing are the handler's one call; what it
+    # leaves (a count, a read) is rare, and _irq_event's.
+    _irq = take  # (target): the IRQ handler, its try inside
     _drain = drain  # (core): middle packets into the core
 
     def _drop(self, reason):
@@ -299,5 +297,4 @@ class I2CMemLink(I2CLink):
             copy_into(self._frame, 0, mem, 14, n)
         self._pos = n
         mem[15] = 0  # a write elsewhere must not pass for this frame again
-        if self._take(target):  # the frame's end (the IRQ's flags say END_WRITE only)
-            self._irq_event(target)
+        take(self, target)  # the frame's end (the IRQ's flags say END_WRITE only)

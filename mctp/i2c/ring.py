@@ -3,8 +3,8 @@
 # as mctp.core.link.RingLink states; the IRQ's own (_scratch, _event, _pec_init, _last_src,
 # _last_src_addr) are declared in I2CLink.__init__.
 #
-# The I2C target's hard IRQ, for every FIFO load and every frame's end: take(link, target) reads
-# the IRQ's events and
+# The I2C target's hard IRQ, for every FIFO load and every frame's end: take(link, target) is
+# the handler itself, bound to the link (I2CLink._irq). It reads the IRQ's events and
 #   - on WRITE_REQ appends the bytes the target's FIFO holds (target.readinto(link._scratch), at
 #     most SCRATCH of them) to link._frame at link._pos, which moves on; link._pos becomes -1
 #     once the frame has outgrown link._frame (the FIFO is still drained, so the target does
@@ -12,18 +12,14 @@
 #   - on END_WRITE checks the frame (smbus.check_frame) and, when it is good and the ring has
 #     room, queues it: its length and gap mark at ring position link._w, which moves on, and
 #     link._frame becomes the next ring frame; link._wake.set() when there is a wake.
-# It returns 0, or a truthy value with link._event saying what is left for the link to do in
-# Python: count a drop (the reason, 1..15), count a probe (EVENT_PROBE: an address-only write)
-# or answer a read (EVENT_READ).
-#
-# irq(link, target) is the handler itself, bound to the link (I2CLink._irq): take(), then
-# link._irq_event(target) when it left something, and any exception counted by
-# link._irq_error() instead of leaving the handler (MicroPython disables a hard IRQ handler for
-# good after one). As viper code it puts no bytecode frame under each FIFO load.
+# What is left for Python, it puts in link._event and calls link._irq_event(target): count a
+# drop (the reason, 1..15), count a probe (EVENT_PROBE: an address-only write) or answer a
+# read (EVENT_READ). An exception inside is counted by link._irq_error() instead of leaving the
+# handler (MicroPython disables a hard IRQ handler for good after one).
 #
 # One call per IRQ, which takes the link rather than its fields: an IRQ comes every few bytes
-# ([viper-twin], [c-stack]), and the handler's frame, under its try, has no room for another
-# local ([try-apart]).
+# ([viper-twin], [c-stack]); as viper code, with its try inside, it puts no bytecode frame
+# under each FIFO load.
 #
 # The link's poll: drain(link, core) hands the frames at the ring's read end to
 # core.receive_middle (the core's fast path) for as long as they are middle packets of a
@@ -56,6 +52,14 @@ EVENT_READ = const(0x20)
 
 
 def take_py(link, target):
+    try:
+        if _events(link, target):
+            link._irq_event(target)
+    except Exception:
+        link._irq_error()
+
+
+def _events(link, target):
     flags = target.irq().flags()
     if flags & IRQ_WRITE_REQ:
         _append(link, target)
@@ -87,14 +91,6 @@ def _end_write(link):
     return 0 if link._queue(n) else RING_FULL
 
 
-def irq_py(link, target):
-    try:
-        if take_py(link, target):
-            link._irq_event(target)
-    except Exception:
-        link._irq_error()
-
-
 def drain_py(link, core):
     taken = 0
     while link._r != link._w and _middle(link, core, link._ring[link._r]):
@@ -120,8 +116,7 @@ def _middle(link, core, frame):
 
 
 try:
-    from ._ring_viper import drain, irq, take
+    from ._ring_viper import drain, take
 except (ImportError, SyntaxError):
     drain = drain_py
-    irq = irq_py
     take = take_py
