@@ -258,20 +258,21 @@ def _fastpath_cases():
 
     middle = bytes(range(8))
     return [
-        (header() + middle, True),  # seq 1, same size: taken
-        (header(flags=0x29) + middle, True),  # seq 2
-        (header(flags=0x29) + middle, False),  # seq 2 again: out of sequence
-        (header(flags=0x39) + middle[:7], False),  # a middle packet of another size
-        (header(flags=0x79) + middle, False),  # EOM: the full path's
-        (header(flags=0xB9) + middle, False),  # SOM: the full path's
-        (header(flags=0x3A) + middle, False),  # another tag
-        (header(flags=0x31) + middle, False),  # TO clear
-        (header(dest=7) + middle, False),  # not for us
-        (header(dest=0, flags=0x39) + middle, True),  # EID 0: ours too
-        (header(src=10, flags=0x09) + middle, False),  # no message from EID 10
-        (header(src=3) + middle, False),  # a reserved source
-        (header(version=2, flags=0x09) + middle, False),
-        (header(flags=0x09)[:4], False),  # no payload
+        (header() + middle, fastpath.MIDDLE),  # seq 1, same size: taken
+        (header(flags=0x29) + middle, fastpath.MIDDLE),  # seq 2
+        (header(flags=0x29) + middle, 0),  # seq 2 again: out of sequence
+        (header(flags=0x39) + middle[:7], 0),  # a middle packet of another size
+        (header(flags=0xB9) + middle, 0),  # SOM: the full path's
+        (header(flags=0x3A) + middle, 0),  # another tag
+        (header(flags=0x31) + middle, 0),  # TO clear
+        (header(dest=7) + middle, 0),  # not for us
+        (header(dest=0, flags=0x39) + middle, fastpath.MIDDLE),  # EID 0: ours too
+        (header(src=10, flags=0x09) + middle, 0),  # no message from EID 10
+        (header(src=3) + middle, 0),  # a reserved source
+        (header(version=2, flags=0x09) + middle, 0),
+        (header(flags=0x09)[:4], 0),  # no payload
+        (header(flags=0x49) + middle + b"\x08", 0),  # EOM, larger than the first: bad length
+        (header(flags=0x49) + middle[:5], fastpath.LAST),  # EOM, no larger: the last packet
     ]
 
 
@@ -284,17 +285,18 @@ def _append_middle(append_middle):
         buf = bytearray(b"\xee\xee" + packet)
         taken.append(append_middle(core, buf, 2, len(packet)))
         assert taken[-1] == expected, packet
-    assert slot.assembled() == 7 + 3 * 8 and slot.meta[4] == 0  # next seq 3 + 1 = 0
-    assert bytes(slot.buf[: slot.assembled()]) == bytes(7) + bytes(range(8)) * 3
+    assert slot.assembled() == 7 + 3 * 8 + 5 and slot.meta[4] == 1  # next seq 0 + 1
+    assert core._rx_done is slot  # the message the last packet completed, for receive()
+    assert bytes(slot.buf[: slot.assembled()]) == bytes(7) + bytes(range(8)) * 3 + bytes(range(5))
     # Each packet taken is counted, as receive() counts it; nothing else is.
-    assert core.counters.total() == core.counters.rx_packets == 1 + taken.count(True)
+    assert core.counters.total() == core.counters.rx_packets == 1 + len([t for t in taken if t])
     # A packet past the end of its buffer, or an offset before it, is never read.
     assert not append_middle(core, bytearray(8), 4, 5)
     assert not append_middle(core, bytearray(8), -1, 5)
     return taken, bytes(slot.buf), bytes(core.pool.meta)
 
 
-def test_the_fast_path_takes_exactly_the_middle_packets():
+def test_the_fast_path_takes_every_packet_that_continues_a_message_and_nothing_else():
     _pure_then_viper(fastpath, "append_middle", _append_middle)
 
 

@@ -25,24 +25,27 @@ _TO_AT = const(3)
 _NEXT_SEQ_AT = const(4)
 _PACKET_LEN_AT = const(6)
 _LENGTH_AT = const(8)
+# fastpath's answers.
+_MIDDLE = const(1)
+_LAST = const(2)
 _len = len  # [builtin-global]
 _ONE = 1  # an object, for arithmetic on objects
 
 
 @micropython.viper
-def append_middle(core, buf, off: int, length: int) -> bool:
+def append_middle(core, buf, off: int, length: int) -> int:
     if length <= _TRANSPORT_HEADER_SIZE or off < 0 or off + length > int(_len(buf)):
-        return False
+        return 0
     p = ptr8(buf)
     dest = p[off + 1]
     src = p[off + 2]
     flags = p[off + 3]
-    if p[off] & _VERSION_MASK != _HEADER_VERSION or flags & (_FLAG_SOM | _FLAG_EOM):
-        return False
+    if p[off] & _VERSION_MASK != _HEADER_VERSION or flags & _FLAG_SOM:
+        return 0
     if src == 0xFF or (src >= 1 and src <= 7):
-        return False
+        return 0
     if dest != 0 and dest != int(core.eid):
-        return False
+        return 0
     tag = flags & _TAG_MASK
     to = flags & _FLAG_TO
     meta = core._meta
@@ -55,16 +58,17 @@ def append_middle(core, buf, off: int, length: int) -> bool:
                 break
         at += _SLOT_META
     if at >= end:
-        return False
+        return 0
     count = length - _TRANSPORT_HEADER_SIZE
     have = m[at + _LENGTH_AT] | m[at + _LENGTH_AT + 1] << 8
     if m[at + _NEXT_SEQ_AT] != (flags >> _SEQ_SHIFT) & _SEQ_MASK:
-        return False
-    if count != m[at + _PACKET_LEN_AT] | m[at + _PACKET_LEN_AT + 1] << 8:
-        return False
+        return 0
+    packet_len = m[at + _PACKET_LEN_AT] | m[at + _PACKET_LEN_AT + 1] << 8
+    if count > packet_len or (count != packet_len and not flags & _FLAG_EOM):
+        return 0
     slot_buf = core._bufs[at >> _SLOT_SHIFT]
     if have + count > int(_len(slot_buf)):
-        return False
+        return 0
     d = ptr8(slot_buf)
     s = off + _TRANSPORT_HEADER_SIZE
     i = 0
@@ -77,7 +81,10 @@ def append_middle(core, buf, off: int, length: int) -> bool:
     m[at + _NEXT_SEQ_AT] = (m[at + _NEXT_SEQ_AT] + 1) & _SEQ_MASK
     counters = core.counters
     counters.rx_packets = counters.rx_packets + _ONE  # (objects: a count may outgrow 32 bits)
-    return True
+    if flags & _FLAG_EOM:
+        core._rx_done = core.pool.slots[at >> _SLOT_SHIFT]
+        return _LAST
+    return _MIDDLE
 
 
 @micropython.viper

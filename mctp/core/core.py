@@ -5,7 +5,8 @@
 # self._rx_buf, _rx_off, _rx_len; its header in _rx_dest, _rx_src, _rx_flags):
 #   link.poll(core)                 a binding hands over each packet from its ring
 #   receive(link, buf, ...)         stages the packet; returns RX_DROPPED, RX_TAKEN or RX_FULL
-#     receive_middle                fast path (fastpath.append_middle): a message's middle packet
+#     receive_middle                fast path (fastpath.append_middle): a packet that continues a
+#                                   message (the last one's message then completed as below)
 #     _receive_guarded              the try; hands on the message the packet completed
 #       _receive                    header checks: length, version, source, destination
 #         forwarder.forward         at a bridge, a packet for another EID: out over the link
@@ -41,7 +42,7 @@ from ..constants import (
     TAG_MAX,
 )
 from ..counters import Counters
-from .fastpath import append_middle, fill_packet
+from .fastpath import MIDDLE, append_middle, fill_packet
 from .flows import FlowTable
 from .link import RX_DROPPED, RX_FULL, RX_TAKEN
 from .packet import (
@@ -233,10 +234,15 @@ class Core:
         then) or RX_FULL (taken, and the message it completed filled its owner's queue: a
         link polls no further this time, so the application reads before more come in).
         """
-        if self.receive_middle(buf, off, length):
+        if self.receive_middle(buf, off, length) == MIDDLE:
             return RX_TAKEN  # a message's middle packet, taken by the fast path
-        self.counters.rx_packets += 1
-        self._rx_result = RX_DROPPED
+        if self._rx_done is None:
+            self.counters.rx_packets += 1
+            self._rx_result = RX_DROPPED
+        else:
+            # A message's last packet, taken (and counted) by the fast path: _rx_done is the
+            # slot it completed, which _receive_guarded hands on.
+            self._rx_result = RX_TAKEN
         self._rx_link = link
         self._rx_buf = buf
         self._rx_off = off
@@ -248,8 +254,10 @@ class Core:
         return self._rx_result
 
     # The fast paths (mctp.core.fastpath), as methods. receive_middle(buf, off, length) takes
-    # a packet that continues a message, as receive() would, and counts it: True when it did,
-    # False when the packet needs receive() (a link may call it first, see mctp.i2c.ring).
+    # a packet that continues a message, as receive() would, and counts it: MIDDLE, or LAST
+    # for a last packet (_rx_done is then the slot it completed, and receive() hands the
+    # message on), when it did; 0 when the packet needs receive()'s full path. A link may call it first with middle
+    # packets only (see mctp.i2c.ring).
     receive_middle = append_middle
     _fill_packet = fill_packet  # (flags, room): the next packet out, into the link's buffer
 
@@ -257,7 +265,8 @@ class Core:
         # Apart from receive() ([try-apart]). A completed message is handed on from here, not
         # from deep in _receive: an answer's path down starts four frames higher ([c-stack]).
         try:
-            self._receive()
+            if self._rx_done is None:  # (else the fast path took a message's last packet)
+                self._receive()
             if self._rx_done is not None and self._complete(self._rx_done):
                 # A control request, answered now, from the slot's own link and address:
                 # no reply route.
