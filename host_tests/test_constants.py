@@ -57,10 +57,15 @@ COPIES = (
         "mctp.core._fastpath_viper",
         "mctp.core.reassembly",
         (
-            "ASSEMBLING SLOT_SHIFT SLOT_META STATE_AT SRC_AT TAG_AT TO_AT NEXT_SEQ_AT PACKET_LEN_AT"
-            " LENGTH_AT"
+            "FREE ASSEMBLING SLOT_SHIFT SLOT_META STATE_AT SRC_AT TAG_AT TO_AT NEXT_SEQ_AT"
+            " PACKET_LEN_AT LENGTH_AT"
         ),
     ),
+    ("mctp.core._fastpath_viper", "mctp.constants", "MSG_TYPE_CONTROL"),
+    ("mctp.core._fastpath_viper", "mctp.core.core", "CONTROL_OWNER"),
+    ("mctp.core._fastpath_viper", "mctp.core.fastpath", "MIDDLE LAST"),
+    ("mctp.core.fastpath", "mctp.constants", "MSG_TYPE_CONTROL"),
+    ("mctp.core.fastpath", "mctp.core.core", "CONTROL_OWNER"),
     (
         "mctp.serial._framing_viper",
         "mctp.serial.framing",

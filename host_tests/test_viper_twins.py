@@ -300,6 +300,61 @@ def test_the_fast_path_takes_every_packet_that_continues_a_message_and_nothing_e
     _pure_then_viper(fastpath, "append_middle", _append_middle)
 
 
+def _control_requests(append_middle):
+    # Single-packet control requests into core 8's control slot (a responder attached), and
+    # every first packet the full path keeps: (packet, what append_middle returns) in turn.
+    core, _sink, link, _clock = make_core()
+    core.control = object()
+    slot = core.pool.control_slot
+
+    def header(dest=8, flags=0xCA, src=9):  # SOM, EOM, TO, tag 2
+        return bytes((1, dest, src, flags))
+
+    get_eid = b"\x00\x80\x02"
+    cases = [
+        (header() + get_eid, fastpath.LAST),  # taken: the slot stays taken
+        (header(flags=0xDB) + get_eid, 0),  # the control slot is taken
+        (header(flags=0x8A) + get_eid, 0),  # SOM without EOM: the full path's
+        (header(flags=0xC2) + get_eid, 0),  # TO clear: a response
+        (header() + b"\x80\x80\x02", 0),  # IC set (the responder's to drop)
+        (header() + b"\x01\x80\x02", 0),  # another type
+        (header(dest=7) + get_eid, 0),  # not for us
+        (header(src=3) + get_eid, 0),  # a reserved source
+        (header() + b"\x00" + bytes(250), 0),  # larger than the control slot
+    ]
+    taken = []
+    fields = []
+    for packet, expected in cases:
+        if packet == cases[2][0]:
+            core.pool.release(slot)  # free again from here on
+        buf = bytearray(b"\xee" + packet)
+        taken.append(append_middle(core, buf, 1, len(packet)))
+        assert taken[-1] == expected, packet
+        if expected:
+            assert core._rx_done is slot
+            assert bytes(slot.buf[: slot.assembled()]) == b"\x80\x02"
+            fields.append((slot.src, slot.tag, slot.to, slot.owner, slot.ic, bytes(slot.meta)))
+            core._rx_done = None
+    assert fields == [(9, 2, 8, 0x100, False, bytes((1, 9, 2, 8, 1, 0, 3, 0, 2, 0)) + bytes(6))]
+    for dest in (0, 0xFF):  # EID 0 and broadcast: ours too
+        assert append_middle(core, bytearray(header(dest=dest) + get_eid), 0, 7) == fastpath.LAST
+        core.pool.release(slot)
+        core._rx_done = None
+    # A request that restarts a message being assembled from its source, tag and TO: the
+    # full path's (som_restart); and none without a responder.
+    inject(core, link, header(flags=0x8A) + b"\x00\x80")
+    assert append_middle(core, bytearray(header() + get_eid), 0, 7) == 0
+    core.release_all()
+    core.control = None
+    assert append_middle(core, bytearray(header() + get_eid), 0, 7) == 0
+    assert core.counters.rx_packets == 4  # the three taken and the injected one
+    return taken, fields, bytes(core.pool.meta)
+
+
+def test_the_fast_path_takes_a_single_packet_control_request_into_the_free_control_slot():
+    _pure_then_viper(fastpath, "append_middle", _control_requests)
+
+
 def _fill_packets(fill_packet):
     message = bytes(range(150))
     core, _sink, link, _clock = make_core()

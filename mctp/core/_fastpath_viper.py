@@ -15,6 +15,7 @@ _FLAG_TO = const(0x08)
 _TAG_MASK = const(0x07)
 _SEQ_SHIFT = const(4)
 _SEQ_MASK = const(0x03)
+_FREE = const(0)
 _ASSEMBLING = const(1)
 _SLOT_SHIFT = const(4)
 _SLOT_META = const(16)
@@ -25,6 +26,8 @@ _TO_AT = const(3)
 _NEXT_SEQ_AT = const(4)
 _PACKET_LEN_AT = const(6)
 _LENGTH_AT = const(8)
+_MSG_TYPE_CONTROL = const(0)
+_CONTROL_OWNER = const(0x100)
 # fastpath's answers.
 _MIDDLE = const(1)
 _LAST = const(2)
@@ -40,12 +43,12 @@ def append_middle(core, buf, off: int, length: int) -> int:
     dest = p[off + 1]
     src = p[off + 2]
     flags = p[off + 3]
-    if p[off] & _VERSION_MASK != _HEADER_VERSION or flags & _FLAG_SOM:
+    if p[off] & _VERSION_MASK != _HEADER_VERSION:
         return 0
     if src == 0xFF or (src >= 1 and src <= 7):
         return 0
-    if dest != 0 and dest != int(core.eid):
-        return 0
+    if dest != 0 and dest != int(core.eid) and (dest != 0xFF or not flags & _FLAG_SOM):
+        return 0  # (broadcast: a control request only, and the full path's otherwise)
     tag = flags & _TAG_MASK
     to = flags & _FLAG_TO
     meta = core._meta
@@ -57,16 +60,31 @@ def append_middle(core, buf, off: int, length: int) -> int:
             if m[at + _TAG_AT] == tag and m[at + _TO_AT] == to:
                 break
         at += _SLOT_META
-    if at >= end:
-        return 0
     count = length - _TRANSPORT_HEADER_SIZE
+    if flags & _FLAG_SOM:
+        # Only a single-packet control request, into the control slot, and only when it
+        # restarts no message (som_restart is the full path's).
+        if at < end or flags & (_FLAG_EOM | _FLAG_TO) != _FLAG_EOM | _FLAG_TO:
+            return 0
+        if p[off + _TRANSPORT_HEADER_SIZE] != _MSG_TYPE_CONTROL or m[end + _STATE_AT] != _FREE:
+            return 0
+        if not core.control:
+            return 0
+        at = end
+        count -= 1  # the type byte
+        off += 1
+    elif at >= end:
+        return 0
+    slot_buf = core._bufs[at >> _SLOT_SHIFT]  # (the control slot's last)
     have = m[at + _LENGTH_AT] | m[at + _LENGTH_AT + 1] << 8
-    if m[at + _NEXT_SEQ_AT] != (flags >> _SEQ_SHIFT) & _SEQ_MASK:
+    if flags & _FLAG_SOM:
+        have = 0
+    elif m[at + _NEXT_SEQ_AT] != (flags >> _SEQ_SHIFT) & _SEQ_MASK:
         return 0
-    packet_len = m[at + _PACKET_LEN_AT] | m[at + _PACKET_LEN_AT + 1] << 8
-    if count > packet_len or (count != packet_len and not flags & _FLAG_EOM):
-        return 0
-    slot_buf = core._bufs[at >> _SLOT_SHIFT]
+    else:
+        packet_len = m[at + _PACKET_LEN_AT] | m[at + _PACKET_LEN_AT + 1] << 8
+        if count > packet_len or (count != packet_len and not flags & _FLAG_EOM):
+            return 0
     if have + count > int(_len(slot_buf)):
         return 0
     d = ptr8(slot_buf)
@@ -75,16 +93,35 @@ def append_middle(core, buf, off: int, length: int) -> int:
     while i < count:
         d[have + i] = p[s + i]
         i += 1
+    if flags & _FLAG_SOM:
+        # The control slot's fields, as Core._fill and pool.start set them (its link and
+        # phys: Core.receive's).
+        m[at + _STATE_AT] = _ASSEMBLING
+        m[at + _SRC_AT] = src
+        m[at + _TAG_AT] = tag
+        m[at + _TO_AT] = to
+        m[at + _PACKET_LEN_AT] = (count + 1) & 0xFF
+        m[at + _PACKET_LEN_AT + 1] = (count + 1) >> 8
+        slot = core.pool.control_slot
+        slot.src = src
+        slot.tag = tag
+        slot.to = to
+        slot.owner = _CONTROL_OWNER
+        slot.ic = False
+        m[at + _NEXT_SEQ_AT] = (flags >> _SEQ_SHIFT) & _SEQ_MASK
     have += count
     m[at + _LENGTH_AT] = have & 0xFF
     m[at + _LENGTH_AT + 1] = have >> 8
     m[at + _NEXT_SEQ_AT] = (m[at + _NEXT_SEQ_AT] + 1) & _SEQ_MASK
     counters = core.counters
     counters.rx_packets = counters.rx_packets + _ONE  # (objects: a count may outgrow 32 bits)
-    if flags & _FLAG_EOM:
+    if not flags & _FLAG_EOM:
+        return _MIDDLE
+    if flags & _FLAG_SOM:
+        core._rx_done = core.pool.control_slot
+    else:
         core._rx_done = core.pool.slots[at >> _SLOT_SHIFT]
-        return _LAST
-    return _MIDDLE
+    return _LAST
 
 
 @micropython.viper

@@ -6,7 +6,8 @@
 #   link.poll(core)                 a binding hands over each packet from its ring
 #   receive(link, buf, ...)         stages the packet; returns RX_DROPPED, RX_TAKEN or RX_FULL
 #     receive_middle                fast path (fastpath.append_middle): a packet that continues a
-#                                   message (the last one's message then completed as below)
+#                                   message, or a single-packet control request (a completed
+#                                   message then handed on as below)
 #     _receive_guarded              the try; hands on the message the packet completed
 #       _receive                    header checks: length, version, source, destination
 #         forwarder.forward         at a bridge, a packet for another EID: out over the link
@@ -240,8 +241,8 @@ class Core:
             self.counters.rx_packets += 1
             self._rx_result = RX_DROPPED
         else:
-            # A message's last packet, taken (and counted) by the fast path: _rx_done is the
-            # slot it completed, which _receive_guarded hands on.
+            # A message's last packet or a control request, taken (and counted) by the fast
+            # path: _rx_done is the slot it completed, which _receive_guarded hands on.
             self._rx_result = RX_TAKEN
         self._rx_link = link
         self._rx_buf = buf
@@ -254,9 +255,10 @@ class Core:
         return self._rx_result
 
     # The fast paths (mctp.core.fastpath), as methods. receive_middle(buf, off, length) takes
-    # a packet that continues a message, as receive() would, and counts it: MIDDLE, or LAST
-    # for a last packet (_rx_done is then the slot it completed, and receive() hands the
-    # message on), when it did; 0 when the packet needs receive()'s full path. A link may call it first with middle
+    # a packet that continues a message, or a single-packet control request, as receive()
+    # would, and counts it: MIDDLE, or LAST for a last packet or a control request (_rx_done
+    # is then the slot it completed, and receive() hands the message on), when it did; 0 when
+    # the packet needs receive()'s full path. A link may call it first with middle
     # packets only (see mctp.i2c.ring).
     receive_middle = append_middle
     _fill_packet = fill_packet  # (flags, room): the next packet out, into the link's buffer
@@ -265,8 +267,13 @@ class Core:
         # Apart from receive() ([try-apart]). A completed message is handed on from here, not
         # from deep in _receive: an answer's path down starts four frames higher ([c-stack]).
         try:
-            if self._rx_done is None:  # (else the fast path took a message's last packet)
+            if self._rx_done is None:
                 self._receive()
+            elif self._rx_done.link is None:
+                # The fast path put a control request into the free control slot (a slot
+                # assembling a message has its link): it came from here.
+                self._rx_done.link = self._rx_link
+                self._rx_done.phys = self._rx_phys
             if self._rx_done is not None and self._complete(self._rx_done):
                 # A control request, answered now, from the slot's own link and address:
                 # no reply route.
