@@ -65,6 +65,15 @@ COPIES = (
     ("mctp.core._fastpath_viper", "mctp.core.core", "CONTROL_OWNER"),
     ("mctp.core._fastpath_viper", "mctp.core.fastpath", "MIDDLE LAST"),
     ("mctp.core.fastpath", "mctp.constants", "MSG_TYPE_CONTROL"),
+    ("mctp.control._answer_viper", "mctp.constants", "RQ DATAGRAM IID_MASK"),
+    (
+        "mctp.control._answer_viper",
+        "mctp.control.messages",
+        (
+            "GET_ENDPOINT_ID GET_ENDPOINT_UUID SUCCESS EID_DYNAMIC EID_STATIC_SUPPORTED"
+            " EID_STATIC_CURRENT EID_STATIC_OTHER"
+        ),
+    ),
     ("mctp.core.fastpath", "mctp.core.core", "CONTROL_OWNER"),
     (
         "mctp.serial._framing_viper",

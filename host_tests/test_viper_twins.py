@@ -13,6 +13,7 @@ from test_serial_link import drops, request
 from testing import IS_MICROPYTHON, raises, skip
 
 from mctp import bufcopy
+from mctp.control import responder
 from mctp.core import fastpath
 from mctp.host.i2c_sim import SimBus, TargetSim
 from mctp.host.serial_pipe import SerialPipe
@@ -28,6 +29,7 @@ TWINS = (
     (ring, "drain"),
     (fastpath, "append_middle"),
     (fastpath, "fill_packet"),
+    (responder, "quick_answer"),
     (framing, "frame_packet"),
     (deframer, "deframe"),
 )
@@ -353,6 +355,54 @@ def _control_requests(append_middle):
 
 def test_the_fast_path_takes_a_single_packet_control_request_into_the_free_control_slot():
     _pure_then_viper(fastpath, "append_middle", _control_requests)
+
+
+def _quick_answers(quick_answer):
+    # Get Endpoint ID (each EID type, a bridge's endpoint type) and UUID answered as the full
+    # path answers them; every other request left to it.
+    core, _sink, _link, _clock = make_core(eid=0)
+    uuid = bytes(range(16, 32))
+    control = responder.ControlResponder(core, uuid, static_eid=20)
+    slot = core.pool.control_slot
+    answers = []
+    for eid, endpoint_type, static, asked in (
+        (0, 0, 20, b"\x85\x02"),  # static EID supported, none set
+        (20, 0, 20, b"\x86\x02"),  # the static EID
+        (30, 1, 20, b"\x87\x02"),  # another, a bridge
+        (30, 0, 0, b"\x9f\x02"),  # dynamic
+        (30, 0, 0, b"\x81\x03"),  # Get Endpoint UUID
+        (30, 0, 0, b"\x81\x04"),  # another command: the full path's
+        (30, 0, 0, b"\x81\x02\x00"),  # a length of another command
+        (30, 0, 0, b"\x01\x02"),  # Rq clear
+        (30, 0, 0, b"\xc1\x02"),  # a datagram
+        (30, 0, 0, b"\x81"),  # no command
+    ):
+        core.eid, control.endpoint_type, control.static_eid = eid, endpoint_type, static
+        slot.buf[: len(asked)] = asked
+        slot.length = len(asked)
+        control._rsp[:] = bytes(len(control._rsp))
+        n = quick_answer(control, slot)
+        answers.append(bytes(control._rsp[:n]))
+        if n:
+            control._slot, control._len = slot, 0
+            control._build_answer()  # the full path's answer, for the same request
+            assert control._len == n and bytes(control._rsp[:n]) == answers[-1], asked
+    slot.buf[:2] = b"\x81\x02"
+    slot.length, slot.ic = 2, True  # IC set: the full path's (to drop)
+    answers.append(quick_answer(control, slot))
+    assert answers == [
+        b"\x05\x02\x00\x00\x01\x00",
+        b"\x06\x02\x00\x14\x02\x00",
+        b"\x07\x02\x00\x1e\x13\x00",
+        b"\x1f\x02\x00\x1e\x00\x00",
+        b"\x01\x03\x00" + uuid,
+    ] + [b""] * 5 + [0]
+    assert control.counters.total() == 0  # (counted by handle(), which sends the answer)
+    return answers
+
+
+def test_the_quick_answers_are_the_full_paths_answers():
+    _pure_then_viper(responder, "quick_answer", _quick_answers)
 
 
 def _fill_packets(fill_packet):
