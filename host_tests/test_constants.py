@@ -45,6 +45,7 @@ COPIES = (
         "TOO_LONG RING_FULL RX_PACKET_AT RX_SOURCE_AT RX_FRAMING",
     ),
     ("mctp.i2c._ring_viper", "mctp.core.packet", "FLAGS_AT SRC_EID_AT"),
+    ("mctp.i2c._ring_viper", "mctp.core.link", "RX_TAKEN RX_FULL"),
     (
         "mctp.core._fastpath_viper",
         "mctp.core.packet",

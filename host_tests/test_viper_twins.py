@@ -26,7 +26,7 @@ TWINS = (
     (smbus, "check_frame"),
     (smbus, "seal_frame"),
     (ring, "take"),
-    (ring, "drain"),
+    (ring, "poll"),
     (fastpath, "append_middle"),
     (fastpath, "fill_packet"),
     (responder, "quick_answer"),
@@ -217,39 +217,52 @@ def test_the_ring_take_counts_a_fault_inside_the_handler_and_goes_on():
     _pure_then_viper(ring, "take", _ring_take_guarded)
 
 
-def _ring_drain(drain):
-    # A 5-packet message from EID 9 at 0x11: the drain takes the three middle packets, learns
-    # the sender once and leaves the first and last packets to poll's full path; a frame after
-    # a gap is left to it too.
-    frames = []
-    for seq in range(5):
-        som_eom = (0x80 if seq == 0 else 0) | (0x40 if seq == 4 else 0)
-        body = (b"\x01" + bytes(range(63))) if seq == 0 else bytes(range(64))
-        frame = bytearray(80)
-        flags = som_eom | (seq & 3) << 4 | 8
-        n = smbus.encode_frame(frame, 0x10, 0x11, bytes((1, 8, 9, flags)) + body)
-        frames.append(bytes(frame[1:n]))
+def _ring_poll(poll):
+    # A 5-packet message from EID 9 at 0x11: every frame to the core (the middle ones by its
+    # fast path), the sender learned; a middle packet after a lost frame: the link's messages
+    # aborted first; single-packet messages to a reader that does not read: poll stops at the
+    # one that fills its queue (RX_FULL), the rest wait.
+    def frames(count, tag=0):
+        out = []
+        for seq in range(count):
+            som_eom = (0x80 if seq == 0 else 0) | (0x40 if seq == count - 1 else 0)
+            body = (b"\x01" + bytes(range(63))) if seq == 0 else bytes(range(64))
+            frame = bytearray(80)
+            flags = som_eom | (seq & 3) << 4 | 8 | tag
+            n = smbus.encode_frame(frame, 0x10, 0x11, bytes((1, 8, 9, flags)) + body)
+            out.append(bytes(frame[1:n]))
+        return out
+
     core, sink, _link, _clock = make_core()
     target = TargetSim(0x10)
     link = core.add_link(I2CLink(SimBus().controller(), target, 0x10))
-    link._drain = lambda core: drain(link, core)
-    for frame in frames:
+    message = frames(5)
+    for frame in message:
         target._written(frame, len(frame))
-    assert drain(link, core) == 0  # the first packet is the full path's
-    link.poll(core)  # which drains the middle ones with this version
+    poll(link, core)
     assert link.counters.rx_frames == 5 and link._r == link._w == 5
     assert core.counters.rx_packets == 5
     assert sink.messages[0][5] == bytes(range(63)) + bytes(range(64)) * 4
     assert link.neighbours.lookup(9) == 0x11
-    # A middle packet after a lost frame: left for poll, which aborts what it continues.
-    target._written(frames[1], len(frames[1]))
-    link._gaps[link._r] = 1
-    assert drain(link, core) == 0
+    for frame in message[:2]:
+        target._written(frame, len(frame))
+    poll(link, core)  # a message being assembled
+    target._written(message[2], len(message[2]))
+    link._gaps[link._r] = 1  # lost frames before it
+    poll(link, core)
+    assert core.counters.aborted == 1 and core.counters.no_som == 1
+    sink.deliver = lambda slot: True  # a reader that does not read
+    for tag in range(4):
+        (single,) = frames(1, tag)
+        target._written(single, len(single))
+    poll(link, core)
+    assert len(sink.messages) == 1 and core.pool.in_use() == 2 and link.pending() == 2
+    assert link.counters.rx_frames == 10
     return link.counters.as_dict(), core.counters.as_dict(), link._r
 
 
-def test_the_ring_drain_hands_the_middle_packets_to_the_core_and_leaves_the_rest():
-    _pure_then_viper(ring, "drain", _ring_drain)
+def test_the_ring_poll_hands_every_frame_to_the_core_and_stops_at_a_full_queue():
+    _pure_then_viper(ring, "poll", _ring_poll)
 
 
 def _fastpath_cases():

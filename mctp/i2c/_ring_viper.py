@@ -1,4 +1,4 @@
-# The viper take() and drain() used on MicroPython (see mctp.i2c.ring, which imports them under
+# The viper take() and poll() used on MicroPython (see mctp.i2c.ring, which imports them under
 # try/except and says what they do).
 
 import micropython
@@ -22,7 +22,12 @@ _RX_FRAMING = const(4)
 _FLAGS_AT = const(3)
 _SRC_EID_AT = const(2)
 _FLAG_SOM_EOM = const(0xC0)
+# core.link's answers of core.receive.
+_RX_TAKEN = const(1)
+_RX_FULL = const(2)
 _len = len  # [builtin-global]
+_ZERO = 0  # objects, for arithmetic on objects
+_ONE = 1
 
 
 @micropython.viper
@@ -85,27 +90,39 @@ def take(link, target):
 
 
 @micropython.viper
-def drain(link, core) -> int:
+def poll(link, core):
     ring = link._ring
     size = int(_len(ring))
+    service = link._service
+    if service:
+        waiting = int(link._w) - int(link._r)
+        if waiting < 0:
+            waiting += size
+        service(size - 1 - waiting)
     r = int(link._r)
-    taken = 0
+    taken = _ZERO  # (an object: a count may outgrow 32 bits)
     while r != int(link._w):
         frame = ring[r]
         f = ptr8(frame)
-        if f[_RX_PACKET_AT + _FLAGS_AT] & _FLAG_SOM_EOM:
-            break
-        if ptr8(link._gaps)[r]:
-            break
+        gap = ptr8(link._gaps)[r]
         length = int(ptr16(link._lengths)[r]) - _RX_FRAMING
-        if not core.receive_middle(frame, _RX_PACKET_AT, length):
-            break
+        result = 0
+        if not gap and not f[_RX_PACKET_AT + _FLAGS_AT] & _FLAG_SOM_EOM:
+            if core.receive_middle(frame, _RX_PACKET_AT, length):
+                result = _RX_TAKEN
+        if not result:
+            if gap:
+                core.abort_link(link)  # frames were lost just before this one
+            result = int(core.receive(link, frame, _RX_PACKET_AT, length, f[_RX_SOURCE_AT] >> 1))
+        taken = taken + _ONE
         src = f[_RX_PACKET_AT + _SRC_EID_AT]
-        if src != int(link._last_src) or f[_RX_SOURCE_AT] != int(link._last_src_addr):
+        if result and (src != int(link._last_src) or f[_RX_SOURCE_AT] != int(link._last_src_addr)):
             link._learn(frame)
         r += 1
         if r == size:
             r = 0
         link._r = r  # at once: the IRQ reads it to tell a full ring
-        taken += 1
-    return taken
+        if result == _RX_FULL:
+            break
+    counters = link.counters
+    counters.rx_frames = counters.rx_frames + taken

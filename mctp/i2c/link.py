@@ -26,7 +26,7 @@ from .ring import (
     EVENT_REASON,
     IRQ_END_WRITE,
     SCRATCH,
-    drain,
+    poll,
     take,
 )
 from .neighbours import Neighbours
@@ -120,7 +120,7 @@ class I2CLink(RingLink):
         self._scratch = bytearray(SCRATCH)  # what one read of the target's FIFO takes
         self._answer_to_read = b"\xff"  # what a read of the target is answered with
         self._pec_init = pec_init(addr)  # the PEC of our own address byte (check_frame)
-        self._last_src = 0  # the EID and address byte learned last (ring.drain, _learn)
+        self._last_src = 0  # the EID and address byte learned last (ring.poll, _learn)
         self._last_src_addr = 0
         # Receive: frames as the target sees them (command code first, no address byte), in the
         # ring (RingLink); `_pos` is -1 once a frame outgrew its buffer (dropped at its end).
@@ -185,7 +185,6 @@ class I2CLink(RingLink):
     # ([c-stack]): a frame's bytes, its check and queueing are the handler's one call; what it
     # leaves (a count, a read) is rare, and _irq_event's.
     _irq = take  # (target): the IRQ handler, its try inside
-    _drain = drain  # (core): middle packets into the core
 
     def _drop(self, reason):
         self._gap = 1
@@ -220,31 +219,7 @@ class I2CLink(RingLink):
 
     # Receive: the stack side.
 
-    def poll(self, core):
-        if self._service is not None:
-            self._service(len(self._ring) - 1 - self.pending())
-        while self._r != self._w:
-            # Middle packets straight into the core's fast path, as many as come in a row.
-            self.counters.rx_frames += self._drain(core)
-            if self._r == self._w:
-                return
-            frame = self._ring[self._r]
-            self.counters.rx_frames += 1
-            if self._gaps[self._r]:
-                core.abort_link(self)  # frames were lost just before this one
-            # In an attribute, not a local ([frame-limit]).
-            self._result = core.receive(
-                self,
-                frame,
-                _RX_PACKET_AT,
-                self._lengths[self._r] - _RX_FRAMING,
-                frame[_RX_SOURCE_AT] >> 1,
-            )
-            if self._result:
-                self._learn(frame)
-            self._r = (self._r + 1) % len(self._ring)
-            if self._result == RX_FULL:
-                return
+    poll = poll  # (core): the ring's frames to the core (mctp.i2c.ring)
 
     def _learn(self, frame):
         # The stack took the packet, so its source EID is real and was sent from this address

@@ -21,17 +21,21 @@
 # ([viper-twin], [c-stack]); as viper code, with its try inside, it puts no bytecode frame
 # under each FIFO load.
 #
-# The link's poll: drain(link, core) hands the frames at the ring's read end to
-# core.receive_middle (the core's fast path) for as long as they are middle packets of a
-# message (neither SOM nor EOM), the core takes them and no frame was lost just before; it
-# learns each one's sender as poll would, moves link._r on and returns how many it took. The
-# first frame it leaves goes through poll's full path (core.receive). Most packets of a long
-# message are middle packets: each then costs one call into the core and no bytecode.
+# The link's poll, I2CLink.poll: poll(link, core) hands the frames at the ring's read end to
+# the core in order, each as its own: a middle packet of a message (neither SOM nor EOM) after
+# no lost frame to core.receive_middle (the core's fast path), any other frame, or one the fast
+# path leaves, to core.receive (after core.abort_link(link) when frames were lost just before
+# it: the unfinished messages it might continue have lost packets). It learns the sender of
+# each packet the core took, moves link._r on, counts the frames in rx_frames and stops at
+# RX_FULL (the rest wait for the next poll). A simulated target without interrupts
+# (link._service) is serviced first, with room for as many frames as the ring has free. As
+# viper code, the whole hand-over is one call: no bytecode per frame.
 #
 # Boards use the viper versions; the pure-Python ones give the same results ([viper-twin]).
 
 from .._compat import const
 from ..bufcopy import copy_into
+from ..core.link import RX_FULL
 from ..core.packet import FLAG_EOM, FLAG_SOM, FLAGS_AT, SRC_EID_AT
 from .smbus import RING_FULL, RX_FRAMING, RX_PACKET_AT, RX_SOURCE_AT, TOO_LONG, check_frame
 
@@ -91,7 +95,35 @@ def _end_write(link):
     return 0 if link._queue(n) else RING_FULL
 
 
-def drain_py(link, core):
+def poll_py(link, core):
+    if link._service is not None:
+        link._service(len(link._ring) - 1 - link.pending())
+    while link._r != link._w:
+        # Middle packets straight into the core's fast path, as many as come in a row.
+        link.counters.rx_frames += _drain(link, core)
+        if link._r == link._w:
+            return
+        frame = link._ring[link._r]
+        link.counters.rx_frames += 1
+        if link._gaps[link._r]:
+            core.abort_link(link)  # frames were lost just before this one
+        # In an attribute, not a local ([frame-limit]).
+        link._result = core.receive(
+            link,
+            frame,
+            RX_PACKET_AT,
+            link._lengths[link._r] - RX_FRAMING,
+            frame[RX_SOURCE_AT] >> 1,
+        )
+        if link._result:
+            link._learn(frame)
+        link._r = (link._r + 1) % len(link._ring)
+        if link._result == RX_FULL:
+            return
+
+
+def _drain(link, core):
+    # The middle packets at the ring's read end, into the core's fast path; how many.
     taken = 0
     while link._r != link._w and _middle(link, core, link._ring[link._r]):
         taken += 1
@@ -116,7 +148,7 @@ def _middle(link, core, frame):
 
 
 try:
-    from ._ring_viper import drain, take
+    from ._ring_viper import poll, take
 except (ImportError, SyntaxError):
-    drain = drain_py
+    poll = poll_py
     take = take_py
