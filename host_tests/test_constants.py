@@ -37,7 +37,7 @@ COPIES = (
     (
         "mctp.i2c._ring_viper",
         "mctp.i2c.ring",
-        "IRQ_READ_REQ IRQ_WRITE_REQ IRQ_END_WRITE SCRATCH EVENT_PROBE EVENT_READ",
+        "IRQ_READ_REQ IRQ_WRITE_REQ IRQ_END_WRITE SCRATCH POS_BYTES OUTGROWN EVENT_PROBE EVENT_READ",
     ),
     (
         "mctp.i2c._ring_viper",

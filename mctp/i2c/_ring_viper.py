@@ -11,6 +11,8 @@ _IRQ_READ_REQ = const(4)
 _IRQ_WRITE_REQ = const(8)
 _IRQ_END_WRITE = const(32)
 _SCRATCH = const(16)
+_POS_BYTES = const(2)
+_OUTGROWN = const(0xFFFF)
 _EVENT_PROBE = const(0x10)
 _EVENT_READ = const(0x20)
 _TOO_LONG = const(2)
@@ -41,27 +43,34 @@ def take(link, target):
             if count > _SCRATCH:  # noqa: PLR1730 (min() would be a builtin call)
                 count = _SCRATCH  # a pointer past the scratch buffer must never be read
             frame = link._frame
-            pos = int(link._pos)
-            if pos < 0 or pos + count > int(_len(frame)):
-                link._pos = -1
+            d = ptr8(frame)
+            end = int(_len(frame)) - _POS_BYTES  # the position's bytes
+            pos = d[end] | d[end + 1] << 8
+            if pos == _OUTGROWN or pos + count > end:
+                pos = _OUTGROWN
             else:
-                d = ptr8(frame)
                 s = ptr8(scratch)
                 i = 0
                 while i < count:
                     d[pos + i] = s[i]
                     i += 1
-                link._pos = pos + count
+                pos += count
+            d[end] = pos & 0xFF
+            d[end + 1] = pos >> 8
         event = 0
         if flags & _IRQ_END_WRITE:
             # The frame's end, inline: this is the IRQ's deepest path.
-            n = int(link._pos)
-            link._pos = 0
+            frame = link._frame
+            d = ptr8(frame)
+            end = int(_len(frame)) - _POS_BYTES
+            n = d[end] | d[end + 1] << 8
+            d[end] = 0
+            d[end + 1] = 0
             event = _TOO_LONG
             if n == 0:
                 event = _EVENT_PROBE
-            elif n > 0:
-                event = int(check_frame(link._frame, n, link._pec_init))
+            elif n != _OUTGROWN:
+                event = int(check_frame(frame, n, link._pec_init))
             ring = link._ring
             at = int(link._w)
             w = at + 1
@@ -72,9 +81,10 @@ def take(link, target):
             if event == 0:
                 lengths = ptr16(link._lengths)
                 lengths[at] = n
-                gaps = ptr8(link._gaps)
-                gaps[at] = int(link._gap)
-                link._gap = 0
+                gap = int(link._gap)
+                ptr8(link._gaps)[at] = gap
+                if gap:
+                    link._gap = 0
                 link._w = w
                 link._frame = ring[w]
                 wake = link._wake

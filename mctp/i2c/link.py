@@ -25,8 +25,11 @@ from .ring import (
     EVENT_READ,
     EVENT_REASON,
     IRQ_END_WRITE,
+    POS_BYTES,
     SCRATCH,
     poll,
+    position,
+    set_position,
     take,
 )
 from .neighbours import Neighbours
@@ -123,8 +126,9 @@ class I2CLink(RingLink):
         self._last_src = 0  # the EID and address byte learned last (ring.poll, _learn)
         self._last_src_addr = 0
         # Receive: frames as the target sees them (command code first, no address byte), in the
-        # ring (RingLink); `_pos` is -1 once a frame outgrew its buffer (dropped at its end).
-        super().__init__(ring, _RX_FRAMING + TRANSPORT_HEADER_SIZE + rx_mtu, wake)
+        # ring (RingLink), each with room for its write position after it (ring.position; -1
+        # once a frame outgrew its buffer: dropped at its end).
+        super().__init__(ring, _RX_FRAMING + TRANSPORT_HEADER_SIZE + rx_mtu + POS_BYTES, wake)
         # Simulated targets without interrupts are serviced from poll(), with room for as many
         # frames as the ring has free, so that the rest wait on the simulated bus.
         self._service = getattr(target, "service", None)
@@ -210,8 +214,8 @@ class I2CLink(RingLink):
         # MCTP only writes. A read ends any write in progress: rp2 and stm32 report END_WRITE
         # at the repeated start before it, but should that ever be missed, the write's bytes
         # must not be glued to the next frame.
-        if self._pos:
-            self._pos = 0
+        if position(self._frame):
+            set_position(self._frame, 0)
             self.counters.interrupted += 1
             self._gap = 1
         self.counters.read_requests += 1
@@ -266,10 +270,10 @@ class I2CMemLink(I2CLink):
         mem = self._mem
         mem[14] = CMD_MCTP  # the register address, as a frame's first byte
         n = mem[15] + 3  # command, count, counted bytes, PEC
-        if n > len(self._frame):
+        if n > len(self._frame) - POS_BYTES:
             n = -1
         else:
             copy_into(self._frame, 0, mem, 14, n)
-        self._pos = n
+        set_position(self._frame, n)
         mem[15] = 0  # a write elsewhere must not pass for this frame again
         take(self, target)  # the frame's end (the IRQ's flags say END_WRITE only)

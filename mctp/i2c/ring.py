@@ -1,14 +1,15 @@
 # The receive ring's per-frame work at both of its ends, each one call. `link` is an I2CLink:
-# the ring's fields (_ring, _lengths, _gaps, _gap, _w, _r, _frame, _pos, _wake) are laid out
-# as mctp.core.link.RingLink states; the IRQ's own (_scratch, _event, _pec_init, _last_src,
+# the ring's fields (_ring, _lengths, _gaps, _gap, _w, _r, _frame, _wake) are laid out as
+# mctp.core.link.RingLink states, but for _pos: the frame being written keeps its own position
+# (position(), below); the IRQ's own (_scratch, _event, _pec_init, _last_src,
 # _last_src_addr) are declared in I2CLink.__init__.
 #
 # The I2C target's hard IRQ, for every FIFO load and every frame's end: take(link, target) is
 # the handler itself, bound to the link (I2CLink._irq). It reads the IRQ's events and
 #   - on WRITE_REQ appends the bytes the target's FIFO holds (target.readinto(link._scratch), at
-#     most SCRATCH of them) to link._frame at link._pos, which moves on; link._pos becomes -1
-#     once the frame has outgrown link._frame (the FIFO is still drained, so the target does
-#     not stall, and -1 stays -1 until the frame's end);
+#     most SCRATCH of them) to link._frame at its position, which moves on; the position
+#     becomes -1 once the frame has outgrown link._frame (the FIFO is still drained, so the
+#     target does not stall, and -1 stays -1 until the frame's end);
 #   - on END_WRITE checks the frame (smbus.check_frame) and, when it is good and the ring has
 #     room, queues it: its length and gap mark at ring position link._w, which moves on, and
 #     link._frame becomes the next ring frame; link._wake.set() when there is a wake.
@@ -49,6 +50,13 @@ IRQ_END_WRITE = const(32)
 
 SCRATCH = const(16)  # bytes one readinto takes: the depth of the rp2's and stm32's FIFOs, or more
 
+# Where the frame being written stands is kept in its own last POS_BYTES bytes (little-endian;
+# OUTGROWN once the frame has outgrown its buffer), not in a field of the link: the IRQ reads
+# and writes it through a pointer, with no attribute look-up per FIFO load. I2CLink makes each
+# ring frame POS_BYTES longer for it; a frame queued has 0 there again.
+POS_BYTES = const(2)
+OUTGROWN = const(0xFFFF)
+
 # link._event: a drop reason in the low four bits, and these.
 EVENT_REASON = const(0x0F)
 EVENT_PROBE = const(0x10)
@@ -74,19 +82,34 @@ def _events(link, target):
     return event
 
 
+def position(frame):
+    """How much of `frame`, the ring frame being written, is written; -1 once the frame has
+    outgrown it."""
+    end = len(frame) - POS_BYTES
+    pos = frame[end] | frame[end + 1] << 8
+    return -1 if pos == OUTGROWN else pos
+
+
+def set_position(frame, pos):
+    end = len(frame) - POS_BYTES
+    pos &= OUTGROWN  # (-1: OUTGROWN)
+    frame[end] = pos & 0xFF
+    frame[end + 1] = pos >> 8
+
+
 def _append(link, target):
     count = min(target.readinto(link._scratch), SCRATCH)
-    pos = link._pos
-    if pos < 0 or pos + count > len(link._frame):
-        link._pos = -1
+    pos = position(link._frame)
+    if pos < 0 or pos + count > len(link._frame) - POS_BYTES:
+        set_position(link._frame, -1)
     else:
         copy_into(link._frame, pos, link._scratch, 0, count)
-        link._pos = pos + count
+        set_position(link._frame, pos + count)
 
 
 def _end_write(link):
-    n = link._pos
-    link._pos = 0
+    n = position(link._frame)
+    set_position(link._frame, 0)
     if not n:
         return EVENT_PROBE
     reason = TOO_LONG if n < 0 else check_frame(link._frame, n, link._pec_init)
