@@ -136,12 +136,14 @@ class ReplyRoutes:
         return route
 
     def _free_or_oldest(self):
-        # The ages inline, not through _age(): this runs for every request once the table is
-        # full of unanswered ones, and a call costs more than the arithmetic.
+        # The ages inline, not through _age(), and the length looked up once: this runs for
+        # every request once the table is full of unanswered ones, and a call (len() a builtin
+        # one) costs more than the arithmetic.
         routes = self.routes
         oldest = routes[0]
+        count = len(routes)
         i = 0
-        while i < len(routes):
+        while i < count:
             if not routes[i].used:
                 return routes[i]
             if (oldest.serial - routes[i].serial) & _SERIAL_MASK < _SERIAL_HALF:
