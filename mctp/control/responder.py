@@ -147,7 +147,10 @@ class ControlResponder:
             self._guarded()
         if self._len:
             # Sent from here, once built ([c-stack]); the core catches its faults.
-            self._count_sent(self.core.respond(slot, MSG_TYPE_CONTROL, self._rsp, self._len))
+            if self.core.respond(slot, MSG_TYPE_CONTROL, self._rsp, self._len):
+                self.counters.send_failed += 1
+            else:
+                self.counters.responses += 1
         self._slot = None
         self.core.release(slot)
 
@@ -177,12 +180,6 @@ class ControlResponder:
             self.counters.unsupported += 1
         elif code != SUCCESS:
             self.counters.errors += 1
-
-    def _count_sent(self, status):
-        if status:
-            self.counters.send_failed += 1
-        else:
-            self.counters.responses += 1
 
     def _command(self, command):
         expected = REQUEST_LENGTHS.get(command, -1)

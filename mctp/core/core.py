@@ -237,18 +237,18 @@ class Core:
         """
         if self.receive_middle(buf, off, length) == MIDDLE:
             return RX_TAKEN  # a message's middle packet, taken by the fast path
+        self._rx_link = link
+        self._rx_phys = phys
         if self._rx_done is None:
             self.counters.rx_packets += 1
             self._rx_result = RX_DROPPED
+            self._rx_buf = buf
+            self._rx_off = off
+            self._rx_len = length
         else:
             # A message's last packet or a control request, taken (and counted) by the fast
             # path: _rx_done is the slot it completed, which _receive_guarded hands on.
             self._rx_result = RX_TAKEN
-        self._rx_link = link
-        self._rx_buf = buf
-        self._rx_off = off
-        self._rx_len = length
-        self._rx_phys = phys
         self._receive_guarded()
         self._rx_buf = None
         self._rx_done = None
