@@ -28,6 +28,7 @@ TWINS = (
     (ring, "take"),
     (ring, "poll"),
     (fastpath, "append_middle"),
+    (fastpath, "control_request"),
     (fastpath, "fill_packet"),
     (responder, "quick_answer"),
     (framing, "frame_packet"),
@@ -368,6 +369,25 @@ def _control_requests(append_middle):
 
 def test_the_fast_path_takes_a_single_packet_control_request_into_the_free_control_slot():
     _pure_then_viper(fastpath, "append_middle", _control_requests)
+
+
+def _control_request_alone(control_request):
+    # control_request as append_middle calls it, the header checked: a Get Endpoint ID into
+    # the free control slot, and nothing while the slot is taken, for a response, or with IC.
+    core, _sink, _link, _clock = make_core()
+    core.control = object()
+    slot = core.pool.control_slot
+    taken = []
+    for flags, type_byte in ((0xC9, 0x00), (0xC9, 0x00), (0xC1, 0x00), (0xC9, 0x80)):
+        packet = bytearray(bytes((1, 8, 9, flags, type_byte)) + b"\x80\x02")
+        taken.append(control_request(core, packet, 0, len(packet)))
+    assert taken == [fastpath.LAST, 0, 0, 0] and core._rx_done is slot
+    assert (slot.src, slot.tag, slot.to, slot.owner, slot.assembled()) == (9, 1, 8, 0x100, 2)
+    return taken, bytes(core.pool.meta), bytes(slot.buf[:2]), core.counters.rx_packets
+
+
+def test_the_control_request_path_fills_the_control_slot_alone():
+    _pure_then_viper(fastpath, "control_request", _control_request_alone)
 
 
 def _quick_answers(quick_answer):

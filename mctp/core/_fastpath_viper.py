@@ -1,5 +1,5 @@
-# The viper append_middle() and fill_packet() used on MicroPython (see mctp.core.fastpath,
-# which imports them under try/except and says what they do).
+# The viper append_middle(), control_request() and fill_packet() used on MicroPython (see
+# mctp.core.fastpath, which imports them under try/except and says what they do).
 
 import micropython
 
@@ -37,6 +37,9 @@ _ONE = 1  # an object, for arithmetic on objects
 
 @micropython.viper
 def append_middle(core, buf, off: int, length: int) -> int:
+    # (Kept small, the control request apart: with it inline, an early return hard-faulted the
+    # Cortex-M0 (Thumb-1 code, its long jumps through r1) in the conversion of the returned
+    # int, mp_native_to_obj, where the Cortex-M3 ran it.)
     if length <= _TRANSPORT_HEADER_SIZE or off < 0 or off + length > int(_len(buf)):
         return 0
     p = ptr8(buf)
@@ -49,6 +52,8 @@ def append_middle(core, buf, off: int, length: int) -> int:
         return 0
     if dest != 0 and dest != int(core.eid) and (dest != 0xFF or not flags & _FLAG_SOM):
         return 0  # (broadcast: a control request only, and the full path's otherwise)
+    if flags & _FLAG_SOM:
+        return int(control_request(core, buf, off, length))
     tag = flags & _TAG_MASK
     to = flags & _FLAG_TO
     meta = core._meta
@@ -60,31 +65,16 @@ def append_middle(core, buf, off: int, length: int) -> int:
             if m[at + _TAG_AT] == tag and m[at + _TO_AT] == to:
                 break
         at += _SLOT_META
+    if at >= end:
+        return 0
     count = length - _TRANSPORT_HEADER_SIZE
-    if flags & _FLAG_SOM:
-        # Only a single-packet control request, into the control slot, and only when it
-        # restarts no message (som_restart is the full path's).
-        if at < end or flags & (_FLAG_EOM | _FLAG_TO) != _FLAG_EOM | _FLAG_TO:
-            return 0
-        if p[off + _TRANSPORT_HEADER_SIZE] != _MSG_TYPE_CONTROL or m[end + _STATE_AT] != _FREE:
-            return 0
-        if not core.control:
-            return 0
-        at = end
-        count -= 1  # the type byte
-        off += 1
-    elif at >= end:
-        return 0
-    slot_buf = core._bufs[at >> _SLOT_SHIFT]  # (the control slot's last)
     have = m[at + _LENGTH_AT] | m[at + _LENGTH_AT + 1] << 8
-    if flags & _FLAG_SOM:
-        have = 0
-    elif m[at + _NEXT_SEQ_AT] != (flags >> _SEQ_SHIFT) & _SEQ_MASK:
+    if m[at + _NEXT_SEQ_AT] != (flags >> _SEQ_SHIFT) & _SEQ_MASK:
         return 0
-    else:
-        packet_len = m[at + _PACKET_LEN_AT] | m[at + _PACKET_LEN_AT + 1] << 8
-        if count > packet_len or (count != packet_len and not flags & _FLAG_EOM):
-            return 0
+    packet_len = m[at + _PACKET_LEN_AT] | m[at + _PACKET_LEN_AT + 1] << 8
+    if count > packet_len or (count != packet_len and not flags & _FLAG_EOM):
+        return 0
+    slot_buf = core._bufs[at >> _SLOT_SHIFT]
     if have + count > int(_len(slot_buf)):
         return 0
     d = ptr8(slot_buf)
@@ -93,34 +83,69 @@ def append_middle(core, buf, off: int, length: int) -> int:
     while i < count:
         d[have + i] = p[s + i]
         i += 1
-    if flags & _FLAG_SOM:
-        # The control slot's fields, as Core._fill and pool.start set them (its link and
-        # phys: Core.receive's).
-        m[at + _STATE_AT] = _ASSEMBLING
-        m[at + _SRC_AT] = src
-        m[at + _TAG_AT] = tag
-        m[at + _TO_AT] = to
-        m[at + _PACKET_LEN_AT] = (count + 1) & 0xFF
-        m[at + _PACKET_LEN_AT + 1] = (count + 1) >> 8
-        slot = core.pool.control_slot
-        slot.src = src
-        slot.tag = tag
-        slot.to = to
-        slot.owner = _CONTROL_OWNER
-        slot.ic = False
-        m[at + _NEXT_SEQ_AT] = (flags >> _SEQ_SHIFT) & _SEQ_MASK
     have += count
     m[at + _LENGTH_AT] = have & 0xFF
     m[at + _LENGTH_AT + 1] = have >> 8
     m[at + _NEXT_SEQ_AT] = (m[at + _NEXT_SEQ_AT] + 1) & _SEQ_MASK
     counters = core.counters
     counters.rx_packets = counters.rx_packets + _ONE  # (objects: a count may outgrow 32 bits)
-    if not flags & _FLAG_EOM:
-        return _MIDDLE
-    if flags & _FLAG_SOM:
-        core._rx_done = core.pool.control_slot
-    else:
+    if flags & _FLAG_EOM:
         core._rx_done = core.pool.slots[at >> _SLOT_SHIFT]
+        return _LAST
+    return _MIDDLE
+
+
+@micropython.viper
+def control_request(core, buf, off: int, length: int) -> int:
+    p = ptr8(buf)
+    src = p[off + 2]
+    flags = p[off + 3]
+    if flags & (_FLAG_EOM | _FLAG_TO) != _FLAG_EOM | _FLAG_TO:
+        return 0
+    if p[off + _TRANSPORT_HEADER_SIZE] != _MSG_TYPE_CONTROL or not core.control:
+        return 0
+    tag = flags & _TAG_MASK
+    meta = core._meta
+    m = ptr8(meta)
+    end = int(_len(meta)) - _SLOT_META  # the control slot's bytes
+    if m[end + _STATE_AT] != _FREE:
+        return 0
+    at = 0
+    while at < end:
+        if m[at + _STATE_AT] == _ASSEMBLING and m[at + _SRC_AT] == src:
+            if m[at + _TAG_AT] == tag and m[at + _TO_AT] == _FLAG_TO:
+                return 0  # it restarts a message: som_restart is the full path's
+        at += _SLOT_META
+    count = length - _TRANSPORT_HEADER_SIZE - 1  # after the type byte
+    slot = core.pool.control_slot
+    slot_buf = slot.buf
+    if count > int(_len(slot_buf)):
+        return 0
+    d = ptr8(slot_buf)
+    s = off + _TRANSPORT_HEADER_SIZE + 1
+    i = 0
+    while i < count:
+        d[i] = p[s + i]
+        i += 1
+    # The control slot as pool.start and Core._fill set it up (its link and phys:
+    # Core.receive's).
+    m[end + _STATE_AT] = _ASSEMBLING
+    m[end + _SRC_AT] = src
+    m[end + _TAG_AT] = tag
+    m[end + _TO_AT] = _FLAG_TO
+    m[end + _NEXT_SEQ_AT] = ((flags >> _SEQ_SHIFT) + 1) & _SEQ_MASK
+    m[end + _PACKET_LEN_AT] = (count + 1) & 0xFF
+    m[end + _PACKET_LEN_AT + 1] = (count + 1) >> 8
+    m[end + _LENGTH_AT] = count & 0xFF
+    m[end + _LENGTH_AT + 1] = count >> 8
+    slot.src = src
+    slot.tag = tag
+    slot.to = _FLAG_TO
+    slot.owner = _CONTROL_OWNER
+    slot.ic = False
+    counters = core.counters
+    counters.rx_packets = counters.rx_packets + _ONE
+    core._rx_done = slot
     return _LAST
 
 

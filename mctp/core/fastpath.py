@@ -11,7 +11,8 @@
 # (that of the first packet; a last packet, EOM set, no larger): its payload is appended and
 # the slot moves on. A first packet must be a whole control request (SOM, EOM, TO, type 0
 # without IC) that restarts no message, with the control slot free, a responder attached and
-# room in it: it goes into the control slot, set up as Core._fill sets it up. It returns
+# room in it: control_request(core, buf, off, length), which append_middle calls once the
+# header is checked, puts it into the control slot, set up as Core._fill sets it up. It returns
 # MIDDLE for a middle packet it took, LAST for a last packet or a control request it took
 # (core._rx_done is then its slot, which holds the whole message, and Core.receive completes
 # it and hands it on), and 0 for anything else (any other first packet, a drop of any kind),
@@ -59,9 +60,8 @@ def append_middle_py(core, buf, off, length):
     if not _valid(core, buf, off, length):
         return 0
     if buf[off + 3] & FLAG_SOM:
-        slot = _control_request(core, buf, off, length)
-    else:
-        slot = _continued(core, buf, off, length)
+        return control_request_py(core, buf, off, length)
+    slot = _continued(core, buf, off, length)
     if slot is None:
         return 0
     core.counters.rx_packets += 1
@@ -85,14 +85,12 @@ def _valid(core, buf, off, length):
     )
 
 
-def _control_request(core, buf, off, length):
-    # A single-packet control request into the free control slot, as Core._fill puts it
-    # there (its link and phys: Core.receive's), and the slot; None, changing nothing, for
-    # anything else.
+def control_request_py(core, buf, off, length):
     if not _fits_control_slot(core, buf, off, length):
-        return None
+        return 0
     core.pool.start(core.pool.control_slot, buf[off + 2], buf[off + 3], length - 5)
-    return _control_slot_filled(core.pool.control_slot, buf, off)
+    _control_slot_filled(core, buf, off)
+    return LAST
 
 
 def _fits_control_slot(core, buf, off, length):
@@ -100,18 +98,20 @@ def _fits_control_slot(core, buf, off, length):
     return not (
         buf[off + 3] & (FLAG_EOM | FLAG_TO) != FLAG_EOM | FLAG_TO
         or buf[off + TRANSPORT_HEADER_SIZE] != _MSG_TYPE_CONTROL
-        or slot.meta[STATE_AT] != FREE
         or core.control is None
+        or slot.meta[STATE_AT] != FREE
         or core.pool.find(buf[off + 2], buf[off + 3]) is not None  # (a som_restart)
         or length - TRANSPORT_HEADER_SIZE - 1 > len(slot.buf)
     )
 
 
-def _control_slot_filled(slot, buf, off):
+def _control_slot_filled(core, buf, off):
+    slot = core.pool.control_slot
     slot.owner = _CONTROL_OWNER
     slot.ic = False
     copy_into(slot.buf, 0, buf, off + TRANSPORT_HEADER_SIZE + 1, slot.assembled())
-    return slot
+    core.counters.rx_packets += 1
+    core._rx_done = slot
 
 
 def _continued(core, buf, off, length):
@@ -159,7 +159,8 @@ def _chunk(core, out, o, room):
 
 
 try:
-    from ._fastpath_viper import append_middle, fill_packet
+    from ._fastpath_viper import append_middle, control_request, fill_packet
 except (ImportError, SyntaxError):
     append_middle = append_middle_py
+    control_request = control_request_py
     fill_packet = fill_packet_py
