@@ -125,8 +125,8 @@ def poll(link, core):
                 core.abort_link(link)  # frames were lost just before this one
             result = int(core.receive(link, frame, _RX_PACKET_AT, length, f[_RX_SOURCE_AT] >> 1))
         taken = taken + _ONE
-        src = f[_RX_PACKET_AT + _SRC_EID_AT]
-        if result and (src != int(link._last_src) or f[_RX_SOURCE_AT] != int(link._last_src_addr)):
+        sender = f[_RX_PACKET_AT + _SRC_EID_AT] | f[_RX_SOURCE_AT] << 8
+        if result and sender != int(link._last_from):
             link._learn(frame)
         r += 1
         if r == size:

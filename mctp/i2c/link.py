@@ -123,8 +123,8 @@ class I2CLink(RingLink):
         self._scratch = bytearray(SCRATCH)  # what one read of the target's FIFO takes
         self._answer_to_read = b"\xff"  # what a read of the target is answered with
         self._pec_init = pec_init(addr)  # the PEC of our own address byte (check_frame)
-        self._last_src = 0  # the EID and address byte learned last (ring.poll, _learn)
-        self._last_src_addr = 0
+        # The EID and address byte learned last, as src | address << 8 (ring.poll, _learn).
+        self._last_from = 0
         # Receive: frames as the target sees them (command code first, no address byte), in the
         # ring (RingLink), each with room for its write position after it (ring.position; -1
         # once a frame outgrew its buffer: dropped at its end).
@@ -230,9 +230,8 @@ class I2CLink(RingLink):
         # (EID 0 says nothing). Most packets come from the sender of the packet before: skip
         # the table then.
         src = frame[_RX_PACKET_AT + _SRC_EID_AT]
-        if src and (src != self._last_src or frame[_RX_SOURCE_AT] != self._last_src_addr):
-            self._last_src = src
-            self._last_src_addr = frame[_RX_SOURCE_AT]
+        if src and src | frame[_RX_SOURCE_AT] << 8 != self._last_from:
+            self._last_from = src | frame[_RX_SOURCE_AT] << 8
             self.neighbours.learn(src, frame[_RX_SOURCE_AT] >> 1)
 
 

@@ -1,8 +1,8 @@
 # The receive ring's per-frame work at both of its ends, each one call. `link` is an I2CLink:
 # the ring's fields (_ring, _lengths, _gaps, _gap, _w, _r, _frame, _wake) are laid out as
 # mctp.core.link.RingLink states, but for _pos: the frame being written keeps its own position
-# (position(), below); the IRQ's own (_scratch, _event, _pec_init, _last_src,
-# _last_src_addr) are declared in I2CLink.__init__.
+# (position(), below); the IRQ's own (_scratch, _event, _pec_init) and poll's (_last_from) are
+# declared in I2CLink.__init__.
 #
 # The I2C target's hard IRQ, for every FIFO load and every frame's end: take(link, target) is
 # the handler itself, bound to the link (I2CLink._irq). It reads the IRQ's events and
@@ -160,10 +160,7 @@ def _middle(link, core, frame):
         return False
     if not core.receive_middle(frame, RX_PACKET_AT, link._lengths[r] - RX_FRAMING):
         return False
-    if (
-        frame[RX_PACKET_AT + SRC_EID_AT] != link._last_src
-        or frame[RX_SOURCE_AT] != link._last_src_addr
-    ):
+    if frame[RX_PACKET_AT + SRC_EID_AT] | frame[RX_SOURCE_AT] << 8 != link._last_from:
         link._learn(frame)
     r += 1
     link._r = 0 if r == len(link._ring) else r
