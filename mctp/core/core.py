@@ -269,15 +269,17 @@ class Core:
         try:
             if self._rx_done is None:
                 self._receive()
-            elif self._rx_done.link is None:
-                # The fast path put a control request into the free control slot (a slot
-                # assembling a message has its link): it came from here.
-                self._rx_done.link = self._rx_link
-                self._rx_done.phys = self._rx_phys
-            if self._rx_done is not None and self._complete(self._rx_done):
-                # A control request, answered now, from the slot's own link and address:
-                # no reply route.
-                self.control.handle(self._rx_done)
+            done = self._rx_done
+            if done is not None:
+                if done.link is None:
+                    # The fast path put a control request into the free control slot (a slot
+                    # assembling a message has its link): it came from here.
+                    done.link = self._rx_link
+                    done.phys = self._rx_phys
+                if self._complete(done):
+                    # A control request, answered now, from the slot's own link and address:
+                    # no reply route.
+                    self.control.handle(done)
         except Exception:
             self.counters.internal_error += 1
             self._free_control_slot(self._rx_done)
