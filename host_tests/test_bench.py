@@ -17,6 +17,7 @@ except ImportError:  # a host: tools/ is not on the path (the boards freeze benc
 
 from mctp.host.i2c_sim import TargetSim
 from mctp.i2c import IRQ_END_WRITE
+from mctp.i2c.ring import position
 
 
 def _allocated(run):
@@ -41,7 +42,7 @@ class _Following:
 
     def __call__(self, target):
         self.handler(target)
-        self.positions.append(self.link._pos)
+        self.positions.append(position(self.link._frame))
 
 
 def test_i2c_frames_go_through_the_handler_once_per_event_and_all_arrive():

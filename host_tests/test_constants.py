@@ -36,7 +36,7 @@ COPIES = (
     (
         "mctp.i2c._ring_viper",
         "mctp.i2c.ring",
-        "IRQ_READ_REQ IRQ_WRITE_REQ IRQ_END_WRITE SCRATCH EVENT_PROBE EVENT_READ",
+        "IRQ_READ_REQ IRQ_WRITE_REQ IRQ_END_WRITE SCRATCH POS_BYTES OUTGROWN EVENT_PROBE EVENT_READ",
     ),
     (
         "mctp.i2c._ring_viper",
@@ -44,6 +44,7 @@ COPIES = (
         "TOO_LONG RING_FULL RX_PACKET_AT RX_SOURCE_AT RX_FRAMING",
     ),
     ("mctp.i2c._ring_viper", "mctp.core.packet", "FLAGS_AT SRC_EID_AT"),
+    ("mctp.i2c._ring_viper", "mctp.core.link", "RX_TAKEN RX_FULL"),
     (
         "mctp.core._fastpath_viper",
         "mctp.core.packet",
@@ -63,10 +64,24 @@ COPIES = (
         "mctp.core._fastpath_viper",
         "mctp.core.reassembly",
         (
-            "ASSEMBLING SLOT_SHIFT SLOT_META STATE_AT SRC_AT TAG_AT TO_AT NEXT_SEQ_AT PACKET_LEN_AT"
-            " LENGTH_AT"
+            "FREE ASSEMBLING SLOT_SHIFT SLOT_META STATE_AT SRC_AT TAG_AT TO_AT NEXT_SEQ_AT"
+            " PACKET_LEN_AT LENGTH_AT"
         ),
     ),
+    ("mctp.core._fastpath_viper", "mctp.constants", "MSG_TYPE_CONTROL"),
+    ("mctp.core._fastpath_viper", "mctp.core.core", "CONTROL_OWNER"),
+    ("mctp.core._fastpath_viper", "mctp.core.fastpath", "MIDDLE LAST"),
+    ("mctp.core.fastpath", "mctp.constants", "MSG_TYPE_CONTROL"),
+    ("mctp.control._answer_viper", "mctp.constants", "RQ DATAGRAM IID_MASK"),
+    (
+        "mctp.control._answer_viper",
+        "mctp.control.messages",
+        (
+            "GET_ENDPOINT_ID GET_ENDPOINT_UUID SUCCESS EID_DYNAMIC EID_STATIC_SUPPORTED"
+            " EID_STATIC_CURRENT EID_STATIC_OTHER"
+        ),
+    ),
+    ("mctp.core.fastpath", "mctp.core.core", "CONTROL_OWNER"),
     (
         "mctp.serial._framing_viper",
         "mctp.serial.framing",

@@ -294,3 +294,48 @@ def test_a_full_routing_table_counts_the_route_to_the_bus_owner_and_takes_the_ei
     assert rig.responder.counters.no_owner_route == 1
     assert used_routes(rig.ep.core) == [(20, 20, 0x20), (21, 21, 0x21)]
     assert rig.responder.counters.internal_error == 0
+
+
+def _without_fast_control_path(core):
+    # The core as it was without the fast path's control requests: a first packet is the
+    # full path's.
+    middle = core.receive_middle
+
+    def receive_middle(buf, off, length):
+        return 0 if buf[off + 3] & 0x80 else middle(buf, off, length)
+
+    core.receive_middle = receive_middle
+
+
+def test_the_fast_path_answers_every_control_request_as_the_full_path_does():
+    requests = [
+        (b"\x80\x02", {}),  # Get EID
+        (b"\x81\x03", {"tag": 1}),  # Get UUID
+        (b"\x82\x02", {"dest": 0xFF}),  # broadcast
+        (b"\x83\x01\x00\x0a", {}),  # Set EID
+        (b"\x84\x04\xff", {"dest": 0x0A}),  # Get Version
+        (b"\x85\x05", {"dest": 0x0A}),  # Get Message Types
+        (b"\x86\x02", {"type_byte": 0x80}),  # IC: dropped
+        (b"\xc7\x02", {}),  # a datagram
+        (b"\x88\x02\x00", {}),  # a length of another command
+        (b"\x89\x02", {"flags": 0x88}),  # SOM without EOM: waits for the rest
+        (b"\x8a\x02", {"flags": 0xC0}),  # TO clear: a response nobody asked for
+    ]
+    transcripts = []
+    for fast in (True, False):
+        rig = Rig()
+        if not fast:
+            _without_fast_control_path(rig.ep.core)
+        answers = [rig.ask(body, **options) for body, options in requests]
+        transcripts.append(
+            (
+                answers,
+                rig.frames,
+                rig.ep.core.counters.as_dict(),
+                rig.responder.counters.as_dict(),
+                rig.ep.core.pool.in_use(),
+            )
+        )
+    assert transcripts[0] == transcripts[1]
+    counted = transcripts[0][3]
+    assert counted["responses"] == 7 and counted["dropped"] == counted["datagrams"] == 1

@@ -14,6 +14,7 @@ from test_serial_link import drops, request
 from testing import IS_MICROPYTHON, raises, skip
 
 from mctp import bufcopy, fcs
+from mctp.control import responder
 from mctp.core import fastpath
 from mctp.host.i2c_sim import SimBus, TargetSim
 from mctp.host.serial_pipe import SerialPipe
@@ -27,11 +28,13 @@ TWINS = (
     (pec, "pec"),
     (smbus, "check_frame"),
     (ring, "take"),
-    (ring, "drain"),
+    (ring, "poll"),
     (fastpath, "append_middle"),
     (fastpath, "send_packets"),
     (i2c_link, "transmit"),
     (serial_link, "transmit"),
+    (fastpath, "control_request"),
+    (responder, "quick_answer"),
     (framing, "frame_packet"),
     (deframer, "deframe"),
     (deframer, "drain"),
@@ -229,7 +232,9 @@ def _ring_take(take):
     long_frame = frames[0] + bytes(20)
     target = TargetSim(0x10)
     link = I2CLink(SimBus().controller(), target, 0x10, ring=3)
-    link._take = lambda t: take(link, t)
+    target.irq(
+        lambda t: take(link, t), ring.IRQ_WRITE_REQ | ring.IRQ_END_WRITE | ring.IRQ_READ_REQ
+    )
     target._written(frames[0], len(frames[0]))
     target._written(bad, len(bad))
     target._written(long_frame, len(long_frame))
@@ -253,39 +258,84 @@ def test_the_ring_take_queues_good_frames_and_counts_every_other_write():
     _pure_then_viper(ring, "take", _ring_take)
 
 
-def _ring_drain(drain):
-    # A 5-packet message from EID 9 at 0x11: the drain takes the three middle packets, learns
-    # the sender once and leaves the first and last packets to poll's full path; a frame after
-    # a gap is left to it too.
-    frames = []
-    for seq in range(5):
-        som_eom = (0x80 if seq == 0 else 0) | (0x40 if seq == 4 else 0)
-        body = (b"\x01" + bytes(range(63))) if seq == 0 else bytes(range(64))
-        frame = bytearray(80)
-        flags = som_eom | (seq & 3) << 4 | 8
-        n = smbus.encode_frame(frame, 0x10, 0x11, bytes((1, 8, 9, flags)) + body)
-        frames.append(bytes(frame[1:n]))
+class _FailingTarget(TargetSim):
+    # A target whose next FIFO read fails, as a driver fault would (the bytes stay in it).
+    fail = 0
+
+    def readinto(self, buf):
+        if self.fail:
+            self.fail = 0
+            raise OSError(5)
+        return super().readinto(buf)
+
+
+def _ring_take_guarded(take):
+    # The handler: a probe is counted, a fault inside is counted without leaving the
+    # handler, and a frame's bytes and end queue it.
+    frame = bytearray(80)
+    n = smbus.encode_frame(frame, 0x10, 0x11, bytes((1, 8, 9, 0xC8)) + bytes(60))
+    target = _FailingTarget(0x10)
+    link = I2CLink(SimBus().controller(), target, 0x10, ring=3)
+    target.irq(lambda t: take(link, t), ring.IRQ_WRITE_REQ | ring.IRQ_END_WRITE, hard=True)
+    target._written(b"", 0)  # a probe
+    target.fail = 1
+    target._written(frame[1:n], n - 1)
+    counters = {k: v for k, v in link.counters.as_dict().items() if v}
+    assert counters == {"probes": 1, "irq_errors": 1}, counters
+    assert link.pending() == 1 and bytes(link._ring[0][: n - 1]) == frame[1:n]
+    return counters, bytes(link._ring[0])
+
+
+def test_the_ring_take_counts_a_fault_inside_the_handler_and_goes_on():
+    _pure_then_viper(ring, "take", _ring_take_guarded)
+
+
+def _ring_poll(poll):
+    # A 5-packet message from EID 9 at 0x11: every frame to the core (the middle ones by its
+    # fast path), the sender learned; a middle packet after a lost frame: the link's messages
+    # aborted first; single-packet messages to a reader that does not read: poll stops at the
+    # one that fills its queue (RX_FULL), the rest wait.
+    def frames(count, tag=0):
+        out = []
+        for seq in range(count):
+            som_eom = (0x80 if seq == 0 else 0) | (0x40 if seq == count - 1 else 0)
+            body = (b"\x01" + bytes(range(63))) if seq == 0 else bytes(range(64))
+            frame = bytearray(80)
+            flags = som_eom | (seq & 3) << 4 | 8 | tag
+            n = smbus.encode_frame(frame, 0x10, 0x11, bytes((1, 8, 9, flags)) + body)
+            out.append(bytes(frame[1:n]))
+        return out
+
     core, sink, _link, _clock = make_core()
     target = TargetSim(0x10)
     link = core.add_link(I2CLink(SimBus().controller(), target, 0x10))
-    link._drain = lambda core: drain(link, core)
-    for frame in frames:
+    message = frames(5)
+    for frame in message:
         target._written(frame, len(frame))
-    assert drain(link, core) == 0  # the first packet is the full path's
-    link.poll(core)  # which drains the middle ones with this version
+    poll(link, core)
     assert link.counters.rx_frames == 5 and link._r == link._w == 5
     assert core.counters.rx_packets == 5
     assert sink.messages[0][5] == bytes(range(63)) + bytes(range(64)) * 4
     assert link.neighbours.lookup(9) == 0x11
-    # A middle packet after a lost frame: left for poll, which aborts what it continues.
-    target._written(frames[1], len(frames[1]))
-    link._gaps[link._r] = 1
-    assert drain(link, core) == 0
+    for frame in message[:2]:
+        target._written(frame, len(frame))
+    poll(link, core)  # a message being assembled
+    target._written(message[2], len(message[2]))
+    link._gaps[link._r] = 1  # lost frames before it
+    poll(link, core)
+    assert core.counters.aborted == 1 and core.counters.no_som == 1
+    sink.deliver = lambda slot: True  # a reader that does not read
+    for tag in range(4):
+        (single,) = frames(1, tag)
+        target._written(single, len(single))
+    poll(link, core)
+    assert len(sink.messages) == 1 and core.pool.in_use() == 2 and link.pending() == 2
+    assert link.counters.rx_frames == 10
     return link.counters.as_dict(), core.counters.as_dict(), link._r
 
 
-def test_the_ring_drain_hands_the_middle_packets_to_the_core_and_leaves_the_rest():
-    _pure_then_viper(ring, "drain", _ring_drain)
+def test_the_ring_poll_hands_every_frame_to_the_core_and_stops_at_a_full_queue():
+    _pure_then_viper(ring, "poll", _ring_poll)
 
 
 def _fastpath_cases():
@@ -296,20 +346,21 @@ def _fastpath_cases():
 
     middle = bytes(range(8))
     return [
-        (header() + middle, True),  # seq 1, same size: taken
-        (header(flags=0x29) + middle, True),  # seq 2
-        (header(flags=0x29) + middle, False),  # seq 2 again: out of sequence
-        (header(flags=0x39) + middle[:7], False),  # a middle packet of another size
-        (header(flags=0x79) + middle, False),  # EOM: the full path's
-        (header(flags=0xB9) + middle, False),  # SOM: the full path's
-        (header(flags=0x3A) + middle, False),  # another tag
-        (header(flags=0x31) + middle, False),  # TO clear
-        (header(dest=7) + middle, False),  # not for us
-        (header(dest=0, flags=0x39) + middle, True),  # EID 0: ours too
-        (header(src=10, flags=0x09) + middle, False),  # no message from EID 10
-        (header(src=3) + middle, False),  # a reserved source
-        (header(version=2, flags=0x09) + middle, False),
-        (header(flags=0x09)[:4], False),  # no payload
+        (header() + middle, fastpath.MIDDLE),  # seq 1, same size: taken
+        (header(flags=0x29) + middle, fastpath.MIDDLE),  # seq 2
+        (header(flags=0x29) + middle, 0),  # seq 2 again: out of sequence
+        (header(flags=0x39) + middle[:7], 0),  # a middle packet of another size
+        (header(flags=0xB9) + middle, 0),  # SOM: the full path's
+        (header(flags=0x3A) + middle, 0),  # another tag
+        (header(flags=0x31) + middle, 0),  # TO clear
+        (header(dest=7) + middle, 0),  # not for us
+        (header(dest=0, flags=0x39) + middle, fastpath.MIDDLE),  # EID 0: ours too
+        (header(src=10, flags=0x09) + middle, 0),  # no message from EID 10
+        (header(src=3) + middle, 0),  # a reserved source
+        (header(version=2, flags=0x09) + middle, 0),
+        (header(flags=0x09)[:4], 0),  # no payload
+        (header(flags=0x49) + middle + b"\x08", 0),  # EOM, larger than the first: bad length
+        (header(flags=0x49) + middle[:5], fastpath.LAST),  # EOM, no larger: the last packet
     ]
 
 
@@ -322,18 +373,141 @@ def _append_middle(append_middle):
         buf = bytearray(b"\xee\xee" + packet)
         taken.append(append_middle(core, buf, 2, len(packet)))
         assert taken[-1] == expected, packet
-    assert slot.assembled() == 7 + 3 * 8 and slot.meta[4] == 0  # next seq 3 + 1 = 0
-    assert bytes(slot.buf[: slot.assembled()]) == bytes(7) + bytes(range(8)) * 3
+    assert slot.assembled() == 7 + 3 * 8 + 5 and slot.meta[4] == 1  # next seq 0 + 1
+    assert core._rx_done is slot  # the message the last packet completed, for receive()
+    assert bytes(slot.buf[: slot.assembled()]) == bytes(7) + bytes(range(8)) * 3 + bytes(range(5))
     # Each packet taken is counted, as receive() counts it; nothing else is.
-    assert core.counters.total() == core.counters.rx_packets == 1 + taken.count(True)
+    assert core.counters.total() == core.counters.rx_packets == 1 + len([t for t in taken if t])
     # A packet past the end of its buffer, or an offset before it, is never read.
     assert not append_middle(core, bytearray(8), 4, 5)
     assert not append_middle(core, bytearray(8), -1, 5)
     return taken, bytes(slot.buf), bytes(core.pool.meta)
 
 
-def test_the_fast_path_takes_exactly_the_middle_packets():
+def test_the_fast_path_takes_every_packet_that_continues_a_message_and_nothing_else():
     _pure_then_viper(fastpath, "append_middle", _append_middle)
+
+
+def _control_requests(append_middle):
+    # Single-packet control requests into core 8's control slot (a responder attached), and
+    # every first packet the full path keeps: (packet, what append_middle returns) in turn.
+    core, _sink, link, _clock = make_core()
+    core.control = object()
+    slot = core.pool.control_slot
+
+    def header(dest=8, flags=0xCA, src=9):  # SOM, EOM, TO, tag 2
+        return bytes((1, dest, src, flags))
+
+    get_eid = b"\x00\x80\x02"
+    cases = [
+        (header() + get_eid, fastpath.LAST),  # taken: the slot stays taken
+        (header(flags=0xDB) + get_eid, 0),  # the control slot is taken
+        (header(flags=0x8A) + get_eid, 0),  # SOM without EOM: the full path's
+        (header(flags=0xC2) + get_eid, 0),  # TO clear: a response
+        (header() + b"\x80\x80\x02", 0),  # IC set (the responder's to drop)
+        (header() + b"\x01\x80\x02", 0),  # another type
+        (header(dest=7) + get_eid, 0),  # not for us
+        (header(src=3) + get_eid, 0),  # a reserved source
+        (header() + b"\x00" + bytes(250), 0),  # larger than the control slot
+    ]
+    taken = []
+    fields = []
+    for packet, expected in cases:
+        if packet == cases[2][0]:
+            core.pool.release(slot)  # free again from here on
+        buf = bytearray(b"\xee" + packet)
+        taken.append(append_middle(core, buf, 1, len(packet)))
+        assert taken[-1] == expected, packet
+        if expected:
+            assert core._rx_done is slot
+            assert bytes(slot.buf[: slot.assembled()]) == b"\x80\x02"
+            fields.append((slot.src, slot.tag, slot.to, slot.owner, slot.ic, bytes(slot.meta)))
+            core._rx_done = None
+    assert fields == [(9, 2, 8, 0x100, False, bytes((1, 9, 2, 8, 1, 0, 3, 0, 2, 0)) + bytes(6))]
+    for dest in (0, 0xFF):  # EID 0 and broadcast: ours too
+        assert append_middle(core, bytearray(header(dest=dest) + get_eid), 0, 7) == fastpath.LAST
+        core.pool.release(slot)
+        core._rx_done = None
+    # A request that restarts a message being assembled from its source, tag and TO: the
+    # full path's (som_restart); and none without a responder.
+    inject(core, link, header(flags=0x8A) + b"\x00\x80")
+    assert append_middle(core, bytearray(header() + get_eid), 0, 7) == 0
+    core.release_all()
+    core.control = None
+    assert append_middle(core, bytearray(header() + get_eid), 0, 7) == 0
+    assert core.counters.rx_packets == 4  # the three taken and the injected one
+    return taken, fields, bytes(core.pool.meta)
+
+
+def test_the_fast_path_takes_a_single_packet_control_request_into_the_free_control_slot():
+    _pure_then_viper(fastpath, "append_middle", _control_requests)
+
+
+def _control_request_alone(control_request):
+    # control_request as append_middle calls it, the header checked: a Get Endpoint ID into
+    # the free control slot, and nothing while the slot is taken, for a response, or with IC.
+    core, _sink, _link, _clock = make_core()
+    core.control = object()
+    slot = core.pool.control_slot
+    taken = []
+    for flags, type_byte in ((0xC9, 0x00), (0xC9, 0x00), (0xC1, 0x00), (0xC9, 0x80)):
+        packet = bytearray(bytes((1, 8, 9, flags, type_byte)) + b"\x80\x02")
+        taken.append(control_request(core, packet, 0, len(packet)))
+    assert taken == [fastpath.LAST, 0, 0, 0] and core._rx_done is slot
+    assert (slot.src, slot.tag, slot.to, slot.owner, slot.assembled()) == (9, 1, 8, 0x100, 2)
+    return taken, bytes(core.pool.meta), bytes(slot.buf[:2]), core.counters.rx_packets
+
+
+def test_the_control_request_path_fills_the_control_slot_alone():
+    _pure_then_viper(fastpath, "control_request", _control_request_alone)
+
+
+def _quick_answers(quick_answer):
+    # Get Endpoint ID (each EID type, a bridge's endpoint type) and UUID answered as the full
+    # path answers them; every other request left to it.
+    core, _sink, _link, _clock = make_core(eid=0)
+    uuid = bytes(range(16, 32))
+    control = responder.ControlResponder(core, uuid, static_eid=20)
+    slot = core.pool.control_slot
+    answers = []
+    for eid, endpoint_type, static, asked in (
+        (0, 0, 20, b"\x85\x02"),  # static EID supported, none set
+        (20, 0, 20, b"\x86\x02"),  # the static EID
+        (30, 1, 20, b"\x87\x02"),  # another, a bridge
+        (30, 0, 0, b"\x9f\x02"),  # dynamic
+        (30, 0, 0, b"\x81\x03"),  # Get Endpoint UUID
+        (30, 0, 0, b"\x81\x04"),  # another command: the full path's
+        (30, 0, 0, b"\x81\x02\x00"),  # a length of another command
+        (30, 0, 0, b"\x01\x02"),  # Rq clear
+        (30, 0, 0, b"\xc1\x02"),  # a datagram
+        (30, 0, 0, b"\x81"),  # no command
+    ):
+        core.eid, control.endpoint_type, control.static_eid = eid, endpoint_type, static
+        slot.buf[: len(asked)] = asked
+        slot.length = len(asked)
+        control._rsp[:] = bytes(len(control._rsp))
+        n = quick_answer(control, slot)
+        answers.append(bytes(control._rsp[:n]))
+        if n:
+            control._slot, control._len = slot, 0
+            control._build_answer()  # the full path's answer, for the same request
+            assert control._len == n and bytes(control._rsp[:n]) == answers[-1], asked
+    slot.buf[:2] = b"\x81\x02"
+    slot.length, slot.ic = 2, True  # IC set: the full path's (to drop)
+    answers.append(quick_answer(control, slot))
+    assert answers == [
+        b"\x05\x02\x00\x00\x01\x00",
+        b"\x06\x02\x00\x14\x02\x00",
+        b"\x07\x02\x00\x1e\x13\x00",
+        b"\x1f\x02\x00\x1e\x00\x00",
+        b"\x01\x03\x00" + uuid,
+    ] + [b""] * 5 + [0]
+    assert control.counters.total() == 0  # (counted by handle(), which sends the answer)
+    return answers
+
+
+def test_the_quick_answers_are_the_full_paths_answers():
+    _pure_then_viper(responder, "quick_answer", _quick_answers)
 
 
 def _fill_packets(fill_packet):

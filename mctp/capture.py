@@ -130,12 +130,13 @@ class Capture:
         # in rx_packets; a later packet in the same buffer comes after that count.
         if buf is not self._offered or self._core.counters.rx_packets != self._offered_at:
             self._put(self._source(buf, off), buf, off, length)
-        if self._middle(buf, off, length):
+        taken = self._middle(buf, off, length)
+        if taken:
             self._offered = None
-            return True
+            return taken
         self._offered = buf
         self._offered_at = self._core.counters.rx_packets
-        return False
+        return 0
 
     def _filled(self, flags, room):
         length = self._fill(flags, room)

@@ -1,5 +1,5 @@
-# The viper append_middle() and send_packets() used on MicroPython (see mctp.core.fastpath,
-# which imports them under try/except and says what they do).
+# The viper append_middle(), control_request() and send_packets() used on MicroPython (see
+# mctp.core.fastpath, which imports them under try/except and says what they do).
 
 import micropython
 
@@ -16,6 +16,7 @@ _FLAG_TO = const(0x08)
 _TAG_MASK = const(0x07)
 _SEQ_SHIFT = const(4)
 _SEQ_MASK = const(0x03)
+_FREE = const(0)
 _ASSEMBLING = const(1)
 _SLOT_SHIFT = const(4)
 _SLOT_META = const(16)
@@ -28,24 +29,34 @@ _PACKET_LEN_AT = const(6)
 _LENGTH_AT = const(8)
 _MAX_MTU = const(250)
 _MAX_TX_OFF = const(255)  # (copy_span's destination offset: below 65536)
+_MSG_TYPE_CONTROL = const(0)
+_CONTROL_OWNER = const(0x100)
+# fastpath's answers.
+_MIDDLE = const(1)
+_LAST = const(2)
 _len = len  # [builtin-global]
 _ONE = 1  # an object, for arithmetic on objects
 
 
 @micropython.viper
-def append_middle(core, buf, off: int, length: int) -> bool:
+def append_middle(core, buf, off: int, length: int) -> int:
+    # (Kept small, the control request apart: with it inline, an early return hard-faulted the
+    # Cortex-M0 (Thumb-1 code, its long jumps through r1) in the conversion of the returned
+    # int, mp_native_to_obj, where the Cortex-M3 ran it.)
     if length <= _TRANSPORT_HEADER_SIZE or off < 0 or off + length > int(_len(buf)):
-        return False
+        return 0
     p = ptr8(buf)
     dest = p[off + 1]
     src = p[off + 2]
     flags = p[off + 3]
-    if p[off] & _VERSION_MASK != _HEADER_VERSION or flags & (_FLAG_SOM | _FLAG_EOM):
-        return False
+    if p[off] & _VERSION_MASK != _HEADER_VERSION:
+        return 0
     if src == 0xFF or (src >= 1 and src <= 7):
-        return False
-    if dest != 0 and dest != int(core.eid):
-        return False
+        return 0
+    if dest != 0 and dest != int(core.eid) and (dest != 0xFF or not flags & _FLAG_SOM):
+        return 0  # (broadcast: a control request only, and the full path's otherwise)
+    if flags & _FLAG_SOM:
+        return int(control_request(core, buf, off, length))
     tag = flags & _TAG_MASK
     to = flags & _FLAG_TO
     meta = core._meta
@@ -58,16 +69,17 @@ def append_middle(core, buf, off: int, length: int) -> bool:
                 break
         at += _SLOT_META
     if at >= end:
-        return False
+        return 0
     count = length - _TRANSPORT_HEADER_SIZE
     have = m[at + _LENGTH_AT] | m[at + _LENGTH_AT + 1] << 8
     if m[at + _NEXT_SEQ_AT] != (flags >> _SEQ_SHIFT) & _SEQ_MASK:
-        return False
-    if count != m[at + _PACKET_LEN_AT] | m[at + _PACKET_LEN_AT + 1] << 8:
-        return False
+        return 0
+    packet_len = m[at + _PACKET_LEN_AT] | m[at + _PACKET_LEN_AT + 1] << 8
+    if count > packet_len or (count != packet_len and not flags & _FLAG_EOM):
+        return 0
     slot_buf = core._bufs[at >> _SLOT_SHIFT]
     if have + count > int(_len(slot_buf)):
-        return False
+        return 0
     d = ptr8(slot_buf)
     s = off + _TRANSPORT_HEADER_SIZE
     i = 0
@@ -80,7 +92,64 @@ def append_middle(core, buf, off: int, length: int) -> bool:
     m[at + _NEXT_SEQ_AT] = (m[at + _NEXT_SEQ_AT] + 1) & _SEQ_MASK
     counters = core.counters
     counters.rx_packets = counters.rx_packets + _ONE  # (objects: a count may outgrow 32 bits)
-    return True
+    if flags & _FLAG_EOM:
+        core._rx_done = core.pool.slots[at >> _SLOT_SHIFT]
+        return _LAST
+    return _MIDDLE
+
+
+@micropython.viper
+def control_request(core, buf, off: int, length: int) -> int:
+    p = ptr8(buf)
+    src = p[off + 2]
+    flags = p[off + 3]
+    if flags & (_FLAG_EOM | _FLAG_TO) != _FLAG_EOM | _FLAG_TO:
+        return 0
+    if p[off + _TRANSPORT_HEADER_SIZE] != _MSG_TYPE_CONTROL or not core.control:
+        return 0
+    tag = flags & _TAG_MASK
+    meta = core._meta
+    m = ptr8(meta)
+    end = int(_len(meta)) - _SLOT_META  # the control slot's bytes
+    if m[end + _STATE_AT] != _FREE:
+        return 0
+    at = 0
+    while at < end:
+        if m[at + _STATE_AT] == _ASSEMBLING and m[at + _SRC_AT] == src:
+            if m[at + _TAG_AT] == tag and m[at + _TO_AT] == _FLAG_TO:
+                return 0  # it restarts a message: som_restart is the full path's
+        at += _SLOT_META
+    count = length - _TRANSPORT_HEADER_SIZE - 1  # after the type byte
+    slot = core.pool.control_slot
+    slot_buf = slot.buf
+    if count > int(_len(slot_buf)):
+        return 0
+    d = ptr8(slot_buf)
+    s = off + _TRANSPORT_HEADER_SIZE + 1
+    i = 0
+    while i < count:
+        d[i] = p[s + i]
+        i += 1
+    # The control slot as pool.start and Core._fill set it up (its link and phys:
+    # Core.receive's).
+    m[end + _STATE_AT] = _ASSEMBLING
+    m[end + _SRC_AT] = src
+    m[end + _TAG_AT] = tag
+    m[end + _TO_AT] = _FLAG_TO
+    m[end + _NEXT_SEQ_AT] = ((flags >> _SEQ_SHIFT) + 1) & _SEQ_MASK
+    m[end + _PACKET_LEN_AT] = (count + 1) & 0xFF
+    m[end + _PACKET_LEN_AT + 1] = (count + 1) >> 8
+    m[end + _LENGTH_AT] = count & 0xFF
+    m[end + _LENGTH_AT + 1] = count >> 8
+    slot.src = src
+    slot.tag = tag
+    slot.to = _FLAG_TO
+    slot.owner = _CONTROL_OWNER
+    slot.ic = False
+    counters = core.counters
+    counters.rx_packets = counters.rx_packets + _ONE
+    core._rx_done = slot
+    return _LAST
 
 
 @micropython.viper

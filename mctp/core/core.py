@@ -5,7 +5,9 @@
 # self._rx_buf, _rx_off, _rx_len; its header in _rx_dest, _rx_src, _rx_flags):
 #   link.poll(core)                 a binding hands over each packet from its ring
 #   receive(link, buf, ...)         stages the packet; returns RX_DROPPED, RX_TAKEN or RX_FULL
-#     receive_middle                fast path (fastpath.append_middle): a message's middle packet
+#     receive_middle                fast path (fastpath.append_middle): a packet that continues a
+#                                   message, or a single-packet control request (a completed
+#                                   message then handed on as below)
 #     _receive_guarded              the try; hands on the message the packet completed
 #       _receive                    header checks: length, version, source, destination
 #         forwarder.forward         at a bridge, a packet for another EID: out over the link
@@ -41,7 +43,7 @@ from ..constants import (
     TAG_MAX,
 )
 from ..counters import Counters
-from .fastpath import append_middle, fill_packet, send_packets
+from .fastpath import MIDDLE, append_middle, fill_packet, send_packets
 from .flows import FlowTable
 from .link import RX_DROPPED, RX_FULL, RX_TAKEN
 from .packet import (
@@ -233,23 +235,31 @@ class Core:
         then) or RX_FULL (taken, and the message it completed filled its owner's queue: a
         link polls no further this time, so the application reads before more come in).
         """
-        if self.receive_middle(buf, off, length):
+        if self.receive_middle(buf, off, length) == MIDDLE:
             return RX_TAKEN  # a message's middle packet, taken by the fast path
-        self.counters.rx_packets += 1
-        self._rx_result = RX_DROPPED
         self._rx_link = link
-        self._rx_buf = buf
-        self._rx_off = off
-        self._rx_len = length
         self._rx_phys = phys
+        if self._rx_done is None:
+            self.counters.rx_packets += 1
+            self._rx_result = RX_DROPPED
+            self._rx_buf = buf
+            self._rx_off = off
+            self._rx_len = length
+        else:
+            # A message's last packet or a control request, taken (and counted) by the fast
+            # path: _rx_done is the slot it completed, which _receive_guarded hands on.
+            self._rx_result = RX_TAKEN
         self._receive_guarded()
         self._rx_buf = None
         self._rx_done = None
         return self._rx_result
 
     # The fast paths (mctp.core.fastpath), as methods. receive_middle(buf, off, length) takes
-    # a packet that continues a message, as receive() would, and counts it: True when it did,
-    # False when the packet needs receive() (a link may call it first, see mctp.i2c.ring).
+    # a packet that continues a message, or a single-packet control request, as receive()
+    # would, and counts it: MIDDLE, or LAST for a last packet or a control request (_rx_done
+    # is then the slot it completed, and receive() hands the message on), when it did; 0 when
+    # the packet needs receive()'s full path. A link may call it first with middle
+    # packets only (see mctp.i2c.ring).
     receive_middle = append_middle
     _fill_packet = fill_packet  # (flags, room): the next packet out, into the link's buffer
     # (core): the message out, each packet to the link's transmit (a capture's: its own)
@@ -259,11 +269,19 @@ class Core:
         # Apart from receive() ([try-apart]). A completed message is handed on from here, not
         # from deep in _receive: an answer's path down starts four frames higher ([c-stack]).
         try:
-            self._receive()
-            if self._rx_done is not None and self._complete(self._rx_done):
-                # A control request, answered now, from the slot's own link and address:
-                # no reply route.
-                self.control.handle(self._rx_done)
+            if self._rx_done is None:
+                self._receive()
+            done = self._rx_done
+            if done is not None:
+                if done.link is None:
+                    # The fast path put a control request into the free control slot (a slot
+                    # assembling a message has its link): it came from here.
+                    done.link = self._rx_link
+                    done.phys = self._rx_phys
+                if self._complete(done):
+                    # A control request, answered now, from the slot's own link and address:
+                    # no reply route.
+                    self.control.handle(done)
         except Exception:
             self.counters.internal_error += 1
             self._free_control_slot(self._rx_done)

@@ -2,19 +2,26 @@
 # into viper code on boards, with a pure-Python version that gives the same results
 # ([viper-twin]).
 #
-# Receive: a middle packet of a message (neither its first nor its last packet),
-# which is most packets of a long message, taken with one call. append_middle(core, buf, off,
-# length), Core.receive_middle, checks the packet buf[off:off + length] as Core.receive would (header version, our
-# EID or EID 0 as destination, a valid source, SOM and EOM clear), finds the slot assembling
-# its message in the pool's `meta` bytes, checks its sequence number and its size (that of the
-# first packet), appends its payload and moves the slot on. It returns True when it took the
-# packet. Anything else (a first or last packet, a drop of any kind) returns False having
-# changed nothing (a packet taken is counted in rx_packets), and Core.receive's full path
-# decides and counts, so every rule stays in
-# one place there and this is only a shortcut past it.
+# Receive: a packet that continues a message (every packet of a long message but its first),
+# and a single-packet control request (what a bus owner repeats), each taken with one call.
+# append_middle(core, buf, off, length), Core.receive_middle, checks the packet
+# buf[off:off + length] as Core.receive would (header version, a valid source, our EID or EID
+# 0 as destination, or broadcast for a control request). A packet that continues a message
+# must find the slot assembling it in the pool's `meta` bytes, in sequence and of its size
+# (that of the first packet; a last packet, EOM set, no larger): its payload is appended and
+# the slot moves on. A first packet must be a whole control request (SOM, EOM, TO, type 0
+# without IC) that restarts no message, with the control slot free, a responder attached and
+# room in it: control_request(core, buf, off, length), which append_middle calls once the
+# header is checked, puts it into the control slot, set up as Core._fill sets it up. It returns
+# MIDDLE for a middle packet it took, LAST for a last packet or a control request it took
+# (core._rx_done is then its slot, which holds the whole message, and Core.receive completes
+# it and hands it on), and 0 for anything else (any other first packet, a drop of any kind),
+# having changed nothing: Core.receive's full path decides and counts, so every rule stays in
+# one place there and this is only a shortcut past it. A packet taken is counted in
+# rx_packets.
 #
-# The viper version scans the pool's `meta` bytes: a middle packet then costs about one call
-# and three attribute reads instead of some fifty attribute reads and eight calls.
+# The viper version scans the pool's `meta` bytes: a packet then costs about one call and
+# three attribute reads instead of some fifty attribute reads and eight calls.
 #
 # Send: fill_packet(core, flags, room) writes the next packet of the message Core.send or
 # Core.respond is sending (core._tx_*) into its link's transmit buffer at tx_off: the header
@@ -34,9 +41,9 @@
 # through core._fill_packet (mctp.capture puts send_packets_py in the core's place while it
 # records, and its own step in _fill_packet's).
 
-from ..bufcopy import copy_into
-from .reassembly import NEXT_SEQ_AT
 from .._compat import const
+from ..bufcopy import copy_into
+from .reassembly import FREE, NEXT_SEQ_AT, STATE_AT
 from .packet import (
     MAX_MTU,
     DEST_EID_AT,
@@ -54,35 +61,87 @@ from .packet import (
     VERSION_MASK,
 )
 
+# constants.MSG_TYPE_CONTROL and core.CONTROL_OWNER ([const-copy]: the core imports this).
+_MSG_TYPE_CONTROL = const(0)
+_CONTROL_OWNER = const(0x100)
+
+# What append_middle returns for a packet it took.
+MIDDLE = const(1)
+LAST = const(2)  # a message's last packet: core._rx_done is the slot it completed
+
 
 def append_middle_py(core, buf, off, length):
-    if not _is_middle(core, buf, off, length):
-        return False
-    slot = core.pool.find(buf[off + 2], buf[off + 3])
-    if slot is None or not _append(slot, buf, off, length - TRANSPORT_HEADER_SIZE):
-        return False
+    if not _valid(core, buf, off, length):
+        return 0
+    if buf[off + 3] & FLAG_SOM:
+        return control_request_py(core, buf, off, length)
+    slot = _continued(core, buf, off, length)
+    if slot is None:
+        return 0
     core.counters.rx_packets += 1
-    return True
+    if not buf[off + 3] & FLAG_EOM:
+        return MIDDLE
+    core._rx_done = slot
+    return LAST
 
 
-def _is_middle(core, buf, off, length):
+def _valid(core, buf, off, length):
+    # The header's checks: a broadcast only for a first packet (the control request's).
     if length <= TRANSPORT_HEADER_SIZE or off < 0 or off + length > len(buf):
         return False
     dest = buf[off + 1]
     src = buf[off + 2]
     return not (
         buf[off] & VERSION_MASK != HEADER_VERSION
-        or buf[off + 3] & (FLAG_SOM | FLAG_EOM)
         or src == 0xFF
         or 1 <= src <= 7
-        or (dest != 0 and dest != core.eid)
+        or (dest != 0 and dest != core.eid and (dest != 0xFF or not buf[off + 3] & FLAG_SOM))
     )
 
 
-def _append(slot, buf, off, count):
+def control_request_py(core, buf, off, length):
+    if not _fits_control_slot(core, buf, off, length):
+        return 0
+    core.pool.start(core.pool.control_slot, buf[off + 2], buf[off + 3], length - 5)
+    _control_slot_filled(core, buf, off)
+    return LAST
+
+
+def _fits_control_slot(core, buf, off, length):
+    slot = core.pool.control_slot
+    return not (
+        buf[off + 3] & (FLAG_EOM | FLAG_TO) != FLAG_EOM | FLAG_TO
+        or buf[off + TRANSPORT_HEADER_SIZE] != _MSG_TYPE_CONTROL
+        or core.control is None
+        or slot.meta[STATE_AT] != FREE
+        or core.pool.find(buf[off + 2], buf[off + 3]) is not None  # (a som_restart)
+        or length - TRANSPORT_HEADER_SIZE - 1 > len(slot.buf)
+    )
+
+
+def _control_slot_filled(core, buf, off):
+    slot = core.pool.control_slot
+    slot.owner = _CONTROL_OWNER
+    slot.ic = False
+    copy_into(slot.buf, 0, buf, off + TRANSPORT_HEADER_SIZE + 1, slot.assembled())
+    core.counters.rx_packets += 1
+    core._rx_done = slot
+
+
+def _continued(core, buf, off, length):
+    # The slot assembling the message the packet continues, the packet appended; or None.
+    slot = core.pool.find(buf[off + 2], buf[off + 3])
+    if slot is None or not _append(slot, buf, off, length):
+        return None
+    return slot
+
+
+def _append(slot, buf, off, length):
+    count = length - TRANSPORT_HEADER_SIZE
     if (
         slot.meta[NEXT_SEQ_AT] != (buf[off + 3] >> SEQ_SHIFT) & SEQ_MASK
-        or count != slot.packet_len()
+        or count > slot.packet_len()
+        or (count != slot.packet_len() and not buf[off + 3] & FLAG_EOM)
         or slot.assembled() + count > len(slot.buf)
     ):
         return False
@@ -152,7 +211,8 @@ def _check_message(core):
 
 
 try:
-    from ._fastpath_viper import append_middle, send_packets
+    from ._fastpath_viper import append_middle, control_request, send_packets
 except (ImportError, SyntaxError):
     append_middle = append_middle_py
+    control_request = control_request_py
     send_packets = send_packets_py

@@ -103,7 +103,8 @@ class ReassemblyPool:
         self.meta_end = count << SLOT_SHIFT  # the pool's bytes end; the control slot's follow
         self.slots = [Slot(self.meta, i, max_payload) for i in range(count)]
         self.control_slot = Slot(self.meta, count, min(max_payload, CONTROL_SLOT_SIZE))
-        self.bufs = [slot.buf for slot in self.slots]  # for the fast path, by index
+        # For the fast path, by index, the control slot's last.
+        self.bufs = [slot.buf for slot in self.slots] + [self.control_slot.buf]
         self.max_payload = max_payload
 
     def find(self, src, flags):

@@ -136,16 +136,21 @@ class ReplyRoutes:
         return route
 
     def _free_or_oldest(self):
-        # The ages inline, not through _age(): this runs for every request once the table is
-        # full of unanswered ones, and a call costs more than the arithmetic.
+        # The ages inline, not through _age(), and the length and the oldest serial looked up
+        # once: this runs for every request once the table is full of unanswered ones, and a
+        # call (len() a builtin one) or an attribute costs more than the arithmetic.
         routes = self.routes
         oldest = routes[0]
+        oldest_serial = oldest.serial
+        count = len(routes)
         i = 0
-        while i < len(routes):
-            if not routes[i].used:
-                return routes[i]
-            if (oldest.serial - routes[i].serial) & _SERIAL_MASK < _SERIAL_HALF:
-                oldest = routes[i]  # no newer than the oldest so far
+        while i < count:
+            route = routes[i]
+            if not route.used:
+                return route
+            if (oldest_serial - route.serial) & _SERIAL_MASK < _SERIAL_HALF:
+                oldest = route  # no newer than the oldest so far
+                oldest_serial = route.serial
             i += 1
         return oldest
 

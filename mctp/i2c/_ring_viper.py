@@ -1,4 +1,4 @@
-# The viper take() and drain() used on MicroPython (see mctp.i2c.ring, which imports them under
+# The viper take() and poll() used on MicroPython (see mctp.i2c.ring, which imports them under
 # try/except and says what they do).
 
 import micropython
@@ -11,6 +11,8 @@ _IRQ_READ_REQ = const(4)
 _IRQ_WRITE_REQ = const(8)
 _IRQ_END_WRITE = const(32)
 _SCRATCH = const(16)
+_POS_BYTES = const(2)
+_OUTGROWN = const(0xFFFF)
 _EVENT_PROBE = const(0x10)
 _EVENT_READ = const(0x20)
 _TOO_LONG = const(2)
@@ -22,86 +24,115 @@ _RX_FRAMING = const(4)
 _FLAGS_AT = const(3)
 _SRC_EID_AT = const(2)
 _FLAG_SOM_EOM = const(0xC0)
+# core.link's answers of core.receive.
+_RX_TAKEN = const(1)
+_RX_FULL = const(2)
 _len = len  # [builtin-global]
+_ZERO = 0  # objects, for arithmetic on objects
+_ONE = 1
 
 
 @micropython.viper
-def take(link, target) -> int:
-    flags = int(target.irq().flags())
-    if flags & _IRQ_WRITE_REQ:
-        scratch = link._scratch
-        count = int(target.readinto(scratch))
-        if count > _SCRATCH:  # noqa: PLR1730 (min() would be a builtin call)
-            count = _SCRATCH  # a pointer past the scratch buffer must never be read
-        frame = link._frame
-        pos = int(link._pos)
-        if pos < 0 or pos + count > int(_len(frame)):
-            link._pos = -1
-        else:
+def take(link, target):
+    # The handler itself: the try here, not in a bytecode frame under each FIFO load.
+    try:
+        flags = int(target.irq().flags())
+        if flags & _IRQ_WRITE_REQ:
+            scratch = link._scratch
+            count = int(target.readinto(scratch))
+            if count > _SCRATCH:  # noqa: PLR1730 (min() would be a builtin call)
+                count = _SCRATCH  # a pointer past the scratch buffer must never be read
+            frame = link._frame
             d = ptr8(frame)
-            s = ptr8(scratch)
-            i = 0
-            while i < count:
-                d[pos + i] = s[i]
-                i += 1
-            link._pos = pos + count
-    event = 0
-    if flags & _IRQ_END_WRITE:
-        # The frame's end, inline: this is the IRQ's deepest path.
-        n = int(link._pos)
-        link._pos = 0
-        event = _TOO_LONG
-        if n == 0:
-            event = _EVENT_PROBE
-        elif n > 0:
-            event = int(check_frame(link._frame, n, link._pec_init))
-        ring = link._ring
-        at = int(link._w)
-        w = at + 1
-        if w == int(_len(ring)):
-            w = 0
-        if event == 0 and w == int(link._r):
-            event = _RING_FULL
-        if event == 0:
-            lengths = ptr16(link._lengths)
-            lengths[at] = n
-            gaps = ptr8(link._gaps)
-            gaps[at] = int(link._gap)
-            link._gap = 0
-            link._w = w
-            link._frame = ring[w]
-            wake = link._wake
-            if wake:  # (None or an object with set(): viper has no `is not None` on objects)
-                wake.set()
-    if flags & _IRQ_READ_REQ:
-        event |= _EVENT_READ
-    if event:
-        link._event = event
-    return event
+            end = int(_len(frame)) - _POS_BYTES  # the position's bytes
+            pos = d[end] | d[end + 1] << 8
+            if pos == _OUTGROWN or pos + count > end:
+                pos = _OUTGROWN
+            else:
+                s = ptr8(scratch)
+                i = 0
+                while i < count:
+                    d[pos + i] = s[i]
+                    i += 1
+                pos += count
+            d[end] = pos & 0xFF
+            d[end + 1] = pos >> 8
+        event = 0
+        if flags & _IRQ_END_WRITE:
+            # The frame's end, inline: this is the IRQ's deepest path.
+            frame = link._frame
+            d = ptr8(frame)
+            end = int(_len(frame)) - _POS_BYTES
+            n = d[end] | d[end + 1] << 8
+            d[end] = 0
+            d[end + 1] = 0
+            event = _TOO_LONG
+            if n == 0:
+                event = _EVENT_PROBE
+            elif n != _OUTGROWN:
+                event = int(check_frame(frame, n, link._pec_init))
+            ring = link._ring
+            at = int(link._w)
+            w = at + 1
+            if w == int(_len(ring)):
+                w = 0
+            if event == 0 and w == int(link._r):
+                event = _RING_FULL
+            if event == 0:
+                lengths = ptr16(link._lengths)
+                lengths[at] = n
+                gap = int(link._gap)
+                ptr8(link._gaps)[at] = gap
+                if gap:
+                    link._gap = 0
+                link._w = w
+                link._frame = ring[w]
+                wake = link._wake
+                if wake:  # (None or an object with set(): viper has no `is not None` on objects)
+                    wake.set()
+        if flags & _IRQ_READ_REQ:
+            event |= _EVENT_READ
+        if event:
+            link._event = event
+            link._irq_event(target)
+    except Exception:
+        link._irq_error()
 
 
 @micropython.viper
-def drain(link, core) -> int:
+def poll(link, core):
     ring = link._ring
     size = int(_len(ring))
+    service = link._service
+    if service:
+        waiting = int(link._w) - int(link._r)
+        if waiting < 0:
+            waiting += size
+        service(size - 1 - waiting)
     r = int(link._r)
-    taken = 0
+    taken = _ZERO  # (an object: a count may outgrow 32 bits)
     while r != int(link._w):
         frame = ring[r]
         f = ptr8(frame)
-        if f[_RX_PACKET_AT + _FLAGS_AT] & _FLAG_SOM_EOM:
-            break
-        if ptr8(link._gaps)[r]:
-            break
+        gap = ptr8(link._gaps)[r]
         length = int(ptr16(link._lengths)[r]) - _RX_FRAMING
-        if not core.receive_middle(frame, _RX_PACKET_AT, length):
-            break
-        src = f[_RX_PACKET_AT + _SRC_EID_AT]
-        if src != int(link._last_src) or f[_RX_SOURCE_AT] != int(link._last_src_addr):
+        result = 0
+        if not gap and not f[_RX_PACKET_AT + _FLAGS_AT] & _FLAG_SOM_EOM:
+            if core.receive_middle(frame, _RX_PACKET_AT, length):
+                result = _RX_TAKEN
+        if not result:
+            if gap:
+                core.abort_link(link)  # frames were lost just before this one
+            result = int(core.receive(link, frame, _RX_PACKET_AT, length, f[_RX_SOURCE_AT] >> 1))
+        taken = taken + _ONE
+        sender = f[_RX_PACKET_AT + _SRC_EID_AT] | f[_RX_SOURCE_AT] << 8
+        if result and sender != int(link._last_from):
             link._learn(frame)
         r += 1
         if r == size:
             r = 0
         link._r = r  # at once: the IRQ reads it to tell a full ring
-        taken += 1
-    return taken
+        if result == _RX_FULL:
+            break
+    counters = link.counters
+    counters.rx_frames = counters.rx_frames + taken

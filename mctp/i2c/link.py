@@ -20,7 +20,18 @@ from .._compat import const
 from ..bufcopy import copy_into
 from ..counters import Counters
 from ..core.link import RX_FULL, RingLink
-from .ring import EVENT_PROBE, EVENT_READ, EVENT_REASON, IRQ_END_WRITE, SCRATCH, drain, take
+from .ring import (
+    EVENT_PROBE,
+    EVENT_READ,
+    EVENT_REASON,
+    IRQ_END_WRITE,
+    POS_BYTES,
+    SCRATCH,
+    poll,
+    position,
+    set_position,
+    take,
+)
 from .neighbours import Neighbours
 from ..core.packet import BASELINE_MTU, MAX_MTU, TRANSPORT_HEADER_SIZE
 from .smbus import (
@@ -163,11 +174,12 @@ class I2CLink(RingLink):
         self._scratch = bytearray(SCRATCH)  # what one read of the target's FIFO takes
         self._answer_to_read = b"\xff"  # what a read of the target is answered with
         self._pec_init = pec_init(addr)  # the PEC of our own address byte (check_frame)
-        self._last_src = 0  # the EID and address byte learned last (ring.drain, _learn)
-        self._last_src_addr = 0
+        # The EID and address byte learned last, as src | address << 8 (ring.poll, _learn).
+        self._last_from = 0
         # Receive: frames as the target sees them (command code first, no address byte), in the
-        # ring (RingLink); `_pos` is -1 once a frame outgrew its buffer (dropped at its end).
-        super().__init__(ring, _RX_FRAMING + TRANSPORT_HEADER_SIZE + rx_mtu, wake)
+        # ring (RingLink), each with room for its write position after it (ring.position; -1
+        # once a frame outgrew its buffer: dropped at its end).
+        super().__init__(ring, _RX_FRAMING + TRANSPORT_HEADER_SIZE + rx_mtu + POS_BYTES, wake)
         # Simulated targets without interrupts are serviced from poll(), with room for as many
         # frames as the ring has free, so that the rest wait on the simulated bus.
         self._service = getattr(target, "service", None)
@@ -192,18 +204,10 @@ class I2CLink(RingLink):
 
     # Receive: the IRQ side.
 
-    def _irq(self, target):
-        # On top of whatever the stack is doing ([c-stack]): a frame's bytes, its check and
-        # queueing are one call (ring.take); what it leaves (a count, a read) is rare.
-        try:
-            if self._take(target):
-                self._irq_event(target)
-        except Exception:
-            self._irq_error()
-
-    # The ring's fast paths (mctp.i2c.ring), as methods.
-    _take = take  # (target): the IRQ's work
-    _drain = drain  # (core): middle packets into the core
+    # The ring's fast paths (mctp.i2c.ring), as methods. On top of whatever the stack is doing
+    # ([c-stack]): a frame's bytes, its check and queueing are the handler's one call; what it
+    # leaves (a count, a read) is rare, and _irq_event's.
+    _irq = take  # (target): the IRQ handler, its try inside
 
     def _drop(self, reason):
         self._gap = 1
@@ -229,8 +233,8 @@ class I2CLink(RingLink):
         # MCTP only writes. A read ends any write in progress: rp2 and stm32 report END_WRITE
         # at the repeated start before it, but should that ever be missed, the write's bytes
         # must not be glued to the next frame.
-        if self._pos:
-            self._pos = 0
+        if position(self._frame):
+            set_position(self._frame, 0)
             self.counters.interrupted += 1
             self._gap = 1
         self.counters.read_requests += 1
@@ -238,40 +242,15 @@ class I2CLink(RingLink):
 
     # Receive: the stack side.
 
-    def poll(self, core):
-        if self._service is not None:
-            self._service(len(self._ring) - 1 - self.pending())
-        while self._r != self._w:
-            # Middle packets straight into the core's fast path, as many as come in a row.
-            self.counters.rx_frames += self._drain(core)
-            if self._r == self._w:
-                return
-            frame = self._ring[self._r]
-            self.counters.rx_frames += 1
-            if self._gaps[self._r]:
-                core.abort_link(self)  # frames were lost just before this one
-            # In an attribute, not a local ([frame-limit]).
-            self._result = core.receive(
-                self,
-                frame,
-                _RX_PACKET_AT,
-                self._lengths[self._r] - _RX_FRAMING,
-                frame[_RX_SOURCE_AT] >> 1,
-            )
-            if self._result:
-                self._learn(frame)
-            self._r = (self._r + 1) % len(self._ring)
-            if self._result == RX_FULL:
-                return
+    poll = poll  # (core): the ring's frames to the core (mctp.i2c.ring)
 
     def _learn(self, frame):
         # The stack took the packet, so its source EID is real and was sent from this address
         # (EID 0 says nothing). Most packets come from the sender of the packet before: skip
         # the table then.
         src = frame[_RX_PACKET_AT + _SRC_EID_AT]
-        if src and (src != self._last_src or frame[_RX_SOURCE_AT] != self._last_src_addr):
-            self._last_src = src
-            self._last_src_addr = frame[_RX_SOURCE_AT]
+        if src and src | frame[_RX_SOURCE_AT] << 8 != self._last_from:
+            self._last_from = src | frame[_RX_SOURCE_AT] << 8
             self.neighbours.learn(src, frame[_RX_SOURCE_AT] >> 1)
 
 
@@ -309,11 +288,10 @@ class I2CMemLink(I2CLink):
         mem = self._mem
         mem[14] = CMD_MCTP  # the register address, as a frame's first byte
         n = mem[15] + 3  # command, count, counted bytes, PEC
-        if n > len(self._frame):
+        if n > len(self._frame) - POS_BYTES:
             n = -1
         else:
             copy_into(self._frame, 0, mem, 14, n)
-        self._pos = n
+        set_position(self._frame, n)
         mem[15] = 0  # a write elsewhere must not pass for this frame again
-        if self._take(target):  # the frame's end (the IRQ's flags say END_WRITE only)
-            self._irq_event(target)
+        take(self, target)  # the frame's end (the IRQ's flags say END_WRITE only)

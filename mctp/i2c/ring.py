@@ -1,36 +1,42 @@
 # The receive ring's per-frame work at both of its ends, each one call. `link` is an I2CLink:
-# the ring's fields (_ring, _lengths, _gaps, _gap, _w, _r, _frame, _pos, _wake) are laid out
-# as mctp.core.link.RingLink states; the IRQ's own (_scratch, _event, _pec_init, _last_src,
-# _last_src_addr) are declared in I2CLink.__init__.
+# the ring's fields (_ring, _lengths, _gaps, _gap, _w, _r, _frame, _wake) are laid out as
+# mctp.core.link.RingLink states, but for _pos: the frame being written keeps its own position
+# (position(), below); the IRQ's own (_scratch, _event, _pec_init) and poll's (_last_from) are
+# declared in I2CLink.__init__.
 #
-# The I2C target's hard IRQ, for every FIFO load and every frame's end: take(link, target) reads
-# the IRQ's events and
+# The I2C target's hard IRQ, for every FIFO load and every frame's end: take(link, target) is
+# the handler itself, bound to the link (I2CLink._irq). It reads the IRQ's events and
 #   - on WRITE_REQ appends the bytes the target's FIFO holds (target.readinto(link._scratch), at
-#     most SCRATCH of them) to link._frame at link._pos, which moves on; link._pos becomes -1
-#     once the frame has outgrown link._frame (the FIFO is still drained, so the target does
-#     not stall, and -1 stays -1 until the frame's end);
+#     most SCRATCH of them) to link._frame at its position, which moves on; the position
+#     becomes -1 once the frame has outgrown link._frame (the FIFO is still drained, so the
+#     target does not stall, and -1 stays -1 until the frame's end);
 #   - on END_WRITE checks the frame (smbus.check_frame) and, when it is good and the ring has
 #     room, queues it: its length and gap mark at ring position link._w, which moves on, and
 #     link._frame becomes the next ring frame; link._wake.set() when there is a wake.
-# It returns 0, or a truthy value with link._event saying what is left for the link to do in
-# Python: count a drop (the reason, 1..15), count a probe (EVENT_PROBE: an address-only write)
-# or answer a read (EVENT_READ).
+# What is left for Python, it puts in link._event and calls link._irq_event(target): count a
+# drop (the reason, 1..15), count a probe (EVENT_PROBE: an address-only write) or answer a
+# read (EVENT_READ). An exception inside is counted by link._irq_error() instead of leaving the
+# handler (MicroPython disables a hard IRQ handler for good after one).
 #
 # One call per IRQ, which takes the link rather than its fields: an IRQ comes every few bytes
-# ([viper-twin], [c-stack]), and the handler's frame, under its try, has no room for another
-# local ([try-apart]).
+# ([viper-twin], [c-stack]); as viper code, with its try inside, it puts no bytecode frame
+# under each FIFO load.
 #
-# The link's poll: drain(link, core) hands the frames at the ring's read end to
-# core.receive_middle (the core's fast path) for as long as they are middle packets of a
-# message (neither SOM nor EOM), the core takes them and no frame was lost just before; it
-# learns each one's sender as poll would, moves link._r on and returns how many it took. The
-# first frame it leaves goes through poll's full path (core.receive). Most packets of a long
-# message are middle packets: each then costs one call into the core and no bytecode.
+# The link's poll, I2CLink.poll: poll(link, core) hands the frames at the ring's read end to
+# the core in order, each as its own: a middle packet of a message (neither SOM nor EOM) after
+# no lost frame to core.receive_middle (the core's fast path), any other frame, or one the fast
+# path leaves, to core.receive (after core.abort_link(link) when frames were lost just before
+# it: the unfinished messages it might continue have lost packets). It learns the sender of
+# each packet the core took, moves link._r on, counts the frames in rx_frames and stops at
+# RX_FULL (the rest wait for the next poll). A simulated target without interrupts
+# (link._service) is serviced first, with room for as many frames as the ring has free. As
+# viper code, the whole hand-over is one call: no bytecode per frame.
 #
 # Boards use the viper versions; the pure-Python ones give the same results ([viper-twin]).
 
 from .._compat import const
 from ..bufcopy import copy_into
+from ..core.link import RX_FULL
 from ..core.packet import FLAG_EOM, FLAG_SOM, FLAGS_AT, SRC_EID_AT
 from .smbus import RING_FULL, RX_FRAMING, RX_PACKET_AT, RX_SOURCE_AT, TOO_LONG, check_frame
 
@@ -44,6 +50,13 @@ IRQ_END_WRITE = const(32)
 
 SCRATCH = const(16)  # bytes one readinto takes: the depth of the rp2's and stm32's FIFOs, or more
 
+# Where the frame being written stands is kept in its own last POS_BYTES bytes (little-endian;
+# OUTGROWN once the frame has outgrown its buffer), not in a field of the link: the IRQ reads
+# and writes it through a pointer, with no attribute look-up per FIFO load. I2CLink makes each
+# ring frame POS_BYTES longer for it; a frame queued has 0 there again.
+POS_BYTES = const(2)
+OUTGROWN = const(0xFFFF)
+
 # link._event: a drop reason in the low four bits, and these.
 EVENT_REASON = const(0x0F)
 EVENT_PROBE = const(0x10)
@@ -51,6 +64,14 @@ EVENT_READ = const(0x20)
 
 
 def take_py(link, target):
+    try:
+        if _events(link, target):
+            link._irq_event(target)
+    except Exception:
+        link._irq_error()
+
+
+def _events(link, target):
     flags = target.irq().flags()
     if flags & IRQ_WRITE_REQ:
         _append(link, target)
@@ -61,19 +82,34 @@ def take_py(link, target):
     return event
 
 
+def position(frame):
+    """How much of `frame`, the ring frame being written, is written; -1 once the frame has
+    outgrown it."""
+    end = len(frame) - POS_BYTES
+    pos = frame[end] | frame[end + 1] << 8
+    return -1 if pos == OUTGROWN else pos
+
+
+def set_position(frame, pos):
+    end = len(frame) - POS_BYTES
+    pos &= OUTGROWN  # (-1: OUTGROWN)
+    frame[end] = pos & 0xFF
+    frame[end + 1] = pos >> 8
+
+
 def _append(link, target):
     count = min(target.readinto(link._scratch), SCRATCH)
-    pos = link._pos
-    if pos < 0 or pos + count > len(link._frame):
-        link._pos = -1
+    pos = position(link._frame)
+    if pos < 0 or pos + count > len(link._frame) - POS_BYTES:
+        set_position(link._frame, -1)
     else:
         copy_into(link._frame, pos, link._scratch, 0, count)
-        link._pos = pos + count
+        set_position(link._frame, pos + count)
 
 
 def _end_write(link):
-    n = link._pos
-    link._pos = 0
+    n = position(link._frame)
+    set_position(link._frame, 0)
     if not n:
         return EVENT_PROBE
     reason = TOO_LONG if n < 0 else check_frame(link._frame, n, link._pec_init)
@@ -82,7 +118,35 @@ def _end_write(link):
     return 0 if link._queue(n) else RING_FULL
 
 
-def drain_py(link, core):
+def poll_py(link, core):
+    if link._service is not None:
+        link._service(len(link._ring) - 1 - link.pending())
+    while link._r != link._w:
+        # Middle packets straight into the core's fast path, as many as come in a row.
+        link.counters.rx_frames += _drain(link, core)
+        if link._r == link._w:
+            return
+        frame = link._ring[link._r]
+        link.counters.rx_frames += 1
+        if link._gaps[link._r]:
+            core.abort_link(link)  # frames were lost just before this one
+        # In an attribute, not a local ([frame-limit]).
+        link._result = core.receive(
+            link,
+            frame,
+            RX_PACKET_AT,
+            link._lengths[link._r] - RX_FRAMING,
+            frame[RX_SOURCE_AT] >> 1,
+        )
+        if link._result:
+            link._learn(frame)
+        link._r = (link._r + 1) % len(link._ring)
+        if link._result == RX_FULL:
+            return
+
+
+def _drain(link, core):
+    # The middle packets at the ring's read end, into the core's fast path; how many.
     taken = 0
     while link._r != link._w and _middle(link, core, link._ring[link._r]):
         taken += 1
@@ -96,10 +160,7 @@ def _middle(link, core, frame):
         return False
     if not core.receive_middle(frame, RX_PACKET_AT, link._lengths[r] - RX_FRAMING):
         return False
-    if (
-        frame[RX_PACKET_AT + SRC_EID_AT] != link._last_src
-        or frame[RX_SOURCE_AT] != link._last_src_addr
-    ):
+    if frame[RX_PACKET_AT + SRC_EID_AT] | frame[RX_SOURCE_AT] << 8 != link._last_from:
         link._learn(frame)
     r += 1
     link._r = 0 if r == len(link._ring) else r
@@ -107,7 +168,7 @@ def _middle(link, core, frame):
 
 
 try:
-    from ._ring_viper import drain, take
+    from ._ring_viper import poll, take
 except (ImportError, SyntaxError):
-    drain = drain_py
+    poll = poll_py
     take = take_py

@@ -6,4 +6,8 @@ metadata(
 add_library("mctp-parts", "..")
 require("mctp-core", library="mctp-parts")
 
-package("mctp/control", files=("__init__.py", "messages.py", "responder.py"), base_path="../..")
+package(
+    "mctp/control",
+    files=("__init__.py", "_answer_viper.py", "messages.py", "responder.py"),
+    base_path="../..",
+)
