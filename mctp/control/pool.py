@@ -150,6 +150,7 @@ class PoolOwner(BusOwner):
         self.set_up_tries = tries
         self.absent = []  # the candidates with no endpoint set up
         self.counters = Counters(_COUNTERS)
+        self.last_error = None  # the fault last counted in errors
         self._pool = (EID_NULL, 0)  # the pool set up for: first EID and size
         self._todo = []  # the jobs waiting: steps each
         self._swept_at = 0
@@ -159,8 +160,9 @@ class PoolOwner(BusOwner):
         dropped."""
         try:
             self._poll()
-        except Exception:
+        except Exception as error:
             self.counters.errors += 1
+            self.last_error = error  # what the count cannot say
             self.control.cancel()
 
     def _poll(self):
