@@ -69,6 +69,30 @@ class CommandLine:
             self.fail("%s: %s is not within %s..%s" % (name, text, low, high))
         return value
 
+    def udp_ports(self, text):
+        """--i2c-udp LISTEN:PEER's two ports (LISTEN 0: a free one)."""
+        listen, colon, peer = text.partition(":")
+        if not colon:
+            self.fail("--i2c-udp: give LISTEN:PEER, two UDP ports (LISTEN 0: a free one)")
+        return self.number("--i2c-udp LISTEN", listen, 0, 65535), self.number(
+            "--i2c-udp PEER", peer, 1, 65535
+        )
+
+
+def stop_on_sigterm():
+    """CPython: SIGTERM stops the tool like Ctrl-C (a KeyboardInterrupt). The MicroPython unix
+    port has no signal module; SIGTERM ends it at once there, which loses nothing but the
+    counters a tool prints when it stops."""
+    try:
+        import signal  # noqa: PLC0415
+
+        def interrupt(_signum, _frame):
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, interrupt)
+    except ImportError:
+        pass
+
 
 def _key(option):
     return option.lstrip("-").replace("-", "_")

@@ -8,7 +8,7 @@ sys.path.insert(0, _ROOT if _ROOT != "tools" else ".")
 from mctp.host.i2c_hub import I2CHub  # noqa: E402
 
 sys.path.insert(0, _ROOT + "/tools")
-from cli import CommandLine  # noqa: E402
+from cli import CommandLine, stop_on_sigterm  # noqa: E402
 
 USAGE = """usage: i2c_hub.py [--port P] [--device ADDR=PORT ...]
 
@@ -67,19 +67,6 @@ def report(hub):
     return lines
 
 
-def _stop_on_sigterm():
-    # CPython: SIGTERM stops the hub like Ctrl-C. The unix port has no signal module.
-    try:
-        import signal  # noqa: PLC0415
-
-        def interrupt(_signum, _frame):
-            raise KeyboardInterrupt
-
-        signal.signal(signal.SIGTERM, interrupt)
-    except ImportError:
-        pass
-
-
 def main(argv):
     port, devices = parse(argv)
     try:
@@ -87,7 +74,7 @@ def main(argv):
     except OSError as error:
         print("i2c_hub.py: cannot listen on UDP port %d: %s" % (port, error), file=sys.stderr)
         return 1
-    _stop_on_sigterm()
+    stop_on_sigterm()
     try:
         print("ready: I2C hub on UDP %d, %d static devices" % (hub.port, len(devices)))
         sys.stdout.flush()

@@ -16,7 +16,7 @@ from mctp.config import Config  # noqa: E402
 from mctp.control import format_uuid  # noqa: E402
 
 sys.path.insert(0, _ROOT + "/tools")
-from cli import CommandLine  # noqa: E402
+from cli import CommandLine, stop_on_sigterm  # noqa: E402
 
 USAGE = """usage: run_endpoint.py [--i2c-udp LISTEN:PEER] [--serial PATH] [options]
 
@@ -152,11 +152,7 @@ def parse(argv):
         "config": _config(cli, options["config"], options["board_limits"]),
     }
     if options["i2c_udp"] is not None:
-        listen, colon, peer = options["i2c_udp"].partition(":")
-        if not colon:
-            cli.fail("--i2c-udp: give LISTEN:PEER, two UDP ports (LISTEN 0: a free one)")
-        settings["listen"] = cli.number("--i2c-udp LISTEN", listen, 0, 65535)
-        settings["peer"] = cli.number("--i2c-udp PEER", peer, 1, 65535)
+        settings["listen"], settings["peer"] = cli.udp_ports(options["i2c_udp"])
     elif options["i2c_hub"]:
         cli.fail("--i2c-hub: give --i2c-udp LISTEN:HUBPORT too")
     settings["hub"] = options["i2c_hub"]
@@ -276,20 +272,6 @@ def default_uuid():
     uuid[6] = uuid[6] & 0x0F | 0x40  # version 4: random
     uuid[8] = uuid[8] & 0x3F | 0x80  # variant 10xx
     return bytes(uuid)
-
-
-def _stop_on_sigterm():
-    # CPython: SIGTERM stops the loop like Ctrl-C. The MicroPython unix port has no signal
-    # module; SIGTERM ends it at once there, which loses nothing but the closing counters.
-    try:
-        import signal  # noqa: PLC0415
-
-        def interrupt(_signum, _frame):
-            raise KeyboardInterrupt
-
-        signal.signal(signal.SIGTERM, interrupt)
-    except ImportError:
-        pass
 
 
 # A longer line is taken in parts (each an unknown command): stdin cannot fill the heap.
@@ -691,7 +673,7 @@ def main(argv):
     ipc = None
     if s["ipc"] is not None:
         ipc = IpcService(s["ipc"], app, wake, s["ipc_max_clients"], s["ipc_stall_ms"])
-    _stop_on_sigterm()
+    stop_on_sigterm()
     console = Console(app) if s["console"] else None
     where = []
     if i2c is not None:
@@ -766,7 +748,7 @@ def serve(app, streams, console, ready):
 
 def _cancel_on_sigterm(asyncio):
     # Under asyncio on CPython, SIGTERM cancels the tasks through the event loop, where the
-    # KeyboardInterrupt that _stop_on_sigterm raises could land inside the loop's own
+    # KeyboardInterrupt that cli.stop_on_sigterm raises could land inside the loop's own
     # clean-up and leave it unclosed.
     try:
         import signal  # noqa: PLC0415

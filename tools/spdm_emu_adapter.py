@@ -147,11 +147,7 @@ def parse(argv):
         "ipc": options["ipc"],
     }
     if options["i2c_udp"] is not None:
-        listen, colon, peer = options["i2c_udp"].partition(":")
-        if not colon:
-            cli.fail("--i2c-udp: give LISTEN:PEER, two UDP ports (LISTEN 0: a free one)")
-        settings["listen"] = cli.number("--i2c-udp LISTEN", listen, 0, 65535)
-        settings["peer"] = cli.number("--i2c-udp PEER", peer, 1, 65535)
+        settings["listen"], settings["peer"] = cli.udp_ports(options["i2c_udp"])
     elif not options["ipc"].startswith(("unix:", "tcp:")):
         cli.fail("--ipc: give unix:PATH or tcp:PORT, not %r" % options["ipc"])
     if settings["addr"] == settings["endpoint_addr"]:
