@@ -35,11 +35,9 @@
 # wrong PEC or byte count included, for the target to check and count, as on a real bus.
 # Nothing raises out of service() or run(). A host simulation: it allocates per datagram.
 
-import socket
-
 from ..i2c.pec import pec
 from ..i2c.smbus import ADDR_MAX, ADDR_MIN, CMD_MCTP, COUNT_AT, SOURCE_AT, seal_frame
-from .i2c_udp import bind, udp_address
+from .i2c_udp import bound_socket, udp_address
 
 MAX_FRAME = 259  # address, command, count, source, a 254-byte packet, PEC
 _HELLO_LENGTH = 5  # address, command, count 1, source, PEC
@@ -96,13 +94,7 @@ class I2CHub:
             setattr(self, name, 0)
         for addr, device_port in devices:
             self.add_device(addr, device_port)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            self.port = bind(self.sock, host, port)
-        except OSError:
-            self.sock.close()
-            raise
-        self.sock.setblocking(False)
+        self.sock, self.port = bound_socket(host, port)
 
     def add_device(self, addr, port):
         """Deliver frames for 7-bit `addr` to UDP `port` from now on, whatever it sends."""

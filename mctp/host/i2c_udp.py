@@ -49,6 +49,19 @@ def bind(sock, host, port):
     raise OSError("no free UDP port found")
 
 
+def bound_socket(host, port):
+    """A non-blocking UDP socket bound as bind() binds one, and the port bound. OSError
+    (EADDRINUSE) when the port is taken; the socket is then closed."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        port = bind(sock, host, port)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock, port
+
+
 class UdpI2C:
     """The controller side: writeto(addr, buf) sends [addr << 1] + buf as one datagram to
     `peer_port` (or, when that is None, to the port given to connect() later). `sock`: send
@@ -95,13 +108,8 @@ class UdpI2CTarget(TargetSim):
 
     def __init__(self, addr, port=0, host="127.0.0.1", fifo=16):
         super().__init__(addr, fifo)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            self.port = bind(self.sock, host, port)
-        except OSError:
-            self.sock.close()
-            raise
-        self.sock.setblocking(False)  # (under asyncio: watch(target.sock, wake), mctp.aio)
+        # (non-blocking: under asyncio, watch(target.sock, wake), mctp.aio)
+        self.sock, self.port = bound_socket(host, port)
         self.ignored = 0  # datagrams addressed to someone else
         self.tap = None  # tap(frame) sees every frame for us, address byte first (for traces)
 
