@@ -149,7 +149,7 @@ def test_the_endpoint_part_carries_only_an_i2c_endpoint_and_the_boards_the_rest(
         assert part in check_package.BOARD_PARTS, part
 
 
-def _armv6m_literals(source):
+def _armv6m_literals(source, find="armv6m_literals"):
     # What check_package finds in `source`'s code compiled for ARMv6-M ([armv6m-literal]).
     import check_package  # noqa: PLC0415
 
@@ -162,7 +162,7 @@ def _armv6m_literals(source):
             check=True,
         )
         with open(path + ".mpy", "rb") as f:
-            return check_package.armv6m_literals(f.read())
+            return getattr(check_package, find)(f.read())
 
 
 def test_a_32_bit_constant_in_armv6m_native_code_is_found_and_a_signature_is_not():
@@ -171,3 +171,14 @@ def test_a_32_bit_constant_in_armv6m_native_code_is_found_and_a_signature_is_not
     assert _armv6m_literals(viper % "") == []  # only its argument-count check's signature
     assert _armv6m_literals(viper % " + 0x12345") == [0x12345]
     assert _armv6m_literals(viper % " & 0xFF00") == []  # made without a load: no such constant
+
+
+def test_a_jump_beyond_2_kb_in_armv6m_native_code_is_found():
+    # (the cause of the HardFaults that came and went with the image's layout on the emulated
+    # Cortex-M0: the serial deframer's and the fast path's large viper functions)
+    _cpython_only()
+    body = "        x = (x ^ (x << 4)) & 0xFF\n"
+    viper = "import micropython\n@micropython.viper\ndef f(x: int) -> int:\n    if x:\n%s    return x\n"
+    assert _armv6m_literals(viper % (body * 20), "armv6m_long_jumps") == []
+    jumps = _armv6m_literals(viper % (body * 300), "armv6m_long_jumps")
+    assert len(jumps) == 1 and jumps[0] > 2048, jumps

@@ -38,6 +38,7 @@ TWINS = (
     (framing, "frame_packet"),
     (deframer, "deframe"),
     (deframer, "drain"),
+    (deframer, "plain_run"),
     (fcs, "fcs16"),
 )
 # The asm_thumb functions (Thumb boards only), each with the pure function whose results it gives.
@@ -45,6 +46,7 @@ ASM_TWINS = (
     (pec, "pec_span", "pec_py"),
     (bufcopy, "copy_span", "copy_span_py"),
     (framing, "frame_span", "frame_packet_py"),
+    (deframer, "plain_span", "plain_run_py"),
 )
 # What CPython runs in place of a pure twin: a version of its own, through a C function.
 CPYTHON_VERSIONS = {"fcs16": "fcs16_binascii"}
@@ -729,6 +731,38 @@ def _deframed(deframe):
 
 def test_the_serial_deframer_queues_good_frames_and_counts_every_damaged_one():
     _pure_then_viper(deframer, "deframe", _deframed)
+
+
+def _plain_runs(plain_run):
+    # Runs of plain bytes, flags and escapes, from every start, at every frame position and
+    # limit, from two FCS values: what each copied, the FCS and the frame.
+    state = 9
+    buf = bytearray(90)
+    for j in range(90):
+        state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+        special = state >> 12 & 0xF  # one byte in eight a flag or an escape
+        buf[j] = 0x7E if special == 0 else 0x7D if special == 1 else state >> 16 & 0xFF
+    results = []
+    stopped = 0
+    for i in (0, 1, 13, 40, 89):
+        for pos in (0, 3, 60):
+            for k in (0, 1, 7, 74 - pos):
+                for crc in (0x1E0E, 0xFFFF):
+                    frame = bytearray(76)
+                    k = min(k, 90 - i)
+                    got = plain_run(frame, i, buf, k | pos << 7 | crc << 14)
+                    stopped += (got & 0x7F) < k  # at a flag or an escape
+                    results.append((got, bytes(frame)))
+    assert stopped > 20 and max(got & 0x7F for got, _ in results) > 7, results
+    return results
+
+
+def test_the_deframers_plain_run_copies_up_to_a_flag_or_escape_with_the_fcs():
+    _pure_then_viper(deframer, "plain_run", _plain_runs)
+
+
+def test_plain_span_is_plain_run():
+    assert _plain_runs(deframer.plain_span) == _plain_runs(deframer.plain_run_py)
 
 
 class _ScriptedI2C:

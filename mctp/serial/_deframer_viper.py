@@ -1,10 +1,13 @@
 # The viper deframe() used on MicroPython (see mctp.serial.deframer, which imports it under
 # try/except and says what it does): the same state machine, with the state in native ints for
-# the whole call and the FCS check and the queueing inline. (Its drain is _drain_viper's.)
+# the whole call, the FCS computed as the packet is written (kept in link._crc between calls)
+# and the queueing inline; a packet's plain bytes go in one call of plain_span (Thumb machine
+# code) or, without it, of plain_run. (Its drain is _drain_viper's.)
 
 import micropython
 
 from .._compat import const
+from ..fcs import fcs_byte as _fcs_byte
 
 # framing's bytes and deframer's states and reasons ([const-copy]).
 _FLAG = const(0x7E)
@@ -36,6 +39,36 @@ _len = len  # [builtin-global]
 
 
 @micropython.viper
+def plain_run(frame, i: int, buf, packed: int) -> int:
+    # mctp.serial.deframer.plain_run_py's, where there is no Thumb inline assembler (the
+    # deframe's caller checked the ranges).
+    k = packed & 0x7F
+    pos = (packed >> 7) & 0x7F
+    crc = packed >> 14
+    f = ptr8(frame)
+    src = ptr8(buf)
+    end = i + k
+    start = i
+    while i < end:
+        b = src[i]
+        if b >= _ESCAPE and b <= _FLAG:
+            break
+        f[pos] = b
+        x = (b ^ crc) & 0xFF
+        x = (x ^ (x << 4)) & 0xFF
+        crc = ((x << 8) | (crc >> 8)) ^ (x >> 4) ^ (x << 3)
+        pos += 1
+        i += 1
+    return (i - start) | crc << 7
+
+
+try:
+    from ._deframer_asm import plain_span as _run
+except (ImportError, SyntaxError):  # (no Thumb inline assembler)
+    _run = plain_run
+
+
+@micropython.viper
 def deframe(link, buf, n: int) -> int:
     if n < 0 or n > int(_len(buf)):
         raise ValueError("byte count out of the buffer")
@@ -43,23 +76,44 @@ def deframe(link, buf, n: int) -> int:
     state = int(link._state)
     pos = int(link._pos)
     count = int(link._count)
-    f = ptr8(link._frame)
+    crc = int(link._crc)
+    frame = link._frame  # (plain_run takes the buffer object)
+    f = ptr8(frame)
     queued = 0
+    reason = 0  # a drop's, counted at the end of the round (one call site: [armv6m-literal])
     i = 0
     while i < n:
+        if state == _DATA:
+            # The packet's plain bytes in one call, up to a flag or an escape.
+            k = count - pos
+            if k > n - i:
+                k = n - i
+            k = int(_run(frame, i, buf, k | pos << 7 | crc << 14))
+            crc = k >> 7
+            k &= 0x7F
+            pos += k
+            i += k
+            if pos == count:
+                state = _FCS_HIGH
+            if i == n:
+                break
         b = src[i]
         i += 1
-        if state == _DATA:
+        if state == _DATA or state == _ESCAPED:
             if b == _FLAG:
                 state = _OPENED  # and this flag opens the next frame
-                link._drop(_TRUNCATED)
-            elif b == _ESCAPE:
+                reason = _TRUNCATED
+            elif state == _DATA:  # (an escape: plain_run stops only there, or at a flag)
                 state = _ESCAPED
-            else:
+            elif state == _ESCAPED and b != _FLAG ^ _ESCAPED_BIT and b != _ESCAPE ^ _ESCAPED_BIT:
+                state = _SKIP
+                reason = _BAD_ESCAPE
+            else:  # an escaped byte (plain ones went through plain_run): rare, so a call
+                b ^= _ESCAPED_BIT
                 f[pos] = b
+                crc = int(_fcs_byte(crc, b))
                 pos += 1
-                if pos == count:
-                    state = _FCS_HIGH
+                state = _FCS_HIGH if pos == count else _DATA
         elif state == _FCS_HIGH:
             f[count] = b
             state = _FCS_LOW
@@ -67,72 +121,63 @@ def deframe(link, buf, n: int) -> int:
             f[count + 1] = b
             state = _CLOSING
         elif state == _CLOSING:
+            state = _CLOSED
             if b != _FLAG:
                 state = _SKIP
-                link._drop(_BAD_COUNT)
-                continue
-            state = _CLOSED
-            crc = _FCS_AFTER_REVISION
-            j = -1  # the count first, then the packet
-            while j < count:
-                x = (count if j < 0 else f[j]) ^ crc
-                x = (x ^ (x << 4)) & 0xFF
-                crc = ((x << 8) | (crc >> 8)) ^ (x >> 4) ^ (x << 3)
-                j += 1
-            if crc != (f[count] << 8 | f[count + 1]):
-                link._drop(_BAD_FCS)
-                continue
-            ring = link._ring
-            at = int(link._w)
-            w = at + 1
-            if w == int(_len(ring)):
-                w = 0
-            if w == int(link._r):
-                link._drop(_RING_FULL)
-                continue
-            ptr16(link._lengths)[at] = count
-            ptr8(link._gaps)[at] = int(link._gap)
-            link._gap = 0
-            link._w = w  # at once: poll reads it
-            frame = ring[w]
-            link._frame = frame
-            f = ptr8(frame)
-            queued += 1
-            wake = link._wake
-            if wake:  # (None or an object with set(): viper has no `is not None` on objects)
-                wake.set()
-        elif b == _FLAG:
-            if state >= _COUNT and state <= _ESCAPED:
-                link._drop(_TRUNCATED)
-            state = _OPENED
-        elif state == _ESCAPED:
-            if b == _FLAG ^ _ESCAPED_BIT or b == _ESCAPE ^ _ESCAPED_BIT:
-                f[pos] = b ^ _ESCAPED_BIT
-                pos += 1
-                state = _FCS_HIGH if pos == count else _DATA
+                reason = _BAD_COUNT
+            elif crc != (f[count] << 8 | f[count + 1]):
+                reason = _BAD_FCS
             else:
-                state = _SKIP
-                link._drop(_BAD_ESCAPE)
+                ring = link._ring
+                at = int(link._w)
+                w = at + 1
+                if w == int(_len(ring)):
+                    w = 0
+                if w == int(link._r):
+                    reason = _RING_FULL
+                else:
+                    ptr16(link._lengths)[at] = count
+                    ptr8(link._gaps)[at] = int(link._gap)
+                    link._gap = 0
+                    link._w = w  # at once: poll reads it
+                    frame = ring[w]
+                    link._frame = frame
+                    f = ptr8(frame)
+                    queued += 1
+                    wake = link._wake
+                    if wake:  # (None or an object with set(): viper has no `is not None`)
+                        wake.set()
+        elif b == _FLAG:
+            if state == _COUNT:
+                reason = _TRUNCATED
+            state = _OPENED
         elif state == _COUNT:
             if b < _MIN_COUNT:
                 state = _SKIP
-                link._drop(_TOO_SHORT)
+                reason = _TOO_SHORT
             elif b > int(link._max_count):
                 state = _SKIP
-                link._drop(_TOO_LONG)
+                reason = _TOO_LONG
             else:
                 count = b
                 pos = 0
                 state = _DATA
+                x = (b ^ _FCS_AFTER_REVISION) & 0xFF  # the FCS over the count
+                x = (x ^ (x << 4)) & 0xFF
+                crc = ((x << 8) | (_FCS_AFTER_REVISION >> 8)) ^ (x >> 4) ^ (x << 3)
         elif b == _REVISION and (state == _OPENED or state == _CLOSED):
             state = _COUNT
         elif state == _OPENED:
             state = _SKIP
-            link._drop(_BAD_REVISION)
+            reason = _BAD_REVISION
         elif state != _SKIP:  # HUNT or CLOSED
             state = _HUNT
-            link._drop(_NOISE)
+            reason = _NOISE
+        if reason:
+            link._drop(reason)
+            reason = 0
     link._state = state
     link._pos = pos
     link._count = count
+    link._crc = crc
     return queued

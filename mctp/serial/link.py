@@ -111,6 +111,7 @@ class SerialLink(RingLink):
         # where in a frame it is, and the packet's byte count (`_max_count` the most taken).
         self._state = HUNT
         self._count = 0
+        self._crc = 0  # the FCS so far over the packet being deframed (the viper deframe's)
         self._chunk = bytearray(CHUNK)  # what one read of the stream takes
         self._poll_bytes = min(CHUNK, (ring - 1) * _MIN_FRAME_BYTES)  # what one poll read takes
         if irq:

@@ -223,6 +223,12 @@ def mpy_cross_command():
 # signature so (harmless when misread: a fixed count still passes); any other such constant would
 # be wrong on a Pico ([armv6m-literal] in docs/architecture.md).
 _PC_LITERAL = re.compile(rb"\x00[\x48-\x4f]\x01\xe0(....)", re.S)
+# A forward jump (or a backward one) beyond the 2 KB a Thumb-1 branch reaches is made the same
+# way, `ldr r1, [pc, #0]; add pc, r1; .word offset`, padded from the function's start alike: at
+# 2 mod 4 the jump lands on the offset's half and the branch, a HardFault. A viper function's
+# loops and if-chains jump from one end of it to the other, so none may grow past about 2 KB of
+# ARMv6-M code (split it).
+_LONG_JUMP = re.compile(rb"\x00\x49\x8f\x44(....)", re.S)
 
 
 def armv6m_literals(mpy):
@@ -236,9 +242,17 @@ def armv6m_literals(mpy):
     return found
 
 
+def armv6m_long_jumps(mpy):
+    """The byte offsets of the jumps the ARMv6-M native code in `mpy` makes through a word
+    loaded from beside itself (jumps beyond 2 KB)."""
+    return [
+        int.from_bytes(match.group(1), "little", signed=True) for match in _LONG_JUMP.finditer(mpy)
+    ]
+
+
 def mpy_cross_errors(command, files, archs, out):
     """Compile every (target, source) for every arch into `out`; one message per failure (and
-    per constant of [armv6m-literal] in ARMv6-M native code)."""
+    per constant and long jump of [armv6m-literal] in ARMv6-M native code)."""
     errors = []
     compiled = os.path.join(out, "out.mpy")
     for arch in archs:
@@ -254,11 +268,18 @@ def mpy_cross_errors(command, files, archs, out):
                 errors.append("%s (%s): %s" % (target, arch, result.stderr.strip()))
             elif arch == "armv6m" and _native(source):
                 with open(compiled, "rb") as f:
-                    for word in armv6m_literals(f.read()):
+                    code = f.read()
+                    for word in armv6m_literals(code):
                         errors.append(
                             "%s (armv6m): native code loads the 32-bit constant 0x%08x from"
                             " beside itself, which a frozen image misreads when the function"
                             " starts at 2 mod 4 ([armv6m-literal])" % (target, word)
+                        )
+                    for offset in armv6m_long_jumps(code):
+                        errors.append(
+                            "%s (armv6m): native code jumps %d bytes through a word beside"
+                            " itself, which a frozen image misreads when the function starts at"
+                            " 2 mod 4: split the function ([armv6m-literal])" % (target, offset)
                         )
     return errors
 
