@@ -16,6 +16,7 @@ from testing import IS_MICROPYTHON, raises, skip
 from mctp import bufcopy, fcs
 from mctp.control import responder
 from mctp.core import fastpath
+from mctp.host import loopback
 from mctp.host.i2c_sim import SimBus, TargetSim
 from mctp.host.serial_pipe import SerialPipe
 from mctp.i2c import I2CLink, pec, ring, smbus
@@ -35,6 +36,7 @@ TWINS = (
     (serial_link, "transmit"),
     (fastpath, "control_request"),
     (responder, "quick_reply"),
+    (loopback, "transmit"),
     (framing, "frame_packet"),
     (deframer, "deframe"),
     (deframer, "drain"),
@@ -547,6 +549,49 @@ def _quick_replies(quick_reply):
 
 def test_the_quick_replies_are_the_full_paths_answers_sent():
     _pure_then_viper(responder, "quick_reply", _quick_replies)
+
+
+class _Wakes:
+    def __init__(self):
+        self.count = 0
+
+    def set(self):
+        self.count += 1
+
+
+def _loopback_sends(transmit):
+    # Packets from one link to others on a loopback bus (mtu 16: 20-byte buffers, rings of
+    # two): a first packet to an address, the next to the same (the link remembered), a full
+    # ring, another address, nobody's, a packet longer than the buffers, one the tap drops.
+    bus = loopback.LoopbackBus(16, depth=2)
+    a, b = bus.attach(0x10), bus.attach(0x11)
+    c = bus.attach(0x12, _Wakes())
+    sent = []
+    for phys, n in ((0x11, 5), (0x11, 20), (0x11, 6), (0x12, 7), (0x12, 21), (0x13, 5), (0x12, 8)):
+        for i in range(min(n, 20)):
+            a.tx_buf[i] = (i * 13 + n + phys) & 0xFF
+        if n > 20:
+            with raises(ValueError):
+                transmit(a, n, phys)
+        else:
+            sent.append(transmit(a, n, phys))
+    bus.tap = _drop_all
+    sent.append(transmit(a, 5, 0x12))
+    assert sent == [True, True, False, True, False, True, True]
+    assert (b.overflows, a.unreachable, c.wake.count, c.pending()) == (1, 1, 2, 2)
+    rings = []
+    for link in (b, c):
+        rings.append([bytes(link._ring[i][: link._lengths[i]]) for i in range(2)])
+        rings.append((list(link._sources), link._count, link._head))
+    return sent, rings
+
+
+def _drop_all(src, dest, buf, length):
+    return False
+
+
+def test_a_loopback_link_queues_each_packet_at_the_link_of_its_address():
+    _pure_then_viper(loopback, "transmit", _loopback_sends)
 
 
 def _fill_packets(fill_packet):
