@@ -409,8 +409,9 @@ def test_forwarding_allocates_nothing():
 
 def test_forwarding_nests_no_deeper_than_a_control_answer():
     # The C stack at the out-link's transmit: forwarding a packet against answering a control
-    # request, both from one poll of the bridge (the unix port's stack_use; on CPython the
-    # Python frames).
+    # request by the responder's full path (Core.respond: Get Message Type Support; Get
+    # Endpoint ID's quick_reply nests a frame less), both from one poll of the bridge (the unix
+    # port's stack_use; on CPython the Python frames).
     owner, bridge, _eps = bridged()
     depth = {}
     transmit = bridge.down.transmit
@@ -429,8 +430,9 @@ def test_forwarding_nests_no_deeper_than_a_control_answer():
     bridge.core.poll()
     peer = RawPeer(owner.bus, 0x11)
     bridge.core.add_route(9, 9, bridge.link, 0x11)
-    peer.send(0x20, build_packets(9, BRIDGE, 0x08, 0, GET_EID)[0])
+    peer.send(0x20, build_packets(9, BRIDGE, 0x08, 0, b"\x80\x05")[0])
     bridge.core.poll()
+    assert bridge.core.control.counters.responses == 1
     assert depth["forward"] <= depth["control"], depth
 
 

@@ -81,6 +81,14 @@ COPIES = (
             " EID_STATIC_CURRENT EID_STATIC_OTHER"
         ),
     ),
+    (
+        "mctp.control._answer_viper",
+        "mctp.core.packet",
+        "HEADER_VERSION FLAG_SOM FLAG_EOM TRANSPORT_HEADER_SIZE MAX_MTU",
+    ),
+    ("mctp.control._answer_viper", "mctp.constants", "MSG_TYPE_CONTROL"),
+    ("mctp.control._answer_viper", "mctp.core.fastpath", "MAX_TX_OFF"),
+    ("mctp.control._answer_viper", "mctp.core.reassembly", "FREE STATE_AT"),
     ("mctp.core.fastpath", "mctp.core.core", "CONTROL_OWNER"),
     (
         "mctp.serial._framing_viper",

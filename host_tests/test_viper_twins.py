@@ -16,6 +16,7 @@ from testing import IS_MICROPYTHON, raises, skip
 from mctp import bufcopy, fcs
 from mctp.control import responder
 from mctp.core import fastpath
+from mctp.host import loopback
 from mctp.host.i2c_sim import SimBus, TargetSim
 from mctp.host.serial_pipe import SerialPipe
 from mctp.i2c import I2CLink, pec, ring, smbus
@@ -34,7 +35,8 @@ TWINS = (
     (i2c_link, "transmit"),
     (serial_link, "transmit"),
     (fastpath, "control_request"),
-    (responder, "quick_answer"),
+    (responder, "quick_reply"),
+    (loopback, "transmit"),
     (framing, "frame_packet"),
     (deframer, "deframe"),
     (deframer, "drain"),
@@ -464,52 +466,134 @@ def test_the_control_request_path_fills_the_control_slot_alone():
     _pure_then_viper(fastpath, "control_request", _control_request_alone)
 
 
-def _quick_answers(quick_answer):
-    # Get Endpoint ID (each EID type, a bridge's endpoint type) and UUID answered as the full
-    # path answers them; every other request left to it.
-    core, _sink, _link, _clock = make_core(eid=0)
+def _answered(quick_reply, asked, eid=30, endpoint_type=0, static=0, link=None, ic=False):
+    # A control request in the control slot as the core hands it over, answered by
+    # quick_reply or, when it declines, by the full path; what each did: its result, the
+    # packets the link saw, the counters, and the slot's state after.
+    core, _sink, _link, _clock = make_core(eid=eid)
     uuid = bytes(range(16, 32))
-    control = responder.ControlResponder(core, uuid, static_eid=20)
+    control = responder.ControlResponder(core, uuid, static_eid=static or None)
+    core.eid, control.endpoint_type = eid, endpoint_type
+    link = link or RecordingLink()
     slot = core.pool.control_slot
-    answers = []
+    core.pool.start(slot, 9, 0x0B, len(asked))
+    slot.owner, slot.link, slot.phys, slot.ic = 0x100, link, 0x1D, ic
+    slot.buf[: len(asked)] = asked
+    core.pool.complete(slot)
+    taken = quick_reply(control, slot)
+    if not taken:
+        assert link.sent == [] and control.counters.total() == core.counters.total() == 0
+        core._send_packets = fastpath.send_packets_py  # (as a capture would: the full path)
+        control.handle(slot)
+    return (
+        taken,
+        link.sent,
+        control.counters.as_dict(),
+        core.counters.as_dict(),
+        core.tx_failed_link is link,
+        (slot.meta[0], slot.owner, slot.link, slot.phys, slot.reply),
+    )
+
+
+def _declined(control, slot):
+    return False
+
+
+def _quick_replies(quick_reply):
+    # Get Endpoint ID (each EID type, a bridge's endpoint type) and UUID answered and sent as
+    # the full path answers and sends them, and the slot released; every other request, an
+    # answer of two packets, a link send_packets refuses and a capture left to the full path.
+    results = []
     for eid, endpoint_type, static, asked in (
         (0, 0, 20, b"\x85\x02"),  # static EID supported, none set
         (20, 0, 20, b"\x86\x02"),  # the static EID
         (30, 1, 20, b"\x87\x02"),  # another, a bridge
         (30, 0, 0, b"\x9f\x02"),  # dynamic
         (30, 0, 0, b"\x81\x03"),  # Get Endpoint UUID
-        (30, 0, 0, b"\x81\x04"),  # another command: the full path's
-        (30, 0, 0, b"\x81\x02\x00"),  # a length of another command
-        (30, 0, 0, b"\x01\x02"),  # Rq clear
-        (30, 0, 0, b"\xc1\x02"),  # a datagram
-        (30, 0, 0, b"\x81"),  # no command
     ):
-        core.eid, control.endpoint_type, control.static_eid = eid, endpoint_type, static
-        slot.buf[: len(asked)] = asked
-        slot.length = len(asked)
-        control._rsp[:] = bytes(len(control._rsp))
-        n = quick_answer(control, slot)
-        answers.append(bytes(control._rsp[:n]))
-        if n:
-            control._slot, control._len = slot, 0
-            control._build_answer()  # the full path's answer, for the same request
-            assert control._len == n and bytes(control._rsp[:n]) == answers[-1], asked
-    slot.buf[:2] = b"\x81\x02"
-    slot.length, slot.ic = 2, True  # IC set: the full path's (to drop)
-    answers.append(quick_answer(control, slot))
-    assert answers == [
-        b"\x05\x02\x00\x00\x01\x00",
-        b"\x06\x02\x00\x14\x02\x00",
-        b"\x07\x02\x00\x1e\x13\x00",
-        b"\x1f\x02\x00\x1e\x00\x00",
-        b"\x01\x03\x00" + uuid,
-    ] + [b""] * 5 + [0]
-    assert control.counters.total() == 0  # (counted by handle(), which sends the answer)
-    return answers
+        result = _answered(quick_reply, asked, eid, endpoint_type, static)
+        full = _answered(_declined, asked, eid, endpoint_type, static)
+        assert result[0] and result[1:] == full[1:], asked
+        results.append(result)
+    assert [packet for _, ((_, packet),), *_ in results] == [
+        bytes((1, 9, 0, 0xC3, 0)) + b"\x05\x02\x00\x00\x01\x00",
+        bytes((1, 9, 20, 0xC3, 0)) + b"\x06\x02\x00\x14\x02\x00",
+        bytes((1, 9, 30, 0xC3, 0)) + b"\x07\x02\x00\x1e\x13\x00",
+        bytes((1, 9, 30, 0xC3, 0)) + b"\x1f\x02\x00\x1e\x00\x00",
+        bytes((1, 9, 30, 0xC3, 0)) + b"\x01\x03\x00" + bytes(range(16, 32)),
+    ]
+    for asked in (b"\x81\x04", b"\x81\x02\x00", b"\x01\x02", b"\xc1\x02", b"\x81"):
+        results.append(_answered(quick_reply, asked))  # another command, Rq clear, ...
+        assert not results[-1][0]
+    results.append(_answered(quick_reply, b"\x81\x02", ic=True))
+    # The link refuses the answer: counted as Core.respond counts it, the slot released.
+    results.append(_answered(quick_reply, b"\x81\x02", link=RecordingLink(refuse_after=0)))
+    assert results[-1][0] and results[-1][2]["send_failed"] == results[-1][3]["tx_failed"] == 1
+    assert results[-1][4] and results[-1][5] == (0, -1, None, None, None)
+    # An answer one byte short of the MTU goes in one packet; longer, in two (the full path).
+    results.append(_answered(quick_reply, b"\x81\x02", link=RecordingLink(mtu=7)))
+    assert results[-1][0]
+    results.append(_answered(quick_reply, b"\x81\x02", link=RecordingLink(mtu=6)))
+    assert not results[-1][0] and len(results[-1][1]) == 2
+    short = RecordingLink()
+    short.tx_buf = bytearray(len(short.tx_buf) - 1)  # send_packets refuses it (ValueError)
+    core, _sink, _link, _clock = make_core()
+    control = responder.ControlResponder(core, bytes(16))
+    slot = core.pool.control_slot
+    slot.buf[:2], slot.length, slot.link = b"\x81\x02", 2, short
+    results.append(quick_reply(control, slot))
+    core._send_packets = fastpath.send_packets_py  # a capture records the core's sends
+    slot.link = RecordingLink()
+    results.append(quick_reply(control, slot))
+    assert results[-2:] == [False, False] and control.counters.total() == 0
+    return results
 
 
-def test_the_quick_answers_are_the_full_paths_answers():
-    _pure_then_viper(responder, "quick_answer", _quick_answers)
+def test_the_quick_replies_are_the_full_paths_answers_sent():
+    _pure_then_viper(responder, "quick_reply", _quick_replies)
+
+
+class _Wakes:
+    def __init__(self):
+        self.count = 0
+
+    def set(self):
+        self.count += 1
+
+
+def _loopback_sends(transmit):
+    # Packets from one link to others on a loopback bus (mtu 16: 20-byte buffers, rings of
+    # two): a first packet to an address, the next to the same (the link remembered), a full
+    # ring, another address, nobody's, a packet longer than the buffers, one the tap drops.
+    bus = loopback.LoopbackBus(16, depth=2)
+    a, b = bus.attach(0x10), bus.attach(0x11)
+    c = bus.attach(0x12, _Wakes())
+    sent = []
+    for phys, n in ((0x11, 5), (0x11, 20), (0x11, 6), (0x12, 7), (0x12, 21), (0x13, 5), (0x12, 8)):
+        for i in range(min(n, 20)):
+            a.tx_buf[i] = (i * 13 + n + phys) & 0xFF
+        if n > 20:
+            with raises(ValueError):
+                transmit(a, n, phys)
+        else:
+            sent.append(transmit(a, n, phys))
+    bus.tap = _drop_all
+    sent.append(transmit(a, 5, 0x12))
+    assert sent == [True, True, False, True, False, True, True]
+    assert (b.overflows, a.unreachable, c.wake.count, c.pending()) == (1, 1, 2, 2)
+    rings = []
+    for link in (b, c):
+        rings.append([bytes(link._ring[i][: link._lengths[i]]) for i in range(2)])
+        rings.append((list(link._sources), link._count, link._head))
+    return sent, rings
+
+
+def _drop_all(src, dest, buf, length):
+    return False
+
+
+def test_a_loopback_link_queues_each_packet_at_the_link_of_its_address():
+    _pure_then_viper(loopback, "transmit", _loopback_sends)
 
 
 def _fill_packets(fill_packet):

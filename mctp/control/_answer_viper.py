@@ -1,12 +1,13 @@
-# The viper quick_answer() used on MicroPython (see mctp.control.responder, which imports it
+# The viper quick_reply() used on MicroPython (see mctp.control.responder, which imports it
 # under try/except and says what it does).
 
 import micropython
 
 from .._compat import const
+from ..core.fastpath import send_packets
 
-# constants' RQ, DATAGRAM and IID_MASK, and messages' commands, SUCCESS and EID types
-# ([const-copy]).
+# constants' RQ, DATAGRAM and IID_MASK, messages' commands, SUCCESS and EID types, packet's
+# header fields and fastpath's MAX_TX_OFF ([const-copy]).
 _RQ = const(0x80)
 _DATAGRAM = const(0x40)
 _IID_MASK = const(0x1F)
@@ -17,20 +18,59 @@ _EID_DYNAMIC = const(0)
 _EID_STATIC_SUPPORTED = const(1)
 _EID_STATIC_CURRENT = const(2)
 _EID_STATIC_OTHER = const(3)
+_HEADER_VERSION = const(1)
+_FLAG_SOM = const(0x80)
+_FLAG_EOM = const(0x40)
+_TRANSPORT_HEADER_SIZE = const(4)
+_MSG_TYPE_CONTROL = const(0)
+_MAX_MTU = const(250)
+_MAX_TX_OFF = const(255)
+_FREE = const(0)
+_STATE_AT = const(0)
+_len = len  # [builtin-global]
+_ONE = 1  # an object, for arithmetic on objects (a count may outgrow 32 bits)
+_NONE = None  # objects, to store (viper's None is of its own type)
+_NO_OWNER = -1
+_SEND_PACKETS = send_packets  # the core's own: a capture puts its recording one in its place
 
 
 @micropython.viper
-def quick_answer(responder, slot) -> int:
+def quick_reply(responder, slot) -> bool:
     if slot.ic or int(slot.length) != 2:
-        return 0
+        return False
     q = ptr8(slot.buf)
     if q[0] & (_RQ | _DATAGRAM) != _RQ:
-        return 0
+        return False
     command = q[1]
-    r = ptr8(responder._rsp)
-    n = 0
+    n = 19  # the answer after the type byte: Get Endpoint UUID's
     if command == _GET_ENDPOINT_ID:
-        eid = int(responder.core.eid)
+        n = 6
+    elif command != _GET_ENDPOINT_UUID:
+        return False
+    core = responder.core
+    if core._send_packets is not _SEND_PACKETS:
+        return False
+    link = slot.link
+    out = link.tx_buf
+    o = int(link.tx_off)
+    mtu = int(link.mtu)
+    # What send_packets refuses, and an answer of more than one packet: the full path's.
+    if uint(o) > uint(_MAX_TX_OFF) or uint(mtu - 1) >= uint(_MAX_MTU) or n >= mtu:
+        return False
+    if o + _TRANSPORT_HEADER_SIZE + mtu > int(_len(out)):
+        return False
+    eid = int(core.eid)
+    d = ptr8(out)
+    d[o] = _HEADER_VERSION
+    d[o + 1] = int(slot.src)
+    d[o + 2] = eid
+    d[o + 3] = _FLAG_SOM | _FLAG_EOM | int(slot.tag)  # sequence 0, TO clear
+    r = o + _TRANSPORT_HEADER_SIZE
+    d[r] = _MSG_TYPE_CONTROL
+    d[r + 1] = q[0] & _IID_MASK
+    d[r + 2] = command
+    d[r + 3] = _SUCCESS
+    if n == 6:
         static = int(responder.static_eid)
         kind = _EID_DYNAMIC
         if static and eid == static:
@@ -39,20 +79,31 @@ def quick_answer(responder, slot) -> int:
             kind = _EID_STATIC_SUPPORTED
         elif static:
             kind = _EID_STATIC_OTHER
-        r[3] = eid
-        r[4] = int(responder.endpoint_type) << 4 | kind
-        r[5] = 0  # medium-specific
-        n = 6
-    elif command == _GET_ENDPOINT_UUID:
+        d[r + 4] = eid
+        d[r + 5] = int(responder.endpoint_type) << 4 | kind
+        d[r + 6] = 0  # medium-specific
+    else:
         u = ptr8(responder.uuid)  # (16 bytes: the constructor checks)
         i = 0
         while i < 16:
-            r[3 + i] = u[i]
+            d[r + 4 + i] = u[i]
             i += 1
-        n = 19
+    counters = responder.counters
+    counters.requests = counters.requests + _ONE
+    sent = link.transmit(_TRANSPORT_HEADER_SIZE + 1 + n, slot.phys)
+    tx = core.counters
+    if sent:
+        tx.tx_packets = tx.tx_packets + _ONE
+        tx.tx_messages = tx.tx_messages + _ONE
+        counters.responses = counters.responses + _ONE
     else:
-        return 0
-    r[0] = q[0] & _IID_MASK
-    r[1] = command
-    r[2] = _SUCCESS
-    return n
+        tx.tx_failed = tx.tx_failed + _ONE
+        core.tx_failed_link = link
+        counters.send_failed = counters.send_failed + _ONE
+    # The slot released as Core.release releases it (a control request has no reply route).
+    m = ptr8(slot.meta)
+    m[_STATE_AT] = _FREE
+    slot.owner = _NO_OWNER
+    slot.link = _NONE
+    slot.phys = _NONE
+    return True

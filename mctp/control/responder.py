@@ -14,10 +14,15 @@
 #
 # Nothing here allocates per request: the response is built in a buffer made at construction.
 # The requests a bus owner repeats (Get Endpoint ID, Get Endpoint UUID) are answered by one call,
-# quick_answer(responder, slot), which is viper code on boards ([viper-twin]): it builds the
-# answer of such a request, well formed (Rq set, D and IC clear, no data), in responder._rsp
-# and returns its length, as the full path (_build_answer) would; 0 for any other request,
-# which the full path answers.
+# quick_reply(responder, slot), which is viper code on boards ([viper-twin]): for such a request,
+# well formed (Rq set, D and IC clear, no data), it writes the answer's packet (one packet, as
+# _build_answer and Core.respond would make it) straight into the link's transmit buffer, calls
+# the link's transmit, counts as handle() and Core.respond count, releases the slot as
+# Core.release does, and returns True. It returns False, having changed nothing, for any other
+# request, for an answer that needs more than one packet or a link send_packets refuses, and
+# while a capture (mctp.capture) has taken the core's send over: the full path then answers.
+# A fault in the link's transmit propagates as from Core.respond (the core counts it and frees
+# the slot).
 
 from .._compat import const, unique_id
 from ..bufcopy import copy_into
@@ -51,6 +56,18 @@ from .messages import (
     VERSION_BASE,
     VERSION_TYPE_NOT_SUPPORTED,
     uuid_from_unique_id,
+)
+from ..core.fastpath import MAX_TX_OFF
+from ..core.packet import (
+    DEST_EID_AT,
+    FLAG_EOM,
+    FLAG_SOM,
+    FLAGS_AT,
+    HEADER_VERSION,
+    MAX_MTU,
+    SRC_EID_AT,
+    TRANSPORT_HEADER_SIZE,
+    VERSION_AT,
 )
 from ..counters import Counters
 
@@ -140,11 +157,12 @@ class ControlResponder:
 
     def handle(self, slot):
         """Answer the complete control request in `slot`, then free the slot. Never raises."""
+        if quick_reply(self, slot):
+            return  # what a bus owner repeats: answered, sent and released in one call
         self._slot = slot
         self.counters.requests += 1
-        self._len = quick_answer(self, slot)  # what a bus owner repeats, in one call
-        if not self._len:
-            self._guarded()
+        self._len = 0
+        self._guarded()
         if self._len:
             # Sent from here, once built ([c-stack]); the core catches its faults.
             if self.core.respond(slot, MSG_TYPE_CONTROL, self._rsp, self._len):
@@ -302,23 +320,70 @@ class ControlResponder:
         return SUCCESS
 
 
-def quick_answer_py(responder, slot):
+def quick_reply_py(responder, slot):
+    n = _quick_length(slot)
+    if not n or not _one_packet(responder.core, slot.link, n):
+        return False
+    _quick_packet(responder, slot, slot.link.tx_buf, slot.link.tx_off)
+    sent = slot.link.transmit(TRANSPORT_HEADER_SIZE + 1 + n, slot.phys)
+    _quick_counted(responder, slot.link, sent)
+    responder.core.pool.release(slot)  # (a control request has no reply route)
+    return True
+
+
+def _quick_length(slot):
+    # The length of the answer after its type byte, for a request quick_reply answers; or 0.
     if slot.ic or slot.length != 2 or slot.buf[0] & (RQ | DATAGRAM) != RQ:
         return 0
     if slot.buf[1] == GET_ENDPOINT_ID:
-        responder._get_eid()
-    elif slot.buf[1] == GET_ENDPOINT_UUID:
-        responder._put(responder.uuid)
+        return 6
+    return 19 if slot.buf[1] == GET_ENDPOINT_UUID else 0
+
+
+def _one_packet(core, link, n):
+    # The answer fits one packet of a link send_packets takes, and no capture records.
+    return (
+        "_send_packets" not in core.__dict__
+        and 0 <= link.tx_off <= MAX_TX_OFF
+        and n < link.mtu <= MAX_MTU
+        and link.tx_off + TRANSPORT_HEADER_SIZE + link.mtu <= len(link.tx_buf)
+    )
+
+
+def _quick_packet(responder, slot, out, o):
+    # The answer's packet at out[o:], as Core.respond sends it: sequence 0, TO clear.
+    eid = responder.core.eid
+    out[o + VERSION_AT] = HEADER_VERSION
+    out[o + DEST_EID_AT] = slot.src
+    out[o + SRC_EID_AT] = eid
+    out[o + FLAGS_AT] = FLAG_SOM | FLAG_EOM | slot.tag
+    o += TRANSPORT_HEADER_SIZE
+    out[o] = MSG_TYPE_CONTROL
+    out[o + 1] = slot.buf[0] & IID_MASK
+    out[o + 2] = slot.buf[1]
+    out[o + 3] = SUCCESS
+    if slot.buf[1] == GET_ENDPOINT_ID:
+        out[o + 4] = eid
+        out[o + 5] = responder.endpoint_type << 4 | responder._eid_type()
+        out[o + 6] = 0  # medium-specific
     else:
-        return 0
-    rsp = responder._rsp
-    rsp[0] = slot.buf[0] & IID_MASK
-    rsp[1] = slot.buf[1]
-    rsp[2] = SUCCESS
-    return responder._len
+        copy_into(out, o + 4, responder.uuid, 0, 16)
+
+
+def _quick_counted(responder, link, sent):
+    counters = responder.core.counters
+    responder.counters.requests += 1
+    if sent:
+        counters.tx_packets += 1
+        counters.tx_messages += 1
+        responder.counters.responses += 1
+    else:
+        counters.tx_failed += 1
+        responder.core.tx_failed_link = link
+        responder.counters.send_failed += 1
 
 
 try:
-    from ._answer_viper import quick_answer
+    from ._answer_viper import quick_reply
 except (ImportError, SyntaxError):
-    quick_answer = quick_answer_py
+    quick_reply = quick_reply_py

@@ -38,6 +38,27 @@ class LoopbackBus:
         return None
 
 
+# Send: transmit(link, length, phys), LoopbackLink.transmit, queues the `length`-byte packet in
+# link.tx_buf at the receive ring of the link at `phys`: False (counted) when no link has that
+# address or its ring is full, True otherwise (also when the bus's tap drops it: the sender
+# cannot tell). The link remembers the link it sent to last (_peer, at _peer_phys), so the
+# next packet to the same address is queued without looking the address up. The viper version
+# queues such a packet in one call, without a tap; anything else goes the bytecode way
+# (_transmit_looked_up). transmit_py is its twin ([viper-twin]).
+
+
+def transmit_py(link, length, phys):
+    if link._peer is None or phys is not link._peer_phys or link.bus.tap is not None:
+        return link._transmit_looked_up(length, phys)
+    return link._peer._enqueue(link.tx_buf, length, link.phys)
+
+
+try:
+    from ._loopback_viper import transmit
+except (ImportError, SyntaxError):
+    transmit = transmit_py
+
+
 class LoopbackLink(Link):
     def __init__(self, bus, phys, wake=None, depth=None):
         depth = depth or bus.depth
@@ -48,18 +69,25 @@ class LoopbackLink(Link):
         self.tx_buf = bytearray(TRANSPORT_HEADER_SIZE + bus.mtu)
         self.tx_off = 0
         self._ring = [bytearray(TRANSPORT_HEADER_SIZE + bus.mtu) for _ in range(depth)]
-        self._lengths = [0] * depth
+        self._lengths = bytearray(depth)  # (a packet is at most 4 + 250 bytes)
         self._sources = [0] * depth
         self._head = 0
         self._count = 0
         self.overflows = 0  # packets refused because this link's ring was full
         self.unreachable = 0  # packets sent to an address nobody has
+        self._peer = None  # the link sent to last, and its address (transmit's)
+        self._peer_phys = None
 
-    def transmit(self, length, phys):
+    # transmit(length, phys): the module's transmit, viper on MicroPython, as a method.
+    transmit = transmit
+
+    def _transmit_looked_up(self, length, phys):
         dest = self.bus.find(phys)
         if dest is None:
             self.unreachable += 1
             return False
+        self._peer = dest
+        self._peer_phys = phys
         tap = self.bus.tap
         if tap is not None and tap(self.phys, phys, self.tx_buf, length) is False:
             return True  # lost on the wire: the sender cannot tell
