@@ -454,7 +454,7 @@ class BridgeStackRig(AsyncStackRig):
             def I2C(self, bus_id, freq=400_000, sda=None, scl=None):
                 return rig.controller
 
-            def _target(self, bus_id, addr, sda=None, scl=None):
+            def _target(self, bus_id, addr, mem=None, mem_addrsize=8, sda=None, scl=None):
                 return target
 
         line = SerialPipe()
