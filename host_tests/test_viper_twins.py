@@ -45,6 +45,7 @@ TWINS = (
 ASM_TWINS = (
     (pec, "pec_span", "pec_py"),
     (bufcopy, "copy_span", "copy_span_py"),
+    (bufcopy, "move_span", "move_span_py"),
     (framing, "frame_span", "frame_packet_py"),
 )
 # What CPython runs in place of a pure twin: a version of its own, through a C function.
@@ -120,6 +121,21 @@ def test_copy_span_copies_every_alignment_and_length_like_copy_into():
                 expected = bytearray(260)
                 expected[dst_off : dst_off + n] = src[src_off : src_off + n]
                 assert dst == expected, (dst_off, src_off, n)
+
+
+def test_move_span_copies_like_copy_span_and_zeroes_what_it_copied():
+    for move in (bufcopy.move_span_py, bufcopy.move_span):
+        for dst_off in range(3):
+            for src_off in (0, 1, 15, 130):
+                for n in (0, 1, 2, 5, 71, 257):
+                    src = bytearray((i * 11 + 5) & 0xFF for i in range(400))
+                    dst = bytearray(260)
+                    move(dst, src, src_off, n << 16 | dst_off)
+                    expected_src = bytearray((i * 11 + 5) & 0xFF for i in range(400))
+                    expected = bytearray(260)
+                    expected[dst_off : dst_off + n] = expected_src[src_off : src_off + n]
+                    expected_src[src_off : src_off + n] = bytes(n)
+                    assert (dst, src) == (expected, expected_src), (dst_off, src_off, n)
 
 
 def _pec_at_any_offset_and_start(pec_version):

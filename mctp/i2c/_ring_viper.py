@@ -1,9 +1,10 @@
-# The viper take(), from_memory() and poll() used on MicroPython (see mctp.i2c.ring, which imports them under
-# try/except and says what they do).
+# The viper take(), from_memory() and poll() used on MicroPython (see mctp.i2c.ring, which
+# imports them under try/except and says what they do).
 
 import micropython
 
 from .._compat import const
+from ..bufcopy import move_span
 from .smbus import check_frame
 
 # ring's IRQ flags, SCRATCH and events, smbus's codes and offsets, packet's ([const-copy]).
@@ -112,6 +113,10 @@ def from_memory(mem, at: int, frame, end: int) -> int:
     d = ptr8(frame)
     count = m[at]
     n = count + 3  # command, count, counted bytes, PEC
+    if count and n <= end and at + n - 1 <= size:  # whole, not wrapping: the common case
+        d[0] = at
+        move_span(frame, mem, at, (n - 1) << 16 | 1)
+        return n
     fits = n <= end
     if fits and count:
         d[0] = at

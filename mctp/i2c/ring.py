@@ -37,7 +37,7 @@
 # Boards use the viper versions; the pure-Python ones give the same results ([viper-twin]).
 
 from .._compat import const
-from ..bufcopy import copy_into
+from ..bufcopy import copy_into, move_span
 from ..core.link import RX_FULL
 from ..core.packet import FLAG_EOM, FLAG_SOM, FLAGS_AT, SRC_EID_AT
 from .smbus import RING_FULL, RX_FRAMING, RX_PACKET_AT, RX_SOURCE_AT, TOO_LONG, check_frame
@@ -140,6 +140,10 @@ def from_memory_py(mem, at, frame, end):
     (the command code first), zeroing what it read; its length, 0 for none (a probe), or
     -1 when it would not fit in frame[:end] (its bytes zeroed all the same)."""
     count = mem[at]
+    if count and count + 3 <= end and at + count + 2 <= len(mem):  # whole, not wrapping
+        frame[0] = at
+        move_span(frame, mem, at, (count + 2) << 16 | 1)
+        return count + 3
     n = count + 3  # command, count, counted bytes, PEC
     fits = n <= end
     if fits and count:
