@@ -9,6 +9,7 @@
 import sys
 
 from mctp.bufcopy import copy_into
+from mctp.i2c import MEM_SIZE
 
 from .endpoint import EndpointApp, missing_part
 
@@ -47,16 +48,24 @@ def build(config=None, wake=None):
     import machine  # noqa: PLC0415 (boards only)
 
     c = config or load_config()
-    i2c = target = None
+    i2c = target = mem = None
     if c.I2C_ADDR is not None:
         check_firmware(machine)
         i2c = machine.I2C(
             c.CONTROLLER_ID, freq=c.I2C_FREQ, **_pins(machine, c.CONTROLLER_SDA, c.CONTROLLER_SCL)
         )
+        # In memory mode: the port collects each write in C, and the link's handler runs once
+        # a frame instead of once a FIFO load (a byte, on rp2).
+        mem = bytearray(MEM_SIZE)
         target = machine.I2CTarget(
-            c.TARGET_ID, c.I2C_ADDR, **_pins(machine, c.TARGET_SDA, c.TARGET_SCL)
+            c.TARGET_ID,
+            c.I2C_ADDR,
+            mem=mem,
+            mem_addrsize=8,
+            **_pins(machine, c.TARGET_SDA, c.TARGET_SCL),
         )
     options = {
+        "target_mem": mem,
         "uuid": c.UUID,
         "eid": c.EID,
         "mtu": c.MTU,

@@ -63,6 +63,8 @@ class EndpointApp:
     from that interrupt, other streams by polls; `led` anything with toggle(), or None; `wake`
     the flag the links set when a frame is queued (an asyncio.ThreadSafeFlag, which the I2C
     target's IRQ may set), which main() needs: run() (blocking, for the REPL) polls instead.
+    `target_mem`: the memory `target` was made with in memory mode (I2CTarget(..., mem=...,
+    mem_addrsize=8), as firmware.board makes it; see mctp.i2c.I2CLink), or None.
 
     `spdm`: the SPDM responder's service once serve_spdm() has been called (None before).
 
@@ -72,11 +74,12 @@ class EndpointApp:
     firmware.board from board_config.CAPTURE, or by hand: Capture(32).attach(app.core)).
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (a setting each, as firmware.board passes them)
         self,
         i2c=None,
         target=None,
         addr=None,
+        *,
         uuid=None,
         eid=None,
         mtu=64,
@@ -88,13 +91,16 @@ class EndpointApp:
         clock=ticks_ms,
         wake=None,
         serial=None,
+        target_mem=None,
     ):
         self.core = Core(config or Config(**ENDPOINT_LIMITS), 0, clock)
         self.wake = wake
         self.link = None
         self.serial = None
         if i2c is not None:
-            self.link = self.core.add_link(I2CLink(i2c, target, addr, mtu, wake=wake))
+            self.link = self.core.add_link(
+                I2CLink(i2c, target, addr, mtu, wake=wake, mem=target_mem)
+            )
         if serial is not None:
             try:
                 from mctp.serial import MAX_MTU, SerialLink  # noqa: PLC0415 (I2C-only: none)

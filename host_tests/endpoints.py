@@ -6,7 +6,7 @@ from mctp._compat import ticks_add
 from mctp.config import Config
 from mctp.core import Core
 from mctp.server import DirectClient
-from mctp.i2c import IRQ_END_WRITE, IRQ_WRITE_REQ, I2CLink
+from mctp.i2c import IRQ_END_WRITE, IRQ_WRITE_REQ, MEM_SIZE, I2CLink
 from mctp.host.i2c_sim import SimBus
 from mctp.host.loopback import LoopbackBus
 from mctp.errors import ResponseCode
@@ -68,14 +68,17 @@ def network(count=2, mtu=64, config=None, clock=None, depth=32):
     return _connect(eps)
 
 
-def i2c_network(count=2, mtu=64, config=None, clock=None, fifo=16, ring=None):
-    """Like network(), on the simulated I2C bus: an I2CLink (controller and target) each."""
+def i2c_network(count=2, mtu=64, config=None, clock=None, fifo=16, ring=None, mem=False):
+    """Like network(), on the simulated I2C bus: an I2CLink (controller and target) each,
+    the targets in memory mode (as on a board) when `mem`."""
     bus = SimBus()
     clock = clock or FakeClock(1000)
     eps = []
     for i in range(count):
         addr = 0x10 + i
-        link = I2CLink(bus.controller(), bus.target(addr, fifo), addr, mtu, ring=ring)
+        memory = bytearray(MEM_SIZE) if mem else None
+        target = bus.target(addr, fifo, memory)
+        link = I2CLink(bus.controller(), target, addr, mtu, ring=ring, mem=memory)
         eps.append(Endpoint(bus, link, addr, 8 + i, clock, config))
     return _connect(eps)
 

@@ -46,19 +46,33 @@ class _Following:
 
 
 def test_i2c_frames_go_through_the_handler_once_per_event_and_all_arrive():
+    for mem in (True, False):
+        core, target, link, frames = bench.i2c_rx_setup(mem=mem)
+        assert [len(frame) for frame in frames] == [72] * 16  # FIFO: five loads, then the end
+        run = bench.irq_frames_run(bench.link_handler(target), frames, link.poll, core, target.mem)
+        for rounds in (1, 2, 3):
+            run()
+            assert link.counters.rx_frames == 16 * rounds
+            assert link.pending() == 0 and core.pool.in_use() == 0
+        assert link.counters.irq_errors == 0
+        assert _allocated(run) == 0
+
+
+def test_a_memory_mode_target_stand_in_calls_the_handler_once_a_frame():
     core, target, link, frames = bench.i2c_rx_setup()
-    assert [len(frame) for frame in frames] == [72] * 16  # five FIFO loads each, then the end
-    run = bench.irq_frames_run(bench.link_handler(target), frames, link.poll, core)
-    for rounds in (1, 2, 3):
-        run()
-        assert link.counters.rx_frames == 16 * rounds
-        assert link.pending() == 0 and core.pool.in_use() == 0
-    assert link.counters.irq_errors == 0
-    assert _allocated(run) == 0
+    calls = []
+
+    def handler(stand_in):
+        calls.append(bytes(target.mem[15 : 15 + 71]))
+        bench.link_handler(target)(stand_in)
+
+    bench.irq_frames_run(handler, frames[:2], link.poll, core, target.mem)()
+    assert calls == [frames[0][1:], frames[1][1:]]  # the frame in memory at each END_WRITE
+    assert link.counters.rx_frames == 2
 
 
 def test_the_handler_reads_sixteen_bytes_an_event_then_ends_each_frame():
-    core, target, link, frames = bench.i2c_rx_setup()
+    core, target, link, frames = bench.i2c_rx_setup(mem=False)
     following = _Following(bench.link_handler(target), link)
     bench.irq_frames_run(following, frames[:2], link.poll, core)()
     each = [16, 32, 48, 64, 72, 0]  # five WRITE_REQs, the FIFO's bytes each; then END_WRITE

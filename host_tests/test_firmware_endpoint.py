@@ -47,9 +47,10 @@ class FakeMachine:
         self.made.append(("I2C", bus_id, freq, sda.name, scl.name))
         return self.bus.controller()
 
-    def _target(self, bus_id, addr, sda=None, scl=None):
+    def _target(self, bus_id, addr, mem=None, mem_addrsize=8, sda=None, scl=None):
         self.made.append(("I2CTarget", bus_id, addr, sda.name, scl.name))
-        return self.bus.target(addr)
+        self.mem_addrsize = mem_addrsize
+        return self.bus.target(addr, mem=mem)
 
     def UART(self, uart_id, baudrate=9600, rxbuf=256, timeout=0, tx=None, rx=None):
         self.made.append(("UART", uart_id, baudrate, tx.name, rx.name))
@@ -108,6 +109,8 @@ def test_the_firmware_starts_and_serves_a_bus_owner():
     with machine_module(fake):
         app = firmware.board.build()
     assert fake.made == [("I2C", 0, 100_000, 4, 5), ("I2CTarget", 1, 0x1D, 6, 7)]
+    # The target in memory mode, the link reading its frames from that memory.
+    assert fake.mem_addrsize == 8 and bus.find(0x1D).mem is app.link._mem
     assert app.core.eid == 0  # no static EID configured: it waits for Set Endpoint ID
     assert app.control.uuid == uuid_from_unique_id(BOARD_ID)
 

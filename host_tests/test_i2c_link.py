@@ -10,7 +10,7 @@ from testing import heap_locked, needs_socket, raises
 from mctp import MctpError, RecvMetadata, ResponseCode
 from mctp.config import Config
 from mctp.core.core import SEND_LINK_FAILED, SEND_OK, Core
-from mctp.i2c import MEM_SIZE, I2CLink, I2CMemLink
+from mctp.i2c import MEM_SIZE, I2CLink
 from mctp.host.i2c_sim import SimBus
 from mctp.core.packet import FLAG_TO
 from mctp.i2c.smbus import encode_frame
@@ -32,12 +32,15 @@ class Sink(endpoints.Sink):
 
 
 def bus_owner_and_endpoint(fifo=16, mem=False):
-    """The bus owner (EID 8 at 0x10) as a bare core on the simulated bus, and a second target
-    at 0x1D whose received frames a test can read or feed (the endpoint side)."""
+    """The bus owner (EID 8 at 0x10) as a bare core on the simulated bus (its target in
+    memory mode when `mem`), and a second target at 0x1D whose received frames a test can read
+    or feed (the endpoint side)."""
     bus = SimBus()
     clock = FakeClock(0)
     core = Core(Config(), 8, clock)
-    link = core.add_link(I2CLink(bus.controller(), bus.target(0x10, fifo), 0x10))
+    memory = bytearray(MEM_SIZE) if mem else None
+    target = bus.target(0x10, fifo, memory)
+    link = core.add_link(I2CLink(bus.controller(), target, 0x10, mem=memory))
     sink = Sink(core)
     frames = []
     bus.tap = lambda addr, buf, length: frames.append(bytes((addr << 1,)) + bytes(buf[:length]))
@@ -68,7 +71,7 @@ def mem_pair():
     for addr, eid in ((0x10, 8), (0x11, 9)):
         core = Core(Config(), eid, clock)
         mem = bytearray(MEM_SIZE)
-        core.add_link(I2CMemLink(bus.controller(), bus.target(addr, mem=mem), mem, addr))
+        core.add_link(I2CLink(bus.controller(), bus.target(addr, mem=mem), addr, mem=mem))
         cores.append(core)
     return bus, cores
 
@@ -240,13 +243,14 @@ def test_invalid_link_settings_are_refused():
     for addr, mtu in ((0x07, 64), (0x78, 64), (0x10, 0), (0x10, 251)):
         with raises(ValueError):
             I2CLink(bus.controller(), bus.target(0x10), addr, mtu)
-    with raises(ValueError):
-        I2CMemLink(bus.controller(), bus.target(0x10), bytearray(100), 0x10)
+    with raises(ValueError) as caught:
+        I2CLink(bus.controller(), bus.target(0x10), 0x10, mem=bytearray(100))
+    assert str(caught.value) == "mem must hold at least 272 bytes, not 100"
 
 
 def test_i2c_packet_path_with_the_heap_locked():
-    for fifo in (16, 1):
-        a, b = i2c_network(fifo=fifo)
+    for fifo, mem in ((16, False), (1, False), (16, True)):
+        a, b = i2c_network(fifo=fifo, mem=mem)
         listener = a.stack.listener(1)
         req = b.stack.req(8)
         resp = listener.resp_channel()

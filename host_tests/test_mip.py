@@ -171,8 +171,8 @@ class StandIn:
         self.i2c = UdpI2C()
         return self.i2c
 
-    def I2CTarget(self, bus_id, addr, sda=None, scl=None):
-        self.target = UdpI2CTarget(addr, 0)
+    def I2CTarget(self, bus_id, addr, mem=None, mem_addrsize=8, sda=None, scl=None):
+        self.target = UdpI2CTarget(addr, 0, mem=mem)
         return self.target
 
     def unique_id(self):

@@ -30,6 +30,7 @@ TWINS = (
     (smbus, "check_frame"),
     (ring, "take"),
     (ring, "poll"),
+    (ring, "from_memory"),
     (fastpath, "append_middle"),
     (fastpath, "send_packets"),
     (i2c_link, "transmit"),
@@ -47,6 +48,7 @@ TWINS = (
 ASM_TWINS = (
     (pec, "pec_span", "pec_py"),
     (bufcopy, "copy_span", "copy_span_py"),
+    (bufcopy, "move_span", "move_span_py"),
     (framing, "frame_span", "frame_packet_py"),
     (deframer, "plain_span", "plain_run_py"),
 )
@@ -123,6 +125,21 @@ def test_copy_span_copies_every_alignment_and_length_like_copy_into():
                 expected = bytearray(260)
                 expected[dst_off : dst_off + n] = src[src_off : src_off + n]
                 assert dst == expected, (dst_off, src_off, n)
+
+
+def test_move_span_copies_like_copy_span_and_zeroes_what_it_copied():
+    for move in (bufcopy.move_span_py, bufcopy.move_span):
+        for dst_off in range(3):
+            for src_off in (0, 1, 15, 130):
+                for n in (0, 1, 2, 5, 71, 257):
+                    src = bytearray((i * 11 + 5) & 0xFF for i in range(400))
+                    dst = bytearray(260)
+                    move(dst, src, src_off, n << 16 | dst_off)
+                    expected_src = bytearray((i * 11 + 5) & 0xFF for i in range(400))
+                    expected = bytearray(260)
+                    expected[dst_off : dst_off + n] = expected_src[src_off : src_off + n]
+                    expected_src[src_off : src_off + n] = bytes(n)
+                    assert (dst, src) == (expected, expected_src), (dst_off, src_off, n)
 
 
 def _pec_at_any_offset_and_start(pec_version):
@@ -260,6 +277,64 @@ def _ring_take(take):
 
 def test_the_ring_take_queues_good_frames_and_counts_every_other_write():
     _pure_then_viper(ring, "take", _ring_take)
+
+
+def _ring_take_memory(take):
+    # The same writes into a memory-mode target: good frames, a bad PEC, a frame too long, a
+    # probe, a read, another command, a write cut short, and a full ring.
+    frames = []
+    for seq in range(4):
+        frame = bytearray(80)
+        n = smbus.encode_frame(frame, 0x10, 0x11, bytes((1, 8, 9, 0xC8 | seq << 4)) + bytes(60))
+        frames.append(bytes(frame[1:n]))
+    bad = bytearray(frames[0])
+    bad[-1] ^= 1
+    too_long = bytearray(frames[0] + bytes(20))
+    too_long[1] += 20
+    other = b"\x0e" + frames[0][1:]
+    mem = bytearray(i2c_link.MEM_SIZE)
+    target = TargetSim(0x10, mem=mem)
+    link = I2CLink(SimBus().controller(), target, 0x10, ring=3, mem=mem)
+    target.irq(lambda t: take(link, t), ring.IRQ_END_WRITE | ring.IRQ_END_READ)
+    for write in (frames[0], bad, too_long, b"", other, frames[1][:20], frames[1], frames[2]):
+        target._written(write, len(write))
+    target._read(1)
+    counters = link.counters.as_dict()
+    assert link.pending() == 2 and link._gaps[1] == 1
+    assert {k: v for k, v in counters.items() if v} == {
+        "bad_pec": 2,
+        "too_long": 1,
+        "bad_command": 1,
+        "ring_full": 1,
+        "probes": 1,
+        "read_requests": 1,
+    }
+    assert mem == bytearray(len(mem))
+    return counters, bytes(link._ring[0]), bytes(link._ring[1]), list(link._lengths)
+
+
+def test_the_ring_take_queues_a_memory_mode_targets_good_frames_and_counts_every_other():
+    _pure_then_viper(ring, "take", _ring_take_memory)
+
+
+def _from_memory(from_memory):
+    # Frames at every register near the memory's end (wrapping), every count around the
+    # frame's room, and a zero count: the frame, its length, and the memory zeroed after.
+    results = []
+    for at in (0, 15, 250, 255):  # (an 8-bit register)
+        for count in (0, 1, 60, 63, 64, 255):
+            mem = bytearray(pattern(272, at + count))
+            mem[at] = count
+            frame = bytearray(70)
+            n = from_memory(mem, at, frame, 66)
+            results.append((n, bytes(frame), bytes(mem)))
+    assert [r[0] for r in results[:6]] == [0, 4, 63, 66, -1, -1]
+    assert results[7][1][:4] == bytes((15, 1)) + pattern(272, 16)[16:18]
+    return results
+
+
+def test_from_memory_copies_a_frame_wrapping_at_the_memorys_end_and_zeroes_what_it_read():
+    _pure_then_viper(ring, "from_memory", _from_memory)
 
 
 class _FailingTarget(TargetSim):

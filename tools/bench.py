@@ -14,11 +14,14 @@ Figures:
   i2c_tx_packet_us         one 64-byte-payload packet out through the I2C binding: the core's
                            fragmenter, the SMBus frame and its PEC, the write (to a controller
                            that only acknowledges), per packet of a 16-packet message
-  i2c_rx_packet_us         one 64-byte-payload frame in: the target IRQ handler's byte reads
-                           (16-byte FIFO), the frame and PEC check at END_WRITE, the ring, then
-                           the core (header checks, reassembly copy), per packet; the handler
-                           called once per event against a stand-in target whose calls are C
-                           calls, as a board's I2CTarget's are (nothing taken off)
+  i2c_rx_packet_us         one 64-byte-payload frame in, as a board takes it: the frame written
+                           into a memory-mode target's memory (one C call standing in for the
+                           port's), the IRQ handler at END_WRITE (the frame copied out, its
+                           PEC and checks, the ring), then the core (header checks, reassembly
+                           copy), per packet; the handler called as the port calls it against
+                           a stand-in target whose calls are C calls (nothing taken off)
+  i2c_fifo_rx_packet_us    the same with the target in FIFO mode: the handler called for each
+                           16-byte FIFO load, then at END_WRITE
   serial_tx_packet_us      one 64-byte-payload packet out through the serial binding: the core's
                            fragmenter, the frame (escaping, FCS) and the write (to a stream that
                            takes every byte), per packet of a 16-packet message
@@ -83,7 +86,7 @@ from mctp._compat import ticks_diff, ticks_ms  # noqa: E402
 from mctp.control.responder import ControlResponder  # noqa: E402
 from mctp.core import Core  # noqa: E402
 from mctp.server import DirectClient  # noqa: E402
-from mctp.i2c import IRQ_END_WRITE, IRQ_WRITE_REQ, I2CLink  # noqa: E402
+from mctp.i2c import IRQ_END_WRITE, IRQ_WRITE_REQ, MEM_SIZE, I2CLink  # noqa: E402
 from mctp.i2c.ring import SCRATCH  # noqa: E402
 from mctp.host.i2c_sim import SimBus, TargetSim  # noqa: E402
 from mctp.i2c.pec import pec  # noqa: E402
@@ -345,40 +348,55 @@ class _IrqStandIn:
 
 
 class _TargetStandIn:
-    """machine.I2CTarget with one frame in its receive FIFO, as the link's IRQ handler uses it:
-    irq() gives the IRQ object of the event being dispatched (the next in the driver's queue),
-    readinto(buf) the FIFO's bytes, at most len(buf) at a time, as the rp2's 16-byte FIFO does;
-    rewind(0) puts the frame back in the FIFO. `events`: the port's dispatches for the frame,
-    a WRITE_REQ per FIFO load, then END_WRITE; `next`: the next frame's stand-in, or None."""
+    """machine.I2CTarget with one frame written to it, as the link's IRQ handler uses it:
+    irq() gives the IRQ object of the event being dispatched (the next in the driver's queue).
+    In FIFO mode (`mem` None), readinto(buf) gives the FIFO's bytes, at most len(buf) at a time,
+    as the rp2's 16-byte FIFO does, and rewind(0) puts the frame back in the FIFO; `events`,
+    the port's dispatches for the frame, are a WRITE_REQ per FIFO load, then END_WRITE. In
+    memory mode, rewind(0) and fill(view) are what the port's C does with the write (the bytes
+    after the command code into `view`, mem at the register), `memaddr` the register, and
+    the one event is END_WRITE. `next`: the next frame's stand-in, or None."""
 
-    def __init__(self, queue, frame):
-        fifo = io.BytesIO(frame)
+    def __init__(self, queue, frame, mem):
         self.irq = queue.popleft
-        self.readinto = fifo.readinto
+        self.view = None
+        if mem is None:
+            fifo = io.BytesIO(frame)
+            self.readinto = fifo.readinto
+            self.events = (len(frame) + SCRATCH - 1) // SCRATCH + 1
+        else:
+            fifo = io.BytesIO(frame[1:])
+            self.memaddr = frame[0]
+            self.view = memoryview(mem)[frame[0] : frame[0] + len(frame) - 1]
+            self.fill = fifo.readinto
+            self.events = 1
         self.rewind = fifo.seek
-        self.events = (len(frame) + SCRATCH - 1) // SCRATCH + 1
         self.next = None
 
 
 def link_handler(target):
     """The IRQ handler a link gave `target` (a TargetSim) for the events it reads frames by."""
-    if target._trigger & (IRQ_WRITE_REQ | IRQ_END_WRITE) != IRQ_WRITE_REQ | IRQ_END_WRITE:
+    if target.mem is not None:
+        if not target._trigger & IRQ_END_WRITE:
+            raise ValueError("the link's handler must take END_WRITE")
+    elif target._trigger & (IRQ_WRITE_REQ | IRQ_END_WRITE) != IRQ_WRITE_REQ | IRQ_END_WRITE:
         raise ValueError("the link's handler must take WRITE_REQ and END_WRITE")
     return target._handler
 
 
-def irq_frames_run(handler, frames, poll, core):
+def irq_frames_run(handler, frames, poll, core, mem=None):
     """A run() that puts each of `frames` (the bytes after the address byte) through
     `handler` (link_handler's), one call per event as the port's C code makes them, each
-    frame from a stand-in target, then calls poll(core) (the link's poll)."""
+    frame from a stand-in target (a memory-mode one writing into `mem` when given), then calls
+    poll(core) (the link's poll)."""
     write = _IrqStandIn(IRQ_WRITE_REQ)
     end = _IrqStandIn(IRQ_END_WRITE)
-    count = sum((len(frame) + SCRATCH - 1) // SCRATCH + 1 for frame in frames)
+    count = len(frames) if mem else sum((len(f) + SCRATCH - 1) // SCRATCH + 1 for f in frames)
     queue = deque((), count)  # noqa: RUF037 (MicroPython's deque: maxlen by position only)
     sequence = []
     first = last = None
     for frame in frames:
-        stand_in = _TargetStandIn(queue, frame)
+        stand_in = _TargetStandIn(queue, frame, mem)
         sequence += [write] * (stand_in.events - 1) + [end]
         if last is None:
             first = stand_in
@@ -395,6 +413,8 @@ def irq_frames_run(handler, frames, poll, core):
         stand_in = setup[2]
         while stand_in is not None:
             stand_in.rewind(0)
+            if stand_in.view:
+                stand_in.fill(stand_in.view)
             i = stand_in.events
             while i:
                 handler(stand_in)
@@ -405,13 +425,15 @@ def irq_frames_run(handler, frames, poll, core):
     return run
 
 
-def i2c_rx_setup(dest=8):
+def i2c_rx_setup(dest=8, mem=True):
     """An endpoint at 0x10 (its core, the TargetSim its link's handler was given, the link)
     and the 16 frames of a 1024-byte message from EID 9 (0x11) to EID `dest` (its own), as
-    its target receives them (no address byte)."""
+    its target receives them (no address byte). The target is in memory mode (its memory:
+    target.mem), as a board's, unless `mem` is False."""
     core = Core(eid=8)
-    target = TargetSim(0x10)
-    link = core.add_link(I2CLink(SimBus().controller(), target, 0x10))
+    memory = bytearray(MEM_SIZE) if mem else None
+    target = TargetSim(0x10, mem=memory)
+    link = core.add_link(I2CLink(SimBus().controller(), target, 0x10, mem=memory))
     _Sink(core)
     frames = []
     for seq in range(16):
@@ -423,10 +445,11 @@ def i2c_rx_setup(dest=8):
     return core, target, link, frames
 
 
-def i2c_rx_run():
-    """The 16 frames of a 1024-byte message in, each through the IRQ handler, then poll."""
-    core, target, link, frames = i2c_rx_setup()
-    run = irq_frames_run(link_handler(target), frames, link.poll, core)
+def i2c_rx_run(mem=True):
+    """The 16 frames of a 1024-byte message in, each through the IRQ handler, then poll; the
+    target in memory mode unless `mem` is False."""
+    core, target, link, frames = i2c_rx_setup(mem=mem)
+    run = irq_frames_run(link_handler(target), frames, link.poll, core, target.mem)
     run()
     if link.counters.rx_frames != 16 or core.pool.in_use() or link.pending():
         raise AssertionError("the stand-in's frames did not all arrive")
@@ -444,7 +467,7 @@ def bridge_forward_run():
     out = core.add_link(I2CLink(_AckingI2C(), SimBus().target(0x10), 0x10))
     core.add_route(9, 9, link, 0x11)
     core.add_route(30, 30, out, 0x30)
-    run = irq_frames_run(link_handler(target), frames, link.poll, core)
+    run = irq_frames_run(link_handler(target), frames, link.poll, core, target.mem)
     run()
     if core.counters.fwd_packets != 16 or link.pending() or out.counters.tx_frames != 16:
         raise AssertionError("the bridge did not forward every frame")
@@ -582,13 +605,14 @@ def control_answer_run():
     receive, responder, transmit with PEC. With it, answered(): how many requests the
     responder answered."""
     core = Core(eid=9)
-    target = TargetSim(0x1D)
-    link = core.add_link(I2CLink(_AckingI2C(), target, 0x1D))
+    mem = bytearray(MEM_SIZE)
+    target = TargetSim(0x1D, mem=mem)
+    link = core.add_link(I2CLink(_AckingI2C(), target, 0x1D, mem=mem))
     Server(core)
     responder = ControlResponder(core, bytes(16))
     request = bytearray(16)
     n = encode_frame(request, 0x1D, 0x10, b"\x01\x00\x08\xc8\x00\x80\x02")
-    run = irq_frames_run(link_handler(target), [bytes(request[1:n])], link.poll, core)
+    run = irq_frames_run(link_handler(target), [bytes(request[1:n])], link.poll, core, mem)
 
     def answered():
         return responder.counters.responses
@@ -699,6 +723,7 @@ def main():
     print("packet_rx_us: %.1f us" % per_packet_us(packet_rx_run(), 1, 20000))
     print("i2c_tx_packet_us: %.1f us" % per_packet_us(i2c_tx_run(), 16, 1000))
     print("i2c_rx_packet_us: %.1f us" % per_packet_us(i2c_rx_run(), 16, 1000))
+    print("i2c_fifo_rx_packet_us: %.1f us" % per_packet_us(i2c_rx_run(False), 16, 1000))
     print("serial_tx_packet_us: %.1f us" % per_packet_us(serial_tx_run(), 16, 1000))
     print("serial_rx_packet_us: %.1f us" % per_packet_us(serial_rx_run(), 16, 1000))
     print("pec_72_bytes_us: %.2f us" % per_packet_us(pec_72_run(), 1, 20000))

@@ -475,12 +475,14 @@ def audit_line(app):
 
 def open_bus(s):
     """The controller and the target on the UDP bus, or SystemExit when the port is taken.
-    Frames leave from the target's port, where a hub (--i2c-hub) delivers ours."""
+    Frames leave from the target's port, where a hub (--i2c-hub) delivers ours. The target is
+    in memory mode, as firmware.board makes a board's (its memory: target.mem)."""
     from mctp.host.i2c_hub import hello  # noqa: PLC0415 (imports socket)
     from mctp.host.i2c_udp import UdpI2C, UdpI2CTarget  # noqa: PLC0415
+    from mctp.i2c import MEM_SIZE  # noqa: PLC0415
 
     try:
-        target = UdpI2CTarget(s["addr"], s["listen"])
+        target = UdpI2CTarget(s["addr"], s["listen"], mem=bytearray(MEM_SIZE))
     except OSError as error:
         if not s["listen"]:
             raise SystemExit("run_endpoint.py: no free UDP port: %s" % error) from None
@@ -660,6 +662,7 @@ def main(argv):
         config=s["config"],
         wake=wake,
         serial=serial,
+        target_mem=target.mem if target else None,
         **options,
     )
     for name in ("echo", "pldm"):

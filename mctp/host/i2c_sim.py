@@ -65,7 +65,8 @@ class TargetSim:
     def __init__(self, addr, fifo=16, mem=None):
         self.addr = addr
         self.fifo = fifo  # bytes one readinto may return: 16 like rp2, 1 like stm32
-        self.mem = mem  # memory mode (esp32): writes land in mem at the register address
+        self.mem = mem  # memory mode: writes land in mem at the register address
+        self.memaddr = 0  # memory mode: the register address of the last write
         self._irq = _Irq()
         self._handler = None
         self._trigger = 0
@@ -102,7 +103,7 @@ class TargetSim:
         # A controller wrote data[:length] (the bytes after the address byte) to us; `end`
         # False loses the END_WRITE (a fault).
         if self.mem is not None:
-            self._written_to_mem(data, length)
+            self._written_to_mem(data, length, end)
             return
         self._data = data
         self._length = length
@@ -123,15 +124,22 @@ class TargetSim:
             self._fire(IRQ_READ_REQ)
         self._fire(IRQ_END_READ)
 
-    def _written_to_mem(self, data, length):
-        # The first byte is the register address; the rest is stored from there on.
+    def _written_to_mem(self, data, length, end):
+        # As MicroPython's extmod/machine_i2c_target.c with mem_addrsize=8: the first byte is
+        # the register address (modulo the memory's size), the rest is stored from there on,
+        # wrapping at the memory's end; END_WRITE comes after a write with bytes after the
+        # register, or with none at all (an address-only write, as stm32 reports it), not after
+        # the register alone.
         if length:
-            at = data[0]
-            count = length - 1
-            if at + count > len(self.mem):
-                count = len(self.mem) - at
-            copy_into(self.mem, at, data, 1, count)
-        self._fire(IRQ_END_WRITE)
+            at = data[0] % len(self.mem)
+            self.memaddr = at
+            if length == 1:
+                return
+            for i in range(1, length):
+                self.mem[at] = data[i]
+                at = (at + 1) % len(self.mem)
+        if end:
+            self._fire(IRQ_END_WRITE)
 
 
 class SimI2CTarget(TargetSim):

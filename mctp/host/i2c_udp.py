@@ -104,10 +104,11 @@ class UdpI2C:
 class UdpI2CTarget(TargetSim):
     """The target side: frames arriving on `port` (0: a free one, then read `.port`) for
     `addr` reach the IRQ handler, in the event order of machine.I2CTarget, when the link polls
-    (service(room)): at most `room` frames each time, the rest wait in the socket."""
+    (service(room)): at most `room` frames each time, the rest wait in the socket. `mem`: a
+    memory-mode target's memory, as machine.I2CTarget's (see TargetSim)."""
 
-    def __init__(self, addr, port=0, host="127.0.0.1", fifo=16):
-        super().__init__(addr, fifo)
+    def __init__(self, addr, port=0, host="127.0.0.1", fifo=16, mem=None):
+        super().__init__(addr, fifo, mem)
         # (non-blocking: under asyncio, watch(target.sock, wake), mctp.aio)
         self.sock, self.port = bound_socket(host, port)
         self.ignored = 0  # datagrams addressed to someone else

@@ -1,5 +1,5 @@
 # The SMBus/I2C binding (DSP0237): link (I2CLink over machine.I2C + machine.I2CTarget, and
-# I2CMemLink for memory-mode targets), ring (the receive ring's per-frame work, both ends),
+# a memory-mode target with `mem`), ring (the receive ring's per-frame work, both ends),
 # smbus (the frame codec), pec (its CRC-8) and neighbours (EID to address, learned); ring, pec
 # and the frame codec have viper versions for MicroPython.
 
@@ -13,4 +13,4 @@ from .ring import (
     IRQ_READ_REQ,
     IRQ_WRITE_REQ,
 )
-from .link import DEFAULT_RING, MEM_SIZE, I2CLink, I2CMemLink
+from .link import DEFAULT_RING, MEM_SIZE, I2CLink

@@ -1,13 +1,14 @@
-# The viper take() and poll() used on MicroPython (see mctp.i2c.ring, which imports them under
-# try/except and says what they do).
+# The viper take(), from_memory() and poll() used on MicroPython (see mctp.i2c.ring, which
+# imports them under try/except and says what they do).
 
 import micropython
 
 from .._compat import const
+from ..bufcopy import move_span
 from .smbus import check_frame
 
 # ring's IRQ flags, SCRATCH and events, smbus's codes and offsets, packet's ([const-copy]).
-_IRQ_READ_REQ = const(4)
+_IRQ_READS = const(4 | 16)  # READ_REQ, END_READ
 _IRQ_WRITE_REQ = const(8)
 _IRQ_END_WRITE = const(32)
 _SCRATCH = const(16)
@@ -63,9 +64,15 @@ def take(link, target):
             frame = link._frame
             d = ptr8(frame)
             end = int(_len(frame)) - _POS_BYTES
-            n = d[end] | d[end + 1] << 8
-            d[end] = 0
-            d[end + 1] = 0
+            mem = link._mem
+            if mem:  # (None or a bytearray: viper has no `is not None` on objects)
+                n = int(from_memory(mem, target.memaddr, frame, end))
+                if n < 0:
+                    n = _OUTGROWN
+            else:
+                n = d[end] | d[end + 1] << 8
+                d[end] = 0
+                d[end + 1] = 0
             event = _TOO_LONG
             if n == 0:
                 event = _EVENT_PROBE
@@ -90,13 +97,43 @@ def take(link, target):
                 wake = link._wake
                 if wake:  # (None or an object with set(): viper has no `is not None` on objects)
                     wake.set()
-        if flags & _IRQ_READ_REQ:
+        if flags & _IRQ_READS:
             event |= _EVENT_READ
         if event:
             link._event = event
             link._irq_event(target)
     except Exception:
         link._irq_error()
+
+
+@micropython.viper
+def from_memory(mem, at: int, frame, end: int) -> int:
+    m = ptr8(mem)
+    size = int(_len(mem))
+    d = ptr8(frame)
+    count = m[at]
+    n = count + 3  # command, count, counted bytes, PEC
+    if count and n <= end and at + n - 1 <= size:  # whole, not wrapping: the common case
+        d[0] = at
+        move_span(frame, mem, at, (n - 1) << 16 | 1)
+        return n
+    fits = n <= end
+    if fits and count:
+        d[0] = at
+    i = 1
+    while i < n:
+        if fits:
+            d[i] = m[at]
+        m[at] = 0
+        at += 1
+        if at == size:
+            at = 0
+        i += 1
+    if not count:
+        return 0
+    if fits:
+        return n
+    return -1
 
 
 @micropython.viper

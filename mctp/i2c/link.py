@@ -11,20 +11,20 @@
 # Receive: a hard IRQ handler moves bytes into a preallocated ring of frame buffers
 #   (core.link.RingLink) and, at the end of each write, checks the frame (count, command,
 #   source bit, PEC, header version) and queues it or counts why not. poll() hands queued
-#   packets to the core outside the IRQ.
+#   packets to the core outside the IRQ. With a memory-mode target (`mem`), the port collects
+#   each write in C and the handler runs once a frame, at its end, instead of once per FIFO
+#   load (rp2's target interrupts per byte): what a board uses.
 #
 # Nothing here allocates per packet, and no exception leaves the IRQ handler (MicroPython
 # disables a handler for good after one).
 
 from .._compat import const
-from ..bufcopy import copy_into
 from ..counters import Counters
 from ..core.link import RX_FULL, RingLink
 from .ring import (
     EVENT_PROBE,
     EVENT_READ,
     EVENT_REASON,
-    IRQ_END_WRITE,
     POS_BYTES,
     SCRATCH,
     poll,
@@ -35,7 +35,6 @@ from .ring import (
 from .neighbours import Neighbours
 from ..core.packet import BASELINE_MTU, MAX_MTU, TRANSPORT_HEADER_SIZE
 from .smbus import (
-    CMD_MCTP,
     DROP_NAMES,
     RING_FULL,
     TOO_LONG,
@@ -48,6 +47,8 @@ from .smbus import (
 # A frame's bytes, its end, and reads (ring's IRQ flags, [const-copy]). The write position is
 # reset at each frame's end rather than at its address match: one handler call less a frame.
 _TRIGGERS = const(4 | 8 | 32)
+# A memory-mode target's: a frame's end and a read's (the port answers reads from mem).
+_MEM_TRIGGERS = const(32 | 16)
 
 # smbus.PACKET_AT, RX_PACKET_AT, RX_SOURCE_AT and RX_FRAMING, and packet.DEST_EID_AT and
 # SRC_EID_AT ([const-copy]).
@@ -57,6 +58,10 @@ _RX_SOURCE_AT = const(2)
 _RX_FRAMING = const(4)
 _DEST_EID_AT = const(1)
 _SRC_EID_AT = const(2)
+
+# A memory-mode target's memory: the command code (0x0F) is the register address, the byte
+# count, source address, packet and PEC follow it, up to 15 + 1 + 255 + 1 bytes.
+MEM_SIZE = const(272)
 
 # Frames the receive ring holds by default: a 1024-byte message in 64-byte packets, and four
 # more frames.
@@ -138,12 +143,29 @@ class I2CLink(RingLink):
     holds a largest message (1024 bytes) in baseline packets plus four frames (20). `wake`,
     when given, has its set() called from the IRQ when a frame is queued (an
     asyncio.ThreadSafeFlag, say).
+
+    `mem`: a bytearray of at least MEM_SIZE bytes when `target` was made in memory mode with
+    it (I2CTarget(id, addr, mem=mem, mem_addrsize=8)): the port then collects each write in
+    C and the link's handler runs once a frame, from a hard IRQ where the port has them (rp2,
+    stm32; esp32's are soft, and a frame that follows another before the handler ran
+    overwrites it). Without it, the handler runs for every FIFO load of the target.
     """
 
     def __init__(
-        self, i2c, target, addr, mtu=BASELINE_MTU, rx_mtu=None, ring=None, retries=3, wake=None
+        self,
+        i2c,
+        target,
+        addr,
+        mtu=BASELINE_MTU,
+        rx_mtu=None,
+        ring=None,
+        retries=3,
+        wake=None,
+        mem=None,
     ):
         check_address(addr)
+        if mem is not None and len(mem) < MEM_SIZE:
+            raise ValueError("mem must hold at least %d bytes, not %d" % (MEM_SIZE, len(mem)))
         if not 1 <= mtu <= MAX_MTU:
             raise ValueError("mtu must be 1..250")
         rx_mtu = mtu if rx_mtu is None else rx_mtu
@@ -174,6 +196,7 @@ class I2CLink(RingLink):
         self._scratch = bytearray(SCRATCH)  # what one read of the target's FIFO takes
         self._answer_to_read = b"\xff"  # what a read of the target is answered with
         self._pec_init = pec_init(addr)  # the PEC of our own address byte (check_frame)
+        self._mem = mem  # a memory-mode target's memory (ring.from_memory), or None
         # The EID and address byte learned last, as src | address << 8 (ring.poll, _learn).
         self._last_from = 0
         # Receive: frames as the target sees them (command code first, no address byte), in the
@@ -187,7 +210,13 @@ class I2CLink(RingLink):
         self._attach(target)
 
     def _attach(self, target):
-        target.irq(self._irq_handler, _TRIGGERS, hard=True)
+        if self._mem is None:
+            target.irq(self._irq_handler, _TRIGGERS, hard=True)
+            return
+        try:
+            target.irq(self._irq_handler, _MEM_TRIGGERS, hard=True)
+        except ValueError:  # "hard IRQ unsupported" (esp32)
+            target.irq(self._irq_handler, _MEM_TRIGGERS, hard=False)
 
     # Send.
 
@@ -232,12 +261,15 @@ class I2CLink(RingLink):
     def _read_request(self, target):
         # MCTP only writes. A read ends any write in progress: rp2 and stm32 report END_WRITE
         # at the repeated start before it, but should that ever be missed, the write's bytes
-        # must not be glued to the next frame.
+        # must not be glued to the next frame. (A memory-mode target has answered the read
+        # itself, from mem: zeros, as a frame's bytes are zeroed once read.)
+        self.counters.read_requests += 1
+        if self._mem is not None:
+            return
         if position(self._frame):
             set_position(self._frame, 0)
             self.counters.interrupted += 1
             self._gap = 1
-        self.counters.read_requests += 1
         target.write(self._answer_to_read)
 
     # Receive: the stack side.
@@ -252,46 +284,3 @@ class I2CLink(RingLink):
         if src and src | frame[_RX_SOURCE_AT] << 8 != self._last_from:
             self._last_from = src | frame[_RX_SOURCE_AT] << 8
             self.neighbours.learn(src, frame[_RX_SOURCE_AT] >> 1)
-
-
-# Where a frame lands in a memory-mode target: command 0x0F is the register address, so the
-# byte count is at mem[15], the source address, packet and PEC follow.
-MEM_SIZE = const(272)  # 16 + the largest count (255) + PEC
-
-
-class I2CMemLink(I2CLink):
-    """I2CLink for ports whose I2CTarget only works as a memory device (esp32-S2/S3/C3).
-
-    Create the target with mem=bytearray(MEM_SIZE) and mem_addrsize=8 and pass the same `mem`
-    here. Memory mode has only soft END_WRITE events, and the next write reuses `mem`, so each
-    frame is copied into the ring as soon as it ends.
-    """
-
-    def __init__(self, i2c, target, mem, addr, **options):
-        if len(mem) < MEM_SIZE:
-            raise ValueError("mem must hold at least %d bytes" % MEM_SIZE)
-        self._mem = mem
-        super().__init__(i2c, target, addr, **options)
-
-    def _attach(self, target):
-        target.irq(self._irq_handler, IRQ_END_WRITE, hard=False)
-
-    def _irq(self, target):
-        # Memory mode has only END_WRITE.
-        try:
-            if target.irq().flags() & IRQ_END_WRITE:
-                self._mem_frame(target)
-        except Exception:
-            self.counters.irq_errors += 1
-
-    def _mem_frame(self, target):
-        mem = self._mem
-        mem[14] = CMD_MCTP  # the register address, as a frame's first byte
-        n = mem[15] + 3  # command, count, counted bytes, PEC
-        if n > len(self._frame) - POS_BYTES:
-            n = -1
-        else:
-            copy_into(self._frame, 0, mem, 14, n)
-        set_position(self._frame, n)
-        mem[15] = 0  # a write elsewhere must not pass for this frame again
-        take(self, target)  # the frame's end (the IRQ's flags say END_WRITE only)

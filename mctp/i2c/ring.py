@@ -11,11 +11,13 @@
 #     becomes -1 once the frame has outgrown link._frame (the FIFO is still drained, so the
 #     target does not stall, and -1 stays -1 until the frame's end);
 #   - on END_WRITE checks the frame (smbus.check_frame) and, when it is good and the ring has
-#     room, queues it: its length and gap mark at ring position link._w, which moves on, and
+#     room, queues it (a memory-mode target's frame is first copied out of link._mem, see
+#     from_memory): its length and gap mark at ring position link._w, which moves on, and
 #     link._frame becomes the next ring frame; link._wake.set() when there is a wake.
 # What is left for Python, it puts in link._event and calls link._irq_event(target): count a
-# drop (the reason, 1..15), count a probe (EVENT_PROBE: an address-only write) or answer a
-# read (EVENT_READ). An exception inside is counted by link._irq_error() instead of leaving the
+# drop (the reason, 1..15), count a probe (EVENT_PROBE: an address-only write) or a read
+# (EVENT_READ: READ_REQ, answered there, or a memory-mode target's END_READ, answered by the
+# port from its memory). An exception inside is counted by link._irq_error() instead of leaving the
 # handler (MicroPython disables a hard IRQ handler for good after one).
 #
 # One call per IRQ, which takes the link rather than its fields: an IRQ comes every few bytes
@@ -35,7 +37,7 @@
 # Boards use the viper versions; the pure-Python ones give the same results ([viper-twin]).
 
 from .._compat import const
-from ..bufcopy import copy_into
+from ..bufcopy import copy_into, move_span
 from ..core.link import RX_FULL
 from ..core.packet import FLAG_EOM, FLAG_SOM, FLAGS_AT, SRC_EID_AT
 from .smbus import RING_FULL, RX_FRAMING, RX_PACKET_AT, RX_SOURCE_AT, TOO_LONG, check_frame
@@ -47,6 +49,7 @@ IRQ_READ_REQ = const(4)
 IRQ_WRITE_REQ = const(8)
 IRQ_END_READ = const(16)
 IRQ_END_WRITE = const(32)
+IRQ_READS = const(IRQ_READ_REQ | IRQ_END_READ)
 
 SCRATCH = const(16)  # bytes one readinto takes: the depth of the rp2's and stm32's FIFOs, or more
 
@@ -75,8 +78,8 @@ def _events(link, target):
     flags = target.irq().flags()
     if flags & IRQ_WRITE_REQ:
         _append(link, target)
-    event = _end_write(link) if flags & IRQ_END_WRITE else 0
-    if flags & IRQ_READ_REQ:
+    event = _end_write(link, target) if flags & IRQ_END_WRITE else 0
+    if flags & IRQ_READS:
         event |= EVENT_READ
     link._event = event
     return event
@@ -107,15 +110,56 @@ def _append(link, target):
         set_position(link._frame, pos + count)
 
 
-def _end_write(link):
-    n = position(link._frame)
-    set_position(link._frame, 0)
+def _end_write(link, target):
+    if link._mem is None:
+        n = position(link._frame)
+        set_position(link._frame, 0)
+    else:
+        n = from_memory(link._mem, target.memaddr, link._frame, len(link._frame) - POS_BYTES)
     if not n:
         return EVENT_PROBE
     reason = TOO_LONG if n < 0 else check_frame(link._frame, n, link._pec_init)
     if reason:
         return reason
     return 0 if link._queue(n) else RING_FULL
+
+
+# A memory-mode target (I2CTarget(..., mem=link._mem, mem_addrsize=8), mctp.i2c.I2CMemLink)
+# collects a write in C: the command code is the register address, the bytes after it land in
+# mem from there on (wrapping at its end), and END_WRITE comes once the write has ended, with
+# target.memaddr the register. The port cannot say how many bytes came, so the frame is read
+# from its byte count, and every byte read is zeroed: a write cut short then leaves zeros where
+# its last bytes should be, which the PEC check refuses, rather than the bytes of an earlier
+# frame (a controller retrying a frame it lost arbitration on would otherwise have it taken
+# twice). A zero count is what a write with nothing after the command leaves: a probe, not a
+# frame.
+
+
+def from_memory_py(mem, at, frame, end):
+    """Copy the frame written at register `at` of `mem` into `frame` as the FIFO mode has it
+    (the command code first), zeroing what it read; its length, 0 for none (a probe), or
+    -1 when it would not fit in frame[:end] (its bytes zeroed all the same)."""
+    count = mem[at]
+    if count and count + 3 <= end and at + count + 2 <= len(mem):  # whole, not wrapping
+        frame[0] = at
+        move_span(frame, mem, at, (count + 2) << 16 | 1)
+        return count + 3
+    n = count + 3  # command, count, counted bytes, PEC
+    fits = n <= end
+    if fits and count:
+        frame[0] = at
+    i = 1
+    while i < n:
+        if fits:
+            frame[i] = mem[at]
+        mem[at] = 0
+        at += 1
+        if at == len(mem):
+            at = 0
+        i += 1
+    if not count:
+        return 0
+    return n if fits else -1
 
 
 def poll_py(link, core):
@@ -168,7 +212,8 @@ def _middle(link, core, frame):
 
 
 try:
-    from ._ring_viper import poll, take
+    from ._ring_viper import from_memory, poll, take
 except (ImportError, SyntaxError):
+    from_memory = from_memory_py
     poll = poll_py
     take = take_py

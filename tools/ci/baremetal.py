@@ -612,6 +612,7 @@ def write_baseline(figures):
 # step, which is as large as the garbage collection that falls into it).
 CHECKED = (
     "m0_i2c_rx_packet_instr",
+    "m0_i2c_fifo_rx_packet_instr",
     "m0_i2c_tx_packet_instr",
     "m0_serial_rx_packet_instr",
     "m0_serial_tx_packet_instr",

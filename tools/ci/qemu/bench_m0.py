@@ -13,7 +13,8 @@ from time import ticks_diff, ticks_us
 import bench
 import firmware.endpoint  # noqa: F401 (imported before m0_stack_ram_bytes measures the heap)
 from endpoints import Drain, FakeClock, firmware_app, frame_writes
-from mctp.i2c import IRQ_END_WRITE, IRQ_WRITE_REQ
+from mctp.bufcopy import copy_into
+from mctp.i2c import IRQ_END_WRITE, MEM_SIZE
 from mctp.host.i2c_sim import SimBus
 from mctp.core.packet import build_packets
 from mctp.constants import MAX_PAYLOAD_SIZE
@@ -49,12 +50,14 @@ def instructions(run, repeats, per_tick):
     return ticks_diff(ticks_us(), start) * per_tick / repeats
 
 
-def rx_packet(per_tick):
-    # The 16 frames of a 1 KiB message, each through the IRQ handler (16-byte FIFO reads,
-    # the frame check at END_WRITE), called once per event against a stand-in target whose
-    # irq(), flags() and readinto() are C calls as a board's are, then poll and the core, into
-    # the reassembly slot. Nothing is taken off (docs/baremetal.md).
-    return instructions(bench.i2c_rx_run(), 20, per_tick) / 16
+def rx_packet(per_tick, mem=True):
+    # The 16 frames of a 1 KiB message, each through the IRQ handler against a stand-in
+    # target whose calls are C calls as a board's are: in memory mode (as a board), the frame
+    # written into the target's memory by one C call, then the handler at END_WRITE (the copy
+    # out, the frame check); in FIFO mode, the handler at each 16-byte FIFO load and at
+    # END_WRITE. Then poll and the core, into the reassembly slot. Nothing is taken off
+    # (docs/baremetal.md).
+    return instructions(bench.i2c_rx_run(mem), 20, per_tick) / 16
 
 
 def serial_rx_packet(per_tick):
@@ -95,8 +98,8 @@ def deepest():
 
 class _IrqAtEveryWrite:
     """The endpoint's controller: each write goes to the bus, and while it is on the wire a
-    frame arrives at the endpoint's own target, whose hard IRQ runs on top of the write with
-    the whole frame in one FIFO read and its END_WRITE: the handler's deepest path (the frame
+    frame arrives at the endpoint's own target (in memory mode, as a board's), whose hard IRQ
+    runs on top of the write at its END_WRITE: the handler's deepest path (the frame's copy,
     check and PEC). The frame is for another EID, so the stack drops it unanswered."""
 
     def __init__(self, bus, target, frame):
@@ -108,13 +111,11 @@ class _IrqAtEveryWrite:
     def writeto(self, addr, buf, stop=True):
         n = self._bus._write(addr, buf)
         target = self._target
-        target._data = self._frame
-        target._length = len(self._frame)
-        target._pos = 0
-        target.fifo = len(self._frame)
-        target._irq._flags = IRQ_WRITE_REQ | IRQ_END_WRITE
+        frame = self._frame  # the command code is the register: the rest lands there
+        copy_into(target.mem, frame[0], frame, 1, len(frame) - 1)
+        target.memaddr = frame[0]
+        target._irq._flags = IRQ_END_WRITE
         target._handler(target)  # this Python frame stands for the C write and IRQ entry
-        target.fifo = 16
         self.irqs += 1
         return n
 
@@ -137,12 +138,17 @@ class StackRig:
 
     def __init__(self, wake=None):
         bus = SimBus()
-        target = bus.target(0x1D)
+        target = bus.target(0x1D, mem=bytearray(MEM_SIZE))
         self.drain = Drain(bus.target(0x10))
         (stray,) = frame_writes(build_packets(0x33, 0x44, 8, 0x00, b"\x80\x02"), 0x12)
         self.controller = _IrqAtEveryWrite(bus, target, stray)
         self.app = firmware_app(
-            bus, FakeClock(1000), i2c=self.controller, target=target, wake=wake
+            bus,
+            FakeClock(1000),
+            i2c=self.controller,
+            target=target,
+            wake=wake,
+            target_mem=target.mem,
         )
         requests = frame_writes(build_packets(8, 9, 8 | 1, 0x00, b"\x80\x02"))  # Get EID
         requests += frame_writes(build_packets(8, 9, 8 | 2, 0x01, b"\x80\x00\x02"))  # GetTID
@@ -356,7 +362,10 @@ def stack_ram_bytes():
     target = bus.target(0x1D)
     gc.collect()
     before = gc.mem_alloc()
-    app = firmware_app(bus, FakeClock(1000), i2c=controller, target=target)
+    # The target's memory is the board's (firmware.board makes it), the target the port's.
+    mem = bytearray(MEM_SIZE)
+    target.mem = mem
+    app = firmware_app(bus, FakeClock(1000), i2c=controller, target=target, target_mem=mem)
     gc.collect()
     used = gc.mem_alloc() - before
     del app
@@ -367,6 +376,7 @@ def main():
     per_tick = calibrate()
     print("m0_instructions_per_tick: %.1f instr" % per_tick)
     print("m0_i2c_rx_packet_instr: %d instr" % rx_packet(per_tick))
+    print("m0_i2c_fifo_rx_packet_instr: %d instr" % rx_packet(per_tick, False))
     print(
         "m0_i2c_tx_packet_instr: %d instr" % (instructions(bench.i2c_tx_run(), 20, per_tick) / 16)
     )
@@ -402,7 +412,7 @@ def captured_rx_packet(per_tick):
 
     core, target, link, frames = bench.i2c_rx_setup()
     capture = Capture(32).attach(core)
-    run = bench.irq_frames_run(bench.link_handler(target), frames, link.poll, core)
+    run = bench.irq_frames_run(bench.link_handler(target), frames, link.poll, core, target.mem)
     run()
     if link.counters.rx_frames != 16 or capture.held != 16 or core.pool.in_use():
         raise AssertionError("the capture did not record every frame once")
@@ -454,7 +464,8 @@ class BridgeStackRig(AsyncStackRig):
             def I2C(self, bus_id, freq=400_000, sda=None, scl=None):
                 return rig.controller
 
-            def _target(self, bus_id, addr, sda=None, scl=None):
+            def _target(self, bus_id, addr, mem=None, mem_addrsize=8, sda=None, scl=None):
+                target.mem = mem
                 return target
 
         line = SerialPipe()

@@ -18,7 +18,8 @@ from mctp.core.packet import FLAG_SOM
 from mctp.counters import Counters
 from mctp.core.core import DROPS, EVENTS
 from mctp.host.i2c_sim import SimBus
-from mctp.i2c import I2CLink
+from mctp.i2c import MEM_SIZE, I2CLink
+from mctp.i2c.ring import from_memory
 from mctp.i2c.pec import pec_span
 from mctp.i2c.smbus import check_frame, pec_init
 
@@ -123,7 +124,7 @@ def stand_in_costs(per_tick):
     base = instructions(_nothing, 200, per_tick)
     queue = deque((), 110)  # noqa: RUF037 (MicroPython's deque: maxlen by position only)
     write = bench._IrqStandIn(8)
-    target = bench._TargetStandIn(queue, bytes(16 * 110))
+    target = bench._TargetStandIn(queue, bytes(16 * 110), None)
     uart = bench._UartStandIn(bytes(128 * 110), 128)
     scratch = bytearray(16)
     chunk = bytearray(128)
@@ -180,6 +181,11 @@ def stand_in_costs(per_tick):
     # seven calls' bytecode and their C).
     frame = bytes(72)
     run = bench.irq_frames_run(micropython.const, [frame], micropython.const, None)
+    figure("m0_rx_fifo_driver_per_frame_instr", run)
+    # The same in memory mode: the frame's one C write into the memory, one event.
+    run = bench.irq_frames_run(
+        micropython.const, [frame], micropython.const, None, bytearray(MEM_SIZE)
+    )
     figure("m0_rx_driver_per_frame_instr", run)
 
 
@@ -195,8 +201,17 @@ def path_costs(per_tick):
     def drop(core):
         link._r = link._w
 
-    irq_only = bench.irq_frames_run(handler, [middle], drop, core)
+    irq_only = bench.irq_frames_run(handler, [middle], drop, core, target.mem)
     print("m0_rx_irq_per_frame_instr: %d instr" % instructions(irq_only, 50, per_tick))
+
+    mem = bytearray(MEM_SIZE)
+    copied = bytearray(80)
+
+    def copy_out():
+        mem[15] = 68  # (zeroed by each copy)
+        from_memory(mem, 15, copied, 78)
+
+    print("m0_rx_from_memory_instr: %d instr" % (instructions(copy_out, 100, per_tick) - base))
 
     frame = bytearray(middle)
     init = pec_init(0x10)
@@ -207,7 +222,10 @@ def path_costs(per_tick):
     print("m0_rx_frame_check_instr: %d instr" % (instructions(check, 100, per_tick) - base))
 
     # poll, per frame kind: the 16 frames of a message, each polled alone, 10 times over.
-    arrive = [bench.irq_frames_run(handler, [frame], micropython.const, core) for frame in frames]
+    arrive = [
+        bench.irq_frames_run(handler, [frame], micropython.const, core, target.mem)
+        for frame in frames
+    ]
     polls = [0] * 16
     for _ in range(10):
         for i in range(16):
