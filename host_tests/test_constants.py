@@ -36,7 +36,7 @@ COPIES = (
     (
         "mctp.i2c._ring_viper",
         "mctp.i2c.ring",
-        "IRQ_READ_REQ IRQ_WRITE_REQ IRQ_END_WRITE SCRATCH POS_BYTES OUTGROWN EVENT_PROBE EVENT_READ",
+        "IRQ_READS IRQ_WRITE_REQ IRQ_END_WRITE SCRATCH POS_BYTES OUTGROWN EVENT_PROBE EVENT_READ",
     ),
     (
         "mctp.i2c._ring_viper",
@@ -124,6 +124,7 @@ def _derived():
             "_TRIGGERS",
             ring.IRQ_READ_REQ | ring.IRQ_WRITE_REQ | ring.IRQ_END_WRITE,
         ),
+        ("mctp.i2c.link", "_MEM_TRIGGERS", ring.IRQ_END_WRITE | ring.IRQ_END_READ),
     )
 
 

@@ -8,7 +8,7 @@ from ..bufcopy import move_span
 from .smbus import check_frame
 
 # ring's IRQ flags, SCRATCH and events, smbus's codes and offsets, packet's ([const-copy]).
-_IRQ_READS = const(4 | 16)  # READ_REQ, END_READ
+_IRQ_READS = const(20)  # READ_REQ, END_READ
 _IRQ_WRITE_REQ = const(8)
 _IRQ_END_WRITE = const(32)
 _SCRATCH = const(16)
@@ -109,31 +109,20 @@ def take(link, target):
 @micropython.viper
 def from_memory(mem, at: int, frame, end: int) -> int:
     m = ptr8(mem)
-    size = int(_len(mem))
-    d = ptr8(frame)
-    count = m[at]
-    n = count + 3  # command, count, counted bytes, PEC
-    if count and n <= end and at + n - 1 <= size:  # whole, not wrapping: the common case
-        d[0] = at
-        move_span(frame, mem, at, (n - 1) << 16 | 1)
-        return n
-    fits = n <= end
-    if fits and count:
-        d[0] = at
-    i = 1
-    while i < n:
-        if fits:
-            d[i] = m[at]
+    n = m[at] + 3  # command, count, counted bytes, PEC
+    if n == 3 or n > end:
         m[at] = 0
-        at += 1
-        if at == size:
-            at = 0
-        i += 1
-    if not count:
-        return 0
-    if fits:
-        return n
-    return -1
+        if n == 3:
+            return 0
+        return -1
+    ptr8(frame)[0] = at
+    first = int(_len(mem)) - at  # what comes before the memory's end, where the port wraps
+    if first >= n - 1:
+        first = n - 1
+    else:
+        move_span(frame, mem, 0, (n - 1 - first) << 16 | 1 + first)
+    move_span(frame, mem, at, first << 16 | 1)
+    return n
 
 
 @micropython.viper

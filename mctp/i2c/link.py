@@ -48,7 +48,7 @@ from .smbus import (
 # reset at each frame's end rather than at its address match: one handler call less a frame.
 _TRIGGERS = const(4 | 8 | 32)
 # A memory-mode target's: a frame's end and a read's (the port answers reads from mem).
-_MEM_TRIGGERS = const(32 | 16)
+_MEM_TRIGGERS = const(48)  # END_WRITE, END_READ
 
 # smbus.PACKET_AT, RX_PACKET_AT, RX_SOURCE_AT and RX_FRAMING, and packet.DEST_EID_AT and
 # SRC_EID_AT ([const-copy]).

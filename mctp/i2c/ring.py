@@ -132,34 +132,27 @@ def _end_write(link, target):
 # its last bytes should be, which the PEC check refuses, rather than the bytes of an earlier
 # frame (a controller retrying a frame it lost arbitration on would otherwise have it taken
 # twice). A zero count is what a write with nothing after the command leaves: a probe, not a
-# frame.
+# frame. A frame too long for the ring is dropped with its count zeroed.
 
 
 def from_memory_py(mem, at, frame, end):
-    """Copy the frame written at register `at` of `mem` into `frame` as the FIFO mode has it
-    (the command code first), zeroing what it read; its length, 0 for none (a probe), or
-    -1 when it would not fit in frame[:end] (its bytes zeroed all the same)."""
-    count = mem[at]
-    if count and count + 3 <= end and at + count + 2 <= len(mem):  # whole, not wrapping
-        frame[0] = at
-        move_span(frame, mem, at, (count + 2) << 16 | 1)
-        return count + 3
-    n = count + 3  # command, count, counted bytes, PEC
-    fits = n <= end
-    if fits and count:
-        frame[0] = at
-    i = 1
-    while i < n:
-        if fits:
-            frame[i] = mem[at]
+    """Move the frame written at register `at` of `mem` into `frame` as the FIFO mode has it
+    (the command code first), zeroing what it read; its length, 0 for none (a probe), or -1
+    when it would not fit in frame[:end] (its count zeroed)."""
+    n = mem[at] + 3  # command, count, counted bytes, PEC
+    if n == 3 or n > end:
         mem[at] = 0
-        at += 1
-        if at == len(mem):
-            at = 0
-        i += 1
-    if not count:
-        return 0
-    return n if fits else -1
+        return 0 if n == 3 else -1
+    frame[0] = at
+    first = len(mem) - at  # what comes before the memory's end, where the port wraps
+    if first >= n - 1:
+        first = n - 1
+    else:
+        end = (n - 1 - first) << 16 | 1 + first  # (a local: a small frame, [frame-limit])
+        move_span(frame, mem, 0, end)
+    end = first << 16 | 1
+    move_span(frame, mem, at, end)
+    return n
 
 
 def poll_py(link, core):
