@@ -6,8 +6,9 @@
 #   link.poll(core)                 a binding hands over each packet from its ring
 #   receive(link, buf, ...)         stages the packet; returns RX_DROPPED, RX_TAKEN or RX_FULL
 #     receive_middle                fast path (fastpath.append_middle): a packet that continues a
-#                                   message, or a single-packet control request (a completed
-#                                   message then handed on as below)
+#                                   message, or a first packet the rules below admit at once
+#                                   (a completed message then handed on as below); the rest,
+#                                   drops included, take the full path:
 #     _receive_guarded              the try; hands on the message the packet completed
 #       _receive                    header checks: length, version, source, destination
 #         forwarder.forward         at a bridge, a packet for another EID: out over the link
@@ -43,7 +44,7 @@ from ..constants import (
     TAG_MAX,
 )
 from ..counters import Counters
-from .fastpath import MIDDLE, append_middle, fill_packet, send_packets
+from .fastpath import MIDDLE, append_middle, fill_packet, owned, send_packets
 from .flows import FlowTable
 from .link import RX_DROPPED, RX_FULL, RX_TAKEN
 from .packet import (
@@ -235,10 +236,11 @@ class Core:
         then) or RX_FULL (taken, and the message it completed filled its owner's queue: a
         link polls no further this time, so the application reads before more come in).
         """
-        if self.receive_middle(buf, off, length) == MIDDLE:
-            return RX_TAKEN  # a message's middle packet, taken by the fast path
-        self._rx_link = link
+        self._rx_link = link  # (the fast path's, for a first packet)
         self._rx_phys = phys
+        if self.receive_middle(buf, off, length) == MIDDLE:
+            self._rx_link = None
+            return RX_TAKEN  # a packet that leaves its message unfinished, taken by the fast path
         if self._rx_done is None:
             self.counters.rx_packets += 1
             self._rx_result = RX_DROPPED
@@ -250,6 +252,7 @@ class Core:
             # path: _rx_done is the slot it completed, which _receive_guarded hands on.
             self._rx_result = RX_TAKEN
         self._receive_guarded()
+        self._rx_link = None  # (a later receive_middle of a first packet outside receive())
         self._rx_buf = None
         self._rx_done = None
         return self._rx_result
@@ -367,7 +370,7 @@ class Core:
         pool = self.pool
         if owner == CONTROL_OWNER and self._fits_control_slot():
             return pool.control_slot
-        if pool.owned(owner) >= self.config.queue_limit:
+        if owned(self._meta, owner) >= self.config.queue_limit:
             return self._evict(owner, "queue_full")
         slot = pool.alloc()
         if slot is None:
@@ -397,8 +400,8 @@ class Core:
             self.counters.too_large += 1
             return
         flags = self._rx_flags
-        self.pool.start(slot, self._rx_src, flags, count)
         slot.owner = owner
+        self.pool.start(slot, self._rx_src, flags, count)
         slot.msg_type = self._rx_type()
         slot.ic = self._rx_buf[self._rx_off + TRANSPORT_HEADER_SIZE] > MSG_TYPE_MAX
         slot.link = self._rx_link
@@ -463,7 +466,7 @@ class Core:
             # The owner went away or its queue is full: drop the message, not the stack.
             self._discard(slot)
             self.counters.queue_full += 1
-        elif self.pool.owned(owner) >= self.config.queue_limit:
+        elif owned(self._meta, owner) >= self.config.queue_limit:
             self._rx_result = RX_FULL
 
     def _remember_reply(self, slot):
