@@ -5,6 +5,8 @@
 # there, with the reason, after the pure half has run (a function CPython runs in C of its own,
 # CPYTHON_VERSIONS, is checked there in its place); MicroPython runs both.
 
+from array import array
+
 from endpoints import pattern
 from test_constants import _source, package_modules
 from test_core import RecordingLink, inject, make_core
@@ -15,7 +17,7 @@ from testing import IS_MICROPYTHON, raises, skip
 
 from mctp import bufcopy, fcs
 from mctp.control import responder
-from mctp.core import fastpath
+from mctp.core import fastpath, routes
 from mctp.host.i2c_sim import SimBus, TargetSim
 from mctp.host.serial_pipe import SerialPipe
 from mctp.i2c import I2CLink, pec, ring, smbus
@@ -37,6 +39,7 @@ TWINS = (
     (fastpath, "first_packet"),
     (fastpath, "start_message"),
     (fastpath, "owned"),
+    (routes, "oldest_reply"),
     (responder, "quick_answer"),
     (framing, "frame_packet"),
     (deframer, "deframe"),
@@ -567,6 +570,28 @@ def _owned_counts(owned):
 
 def test_an_owner_s_messages_are_counted_from_the_pool_s_bytes():
     _pure_then_viper(fastpath, "owned", _owned_counts)
+
+
+def _oldest_replies(oldest_reply):
+    # The first free entry (-1), else the one furthest behind the newest serial, across the
+    # serials' wrap at 2**30.
+    cases = [
+        ([-1, -1], 5, 0),
+        ([3, -1, 4], 5, 1),
+        ([3, 1, 2], 5, 1),
+        ([7, 9, 8], 9, 0),
+        ([0x3FFFFFFE, 1, 0x3FFFFFFF], 1, 0),  # 2**30 - 2 is the oldest, past the wrap
+        ([5], 5, 0),
+    ]
+    found = []
+    for serials, newest, expected in cases:
+        found.append(oldest_reply(array("i", serials), newest))
+        assert found[-1] == expected, serials
+    return found
+
+
+def test_a_new_reply_route_takes_a_free_entry_else_the_oldest():
+    _pure_then_viper(routes, "oldest_reply", _oldest_replies)
 
 
 def _quick_answers(quick_answer):

@@ -1,6 +1,6 @@
 # The viper append_middle(), first_packet(), control_request(), start_message(), owned() and
 # send_packets() used on MicroPython (see mctp.core.fastpath, which imports them under
-# try/except and says what they do).
+# try/except and says what they do), and oldest_reply() (mctp.core.routes's, likewise).
 
 import micropython
 
@@ -39,6 +39,7 @@ _MIDDLE = const(1)
 _LAST = const(2)
 _len = len  # [builtin-global]
 _ONE = 1  # an object, for arithmetic on objects
+_SERIAL_MASK = const(0x3FFFFFFF)  # routes' [small-int] serials
 
 
 @micropython.viper
@@ -203,6 +204,25 @@ def owned(meta, owner: int) -> int:
                 count += 1
         at += _SLOT_META
     return count
+
+
+@micropython.viper
+def oldest_reply(serials, newest: int) -> int:
+    s = ptr32(serials)
+    count = int(_len(serials))
+    oldest = 0
+    oldest_age = -1
+    i = 0
+    while i < count:
+        serial = s[i]
+        if serial < 0:
+            return i
+        age = (newest - serial) & _SERIAL_MASK
+        if age > oldest_age:
+            oldest = i
+            oldest_age = age
+        i += 1
+    return oldest
 
 
 @micropython.viper
