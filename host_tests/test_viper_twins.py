@@ -382,8 +382,11 @@ def _append_middle(append_middle):
     assert slot.assembled() == 7 + 3 * 8 + 5 and slot.meta[4] == 1  # next seq 0 + 1
     assert core._rx_done is slot  # the message the last packet completed, for receive()
     assert bytes(slot.buf[: slot.assembled()]) == bytes(7) + bytes(range(8)) * 3 + bytes(range(5))
-    # Each packet taken is counted, as receive() counts it; nothing else is.
-    assert core.counters.total() == core.counters.rx_packets == 1 + len([t for t in taken if t])
+    # Each packet taken is counted, as receive() counts it, and the message the last one
+    # completed; nothing else is.
+    assert core.counters.rx_packets == 1 + len([t for t in taken if t])
+    assert core.counters.total() == core.counters.rx_packets + core.counters.rx_messages
+    assert core.counters.rx_messages == 1 and slot.meta[0] == 2 and slot.length == 7 + 3 * 8 + 5
     # A packet past the end of its buffer, or an offset before it, is never read.
     assert not append_middle(core, bytearray(8), 4, 5)
     assert not append_middle(core, bytearray(8), -1, 5)
@@ -430,7 +433,7 @@ def _control_requests(append_middle):
             fields.append((slot.src, slot.tag, slot.to, slot.owner, slot.ic, bytes(slot.meta)))
             core._rx_done = None
     assert fields == [
-        (9, 2, 8, 0x100, False, bytes((1, 9, 2, 8, 1, 0, 3, 0, 2, 0, 0, 1)) + bytes(4))
+        (9, 2, 8, 0x100, False, bytes((2, 9, 2, 8, 1, 0, 3, 0, 2, 0, 0, 1)) + bytes(4))
     ]
     for dest in (0, 0xFF):  # EID 0 and broadcast: ours too
         assert append_middle(core, bytearray(header(dest=dest) + get_eid), 0, 7) == fastpath.LAST
@@ -520,7 +523,9 @@ def _first_packets(first_packet):
         (9, flow.tag, 0, 7, 5, True, True, 0x1D, 509),
         (9, 6, 8, 105, 5, False, True, 0x1D, 510),
     ]
-    assert core.counters.total() == core.counters.rx_packets == 4
+    assert core.counters.rx_packets == 4 and core.counters.rx_messages == 2
+    assert core.counters.total() == 6
+    assert [s.meta[0] for s in core.pool.slots] == [1, 1, 2, 2]  # assembling, complete
     assert bytes(core.pool.slots[0].buf[:8]) == bytes(range(8))
     return taken, fields, bytes(core.pool.meta)
 

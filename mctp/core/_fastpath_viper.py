@@ -19,6 +19,7 @@ _SEQ_SHIFT = const(4)
 _SEQ_MASK = const(0x03)
 _FREE = const(0)
 _ASSEMBLING = const(1)
+_COMPLETE = const(2)
 _SLOT_SHIFT = const(4)
 _SLOT_META = const(16)
 _STATE_AT = const(0)
@@ -96,10 +97,14 @@ def append_middle(core, buf, off: int, length: int) -> int:
     m[at + _NEXT_SEQ_AT] = (m[at + _NEXT_SEQ_AT] + 1) & _SEQ_MASK
     counters = core.counters
     counters.rx_packets = counters.rx_packets + _ONE  # (objects: a count may outgrow 32 bits)
-    if flags & _FLAG_EOM:
-        core._rx_done = core.pool.slots[at >> _SLOT_SHIFT]
-        return _LAST
-    return _MIDDLE
+    if not flags & _FLAG_EOM:
+        return _MIDDLE
+    m[at + _STATE_AT] = _COMPLETE  # (as pool.complete)
+    slot = core.pool.slots[at >> _SLOT_SHIFT]
+    slot.length = have
+    counters.rx_messages = counters.rx_messages + _ONE
+    core._rx_done = slot
+    return _LAST
 
 
 @micropython.viper
@@ -188,6 +193,9 @@ def start_message(core, buf, off: int, at_length: int) -> int:
     counters.rx_packets = counters.rx_packets + _ONE
     if not flags & _FLAG_EOM:
         return _MIDDLE
+    m[at + _STATE_AT] = _COMPLETE
+    slot.length = count
+    counters.rx_messages = counters.rx_messages + _ONE
     core._rx_done = slot
     return _LAST
 
@@ -259,7 +267,7 @@ def control_request(core, buf, off: int, length: int) -> int:
         i += 1
     # The control slot as pool.start and Core._fill set it up (its link and phys:
     # Core.receive's).
-    m[end + _STATE_AT] = _ASSEMBLING
+    m[end + _STATE_AT] = _COMPLETE  # (a whole message: as pool.start, then pool.complete)
     m[end + _SRC_AT] = src
     m[end + _TAG_AT] = tag
     m[end + _TO_AT] = _FLAG_TO
@@ -275,8 +283,10 @@ def control_request(core, buf, off: int, length: int) -> int:
     slot.to = _FLAG_TO
     slot.owner = _CONTROL_OWNER
     slot.ic = False
+    slot.length = count
     counters = core.counters
     counters.rx_packets = counters.rx_packets + _ONE
+    counters.rx_messages = counters.rx_messages + _ONE
     core._rx_done = slot
     return _LAST
 

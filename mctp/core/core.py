@@ -44,7 +44,7 @@ from ..constants import (
     TAG_MAX,
 )
 from ..counters import Counters
-from .fastpath import MIDDLE, append_middle, fill_packet, owned, send_packets
+from .fastpath import MIDDLE, append_middle, completed, fill_packet, owned, send_packets
 from .flows import FlowTable
 from .link import RX_DROPPED, RX_FULL, RX_TAKEN
 from .packet import (
@@ -410,7 +410,7 @@ class Core:
         self._copy_in(slot, 0, TRANSPORT_HEADER_SIZE + 1, count)
         self._rx_result = RX_TAKEN
         if flags & FLAG_EOM:
-            self._rx_done = slot
+            completed(self, slot)
 
     def _copy_in(self, slot, at, skip, count):
         # Payload bytes of the packet (after `skip` bytes) into the slot at `at`.
@@ -443,13 +443,11 @@ class Core:
         slot.advance(count)
         self._rx_result = RX_TAKEN
         if flags & FLAG_EOM:
-            self._rx_done = slot
+            completed(self, slot)
 
     def _complete(self, slot):
         # True for a control request, which the caller has answered; else delivered here (the
         # reply route and the delivery inline: a call less each, [c-stack]).
-        self.pool.complete(slot)
-        self.counters.rx_messages += 1
         owner = slot.owner  # the sink may take the message at once and free the slot
         if owner == CONTROL_OWNER:
             return True

@@ -18,11 +18,12 @@
 # link and physical address being core._rx_link and _rx_phys (Core.receive sets them before
 # it calls; with _rx_link None, only a control request is taken). Each returns MIDDLE for a
 # packet it took that leaves its message unfinished, LAST for one that completed it (a last
-# packet, a single-packet message: core._rx_done is then its slot, and Core.receive completes
-# it and hands it on), and 0 for anything else (a drop of any kind, an eviction, a restart),
-# having changed nothing: Core.receive's full path decides and counts, so every rule stays in
-# one place there and this is only a shortcut past it. A packet taken is counted in
-# rx_packets. owned(meta, owner) counts the pool's slots that hold messages for `owner`.
+# packet, a single-packet message: the slot is then COMPLETE, counted in rx_messages, and
+# core._rx_done, which Core.receive hands on), and 0 for anything else (a drop of any kind, an
+# eviction, a restart), having changed nothing: Core.receive's full path decides and counts,
+# so every rule stays in one place there and this is only a shortcut past it. A packet taken
+# is counted in rx_packets. owned(meta, owner) counts the pool's slots that hold messages for
+# `owner`.
 #
 # The viper version scans the pool's `meta` bytes: a packet then costs about one call and
 # three attribute reads instead of some fifty attribute reads and eight calls.
@@ -85,7 +86,7 @@ def append_middle_py(core, buf, off, length):
     core.counters.rx_packets += 1
     if not buf[off + 3] & FLAG_EOM:
         return MIDDLE
-    core._rx_done = slot
+    completed(core, slot)
     return LAST
 
 
@@ -152,7 +153,7 @@ def start_message_py(core, buf, off, at_length):
     core.counters.rx_packets += 1
     if not buf[off] & FLAG_EOM:
         return MIDDLE
-    core._rx_done = slot
+    completed(core, slot)
     return LAST
 
 
@@ -190,6 +191,14 @@ def _control_slot_filled(core, buf, off):
     slot.ic = False
     copy_into(slot.buf, 0, buf, off + TRANSPORT_HEADER_SIZE + 1, slot.assembled())
     core.counters.rx_packets += 1
+    completed(core, slot)
+
+
+def completed(core, slot):
+    """The packet just taken completed the message in `slot`: complete, counted, and
+    core._rx_done (the full path's, Core._fill and _append, as the fast path's)."""
+    core.pool.complete(slot)
+    core.counters.rx_messages += 1
     core._rx_done = slot
 
 
