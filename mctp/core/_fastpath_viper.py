@@ -163,7 +163,7 @@ def start_message(core, buf, off: int, at_length: int) -> int:
     src = p[off + 2]
     flags = p[off + 3]
     type_byte = p[off + _TRANSPORT_HEADER_SIZE]
-    slot = core.pool.slots[at >> _SLOT_SHIFT]
+    slot = core.pool.all_slots[at >> _SLOT_SHIFT]
     d = ptr8(slot.buf)
     s = off + _TRANSPORT_HEADER_SIZE + 1
     i = 0
@@ -254,41 +254,11 @@ def control_request(core, buf, off: int, length: int) -> int:
             if m[at + _TAG_AT] == tag and m[at + _TO_AT] == _FLAG_TO:
                 return 0  # it restarts a message: som_restart is the full path's
         at += _SLOT_META
-    count = length - _TRANSPORT_HEADER_SIZE - 1  # after the type byte
-    slot = core.pool.control_slot
-    slot_buf = slot.buf
-    if count > int(_len(slot_buf)):
-        return 0
-    d = ptr8(slot_buf)
-    s = off + _TRANSPORT_HEADER_SIZE + 1
-    i = 0
-    while i < count:
-        d[i] = p[s + i]
-        i += 1
-    # The control slot as pool.start and Core._fill set it up (its link and phys:
-    # Core.receive's).
-    m[end + _STATE_AT] = _COMPLETE  # (a whole message: as pool.start, then pool.complete)
-    m[end + _SRC_AT] = src
-    m[end + _TAG_AT] = tag
-    m[end + _TO_AT] = _FLAG_TO
-    m[end + _NEXT_SEQ_AT] = ((flags >> _SEQ_SHIFT) + 1) & _SEQ_MASK
-    m[end + _PACKET_LEN_AT] = (count + 1) & 0xFF
-    m[end + _PACKET_LEN_AT + 1] = (count + 1) >> 8
-    m[end + _LENGTH_AT] = count & 0xFF
-    m[end + _LENGTH_AT + 1] = count >> 8
+    if length - _TRANSPORT_HEADER_SIZE - 1 > int(_len(core._bufs[end >> _SLOT_SHIFT])):
+        return 0  # larger than the control slot
     m[end + _OWNER_AT] = _CONTROL_OWNER & 0xFF
     m[end + _OWNER_AT + 1] = _CONTROL_OWNER >> 8
-    slot.src = src
-    slot.tag = tag
-    slot.to = _FLAG_TO
-    slot.owner = _CONTROL_OWNER
-    slot.ic = False
-    slot.length = count
-    counters = core.counters
-    counters.rx_packets = counters.rx_packets + _ONE
-    counters.rx_messages = counters.rx_messages + _ONE
-    core._rx_done = slot
-    return _LAST
+    return int(start_message(core, buf, off, end << 16 | length))
 
 
 @micropython.viper

@@ -276,11 +276,6 @@ class Core:
                 self._receive()
             done = self._rx_done
             if done is not None:
-                if done.link is None:
-                    # The fast path put a control request into the free control slot (a slot
-                    # assembling a message has its link): it came from here.
-                    done.link = self._rx_link
-                    done.phys = self._rx_phys
                 if self._complete(done):
                     # A control request, answered now, from the slot's own link and address:
                     # no reply route.

@@ -11,12 +11,13 @@
 # no larger): its payload is appended and the slot moves on. A first packet goes to
 # first_packet(core, buf, off, length): a whole control request (SOM, EOM, TO, type 0 without
 # IC), with a responder attached, to control_request(), which puts it into the control slot
-# when that is free and has room; any other first packet, to the unicast destination, that
-# restarts no message, whose owner (the sink's listener for a request, the flow's owner for a
-# response) holds fewer than Config.queue_limit slots, into a free slot of the pool with room
-# for it: start_message(core, buf, off, at_length) sets the slot up as Core._fill does, the
-# link and physical address being core._rx_link and _rx_phys (Core.receive sets them before
-# it calls; with _rx_link None, only a control request is taken). Each returns MIDDLE for a
+# when that is free, restarts no message and has room; any other first packet, to the unicast
+# destination, that restarts no message, whose owner (the sink's listener for a request, the
+# flow's owner for a response) holds fewer than Config.queue_limit slots, into a free slot of
+# the pool with room for it. Either way start_message(core, buf, off, at_length) sets the slot
+# up as Core._fill does, the link and physical address being core._rx_link and _rx_phys
+# (Core.receive sets them before it calls; with _rx_link None, only a control request is
+# taken, without them). Each returns MIDDLE for a
 # packet it took that leaves its message unfinished, LAST for one that completed it (a last
 # packet, a single-packet message: the slot is then COMPLETE, counted in rx_messages, and
 # core._rx_done, which Core.receive hands on), and 0 for anything else (a drop of any kind, an
@@ -48,7 +49,7 @@
 
 from .._compat import const
 from ..bufcopy import copy_into
-from .reassembly import FREE, NEXT_SEQ_AT, OWNER_AT, SLOT_SHIFT, STATE_AT, owned_py
+from .reassembly import FREE, NEXT_SEQ_AT, OWNER_AT, SLOT_META, SLOT_SHIFT, STATE_AT, owned_py
 from .packet import (
     MAX_MTU,
     DEST_EID_AT,
@@ -143,7 +144,7 @@ def _slot_for(core, owner, length):
 def start_message_py(core, buf, off, at_length):
     # The first packet into the free slot at meta offset at_length >> 16 (the packet's length
     # in its low 16 bits), for the owner _slot_for wrote into the slot's bytes.
-    slot = core.pool.slots[at_length >> 16 >> SLOT_SHIFT]
+    slot = core.pool.all_slots[at_length >> 16 >> SLOT_SHIFT]
     slot.owner = slot.meta[OWNER_AT] | slot.meta[OWNER_AT + 1] << 8
     _message_fields(core, slot, buf[off + TRANSPORT_HEADER_SIZE])
     at_length = (at_length & 0xFFFF) - TRANSPORT_HEADER_SIZE - 1  # the payload's count
@@ -168,10 +169,10 @@ def _message_fields(core, slot, type_byte):
 def control_request_py(core, buf, off, length):
     if not _fits_control_slot(core, buf, off, length):
         return 0
-    core.pool.control_slot.owner = _CONTROL_OWNER
-    core.pool.start(core.pool.control_slot, buf[off + 2], buf[off + 3], length - 5)
-    _control_slot_filled(core, buf, off)
-    return LAST
+    at = len(core._meta) - SLOT_META  # the control slot's bytes
+    core._meta[at + OWNER_AT] = _CONTROL_OWNER & 0xFF
+    core._meta[at + OWNER_AT + 1] = _CONTROL_OWNER >> 8
+    return start_message_py(core, buf, off, at << 16 | length)
 
 
 def _fits_control_slot(core, buf, off, length):
@@ -184,14 +185,6 @@ def _fits_control_slot(core, buf, off, length):
         or core.pool.find(buf[off + 2], buf[off + 3]) is not None  # (a som_restart)
         or length - TRANSPORT_HEADER_SIZE - 1 > len(slot.buf)
     )
-
-
-def _control_slot_filled(core, buf, off):
-    slot = core.pool.control_slot
-    slot.ic = False
-    copy_into(slot.buf, 0, buf, off + TRANSPORT_HEADER_SIZE + 1, slot.assembled())
-    core.counters.rx_packets += 1
-    completed(core, slot)
 
 
 def completed(core, slot):
