@@ -81,14 +81,13 @@ class RouteTable:
 
 class ReplyRoute:
     def __init__(self, index):
-        self.index = index  # in ReplyRoutes.routes and its serials
+        self.index = index  # in ReplyRoutes.routes and .serials (its serial, arrival order)
         self.used = False
         self.eid = 0  # the requester's EID and the request's tag
         self.tag = 0
         self.link = None
         self.phys = None
         self.started = 0  # ticks when the request arrived
-        self.serial = 0  # arrival order
         self.taken = -1  # when the application took the request (a serial), or -1
 
 
@@ -141,7 +140,6 @@ class ReplyRoutes:
         route.link = slot.link
         route.phys = slot.phys
         route.started = now
-        route.serial = serial
         route.taken = -1
         if route.used:
             return True
@@ -156,13 +154,13 @@ class ReplyRoutes:
     def mark_taken(self, route, serial):
         """The application took the request of entry `route` (if it is still the entry of
         `serial`)."""
-        if route.used and route.serial == serial:
+        if self.serials[route.index] == serial:
             route.taken = self._next_serial()
 
     def forget(self, route, serial):
         """The request of entry `route` (if it is still the entry of `serial`) was discarded
         unread: it will not be answered."""
-        if route.used and route.serial == serial:
+        if self.serials[route.index] == serial:
             self._drop(route)
 
     def take(self, eid, tag):
@@ -190,7 +188,9 @@ class ReplyRoutes:
         elif route.taken >= 0:
             if found.taken < 0 or self._age(route.taken) < self._age(found.taken):
                 self._found = route
-        elif found.taken < 0 and self._age(route.serial) < self._age(found.serial):
+        elif found.taken < 0 and self._age(self.serials[route.index]) < self._age(
+            self.serials[found.index]
+        ):
             self._found = route
 
     def expire(self, now):
@@ -220,7 +220,7 @@ class ReplyRoutes:
 
 def oldest_reply_py(serials, newest):
     """The index of the first free entry of `serials` (-1), else of the oldest: the one
-    furthest behind `newest`, the last serial handed out."""
+    furthest behind `newest`, a serial newer than every entry's."""
     oldest = 0
     oldest_age = -1
     i = 0
