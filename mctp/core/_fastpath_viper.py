@@ -163,7 +163,10 @@ def start_message(core, buf, off: int, at_length: int) -> int:
     src = p[off + 2]
     flags = p[off + 3]
     type_byte = p[off + _TRANSPORT_HEADER_SIZE]
-    slot = core.pool.all_slots[at >> _SLOT_SHIFT]
+    pool = core.pool
+    slot = pool.control_slot
+    if at < int(pool.meta_end):
+        slot = pool.slots[at >> _SLOT_SHIFT]
     d = ptr8(slot.buf)
     s = off + _TRANSPORT_HEADER_SIZE + 1
     i = 0

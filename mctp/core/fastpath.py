@@ -144,7 +144,9 @@ def _slot_for(core, owner, length):
 def start_message_py(core, buf, off, at_length):
     # The first packet into the free slot at meta offset at_length >> 16 (the packet's length
     # in its low 16 bits), for the owner _slot_for wrote into the slot's bytes.
-    slot = core.pool.all_slots[at_length >> 16 >> SLOT_SHIFT]
+    slot = core.pool.control_slot
+    if at_length >> 16 < core.pool.meta_end:
+        slot = core.pool.slots[at_length >> 16 >> SLOT_SHIFT]
     slot.owner = slot.meta[OWNER_AT] | slot.meta[OWNER_AT + 1] << 8
     _message_fields(core, slot, buf[off + TRANSPORT_HEADER_SIZE])
     at_length = (at_length & 0xFFFF) - TRANSPORT_HEADER_SIZE - 1  # the payload's count

@@ -105,9 +105,7 @@ class ReassemblyPool:
         self.slots = [Slot(self.meta, i, max_payload) for i in range(count)]
         self.control_slot = Slot(self.meta, count, min(max_payload, CONTROL_SLOT_SIZE))
         # For the fast path, by index, the control slot's last.
-        self.all_slots = list(self.slots)
-        self.all_slots.append(self.control_slot)
-        self.bufs = [slot.buf for slot in self.all_slots]
+        self.bufs = [slot.buf for slot in self.slots] + [self.control_slot.buf]
         self.max_payload = max_payload
 
     def find(self, src, flags):
