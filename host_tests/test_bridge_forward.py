@@ -92,7 +92,7 @@ def test_an_endpoint_drops_a_packet_for_another_eid():
 
 
 def test_messages_of_0_to_1023_bytes_cross_the_bridge_both_ways_unreassembled():
-    owner, bridge, eps = bridged()
+    owner, bridge, eps = bridged(endpoints=2)  # (four stacks: room on a Cortex-M0's heap)
     far = eps[1]
     owner_listener = owner.stack.listener(1, WAIT_MS)
     far_listener = far.stack.listener(1, WAIT_MS)
@@ -303,7 +303,7 @@ def test_a_flood_from_either_side_leaves_control_requests_and_the_bridge_endpoin
 
 
 def _flood(flood_down):
-    owner, bridge, _eps = bridged()
+    owner, bridge, _eps = bridged(endpoints=1)  # (the far side's one endpoint: EID FIRST)
     up_bus, down_bus = owner.bus, bridge.down_bus
     # The flooding side: 40 single-packet messages, two rings' worth, all for the far side.
     flooder = RawPeer(up_bus if flood_down else down_bus, 0x40)

@@ -64,8 +64,8 @@ COPIES = (
         "mctp.core._fastpath_viper",
         "mctp.core.reassembly",
         (
-            "FREE ASSEMBLING SLOT_SHIFT SLOT_META STATE_AT SRC_AT TAG_AT TO_AT NEXT_SEQ_AT"
-            " PACKET_LEN_AT LENGTH_AT"
+            "FREE ASSEMBLING COMPLETE SLOT_SHIFT SLOT_META STATE_AT SRC_AT TAG_AT TO_AT"
+            " NEXT_SEQ_AT PACKET_LEN_AT LENGTH_AT OWNER_AT"
         ),
     ),
     ("mctp.core._fastpath_viper", "mctp.constants", "MSG_TYPE_CONTROL"),

@@ -19,3 +19,18 @@ def test_a_message_through_the_fast_path_is_delivered_whole_and_counted_as_befor
     assert sink.messages == [(101, 9, 2, 1, False, payload)]
     assert core.counters.rx_packets == 4 and core.counters.rx_messages == 1
     assert core.counters.total() == 5 and core.pool.in_use() == 0
+
+
+def test_a_first_packet_the_fast_path_takes_names_its_link_sender_and_time():
+    # The fast path sets the slot up from what receive() was given, and only receive() gives
+    # it: a first packet offered to receive_middle alone is left to the full path.
+    core, sink, link, clock = make_core()
+    clock.advance(20)
+    inject(core, link, bytes((1, 8, 9, 0x88 | 3, 1)) + bytes(63), phys=0x33)
+    slot = core.pool.find(9, 0x0B)
+    assert (slot.link, slot.phys, slot.started, slot.owner) == (link, 0x33, 520, 101)
+    assert core._rx_link is None
+    first = bytearray(bytes((1, 8, 9, 0x88 | 4, 1)) + bytes(63))
+    assert core.receive_middle(first, 0, len(first)) == 0
+    assert core.pool.in_use() == 1 and core.counters.rx_packets == 1
+    assert sink.messages == []

@@ -20,7 +20,7 @@ from mctp.server import DirectClient
 from mctp.errors import ResponseCode
 from mctp.host.i2c_sim import SimBus
 from mctp.core.packet import build_packets
-from mctp.core.reassembly import ASSEMBLING, FREE, STATE_AT
+from mctp.core.reassembly import ASSEMBLING, FREE, OWNER_AT, STATE_AT
 from mctp.wire import encode_get_eid
 
 TO = 0x08
@@ -412,15 +412,18 @@ def test_the_audit_names_what_is_out_of_place():
     assert server.check() == []
     pool = server.core.pool
     slot = pool.alloc()  # a complete message nobody queued: leaked
+    slot.owner = 0
     pool.start(slot, 9, TO, 1)
     pool.complete(slot)
-    slot.owner = 0
     assert server.check() == ["slot 0 is complete but queued on no handle"]
     slot.meta[STATE_AT] = ASSEMBLING  # assembling for the listener: fine
     assert server.check() == []
     slot.tag = 3  # a field out of step with the bytes the fast path matches
-    assert server.check() == ["slot 0's source, tag or TO differ from its meta bytes"]
+    assert server.check() == ["slot 0's source, tag, TO or owner differ from its meta bytes"]
     slot.tag = 0
+    slot.meta[OWNER_AT] = 1  # (the bytes the receive path counts an owner's messages by)
+    assert server.check() == ["slot 0's source, tag, TO or owner differ from its meta bytes"]
+    slot.meta[OWNER_AT] = 0
     listener.close()  # which frees the slot with the listener
     assert slot.meta[STATE_AT] == FREE and server.check() == []
     slot.meta[STATE_AT], slot.owner = ASSEMBLING, 0  # had it not, it would assemble for nobody

@@ -5,6 +5,8 @@
 # there, with the reason, after the pure half has run (a function CPython runs in C of its own,
 # CPYTHON_VERSIONS, is checked there in its place); MicroPython runs both.
 
+from array import array
+
 from endpoints import pattern
 from test_constants import _source, package_modules
 from test_core import RecordingLink, inject, make_core
@@ -15,7 +17,7 @@ from testing import IS_MICROPYTHON, raises, skip
 
 from mctp import bufcopy, fcs
 from mctp.control import responder
-from mctp.core import fastpath
+from mctp.core import fastpath, routes
 from mctp.host import loopback
 from mctp.host.i2c_sim import SimBus, TargetSim
 from mctp.host.serial_pipe import SerialPipe
@@ -38,6 +40,10 @@ TWINS = (
     (fastpath, "control_request"),
     (responder, "quick_reply"),
     (loopback, "transmit"),
+    (fastpath, "first_packet"),
+    (fastpath, "start_message"),
+    (fastpath, "owned"),
+    (routes, "oldest_reply"),
     (framing, "frame_packet"),
     (deframer, "deframe"),
     (deframer, "drain"),
@@ -455,8 +461,11 @@ def _append_middle(append_middle):
     assert slot.assembled() == 7 + 3 * 8 + 5 and slot.meta[4] == 1  # next seq 0 + 1
     assert core._rx_done is slot  # the message the last packet completed, for receive()
     assert bytes(slot.buf[: slot.assembled()]) == bytes(7) + bytes(range(8)) * 3 + bytes(range(5))
-    # Each packet taken is counted, as receive() counts it; nothing else is.
-    assert core.counters.total() == core.counters.rx_packets == 1 + len([t for t in taken if t])
+    # Each packet taken is counted, as receive() counts it, and the message the last one
+    # completed; nothing else is.
+    assert core.counters.rx_packets == 1 + len([t for t in taken if t])
+    assert core.counters.total() == core.counters.rx_packets + core.counters.rx_messages
+    assert core.counters.rx_messages == 1 and slot.meta[0] == 2 and slot.length == 7 + 3 * 8 + 5
     # A packet past the end of its buffer, or an offset before it, is never read.
     assert not append_middle(core, bytearray(8), 4, 5)
     assert not append_middle(core, bytearray(8), -1, 5)
@@ -502,7 +511,9 @@ def _control_requests(append_middle):
             assert bytes(slot.buf[: slot.assembled()]) == b"\x80\x02"
             fields.append((slot.src, slot.tag, slot.to, slot.owner, slot.ic, bytes(slot.meta)))
             core._rx_done = None
-    assert fields == [(9, 2, 8, 0x100, False, bytes((1, 9, 2, 8, 1, 0, 3, 0, 2, 0)) + bytes(6))]
+    assert fields == [
+        (9, 2, 8, 0x100, False, bytes((2, 9, 2, 8, 1, 0, 3, 0, 2, 0, 0, 1)) + bytes(4))
+    ]
     for dest in (0, 0xFF):  # EID 0 and broadcast: ours too
         assert append_middle(core, bytearray(header(dest=dest) + get_eid), 0, 7) == fastpath.LAST
         core.pool.release(slot)
@@ -539,6 +550,132 @@ def _control_request_alone(control_request):
 
 def test_the_control_request_path_fills_the_control_slot_alone():
     _pure_then_viper(fastpath, "control_request", _control_request_alone)
+
+
+def _first_packets(first_packet):
+    # First packets (header checked, as append_middle calls it) from the link Core.receive
+    # names, into core 8 with 4 slots of 64 bytes, type 1 listened for (owner 101), two
+    # messages an owner: (packet, what first_packet returns) in turn, then the slots' fields.
+    core, _sink, link, clock = make_core(max_payload=64)
+    core._rx_link = link
+    core._rx_phys = 0x1D
+    flow = core.open_flow(9, 7)
+
+    def header(flags, dest=8):
+        return bytes((1, dest, 9, flags))
+
+    cases = [
+        (header(0x99) + b"\x01" + bytes(range(8)), fastpath.MIDDLE),  # SOM, TO, tag 1, seq 1
+        (header(0x89) + b"\x01abc", 0),  # the same source, tag and TO: a restart
+        (header(0x8A) + b"\x01" + bytes(64), fastpath.MIDDLE),  # as large as a slot
+        (header(0x8B) + b"\x01x", 0),  # owner 101 holds its two messages
+        (header(0x8C) + b"\x02x", 0),  # type 2: no listener
+        (header(0x8D, dest=0xFF) + b"\x01x", 0),  # broadcast: only control messages
+        (header(0xC0 | (flow.tag ^ 1)) + b"\x05x", 0),  # a response to no flow
+        (header(0xC0 | flow.tag) + b"\x05" + bytes(65), 0),  # larger than a slot
+        (header(0xC0 | flow.tag) + b"\x85ok", fastpath.LAST),  # to flow's owner 7, IC set
+        (header(0xCD, dest=0) + b"\x05x", 0),  # type 5: no listener
+    ]
+    taken = []
+    for packet, expected in cases:
+        clock.advance(1)
+        buf = bytearray(b"\xee" + packet)
+        taken.append(first_packet(core, buf, 1, len(packet)))
+        assert taken[-1] == expected, packet
+    done = core._rx_done
+    assert done is core.pool.slots[2] and done.assembled() == 2 and done.buf[:2] == b"ok"
+    # The pool full, and with no link named (receive_middle called outside receive): nothing.
+    core.sink.types = (1, 5)
+    full = header(0xCE, dest=0) + b"\x05x"
+    core._rx_link = None
+    assert first_packet(core, bytearray(full), 0, len(full)) == 0
+    core._rx_link = link
+    assert first_packet(core, bytearray(full), 0, len(full)) == fastpath.LAST
+    assert first_packet(core, bytearray(full[:3] + b"\xcf" + full[4:]), 0, len(full)) == 0
+    fields = [
+        (s.src, s.tag, s.to, s.owner, s.msg_type, s.ic, s.link is link, s.phys, s.started)
+        for s in core.pool.slots
+    ]
+    assert fields == [
+        (9, 1, 8, 101, 1, False, True, 0x1D, 501),
+        (9, 2, 8, 101, 1, False, True, 0x1D, 503),
+        (9, flow.tag, 0, 7, 5, True, True, 0x1D, 509),
+        (9, 6, 8, 105, 5, False, True, 0x1D, 510),
+    ]
+    assert core.counters.rx_packets == 4 and core.counters.rx_messages == 2
+    assert core.counters.total() == 6
+    assert [s.meta[0] for s in core.pool.slots] == [1, 1, 2, 2]  # assembling, complete
+    assert bytes(core.pool.slots[0].buf[:8]) == bytes(range(8))
+    return taken, fields, bytes(core.pool.meta)
+
+
+def test_the_fast_path_starts_a_message_the_full_path_would_admit_and_nothing_else():
+    _pure_then_viper(fastpath, "first_packet", _first_packets)
+
+
+def _message_started(start_message):
+    # start_message alone, as first_packet calls it: the owner's bytes already in the slot.
+    core, _sink, link, _clock = make_core()
+    core._rx_link = link
+    core._rx_phys = 0x20
+    core._meta[16 + 10] = 0x00  # slot 1's owner: 0x100
+    core._meta[16 + 11] = 0x01
+    packet = bytearray(bytes((1, 8, 9, 0xAB, 0x81)) + bytes(range(40)))  # SOM, seq 2, TO, tag 3
+    assert start_message(core, packet, 0, 16 << 16 | len(packet)) == fastpath.MIDDLE
+    slot = core.pool.slots[1]
+    assert (slot.src, slot.tag, slot.to, slot.owner, slot.msg_type, slot.ic) == (
+        9,
+        3,
+        8,
+        0x100,
+        1,
+        True,
+    )
+    assert slot.assembled() == 40 and slot.packet_len() == 41 and slot.meta[4] == 3
+    assert bytes(slot.buf[:40]) == bytes(range(40)) and core._rx_done is None
+    return bytes(core.pool.meta), bytes(slot.buf[:40]), core.counters.rx_packets
+
+
+def test_the_first_packet_sets_its_slot_up_as_the_full_path_does():
+    _pure_then_viper(fastpath, "start_message", _message_started)
+
+
+def _owned_counts(owned):
+    # Slots (not the control slot) by state and owner: only those not FREE count.
+    meta = bytearray(5 * 16)
+    for i, (state, owner) in enumerate(((1, 7), (2, 7), (0, 7), (2, 0x100), (1, 7))):
+        meta[i * 16] = state
+        meta[i * 16 + 10] = owner & 0xFF
+        meta[i * 16 + 11] = owner >> 8
+    counts = [owned(meta, owner) for owner in (7, 0x100, 0, 8)]
+    assert counts == [2, 1, 0, 0]  # the last slot's bytes are the control slot's
+    return counts
+
+
+def test_an_owner_s_messages_are_counted_from_the_pool_s_bytes():
+    _pure_then_viper(fastpath, "owned", _owned_counts)
+
+
+def _oldest_replies(oldest_reply):
+    # The first free entry (-1), else the one furthest behind the newest serial, across the
+    # serials' wrap at 2**30.
+    cases = [
+        ([-1, -1], 5, 0),
+        ([3, -1, 4], 5, 1),
+        ([3, 1, 2], 5, 1),
+        ([7, 9, 8], 9, 0),
+        ([0x3FFFFFFE, 1, 0x3FFFFFFF], 1, 0),  # 2**30 - 2 is the oldest, past the wrap
+        ([5], 5, 0),
+    ]
+    found = []
+    for serials, newest, expected in cases:
+        found.append(oldest_reply(array("i", serials), newest))
+        assert found[-1] == expected, serials
+    return found
+
+
+def test_a_new_reply_route_takes_a_free_entry_else_the_oldest():
+    _pure_then_viper(routes, "oldest_reply", _oldest_replies)
 
 
 def _answered(quick_reply, asked, eid=30, endpoint_type=0, static=0, link=None, ic=False):

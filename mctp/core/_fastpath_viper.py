@@ -1,5 +1,6 @@
-# The viper append_middle(), control_request() and send_packets() used on MicroPython (see
-# mctp.core.fastpath, which imports them under try/except and says what they do).
+# The viper append_middle(), first_packet(), control_request(), start_message(), owned() and
+# send_packets() used on MicroPython (see mctp.core.fastpath, which imports them under
+# try/except and says what they do), and oldest_reply() (mctp.core.routes's, likewise).
 
 import micropython
 
@@ -18,6 +19,7 @@ _SEQ_SHIFT = const(4)
 _SEQ_MASK = const(0x03)
 _FREE = const(0)
 _ASSEMBLING = const(1)
+_COMPLETE = const(2)
 _SLOT_SHIFT = const(4)
 _SLOT_META = const(16)
 _STATE_AT = const(0)
@@ -27,6 +29,8 @@ _TO_AT = const(3)
 _NEXT_SEQ_AT = const(4)
 _PACKET_LEN_AT = const(6)
 _LENGTH_AT = const(8)
+_OWNER_AT = const(10)
+_TYPE_MASK = const(0x7F)
 _MAX_MTU = const(250)
 _MAX_TX_OFF = const(255)  # (copy_span's destination offset: below 65536)
 _MSG_TYPE_CONTROL = const(0)
@@ -36,6 +40,7 @@ _MIDDLE = const(1)
 _LAST = const(2)
 _len = len  # [builtin-global]
 _ONE = 1  # an object, for arithmetic on objects
+_SERIAL_MASK = const(0x3FFFFFFF)  # routes' [small-int] serials
 
 
 @micropython.viper
@@ -56,7 +61,7 @@ def append_middle(core, buf, off: int, length: int) -> int:
     if dest != 0 and dest != int(core.eid) and (dest != 0xFF or not flags & _FLAG_SOM):
         return 0  # (broadcast: a control request only, and the full path's otherwise)
     if flags & _FLAG_SOM:
-        return int(control_request(core, buf, off, length))
+        return int(first_packet(core, buf, off, length))
     tag = flags & _TAG_MASK
     to = flags & _FLAG_TO
     meta = core._meta
@@ -92,10 +97,143 @@ def append_middle(core, buf, off: int, length: int) -> int:
     m[at + _NEXT_SEQ_AT] = (m[at + _NEXT_SEQ_AT] + 1) & _SEQ_MASK
     counters = core.counters
     counters.rx_packets = counters.rx_packets + _ONE  # (objects: a count may outgrow 32 bits)
-    if flags & _FLAG_EOM:
-        core._rx_done = core.pool.slots[at >> _SLOT_SHIFT]
-        return _LAST
-    return _MIDDLE
+    if not flags & _FLAG_EOM:
+        return _MIDDLE
+    m[at + _STATE_AT] = _COMPLETE  # (as pool.complete)
+    slot = core.pool.slots[at >> _SLOT_SHIFT]
+    slot.length = have
+    counters.rx_messages = counters.rx_messages + _ONE
+    core._rx_done = slot
+    return _LAST
+
+
+@micropython.viper
+def first_packet(core, buf, off: int, length: int) -> int:
+    p = ptr8(buf)
+    src = p[off + 2]
+    flags = p[off + 3]
+    msg_type = p[off + _TRANSPORT_HEADER_SIZE] & _TYPE_MASK
+    if flags & _FLAG_TO and msg_type == _MSG_TYPE_CONTROL and core.control:
+        return int(control_request(core, buf, off, length))
+    if p[off + 1] == 0xFF or not core._rx_link:
+        return 0
+    if flags & _FLAG_TO:
+        owner = int(core.sink.accept_request(msg_type))
+    else:
+        flow = core.flows.match(src, flags & _TAG_MASK)
+        if not flow:
+            return 0
+        owner = int(flow.owner)
+    if owner < 0:
+        return 0
+    # One pass over the pool: no message to restart, the owner's count, a free slot.
+    tag = flags & _TAG_MASK
+    to = flags & _FLAG_TO
+    meta = core._meta
+    m = ptr8(meta)
+    end = int(_len(meta)) - _SLOT_META
+    held = 0
+    free = -1
+    at = 0
+    while at < end:
+        state = m[at + _STATE_AT]
+        if state == _FREE:
+            if free < 0:
+                free = at
+        elif (m[at + _OWNER_AT] | m[at + _OWNER_AT + 1] << 8) == owner:
+            held += 1
+        if state == _ASSEMBLING and m[at + _SRC_AT] == src:
+            if m[at + _TAG_AT] == tag and m[at + _TO_AT] == to:
+                return 0  # it restarts a message: som_restart is the full path's
+        at += _SLOT_META
+    if free < 0 or held >= int(core.config.queue_limit):
+        return 0
+    if length - _TRANSPORT_HEADER_SIZE - 1 > int(_len(core._bufs[free >> _SLOT_SHIFT])):
+        return 0
+    m[free + _OWNER_AT] = owner & 0xFF  # (a free slot's: start_message's to read)
+    m[free + _OWNER_AT + 1] = owner >> 8
+    return int(start_message(core, buf, off, free << 16 | length))
+
+
+@micropython.viper
+def start_message(core, buf, off: int, at_length: int) -> int:
+    at = at_length >> 16
+    count = (at_length & 0xFFFF) - _TRANSPORT_HEADER_SIZE - 1  # after the type byte
+    p = ptr8(buf)
+    src = p[off + 2]
+    flags = p[off + 3]
+    type_byte = p[off + _TRANSPORT_HEADER_SIZE]
+    pool = core.pool
+    slot = pool.control_slot
+    if at < int(pool.meta_end):
+        slot = pool.slots[at >> _SLOT_SHIFT]
+    d = ptr8(slot.buf)
+    s = off + _TRANSPORT_HEADER_SIZE + 1
+    i = 0
+    while i < count:
+        d[i] = p[s + i]
+        i += 1
+    m = ptr8(core._meta)
+    m[at + _STATE_AT] = _ASSEMBLING
+    m[at + _SRC_AT] = src
+    m[at + _TAG_AT] = flags & _TAG_MASK
+    m[at + _TO_AT] = flags & _FLAG_TO
+    m[at + _NEXT_SEQ_AT] = ((flags >> _SEQ_SHIFT) + 1) & _SEQ_MASK
+    m[at + _PACKET_LEN_AT] = (count + 1) & 0xFF
+    m[at + _PACKET_LEN_AT + 1] = (count + 1) >> 8
+    m[at + _LENGTH_AT] = count & 0xFF
+    m[at + _LENGTH_AT + 1] = count >> 8
+    slot.owner = m[at + _OWNER_AT] | m[at + _OWNER_AT + 1] << 8
+    slot.src = src
+    slot.tag = flags & _TAG_MASK
+    slot.to = flags & _FLAG_TO
+    slot.msg_type = type_byte & _TYPE_MASK
+    slot.ic = type_byte > _TYPE_MASK
+    slot.link = core._rx_link
+    slot.phys = core._rx_phys
+    slot.started = core.clock()
+    counters = core.counters
+    counters.rx_packets = counters.rx_packets + _ONE
+    if not flags & _FLAG_EOM:
+        return _MIDDLE
+    m[at + _STATE_AT] = _COMPLETE
+    slot.length = count
+    counters.rx_messages = counters.rx_messages + _ONE
+    core._rx_done = slot
+    return _LAST
+
+
+@micropython.viper
+def owned(meta, owner: int) -> int:
+    m = ptr8(meta)
+    end = int(_len(meta)) - _SLOT_META  # (the control slot's bytes end it)
+    count = 0
+    at = 0
+    while at < end:
+        if m[at + _STATE_AT] != _FREE:
+            if (m[at + _OWNER_AT] | m[at + _OWNER_AT + 1] << 8) == owner:
+                count += 1
+        at += _SLOT_META
+    return count
+
+
+@micropython.viper
+def oldest_reply(serials, newest: int) -> int:
+    s = ptr32(serials)
+    count = int(_len(serials))
+    oldest = 0
+    oldest_age = -1
+    i = 0
+    while i < count:
+        serial = s[i]
+        if serial < 0:
+            return i
+        age = (newest - serial) & _SERIAL_MASK
+        if age > oldest_age:
+            oldest = i
+            oldest_age = age
+        i += 1
+    return oldest
 
 
 @micropython.viper
@@ -119,37 +257,11 @@ def control_request(core, buf, off: int, length: int) -> int:
             if m[at + _TAG_AT] == tag and m[at + _TO_AT] == _FLAG_TO:
                 return 0  # it restarts a message: som_restart is the full path's
         at += _SLOT_META
-    count = length - _TRANSPORT_HEADER_SIZE - 1  # after the type byte
-    slot = core.pool.control_slot
-    slot_buf = slot.buf
-    if count > int(_len(slot_buf)):
-        return 0
-    d = ptr8(slot_buf)
-    s = off + _TRANSPORT_HEADER_SIZE + 1
-    i = 0
-    while i < count:
-        d[i] = p[s + i]
-        i += 1
-    # The control slot as pool.start and Core._fill set it up (its link and phys:
-    # Core.receive's).
-    m[end + _STATE_AT] = _ASSEMBLING
-    m[end + _SRC_AT] = src
-    m[end + _TAG_AT] = tag
-    m[end + _TO_AT] = _FLAG_TO
-    m[end + _NEXT_SEQ_AT] = ((flags >> _SEQ_SHIFT) + 1) & _SEQ_MASK
-    m[end + _PACKET_LEN_AT] = (count + 1) & 0xFF
-    m[end + _PACKET_LEN_AT + 1] = (count + 1) >> 8
-    m[end + _LENGTH_AT] = count & 0xFF
-    m[end + _LENGTH_AT + 1] = count >> 8
-    slot.src = src
-    slot.tag = tag
-    slot.to = _FLAG_TO
-    slot.owner = _CONTROL_OWNER
-    slot.ic = False
-    counters = core.counters
-    counters.rx_packets = counters.rx_packets + _ONE
-    core._rx_done = slot
-    return _LAST
+    if length - _TRANSPORT_HEADER_SIZE - 1 > int(_len(core._bufs[end >> _SLOT_SHIFT])):
+        return 0  # larger than the control slot
+    m[end + _OWNER_AT] = _CONTROL_OWNER & 0xFF
+    m[end + _OWNER_AT + 1] = _CONTROL_OWNER >> 8
+    return int(start_message(core, buf, off, end << 16 | length))
 
 
 @micropython.viper

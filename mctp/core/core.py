@@ -6,8 +6,9 @@
 #   link.poll(core)                 a binding hands over each packet from its ring
 #   receive(link, buf, ...)         stages the packet; returns RX_DROPPED, RX_TAKEN or RX_FULL
 #     receive_middle                fast path (fastpath.append_middle): a packet that continues a
-#                                   message, or a single-packet control request (a completed
-#                                   message then handed on as below)
+#                                   message, or a first packet the rules below admit at once
+#                                   (a completed message then handed on as below); the rest,
+#                                   drops included, take the full path:
 #     _receive_guarded              the try; hands on the message the packet completed
 #       _receive                    header checks: length, version, source, destination
 #         forwarder.forward         at a bridge, a packet for another EID: out over the link
@@ -18,8 +19,8 @@
 #           _fill                   the slot's fields and the first payload (_copy_in)
 #         _continue                 other packets: the slot (_find_slot) and the sequence, then
 #           _append                 the payload (a last packet, or one the fast path left)
-#       _complete(slot)             at EOM: reply route or flow closed, then
-#         _deliver                  sink.deliver(slot) (link.Sink), or _discard when refused
+#       _complete(slot)             at EOM: reply route or flow closed, then sink.deliver(slot)
+#                                   (link.Sink), or _discard when refused
 #       control.handle(slot)        or, for a control request, the answer (link.ControlHandler)
 #   The sink copies the message out later and calls core.release(slot).
 # Send: core.send(dest, tag_flags, type_byte, buf, off, length) -> route -> fragments at the
@@ -43,7 +44,7 @@ from ..constants import (
     TAG_MAX,
 )
 from ..counters import Counters
-from .fastpath import MIDDLE, append_middle, fill_packet, send_packets
+from .fastpath import MIDDLE, append_middle, completed, fill_packet, owned, send_packets
 from .flows import FlowTable
 from .link import RX_DROPPED, RX_FULL, RX_TAKEN
 from .packet import (
@@ -235,10 +236,11 @@ class Core:
         then) or RX_FULL (taken, and the message it completed filled its owner's queue: a
         link polls no further this time, so the application reads before more come in).
         """
-        if self.receive_middle(buf, off, length) == MIDDLE:
-            return RX_TAKEN  # a message's middle packet, taken by the fast path
-        self._rx_link = link
+        self._rx_link = link  # (the fast path's, for a first packet)
         self._rx_phys = phys
+        if self.receive_middle(buf, off, length) == MIDDLE:
+            self._rx_link = None
+            return RX_TAKEN  # a packet that leaves its message unfinished, taken by the fast path
         if self._rx_done is None:
             self.counters.rx_packets += 1
             self._rx_result = RX_DROPPED
@@ -250,6 +252,7 @@ class Core:
             # path: _rx_done is the slot it completed, which _receive_guarded hands on.
             self._rx_result = RX_TAKEN
         self._receive_guarded()
+        self._rx_link = None  # (a later receive_middle of a first packet outside receive())
         self._rx_buf = None
         self._rx_done = None
         return self._rx_result
@@ -273,11 +276,6 @@ class Core:
                 self._receive()
             done = self._rx_done
             if done is not None:
-                if done.link is None:
-                    # The fast path put a control request into the free control slot (a slot
-                    # assembling a message has its link): it came from here.
-                    done.link = self._rx_link
-                    done.phys = self._rx_phys
                 if self._complete(done):
                     # A control request, answered now, from the slot's own link and address:
                     # no reply route.
@@ -367,7 +365,7 @@ class Core:
         pool = self.pool
         if owner == CONTROL_OWNER and self._fits_control_slot():
             return pool.control_slot
-        if pool.owned(owner) >= self.config.queue_limit:
+        if owned(self._meta, owner) >= self.config.queue_limit:
             return self._evict(owner, "queue_full")
         slot = pool.alloc()
         if slot is None:
@@ -397,8 +395,8 @@ class Core:
             self.counters.too_large += 1
             return
         flags = self._rx_flags
-        self.pool.start(slot, self._rx_src, flags, count)
         slot.owner = owner
+        self.pool.start(slot, self._rx_src, flags, count)
         slot.msg_type = self._rx_type()
         slot.ic = self._rx_buf[self._rx_off + TRANSPORT_HEADER_SIZE] > MSG_TYPE_MAX
         slot.link = self._rx_link
@@ -407,7 +405,7 @@ class Core:
         self._copy_in(slot, 0, TRANSPORT_HEADER_SIZE + 1, count)
         self._rx_result = RX_TAKEN
         if flags & FLAG_EOM:
-            self._rx_done = slot
+            completed(self, slot)
 
     def _copy_in(self, slot, at, skip, count):
         # Payload bytes of the packet (after `skip` bytes) into the slot at `at`.
@@ -440,39 +438,29 @@ class Core:
         slot.advance(count)
         self._rx_result = RX_TAKEN
         if flags & FLAG_EOM:
-            self._rx_done = slot
+            completed(self, slot)
 
     def _complete(self, slot):
-        # True for a control request, which the caller has answered; else delivered here.
-        self.pool.complete(slot)
-        self.counters.rx_messages += 1
-        if slot.owner == CONTROL_OWNER:
+        # True for a control request, which the caller has answered; else delivered here (the
+        # reply route and the delivery inline: a call less each, [c-stack]).
+        owner = slot.owner  # the sink may take the message at once and free the slot
+        if owner == CONTROL_OWNER:
             return True
         if slot.to:
-            self._remember_reply(slot)
+            # Where the request came from, for its answer; the slot names the entry.
+            if self.reply_routes.remember(slot, self.clock()):
+                self.counters.reply_evicted += 1
         else:
             flow = self.flows.match(slot.src, slot.tag)
             if flow is not None and not flow.persistent:
                 self.flows.close(flow)
-        self._deliver(slot)
-        return False
-
-    def _deliver(self, slot):
-        owner = slot.owner  # the sink may take the message at once and free the slot
         if not self.sink.deliver(slot):
             # The owner went away or its queue is full: drop the message, not the stack.
             self._discard(slot)
             self.counters.queue_full += 1
-        elif self.pool.owned(owner) >= self.config.queue_limit:
+        elif owned(self._meta, owner) >= self.config.queue_limit:
             self._rx_result = RX_FULL
-
-    def _remember_reply(self, slot):
-        # Where the request came from, for its answer; the slot names the entry.
-        route = self.reply_routes.remember(slot.src, slot.tag, slot.link, slot.phys, self.clock())
-        slot.reply = route
-        slot.reply_serial = route.serial
-        if self.reply_routes.replaced:
-            self.counters.reply_evicted += 1
+        return False
 
     def _discard(self, slot):
         # A complete message nobody will read: its request (if it is one) is not answered.

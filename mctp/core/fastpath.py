@@ -3,22 +3,28 @@
 # ([viper-twin]).
 #
 # Receive: a packet that continues a message (every packet of a long message but its first),
-# and a single-packet control request (what a bus owner repeats), each taken with one call.
-# append_middle(core, buf, off, length), Core.receive_middle, checks the packet
-# buf[off:off + length] as Core.receive would (header version, a valid source, our EID or EID
-# 0 as destination, or broadcast for a control request). A packet that continues a message
-# must find the slot assembling it in the pool's `meta` bytes, in sequence and of its size
-# (that of the first packet; a last packet, EOM set, no larger): its payload is appended and
-# the slot moves on. A first packet must be a whole control request (SOM, EOM, TO, type 0
-# without IC) that restarts no message, with the control slot free, a responder attached and
-# room in it: control_request(core, buf, off, length), which append_middle calls once the
-# header is checked, puts it into the control slot, set up as Core._fill sets it up. It returns
-# MIDDLE for a middle packet it took, LAST for a last packet or a control request it took
-# (core._rx_done is then its slot, which holds the whole message, and Core.receive completes
-# it and hands it on), and 0 for anything else (any other first packet, a drop of any kind),
-# having changed nothing: Core.receive's full path decides and counts, so every rule stays in
-# one place there and this is only a shortcut past it. A packet taken is counted in
-# rx_packets.
+# and the first packet of a message, each taken with one call. append_middle(core, buf, off,
+# length), Core.receive_middle, checks the packet buf[off:off + length] as Core.receive would
+# (header version, a valid source, our EID or EID 0 as destination, or broadcast for a control
+# request). A packet that continues a message must find the slot assembling it in the pool's
+# `meta` bytes, in sequence and of its size (that of the first packet; a last packet, EOM set,
+# no larger): its payload is appended and the slot moves on. A first packet goes to
+# first_packet(core, buf, off, length): a whole control request (SOM, EOM, TO, type 0 without
+# IC), with a responder attached, to control_request(), which puts it into the control slot
+# when that is free, restarts no message and has room; any other first packet, to the unicast
+# destination, that restarts no message, whose owner (the sink's listener for a request, the
+# flow's owner for a response) holds fewer than Config.queue_limit slots, into a free slot of
+# the pool with room for it. Either way start_message(core, buf, off, at_length) sets the slot
+# up as Core._fill does, the link and physical address being core._rx_link and _rx_phys
+# (Core.receive sets them before it calls; with _rx_link None, only a control request is
+# taken, without them). Each returns MIDDLE for a
+# packet it took that leaves its message unfinished, LAST for one that completed it (a last
+# packet, a single-packet message: the slot is then COMPLETE, counted in rx_messages, and
+# core._rx_done, which Core.receive hands on), and 0 for anything else (a drop of any kind, an
+# eviction, a restart), having changed nothing: Core.receive's full path decides and counts,
+# so every rule stays in one place there and this is only a shortcut past it. A packet taken
+# is counted in rx_packets. owned(meta, owner) counts the pool's slots that hold messages for
+# `owner`.
 #
 # The viper version scans the pool's `meta` bytes: a packet then costs about one call and
 # three attribute reads instead of some fifty attribute reads and eight calls.
@@ -43,7 +49,7 @@
 
 from .._compat import const
 from ..bufcopy import copy_into
-from .reassembly import FREE, NEXT_SEQ_AT, STATE_AT
+from .reassembly import FREE, NEXT_SEQ_AT, OWNER_AT, SLOT_META, SLOT_SHIFT, STATE_AT, owned_py
 from .packet import (
     MAX_MTU,
     DEST_EID_AT,
@@ -74,14 +80,14 @@ def append_middle_py(core, buf, off, length):
     if not _valid(core, buf, off, length):
         return 0
     if buf[off + 3] & FLAG_SOM:
-        return control_request_py(core, buf, off, length)
+        return first_packet_py(core, buf, off, length)
     slot = _continued(core, buf, off, length)
     if slot is None:
         return 0
     core.counters.rx_packets += 1
     if not buf[off + 3] & FLAG_EOM:
         return MIDDLE
-    core._rx_done = slot
+    completed(core, slot)
     return LAST
 
 
@@ -99,12 +105,76 @@ def _valid(core, buf, off, length):
     )
 
 
+def first_packet_py(core, buf, off, length):
+    if buf[off + 3] & FLAG_TO and not buf[off + 4] & 0x7F and core.control is not None:
+        return control_request_py(core, buf, off, length)
+    if buf[off + 1] == 0xFF or core._rx_link is None:
+        return 0
+    at = _slot_for(core, _first_owner(core, buf, off), length)
+    if at < 0:
+        return 0
+    return start_message_py(core, buf, off, at << 16 | length)
+
+
+def _first_owner(core, buf, off):
+    # Who takes the message, as Core._owner says (without counting), or -1: for nobody, and
+    # for a packet that restarts a message.
+    if core.pool.find(buf[off + 2], buf[off + 3]) is not None:
+        return -1
+    if buf[off + 3] & FLAG_TO:
+        return core.sink.accept_request(buf[off + TRANSPORT_HEADER_SIZE] & 0x7F)
+    flow = core.flows.match(buf[off + 2], buf[off + 3] & TAG_MASK)
+    return -1 if flow is None else flow.owner
+
+
+def _slot_for(core, owner, length):
+    # The meta offset of a free slot with room for a first packet of `length` bytes, its
+    # owner's bytes written there for start_message; -1 for no owner, an owner that holds its
+    # quota, no free slot or no room.
+    if owner < 0 or owned_py(core._meta, owner) >= core.config.queue_limit:
+        return -1
+    slot = core.pool.alloc()
+    if slot is None or length - TRANSPORT_HEADER_SIZE - 1 > len(slot.buf):
+        return -1
+    core._meta[(slot.index << SLOT_SHIFT) + OWNER_AT] = owner & 0xFF
+    core._meta[(slot.index << SLOT_SHIFT) + OWNER_AT + 1] = owner >> 8
+    return slot.index << SLOT_SHIFT
+
+
+def start_message_py(core, buf, off, at_length):
+    # The first packet into the free slot at meta offset at_length >> 16 (the packet's length
+    # in its low 16 bits), for the owner _slot_for wrote into the slot's bytes.
+    slot = core.pool.control_slot
+    if at_length >> 16 < core.pool.meta_end:
+        slot = core.pool.slots[at_length >> 16 >> SLOT_SHIFT]
+    slot.owner = slot.meta[OWNER_AT] | slot.meta[OWNER_AT + 1] << 8
+    _message_fields(core, slot, buf[off + TRANSPORT_HEADER_SIZE])
+    at_length = (at_length & 0xFFFF) - TRANSPORT_HEADER_SIZE - 1  # the payload's count
+    off += FLAGS_AT  # (the header's fields from here: a shallower stack, [frame-limit])
+    core.pool.start(slot, buf[off - FLAGS_AT + SRC_EID_AT], buf[off], at_length)
+    copy_into(slot.buf, 0, buf, off + TRANSPORT_HEADER_SIZE + 1 - FLAGS_AT, at_length)
+    core.counters.rx_packets += 1
+    if not buf[off] & FLAG_EOM:
+        return MIDDLE
+    completed(core, slot)
+    return LAST
+
+
+def _message_fields(core, slot, type_byte):
+    slot.msg_type = type_byte & 0x7F
+    slot.ic = type_byte > 0x7F
+    slot.link = core._rx_link
+    slot.phys = core._rx_phys
+    slot.started = core.clock()
+
+
 def control_request_py(core, buf, off, length):
     if not _fits_control_slot(core, buf, off, length):
         return 0
-    core.pool.start(core.pool.control_slot, buf[off + 2], buf[off + 3], length - 5)
-    _control_slot_filled(core, buf, off)
-    return LAST
+    at = len(core._meta) - SLOT_META  # the control slot's bytes
+    core._meta[at + OWNER_AT] = _CONTROL_OWNER & 0xFF
+    core._meta[at + OWNER_AT + 1] = _CONTROL_OWNER >> 8
+    return start_message_py(core, buf, off, at << 16 | length)
 
 
 def _fits_control_slot(core, buf, off, length):
@@ -119,12 +189,11 @@ def _fits_control_slot(core, buf, off, length):
     )
 
 
-def _control_slot_filled(core, buf, off):
-    slot = core.pool.control_slot
-    slot.owner = _CONTROL_OWNER
-    slot.ic = False
-    copy_into(slot.buf, 0, buf, off + TRANSPORT_HEADER_SIZE + 1, slot.assembled())
-    core.counters.rx_packets += 1
+def completed(core, slot):
+    """The packet just taken completed the message in `slot`: complete, counted, and
+    core._rx_done (the full path's, Core._fill and _append, as the fast path's)."""
+    core.pool.complete(slot)
+    core.counters.rx_messages += 1
     core._rx_done = slot
 
 
@@ -211,8 +280,18 @@ def _check_message(core):
 
 
 try:
-    from ._fastpath_viper import append_middle, control_request, send_packets
+    from ._fastpath_viper import (
+        append_middle,
+        control_request,
+        first_packet,
+        owned,
+        send_packets,
+        start_message,
+    )
 except (ImportError, SyntaxError):
     append_middle = append_middle_py
     control_request = control_request_py
+    first_packet = first_packet_py
+    owned = owned_py
     send_packets = send_packets_py
+    start_message = start_message_py

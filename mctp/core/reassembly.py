@@ -15,8 +15,8 @@
 # hundreds of instructions on a Cortex-M0: one bytearray, `meta`, has SLOT_META bytes per slot
 # (the control slot last). A slot's state is only there (slot.meta[STATE_AT]); so are, while it
 # assembles, the next sequence number, the packet size and the length so far, which start()
-# writes and complete() turns into slot.length. The source, tag and TO are written once, by
-# start(), both there (for matching) and as the slot's fields.
+# writes and complete() turns into slot.length. The source, tag, TO and owner are written once,
+# by start(), both there (for matching and counting) and as the slot's fields.
 
 from .._compat import const, ticks_diff
 from .packet import FLAG_TO, SEQ_MASK, SEQ_SHIFT, TAG_MASK
@@ -39,6 +39,7 @@ TO_AT = const(3)  # FLAG_TO or 0
 NEXT_SEQ_AT = const(4)
 PACKET_LEN_AT = const(6)  # 2 bytes, little-endian: the payload of every packet but the last
 LENGTH_AT = const(8)  # 2 bytes, little-endian: the message's bytes so far, after the type byte
+OWNER_AT = const(10)  # 2 bytes, little-endian: slot.owner while the slot is not FREE
 
 
 class Slot:
@@ -136,11 +137,7 @@ class ReassemblyPool:
 
     def owned(self, owner):
         """How many slots (assembling or complete) hold messages for `owner`."""
-        count = 0
-        for slot in self.slots:
-            if slot.owner == owner and slot.meta[STATE_AT] != FREE:
-                count += 1
-        return count
+        return owned_py(self.meta, owner)
 
     def oldest_assembling(self, owner):
         """The unfinished message that started first: of `owner`, or of anyone when `owner`
@@ -153,8 +150,8 @@ class ReassemblyPool:
         return oldest
 
     def start(self, slot, src, flags, count):
-        """`slot` assembles the message whose first packet (header `flags`) came from `src`
-        with `count` payload bytes after the type byte."""
+        """`slot` assembles the message for slot.owner (set first) whose first packet (header
+        `flags`) came from `src` with `count` payload bytes after the type byte."""
         slot.src = src
         slot.tag = flags & TAG_MASK
         slot.to = flags & FLAG_TO
@@ -168,6 +165,8 @@ class ReassemblyPool:
         meta[PACKET_LEN_AT + 1] = (count + 1) >> 8
         meta[LENGTH_AT] = count & 0xFF
         meta[LENGTH_AT + 1] = count >> 8
+        meta[OWNER_AT] = slot.owner & 0xFF
+        meta[OWNER_AT + 1] = (slot.owner >> 8) & 0xFF
 
     def complete(self, slot):
         """The message in `slot` has all its packets."""
@@ -187,3 +186,20 @@ class ReassemblyPool:
             if slot.meta[STATE_AT] != FREE:
                 count += 1
         return count
+
+
+def owned_py(meta, owner):
+    """How many of the pool's slots (not the control slot, whose bytes end `meta`) hold
+    messages for `owner` (0..0x100) by their bytes in `meta`: the receive path's count, one
+    viper call on boards (mctp.core.fastpath imports the twin)."""
+    count = 0
+    at = 0
+    end = len(meta) - SLOT_META
+    while at < end:
+        if (
+            meta[at + STATE_AT] != FREE
+            and meta[at + OWNER_AT] | meta[at + OWNER_AT + 1] << 8 == owner
+        ):
+            count += 1
+        at += SLOT_META
+    return count

@@ -6,6 +6,8 @@
 # same way: the only way to reach a requester that has no EID yet (EID 0, physical
 # addressing), and the right way to answer any requester.
 
+from array import array
+
 from .._compat import const, ticks_diff
 from .timers import until_expiry
 
@@ -78,14 +80,14 @@ class RouteTable:
 
 
 class ReplyRoute:
-    def __init__(self):
+    def __init__(self, index):
+        self.index = index  # in ReplyRoutes.routes and .serials (its serial, arrival order)
         self.used = False
         self.eid = 0  # the requester's EID and the request's tag
         self.tag = 0
         self.link = None
         self.phys = None
         self.started = 0  # ticks when the request arrived
-        self.serial = 0  # arrival order
         self.taken = -1  # when the application took the request (a serial), or -1
 
 
@@ -107,9 +109,11 @@ class ReplyRoutes:
     """
 
     def __init__(self, count, expiry_ms):
-        self.routes = [ReplyRoute() for _ in range(count)]
+        self.routes = [ReplyRoute(i) for i in range(count)]
+        # Each entry's serial while it is used, -1 while it is not: what remember() scans for
+        # a free or the oldest entry, one viper call on boards (oldest_reply).
+        self.serials = array("i", [-1] * count)
         self.expiry_ms = expiry_ms
-        self.replaced = False  # the last remember() made a live entry room
         self._serial = 0
         self._found = None  # what take() has found so far
 
@@ -120,52 +124,44 @@ class ReplyRoutes:
         self._serial = (self._serial + 1) & _SERIAL_MASK
         return self._serial
 
-    def remember(self, eid, tag, link, phys, now):
-        """Note where request (eid, tag) came from; the entry (its serial names it: the
-        entry may be reused once it is gone)."""
-        route = self._free_or_oldest()
-        self.replaced = route.used
-        route.used = True
-        route.eid = eid
-        route.tag = tag
-        route.link = link
-        route.phys = phys
+    def remember(self, slot, now):
+        """Note where the request in `slot` came from (its src, tag, link and phys), and name
+        the entry in the slot (slot.reply, and its serial in slot.reply_serial: the entry may
+        be reused once it is gone). True when a live entry made room for it."""
+        # The serial inline, not through _next_serial(): this runs for every request.
+        serial = (self._serial + 1) & _SERIAL_MASK
+        route = self.routes[oldest_reply(self.serials, serial)]
+        self._serial = serial
+        self.serials[route.index] = serial
+        slot.reply = route
+        slot.reply_serial = serial
+        route.eid = slot.src
+        route.tag = slot.tag
+        route.link = slot.link
+        route.phys = slot.phys
         route.started = now
-        route.serial = self._next_serial()
         route.taken = -1
-        return route
+        if route.used:
+            return True
+        route.used = True
+        return False
 
-    def _free_or_oldest(self):
-        # The ages inline, not through _age(), and the length and the oldest serial looked up
-        # once: this runs for every request once the table is full of unanswered ones, and a
-        # call (len() a builtin one) or an attribute costs more than the arithmetic.
-        routes = self.routes
-        oldest = routes[0]
-        oldest_serial = oldest.serial
-        count = len(routes)
-        i = 0
-        while i < count:
-            route = routes[i]
-            if not route.used:
-                return route
-            if (oldest_serial - route.serial) & _SERIAL_MASK < _SERIAL_HALF:
-                oldest = route  # no newer than the oldest so far
-                oldest_serial = route.serial
-            i += 1
-        return oldest
+    def _drop(self, route):
+        route.used = False
+        route.link = None
+        self.serials[route.index] = -1
 
     def mark_taken(self, route, serial):
         """The application took the request of entry `route` (if it is still the entry of
         `serial`)."""
-        if route.used and route.serial == serial:
+        if self.serials[route.index] == serial:
             route.taken = self._next_serial()
 
     def forget(self, route, serial):
         """The request of entry `route` (if it is still the entry of `serial`) was discarded
         unread: it will not be answered."""
-        if route.used and route.serial == serial:
-            route.used = False
-            route.link = None
+        if self.serials[route.index] == serial:
+            self._drop(route)
 
     def take(self, eid, tag):
         """The route an answer to (eid, tag) goes back by, forgotten now; or None. The caller
@@ -179,7 +175,8 @@ class ReplyRoutes:
             i += 1
         route = self._found
         if route is not None:
-            route.used = False
+            route.used = False  # (its link kept for the caller)
+            self.serials[route.index] = -1
             self._found = None
         return route
 
@@ -191,7 +188,9 @@ class ReplyRoutes:
         elif route.taken >= 0:
             if found.taken < 0 or self._age(route.taken) < self._age(found.taken):
                 self._found = route
-        elif found.taken < 0 and self._age(route.serial) < self._age(found.serial):
+        elif found.taken < 0 and self._age(self.serials[route.index]) < self._age(
+            self.serials[found.index]
+        ):
             self._found = route
 
     def expire(self, now):
@@ -199,8 +198,7 @@ class ReplyRoutes:
         count = 0
         for route in self.routes:
             if route.used and ticks_diff(now, route.started) >= self.expiry_ms:
-                route.used = False
-                route.link = None
+                self._drop(route)
                 count += 1
         return count
 
@@ -210,8 +208,7 @@ class ReplyRoutes:
 
     def clear(self):
         for route in self.routes:
-            route.used = False
-            route.link = None
+            self._drop(route)
 
     def in_use(self):
         count = 0
@@ -219,3 +216,25 @@ class ReplyRoutes:
             if route.used:
                 count += 1
         return count
+
+
+def oldest_reply_py(serials, newest):
+    """The index of the first free entry of `serials` (-1), else of the oldest: the one
+    furthest behind `newest`, a serial newer than every entry's."""
+    oldest = 0
+    oldest_age = -1
+    i = 0
+    while i < len(serials):
+        if serials[i] < 0:
+            return i
+        if (newest - serials[i]) & _SERIAL_MASK > oldest_age:
+            oldest = i
+            oldest_age = (newest - serials[i]) & _SERIAL_MASK
+        i += 1
+    return oldest
+
+
+try:
+    from ._fastpath_viper import oldest_reply
+except (ImportError, SyntaxError):
+    oldest_reply = oldest_reply_py

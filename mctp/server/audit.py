@@ -13,7 +13,7 @@
 #     (Config.reserved_listeners, reserved_requests).
 
 from ..core.core import CONTROL_OWNER
-from ..core.reassembly import ASSEMBLING, COMPLETE, FREE, SRC_AT, STATE_AT, TAG_AT, TO_AT
+from ..core.reassembly import ASSEMBLING, COMPLETE, FREE, OWNER_AT, SRC_AT, STATE_AT, TAG_AT, TO_AT
 from .._compat import const
 
 # mctp.server.server's KIND_FREE, KIND_LISTENER and KIND_REQUEST ([const-copy]: it imports this
@@ -119,12 +119,15 @@ def _check_slots(server, queued, found):
             found.append("slot %d is in unknown state %d" % (slot.index, state))
         if state != FREE and pool.owned(slot.owner) > limit:
             found.append("owner %d holds more than its %d messages" % (slot.owner, limit))
-        if state != FREE and (slot.src, slot.tag, slot.to) != (
+        if state != FREE and (slot.src, slot.tag, slot.to, slot.owner) != (
             slot.meta[SRC_AT],
             slot.meta[TAG_AT],
             slot.meta[TO_AT],
+            slot.meta[OWNER_AT] | slot.meta[OWNER_AT + 1] << 8,
         ):
-            found.append("slot %d's source, tag or TO differ from its meta bytes" % slot.index)
+            found.append(
+                "slot %d's source, tag, TO or owner differ from its meta bytes" % slot.index
+            )
 
 
 def open_handles(server):
