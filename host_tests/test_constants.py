@@ -57,7 +57,7 @@ COPIES = (
     (
         "mctp.i2c._link_viper",
         "mctp.i2c.smbus",
-        "DEST_AT COMMAND_AT COUNT_AT SOURCE_AT PACKET_AT CMD_MCTP",
+        "DEST_AT COUNT_AT PACKET_AT",
     ),
     ("mctp.i2c._link_viper", "mctp.core.packet", "DEST_EID_AT"),
     (

@@ -7,13 +7,10 @@ import micropython
 from .._compat import const
 from .pec import pec_span
 
-# smbus's offsets and command code, and packet.DEST_EID_AT ([const-copy]).
+# smbus's offsets, and packet.DEST_EID_AT ([const-copy]).
 _DEST_AT = const(0)
-_COMMAND_AT = const(1)
 _COUNT_AT = const(2)
-_SOURCE_AT = const(3)
 _PACKET_AT = const(4)
-_CMD_MCTP = const(0x0F)
 _DEST_EID_AT = const(1)
 _len = len  # [builtin-global]
 _ONE = 1  # an object, for arithmetic on objects (a count may outgrow 32 bits)
@@ -30,19 +27,18 @@ def transmit(link, length: int, phys) -> bool:
     if int(addr) < 0:
         counters.no_neighbour = counters.no_neighbour + _ONE
         return False
-    # smbus.seal_frame inline (a call less): its checks, its fields, the PEC.
+    # smbus.seal_frame inline (a call less): its checks, its fields, the PEC. The command code
+    # and our source address byte are the link's own, written into tx_buf once at its
+    # construction.
     dest = int(addr)
-    src = int(link.addr)
     end = _PACKET_AT + length  # where the PEC goes
     if length < 0 or end >= int(_len(frame)):
         raise ValueError("packet out of the frame")
-    if uint(dest) > uint(0x7F) or uint(src) > uint(0x7F):
+    if uint(dest) > uint(0x7F):
         raise ValueError("not a 7-bit address")
     f = ptr8(frame)
     f[_DEST_AT] = dest << 1
-    f[_COMMAND_AT] = _CMD_MCTP
     f[_COUNT_AT] = length + 1
-    f[_SOURCE_AT] = src << 1 | 1
     f[end] = int(pec_span(frame, 0, end, 0))
     view = link._views[length]
     i2c = link._i2c

@@ -183,6 +183,7 @@ class I2CLink(RingLink):
         # Send: the whole frame, byte 0 (the destination address) included, and one view per
         # packet length of what writeto sends (frame[1:]), so that no send makes a view.
         self.tx_buf = bytearray(_PACKET_AT + TRANSPORT_HEADER_SIZE + mtu + 1)
+        seal_frame(self.tx_buf, 0, addr, 0)  # the command code and our source address, for good
         self.tx_off = _PACKET_AT
         whole = memoryview(self.tx_buf)
         self._views = [whole[1 : 5 + n] for n in range(TRANSPORT_HEADER_SIZE + mtu + 1)]
