@@ -221,17 +221,21 @@ class EndpointApp:
 
         if self.wake is None:
             raise ValueError("build the endpoint with wake=ThreadSafeFlag() for main()")
-        helpers = [asyncio.create_task(watch_stream(stream, self.wake)) for stream in watch]
+        # The services are the stack task's work, each called from its own frame; the stack
+        # task is a task of its own (the first to run), not awaited inside this coroutine: two
+        # frames less under every answer ([c-stack]).
+        self.task = StackTask(self.server, self.wake, self.services, self._fault)
+        tasks = [asyncio.create_task(self.task.run())]
+        tasks.extend(asyncio.create_task(watch_stream(stream, self.wake)) for stream in watch)
         if self.led is not None:
-            helpers.append(asyncio.create_task(_blink(self.led, blink_ms)))
+            tasks.append(asyncio.create_task(_blink(self.led, blink_ms)))
         if watchdog is not None:
-            helpers.append(asyncio.create_task(_feed(watchdog)))
-        self.task = StackTask(self.server, self.wake, self.serve, self._fault)
+            tasks.append(asyncio.create_task(_feed(watchdog)))
         try:
-            await self.task.run()
-        finally:  # cancelled (or stopped with Ctrl-C): the helpers go with it
-            for helper in helpers:
-                helper.cancel()
+            await tasks[0]
+        finally:  # cancelled (or stopped with Ctrl-C): the stack task and helpers go with it
+            for task in tasks:
+                task.cancel()
 
     def run(self, running=None, idle_ms=1, watchdog=None):
         """Poll until running() says False (forever without it), feeding `watchdog` (a
@@ -245,9 +249,13 @@ class EndpointApp:
                 while running is None or running():
                     if watchdog is not None:
                         watchdog.feed()
-                    # poll()'s two steps, from here: a frame less under every answer.
+                    # poll()'s steps, serve()'s loop included, from here: two frames less
+                    # under every answer (this frame is on the heap: its loop costs no stack).
                     self.server.poll()
-                    if not self._served(self.serve()):
+                    served = 0
+                    for service in self.services:
+                        served += service()
+                    if not self._served(served):
                         sleep_ms(idle_ms)
                 return
             except Exception as error:

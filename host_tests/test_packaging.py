@@ -180,6 +180,16 @@ def test_the_endpoint_part_carries_only_an_i2c_endpoint_and_the_boards_the_rest(
         assert part in check_package.BOARD_PARTS, part
 
 
+def test_the_asyncio_layers_cpython_forms_are_in_no_part():
+    # MicroPython never imports them: a board neither installs (mip) nor freezes them.
+    _cpython_only()
+    import check_package  # noqa: PLC0415
+
+    for name, _, _ in check_package.installables():
+        part = "package" if name == "mctp" else name
+        assert "mctp/aio/_cpython.py" not in shipped(part), part
+
+
 def _armv6m_literals(source):
     # What check_package finds in `source`'s code compiled for ARMv6-M ([armv6m-literal]).
     import check_package  # noqa: PLC0415

@@ -83,6 +83,9 @@ BOARD_REQUIRES = 'require("mctp-i2c", library="mctp-parts", thumb=True)\n' + "".
 )
 # Parts that only run on a host: no board may freeze their files.
 HOST_PARTS = ("mctp-host", "mctp-linux")
+# Modules only CPython imports (the asyncio layer's CPython forms): in no part, since MicroPython
+# never loads them; pip installs them with the package.
+CPYTHON_ONLY = ("mctp/aio/_cpython.py",)
 # Modules a board image must not freeze: a board has no such module (a frozen module that
 # imports one fails to import there).
 HOST_ONLY_MODULES = ("socket", "usocket", "subprocess", "signal")
@@ -160,6 +163,8 @@ def check_manifest():
             )
         for source in sorted(shipped - sources):
             problems.append("%s ships %s, which is not a module of ours" % (name, source))
+        for source in sorted(shipped & set(CPYTHON_ONLY)):
+            problems.append("%s ships %s, which only CPython imports" % (name, source))
         if name == "mctp":
             library = shipped
         else:
@@ -182,7 +187,7 @@ def check_manifest():
         problems.append(
             "pyproject.toml's version %s, mctp.__version__ %s" % (pip_version, version)
         )
-    for source in sorted(sources - in_parts):
+    for source in sorted(sources - in_parts - set(CPYTHON_ONLY)):
         problems.append("%s is in no part" % source)
     host_only = {s for s in host_files if s.startswith("mctp/host/")}
     for source in sorted(library & host_only):
@@ -397,9 +402,11 @@ def unresolved_imports(files):
             if level:
                 parts = package[: len(package) - level + 1] + ([module] if module else [])
                 module = ".".join(parts)
+            path = module.replace(".", "/") + ".py"
             if optional or module.split(".")[0] not in ours or module in modules:
                 continue
-            path = module.replace(".", "/") + ".py"
+            if path in CPYTHON_ONLY:  # (imported where MicroPython's asyncio has the names)
+                continue
             why = "not in the manifest" if os.path.exists(os.path.join(ROOT, path)) else "missing"
             problems.append(
                 "%s imports %s, which is not frozen (%s is %s)" % (target, module, path, why)
