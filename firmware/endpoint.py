@@ -249,9 +249,11 @@ class EndpointApp:
                 while running is None or running():
                     if watchdog is not None:
                         watchdog.feed()
-                    # poll()'s steps, serve()'s loop included, from here: two frames less
-                    # under every answer (this frame is on the heap: its loop costs no stack).
-                    self.server.poll()
+                    # poll()'s steps, the server's and serve()'s loop included, from here:
+                    # frames less under every answer (this frame is on the heap: its loop
+                    # costs no stack). A fault in them is counted below, as a service's.
+                    self.core.poll()
+                    self.server.expire_receives()
                     served = 0
                     for service in self.services:
                         served += service()

@@ -238,10 +238,12 @@ class Server:
 
     def poll(self):
         """Run the stack: take in received packets, then expire receives, tags, reassemblies.
-        Never raises (a fault is counted in core.counters.internal_error)."""
+        Never raises (a fault is counted in core.counters.internal_error). A loop that polls
+        from its own frame calls its two steps, core.poll() and expire_receives(), itself: a
+        frame less under every answer the poll sends (EndpointApp.run, StackTask.run)."""
         try:
             self.core.poll()
-            self._expire_receives()
+            self.expire_receives()
         except Exception:
             self.core.counters.internal_error += 1
 
@@ -258,7 +260,8 @@ class Server:
             i += 1
         return wait
 
-    def _expire_receives(self):
+    def expire_receives(self):
+        """End the pending receives whose timeout has passed (TIMED_OUT)."""
         now = self.core.clock()
         pending = self.pending
         i = 0
