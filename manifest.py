@@ -13,6 +13,7 @@ for part in (
     "mctp-core",
     "mctp-i2c",
     "mctp-serial",
+    "mctp-fcs",
     "mctp-control",
     "mctp-bus-owner",
     "mctp-bridge",

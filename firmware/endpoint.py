@@ -227,17 +227,21 @@ class EndpointApp:
 
         if self.wake is None:
             raise ValueError("build the endpoint with wake=ThreadSafeFlag() for main()")
-        helpers = [asyncio.create_task(watch_stream(stream, self.wake)) for stream in watch]
+        # The services are the stack task's work, each called from its own frame; the stack
+        # task is a task of its own (the first to run), not awaited inside this coroutine: two
+        # frames less under every answer ([c-stack]).
+        self.task = StackTask(self.server, self.wake, self.services, self._fault)
+        tasks = [asyncio.create_task(self.task.run())]
+        tasks.extend(asyncio.create_task(watch_stream(stream, self.wake)) for stream in watch)
         if self.led is not None:
-            helpers.append(asyncio.create_task(_blink(self.led, blink_ms)))
+            tasks.append(asyncio.create_task(_blink(self.led, blink_ms)))
         if watchdog is not None:
-            helpers.append(asyncio.create_task(_feed(watchdog)))
-        self.task = StackTask(self.server, self.wake, self.serve, self._fault)
+            tasks.append(asyncio.create_task(_feed(watchdog)))
         try:
-            await self.task.run()
-        finally:  # cancelled (or stopped with Ctrl-C): the helpers go with it
-            for helper in helpers:
-                helper.cancel()
+            await tasks[0]
+        finally:  # cancelled (or stopped with Ctrl-C): the stack task and helpers go with it
+            for task in tasks:
+                task.cancel()
 
     def run(self, running=None, idle_ms=1, watchdog=None):
         """Poll until running() says False (forever without it), feeding `watchdog` (a
@@ -251,9 +255,15 @@ class EndpointApp:
                 while running is None or running():
                     if watchdog is not None:
                         watchdog.feed()
-                    # poll()'s two steps, from here: a frame less under every answer.
-                    self.server.poll()
-                    if not self._served(self.serve()):
+                    # poll()'s steps, the server's and serve()'s loop included, from here:
+                    # frames less under every answer (this frame is on the heap: its loop
+                    # costs no stack). A fault in them is counted below, as a service's.
+                    self.core.poll()
+                    self.server.expire_receives()
+                    served = 0
+                    for service in self.services:
+                        served += service()
+                    if not self._served(served):
                         sleep_ms(idle_ms)
                 return
             except Exception as error:

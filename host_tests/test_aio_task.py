@@ -74,3 +74,25 @@ def test_a_fault_in_the_stack_tasks_work_is_counted_and_the_task_goes_on():
         return bytes(payload), task.faults > 0, len(seen) == task.faults, rig.held()
 
     assert run(Rig((8, 9)), scenario) == (b"\xff\xffstill here", True, True, 0)
+
+
+def test_the_stack_tasks_work_may_be_a_list_each_called_after_every_poll():
+    # An endpoint's services: the list itself, so that one added while the task runs is
+    # called too; a fault in one is counted as a function's is, and the task goes on.
+    async def scenario(rig):
+        task = rig.tasks[9]
+        calls = []
+        task.work = [lambda: calls.append("a")]
+        task.fault = calls.append
+        server = asyncio.create_task(echo_server(rig.stacks[9].listener(ECHO), 2))
+        async with rig.stacks[8].req(9, 1000) as ch:
+            await ch.send(ECHO, b"\xff\xffone")
+            await ch.recv()
+            task.work.append(lambda: 1 / 0)
+            await ch.send(ECHO, b"\xff\xfftwo")
+            _meta, payload = await ch.recv()
+        await server
+        faults = [c for c in calls if isinstance(c, ZeroDivisionError)]
+        return bytes(payload), "a" in calls, len(faults) == task.faults > 0, rig.held()
+
+    assert run(Rig((8, 9)), scenario) == (b"\xff\xfftwo", True, True, 0)

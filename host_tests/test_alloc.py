@@ -154,7 +154,6 @@ ALLOWED = {
     # Coroutines, allocated at each call whatever their size.
     ("mctp/aio/watch.py", "readable"),
     ("mctp/aio/watch.py", "writable"),
-    ("mctp/aio/watch.py", "_ready"),  # (CPython's readable and writable) the same
 }
 # Modules that run no packet path: control requests from the REPL and bus-owner set-up (a
 # bridge's downstream one too, mctp/control/pool.py: its steps run beside the poll loop).
@@ -167,7 +166,8 @@ ALLOWED = {
 # allocated at each call
 # (the stack task's once) whatever its size; the packet path under them is the blocking API's,
 # checked here, and test_aio_task runs the IRQ-to-task path with the heap locked; the awaitable
-# clients (mctp/aio/ipc.py, linux.py) are coroutines over the blocking clients' steps.
+# clients (mctp/aio/ipc.py, linux.py) are coroutines over the blocking clients' steps;
+# mctp/aio/_cpython.py is the asyncio layer's CPython forms, which MicroPython never runs.
 # mctp/linux is a client of the Linux kernel's stack, where every receive allocates the bytes and the address
 # recvfrom() returns (MicroPython's socket has no recvfrom_into), and no packet passes.
 # mctp/spdm/ecdsa.py signs, off any packet path: every big-int operation there allocates its
@@ -187,6 +187,7 @@ ALLOWED_MODULES = (
     "mctp/aio/task.py",
     "mctp/aio/ipc.py",
     "mctp/aio/linux.py",
+    "mctp/aio/_cpython.py",
     "mctp/linux/client.py",
     "mctp/linux/netlink.py",
     "mctp/linux/sockets.py",

@@ -16,9 +16,10 @@ if not IS_MICROPYTHON:
     sys.path.insert(0, os.path.join(ROOT, "tools", "ci"))
 
 
-def _board_problems(extra_manifest_lines, extra_files=()):
+def _board_problems(extra_manifest_lines, extra_files=(), thumb=True):
     """The check's problems for a copy of RPI_PICO whose manifest has the extra lines (its
-    parts found by absolute path, which both routes resolve alike)."""
+    parts found by absolute path, which both routes resolve alike), and requires the I2C part
+    as a Thumb port's unless `thumb` is False."""
     import check_package  # noqa: PLC0415
 
     boards = tempfile.mkdtemp(prefix="mctp-boards-")
@@ -28,6 +29,7 @@ def _board_problems(extra_manifest_lines, extra_files=()):
         lines = [
             'include("$(PORT_DIR)/boards/manifest.py")',
             'add_library("mctp-parts", %r)' % os.path.join(ROOT, "parts"),
+            'require("mctp-i2c", library="mctp-parts", thumb=True)',
             'require("mctp-endpoint", library="mctp-parts")',
             'require("mctp-serial", library="mctp-parts")',
             'require("mctp-ipc", library="mctp-parts")',
@@ -36,6 +38,8 @@ def _board_problems(extra_manifest_lines, extra_files=()):
             'module("board_config.py")',
             'module("main.py")',
         ]
+        if not thumb:
+            lines.remove('require("mctp-i2c", library="mctp-parts", thumb=True)')
         with open(os.path.join(board, "manifest.py"), "w") as f:
             f.write("\n".join(lines + list(extra_manifest_lines)) + "\n")
         for name, text in extra_files:
@@ -73,6 +77,28 @@ def test_a_board_that_freezes_a_host_bus_is_refused():
     _cpython_only()
     problems = _board_problems(['package("mctp/host", base_path=%r)' % ROOT])
     assert "manifest.py freezes mctp/host/i2c_udp.py, a host bus" in problems
+
+
+def test_a_board_freezes_the_asm_thumb_pec_without_the_viper_one_it_shadows():
+    # Every board is on a Thumb port, where mctp.i2c.pec takes the asm_thumb PEC: the viper
+    # one would be flash that never runs (m0_frozen_flash_bytes).
+    _cpython_only()
+    import check_package  # noqa: PLC0415
+
+    frozen = {f.target_path for f in check_package.board_part_files()}
+    assert "mctp/i2c/_pec_asm.py" in frozen and "mctp/i2c/_pec_viper.py" not in frozen
+    assert "mctp/i2c/_pec_viper.py" in shipped("mctp-i2c")  # (other ports', the unix port's)
+    problems = _board_problems((), thumb=False)
+    assert "manifest.py freezes mctp/i2c/_pec_viper.py, which is not expected" in problems
+
+
+def test_a_board_freezes_the_parts_without_line_numbers():
+    # opt=3, as MicroPython freezes its own asyncio: about 5.6 KB less of an endpoint's image.
+    _cpython_only()
+    import check_package  # noqa: PLC0415
+
+    files = check_package.board_part_files()
+    assert files and [f.target_path for f in files if f.opt != 3] == []
 
 
 def test_a_frozen_module_that_imports_socket_is_refused():
@@ -144,9 +170,24 @@ def test_the_endpoint_part_carries_only_an_i2c_endpoint_and_the_boards_the_rest(
         ("mctp-ipc", "mctp/ipc/service.py"),
         ("mctp-capture", "mctp/capture.py"),
         ("mctp-bridge-app", "firmware/bridge.py"),
+        # Nor what only they use: the FCS-16 of the serial and IPC frames, and the asyncio
+        # channels over IPC's awaitable client.
+        ("mctp-serial", "mctp/fcs.py"),
+        ("mctp-ipc", "mctp/fcs.py"),
+        ("mctp-ipc", "mctp/aio/awaited.py"),
     ):
         assert sample in shipped(part) and sample not in endpoint, sample
         assert part in check_package.BOARD_PARTS, part
+
+
+def test_the_asyncio_layers_cpython_forms_are_in_no_part():
+    # MicroPython never imports them: a board neither installs (mip) nor freezes them.
+    _cpython_only()
+    import check_package  # noqa: PLC0415
+
+    for name, _, _ in check_package.installables():
+        part = "package" if name == "mctp" else name
+        assert "mctp/aio/_cpython.py" not in shipped(part), part
 
 
 def _armv6m_literals(source, find="armv6m_literals"):

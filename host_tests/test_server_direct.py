@@ -121,6 +121,10 @@ class OddServer:
         self._answer(conn)
         return True
 
+    def send_refused(self, conn, call):
+        # A send's first step (DirectClient sends in Server's three steps): answered here.
+        return self.serve(conn, call)
+
     def poll(self):
         if self.waiting is not None:
             self._answer(self.waiting)

@@ -211,8 +211,12 @@ def expected_modules(mpy):
         manifestfile.MODE_FREEZE,
         {"MPY_DIR": mpy, "MPY_LIB_DIR": os.path.join(mpy, "lib", "micropython-lib")},
     )
-    for part in BOARD_PARTS:
-        manifest.execute(os.path.join(ROOT, "parts", part, "manifest.py"))
+    # Required as the boards' manifests require them (each part's metadata its own): the I2C
+    # part first, as a Thumb port's (without the viper PEC that the asm_thumb one shadows).
+    lines = ['add_library("mctp-parts", %r)' % os.path.join(ROOT, "parts")]
+    lines.append('require("mctp-i2c", library="mctp-parts", thumb=True)')
+    lines.extend('require("%s", library="mctp-parts")' % part for part in BOARD_PARTS)
+    manifest.execute("\n".join(lines))
     return {f.target_path for f in manifest.files()} | set(BOARD_MODULES)
 
 

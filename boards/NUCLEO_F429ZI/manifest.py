@@ -7,6 +7,8 @@ include("$(PORT_DIR)/boards/manifest.py")
 require("bundle-networking")
 
 add_library("mctp-parts", "../../parts")
+# A Thumb port: the I2C part without the viper PEC that the asm_thumb one shadows here.
+require("mctp-i2c", library="mctp-parts", thumb=True)
 require("mctp-endpoint", library="mctp-parts")
 # What board_config.py may turn on, frozen but imported only when it does: a serial link
 # (SERIAL_UART), the IPC stream (IPC_UART), a capture (CAPTURE), a bridge (BRIDGE = True,

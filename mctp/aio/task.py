@@ -16,22 +16,32 @@ class StackTask:
     def __init__(self, server, wake=None, work=None, fault=None):
         self.server = server
         self.wake = ThreadSafeFlag() if wake is None else wake
-        # Called after each poll (an endpoint's services, which serve what it delivered),
-        # and with what work() raised, which does not stop the task.
+        # Called after each poll (an endpoint's services, which serve what it delivered): a
+        # function, or a list of them called in turn from the task's own frame (a frame less
+        # under each; the list as it is at each poll), and `fault` with what one raised, which
+        # does not stop the task.
         self.work = work
         self.fault = fault
         self.polls = 0  # how often it has run the stack (an idle endpoint's stays still)
         self.faults = 0
 
     async def run(self):
+        server = self.server
         while True:
-            self.server.poll()  # never raises: a fault is counted, the loop goes on
-            self.polls += 1
             wait = 1  # (should what follows fail: poll again soon)
             try:
-                if self.work is not None:
-                    self.work()
-                wait = self.server.until_timer()
+                # Server.poll's two steps, from this frame: a frame less under every answer
+                # the poll sends ([c-stack]); a fault in them is counted as the work's are.
+                server.core.poll()
+                server.expire_receives()
+                self.polls += 1
+                work = self.work
+                if type(work) is list:
+                    for step in work:  # (a coroutine's frame is on the heap: no C stack)
+                        step()
+                elif work is not None:
+                    work()
+                wait = server.until_timer()
             except Exception as error:  # a fault here must not stop the stack
                 self.faults += 1
                 if self.fault is not None:

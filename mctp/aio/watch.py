@@ -13,7 +13,10 @@ from .flag import run_others
 
 try:
     from asyncio import core as _core  # MicroPython: its I/O queue, as its own streams use it
-
+except ImportError:  # CPython: the same names, from a module MicroPython never loads
+    from ._cpython import readable, writable
+    from ._cpython import wait_for_ms as _wait_for_ms
+else:
     # Generators, which MicroPython's asyncio runs as coroutines: what asyncio.Stream's own
     # reads and writes do (there is no public call that waits without reading or writing).
 
@@ -26,44 +29,6 @@ try:
         yield _core._io_queue.queue_write(stream)
 
     _wait_for_ms = asyncio.wait_for_ms
-
-except ImportError:
-
-    def readable(stream):
-        """Wait until `stream` has bytes to read (or is closed)."""
-        return _ready(stream, False)
-
-    def writable(stream):
-        """Wait until `stream` takes bytes (or is closed)."""
-        return _ready(stream, True)
-
-    async def _ready(stream, write):
-        # By its descriptor, taken now: a socket closed while this waits has none (-1) when the
-        # reader is removed, and the selector refuses it ("Invalid file descriptor").
-        fd = stream if isinstance(stream, int) else stream.fileno()
-        if fd < 0:
-            return  # closed
-        loop = asyncio.get_running_loop()
-        ready = loop.create_future()
-        if write:
-            loop.add_writer(fd, _settle, ready)
-        else:
-            loop.add_reader(fd, _settle, ready)
-        try:
-            await ready
-        finally:
-            if write:
-                loop.remove_writer(fd)
-            else:
-                loop.remove_reader(fd)
-
-    def _settle(future):
-        # The reader's callback may run again before the waiting task does.
-        if not future.done():
-            future.set_result(None)
-
-    def _wait_for_ms(awaitable, ms):
-        return asyncio.wait_for(awaitable, ms / 1000)
 
 
 async def ready_ms(waiting, ms):

@@ -50,11 +50,18 @@ class WireAdapter:
         answered (encode() writes the response), False when a receive is now pending (it
         completes during a later server.poll(); conn.ready says when). A received payload goes
         to resp[WIRE_HEADER_SIZE:], which must hold the largest payload the server takes."""
+        self.call_of(req, length, resp)
+        return self.server.serve(conn, self._call)
+
+    def call_of(self, req, length, resp):
+        """dispatch()'s first step, for a caller that serves the call from its own frame
+        (StreamService: a frame less under every send): the wire request req[:length] as the
+        adapter's Call, which server.serve(conn, call) then serves."""
         if request_problem(req, length) or (req[0] == OP_RECV and not recv_trailer_ok(length)):
             self._call.op = OP_MALFORMED  # (serve answers BAD_ARGUMENT, or busy if it is)
         else:
             self._decode(req, length, resp)
-        return self.server.serve(conn, self._call)
+        return self._call
 
     def _decode(self, req, length, resp):
         # The wire request, as the adapter's Call.

@@ -135,6 +135,7 @@ class StreamService:
         self.failed = 0
         self.stalled = 0  # streams dropped because they took nothing of an answer for stall_ms
         self._taken = 0  # requests taken by this poll
+        self._frames_left = 0  # frames the stream being served may still have served this poll
         self._gone = [0] * len(PEER_COUNTS)  # the counts of the streams no longer served
 
     def full(self):
@@ -225,13 +226,6 @@ class StreamService:
             i += 1
         return self._taken
 
-    def _guarded(self, peer):
-        try:
-            self._serve(peer)
-        except Exception:
-            peer.faults += 1
-            self.faults += 1
-
     def _stalled(self, peer):
         if self.write_wait_ms(peer) != 0:  # (None: no answer in flight)
             return False
@@ -248,23 +242,30 @@ class StreamService:
         if peer in self.peers:  # (remove failed: never serve it again)
             self.peers.remove(peer)
 
-    def _serve(self, peer):
-        if not self._write_answer(peer):
-            return
-        if peer.answer_owed and peer.conn.ready:
-            self._respond(peer)
+    def _guarded(self, peer):
+        # The peer served, a fault in it counted: the try and the serving in one frame, a
+        # frame less under every answer ([c-stack]), which fits [frame-limit] with the frames
+        # left to serve in an attribute.
+        try:
             if not self._write_answer(peer):
                 return
-        served = 0
-        while served < FRAMES_PER_POLL:
-            if peer.deframer.ready:
-                served += 1
-                if not self._frame(peer, peer.deframer):
+            if peer.answer_owed and peer.conn.ready:
+                self._respond(peer)
+                if not self._write_answer(peer):
                     return
-            elif peer.unread_off < peer.unread_end:
-                peer.feed_left()
-            elif not peer.read():
-                return
+            self._frames_left = FRAMES_PER_POLL
+            while self._frames_left:
+                if peer.deframer.ready:
+                    self._frames_left -= 1
+                    if not self._frame(peer, peer.deframer):
+                        return
+                elif peer.unread_off < peer.unread_end:
+                    peer.feed_left()
+                elif not peer.read():
+                    return
+        except Exception:
+            peer.faults += 1
+            self.faults += 1
 
     def _frame(self, peer, d):
         # The deframer's ready frame, served; False when an answer is still being written.
@@ -278,7 +279,9 @@ class StreamService:
             self._taken += 1
             peer.answer_owed = True
             peer.seq = d.seq
-            done = self.adapter.dispatch(peer.conn, d.msg, d.length, peer.resp)
+            # The adapter's dispatch in its two steps, the server called from here ([c-stack]).
+            call = self.adapter.call_of(d.msg, d.length, peer.resp)
+            done = self.server.serve(peer.conn, call)
             d.release()
             if done:
                 self._respond(peer)

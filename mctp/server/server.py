@@ -238,10 +238,12 @@ class Server:
 
     def poll(self):
         """Run the stack: take in received packets, then expire receives, tags, reassemblies.
-        Never raises (a fault is counted in core.counters.internal_error)."""
+        Never raises (a fault is counted in core.counters.internal_error). A loop that polls
+        from its own frame calls its two steps, core.poll() and expire_receives(), itself: a
+        frame less under every answer the poll sends (EndpointApp.run, StackTask.run)."""
         try:
             self.core.poll()
-            self._expire_receives()
+            self.expire_receives()
         except Exception:
             self.core.counters.internal_error += 1
 
@@ -258,7 +260,8 @@ class Server:
             i += 1
         return wait
 
-    def _expire_receives(self):
+    def expire_receives(self):
+        """End the pending receives whose timeout has passed (TIMED_OUT)."""
         now = self.core.clock()
         pending = self.pending
         i = 0
@@ -322,6 +325,20 @@ class Server:
         answer is in conn's fields; False when a receive is now pending (it completes during a
         later poll). A send's payload is call.buf[call.off:call.off + call.length]; a
         receive's goes to call.buf from call.off, call.capacity bytes at most."""
+        if call.op == OP_SEND:
+            # The checks return first; the send goes down from this frame ([c-stack]).
+            if self.send_refused(conn, call):
+                return True
+            self._status = self.core.send(
+                self._dest, self._tag_flags, self._type_byte, call.buf, call.off, call.length
+            )
+            return self.sent(conn, call)
+        if self._busy(conn, call):
+            return True
+        return self._serve_other(conn, call)
+
+    def _busy(self, conn, call):
+        # Every call's start: True when refused, conn busy with a pending receive.
         conn.ready = False
         conn.why = None
         if conn.pending is not None:
@@ -329,22 +346,33 @@ class Server:
             # conn.op stays the receive's, for that answer).
             return self._refuse(conn, ResponseCode.ADDR_IN_USE, "connection_busy")
         conn.op = call.op
-        if conn.op == OP_SEND:
-            # The checks return first; the send goes down from this frame ([c-stack]).
-            if self._stage_send(conn, call):
-                return True
-            if call.handle is not None:
-                return self._send_request(conn, call)
-            if self._bad_response(call):
-                self._why_value = (call.eid, call.tag)
-                return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_response")
-            self._dest = call.eid
-            self._tag_flags = call.tag
-            self._status = self.core.send(
-                self._dest, self._tag_flags, self._type_byte, call.buf, call.off, call.length
-            )
-            return self._sent(conn)
-        return self._serve_other(conn, call)
+        return False
+
+    # A send in three steps, for a caller that sends from its own frame (DirectClient: a
+    # frame less under every answer, [c-stack]): send_refused(conn, call), and unless it
+    # refused, self._status = self.core.send(self._dest, self._tag_flags, self._type_byte,
+    # call.buf, call.off, call.length), then sent(conn, call). serve() for conn.op == OP_SEND
+    # is those steps.
+
+    def send_refused(self, conn, call):
+        """True when the send `call` is refused (the answer is in conn); else what core.send
+        takes is set: _dest, _tag_flags and _type_byte, and a request's tag is open."""
+        if self._busy(conn, call) or self._stage_send(conn, call):
+            return True
+        if call.handle is not None:
+            return self._open_request_tag(conn, call)
+        if self._bad_response(call):
+            self._why_value = (call.eid, call.tag)
+            return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_response")
+        self._dest = call.eid
+        self._tag_flags = call.tag
+        return False
+
+    def sent(self, conn, call):
+        """The answer to a send core.send took or refused (its status in _status)."""
+        if self._status != SEND_OK and call.handle is not None:
+            self.core.close_flow(self._dest, self._tag_flags & TAG_MAX)  # (the request's tag)
+        return self._sent(conn)
 
     def _serve_other(self, conn, call):
         op = call.op
@@ -666,16 +694,6 @@ class Server:
             return self._refuse(conn, ResponseCode.NO_SPACE, "too_large")
         self._type_byte = call.msg_type | MSG_IC_BIT if call.ic else call.msg_type
         return False
-
-    def _send_request(self, conn, call):
-        if self._open_request_tag(conn, call):
-            return True
-        self._status = self.core.send(
-            self._dest, self._tag_flags, self._type_byte, call.buf, call.off, call.length
-        )
-        if self._status != SEND_OK:  # the tag opened for it ends with it
-            self.core.close_flow(self._dest, self._tag_flags & TAG_MAX)
-        return self._sent(conn)
 
     def _open_request_tag(self, conn, call):
         # True when the request is refused (the answer is ready); else a tag is open for it

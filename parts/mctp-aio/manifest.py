@@ -17,4 +17,5 @@ package(
         "watch.py",
     ),
     base_path="../..",
+    opt=3,
 )

@@ -17,4 +17,4 @@ require("mctp-serial", library="mctp-parts")
 require("mctp-control", library="mctp-parts")
 require("mctp-bus-owner", library="mctp-parts")
 
-package("mctp/bridge", base_path="../..")
+package("mctp/bridge", base_path="../..", opt=3)

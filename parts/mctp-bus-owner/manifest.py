@@ -12,5 +12,6 @@ package(
     "mctp/control",
     files=("bridging.py", "requester.py", "bus_owner.py", "pool.py"),
     base_path="../..",
+    opt=3,
 )
-package("mctp/aio", files=("control.py",), base_path="../..")
+package("mctp/aio", files=("control.py",), base_path="../..", opt=3)

@@ -6,4 +6,4 @@ metadata(description="MCTP capture: a board's record of its links' packets.", ve
 add_library("mctp-parts", "..")
 require("mctp-core", library="mctp-parts")
 
-package("mctp", files=("capture.py",), base_path="../..")
+package("mctp", files=("capture.py",), base_path="../..", opt=3)

@@ -10,4 +10,5 @@ package(
     "mctp/control",
     files=("__init__.py", "_answer_viper.py", "messages.py", "responder.py"),
     base_path="../..",
+    opt=3,
 )

@@ -26,4 +26,5 @@ package(
         "spdm.py",
     ),
     base_path="../..",
+    opt=3,
 )

@@ -11,4 +11,4 @@ metadata(
 add_library("mctp-parts", "..")
 require("mctp-core", library="mctp-parts")
 
-package("mctp/spdm", base_path="../..")
+package("mctp/spdm", base_path="../..", opt=3)

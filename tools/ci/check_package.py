@@ -7,8 +7,8 @@
     python tools/ci/check_package.py boards    # every boards/*/ definition freezes and compiles
 
 What ships is in parts (parts/*/manifest.py), each a manifest that requires the parts it needs:
-mctp-core, mctp-i2c, mctp-serial, mctp-control, mctp-bus-owner, mctp-bridge, mctp-aio (the asyncio layer),
-mctp-ipc (clients over byte streams), mctp-spdm (SPDM's signing), mctp-capture (a board's
+mctp-core, mctp-i2c, mctp-serial, mctp-fcs (the FCS-16 of serial and IPC frames), mctp-control,
+mctp-bus-owner, mctp-bridge, mctp-aio (the asyncio layer), mctp-ipc (clients over byte streams), mctp-spdm (SPDM's signing), mctp-capture (a board's
 capture of its packets), mctp-endpoint (the firmware), mctp-bridge-app (its bridge mode),
 and mctp-host (host buses) and mctp-linux (the client over the Linux kernel's stack), which
 are never for a board.
@@ -75,8 +75,17 @@ BOARD_PARTS = (
     "mctp-bridge-app",
 )
 BOARD_MODULES = ("board_config.py", "main.py")
+# Every board here is on a port with the inline Thumb assembler (rp2, stm32): its manifest requires
+# the I2C part with thumb=True before the others, which leaves out the viper PEC that the
+# asm_thumb one shadows there (parts/mctp-i2c/manifest.py).
+BOARD_REQUIRES = 'require("mctp-i2c", library="mctp-parts", thumb=True)\n' + "".join(
+    'require("%s", library="mctp-parts")\n' % part for part in BOARD_PARTS
+)
 # Parts that only run on a host: no board may freeze their files.
 HOST_PARTS = ("mctp-host", "mctp-linux")
+# Modules only CPython imports (the asyncio layer's CPython forms): in no part, since MicroPython
+# never loads them; pip installs them with the package.
+CPYTHON_ONLY = ("mctp/aio/_cpython.py",)
 # Modules a board image must not freeze: a board has no such module (a frozen module that
 # imports one fails to import there).
 HOST_ONLY_MODULES = ("socket", "usocket", "subprocess", "signal")
@@ -154,6 +163,8 @@ def check_manifest():
             )
         for source in sorted(shipped - sources):
             problems.append("%s ships %s, which is not a module of ours" % (name, source))
+        for source in sorted(shipped & set(CPYTHON_ONLY)):
+            problems.append("%s ships %s, which only CPython imports" % (name, source))
         if name == "mctp":
             library = shipped
         else:
@@ -176,7 +187,7 @@ def check_manifest():
         problems.append(
             "pyproject.toml's version %s, mctp.__version__ %s" % (pip_version, version)
         )
-    for source in sorted(sources - in_parts):
+    for source in sorted(sources - in_parts - set(CPYTHON_ONLY)):
         problems.append("%s is in no part" % source)
     host_only = {s for s in host_files if s.startswith("mctp/host/")}
     for source in sorted(library & host_only):
@@ -412,9 +423,11 @@ def unresolved_imports(files):
             if level:
                 parts = package[: len(package) - level + 1] + ([module] if module else [])
                 module = ".".join(parts)
+            path = module.replace(".", "/") + ".py"
             if optional or module.split(".")[0] not in ours or module in modules:
                 continue
-            path = module.replace(".", "/") + ".py"
+            if path in CPYTHON_ONLY:  # (imported where MicroPython's asyncio has the names)
+                continue
             why = "not in the manifest" if os.path.exists(os.path.join(ROOT, path)) else "missing"
             problems.append(
                 "%s imports %s, which is not frozen (%s is %s)" % (target, module, path, why)
@@ -448,6 +461,14 @@ def check_board_config(path, required):
     return problems, config
 
 
+def board_part_files():
+    """What a board freezes of the parts (manifestfile's outputs: target_path, opt, ...):
+    BOARD_REQUIRES, read as a board's manifest reads it."""
+    manifest = manifestfile.ManifestFile(manifestfile.MODE_FREEZE, {"MPY_DIR": ROOT})
+    manifest.execute('add_library("mctp-parts", %r)\n' % PARTS_DIR + BOARD_REQUIRES)
+    return manifest.files()
+
+
 def check_board(board, port, archs, stub_root, mpy_cross, out):
     """Check one board; its problems, and its summary line."""
     problems = []
@@ -457,11 +478,7 @@ def check_board(board, port, archs, stub_root, mpy_cross, out):
     except manifestfile.ManifestFileError as e:
         return ["manifest.py: %s" % e], "%s (%s): manifest.py fails, not compiled" % (board, port)
     frozen = {target for target, _ in files}
-    expected = set(BOARD_MODULES)
-    for part in BOARD_PARTS:
-        expected.update(
-            t for t, _ in read_manifest(os.path.join(PARTS_DIR, part, "manifest.py"))[1]
-        )
+    expected = set(BOARD_MODULES) | {f.target_path for f in board_part_files()}
     try:
         stock = read_board_manifest(
             board, port, stub_root, os.path.join(stub_root, "ports", port, "boards", "STOCK")

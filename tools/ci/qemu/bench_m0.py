@@ -537,6 +537,8 @@ class BridgeStackRig(AsyncStackRig):
         while self.owner.any():
             self.owner.readinto(self.scratch)
         i = self.round
+        if i == 1 and self.rounds == 0 and not self.app.control.counters.responses:
+            return True  # (the Set Endpoint ID answered, so the route up set, before the rest)
         if i < len(self.up):
             self.owner.write(self.up[i])
             self.app.wake.set()
