@@ -60,6 +60,7 @@ COPIES = (
         "DEST_AT COUNT_AT PACKET_AT",
     ),
     ("mctp.i2c._link_viper", "mctp.core.packet", "DEST_EID_AT"),
+    ("mctp.i2c._link_viper", "mctp.i2c.link", "TX_FRAME_SIZE"),
     (
         "mctp.core._fastpath_viper",
         "mctp.core.reassembly",

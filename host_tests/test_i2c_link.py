@@ -3,9 +3,11 @@
 # the heap locked. The framing, the IRQ handler and the neighbour table have their own files
 # (test_i2c_smbus.py, test_i2c_ring.py, test_i2c_neighbours.py), which use the helpers here.
 
+import gc
+
 import endpoints
 from endpoints import FakeClock, assert_nothing_held, echo_into, i2c_network, pattern, udp_pair
-from testing import heap_locked, needs_socket, raises
+from testing import IS_MICROPYTHON, heap_locked, needs_socket, raises, skip
 
 from mctp import MctpError, RecvMetadata, ResponseCode
 from mctp.config import Config
@@ -264,3 +266,55 @@ def test_i2c_packet_path_with_the_heap_locked():
         for ep in (a, b):
             assert ep.link.counters.irq_errors == 0
             assert ep.core.counters.internal_error == 0
+
+
+class _RecordingI2C:
+    """A controller that acknowledges every byte and keeps what each write sent (its length
+    while the heap is locked, its bytes after)."""
+
+    def __init__(self):
+        self.lengths = []
+        self.last = None
+
+    def writeto(self, addr, buf, stop=True):
+        self.lengths.append(len(buf))
+        self.last = buf
+        return len(buf)
+
+
+def test_every_packet_length_is_written_whole_without_allocating():
+    # writeto takes a whole buffer: each frame goes out as frame[1:] at its own length, from
+    # 1 payload byte to the MTU, back and forth, and no send allocates.
+    i2c = _RecordingI2C()
+    link = I2CLink(i2c, SimBus().target(0x10), 0x10)
+    i2c.lengths = [0] * 140  # (room, so that appending allocates nothing)
+    del i2c.lengths[:]
+    lengths = list(range(5, 69)) + list(range(68, 4, -1))
+    with heap_locked():
+        for n in lengths:
+            link.transmit(n, 0x11)
+    assert i2c.lengths == [n + 4 for n in lengths]
+    packet = bytes((1, 9, 8, 0xC8)) + bytes(range(64))
+    for n in (68, 5):
+        link.tx_buf[4 : 4 + n] = packet[:n]
+        assert link.transmit(n, 0x11)
+        frame = bytearray(80)
+        assert bytes(i2c.last) == frame[1 : encode_frame(frame, 0x11, 0x10, packet[:n])]
+    assert link.counters.tx_frames == len(lengths) + 2
+
+
+def test_a_larger_mtu_costs_its_buffers_not_a_view_per_packet_length():
+    # A board's heap: the link's buffers grow with the MTU (the transmit buffer and each ring
+    # frame), and nothing else does.
+    if not IS_MICROPYTHON:
+        skip("MicroPython's heap (CPython has no gc.mem_alloc)")
+    taken = []
+    for mtu in (8, 250):
+        gc.collect()
+        before = gc.mem_alloc()
+        link = I2CLink(_RecordingI2C(), SimBus().target(0x10), 0x10, mtu, ring=2)
+        gc.collect()
+        taken.append(gc.mem_alloc() - before)
+        del link
+    grown = 3 * (250 - 8)  # the transmit buffer and the ring's two frames
+    assert taken[1] - taken[0] <= grown + 64, (taken, grown)

@@ -1,6 +1,8 @@
 # The viper transmit() used on MicroPython (see mctp.i2c.link, which imports it under
 # try/except and says what it does): the frame sealed (smbus.seal_frame inline) and written
 # from one call, the write's view and length in locals, and the link's fields read once.
+# What writeto sends, frame[1:end + 1], is the link's one view of tx_buf[1:] (link._tx_view),
+# whose length this sets in place for each frame, at link._tx_view_len_at (see I2CLink).
 
 import micropython
 
@@ -12,7 +14,8 @@ _DEST_AT = const(0)
 _COUNT_AT = const(2)
 _PACKET_AT = const(4)
 _DEST_EID_AT = const(1)
-_len = len  # [builtin-global]
+# mctp.i2c.link's TX_FRAME_SIZE: tx_buf's length, whatever the MTU.
+_TX_FRAME_SIZE = const(259)
 _ONE = 1  # an object, for arithmetic on objects (a count may outgrow 32 bits)
 _NONE = None  # an object, for `is` (viper's None is of its own type)
 
@@ -32,7 +35,7 @@ def transmit(link, length: int, phys) -> bool:
     # construction.
     dest = int(addr)
     end = _PACKET_AT + length  # where the PEC goes
-    if length < 0 or end >= int(_len(frame)):
+    if length < 0 or end >= _TX_FRAME_SIZE:
         raise ValueError("packet out of the frame")
     if uint(dest) > uint(0x7F):
         raise ValueError("not a 7-bit address")
@@ -40,7 +43,8 @@ def transmit(link, length: int, phys) -> bool:
     f[_DEST_AT] = dest << 1
     f[_COUNT_AT] = length + 1
     f[end] = int(pec_span(frame, 0, end, 0))
-    view = link._views[length]
+    view = link._tx_view
+    ptr32(link._tx_view_len_at)[0] = end  # (at most its length when made: within tx_buf)
     i2c = link._i2c
     tries = 0
     while True:

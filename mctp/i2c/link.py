@@ -18,6 +18,8 @@
 # Nothing here allocates per packet, and no exception leaves the IRQ handler (MicroPython
 # disables a handler for good after one).
 
+from struct import calcsize
+
 from .._compat import const
 from ..counters import Counters
 from ..core.link import RX_FULL, RingLink
@@ -62,6 +64,13 @@ _SRC_EID_AT = const(2)
 # A memory-mode target's memory: the command code (0x0F) is the register address, the byte
 # count, source address, packet and PEC follow it, up to 15 + 1 + 255 + 1 bytes.
 MEM_SIZE = const(272)
+
+# The transmit buffer's length: a frame at the largest MTU, whatever the link's, so that the viper
+# transmit checks a packet against a constant (a len() call costs 360 instructions a packet on a
+# Cortex-M0).
+# The address byte, command, count and source (_PACKET_AT), the packet (TRANSPORT_HEADER_SIZE and
+# MAX_MTU) and the PEC.
+TX_FRAME_SIZE = const(259)
 
 # Frames the receive ring holds by default: a 1024-byte message in 64-byte packets, and four
 # more frames.
@@ -121,8 +130,19 @@ def _sealed(link, length, phys):
         return False
     link._view_len = seal_frame(link.tx_buf, addr, link.addr, length) - 1
     link._dest = addr
+    # What it writes (_view), and what a write that reached the target returns (_view_len):
+    # one of the views by packet length it makes at its first send (a board's viper transmit
+    # has no need of them).
+    if getattr(link, "_views", None) is None:
+        link._views = _length_views(link.tx_buf)
     link._view = link._views[length]
     return True
+
+
+def _length_views(frame):
+    # What writeto sends of `frame` for each packet length: frame[1:5 + length].
+    whole = memoryview(frame)
+    return [whole[1 : 5 + n] for n in range(TRANSPORT_HEADER_SIZE + MAX_MTU + 1)]
 
 
 try:
@@ -180,16 +200,19 @@ class I2CLink(RingLink):
         self.counters = Counters(DROP_NAMES + _EVENTS)
         self._i2c = i2c
         self._target = target
-        # Send: the whole frame, byte 0 (the destination address) included, and one view per
-        # packet length of what writeto sends (frame[1:]), so that no send makes a view.
-        self.tx_buf = bytearray(_PACKET_AT + TRANSPORT_HEADER_SIZE + mtu + 1)
+        # Send: the whole frame, byte 0 (the destination address) included. I2C.writeto sends
+        # a whole buffer, so a send needs a view of frame[1:] as long as the frame, without
+        # making one. The viper transmit has one view (_tx_view) whose length it sets in place
+        # for each frame: the third word of MicroPython's memoryview object (mp_obj_array_t:
+        # its type, its type code and offset, its length, its items), at _tx_view_len_at. A
+        # view per packet length took 1.6 KB of a board's heap (69 of them); the pure-Python
+        # transmit, which cannot shorten a view, still makes those, at its first send.
+        self.tx_buf = bytearray(TX_FRAME_SIZE)
         seal_frame(self.tx_buf, 0, addr, 0)  # the command code and our source address, for good
         self.tx_off = _PACKET_AT
-        whole = memoryview(self.tx_buf)
-        self._views = [whole[1 : 5 + n] for n in range(TRANSPORT_HEADER_SIZE + mtu + 1)]
+        self._tx_view = memoryview(self.tx_buf)[1:]
+        self._tx_view_len_at = id(self._tx_view) + 2 * calcsize("P")
         self._dest = 0  # the address written last (transmit_py), or given up (the viper one)
-        self._view = None  # transmit_py's: what it writes, and what a write that reached the
-        self._view_len = 0  # target returns (len(self._view))
         # Receive: what the receive functions of mctp.i2c.ring (and their viper twins) read
         # besides the ring.
         self._event = 0  # what the IRQ left for Python (ring.take)

@@ -243,7 +243,8 @@ def path_costs(per_tick):
     # acknowledging controller's writeto, a counter), that stand-in's writeto alone, and the PEC
     # loop the seal calls (72 bytes).
     link = I2CLink(bench._AckingI2C(), SimBus().target(0x10), 0x10)
-    view = link._views[68]
+    link.transmit(68, 0x11)
+    view = link._tx_view  # (as that transmit left it: the 72 bytes it wrote)
 
     def transmit():
         link.transmit(68, 0x11)
