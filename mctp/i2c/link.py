@@ -18,6 +18,7 @@
 # Nothing here allocates per packet, and no exception leaves the IRQ handler (MicroPython
 # disables a handler for good after one).
 
+import sys
 from struct import calcsize
 
 from .._compat import const
@@ -131,8 +132,8 @@ def _sealed(link, length, phys):
     link._view_len = seal_frame(link.tx_buf, addr, link.addr, length) - 1
     link._dest = addr
     # What it writes (_view), and what a write that reached the target returns (_view_len):
-    # one of the views by packet length it makes at its first send (a board's viper transmit
-    # has no need of them).
+    # one of the views by packet length I2CLink makes where this transmit is the one in use
+    # (made here where it is not: its twin test on MicroPython).
     if getattr(link, "_views", None) is None:
         link._views = _length_views(link.tx_buf)
     link._view = link._views[length]
@@ -143,6 +144,23 @@ def _length_views(frame):
     # What writeto sends of `frame` for each packet length: frame[1:5 + length].
     whole = memoryview(frame)
     return [whole[1 : 5 + n] for n in range(TRANSPORT_HEADER_SIZE + MAX_MTU + 1)]
+
+
+def _length_word_at(view):
+    # The address of `view`'s length in its own object, for the viper transmit, after making
+    # sure the word there is that length on this MicroPython (uctypes reads it: nothing is
+    # written anywhere before the layout is known).
+    at = id(view) + 2 * calcsize("P")
+    try:
+        from uctypes import bytes_at  # noqa: PLC0415 (MicroPython's; the viper transmit's only)
+    except ImportError:
+        raise RuntimeError("I2CLink's transmit needs MicroPython's uctypes module") from None
+    if int.from_bytes(bytes_at(at, calcsize("P")), sys.byteorder) != len(view):
+        raise RuntimeError(
+            "this MicroPython's memoryview is not laid out as I2CLink's transmit expects"
+            " (its length in the object's third word)"
+        )
+    return at
 
 
 try:
@@ -206,12 +224,15 @@ class I2CLink(RingLink):
         # for each frame: the third word of MicroPython's memoryview object (mp_obj_array_t:
         # its type, its type code and offset, its length, its items), at _tx_view_len_at. A
         # view per packet length took 1.6 KB of a board's heap (69 of them); the pure-Python
-        # transmit, which cannot shorten a view, still makes those, at its first send.
+        # transmit, which cannot shorten a view, has those (CPython, ports without viper).
         self.tx_buf = bytearray(TX_FRAME_SIZE)
         seal_frame(self.tx_buf, 0, addr, 0)  # the command code and our source address, for good
         self.tx_off = _PACKET_AT
         self._tx_view = memoryview(self.tx_buf)[1:]
-        self._tx_view_len_at = id(self._tx_view) + 2 * calcsize("P")
+        if transmit is transmit_py:
+            self._views = _length_views(self.tx_buf)
+        else:
+            self._tx_view_len_at = _length_word_at(self._tx_view)
         self._dest = 0  # the address written last (transmit_py), or given up (the viper one)
         # Receive: what the receive functions of mctp.i2c.ring (and their viper twins) read
         # besides the ring.
