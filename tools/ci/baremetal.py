@@ -582,7 +582,7 @@ def run_bench(board, image, source):
         if not err:
             guest.soft_reset()
             runs = (_C_STACK_RUN, _ASYNC_C_STACK_RUN, _IPC_C_STACK_RUN, *_BRIDGE_C_STACK_RUNS)
-            for run in runs + _SPDM_C_STACK_RUNS:
+            for run in runs + _SPDM_C_STACK_RUNS + ("import bench_m0\nbench_m0.spdm_main()",):
                 more, err = guest.execute(run, 600)
                 out += more
                 if err:
@@ -641,6 +641,10 @@ CHECKED = (
     "m0_bridge_forward_c_stack_bytes",
     "m0_bridge_capture_c_stack_bytes",
     "m0_capture_i2c_rx_packet_instr",
+    "m0_spdm_connection_instr",
+    "m0_spdm_challenge_instr",
+    "m0_spdm_c_stack_bytes",
+    "m0_spdm_async_c_stack_bytes",
     "m0_stack_ram_bytes",
     "m0_frozen_flash_bytes",
 )

@@ -723,3 +723,70 @@ class AsyncSpdmStackRig(SpdmStackRig):
     serve = AsyncStackRig.serve
     serve_rounds = AsyncStackRig.serve_rounds
     _serve = AsyncStackRig._serve
+
+
+def spdm_answers(per_tick, connections=3):
+    """The instructions a board spends on each answer of spdm_connection, averaged over
+    `connections` connections after one to warm up: each request frame received as
+    m0_control_answer_instr's (the IRQ handler against a stand-in target, as the port's C
+    calls it), then the endpoint's poll (the stack, the SPDM service: the responder, its
+    transcripts and hashes), the answer through the I2C link to a controller that only
+    acknowledges. A signed answer's Signer steps run untimed between the poll that takes the
+    request and the one that sends the answer (they are m0_ecdsa_p256_sign_instr), so are the
+    polls that would run them one by one, and a collection before each timed part."""
+    from mctp.host.i2c_sim import TargetSim  # noqa: PLC0415
+
+    mem = bytearray(MEM_SIZE)
+    target = TargetSim(0x1D, mem=mem)
+    app = firmware_app(
+        SimBus(), FakeClock(1000), i2c=bench._AckingI2C(), target=target, target_mem=mem
+    )
+    spdm = serve_spdm(app)
+    responder = spdm.responder
+    connection = spdm_connection(len(responder.chain))
+    handler = bench.link_handler(target)
+
+    def poll(_core):
+        app.poll()
+
+    runs = []
+    for i, (request, _) in enumerate(connection):
+        (frame,) = frame_writes(build_packets(8, 9, 8 | i % 8, 0x05, request))
+        runs.append(bench.irq_frames_run(handler, [bytes(frame)], poll, app.core, mem))
+    totals = [0] * len(connection)
+    for round_ in range(1 + connections):
+        for i, (_, code) in enumerate(connection):
+            responses = spdm.counters.responses
+            gc.collect()
+            bytearray(
+                16
+            )  # (the first allocation after a collection looks for room from the start)
+            start = ticks_us()
+            runs[i]()
+            ticks = ticks_diff(ticks_us(), start)
+            signer = responder.signer
+            if signer is not None:
+                while not signer.step():
+                    pass
+                gc.collect()
+                bytearray(16)
+                start = ticks_us()
+                app.poll()
+                ticks += ticks_diff(ticks_us(), start)
+            if spdm.counters.responses != responses + 1 or responder.out[1] != code:
+                raise AssertionError("SPDM request %d answered %r" % (i, responder.out[:4]))
+            if round_:
+                totals[i] += ticks
+    return [total * per_tick / connections for total in totals]
+
+
+def spdm_main():
+    """The SPDM answers' figures, run by baremetal.py in a fresh interpreter: the answers
+    allocate (hashes, certificate portions, the signature's set-up), and what an allocation
+    costs depends on the heap it finds (how far gc_alloc looks for room), which here is the
+    SPDM answers' own and not what the figures before them left."""
+    per_tick = calibrate()
+    answers = spdm_answers(per_tick)  # (in spdm_connection's order)
+    print("m0_spdm_connection_instr: %d instr" % sum(answers))
+    print("m0_spdm_certificate_instr: %d instr" % answers[4])
+    print("m0_spdm_challenge_instr: %d instr" % answers[-2])
