@@ -620,8 +620,9 @@ def write_baseline(figures):
                 f.write("%s: %d %s\n" % (name, value, unit))
 
 
-# What the baseline holds (printed, not checked: the calibration, and the largest ECDSA signing
-# step, which is as large as the garbage collection that falls into it).
+# What the baseline holds (printed, not checked: the calibration, the largest ECDSA signing
+# step, which is as large as the garbage collection that falls into it, and the SPDM
+# certificate portion's answer, part of m0_spdm_connection_instr).
 CHECKED = (
     "m0_i2c_rx_packet_instr",
     "m0_i2c_fifo_rx_packet_instr",
