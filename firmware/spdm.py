@@ -130,23 +130,37 @@ class SpdmService(Service):
         if signer is not None and not signer.s:
             signer.step()
             done = 1
-            if self._wake is not None:
-                self._wake.set()  # (the asyncio stack task: come back for the next step)
         if self._owed:
-            self._settle(signer)
+            # The answer sent from here, not from under _settle: the signed answer's send is
+            # then a frame shallower than a served one's (poll, _serve_next, serve), the
+            # deepest ([c-stack]).
+            length = self._settle(signer)
+            if length:
+                self._send(length)
         while not self._owed and self.server.queued(self.listener.handle.value):
             self._serve_next()
             done += 1
+        if self._wake is not None and self._steps_left():
+            # The asyncio stack task sleeps until its flag is set: it comes back for the next
+            # step, the first one too (set once the request is taken), not at its next timer.
+            self._wake.set()
         return done
 
+    def _steps_left(self):
+        signer = self.responder.signer if self.responder is not None else None
+        return signer is not None and not signer.s
+
     def _settle(self, signer):
+        # The length of the answer owed once it is due (signed, or ResponseNotReady once
+        # late), in the responder's `out`; 0 while it is not.
         if signer.s:
             self._owed = False
-            self._send(self.responder.finish())
-        elif ticks_diff(self._clock(), self._deadline) >= 0:
+            return self.responder.finish()
+        if ticks_diff(self._clock(), self._deadline) >= 0:
             self._owed = False
             self.counters.not_ready += 1
-            self._send(self.responder.not_ready())
+            return self.responder.not_ready()
+        return 0
 
     def _send(self, length):
         try:

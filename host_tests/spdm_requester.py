@@ -85,9 +85,10 @@ def fixed_responder(ct_exponent=20):
 class Rig:
     """Endpoint A (EID 8) with the SPDM service (and a control responder); endpoint B (EID 9)
     asks it. While B waits it runs this rig's poll: A takes in its packets, then the service
-    does its part (one signature step at most)."""
+    does its part (one signature step at most). `wake`: the service's flag for the stack task
+    (one with set())."""
 
-    def __init__(self, folder=None, ct_exponent=20):
+    def __init__(self, folder=None, ct_exponent=20, wake=None):
         self.a, self.b = network()
         self.control = ControlResponder(self.a.core, bytes(range(16)))
         self.service = SpdmService(
@@ -98,6 +99,7 @@ class Rig:
             clock=self.a.clock,
             responder=None if folder else fixed_responder(ct_exponent),
             ct_exponent=ct_exponent,
+            wake=wake,
         )
         self.b.others = [self.poll]
         self.req = self.b.stack.req(8, 5000)

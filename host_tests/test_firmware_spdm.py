@@ -1,8 +1,9 @@
 # The endpoint's SPDM service (firmware/spdm.py) over a whole stack (spdm_requester.py): a
 # signature computed across polls, ResponseNotReady past half the CT time and RESPOND_IF_READY,
 # control requests answered while a signature is under way (counted in polls, on the injected
-# clock), message type 5 reported only with the service, missing or bad provisioned files said
-# and answered with ERROR Unspecified, and tools/spdm_provision.py's chain taken (CPython).
+# clock), the stack task woken for every step, message type 5 reported only with the service,
+# missing or bad provisioned files said and answered with ERROR Unspecified, and
+# tools/spdm_provision.py's chain taken (CPython).
 
 import hashlib
 
@@ -88,6 +89,40 @@ def test_control_requests_are_answered_while_a_signature_is_computed():
         hashlib.sha256(requester.vca + request + answer[:-64]).digest(),
     )
     control.close()
+
+
+class _Flag:
+    """The stack task's ThreadSafeFlag as the service uses it: set() counted."""
+
+    def __init__(self):
+        self.sets = 0
+
+    def set(self):
+        self.sets += 1
+
+
+def test_the_stack_task_is_woken_for_every_step_of_a_signature():
+    # Under asyncio the stack task sleeps until its flag is set (or its next timer): each poll
+    # that leaves a signature with steps to go sets it, the one that takes the request too, so
+    # that the steps run back to back without waiting for a frame or a timer.
+    flag = _Flag()
+    rig = Rig(wake=flag)
+    Requester(rig).connect()
+    rig.send(bytes((0x12, m.CHALLENGE, 0, 0)) + bytes(range(32)))
+    began = False
+    polls = 0
+    while True:
+        flag.sets = 0
+        rig.poll()
+        polls += 1
+        signer = rig.service.responder.signer
+        if signer is None and began:
+            break  # answered: finish() dropped the Signer
+        began = began or signer is not None
+        assert flag.sets, "poll %d left a signature's steps to go and the task asleep" % polls
+        assert polls < 40
+    assert rig.receive()[1] == m.CHALLENGE_AUTH
+    assert not flag.sets  # (done: the task may sleep)
 
 
 def test_the_endpoint_reports_type_5_only_with_spdm_on():

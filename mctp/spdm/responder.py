@@ -49,17 +49,21 @@ AFTER_CAPABILITIES = const(2)
 NEGOTIATED = const(3)
 
 
+# The platform's random source, found once: a failed import each answer cost a port without
+# os.urandom (the emulated boards') 230,000 Cortex-M0 instructions a nonce.
+try:
+    from os import urandom as _urandom
+except ImportError:
+    _urandom = None
+    from random import getrandbits
+
+
 def random_nonce():
     """32 bytes from the platform's random source (os.urandom, or random on a port without
     it): a nonce must not repeat, it need not be secret."""
-    try:
-        from os import urandom  # noqa: PLC0415
-
-        return urandom(m.NONCE_SIZE)
-    except ImportError:
-        from random import getrandbits  # noqa: PLC0415
-
-        return bytes(getrandbits(8) for _ in range(m.NONCE_SIZE))
+    if _urandom is not None:
+        return _urandom(m.NONCE_SIZE)
+    return bytes(getrandbits(8) for _ in range(m.NONCE_SIZE))
 
 
 class Responder:

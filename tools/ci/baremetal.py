@@ -561,6 +561,17 @@ _BRIDGE_C_STACK_RUNS = tuple(
 )
 
 
+# m0_spdm_c_stack_bytes, m0_spdm_async_c_stack_bytes: an endpoint answering SPDM (its service
+# as SPDM_FOLDER adds it, the tests' chain and key), a requester running a connection each
+# round (two signatures a step a poll), under the blocking loop and under the asyncio tasks.
+_SPDM_C_STACK_RUNS = (
+    _C_STACK_RUN.replace("StackRig", "SpdmStackRig").replace("m0_c_stack", "m0_spdm_c_stack"),
+    _C_STACK_RUN.replace("StackRig", "AsyncSpdmStackRig").replace(
+        "m0_c_stack", "m0_spdm_async_c_stack"
+    ),
+)
+
+
 def run_bench(board, image, source):
     """The figures, as {name: (value, unit)}, in the order printed."""
     figures = {}
@@ -570,7 +581,8 @@ def run_bench(board, image, source):
         out, err = guest.execute("import bench_m0\nbench_m0.main()", 1800)
         if not err:
             guest.soft_reset()
-            for run in (_C_STACK_RUN, _ASYNC_C_STACK_RUN, _IPC_C_STACK_RUN, *_BRIDGE_C_STACK_RUNS):
+            runs = (_C_STACK_RUN, _ASYNC_C_STACK_RUN, _IPC_C_STACK_RUN, *_BRIDGE_C_STACK_RUNS)
+            for run in runs + _SPDM_C_STACK_RUNS + ("import bench_m0\nbench_m0.spdm_main()",):
                 more, err = guest.execute(run, 600)
                 out += more
                 if err:
@@ -608,8 +620,9 @@ def write_baseline(figures):
                 f.write("%s: %d %s\n" % (name, value, unit))
 
 
-# What the baseline holds (printed, not checked: the calibration, and the largest ECDSA signing
-# step, which is as large as the garbage collection that falls into it).
+# What the baseline holds (printed, not checked: the calibration, the largest ECDSA signing
+# step, which is as large as the garbage collection that falls into it, and the SPDM
+# certificate portion's answer, part of m0_spdm_connection_instr).
 CHECKED = (
     "m0_i2c_rx_packet_instr",
     "m0_i2c_fifo_rx_packet_instr",
@@ -629,6 +642,10 @@ CHECKED = (
     "m0_bridge_forward_c_stack_bytes",
     "m0_bridge_capture_c_stack_bytes",
     "m0_capture_i2c_rx_packet_instr",
+    "m0_spdm_connection_instr",
+    "m0_spdm_challenge_instr",
+    "m0_spdm_c_stack_bytes",
+    "m0_spdm_async_c_stack_bytes",
     "m0_stack_ram_bytes",
     "m0_frozen_flash_bytes",
 )

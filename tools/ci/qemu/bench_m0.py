@@ -14,7 +14,7 @@ import bench
 import firmware.endpoint  # noqa: F401 (imported before m0_stack_ram_bytes measures the heap)
 from endpoints import Drain, FakeClock, firmware_app, frame_writes
 from mctp.bufcopy import copy_into
-from mctp.i2c import IRQ_END_WRITE, MEM_SIZE
+from mctp.i2c import IRQ_END_WRITE, IRQ_WRITE_REQ, MEM_SIZE
 from mctp.host.i2c_sim import SimBus
 from mctp.core.packet import build_packets
 from mctp.constants import MAX_PAYLOAD_SIZE
@@ -564,3 +564,231 @@ class BridgeStackRig(AsyncStackRig):
         if not ok or self.app.faults or control.internal_error or counters.internal_error:
             self.app.show()
             raise AssertionError("the bridge did not answer or forward everything: C stack?")
+
+
+# SPDM: a board's endpoint answering a requester's connection (firmware/spdm.py, mctp.spdm).
+
+
+def spdm_connection(chain_size):
+    """The requests of a connection as DMTF's requester runs it (docs/spdm.md), each with the
+    answer's code: VERSION, CAPABILITIES and ALGORITHMS (SPDM 1.2), the digests, the
+    certificate chain of `chain_size` bytes in 1015-byte portions, CHALLENGE (the summary of
+    all measurements) and a signed GET_MEASUREMENTS of all blocks."""
+    from spdm_requester import GET_CAPABILITIES, GET_VERSION, NEGOTIATE  # noqa: PLC0415
+
+    from mctp.spdm import messages as m  # noqa: PLC0415 (SPDM's part: measured last)
+
+    version = m.VERSION_12
+    connection = [
+        (GET_VERSION, m.VERSION),
+        (GET_CAPABILITIES, m.CAPABILITIES),
+        (NEGOTIATE, m.ALGORITHMS),
+        (bytes((version, m.GET_DIGESTS, 0, 0)), m.DIGESTS),
+    ]
+    offset = 0
+    while offset < chain_size:  # (libspdm asks 0x11F8 bytes: it gets 1023 less the header)
+        request = bytes((version, m.GET_CERTIFICATE, 0, 0, offset & 0xFF, offset >> 8, 0xF8, 0x11))
+        connection.append((request, m.CERTIFICATE))
+        offset += 1023 - m.CERTIFICATE_FIXED_SIZE
+    challenge = bytes((version, m.CHALLENGE, 0, m.SUMMARY_ALL)) + bytes(range(32))
+    connection.append((challenge, m.CHALLENGE_AUTH))
+    measure = bytes((version, m.GET_MEASUREMENTS, m.SIGNATURE_REQUESTED, m.MEASUREMENT_ALL))
+    connection.append((measure + bytes(range(100, 132)) + b"\x00", m.MEASUREMENTS))
+    return connection
+
+
+def serve_spdm(app):
+    """app.serve_spdm(folder)'s service (firmware/endpoint.py) with the tests' chain and key
+    (spdm_requester.fixed_responder) in place of the folder's files: the emulated boards have
+    no filesystem."""
+    from spdm_requester import fixed_responder  # noqa: PLC0415
+
+    from firmware.spdm import SpdmService  # noqa: PLC0415
+
+    app.spdm = SpdmService(
+        app.stack,
+        app.server,
+        clock=app._clock,
+        wake=app.wake,
+        buf=app.buf,
+        responder=fixed_responder(),
+    )
+    app.services.append(app.spdm.poll)
+    return app.spdm
+
+
+class _Answers:
+    """The requester's target: takes the endpoint's answers off the bus, counting their frames
+    and messages, each message's SPDM code checked against `codes` (the connection's, in
+    order, again and again)."""
+
+    def __init__(self, target, codes):
+        self.target = target
+        self.codes = codes
+        self.frames = 0
+        self.count = 0  # messages (their last packets)
+        self.wrong = 0  # messages not SPDM, or not the answer expected
+        self._head = bytearray(16)  # a frame's first bytes: to its SPDM request code
+        self._rest = bytearray(16)
+        self._start = True
+        self._handler = self._irq  # bind once
+        target.irq(self._handler, IRQ_WRITE_REQ | IRQ_END_WRITE, hard=True)
+
+    def take(self):
+        self.target.service()
+
+    def _irq(self, target):
+        if target.irq().flags() & IRQ_WRITE_REQ:
+            target.readinto(self._head if self._start else self._rest)
+            self._start = False
+            return
+        self._start = True
+        self.frames += 1
+        # (command code, byte count, source, then the MCTP header: flags at 6, the type at 7,
+        # the SPDM version and code at 8 and 9)
+        head = self._head
+        if head[6] & 0x80:  # SOM
+            if head[7] != 0x05 or head[9] != self.codes[self.count % len(self.codes)]:
+                self.wrong += 1
+        if head[6] & 0x40:  # EOM
+            self.count += 1
+
+
+SPDM_PATIENCE = 200  # loop rounds a connection may take (its two signatures: 19 polls each)
+
+
+class SpdmStackRig(StackRig):
+    """A board's endpoint answering SPDM (EndpointApp with the service firmware.board adds
+    for SPDM_FOLDER, serve_spdm() here) on the simulated bus, a frame arriving during every
+    write, for m0_spdm_c_stack_bytes. Each round a requester at 0x10 runs a connection
+    (spdm_connection: each request sent once the answer before it is in), the two
+    signatures computed a step a poll of the endpoint's loop."""
+
+    def __init__(self, wake=None):
+        super().__init__(wake)
+        spdm = serve_spdm(self.app)
+        connection = spdm_connection(len(spdm.responder.chain))
+        self.requests = [
+            frame_writes(build_packets(8, 9, 8 | i % 8, 0x05, request))[0]
+            for i, (request, _) in enumerate(connection)
+        ]
+        self.signed = sum(1 for request, _ in connection if request[1] in (0x83, 0xE0))
+        self.answers = _Answers(self.drain.target, bytes(code for _, code in connection))
+        self.sent = 0
+        self.before = 0
+
+    def _running(self):
+        answers = self.answers
+        answers.take()
+        if not self.round:
+            self.sent = 0
+            self.before = answers.count
+        self.round += 1
+        if answers.count - self.before < self.sent:  # an answer owed (a signature's steps)
+            return self.round < SPDM_PATIENCE
+        if self.sent == len(self.requests):
+            return False
+        self.i2c.writeto(0x1D, self.requests[self.sent])
+        self.target.service()
+        self.sent += 1
+        return True
+
+    def check(self):
+        """Raise unless every connection was answered whole, as expected, and every write had
+        its IRQ."""
+        answers = self.answers
+        answers.take()
+        counters = self.app.spdm.counters
+        rounds = 1 + ROUNDS
+        ok = answers.count == len(self.requests) * rounds and not answers.wrong
+        if (
+            not ok
+            or self.app.faults
+            or counters.errors
+            or counters.signatures != self.signed * rounds
+        ):
+            self.app.show()
+            raise AssertionError("the endpoint did not answer every SPDM request: C stack?")
+        assert self.controller.irqs == answers.frames
+
+
+class AsyncSpdmStackRig(SpdmStackRig):
+    """SpdmStackRig's rounds served by the asyncio tasks of EndpointApp.main(), as a board's
+    main.py serves them (AsyncStackRig's), for m0_spdm_async_c_stack_bytes: the service sets
+    the stack task's flag while a signature runs."""
+
+    def __init__(self):
+        import asyncio  # noqa: PLC0415
+
+        super().__init__(asyncio.ThreadSafeFlag())
+
+    serve = AsyncStackRig.serve
+    serve_rounds = AsyncStackRig.serve_rounds
+    _serve = AsyncStackRig._serve
+
+
+def spdm_answers(per_tick, connections=3):
+    """The instructions a board spends on each answer of spdm_connection, averaged over
+    `connections` connections after one to warm up: each request frame received as
+    m0_control_answer_instr's (the IRQ handler against a stand-in target, as the port's C
+    calls it), then the endpoint's poll (the stack, the SPDM service: the responder, its
+    transcripts and hashes), the answer through the I2C link to a controller that only
+    acknowledges. A signed answer's Signer steps run untimed between the poll that takes the
+    request and the one that sends the answer (they are m0_ecdsa_p256_sign_instr), so are the
+    polls that would run them one by one, and a collection before each timed part."""
+    from mctp.host.i2c_sim import TargetSim  # noqa: PLC0415
+
+    mem = bytearray(MEM_SIZE)
+    target = TargetSim(0x1D, mem=mem)
+    app = firmware_app(
+        SimBus(), FakeClock(1000), i2c=bench._AckingI2C(), target=target, target_mem=mem
+    )
+    spdm = serve_spdm(app)
+    responder = spdm.responder
+    connection = spdm_connection(len(responder.chain))
+    handler = bench.link_handler(target)
+
+    def poll(_core):
+        app.poll()
+
+    runs = []
+    for i, (request, _) in enumerate(connection):
+        (frame,) = frame_writes(build_packets(8, 9, 8 | i % 8, 0x05, request))
+        runs.append(bench.irq_frames_run(handler, [bytes(frame)], poll, app.core, mem))
+    totals = [0] * len(connection)
+    for round_ in range(1 + connections):
+        for i, (_, code) in enumerate(connection):
+            responses = spdm.counters.responses
+            gc.collect()
+            bytearray(
+                16
+            )  # (the first allocation after a collection looks for room from the start)
+            start = ticks_us()
+            runs[i]()
+            ticks = ticks_diff(ticks_us(), start)
+            signer = responder.signer
+            if signer is not None:
+                while not signer.step():
+                    pass
+                gc.collect()
+                bytearray(16)
+                start = ticks_us()
+                app.poll()
+                ticks += ticks_diff(ticks_us(), start)
+            if spdm.counters.responses != responses + 1 or responder.out[1] != code:
+                raise AssertionError("SPDM request %d answered %r" % (i, responder.out[:4]))
+            if round_:
+                totals[i] += ticks
+    return [total * per_tick / connections for total in totals]
+
+
+def spdm_main():
+    """The SPDM answers' figures, run by baremetal.py in a fresh interpreter: the answers
+    allocate (hashes, certificate portions, the signature's set-up), and what an allocation
+    costs depends on the heap it finds (how far gc_alloc looks for room), which here is the
+    SPDM answers' own and not what the figures before them left."""
+    per_tick = calibrate()
+    answers = spdm_answers(per_tick)  # (in spdm_connection's order)
+    print("m0_spdm_connection_instr: %d instr" % sum(answers))
+    print("m0_spdm_certificate_instr: %d instr" % answers[4])
+    print("m0_spdm_challenge_instr: %d instr" % answers[-2])
