@@ -245,7 +245,7 @@ def test_a_usb_upstream_sends_from_the_loop_and_its_writes_allocate_nothing():
     # Writes under the stack's poll only copy into the queue (heap locked); the loop's flush
     # hands them to the CDC interface, as much as it takes; a write that finds the queue full
     # flushes it first, and takes what then fits.
-    from firmware.board import UsbSerial  # noqa: PLC0415
+    from firmware.usb_serial import UsbSerial  # noqa: PLC0415
     from mctp.host.serial_pipe import SerialPipe  # noqa: PLC0415
 
     pipe = SerialPipe()

@@ -8,4 +8,4 @@ require("mctp-endpoint", library="mctp-parts")
 require("mctp-bridge", library="mctp-parts")
 require("mctp-bus-owner", library="mctp-parts")
 
-package("firmware", files=("bridge.py",), base_path="../..", opt=3)
+package("firmware", files=("bridge.py", "usb_serial.py"), base_path="../..", opt=3)
