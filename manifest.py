@@ -1,7 +1,8 @@
 # The mctp library for boards: the core stack, the I2C and serial bindings, the control responder,
 # the requester and bus owner, the bridge's forwarding, the asyncio layer, the IPC stream, SPDM's
 # signing, a board's capture. Each is a part of its own (parts/*/manifest.py); the endpoint application is
-# parts/mctp-endpoint, the host buses parts/mctp-host (never for a board).
+# parts/mctp-endpoint (with its bridge mode and SPDM service, parts/mctp-bridge-app and
+# parts/mctp-spdm-app), the host buses parts/mctp-host (never for a board).
 metadata(
     description="MCTP (DMTF DSP0236) stack: application API, server, core, control and bindings.",
     version="0.1.0",

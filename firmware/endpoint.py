@@ -168,9 +168,12 @@ class EndpointApp:
         """Answer SPDM (message type 5, reported by Get Message Type Support from now on)
         with the certificate chain and device key in `folder` (tools/spdm_provision.py's
         chain.der and device.key), measuring the board configuration `config` (None: the
-        board's): firmware/spdm.py, which needs the mctp-spdm part. Missing or bad files are
-        said in show(), and SPDM requests get ERROR answers. The SpdmService (`spdm`)."""
-        from .spdm import SpdmService  # noqa: PLC0415 (a board without SPDM lacks the part)
+        board's): firmware/spdm.py, part mctp-spdm-app (with mctp-spdm). Missing or bad files
+        are said in show(), and SPDM requests get ERROR answers. The SpdmService (`spdm`)."""
+        try:
+            from .spdm import SpdmService  # noqa: PLC0415 (a board without SPDM lacks the part)
+        except ImportError as error:
+            raise missing_part("SPDM_FOLDER", "mctp-spdm-app", error) from None
 
         if self.spdm is None:
             self.spdm = SpdmService(

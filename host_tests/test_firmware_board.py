@@ -335,6 +335,7 @@ def test_a_board_says_which_part_a_setting_needs_when_its_image_lacks_it():
             "BRIDGE = True",
             "mctp-bridge-app",
         ),
+        ("firmware.spdm", {"SPDM_FOLDER": "/spdm"}, "SPDM_FOLDER", "mctp-spdm-app"),
     )
     uart = {"SERIAL_TX": 8, "SERIAL_RX": 9, "IPC_TX": 0, "IPC_RX": 1}
     for module, changes, what, part in cases:

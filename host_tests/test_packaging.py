@@ -175,9 +175,14 @@ def test_the_endpoint_part_carries_only_an_i2c_endpoint_and_the_boards_the_rest(
         ("mctp-serial", "mctp/fcs.py"),
         ("mctp-ipc", "mctp/fcs.py"),
         ("mctp-ipc", "mctp/aio/awaited.py"),
+        ("mctp-bridge-app", "firmware/usb_serial.py"),
     ):
         assert sample in shipped(part) and sample not in endpoint, sample
         assert part in check_package.BOARD_PARTS, part
+    # SPDM's service and its signing: a part a board installs when it answers SPDM (the board
+    # images leave it out).
+    assert "firmware/spdm.py" in shipped("mctp-spdm-app") and "firmware/spdm.py" not in endpoint
+    assert "mctp/spdm/ecdsa.py" in shipped("mctp-spdm-app")
 
 
 def test_the_asyncio_layers_cpython_forms_are_in_no_part():

@@ -4,7 +4,7 @@
 # firmware.board asks for by name when one is missing: a serial link (SERIAL_UART: mctp-serial),
 # the IPC stream that serves the stack to a host over a UART (IPC_UART: mctp-ipc), a capture of
 # the packets (CAPTURE: mctp-capture), the bridge mode (BRIDGE: mctp-bridge-app), SPDM
-# (SPDM_FOLDER: mctp-spdm).
+# (SPDM_FOLDER: mctp-spdm-app, with mctp-spdm).
 metadata(description="MCTP endpoint application for boards.", version="0.1.0")
 
 add_library("mctp-parts", "..")
@@ -23,7 +23,6 @@ package(
         "endpoint.py",
         "pldm.py",
         "service.py",
-        "spdm.py",
     ),
     base_path="../..",
     opt=3,

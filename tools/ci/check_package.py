@@ -10,6 +10,7 @@ What ships is in parts (parts/*/manifest.py), each a manifest that requires the 
 mctp-core, mctp-i2c, mctp-serial, mctp-fcs (the FCS-16 of serial and IPC frames), mctp-control,
 mctp-bus-owner, mctp-bridge, mctp-aio (the asyncio layer), mctp-ipc (clients over byte streams), mctp-spdm (SPDM's signing), mctp-capture (a board's
 capture of its packets), mctp-endpoint (the firmware), mctp-bridge-app (its bridge mode),
+mctp-spdm-app (its SPDM service),
 and mctp-host (host buses) and mctp-linux (the client over the Linux kernel's stack), which
 are never for a board.
 The root manifest.py is the library for boards (every part but the endpoint and the host
