@@ -1,6 +1,6 @@
 # The mctp library for boards: the core stack, the I2C and serial bindings, the control responder,
 # the requester and bus owner, the bridge's forwarding, the asyncio layer, the IPC stream, SPDM's
-# signing, a board's capture. Each is a part of its own (parts/*/manifest.py); the endpoint application is
+# signing, a board's capture, the invariants' check. Each is a part of its own (parts/*/manifest.py); the endpoint application is
 # parts/mctp-endpoint (with its bridge mode and SPDM service, parts/mctp-bridge-app and
 # parts/mctp-spdm-app), the host buses parts/mctp-host (never for a board).
 metadata(
@@ -22,5 +22,6 @@ for part in (
     "mctp-ipc",
     "mctp-spdm",
     "mctp-capture",
+    "mctp-audit",
 ):
     require(part, library="mctp-parts")

@@ -34,6 +34,7 @@ def _board_problems(extra_manifest_lines, extra_files=(), thumb=True):
             'require("mctp-serial", library="mctp-parts")',
             'require("mctp-ipc", library="mctp-parts")',
             'require("mctp-capture", library="mctp-parts")',
+            'require("mctp-audit", library="mctp-parts")',
             'require("mctp-bridge-app", library="mctp-parts")',
             'module("board_config.py")',
             'module("main.py")',
@@ -169,6 +170,7 @@ def test_the_endpoint_part_carries_only_an_i2c_endpoint_and_the_boards_the_rest(
         ("mctp-serial", "mctp/serial/link.py"),
         ("mctp-ipc", "mctp/ipc/service.py"),
         ("mctp-capture", "mctp/capture.py"),
+        ("mctp-audit", "mctp/server/audit.py"),
         ("mctp-bridge-app", "firmware/bridge.py"),
         # Nor what only they use: the FCS-16 of the serial and IPC frames, and the asyncio
         # channels over IPC's awaitable client.

@@ -29,7 +29,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOARDS_DIR = os.path.join(ROOT, "boards")
 # The parts a board image freezes (tools/ci/check_package.py's BOARD_PARTS): the endpoint and
 # what its board_config.py may turn on.
-BOARD_PARTS = ("mctp-endpoint", "mctp-serial", "mctp-ipc", "mctp-capture", "mctp-bridge-app")
+BOARD_PARTS = (
+    "mctp-endpoint",
+    "mctp-serial",
+    "mctp-ipc",
+    "mctp-capture",
+    "mctp-audit",
+    "mctp-bridge-app",
+)
 
 # Each board's port, in the order they are built.
 BOARDS = {"RPI_PICO": "rp2", "RPI_PICO2": "rp2", "NUCLEO_F429ZI": "stm32"}

@@ -14,6 +14,7 @@ require("mctp-endpoint", library="mctp-parts")
 require("mctp-serial", library="mctp-parts")
 require("mctp-ipc", library="mctp-parts")
 require("mctp-capture", library="mctp-parts")
+require("mctp-audit", library="mctp-parts")  # Server.check() at the REPL
 require("mctp-bridge-app", library="mctp-parts")
 
 module("board_config.py")

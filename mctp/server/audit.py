@@ -128,21 +128,3 @@ def _check_slots(server, queued, found):
             found.append(
                 "slot %d's source, tag, TO or owner differ from its meta bytes" % slot.index
             )
-
-
-def open_handles(server):
-    """Server.open_handles(): one line per handle in use."""
-    lines = []
-    for h in server.handles:
-        if h.kind == _KIND_FREE:
-            continue
-        what = (
-            "listener for type %d" % h.msg_type
-            if h.kind == _KIND_LISTENER
-            else "request channel to EID %d" % h.eid
-        )
-        waiting = ", a receive waiting" if h.pending is not None else ""
-        lines.append(
-            "handle 0x%x: %s, %d queued%s" % (server.handle_value(h), what, h.count, waiting)
-        )
-    return lines

@@ -752,11 +752,22 @@ class Server:
         return count
 
     def open_handles(self):
-        """One line per handle in use: what it is and what it holds (for show() and the REPL;
-        mctp.server.audit writes them)."""
-        from .audit import open_handles  # noqa: PLC0415 (only diagnostics need it)
-
-        return open_handles(self)
+        """One line per handle in use: what it is and what it holds (for show() and the
+        REPL)."""
+        lines = []
+        for h in self.handles:
+            if h.kind == KIND_FREE:
+                continue
+            what = (
+                "listener for type %d" % h.msg_type
+                if h.kind == KIND_LISTENER
+                else "request channel to EID %d" % h.eid
+            )
+            waiting = ", a receive waiting" if h.pending is not None else ""
+            lines.append(
+                "handle 0x%x: %s, %d queued%s" % (self.handle_value(h), what, h.count, waiting)
+            )
+        return lines
 
     def pending_in_use(self):
         count = 0
@@ -767,9 +778,15 @@ class Server:
 
     def check(self):
         """What is wrong with the state of the server and its core, as sentences; [] when
-        all is well (mctp.audit says what is checked). For tests, the fuzzer and the REPL."""
-        from .audit import problems  # noqa: PLC0415 (only diagnostics need it)
-
+        all is well (mctp.server.audit says what is checked, part mctp-audit). For tests, the
+        fuzzer and the REPL."""
+        try:
+            from .audit import problems  # noqa: PLC0415 (only diagnostics need it)
+        except ImportError:
+            raise RuntimeError(
+                "Server.check() needs the mctp-audit part (mctp/server/audit.py): freeze it"
+                " (require() in the board's manifest.py) or mpremote mip install ./mctp-audit.json"
+            ) from None
         return problems(self)
 
 

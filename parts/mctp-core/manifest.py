@@ -1,7 +1,8 @@
 # The core stack: the application API and facade (mctp), the server and the in-process client
 # (mctp.server), and the core (mctp.core). Every other part needs it. The IPC codec (mctp.wire)
-# is mctp-ipc's, a board's capture (mctp.capture) mctp-capture's and the FCS-16 (mctp.fcs)
-# mctp-fcs's: nothing here imports them.
+# is mctp-ipc's, a board's capture (mctp.capture) mctp-capture's, the FCS-16 (mctp.fcs)
+# mctp-fcs's and the invariants' check (mctp.server.audit) mctp-audit's: nothing here imports
+# them but Server.check(), which says which part it needs.
 #
 # Every part a board may freeze compiles its modules with opt=3, as MicroPython's own asyncio is
 # frozen: no line numbers in the bytecode (about 5.6 KB of an endpoint's image; a traceback from
@@ -23,5 +24,5 @@ package(
     base_path="../..",
     opt=3,
 )
-package("mctp/server", base_path="../..", opt=3)
+package("mctp/server", files=("__init__.py", "direct.py", "server.py"), base_path="../..", opt=3)
 package("mctp/core", base_path="../..", opt=3)

@@ -73,6 +73,7 @@ BOARD_PARTS = (
     "mctp-serial",
     "mctp-ipc",
     "mctp-capture",
+    "mctp-audit",
     "mctp-bridge-app",
 )
 BOARD_MODULES = ("board_config.py", "main.py")
