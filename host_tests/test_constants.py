@@ -84,11 +84,10 @@ COPIES = (
     (
         "mctp.control._answer_viper",
         "mctp.core.packet",
-        "HEADER_VERSION FLAG_SOM FLAG_EOM TRANSPORT_HEADER_SIZE MAX_MTU",
+        "HEADER_VERSION FLAG_SOM FLAG_EOM TRANSPORT_HEADER_SIZE MAX_MTU TAG_MASK",
     ),
     ("mctp.control._answer_viper", "mctp.constants", "MSG_TYPE_CONTROL"),
     ("mctp.control._answer_viper", "mctp.core.fastpath", "MAX_TX_OFF"),
-    ("mctp.control._answer_viper", "mctp.core.reassembly", "FREE STATE_AT"),
     ("mctp.core.fastpath", "mctp.core.core", "CONTROL_OWNER"),
     (
         "mctp.serial._framing_viper",

@@ -18,6 +18,7 @@ from testing import IS_MICROPYTHON, raises, skip
 from mctp import bufcopy, fcs
 from mctp.control import responder
 from mctp.core import fastpath, routes
+from mctp.core.link import ControlHandler
 from mctp.host import loopback
 from mctp.host.i2c_sim import SimBus, TargetSim
 from mctp.host.serial_pipe import SerialPipe
@@ -480,7 +481,7 @@ def _control_requests(append_middle):
     # Single-packet control requests into core 8's control slot (a responder attached), and
     # every first packet the full path keeps: (packet, what append_middle returns) in turn.
     core, _sink, link, _clock = make_core()
-    core.control = object()
+    core.control = ControlHandler()  # (it answers none from the packet)
     slot = core.pool.control_slot
 
     def header(dest=8, flags=0xCA, src=9):  # SOM, EOM, TO, tag 2
@@ -537,7 +538,7 @@ def _control_request_alone(control_request):
     # control_request as append_middle calls it, the header checked: a Get Endpoint ID into
     # the free control slot, and nothing while the slot is taken, for a response, or with IC.
     core, _sink, _link, _clock = make_core()
-    core.control = object()
+    core.control = ControlHandler()  # (it answers none from the packet)
     slot = core.pool.control_slot
     taken = []
     for flags, type_byte in ((0xC9, 0x00), (0xC9, 0x00), (0xC1, 0x00), (0xC9, 0x80)):
@@ -678,27 +679,33 @@ def test_a_new_reply_route_takes_a_free_entry_else_the_oldest():
     _pure_then_viper(routes, "oldest_reply", _oldest_replies)
 
 
+class _FaultyLink(RecordingLink):
+    def transmit(self, length, phys):
+        raise RuntimeError("a fault in the link")
+
+
 def _answered(quick_reply, asked, eid=30, endpoint_type=0, static=0, link=None, ic=False):
-    # A control request in the control slot as the core hands it over, answered by
-    # quick_reply or, when it declines, by the full path; what each did: its result, the
-    # packets the link saw, the counters, and the slot's state after.
+    # A single-packet control request from EID 9 (tag 3) into core `eid` through
+    # Core.receive, whose fast path offers it to quick_reply (the version under test;
+    # _declined: none answers it so) before the control slot and the full path; what happened:
+    # what quick_reply returned, the packets the link saw, the counters, the control slot's
+    # state after.
     core, _sink, _link, _clock = make_core(eid=eid)
     uuid = bytes(range(16, 32))
     control = responder.ControlResponder(core, uuid, static_eid=static or None)
     core.eid, control.endpoint_type = eid, endpoint_type
     link = link or RecordingLink()
+    answered = []
+
+    def offered(buf, off, length):
+        answered.append(quick_reply(control, buf, off, length))
+        return answered[-1]
+
+    control.quick_reply = offered
+    inject(core, link, bytes((1, eid, 9, 0xCB, 0x80 if ic else 0)) + asked)
     slot = core.pool.control_slot
-    core.pool.start(slot, 9, 0x0B, len(asked))
-    slot.owner, slot.link, slot.phys, slot.ic = 0x100, link, 0x1D, ic
-    slot.buf[: len(asked)] = asked
-    core.pool.complete(slot)
-    taken = quick_reply(control, slot)
-    if not taken:
-        assert link.sent == [] and control.counters.total() == core.counters.total() == 0
-        core._send_packets = fastpath.send_packets_py  # (as a capture would: the full path)
-        control.handle(slot)
     return (
-        taken,
+        answered,
         link.sent,
         control.counters.as_dict(),
         core.counters.as_dict(),
@@ -707,14 +714,14 @@ def _answered(quick_reply, asked, eid=30, endpoint_type=0, static=0, link=None, 
     )
 
 
-def _declined(control, slot):
+def _declined(control, buf, off, length):
     return False
 
 
 def _quick_replies(quick_reply):
     # Get Endpoint ID (each EID type, a bridge's endpoint type) and UUID answered and sent as
-    # the full path answers and sends them, and the slot released; every other request, an
-    # answer of two packets, a link send_packets refuses and a capture left to the full path.
+    # the full path answers and sends them, no slot taken; every other request, an answer of
+    # two packets, a link send_packets refuses and a capture left to the full path.
     results = []
     for eid, endpoint_type, static, asked in (
         (0, 0, 20, b"\x85\x02"),  # static EID supported, none set
@@ -725,7 +732,7 @@ def _quick_replies(quick_reply):
     ):
         result = _answered(quick_reply, asked, eid, endpoint_type, static)
         full = _answered(_declined, asked, eid, endpoint_type, static)
-        assert result[0] and result[1:] == full[1:], asked
+        assert result[0] == [True] and result[1:] == full[1:], asked
         results.append(result)
     assert [packet for _, ((_, packet),), *_ in results] == [
         bytes((1, 9, 0, 0xC3, 0)) + b"\x05\x02\x00\x00\x01\x00",
@@ -734,30 +741,42 @@ def _quick_replies(quick_reply):
         bytes((1, 9, 30, 0xC3, 0)) + b"\x1f\x02\x00\x1e\x00\x00",
         bytes((1, 9, 30, 0xC3, 0)) + b"\x01\x03\x00" + bytes(range(16, 32)),
     ]
+    assert [r[1][0][0] for r in results] == [0x1D] * 5  # back to the request's address
     for asked in (b"\x81\x04", b"\x81\x02\x00", b"\x01\x02", b"\xc1\x02", b"\x81"):
         results.append(_answered(quick_reply, asked))  # another command, Rq clear, ...
-        assert not results[-1][0]
-    results.append(_answered(quick_reply, b"\x81\x02", ic=True))
-    # The link refuses the answer: counted as Core.respond counts it, the slot released.
-    results.append(_answered(quick_reply, b"\x81\x02", link=RecordingLink(refuse_after=0)))
-    assert results[-1][0] and results[-1][2]["send_failed"] == results[-1][3]["tx_failed"] == 1
-    assert results[-1][4] and results[-1][5] == (0, -1, None, None, None)
+        assert results[-1][0] == [False] and results[-1][1:] == _answered(_declined, asked)[1:]
+    results.append(_answered(quick_reply, b"\x81\x02", ic=True))  # never offered: dropped
+    assert results[-1][0] == [] and results[-1][2]["dropped"] == 1
+    # The link refuses the answer, or fails: counted as Core.respond and the full path count
+    # them, the control slot free.
+    for link in (RecordingLink(refuse_after=0), _FaultyLink()):
+        results.append(_answered(quick_reply, b"\x81\x02", link=link))
+        full = _answered(_declined, b"\x81\x02", link=type(link)(refuse_after=0))
+        assert results[-1][0] == [True] and results[-1][1:] == full[1:]
+        assert results[-1][5] == (0, -1, None, None, None)
+    assert results[-2][2]["send_failed"] == results[-2][3]["tx_failed"] == 1
+    assert results[-1][3]["internal_error"] == results[-1][2]["requests"] == 1
     # An answer one byte short of the MTU goes in one packet; longer, in two (the full path).
     results.append(_answered(quick_reply, b"\x81\x02", link=RecordingLink(mtu=7)))
-    assert results[-1][0]
+    assert results[-1][0] == [True]
     results.append(_answered(quick_reply, b"\x81\x02", link=RecordingLink(mtu=6)))
-    assert not results[-1][0] and len(results[-1][1]) == 2
-    short = RecordingLink()
-    short.tx_buf = bytearray(len(short.tx_buf) - 1)  # send_packets refuses it (ValueError)
+    assert results[-1][0] == [False] and len(results[-1][1]) == 2
+    # A link send_packets refuses (ValueError), without a link, and while a capture records
+    # the core's sends: nothing done.
     core, _sink, _link, _clock = make_core()
     control = responder.ControlResponder(core, bytes(16))
-    slot = core.pool.control_slot
-    slot.buf[:2], slot.length, slot.link = b"\x81\x02", 2, short
-    results.append(quick_reply(control, slot))
-    core._send_packets = fastpath.send_packets_py  # a capture records the core's sends
-    slot.link = RecordingLink()
-    results.append(quick_reply(control, slot))
-    assert results[-2:] == [False, False] and control.counters.total() == 0
+    request = bytearray(bytes((1, 8, 9, 0xCB, 0)) + b"\x81\x02")
+    short = RecordingLink()
+    short.tx_buf = bytearray(len(short.tx_buf) - 1)
+    core._rx_link = short
+    results.append(quick_reply(control, request, 0, 7))
+    core._rx_link = None
+    results.append(quick_reply(control, request, 0, 7))
+    core._rx_link = RecordingLink()
+    core._send_packets = fastpath.send_packets_py  # (as mctp.capture does)
+    results.append(quick_reply(control, request, 0, 7))
+    assert results[-3:] == [False] * 3 and control.counters.total() == core.counters.total() == 0
+    assert core._rx_link.sent == short.sent == []
     return results
 
 

@@ -259,6 +259,11 @@ def control_request(core, buf, off: int, length: int) -> int:
         at += _SLOT_META
     if length - _TRANSPORT_HEADER_SIZE - 1 > int(_len(core._bufs[end >> _SLOT_SHIFT])):
         return 0  # larger than the control slot
+    if core.control.quick_reply(buf, off, length):
+        counters = core.counters
+        counters.rx_packets = counters.rx_packets + _ONE
+        counters.rx_messages = counters.rx_messages + _ONE
+        return _MIDDLE
     m[end + _OWNER_AT] = _CONTROL_OWNER & 0xFF
     m[end + _OWNER_AT + 1] = _CONTROL_OWNER >> 8
     return int(start_message(core, buf, off, end << 16 | length))

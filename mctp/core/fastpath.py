@@ -171,6 +171,10 @@ def _message_fields(core, slot, type_byte):
 def control_request_py(core, buf, off, length):
     if not _fits_control_slot(core, buf, off, length):
         return 0
+    if core.control.quick_reply(buf, off, length):
+        core.counters.rx_packets += 1
+        core.counters.rx_messages += 1
+        return MIDDLE
     at = len(core._meta) - SLOT_META  # the control slot's bytes
     core._meta[at + OWNER_AT] = _CONTROL_OWNER & 0xFF
     core._meta[at + OWNER_AT + 1] = _CONTROL_OWNER >> 8
