@@ -9,15 +9,18 @@ from array import array
 
 from endpoints import pattern
 from test_constants import _source, package_modules
-from test_core import RecordingLink, inject, make_core
+from endpoints import FakeClock
+from test_core import RecordingLink, Sink, inject, make_core
 from test_i2c_pec import bitwise_crc8
 from test_serial_framing import reference_frame
 from test_serial_link import drops, request
 from testing import IS_MICROPYTHON, raises, skip
 
 from mctp import bufcopy, fcs
+from mctp.config import Config
 from mctp.control import responder
 from mctp.core import fastpath, routes
+from mctp.core.core import Core
 from mctp.core.link import ControlHandler
 from mctp.host import loopback
 from mctp.host.i2c_sim import SimBus, TargetSim
@@ -41,6 +44,7 @@ TWINS = (
     (fastpath, "control_request"),
     (responder, "quick_reply"),
     (loopback, "transmit"),
+    (loopback, "poll"),
     (fastpath, "first_packet"),
     (fastpath, "start_message"),
     (fastpath, "owned"),
@@ -825,6 +829,47 @@ def _drop_all(src, dest, buf, length):
 
 def test_a_loopback_link_queues_each_packet_at_the_link_of_its_address():
     _pure_then_viper(loopback, "transmit", _loopback_sends)
+
+
+class _HoldingSink(Sink):
+    # Keeps every message it is handed (its slot stays taken): its owner's queue fills.
+    def deliver(self, slot):
+        self.messages.append((slot.owner, slot.tag, bytes(slot.buf[: slot.length])))
+        return True
+
+
+def _loopback_polls(poll):
+    # Packets queued at a loopback link for core 8 (one complete message an owner): a
+    # three-packet request (its middle packet through the fast path), a middle packet of no
+    # message, then a single-packet request of the same owner, which waits: the message before
+    # filled the owner's queue (RX_FULL). What each poll left, and what the core did.
+    bus = loopback.LoopbackBus(8, depth=8)
+    a, b = bus.attach(0x10), bus.attach(0x11)
+    core = Core(Config(queue_limit=1), 8, FakeClock(500))
+    core.add_link(b)
+    sink = _HoldingSink(core)
+    for flags, payload in (
+        (0x89, b"\x01" + bytes(range(7))),  # SOM, TO, tag 1
+        (0x1B, bytes(8)),  # a middle packet of tag 3: no message (no_som)
+        (0x19, bytes(range(8, 16))),  # the middle packet, sequence 1
+        (0x69, b"\xaa\xbb"),  # EOM, sequence 2
+        (0xCA, b"\x01\xcc"),  # SOM, EOM, TO, tag 2
+    ):
+        packet = bytes((1, 8, 9, flags)) + payload
+        a.tx_buf[: len(packet)] = packet
+        assert loopback.transmit(a, len(packet), 0x11)
+    polls = []
+    for _ in range(2):
+        poll(b, core)
+        polls.append((b._count, b._head, list(sink.messages), core.counters.as_dict()))
+    assert polls[0][:3] == (1, 4, [(101, 1, bytes(range(7)) + bytes(range(8, 16)) + b"\xaa\xbb")])
+    assert polls[0][3]["no_som"] == 1 and polls[0][3]["rx_packets"] == 4
+    assert polls[1][:2] == (0, 5) and polls[1][3]["queue_full"] == 1
+    return polls
+
+
+def test_a_loopback_link_hands_its_packets_to_the_core_middle_ones_to_its_fast_path():
+    _pure_then_viper(loopback, "poll", _loopback_polls)
 
 
 def _fill_packets(fill_packet):
