@@ -243,7 +243,8 @@ def control_request(core, buf, off: int, length: int) -> int:
     flags = p[off + 3]
     if flags & (_FLAG_EOM | _FLAG_TO) != _FLAG_EOM | _FLAG_TO:
         return 0
-    if p[off + _TRANSPORT_HEADER_SIZE] != _MSG_TYPE_CONTROL or not core.control:
+    control = core.control
+    if p[off + _TRANSPORT_HEADER_SIZE] != _MSG_TYPE_CONTROL or not control:
         return 0
     tag = flags & _TAG_MASK
     meta = core._meta
@@ -257,13 +258,14 @@ def control_request(core, buf, off: int, length: int) -> int:
             if m[at + _TAG_AT] == tag and m[at + _TO_AT] == _FLAG_TO:
                 return 0  # it restarts a message: som_restart is the full path's
         at += _SLOT_META
-    if length - _TRANSPORT_HEADER_SIZE - 1 > int(_len(core._bufs[end >> _SLOT_SHIFT])):
-        return 0  # larger than the control slot
-    if core.control.quick_reply(buf, off, length):
+    # (Offered before the slot's size is checked: what it answers is 7 bytes long.)
+    if control.quick_reply(buf, off, length):
         counters = core.counters
         counters.rx_packets = counters.rx_packets + _ONE
         counters.rx_messages = counters.rx_messages + _ONE
         return _MIDDLE
+    if length - _TRANSPORT_HEADER_SIZE - 1 > int(_len(core._bufs[end >> _SLOT_SHIFT])):
+        return 0  # larger than the control slot
     m[end + _OWNER_AT] = _CONTROL_OWNER & 0xFF
     m[end + _OWNER_AT + 1] = _CONTROL_OWNER >> 8
     return int(start_message(core, buf, off, end << 16 | length))
