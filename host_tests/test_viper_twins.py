@@ -49,6 +49,7 @@ TWINS = (
     (fastpath, "start_message"),
     (fastpath, "owned"),
     (routes, "oldest_reply"),
+    (routes, "reply_for"),
     (framing, "frame_packet"),
     (deframer, "deframe"),
     (deframer, "drain"),
@@ -686,6 +687,38 @@ def test_a_new_reply_route_takes_a_free_entry_else_the_oldest():
 class _FaultyLink(RecordingLink):
     def transmit(self, length, phys):
         raise RuntimeError("a fault in the link")
+
+
+def _replies_for(reply_for):
+    # The entry an answer to EID 9, tag 1 takes: of the entries in use with that EID and tag,
+    # the one taken last, else the newest never taken, across the serials' wrap at 2**30.
+    wrap = 0x3FFFFFFF
+    cases = [
+        ([], 10, -1),
+        ([(9, 1, 3, -1)], 10, 0),
+        ([(9, 2, 3, -1), (8, 1, 4, -1), (9, 1, -1, -1)], 10, -1),  # tag, EID, not in use
+        ([(9, 1, 3, -1), (9, 1, 5, -1), (9, 1, 4, -1)], 10, 1),  # the newest
+        ([(9, 1, 3, 7), (9, 1, 5, -1), (9, 1, 4, 6)], 10, 0),  # taken last
+        ([(9, 1, 3, -1), (9, 1, 5, 6), (9, 1, 4, -1)], 10, 1),  # taken beats never taken
+        ([(9, 1, wrap - 1, wrap), (9, 1, 1, 2)], 3, 1),  # taken 2 is newer than 2**30 - 1
+        ([(9, 1, 1, 2), (9, 1, wrap - 1, wrap)], 3, 0),
+        ([(9, 1, wrap - 1, -1), (9, 1, 1, -1)], 3, 1),  # 1 is newer than 2**30 - 2
+        ([(9, 1, 1, -1), (9, 1, wrap - 1, -1)], 3, 0),
+    ]
+    found = []
+    for entries, newest, expected in cases:
+        table = routes.ReplyRoutes(4, 1000)
+        for i, (eid, tag, serial, taken) in enumerate(entries):
+            route = table.routes[i]
+            route.eid, route.tag, route.taken, route.used = eid, tag, taken, serial >= 0
+            table.serials[i] = serial
+        found.append(reply_for(table.routes, table.serials, newest, 9 << 8 | 1))
+        assert found[-1] == expected, entries
+    return found
+
+
+def test_an_answer_takes_the_reply_route_of_the_request_taken_last_else_the_newest():
+    _pure_then_viper(routes, "reply_for", _replies_for)
 
 
 def _answered(quick_reply, asked, eid=30, endpoint_type=0, static=0, link=None, ic=False):

@@ -316,3 +316,34 @@ def send_packets(core) -> int:
         flags = 0
         room = mtu
         body = o + _TRANSPORT_HEADER_SIZE
+
+
+# (mctp.core.routes's, as oldest_reply.)
+@micropython.viper
+def reply_for(routes, serials, newest: int, eid_tag: int) -> int:
+    s = ptr32(serials)
+    count = int(_len(serials))
+    eid = eid_tag >> 8
+    tag = eid_tag & 0xFF
+    found = -1
+    found_taken = -1
+    i = 0
+    while i < count:
+        if not s[i] >> 31:  # an entry in use (not -1: ptr32's loads are unsigned)
+            route = routes[i]
+            if int(route.eid) == eid and int(route.tag) == tag:
+                taken = int(route.taken)
+                # Ages behind `newest` compared as 30-bit values shifted to the top of a uint
+                # ([small-int] serials; no 0x3FFFFFFF mask: [armv6m-literal]).
+                better = found < 0
+                if not better and taken >= 0:
+                    better = found_taken < 0 or uint((newest - taken) << 2) < uint(
+                        (newest - found_taken) << 2
+                    )
+                elif not better and found_taken < 0:
+                    better = uint((newest - int(s[i])) << 2) < uint((newest - int(s[found])) << 2)
+                if better:
+                    found = i
+                    found_taken = taken
+        i += 1
+    return found
