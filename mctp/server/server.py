@@ -218,6 +218,10 @@ class Server:
             max(config.requests - config.reserved_requests, 0),
         )
         self.pending = [_Pending() for _ in range(config.pending_receives)]
+        # The pending receives that have a timeout: poll() and until_timer() look through the
+        # table only while there are some (an idle poll of 16 entries took 35,000 Cortex-M0
+        # instructions).
+        self._timed = 0
         # A send on its way down to the core (serve fills them from the Call).
         self._type_byte = 0  # msg_type with the IC bit
         self._dest = 0  # the EID the message goes to
@@ -241,7 +245,8 @@ class Server:
         Never raises (a fault is counted in core.counters.internal_error)."""
         try:
             self.core.poll()
-            self._expire_receives()
+            if self._timed:
+                self._expire_receives()
         except Exception:
             self.core.counters.internal_error += 1
 
@@ -252,7 +257,7 @@ class Server:
         wait = self.core.until_timer(now)
         pending = self.pending
         i = 0
-        while i < len(pending):
+        while self._timed and i < len(pending):
             if pending[i].handle is not None and pending[i].timeout_ms:
                 wait = sooner(wait, entry_due(pending[i], pending[i].timeout_ms, now))
             i += 1
@@ -590,6 +595,8 @@ class Server:
         p.started = self.core.clock()
         h.pending = p
         conn.pending = p
+        if p.timeout_ms:
+            self._timed += 1
         if h.count:
             self._fulfil(p)
         return conn.ready
@@ -645,6 +652,8 @@ class Server:
             self._close_pending(conn.pending)
 
     def _close_pending(self, p):
+        if p.timeout_ms:
+            self._timed -= 1
         p.conn.pending = None
         p.handle.pending = None
         p.handle = None
