@@ -240,9 +240,7 @@ class Core:
         self._rx_phys = phys
         if self.receive_middle(buf, off, length) == MIDDLE:
             self._rx_link = None
-            # Taken by the fast path: a packet that leaves its message unfinished, or a control
-            # request the responder answered from the packet.
-            return RX_TAKEN
+            return RX_TAKEN  # a packet that leaves its message unfinished, taken by the fast path
         if self._rx_done is None:
             self.counters.rx_packets += 1
             self._rx_result = RX_DROPPED

@@ -34,24 +34,18 @@ from ..constants import (
     EID_BROADCAST,
     EID_RESERVED_MAX,
     MAX_PAYLOAD_SIZE,
-    MSG_IC_BIT,
     MSG_TYPE_CONTROL,
-    MSG_TYPE_MAX,
-    TAG_MAX,
     is_valid_remote_eid,
 )
 from ..bufcopy import copy_into
-from ..core.core import SEND_NO_ROUTE, SEND_OK
 from ..core.timers import entry_due, sooner
 from ..errors import MctpError, ResponseCode
 from ..api import RecvMetadata
-from ..core.packet import FLAG_TO
 from ..ops import (
     OP_GET_EID,
     OP_LISTENER,
     OP_RECV,
     OP_REQ,
-    OP_SEND,
     OP_SET_EID,
     OP_UNBIND,
 )
@@ -66,6 +60,18 @@ KIND_FREE = const(0)
 KIND_LISTENER = const(1)
 KIND_REQUEST = const(2)
 _GEN_MASK = const(0x0F)
+
+# constants' MSG_IC_BIT, MSG_TYPE_MAX and TAG_MAX, the core's SEND_OK and SEND_NO_ROUTE,
+# packet's FLAG_TO, ops' OP_SEND and errors' ResponseCode.SUCCESS, which every message's
+# serve reads ([const-copy]).
+_MSG_IC_BIT = const(0x80)
+_MSG_TYPE_MAX = const(0x7F)
+_TAG_MAX = const(7)
+_SEND_OK = const(0)
+_SEND_NO_ROUTE = const(1)
+_FLAG_TO = const(0x08)
+_OP_SEND = const(5)
+_SUCCESS = const(0)
 
 # Why a request failed, kept per connection (conn.why, a name of this table; conn.why_value the
 # number or words it takes) so that a client can say it in words (Server.explain): DirectClient
@@ -334,7 +340,7 @@ class Server:
             # conn.op stays the receive's, for that answer).
             return self._refuse(conn, ResponseCode.ADDR_IN_USE, "connection_busy")
         conn.op = call.op
-        if conn.op == OP_SEND:
+        if conn.op == _OP_SEND:
             # The checks return first; the send goes down from this frame ([c-stack]).
             if self._stage_send(conn, call):
                 return True
@@ -357,7 +363,7 @@ class Server:
             return self._recv(conn, call)
         if op == OP_GET_EID:
             conn.value = self.core.eid
-            return self._answer(conn, ResponseCode.SUCCESS)
+            return self._answer(conn, _SUCCESS)
         if op == OP_SET_EID:
             return self._set_eid(conn, call.eid)
         if op == OP_LISTENER:
@@ -398,10 +404,10 @@ class Server:
             self._why_value = eid
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_own_eid")
         self.core.set_eid(eid)
-        return self._answer(conn, ResponseCode.SUCCESS)
+        return self._answer(conn, _SUCCESS)
 
     def _listener(self, conn, msg_type):
-        if msg_type > MSG_TYPE_MAX:
+        if msg_type > _MSG_TYPE_MAX:
             self._why_value = msg_type
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_type")
         if self.accept_request(msg_type) >= 0:
@@ -474,7 +480,7 @@ class Server:
     def _handle_answer(self, conn, h):
         h.owner = conn
         conn.value = self.handle_value(h)
-        return self._answer(conn, ResponseCode.SUCCESS)
+        return self._answer(conn, _SUCCESS)
 
     def handle_value(self, h):
         return self.epoch << 12 | h.gen << 8 | h.index
@@ -517,7 +523,7 @@ class Server:
             elif self._why == "not_yours":
                 return self._refuse_handle(conn)
         # Releasing an unknown or stale handle is a no-op, like openprot-mctp-api's.
-        return self._answer(conn, ResponseCode.SUCCESS)
+        return self._answer(conn, _SUCCESS)
 
     def release(self, h):
         """Free a handle: its flows end, its queued messages go, its pending receive fails."""
@@ -632,7 +638,7 @@ class Server:
         h.head = (h.head + 1) % len(h.queue)
         h.count -= 1
         self.core.release(slot)
-        self._finish(p, ResponseCode.SUCCESS, slot.length)
+        self._finish(p, _SUCCESS, slot.length)
 
     def _describe(self, conn, slot):
         # The received message's metadata, for the answer: written once, into the
@@ -665,7 +671,7 @@ class Server:
     def _stage_send(self, conn, call):
         # True when the send is refused (the answer is ready); else the send's type byte and
         # the call's length are set for the core.
-        if call.msg_type > MSG_TYPE_MAX:
+        if call.msg_type > _MSG_TYPE_MAX:
             self._why_value = call.msg_type
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_type")
         if call.length is None:
@@ -673,7 +679,7 @@ class Server:
         if call.length > self.max_payload:
             self._why_value = (call.length, self.max_payload)
             return self._refuse(conn, ResponseCode.NO_SPACE, "too_large")
-        self._type_byte = call.msg_type | MSG_IC_BIT if call.ic else call.msg_type
+        self._type_byte = call.msg_type | _MSG_IC_BIT if call.ic else call.msg_type
         return False
 
     def _send_request(self, conn, call):
@@ -682,8 +688,8 @@ class Server:
         self._status = self.core.send(
             self._dest, self._tag_flags, self._type_byte, call.buf, call.off, call.length
         )
-        if self._status != SEND_OK:  # the tag opened for it ends with it
-            self.core.close_flow(self._dest, self._tag_flags & TAG_MAX)
+        if self._status != _SEND_OK:  # the tag opened for it ends with it
+            self.core.close_flow(self._dest, self._tag_flags & _TAG_MAX)
         return self._sent(conn)
 
     def _open_request_tag(self, conn, call):
@@ -706,7 +712,7 @@ class Server:
             self._why_value = h.eid
             return self._refuse(conn, ResponseCode.NO_SPACE, "no_tag")
         self._dest = h.eid
-        self._tag_flags = FLAG_TO | flow.tag
+        self._tag_flags = _FLAG_TO | flow.tag
         return False
 
     def _abandon(self, h):
@@ -719,15 +725,15 @@ class Server:
     def _bad_response(self, call):
         if call.eid is None or call.tag is None:
             return True
-        return call.tag > TAG_MAX or not is_valid_remote_eid(call.eid)
+        return call.tag > _TAG_MAX or not is_valid_remote_eid(call.eid)
 
     def _sent(self, conn):
         # The answer to a send the core took (its tag) or refused. No route is the caller's
         # mistake (BAD_ARGUMENT); a link that refused the packets is not (INTERNAL_ERROR).
-        if self._status == SEND_OK:
-            conn.value = self._tag_flags & TAG_MAX
-            return self._answer(conn, ResponseCode.SUCCESS)
-        if self._status == SEND_NO_ROUTE:
+        if self._status == _SEND_OK:
+            conn.value = self._tag_flags & _TAG_MAX
+            return self._answer(conn, _SUCCESS)
+        if self._status == _SEND_NO_ROUTE:
             self._why_value = self._dest
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "no_route")
         self._why_value = self.core.tx_failed_link
