@@ -213,13 +213,15 @@ class Core:
         """Milliseconds until poll() next has a timer to run (0: one is due), or -1 when none
         runs: for a task that sleeps until there is work (mctp.aio)."""
         wait = sooner(self.flows.until_expiry(now), self.reply_routes.until_expiry(now))
-        slots = self.pool.slots
-        i = 0
-        while i < len(slots):
-            if slots[i].meta[STATE_AT] == ASSEMBLING:
-                wait = sooner(wait, entry_due(slots[i], self.config.reassembly_timeout_ms, now))
-            i += 1
+        at = self.pool.meta_end  # (the slots' state bytes, as expire() reads them)
+        while at:
+            at -= SLOT_META
+            if self._meta[at + STATE_AT] == ASSEMBLING:
+                wait = sooner(wait, self._slot_due(self.pool.slots[at >> SLOT_SHIFT], now))
         return wait
+
+    def _slot_due(self, slot, now):
+        return entry_due(slot, self.config.reassembly_timeout_ms, now)
 
     def _expire_slot(self, slot, now):
         if ticks_diff(now, slot.started) >= self.config.reassembly_timeout_ms:

@@ -4,6 +4,8 @@
 
 from .._compat import ticks_diff
 
+_len = len  # [builtin-global]: a task's every wake walks the flow and reply-route tables
+
 
 def due_in(period_ms, elapsed_ms):
     """The wait until a timer of `period_ms` started `elapsed_ms` ago is due (0: overdue)."""
@@ -26,7 +28,7 @@ def until_expiry(entries, expiry_ms, now):
     reply-route table's next expiry."""
     soonest = -1
     i = 0
-    while i < len(entries):
+    while i < _len(entries):
         if entries[i].used:
             soonest = sooner(soonest, entry_due(entries[i], expiry_ms, now))
         i += 1
