@@ -77,6 +77,7 @@ _VERSION_AT = const(0)
 _DEST_EID_AT = const(1)
 _SRC_EID_AT = const(2)
 _FLAGS_AT = const(3)
+_len = len  # [builtin-global]: poll() calls it per link
 
 # Why a received packet was dropped; each has a counter of the same name.
 DROPS = (
@@ -187,7 +188,7 @@ class Core:
     def poll(self):
         """Take in what every link received, then expire stale reassemblies and tags."""
         i = 0
-        while i < len(self.links):
+        while i < _len(self.links):
             # A fault in one link (a host socket error, a bug) must not stop the others or
             # the loop above: it is counted and the next poll tries again. The try is here,
             # not apart, to keep the receive path a frame shallower ([c-stack]).

@@ -60,6 +60,7 @@ KIND_FREE = const(0)
 KIND_LISTENER = const(1)
 KIND_REQUEST = const(2)
 _GEN_MASK = const(0x0F)
+_len = len  # [builtin-global]: every message's serve and answer call it
 
 # constants' MSG_IC_BIT, MSG_TYPE_MAX and TAG_MAX, the core's SEND_OK and SEND_NO_ROUTE,
 # packet's FLAG_TO, ops' OP_SEND and errors' ResponseCode.SUCCESS, which every message's
@@ -263,7 +264,7 @@ class Server:
         wait = self.core.until_timer(now)
         pending = self.pending
         i = 0
-        while self._timed and i < len(pending):
+        while self._timed and i < _len(pending):
             if pending[i].handle is not None and pending[i].timeout_ms:
                 wait = sooner(wait, entry_due(pending[i], pending[i].timeout_ms, now))
             i += 1
@@ -273,7 +274,7 @@ class Server:
         now = self.core.clock()
         pending = self.pending
         i = 0
-        while i < len(pending):
+        while i < _len(pending):
             p = pending[i]
             if (
                 p.handle is not None
@@ -299,12 +300,12 @@ class Server:
     def deliver(self, slot):
         """Queue a complete message for its owner; False (the core drops it) when the owner
         is gone or already holds as many messages as its queue takes."""
-        if slot.owner >= len(self.handles):
+        if slot.owner >= _len(self.handles):
             return False
         h = self.handles[slot.owner]
-        if h.kind == KIND_FREE or h.count >= len(h.queue) or self._client_full(h.owner):
+        if h.kind == KIND_FREE or h.count >= _len(h.queue) or self._client_full(h.owner):
             return False
-        h.queue[(h.head + h.count) % len(h.queue)] = slot
+        h.queue[(h.head + h.count) % _len(h.queue)] = slot
         h.count += 1
         if h.pending is not None:
             self._fulfil(h.pending)
@@ -320,7 +321,7 @@ class Server:
         handles = self.handles
         count = 0
         i = 0
-        while i < len(handles):
+        while i < _len(handles):
             if handles[i].owner is conn:
                 count += handles[i].count
             i += 1
@@ -430,9 +431,9 @@ class Server:
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_eid")
         if conn.wire and self._over_quota(conn, KIND_REQUEST):
             return self._refuse(conn, ResponseCode.NO_SPACE, self._why)
-        h = self._alloc(self._first_request, len(self.handles), KIND_REQUEST)
+        h = self._alloc(self._first_request, _len(self.handles), KIND_REQUEST)
         if h is None:
-            self._why_value = len(self.handles) - self._first_request  # in use
+            self._why_value = _len(self.handles) - self._first_request  # in use
             return self._refuse(conn, ResponseCode.NO_SPACE, "no_request_handle")
         h.eid = eid
         return self._handle_answer(conn, h)
@@ -457,7 +458,7 @@ class Server:
         handles = self.handles
         count = 0
         i = 0
-        while i < len(handles):
+        while i < _len(handles):
             owner = handles[i].owner
             if handles[i].kind == kind and (owner is conn or (conn is None and owner.wire)):
                 count += 1
@@ -493,7 +494,7 @@ class Server:
             self._why = "restarted"
             return None
         index = value & 0xFF
-        if index < len(self.handles):
+        if index < _len(self.handles):
             h = self.handles[index]
             if h.kind != KIND_FREE and h.gen == (value >> 8) & _GEN_MASK:
                 return h
@@ -581,7 +582,7 @@ class Server:
         # serve() has refused this already, so a handle never has two.)
         p = self._free_pending()
         if p is None:
-            self._why_value = len(self.pending)  # in use
+            self._why_value = _len(self.pending)  # in use
             return self._refuse(conn, ResponseCode.NO_SPACE, "no_pending")
         p.timeout_ms = call.timeout_ms
         p.capacity = self._capacity(call.capacity)
@@ -610,7 +611,7 @@ class Server:
     def _free_pending(self):
         pending = self.pending
         i = 0
-        while i < len(pending):
+        while i < _len(pending):
             if pending[i].handle is None:
                 return pending[i]
             i += 1
@@ -635,7 +636,7 @@ class Server:
             return
         self._describe(p.conn, slot)
         h.queue[h.head] = None
-        h.head = (h.head + 1) % len(h.queue)
+        h.head = (h.head + 1) % _len(h.queue)
         h.count -= 1
         self.core.release(slot)
         self._finish(p, _SUCCESS, slot.length)
@@ -675,7 +676,7 @@ class Server:
             self._why_value = call.msg_type
             return self._refuse(conn, ResponseCode.BAD_ARGUMENT, "bad_type")
         if call.length is None:
-            call.length = len(call.buf) - call.off
+            call.length = _len(call.buf) - call.off
         if call.length > self.max_payload:
             self._why_value = (call.length, self.max_payload)
             return self._refuse(conn, ResponseCode.NO_SPACE, "too_large")
@@ -791,7 +792,7 @@ def _room(p):
     # The bytes pending receive `p`'s buffer holds after its offset (0 for one whose size
     # cannot be read any more: a released memoryview).
     try:
-        return len(p.buf) - p.off
+        return _len(p.buf) - p.off
     except Exception:
         return 0
 
