@@ -17,9 +17,10 @@ from test_serial_link import drops, request
 from testing import IS_MICROPYTHON, raises, skip
 
 from mctp import bufcopy, fcs
+from mctp._compat import ticks_add
 from mctp.config import Config
 from mctp.control import responder
-from mctp.core import fastpath, routes
+from mctp.core import fastpath, routes, timers
 from mctp.core.core import Core
 from mctp.core.link import ControlHandler
 from mctp.host import loopback
@@ -50,6 +51,7 @@ TWINS = (
     (fastpath, "owned"),
     (routes, "oldest_reply"),
     (routes, "reply_for"),
+    (timers, "until_expiry"),
     (framing, "frame_packet"),
     (deframer, "deframe"),
     (deframer, "drain"),
@@ -687,6 +689,36 @@ def test_a_new_reply_route_takes_a_free_entry_else_the_oldest():
 class _FaultyLink(RecordingLink):
     def transmit(self, length, phys):
         raise RuntimeError("a fault in the link")
+
+
+class _Entry:
+    def __init__(self, used, started):
+        self.used = used
+        self.started = started
+
+
+def _expiries(until_expiry):
+    # The wait until the first entry in use is 100 ms old, at ticks 1000: none in use, one
+    # young, one overdue, the soonest of several, and across the ticks' wrap.
+    cases = [
+        ([], -1),
+        ([_Entry(False, 990)], -1),
+        ([_Entry(False, 999), _Entry(True, 950)], 50),
+        ([_Entry(True, 800)], 0),  # overdue
+        ([_Entry(True, 960), _Entry(True, 930), _Entry(False, 901), _Entry(True, 990)], 30),
+        ([_Entry(True, 900)], 0),  # due now
+    ]
+    waits = [until_expiry(entries, 100, 1000) for entries, _ in cases]
+    assert waits == [expected for _, expected in cases]
+    # Started just before the ticks wrapped (ticks_ms() wraps at 2**30 on MicroPython).
+    wrapped = ticks_add(0, -20)
+    waits.append(until_expiry([_Entry(True, wrapped)], 100, 10))
+    assert waits[-1] == 70
+    return waits
+
+
+def test_a_tables_next_expiry_is_its_oldest_entry_in_use():
+    _pure_then_viper(timers, "until_expiry", _expiries)
 
 
 def _replies_for(reply_for):

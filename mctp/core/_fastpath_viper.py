@@ -4,7 +4,7 @@
 
 import micropython
 
-from .._compat import const
+from .._compat import const, ticks_diff
 from ..bufcopy import copy_span
 
 # packet's and reassembly's constants, and fastpath's MAX_TX_OFF ([const-copy]).
@@ -347,3 +347,21 @@ def reply_for(routes, serials, newest: int, eid_tag: int) -> int:
                     found_taken = taken
         i += 1
     return found
+
+
+# (mctp.core.timers's.)
+@micropython.viper
+def until_expiry(entries, expiry_ms: int, now) -> int:
+    count = int(_len(entries))
+    soonest = -1
+    i = 0
+    while i < count:
+        entry = entries[i]
+        if entry.used:
+            wait = expiry_ms - int(ticks_diff(now, entry.started))
+            if wait < 0:
+                wait = 0
+            if soonest < 0 or wait < soonest:
+                soonest = wait
+        i += 1
+    return soonest
