@@ -552,8 +552,13 @@ class Core:
         return self._sent(self._send_packets(self))
 
     def _routed(self):
-        # The link and address of the message's route; False when there is none (counted).
-        route = self._route()
+        # The link and address of the message's route (a response's reply route, else the
+        # routing table's); False when there is none (counted).
+        route = None
+        if not self._tx_flags & FLAG_TO:
+            route = self.reply_routes.take(self._tx_dest, self._tx_flags & TAG_MAX)
+        if route is None:
+            route = self.routes.lookup(self._tx_dest)
         if route is None:
             self._tx_buf = None
             self.counters.no_route += 1
@@ -561,13 +566,6 @@ class Core:
         self._tx_link = route.link
         self._tx_phys = route.phys
         return True
-
-    def _route(self):
-        if not self._tx_flags & FLAG_TO:
-            route = self.reply_routes.take(self._tx_dest, self._tx_flags & TAG_MAX)
-            if route is not None:
-                return route
-        return self.routes.lookup(self._tx_dest)
 
     # The send path is two frames above the link's transmit (send or respond, then
     # send_packets), and _sent runs after send_packets has returned ([c-stack]).
