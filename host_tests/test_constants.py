@@ -19,6 +19,12 @@ COPIES = (
     ("firmware.spdm", "mctp.spdm.responder", "PENDING"),
     ("mctp.core.core", "mctp.core.packet", "VERSION_AT DEST_EID_AT SRC_EID_AT FLAGS_AT"),
     ("mctp.server.audit", "mctp.server.server", "KIND_FREE KIND_LISTENER KIND_REQUEST"),
+    ("mctp.server.server", "mctp.constants", "MSG_IC_BIT MSG_TYPE_MAX TAG_MAX"),
+    ("mctp.server.server", "mctp.core.core", "SEND_OK SEND_NO_ROUTE"),
+    ("mctp.server.server", "mctp.core.packet", "FLAG_TO"),
+    ("mctp.server.server", "mctp.ops", "OP_SEND"),
+    ("mctp.host._loopback_viper", "mctp.core.packet", "FLAGS_AT"),
+    ("mctp.host._loopback_viper", "mctp.core.link", "RX_FULL"),
     ("mctp.control.pool", "mctp.i2c.smbus", "ADDR_MIN ADDR_MAX"),
     ("mctp.capture", "mctp.i2c.smbus", "RX_PACKET_AT RX_SOURCE_AT"),
     ("mctp.capture", "mctp.core.packet", "DEST_EID_AT"),
@@ -85,11 +91,10 @@ COPIES = (
     (
         "mctp.control._answer_viper",
         "mctp.core.packet",
-        "HEADER_VERSION FLAG_SOM FLAG_EOM TRANSPORT_HEADER_SIZE MAX_MTU",
+        "HEADER_VERSION FLAG_SOM FLAG_EOM TRANSPORT_HEADER_SIZE MAX_MTU TAG_MASK",
     ),
     ("mctp.control._answer_viper", "mctp.constants", "MSG_TYPE_CONTROL"),
     ("mctp.control._answer_viper", "mctp.core.fastpath", "MAX_TX_OFF"),
-    ("mctp.control._answer_viper", "mctp.core.reassembly", "FREE STATE_AT"),
     ("mctp.core.fastpath", "mctp.core.core", "CONTROL_OWNER"),
     (
         "mctp.serial._framing_viper",
@@ -116,10 +121,14 @@ COPIES = (
 def _derived():
     # Copies of a value made of several constants: (copying module, private name, the value).
     from mctp.core import packet  # noqa: PLC0415
+    from mctp.errors import ResponseCode  # noqa: PLC0415
     from mctp.i2c import ring  # noqa: PLC0415
 
     return (
+        ("mctp.server.server", "_SUCCESS", ResponseCode.SUCCESS),
+        ("mctp.server.direct", "_SUCCESS", ResponseCode.SUCCESS),
         ("mctp.i2c._ring_viper", "_FLAG_SOM_EOM", packet.FLAG_SOM | packet.FLAG_EOM),
+        ("mctp.host._loopback_viper", "_FLAG_SOM_EOM", packet.FLAG_SOM | packet.FLAG_EOM),
         (
             "mctp.i2c.link",
             "_TRIGGERS",

@@ -231,3 +231,29 @@ def test_a_fault_while_a_control_request_is_answered_frees_its_slot():
     inject(core, link, get_eid)
     assert link.sent == [(0x1D, bytes.fromhex("010908c0 00 0002 00 08 0000"))]  # EID 8
     assert "queue_full" not in drops(core)
+
+
+def test_poll_runs_the_timers_once_a_clock_tick_and_misses_none():
+    # Every timer is a millisecond or more and starts at the tick it is set: a second poll in
+    # the same tick has nothing to expire, so it does not look (an idle look is the largest
+    # part of a poll on a board). A tag due at a tick still expires at that tick's first poll.
+    core, _sink, _link, clock = make_core()
+    looks = []
+    expire = core.expire
+
+    def counted(now):
+        looks.append(now)
+        expire(now)
+
+    core.expire = counted
+    flow = core.open_flow(9, 101)
+    core.poll()
+    core.poll()  # the same tick
+    assert looks == [500] and flow.used
+    clock.advance(5999)
+    core.poll()
+    assert flow.used and core.counters.tag_expired == 0
+    clock.advance(1)  # 6000 ms after it opened
+    core.poll()
+    core.poll()
+    assert looks == [500, 6499, 6500] and not flow.used and core.counters.tag_expired == 1

@@ -655,3 +655,27 @@ def test_one_ipc_client_cannot_keep_every_message_waiting():
     inject(server.core, 9, SOM_EOM | TO | 6, b"\x01" + b"fourth")
     assert server.queued(one) == 1 and server.core.counters.queue_full == 1
     assert server.check() == []
+
+
+def test_the_server_counts_the_receives_it_must_time_out():
+    # poll() looks through the pending receives for deadlines only while some have a timeout:
+    # the count follows each receive that waits, times out, is fulfilled or waits forever (the
+    # audit checks it against the table).
+    a, b = network(2)
+    clients = [Wire(a.server) for _ in range(3)]
+    handles = [clients[i].listener(i + 1) for i in range(3)]
+    assert not clients[0].recv(handles[0], 100)
+    assert not clients[1].recv(handles[1], 1000)
+    assert not clients[2].recv(handles[2], 0)  # waits forever
+    assert a.server._timed == 2 and a.server.check() == []
+    a.clock.advance(100)
+    a.server.poll()
+    assert clients[0].response().code == ResponseCode.TIMED_OUT
+    assert a.server._timed == 1 and a.server.check() == []
+    b.client.send(b.client.req(8), 2, None, None, False, b"data")
+    a.server.poll()
+    assert clients[1].response().code == ResponseCode.SUCCESS
+    assert a.server._timed == 0 and a.server.check() == []
+    a.clock.advance(5000)
+    a.server.poll()  # nothing to look through: the one left waits forever
+    assert not clients[2].conn.ready and a.server.pending_in_use() == 1

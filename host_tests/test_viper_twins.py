@@ -9,15 +9,20 @@ from array import array
 
 from endpoints import pattern
 from test_constants import _source, package_modules
-from test_core import RecordingLink, inject, make_core
+from endpoints import FakeClock
+from test_core import RecordingLink, Sink, inject, make_core
 from test_i2c_pec import bitwise_crc8
 from test_serial_framing import reference_frame
 from test_serial_link import drops, request
 from testing import IS_MICROPYTHON, raises, skip
 
 from mctp import bufcopy, fcs
+from mctp._compat import ticks_add
+from mctp.config import Config
 from mctp.control import responder
-from mctp.core import fastpath, routes
+from mctp.core import fastpath, routes, timers
+from mctp.core.core import Core
+from mctp.core.link import ControlHandler
 from mctp.host import loopback
 from mctp.host.i2c_sim import SimBus, TargetSim
 from mctp.host.serial_pipe import SerialPipe
@@ -40,10 +45,13 @@ TWINS = (
     (fastpath, "control_request"),
     (responder, "quick_reply"),
     (loopback, "transmit"),
+    (loopback, "poll"),
     (fastpath, "first_packet"),
     (fastpath, "start_message"),
     (fastpath, "owned"),
     (routes, "oldest_reply"),
+    (routes, "reply_for"),
+    (timers, "until_expiry"),
     (framing, "frame_packet"),
     (deframer, "deframe"),
     (deframer, "drain"),
@@ -480,7 +488,7 @@ def _control_requests(append_middle):
     # Single-packet control requests into core 8's control slot (a responder attached), and
     # every first packet the full path keeps: (packet, what append_middle returns) in turn.
     core, _sink, link, _clock = make_core()
-    core.control = object()
+    core.control = ControlHandler()  # (it answers none from the packet)
     slot = core.pool.control_slot
 
     def header(dest=8, flags=0xCA, src=9):  # SOM, EOM, TO, tag 2
@@ -537,7 +545,7 @@ def _control_request_alone(control_request):
     # control_request as append_middle calls it, the header checked: a Get Endpoint ID into
     # the free control slot, and nothing while the slot is taken, for a response, or with IC.
     core, _sink, _link, _clock = make_core()
-    core.control = object()
+    core.control = ControlHandler()  # (it answers none from the packet)
     slot = core.pool.control_slot
     taken = []
     for flags, type_byte in ((0xC9, 0x00), (0xC9, 0x00), (0xC1, 0x00), (0xC9, 0x80)):
@@ -678,27 +686,95 @@ def test_a_new_reply_route_takes_a_free_entry_else_the_oldest():
     _pure_then_viper(routes, "oldest_reply", _oldest_replies)
 
 
+class _FaultyLink(RecordingLink):
+    def transmit(self, length, phys):
+        raise RuntimeError("a fault in the link")
+
+
+class _Entry:
+    def __init__(self, used, started):
+        self.used = used
+        self.started = started
+
+
+def _expiries(until_expiry):
+    # The wait until the first entry in use is 100 ms old, at ticks 1000: none in use, one
+    # young, one overdue, the soonest of several, and across the ticks' wrap.
+    cases = [
+        ([], -1),
+        ([_Entry(False, 990)], -1),
+        ([_Entry(False, 999), _Entry(True, 950)], 50),
+        ([_Entry(True, 800)], 0),  # overdue
+        ([_Entry(True, 960), _Entry(True, 930), _Entry(False, 901), _Entry(True, 990)], 30),
+        ([_Entry(True, 900)], 0),  # due now
+    ]
+    waits = [until_expiry(entries, 100, 1000) for entries, _ in cases]
+    assert waits == [expected for _, expected in cases]
+    # Started just before the ticks wrapped (ticks_ms() wraps at 2**30 on MicroPython).
+    wrapped = ticks_add(0, -20)
+    waits.append(until_expiry([_Entry(True, wrapped)], 100, 10))
+    assert waits[-1] == 70
+    return waits
+
+
+def test_a_tables_next_expiry_is_its_oldest_entry_in_use():
+    _pure_then_viper(timers, "until_expiry", _expiries)
+
+
+def _replies_for(reply_for):
+    # The entry an answer to EID 9, tag 1 takes: of the entries in use with that EID and tag,
+    # the one taken last, else the newest never taken, across the serials' wrap at 2**30.
+    wrap = 0x3FFFFFFF
+    cases = [
+        ([], 10, -1),
+        ([(9, 1, 3, -1)], 10, 0),
+        ([(9, 2, 3, -1), (8, 1, 4, -1), (9, 1, -1, -1)], 10, -1),  # tag, EID, not in use
+        ([(9, 1, 3, -1), (9, 1, 5, -1), (9, 1, 4, -1)], 10, 1),  # the newest
+        ([(9, 1, 3, 7), (9, 1, 5, -1), (9, 1, 4, 6)], 10, 0),  # taken last
+        ([(9, 1, 3, -1), (9, 1, 5, 6), (9, 1, 4, -1)], 10, 1),  # taken beats never taken
+        ([(9, 1, wrap - 1, wrap), (9, 1, 1, 2)], 3, 1),  # taken 2 is newer than 2**30 - 1
+        ([(9, 1, 1, 2), (9, 1, wrap - 1, wrap)], 3, 0),
+        ([(9, 1, wrap - 1, -1), (9, 1, 1, -1)], 3, 1),  # 1 is newer than 2**30 - 2
+        ([(9, 1, 1, -1), (9, 1, wrap - 1, -1)], 3, 0),
+    ]
+    found = []
+    for entries, newest, expected in cases:
+        table = routes.ReplyRoutes(4, 1000)
+        for i, (eid, tag, serial, taken) in enumerate(entries):
+            route = table.routes[i]
+            route.eid, route.tag, route.taken, route.used = eid, tag, taken, serial >= 0
+            table.serials[i] = serial
+        found.append(reply_for(table.routes, table.serials, newest, 9 << 8 | 1))
+        assert found[-1] == expected, entries
+    return found
+
+
+def test_an_answer_takes_the_reply_route_of_the_request_taken_last_else_the_newest():
+    _pure_then_viper(routes, "reply_for", _replies_for)
+
+
 def _answered(quick_reply, asked, eid=30, endpoint_type=0, static=0, link=None, ic=False):
-    # A control request in the control slot as the core hands it over, answered by
-    # quick_reply or, when it declines, by the full path; what each did: its result, the
-    # packets the link saw, the counters, and the slot's state after.
+    # A single-packet control request from EID 9 (tag 3) into core `eid` through
+    # Core.receive, whose fast path offers it to quick_reply (the version under test;
+    # _declined: none answers it so) before the control slot and the full path; what happened:
+    # what quick_reply returned, the packets the link saw, the counters, the control slot's
+    # state after.
     core, _sink, _link, _clock = make_core(eid=eid)
     uuid = bytes(range(16, 32))
     control = responder.ControlResponder(core, uuid, static_eid=static or None)
     core.eid, control.endpoint_type = eid, endpoint_type
     link = link or RecordingLink()
+    answered = []
+
+    def offered(buf, off, length):
+        answered.append(quick_reply(control, buf, off, length))
+        return answered[-1]
+
+    control.quick_reply = offered
+    inject(core, link, bytes((1, eid, 9, 0xCB, 0x80 if ic else 0)) + asked)
     slot = core.pool.control_slot
-    core.pool.start(slot, 9, 0x0B, len(asked))
-    slot.owner, slot.link, slot.phys, slot.ic = 0x100, link, 0x1D, ic
-    slot.buf[: len(asked)] = asked
-    core.pool.complete(slot)
-    taken = quick_reply(control, slot)
-    if not taken:
-        assert link.sent == [] and control.counters.total() == core.counters.total() == 0
-        core._send_packets = fastpath.send_packets_py  # (as a capture would: the full path)
-        control.handle(slot)
     return (
-        taken,
+        answered,
         link.sent,
         control.counters.as_dict(),
         core.counters.as_dict(),
@@ -707,14 +783,14 @@ def _answered(quick_reply, asked, eid=30, endpoint_type=0, static=0, link=None, 
     )
 
 
-def _declined(control, slot):
+def _declined(control, buf, off, length):
     return False
 
 
 def _quick_replies(quick_reply):
     # Get Endpoint ID (each EID type, a bridge's endpoint type) and UUID answered and sent as
-    # the full path answers and sends them, and the slot released; every other request, an
-    # answer of two packets, a link send_packets refuses and a capture left to the full path.
+    # the full path answers and sends them, no slot taken; every other request, an answer of
+    # two packets, a link send_packets refuses and a capture left to the full path.
     results = []
     for eid, endpoint_type, static, asked in (
         (0, 0, 20, b"\x85\x02"),  # static EID supported, none set
@@ -725,7 +801,7 @@ def _quick_replies(quick_reply):
     ):
         result = _answered(quick_reply, asked, eid, endpoint_type, static)
         full = _answered(_declined, asked, eid, endpoint_type, static)
-        assert result[0] and result[1:] == full[1:], asked
+        assert result[0] == [True] and result[1:] == full[1:], asked
         results.append(result)
     assert [packet for _, ((_, packet),), *_ in results] == [
         bytes((1, 9, 0, 0xC3, 0)) + b"\x05\x02\x00\x00\x01\x00",
@@ -734,30 +810,42 @@ def _quick_replies(quick_reply):
         bytes((1, 9, 30, 0xC3, 0)) + b"\x1f\x02\x00\x1e\x00\x00",
         bytes((1, 9, 30, 0xC3, 0)) + b"\x01\x03\x00" + bytes(range(16, 32)),
     ]
+    assert [r[1][0][0] for r in results] == [0x1D] * 5  # back to the request's address
     for asked in (b"\x81\x04", b"\x81\x02\x00", b"\x01\x02", b"\xc1\x02", b"\x81"):
         results.append(_answered(quick_reply, asked))  # another command, Rq clear, ...
-        assert not results[-1][0]
-    results.append(_answered(quick_reply, b"\x81\x02", ic=True))
-    # The link refuses the answer: counted as Core.respond counts it, the slot released.
-    results.append(_answered(quick_reply, b"\x81\x02", link=RecordingLink(refuse_after=0)))
-    assert results[-1][0] and results[-1][2]["send_failed"] == results[-1][3]["tx_failed"] == 1
-    assert results[-1][4] and results[-1][5] == (0, -1, None, None, None)
+        assert results[-1][0] == [False] and results[-1][1:] == _answered(_declined, asked)[1:]
+    results.append(_answered(quick_reply, b"\x81\x02", ic=True))  # never offered: dropped
+    assert results[-1][0] == [] and results[-1][2]["dropped"] == 1
+    # The link refuses the answer, or fails: counted as Core.respond and the full path count
+    # them, the control slot free.
+    for link in (RecordingLink(refuse_after=0), _FaultyLink()):
+        results.append(_answered(quick_reply, b"\x81\x02", link=link))
+        full = _answered(_declined, b"\x81\x02", link=type(link)(refuse_after=0))
+        assert results[-1][0] == [True] and results[-1][1:] == full[1:]
+        assert results[-1][5] == (0, -1, None, None, None)
+    assert results[-2][2]["send_failed"] == results[-2][3]["tx_failed"] == 1
+    assert results[-1][3]["internal_error"] == results[-1][2]["requests"] == 1
     # An answer one byte short of the MTU goes in one packet; longer, in two (the full path).
     results.append(_answered(quick_reply, b"\x81\x02", link=RecordingLink(mtu=7)))
-    assert results[-1][0]
+    assert results[-1][0] == [True]
     results.append(_answered(quick_reply, b"\x81\x02", link=RecordingLink(mtu=6)))
-    assert not results[-1][0] and len(results[-1][1]) == 2
-    short = RecordingLink()
-    short.tx_buf = bytearray(len(short.tx_buf) - 1)  # send_packets refuses it (ValueError)
+    assert results[-1][0] == [False] and len(results[-1][1]) == 2
+    # A link send_packets refuses (ValueError), without a link, and while a capture records
+    # the core's sends: nothing done.
     core, _sink, _link, _clock = make_core()
     control = responder.ControlResponder(core, bytes(16))
-    slot = core.pool.control_slot
-    slot.buf[:2], slot.length, slot.link = b"\x81\x02", 2, short
-    results.append(quick_reply(control, slot))
-    core._send_packets = fastpath.send_packets_py  # a capture records the core's sends
-    slot.link = RecordingLink()
-    results.append(quick_reply(control, slot))
-    assert results[-2:] == [False, False] and control.counters.total() == 0
+    request = bytearray(bytes((1, 8, 9, 0xCB, 0)) + b"\x81\x02")
+    short = RecordingLink()
+    short.tx_buf = bytearray(len(short.tx_buf) - 1)
+    core._rx_link = short
+    results.append(quick_reply(control, request, 0, 7))
+    core._rx_link = None
+    results.append(quick_reply(control, request, 0, 7))
+    core._rx_link = RecordingLink()
+    core._send_packets = fastpath.send_packets_py  # (as mctp.capture does)
+    results.append(quick_reply(control, request, 0, 7))
+    assert results[-3:] == [False] * 3 and control.counters.total() == core.counters.total() == 0
+    assert core._rx_link.sent == short.sent == []
     return results
 
 
@@ -806,6 +894,47 @@ def _drop_all(src, dest, buf, length):
 
 def test_a_loopback_link_queues_each_packet_at_the_link_of_its_address():
     _pure_then_viper(loopback, "transmit", _loopback_sends)
+
+
+class _HoldingSink(Sink):
+    # Keeps every message it is handed (its slot stays taken): its owner's queue fills.
+    def deliver(self, slot):
+        self.messages.append((slot.owner, slot.tag, bytes(slot.buf[: slot.length])))
+        return True
+
+
+def _loopback_polls(poll):
+    # Packets queued at a loopback link for core 8 (one complete message an owner): a
+    # three-packet request (its middle packet through the fast path), a middle packet of no
+    # message, then a single-packet request of the same owner, which waits: the message before
+    # filled the owner's queue (RX_FULL). What each poll left, and what the core did.
+    bus = loopback.LoopbackBus(8, depth=8)
+    a, b = bus.attach(0x10), bus.attach(0x11)
+    core = Core(Config(queue_limit=1), 8, FakeClock(500))
+    core.add_link(b)
+    sink = _HoldingSink(core)
+    for flags, payload in (
+        (0x89, b"\x01" + bytes(range(7))),  # SOM, TO, tag 1
+        (0x1B, bytes(8)),  # a middle packet of tag 3: no message (no_som)
+        (0x19, bytes(range(8, 16))),  # the middle packet, sequence 1
+        (0x69, b"\xaa\xbb"),  # EOM, sequence 2
+        (0xCA, b"\x01\xcc"),  # SOM, EOM, TO, tag 2
+    ):
+        packet = bytes((1, 8, 9, flags)) + payload
+        a.tx_buf[: len(packet)] = packet
+        assert loopback.transmit(a, len(packet), 0x11)
+    polls = []
+    for _ in range(2):
+        poll(b, core)
+        polls.append((b._count, b._head, list(sink.messages), core.counters.as_dict()))
+    assert polls[0][:3] == (1, 4, [(101, 1, bytes(range(7)) + bytes(range(8, 16)) + b"\xaa\xbb")])
+    assert polls[0][3]["no_som"] == 1 and polls[0][3]["rx_packets"] == 4
+    assert polls[1][:2] == (0, 5) and polls[1][3]["queue_full"] == 1
+    return polls
+
+
+def test_a_loopback_link_hands_its_packets_to_the_core_middle_ones_to_its_fast_path():
+    _pure_then_viper(loopback, "poll", _loopback_polls)
 
 
 def _fill_packets(fill_packet):

@@ -25,32 +25,32 @@ _TRANSPORT_HEADER_SIZE = const(4)
 _MSG_TYPE_CONTROL = const(0)
 _MAX_MTU = const(250)
 _MAX_TX_OFF = const(255)
-_FREE = const(0)
-_STATE_AT = const(0)
+_TAG_MASK = const(0x07)
+_REQUEST_LENGTH = const(7)  # the header, the type byte, Rq and the IID, the command
 _len = len  # [builtin-global]
 _ONE = 1  # an object, for arithmetic on objects (a count may outgrow 32 bits)
-_NONE = None  # objects, to store (viper's None is of its own type)
-_NO_OWNER = -1
+_NONE = None  # an object, for `is` (viper's None is of its own type)
 _SEND_PACKETS = send_packets  # the core's own: a capture puts its recording one in its place
 
 
 @micropython.viper
-def quick_reply(responder, slot) -> bool:
-    if slot.ic or int(slot.length) != 2:
+def quick_reply(responder, buf, off: int, length: int) -> bool:
+    if length != _REQUEST_LENGTH:
         return False
-    q = ptr8(slot.buf)
-    if q[0] & (_RQ | _DATAGRAM) != _RQ:
+    p = ptr8(buf)
+    r = off + _TRANSPORT_HEADER_SIZE  # the message: its type byte, Rq and the IID, the command
+    if p[r] != _MSG_TYPE_CONTROL or p[r + 1] & (_RQ | _DATAGRAM) != _RQ:
         return False
-    command = q[1]
+    command = p[r + 2]
     n = 19  # the answer after the type byte: Get Endpoint UUID's
     if command == _GET_ENDPOINT_ID:
         n = 6
     elif command != _GET_ENDPOINT_UUID:
         return False
     core = responder.core
-    if core._send_packets is not _SEND_PACKETS:
+    link = core._rx_link
+    if link is _NONE or core._send_packets is not _SEND_PACKETS:
         return False
-    link = slot.link
     out = link.tx_buf
     o = int(link.tx_off)
     mtu = int(link.mtu)
@@ -59,15 +59,18 @@ def quick_reply(responder, slot) -> bool:
         return False
     if o + _TRANSPORT_HEADER_SIZE + mtu > int(_len(out)):
         return False
+    iid = p[r + 1] & _IID_MASK  # (the request's fields read before out is written)
+    src = p[off + 2]
+    tag = p[off + 3] & _TAG_MASK
     eid = int(core.eid)
     d = ptr8(out)
     d[o] = _HEADER_VERSION
-    d[o + 1] = int(slot.src)
+    d[o + 1] = src
     d[o + 2] = eid
-    d[o + 3] = _FLAG_SOM | _FLAG_EOM | int(slot.tag)  # sequence 0, TO clear
+    d[o + 3] = _FLAG_SOM | _FLAG_EOM | tag  # sequence 0, TO clear
     r = o + _TRANSPORT_HEADER_SIZE
     d[r] = _MSG_TYPE_CONTROL
-    d[r + 1] = q[0] & _IID_MASK
+    d[r + 1] = iid
     d[r + 2] = command
     d[r + 3] = _SUCCESS
     if n == 6:
@@ -90,8 +93,15 @@ def quick_reply(responder, slot) -> bool:
             i += 1
     counters = responder.counters
     counters.requests = counters.requests + _ONE
-    sent = link.transmit(_TRANSPORT_HEADER_SIZE + 1 + n, slot.phys)
     tx = core.counters
+    sent = 0
+    try:
+        if link.transmit(_TRANSPORT_HEADER_SIZE + 1 + n, core._rx_phys):
+            sent = 1
+    except Exception:
+        # A fault in the link: counted as the core counts one under handle().
+        tx.internal_error = tx.internal_error + _ONE
+        return True
     if sent:
         tx.tx_packets = tx.tx_packets + _ONE
         tx.tx_messages = tx.tx_messages + _ONE
@@ -100,10 +110,4 @@ def quick_reply(responder, slot) -> bool:
         tx.tx_failed = tx.tx_failed + _ONE
         core.tx_failed_link = link
         counters.send_failed = counters.send_failed + _ONE
-    # The slot released as Core.release releases it (a control request has no reply route).
-    m = ptr8(slot.meta)
-    m[_STATE_AT] = _FREE
-    slot.owner = _NO_OWNER
-    slot.link = _NONE
-    slot.phys = _NONE
     return True

@@ -13,16 +13,19 @@
 # pool, its routing table) are its own responder's, mctp.bridge.control.BridgeResponder.
 #
 # Nothing here allocates per request: the response is built in a buffer made at construction.
-# The requests a bus owner repeats (Get Endpoint ID, Get Endpoint UUID) are answered by one call,
-# quick_reply(responder, slot), which is viper code on boards ([viper-twin]): for such a request,
-# well formed (Rq set, D and IC clear, no data), it writes the answer's packet (one packet, as
-# _build_answer and Core.respond would make it) straight into the link's transmit buffer, calls
-# the link's transmit, counts as handle() and Core.respond count, releases the slot as
-# Core.release does, and returns True. It returns False, having changed nothing, for any other
+# The requests a bus owner repeats (Get Endpoint ID, Get Endpoint UUID) are answered from their
+# packet, before any slot is taken, by quick_reply(responder, buf, off, length)
+# (ControlResponder.quick_reply, link.ControlHandler's), viper code on boards ([viper-twin]),
+# which the core's fast path calls with a single-packet control request it would put into the
+# free control slot (header checked; SOM, EOM and TO set; core._rx_link and _rx_phys the link
+# and address it came from). For such a request, well formed (Rq set, D and IC clear, no data),
+# it writes the answer's packet (one packet, as _build_answer and Core.respond would make it)
+# straight into the link's transmit buffer, calls the link's transmit, counts as handle() and
+# Core.respond count, and returns True. It returns False, having changed nothing, for any other
 # request, for an answer that needs more than one packet or a link send_packets refuses, and
-# while a capture (mctp.capture) has taken the core's send over: the full path then answers.
-# A fault in the link's transmit propagates as from Core.respond (the core counts it and frees
-# the slot).
+# while a capture (mctp.capture) has taken the core's send over: the request then goes into the
+# control slot and handle() answers it. It never raises: a fault in the link's transmit is
+# counted as the core's internal_error, as under handle(), and the request is taken.
 
 from .._compat import const, unique_id
 from ..bufcopy import copy_into
@@ -66,6 +69,7 @@ from ..core.packet import (
     HEADER_VERSION,
     MAX_MTU,
     SRC_EID_AT,
+    TAG_MASK,
     TRANSPORT_HEADER_SIZE,
     VERSION_AT,
 )
@@ -75,6 +79,7 @@ _MAX_VERSIONS = const(8)  # version entries per message type
 _RSP_SIZE = const(3 + 1 + 128)  # the longest answer: every message type
 _ANY_FIRST = const(8)  # the unicast EIDs, which the route to the bus owner covers
 _ANY_LAST = const(254)
+_REQUEST_LENGTH = const(7)  # quick_reply's requests: header, type, Rq and the IID, command
 
 # The counters every responder keeps (a bridge's, mctp.bridge.control, adds its own).
 COUNTERS = (
@@ -89,6 +94,100 @@ COUNTERS = (
     "no_owner_route",  # the routing table had no room for the route to the bus owner
     "internal_error",  # a fault while answering (the request is dropped)
 )
+
+
+def quick_reply_py(responder, buf, off, length):
+    n = _quick_length(buf, off, length)
+    if not n or not _one_packet(responder.core, n):
+        return False
+    _quick_header(responder.core, buf, off)
+    _quick_data(responder, n)
+    responder.counters.requests += 1  # (before the send, as handle() counts it)
+    sent = _quick_sent(responder.core, n)
+    if sent is not None:
+        _quick_counted(responder, sent)
+    return True
+
+
+def _quick_length(buf, off, length):
+    # The length of the answer after its type byte, for a request quick_reply answers; or 0.
+    off += TRANSPORT_HEADER_SIZE  # the message: type, Rq and the IID, the command
+    if length != _REQUEST_LENGTH or buf[off] != MSG_TYPE_CONTROL:
+        return 0
+    if buf[off + 1] & (RQ | DATAGRAM) != RQ:
+        return 0
+    if buf[off + 2] == GET_ENDPOINT_ID:
+        return 6
+    return 19 if buf[off + 2] == GET_ENDPOINT_UUID else 0
+
+
+def _one_packet(core, n):
+    # The answer fits one packet of a link send_packets takes, and no capture records.
+    link = core._rx_link
+    return (
+        link is not None
+        and "_send_packets" not in core.__dict__
+        and 0 <= link.tx_off <= MAX_TX_OFF
+        and n < link.mtu <= MAX_MTU
+        and link.tx_off + TRANSPORT_HEADER_SIZE + link.mtu <= len(link.tx_buf)
+    )
+
+
+def _quick_header(core, buf, off):
+    # The answer's packet as Core.respond sends it (sequence 0, TO clear, back to the
+    # request's source with its tag) in the link's tx_buf, up to its completion code.
+    out = core._rx_link.tx_buf
+    o = core._rx_link.tx_off
+    out[o + VERSION_AT] = HEADER_VERSION
+    out[o + DEST_EID_AT] = buf[off + SRC_EID_AT]
+    out[o + SRC_EID_AT] = core.eid
+    out[o + FLAGS_AT] = FLAG_SOM | FLAG_EOM | buf[off + FLAGS_AT] & TAG_MASK
+    o += TRANSPORT_HEADER_SIZE
+    off += TRANSPORT_HEADER_SIZE
+    out[o] = MSG_TYPE_CONTROL
+    out[o + 1] = buf[off + 1] & IID_MASK
+    out[o + 2] = buf[off + 2]
+    out[o + 3] = SUCCESS
+
+
+def _quick_data(responder, n):
+    # The answer's data after its completion code.
+    out = responder.core._rx_link.tx_buf
+    o = responder.core._rx_link.tx_off + TRANSPORT_HEADER_SIZE + 4
+    if n == 6:
+        out[o] = responder.core.eid
+        out[o + 1] = responder.endpoint_type << 4 | responder._eid_type()
+        out[o + 2] = 0  # medium-specific
+    else:
+        copy_into(out, o, responder.uuid, 0, 16)
+
+
+def _quick_sent(core, n):
+    # The answer's packet to the link: what its transmit returned, or None for a fault there,
+    # counted as the core counts one under handle() ([try-apart]).
+    try:
+        return core._rx_link.transmit(TRANSPORT_HEADER_SIZE + 1 + n, core._rx_phys)
+    except Exception:
+        core.counters.internal_error += 1
+        return None
+
+
+def _quick_counted(responder, sent):
+    counters = responder.core.counters
+    if sent:
+        counters.tx_packets += 1
+        counters.tx_messages += 1
+        responder.counters.responses += 1
+    else:
+        counters.tx_failed += 1
+        responder.core.tx_failed_link = responder.core._rx_link
+        responder.counters.send_failed += 1
+
+
+try:
+    from ._answer_viper import quick_reply
+except (ImportError, SyntaxError):
+    quick_reply = quick_reply_py
 
 
 class ControlResponder:
@@ -155,10 +254,12 @@ class ControlResponder:
             core.set_eid(self.static_eid)
         core.control = self
 
+    # quick_reply(buf, off, length): the module's quick_reply, viper on MicroPython, as a
+    # method (link.ControlHandler's: the core's fast path offers it a control request first).
+    quick_reply = quick_reply
+
     def handle(self, slot):
         """Answer the complete control request in `slot`, then free the slot. Never raises."""
-        if quick_reply(self, slot):
-            return  # what a bus owner repeats: answered, sent and released in one call
         self._slot = slot
         self.counters.requests += 1
         self._len = 0
@@ -318,72 +419,3 @@ class ControlResponder:
         copy_into(self._rsp, 4, entry, 0, len(entry))
         self._len = 4 + len(entry)
         return SUCCESS
-
-
-def quick_reply_py(responder, slot):
-    n = _quick_length(slot)
-    if not n or not _one_packet(responder.core, slot.link, n):
-        return False
-    _quick_packet(responder, slot, slot.link.tx_buf, slot.link.tx_off)
-    sent = slot.link.transmit(TRANSPORT_HEADER_SIZE + 1 + n, slot.phys)
-    _quick_counted(responder, slot.link, sent)
-    responder.core.pool.release(slot)  # (a control request has no reply route)
-    return True
-
-
-def _quick_length(slot):
-    # The length of the answer after its type byte, for a request quick_reply answers; or 0.
-    if slot.ic or slot.length != 2 or slot.buf[0] & (RQ | DATAGRAM) != RQ:
-        return 0
-    if slot.buf[1] == GET_ENDPOINT_ID:
-        return 6
-    return 19 if slot.buf[1] == GET_ENDPOINT_UUID else 0
-
-
-def _one_packet(core, link, n):
-    # The answer fits one packet of a link send_packets takes, and no capture records.
-    return (
-        "_send_packets" not in core.__dict__
-        and 0 <= link.tx_off <= MAX_TX_OFF
-        and n < link.mtu <= MAX_MTU
-        and link.tx_off + TRANSPORT_HEADER_SIZE + link.mtu <= len(link.tx_buf)
-    )
-
-
-def _quick_packet(responder, slot, out, o):
-    # The answer's packet at out[o:], as Core.respond sends it: sequence 0, TO clear.
-    eid = responder.core.eid
-    out[o + VERSION_AT] = HEADER_VERSION
-    out[o + DEST_EID_AT] = slot.src
-    out[o + SRC_EID_AT] = eid
-    out[o + FLAGS_AT] = FLAG_SOM | FLAG_EOM | slot.tag
-    o += TRANSPORT_HEADER_SIZE
-    out[o] = MSG_TYPE_CONTROL
-    out[o + 1] = slot.buf[0] & IID_MASK
-    out[o + 2] = slot.buf[1]
-    out[o + 3] = SUCCESS
-    if slot.buf[1] == GET_ENDPOINT_ID:
-        out[o + 4] = eid
-        out[o + 5] = responder.endpoint_type << 4 | responder._eid_type()
-        out[o + 6] = 0  # medium-specific
-    else:
-        copy_into(out, o + 4, responder.uuid, 0, 16)
-
-
-def _quick_counted(responder, link, sent):
-    counters = responder.core.counters
-    responder.counters.requests += 1
-    if sent:
-        counters.tx_packets += 1
-        counters.tx_messages += 1
-        responder.counters.responses += 1
-    else:
-        counters.tx_failed += 1
-        responder.core.tx_failed_link = link
-        responder.counters.send_failed += 1
-
-
-try:
-    from ._answer_viper import quick_reply
-except (ImportError, SyntaxError):
-    quick_reply = quick_reply_py

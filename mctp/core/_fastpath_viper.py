@@ -4,7 +4,7 @@
 
 import micropython
 
-from .._compat import const
+from .._compat import const, ticks_diff
 from ..bufcopy import copy_span
 
 # packet's and reassembly's constants, and fastpath's MAX_TX_OFF ([const-copy]).
@@ -244,7 +244,8 @@ def control_request(core, buf, off: int, length: int) -> int:
     flags = p[off + 3]
     if flags & (_FLAG_EOM | _FLAG_TO) != _FLAG_EOM | _FLAG_TO:
         return 0
-    if p[off + _TRANSPORT_HEADER_SIZE] != _MSG_TYPE_CONTROL or not core.control:
+    control = core.control
+    if p[off + _TRANSPORT_HEADER_SIZE] != _MSG_TYPE_CONTROL or not control:
         return 0
     tag = flags & _TAG_MASK
     meta = core._meta
@@ -258,6 +259,12 @@ def control_request(core, buf, off: int, length: int) -> int:
             if m[at + _TAG_AT] == tag and m[at + _TO_AT] == _FLAG_TO:
                 return 0  # it restarts a message: som_restart is the full path's
         at += _SLOT_META
+    # (Offered before the slot's size is checked: what it answers is 7 bytes long.)
+    if control.quick_reply(buf, off, length):
+        counters = core.counters
+        counters.rx_packets = counters.rx_packets + _ONE
+        counters.rx_messages = counters.rx_messages + _ONE
+        return _MIDDLE
     if length - _TRANSPORT_HEADER_SIZE - 1 > int(_len(core._bufs[end >> _SLOT_SHIFT])):
         return 0  # larger than the control slot
     m[end + _OWNER_AT] = _CONTROL_OWNER & 0xFF
@@ -310,3 +317,52 @@ def send_packets(core) -> int:
         flags = 0
         room = mtu
         body = o + _TRANSPORT_HEADER_SIZE
+
+
+# (mctp.core.routes's, as oldest_reply.)
+@micropython.viper
+def reply_for(routes, serials, newest: int, eid_tag: int) -> int:
+    s = ptr32(serials)
+    count = int(_len(serials))
+    eid = eid_tag >> 8
+    tag = eid_tag & 0xFF
+    found = -1
+    found_taken = -1
+    i = 0
+    while i < count:
+        if not s[i] >> 31:  # an entry in use (not -1: ptr32's loads are unsigned)
+            route = routes[i]
+            if int(route.eid) == eid and int(route.tag) == tag:
+                taken = int(route.taken)
+                # Ages behind `newest` compared as 30-bit values shifted to the top of a uint
+                # ([small-int] serials; no 0x3FFFFFFF mask: [armv6m-literal]).
+                better = found < 0
+                if not better and taken >= 0:
+                    better = found_taken < 0 or uint((newest - taken) << 2) < uint(
+                        (newest - found_taken) << 2
+                    )
+                elif not better and found_taken < 0:
+                    better = uint((newest - int(s[i])) << 2) < uint((newest - int(s[found])) << 2)
+                if better:
+                    found = i
+                    found_taken = taken
+        i += 1
+    return found
+
+
+# (mctp.core.timers's.)
+@micropython.viper
+def until_expiry(entries, expiry_ms: int, now) -> int:
+    count = int(_len(entries))
+    soonest = -1
+    i = 0
+    while i < count:
+        entry = entries[i]
+        if entry.used:
+            wait = expiry_ms - int(ticks_diff(now, entry.started))
+            if wait < 0:
+                wait = 0
+            if soonest < 0 or wait < soonest:
+                soonest = wait
+        i += 1
+    return soonest

@@ -77,6 +77,7 @@ _VERSION_AT = const(0)
 _DEST_EID_AT = const(1)
 _SRC_EID_AT = const(2)
 _FLAGS_AT = const(3)
+_len = len  # [builtin-global]: poll() calls it per link
 
 # Why a received packet was dropped; each has a counter of the same name.
 DROPS = (
@@ -169,6 +170,7 @@ class Core:
         self._tx_left = 0
         self._tx_seq = 0
         self.tx_failed_link = None  # the link that refused the last message that failed
+        self._expired_at = -1  # the tick poll() last ran expire() at
 
     def set_eid(self, eid):
         if eid != EID_NULL and not (EID_RESERVED_MAX < eid < EID_BROADCAST):
@@ -185,9 +187,10 @@ class Core:
     # Time.
 
     def poll(self):
-        """Take in what every link received, then expire stale reassemblies and tags."""
+        """Take in what every link received, then expire stale reassemblies and tags (once
+        a clock tick)."""
         i = 0
-        while i < len(self.links):
+        while i < _len(self.links):
             # A fault in one link (a host socket error, a bug) must not stop the others or
             # the loop above: it is counted and the next poll tries again. The try is here,
             # not apart, to keep the receive path a frame shallower ([c-stack]).
@@ -196,7 +199,13 @@ class Core:
             except Exception:
                 self.counters.link_errors += 1
             i += 1
-        self.expire(self.clock())
+        i = self.clock()
+        if i != self._expired_at:
+            # Once a tick: every timer is 1 ms or more (Config) and starts at the tick it is
+            # set, so a second expire() in the same tick finds nothing due (an idle one costs
+            # a Cortex-M0 26,000 instructions).
+            self._expired_at = i
+            self.expire(i)
 
     def expire(self, now):
         meta = self._meta
@@ -213,13 +222,15 @@ class Core:
         """Milliseconds until poll() next has a timer to run (0: one is due), or -1 when none
         runs: for a task that sleeps until there is work (mctp.aio)."""
         wait = sooner(self.flows.until_expiry(now), self.reply_routes.until_expiry(now))
-        slots = self.pool.slots
-        i = 0
-        while i < len(slots):
-            if slots[i].meta[STATE_AT] == ASSEMBLING:
-                wait = sooner(wait, entry_due(slots[i], self.config.reassembly_timeout_ms, now))
-            i += 1
+        at = self.pool.meta_end  # (the slots' state bytes, as expire() reads them)
+        while at:
+            at -= SLOT_META
+            if self._meta[at + STATE_AT] == ASSEMBLING:
+                wait = sooner(wait, self._slot_due(self.pool.slots[at >> SLOT_SHIFT], now))
         return wait
+
+    def _slot_due(self, slot, now):
+        return entry_due(slot, self.config.reassembly_timeout_ms, now)
 
     def _expire_slot(self, slot, now):
         if ticks_diff(now, slot.started) >= self.config.reassembly_timeout_ms:
@@ -541,8 +552,13 @@ class Core:
         return self._sent(self._send_packets(self))
 
     def _routed(self):
-        # The link and address of the message's route; False when there is none (counted).
-        route = self._route()
+        # The link and address of the message's route (a response's reply route, else the
+        # routing table's); False when there is none (counted).
+        route = None
+        if not self._tx_flags & FLAG_TO:
+            route = self.reply_routes.take(self._tx_dest, self._tx_flags & TAG_MAX)
+        if route is None:
+            route = self.routes.lookup(self._tx_dest)
         if route is None:
             self._tx_buf = None
             self.counters.no_route += 1
@@ -550,13 +566,6 @@ class Core:
         self._tx_link = route.link
         self._tx_phys = route.phys
         return True
-
-    def _route(self):
-        if not self._tx_flags & FLAG_TO:
-            route = self.reply_routes.take(self._tx_dest, self._tx_flags & TAG_MAX)
-            if route is not None:
-                return route
-        return self.routes.lookup(self._tx_dest)
 
     # The send path is two frames above the link's transmit (send or respond, then
     # send_packets), and _sent runs after send_packets has returned ([c-stack]).

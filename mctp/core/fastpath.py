@@ -10,15 +10,19 @@
 # `meta` bytes, in sequence and of its size (that of the first packet; a last packet, EOM set,
 # no larger): its payload is appended and the slot moves on. A first packet goes to
 # first_packet(core, buf, off, length): a whole control request (SOM, EOM, TO, type 0 without
-# IC), with a responder attached, to control_request(), which puts it into the control slot
-# when that is free, restarts no message and has room; any other first packet, to the unicast
+# IC), with a responder attached, to control_request(), which, when the control slot is free
+# and the request restarts no message, offers it to the responder's quick_reply first
+# (link.ControlHandler: a request answered from its packet is taken, counted in rx_packets
+# and rx_messages, and MIDDLE returned, no slot used), else puts it into the control slot when
+# that has room; any other first packet, to the unicast
 # destination, that restarts no message, whose owner (the sink's listener for a request, the
 # flow's owner for a response) holds fewer than Config.queue_limit slots, into a free slot of
 # the pool with room for it. Either way start_message(core, buf, off, at_length) sets the slot
 # up as Core._fill does, the link and physical address being core._rx_link and _rx_phys
 # (Core.receive sets them before it calls; with _rx_link None, only a control request is
 # taken, without them). Each returns MIDDLE for a
-# packet it took that leaves its message unfinished, LAST for one that completed it (a last
+# packet it took that leaves nothing for Core.receive to hand on (its message unfinished, or a
+# control request answered), LAST for one that completed it (a last
 # packet, a single-packet message: the slot is then COMPLETE, counted in rx_messages, and
 # core._rx_done, which Core.receive hands on), and 0 for anything else (a drop of any kind, an
 # eviction, a restart), having changed nothing: Core.receive's full path decides and counts,
@@ -171,6 +175,10 @@ def _message_fields(core, slot, type_byte):
 def control_request_py(core, buf, off, length):
     if not _fits_control_slot(core, buf, off, length):
         return 0
+    if core.control.quick_reply(buf, off, length):
+        core.counters.rx_packets += 1
+        core.counters.rx_messages += 1
+        return MIDDLE
     at = len(core._meta) - SLOT_META  # the control slot's bytes
     core._meta[at + OWNER_AT] = _CONTROL_OWNER & 0xFF
     core._meta[at + OWNER_AT + 1] = _CONTROL_OWNER >> 8

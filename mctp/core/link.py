@@ -129,3 +129,11 @@ class ControlHandler:
         """Answer the complete request in `slot` (with `core.respond`, back the way it came),
         then `core.release(slot)`. Never raises."""
         raise NotImplementedError
+
+    def quick_reply(self, buf, off, length):
+        """Offered first a single-packet control request the core's fast path would put into
+        the free control slot (buf[off:off + length], its header checked; core._rx_link and
+        _rx_phys say where it came from): True when it answered it from the packet, the
+        request then taken and counted, no slot used; False to have it in the slot, for
+        handle(). Never raises."""
+        return False

@@ -115,10 +115,6 @@ class ReplyRoutes:
         self.serials = array("i", [-1] * count)
         self.expiry_ms = expiry_ms
         self._serial = 0
-        self._found = None  # what take() has found so far
-
-    def _age(self, serial):
-        return (self._serial - serial) & _SERIAL_MASK
 
     def _next_serial(self):
         self._serial = (self._serial + 1) & _SERIAL_MASK
@@ -166,32 +162,12 @@ class ReplyRoutes:
     def take(self, eid, tag):
         """The route an answer to (eid, tag) goes back by, forgotten now; or None. The caller
         reads its link and phys at once."""
-        self._found = None
-        routes = self.routes
-        i = 0
-        while i < len(routes):
-            if routes[i].used and routes[i].eid == eid and routes[i].tag == tag:
-                self._consider(routes[i])
-            i += 1
-        route = self._found
-        if route is not None:
-            route.used = False  # (its link kept for the caller)
-            self.serials[route.index] = -1
-            self._found = None
-        return route
-
-    def _consider(self, route):
-        # Taken last beats taken earlier beats never taken; among those never taken, newest.
-        found = self._found
-        if found is None:
-            self._found = route
-        elif route.taken >= 0:
-            if found.taken < 0 or self._age(route.taken) < self._age(found.taken):
-                self._found = route
-        elif found.taken < 0 and self._age(self.serials[route.index]) < self._age(
-            self.serials[found.index]
-        ):
-            self._found = route
+        i = reply_for(self.routes, self.serials, self._serial, eid << 8 | tag)
+        if i < 0:
+            return None
+        self.routes[i].used = False  # (its link kept for the caller)
+        self.serials[i] = -1
+        return self.routes[i]
 
     def expire(self, now):
         """Forget entries older than the expiry time; how many."""
@@ -238,3 +214,36 @@ try:
     from ._fastpath_viper import oldest_reply
 except (ImportError, SyntaxError):
     oldest_reply = oldest_reply_py
+
+
+def reply_for_py(routes, serials, newest, eid_tag):
+    """The index of the entry an answer to (eid, tag) (`eid_tag`: eid << 8 | tag) takes, or -1:
+    of the entries in use with that EID and tag, the one whose request the application took
+    last (its `taken` serial the least behind `newest`), else, none taken, the newest."""
+    found = -1
+    i = 0
+    while i < len(serials):
+        if serials[i] >= 0 and routes[i].eid << 8 | routes[i].tag == eid_tag:
+            if found < 0 or _preferred(routes[i], routes[found], serials, newest):
+                found = i
+        i += 1
+    return found
+
+
+def _preferred(route, found, serials, newest):
+    # Taken last beats taken earlier beats never taken; among those never taken, newest.
+    if route.taken >= 0:
+        return found.taken < 0 or _age(route.taken, newest) < _age(found.taken, newest)
+    return found.taken < 0 and _age(serials[route.index], newest) < _age(
+        serials[found.index], newest
+    )
+
+
+def _age(serial, newest):
+    return (newest - serial) & _SERIAL_MASK
+
+
+try:
+    from ._fastpath_viper import reply_for
+except (ImportError, SyntaxError):
+    reply_for = reply_for_py

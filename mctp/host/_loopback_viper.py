@@ -1,9 +1,15 @@
-# The viper transmit() used on MicroPython (see mctp.host.loopback, which imports it under
+# The viper transmit() and poll() used on MicroPython (see mctp.host.loopback, which imports it under
 # try/except and says what it does).
 
 import micropython
 
+from .._compat import const
 from ..bufcopy import copy_span
+
+# packet's FLAGS_AT, FLAG_SOM and FLAG_EOM, link's RX_FULL ([const-copy]).
+_FLAGS_AT = const(3)
+_FLAG_SOM_EOM = const(0xC0)
+_RX_FULL = const(2)
 
 _len = len  # [builtin-global]
 _ONE = 1  # an object, for arithmetic on objects
@@ -39,3 +45,23 @@ def transmit(link, length: int, phys) -> bool:
     if wake is not _NONE:
         wake.set()
     return True
+
+
+@micropython.viper
+def poll(link, core):
+    ring = link._ring
+    depth = int(_len(ring))
+    while int(link._count):
+        i = int(link._head)
+        head = i + 1
+        if head == depth:
+            head = 0
+        link._head = head
+        link._count = int(link._count) - 1  # (read again: a packet the core sends may come here)
+        packet = ring[i]
+        length = int(ptr8(link._lengths)[i])
+        if not ptr8(packet)[_FLAGS_AT] & _FLAG_SOM_EOM:
+            if core.receive_middle(packet, 0, length):
+                continue
+        if int(core.receive(link, packet, 0, length, link._sources[i])) == _RX_FULL:
+            return  # the rest wait for the next poll

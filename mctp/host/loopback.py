@@ -5,7 +5,7 @@
 
 from ..bufcopy import copy_into
 from ..core.link import RX_FULL, Link
-from ..core.packet import BASELINE_MTU, TRANSPORT_HEADER_SIZE
+from ..core.packet import BASELINE_MTU, FLAG_EOM, FLAG_SOM, FLAGS_AT, TRANSPORT_HEADER_SIZE
 
 
 class LoopbackBus:
@@ -47,15 +47,42 @@ class LoopbackBus:
 # (_transmit_looked_up). transmit_py is its twin ([viper-twin]).
 
 
+#
+# Receive: poll(link, core), LoopbackLink.poll, hands each queued packet to the core, oldest
+# first: a middle packet (neither SOM nor EOM) to the core's fast path (core.receive_middle),
+# as a board's I2C and serial links do, and any other, or one the fast path leaves, to
+# core.receive; it stops after a packet that filled its owner's queue (RX_FULL), the rest
+# waiting for the next poll. The viper version does it in one call; poll_py is its twin.
+
+
 def transmit_py(link, length, phys):
     if link._peer is None or phys is not link._peer_phys or link.bus.tap is not None:
         return link._transmit_looked_up(length, phys)
     return link._peer._enqueue(link.tx_buf, length, link.phys)
 
 
+def poll_py(link, core):
+    while link._count:
+        i = link._head
+        link._head = (i + 1) % len(link._ring)
+        link._count -= 1
+        if not _middle(core, link._ring[i], link._lengths[i]):
+            link._result = core.receive(link, link._ring[i], 0, link._lengths[i], link._sources[i])
+            if link._result == RX_FULL:
+                return  # the rest wait for the next poll
+
+
+def _middle(core, packet, length):
+    # True when the core's fast path took `packet` as a middle packet.
+    if packet[FLAGS_AT] & (FLAG_SOM | FLAG_EOM):
+        return False
+    return core.receive_middle(packet, 0, length)
+
+
 try:
-    from ._loopback_viper import transmit
+    from ._loopback_viper import poll, transmit
 except (ImportError, SyntaxError):
+    poll = poll_py
     transmit = transmit_py
 
 
@@ -77,6 +104,7 @@ class LoopbackLink(Link):
         self.unreachable = 0  # packets sent to an address nobody has
         self._peer = None  # the link sent to last, and its address (transmit's)
         self._peer_phys = None
+        self._result = 0  # what the core said of the packet being handed over (poll_py's)
 
     # transmit(length, phys): the module's transmit, viper on MicroPython, as a method.
     transmit = transmit
@@ -109,12 +137,5 @@ class LoopbackLink(Link):
     def pending(self):
         return self._count
 
-    def poll(self, core):
-        while self._count:
-            i = self._head
-            self._head = (i + 1) % len(self._ring)
-            self._count -= 1
-            if core.receive(self, self._ring[i], 0, self._lengths[i], self._sources[i]) == (
-                RX_FULL
-            ):
-                return  # the rest wait for the next poll
+    # poll(core): the module's poll, viper on MicroPython, as a method.
+    poll = poll

@@ -6,7 +6,8 @@
 #     queued on exactly one live handle, which is its owner;
 #   - no owner holds more slots than Config.queue_limit, and the control slot is free between
 #     packets (control requests are answered as they complete);
-#   - handles, pending receives and connections point at each other consistently;
+#   - handles, pending receives and connections point at each other consistently, and the
+#     server's count of pending receives with a timeout is theirs;
 #   - every live flow (owned tag) belongs to a live request handle;
 #   - every IPC client (wire connection) keeps its quotas (Config.client_listeners,
 #     client_requests, client_queued), and together they leave this process its reserve
@@ -32,9 +33,17 @@ def problems(server):
     core = server.core
     if core.pool.control_slot.meta[STATE_AT] != FREE:
         found.append("the control slot is still held")
+    timed = 0
     for p in server.pending:
         if p.handle is not None and (p.handle.pending is not p or p.conn.pending is not p):
             found.append("a pending receive and its handle or connection disagree")
+        if p.handle is not None and p.timeout_ms:
+            timed += 1
+    if server._timed != timed:
+        found.append(
+            "the server counts %d pending receives with a timeout, %d wait"
+            % (server._timed, timed)
+        )
     for flow in core.flows.flows:
         if flow.used and not _live(server, flow.owner, _KIND_REQUEST):
             found.append("the flow of tag %d to EID %d has no owner" % (flow.tag, flow.peer))

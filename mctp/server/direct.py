@@ -10,7 +10,7 @@
 # and calls `idle()` between polls until the message or the deadline arrives. Pass an idle
 # function to do other work meanwhile, for example to run other stacks in the same process.
 
-from .._compat import sleep_ms
+from .._compat import const, sleep_ms
 from ..api import Call, CallClient, Handle
 from ..errors import MctpError, ResponseCode
 from ..constants import MAX_PAYLOAD_SIZE
@@ -31,6 +31,9 @@ from ..ops import (
     payload_length,
     recv_metadata,
 )
+
+_SUCCESS = const(0)  # errors.ResponseCode.SUCCESS, read at every call's answer ([const-copy])
+_len = len  # [builtin-global]: every receive calls it
 
 
 def _sleep_1ms():
@@ -60,7 +63,7 @@ class DirectClient(CallClient):
     def _answer(self):
         # The answer to the call just served: its value, or its error raised.
         conn = self._conn
-        if conn.code != ResponseCode.SUCCESS:
+        if conn.code != _SUCCESS:
             detail = self.server.explain(conn)
             self.last_error = MctpError(ResponseCode.from_wire(conn.code), conn.size, detail)
             raise self.last_error
@@ -139,7 +142,7 @@ class DirectClient(CallClient):
         call.timeout_ms = timeout_ms
         call.buf = buf
         call.off = 0
-        call.capacity = len(buf)
+        call.capacity = _len(buf)
         self._conn.meta = meta
         return self.server.serve(self._conn, call)
 
