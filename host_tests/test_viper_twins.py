@@ -643,6 +643,7 @@ def test_the_first_packet_sets_its_slot_up_as_the_full_path_does():
 def _owned_counts(owned):
     # Slots (not the control slot) by state and owner: only those not FREE count.
     meta = bytearray(5 * 16)
+    meta[12] = 4  # the pool's slots (reassembly.SLOTS_AT): the control slot's bytes follow
     for i, (state, owner) in enumerate(((1, 7), (2, 7), (0, 7), (2, 0x100), (1, 7))):
         meta[i * 16] = state
         meta[i * 16 + 10] = owner & 0xFF

@@ -30,6 +30,9 @@ _NEXT_SEQ_AT = const(4)
 _PACKET_LEN_AT = const(6)
 _LENGTH_AT = const(8)
 _OWNER_AT = const(10)
+_SLOTS_AT = const(12)
+_PAYLOAD_AT = const(14)
+_CONTROL_SLOT_SIZE = const(249)
 _TYPE_MASK = const(0x7F)
 _MAX_MTU = const(250)
 _MAX_TX_OFF = const(255)  # (copy_span's destination offset: below 65536)
@@ -40,7 +43,6 @@ _MIDDLE = const(1)
 _LAST = const(2)
 _len = len  # [builtin-global]
 _ONE = 1  # an object, for arithmetic on objects
-_SERIAL_MASK = const(0x3FFFFFFF)  # routes' [small-int] serials
 
 
 @micropython.viper
@@ -64,9 +66,8 @@ def append_middle(core, buf, off: int, length: int) -> int:
         return int(first_packet(core, buf, off, length))
     tag = flags & _TAG_MASK
     to = flags & _FLAG_TO
-    meta = core._meta
-    m = ptr8(meta)
-    end = int(_len(meta)) - _SLOT_META  # the last slot, the control slot, takes single packets
+    m = ptr8(core._meta)
+    end = (m[_SLOTS_AT] | m[_SLOTS_AT + 1] << 8) << _SLOT_SHIFT  # (the control slot's follow)
     at = 0
     while at < end:
         if m[at + _STATE_AT] == _ASSEMBLING and m[at + _SRC_AT] == src:
@@ -82,15 +83,9 @@ def append_middle(core, buf, off: int, length: int) -> int:
     packet_len = m[at + _PACKET_LEN_AT] | m[at + _PACKET_LEN_AT + 1] << 8
     if count > packet_len or (count != packet_len and not flags & _FLAG_EOM):
         return 0
-    slot_buf = core._bufs[at >> _SLOT_SHIFT]
-    if have + count > int(_len(slot_buf)):
+    if have + count > (m[_PAYLOAD_AT] | m[_PAYLOAD_AT + 1] << 8):
         return 0
-    d = ptr8(slot_buf)
-    s = off + _TRANSPORT_HEADER_SIZE
-    i = 0
-    while i < count:
-        d[have + i] = p[s + i]
-        i += 1
+    copy_span(core._bufs[at >> _SLOT_SHIFT], buf, off + _TRANSPORT_HEADER_SIZE, count << 16 | have)
     have += count
     m[at + _LENGTH_AT] = have & 0xFF
     m[at + _LENGTH_AT + 1] = have >> 8
@@ -129,9 +124,8 @@ def first_packet(core, buf, off: int, length: int) -> int:
     # One pass over the pool: no message to restart, the owner's count, a free slot.
     tag = flags & _TAG_MASK
     to = flags & _FLAG_TO
-    meta = core._meta
-    m = ptr8(meta)
-    end = int(_len(meta)) - _SLOT_META
+    m = ptr8(core._meta)
+    end = (m[_SLOTS_AT] | m[_SLOTS_AT + 1] << 8) << _SLOT_SHIFT
     held = 0
     free = -1
     at = 0
@@ -148,7 +142,7 @@ def first_packet(core, buf, off: int, length: int) -> int:
         at += _SLOT_META
     if free < 0 or held >= int(core.config.queue_limit):
         return 0
-    if length - _TRANSPORT_HEADER_SIZE - 1 > int(_len(core._bufs[free >> _SLOT_SHIFT])):
+    if length - _TRANSPORT_HEADER_SIZE - 1 > (m[_PAYLOAD_AT] | m[_PAYLOAD_AT + 1] << 8):
         return 0
     m[free + _OWNER_AT] = owner & 0xFF  # (a free slot's: start_message's to read)
     m[free + _OWNER_AT + 1] = owner >> 8
@@ -163,17 +157,13 @@ def start_message(core, buf, off: int, at_length: int) -> int:
     src = p[off + 2]
     flags = p[off + 3]
     type_byte = p[off + _TRANSPORT_HEADER_SIZE]
-    pool = core.pool
-    slot = pool.control_slot
-    if at < int(pool.meta_end):
-        slot = pool.slots[at >> _SLOT_SHIFT]
-    d = ptr8(slot.buf)
-    s = off + _TRANSPORT_HEADER_SIZE + 1
-    i = 0
-    while i < count:
-        d[i] = p[s + i]
-        i += 1
     m = ptr8(core._meta)
+    pool = core.pool
+    if at < (m[_SLOTS_AT] | m[_SLOTS_AT + 1] << 8) << _SLOT_SHIFT:
+        slot = pool.slots[at >> _SLOT_SHIFT]
+    else:
+        slot = pool.control_slot
+    copy_span(slot.buf, buf, off + _TRANSPORT_HEADER_SIZE + 1, count << 16)
     m[at + _STATE_AT] = _ASSEMBLING
     m[at + _SRC_AT] = src
     m[at + _TAG_AT] = flags & _TAG_MASK
@@ -206,7 +196,7 @@ def start_message(core, buf, off: int, at_length: int) -> int:
 @micropython.viper
 def owned(meta, owner: int) -> int:
     m = ptr8(meta)
-    end = int(_len(meta)) - _SLOT_META  # (the control slot's bytes end it)
+    end = (m[_SLOTS_AT] | m[_SLOTS_AT + 1] << 8) << _SLOT_SHIFT  # (the control slot's follow)
     count = 0
     at = 0
     while at < end:
@@ -228,7 +218,9 @@ def oldest_reply(serials, newest: int) -> int:
         serial = s[i]
         if serial < 0:
             return i
-        age = (newest - serial) & _SERIAL_MASK
+        # The age modulo 2**30 by shifts: the mask, a 32-bit constant, would be loaded from
+        # beside the code ([armv6m-literal]).
+        age = int(uint((newest - serial) << 2) >> 2)
         if age > oldest_age:
             oldest = i
             oldest_age = age
@@ -246,9 +238,8 @@ def control_request(core, buf, off: int, length: int) -> int:
     if p[off + _TRANSPORT_HEADER_SIZE] != _MSG_TYPE_CONTROL or not core.control:
         return 0
     tag = flags & _TAG_MASK
-    meta = core._meta
-    m = ptr8(meta)
-    end = int(_len(meta)) - _SLOT_META  # the control slot's bytes
+    m = ptr8(core._meta)
+    end = (m[_SLOTS_AT] | m[_SLOTS_AT + 1] << 8) << _SLOT_SHIFT  # the control slot's bytes
     if m[end + _STATE_AT] != _FREE:
         return 0
     at = 0
@@ -257,7 +248,10 @@ def control_request(core, buf, off: int, length: int) -> int:
             if m[at + _TAG_AT] == tag and m[at + _TO_AT] == _FLAG_TO:
                 return 0  # it restarts a message: som_restart is the full path's
         at += _SLOT_META
-    if length - _TRANSPORT_HEADER_SIZE - 1 > int(_len(core._bufs[end >> _SLOT_SHIFT])):
+    room = m[_PAYLOAD_AT] | m[_PAYLOAD_AT + 1] << 8
+    if room > _CONTROL_SLOT_SIZE:  # noqa: PLR1730 (min() would be a builtin call)
+        room = _CONTROL_SLOT_SIZE
+    if length - _TRANSPORT_HEADER_SIZE - 1 > room:
         return 0  # larger than the control slot
     m[end + _OWNER_AT] = _CONTROL_OWNER & 0xFF
     m[end + _OWNER_AT + 1] = _CONTROL_OWNER >> 8
