@@ -44,7 +44,7 @@ COPIES = (
         "TOO_LONG RING_FULL RX_PACKET_AT RX_SOURCE_AT RX_FRAMING",
     ),
     ("mctp.i2c._ring_viper", "mctp.core.packet", "FLAGS_AT SRC_EID_AT"),
-    ("mctp.i2c._ring_viper", "mctp.core.link", "RX_TAKEN RX_FULL"),
+    ("mctp.i2c._ring_viper", "mctp.core.link", "RX_TAKEN RX_FULL RING_END"),
     (
         "mctp.core._fastpath_viper",
         "mctp.core.packet",
@@ -65,7 +65,7 @@ COPIES = (
         "mctp.core.reassembly",
         (
             "FREE ASSEMBLING COMPLETE SLOT_SHIFT SLOT_META STATE_AT SRC_AT TAG_AT TO_AT"
-            " NEXT_SEQ_AT PACKET_LEN_AT LENGTH_AT OWNER_AT"
+            " NEXT_SEQ_AT PACKET_LEN_AT LENGTH_AT OWNER_AT SLOTS_AT PAYLOAD_AT CONTROL_SLOT_SIZE"
         ),
     ),
     ("mctp.core._fastpath_viper", "mctp.constants", "MSG_TYPE_CONTROL"),
