@@ -43,6 +43,7 @@ TWINS = (
     (fastpath, "first_packet"),
     (fastpath, "start_message"),
     (fastpath, "owned"),
+    (fastpath, "release"),
     (routes, "oldest_reply"),
     (framing, "frame_packet"),
     (deframer, "deframe"),
@@ -655,6 +656,31 @@ def _owned_counts(owned):
 
 def test_an_owner_s_messages_are_counted_from_the_pool_s_bytes():
     _pure_then_viper(fastpath, "owned", _owned_counts)
+
+
+def _releases(release):
+    # Requests the sink keeps (two reply-route entries for three requests: the third's takes
+    # the first's), then each released: an entry still its request's is marked taken with the
+    # serial after the newest; one reused since is left alone; every slot is free again.
+    core, sink, link, _clock = make_core(reply_routes=2, queue_limit=3)
+    sink.deliver = lambda slot: True
+    for tag in (1, 2, 3):
+        inject(core, link, bytes((1, 8, 9, 0xC8 | tag, 1)) + bytes(4))
+    slots = [next(s for s in core.pool.slots if s.tag == tag) for tag in (1, 2, 3)]
+    found = []
+    for slot in slots:
+        route = slot.reply
+        release(core, slot)
+        found.append((route.index, route.taken, core.reply_routes._serial))
+        assert slot.meta[0] == 0 and slot.owner == -1 and slot.link is None
+        assert slot.reply is None and slot.phys is None
+    assert found == [(0, -1, 3), (1, 4, 4), (0, 5, 5)]
+    assert core.pool.in_use() == 0
+    return found
+
+
+def test_a_released_request_s_reply_entry_is_marked_taken_if_still_its_own():
+    _pure_then_viper(fastpath, "release", _releases)
 
 
 def _oldest_replies(oldest_reply):

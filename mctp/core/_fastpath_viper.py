@@ -1,5 +1,5 @@
-# The viper append_middle(), first_packet(), control_request(), start_message(), owned() and
-# send_packets() used on MicroPython (see mctp.core.fastpath, which imports them under
+# The viper append_middle(), first_packet(), control_request(), start_message(), owned(),
+# release() and send_packets() used on MicroPython (see mctp.core.fastpath, which imports them under
 # try/except and says what they do), and oldest_reply() (mctp.core.routes's, likewise).
 
 import micropython
@@ -43,6 +43,7 @@ _MIDDLE = const(1)
 _LAST = const(2)
 _len = len  # [builtin-global]
 _ONE = 1  # an object, for arithmetic on objects
+_NONE = None  # an object, to store and for `is` (viper's None is of its own type)
 
 
 @micropython.viper
@@ -205,6 +206,23 @@ def owned(meta, owner: int) -> int:
                 count += 1
         at += _SLOT_META
     return count
+
+
+@micropython.viper
+def release(core, slot):
+    route = slot.reply
+    if route is not _NONE:
+        routes = core.reply_routes
+        if ptr32(routes.serials)[int(route.index)] == int(slot.reply_serial):
+            # The serial after the newest, modulo 2**30 by shifts ([armv6m-literal]).
+            taken = int(uint((int(routes._serial) + 1) << 2) >> 2)
+            routes._serial = taken
+            route.taken = taken
+    ptr8(core._meta)[int(slot.index) << _SLOT_SHIFT] = _FREE  # (as pool.release)
+    slot.owner = -1
+    slot.link = _NONE
+    slot.phys = _NONE
+    slot.reply = _NONE
 
 
 @micropython.viper

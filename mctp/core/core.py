@@ -44,7 +44,7 @@ from ..constants import (
     TAG_MAX,
 )
 from ..counters import Counters
-from .fastpath import MIDDLE, append_middle, completed, fill_packet, owned, send_packets
+from .fastpath import MIDDLE, append_middle, completed, fill_packet, owned, release, send_packets
 from .flows import FlowTable
 from .link import RX_DROPPED, RX_FULL, RX_TAKEN
 from .packet import (
@@ -468,11 +468,9 @@ class Core:
             self.reply_routes.forget(slot.reply, slot.reply_serial)
         self.pool.release(slot)
 
-    def release(self, slot):
-        """The sink has taken the message in `slot`; the slot is free again."""
-        if slot.reply is not None:
-            self.reply_routes.mark_taken(slot.reply, slot.reply_serial)
-        self.pool.release(slot)
+    # release(slot): the sink has taken the message in `slot`; the slot is free again
+    # (mctp.core.fastpath).
+    release = release
 
     def release_all(self):
         """Forget every owner: all flows end, all messages go. For a new layer above (a
