@@ -1,6 +1,7 @@
 # The viper append_middle(), first_packet(), control_request(), start_message(), owned(),
 # release() and send_packets() used on MicroPython (see mctp.core.fastpath, which imports them under
-# try/except and says what they do), and oldest_reply() (mctp.core.routes's, likewise).
+# try/except and says what they do), and remember() and oldest_reply() (mctp.core.routes's,
+# likewise).
 
 import micropython
 
@@ -43,7 +44,9 @@ _MIDDLE = const(1)
 _LAST = const(2)
 _len = len  # [builtin-global]
 _ONE = 1  # an object, for arithmetic on objects
-_NONE = None  # an object, to store and for `is` (viper's None is of its own type)
+_NONE = None  # objects, to store and for `is` (viper's None and True are of their own types)
+_TRUE = True
+_SERIAL_BITS = const(30)  # routes' [small-int] serials
 
 
 @micropython.viper
@@ -214,8 +217,9 @@ def release(core, slot):
     if route is not _NONE:
         routes = core.reply_routes
         if ptr32(routes.serials)[int(route.index)] == int(slot.reply_serial):
-            # The serial after the newest, modulo 2**30 by shifts ([armv6m-literal]).
-            taken = int(uint((int(routes._serial) + 1) << 2) >> 2)
+            taken = int(routes._serial) + 1  # the serial after the newest, modulo 2**30
+            if taken >> _SERIAL_BITS:
+                taken = 0
             routes._serial = taken
             route.taken = taken
     ptr8(core._meta)[int(slot.index) << _SLOT_SHIFT] = _FREE  # (as pool.release)
@@ -226,19 +230,47 @@ def release(core, slot):
 
 
 @micropython.viper
+def remember(routes, slot, now) -> bool:
+    serial = int(routes._serial) + 1  # the serial after the newest, modulo 2**30
+    if serial >> _SERIAL_BITS:
+        serial = 0
+    serials = routes.serials
+    index = int(oldest_reply(serials, serial))
+    route = routes.routes[index]
+    routes._serial = serial
+    ptr32(serials)[index] = serial
+    slot.reply = route
+    slot.reply_serial = serial
+    route.eid = slot.src
+    route.tag = slot.tag
+    route.link = slot.link
+    route.phys = slot.phys
+    route.started = now
+    route.taken = -1
+    if route.used:
+        return True
+    route.used = _TRUE
+    return False
+
+
+@micropython.viper
 def oldest_reply(serials, newest: int) -> int:
     s = ptr32(serials)
     count = int(_len(serials))
     oldest = 0
     oldest_age = -1
+    # 2**30, made at run time: as a constant it would be a word beside the code, which a
+    # frozen Cortex-M0 image misreads ([armv6m-literal]).
+    span = 1
+    span <<= _SERIAL_BITS
     i = 0
     while i < count:
         serial = s[i]
-        if serial < 0:
+        if serial >> _SERIAL_BITS:  # -1, free (a 64-bit port's ptr32 reads it unsigned)
             return i
-        # The age modulo 2**30 by shifts: the mask, a 32-bit constant, would be loaded from
-        # beside the code ([armv6m-literal]).
-        age = int(uint((newest - serial) << 2) >> 2)
+        age = newest - serial  # modulo 2**30
+        if age < 0:
+            age += span
         if age > oldest_age:
             oldest = i
             oldest_age = age

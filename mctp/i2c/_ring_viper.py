@@ -137,13 +137,12 @@ def poll(link, core):
             waiting += size
         service(size - 1 - waiting)
     r = int(link._r)
-    w = int(link._w)  # (once: a frame queued while this runs waits for the next poll)
-    if r == w:
+    if r == int(link._w):
         return
     gaps = ptr8(link._gaps)
     lengths = ptr16(link._lengths)
     taken = _ZERO  # (an object: a count may outgrow 32 bits)
-    while r != w:
+    while r != int(link._w):  # (a frame queued while this runs is taken too)
         frame = ring[r]
         f = ptr8(frame)
         result = 0

@@ -28,10 +28,9 @@
 # the core in order, each as its own: a middle packet of a message (neither SOM nor EOM) after
 # no lost frame to core.receive_middle (the core's fast path), any other frame, or one the fast
 # path leaves, to core.receive (after core.abort_link(link) when frames were lost just before
-# it: the unfinished messages it might continue have lost packets). It takes the frames queued
-# when it starts (one queued while it runs waits for the next poll), learns the sender of each
-# packet the core took, moves link._r on, counts the frames in rx_frames and stops at RX_FULL
-# (the rest wait for the next poll). A simulated target without interrupts
+# it: the unfinished messages it might continue have lost packets). It learns the sender of
+# each packet the core took, moves link._r on, counts the frames in rx_frames and stops at
+# RX_FULL (the rest wait for the next poll). A simulated target without interrupts
 # (link._service) is serviced first, with room for as many frames as the ring has free. As
 # viper code, the whole hand-over is one call: no bytecode per frame.
 #
@@ -159,11 +158,10 @@ def from_memory_py(mem, at, frame, end):
 def poll_py(link, core):
     if link._service is not None:
         link._service(len(link._ring) - 1 - link.pending())
-    end = link._w
-    while link._r != end:
+    while link._r != link._w:
         # Middle packets straight into the core's fast path, as many as come in a row.
-        link.counters.rx_frames += _drain(link, core, end)
-        if link._r == end:
+        link.counters.rx_frames += _drain(link, core)
+        if link._r == link._w:
             return
         frame = link._ring[link._r]
         link.counters.rx_frames += 1
@@ -184,11 +182,10 @@ def poll_py(link, core):
             return
 
 
-def _drain(link, core, end):
-    # The middle packets at the ring's read end, up to `end`, into the core's fast path; how
-    # many.
+def _drain(link, core):
+    # The middle packets at the ring's read end, into the core's fast path; how many.
     taken = 0
-    while link._r != end and _middle(link, core, link._ring[link._r]):
+    while link._r != link._w and _middle(link, core, link._ring[link._r]):
         taken += 1
     return taken
 
