@@ -43,7 +43,8 @@ COPIES = (
         "mctp.i2c.smbus",
         "TOO_LONG RING_FULL RX_PACKET_AT RX_SOURCE_AT RX_FRAMING",
     ),
-    ("mctp.i2c._ring_viper", "mctp.core.packet", "FLAGS_AT SRC_EID_AT"),
+    ("mctp.i2c._ring_viper", "mctp.core.packet", "FLAGS_AT SRC_EID_AT FLAG_SOM"),
+    ("mctp.i2c._ring_viper", "mctp.core.fastpath", "LAST"),
     ("mctp.i2c._ring_viper", "mctp.core.link", "RX_TAKEN RX_FULL RING_END"),
     (
         "mctp.core._fastpath_viper",
@@ -118,7 +119,6 @@ def _derived():
     from mctp.i2c import ring  # noqa: PLC0415
 
     return (
-        ("mctp.i2c._ring_viper", "_FLAG_SOM_EOM", packet.FLAG_SOM | packet.FLAG_EOM),
         (
             "mctp.i2c.link",
             "_TRIGGERS",

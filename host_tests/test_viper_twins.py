@@ -377,22 +377,25 @@ def test_the_ring_take_counts_a_fault_inside_the_handler_and_goes_on():
     _pure_then_viper(ring, "take", _ring_take_guarded)
 
 
+def _ring_frames(count, tag=0):
+    # A message of `count` packets from EID 9 at 0x11 to EID 8 at 0x10, as the target's frames.
+    out = []
+    for seq in range(count):
+        som_eom = (0x80 if seq == 0 else 0) | (0x40 if seq == count - 1 else 0)
+        body = (b"\x01" + bytes(range(63))) if seq == 0 else bytes(range(64))
+        frame = bytearray(80)
+        flags = som_eom | (seq & 3) << 4 | 8 | tag
+        n = smbus.encode_frame(frame, 0x10, 0x11, bytes((1, 8, 9, flags)) + body)
+        out.append(bytes(frame[1:n]))
+    return out
+
+
 def _ring_poll(poll):
     # A 5-packet message from EID 9 at 0x11: every frame to the core (the middle ones by its
     # fast path), the sender learned; a middle packet after a lost frame: the link's messages
     # aborted first; single-packet messages to a reader that does not read: poll stops at the
     # one that fills its queue (RX_FULL), the rest wait.
-    def frames(count, tag=0):
-        out = []
-        for seq in range(count):
-            som_eom = (0x80 if seq == 0 else 0) | (0x40 if seq == count - 1 else 0)
-            body = (b"\x01" + bytes(range(63))) if seq == 0 else bytes(range(64))
-            frame = bytearray(80)
-            flags = som_eom | (seq & 3) << 4 | 8 | tag
-            n = smbus.encode_frame(frame, 0x10, 0x11, bytes((1, 8, 9, flags)) + body)
-            out.append(bytes(frame[1:n]))
-        return out
-
+    frames = _ring_frames
     core, sink, _link, _clock = make_core()
     target = TargetSim(0x10)
     link = core.add_link(I2CLink(SimBus().controller(), target, 0x10))
@@ -423,6 +426,27 @@ def _ring_poll(poll):
 
 def test_the_ring_poll_hands_every_frame_to_the_core_and_stops_at_a_full_queue():
     _pure_then_viper(ring, "poll", _ring_poll)
+
+
+def _ring_poll_last_fills(poll):
+    # Three-packet messages to a reader that holds one and does not read: the last packet of
+    # the first, taken by the fast path and handed on (core.hand_on), fills the queue, and
+    # poll stops there; the next message's frames wait.
+    core, sink, _link, _clock = make_core(queue_limit=1)
+    sink.deliver = lambda slot: True
+    target = TargetSim(0x10)
+    link = core.add_link(I2CLink(SimBus().controller(), target, 0x10))
+    for frame in _ring_frames(3, 1) + _ring_frames(3, 2):
+        target._written(frame, len(frame))
+    poll(link, core)
+    assert link.counters.rx_frames == 3 and link.pending() == 3 and link._r == 3
+    assert core.counters.rx_messages == 1 and core.pool.in_use() == 1
+    assert core._rx_done is None and core.reply_routes.in_use() == 1
+    return link.counters.as_dict(), core.counters.as_dict()
+
+
+def test_the_ring_poll_stops_at_a_last_packet_that_fills_a_queue():
+    _pure_then_viper(ring, "poll", _ring_poll_last_fills)
 
 
 def _fastpath_cases():

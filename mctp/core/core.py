@@ -4,6 +4,9 @@
 # Receive: a packet's way, in the order the methods below run (the packet itself waits in
 # self._rx_buf, _rx_off, _rx_len; its header in _rx_dest, _rx_src, _rx_flags):
 #   link.poll(core)                 a binding hands over each packet from its ring
+#   receive_middle(buf, ...)        the I2C ring's first call for a packet without SOM: the
+#                                   fast path below; a message it completes, hand_on() hands
+#                                   on (as receive() would, through _receive_guarded)
 #   receive(link, buf, ...)         stages the packet; returns RX_DROPPED, RX_TAKEN or RX_FULL
 #     receive_middle                fast path (fastpath.append_middle): a packet that continues a
 #                                   message, or a first packet the rules below admit at once
@@ -254,6 +257,16 @@ class Core:
         self._receive_guarded()
         self._rx_link = None  # (a later receive_middle of a first packet outside receive())
         self._rx_buf = None
+        self._rx_done = None
+        return self._rx_result
+
+    def hand_on(self):
+        """Hand on the message whose last packet receive_middle just took (it returned LAST:
+        _rx_done is the slot), as receive() would have; RX_TAKEN, or RX_FULL when it filled
+        its owner's queue. For a link that offers receive_middle its last packets too (see
+        mctp.i2c.ring): the message goes on without receive()'s staging."""
+        self._rx_result = RX_TAKEN
+        self._receive_guarded()
         self._rx_done = None
         return self._rx_result
 

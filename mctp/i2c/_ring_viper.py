@@ -24,8 +24,10 @@ _RX_SOURCE_AT = const(2)
 _RX_FRAMING = const(4)
 _FLAGS_AT = const(3)
 _SRC_EID_AT = const(2)
-_FLAG_SOM_EOM = const(0xC0)
-# core.link's answers of core.receive, and its ring's end mark.
+_FLAG_SOM = const(0x80)
+# core.fastpath's answers of core.receive_middle; core.link's of core.receive, and its ring's
+# end mark.
+_LAST = const(2)
 _RX_TAKEN = const(1)
 _RX_FULL = const(2)
 _RING_END = const(0xFF)
@@ -146,8 +148,11 @@ def poll(link, core):
         frame = ring[r]
         f = ptr8(frame)
         result = 0
-        if not gaps[r] and not f[_RX_PACKET_AT + _FLAGS_AT] & _FLAG_SOM_EOM:
-            if core.receive_middle(frame, _RX_PACKET_AT, lengths[r] - _RX_FRAMING):
+        if not gaps[r] and not f[_RX_PACKET_AT + _FLAGS_AT] & _FLAG_SOM:
+            result = int(core.receive_middle(frame, _RX_PACKET_AT, lengths[r] - _RX_FRAMING))
+            if result == _LAST:
+                result = int(core.hand_on())  # (RX_TAKEN or RX_FULL)
+            elif result:  # (MIDDLE)
                 result = _RX_TAKEN
         if not result:
             if gaps[r]:
