@@ -244,18 +244,18 @@ class Core:
         if self.receive_middle(buf, off, length) == MIDDLE:
             self._rx_link = None
             return RX_TAKEN  # a packet that leaves its message unfinished, taken by the fast path
-        if self._rx_done is None:
-            self.counters.rx_packets += 1
-            self._rx_result = RX_DROPPED
-            self._rx_buf = buf
-            self._rx_off = off
-            self._rx_len = length
-        else:
+        if self._rx_done is not None:
             # A message's last packet or a control request, taken (and counted) by the fast
-            # path: _rx_done is the slot it completed, which _receive_guarded hands on.
-            self._rx_result = RX_TAKEN
+            # path: _rx_done is the slot it completed.
+            self._rx_link = None  # (a later receive_middle of a first packet outside receive())
+            return self.hand_on()
+        self.counters.rx_packets += 1
+        self._rx_result = RX_DROPPED
+        self._rx_buf = buf
+        self._rx_off = off
+        self._rx_len = length
         self._receive_guarded()
-        self._rx_link = None  # (a later receive_middle of a first packet outside receive())
+        self._rx_link = None
         self._rx_buf = None
         self._rx_done = None
         return self._rx_result
@@ -263,10 +263,17 @@ class Core:
     def hand_on(self):
         """Hand on the message whose last packet receive_middle just took (it returned LAST:
         _rx_done is the slot), as receive() would have; RX_TAKEN, or RX_FULL when it filled
-        its owner's queue. For a link that offers receive_middle its last packets too (see
-        mctp.i2c.ring): the message goes on without receive()'s staging."""
+        its owner's queue. receive()'s for what the fast path completed, and a link's that
+        offers receive_middle last packets itself (see mctp.i2c.ring). Apart from receive()
+        ([try-apart]), and no deeper than _receive_guarded ([c-stack])."""
         self._rx_result = RX_TAKEN
-        self._receive_guarded()
+        try:
+            if self._complete(self._rx_done):
+                # A control request, answered now, from the slot's own link and address: no
+                # reply route.
+                self.control.handle(self._rx_done)
+        except Exception:
+            self._fault()
         self._rx_done = None
         return self._rx_result
 
@@ -285,22 +292,21 @@ class Core:
         # Apart from receive() ([try-apart]). A completed message is handed on from here, not
         # from deep in _receive: an answer's path down starts four frames higher ([c-stack]).
         try:
-            if self._rx_done is None:
-                self._receive()
+            self._receive()
             done = self._rx_done
             if done is not None:
                 if self._complete(done):
-                    # A control request, answered now, from the slot's own link and address:
-                    # no reply route.
-                    self.control.handle(done)
+                    self.control.handle(done)  # (as in hand_on)
         except Exception:
-            self.counters.internal_error += 1
-            self._free_control_slot(self._rx_done)
+            self._fault()
 
-    def _free_control_slot(self, slot):
-        # A fault while a control request was answered (the link raising, no C stack left):
-        # its answer is lost, but its slot goes back, or every later control request would
-        # find it taken and the endpoint would answer none again.
+    def _fault(self):
+        # A fault in the stack while it handled a packet, counted. One while a control
+        # request was answered (the link raising, no C stack left) loses the answer, but the
+        # slot goes back, or every later control request would find it taken and the
+        # endpoint would answer none again.
+        self.counters.internal_error += 1
+        slot = self._rx_done
         if slot is not None and slot.owner == CONTROL_OWNER and slot.meta[STATE_AT] != FREE:
             self.release(slot)
 
