@@ -45,7 +45,6 @@ TWINS = (
     (fastpath, "owned"),
     (fastpath, "release"),
     (routes, "oldest_reply"),
-    (routes, "remember"),
     (framing, "frame_packet"),
     (deframer, "deframe"),
     (deframer, "drain"),
@@ -708,41 +707,6 @@ def test_a_released_request_s_reply_entry_is_marked_taken_if_still_its_own():
     _pure_then_viper(fastpath, "release", _releases)
 
 
-class _Request:
-    # A slot's fields that remember() reads and writes.
-    def __init__(self, src, tag, link, phys):
-        self.src = src
-        self.tag = tag
-        self.link = link
-        self.phys = phys
-        self.reply = None
-        self.reply_serial = -1
-
-
-def _remembered(remember):
-    # Two entries for three requests: the third takes the oldest entry (True: a live entry
-    # made room), each request naming its entry and serial, the serials running on from the
-    # newest across 2**30.
-    table = routes.ReplyRoutes(2, 5000)
-    table._serial = 0x3FFFFFFF
-    link = object()
-    requests = [_Request(9, 1, link, 0x1D), _Request(10, 2, None, None), _Request(11, 3, link, 7)]
-    made_room = [remember(table, slot, 100 + i) for i, slot in enumerate(requests)]
-    assert made_room == [False, False, True]
-    assert [slot.reply.index for slot in requests] == [0, 1, 0]
-    assert [slot.reply_serial for slot in requests] == [0, 1, 2]
-    assert list(table.serials) == [2, 1] and table._serial == 2
-    entries = [
-        (r.used, r.eid, r.tag, r.link is link, r.phys, r.started, r.taken) for r in table.routes
-    ]
-    assert entries == [(True, 11, 3, True, 7, 102, -1), (True, 10, 2, False, None, 101, -1)]
-    return made_room, entries
-
-
-def test_a_request_s_reply_entry_is_a_free_one_else_the_oldest():
-    _pure_then_viper(routes, "remember", _remembered)
-
-
 def _oldest_replies(oldest_reply):
     # The first free entry (-1), else the one furthest behind the newest serial, across the
     # serials' wrap at 2**30.
@@ -753,6 +717,7 @@ def _oldest_replies(oldest_reply):
         ([7, 9, 8], 9, 0),
         ([0x3FFFFFFE, 1, 0x3FFFFFFF], 1, 0),  # 2**30 - 2 is the oldest, past the wrap
         ([5], 5, 0),
+        ([0x3FFFFFF0, -1], 5, 1),  # a free entry, after one older than it would seem to be
     ]
     found = []
     for serials, newest, expected in cases:

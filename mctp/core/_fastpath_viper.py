@@ -1,7 +1,6 @@
 # The viper append_middle(), first_packet(), control_request(), start_message(), owned(),
 # release() and send_packets() used on MicroPython (see mctp.core.fastpath, which imports them under
-# try/except and says what they do), and remember() and oldest_reply() (mctp.core.routes's,
-# likewise).
+# try/except and says what they do), and oldest_reply() (mctp.core.routes's, likewise).
 
 import micropython
 
@@ -44,8 +43,7 @@ _MIDDLE = const(1)
 _LAST = const(2)
 _len = len  # [builtin-global]
 _ONE = 1  # an object, for arithmetic on objects
-_NONE = None  # objects, to store and for `is` (viper's None and True are of their own types)
-_TRUE = True
+_NONE = None  # an object, to store and for `is` (viper's None is of its own type)
 _SERIAL_BITS = const(30)  # routes' [small-int] serials
 
 
@@ -227,30 +225,6 @@ def release(core, slot):
     slot.link = _NONE
     slot.phys = _NONE
     slot.reply = _NONE
-
-
-@micropython.viper
-def remember(routes, slot, now) -> bool:
-    serial = int(routes._serial) + 1  # the serial after the newest, modulo 2**30
-    if serial >> _SERIAL_BITS:
-        serial = 0
-    serials = routes.serials
-    index = int(oldest_reply(serials, serial))
-    route = routes.routes[index]
-    routes._serial = serial
-    ptr32(serials)[index] = serial
-    slot.reply = route
-    slot.reply_serial = serial
-    route.eid = slot.src
-    route.tag = slot.tag
-    route.link = slot.link
-    route.phys = slot.phys
-    route.started = now
-    route.taken = -1
-    if route.used:
-        return True
-    route.used = _TRUE
-    return False
 
 
 @micropython.viper

@@ -95,49 +95,6 @@ _SERIAL_MASK = const(0x3FFFFFFF)  # [small-int]
 _SERIAL_HALF = const(0x20000000)
 
 
-def remember_py(routes, slot, now):
-    # The serial inline, not through _next_serial(): this runs for every request.
-    serial = (routes._serial + 1) & _SERIAL_MASK
-    route = routes.routes[oldest_reply(routes.serials, serial)]
-    routes._serial = serial
-    routes.serials[route.index] = serial
-    slot.reply = route
-    slot.reply_serial = serial
-    route.eid = slot.src
-    route.tag = slot.tag
-    route.link = slot.link
-    route.phys = slot.phys
-    route.started = now
-    route.taken = -1
-    if route.used:
-        return True
-    route.used = True
-    return False
-
-
-def oldest_reply_py(serials, newest):
-    """The index of the first free entry of `serials` (-1), else of the oldest: the one
-    furthest behind `newest`, a serial newer than every entry's."""
-    oldest = 0
-    oldest_age = -1
-    i = 0
-    while i < len(serials):
-        if serials[i] < 0:
-            return i
-        if (newest - serials[i]) & _SERIAL_MASK > oldest_age:
-            oldest = i
-            oldest_age = (newest - serials[i]) & _SERIAL_MASK
-        i += 1
-    return oldest
-
-
-try:
-    from ._fastpath_viper import oldest_reply, remember
-except (ImportError, SyntaxError):
-    oldest_reply = oldest_reply_py
-    remember = remember_py
-
-
 class ReplyRoutes:
     """Where each request that waits for its answer came from: (requester EID, tag) ->
     (link, phys).
@@ -167,11 +124,27 @@ class ReplyRoutes:
         self._serial = (self._serial + 1) & _SERIAL_MASK
         return self._serial
 
-    # remember(slot, now): note where the request in `slot` came from (its src, tag, link and
-    # phys), and name the entry in the slot (slot.reply, and its serial in slot.reply_serial:
-    # the entry may be reused once it is gone). True when a live entry made room for it. It
-    # runs for every request: one viper call on boards (remember_py, above, its twin).
-    remember = remember
+    def remember(self, slot, now):
+        """Note where the request in `slot` came from (its src, tag, link and phys), and name
+        the entry in the slot (slot.reply, and its serial in slot.reply_serial: the entry may
+        be reused once it is gone). True when a live entry made room for it."""
+        # The serial inline, not through _next_serial(): this runs for every request.
+        serial = (self._serial + 1) & _SERIAL_MASK
+        route = self.routes[oldest_reply(self.serials, serial)]
+        self._serial = serial
+        self.serials[route.index] = serial
+        slot.reply = route
+        slot.reply_serial = serial
+        route.eid = slot.src
+        route.tag = slot.tag
+        route.link = slot.link
+        route.phys = slot.phys
+        route.started = now
+        route.taken = -1
+        if route.used:
+            return True
+        route.used = True
+        return False
 
     def _drop(self, route):
         route.used = False
@@ -243,3 +216,25 @@ class ReplyRoutes:
             if route.used:
                 count += 1
         return count
+
+
+def oldest_reply_py(serials, newest):
+    """The index of the first free entry of `serials` (-1), else of the oldest: the one
+    furthest behind `newest`, a serial newer than every entry's."""
+    oldest = 0
+    oldest_age = -1
+    i = 0
+    while i < len(serials):
+        if serials[i] < 0:
+            return i
+        if (newest - serials[i]) & _SERIAL_MASK > oldest_age:
+            oldest = i
+            oldest_age = (newest - serials[i]) & _SERIAL_MASK
+        i += 1
+    return oldest
+
+
+try:
+    from ._fastpath_viper import oldest_reply
+except (ImportError, SyntaxError):
+    oldest_reply = oldest_reply_py
