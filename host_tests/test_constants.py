@@ -67,6 +67,7 @@ COPIES = (
         (
             "FREE ASSEMBLING COMPLETE SLOT_SHIFT SLOT_META STATE_AT SRC_AT TAG_AT TO_AT"
             " NEXT_SEQ_AT PACKET_LEN_AT LENGTH_AT OWNER_AT SLOTS_AT PAYLOAD_AT CONTROL_SLOT_SIZE"
+            " EID_AT"
         ),
     ),
     ("mctp.core._fastpath_viper", "mctp.constants", "MSG_TYPE_CONTROL"),

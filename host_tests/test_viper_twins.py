@@ -536,8 +536,9 @@ def _control_requests(append_middle):
             assert bytes(slot.buf[: slot.assembled()]) == b"\x80\x02"
             fields.append((slot.src, slot.tag, slot.to, slot.owner, slot.ic, bytes(slot.meta)))
             core._rx_done = None
+    # (The slot's last bytes: the core's EID, 8, where the fast path reads it: EID_AT.)
     assert fields == [
-        (9, 2, 8, 0x100, False, bytes((2, 9, 2, 8, 1, 0, 3, 0, 2, 0, 0, 1)) + bytes(4))
+        (9, 2, 8, 0x100, False, bytes((2, 9, 2, 8, 1, 0, 3, 0, 2, 0, 0, 1, 8)) + bytes(3))
     ]
     for dest in (0, 0xFF):  # EID 0 and broadcast: ours too
         assert append_middle(core, bytearray(header(dest=dest) + get_eid), 0, 7) == fastpath.LAST

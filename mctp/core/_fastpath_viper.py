@@ -32,6 +32,7 @@ _LENGTH_AT = const(8)
 _OWNER_AT = const(10)
 _SLOTS_AT = const(12)
 _PAYLOAD_AT = const(14)
+_EID_AT = const(12)
 _CONTROL_SLOT_SIZE = const(249)
 _TYPE_MASK = const(0x7F)
 _MAX_MTU = const(250)
@@ -62,14 +63,14 @@ def append_middle(core, buf, off: int, length: int) -> int:
         return 0
     if src == 0xFF or (src >= 1 and src <= 7):
         return 0
-    if dest != 0 and dest != int(core.eid) and (dest != 0xFF or not flags & _FLAG_SOM):
+    m = ptr8(core._meta)
+    end = (m[_SLOTS_AT] | m[_SLOTS_AT + 1] << 8) << _SLOT_SHIFT  # (the control slot's follow)
+    if dest != 0 and dest != m[end + _EID_AT] and (dest != 0xFF or not flags & _FLAG_SOM):
         return 0  # (broadcast: a control request only, and the full path's otherwise)
     if flags & _FLAG_SOM:
         return int(first_packet(core, buf, off, length))
     tag = flags & _TAG_MASK
     to = flags & _FLAG_TO
-    m = ptr8(core._meta)
-    end = (m[_SLOTS_AT] | m[_SLOTS_AT + 1] << 8) << _SLOT_SHIFT  # (the control slot's follow)
     at = 0
     while at < end:
         if m[at + _STATE_AT] == _ASSEMBLING and m[at + _SRC_AT] == src:

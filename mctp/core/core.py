@@ -63,6 +63,7 @@ from .packet import (
 )
 from .reassembly import (
     ASSEMBLING,
+    EID_AT,
     FREE,
     LENGTH_AT,
     NEXT_SEQ_AT,
@@ -138,13 +139,13 @@ class Core:
             config = Config()
         self.config = config
         self.clock = clock
+        self.pool = ReassemblyPool(config.reassembly_slots, config.max_payload)
+        self._meta = self.pool.meta  # for the fast path (mctp.core.fastpath)
         self.eid = EID_NULL
         self.set_eid(eid)
         self.links = []
         self.routes = RouteTable(config.routes)
         self.reply_routes = ReplyRoutes(config.reply_routes, config.tag_expiry_ms)
-        self.pool = ReassemblyPool(config.reassembly_slots, config.max_payload)
-        self._meta = self.pool.meta  # for the fast path (mctp.core.fastpath)
         self._bufs = self.pool.bufs
         self.flows = FlowTable(config.flows, config.tag_expiry_ms)
         self.counters = Counters(DROPS + EVENTS)
@@ -174,9 +175,12 @@ class Core:
         self.tx_failed_link = None  # the link that refused the last message that failed
 
     def set_eid(self, eid):
+        """Take `eid` as our EID (self.eid, which only this changes: the fast path reads its
+        copy in the pool's bytes)."""
         if eid != EID_NULL and not (EID_RESERVED_MAX < eid < EID_BROADCAST):
             raise ValueError("EID must be 0 or 8..254")
         self.eid = eid
+        self._meta[self.pool.meta_end + EID_AT] = eid
 
     def add_link(self, link):
         self.links.append(link)

@@ -46,6 +46,8 @@ OWNER_AT = const(10)  # 2 bytes, little-endian: slot.owner while the slot is not
 SLOTS_AT = const(12)  # 2 bytes, little-endian: the pool's slots (the control slot's not counted)
 PAYLOAD_AT = const(14)  # 2 bytes, little-endian: max_payload, the size of each pool slot's buf
 MAX_SLOTS = const(0xFFFF)
+# And in the control slot's spare bytes, the core's: its EID (Core.set_eid keeps it there).
+EID_AT = const(12)
 
 
 class Slot:
