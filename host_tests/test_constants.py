@@ -73,6 +73,7 @@ COPIES = (
     ("mctp.core._fastpath_viper", "mctp.constants", "MSG_TYPE_CONTROL"),
     ("mctp.core._fastpath_viper", "mctp.core.core", "CONTROL_OWNER"),
     ("mctp.core._fastpath_viper", "mctp.core.fastpath", "MIDDLE LAST"),
+    ("mctp.core._fastpath_viper", "mctp.core.link", "RX_TAKEN RX_FULL"),
     ("mctp.core.fastpath", "mctp.constants", "MSG_TYPE_CONTROL"),
     ("mctp.control._answer_viper", "mctp.constants", "RQ DATAGRAM IID_MASK"),
     (

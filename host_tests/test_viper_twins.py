@@ -44,6 +44,7 @@ TWINS = (
     (fastpath, "start_message"),
     (fastpath, "owned"),
     (fastpath, "release"),
+    (fastpath, "hand_on"),
     (routes, "oldest_reply"),
     (framing, "frame_packet"),
     (deframer, "deframe"),
@@ -681,6 +682,65 @@ def _owned_counts(owned):
 
 def test_an_owner_s_messages_are_counted_from_the_pool_s_bytes():
     _pure_then_viper(fastpath, "owned", _owned_counts)
+
+
+def _hand_ons(hand_on):
+    # Single-packet messages the fast path completes, each handed on: a request to a reader
+    # (its reply route kept), one to a reader that keeps it (RX_FULL at its queue limit), one
+    # the sink refuses (counted, discarded, its route forgotten), one whose delivery raises
+    # (counted), a response (its flow closed), a control request (to the responder).
+    core, sink, link, _clock = make_core(queue_limit=1)
+    answered = []
+
+    class Control:
+        def handle(self, slot):
+            answered.append(slot.buf[0])
+            core.release(slot)
+
+    def deliver_and_raise(slot):
+        raise ValueError("a reader's fault")
+
+    def message(flags, body):
+        core._rx_link = link
+        core._rx_phys = 0x1D
+        packet = bytearray(bytes((1, 8, 9, 0xC0 | flags)) + body)
+        assert core.receive_middle(packet, 0, len(packet)) == fastpath.LAST
+        core._rx_link = None
+        return hand_on(core)
+
+    results = [message(0x08 | 1, b"\x01a")]
+    keep = sink.deliver
+    sink.deliver = lambda slot: True
+    results.append(message(0x08 | 2, b"\x01b"))
+    core.release(core.pool.slots[0])
+    sink.deliver = lambda slot: False
+    results.append(message(0x08 | 3, b"\x01c"))
+    sink.deliver = deliver_and_raise
+    results.append(message(0x08 | 4, b"\x01d"))
+    core.release(core.pool.slots[0])
+    sink.deliver = keep
+    flow = core.open_flow(9, 101)
+    results.append(message(flow.tag, b"\x01e"))
+    core.control = Control()
+    results.append(message(0x08 | 5, b"\x00\x02"))
+    assert results == [1, 2, 1, 1, 1, 1] and answered == [2]
+    assert [m[5] for m in sink.messages] == [b"a", b"e"]
+    counts = {k: v for k, v in core.counters.as_dict().items() if v}
+    assert counts == {
+        "queue_full": 1,
+        "internal_error": 1,
+        "rx_packets": 6,
+        "rx_messages": 6,
+    }
+    assert core.pool.in_use() == 0 and core.flows.in_use() == 0 and core._rx_done is None
+    # Routes kept: the first request's (taken), the second's (taken when released), the
+    # fourth's (its reader raised before taking it); the third's was forgotten.
+    assert core.reply_routes.in_use() == 3
+    return results, counts, list(core.reply_routes.serials)
+
+
+def test_a_message_the_fast_path_completed_is_handed_on_as_the_full_path_does():
+    _pure_then_viper(fastpath, "hand_on", _hand_ons)
 
 
 def _releases(release):

@@ -1,6 +1,7 @@
 # The viper append_middle(), first_packet(), control_request(), start_message(), owned(),
-# release() and send_packets() used on MicroPython (see mctp.core.fastpath, which imports them under
-# try/except and says what they do), and oldest_reply() (mctp.core.routes's, likewise).
+# hand_on(), release() and send_packets() used on MicroPython (see mctp.core.fastpath, which
+# imports them under try/except and says what they do), and oldest_reply() (mctp.core.routes's,
+# likewise).
 
 import micropython
 
@@ -39,9 +40,11 @@ _MAX_MTU = const(250)
 _MAX_TX_OFF = const(255)  # (copy_span's destination offset: below 65536)
 _MSG_TYPE_CONTROL = const(0)
 _CONTROL_OWNER = const(0x100)
-# fastpath's answers.
+# fastpath's answers; core.link's of core.receive.
 _MIDDLE = const(1)
 _LAST = const(2)
+_RX_TAKEN = const(1)
+_RX_FULL = const(2)
 _len = len  # [builtin-global]
 _ONE = 1  # an object, for arithmetic on objects
 _NONE = None  # an object, to store and for `is` (viper's None is of its own type)
@@ -208,6 +211,37 @@ def owned(meta, owner: int) -> int:
                 count += 1
         at += _SLOT_META
     return count
+
+
+@micropython.viper
+def hand_on(core) -> int:
+    # Core._complete's, inline (a frame less under the answer or the delivery).
+    done = core._rx_done
+    result = _RX_TAKEN
+    try:
+        owner = int(done.owner)  # (the sink may take the message at once and free the slot)
+        if owner == _CONTROL_OWNER:
+            core.control.handle(done)
+        else:
+            if done.to:
+                if core.reply_routes.remember(done, core.clock()):
+                    counters = core.counters
+                    counters.reply_evicted = counters.reply_evicted + _ONE
+            else:
+                flows = core.flows
+                flow = flows.match(done.src, done.tag)
+                if flow is not _NONE and not flow.persistent:
+                    flows.close(flow)
+            if not core.sink.deliver(done):
+                core._discard(done)
+                counters = core.counters
+                counters.queue_full = counters.queue_full + _ONE
+            elif int(owned(core._meta, owner)) >= int(core.config.queue_limit):
+                result = _RX_FULL
+    except Exception:
+        core._fault()
+    core._rx_done = _NONE
+    return result
 
 
 @micropython.viper

@@ -47,7 +47,16 @@ from ..constants import (
     TAG_MAX,
 )
 from ..counters import Counters
-from .fastpath import MIDDLE, append_middle, completed, fill_packet, owned, release, send_packets
+from .fastpath import (
+    MIDDLE,
+    append_middle,
+    completed,
+    fill_packet,
+    hand_on,
+    owned,
+    release,
+    send_packets,
+)
 from .flows import FlowTable
 from .link import RX_DROPPED, RX_FULL, RX_TAKEN
 from .packet import (
@@ -264,23 +273,12 @@ class Core:
         self._rx_done = None
         return self._rx_result
 
-    def hand_on(self):
-        """Hand on the message whose last packet receive_middle just took (it returned LAST:
-        _rx_done is the slot), as receive() would have; RX_TAKEN, or RX_FULL when it filled
-        its owner's queue. receive()'s for what the fast path completed, and a link's that
-        offers receive_middle last packets itself (see mctp.i2c.ring). Apart from receive()
-        ([try-apart]), and no deeper than _receive_guarded ([c-stack])."""
-        self._rx_result = RX_TAKEN
-        try:
-            done = self._rx_done  # (a local: measured 16 bytes less C stack under an answer)
-            if self._complete(done):
-                # A control request, answered now, from the slot's own link and address: no
-                # reply route.
-                self.control.handle(done)
-        except Exception:
-            self._fault()
-        self._rx_done = None
-        return self._rx_result
+    # hand_on(): hand on the message whose last packet receive_middle just took (it returned
+    # LAST: _rx_done is the slot), as receive() would have; RX_TAKEN, or RX_FULL when it
+    # filled its owner's queue. receive()'s for what the fast path completed, and a link's
+    # that offers receive_middle last packets itself (see mctp.i2c.ring); one viper call on
+    # boards (mctp.core.fastpath).
+    hand_on = hand_on
 
     # The fast paths (mctp.core.fastpath), as methods. receive_middle(buf, off, length) takes
     # a packet that continues a message, or a single-packet control request, as receive()
