@@ -49,8 +49,9 @@ COPIES = (
         "mctp.i2c.smbus",
         "TOO_LONG RING_FULL RX_PACKET_AT RX_SOURCE_AT RX_FRAMING",
     ),
-    ("mctp.i2c._ring_viper", "mctp.core.packet", "FLAGS_AT SRC_EID_AT"),
-    ("mctp.i2c._ring_viper", "mctp.core.link", "RX_TAKEN RX_FULL"),
+    ("mctp.i2c._ring_viper", "mctp.core.packet", "FLAGS_AT SRC_EID_AT FLAG_SOM"),
+    ("mctp.i2c._ring_viper", "mctp.core.fastpath", "LAST"),
+    ("mctp.i2c._ring_viper", "mctp.core.link", "RX_TAKEN RX_FULL RING_END"),
     (
         "mctp.core._fastpath_viper",
         "mctp.core.packet",
@@ -72,12 +73,14 @@ COPIES = (
         "mctp.core.reassembly",
         (
             "FREE ASSEMBLING COMPLETE SLOT_SHIFT SLOT_META STATE_AT SRC_AT TAG_AT TO_AT"
-            " NEXT_SEQ_AT PACKET_LEN_AT LENGTH_AT OWNER_AT"
+            " NEXT_SEQ_AT PACKET_LEN_AT LENGTH_AT OWNER_AT SLOTS_AT PAYLOAD_AT CONTROL_SLOT_SIZE"
+            " EID_AT"
         ),
     ),
     ("mctp.core._fastpath_viper", "mctp.constants", "MSG_TYPE_CONTROL"),
     ("mctp.core._fastpath_viper", "mctp.core.core", "CONTROL_OWNER"),
     ("mctp.core._fastpath_viper", "mctp.core.fastpath", "MIDDLE LAST"),
+    ("mctp.core._fastpath_viper", "mctp.core.link", "RX_TAKEN RX_FULL"),
     ("mctp.core.fastpath", "mctp.constants", "MSG_TYPE_CONTROL"),
     ("mctp.control._answer_viper", "mctp.constants", "RQ DATAGRAM IID_MASK"),
     (
@@ -127,7 +130,6 @@ def _derived():
     return (
         ("mctp.server.server", "_SUCCESS", ResponseCode.SUCCESS),
         ("mctp.server.direct", "_SUCCESS", ResponseCode.SUCCESS),
-        ("mctp.i2c._ring_viper", "_FLAG_SOM_EOM", packet.FLAG_SOM | packet.FLAG_EOM),
         ("mctp.host._loopback_viper", "_FLAG_SOM_EOM", packet.FLAG_SOM | packet.FLAG_EOM),
         (
             "mctp.i2c.link",

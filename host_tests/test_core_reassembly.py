@@ -3,6 +3,10 @@
 # keeps complete messages and makes room from unfinished ones. Raw packets, an injected clock.
 
 from test_core import EOM, SOM, TO, drops, inject, make_core, packet
+from testing import raises
+
+from mctp.config import Config
+from mctp.core.core import Core
 
 
 def multi(flags_seq, chunks, tag=2, src=9):
@@ -116,3 +120,10 @@ def test_complete_messages_refuse_new_ones_unfinished_ones_make_room():
     # Type 1's second message takes the place of its first; type 3 that of the oldest.
     assert core.counters.evicted == 2
     assert sorted((s.src, s.msg_type) for s in core.pool.slots) == [(11, 1), (12, 3)]
+
+
+def test_a_pool_of_more_slots_than_its_bytes_can_count_is_refused():
+    # The pool's slot count sits in two bytes of `meta`, where the fast path reads it.
+    with raises(ValueError) as refused:
+        Core(Config(reassembly_slots=0x10000, max_payload=1))
+    assert str(refused.value) == "reassembly_slots must be at most 65535, got 65536"

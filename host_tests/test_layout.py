@@ -10,6 +10,18 @@ from testing import skip
 
 # Modules with no test file of their own by design: {module: (the file that tests it, why)}.
 EQUIVALENTS = {
+    "mctp.aio._cpython": (
+        "test_aio_flag.py",
+        "the asyncio layer's CPython forms, which CPython runs every asyncio test through",
+    ),
+    "mctp.aio.awaited": (
+        "test_aio_ipc.py",
+        "AsyncStack's channels over an awaitable client, used there over AsyncStreamClient",
+    ),
+    "firmware.usb_serial": (
+        "test_firmware_board.py",
+        "a bridge board's USB upstream, built and served there as firmware.board builds it",
+    ),
     "mctp.spdm.messages": (
         "test_spdm_responder.py",
         "SPDM's codes and field encoders: byte for byte in the responder's answers there",

@@ -49,6 +49,8 @@ TWINS = (
     (fastpath, "first_packet"),
     (fastpath, "start_message"),
     (fastpath, "owned"),
+    (fastpath, "release"),
+    (fastpath, "hand_on"),
     (routes, "oldest_reply"),
     (routes, "reply_for"),
     (timers, "until_expiry"),
@@ -383,22 +385,25 @@ def test_the_ring_take_counts_a_fault_inside_the_handler_and_goes_on():
     _pure_then_viper(ring, "take", _ring_take_guarded)
 
 
+def _ring_frames(count, tag=0):
+    # A message of `count` packets from EID 9 at 0x11 to EID 8 at 0x10, as the target's frames.
+    out = []
+    for seq in range(count):
+        som_eom = (0x80 if seq == 0 else 0) | (0x40 if seq == count - 1 else 0)
+        body = (b"\x01" + bytes(range(63))) if seq == 0 else bytes(range(64))
+        frame = bytearray(80)
+        flags = som_eom | (seq & 3) << 4 | 8 | tag
+        n = smbus.encode_frame(frame, 0x10, 0x11, bytes((1, 8, 9, flags)) + body)
+        out.append(bytes(frame[1:n]))
+    return out
+
+
 def _ring_poll(poll):
     # A 5-packet message from EID 9 at 0x11: every frame to the core (the middle ones by its
     # fast path), the sender learned; a middle packet after a lost frame: the link's messages
     # aborted first; single-packet messages to a reader that does not read: poll stops at the
     # one that fills its queue (RX_FULL), the rest wait.
-    def frames(count, tag=0):
-        out = []
-        for seq in range(count):
-            som_eom = (0x80 if seq == 0 else 0) | (0x40 if seq == count - 1 else 0)
-            body = (b"\x01" + bytes(range(63))) if seq == 0 else bytes(range(64))
-            frame = bytearray(80)
-            flags = som_eom | (seq & 3) << 4 | 8 | tag
-            n = smbus.encode_frame(frame, 0x10, 0x11, bytes((1, 8, 9, flags)) + body)
-            out.append(bytes(frame[1:n]))
-        return out
-
+    frames = _ring_frames
     core, sink, _link, _clock = make_core()
     target = TargetSim(0x10)
     link = core.add_link(I2CLink(SimBus().controller(), target, 0x10))
@@ -429,6 +434,27 @@ def _ring_poll(poll):
 
 def test_the_ring_poll_hands_every_frame_to_the_core_and_stops_at_a_full_queue():
     _pure_then_viper(ring, "poll", _ring_poll)
+
+
+def _ring_poll_last_fills(poll):
+    # Three-packet messages to a reader that holds one and does not read: the last packet of
+    # the first, taken by the fast path and handed on (core.hand_on), fills the queue, and
+    # poll stops there; the next message's frames wait.
+    core, sink, _link, _clock = make_core(queue_limit=1)
+    sink.deliver = lambda slot: True
+    target = TargetSim(0x10)
+    link = core.add_link(I2CLink(SimBus().controller(), target, 0x10))
+    for frame in _ring_frames(3, 1) + _ring_frames(3, 2):
+        target._written(frame, len(frame))
+    poll(link, core)
+    assert link.counters.rx_frames == 3 and link.pending() == 3 and link._r == 3
+    assert core.counters.rx_messages == 1 and core.pool.in_use() == 1
+    assert core._rx_done is None and core.reply_routes.in_use() == 1
+    return link.counters.as_dict(), core.counters.as_dict()
+
+
+def test_the_ring_poll_stops_at_a_last_packet_that_fills_a_queue():
+    _pure_then_viper(ring, "poll", _ring_poll_last_fills)
 
 
 def _fastpath_cases():
@@ -519,8 +545,9 @@ def _control_requests(append_middle):
             assert bytes(slot.buf[: slot.assembled()]) == b"\x80\x02"
             fields.append((slot.src, slot.tag, slot.to, slot.owner, slot.ic, bytes(slot.meta)))
             core._rx_done = None
+    # (The slot's last bytes: the core's EID, 8, where the fast path reads it: EID_AT.)
     assert fields == [
-        (9, 2, 8, 0x100, False, bytes((2, 9, 2, 8, 1, 0, 3, 0, 2, 0, 0, 1)) + bytes(4))
+        (9, 2, 8, 0x100, False, bytes((2, 9, 2, 8, 1, 0, 3, 0, 2, 0, 0, 1, 8)) + bytes(3))
     ]
     for dest in (0, 0xFF):  # EID 0 and broadcast: ours too
         assert append_middle(core, bytearray(header(dest=dest) + get_eid), 0, 7) == fastpath.LAST
@@ -651,6 +678,7 @@ def test_the_first_packet_sets_its_slot_up_as_the_full_path_does():
 def _owned_counts(owned):
     # Slots (not the control slot) by state and owner: only those not FREE count.
     meta = bytearray(5 * 16)
+    meta[12] = 4  # the pool's slots (reassembly.SLOTS_AT): the control slot's bytes follow
     for i, (state, owner) in enumerate(((1, 7), (2, 7), (0, 7), (2, 0x100), (1, 7))):
         meta[i * 16] = state
         meta[i * 16 + 10] = owner & 0xFF
@@ -664,6 +692,90 @@ def test_an_owner_s_messages_are_counted_from_the_pool_s_bytes():
     _pure_then_viper(fastpath, "owned", _owned_counts)
 
 
+def _hand_ons(hand_on):
+    # Single-packet messages the fast path completes, each handed on: a request to a reader
+    # (its reply route kept), one to a reader that keeps it (RX_FULL at its queue limit), one
+    # the sink refuses (counted, discarded, its route forgotten), one whose delivery raises
+    # (counted), a response (its flow closed), a control request (to the responder).
+    core, sink, link, _clock = make_core(queue_limit=1)
+    answered = []
+
+    class Control(ControlHandler):
+        def handle(self, slot):
+            answered.append(slot.buf[0])
+            core.release(slot)
+
+    def deliver_and_raise(slot):
+        raise ValueError("a reader's fault")
+
+    def message(flags, body):
+        core._rx_link = link
+        core._rx_phys = 0x1D
+        packet = bytearray(bytes((1, 8, 9, 0xC0 | flags)) + body)
+        assert core.receive_middle(packet, 0, len(packet)) == fastpath.LAST
+        core._rx_link = None
+        return hand_on(core)
+
+    results = [message(0x08 | 1, b"\x01a")]
+    keep = sink.deliver
+    sink.deliver = lambda slot: True
+    results.append(message(0x08 | 2, b"\x01b"))
+    core.release(core.pool.slots[0])
+    sink.deliver = lambda slot: False
+    results.append(message(0x08 | 3, b"\x01c"))
+    sink.deliver = deliver_and_raise
+    results.append(message(0x08 | 4, b"\x01d"))
+    core.release(core.pool.slots[0])
+    sink.deliver = keep
+    flow = core.open_flow(9, 101)
+    results.append(message(flow.tag, b"\x01e"))
+    core.control = Control()
+    results.append(message(0x08 | 5, b"\x00\x02"))
+    assert results == [1, 2, 1, 1, 1, 1] and answered == [2]
+    assert [m[5] for m in sink.messages] == [b"a", b"e"]
+    counts = {k: v for k, v in core.counters.as_dict().items() if v}
+    assert counts == {
+        "queue_full": 1,
+        "internal_error": 1,
+        "rx_packets": 6,
+        "rx_messages": 6,
+    }
+    assert core.pool.in_use() == 0 and core.flows.in_use() == 0 and core._rx_done is None
+    # Routes kept: the first request's (taken), the second's (taken when released), the
+    # fourth's (its reader raised before taking it); the third's was forgotten.
+    assert core.reply_routes.in_use() == 3
+    return results, counts, list(core.reply_routes.serials)
+
+
+def test_a_message_the_fast_path_completed_is_handed_on_as_the_full_path_does():
+    _pure_then_viper(fastpath, "hand_on", _hand_ons)
+
+
+def _releases(release):
+    # Requests the sink keeps (two reply-route entries for three requests: the third's takes
+    # the first's), then each released: an entry still its request's is marked taken with the
+    # serial after the newest; one reused since is left alone; every slot is free again.
+    core, sink, link, _clock = make_core(reply_routes=2, queue_limit=3)
+    sink.deliver = lambda slot: True
+    for tag in (1, 2, 3):
+        inject(core, link, bytes((1, 8, 9, 0xC8 | tag, 1)) + bytes(4))
+    slots = [next(s for s in core.pool.slots if s.tag == tag) for tag in (1, 2, 3)]
+    found = []
+    for slot in slots:
+        route = slot.reply
+        release(core, slot)
+        found.append((route.index, route.taken, core.reply_routes._serial))
+        assert slot.meta[0] == 0 and slot.owner == -1 and slot.link is None
+        assert slot.reply is None and slot.phys is None
+    assert found == [(0, -1, 3), (1, 4, 4), (0, 5, 5)]
+    assert core.pool.in_use() == 0
+    return found
+
+
+def test_a_released_request_s_reply_entry_is_marked_taken_if_still_its_own():
+    _pure_then_viper(fastpath, "release", _releases)
+
+
 def _oldest_replies(oldest_reply):
     # The first free entry (-1), else the one furthest behind the newest serial, across the
     # serials' wrap at 2**30.
@@ -674,6 +786,7 @@ def _oldest_replies(oldest_reply):
         ([7, 9, 8], 9, 0),
         ([0x3FFFFFFE, 1, 0x3FFFFFFF], 1, 0),  # 2**30 - 2 is the oldest, past the wrap
         ([5], 5, 0),
+        ([0x3FFFFFF0, -1], 5, 1),  # a free entry, after one older than it would seem to be
     ]
     found = []
     for serials, newest, expected in cases:

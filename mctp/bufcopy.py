@@ -2,7 +2,7 @@
 #
 # Bytecode cannot copy part of a buffer without slicing the source, which allocates ([no-alloc]),
 # so boards use a viper function; the pure-Python version gives the same results ([viper-twin]).
-# copy_span(dst, src, src_off, n << 16 | dst_off) is the send path's: asm_thumb on Thumb boards,
+# copy_span(dst, src, src_off, n << 16 | dst_off) is the packet paths': asm_thumb on Thumb boards,
 # where it takes 3 instructions a byte on a Cortex-M0 and the viper copy_into 21 unaligned.
 # move_span, the same zeroing each source byte it copied, takes a memory-mode I2C target's
 # frames out of its memory (mctp.i2c.ring.from_memory).

@@ -1,6 +1,7 @@
-# The viper append_middle(), first_packet(), control_request(), start_message(), owned() and
-# send_packets() used on MicroPython (see mctp.core.fastpath, which imports them under
-# try/except and says what they do), and oldest_reply() (mctp.core.routes's, likewise).
+# The viper append_middle(), first_packet(), control_request(), start_message(), owned(),
+# hand_on(), release() and send_packets() used on MicroPython (see mctp.core.fastpath, which
+# imports them under try/except and says what they do), and oldest_reply() (mctp.core.routes's,
+# likewise).
 
 import micropython
 
@@ -30,16 +31,24 @@ _NEXT_SEQ_AT = const(4)
 _PACKET_LEN_AT = const(6)
 _LENGTH_AT = const(8)
 _OWNER_AT = const(10)
+_SLOTS_AT = const(12)
+_PAYLOAD_AT = const(14)
+_EID_AT = const(12)
+_CONTROL_SLOT_SIZE = const(249)
 _TYPE_MASK = const(0x7F)
 _MAX_MTU = const(250)
 _MAX_TX_OFF = const(255)  # (copy_span's destination offset: below 65536)
 _MSG_TYPE_CONTROL = const(0)
 _CONTROL_OWNER = const(0x100)
-# fastpath's answers.
+# fastpath's answers; core.link's of core.receive.
 _MIDDLE = const(1)
 _LAST = const(2)
+_RX_TAKEN = const(1)
+_RX_FULL = const(2)
 _len = len  # [builtin-global]
 _ONE = 1  # an object, for arithmetic on objects
+_NONE = None  # an object, to store and for `is` (viper's None is of its own type)
+_SERIAL_BITS = const(30)  # routes' [small-int] serials
 
 
 @micropython.viper
@@ -57,15 +66,14 @@ def append_middle(core, buf, off: int, length: int) -> int:
         return 0
     if src == 0xFF or (src >= 1 and src <= 7):
         return 0
-    if dest != 0 and dest != int(core.eid) and (dest != 0xFF or not flags & _FLAG_SOM):
+    m = ptr8(core._meta)
+    end = (m[_SLOTS_AT] | m[_SLOTS_AT + 1] << 8) << _SLOT_SHIFT  # (the control slot's follow)
+    if dest != 0 and dest != m[end + _EID_AT] and (dest != 0xFF or not flags & _FLAG_SOM):
         return 0  # (broadcast: a control request only, and the full path's otherwise)
     if flags & _FLAG_SOM:
         return int(first_packet(core, buf, off, length))
     tag = flags & _TAG_MASK
     to = flags & _FLAG_TO
-    meta = core._meta
-    m = ptr8(meta)
-    end = int(_len(meta)) - _SLOT_META  # the last slot, the control slot, takes single packets
     at = 0
     while at < end:
         if m[at + _STATE_AT] == _ASSEMBLING and m[at + _SRC_AT] == src:
@@ -81,15 +89,9 @@ def append_middle(core, buf, off: int, length: int) -> int:
     packet_len = m[at + _PACKET_LEN_AT] | m[at + _PACKET_LEN_AT + 1] << 8
     if count > packet_len or (count != packet_len and not flags & _FLAG_EOM):
         return 0
-    slot_buf = core._bufs[at >> _SLOT_SHIFT]
-    if have + count > int(_len(slot_buf)):
+    if have + count > (m[_PAYLOAD_AT] | m[_PAYLOAD_AT + 1] << 8):
         return 0
-    d = ptr8(slot_buf)
-    s = off + _TRANSPORT_HEADER_SIZE
-    i = 0
-    while i < count:
-        d[have + i] = p[s + i]
-        i += 1
+    copy_span(core._bufs[at >> _SLOT_SHIFT], buf, off + _TRANSPORT_HEADER_SIZE, count << 16 | have)
     have += count
     m[at + _LENGTH_AT] = have & 0xFF
     m[at + _LENGTH_AT + 1] = have >> 8
@@ -128,9 +130,8 @@ def first_packet(core, buf, off: int, length: int) -> int:
     # One pass over the pool: no message to restart, the owner's count, a free slot.
     tag = flags & _TAG_MASK
     to = flags & _FLAG_TO
-    meta = core._meta
-    m = ptr8(meta)
-    end = int(_len(meta)) - _SLOT_META
+    m = ptr8(core._meta)
+    end = (m[_SLOTS_AT] | m[_SLOTS_AT + 1] << 8) << _SLOT_SHIFT
     held = 0
     free = -1
     at = 0
@@ -147,7 +148,7 @@ def first_packet(core, buf, off: int, length: int) -> int:
         at += _SLOT_META
     if free < 0 or held >= int(core.config.queue_limit):
         return 0
-    if length - _TRANSPORT_HEADER_SIZE - 1 > int(_len(core._bufs[free >> _SLOT_SHIFT])):
+    if length - _TRANSPORT_HEADER_SIZE - 1 > (m[_PAYLOAD_AT] | m[_PAYLOAD_AT + 1] << 8):
         return 0
     m[free + _OWNER_AT] = owner & 0xFF  # (a free slot's: start_message's to read)
     m[free + _OWNER_AT + 1] = owner >> 8
@@ -162,17 +163,13 @@ def start_message(core, buf, off: int, at_length: int) -> int:
     src = p[off + 2]
     flags = p[off + 3]
     type_byte = p[off + _TRANSPORT_HEADER_SIZE]
-    pool = core.pool
-    slot = pool.control_slot
-    if at < int(pool.meta_end):
-        slot = pool.slots[at >> _SLOT_SHIFT]
-    d = ptr8(slot.buf)
-    s = off + _TRANSPORT_HEADER_SIZE + 1
-    i = 0
-    while i < count:
-        d[i] = p[s + i]
-        i += 1
     m = ptr8(core._meta)
+    pool = core.pool
+    if at < (m[_SLOTS_AT] | m[_SLOTS_AT + 1] << 8) << _SLOT_SHIFT:
+        slot = pool.slots[at >> _SLOT_SHIFT]
+    else:
+        slot = pool.control_slot
+    copy_span(slot.buf, buf, off + _TRANSPORT_HEADER_SIZE + 1, count << 16)
     m[at + _STATE_AT] = _ASSEMBLING
     m[at + _SRC_AT] = src
     m[at + _TAG_AT] = flags & _TAG_MASK
@@ -205,7 +202,7 @@ def start_message(core, buf, off: int, at_length: int) -> int:
 @micropython.viper
 def owned(meta, owner: int) -> int:
     m = ptr8(meta)
-    end = int(_len(meta)) - _SLOT_META  # (the control slot's bytes end it)
+    end = (m[_SLOTS_AT] | m[_SLOTS_AT + 1] << 8) << _SLOT_SHIFT  # (the control slot's follow)
     count = 0
     at = 0
     while at < end:
@@ -217,19 +214,72 @@ def owned(meta, owner: int) -> int:
 
 
 @micropython.viper
+def hand_on(core) -> int:
+    # Core._complete's, inline (a frame less under the answer or the delivery).
+    done = core._rx_done
+    result = _RX_TAKEN
+    try:
+        owner = int(done.owner)  # (the sink may take the message at once and free the slot)
+        if owner == _CONTROL_OWNER:
+            core.control.handle(done)
+        else:
+            if done.to:
+                if core.reply_routes.remember(done, core.clock()):
+                    counters = core.counters
+                    counters.reply_evicted = counters.reply_evicted + _ONE
+            else:
+                flows = core.flows
+                flow = flows.match(done.src, done.tag)
+                if flow is not _NONE and not flow.persistent:
+                    flows.close(flow)
+            if not core.sink.deliver(done):
+                core._discard(done)
+                counters = core.counters
+                counters.queue_full = counters.queue_full + _ONE
+            elif int(owned(core._meta, owner)) >= int(core.config.queue_limit):
+                result = _RX_FULL
+    except Exception:
+        core._fault()
+    core._rx_done = _NONE
+    return result
+
+
+@micropython.viper
+def release(core, slot):
+    route = slot.reply
+    if route is not _NONE:
+        routes = core.reply_routes
+        if ptr32(routes.serials)[int(route.index)] == int(slot.reply_serial):
+            taken = int(routes._serial) + 1  # the serial after the newest, modulo 2**30
+            if taken >> _SERIAL_BITS:
+                taken = 0
+            routes._serial = taken
+            route.taken = taken
+    ptr8(core._meta)[int(slot.index) << _SLOT_SHIFT] = _FREE  # (as pool.release)
+    slot.owner = -1
+    slot.link = _NONE
+    slot.phys = _NONE
+    slot.reply = _NONE
+
+
+@micropython.viper
 def oldest_reply(serials, newest: int) -> int:
     s = ptr32(serials)
     count = int(_len(serials))
     oldest = 0
     oldest_age = -1
+    # 2**30, made at run time: as a constant it would be a word beside the code, which a
+    # frozen Cortex-M0 image misreads ([armv6m-literal]).
+    span = 1
+    span <<= _SERIAL_BITS
     i = 0
     while i < count:
         serial = s[i]
-        if serial < 0:
+        if serial >> _SERIAL_BITS:  # -1, free (a 64-bit port's ptr32 reads it unsigned)
             return i
-        # The difference modulo 2**30, routes' [small-int] serials: by shifts, as a 30-bit
-        # mask would be a 32-bit constant loaded from beside the code ([armv6m-literal]).
-        age = int(uint((newest - serial) << 2) >> 2)
+        age = newest - serial  # modulo 2**30
+        if age < 0:
+            age += span
         if age > oldest_age:
             oldest = i
             oldest_age = age
@@ -248,9 +298,8 @@ def control_request(core, buf, off: int, length: int) -> int:
     if p[off + _TRANSPORT_HEADER_SIZE] != _MSG_TYPE_CONTROL or not control:
         return 0
     tag = flags & _TAG_MASK
-    meta = core._meta
-    m = ptr8(meta)
-    end = int(_len(meta)) - _SLOT_META  # the control slot's bytes
+    m = ptr8(core._meta)
+    end = (m[_SLOTS_AT] | m[_SLOTS_AT + 1] << 8) << _SLOT_SHIFT  # the control slot's bytes
     if m[end + _STATE_AT] != _FREE:
         return 0
     at = 0
@@ -265,7 +314,10 @@ def control_request(core, buf, off: int, length: int) -> int:
         counters.rx_packets = counters.rx_packets + _ONE
         counters.rx_messages = counters.rx_messages + _ONE
         return _MIDDLE
-    if length - _TRANSPORT_HEADER_SIZE - 1 > int(_len(core._bufs[end >> _SLOT_SHIFT])):
+    room = m[_PAYLOAD_AT] | m[_PAYLOAD_AT + 1] << 8
+    if room > _CONTROL_SLOT_SIZE:  # noqa: PLR1730 (min() would be a builtin call)
+        room = _CONTROL_SLOT_SIZE
+    if length - _TRANSPORT_HEADER_SIZE - 1 > room:
         return 0  # larger than the control slot
     m[end + _OWNER_AT] = _CONTROL_OWNER & 0xFF
     m[end + _OWNER_AT + 1] = _CONTROL_OWNER >> 8

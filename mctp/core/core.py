@@ -4,6 +4,9 @@
 # Receive: a packet's way, in the order the methods below run (the packet itself waits in
 # self._rx_buf, _rx_off, _rx_len; its header in _rx_dest, _rx_src, _rx_flags):
 #   link.poll(core)                 a binding hands over each packet from its ring
+#   receive_middle(buf, ...)        the I2C ring's first call for a packet without SOM: the
+#                                   fast path below; a message it completes, hand_on() hands
+#                                   on (as receive() would, through _receive_guarded)
 #   receive(link, buf, ...)         stages the packet; returns RX_DROPPED, RX_TAKEN or RX_FULL
 #     receive_middle                fast path (fastpath.append_middle): a packet that continues a
 #                                   message, or a first packet the rules below admit at once
@@ -44,7 +47,16 @@ from ..constants import (
     TAG_MAX,
 )
 from ..counters import Counters
-from .fastpath import MIDDLE, append_middle, completed, fill_packet, owned, send_packets
+from .fastpath import (
+    MIDDLE,
+    append_middle,
+    completed,
+    fill_packet,
+    hand_on,
+    owned,
+    release,
+    send_packets,
+)
 from .flows import FlowTable
 from .link import RX_DROPPED, RX_FULL, RX_TAKEN
 from .packet import (
@@ -60,6 +72,7 @@ from .packet import (
 )
 from .reassembly import (
     ASSEMBLING,
+    EID_AT,
     FREE,
     LENGTH_AT,
     NEXT_SEQ_AT,
@@ -136,13 +149,13 @@ class Core:
             config = Config()
         self.config = config
         self.clock = clock
+        self.pool = ReassemblyPool(config.reassembly_slots, config.max_payload)
+        self._meta = self.pool.meta  # for the fast path (mctp.core.fastpath)
         self.eid = EID_NULL
         self.set_eid(eid)
         self.links = []
         self.routes = RouteTable(config.routes)
         self.reply_routes = ReplyRoutes(config.reply_routes, config.tag_expiry_ms)
-        self.pool = ReassemblyPool(config.reassembly_slots, config.max_payload)
-        self._meta = self.pool.meta  # for the fast path (mctp.core.fastpath)
         self._bufs = self.pool.bufs
         self.flows = FlowTable(config.flows, config.tag_expiry_ms)
         self.counters = Counters(DROPS + EVENTS)
@@ -173,9 +186,12 @@ class Core:
         self._expired_at = -1  # the tick poll() last ran expire() at
 
     def set_eid(self, eid):
+        """Take `eid` as our EID (self.eid, which only this changes: the fast path reads its
+        copy in the pool's bytes)."""
         if eid != EID_NULL and not (EID_RESERVED_MAX < eid < EID_BROADCAST):
             raise ValueError("EID must be 0 or 8..254")
         self.eid = eid
+        self._meta[self.pool.meta_end + EID_AT] = eid
 
     def add_link(self, link):
         self.links.append(link)
@@ -252,21 +268,28 @@ class Core:
         if self.receive_middle(buf, off, length) == MIDDLE:
             self._rx_link = None
             return RX_TAKEN  # a packet that leaves its message unfinished, taken by the fast path
-        if self._rx_done is None:
-            self.counters.rx_packets += 1
-            self._rx_result = RX_DROPPED
-            self._rx_buf = buf
-            self._rx_off = off
-            self._rx_len = length
-        else:
+        if self._rx_done is not None:
             # A message's last packet or a control request, taken (and counted) by the fast
-            # path: _rx_done is the slot it completed, which _receive_guarded hands on.
-            self._rx_result = RX_TAKEN
+            # path: _rx_done is the slot it completed.
+            self._rx_link = None  # (a later receive_middle of a first packet outside receive())
+            return self.hand_on()
+        self.counters.rx_packets += 1
+        self._rx_result = RX_DROPPED
+        self._rx_buf = buf
+        self._rx_off = off
+        self._rx_len = length
         self._receive_guarded()
-        self._rx_link = None  # (a later receive_middle of a first packet outside receive())
+        self._rx_link = None
         self._rx_buf = None
         self._rx_done = None
         return self._rx_result
+
+    # hand_on(): hand on the message whose last packet receive_middle just took (it returned
+    # LAST: _rx_done is the slot), as receive() would have; RX_TAKEN, or RX_FULL when it
+    # filled its owner's queue. receive()'s for what the fast path completed, and a link's
+    # that offers receive_middle last packets itself (see mctp.i2c.ring); one viper call on
+    # boards (mctp.core.fastpath).
+    hand_on = hand_on
 
     # The fast paths (mctp.core.fastpath), as methods. receive_middle(buf, off, length) takes
     # a packet that continues a message, or a single-packet control request, as receive()
@@ -283,22 +306,21 @@ class Core:
         # Apart from receive() ([try-apart]). A completed message is handed on from here, not
         # from deep in _receive: an answer's path down starts four frames higher ([c-stack]).
         try:
-            if self._rx_done is None:
-                self._receive()
+            self._receive()
             done = self._rx_done
             if done is not None:
                 if self._complete(done):
-                    # A control request, answered now, from the slot's own link and address:
-                    # no reply route.
-                    self.control.handle(done)
+                    self.control.handle(done)  # (as in hand_on)
         except Exception:
-            self.counters.internal_error += 1
-            self._free_control_slot(self._rx_done)
+            self._fault()
 
-    def _free_control_slot(self, slot):
-        # A fault while a control request was answered (the link raising, no C stack left):
-        # its answer is lost, but its slot goes back, or every later control request would
-        # find it taken and the endpoint would answer none again.
+    def _fault(self):
+        # A fault in the stack while it handled a packet, counted. One while a control
+        # request was answered (the link raising, no C stack left) loses the answer, but the
+        # slot goes back, or every later control request would find it taken and the
+        # endpoint would answer none again.
+        self.counters.internal_error += 1
+        slot = self._rx_done
         if slot is not None and slot.owner == CONTROL_OWNER and slot.meta[STATE_AT] != FREE:
             self.release(slot)
 
@@ -479,11 +501,9 @@ class Core:
             self.reply_routes.forget(slot.reply, slot.reply_serial)
         self.pool.release(slot)
 
-    def release(self, slot):
-        """The sink has taken the message in `slot`; the slot is free again."""
-        if slot.reply is not None:
-            self.reply_routes.mark_taken(slot.reply, slot.reply_serial)
-        self.pool.release(slot)
+    # release(slot): the sink has taken the message in `slot`; the slot is free again
+    # (mctp.core.fastpath).
+    release = release
 
     def release_all(self):
         """Forget every owner: all flows end, all messages go. For a new layer above (a

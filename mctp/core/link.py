@@ -12,6 +12,8 @@ RX_DROPPED = const(0)  # dropped (and counted by the core)
 RX_TAKEN = const(1)  # taken into a message
 RX_FULL = const(2)  # taken, and the message it completed filled its owner's queue
 
+RING_END = const(0xFF)  # RingLink._gaps's mark after its last position
+
 
 class Link:
     """A medium the core sends packets on and receives packets from.
@@ -53,7 +55,9 @@ class RingLink(Link):
 
       _ring     `size` bytearrays of `frame_size` bytes, one frame each
       _lengths  array("H") of `size`: the length of the frame queued at each position
-      _gaps     bytearray of `size`: 1 at a position whose frame came after a drop
+      _gaps     bytearray of `size` + 1: 1 at a position whose frame came after a drop, 0
+                at any other; RING_END after the last, where a reader's position wraps (a
+                byte read through a pointer, where len(_ring) costs viper code a call)
       _gap      1 when a frame was dropped since the last one queued
       _w        the position being written; moved on by the receiving side only
       _r        the next position to hand over; moved on by poll only
@@ -74,7 +78,8 @@ class RingLink(Link):
         self._wake = wake
         self._ring = [bytearray(frame_size) for _ in range(size)]
         self._lengths = array("H", bytes(2 * size))
-        self._gaps = bytearray(size)
+        self._gaps = bytearray(size + 1)
+        self._gaps[size] = RING_END
         self._gap = 0
         self._w = 0
         self._r = 0

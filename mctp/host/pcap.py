@@ -164,16 +164,20 @@ class _Tap:
         return self.core.receive(link, buf, off, length, phys)
 
     def receive_middle(self, buf, off, length):
-        # The core's fast path for a message's middle packets: one it leaves comes back
-        # through receive(), so only one it took is recorded here (a middle packet is never
-        # answered, so recording it after the core took it keeps the order).
-        if not self.core.receive_middle(buf, off, length):
-            return False
+        # The core's fast path for packets that continue a message: one it leaves comes back
+        # through receive(), so only one it took is recorded here (the message a last packet
+        # completed is handed on after, by hand_on(), so the order holds).
+        taken = self.core.receive_middle(buf, off, length)
+        if not taken:
+            return 0
         address = None
         if self.addressed:  # (the source address byte just before the packet: mctp.i2c.smbus)
             address = buf[off - RX_PACKET_AT + RX_SOURCE_AT] >> 1
         self.capture.record(RECEIVED, self.interface, buf, off, length, address)
-        return True
+        return taken
+
+    def hand_on(self):
+        return self.core.hand_on()
 
     def abort_link(self, link):
         self.core.abort_link(link)

@@ -24,10 +24,13 @@ _RX_SOURCE_AT = const(2)
 _RX_FRAMING = const(4)
 _FLAGS_AT = const(3)
 _SRC_EID_AT = const(2)
-_FLAG_SOM_EOM = const(0xC0)
-# core.link's answers of core.receive.
+_FLAG_SOM = const(0x80)
+# core.fastpath's answers of core.receive_middle; core.link's of core.receive, and its ring's
+# end mark.
+_LAST = const(2)
 _RX_TAKEN = const(1)
 _RX_FULL = const(2)
+_RING_END = const(0xFF)
 _len = len  # [builtin-global]
 _ZERO = 0  # objects, for arithmetic on objects
 _ONE = 1
@@ -128,34 +131,40 @@ def from_memory(mem, at: int, frame, end: int) -> int:
 @micropython.viper
 def poll(link, core):
     ring = link._ring
-    size = int(_len(ring))
     service = link._service
     if service:
+        size = int(_len(ring))
         waiting = int(link._w) - int(link._r)
         if waiting < 0:
             waiting += size
         service(size - 1 - waiting)
     r = int(link._r)
+    if r == int(link._w):
+        return
+    gaps = ptr8(link._gaps)
+    lengths = ptr16(link._lengths)
     taken = _ZERO  # (an object: a count may outgrow 32 bits)
-    while r != int(link._w):
+    while r != int(link._w):  # (a frame queued while this runs is taken too)
         frame = ring[r]
         f = ptr8(frame)
-        gap = ptr8(link._gaps)[r]
-        length = int(ptr16(link._lengths)[r]) - _RX_FRAMING
         result = 0
-        if not gap and not f[_RX_PACKET_AT + _FLAGS_AT] & _FLAG_SOM_EOM:
-            if core.receive_middle(frame, _RX_PACKET_AT, length):
+        if not gaps[r] and not f[_RX_PACKET_AT + _FLAGS_AT] & _FLAG_SOM:
+            result = int(core.receive_middle(frame, _RX_PACKET_AT, lengths[r] - _RX_FRAMING))
+            if result == _LAST:
+                result = int(core.hand_on())  # (RX_TAKEN or RX_FULL)
+            elif result:  # (MIDDLE)
                 result = _RX_TAKEN
         if not result:
-            if gap:
+            if gaps[r]:
                 core.abort_link(link)  # frames were lost just before this one
+            length = lengths[r] - _RX_FRAMING
             result = int(core.receive(link, frame, _RX_PACKET_AT, length, f[_RX_SOURCE_AT] >> 1))
         taken = taken + _ONE
         sender = f[_RX_PACKET_AT + _SRC_EID_AT] | f[_RX_SOURCE_AT] << 8
         if result and sender != int(link._last_from):
             link._learn(frame)
         r += 1
-        if r == size:
+        if gaps[r] == _RING_END:
             r = 0
         link._r = r  # at once: the IRQ reads it to tell a full ring
         if result == _RX_FULL:

@@ -25,10 +25,11 @@
 # under each FIFO load.
 #
 # The link's poll, I2CLink.poll: poll(link, core) hands the frames at the ring's read end to
-# the core in order, each as its own: a middle packet of a message (neither SOM nor EOM) after
-# no lost frame to core.receive_middle (the core's fast path), any other frame, or one the fast
-# path leaves, to core.receive (after core.abort_link(link) when frames were lost just before
-# it: the unfinished messages it might continue have lost packets). It learns the sender of
+# the core in order, each as its own: a packet that continues a message (no SOM) after no lost
+# frame to core.receive_middle (the core's fast path), and when that completed the message,
+# core.hand_on() to hand it on; any other frame, or one the fast path leaves, to core.receive
+# (after core.abort_link(link) when frames were lost just before it: the unfinished messages
+# it might continue have lost packets). It learns the sender of
 # each packet the core took, moves link._r on, counts the frames in rx_frames and stops at
 # RX_FULL (the rest wait for the next poll). A simulated target without interrupts
 # (link._service) is serviced first, with room for as many frames as the ring has free. As
@@ -38,8 +39,9 @@
 
 from .._compat import const
 from ..bufcopy import copy_into, move_span
-from ..core.link import RX_FULL
-from ..core.packet import FLAG_EOM, FLAG_SOM, FLAGS_AT, SRC_EID_AT
+from ..core.fastpath import LAST
+from ..core.link import RX_FULL, RX_TAKEN
+from ..core.packet import FLAG_SOM, FLAGS_AT, SRC_EID_AT
 from .smbus import RING_FULL, RX_FRAMING, RX_PACKET_AT, RX_SOURCE_AT, TOO_LONG, check_frame
 
 # machine.I2CTarget's IRQ flags.
@@ -159,9 +161,10 @@ def poll_py(link, core):
     if link._service is not None:
         link._service(len(link._ring) - 1 - link.pending())
     while link._r != link._w:
-        # Middle packets straight into the core's fast path, as many as come in a row.
+        # Packets that continue a message straight into the core's fast path, as many as come
+        # in a row.
         link.counters.rx_frames += _drain(link, core)
-        if link._r == link._w:
+        if link._r == link._w or link._result == RX_FULL:
             return
         frame = link._ring[link._r]
         link.counters.rx_frames += 1
@@ -183,20 +186,26 @@ def poll_py(link, core):
 
 
 def _drain(link, core):
-    # The middle packets at the ring's read end, into the core's fast path; how many.
+    # The packets at the ring's read end that continue a message, into the core's fast path
+    # until one fills a queue (link._result RX_FULL); how many.
     taken = 0
-    while link._r != link._w and _middle(link, core, link._ring[link._r]):
+    link._result = RX_TAKEN
+    while link._r != link._w and link._result != RX_FULL and _middle(link, core):
         taken += 1
     return taken
 
 
-def _middle(link, core, frame):
-    # True when the core took `frame`, at link._r, as a middle packet (link._r moved on).
+def _middle(link, core):
+    # True when the core took the frame at link._r as a packet that continues a message
+    # (link._r moved on); link._result what the core said of it.
+    frame = link._ring[link._r]
+    if frame[RX_PACKET_AT + FLAGS_AT] & FLAG_SOM or link._gaps[link._r]:
+        return False
+    link._result = core.receive_middle(frame, RX_PACKET_AT, link._lengths[link._r] - RX_FRAMING)
+    if not link._result:
+        return False
+    link._result = core.hand_on() if link._result == LAST else RX_TAKEN
     r = link._r
-    if frame[RX_PACKET_AT + FLAGS_AT] & (FLAG_SOM | FLAG_EOM) or link._gaps[r]:
-        return False
-    if not core.receive_middle(frame, RX_PACKET_AT, link._lengths[r] - RX_FRAMING):
-        return False
     if frame[RX_PACKET_AT + SRC_EID_AT] | frame[RX_SOURCE_AT] << 8 != link._last_from:
         link._learn(frame)
     r += 1
