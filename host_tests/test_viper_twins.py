@@ -919,11 +919,17 @@ def test_frame_span_is_frame_packet_without_its_range_check():
 
 
 class _ScriptedStream:
-    # A UART's writing side whose writes take, in turn, what `answers` says: None for the
-    # whole rest, a count, OSError, or "full" (a full non-blocking stream: None).
+    # A UART whose writes take, in turn, what `answers` says: None for the whole rest, a
+    # count, OSError, or "full" (a full non-blocking stream: None); nothing to read.
     def __init__(self, answers):
         self.answers = list(answers)
         self.written = bytearray()
+
+    def any(self):
+        return 0
+
+    def readinto(self, buf, n):
+        return 0
 
     def write(self, buf, off=0, n=None):
         answer = self.answers.pop(0) if self.answers else 0
@@ -1018,9 +1024,11 @@ def _deframed(deframe):
         full += link.counters.ring_full
         results.append(link.counters.as_dict())
         results.append((list(link._ring), list(link._lengths), list(link._gaps)))
-        results.append(
-            [getattr(link, n) for n in ("_state", "_pos", "_count", "_w", "_r", "_gap")]
-        )
+        state = list(link._rx)
+        del state[deframer.CRC_AT]  # (the viper deframe's alone)
+        state.append(link._w)
+        state.append(link._r)
+        results.append(state)
     assert queued > 100 and dropped > 100 and full > 5, (queued, dropped, full)
     return results
 

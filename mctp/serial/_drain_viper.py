@@ -13,17 +13,21 @@ _len = len  # [builtin-global]
 
 @micropython.viper
 def drain(link, core) -> int:
-    ring = link._ring
-    size = int(_len(ring))
+    # (_w read once: frames the IRQ queues meanwhile wait for the next call)
     r = int(link._r)
+    w = int(link._w)
+    ring = link._ring
+    gaps = ptr8(link._gaps)
+    lengths = ptr16(link._lengths)
+    size = int(_len(ring))
     taken = 0
-    while r != int(link._w):
+    while r != w:
         frame = ring[r]
         if ptr8(frame)[_FLAGS_AT] & _FLAG_SOM_EOM:
             break
-        if ptr8(link._gaps)[r]:
+        if gaps[r]:
             break
-        if not core.receive_middle(frame, 0, int(ptr16(link._lengths)[r])):
+        if not core.receive_middle(frame, 0, lengths[r]):
             break
         r += 1
         if r == size:
