@@ -241,11 +241,15 @@ class StreamClient(CallClient):
         self._unread_off = left + self.deframer.feed(self._chunk, left, self._unread_end - left)
 
     def _read(self):
-        # What the stream has, into the chunk; how many bytes.
+        # What the stream has, straight into the deframer when it holds nothing (an answer
+        # that came whole is copied once), else into the chunk; how many bytes.
         avail = self.stream.any()
         if avail:
-            self._unread_off = 0
-            self._unread_end = self.stream.readinto(self._chunk, min(avail, CHUNK))
+            if self.deframer.n:
+                self._unread_off = 0
+                self._unread_end = self.stream.readinto(self._chunk, min(avail, CHUNK))
+            else:
+                self.deframer.read(self.stream, avail)
         return avail
 
     def _send_cancel(self):

@@ -80,11 +80,15 @@ class Peer:
         self.unread_off = left + self.deframer.feed(self.chunk, left, self.unread_end - left)
 
     def read(self):
-        # What the stream has, into the chunk; how many bytes.
+        # What the stream has, straight into the deframer when it holds nothing (a request
+        # that came whole is copied once), else into the chunk; how many bytes.
         avail = self.stream.any()
         if avail:
-            self.unread_off = 0
-            self.unread_end = self.stream.readinto(self.chunk, min(avail, CHUNK))
+            if self.deframer.n:
+                self.unread_off = 0
+                self.unread_end = self.stream.readinto(self.chunk, min(avail, CHUNK))
+            else:
+                self.deframer.read(self.stream, avail)
         return avail
 
     def bad_frames(self):
@@ -219,7 +223,9 @@ class StreamService:
         while i < len(self.peers):
             peer = self.peers[i]
             self._guarded(peer)
-            if getattr(peer.stream, "closed", False) or self._stalled(peer):
+            if getattr(peer.stream, "closed", False) or (
+                peer.out_off < peer.out_len and self._stalled(peer)  # (an answer in flight)
+            ):
                 self._drop(peer)  # the client has gone, or stopped reading
                 continue
             i += 1
@@ -249,7 +255,7 @@ class StreamService:
             self.peers.remove(peer)
 
     def _serve(self, peer):
-        if not self._write_answer(peer):
+        if peer.out_off < peer.out_len and not self._write_answer(peer):
             return
         if peer.answer_owed and peer.conn.ready:
             self._respond(peer)
