@@ -148,10 +148,9 @@ def _start(buf, need, first):
     if len(buf) < need:
         raise WireError(WireError.BUFFER_TOO_SMALL, need)
     buf[0] = first
-    i = 1
-    while i < WIRE_HEADER_SIZE:
-        buf[i] = 0
-        i += 1
+    # (One statement, not a loop: bytes 1..11.)
+    buf[1] = buf[2] = buf[3] = buf[4] = buf[5] = buf[6] = buf[7] = buf[8] = buf[9] = 0
+    buf[10] = buf[11] = 0
 
 
 def _start_payload(buf, length):

@@ -19,6 +19,10 @@ from ..api import Call, Handle
 from ..errors import ResponseCode
 from ..ops import OP_GET_EID, OP_LISTENER, OP_MALFORMED, OP_RECV, OP_REQ, OP_SEND
 from ..wire import (
+    FLAG_HAS_EID,
+    FLAG_HAS_HANDLE,
+    FLAG_HAS_TAG,
+    FLAG_IC,
     WIRE_HEADER_SIZE,
     MctpRequestHeader,
     decode_recv_capacity,
@@ -62,12 +66,13 @@ class WireAdapter:
         call = self._call
         call.op = hdr.op
         call.msg_type = hdr.msg_type
-        call.ic = hdr.ic()
+        # (The flags read here, not through hdr.ic() and the has_ methods: a call each.)
+        call.ic = bool(hdr.flags & FLAG_IC)
         # REQ and SET_EID carry their EID without the flag; a send's is optional.
-        call.eid = hdr.eid if hdr.has_eid() or call.op != OP_SEND else None
-        call.tag = hdr.tag if hdr.has_tag() else None
+        call.eid = hdr.eid if hdr.flags & FLAG_HAS_EID or call.op != OP_SEND else None
+        call.tag = hdr.tag if hdr.flags & FLAG_HAS_TAG else None
         call.handle = None
-        if hdr.has_handle():
+        if hdr.flags & FLAG_HAS_HANDLE:
             call.handle = self._handle
             call.handle.value = hdr.handle
         if call.op == OP_SEND:

@@ -362,9 +362,7 @@ class StreamClient(CallClient):
             )
         if call.handle is not None:
             check_handle(call.handle)
-        check_u8(call.msg_type, "msg_type")
-        check_opt_u8(call.eid, "eid")
-        check_opt_u8(call.tag, "tag")
+        # (encode_send checks msg_type, eid and tag, with the same words)
         return encode_send(
             self._req,
             None if call.handle is None else call.handle.value,

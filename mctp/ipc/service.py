@@ -43,7 +43,10 @@ from .framing import (
 )
 
 CHUNK = 256  # bytes read from a stream at a time
-FRAMES_PER_POLL = 4  # requests served per stream per poll, so none starves the others
+# Frames served per stream per poll, so none starves the others. A request ends its stream's
+# turn: its client sends the next only once it has the answer (a cancel or a stray frame may
+# follow; they wait for the next poll), so the stream is not read again for nothing.
+FRAMES_PER_POLL = 4
 STALL_MS = 5000  # an answer a stream takes nothing of for this long: the stream is dropped
 
 
@@ -273,7 +276,8 @@ class StreamService:
                 return
 
     def _frame(self, peer, d):
-        # The deframer's ready frame, served; False when an answer is still being written.
+        # The deframer's ready frame, served; False when the stream's turn ends (a request
+        # taken; an answer still being written).
         kind = d.kind
         if kind == KIND_REQUEST:
             if peer.answer_owed:
@@ -288,8 +292,8 @@ class StreamService:
             d.release()
             if done:
                 self._respond(peer)
-                return self._write_answer(peer)
-            return True
+                self._write_answer(peer)
+            return False
         if kind == KIND_CANCEL:
             peer.cancels += 1
             if peer.answer_owed and not peer.conn.ready:
