@@ -110,6 +110,14 @@ class SocketStream(ReadAhead):
         self.sock.close()
 
 
+def _ready(poller):
+    # Whether `poller` has an event now, without waiting: MicroPython's ipoll allocates
+    # nothing where poll() makes a list each time (a listener is asked on every loop).
+    if _MICROPYTHON:
+        return any(poller.ipoll(0))
+    return bool(poller.poll(0))
+
+
 def _unix_address(path):
     if not _MICROPYTHON:
         return path
@@ -280,7 +288,7 @@ class Listener:
         that cannot be served (no memory for its buffers) too (service.failed). When accept()
         fails (no free descriptor, ...) the error is counted (service.accept_errors) and
         nothing is accepted for BACKOFF_MS."""
-        if self.paused_ms() or (self._waiting is not None and not self._waiting.poll(0)):
+        if self.paused_ms() or (self._waiting is not None and not _ready(self._waiting)):
             return 0
         count = 0
         while True:

@@ -41,7 +41,6 @@ from ..ops import (
     check_opt_u8,
     check_payload,
     check_u8,
-    check_u32,
     check_writable,
     payload_length,
     recv_metadata,
@@ -327,8 +326,7 @@ class StreamClient(CallClient):
 
     def _recv_request(self, handle, timeout_ms, buf):
         check_handle(handle)
-        check_u32(timeout_ms, "timeout_ms")
-        check_writable(buf, "buf")
+        check_writable(buf, "buf")  # (encode_recv checks timeout_ms)
         self._capacity = min(len(buf), MAX_PAYLOAD_SIZE)
         return encode_recv(self._req, handle.value, timeout_ms, self._capacity)
 

@@ -338,5 +338,6 @@ class StreamService:
             if not took:
                 return False
             peer.out_off += took
-            peer.moved = self.server.core.clock()
+            if peer.out_off < peer.out_len:  # (the stall is timed from the last bytes taken)
+                peer.moved = self.server.core.clock()
         return True
