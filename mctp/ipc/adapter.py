@@ -27,14 +27,14 @@ from ..wire import (
     MctpRequestHeader,
     decode_recv_capacity,
     decode_recv_timeout,
-    decode_request_header,
     encode_error_response,
     encode_get_eid_response,
     encode_handle_response,
-    encode_recv_header,
     encode_send_response,
     encode_success_response,
+    encode_recv_header_unchecked,
     recv_trailer_ok,
+    decode_request_header_unchecked,
     request_problem,
 )
 
@@ -62,7 +62,7 @@ class WireAdapter:
 
     def _decode(self, req, length, resp):
         # The wire request, as the adapter's Call.
-        hdr = decode_request_header(req, length, self._hdr)
+        hdr = decode_request_header_unchecked(req, self._hdr)  # (dispatch checked it)
         call = self._call
         call.op = hdr.op
         call.msg_type = hdr.msg_type
@@ -104,7 +104,8 @@ class WireAdapter:
 
 
 def _encode_recv(resp, meta):
-    # (Apart from encode: six arguments from its frame, [frame-limit].)
-    return encode_recv_header(
+    # (Apart from encode: six arguments from its frame, [frame-limit]. The server filled meta
+    # from a packet it took: its fields are bytes.)
+    return encode_recv_header_unchecked(
         resp, meta.msg_type, meta.msg_ic, meta.remote_eid, meta.msg_tag, meta.payload_size
     )
