@@ -44,6 +44,7 @@ _W_AT = const(5)
 _R_AT = const(6)
 _SIZE_AT = const(7)
 _MAX_COUNT_AT = const(8)
+_WAKE_AT = const(9)
 _len = len  # [builtin-global]
 
 
@@ -156,8 +157,8 @@ def deframe(link, buf, n: int) -> int:
                     frame = ring[w]
                     f = ptr8(frame)
                     queued += 1
-                    wake = link._wake
-                    if wake:  # (None or an object with set(): viper has no `is not None`)
+                    if st[_WAKE_AT]:
+                        wake = link._wake
                         wake.set()
         elif b == _FLAG:
             if state == _COUNT:

@@ -89,15 +89,18 @@ R_AT = const(6)  # link._r as last read: _r only moves on towards _w, so the rin
 # while the next _w differs from it, and _r is read again only when it does not
 SIZE_AT = const(7)  # len(link._ring)
 MAX_COUNT_AT = const(8)  # the largest count taken (the link's rx_mtu + 4)
-_FIELDS = const(9)
+WAKE_AT = const(9)  # 1 when link._wake is set (so a link without one never reads it)
+_FIELDS = const(10)
 
 
-def new_state(size, max_count):
+def new_state(size, max_count, wake):
     """The deframer's state for a link whose ring has `size` frames of `max_count` packet
-    bytes and FCS each: in HUNT, nothing written, at ring position 0."""
+    bytes and FCS each, and `wake` (None or not): in HUNT, nothing written, at ring position
+    0."""
     state = array("H", bytes(2 * _FIELDS))
     state[SIZE_AT] = size
     state[MAX_COUNT_AT] = max_count
+    state[WAKE_AT] = wake is not None
     return state
 
 
@@ -223,7 +226,7 @@ def _queue(link, st, count):
     st[GAP_AT] = 0
     st[W_AT] = w
     link._w = w
-    if link._wake is not None:
+    if st[WAKE_AT]:
         link._wake.set()
     return True
 

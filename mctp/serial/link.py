@@ -107,7 +107,7 @@ class SerialLink(RingLink):
         # deframer's state (mctp.serial.deframer.new_state).
         max_count = TRANSPORT_HEADER_SIZE + rx_mtu
         super().__init__(ring, max_count + 2, wake)
-        self._rx = new_state(ring, max_count)
+        self._rx = new_state(ring, max_count, wake)
         self._chunk = bytearray(CHUNK)  # what one read of the stream takes
         # The stream's reading methods, bound once (each read then looks up neither the stream
         # nor its method).
