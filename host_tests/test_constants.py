@@ -95,7 +95,8 @@ COPIES = (
         "mctp.serial.framing",
         "FLAG ESCAPE ESCAPED_BIT REVISION FCS_AFTER_REVISION FRAMING",
     ),
-    ("mctp.serial._drain_viper", "mctp.core.packet", "FLAGS_AT"),
+    ("mctp.serial._deliver_viper", "mctp.core.packet", "FLAGS_AT"),
+    ("mctp.serial._deliver_viper", "mctp.core.link", "RX_FULL"),
     (
         "mctp.serial._deframer_viper",
         "mctp.serial.framing",
@@ -120,6 +121,7 @@ def _derived():
 
     return (
         ("mctp.i2c._ring_viper", "_FLAG_SOM_EOM", packet.FLAG_SOM | packet.FLAG_EOM),
+        ("mctp.serial._deliver_viper", "_FLAG_SOM_EOM", packet.FLAG_SOM | packet.FLAG_EOM),
         (
             "mctp.i2c.link",
             "_TRIGGERS",

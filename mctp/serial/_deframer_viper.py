@@ -1,8 +1,9 @@
 # The viper deframe() used on MicroPython (see mctp.serial.deframer, which imports it under
 # try/except and says what it does): the same state machine, with the state in native ints for
 # the whole call (read from and written back to link._rx through a pointer), the FCS computed
-# as the packet is written and the queueing inline; a packet's plain bytes go in one call of plain_span (Thumb machine
-# code) or, without it, of plain_run. (Its drain is _drain_viper's.)
+# as the packet is written and the queueing inline; a packet's plain bytes go in one call of
+# plain_span (Thumb machine code) or, without it, of plain_run. (Its deliver is
+# _deliver_viper's.)
 
 import micropython
 

@@ -26,19 +26,21 @@
 # the next frame's opening flag (HDLC allows one flag between frames; Linux and libmctp send
 # two), and any number of flags may come between frames.
 #
-# The link's poll: drain(link, core) hands the packets at the ring's read end to
-# core.receive_middle (the core's fast path) for as long as they are middle packets of a
-# message (neither SOM nor EOM), the core takes them and no frame was lost just before; it moves
-# link._r on and returns how many it took. The first packet it leaves goes through poll's full
-# path (core.receive), as the I2C ring's drain does.
+# The link's poll: deliver(link, core) hands the packets at the ring's read end to the core, in
+# order: a middle packet of a message (neither SOM nor EOM) that follows no drop to
+# core.receive_middle (the core's fast path), any other, or one the fast path refuses, to
+# core.receive (after core.abort_link when bytes were lost before it). It moves link._r on
+# after each and returns how many it handed over, or, when it stopped because the core
+# answered RX_FULL, -1 minus that (the rest wait in the ring for the next poll).
 #
-# Boards use the viper deframe and drain; the pure-Python ones give the same results
+# Boards use the viper deframe and deliver; the pure-Python ones give the same results
 # ([viper-twin]). The viper deframe hands a packet's plain bytes to plain_span (Thumb boards) or
 # plain_run in one call; plain_run_py is their twin.
 
 from array import array
 
 from .._compat import const
+from ..core.link import RX_FULL, RX_TAKEN
 from ..core.packet import FLAG_EOM, FLAG_SOM, FLAGS_AT
 from .framing import ESCAPE, ESCAPED_BIT, FCS_AFTER_REVISION, FLAG, MIN_COUNT, REVISION
 from .framing import fcs16, fcs_byte
@@ -247,31 +249,36 @@ def plain_run_py(frame, i, buf, packed):
     return (i - packed) | crc << 7
 
 
-def drain_py(link, core):
+def deliver_py(link, core):
     taken = 0
-    while link._r != link._w and _middle(link, core, link._ring[link._r]):
+    while link._r != link._w:
         taken += 1
+        if _hand_over(link, core, link._r) == RX_FULL:
+            return -1 - taken
     return taken
 
 
-def _middle(link, core, frame):
-    # True when the core took `frame`, at link._r, as a middle packet (link._r moved on).
-    r = link._r
-    if frame[FLAGS_AT] & (FLAG_SOM | FLAG_EOM) or link._gaps[r]:
-        return False
-    if not core.receive_middle(frame, 0, link._lengths[r]):
-        return False
-    r += 1
-    link._r = 0 if r == len(link._ring) else r
-    return True
+def _hand_over(link, core, r):
+    # The packet at ring position r to the core, and link._r moved on; what the core said
+    # (RX_TAKEN for the fast path's).
+    if not (link._ring[r][FLAGS_AT] & (FLAG_SOM | FLAG_EOM) or link._gaps[r]) and (
+        core.receive_middle(link._ring[r], 0, link._lengths[r])
+    ):
+        link._r = 0 if r + 1 == len(link._ring) else r + 1
+        return RX_TAKEN
+    if link._gaps[r]:
+        core.abort_link(link)  # bytes were lost just before this packet
+    result = core.receive(link, link._ring[r], 0, link._lengths[r], 0)
+    link._r = 0 if r + 1 == len(link._ring) else r + 1
+    return result
 
 
 try:
     from ._deframer_viper import deframe, plain_run
-    from ._drain_viper import drain
+    from ._deliver_viper import deliver
 except (ImportError, SyntaxError):
     deframe = deframe_py
-    drain = drain_py
+    deliver = deliver_py
     plain_run = plain_run_py
 
 try:

@@ -16,10 +16,10 @@
 # (MicroPython disables a handler for good after one).
 
 from .._compat import const, ticks_diff, ticks_ms
-from ..core.link import RX_FULL, RX_TAKEN, RingLink
+from ..core.link import RingLink
 from ..core.packet import BASELINE_MTU, TRANSPORT_HEADER_SIZE
 from ..counters import Counters
-from .deframer import DROP_NAMES, GAP_AT, SKIP, STATE_AT, deframe, drain, new_state
+from .deframer import DROP_NAMES, GAP_AT, SKIP, STATE_AT, deframe, deliver, new_state
 from .framing import MAX_MTU, MAX_RX_MTU, frame_packet, frame_size
 
 # Packets the receive ring holds by default: a 1024-byte message in 64-byte packets, and four
@@ -157,7 +157,7 @@ class SerialLink(RingLink):
 
     # mctp.serial.deframer's, as methods.
     _deframe = deframe  # (buf, n): bytes into the ring
-    _drain = drain  # (core): middle packets into the core
+    _deliver = deliver  # (core): the ring's packets into the core
 
     def _drop(self, reason):
         self._rx[GAP_AT] = 1
@@ -195,35 +195,23 @@ class SerialLink(RingLink):
         # Packets in the ring first; then, without an IRQ, more bytes while the ring is
         # empty, at most as many as can complete the frames it has room for, and at most a
         # ring's worth of reads: a peer that never stops sending must not keep poll here.
+        # The packets handed over are counted once, at the end.
         reads = len(self._ring)
-        while not self._deliver(core):
+        taken = 0
+        while True:
+            got = self._deliver(core)
+            if got < 0:  # the core said RX_FULL: the rest wait for the next poll
+                taken -= got + 1
+                break
+            taken += got
             if self.irq or not reads:
                 if not reads and self._wake is not None:
                     # Bytes may still wait, where no poller can see them (a host stream's own
                     # buffer): the stack task comes back for them.
                     self._wake.set()
-                return
+                break
             if not self._read(self._poll_bytes):
-                return
+                break
             reads -= 1
-
-    def _deliver(self, core):
-        # Hands the ring's packets to the core; True when it stopped at RX_FULL. The frames it
-        # handed over are counted once, at the end.
-        taken = 0
-        result = RX_TAKEN
-        while self._r != self._w:
-            # Middle packets straight into the core's fast path, as many as come in a row.
-            taken += self._drain(core)
-            if self._r == self._w:
-                break
-            taken += 1
-            if self._gaps[self._r]:
-                core.abort_link(self)  # bytes were lost just before this packet
-            result = core.receive(self, self._ring[self._r], 0, self._lengths[self._r], 0)
-            self._r = (self._r + 1) % len(self._ring)
-            if result == RX_FULL:
-                break
         if taken:
             self.counters.rx_frames += taken
-        return result == RX_FULL
