@@ -47,6 +47,7 @@ TWINS = (
     (framing, "frame_packet"),
     (deframer, "deframe"),
     (deframer, "deliver"),
+    (deframer, "read"),
     (deframer, "plain_run"),
     (fcs, "fcs16"),
 )
@@ -1120,6 +1121,34 @@ def _frames_written(transmit):
 
 def test_i2c_transmit_seals_writes_and_retries_each_frame():
     _pure_then_viper(i2c_link, "transmit", _frames_written)
+
+
+def _serial_reads(read):
+    # Frames waiting in a stream, read `most` bytes at a time: what each read took, what the
+    # deframer queued, and a stream that has nothing (0) or says it has and gives None.
+    results = []
+    pipe = SerialPipe()
+    link = SerialLink(pipe.a, ring=8)
+    line = b"".join(framing.encode_frame(request(seq, bytes(20))) for seq in range(3))
+    pipe.b.write(line, 0, len(line))
+    for most in (1, 7, 40, 128, 128):
+        results.append((read(link, most), link._w))
+    assert sum(r[0] for r in results) == len(line) and link._w == 3
+
+    class Liar:  # any() says there are bytes, readinto() finds none
+        def any(self):
+            return 5
+
+        def readinto(self, buf, n):
+            return None
+
+    liar = SerialLink(Liar())
+    results.append((read(liar, 128), liar._w, read(link, 128)))
+    return results
+
+
+def test_the_serial_read_takes_at_most_what_it_is_told_through_the_deframer():
+    _pure_then_viper(deframer, "read", _serial_reads)
 
 
 def _serial_deliver(deliver):

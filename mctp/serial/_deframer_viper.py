@@ -2,8 +2,8 @@
 # try/except and says what it does): the same state machine, with the state in native ints for
 # the whole call (read from and written back to link._rx through a pointer), the FCS computed
 # as the packet is written and the queueing inline; a packet's plain bytes go in one call of
-# plain_span (Thumb machine code) or, without it, of plain_run. (Its deliver is
-# _deliver_viper's.)
+# plain_span (Thumb machine code) or, without it, of plain_run. And the viper read(), the
+# stream's bytes into it. (The deliver is _deliver_viper's.)
 
 import micropython
 
@@ -47,6 +47,7 @@ _SIZE_AT = const(7)
 _MAX_COUNT_AT = const(8)
 _WAKE_AT = const(9)
 _len = len  # [builtin-global]
+_NONE = None  # an object, for `is` (viper's None is of its own type)
 
 
 @micropython.viper
@@ -195,3 +196,19 @@ def deframe(link, buf, n: int) -> int:
     st[_COUNT_AT] = count
     st[_CRC_AT] = crc
     return queued
+
+
+@micropython.viper
+def read(link, most: int) -> int:
+    n = int(link._any())
+    if n == 0:
+        return 0
+    if n > most:
+        n = most
+    chunk = link._chunk
+    got = link._readinto(chunk, n)
+    if got is _NONE:  # (a non-blocking stream with nothing after all)
+        return 0
+    n = int(got)
+    link._deframe(chunk, n)
+    return n

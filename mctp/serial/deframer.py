@@ -26,6 +26,10 @@
 # the next frame's opening flag (HDLC allows one flag between frames; Linux and libmctp send
 # two), and any number of flags may come between frames.
 #
+# The link's reads: read(link, most) takes up to `most` (at most CHUNK) of the bytes the stream
+# holds (link._any(), link._readinto(), its bound methods) into link._chunk and through
+# link._deframe; it returns how many.
+#
 # The link's poll: deliver(link, core) hands the packets at the ring's read end to the core, in
 # order: a middle packet of a message (neither SOM nor EOM) that follows no drop to
 # core.receive_middle (the core's fast path), any other, or one the fast path refuses, to
@@ -33,7 +37,7 @@
 # after each and returns how many it handed over, or, when it stopped because the core
 # answered RX_FULL, -1 minus that (the rest wait in the ring for the next poll).
 #
-# Boards use the viper deframe and deliver; the pure-Python ones give the same results
+# Boards use the viper deframe, read and deliver; the pure-Python ones give the same results
 # ([viper-twin]). The viper deframe hands a packet's plain bytes to plain_span (Thumb boards) or
 # plain_run in one call; plain_run_py is their twin.
 
@@ -249,6 +253,15 @@ def plain_run_py(frame, i, buf, packed):
     return (i - packed) | crc << 7
 
 
+def read_py(link, most):
+    n = link._any()
+    if not n:
+        return 0
+    n = link._readinto(link._chunk, n if n < most else most) or 0
+    link._deframe(link._chunk, n)
+    return n
+
+
 def deliver_py(link, core):
     taken = 0
     while link._r != link._w:
@@ -274,11 +287,12 @@ def _hand_over(link, core, r):
 
 
 try:
-    from ._deframer_viper import deframe, plain_run
+    from ._deframer_viper import deframe, plain_run, read
     from ._deliver_viper import deliver
 except (ImportError, SyntaxError):
     deframe = deframe_py
     deliver = deliver_py
+    read = read_py
     plain_run = plain_run_py
 
 try:

@@ -19,7 +19,7 @@ from .._compat import const, ticks_diff, ticks_ms
 from ..core.link import RingLink
 from ..core.packet import BASELINE_MTU, TRANSPORT_HEADER_SIZE
 from ..counters import Counters
-from .deframer import DROP_NAMES, GAP_AT, SKIP, STATE_AT, deframe, deliver, new_state
+from .deframer import DROP_NAMES, GAP_AT, SKIP, STATE_AT, deframe, deliver, new_state, read
 from .framing import MAX_MTU, MAX_RX_MTU, frame_packet, frame_size
 
 # Packets the receive ring holds by default: a 1024-byte message in 64-byte packets, and four
@@ -157,21 +157,12 @@ class SerialLink(RingLink):
 
     # mctp.serial.deframer's, as methods.
     _deframe = deframe  # (buf, n): bytes into the ring
+    _read = read  # (most): the stream's bytes, up to `most`, through _deframe; how many
     _deliver = deliver  # (core): the ring's packets into the core
 
     def _drop(self, reason):
         self._rx[GAP_AT] = 1
         self.counters.bump(DROP_NAMES[reason - 1])
-
-    def _read(self, most):
-        # Up to `most` (at most CHUNK) of the bytes the stream holds, through the deframer; how
-        # many it read.
-        n = self._any()
-        if not n:
-            return 0
-        n = self._readinto(self._chunk, n if n < most else most) or 0
-        self._deframe(self._chunk, n)
-        return n
 
     def _irq(self, stream):
         # A hard IRQ lands on top of whatever the stack is doing: everything the UART holds is
