@@ -31,13 +31,18 @@ import sys
 
 from .._compat import sleep_ms, ticks_add, ticks_diff, ticks_ms
 from ..ipc.client import TIMEOUT_MS
-from ..ipc.service import CHUNK
+from ..ipc.framing import FRAME_OVERHEAD
+from ..wire import MAX_REQUEST_SIZE
 from .i2c_udp import bind
 from .read_ahead import ReadAhead
 
 _MICROPYTHON = sys.implementation.name == "micropython"
 BUFFER = 4096  # a client's read-ahead (answers of up to 1,044 bytes, taken whole)
-SERVED_BUFFER = BUFFER  # XX
+# A served connection's, the largest request frame: a 1 KiB request comes in one read from the
+# socket and goes straight into the service's deframer (Deframer.read), where a 256-byte
+# read-ahead took five reads and a copy through the service's chunk each (788 bytes more a
+# connection).
+SERVED_BUFFER = MAX_REQUEST_SIZE + FRAME_OVERHEAD
 BACKOFF_MS = 250  # after accept() failed, the listener accepts nothing for this long
 _EISCONN = getattr(errno, "EISCONN", 106)  # (the unix port's errno has no name for it)
 _CONNECT_RETRY_MS = 10  # a full UNIX backlog refuses at once (EAGAIN): tried again this often
