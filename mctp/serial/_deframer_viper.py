@@ -210,5 +210,5 @@ def read(link, most: int) -> int:
     if got is _NONE:  # (a non-blocking stream with nothing after all)
         return 0
     n = int(got)
-    link._deframe(chunk, n)
+    deframe(link, chunk, n)  # (link._deframe's: this module's, found in its globals)
     return n
