@@ -40,7 +40,6 @@ _MIDDLE = const(1)
 _LAST = const(2)
 _len = len  # [builtin-global]
 _ONE = 1  # an object, for arithmetic on objects
-_SERIAL_MASK = const(0x3FFFFFFF)  # routes' [small-int] serials
 
 
 @micropython.viper
@@ -228,7 +227,9 @@ def oldest_reply(serials, newest: int) -> int:
         serial = s[i]
         if serial < 0:
             return i
-        age = (newest - serial) & _SERIAL_MASK
+        # (newest - serial) & routes' _SERIAL_MASK (30 bits), by shifts: the mask is a 32-bit
+        # constant the M0 would load from beside the code ([armv6m-literal]).
+        age = int(uint((newest - serial) << 2) >> 2)
         if age > oldest_age:
             oldest = i
             oldest_age = age
