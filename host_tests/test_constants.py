@@ -104,7 +104,8 @@ COPIES = (
         "mctp.serial.framing",
         "FLAG ESCAPE ESCAPED_BIT REVISION FCS_AFTER_REVISION FRAMING",
     ),
-    ("mctp.serial._drain_viper", "mctp.core.packet", "FLAGS_AT"),
+    ("mctp.serial._deliver_viper", "mctp.core.packet", "FLAGS_AT"),
+    ("mctp.serial._deliver_viper", "mctp.core.link", "RX_FULL"),
     (
         "mctp.serial._deframer_viper",
         "mctp.serial.framing",
@@ -115,7 +116,8 @@ COPIES = (
         "mctp.serial.deframer",
         (
             "HUNT SKIP OPENED CLOSED COUNT DATA ESCAPED FCS_HIGH FCS_LOW CLOSING BAD_FCS BAD_REVISION"
-            " BAD_COUNT TRUNCATED TOO_LONG TOO_SHORT BAD_ESCAPE NOISE RING_FULL"
+            " BAD_COUNT TRUNCATED TOO_LONG TOO_SHORT BAD_ESCAPE NOISE RING_FULL STATE_AT POS_AT"
+            " COUNT_AT CRC_AT GAP_AT W_AT R_AT SIZE_AT MAX_COUNT_AT WAKE_AT"
         ),
     ),
 )
@@ -131,6 +133,7 @@ def _derived():
         ("mctp.server.server", "_SUCCESS", ResponseCode.SUCCESS),
         ("mctp.server.direct", "_SUCCESS", ResponseCode.SUCCESS),
         ("mctp.host._loopback_viper", "_FLAG_SOM_EOM", packet.FLAG_SOM | packet.FLAG_EOM),
+        ("mctp.serial._deliver_viper", "_FLAG_SOM_EOM", packet.FLAG_SOM | packet.FLAG_EOM),
         (
             "mctp.i2c.link",
             "_TRIGGERS",

@@ -8,25 +8,27 @@ from mctp.core.core import Core
 
 
 def test_the_i2c_and_serial_links_share_one_receive_ring():
-    # One class owns the ring's fields, pending() and the queueing: each binding's ring keeps
-    # one position empty, and a drop marks the next frame queued.
+    # One class owns the ring's fields and pending(); the I2C link queues with its _queue, the
+    # serial deframer with its own (its gap mark and ring position in its state): each
+    # binding's ring keeps one position empty, and a drop marks the next frame queued.
     from mctp.core.link import RingLink  # noqa: PLC0415
     from mctp.host.i2c_sim import SimBus, TargetSim  # noqa: PLC0415
     from mctp.host.serial_pipe import SerialPipe  # noqa: PLC0415
     from mctp.i2c import I2CLink  # noqa: PLC0415
     from mctp.serial import SerialLink  # noqa: PLC0415
+    from mctp.serial.deframer import _queue  # noqa: PLC0415
 
     i2c = I2CLink(SimBus().controller(), TargetSim(0x10), 0x10, ring=3)
     serial = SerialLink(SerialPipe().a, ring=3)
-    for link in (i2c, serial):
+    for link, queue in ((i2c, i2c._queue), (serial, lambda n: _queue(serial, serial._rx, n))):
         assert isinstance(link, RingLink)
-        for name in ("pending", "_queue"):
-            assert getattr(type(link), name) is getattr(RingLink, name)
-        assert link._queue(7) and link._queue(9) and not link._queue(11)
+        assert type(link).pending is RingLink.pending
+        assert queue(7) and queue(9) and not queue(11)
         assert link.pending() == 2 and list(link._lengths) == [7, 9, 0]
         link._r = 1
         link._drop(1)
-        assert link._queue(11) and link._gaps[2] == 1 and link.counters.total() == 1
+        assert queue(11) and link._gaps[2] == 1 and link.counters.total() == 1
+    assert type(i2c)._queue is RingLink._queue
 
 
 def test_the_server_and_the_control_responder_offer_the_core_its_upcalls():

@@ -1,11 +1,11 @@
 # The IPC stream over sockets (mctp.host.ipc_sockets): socket pairs, a unix-socket listener
 # serving connecting clients and taking over a dead server's socket, a server in another
 # process and its restart, connections the listener cannot serve closed, a failing accept
-# counted, and a connect that gives up.
+# counted, a connect that gives up, and a listener asked with nobody waiting allocating nothing.
 
 from endpoints import pattern
 from test_ipc_service import Rig
-from testing import needs_socket, raises
+from testing import heap_locked, needs_socket, raises
 
 from mctp import Stack
 from mctp.errors import MctpError, ResponseCode
@@ -100,6 +100,30 @@ def _unix_socket_path(what):
 
     raw = os.urandom(4)
     return "/tmp/mctp-%s-%02x%02x%02x%02x.sock" % (what, raw[0], raw[1], raw[2], raw[3])
+
+
+def test_a_listener_asked_while_nobody_connects_allocates_nothing():
+    # A server's loop asks its listener on every turn: with nobody waiting the question
+    # allocates nothing (the unix port's poll() made a list each time), and a client that
+    # then connects is taken.
+    needs_socket()
+    from mctp.host.ipc_sockets import Listener, connect_unix  # noqa: PLC0415
+
+    rig = Rig()
+    path = _unix_socket_path("idle")
+    listener = Listener.unix(path)
+    try:
+        listener.accept_into(rig.service)
+        added = 0
+        with heap_locked():
+            for _ in range(10):
+                added += listener.accept_into(rig.service)
+        assert added == 0
+        client = connect_unix(path)
+        assert listener.accept_into(rig.service) == 1 and len(rig.service.peers) == 1
+        client.close()
+    finally:
+        listener.close()
 
 
 def test_unix_listener_takes_over_a_dead_servers_socket_but_never_a_live_one_or_a_file():

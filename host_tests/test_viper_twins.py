@@ -56,7 +56,8 @@ TWINS = (
     (timers, "until_expiry"),
     (framing, "frame_packet"),
     (deframer, "deframe"),
-    (deframer, "drain"),
+    (deframer, "deliver"),
+    (deframer, "read"),
     (deframer, "plain_run"),
     (fcs, "fcs16"),
 )
@@ -1161,11 +1162,17 @@ def test_frame_span_is_frame_packet_without_its_range_check():
 
 
 class _ScriptedStream:
-    # A UART's writing side whose writes take, in turn, what `answers` says: None for the
-    # whole rest, a count, OSError, or "full" (a full non-blocking stream: None).
+    # A UART whose writes take, in turn, what `answers` says: None for the whole rest, a
+    # count, OSError, or "full" (a full non-blocking stream: None); nothing to read.
     def __init__(self, answers):
         self.answers = list(answers)
         self.written = bytearray()
+
+    def any(self):
+        return 0
+
+    def readinto(self, buf, n):
+        return 0
 
     def write(self, buf, off=0, n=None):
         answer = self.answers.pop(0) if self.answers else 0
@@ -1260,9 +1267,11 @@ def _deframed(deframe):
         full += link.counters.ring_full
         results.append(link.counters.as_dict())
         results.append((list(link._ring), list(link._lengths), list(link._gaps)))
-        results.append(
-            [getattr(link, n) for n in ("_state", "_pos", "_count", "_w", "_r", "_gap")]
-        )
+        state = list(link._rx)
+        del state[deframer.CRC_AT]  # (the viper deframe's alone)
+        state.append(link._w)
+        state.append(link._r)
+        results.append(state)
     assert queued > 100 and dropped > 100 and full > 5, (queued, dropped, full)
     return results
 
@@ -1356,9 +1365,39 @@ def test_i2c_transmit_seals_writes_and_retries_each_frame():
     _pure_then_viper(i2c_link, "transmit", _frames_written)
 
 
-def _serial_drain(drain):
-    # A 5-packet message from EID 9 over a serial line: the drain takes the three middle
-    # packets and leaves the first and last to poll's full path; a packet after a gap too.
+def _serial_reads(read):
+    # Frames waiting in a stream, read `most` bytes at a time: what each read took, what the
+    # deframer queued, and a stream that has nothing (0) or says it has and gives None.
+    results = []
+    pipe = SerialPipe()
+    link = SerialLink(pipe.a, ring=8)
+    line = b"".join(framing.encode_frame(request(seq, bytes(20))) for seq in range(3))
+    pipe.b.write(line, 0, len(line))
+    for most in (1, 7, 40, 128, 128):
+        results.append((read(link, most), link._w))
+    assert sum(r[0] for r in results) == len(line) and link._w == 3
+
+    class Liar:  # any() says there are bytes, readinto() finds none
+        def any(self):
+            return 5
+
+        def readinto(self, buf, n):
+            return None
+
+    liar = SerialLink(Liar())
+    results.append((read(liar, 128), liar._w, read(link, 128)))
+    return results
+
+
+def test_the_serial_read_takes_at_most_what_it_is_told_through_the_deframer():
+    _pure_then_viper(deframer, "read", _serial_reads)
+
+
+def _serial_deliver(deliver):
+    # A 5-packet message from EID 9 over a serial line: the three middle packets go through the
+    # core's fast path, the first and last through its full path, in order; a middle packet
+    # after a gap through the full path too (which aborts what it continues); and the
+    # hand-over stops where the core says RX_FULL.
     line = bytearray()
     for seq in range(5):
         som_eom = (0x80 if seq == 0 else 0) | (0x40 if seq == 4 else 0)
@@ -1367,19 +1406,24 @@ def _serial_drain(drain):
     core, sink, _link, _clock = make_core()
     link = core.add_link(SerialLink(SerialPipe().a))
     core.add_route(9, 9, link)
-    link._drain = lambda core: drain(link, core)
+    link._deliver = lambda core: deliver(link, core)
     link._deframe(line, len(line))
-    assert drain(link, core) == 0  # the first packet is the full path's
-    link.poll(core)  # which drains the middle ones with this version
-    assert link.counters.rx_frames == 5 and link._r == link._w == 5
+    full_path = []  # the flags of the packets given to core.receive
+    receive = core.receive
+    core.receive = lambda *args: full_path.append(args[1][3] & 0xF0) or receive(*args)
+    assert deliver(link, core) == 5 and link._r == link._w == 5
+    assert full_path == [0x80, 0x40]
     assert core.counters.rx_packets == 5
     assert sink.messages[0][5] == bytes(range(63)) + bytes(range(64)) * 4
-    # A middle packet after a lost frame: left for poll, which aborts what it continues.
     link._deframe(line[74:148], 74)
     link._gaps[link._r] = 1
-    assert drain(link, core) == 0
+    assert deliver(link, core) == 1 and full_path == [0x80, 0x40, 0x10]
+    # The core full after the first packet: the rest wait.
+    link._deframe(line, len(line))
+    core.receive = lambda *args: 2  # RX_FULL
+    assert deliver(link, core) == -2 and link._w - link._r == 4  # (-1 - 1: RX_FULL)
     return link.counters.as_dict(), core.counters.as_dict(), link._r
 
 
-def test_the_serial_drain_hands_the_middle_packets_to_the_core_and_leaves_the_rest():
-    _pure_then_viper(deframer, "drain", _serial_drain)
+def test_the_serial_deliver_hands_the_packets_to_the_core_middle_ones_by_its_fast_path():
+    _pure_then_viper(deframer, "deliver", _serial_deliver)

@@ -94,6 +94,23 @@ def test_decoders_refill_a_caller_owned_header():
     assert (hdr.op, hdr.msg_type, hdr.eid) == (ops.OP_LISTENER, 5, 0)
 
 
+def test_the_servers_unchecked_codec_steps_give_what_the_checked_ones_do():
+    # A server checks a request with request_problem first and encodes received messages'
+    # values it produced: the unchecked steps give the same header and bytes.
+    buf = bytearray(32)
+    n = wire.encode_send(buf, 0x1234, 1, 42, 7, True, b"")
+    checked = wire.decode_request_header(buf, n)
+    hdr = wire.decode_request_header_unchecked(buf, wire.MctpRequestHeader())
+    fields = ("op", "flags", "msg_type", "eid", "handle", "tag")
+    assert [getattr(hdr, f) for f in fields] == [getattr(checked, f) for f in fields]
+    one = bytearray(b"\xaa" * 40)
+    other = bytearray(b"\xaa" * 40)
+    for ic in (True, False):
+        assert wire.encode_recv_header(one, 1, ic, 8, 3, 16) == 28
+        assert wire.encode_recv_header_unchecked(other, 1, ic, 8, 3, 16) == 28
+        assert one == other
+
+
 # Every request encoder.
 
 

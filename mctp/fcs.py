@@ -47,9 +47,14 @@ def _reversed_bits(b):
 
 def fcs16_binascii(buf, off, n, crc):
     """fcs16 through CPython's binascii.crc_hqx (allocates: CPython only)."""
-    _check_range(buf, off, n)
+    if off < 0 or n < 0 or off + n > len(buf):  # (_check_range, inline: 4 calls a frame)
+        raise ValueError("FCS range out of the buffer")
+    if isinstance(buf, (bytes, bytearray)):
+        buf = buf[off : off + n]
+    else:  # (a memoryview, say: no translate of its own)
+        buf = memoryview(buf)[off : off + n].tobytes()
     crc = crc_hqx(
-        memoryview(buf)[off : off + n].tobytes().translate(_REVERSED),
+        buf.translate(_REVERSED),
         _REVERSED[crc & 0xFF] << 8 | _REVERSED[crc >> 8],
     )
     return _REVERSED[crc & 0xFF] << 8 | _REVERSED[crc >> 8]

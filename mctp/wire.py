@@ -148,10 +148,9 @@ def _start(buf, need, first):
     if len(buf) < need:
         raise WireError(WireError.BUFFER_TOO_SMALL, need)
     buf[0] = first
-    i = 1
-    while i < WIRE_HEADER_SIZE:
-        buf[i] = 0
-        i += 1
+    # (One statement, not a loop: bytes 1..11.)
+    buf[1] = buf[2] = buf[3] = buf[4] = buf[5] = buf[6] = buf[7] = buf[8] = buf[9] = 0
+    buf[10] = buf[11] = 0
 
 
 def _start_payload(buf, length):
@@ -317,6 +316,17 @@ def encode_recv_header(buf, msg_type, ic, eid, tag, length):
     return WIRE_HEADER_SIZE + length
 
 
+def encode_recv_header_unchecked(buf, msg_type, ic, eid, tag, length):
+    """encode_recv_header for values the server produced (a received message's type, EID and
+    tag are bytes already): the same header, without checking them again."""
+    _start_payload(buf, length)
+    buf[1] = FLAG_IC if ic else 0
+    buf[2] = msg_type
+    buf[3] = eid
+    buf[10] = tag
+    return WIRE_HEADER_SIZE + length
+
+
 def _check_recv(msg_type, eid, tag):
     check_u8(msg_type, "msg_type")
     check_u8(eid, "eid")
@@ -408,10 +418,15 @@ def decode_request_header(buf, length=None, hdr=None):
     problem = request_problem(buf, length)
     if problem:
         raise WireError(problem, length if problem == WireError.TRUNCATED else buf[0])
-    op = buf[0]
     if hdr is None:
         hdr = MctpRequestHeader()
-    hdr.op = op
+    return decode_request_header_unchecked(buf, hdr)
+
+
+def decode_request_header_unchecked(buf, hdr):
+    """decode_request_header into `hdr` for a request request_problem() passed (a server that
+    checked it first): the same fields, without checking again."""
+    hdr.op = buf[0]
     hdr.flags = buf[1]
     hdr.msg_type = buf[2]
     hdr.eid = buf[3]
@@ -459,7 +474,8 @@ def decode_recv_capacity(buf, length=None):
 
 def decode_response_header(buf, length=None, hdr=None):
     """Fill `hdr` (a new MctpResponseHeader if None) from a response and return it."""
-    _header_length(buf, length)
+    if length is None or length < WIRE_HEADER_SIZE:  # (_header_length's check, inline)
+        _header_length(buf, length)
     if hdr is None:
         hdr = MctpResponseHeader()
     hdr.code = buf[0]

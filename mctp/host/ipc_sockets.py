@@ -31,13 +31,18 @@ import sys
 
 from .._compat import sleep_ms, ticks_add, ticks_diff, ticks_ms
 from ..ipc.client import TIMEOUT_MS
-from ..ipc.service import CHUNK
+from ..ipc.framing import FRAME_OVERHEAD
+from ..wire import MAX_REQUEST_SIZE
 from .i2c_udp import bind
 from .read_ahead import ReadAhead
 
 _MICROPYTHON = sys.implementation.name == "micropython"
 BUFFER = 4096  # a client's read-ahead (answers of up to 1,044 bytes, taken whole)
-SERVED_BUFFER = CHUNK  # a served connection's: the service reads CHUNK bytes at a time
+# A served connection's, the largest request frame: a 1 KiB request comes in one read from the
+# socket and goes straight into the service's deframer (Deframer.read), where a 256-byte
+# read-ahead took five reads and a copy through the service's chunk each (788 bytes more a
+# connection).
+SERVED_BUFFER = MAX_REQUEST_SIZE + FRAME_OVERHEAD
 BACKOFF_MS = 250  # after accept() failed, the listener accepts nothing for this long
 _EISCONN = getattr(errno, "EISCONN", 106)  # (the unix port's errno has no name for it)
 _CONNECT_RETRY_MS = 10  # a full UNIX backlog refuses at once (EAGAIN): tried again this often
@@ -59,6 +64,9 @@ class SocketStream(ReadAhead):
         self.source = sock  # what asyncio's poller watches (mctp.aio.watch)
         super().__init__(buffer)
         self.closed = False  # the peer has gone (or close() was called)
+        # The socket's read, bound once: MicroPython's readinto answers None for "nothing
+        # now", CPython's recv_into raises BlockingIOError.
+        self._recv_into = sock.readinto if _MICROPYTHON else sock.recv_into
         self._wbuf = None  # what write() is writing: _wbuf[_woff:_woff + _wn]
         self._woff = 0
         self._wn = 0
@@ -66,23 +74,15 @@ class SocketStream(ReadAhead):
     def _fill(self):
         # ([try-apart])
         try:
-            return self._recv()
+            n = self._recv_into(self._buf)
         except _Again:
             return 0
         except OSError:  # the peer has gone (a reset)
             self.closed = True
-        return 0
-
-    def _recv(self):
-        if _MICROPYTHON:
-            n = self.sock.readinto(self._buf)
-        else:
-            n = self.sock.recv_into(self._buf)
-        if n is None:  # (MicroPython: nothing yet)
             return 0
         if n == 0:
             self.closed = True
-        return n
+        return n or 0  # (None: MicroPython's nothing yet)
 
     def write(self, buf, off=0, n=None):
         """buf[off:off + n] as far as it goes without blocking; how many bytes were taken."""
@@ -91,23 +91,21 @@ class SocketStream(ReadAhead):
         self._wbuf = buf
         self._woff = off
         self._wn = len(buf) - off if n is None else n
-        n = self._guarded_send()
+        n = self._send()
         self._wbuf = None
         return n
 
-    def _guarded_send(self):
+    def _send(self):
+        # ([try-apart])
         try:
-            return self._send()
+            if _MICROPYTHON:
+                return self.sock.write(self._wbuf, self._woff, self._wn) or 0
+            return self.sock.send(memoryview(self._wbuf)[self._woff : self._woff + self._wn])
         except _Again:  # no room now
             return 0
         except OSError:  # the peer has gone (a broken pipe, a reset)
             self.closed = True
         return 0
-
-    def _send(self):
-        if _MICROPYTHON:
-            return self.sock.write(self._wbuf, self._woff, self._wn) or 0
-        return self.sock.send(memoryview(self._wbuf)[self._woff : self._woff + self._wn]) or 0
 
     def fileno(self):
         return self.sock.fileno()
@@ -115,6 +113,14 @@ class SocketStream(ReadAhead):
     def close(self):
         self.closed = True
         self.sock.close()
+
+
+def _ready(poller):
+    # Whether `poller` has an event now, without waiting: MicroPython's ipoll allocates
+    # nothing where poll() makes a list each time (a listener is asked on every loop).
+    if _MICROPYTHON:
+        return any(poller.ipoll(0))
+    return bool(poller.poll(0))
 
 
 def _unix_address(path):
@@ -287,7 +293,7 @@ class Listener:
         that cannot be served (no memory for its buffers) too (service.failed). When accept()
         fails (no free descriptor, ...) the error is counted (service.accept_errors) and
         nothing is accepted for BACKOFF_MS."""
-        if self.paused_ms() or (self._waiting is not None and not self._waiting.poll(0)):
+        if self.paused_ms() or (self._waiting is not None and not _ready(self._waiting)):
             return 0
         count = 0
         while True:

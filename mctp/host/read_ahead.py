@@ -26,7 +26,8 @@ class ReadAhead:
 
     def readinto(self, buf, n=None):
         """Up to `n` (default: len(buf)) of the bytes waiting, into buf; how many."""
-        self.any()
+        if self._head == self._tail:
+            self.any()
         if n is None or n > len(buf):
             n = len(buf)
         n = min(n, self._tail - self._head)

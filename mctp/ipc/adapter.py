@@ -19,18 +19,22 @@ from ..api import Call, Handle
 from ..errors import ResponseCode
 from ..ops import OP_GET_EID, OP_LISTENER, OP_MALFORMED, OP_RECV, OP_REQ, OP_SEND
 from ..wire import (
+    FLAG_HAS_EID,
+    FLAG_HAS_HANDLE,
+    FLAG_HAS_TAG,
+    FLAG_IC,
     WIRE_HEADER_SIZE,
     MctpRequestHeader,
     decode_recv_capacity,
     decode_recv_timeout,
-    decode_request_header,
     encode_error_response,
     encode_get_eid_response,
     encode_handle_response,
-    encode_recv_header,
     encode_send_response,
     encode_success_response,
+    encode_recv_header_unchecked,
     recv_trailer_ok,
+    decode_request_header_unchecked,
     request_problem,
 )
 
@@ -65,16 +69,17 @@ class WireAdapter:
 
     def _decode(self, req, length, resp):
         # The wire request, as the adapter's Call.
-        hdr = decode_request_header(req, length, self._hdr)
+        hdr = decode_request_header_unchecked(req, self._hdr)  # (dispatch checked it)
         call = self._call
         call.op = hdr.op
         call.msg_type = hdr.msg_type
-        call.ic = hdr.ic()
+        # (The flags read here, not through hdr.ic() and the has_ methods: a call each.)
+        call.ic = bool(hdr.flags & FLAG_IC)
         # REQ and SET_EID carry their EID without the flag; a send's is optional.
-        call.eid = hdr.eid if hdr.has_eid() or call.op != OP_SEND else None
-        call.tag = hdr.tag if hdr.has_tag() else None
+        call.eid = hdr.eid if hdr.flags & FLAG_HAS_EID or call.op != OP_SEND else None
+        call.tag = hdr.tag if hdr.flags & FLAG_HAS_TAG else None
         call.handle = None
-        if hdr.has_handle():
+        if hdr.flags & FLAG_HAS_HANDLE:
             call.handle = self._handle
             call.handle.value = hdr.handle
         if call.op == OP_SEND:
@@ -106,7 +111,8 @@ class WireAdapter:
 
 
 def _encode_recv(resp, meta):
-    # (Apart from encode: six arguments from its frame, [frame-limit].)
-    return encode_recv_header(
+    # (Apart from encode: six arguments from its frame, [frame-limit]. The server filled meta
+    # from a packet it took: its fields are bytes.)
+    return encode_recv_header_unchecked(
         resp, meta.msg_type, meta.msg_ic, meta.remote_eid, meta.msg_tag, meta.payload_size
     )

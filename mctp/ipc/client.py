@@ -41,7 +41,6 @@ from ..ops import (
     check_opt_u8,
     check_payload,
     check_u8,
-    check_u32,
     check_writable,
     payload_length,
     recv_metadata,
@@ -241,11 +240,15 @@ class StreamClient(CallClient):
         self._unread_off = left + self.deframer.feed(self._chunk, left, self._unread_end - left)
 
     def _read(self):
-        # What the stream has, into the chunk; how many bytes.
+        # What the stream has, straight into the deframer when it holds nothing (an answer
+        # that came whole is copied once), else into the chunk; how many bytes.
         avail = self.stream.any()
         if avail:
-            self._unread_off = 0
-            self._unread_end = self.stream.readinto(self._chunk, min(avail, CHUNK))
+            if self.deframer.n:
+                self._unread_off = 0
+                self._unread_end = self.stream.readinto(self._chunk, min(avail, CHUNK))
+            else:
+                self.deframer.read(self.stream, avail)
         return avail
 
     def _send_cancel(self):
@@ -323,8 +326,7 @@ class StreamClient(CallClient):
 
     def _recv_request(self, handle, timeout_ms, buf):
         check_handle(handle)
-        check_u32(timeout_ms, "timeout_ms")
-        check_writable(buf, "buf")
+        check_writable(buf, "buf")  # (encode_recv checks timeout_ms)
         self._capacity = min(len(buf), MAX_PAYLOAD_SIZE)
         return encode_recv(self._req, handle.value, timeout_ms, self._capacity)
 
@@ -358,9 +360,7 @@ class StreamClient(CallClient):
             )
         if call.handle is not None:
             check_handle(call.handle)
-        check_u8(call.msg_type, "msg_type")
-        check_opt_u8(call.eid, "eid")
-        check_opt_u8(call.tag, "tag")
+        # (encode_send checks msg_type, eid and tag, with the same words)
         return encode_send(
             self._req,
             None if call.handle is None else call.handle.value,

@@ -145,6 +145,18 @@ class Deframer:
                 at = self._header(src, at, count)
         return at - off
 
+    def read(self, stream, avail):
+        """With nothing held: up to `avail` bytes (what stream.any() said) read from `stream`
+        (readinto(buf, n)) straight into buf, so that a frame that came whole is checked where
+        it landed, not copied through a chunk and fed; bytes after it wait in buf for
+        release(). How many it read."""
+        if self.n or self.ready:
+            raise ValueError("the deframer holds bytes: feed them instead")
+        k = stream.readinto(self.buf, min(avail, len(self.buf))) or 0
+        self.n = k
+        self._settle()
+        return k
+
     def _body(self, src, at, end):
         # As much of the body as the frame still needs, in one copy; where the input resumes.
         k = min(self.need - self.n, end - at)
@@ -171,18 +183,20 @@ class Deframer:
         if not self.ready:
             return
         self.ready = False
+        if self.n == self.need:  # (nothing after it: the common case)
+            self.n = self.need = 0
+            return
         self._shift(self.need)
         self._settle()
 
     def _shift(self, start):
-        # Drop buf[:start]; what follows moves down (forward, so the overlap is safe).
-        buf = self.buf
-        n = self.n
-        i = start
-        while i < n:
-            buf[i - start] = buf[i]
-            i += 1
-        self.n = n - start if n > start else 0
+        # Drop buf[:start]; what follows moves down (copy_into copies forward, so the overlap
+        # is safe).
+        if start < self.n:
+            copy_into(self.buf, 0, self.buf, start, self.n - start)
+            self.n -= start
+        else:
+            self.n = 0
         self.need = 0
 
     def _skip(self):

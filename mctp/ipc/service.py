@@ -43,7 +43,10 @@ from .framing import (
 )
 
 CHUNK = 256  # bytes read from a stream at a time
-FRAMES_PER_POLL = 4  # requests served per stream per poll, so none starves the others
+# Frames served per stream per poll, so none starves the others. A request ends its stream's
+# turn: its client sends the next only once it has the answer (a cancel or a stray frame may
+# follow; they wait for the next poll), so the stream is not read again for nothing.
+FRAMES_PER_POLL = 4
 STALL_MS = 5000  # an answer a stream takes nothing of for this long: the stream is dropped
 
 
@@ -80,11 +83,15 @@ class Peer:
         self.unread_off = left + self.deframer.feed(self.chunk, left, self.unread_end - left)
 
     def read(self):
-        # What the stream has, into the chunk; how many bytes.
+        # What the stream has, straight into the deframer when it holds nothing (a request
+        # that came whole is copied once), else into the chunk; how many bytes.
         avail = self.stream.any()
         if avail:
-            self.unread_off = 0
-            self.unread_end = self.stream.readinto(self.chunk, min(avail, CHUNK))
+            if self.deframer.n:
+                self.unread_off = 0
+                self.unread_end = self.stream.readinto(self.chunk, min(avail, CHUNK))
+            else:
+                self.deframer.read(self.stream, avail)
         return avail
 
     def bad_frames(self):
@@ -220,7 +227,9 @@ class StreamService:
         while i < len(self.peers):
             peer = self.peers[i]
             self._guarded(peer)
-            if getattr(peer.stream, "closed", False) or self._stalled(peer):
+            if getattr(peer.stream, "closed", False) or (
+                peer.out_off < peer.out_len and self._stalled(peer)  # (an answer in flight)
+            ):
                 self._drop(peer)  # the client has gone, or stopped reading
                 continue
             i += 1
@@ -247,7 +256,7 @@ class StreamService:
         # frame less under every answer ([c-stack]), which fits [frame-limit] with the frames
         # left to serve in an attribute.
         try:
-            if not self._write_answer(peer):
+            if peer.out_off < peer.out_len and not self._write_answer(peer):
                 return
             if peer.answer_owed and peer.conn.ready:
                 self._respond(peer)
@@ -268,7 +277,8 @@ class StreamService:
             self.faults += 1
 
     def _frame(self, peer, d):
-        # The deframer's ready frame, served; False when an answer is still being written.
+        # The deframer's ready frame, served; False when the stream's turn ends (a request
+        # taken; an answer still being written).
         kind = d.kind
         if kind == KIND_REQUEST:
             if peer.answer_owed:
@@ -285,8 +295,8 @@ class StreamService:
             d.release()
             if done:
                 self._respond(peer)
-                return self._write_answer(peer)
-            return True
+                self._write_answer(peer)
+            return False
         if kind == KIND_CANCEL:
             peer.cancels += 1
             if peer.answer_owed and not peer.conn.ready:
@@ -331,5 +341,6 @@ class StreamService:
             if not took:
                 return False
             peer.out_off += took
-            peer.moved = self.server.core.clock()
+            if peer.out_off < peer.out_len:  # (the stall is timed from the last bytes taken)
+                peer.moved = self.server.core.clock()
         return True

@@ -1,8 +1,9 @@
 # The viper deframe() used on MicroPython (see mctp.serial.deframer, which imports it under
 # try/except and says what it does): the same state machine, with the state in native ints for
-# the whole call, the FCS computed as the packet is written (kept in link._crc between calls)
-# and the queueing inline; a packet's plain bytes go in one call of plain_span (Thumb machine
-# code) or, without it, of plain_run. (Its drain is _drain_viper's.)
+# the whole call (read from and written back to link._rx through a pointer), the FCS computed
+# as the packet is written and the queueing inline; a packet's plain bytes go in one call of
+# plain_span (Thumb machine code) or, without it, of plain_run. And the viper read(), the
+# stream's bytes into it. (The deliver is _deliver_viper's.)
 
 import micropython
 
@@ -35,7 +36,18 @@ _TOO_SHORT = const(6)
 _BAD_ESCAPE = const(7)
 _NOISE = const(8)
 _RING_FULL = const(9)
+_STATE_AT = const(0)
+_POS_AT = const(1)
+_COUNT_AT = const(2)
+_CRC_AT = const(3)
+_GAP_AT = const(4)
+_W_AT = const(5)
+_R_AT = const(6)
+_SIZE_AT = const(7)
+_MAX_COUNT_AT = const(8)
+_WAKE_AT = const(9)
 _len = len  # [builtin-global]
+_NONE = None  # an object, for `is` (viper's None is of its own type)
 
 
 @micropython.viper
@@ -73,11 +85,13 @@ def deframe(link, buf, n: int) -> int:
     if n < 0 or n > int(_len(buf)):
         raise ValueError("byte count out of the buffer")
     src = ptr8(buf)
-    state = int(link._state)
-    pos = int(link._pos)
-    count = int(link._count)
-    crc = int(link._crc)
-    frame = link._frame  # (plain_run takes the buffer object)
+    st = ptr16(link._rx)
+    state = st[_STATE_AT]
+    pos = st[_POS_AT]
+    count = st[_COUNT_AT]
+    crc = st[_CRC_AT]
+    ring = link._ring
+    frame = ring[st[_W_AT]]  # (plain_run takes the buffer object)
     f = ptr8(frame)
     queued = 0
     reason = 0  # a drop's, counted at the end of the round (one call site: [armv6m-literal])
@@ -128,24 +142,25 @@ def deframe(link, buf, n: int) -> int:
             elif crc != (f[count] << 8 | f[count + 1]):
                 reason = _BAD_FCS
             else:
-                ring = link._ring
-                at = int(link._w)
+                at = st[_W_AT]
                 w = at + 1
-                if w == int(_len(ring)):
+                if w == st[_SIZE_AT]:
                     w = 0
-                if w == int(link._r):
+                if w == st[_R_AT]:  # (deframer.R_AT says why _r is read only then)
+                    st[_R_AT] = int(link._r)
+                if w == st[_R_AT]:
                     reason = _RING_FULL
                 else:
                     ptr16(link._lengths)[at] = count
-                    ptr8(link._gaps)[at] = int(link._gap)
-                    link._gap = 0
+                    ptr8(link._gaps)[at] = st[_GAP_AT]
+                    st[_GAP_AT] = 0
+                    st[_W_AT] = w
                     link._w = w  # at once: poll reads it
                     frame = ring[w]
-                    link._frame = frame
                     f = ptr8(frame)
                     queued += 1
-                    wake = link._wake
-                    if wake:  # (None or an object with set(): viper has no `is not None`)
+                    if st[_WAKE_AT]:
+                        wake = link._wake
                         wake.set()
         elif b == _FLAG:
             if state == _COUNT:
@@ -155,7 +170,7 @@ def deframe(link, buf, n: int) -> int:
             if b < _MIN_COUNT:
                 state = _SKIP
                 reason = _TOO_SHORT
-            elif b > int(link._max_count):
+            elif b > st[_MAX_COUNT_AT]:
                 state = _SKIP
                 reason = _TOO_LONG
             else:
@@ -176,8 +191,24 @@ def deframe(link, buf, n: int) -> int:
         if reason:
             link._drop(reason)
             reason = 0
-    link._state = state
-    link._pos = pos
-    link._count = count
-    link._crc = crc
+    st[_STATE_AT] = state
+    st[_POS_AT] = pos
+    st[_COUNT_AT] = count
+    st[_CRC_AT] = crc
     return queued
+
+
+@micropython.viper
+def read(link, most: int) -> int:
+    n = int(link._any())
+    if n == 0:
+        return 0
+    if n > most:
+        n = most
+    chunk = link._chunk
+    got = link._readinto(chunk, n)
+    if got is _NONE:  # (a non-blocking stream with nothing after all)
+        return 0
+    n = int(got)
+    deframe(link, chunk, n)  # (link._deframe's: this module's, found in its globals)
+    return n

@@ -16,10 +16,10 @@
 # (MicroPython disables a handler for good after one).
 
 from .._compat import const, ticks_diff, ticks_ms
-from ..core.link import RX_FULL, RingLink
+from ..core.link import RingLink
 from ..core.packet import BASELINE_MTU, TRANSPORT_HEADER_SIZE
 from ..counters import Counters
-from .deframer import DROP_NAMES, HUNT, SKIP, deframe, drain
+from .deframer import DROP_NAMES, GAP_AT, SKIP, STATE_AT, deframe, deliver, new_state, read
 from .framing import MAX_MTU, MAX_RX_MTU, frame_packet, frame_size
 
 # Packets the receive ring holds by default: a 1024-byte message in 64-byte packets, and four
@@ -90,8 +90,8 @@ class SerialLink(RingLink):
         rx_mtu = mtu if rx_mtu is None else rx_mtu
         if ring is None:
             ring = DEFAULT_RING
-        if not 1 <= mtu <= MAX_MTU or not 1 <= rx_mtu <= MAX_RX_MTU or ring < 2:
-            raise ValueError("mtu must be 1..64, rx_mtu 1..70 and ring at least 2")
+        if not 1 <= mtu <= MAX_MTU or not 1 <= rx_mtu <= MAX_RX_MTU or not 2 <= ring <= 0xFFFF:
+            raise ValueError("mtu must be 1..64, rx_mtu 1..70 and ring 2..65535")
         self.mtu = mtu
         self.counters = Counters(DROP_NAMES + _EVENTS)
         self.stream = stream  # (for asyncio's poller where there is no IRQ: mctp.aio.watch)
@@ -103,16 +103,16 @@ class SerialLink(RingLink):
         self._out_len = 0  # the frame being written, and how much of it the stream took
         self._out_sent = 0
         self.write_timeout_ms = write_timeout_ms
-        # Receive: unescaped packets, each followed by its FCS, in the ring (RingLink); `_pos`
-        # is how much of the packet being deframed is written.
-        self._max_count = TRANSPORT_HEADER_SIZE + rx_mtu
-        super().__init__(ring, self._max_count + 2, wake)
-        # The deframer's state (mctp.serial.deframer, and its viper twin, read these too):
-        # where in a frame it is, and the packet's byte count (`_max_count` the most taken).
-        self._state = HUNT
-        self._count = 0
-        self._crc = 0  # the FCS so far over the packet being deframed (the viper deframe's)
+        # Receive: unescaped packets, each followed by its FCS, in the ring (RingLink), and the
+        # deframer's state (mctp.serial.deframer.new_state).
+        max_count = TRANSPORT_HEADER_SIZE + rx_mtu
+        super().__init__(ring, max_count + 2, wake)
+        self._rx = new_state(ring, max_count, wake)
         self._chunk = bytearray(CHUNK)  # what one read of the stream takes
+        # The stream's reading methods, bound once (each read then looks up neither the stream
+        # nor its method).
+        self._any = stream.any
+        self._readinto = stream.readinto
         self._poll_bytes = min(CHUNK, (ring - 1) * _MIN_FRAME_BYTES)  # what one poll read takes
         if irq:
             self._irq_handler = self._irq  # bind once: a bound method allocates
@@ -157,21 +157,12 @@ class SerialLink(RingLink):
 
     # mctp.serial.deframer's, as methods.
     _deframe = deframe  # (buf, n): bytes into the ring
-    _drain = drain  # (core): middle packets into the core
+    _read = read  # (most): the stream's bytes, up to `most`, through _deframe; how many
+    _deliver = deliver  # (core): the ring's packets into the core
 
     def _drop(self, reason):
-        self._gap = 1
+        self._rx[GAP_AT] = 1
         self.counters.bump(DROP_NAMES[reason - 1])
-
-    def _read(self, most):
-        # Up to `most` (at most CHUNK) of the bytes the stream holds, through the deframer; how
-        # many it read.
-        n = self.stream.any()
-        if not n:
-            return 0
-        n = self.stream.readinto(self._chunk, min(n, most)) or 0
-        self._deframe(self._chunk, n)
-        return n
 
     def _irq(self, stream):
         # A hard IRQ lands on top of whatever the stack is doing: everything the UART holds is
@@ -185,8 +176,8 @@ class SerialLink(RingLink):
     def _irq_error(self):
         # Apart from _irq ([frame-limit]). The frame in progress is lost: skip to the next
         # flag, and mark the gap.
-        self._state = SKIP
-        self._gap = 1
+        self._rx[STATE_AT] = SKIP
+        self._rx[GAP_AT] = 1
         self.counters.irq_errors += 1
 
     # Receive: the stack side.
@@ -195,30 +186,23 @@ class SerialLink(RingLink):
         # Packets in the ring first; then, without an IRQ, more bytes while the ring is
         # empty, at most as many as can complete the frames it has room for, and at most a
         # ring's worth of reads: a peer that never stops sending must not keep poll here.
+        # The packets handed over are counted once, at the end.
         reads = len(self._ring)
-        while not self._deliver(core):
+        taken = 0
+        while True:
+            got = self._deliver(core)
+            if got < 0:  # the core said RX_FULL: the rest wait for the next poll
+                taken -= got + 1
+                break
+            taken += got
             if self.irq or not reads:
                 if not reads and self._wake is not None:
                     # Bytes may still wait, where no poller can see them (a host stream's own
                     # buffer): the stack task comes back for them.
                     self._wake.set()
-                return
+                break
             if not self._read(self._poll_bytes):
-                return
+                break
             reads -= 1
-
-    def _deliver(self, core):
-        # Hands the ring's packets to the core; True when it stopped at RX_FULL.
-        while self._r != self._w:
-            # Middle packets straight into the core's fast path, as many as come in a row.
-            self.counters.rx_frames += self._drain(core)
-            if self._r == self._w:
-                return False
-            self.counters.rx_frames += 1
-            if self._gaps[self._r]:
-                core.abort_link(self)  # bytes were lost just before this packet
-            result = core.receive(self, self._ring[self._r], 0, self._lengths[self._r], 0)
-            self._r = (self._r + 1) % len(self._ring)
-            if result == RX_FULL:
-                return True
-        return False
+        if taken:
+            self.counters.rx_frames += taken
