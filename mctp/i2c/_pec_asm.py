@@ -1,8 +1,10 @@
 # The asm_thumb PEC used on Thumb boards (see mctp.i2c.pec, which imports this under try/except
 # before the viper one): the same table loop at about 5 instructions a byte on a Cortex-M0,
-# where the viper loop takes 24, four bytes a turn. An asm_thumb function has only four
-# arguments, all taken by the range and the start value, so the table sits in the code itself
-# and the bl over it leaves its address in lr (test_viper_twins checks every entry).
+# where the viper loop takes 24, four bytes a turn. Each argument costs its callers (viper
+# code: the frame check, the I2C link's transmit) a conversion in the call, so the length and
+# the start value share one, n << 8 | crc, as copy_span's length and offset do
+# (mctp._copy_asm). The table sits in the code itself and the bl over it leaves its address in
+# lr (test_viper_twins checks every entry).
 
 # ruff: noqa: F821
 # (F821: the inline assembler's instruction and register names)
@@ -14,10 +16,13 @@ _len = len  # [builtin-global]
 
 # fmt: off
 @micropython.asm_thumb
-def pec_span(r0, r1, r2, r3):
+def pec_span(r0, r1, r2):
     # pec(buf, off, n, crc) without the range check, for callers that have checked it: r0 the
-    # buffer's address, r1 off, r2 n, r3 the CRC so far.
+    # buffer's address, r1 off, r2 n << 8 | crc (crc the CRC so far, n below 2 ** 22).
     add(r0, r0, r1)  # r0: the start
+    lsl(r3, r2, 24)
+    lsr(r3, r3, 24)  # r3: the CRC
+    lsr(r2, r2, 8)
     add(r1, r0, r2)  # r1: the end
     bl(code)
     data(4, 0x090e0700, 0x15121b1c, 0x31363f38, 0x2d2a2324, 0x797e7770, 0x65626b6c, 0x41464f48, 0x5d5a5354)
@@ -73,4 +78,4 @@ def pec_span(r0, r1, r2, r3):
 def pec(buf, off: int, n: int, crc: int) -> int:
     if off < 0 or n < 0 or off + n > int(_len(buf)):
         raise ValueError("PEC range out of the buffer")
-    return int(pec_span(buf, off, n, crc))
+    return int(pec_span(buf, off, n << 8 | crc))

@@ -4,7 +4,9 @@
 # pec(buf, off, n, crc) continues the CRC `crc` over buf[off:off + n] and allocates nothing.
 # Thumb boards use the asm_thumb version (about 5 instructions a byte on a Cortex-M0), other
 # MicroPython ports the viper one (24), CPython pec_py; all give the same results
-# ([viper-twin]). pec_span is pec without the range check, for callers that have checked it.
+# ([viper-twin]). pec_span(buf, off, n_crc) is pec without the range check, for callers that
+# have checked it, with n and crc in one argument, n << 8 | crc (a call's argument less for
+# the asm_thumb version's viper callers).
 
 from ._pec_table import TABLE
 
@@ -20,6 +22,10 @@ def pec_py(buf, off, n, crc):
     return crc
 
 
+def pec_span_py(buf, off, n_crc):
+    return pec(buf, off, n_crc >> 8, n_crc & 0xFF)
+
+
 try:
     from ._pec_asm import pec, pec_span
 except (ImportError, SyntaxError):  # not a Thumb port: no inline assembler
@@ -27,4 +33,4 @@ except (ImportError, SyntaxError):  # not a Thumb port: no inline assembler
         from ._pec_viper import pec
     except (ImportError, SyntaxError):
         pec = pec_py
-    pec_span = pec
+    pec_span = pec_span_py

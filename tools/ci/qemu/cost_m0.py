@@ -253,7 +253,7 @@ def path_costs(per_tick):
         link._i2c.writeto(0x11, view)
 
     def pec_loop():
-        pec_span(link.tx_buf, 0, 72, 0)
+        pec_span(link.tx_buf, 0, 72 << 8)
 
     print("m0_tx_i2c_transmit_instr: %d instr" % (instructions(transmit, 100, per_tick) - base))
     print("m0_tx_standin_writeto_instr: %d instr" % (instructions(writeto, 100, per_tick) - base))
