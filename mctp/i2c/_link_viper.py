@@ -43,7 +43,7 @@ def transmit(link, length: int, phys) -> bool:
     f[_DEST_AT] = dest << 1
     f[_COUNT_AT] = length + 1
     # pec_span from the module's globals: a closure's cell, as check_frame has, would save
-    # this call about 150 instructions, but the closure's call would add 104 bytes to the
+    # this look-up's 150 instructions, but the closure's call would add 104 bytes to the
     # deepest C stack, this path's ([c-stack]).
     f[end] = int(pec_span(frame, 0, end << 8))
     view = link._tx_view
