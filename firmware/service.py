@@ -34,6 +34,11 @@ class Service:
         self._resp = self.listener.resp_channel()
         # The channel's own send, bound once, called from the serving frame ([c-stack]).
         self.answer = self._resp.send
+        # The answer as echo and PLDM send it, from serve()'s own frame, a frame less under
+        # it than the channel's send ([c-stack]): staged by the channel (a call that returns
+        # first), then this Call to the client, as the channel's send does.
+        self._stage = self._resp._stage
+        self._answer_call = self._resp._call
 
     def poll(self):
         """Serve every request waiting, without blocking; how many."""

@@ -71,6 +71,11 @@ def append_middle(core, buf, off: int, length: int) -> int:
     if dest != 0 and dest != m[end + _EID_AT] and (dest != 0xFF or not flags & _FLAG_SOM):
         return 0  # (broadcast: a control request only, and the full path's otherwise)
     if flags & _FLAG_SOM:
+        # A control request's answer from here, not under first_packet: a viper frame less
+        # under it ([c-stack]).
+        if flags & _FLAG_TO and core.control:
+            if p[off + _TRANSPORT_HEADER_SIZE] & _TYPE_MASK == _MSG_TYPE_CONTROL:
+                return int(control_request(core, buf, off, length))
         return int(first_packet(core, buf, off, length))
     tag = flags & _TAG_MASK
     to = flags & _FLAG_TO
