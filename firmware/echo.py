@@ -26,7 +26,7 @@ class VendorEcho(Service):
             self.counters.other_vendor += 1
         else:
             # self.answer(buf, False, length), from this frame ([c-stack]; Service).
-            self._stage(buf, False, length)
-            self._client.send_call(self._answer_call)
-            self._answer_call.buf = None
+            self._resp._stage(buf, False, length)
+            self._client.send_call(self._resp._call)
+            self._resp._call.buf = None
             self.counters.echoed += 1

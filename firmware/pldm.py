@@ -181,9 +181,9 @@ class PldmResponder(Service):
             # Built by a call that returns first, then sent from here ([c-stack]).
             self._build_answer()
             # self.answer(...), from this frame ([c-stack]; Service).
-            self._stage(self._rsp, False, self._rsp_len)
-            self._client.send_call(self._answer_call)
-            self._answer_call.buf = None
+            self._resp._stage(self._rsp, False, self._rsp_len)
+            self._client.send_call(self._resp._call)
+            self._resp._call.buf = None
             counters.responses += 1
 
     def _build_answer(self):

@@ -20,7 +20,10 @@ class Service:
     """Serves the requests of `msg_type` that reach `stack` (over a DirectClient) through
     `server`: a subclass implements serve(length), with the request in self.buf[:length] and
     its metadata in self.meta, and answers with self.answer(buf, False, length): the response
-    channel's send(buf, ic, length). A failed answer raises MctpError, which poll() counts."""
+    channel's send(buf, ic, length). (Echo and PLDM send theirs from serve()'s own frame, a
+    frame less under it ([c-stack]): self._resp._stage(buf, False, length), a call that
+    returns first, then self._client.send_call(self._resp._call), as the channel's send does.)
+    A failed answer raises MctpError, which poll() counts."""
 
     def __init__(self, stack, server, msg_type, counter_names, buf=None):
         self.server = server
@@ -34,11 +37,6 @@ class Service:
         self._resp = self.listener.resp_channel()
         # The channel's own send, bound once, called from the serving frame ([c-stack]).
         self.answer = self._resp.send
-        # The answer as echo and PLDM send it, from serve()'s own frame, a frame less under
-        # it than the channel's send ([c-stack]): staged by the channel (a call that returns
-        # first), then this Call to the client, as the channel's send does.
-        self._stage = self._resp._stage
-        self._answer_call = self._resp._call
 
     def poll(self):
         """Serve every request waiting, without blocking; how many."""
