@@ -25,5 +25,8 @@ class VendorEcho(Service):
         elif buf[0] != self._hi or buf[1] != self._lo:
             self.counters.other_vendor += 1
         else:
-            self.answer(buf, False, length)
+            # self.answer(buf, False, length), from this frame ([c-stack]; Service).
+            self._resp._stage(buf, False, length)
+            self._client.send_call(self._resp._call)
+            self._resp._call.buf = None
             self.counters.echoed += 1

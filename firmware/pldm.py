@@ -180,7 +180,10 @@ class PldmResponder(Service):
             counters.requests += 1
             # Built by a call that returns first, then sent from here ([c-stack]).
             self._build_answer()
-            self.answer(self._rsp, False, self._rsp_len)
+            # self.answer(...), from this frame ([c-stack]; Service).
+            self._resp._stage(self._rsp, False, self._rsp_len)
+            self._client.send_call(self._resp._call)
+            self._resp._call.buf = None
             counters.responses += 1
 
     def _build_answer(self):

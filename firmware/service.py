@@ -20,7 +20,10 @@ class Service:
     """Serves the requests of `msg_type` that reach `stack` (over a DirectClient) through
     `server`: a subclass implements serve(length), with the request in self.buf[:length] and
     its metadata in self.meta, and answers with self.answer(buf, False, length): the response
-    channel's send(buf, ic, length). A failed answer raises MctpError, which poll() counts."""
+    channel's send(buf, ic, length). (Echo and PLDM send theirs from serve()'s own frame, a
+    frame less under it ([c-stack]): self._resp._stage(buf, False, length), a call that
+    returns first, then self._client.send_call(self._resp._call), as the channel's send does.)
+    A failed answer raises MctpError, which poll() counts."""
 
     def __init__(self, stack, server, msg_type, counter_names, buf=None):
         self.server = server

@@ -44,6 +44,7 @@ TWINS = (
     (serial_link, "transmit"),
     (fastpath, "control_request"),
     (responder, "quick_reply"),
+    (responder, "quick_answer"),
     (loopback, "transmit"),
     (loopback, "poll"),
     (fastpath, "first_packet"),
@@ -899,6 +900,40 @@ def _answered(quick_reply, asked, eid=30, endpoint_type=0, static=0, link=None, 
         core.tx_failed_link is link,
         (slot.meta[0], slot.owner, slot.link, slot.phys, slot.reply),
     )
+
+
+def _quick_answers(quick_answer):
+    # quick_reply's first step: the answer's length and packet in the link's tx_buf for a
+    # request it answers (each Get Endpoint ID kind, UUID), 0 and nothing written otherwise.
+    results = []
+    for asked, static, eid in (
+        (b"\x85\x02", 20, 0),
+        (b"\x86\x02", 20, 20),
+        (b"\x87\x02", 20, 30),
+        (b"\x9f\x02", 0, 30),
+        (b"\x81\x03", 0, 30),
+        (b"\x81\x04", 0, 30),
+        (b"\x01\x02", 0, 30),
+        (b"\x81", 0, 30),
+    ):
+        seen = []
+
+        def built(control, buf, off, length, seen=seen):
+            link = control.core._rx_link
+            before = bytes(link.tx_buf)
+            n = quick_answer(control, buf, off, length)
+            seen.append((n, bytes(link.tx_buf[link.tx_off : link.tx_off + 5 + n]) if n else None))
+            assert n or bytes(link.tx_buf) == before
+            return False  # (the full path answers)
+
+        _answered(built, asked, eid, 0, static)
+        results.append(seen)
+    assert [r[0][0] for r in results] == [6, 6, 6, 6, 19, 0, 0, 0]
+    return results
+
+
+def test_quick_answer_builds_the_packet_quick_reply_sends():
+    _pure_then_viper(responder, "quick_answer", _quick_answers)
 
 
 def _declined(control, buf, off, length):

@@ -35,30 +35,66 @@ _SEND_PACKETS = send_packets  # the core's own: a capture puts its recording one
 
 @micropython.viper
 def quick_reply(responder, buf, off: int, length: int) -> bool:
-    if length != _REQUEST_LENGTH:
+    # The answer built by a call that returns first, then sent from this small frame: the
+    # send's depth is this frame's, not the builder's many locals' ([c-stack]).
+    n = int(quick_answer(responder, buf, off, length))
+    if not n:
         return False
+    core = responder.core
+    link = core._rx_link
+    counters = responder.counters
+    counters.requests = counters.requests + _ONE
+    try:
+        if link.transmit(_TRANSPORT_HEADER_SIZE + 1 + n, core._rx_phys):
+            n = 0  # sent
+    except Exception:
+        # A fault in the link: counted as the core counts one under handle().
+        core = core.counters
+        core.internal_error = core.internal_error + _ONE
+        return True
+    if n:  # not sent
+        core.tx_failed_link = link
+    # (The core's counters in `core`, the link's name for nothing: fewer locals, [c-stack].)
+    core = core.counters
+    if n:
+        core.tx_failed = core.tx_failed + _ONE
+        counters.send_failed = counters.send_failed + _ONE
+    else:
+        core.tx_packets = core.tx_packets + _ONE
+        core.tx_messages = core.tx_messages + _ONE
+        counters.responses = counters.responses + _ONE
+    return True
+
+
+@micropython.viper
+def quick_answer(responder, buf, off: int, length: int) -> int:
+    # The answer to a request quick_reply takes, in its link's tx_buf: its length after the
+    # type byte, or 0 (not one quick_reply answers: the full path's). responder's
+    # quick_answer_py is its twin.
+    if length != _REQUEST_LENGTH:
+        return 0
     p = ptr8(buf)
     r = off + _TRANSPORT_HEADER_SIZE  # the message: its type byte, Rq and the IID, the command
     if p[r] != _MSG_TYPE_CONTROL or p[r + 1] & (_RQ | _DATAGRAM) != _RQ:
-        return False
+        return 0
     command = p[r + 2]
     n = 19  # the answer after the type byte: Get Endpoint UUID's
     if command == _GET_ENDPOINT_ID:
         n = 6
     elif command != _GET_ENDPOINT_UUID:
-        return False
+        return 0
     core = responder.core
     link = core._rx_link
     if link is _NONE or core._send_packets is not _SEND_PACKETS:
-        return False
+        return 0
     out = link.tx_buf
     o = int(link.tx_off)
     mtu = int(link.mtu)
     # What send_packets refuses, and an answer of more than one packet: the full path's.
     if uint(o) > uint(_MAX_TX_OFF) or uint(mtu - 1) >= uint(_MAX_MTU) or n >= mtu:
-        return False
+        return 0
     if o + _TRANSPORT_HEADER_SIZE + mtu > int(_len(out)):
-        return False
+        return 0
     iid = p[r + 1] & _IID_MASK  # (the request's fields read before out is written)
     src = p[off + 2]
     tag = p[off + 3] & _TAG_MASK
@@ -91,23 +127,4 @@ def quick_reply(responder, buf, off: int, length: int) -> bool:
         while i < 16:
             d[r + 4 + i] = u[i]
             i += 1
-    counters = responder.counters
-    counters.requests = counters.requests + _ONE
-    tx = core.counters
-    sent = 0
-    try:
-        if link.transmit(_TRANSPORT_HEADER_SIZE + 1 + n, core._rx_phys):
-            sent = 1
-    except Exception:
-        # A fault in the link: counted as the core counts one under handle().
-        tx.internal_error = tx.internal_error + _ONE
-        return True
-    if sent:
-        tx.tx_packets = tx.tx_packets + _ONE
-        tx.tx_messages = tx.tx_messages + _ONE
-        counters.responses = counters.responses + _ONE
-    else:
-        tx.tx_failed = tx.tx_failed + _ONE
-        core.tx_failed_link = link
-        counters.send_failed = counters.send_failed + _ONE
-    return True
+    return n

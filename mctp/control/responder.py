@@ -97,16 +97,26 @@ COUNTERS = (
 
 
 def quick_reply_py(responder, buf, off, length):
-    n = _quick_length(buf, off, length)
-    if not n or not _one_packet(responder.core, n):
+    n = quick_answer_py(responder, buf, off, length)
+    if not n:
         return False
-    _quick_header(responder.core, buf, off)
-    _quick_data(responder, n)
     responder.counters.requests += 1  # (before the send, as handle() counts it)
     sent = _quick_sent(responder.core, n)
     if sent is not None:
         _quick_counted(responder, sent)
     return True
+
+
+def quick_answer_py(responder, buf, off, length):
+    # quick_reply's first step, a call that returns first (under the send, the viper version's
+    # frame is small: [c-stack]): the answer in the link's tx_buf, and its length after the
+    # type byte; or 0, nothing written, for a request quick_reply does not answer.
+    n = _quick_length(buf, off, length)
+    if not n or not _one_packet(responder.core, n):
+        return 0
+    _quick_header(responder.core, buf, off)
+    _quick_data(responder, n)
+    return n
 
 
 def _quick_length(buf, off, length):
@@ -185,8 +195,9 @@ def _quick_counted(responder, sent):
 
 
 try:
-    from ._answer_viper import quick_reply
+    from ._answer_viper import quick_answer, quick_reply
 except (ImportError, SyntaxError):
+    quick_answer = quick_answer_py
     quick_reply = quick_reply_py
 
 

@@ -71,6 +71,11 @@ def append_middle(core, buf, off: int, length: int) -> int:
     if dest != 0 and dest != m[end + _EID_AT] and (dest != 0xFF or not flags & _FLAG_SOM):
         return 0  # (broadcast: a control request only, and the full path's otherwise)
     if flags & _FLAG_SOM:
+        # A control request's answer from here, not under first_packet: a viper frame less
+        # under it ([c-stack]).
+        if flags & _FLAG_TO and core.control:
+            if p[off + _TRANSPORT_HEADER_SIZE] & _TYPE_MASK == _MSG_TYPE_CONTROL:
+                return int(control_request(core, buf, off, length))
         return int(first_packet(core, buf, off, length))
     tag = flags & _TAG_MASK
     to = flags & _FLAG_TO
@@ -289,35 +294,33 @@ def oldest_reply(serials, newest: int) -> int:
 
 @micropython.viper
 def control_request(core, buf, off: int, length: int) -> int:
+    # (Few locals: its frame is under every quick answer, [c-stack].)
     p = ptr8(buf)
-    src = p[off + 2]
     flags = p[off + 3]
     if flags & (_FLAG_EOM | _FLAG_TO) != _FLAG_EOM | _FLAG_TO:
         return 0
-    control = core.control
-    if p[off + _TRANSPORT_HEADER_SIZE] != _MSG_TYPE_CONTROL or not control:
+    if p[off + _TRANSPORT_HEADER_SIZE] != _MSG_TYPE_CONTROL or not core.control:
         return 0
-    tag = flags & _TAG_MASK
     m = ptr8(core._meta)
     end = (m[_SLOTS_AT] | m[_SLOTS_AT + 1] << 8) << _SLOT_SHIFT  # the control slot's bytes
     if m[end + _STATE_AT] != _FREE:
         return 0
     at = 0
     while at < end:
-        if m[at + _STATE_AT] == _ASSEMBLING and m[at + _SRC_AT] == src:
-            if m[at + _TAG_AT] == tag and m[at + _TO_AT] == _FLAG_TO:
+        if m[at + _STATE_AT] == _ASSEMBLING and m[at + _SRC_AT] == p[off + 2]:
+            if m[at + _TAG_AT] == flags & _TAG_MASK and m[at + _TO_AT] == _FLAG_TO:
                 return 0  # it restarts a message: som_restart is the full path's
         at += _SLOT_META
     # (Offered before the slot's size is checked: what it answers is 7 bytes long.)
-    if control.quick_reply(buf, off, length):
+    if core.control.quick_reply(buf, off, length):
         counters = core.counters
         counters.rx_packets = counters.rx_packets + _ONE
         counters.rx_messages = counters.rx_messages + _ONE
         return _MIDDLE
-    room = m[_PAYLOAD_AT] | m[_PAYLOAD_AT + 1] << 8
-    if room > _CONTROL_SLOT_SIZE:  # noqa: PLR1730 (min() would be a builtin call)
-        room = _CONTROL_SLOT_SIZE
-    if length - _TRANSPORT_HEADER_SIZE - 1 > room:
+    at = m[_PAYLOAD_AT] | m[_PAYLOAD_AT + 1] << 8  # the room: the payload's limit
+    if at > _CONTROL_SLOT_SIZE:  # noqa: PLR1730 (min() would be a builtin call)
+        at = _CONTROL_SLOT_SIZE
+    if length - _TRANSPORT_HEADER_SIZE - 1 > at:
         return 0  # larger than the control slot
     m[end + _OWNER_AT] = _CONTROL_OWNER & 0xFF
     m[end + _OWNER_AT + 1] = _CONTROL_OWNER >> 8

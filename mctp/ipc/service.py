@@ -142,6 +142,8 @@ class StreamService:
         self.failed = 0
         self.stalled = 0  # streams dropped because they took nothing of an answer for stall_ms
         self._taken = 0  # requests taken by this poll
+        self._call = None  # the request _request took, for the server (the adapter's Call)
+        self._done = False  # the server's answer to it: given at once
         self._frames_left = 0  # frames the stream being served may still have served this poll
         self._gone = [0] * len(PEER_COUNTS)  # the counts of the streams no longer served
 
@@ -266,7 +268,11 @@ class StreamService:
             while self._frames_left:
                 if peer.deframer.ready:
                     self._frames_left -= 1
-                    if not self._frame(peer, peer.deframer):
+                    if self._request(peer, peer.deframer):
+                        # The server called from this frame, not under a frame of its own
+                        # ([c-stack]): its Call from _request, its answer to _served.
+                        self._done = self.server.serve(peer.conn, self._call)
+                        self._served(peer)
                         return
                 elif peer.unread_off < peer.unread_end:
                     peer.feed_left()
@@ -276,27 +282,23 @@ class StreamService:
             peer.faults += 1
             self.faults += 1
 
-    def _frame(self, peer, d):
-        # The deframer's ready frame, served; False when the stream's turn ends (a request
-        # taken; an answer still being written).
+    def _request(self, peer, d):
+        # The deframer's ready frame: True for a request to serve (taken, its Call in
+        # self._call, the frame kept until _served); anything else dealt with here (a cancel,
+        # a request while an answer is owed, a stray frame), released, and False.
         kind = d.kind
         if kind == KIND_REQUEST:
             if peer.answer_owed:
                 peer.busy += 1
                 d.release()
-                return True
+                return False
             peer.requests += 1
             self._taken += 1
             peer.answer_owed = True
             peer.seq = d.seq
-            # The adapter's dispatch in its two steps, the server called from here ([c-stack]).
-            call = self.adapter.call_of(d.msg, d.length, peer.resp)
-            done = self.server.serve(peer.conn, call)
-            d.release()
-            if done:
-                self._respond(peer)
-                self._write_answer(peer)
-            return False
+            # The adapter's dispatch in its two steps, the server's in _guarded ([c-stack]).
+            self._call = self.adapter.call_of(d.msg, d.length, peer.resp)
+            return True
         if kind == KIND_CANCEL:
             peer.cancels += 1
             if peer.answer_owed and not peer.conn.ready:
@@ -305,7 +307,15 @@ class StreamService:
         else:
             peer.stray += 1
         d.release()
-        return True
+        return False
+
+    def _served(self, peer):
+        # After the server took the request: its frame released; the answer, when the server
+        # gave it at once, encoded and written (the stream's turn ends either way).
+        peer.deframer.release()
+        if self._done:
+            self._respond(peer)
+            self._write_answer(peer)
 
     def _respond(self, peer):
         # The answer, encoded and framed where it is (a received payload is in place).

@@ -124,14 +124,22 @@ class DirectClient(CallClient):
 
     def recv(self, handle, timeout_ms, buf, meta=None):
         meta = recv_metadata(meta)  # (None: the contract's three-argument form, which allocates)
-        # The wait, which runs the whole stack, is called from here ([c-stack]).
-        if not self._start_recv(handle, timeout_ms, buf, meta):
+        # The server and the wait, which runs the whole stack, are called from here: a frame
+        # less under a receive that a queued message answers at once ([c-stack]).
+        self._stage_recv(handle, timeout_ms, buf, meta)
+        if not self.server.serve(self._conn, self._call):
             self._wait()
         return self._received(meta)
 
     def _start_recv(self, handle, timeout_ms, buf, meta):
-        # The receive, served: True when it is answered, False when it waits (pending). The
-        # server describes the message in `meta`, the connection's until the answer.
+        # The receive, served: True when it is answered, False when it waits (pending) (the
+        # awaited receive's, mctp.aio.client).
+        self._stage_recv(handle, timeout_ms, buf, meta)
+        return self.server.serve(self._conn, self._call)
+
+    def _stage_recv(self, handle, timeout_ms, buf, meta):
+        # The receive's checks, and its Call filled. The server describes the message in
+        # `meta`, the connection's until the answer.
         check_handle(handle)
         check_u32(timeout_ms, "timeout_ms")
         check_writable(buf, "buf")
@@ -144,7 +152,6 @@ class DirectClient(CallClient):
         call.off = 0
         call.capacity = _len(buf)
         self._conn.meta = meta
-        return self.server.serve(self._conn, call)
 
     def _received(self, meta):
         # The answer to the receive: `meta` (the server filled it), or its error raised.
