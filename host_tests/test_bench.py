@@ -113,3 +113,17 @@ def test_the_bridge_echo_crosses_the_bridge_whole_each_run():
         assert echo.bridge.counters.fwd_packets == 32 * rounds
     counts = echo.bridge.counters.as_dict()
     assert [name for name, count in counts.items() if "fwd_" in name and count] == ["fwd_packets"]
+
+
+def test_alternating_batches_time_each_run_as_often_and_answer_a_rate_each():
+    calls = [0, 0]
+
+    def first():
+        calls[0] += 1
+
+    def second():
+        calls[1] += 1
+
+    rates = bench.best_of_alternating((first, second), 5, 3)
+    assert calls == [16, 16]  # a warm-up call each, then 3 batches of 5
+    assert len(rates) == 2 and all(r > 0 for r in rates)

@@ -9,7 +9,10 @@ Figures:
                            through the Stack facade, DirectClient, server and core
   echo_64b_msgs_per_s      the same with 64-byte messages (one packet each way)
   ipc_echo_1k_msgs_per_s   the 1 KiB echo with the requester over mctp.ipc (StreamClient on a
-                           UNIX socket to a StreamService), both ends in this process
+                           UNIX socket to a StreamService), both ends in this process; it and
+                           echo_1k_msgs_per_s are each the fastest of alternating batches
+  ipc_over_echo_1k_ratio   the first over the second: what the IPC leaves of the in-process
+                           rate (issue 28's bar: at least 0.5)
   packet_rx_us             one 64-byte packet into the core (header checks, reassembly copy)
   i2c_tx_packet_us         one 64-byte-payload packet out through the I2C binding: the core's
                            fragmenter, the SMBus frame and its PEC, the write (to a controller
@@ -258,6 +261,27 @@ def alloc_per_run(run, runs):
         run()
         i += 1
     return (micropython.mem_total() - before) // runs
+
+
+def best_of_alternating(runs, batch, rounds):
+    """The rate (calls a second) of each of `runs`, each its fastest of `rounds` batches of
+    `batch` calls, the runs' batches alternating: on a shared machine, where other work slows
+    one stretch of time and not the next, two rates taken so compare steadily where two taken
+    one after the other do not."""
+    best = [0] * len(runs)
+    for run in runs:
+        run()
+    for _ in range(rounds):
+        for k in range(len(runs)):
+            start = ticks_ms()
+            i = 0
+            while i < batch:
+                runs[k]()
+                i += 1
+            took = max(ticks_diff(ticks_ms(), start), 1)
+            if not best[k] or took < best[k]:
+                best[k] = took
+    return [batch * 1000 / took for took in best]
 
 
 def per_packet_us(run, packets, repeats):
@@ -722,11 +746,13 @@ def stack_ram_bytes():
 
 def main():
     echo_1k = Echo(MAX_PAYLOAD_SIZE)
-    print("echo_1k_msgs_per_s: %.0f msg/s" % rate(echo_1k.run, 2000))
-    print("echo_64b_msgs_per_s: %.0f msg/s" % rate(Echo(63).run, 1000))
     ipc_echo = IpcEcho(MAX_PAYLOAD_SIZE)
-    print("ipc_echo_1k_msgs_per_s: %.0f msg/s" % rate(ipc_echo.run, 2000))
+    in_process, over_ipc = best_of_alternating((echo_1k.run, ipc_echo.run), 300, 8)
     ipc_echo.close()
+    print("echo_1k_msgs_per_s: %.0f msg/s" % in_process)
+    print("echo_64b_msgs_per_s: %.0f msg/s" % rate(Echo(63).run, 1000))
+    print("ipc_echo_1k_msgs_per_s: %.0f msg/s" % over_ipc)
+    print("ipc_over_echo_1k_ratio: %.2f ratio" % (over_ipc / in_process))
     print("packet_rx_us: %.1f us" % per_packet_us(packet_rx_run(), 1, 20000))
     print("i2c_tx_packet_us: %.1f us" % per_packet_us(i2c_tx_run(), 16, 1000))
     print("i2c_rx_packet_us: %.1f us" % per_packet_us(i2c_rx_run(), 16, 1000))
