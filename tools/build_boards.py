@@ -25,18 +25,10 @@ import shutil
 import subprocess
 import sys
 
+from board_parts import BOARD_MODULES, BOARD_REQUIRES
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOARDS_DIR = os.path.join(ROOT, "boards")
-# The parts a board image freezes (tools/ci/check_package.py's BOARD_PARTS): the endpoint and
-# what its board_config.py may turn on.
-BOARD_PARTS = (
-    "mctp-endpoint",
-    "mctp-serial",
-    "mctp-ipc",
-    "mctp-capture",
-    "mctp-audit",
-    "mctp-bridge-app",
-)
 
 # Each board's port, in the order they are built.
 BOARDS = {"RPI_PICO": "rp2", "RPI_PICO2": "rp2", "NUCLEO_F429ZI": "stm32"}
@@ -63,7 +55,6 @@ PICOTOOL_CONFIG = ("/usr/local/lib/cmake/picotool", "/usr/lib/cmake/picotool")
 # Linker symbols: the C stack and the GC heap of each port's image.
 STACK_SYMBOLS = {"rp2": ("__StackBottom", "__StackTop"), "stm32": ("_sstack", "_estack")}
 HEAP_SYMBOLS = {"rp2": ("__GcHeapStart", "__GcHeapEnd"), "stm32": ("_heap_start", "_heap_end")}
-BOARD_MODULES = ("board_config.py", "main.py")
 # Files of a MicroPython checkout this tool relies on: the build rules, and the manifest reader.
 CHECKOUT_FILES = ("py/mkrules.mk", "tools/manifestfile.py")
 
@@ -218,12 +209,10 @@ def expected_modules(mpy):
         manifestfile.MODE_FREEZE,
         {"MPY_DIR": mpy, "MPY_LIB_DIR": os.path.join(mpy, "lib", "micropython-lib")},
     )
-    # Required as the boards' manifests require them (each part's metadata its own): the I2C
-    # part first, as a Thumb port's (without the viper PEC that the asm_thumb one shadows).
-    lines = ['add_library("mctp-parts", %r)' % os.path.join(ROOT, "parts")]
-    lines.append('require("mctp-i2c", library="mctp-parts", thumb=True)')
-    lines.extend('require("%s", library="mctp-parts")' % part for part in BOARD_PARTS)
-    manifest.execute("\n".join(lines))
+    # Required as the boards' manifests require them (each part's metadata its own).
+    manifest.execute(
+        'add_library("mctp-parts", %r)\n' % os.path.join(ROOT, "parts") + BOARD_REQUIRES
+    )
     return {f.target_path for f in manifest.files()} | set(BOARD_MODULES)
 
 

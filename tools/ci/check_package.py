@@ -49,6 +49,10 @@ import tomllib
 from stubber.tools import manifestfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+# What a board image freezes (BOARD_PARTS: the tests read it here too).
+from board_parts import BOARD_MODULES, BOARD_PARTS, BOARD_REQUIRES  # noqa: E402, F401
+
 PARTS_DIR = os.path.join(ROOT, "parts")
 PACKAGE_DIR = "mctp"
 # RP2040 and STM32F0/G0/L0 (Cortex-M0+), STM32F4 and RP2350 (what their ports compile frozen
@@ -65,24 +69,6 @@ BOARDS = {
     "RPI_PICO2": ("rp2", ("armv7m", "armv7emsp")),
     "NUCLEO_F429ZI": ("stm32", ("armv7m",)),
 }
-# What a board manifest freezes: the endpoint part, the parts its board_config may turn on
-# (imported only when it does: SERIAL_UART, IPC_UART, CAPTURE, BRIDGE = True, whose part
-# requires mctp-bridge and mctp-bus-owner), and the board's own modules.
-BOARD_PARTS = (
-    "mctp-endpoint",
-    "mctp-serial",
-    "mctp-ipc",
-    "mctp-capture",
-    "mctp-audit",
-    "mctp-bridge-app",
-)
-BOARD_MODULES = ("board_config.py", "main.py")
-# Every board here is on a port with the inline Thumb assembler (rp2, stm32): its manifest requires
-# the I2C part with thumb=True before the others, which leaves out the viper PEC that the
-# asm_thumb one shadows there (parts/mctp-i2c/manifest.py).
-BOARD_REQUIRES = 'require("mctp-i2c", library="mctp-parts", thumb=True)\n' + "".join(
-    'require("%s", library="mctp-parts")\n' % part for part in BOARD_PARTS
-)
 # Parts that only run on a host: no board may freeze their files.
 HOST_PARTS = ("mctp-host", "mctp-linux")
 # Modules only CPython imports (the asyncio layer's CPython forms): in no part, since MicroPython
