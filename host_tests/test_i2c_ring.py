@@ -24,14 +24,19 @@ def test_full_ring_drops_and_counts():
     assert link.pending() == 0
 
 
-def test_stm32_style_target_one_byte_per_read():
-    a, b = i2c_network(fifo=1)
+def echoed(a, b, size):
+    """What B's request of `size` bytes to A came back as, A echoing it."""
     listener = a.stack.listener(1)
     req = b.stack.req(8)
-    req.send(1, pattern(300))
+    req.send(1, pattern(size))
     _, payload, resp = listener.recv()
     resp.send(payload)
-    assert req.recv()[1] == pattern(300)
+    return req.recv()[1]
+
+
+def test_stm32_style_target_one_byte_per_read():
+    a, b = i2c_network(fifo=1)
+    assert echoed(a, b, 300) == pattern(300)
 
 
 def test_a_read_from_us_is_answered_and_counted():
@@ -135,10 +140,5 @@ def test_memory_mode_takes_a_soft_irq_where_the_port_has_no_hard_ones():
 def test_memory_mode_echo_matches_the_fifo_mode():
     for mem in (False, True):
         a, b = i2c_network(mem=mem)
-        listener = a.stack.listener(1)
-        req = b.stack.req(8)
-        req.send(1, pattern(1023))
-        _, payload, resp = listener.recv()
-        resp.send(payload)
-        assert req.recv()[1] == pattern(1023)
+        assert echoed(a, b, 1023) == pattern(1023)
         assert a.link.counters.rx_frames == 16  # 1023 + the type byte at 64 a packet

@@ -624,25 +624,19 @@ def serve_spdm(app):
     return app.spdm
 
 
-class _Answers:
-    """The requester's target: takes the endpoint's answers off the bus, counting their frames
-    and messages, each message's SPDM code checked against `codes` (the connection's, in
-    order, again and again)."""
+class _Answers(Drain):
+    """The requester's target: a Drain that also counts the endpoint's answers as messages,
+    each message's SPDM code checked against `codes` (the connection's, in order, again and
+    again)."""
 
     def __init__(self, target, codes):
-        self.target = target
         self.codes = codes
-        self.frames = 0
         self.count = 0  # messages (their last packets)
         self.wrong = 0  # messages not SPDM, or not the answer expected
         self._head = bytearray(16)  # a frame's first bytes: to its SPDM request code
         self._rest = bytearray(16)
         self._start = True
-        self._handler = self._irq  # bind once
-        target.irq(self._handler, IRQ_WRITE_REQ | IRQ_END_WRITE, hard=True)
-
-    def take(self):
-        self.target.service()
+        super().__init__(target)
 
     def _irq(self, target):
         if target.irq().flags() & IRQ_WRITE_REQ:
